@@ -1,0 +1,465 @@
+//! Generic keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, the EXPIRE family, TTL,
+//! FLUSHDB/FLUSHALL, SWAPDB, MOVE, OBJECT.
+
+use super::{Argv, err};
+use crate::net::client::Client;
+use crate::server::Server;
+use crate::util::{self, glob_match, parse_i64};
+
+pub fn del(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut n = 0;
+    let now = srv.now_ms;
+    for key in &argv[1..] {
+        let d = &mut srv.dbs[c.db];
+        if d.expire_if_needed(key, now) {
+            srv.stats.expired_keys += 1;
+            continue;
+        }
+        if d.remove(key).is_some() {
+            n += 1;
+        }
+    }
+    srv.dirty += n as u64;
+    c.add_int(n);
+}
+
+pub fn exists(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut n = 0;
+    for key in &argv[1..] {
+        if srv.lookup_read_nostats(c.db, key).is_some() {
+            n += 1;
+        }
+    }
+    c.add_int(n);
+}
+
+pub fn touch(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    exists(srv, c, argv)
+}
+
+pub fn type_(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let t = srv
+        .lookup_read_nostats(c.db, &argv[1])
+        .map(|v| v.type_name())
+        .unwrap_or("none");
+    c.add_simple(t);
+}
+
+pub fn keys(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let pattern = &argv[1];
+    let all = pattern.as_slice() == b"*";
+    let now = srv.now_ms;
+    let d = &srv.dbs[c.db];
+    let found: Vec<Vec<u8>> = d
+        .iter()
+        .filter(|(k, _)| all || glob_match(pattern, k, false))
+        .filter(|(k, _)| !matches!(d.expire_of(k), Some(t) if t <= now))
+        .map(|(k, _)| k.to_vec())
+        .collect();
+    c.add_bulk_array(found.iter());
+}
+
+/// Parses a SCAN cursor (an unsigned decimal).
+pub fn parse_cursor(c: &mut Client, arg: &[u8]) -> Option<u64> {
+    match std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
+        Some(v) => Some(v),
+        None => {
+            c.add_err("invalid cursor");
+            None
+        }
+    }
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(mut cursor) = parse_cursor(c, &argv[1]) else {
+        return;
+    };
+    let mut pattern: Option<&[u8]> = None;
+    let mut count: i64 = 10;
+    let mut type_filter: Option<String> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let opt = util::lower(&argv[i]);
+        if i + 1 >= argv.len() {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+        match opt.as_str() {
+            "match" => pattern = Some(&argv[i + 1]),
+            "count" => match parse_i64(&argv[i + 1]) {
+                Some(n) if n >= 1 => count = n,
+                Some(_) => {
+                    c.add_error(err::SYNTAX);
+                    return;
+                }
+                None => {
+                    c.add_error(err::NOT_INTEGER);
+                    return;
+                }
+            },
+            "type" => type_filter = Some(util::lower(&argv[i + 1])),
+            _ => {
+                c.add_error(err::SYNTAX);
+                return;
+            }
+        }
+        i += 2;
+    }
+    let d = &srv.dbs[c.db];
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let mut iterations = count * 10;
+    loop {
+        cursor = d.scan(cursor, |k, v| {
+            if pattern.is_some_and(|p| !glob_match(p, k, false)) {
+                return;
+            }
+            if type_filter.as_deref().is_some_and(|t| v.type_name() != t) {
+                return;
+            }
+            found.push(k.to_vec());
+        });
+        iterations -= 1;
+        if cursor == 0 || found.len() as i64 >= count || iterations <= 0 {
+            break;
+        }
+    }
+    let now = srv.now_ms;
+    found.retain(|k| !matches!(d.expire_of(k), Some(t) if t <= now));
+    c.add_array(2);
+    c.add_bulk(cursor.to_string().as_bytes());
+    c.add_bulk_array(found.iter());
+}
+
+pub fn randomkey(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let now = srv.now_ms;
+    let d = &mut srv.dbs[c.db];
+    // A few tries to skip expired keys, as Redis's dbRandomKey.
+    for _ in 0..100 {
+        let Some(k) = d.random_key().map(|k| k.to_vec()) else {
+            break;
+        };
+        if d.expire_if_needed(&k, now) {
+            srv.stats.expired_keys += 1;
+            continue;
+        }
+        c.add_bulk(&k);
+        return;
+    }
+    c.add_null();
+}
+
+fn rename_generic(srv: &mut Server, c: &mut Client, argv: &Argv, nx: bool) {
+    let (src, dst) = (&argv[1], &argv[2]);
+    let now = srv.now_ms;
+    let d = &mut srv.dbs[c.db];
+    if d.get(src, now).is_none() {
+        c.add_error(err::NO_SUCH_KEY);
+        return;
+    }
+    if src == dst {
+        if nx {
+            c.add_int(0);
+        } else {
+            c.add_ok();
+        }
+        return;
+    }
+    if nx && d.contains(dst, now) {
+        c.add_int(0);
+        return;
+    }
+    let expire = d.expire_of(src);
+    let value = d.remove(src).expect("checked above");
+    d.remove(dst);
+    d.set(dst, value, false);
+    if expire.is_some() {
+        d.set_expire(dst, expire);
+    }
+    srv.dirty += 1;
+    if nx {
+        c.add_int(1);
+    } else {
+        c.add_ok();
+    }
+}
+
+pub fn rename(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    rename_generic(srv, c, argv, false);
+}
+
+pub fn renamenx(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    rename_generic(srv, c, argv, true);
+}
+
+/// The EXPIRE family: `unit_ms` 1000 or 1, `absolute` for the *AT forms.
+fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, absolute: bool) {
+    let Some(n) = parse_i64(&argv[2]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &argv[3..] {
+        match util::lower(a).as_str() {
+            "nx" => nx = true,
+            "xx" => xx = true,
+            "gt" => gt = true,
+            "lt" => lt = true,
+            _ => {
+                c.add_err(&format!(
+                    "Unsupported option {}",
+                    String::from_utf8_lossy(a)
+                ));
+                return;
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        c.add_err("NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if gt && lt {
+        c.add_err("GT and LT options at the same time are not compatible");
+        return;
+    }
+    let name = util::lower(&argv[0]);
+    let when = n.checked_mul(unit_ms).and_then(|ms| {
+        if absolute {
+            Some(ms)
+        } else {
+            ms.checked_add(srv.now_ms)
+        }
+    });
+    let Some(when) = when else {
+        c.add_err(&format!("invalid expire time in '{}' command", name));
+        return;
+    };
+    let now = srv.now_ms;
+    let d = &mut srv.dbs[c.db];
+    if d.get(&argv[1], now).is_none() {
+        c.add_int(0);
+        return;
+    }
+    let current = d.expire_of(&argv[1]);
+    let ok = match current {
+        None => !(xx || gt),
+        Some(t) => !nx && !(gt && when <= t) && !(lt && when >= t),
+    };
+    if !ok {
+        c.add_int(0);
+        return;
+    }
+    if when <= now {
+        d.remove(&argv[1]);
+        srv.stats.expired_keys += 0;
+    } else {
+        d.set_expire(&argv[1], Some(when));
+    }
+    srv.dirty += 1;
+    c.add_int(1);
+}
+
+pub fn expire(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    expire_generic(srv, c, argv, 1000, false);
+}
+pub fn pexpire(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    expire_generic(srv, c, argv, 1, false);
+}
+pub fn expireat(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    expire_generic(srv, c, argv, 1000, true);
+}
+pub fn pexpireat(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    expire_generic(srv, c, argv, 1, true);
+}
+
+/// TTL-like replies: -2 missing, -1 no expiry, else the figure from `f(expire_at_ms, now)`.
+fn ttl_generic(srv: &mut Server, c: &mut Client, key: &[u8], f: impl Fn(i64, i64) -> i64) {
+    let now = srv.now_ms;
+    if srv.lookup_read_nostats(c.db, key).is_none() {
+        c.add_int(-2);
+        return;
+    }
+    match srv.dbs[c.db].expire_of(key) {
+        None => c.add_int(-1),
+        Some(t) => c.add_int(f(t, now)),
+    }
+}
+
+pub fn ttl(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    ttl_generic(srv, c, &argv[1], |t, now| ((t - now).max(0) + 500) / 1000);
+}
+pub fn pttl(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    ttl_generic(srv, c, &argv[1], |t, now| (t - now).max(0));
+}
+pub fn expiretime(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    ttl_generic(srv, c, &argv[1], |t, _| t / 1000);
+}
+pub fn pexpiretime(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    ttl_generic(srv, c, &argv[1], |t, _| t);
+}
+
+pub fn persist(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let now = srv.now_ms;
+    let d = &mut srv.dbs[c.db];
+    if d.get(&argv[1], now).is_some() && d.expire_of(&argv[1]).is_some() {
+        d.set_expire(&argv[1], None);
+        srv.dirty += 1;
+        c.add_int(1);
+    } else {
+        c.add_int(0);
+    }
+}
+
+/// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL.
+fn flush_mode_ok(c: &mut Client, argv: &Argv) -> bool {
+    match argv.get(1).map(|a| util::lower(a)) {
+        None => true,
+        Some(m) if (m == "async" || m == "sync") && argv.len() == 2 => true,
+        _ => {
+            c.add_error(err::SYNTAX);
+            false
+        }
+    }
+}
+
+pub fn flushdb(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if !flush_mode_ok(c, argv) {
+        return;
+    }
+    let n = srv.dbs[c.db].clear();
+    srv.dirty += n as u64;
+    c.add_ok();
+}
+
+pub fn flushall(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if !flush_mode_ok(c, argv) {
+        return;
+    }
+    let n: usize = srv.dbs.iter_mut().map(|d| d.clear()).sum();
+    srv.dirty += n as u64 + 1;
+    c.add_ok();
+}
+
+fn parse_db_index(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<usize> {
+    match parse_i64(arg) {
+        None => {
+            c.add_err("invalid DB index");
+            None
+        }
+        Some(i) if i < 0 || i as usize >= srv.dbs.len() => {
+            c.add_error(err::DB_INDEX);
+            None
+        }
+        Some(i) => Some(i as usize),
+    }
+}
+
+pub fn swapdb(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let (Some(a), Some(b)) = (parse_i64(&argv[1]), parse_i64(&argv[2])) else {
+        c.add_err("invalid first DB index");
+        return;
+    };
+    let n = srv.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        c.add_error(err::DB_INDEX);
+        return;
+    }
+    if a != b {
+        let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
+        let (left, right) = srv.dbs.split_at_mut(hi);
+        left[lo].swap_contents(&mut right[0]);
+        srv.dirty += 1;
+    }
+    c.add_ok();
+}
+
+pub fn move_(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(dst) = parse_db_index(srv, c, &argv[2]) else {
+        return;
+    };
+    if dst == c.db {
+        c.add_err("source and destination objects are the same");
+        return;
+    }
+    let now = srv.now_ms;
+    if srv.dbs[c.db].get(&argv[1], now).is_none() || srv.dbs[dst].contains(&argv[1], now) {
+        c.add_int(0);
+        return;
+    }
+    let expire = srv.dbs[c.db].expire_of(&argv[1]);
+    let v = srv.dbs[c.db].remove(&argv[1]).expect("checked");
+    srv.dbs[dst].set(&argv[1], v, false);
+    if expire.is_some() {
+        srv.dbs[dst].set_expire(&argv[1], expire);
+    }
+    srv.dirty += 1;
+    c.add_int(1);
+}
+
+pub fn object_encoding(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match srv.lookup_read_nostats(c.db, &argv[2]) {
+        Some(v) => {
+            let e = v.encoding();
+            c.add_bulk(e.as_bytes());
+        }
+        None => c.add_null(),
+    }
+}
+
+pub fn object_refcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match srv.lookup_read_nostats(c.db, &argv[2]) {
+        // Redis shares small integers (refcount INT_MAX); tine never shares values.
+        Some(_) => c.add_int(1),
+        None => c.add_null(),
+    }
+}
+
+pub fn object_idletime(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match srv.lookup_read_nostats(c.db, &argv[2]) {
+        Some(_) => {
+            if srv.config.maxmemory_policy.contains("lfu") {
+                c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+            } else {
+                c.add_int(0);
+            }
+        }
+        None => c.add_null(),
+    }
+}
+
+pub fn object_freq(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match srv.lookup_read_nostats(c.db, &argv[2]) {
+        Some(_) => {
+            if !srv.config.maxmemory_policy.contains("lfu") {
+                c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+            } else {
+                c.add_int(0);
+            }
+        }
+        None => c.add_null(),
+    }
+}
+
+pub fn object_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    super::admin::reply_help(
+        c,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
+}

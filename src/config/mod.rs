@@ -1,0 +1,447 @@
+//! Configuration: the directive table (`table.rs`), how values are parsed and printed, and
+//! the operations on the whole set — defaults, loading redis.conf lines, CONFIG GET (globs),
+//! CONFIG SET (several pairs, all or nothing) and the data CONFIG REWRITE needs.
+//!
+//! This module owns values only. Applying a change to the running server (re-binding, chdir,
+//! raising the fd limit) is the server's job: it asks `Config::set` and then acts on the names
+//! that changed. The config knows no sockets, files or clients.
+
+pub mod custom;
+pub mod file;
+pub mod rewrite;
+pub mod split;
+
+use crate::util::glob_match;
+
+/// Flags of a directive.
+pub mod flags {
+    /// CONFIG SET refuses it ("can't set immutable config").
+    pub const IMMUTABLE: u8 = 1;
+    /// CONFIG SET refuses it unless `enable-protected-configs` ("can't set protected config").
+    pub const PROTECTED: u8 = 2;
+    /// Its value is a secret: not logged.
+    pub const SENSITIVE: u8 = 4;
+    /// tine acts on it. Others are stored and reported only.
+    pub const IMPLEMENTED: u8 = 8;
+}
+
+/// The type of a directive's value, which decides how it is parsed and printed.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    /// yes / no.
+    Bool,
+    /// A decimal integer within bounds.
+    Int { min: i64, max: i64 },
+    /// A byte count with optional unit (k, kb, m, mb, g, gb), printed in bytes.
+    Memory { min: i64, max: i64 },
+    /// A byte count, or a percentage of maxmemory ("10%"), stored negated.
+    MemoryOrPercent,
+    /// An octal number (unixsocketperm).
+    Octal,
+    /// One of a fixed set of words.
+    Enum(&'static [&'static str]),
+    /// Free text.
+    Str,
+    /// Validated and normalised by a function given (old value, new value).
+    Custom(fn(&str, &str) -> Result<String, String>),
+}
+
+/// One row of the directive table.
+pub struct Directive {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub kind: Kind,
+    pub default: &'static str,
+    pub flags: u8,
+    /// Renders the current value as CONFIG GET shows it.
+    pub get: fn(&Config) -> String,
+    /// Parses and stores a new value; the error is Redis's text for the reason.
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+impl Directive {
+    pub fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// How a field type is parsed from and printed to text, given its `Kind`.
+pub trait ConfigValue: Sized {
+    fn parse(text: &str, kind: &Kind, old: Option<&Self>) -> Result<Self, String>;
+    fn render(&self, kind: &Kind) -> String;
+}
+
+impl ConfigValue for bool {
+    fn parse(text: &str, _kind: &Kind, _old: Option<&Self>) -> Result<Self, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "yes" => Ok(true),
+            "no" => Ok(false),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        }
+    }
+    fn render(&self, _kind: &Kind) -> String {
+        if *self { "yes" } else { "no" }.into()
+    }
+}
+
+impl ConfigValue for i64 {
+    fn parse(text: &str, kind: &Kind, _old: Option<&Self>) -> Result<Self, String> {
+        let (v, min, max) = match *kind {
+            Kind::Int { min, max } => {
+                let v = text
+                    .parse::<i64>()
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                (v, min, max)
+            }
+            Kind::Memory { min, max } => {
+                let v = parse_memory(text)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?;
+                (v, min, max)
+            }
+            Kind::MemoryOrPercent => {
+                if let Some(p) = text.strip_suffix('%') {
+                    let v: i64 =
+                        p.parse().ok().filter(|v| *v >= 0).ok_or_else(|| {
+                            "argument must be a memory or percent value".to_string()
+                        })?;
+                    return Ok(-v);
+                }
+                let v = parse_memory(text)
+                    .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
+                (v, 0, i64::MAX)
+            }
+            Kind::Octal => {
+                let v = i64::from_str_radix(text, 8)
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                (v, 0, 0o777)
+            }
+            _ => return Err("internal error: integer field with a non-integer kind".into()),
+        };
+        if v < min || v > max {
+            return Err(format!(
+                "argument must be between {} and {} inclusive",
+                min, max
+            ));
+        }
+        Ok(v)
+    }
+    fn render(&self, kind: &Kind) -> String {
+        match kind {
+            Kind::Octal => format!("{:o}", self),
+            Kind::MemoryOrPercent if *self < 0 => format!("{}%", -self),
+            _ => self.to_string(),
+        }
+    }
+}
+
+impl ConfigValue for &'static str {
+    fn parse(text: &str, kind: &Kind, _old: Option<&Self>) -> Result<Self, String> {
+        match kind {
+            Kind::Enum(values) => values
+                .iter()
+                .find(|v| v.eq_ignore_ascii_case(text))
+                .copied()
+                .ok_or_else(|| {
+                    format!(
+                        "argument(s) must be one of the following: {}",
+                        values.join(", ")
+                    )
+                }),
+            _ => Err("internal error: enum field with a non-enum kind".into()),
+        }
+    }
+    fn render(&self, _kind: &Kind) -> String {
+        self.to_string()
+    }
+}
+
+impl ConfigValue for String {
+    fn parse(text: &str, kind: &Kind, old: Option<&Self>) -> Result<Self, String> {
+        match kind {
+            Kind::Custom(f) => f(old.map(|s| s.as_str()).unwrap_or(""), text),
+            _ => Ok(text.to_string()),
+        }
+    }
+    fn render(&self, _kind: &Kind) -> String {
+        self.clone()
+    }
+}
+
+/// Parses a memory value as Redis's `memtoull`: a non-negative integer with an optional
+/// case-insensitive unit b, k (1000), kb (1024), m, mb, g, gb.
+pub fn parse_memory(text: &str) -> Option<i64> {
+    let lower = text.to_ascii_lowercase();
+    let digits_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(digits_end);
+    let mul: i64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    let n: i64 = num.parse().ok()?;
+    if n < 0 {
+        return None;
+    }
+    n.checked_mul(mul)
+}
+
+macro_rules! config_table {
+    ($( $field:ident : $ty:ty = $name:literal, $aliases:expr, $kind:expr, $default:literal, $flags:expr; )*) => {
+        /// Every directive's current value, one typed field each (generated from the table).
+        #[derive(Clone)]
+        pub struct Config { $( pub $field: $ty, )* }
+
+        /// The directive table itself.
+        pub static DIRECTIVES: &[$crate::config::Directive] = &[ $( $crate::config::Directive {
+            name: $name,
+            aliases: $aliases,
+            kind: $kind,
+            default: $default,
+            flags: $flags,
+            get: |c: &Config| $crate::config::ConfigValue::render(&c.$field, &$kind),
+            set: |c: &mut Config, v: &str| {
+                c.$field = <$ty as $crate::config::ConfigValue>::parse(v, &$kind, Some(&c.$field))?;
+                Ok(())
+            },
+        }, )* ];
+
+        impl Default for Config {
+            fn default() -> Self {
+                Config { $( $field: <$ty as $crate::config::ConfigValue>::parse($default, &$kind, None)
+                    .unwrap_or_else(|e| panic!("bad default for {}: {}", $name, e)), )* }
+            }
+        }
+    };
+}
+mod table;
+pub use table::{Config, DIRECTIVES};
+
+/// Looks a directive up by name or alias, case-insensitively.
+pub fn lookup(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES.iter().find(|d| {
+        d.name.eq_ignore_ascii_case(name) || d.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Why CONFIG SET refused a pair.
+#[derive(Debug, PartialEq)]
+pub enum SetError {
+    /// No such directive, or an odd number of arguments.
+    Unknown(String),
+    /// The named directive refused the value: (name as given, reason).
+    Failed(String, String),
+}
+
+impl SetError {
+    /// The error line Redis 7.0 replies with (without the leading '-').
+    pub fn reply_text(&self) -> String {
+        match self {
+            SetError::Unknown(name) => {
+                format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                    name
+                )
+            }
+            SetError::Failed(name, reason) => {
+                format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{}') - {}",
+                    name, reason
+                )
+            }
+        }
+    }
+}
+
+impl Config {
+    /// CONFIG GET for several glob patterns: (name, value) pairs, each directive once, aliases
+    /// included when they match, in table order.
+    pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for d in DIRECTIVES {
+            let value = (d.get)(self);
+            for name in std::iter::once(&d.name).chain(d.aliases.iter()) {
+                if patterns
+                    .iter()
+                    .any(|p| glob_match(p, name.as_bytes(), true))
+                {
+                    out.push((name.to_string(), value.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// The current value of one directive by name.
+    pub fn get_one(&self, name: &str) -> Option<String> {
+        lookup(name).map(|d| (d.get)(self))
+    }
+
+    /// CONFIG SET with several pairs, all or nothing: either every pair is applied or the
+    /// config is left exactly as it was. Returns the canonical names that were set.
+    pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<Vec<&'static str>, SetError> {
+        let mut seen: Vec<&'static str> = Vec::new();
+        let mut staged = self.clone();
+        for (name, value) in pairs {
+            let d = lookup(name).ok_or_else(|| SetError::Unknown(name.to_string()))?;
+            if seen.contains(&d.name) {
+                return Err(SetError::Failed(
+                    name.to_string(),
+                    "duplicate parameter".into(),
+                ));
+            }
+            if d.has(flags::IMMUTABLE) {
+                return Err(SetError::Failed(
+                    name.to_string(),
+                    "can't set immutable config".into(),
+                ));
+            }
+            if d.has(flags::PROTECTED) && self.enable_protected_configs != "yes" {
+                return Err(SetError::Failed(
+                    name.to_string(),
+                    "can't set protected config".into(),
+                ));
+            }
+            (d.set)(&mut staged, value).map_err(|e| SetError::Failed(name.to_string(), e))?;
+            seen.push(d.name);
+        }
+        *self = staged;
+        Ok(seen)
+    }
+
+    /// Applies one directive line from a config file or the command line. `accumulate`
+    /// is true for a repeated `save` line, whose points add to the earlier ones.
+    pub fn apply_line(
+        &mut self,
+        args: &[String],
+        accumulate_save: bool,
+    ) -> Result<&'static Directive, String> {
+        let bad = || "Bad directive or wrong number of arguments".to_string();
+        let name = args.first().ok_or_else(bad)?;
+        let d = lookup(name).ok_or_else(bad)?;
+        let values = &args[1..];
+        let value = match d.kind {
+            Kind::Custom(_) => {
+                if values.is_empty() {
+                    return Err(bad());
+                }
+                let joined = values.join(" ");
+                if d.name == "save" && accumulate_save && !joined.is_empty() {
+                    let old = (d.get)(self);
+                    if old.is_empty() {
+                        joined
+                    } else {
+                        format!("{} {}", old, joined)
+                    }
+                } else {
+                    joined
+                }
+            }
+            _ => {
+                if values.len() != 1 {
+                    return Err(bad());
+                }
+                values[0].clone()
+            }
+        };
+        (d.set)(self, &value)?;
+        Ok(d)
+    }
+
+    /// Directives given a non-default value that tine stores but does not act on yet.
+    pub fn unimplemented_in_use(&self) -> Vec<&'static str> {
+        let defaults = Config::default();
+        DIRECTIVES
+            .iter()
+            .filter(|d| !d.has(flags::IMPLEMENTED) && (d.get)(self) != (d.get)(&defaults))
+            .map(|d| d.name)
+            .collect()
+    }
+
+    /// The save points, as (seconds, changes).
+    pub fn save_points(&self) -> Vec<(i64, i64)> {
+        let nums: Vec<i64> = self
+            .save
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        nums.chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (c[0], c[1]))
+            .collect()
+    }
+
+    /// The addresses to bind, as given (a leading '-' marks an optional one).
+    pub fn bind_addrs(&self) -> Vec<String> {
+        self.bind.split_whitespace().map(str::to_string).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_render() {
+        let c = Config::default();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.hz, 10);
+        assert_eq!(c.get_one("maxmemory-policy").unwrap(), "noeviction");
+        assert_eq!(c.get_one("save").unwrap(), "3600 1 300 100 60 10000");
+        assert_eq!(c.get_one("slave-read-only").unwrap(), "yes");
+        for d in DIRECTIVES {
+            assert_eq!((d.get)(&c), d.default, "{}", d.name);
+        }
+    }
+
+    #[test]
+    fn set_is_all_or_nothing() {
+        let mut c = Config::default();
+        let err = c
+            .set_many(&[("hz", "20"), ("maxmemory", "lots")])
+            .unwrap_err();
+        assert_eq!(
+            err.reply_text(),
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value"
+        );
+        assert_eq!(c.hz, 10);
+        c.set_many(&[("hz", "20"), ("maxmemory", "1mb")]).unwrap();
+        assert_eq!((c.hz, c.maxmemory), (20, 1 << 20));
+        assert_eq!(
+            c.set_many(&[("databases", "3")]).unwrap_err().reply_text(),
+            "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config"
+        );
+        assert_eq!(
+            c.set_many(&[("nosuch", "3")]).unwrap_err().reply_text(),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
+        );
+        assert!(matches!(
+            c.set_many(&[("hz", "1"), ("hz", "2")]),
+            Err(SetError::Failed(_, _))
+        ));
+    }
+
+    #[test]
+    fn get_globs_include_aliases() {
+        let c = Config::default();
+        let got = c.get_matching(&[b"*max-*-entries"]);
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"hash-max-listpack-entries"));
+        assert!(names.contains(&"hash-max-ziplist-entries"));
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("1G"), Some(1_000_000_000));
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("x"), None);
+        assert_eq!(parse_memory("-1"), None);
+    }
+}

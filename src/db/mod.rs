@@ -1,0 +1,234 @@
+//! The keyspace: numbered databases, each a table of keys to values plus a table of expiry
+//! times, and the operations commands use on them (lookup with lazy expiry, set, delete).
+//!
+//! The keyspace knows no sockets, files or children. What it knows of forks is a policy the
+//! server sets (`set_fork_active`): while a child exists, lookups write nothing to shared
+//! pages and the tables do not resize all at once.
+
+pub mod dict;
+pub mod digest;
+pub mod expire;
+pub mod intset;
+pub mod listpack;
+pub mod quicklist;
+pub mod skiplist;
+pub mod value;
+
+/// Tiny deterministic PRNG (splitmix64) for the codecs' unit tests.
+#[cfg(test)]
+pub(crate) mod testrng {
+    pub struct Rng(u64);
+    impl Rng {
+        pub fn new(seed: u64) -> Rng {
+            Rng(seed)
+        }
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        /// Uniform-ish value in `0..n` (n > 0).
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.next_u64() % n
+        }
+        pub fn chance(&mut self, percent: u64) -> bool {
+            self.below(100) < percent
+        }
+    }
+}
+
+use dict::{Dict, ResizePolicy};
+
+pub use value::{Str, Value};
+
+/// A key: its bytes, in one allocation of exactly their length.
+pub type Key = Box<[u8]>;
+
+/// One database.
+pub struct Db {
+    pub id: usize,
+    keys: Dict<Key, Value>,
+    expires: Dict<Key, i64>,
+}
+
+/// The result of looking a key up for a command that needs a given type.
+pub enum Lookup<'a, T> {
+    Missing,
+    Found(&'a T),
+    WrongType,
+}
+
+impl Db {
+    pub fn new(id: usize) -> Db {
+        Db {
+            id,
+            keys: Dict::new(),
+            expires: Dict::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The expiry time (ms since the epoch) of a key, if it has one.
+    pub fn expire_of(&self, key: &[u8]) -> Option<i64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    fn is_expired(&self, key: &[u8], now_ms: i64) -> bool {
+        matches!(self.expire_of(key), Some(t) if t <= now_ms)
+    }
+
+    /// Deletes the key if its time has passed; true when it did.
+    pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+        if self.is_expired(key, now_ms) {
+            self.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Looks a key up for reading, deleting it first if it has expired.
+    pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
+        self.expire_if_needed(key, now_ms);
+        self.keys.get(key)
+    }
+
+    /// Looks a key up for writing, deleting it first if it has expired.
+    pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.expire_if_needed(key, now_ms);
+        self.keys.get_mut(key)
+    }
+
+    /// Looks a key up without expiring it (DEBUG, SCAN filters, digest).
+    pub fn peek(&self, key: &[u8]) -> Option<&Value> {
+        self.keys.get(key)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.get(key, now_ms).is_some()
+    }
+
+    /// Sets a key's value, dropping any expiry unless `keep_ttl`.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        if !keep_ttl && !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        if let Some(v) = self.keys.get_mut(key) {
+            *v = value;
+        } else {
+            self.keys.insert(key.into(), value);
+        }
+    }
+
+    /// Adds a key known not to exist.
+    pub fn insert_new(&mut self, key: Key, value: Value) {
+        self.keys.insert(key, value);
+    }
+
+    /// Sets or clears a key's expiry. The key must exist.
+    pub fn set_expire(&mut self, key: &[u8], when_ms: Option<i64>) {
+        match when_ms {
+            Some(t) => {
+                if let Some(e) = self.expires.get_mut(key) {
+                    *e = t;
+                } else {
+                    self.expires.insert(key.into(), t);
+                }
+            }
+            None => {
+                self.expires.remove(key);
+            }
+        }
+    }
+
+    /// Removes a key; returns its value.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let (_, v) = self.keys.remove(key)?;
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        Some(v)
+    }
+
+    pub fn clear(&mut self) -> usize {
+        let n = self.keys.len();
+        self.keys = Dict::new();
+        self.expires = Dict::new();
+        n
+    }
+
+    /// Every key and value (not expiring anything).
+    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
+        self.keys.iter()
+    }
+
+    /// Keys with an expiry, and their times.
+    pub fn iter_expires(&self) -> impl Iterator<Item = (&Key, &i64)> {
+        self.expires.iter()
+    }
+
+    /// A random key (not checking expiry).
+    pub fn random_key(&self) -> Option<&Key> {
+        self.keys
+            .random_entry(&mut rand::thread_rng())
+            .map(|(k, _)| k)
+    }
+
+    /// One SCAN step over the keys: calls `f` for the keys of the visited bucket(s) and
+    /// returns the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, f: impl FnMut(&Key, &Value)) -> u64 {
+        self.keys.scan(cursor, f)
+    }
+
+    /// While a fork child exists the tables must not resize all at once (copy-on-write).
+    pub fn set_fork_active(&mut self, active: bool) {
+        let p = if active {
+            ResizePolicy::Avoid
+        } else {
+            ResizePolicy::Enable
+        };
+        self.keys.set_resize_policy(p);
+        self.expires.set_resize_policy(p);
+    }
+
+    /// Incremental rehashing from cron, within a time budget.
+    pub fn rehash_for(&mut self, budget: std::time::Duration) {
+        self.keys.rehash_for(budget);
+        self.expires.rehash_for(budget);
+    }
+
+    /// Shrinks tables that became sparse (cron).
+    pub fn shrink_if_sparse(&mut self) {
+        self.keys.shrink_to_fit_if_sparse();
+        self.expires.shrink_to_fit_if_sparse();
+    }
+
+    /// Samples up to `count` keys with an expiry, for the active expire cycle.
+    pub fn sample_expires(&self, count: usize, out: &mut Vec<(Key, i64)>) {
+        let mut v = Vec::new();
+        self.expires.sample(&mut rand::thread_rng(), count, &mut v);
+        out.extend(v.into_iter().map(|(k, t)| (k.clone(), *t)));
+    }
+
+    /// Swaps contents with another database (SWAPDB); ids stay.
+    pub fn swap_contents(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.keys, &mut other.keys);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+    }
+}

@@ -1,0 +1,8 @@
+//! `tine-server [configfile] [--name value ...]`: see `tine::startup`.
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() {
+    std::process::exit(tine::startup::main());
+}

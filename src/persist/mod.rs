@@ -1,0 +1,3 @@
+//! Persistence: the fork machinery (`child`) and, later, the RDB and AOF formats.
+
+pub mod child;

@@ -1,0 +1,350 @@
+//! The server's state: configuration, databases, clients, statistics and the housekeeping
+//! that runs on every cron tick. The event loop (`net`) drives it; commands (`command`) read
+//! and change it. It holds no socket handles of its own besides the clients' — listeners and
+//! the poller belong to the event loop.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::command::{self, CommandStats};
+use crate::config::Config;
+use crate::db::Db;
+use crate::net::client::Client;
+
+/// Counters behind INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub total_reads_processed: u64,
+    pub total_writes_processed: u64,
+    /// Error code -> count, for INFO errorstats.
+    pub errors: HashMap<String, u64>,
+    /// Samples for instantaneous_ops_per_sec and the kbps figures: (ms, commands, in, out).
+    pub ops_samples: [(i64, u64, u64, u64); 16],
+    pub ops_sample_idx: usize,
+    pub last_sample: (i64, u64, u64, u64),
+}
+
+impl Stats {
+    /// Records a sample every 100 ms, as Redis's trackInstantaneousMetric.
+    pub fn sample(&mut self, now_ms: i64) {
+        let (t0, c0, i0, o0) = self.last_sample;
+        if now_ms - t0 < 100 {
+            return;
+        }
+        let dt = (now_ms - t0).max(1) as f64;
+        let per_sec = |a: u64, b: u64| (((a - b) as f64) * 1000.0 / dt) as u64;
+        self.ops_samples[self.ops_sample_idx % 16] = (
+            now_ms,
+            per_sec(self.total_commands_processed, c0),
+            per_sec(self.total_net_input_bytes, i0),
+            per_sec(self.total_net_output_bytes, o0),
+        );
+        self.ops_sample_idx += 1;
+        self.last_sample = (
+            now_ms,
+            self.total_commands_processed,
+            self.total_net_input_bytes,
+            self.total_net_output_bytes,
+        );
+    }
+
+    /// Mean of the samples: (ops/s, input bytes/s, output bytes/s).
+    pub fn instantaneous(&self) -> (u64, u64, u64) {
+        let n = self.ops_sample_idx.clamp(1, 16) as u64;
+        let taken = &self.ops_samples[..self.ops_sample_idx.min(16)];
+        let sum = taken
+            .iter()
+            .fold((0, 0, 0), |a, s| (a.0 + s.1, a.1 + s.2, a.2 + s.3));
+        (sum.0 / n, sum.1 / n, sum.2 / n)
+    }
+}
+
+/// An entry of the slow log.
+pub struct SlowLogEntry {
+    pub id: u64,
+    pub time: i64,
+    pub duration_us: i64,
+    pub argv: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: Vec<u8>,
+}
+
+/// CLIENT PAUSE state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PauseKind {
+    /// Only commands that may write are held.
+    Write,
+    All,
+}
+
+/// How SHUTDOWN / SIGTERM asked the server to stop.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownRequest {
+    pub nosave: bool,
+    pub save: bool,
+    pub now: bool,
+    pub force: bool,
+}
+
+/// The clients, indexed by slot (the mio token). The client whose command is running is
+/// taken out of its slot for the duration, so a command holds `&mut Server` and
+/// `&mut Client` at once; `current` remembers which slot it came from.
+#[derive(Default)]
+pub struct Clients {
+    slots: Vec<Option<Box<Client>>>,
+    free: Vec<usize>,
+    count: usize,
+}
+
+impl Clients {
+    /// Reserves a slot for a new client.
+    pub fn vacant_slot(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        })
+    }
+    pub fn insert(&mut self, c: Box<Client>) {
+        let slot = c.slot;
+        debug_assert!(self.slots[slot].is_none());
+        self.slots[slot] = Some(c);
+        self.count += 1;
+    }
+    /// Removes a client for good, freeing its slot.
+    pub fn remove(&mut self, slot: usize) -> Option<Box<Client>> {
+        let c = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        self.count -= 1;
+        Some(c)
+    }
+    /// Takes a client out to run its commands; `put_back` returns it.
+    pub fn take(&mut self, slot: usize) -> Option<Box<Client>> {
+        self.slots.get_mut(slot)?.take()
+    }
+    pub fn put_back(&mut self, c: Box<Client>) {
+        let slot = c.slot;
+        self.slots[slot] = Some(c);
+    }
+    pub fn get_mut(&mut self, slot: usize) -> Option<&mut Client> {
+        self.slots.get_mut(slot)?.as_deref_mut()
+    }
+    /// Connected clients, the one currently taken out included.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+    /// The clients in their slots (not the one taken out).
+    pub fn iter(&self) -> impl Iterator<Item = &Client> {
+        self.slots.iter().filter_map(|s| s.as_deref())
+    }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Client> {
+        self.slots.iter_mut().filter_map(|s| s.as_deref_mut())
+    }
+}
+
+/// The whole server state.
+pub struct Server {
+    pub config: Config,
+    pub config_file: Option<std::path::PathBuf>,
+    pub executable: String,
+    pub dbs: Vec<Db>,
+    pub clients: Clients,
+    pub next_client_id: u64,
+    pub stats: Stats,
+    pub cmd_stats: Vec<CommandStats>,
+    pub slowlog: std::collections::VecDeque<SlowLogEntry>,
+    pub slowlog_next_id: u64,
+    /// Slots of clients in MONITOR mode.
+    pub monitors: Vec<usize>,
+    /// Slots of clients with output to write before the next poll.
+    pub pending_writes: Vec<usize>,
+    /// Slots of clients whose buffered input must be processed again (after a pause ends,
+    /// or when a read was cut short for fairness).
+    pub pending_input: Vec<usize>,
+    pub pause: Option<(PauseKind, i64)>,
+    pub shutdown: Option<ShutdownRequest>,
+    /// Changes since the last successful save.
+    pub dirty: u64,
+    pub lastsave: i64,
+    pub start_time: Instant,
+    pub start_unix: i64,
+    pub run_id: String,
+    pub hz: i64,
+    pub cronloops: u64,
+    /// The listening port actually bound (for INFO and the log).
+    pub tcp_port: u16,
+    pub debug_active_expire: bool,
+    /// Peak of used_memory.
+    pub peak_memory: u64,
+    /// Largest recent query and output buffers, for INFO clients.
+    pub recent_max_input: usize,
+    pub recent_max_output: usize,
+    /// Set when CONFIG SET changed bind/port: the event loop rebinds.
+    pub rebind_requested: bool,
+    /// The time the running command started, in ms: one clock reading per command, so a
+    /// command sees one consistent "now" (Redis's cmd_time_snapshot).
+    pub now_ms: i64,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Server {
+        let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
+        let now = crate::util::unix_time();
+        Server {
+            hz: config.hz.clamp(1, 500),
+            config,
+            config_file: None,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            dbs,
+            clients: Clients::default(),
+            next_client_id: 1,
+            stats: Stats::default(),
+            cmd_stats: command::new_stats(),
+            slowlog: Default::default(),
+            slowlog_next_id: 0,
+            monitors: Vec::new(),
+            pending_writes: Vec::new(),
+            pending_input: Vec::new(),
+            pause: None,
+            shutdown: None,
+            dirty: 0,
+            lastsave: now,
+            start_time: Instant::now(),
+            start_unix: now,
+            run_id: random_hex(40),
+            cronloops: 0,
+            tcp_port: 0,
+            debug_active_expire: true,
+            peak_memory: 0,
+            recent_max_input: 0,
+            recent_max_output: 0,
+            rebind_requested: false,
+            now_ms: crate::util::mstime(),
+        }
+    }
+
+    /// Marks a client as having output to write before the next poll.
+    pub fn note_pending_write(&mut self, slot: usize) {
+        self.pending_writes.push(slot);
+    }
+
+    /// True when commands that may write are held by CLIENT PAUSE.
+    pub fn paused(&mut self, now_ms: i64) -> Option<PauseKind> {
+        match self.pause {
+            Some((kind, until)) if now_ms < until => Some(kind),
+            Some(_) => {
+                self.end_pause();
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends a CLIENT PAUSE and queues the held clients for processing.
+    pub fn end_pause(&mut self) {
+        self.pause = None;
+        for c in self.clients.iter_mut() {
+            if c.paused {
+                c.paused = false;
+                self.pending_input.push(c.slot);
+            }
+        }
+    }
+
+    /// Effective hz for this tick (dynamic-hz raises it with many clients, as Redis does).
+    pub fn effective_hz(&self) -> i64 {
+        let mut hz = self.config.hz.clamp(1, 500);
+        if self.config.dynamic_hz {
+            let mut clients = self.clients.len() as i64;
+            while clients / hz > 200 && hz < 500 {
+                hz *= 2;
+                clients /= 2;
+            }
+            hz = hz.min(500);
+        }
+        hz
+    }
+
+    /// Looks a key up for a read command: expires it if due, counts a keyspace hit or miss.
+    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&crate::db::Value> {
+        let d = &mut self.dbs[db];
+        if d.expire_if_needed(key, self.now_ms) {
+            self.stats.expired_keys += 1;
+        }
+        let v = d.peek(key);
+        if v.is_some() {
+            self.stats.keyspace_hits += 1;
+        } else {
+            self.stats.keyspace_misses += 1;
+        }
+        v
+    }
+
+    /// Looks a key up (expiring it if due) without counting hits or misses (EXISTS, TYPE...).
+    pub fn lookup_read_nostats(&mut self, db: usize, key: &[u8]) -> Option<&crate::db::Value> {
+        let d = &mut self.dbs[db];
+        if d.expire_if_needed(key, self.now_ms) {
+            self.stats.expired_keys += 1;
+        }
+        d.peek(key)
+    }
+
+    /// Looks a key up for writing (expiring it if due).
+    pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut crate::db::Value> {
+        let d = &mut self.dbs[db];
+        if d.expire_if_needed(key, self.now_ms) {
+            self.stats.expired_keys += 1;
+        }
+        d.get_mut(key, self.now_ms)
+    }
+
+    /// Total keys in all databases.
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.len()).sum()
+    }
+}
+
+/// Random lowercase hex, for run ids and replication ids.
+pub fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap())
+        .collect()
+}
+
+/// Server housekeeping on every cron tick: memory peak, hz, incremental rehashing.
+pub fn cron(srv: &mut Server, now_ms: i64) {
+    srv.now_ms = now_ms;
+    srv.hz = srv.effective_hz();
+    if srv.cronloops % 10 == 0 {
+        let m = crate::command::admin::memory_figures();
+        srv.peak_memory = srv.peak_memory.max(m.allocated);
+    }
+    if srv.config.activerehashing {
+        for db in srv.dbs.iter_mut() {
+            db.rehash_for(std::time::Duration::from_millis(1));
+        }
+    }
+    if srv.cronloops % 10 == 0 {
+        for db in srv.dbs.iter_mut() {
+            db.shrink_if_sparse();
+        }
+    }
+    crate::db::expire::active_expire_cycle(srv, now_ms);
+}
