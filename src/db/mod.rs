@@ -8,11 +8,15 @@
 pub mod dict;
 pub mod digest;
 pub mod expire;
+pub mod hash;
 pub mod intset;
+pub mod list;
 pub mod listpack;
 pub mod quicklist;
+pub mod set;
 pub mod skiplist;
 pub mod value;
+pub mod zset;
 
 /// Tiny deterministic PRNG (splitmix64) for the codecs' unit tests.
 #[cfg(test)]

@@ -150,9 +150,12 @@ impl Str {
 }
 
 /// A value in the keyspace.
-#[derive(Clone)]
 pub enum Value {
     Str(Str),
+    List(Box<super::list::List>),
+    Hash(Box<super::hash::Hash>),
+    Set(Box<super::set::Set>),
+    ZSet(Box<super::zset::ZSet>),
 }
 
 impl Value {
@@ -160,6 +163,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -167,6 +174,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(_) => "quicklist",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -174,22 +185,58 @@ impl Value {
     pub fn serialized_length_estimate(&self) -> usize {
         match self {
             Value::Str(s) => s.len() + 1,
+            Value::List(l) => l.bytes_used(),
+            Value::Hash(h) => h.len() * 16,
+            Value::Set(s) => s.len() * 8,
+            Value::ZSet(z) => z.len() * 16,
         }
     }
 
     /// Redis's type number (OBJ_STRING...), used by DEBUG DIGEST and RDB.
     pub fn type_number(&self) -> u32 {
+        use super::digest::*;
         match self {
-            Value::Str(_) => super::digest::OBJ_STRING,
+            Value::Str(_) => OBJ_STRING,
+            Value::List(_) => OBJ_LIST,
+            Value::Hash(_) => OBJ_HASH,
+            Value::Set(_) => OBJ_SET,
+            Value::ZSet(_) => OBJ_ZSET,
         }
     }
 
     /// Mixes the value's contents into a key digest, as Redis's xorObjectDigest.
     pub fn mix_into_digest(&self, d: &mut super::digest::Digest) {
+        use super::digest::{mix, xor, xor_pair};
+        let mut ib = super::listpack::IntBuf::default();
+        let mut ib2 = super::listpack::IntBuf::default();
         match self {
             Value::Str(s) => {
                 let mut b = itoa::Buffer::new();
-                super::digest::mix(d, s.bytes(&mut b));
+                mix(d, s.bytes(&mut b));
+            }
+            Value::List(l) => {
+                for e in l.iter() {
+                    mix(d, e.as_bytes(&mut ib));
+                }
+            }
+            Value::Set(s) => {
+                for e in s.iter() {
+                    xor(d, e.as_bytes(&mut ib));
+                }
+            }
+            Value::Hash(h) => {
+                for (f, v) in h.iter() {
+                    xor_pair(d, f.as_bytes(&mut ib), v.as_bytes(&mut ib2));
+                }
+            }
+            Value::ZSet(z) => {
+                for (m, score) in z.iter() {
+                    xor_pair(
+                        d,
+                        m.as_bytes(&mut ib),
+                        crate::util::format_g17(score).as_bytes(),
+                    );
+                }
             }
         }
     }
