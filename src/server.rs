@@ -176,6 +176,8 @@ pub struct Server {
     pub pending_input: Vec<usize>,
     pub pause: Option<(PauseKind, i64)>,
     pub shutdown: Option<ShutdownRequest>,
+    /// A SHUTDOWN command completed its preparation: the event loop returns.
+    pub exit_requested: bool,
     /// Changes since the last successful save.
     pub dirty: u64,
     pub lastsave: i64,
@@ -194,6 +196,10 @@ pub struct Server {
     pub recent_max_output: usize,
     /// Set when CONFIG SET changed bind/port: the event loop rebinds.
     pub rebind_requested: bool,
+    /// Listening sockets' descriptors (a fork child closes them first thing).
+    pub listener_fds: Vec<i32>,
+    /// Snapshot and child-process state.
+    pub persist: crate::persist::snapshot::PersistState,
     /// The time the running command started, in ms: one clock reading per command, so a
     /// command sees one consistent "now" (Redis's cmd_time_snapshot).
     pub now_ms: i64,
@@ -222,6 +228,7 @@ impl Server {
             pending_input: Vec::new(),
             pause: None,
             shutdown: None,
+            exit_requested: false,
             dirty: 0,
             lastsave: now,
             start_time: Instant::now(),
@@ -235,6 +242,8 @@ impl Server {
             recent_max_output: 0,
             rebind_requested: false,
             now_ms: crate::util::mstime(),
+            listener_fds: Vec::new(),
+            persist: Default::default(),
         }
     }
 
@@ -313,6 +322,14 @@ impl Server {
         d.get_mut(key, self.now_ms)
     }
 
+    /// Tells the keyspace whether a fork child exists: while one does, tables do not resize
+    /// all at once (copy-on-write discipline).
+    pub fn set_fork_active(&mut self, active: bool) {
+        for db in self.dbs.iter_mut() {
+            db.set_fork_active(active);
+        }
+    }
+
     /// Total keys in all databases.
     pub fn total_keys(&self) -> usize {
         self.dbs.iter().map(|d| d.len()).sum()
@@ -347,4 +364,5 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
         }
     }
     crate::db::expire::active_expire_cycle(srv, now_ms);
+    crate::persist::snapshot::cron(srv, now_ms / 1000);
 }

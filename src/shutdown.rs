@@ -24,8 +24,33 @@ impl ShutdownRequest {
 
 /// Runs the shutdown sequence. Returns true when the server may exit; false when it must
 /// keep serving (a required save failed and FORCE was not given).
-pub fn prepare(srv: &mut Server, _req: ShutdownRequest) -> bool {
+pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
+    crate::persist::snapshot::stop_child_for_shutdown(srv);
+    let must_save = (req.save || !srv.config.save.is_empty()) && !req.nosave;
+    if must_save {
+        log!(
+            Level::Notice,
+            "Saving the final RDB snapshot before exiting."
+        );
+        match crate::persist::snapshot::save(srv) {
+            Ok(()) => {}
+            Err(_) if req.force => {
+                log!(
+                    Level::Warning,
+                    "Error trying to save the DB, can't exit (but FORCE was given: exiting anyway)."
+                );
+            }
+            Err(_) => {
+                log!(Level::Warning, "Error trying to save the DB, can't exit.");
+                log!(
+                    Level::Warning,
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                return false;
+            }
+        }
+    }
     remove_pidfile(srv);
     if !srv.config.unixsocket.is_empty() {
         let _ = std::fs::remove_file(&srv.config.unixsocket);

@@ -341,27 +341,76 @@ fn info_memory(srv: &mut Server, out: &mut String) {
     line(out, "lazyfreed_objects", 0);
 }
 
-fn info_persistence(srv: &Server, out: &mut String) {
+fn info_persistence(srv: &mut Server, out: &mut String) {
+    use crate::persist::child::ChildKind;
+    if let Some(ch) = srv.persist.child.as_mut() {
+        ch.drain_reports();
+    }
+    let p = &srv.persist;
+    let ch = p.child.as_ref();
+    let rdb_child = ch.filter(|c| c.kind != ChildKind::AofRewrite);
     out.push_str("# Persistence\r\n");
     line(out, "loading", 0);
     line(out, "async_loading", 0);
-    line(out, "current_cow_peak", 0);
-    line(out, "current_cow_size", 0);
-    line(out, "current_cow_size_age", 0);
-    line(out, "current_fork_perc", "0.00");
-    line(out, "current_save_keys_processed", 0);
-    line(out, "current_save_keys_total", 0);
+    line(out, "current_cow_peak", ch.map(|c| c.cow_peak).unwrap_or(0));
+    line(
+        out,
+        "current_cow_size",
+        ch.map(|c| c.report.cow_bytes).unwrap_or(0),
+    );
+    line(
+        out,
+        "current_cow_size_age",
+        ch.and_then(|c| c.cow_updated)
+            .map(|t| t.elapsed().as_secs())
+            .unwrap_or(0),
+    );
+    let (done, total) = ch
+        .map(|c| (c.report.keys_processed, c.keys_total))
+        .unwrap_or((0, 0));
+    line(
+        out,
+        "current_fork_perc",
+        format!(
+            "{:.2}",
+            if total > 0 {
+                done as f64 * 100.0 / total as f64
+            } else {
+                0.0
+            }
+        ),
+    );
+    line(out, "current_save_keys_processed", done);
+    line(out, "current_save_keys_total", total);
     line(out, "rdb_changes_since_last_save", srv.dirty);
-    line(out, "rdb_bgsave_in_progress", 0);
+    line(out, "rdb_bgsave_in_progress", rdb_child.is_some() as u8);
     line(out, "rdb_last_save_time", srv.lastsave);
-    line(out, "rdb_last_bgsave_status", "ok");
-    line(out, "rdb_last_bgsave_time_sec", -1);
-    line(out, "rdb_current_bgsave_time_sec", -1);
-    line(out, "rdb_saves", 0);
-    line(out, "rdb_last_cow_size", 0);
-    line(out, "rdb_last_load_keys_expired", 0);
-    line(out, "rdb_last_load_keys_loaded", 0);
-    line(out, "rdb_bgsave_child_pid", -1);
+    line(
+        out,
+        "rdb_last_bgsave_status",
+        if p.last_bgsave_ok { "ok" } else { "err" },
+    );
+    line(out, "rdb_last_bgsave_time_sec", p.last_bgsave_time_sec);
+    line(
+        out,
+        "rdb_current_bgsave_time_sec",
+        rdb_child
+            .map(|c| c.started.elapsed().as_secs() as i64)
+            .unwrap_or(-1),
+    );
+    line(out, "rdb_saves", p.rdb_saves);
+    line(out, "rdb_last_cow_size", p.rdb_last_cow_size);
+    line(
+        out,
+        "rdb_last_load_keys_expired",
+        p.rdb_last_load_keys_expired,
+    );
+    line(
+        out,
+        "rdb_last_load_keys_loaded",
+        p.rdb_last_load_keys_loaded,
+    );
+    line(out, "rdb_bgsave_child_pid", p.rdb_child_pid().unwrap_or(-1));
     line(out, "aof_enabled", 0);
     line(out, "aof_rewrite_in_progress", 0);
     line(out, "aof_rewrite_scheduled", 0);
@@ -420,8 +469,8 @@ fn info_stats(srv: &Server, out: &mut String) {
     line(out, "pubsub_channels", 0);
     line(out, "pubsub_patterns", 0);
     line(out, "pubsubshard_channels", 0);
-    line(out, "latest_fork_usec", 0);
-    line(out, "total_forks", 0);
+    line(out, "latest_fork_usec", srv.persist.latest_fork_usec);
+    line(out, "total_forks", srv.persist.total_forks);
     line(out, "migrate_cached_sockets", 0);
     line(out, "slave_expires_tracked_keys", 0);
     line(out, "active_defrag_hits", 0);
@@ -1012,6 +1061,14 @@ pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
                 None => c.add_error(err::NO_SUCH_KEY),
             }
         }
+        // tine's own: make the next forks fail as if the OS refused, to test recovery.
+        "fork-fail" if argv.len() == 3 => {
+            crate::persist::child::FAIL_FORKS.store(
+                argv[2].as_slice() != b"0",
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            c.add_ok();
+        }
         "set-active-expire" if argv.len() == 3 => {
             srv.debug_active_expire = argv[2].as_slice() != b"0";
             c.add_ok();
@@ -1140,7 +1197,11 @@ pub fn shutdown(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
         return;
     }
-    srv.shutdown = Some(req);
+    if crate::shutdown::prepare(srv, req) {
+        srv.exit_requested = true;
+    } else {
+        c.add_err("Errors trying to SHUTDOWN. Check logs.");
+    }
 }
 
 #[allow(dead_code)]

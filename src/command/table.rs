@@ -3,7 +3,7 @@
 //! redis-server by `scripts/command-row`, then pointed at tine's handler). The registry in
 //! `mod.rs` is built from this list; nothing else defines a command.
 
-use super::{Command, Keys, admin, connection, keys, strings};
+use super::{Command, Keys, admin, connection, keys, persist, strings};
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
@@ -92,6 +92,9 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "slowlog", arity: -2, flags: "", acl: "slow", keys: Keys::None, group: "server", summary: "A container for slow log commands", since: "2.2.12", handler: container, subcommands: SLOWLOG_SUBCOMMANDS },
     Command { name: "monitor", arity: 1, flags: "admin noscript loading stale", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Listen for all requests received by the server in real time", since: "1.0.0", handler: admin::monitor, subcommands: &[] },
     Command { name: "shutdown", arity: -1, flags: "admin noscript loading stale no_multi allow_busy", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Synchronously save the dataset to disk and then shut down the server", since: "1.0.0", handler: admin::shutdown, subcommands: &[] },
+    // persistence
+    Command { name: "save", arity: 1, flags: "admin noscript no_async_loading no_multi", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Synchronously save the dataset to disk", since: "1.0.0", handler: persist::save, subcommands: &[] },
+    Command { name: "bgsave", arity: -1, flags: "admin noscript no_async_loading", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Asynchronously save the dataset to disk", since: "1.0.0", handler: persist::bgsave, subcommands: &[] },
     // strings
     Command { name: "get", arity: 2, flags: "readonly fast", acl: "read string fast", keys: Keys::Range(1, 1, 1), group: "string", summary: "Get the value of a key", since: "1.0.0", handler: strings::get, subcommands: &[] },
     Command { name: "set", arity: -3, flags: "write denyoom", acl: "write string slow", keys: Keys::Range(1, 1, 1), group: "string", summary: "Set the string value of a key", since: "1.0.0", handler: strings::set, subcommands: &[] },

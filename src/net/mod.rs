@@ -16,7 +16,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::command::{self, Outcome};
@@ -50,7 +50,8 @@ impl EventLoop {
         let poll = Poll::new()?;
         let listeners = Listeners::bind(&srv.config, poll.registry())?;
         srv.tcp_port = listeners.port;
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        srv.listener_fds = listeners.raw_fds();
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD])?;
         poll.registry()
             .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         Ok(EventLoop {
@@ -67,6 +68,9 @@ impl EventLoop {
         let mut next_cron = Instant::now();
         loop {
             self.before_sleep(srv);
+            if srv.exit_requested {
+                return;
+            }
             if let Some(req) = srv.shutdown {
                 if crate::shutdown::prepare(srv, req) {
                     return;
@@ -134,6 +138,7 @@ impl EventLoop {
                     self.listeners.deregister(self.poll.registry());
                     self.listeners = new;
                     srv.tcp_port = self.listeners.port;
+                    srv.listener_fds = self.listeners.raw_fds();
                 }
                 Err(e) => log!(
                     Level::Warning,
@@ -147,6 +152,10 @@ impl EventLoop {
     fn handle_signals(&mut self, srv: &mut Server) {
         let received: Vec<i32> = self.signals.pending().collect();
         for sig in received {
+            if sig == SIGCHLD {
+                crate::persist::snapshot::check_children_done(srv);
+                continue;
+            }
             let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
             self.shutdown_signals += 1;
             if self.shutdown_signals > 1 && srv.shutdown.is_some() {

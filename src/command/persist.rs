@@ -1,0 +1,44 @@
+//! Persistence commands: SAVE, BGSAVE [SCHEDULE]. (LASTSAVE lives with the other server
+//! commands in admin.rs.)
+
+use super::{Argv, err};
+use crate::net::client::Client;
+use crate::persist::snapshot;
+use crate::server::Server;
+use crate::util;
+
+pub fn save(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    match snapshot::save(srv) {
+        Ok(()) => c.add_ok(),
+        Err(e) if e == "ERR" => c.add_error("ERR"),
+        Err(e) => c.add_error(&e),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: with a child already running, SCHEDULE queues the save for when it is
+/// gone; without SCHEDULE it is refused, as Redis does.
+pub fn bgsave(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let schedule = match argv.get(1) {
+        None => false,
+        Some(a) if util::lower(a) == "schedule" && argv.len() == 2 => true,
+        Some(_) => {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+    };
+    if let Some(ch) = &srv.persist.child {
+        if ch.kind == crate::persist::child::ChildKind::RdbToFile {
+            c.add_err("Background save already in progress");
+        } else if schedule {
+            srv.persist.bgsave_scheduled = true;
+            c.add_simple("Background saving scheduled");
+        } else {
+            c.add_err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        }
+        return;
+    }
+    match snapshot::bgsave(srv) {
+        Ok(()) => c.add_simple("Background saving started"),
+        Err(e) => c.add_error(&e),
+    }
+}

@@ -1,0 +1,384 @@
+//! RDB snapshots as the server drives them: SAVE (in the foreground), BGSAVE (in a fork
+//! child), save points, what happens when a child ends, MISCONF, and the figures INFO
+//! persistence reports. Like Redis's rdb.c's "background saving" half; the file format itself
+//! lives in `persist::rdb`.
+//!
+//! A background save: the parent forks (`persist::child`); the child writes the snapshot to
+//! `temp-<childpid>.rdb` in `dir`, fsyncs it, renames it to `dbfilename`, fsyncs the directory
+//! and exits 0. The parent reaps it: exit 0 is success (LASTSAVE, dirty counter reduced by
+//! what the snapshot covered, `rdb_last_bgsave_status:ok`); any other exit, or a kill by a
+//! signal other than SIGUSR1, is a failure — the temp file is removed, the status is `err`,
+//! and with `stop-writes-on-bgsave-error yes` write commands get MISCONF until a save
+//! succeeds. A partial file never replaces a good one: only the child renames, and only after
+//! fsync.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::child::{self, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
+use crate::log;
+use crate::log::Level;
+use crate::server::Server;
+use crate::util;
+
+/// Redis's MISCONF text for a failed background save.
+pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// How long after a failed BGSAVE a save point may try again (Redis's CONFIG_BGSAVE_RETRY_DELAY).
+const BGSAVE_RETRY_DELAY_SECS: i64 = 5;
+
+/// The persistence state INFO reports and the lifecycle needs.
+pub struct PersistState {
+    /// The running child, if any (at most one).
+    pub child: Option<RunningChild>,
+    pub total_forks: u64,
+    pub latest_fork_usec: u64,
+    pub rdb_saves: u64,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_time_sec: i64,
+    /// When the last BGSAVE was attempted (for the retry delay after a failure).
+    pub last_bgsave_try: i64,
+    pub rdb_last_cow_size: u64,
+    pub aof_last_cow_size: u64,
+    /// BGSAVE SCHEDULE asked for a save once the running child is gone.
+    pub bgsave_scheduled: bool,
+    /// `dirty` when the running BGSAVE forked: what its snapshot covers.
+    pub dirty_at_fork: u64,
+    pub rdb_last_load_keys_expired: u64,
+    pub rdb_last_load_keys_loaded: u64,
+}
+
+impl Default for PersistState {
+    fn default() -> Self {
+        PersistState {
+            child: None,
+            total_forks: 0,
+            latest_fork_usec: 0,
+            rdb_saves: 0,
+            last_bgsave_ok: true,
+            last_bgsave_time_sec: -1,
+            last_bgsave_try: 0,
+            rdb_last_cow_size: 0,
+            aof_last_cow_size: 0,
+            bgsave_scheduled: false,
+            dirty_at_fork: 0,
+            rdb_last_load_keys_expired: 0,
+            rdb_last_load_keys_loaded: 0,
+        }
+    }
+}
+
+impl PersistState {
+    pub fn rdb_child_pid(&self) -> Option<i32> {
+        self.child
+            .as_ref()
+            .filter(|c| c.kind == ChildKind::RdbToFile)
+            .map(|c| c.pid)
+    }
+}
+
+/// The path of `dbfilename` in `dir` (the server has chdir'ed to `dir`).
+pub fn rdb_path(srv: &Server) -> PathBuf {
+    PathBuf::from(&srv.config.dbfilename)
+}
+
+/// The temp file a child with this pid writes.
+pub fn temp_rdb_path(pid: u32) -> PathBuf {
+    PathBuf::from(format!("temp-{}.rdb", pid))
+}
+
+/// True when write commands must be refused with MISCONF.
+pub fn writes_denied(srv: &Server) -> bool {
+    srv.config.stop_writes_on_bgsave_error
+        && !srv.config.save.is_empty()
+        && !srv.persist.last_bgsave_ok
+}
+
+/// Writes the snapshot to `path` through a temp file: write, fsync, rename, fsync the
+/// directory. Used by SAVE in the parent and by the BGSAVE child.
+pub fn save_to_file(
+    srv: &Server,
+    path: &Path,
+    temp: &Path,
+    reporter: Option<&mut ChildReporter>,
+) -> Result<(), String> {
+    let file = std::fs::File::create(temp).map_err(|e| {
+        format!(
+            "Failed opening the temp RDB file {} (in server root dir {}) for saving: {}",
+            temp.display(),
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            e
+        )
+    })?;
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
+    let written = super::rdb_io::write_snapshot(srv, &mut w, reporter);
+    let result = written
+        .and_then(|_| w.flush().map_err(|e| e.to_string()))
+        .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(temp);
+        return Err(format!("Write error saving DB on disk: {}", e));
+    }
+    drop(w);
+    if let Err(e) = std::fs::rename(temp, path) {
+        let _ = std::fs::remove_file(temp);
+        return Err(format!(
+            "Error moving temp DB file {} on the final destination {} (in server root dir {}): {}",
+            temp.display(),
+            path.display(),
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default(),
+            e
+        ));
+    }
+    fsync_dir(path);
+    Ok(())
+}
+
+/// fsyncs the directory holding `path`, so the rename itself is durable.
+pub fn fsync_dir(path: &Path) {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// SAVE: a foreground save. Refused while a child saves (as Redis).
+pub fn save(srv: &mut Server) -> Result<(), String> {
+    if srv.persist.rdb_child_pid().is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    let path = rdb_path(srv);
+    let temp = temp_rdb_path(std::process::id());
+    match save_to_file(srv, &path, &temp, None) {
+        Ok(()) => {
+            log!(Level::Notice, "DB saved on disk");
+            srv.dirty = 0;
+            srv.lastsave = util::unix_time();
+            srv.persist.last_bgsave_ok = true;
+            srv.persist.rdb_saves += 1;
+            Ok(())
+        }
+        Err(e) => {
+            log!(Level::Warning, "{}", e);
+            srv.persist.last_bgsave_ok = false;
+            Err("ERR".into())
+        }
+    }
+}
+
+/// The descriptors a child must close: listeners and client sockets.
+fn fds_to_close(srv: &Server) -> Vec<i32> {
+    let mut fds: Vec<i32> = srv.listener_fds.clone();
+    fds.extend(srv.clients.iter().map(|c| c.stream.raw_fd()));
+    fds
+}
+
+fn oom_score(srv: &Server) -> OomScore {
+    let bg = srv
+        .config
+        .oom_score_adj_values
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(800);
+    OomScore {
+        mode: srv.config.oom_score_adj,
+        bgchild: bg,
+    }
+}
+
+/// BGSAVE: forks a child that writes the snapshot. `Err` carries the reply error.
+pub fn bgsave(srv: &mut Server) -> Result<(), String> {
+    if srv.persist.child.is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    srv.persist.last_bgsave_try = util::unix_time();
+    let close = fds_to_close(srv);
+    let oom = oom_score(srv);
+    let path = rdb_path(srv);
+    let started = {
+        let srv_ref: &Server = srv;
+        child::start(ChildKind::RdbToFile, &close, oom, |reporter| {
+            let temp = temp_rdb_path(std::process::id());
+            save_to_file(srv_ref, &path, &temp, Some(reporter))?;
+            log!(Level::Notice, "DB saved on disk");
+            let cow = child::private_dirty_bytes();
+            if cow > 0 {
+                log!(
+                    Level::Notice,
+                    "Fork CoW for RDB: current {} MB",
+                    cow / (1024 * 1024)
+                );
+            }
+            Ok(())
+        })
+    };
+    match started {
+        Ok(mut ch) => {
+            ch.temp_file = Some(temp_rdb_path(ch.pid as u32));
+            ch.keys_total = srv.total_keys() as u64;
+            srv.persist.total_forks += 1;
+            srv.persist.latest_fork_usec = ch.fork_usec;
+            srv.persist.dirty_at_fork = srv.dirty;
+            log!(Level::Notice, "Background saving started by pid {}", ch.pid);
+            srv.persist.child = Some(ch);
+            srv.set_fork_active(true);
+            Ok(())
+        }
+        Err(e) => {
+            srv.persist.last_bgsave_ok = false;
+            log!(Level::Warning, "Can't save in background: fork: {}", e);
+            Err(format!("ERR Can't save in background: fork: {}", e))
+        }
+    }
+}
+
+/// Reaps a finished child, if any, and handles its end. Called on SIGCHLD and every cron tick.
+pub fn check_children_done(srv: &mut Server) {
+    if let Some(ch) = srv.persist.child.as_mut() {
+        ch.drain_reports();
+    }
+    while let Some((pid, exit)) = child::reap() {
+        let Some(ch) = srv.persist.child.take_if(|c| c.pid == pid) else {
+            log!(
+                Level::Warning,
+                "Warning, detected child with unmatched pid: {}",
+                pid
+            );
+            continue;
+        };
+        let mut ch = ch;
+        ch.drain_reports();
+        srv.set_fork_active(false);
+        match ch.kind {
+            ChildKind::RdbToFile => bgsave_done(srv, ch, exit),
+            ChildKind::RdbToReplicas | ChildKind::AofRewrite => {}
+        }
+    }
+    if srv.persist.child.is_none() && srv.persist.bgsave_scheduled {
+        srv.persist.bgsave_scheduled = false;
+        if bgsave(srv).is_err() {
+            srv.persist.bgsave_scheduled = false;
+        }
+    }
+}
+
+/// What happens when a BGSAVE child ends (Redis's backgroundSaveDoneHandlerDisk).
+fn bgsave_done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
+    let elapsed = ch.started.elapsed().as_secs() as i64;
+    match exit {
+        ChildExit::Exited(0) => {
+            log!(Level::Notice, "Background saving terminated with success");
+            srv.dirty = srv.dirty.saturating_sub(srv.persist.dirty_at_fork);
+            srv.lastsave = util::unix_time();
+            srv.persist.last_bgsave_ok = true;
+            srv.persist.rdb_saves += 1;
+            srv.persist.rdb_last_cow_size = ch.report.cow_bytes;
+        }
+        ChildExit::Exited(code) => {
+            log!(
+                Level::Warning,
+                "Background saving error (child exited with code {})",
+                code
+            );
+            srv.persist.last_bgsave_ok = false;
+        }
+        ChildExit::Signaled(sig) if sig == libc::SIGUSR1 && ch.killed_on_purpose => {
+            log!(
+                Level::Warning,
+                "Background saving terminated by signal {} (killed by the server on purpose)",
+                sig
+            );
+        }
+        ChildExit::Signaled(sig) => {
+            log!(
+                Level::Warning,
+                "Background saving terminated by signal {}",
+                sig
+            );
+            // SIGUSR1 sent by someone else is still how Redis tells "stop on purpose".
+            if sig != libc::SIGUSR1 {
+                srv.persist.last_bgsave_ok = false;
+            }
+        }
+    }
+    if !exit.success() {
+        if let Some(t) = &ch.temp_file {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+    srv.persist.last_bgsave_time_sec = elapsed;
+}
+
+/// Kills the running BGSAVE child on purpose (SIGUSR1), e.g. on FLUSHALL or shutdown.
+pub fn kill_rdb_child(srv: &mut Server) {
+    if let Some(ch) = srv
+        .persist
+        .child
+        .as_mut()
+        .filter(|c| c.kind == ChildKind::RdbToFile)
+    {
+        ch.kill_on_purpose();
+        if let Some(t) = &ch.temp_file {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+}
+
+/// Save points: start a BGSAVE when one is reached (cron), as Redis's serverCron.
+pub fn cron(srv: &mut Server, now: i64) {
+    check_children_done(srv);
+    if srv.persist.child.is_some() {
+        return;
+    }
+    for (secs, changes) in srv.config.save_points() {
+        let due = srv.dirty >= changes as u64 && now - srv.lastsave > secs;
+        let may_retry = srv.persist.last_bgsave_ok
+            || now - srv.persist.last_bgsave_try > BGSAVE_RETRY_DELAY_SECS;
+        if due && may_retry {
+            log!(
+                Level::Notice,
+                "{} changes in {} seconds. Saving...",
+                changes,
+                secs
+            );
+            let _ = bgsave(srv);
+            break;
+        }
+    }
+}
+
+/// Waits for a running child at shutdown: kills it (its snapshot would be stale) and reaps.
+pub fn stop_child_for_shutdown(srv: &mut Server) {
+    if let Some(ch) = srv.persist.child.as_mut() {
+        log!(
+            Level::Warning,
+            "There is a child saving an .rdb. Killing it!"
+        );
+        ch.kill_on_purpose();
+        if let Some(t) = &ch.temp_file {
+            let _ = std::fs::remove_file(t);
+        }
+        let pid = ch.pid;
+        // The child was sent SIGUSR1: it is gone almost at once.
+        for _ in 0..100 {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child's pid with WNOHANG.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r != 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        srv.persist.child = None;
+        srv.set_fork_active(false);
+    }
+}
