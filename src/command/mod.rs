@@ -161,14 +161,14 @@ pub struct CommandStats {
 /// Every command and subcommand, resolved once.
 pub struct Registry {
     pub all: Vec<Resolved>,
-    by_name: HashMap<String, usize>,
+    by_name: hashbrown::HashMap<String, usize>,
 }
 
 impl Registry {
     fn build() -> Registry {
         let mut reg = Registry {
             all: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: hashbrown::HashMap::new(),
         };
         for cmd in table::COMMANDS {
             let id = reg.add(cmd, cmd.name.to_string());
@@ -301,9 +301,13 @@ fn resolve<'a>(reg: &'a Registry, c: &mut Client, argv: &Argv) -> Option<&'a Res
 
 /// Runs one parsed command of client `c`. The arguments are in `c.parser.argv`.
 pub fn call(srv: &mut Server, c: &mut Client) -> Outcome {
-    let argv = std::mem::take(&mut c.parser.argv);
+    let mut argv = std::mem::take(&mut c.parser.argv);
     let outcome = call_argv(srv, c, &argv);
     if outcome == Outcome::Held {
+        c.parser.argv = argv;
+    } else {
+        // Keep the vector's allocation for the next command.
+        argv.clear();
         c.parser.argv = argv;
     }
     outcome

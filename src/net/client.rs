@@ -42,6 +42,55 @@ impl Stream {
     }
 }
 
+/// A client's query buffer. The bytes up to `end` are data; the rest is spare room that stays
+/// initialized, so reading into it never re-zeroes memory (a `Vec::resize` per read would
+/// memset the whole read chunk on every event).
+#[derive(Default)]
+pub struct QueryBuf {
+    buf: Vec<u8>,
+    end: usize,
+}
+
+impl QueryBuf {
+    /// Room for at least `want` more bytes, to read into.
+    pub fn spare(&mut self, want: usize) -> &mut [u8] {
+        if self.buf.len() - self.end < want {
+            self.buf.resize(self.end + want, 0);
+        }
+        &mut self.buf[self.end..]
+    }
+    /// Marks `n` bytes of the spare room as data.
+    pub fn filled(&mut self, n: usize) {
+        self.end += n;
+    }
+    /// The data.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[..self.end]
+    }
+    pub fn len(&self) -> usize {
+        self.end
+    }
+    pub fn is_empty(&self) -> bool {
+        self.end == 0
+    }
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+    /// Drops the first `n` bytes (consumed commands), keeping the rest at the front.
+    pub fn consume(&mut self, n: usize) {
+        if n >= self.end {
+            self.end = 0;
+            // Give back a buffer that grew for a big request.
+            if self.buf.len() > 256 * 1024 {
+                self.buf = Vec::new();
+            }
+        } else if n > 0 {
+            self.buf.copy_within(n..self.end, 0);
+            self.end -= n;
+        }
+    }
+}
+
 /// `CLIENT REPLY` modes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ReplyMode {
@@ -79,7 +128,7 @@ pub struct Client {
     pub resp: Resp,
     pub authenticated: bool,
 
-    pub qbuf: Vec<u8>,
+    pub qbuf: QueryBuf,
     /// Read position in `qbuf`: bytes before it are consumed.
     pub qpos: usize,
     pub parser: RequestParser,
@@ -110,6 +159,9 @@ pub struct Client {
     pub errors: Vec<String>,
     /// True while commands of this client wait (CLIENT PAUSE, blocking commands).
     pub paused: bool,
+    /// The parser's `argv` holds a command that was held (by CLIENT PAUSE) and must run
+    /// before anything else is parsed.
+    pub held_command: bool,
 }
 
 impl Client {
@@ -137,7 +189,7 @@ impl Client {
             db: 0,
             resp: Resp::V2,
             authenticated: false,
-            qbuf: Vec::new(),
+            qbuf: QueryBuf::default(),
             qpos: 0,
             parser: RequestParser::new(),
             qbuf_peak: 0,
@@ -155,6 +207,7 @@ impl Client {
             last_cmd: "NULL",
             errors: Vec::new(),
             paused: false,
+            held_command: false,
         }
     }
 

@@ -268,32 +268,33 @@ impl EventLoop {
         let mut read_total = 0usize;
         let mut closed = false;
         loop {
-            let want = c.parser.expected_bulk().unwrap_or(0).max(READ_CHUNK);
-            let len = c.qbuf.len();
-            c.qbuf.resize(len + want.min(READ_BUDGET), 0);
-            match c.stream.read(&mut c.qbuf[len..]) {
+            let want = c
+                .parser
+                .expected_bulk()
+                .unwrap_or(0)
+                .clamp(READ_CHUNK, READ_BUDGET);
+            let spare = c.qbuf.spare(want);
+            let asked = spare.len().min(READ_BUDGET);
+            match c.stream.read(&mut spare[..asked]) {
                 Ok(0) => {
-                    c.qbuf.truncate(len);
                     closed = true;
                     break;
                 }
                 Ok(n) => {
-                    c.qbuf.truncate(len + n);
+                    c.qbuf.filled(n);
                     read_total += n;
                     if read_total >= READ_BUDGET {
                         srv.pending_input.push(slot);
                         break;
                     }
+                    // A short read drained the socket: the next arrival is a new edge.
+                    if n < asked {
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    c.qbuf.truncate(len);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    c.qbuf.truncate(len);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    c.qbuf.truncate(len);
                     log!(Level::Verbose, "Reading from client: {}", e);
                     closed = true;
                     break;
@@ -306,13 +307,14 @@ impl EventLoop {
             c.last_interaction = util::unix_time();
             let qlen = c.qbuf.len() - c.qpos;
             c.qbuf_peak = c.qbuf_peak.max(c.qbuf.len());
+            srv.recent_max_input = srv.recent_max_input.max(qlen);
             if qlen as i64 > srv.config.client_query_buffer_limit {
                 log!(
                     Level::Warning,
                     "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
                     c.id,
                     c.addr,
-                    String::from_utf8_lossy(&c.qbuf[c.qpos..c.qpos + qlen.min(64)])
+                    String::from_utf8_lossy(&c.qbuf.data()[c.qpos..c.qpos + qlen.min(64)])
                 );
                 self.close_client(srv, slot);
                 return;
@@ -341,13 +343,23 @@ impl EventLoop {
             if c.close_after_reply || c.close_asap || c.paused {
                 break;
             }
+            // A command held by CLIENT PAUSE runs first, from the arguments it kept.
+            if c.held_command {
+                c.held_command = false;
+                if command::call(srv, &mut c) == Outcome::Held {
+                    c.held_command = true;
+                    break;
+                }
+                continue;
+            }
             let limits = Limits {
                 max_bulk_len: srv.config.proto_max_bulk_len,
                 authenticated: c.authenticated,
             };
-            match c.parser.next(&c.qbuf, &mut c.qpos, limits) {
+            match c.parser.next(c.qbuf.data(), &mut c.qpos, limits) {
                 Parsed::Command => {
                     if command::call(srv, &mut c) == Outcome::Held {
+                        c.held_command = true;
                         break;
                     }
                 }
@@ -370,15 +382,10 @@ impl EventLoop {
                 }
             }
         }
-        // Drop consumed bytes; keep the partial command at the front.
-        if c.qpos == c.qbuf.len() {
-            c.qbuf.clear();
-            c.qpos = 0;
-            if c.qbuf.capacity() > 256 * 1024 {
-                c.qbuf = Vec::new();
-            }
-        } else if c.qpos > 0 && !c.parser.in_progress() || c.qpos > 64 * 1024 {
-            c.qbuf.drain(..c.qpos);
+        // Drop consumed bytes; keep the partial command at the front. A big bulk arriving in
+        // pieces is not moved on every read: the parser holds its position.
+        if c.qpos == c.qbuf.len() || (c.qpos > 0 && !c.parser.in_progress()) || c.qpos > 64 * 1024 {
+            c.qbuf.consume(c.qpos);
             c.qpos = 0;
         }
         srv.clients.put_back(c);
