@@ -476,3 +476,399 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
     srv.dirty += 1;
     c.add_bulk(text.as_bytes());
 }
+
+// ---------------------------------------------------------------------------------------
+// Bit operations
+
+/// Largest bit offset: strings are at most 512 MiB (Redis's checkBitOffset with the default
+/// proto-max-bulk-len).
+fn parse_bit_offset(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<u64> {
+    let max_bits = (srv.config.proto_max_bulk_len as u64) * 8;
+    match parse_i64(arg) {
+        Some(n) if n >= 0 && (n as u64) < max_bits => Some(n as u64),
+        _ => {
+            c.add_err("bit offset is not an integer or out of range");
+            None
+        }
+    }
+}
+
+pub fn setbit(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(offset) = parse_bit_offset(srv, c, &argv[2]) else {
+        return;
+    };
+    let on = match argv[3].as_slice() {
+        b"0" => false,
+        b"1" => true,
+        _ => {
+            c.add_err("bit is not an integer or out of range");
+            return;
+        }
+    };
+    let Ok(old) = get_str(srv, c, &argv[1]) else {
+        return;
+    };
+    let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
+    let byte = (offset >> 3) as usize;
+    if v.len() <= byte {
+        v.resize(byte + 1, 0);
+    }
+    let mask = 1u8 << (7 - (offset & 7));
+    let was = v[byte] & mask != 0;
+    if on {
+        v[byte] |= mask;
+    } else {
+        v[byte] &= !mask;
+    }
+    srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
+    srv.dirty += 1;
+    c.add_int(was as i64);
+}
+
+pub fn getbit(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(offset) = parse_bit_offset(srv, c, &argv[2]) else {
+        return;
+    };
+    let Ok(s) = get_str(srv, c, &argv[1]) else {
+        return;
+    };
+    let mut b = itoa::Buffer::new();
+    let bytes: &[u8] = s.map(|s| s.bytes(&mut b)).unwrap_or(b"");
+    let byte = (offset >> 3) as usize;
+    let bit = bytes
+        .get(byte)
+        .map(|v| v & (1 << (7 - (offset & 7))) != 0)
+        .unwrap_or(false);
+    c.add_int(bit as i64);
+}
+
+/// Resolves a [start, end] range (negative from the end) over `len` units; `None` when empty.
+fn resolve_range(mut start: i64, mut end: i64, len: i64) -> Option<(i64, i64)> {
+    if start < 0 {
+        start = (len + start).max(0);
+    }
+    if end < 0 {
+        end = (len + end).max(0);
+    }
+    end = end.min(len - 1);
+    if start > end || len == 0 {
+        None
+    } else {
+        Some((start, end))
+    }
+}
+
+/// Parses the optional `start end [BYTE|BIT]` of BITCOUNT/BITPOS from `args`. Returns
+/// (start, end given, end, bit units).
+fn parse_bit_range(
+    c: &mut Client,
+    args: &[Vec<u8>],
+    end_required: bool,
+) -> Option<(i64, Option<i64>, bool)> {
+    if args.is_empty() {
+        return Some((0, None, false));
+    }
+    if end_required && args.len() == 1 {
+        c.add_error(err::SYNTAX);
+        return None;
+    }
+    if args.len() > 3 {
+        c.add_error(err::SYNTAX);
+        return None;
+    }
+    let Some(start) = parse_i64(&args[0]) else {
+        c.add_error(err::NOT_INTEGER);
+        return None;
+    };
+    let end = match args.get(1) {
+        Some(a) => match parse_i64(a) {
+            Some(n) => Some(n),
+            None => {
+                c.add_error(err::NOT_INTEGER);
+                return None;
+            }
+        },
+        None => None,
+    };
+    let bits = match args.get(2).map(|a| util::lower(a)) {
+        None => false,
+        Some(u) if u == "byte" => false,
+        Some(u) if u == "bit" => true,
+        Some(_) => {
+            c.add_error(err::SYNTAX);
+            return None;
+        }
+    };
+    Some((start, end, bits))
+}
+
+fn count_bits(bytes: &[u8], first_bit: u64, last_bit: u64) -> u64 {
+    let mut n = 0u64;
+    let (fb, lb) = ((first_bit >> 3) as usize, (last_bit >> 3) as usize);
+    for (i, &b) in bytes[fb..=lb].iter().enumerate() {
+        let idx = fb + i;
+        let mut v = b;
+        if idx == fb {
+            v &= 0xFF >> (first_bit & 7);
+        }
+        if idx == lb {
+            v &= 0xFF << (7 - (last_bit & 7));
+        }
+        n += v.count_ones() as u64;
+    }
+    n
+}
+
+pub fn bitcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true) else {
+        return;
+    };
+    let Ok(s) = get_str(srv, c, &argv[1]) else {
+        return;
+    };
+    let mut b = itoa::Buffer::new();
+    let bytes: &[u8] = s.map(|s| s.bytes(&mut b)).unwrap_or(b"");
+    let units = if bits {
+        bytes.len() as i64 * 8
+    } else {
+        bytes.len() as i64
+    };
+    let count = if argv.len() == 2 {
+        bytes.iter().map(|b| b.count_ones() as u64).sum()
+    } else {
+        match resolve_range(start, end.unwrap_or(-1), units) {
+            None => 0,
+            Some((s, e)) if bits => count_bits(bytes, s as u64, e as u64),
+            Some((s, e)) => bytes[s as usize..=e as usize]
+                .iter()
+                .map(|b| b.count_ones() as u64)
+                .sum(),
+        }
+    };
+    c.add_int(count as i64);
+}
+
+pub fn bitpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let want = match argv[2].as_slice() {
+        b"0" => false,
+        b"1" => true,
+        _ => {
+            c.add_err("The bit argument must be 1 or 0.");
+            return;
+        }
+    };
+    let Some((start, end, bits)) = parse_bit_range(c, &argv[3..], false) else {
+        return;
+    };
+    let Ok(s) = get_str(srv, c, &argv[1]) else {
+        return;
+    };
+    let Some(s) = s else {
+        c.add_int(if want { -1 } else { 0 });
+        return;
+    };
+    let mut b = itoa::Buffer::new();
+    let bytes = s.bytes(&mut b);
+    let total_bits = bytes.len() as i64 * 8;
+    let units = if bits { total_bits } else { bytes.len() as i64 };
+    let end_given = end.is_some();
+    let Some((s_u, e_u)) = resolve_range(start, end.unwrap_or(-1), units) else {
+        c.add_int(-1);
+        return;
+    };
+    let (first, last) = if bits {
+        (s_u, e_u)
+    } else {
+        (s_u * 8, e_u * 8 + 7)
+    };
+    for pos in first..=last {
+        let bit = bytes[(pos >> 3) as usize] & (1 << (7 - (pos & 7))) != 0;
+        if bit == want {
+            c.add_int(pos);
+            return;
+        }
+    }
+    // Looking for a clear bit past the end of the string finds the first bit after it,
+    // unless an explicit end was given (Redis's bitposCommand).
+    if !want && !end_given {
+        c.add_int(last + 1);
+    } else {
+        c.add_int(-1);
+    }
+}
+
+pub fn bitop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    #[derive(PartialEq)]
+    enum Op {
+        And,
+        Or,
+        Xor,
+        Not,
+    }
+    let op = match util::lower(&argv[1]).as_str() {
+        "and" => Op::And,
+        "or" => Op::Or,
+        "xor" => Op::Xor,
+        "not" => Op::Not,
+        _ => {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+    };
+    if op == Op::Not && argv.len() != 4 {
+        c.add_err("BITOP NOT must be called with a single source key.");
+        return;
+    }
+    let mut sources: Vec<Vec<u8>> = Vec::new();
+    for key in &argv[3..] {
+        match get_str(srv, c, key) {
+            Err(()) => return,
+            Ok(v) => sources.push(v.map(|s| s.to_vec()).unwrap_or_default()),
+        }
+    }
+    let maxlen = sources.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut out = vec![0u8; maxlen];
+    for (i, byte) in out.iter_mut().enumerate() {
+        let at = |s: &Vec<u8>| s.get(i).copied().unwrap_or(0);
+        *byte = match op {
+            Op::Not => !at(&sources[0]),
+            Op::And => sources.iter().fold(0xFF, |a, s| a & at(s)),
+            Op::Or => sources.iter().fold(0, |a, s| a | at(s)),
+            Op::Xor => sources.iter().fold(0, |a, s| a ^ at(s)),
+        };
+    }
+    let d = &mut srv.dbs[c.db];
+    if out.is_empty() {
+        d.remove(&argv[2]);
+    } else {
+        d.set(&argv[2], Value::Str(Str::from_modified(out.clone())), false);
+    }
+    srv.dirty += 1;
+    c.add_int(out.len() as i64);
+}
+
+// ---------------------------------------------------------------------------------------
+// LCS
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
+pub fn lcs(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let (mut want_len, mut want_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
+    let mut i = 3;
+    while i < argv.len() {
+        match util::lower(&argv[i]).as_str() {
+            "len" => want_len = true,
+            "idx" => want_idx = true,
+            "withmatchlen" => with_len = true,
+            "minmatchlen" if i + 1 < argv.len() => {
+                match parse_i64(&argv[i + 1]) {
+                    Some(n) => min_len = n.max(0),
+                    None => {
+                        c.add_error(err::NOT_INTEGER);
+                        return;
+                    }
+                }
+                i += 1;
+            }
+            _ => {
+                c.add_error(err::SYNTAX);
+                return;
+            }
+        }
+        i += 1;
+    }
+    if want_len && want_idx {
+        c.add_err("If you want both the length and indexes, please just use IDX.");
+        return;
+    }
+    let mut vals = Vec::new();
+    for key in &argv[1..3] {
+        match srv.lookup_read(c.db, key) {
+            None => vals.push(Vec::new()),
+            Some(Value::Str(s)) => vals.push(s.to_vec()),
+            Some(_) => {
+                c.add_err("The specified keys must contain string values");
+                return;
+            }
+        }
+    }
+    let (a, b) = (&vals[0], &vals[1]);
+    // Dynamic programming table of LCS lengths, (len(a)+1) x (len(b)+1).
+    let (n, m) = (a.len(), b.len());
+    let cells = (n + 1).checked_mul(m + 1);
+    let Some(cells) = cells.filter(|&x| x <= 1 << 31) else {
+        c.add_err("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        return;
+    };
+    let mut dp = vec![0u32; cells];
+    let at = |i: usize, j: usize| i * (m + 1) + j;
+    for i in 1..=n {
+        for j in 1..=m {
+            dp[at(i, j)] = if a[i - 1] == b[j - 1] {
+                dp[at(i - 1, j - 1)] + 1
+            } else {
+                dp[at(i - 1, j)].max(dp[at(i, j - 1)])
+            };
+        }
+    }
+    let total = dp[at(n, m)] as usize;
+    // Walk back, collecting the string and the matching ranges (from the end, as Redis).
+    let mut result = vec![0u8; total];
+    let mut ranges: Vec<((usize, usize), (usize, usize))> = Vec::new();
+    let (mut i, mut j, mut idx) = (n, m, total);
+    let mut current: Option<((usize, usize), (usize, usize))> = None;
+    while i > 0 && j > 0 {
+        if a[i - 1] == b[j - 1] {
+            idx -= 1;
+            result[idx] = a[i - 1];
+            current = match current {
+                Some(((as_, ae), (bs, be))) if as_ == i && bs == j => {
+                    Some(((i - 1, ae), (j - 1, be)))
+                }
+                other => {
+                    if let Some(r) = other {
+                        ranges.push(r);
+                    }
+                    Some(((i - 1, i - 1), (j - 1, j - 1)))
+                }
+            };
+            i -= 1;
+            j -= 1;
+        } else if dp[at(i - 1, j)] > dp[at(i, j - 1)] {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    if let Some(r) = current {
+        ranges.push(r);
+    }
+    if want_len {
+        c.add_int(total as i64);
+        return;
+    }
+    if !want_idx {
+        c.add_bulk(&result);
+        return;
+    }
+    let kept: Vec<_> = ranges
+        .into_iter()
+        .filter(|((s, e), _)| (e - s + 1) as i64 >= min_len)
+        .collect();
+    c.add_map(2);
+    c.add_bulk(b"matches");
+    c.add_array(kept.len());
+    for ((as_, ae), (bs, be)) in kept {
+        c.add_array(if with_len { 3 } else { 2 });
+        c.add_array(2);
+        c.add_int(as_ as i64);
+        c.add_int(ae as i64);
+        c.add_array(2);
+        c.add_int(bs as i64);
+        c.add_int(be as i64);
+        if with_len {
+            c.add_int((ae - as_ + 1) as i64);
+        }
+    }
+    c.add_bulk(b"len");
+    c.add_int(total as i64);
+}
