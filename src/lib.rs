@@ -8,6 +8,7 @@ pub mod log;
 pub mod net;
 pub mod persist;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod shutdown;
 pub mod startup;

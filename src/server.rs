@@ -198,6 +198,12 @@ pub struct Server {
     pub rebind_requested: bool,
     /// Listening sockets' descriptors (a fork child closes them first thing).
     pub listener_fds: Vec<i32>,
+    /// Channels and patterns clients subscribe to.
+    pub pubsub: crate::pubsub::PubSub,
+    /// `notify-keyspace-events` parsed (0: off).
+    pub notify_flags: u32,
+    /// Keys WATCHed by all clients (0 lets commands skip the touched-key collection).
+    pub watched_keys: usize,
     /// Snapshot and child-process state.
     pub persist: crate::persist::snapshot::PersistState,
     /// The time the running command started, in ms: one clock reading per command, so a
@@ -207,6 +213,8 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config) -> Server {
+        let notify_flags =
+            crate::config::custom::notify::parse(&config.notify_keyspace_events).unwrap_or(0);
         let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
         let now = crate::util::unix_time();
         Server {
@@ -244,6 +252,9 @@ impl Server {
             now_ms: crate::util::mstime(),
             listener_fds: Vec::new(),
             persist: Default::default(),
+            pubsub: Default::default(),
+            notify_flags,
+            watched_keys: 0,
         }
     }
 
@@ -291,11 +302,8 @@ impl Server {
 
     /// Looks a key up for a read command: expires it if due, counts a keyspace hit or miss.
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&crate::db::Value> {
-        let d = &mut self.dbs[db];
-        if d.expire_if_needed(key, self.now_ms) {
-            self.stats.expired_keys += 1;
-        }
-        let v = d.peek(key);
+        self.expire_if_needed(db, key);
+        let v = self.dbs[db].peek(key);
         if v.is_some() {
             self.stats.keyspace_hits += 1;
         } else {
@@ -306,20 +314,25 @@ impl Server {
 
     /// Looks a key up (expiring it if due) without counting hits or misses (EXISTS, TYPE...).
     pub fn lookup_read_nostats(&mut self, db: usize, key: &[u8]) -> Option<&crate::db::Value> {
-        let d = &mut self.dbs[db];
-        if d.expire_if_needed(key, self.now_ms) {
+        self.expire_if_needed(db, key);
+        self.dbs[db].peek(key)
+    }
+
+    /// Deletes `key` if its time has passed: counts it and publishes the "expired" event.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.dbs[db].expire_if_needed(key, self.now_ms) {
             self.stats.expired_keys += 1;
+            self.notify(crate::config::custom::notify::EXPIRED, "expired", key, db);
+            true
+        } else {
+            false
         }
-        d.peek(key)
     }
 
     /// Looks a key up for writing (expiring it if due).
     pub fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut crate::db::Value> {
-        let d = &mut self.dbs[db];
-        if d.expire_if_needed(key, self.now_ms) {
-            self.stats.expired_keys += 1;
-        }
-        d.get_mut(key, self.now_ms)
+        self.expire_if_needed(db, key);
+        self.dbs[db].get_mut(key, self.now_ms)
     }
 
     /// Tells the keyspace whether a fork child exists: while one does, tables do not resize
@@ -328,6 +341,23 @@ impl Server {
         for db in self.dbs.iter_mut() {
             db.set_fork_active(active);
         }
+    }
+
+    /// Publishes a keyspace notification (see `pubsub::notify`).
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        if self.notify_flags != 0 {
+            crate::pubsub::notify(self, class, event, key, db);
+        }
+    }
+
+    /// Forgets a client that is going away: subscriptions, watched keys, MONITOR.
+    pub fn forget_client(&mut self, c: &mut Client) {
+        crate::pubsub::forget_client(self, c);
+        crate::command::multi::unwatch_all(self, c);
+        if c.monitor {
+            self.monitors.retain(|&s| s != c.slot);
+        }
+        self.pending_input.retain(|&s| s != c.slot);
     }
 
     /// Total keys in all databases.

@@ -638,6 +638,11 @@ pub fn apply_config_changes(srv: &mut Server, names: &[&'static str]) -> Result<
                 logging::set_level(Level::from_name(srv.config.loglevel).unwrap_or(Level::Notice))
             }
             "hz" => srv.hz = srv.config.hz.clamp(1, 500),
+            "notify-keyspace-events" => {
+                srv.notify_flags =
+                    crate::config::custom::notify::parse(&srv.config.notify_keyspace_events)
+                        .unwrap_or(0)
+            }
             "bind" | "port" => srv.rebind_requested = true,
             "requirepass" => {}
             _ => {}

@@ -11,7 +11,13 @@ pub fn ping(_srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_err("wrong number of arguments for 'ping' command");
         return;
     }
-    // A RESP2 client in pub/sub context gets ["pong", msg]; handled by the pub/sub layer later.
+    // A RESP2 client in subscribed state gets ["pong", msg], as Redis.
+    if c.resp == Resp::V2 && !(c.channels.is_empty() && c.patterns.is_empty()) {
+        c.add_array(2);
+        c.add_bulk(b"pong");
+        c.add_bulk(argv.get(1).map(|m| m.as_slice()).unwrap_or(b""));
+        return;
+    }
     match argv.get(1) {
         Some(msg) => c.add_bulk(msg),
         None => c.add_simple("PONG"),
@@ -29,6 +35,14 @@ pub fn quit(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
 
 /// RESET: back to a fresh connection's state, as Redis's clearClientConnectionState.
 pub fn reset(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.multi = None;
+    crate::pubsub::forget_client(srv, c);
+    c.channels.clear();
+    c.patterns.clear();
+    if c.kind == ClientKind::PubSub {
+        c.kind = ClientKind::Normal;
+    }
+    crate::command::multi::unwatch_all(srv, c);
     c.db = 0;
     c.resp = Resp::V2;
     c.name.clear();

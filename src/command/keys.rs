@@ -2,21 +2,20 @@
 //! FLUSHDB/FLUSHALL, SWAPDB, MOVE, OBJECT.
 
 use super::{Argv, err};
+use crate::config::custom::notify;
 use crate::net::client::Client;
 use crate::server::Server;
 use crate::util::{self, glob_match, parse_i64};
 
 pub fn del(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let mut n = 0;
-    let now = srv.now_ms;
     for key in &argv[1..] {
-        let d = &mut srv.dbs[c.db];
-        if d.expire_if_needed(key, now) {
-            srv.stats.expired_keys += 1;
+        if srv.expire_if_needed(c.db, key) {
             continue;
         }
-        if d.remove(key).is_some() {
+        if srv.dbs[c.db].remove(key).is_some() {
             n += 1;
+            srv.notify(notify::GENERIC, "del", key, c.db);
         }
     }
     srv.dirty += n as u64;
@@ -180,6 +179,8 @@ fn rename_generic(srv: &mut Server, c: &mut Client, argv: &Argv, nx: bool) {
         d.set_expire(dst, expire);
     }
     srv.dirty += 1;
+    srv.notify(notify::GENERIC, "rename_from", src, c.db);
+    srv.notify(notify::GENERIC, "rename_to", dst, c.db);
     if nx {
         c.add_int(1);
     } else {
@@ -252,13 +253,15 @@ fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, a
         c.add_int(0);
         return;
     }
-    if when <= now {
+    let event = if when <= now {
         d.remove(&argv[1]);
-        srv.stats.expired_keys += 0;
+        "del"
     } else {
         d.set_expire(&argv[1], Some(when));
-    }
+        "expire"
+    };
     srv.dirty += 1;
+    srv.notify(notify::GENERIC, event, &argv[1], c.db);
     c.add_int(1);
 }
 
@@ -307,6 +310,7 @@ pub fn persist(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if d.get(&argv[1], now).is_some() && d.expire_of(&argv[1]).is_some() {
         d.set_expire(&argv[1], None);
         srv.dirty += 1;
+        srv.notify(notify::GENERIC, "persist", &argv[1], c.db);
         c.add_int(1);
     } else {
         c.add_int(0);
@@ -396,6 +400,8 @@ pub fn move_(srv: &mut Server, c: &mut Client, argv: &Argv) {
         srv.dbs[dst].set_expire(&argv[1], expire);
     }
     srv.dirty += 1;
+    srv.notify(notify::GENERIC, "move_from", &argv[1], c.db);
+    srv.notify(notify::GENERIC, "move_to", &argv[1], dst);
     c.add_int(1);
 }
 

@@ -9,7 +9,9 @@
 pub mod admin;
 pub mod connection;
 pub mod keys;
+pub mod multi;
 pub mod persist;
+pub mod pubsub;
 pub mod strings;
 pub mod table;
 
@@ -321,6 +323,9 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     }
     let Some(r) = resolve(reg, c, argv) else {
         c.last_cmd = "NULL";
+        if let Some(m) = c.multi.as_mut() {
+            m.errored = true;
+        }
         if let Some(top) = reg.lookup(&argv[0]) {
             srv.cmd_stats[top.id].rejected_calls += 1;
         }
@@ -337,19 +342,58 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         return Outcome::Done;
     }
 
+    // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
+    if c.resp == crate::protocol::Resp::V2
+        && !(c.channels.is_empty() && c.patterns.is_empty())
+        && !pubsub::allowed_in_subscribed_context(r.cmd.name)
+    {
+        pubsub::subscribed_context_error(c, r.cmd.name);
+        finish_errors(srv, c);
+        end_reply_skip(c);
+        return Outcome::Done;
+    }
+
     // A failed background save stops writes (and PING, as Redis) until a save succeeds.
     if (r.flags & flag::WRITE != 0 || r.cmd.name == "ping")
         && crate::persist::snapshot::writes_denied(srv)
     {
         srv.cmd_stats[r.id].rejected_calls += 1;
         c.add_error(crate::persist::snapshot::MISCONF_RDB);
+        if let Some(m) = c.multi.as_mut() {
+            m.errored = true;
+        }
         finish_errors(srv, c);
         end_reply_skip(c);
         return Outcome::Done;
     }
 
+    // Inside MULTI: queue, except the commands that control the transaction.
+    if c.multi.is_some()
+        && !matches!(
+            r.cmd.name,
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
+        if r.flags & flag::NO_MULTI != 0 {
+            c.add_err("Command not allowed inside a transaction");
+            if let Some(m) = c.multi.as_mut() {
+                m.errored = true;
+            }
+            finish_errors(srv, c);
+        } else {
+            c.multi
+                .as_mut()
+                .expect("checked")
+                .commands
+                .push(argv.to_vec());
+            c.add_simple("QUEUED");
+        }
+        end_reply_skip(c);
+        return Outcome::Done;
+    }
+
     // CLIENT PAUSE: hold the client (its command stays queued) until the pause ends.
-    if srv.pause.is_some() && c.kind != crate::net::client::ClientKind::Replica {
+    if srv.pause.is_some() && c.kind != crate::net::client::ClientKind::Replica && !c.in_exec {
         let now = crate::util::mstime();
         if let Some(kind) = srv.paused(now) {
             let may_write = r.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0;
@@ -365,6 +409,9 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     let start = Instant::now();
     (r.cmd.handler)(srv, c, argv);
     let usec = start.elapsed().as_micros() as u64;
+    if srv.watched_keys > 0 {
+        multi::collect_touched(srv, c);
+    }
 
     let stats = &mut srv.cmd_stats[r.id];
     stats.calls += 1;

@@ -1,6 +1,7 @@
 //! String commands: GET, SET and its variants, counters, ranges.
 
 use super::{Argv, err};
+use crate::config::custom::notify;
 use crate::db::{Str, Value};
 use crate::net::client::Client;
 use crate::server::Server;
@@ -90,6 +91,10 @@ fn store(srv: &mut Server, db: usize, key: &[u8], value: Str, expiry: Expiry) {
         d.set_expire(key, Some(t));
     }
     srv.dirty += 1;
+    srv.notify(notify::STRING, "set", key, db);
+    if let Expiry::At(_) = expiry {
+        srv.notify(notify::GENERIC, "expire", key, db);
+    }
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
@@ -202,6 +207,7 @@ pub fn getdel(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if found {
         srv.dbs[c.db].remove(&argv[1]);
         srv.dirty += 1;
+        srv.notify(notify::GENERIC, "del", &argv[1], c.db);
     }
 }
 
@@ -256,15 +262,19 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
             if d.expire_of(&argv[1]).is_some() {
                 d.set_expire(&argv[1], None);
                 srv.dirty += 1;
+                srv.notify(notify::GENERIC, "persist", &argv[1], c.db);
             }
         }
         Change::At(t) => {
-            if t <= now {
+            let event = if t <= now {
                 d.remove(&argv[1]);
+                "del"
             } else {
                 d.set_expire(&argv[1], Some(t));
-            }
+                "expire"
+            };
             srv.dirty += 1;
+            srv.notify(notify::GENERIC, event, &argv[1], c.db);
         }
     }
 }
@@ -332,6 +342,7 @@ pub fn append(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let d = &mut srv.dbs[c.db];
     d.set(&argv[1], Value::Str(Str::from_modified(v)), true);
     srv.dirty += 1;
+    srv.notify(notify::STRING, "append", &argv[1], c.db);
     c.add_int(len as i64);
 }
 
@@ -400,6 +411,7 @@ pub fn setrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let len = v.len();
     srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
     srv.dirty += 1;
+    srv.notify(notify::STRING, "setrange", &argv[1], c.db);
     c.add_int(len as i64);
 }
 
@@ -423,6 +435,7 @@ fn incr_by(srv: &mut Server, c: &mut Client, key: &[u8], by: i64) {
     };
     srv.dbs[c.db].set(key, Value::Str(Str::from_i64(new)), true);
     srv.dirty += 1;
+    srv.notify(notify::STRING, "incrby", key, c.db);
     c.add_int(new);
 }
 
@@ -474,6 +487,7 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_bytes(text.as_bytes())), true);
     srv.dirty += 1;
+    srv.notify(notify::STRING, "incrbyfloat", &argv[1], c.db);
     c.add_bulk(text.as_bytes());
 }
 
@@ -522,6 +536,7 @@ pub fn setbit(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
     srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
     srv.dirty += 1;
+    srv.notify(notify::STRING, "setbit", &argv[1], c.db);
     c.add_int(was as i64);
 }
 
@@ -738,12 +753,21 @@ pub fn bitop(srv: &mut Server, c: &mut Client, argv: &Argv) {
         };
     }
     let d = &mut srv.dbs[c.db];
-    if out.is_empty() {
-        d.remove(&argv[2]);
+    let event = if out.is_empty() {
+        d.remove(&argv[2]).map(|_| "del")
     } else {
         d.set(&argv[2], Value::Str(Str::from_modified(out.clone())), false);
-    }
+        Some("set")
+    };
     srv.dirty += 1;
+    if let Some(e) = event {
+        let class = if e == "del" {
+            notify::GENERIC
+        } else {
+            notify::STRING
+        };
+        srv.notify(class, e, &argv[2], c.db);
+    }
     c.add_int(out.len() as i64);
 }
 

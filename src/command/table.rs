@@ -3,7 +3,7 @@
 //! redis-server by `scripts/command-row`, then pointed at tine's handler). The registry in
 //! `mod.rs` is built from this list; nothing else defines a command.
 
-use super::{Command, Keys, admin, connection, keys, persist, strings};
+use super::{Command, Keys, admin, connection, keys, multi, persist, pubsub, strings};
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
@@ -69,6 +69,14 @@ const OBJECT_SUBCOMMANDS: &[Command] = &[
     Command { name: "help", arity: 2, flags: "loading stale", acl: "keyspace slow", keys: Keys::None, group: "generic", summary: "Show helpful text about the different subcommands", since: "6.2.0", handler: keys::object_help, subcommands: &[] },
 ];
 
+#[rustfmt::skip]
+const PUBSUB_SUBCOMMANDS: &[Command] = &[
+    Command { name: "channels", arity: -2, flags: "pubsub loading stale", acl: "pubsub slow", keys: Keys::None, group: "pubsub", summary: "List active channels", since: "2.8.0", handler: pubsub::pubsub_channels, subcommands: &[] },
+    Command { name: "numsub", arity: -2, flags: "pubsub loading stale", acl: "pubsub slow", keys: Keys::None, group: "pubsub", summary: "Get the count of subscribers for channels", since: "2.8.0", handler: pubsub::pubsub_numsub, subcommands: &[] },
+    Command { name: "numpat", arity: 2, flags: "pubsub loading stale", acl: "pubsub slow", keys: Keys::None, group: "pubsub", summary: "Get the count of unique patterns pattern subscriptions", since: "2.8.0", handler: pubsub::pubsub_numpat, subcommands: &[] },
+    Command { name: "help", arity: 2, flags: "loading stale", acl: "slow", keys: Keys::None, group: "pubsub", summary: "Show helpful text about the different subcommands", since: "6.2.0", handler: pubsub::pubsub_help, subcommands: &[] },
+];
+
 /// Every top-level command.
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
@@ -123,6 +131,19 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "bitpos", arity: -3, flags: "readonly", acl: "read bitmap slow", keys: Keys::Range(1, 1, 1), group: "bitmap", summary: "Find first bit set or clear in a string", since: "2.8.7", handler: strings::bitpos, subcommands: &[] },
     Command { name: "bitop", arity: -4, flags: "write denyoom", acl: "write bitmap slow", keys: Keys::Range(2, -1, 1), group: "bitmap", summary: "Perform bitwise operations between strings", since: "2.6.0", handler: strings::bitop, subcommands: &[] },
     Command { name: "lcs", arity: -3, flags: "readonly", acl: "read string slow", keys: Keys::Range(1, 2, 1), group: "string", summary: "Find longest common substring", since: "7.0.0", handler: strings::lcs, subcommands: &[] },
+    // transactions
+    Command { name: "multi", arity: 1, flags: "noscript loading stale fast allow_busy", acl: "fast transaction", keys: Keys::None, group: "transactions", summary: "Mark the start of a transaction block", since: "1.2.0", handler: multi::multi, subcommands: &[] },
+    Command { name: "exec", arity: 1, flags: "noscript loading stale skip_slowlog", acl: "slow transaction", keys: Keys::None, group: "transactions", summary: "Execute all commands issued after MULTI", since: "1.2.0", handler: multi::exec, subcommands: &[] },
+    Command { name: "discard", arity: 1, flags: "noscript loading stale fast allow_busy", acl: "fast transaction", keys: Keys::None, group: "transactions", summary: "Discard all commands issued after MULTI", since: "2.0.0", handler: multi::discard, subcommands: &[] },
+    Command { name: "watch", arity: -2, flags: "noscript loading stale fast allow_busy", acl: "fast transaction", keys: Keys::Range(1, -1, 1), group: "transactions", summary: "Watch the given keys to determine execution of the MULTI/EXEC block", since: "2.2.0", handler: multi::watch, subcommands: &[] },
+    Command { name: "unwatch", arity: 1, flags: "noscript loading stale fast allow_busy", acl: "fast transaction", keys: Keys::None, group: "transactions", summary: "Forget about all watched keys", since: "2.2.0", handler: multi::unwatch, subcommands: &[] },
+    // pub/sub
+    Command { name: "subscribe", arity: -2, flags: "pubsub noscript loading stale", acl: "pubsub slow", keys: Keys::None, group: "pubsub", summary: "Listen for messages published to the given channels", since: "2.0.0", handler: pubsub::subscribe, subcommands: &[] },
+    Command { name: "unsubscribe", arity: -1, flags: "pubsub noscript loading stale", acl: "pubsub slow", keys: Keys::None, group: "pubsub", summary: "Stop listening for messages posted to the given channels", since: "2.0.0", handler: pubsub::unsubscribe, subcommands: &[] },
+    Command { name: "psubscribe", arity: -2, flags: "pubsub noscript loading stale", acl: "pubsub slow", keys: Keys::None, group: "pubsub", summary: "Listen for messages published to channels matching the given patterns", since: "2.0.0", handler: pubsub::psubscribe, subcommands: &[] },
+    Command { name: "punsubscribe", arity: -1, flags: "pubsub noscript loading stale", acl: "pubsub slow", keys: Keys::None, group: "pubsub", summary: "Stop listening for messages posted to channels matching the given patterns", since: "2.0.0", handler: pubsub::punsubscribe, subcommands: &[] },
+    Command { name: "publish", arity: 3, flags: "pubsub loading stale fast", acl: "pubsub fast", keys: Keys::None, group: "pubsub", summary: "Post a message to a channel", since: "2.0.0", handler: pubsub::publish, subcommands: &[] },
+    Command { name: "pubsub", arity: -2, flags: "", acl: "slow", keys: Keys::None, group: "pubsub", summary: "A container for Pub/Sub commands", since: "2.8.0", handler: container, subcommands: PUBSUB_SUBCOMMANDS },
     // keyspace
     Command { name: "del", arity: -2, flags: "write", acl: "keyspace write slow", keys: Keys::Range(1, -1, 1), group: "generic", summary: "Delete a key", since: "1.0.0", handler: keys::del, subcommands: &[] },
     Command { name: "unlink", arity: -2, flags: "write fast", acl: "keyspace write fast", keys: Keys::Range(1, -1, 1), group: "generic", summary: "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non blocking.", since: "4.0.0", handler: keys::del, subcommands: &[] },

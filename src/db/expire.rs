@@ -21,17 +21,18 @@ pub fn active_expire_cycle(srv: &mut Server, now_ms: i64) {
     let budget_us = 1_000_000 * (SLOW_TIME_PERC + 2 * effort) / srv.hz.max(1) as u64 / 100;
     let deadline = Instant::now() + Duration::from_micros(budget_us);
     let mut sample = Vec::with_capacity(per_loop);
-    for db in srv.dbs.iter_mut() {
+    for id in 0..srv.dbs.len() {
         loop {
-            if db.expires_len() == 0 || Instant::now() >= deadline {
+            if srv.dbs[id].expires_len() == 0 || Instant::now() >= deadline {
                 break;
             }
             sample.clear();
-            db.sample_expires(per_loop, &mut sample);
+            srv.dbs[id].sample_expires(per_loop, &mut sample);
             let mut expired = 0;
             for (key, when) in &sample {
-                if *when <= now_ms && db.remove(key).is_some() {
+                if *when <= now_ms && srv.dbs[id].remove(key).is_some() {
                     expired += 1;
+                    srv.notify(crate::config::custom::notify::EXPIRED, "expired", key, id);
                 }
             }
             srv.stats.expired_keys += expired as u64;

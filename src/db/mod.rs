@@ -55,6 +55,11 @@ pub struct Db {
     pub id: usize,
     keys: Dict<Key, Value>,
     expires: Dict<Key, i64>,
+    /// Clients WATCHing keys of this database: key -> their slots.
+    watchers: std::collections::HashMap<Key, Vec<usize>>,
+    /// Slots of watchers whose keys changed; the server collects them after each command and
+    /// fails their EXEC. Every mutation below goes through `touch`, so no command can forget.
+    pub touched_watchers: Vec<usize>,
 }
 
 /// The result of looking a key up for a command that needs a given type.
@@ -70,6 +75,8 @@ impl Db {
             id,
             keys: Dict::new(),
             expires: Dict::new(),
+            watchers: Default::default(),
+            touched_watchers: Vec::new(),
         }
     }
 
@@ -116,6 +123,7 @@ impl Db {
     /// Looks a key up for writing, deleting it first if it has expired.
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
         self.expire_if_needed(key, now_ms);
+        self.touch(key);
         self.keys.get_mut(key)
     }
 
@@ -130,6 +138,7 @@ impl Db {
 
     /// Sets a key's value, dropping any expiry unless `keep_ttl`.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        self.touch(key);
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -142,11 +151,13 @@ impl Db {
 
     /// Adds a key known not to exist.
     pub fn insert_new(&mut self, key: Key, value: Value) {
+        self.touch(&key);
         self.keys.insert(key, value);
     }
 
     /// Sets or clears a key's expiry. The key must exist.
     pub fn set_expire(&mut self, key: &[u8], when_ms: Option<i64>) {
+        self.touch(key);
         match when_ms {
             Some(t) => {
                 if let Some(e) = self.expires.get_mut(key) {
@@ -164,6 +175,7 @@ impl Db {
     /// Removes a key; returns its value.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (_, v) = self.keys.remove(key)?;
+        self.touch(key);
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -171,6 +183,7 @@ impl Db {
     }
 
     pub fn clear(&mut self) -> usize {
+        self.touch_all_watched();
         let n = self.keys.len();
         self.keys = Dict::new();
         self.expires = Dict::new();
@@ -232,7 +245,67 @@ impl Db {
 
     /// Swaps contents with another database (SWAPDB); ids stay.
     pub fn swap_contents(&mut self, other: &mut Db) {
+        // Watched keys that exist on either side change value.
+        let mine: Vec<Key> = self
+            .watchers
+            .keys()
+            .filter(|k| other.keys.contains_key(&k[..]))
+            .cloned()
+            .collect();
+        let theirs: Vec<Key> = other
+            .watchers
+            .keys()
+            .filter(|k| self.keys.contains_key(&k[..]))
+            .cloned()
+            .collect();
+        self.touch_all_watched();
+        other.touch_all_watched();
+        for k in mine {
+            self.touch(&k);
+        }
+        for k in theirs {
+            other.touch(&k);
+        }
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.expires, &mut other.expires);
+    }
+
+    /// Records that `key` changed, for the clients WATCHing it.
+    #[inline]
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watchers.is_empty() {
+            if let Some(slots) = self.watchers.get(key) {
+                self.touched_watchers.extend_from_slice(slots);
+            }
+        }
+    }
+
+    /// Every watched key that exists counts as changed (FLUSHDB, FLUSHALL, SWAPDB).
+    fn touch_all_watched(&mut self) {
+        let existing: Vec<usize> = self
+            .watchers
+            .iter()
+            .filter(|(k, _)| self.keys.contains_key(&k[..]))
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect();
+        self.touched_watchers.extend(existing);
+    }
+
+    /// WATCH: the client in `slot` watches `key`.
+    pub fn watch(&mut self, key: &[u8], slot: usize) {
+        let v = self.watchers.entry(key.into()).or_default();
+        if !v.contains(&slot) {
+            v.push(slot);
+        }
+    }
+
+    /// Stops `slot` watching `key`.
+    pub fn unwatch(&mut self, key: &[u8], slot: usize) {
+        if let Some(v) = self.watchers.get_mut(key) {
+            v.retain(|&s| s != slot);
+            if v.is_empty() {
+                self.watchers.remove(key);
+            }
+        }
     }
 }

@@ -159,6 +159,17 @@ pub struct Client {
     pub errors: Vec<String>,
     /// True while commands of this client wait (CLIENT PAUSE, blocking commands).
     pub paused: bool,
+    /// Inside MULTI: the queued commands.
+    pub multi: Option<crate::command::multi::MultiState>,
+    /// True while EXEC runs the queue (blocking commands do not block then).
+    pub in_exec: bool,
+    /// WATCHed keys: (db, key, had a TTL when watched).
+    pub watched: Vec<(usize, Vec<u8>, bool)>,
+    /// A watched key changed: EXEC fails.
+    pub dirty_cas: bool,
+    /// Subscribed channels and patterns.
+    pub channels: std::collections::HashSet<Vec<u8>>,
+    pub patterns: Vec<Vec<u8>>,
     /// The parser's `argv` holds a command that was held (by CLIENT PAUSE) and must run
     /// before anything else is parsed.
     pub held_command: bool,
@@ -208,6 +219,12 @@ impl Client {
             errors: Vec::new(),
             paused: false,
             held_command: false,
+            multi: None,
+            in_exec: false,
+            watched: Vec::new(),
+            dirty_cas: false,
+            channels: Default::default(),
+            patterns: Vec::new(),
         }
     }
 

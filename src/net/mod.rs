@@ -457,10 +457,7 @@ impl EventLoop {
             client::Stream::Tcp(s) => self.poll.registry().deregister(s),
             client::Stream::Unix(s) => self.poll.registry().deregister(s),
         };
-        if c.monitor {
-            srv.monitors.retain(|&s| s != slot);
-        }
-        srv.pending_input.retain(|&s| s != slot);
+        srv.forget_client(&mut c);
     }
 
     /// Housekeeping `hz` times a second.
