@@ -11,6 +11,7 @@ pub mod connection;
 pub mod keys;
 pub mod strings;
 pub mod table;
+pub mod zset;
 
 /// Error replies shared by many commands, in Redis's words.
 pub mod err {
