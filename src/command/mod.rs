@@ -14,6 +14,7 @@ pub mod persist;
 pub mod pubsub;
 pub mod strings;
 pub mod table;
+pub mod zset;
 
 /// Error replies shared by many commands, in Redis's words.
 pub mod err {

@@ -234,7 +234,7 @@ impl Value {
                     xor_pair(
                         d,
                         m.as_bytes(&mut ib),
-                        crate::util::format_g17(score).as_bytes(),
+                        crate::util::format_double(score).as_bytes(),
                     );
                 }
             }
