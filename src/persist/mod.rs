@@ -1,3 +1,4 @@
-//! Persistence: the fork machinery (`child`) and, later, the RDB and AOF formats.
+//! Persistence: the fork machinery (`child`), the RDB format (`rdb`) and, later, the AOF.
 
 pub mod child;
+pub mod rdb;
