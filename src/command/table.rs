@@ -3,7 +3,7 @@
 //! redis-server by `scripts/command-row`, then pointed at tine's handler). The registry in
 //! `mod.rs` is built from this list; nothing else defines a command.
 
-use super::{Command, Keys, admin, connection, keys, strings};
+use super::{Command, Keys, admin, connection, dump, keys, strings};
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
@@ -139,4 +139,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "swapdb", arity: 3, flags: "write fast", acl: "keyspace write fast dangerous", keys: Keys::None, group: "server", summary: "Swaps two Redis databases", since: "4.0.0", handler: keys::swapdb, subcommands: &[] },
     Command { name: "move", arity: 3, flags: "write fast", acl: "keyspace write fast", keys: Keys::Range(1, 1, 1), group: "generic", summary: "Move a key to another database", since: "1.0.0", handler: keys::move_, subcommands: &[] },
     Command { name: "object", arity: -2, flags: "", acl: "slow", keys: Keys::None, group: "generic", summary: "A container for object introspection commands", since: "2.2.3", handler: container, subcommands: OBJECT_SUBCOMMANDS },
+    // dump/restore
+    Command { name: "dump", arity: 2, flags: "readonly", acl: "keyspace read slow", keys: Keys::Range(1, 1, 1), group: "generic", summary: "Return a serialized version of the value stored at the specified key.", since: "2.6.0", handler: dump::dump, subcommands: &[] },
+    Command { name: "restore", arity: -4, flags: "write denyoom", acl: "keyspace write slow dangerous", keys: Keys::Range(1, 1, 1), group: "generic", summary: "Create a key using the provided serialized value, previously obtained using DUMP.", since: "2.6.0", handler: dump::restore, subcommands: &[] },
 ];
