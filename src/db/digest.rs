@@ -83,12 +83,11 @@ pub fn to_hex(d: &Digest) -> String {
     d.iter().map(|b| format!("{:02x}", b)).collect()
 }
 
-/// The element digest of a (field, value) or (member, score) pair, xored into `d`.
+/// The element digest of a (field, value) or (member, score) pair, xored into `d` the way
+/// Redis's `xorDigest(digest, eledigest, 20)` does: `d ^= SHA1(element digest)`.
 pub fn xor_pair(d: &mut Digest, a: &[u8], b: &[u8]) {
     let mut e = [0u8; 20];
     mix(&mut e, a);
     mix(&mut e, b);
-    for (x, y) in d.iter_mut().zip(e.iter()) {
-        *x ^= y;
-    }
+    xor(d, &e);
 }
