@@ -70,7 +70,7 @@ impl Default for LoadLimits {
     fn default() -> Self {
         LoadLimits {
             databases: 16,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
