@@ -645,3 +645,233 @@ pub fn read_rdb_source<S: Source>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::digest::dataset_digest;
+    use crate::db::testrng::Rng;
+    use crate::persist::rdb::build::{HashBuilder, ListBuilder, ZSetBuilder};
+    use crate::persist::rdb::dump::read_payload_value;
+    use crate::persist::rdb::writer::{RdbOptions, RdbWriter, write_rdb};
+    use crate::persist::rdb::ziplist::tests::build as ziplist;
+
+    /// An RDB of an older version holding every pre-7.0 encoding, written item by item.
+    fn old_file(version: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = RdbWriter::new(&mut out, false, version >= 5);
+        w.raw(format!("REDIS{version:04}").as_bytes()).unwrap();
+        w.byte(RDB_OPCODE_SELECTDB).unwrap();
+        w.len(0).unwrap();
+        // linked list with an expiry in seconds (v1-2 style)
+        w.byte(RDB_OPCODE_EXPIRETIME).unwrap();
+        w.raw(&2_000_000_000i32.to_le_bytes()).unwrap();
+        w.byte(RDB_TYPE_LIST).unwrap();
+        w.string(b"list").unwrap();
+        w.len(3).unwrap();
+        for e in [&b"a"[..], b"100", b"hello"] {
+            w.string(e).unwrap();
+        }
+        // v1 sorted set with string doubles, incl. inf
+        w.byte(RDB_TYPE_ZSET).unwrap();
+        w.string(b"zset1").unwrap();
+        w.len(3).unwrap();
+        w.string(b"a").unwrap();
+        w.raw(b"\x031.5").unwrap();
+        w.string(b"b").unwrap();
+        w.raw(&[254]).unwrap();
+        w.string(b"c").unwrap();
+        w.raw(b"\x02-2").unwrap();
+        // ziplist list
+        w.byte(RDB_TYPE_LIST_ZIPLIST).unwrap();
+        w.string(b"zl").unwrap();
+        w.string(&ziplist(&[
+            Entry::Str(b"x"),
+            Entry::Int(-7),
+            Entry::Int(300000),
+        ]))
+        .unwrap();
+        // quicklist of ziplists
+        w.byte(RDB_TYPE_LIST_QUICKLIST).unwrap();
+        w.string(b"ql").unwrap();
+        w.len(2).unwrap();
+        w.string(&ziplist(&[Entry::Str(b"n1"), Entry::Int(1)]))
+            .unwrap();
+        w.string(&ziplist(&[Entry::Str(&[b'q'; 300])])).unwrap();
+        // zipmap hash
+        w.byte(RDB_TYPE_HASH_ZIPMAP).unwrap();
+        w.string(b"zm").unwrap();
+        w.string(&[
+            2, 1, b'f', 1, 0, b'v', 2, b'1', b'2', 3, 1, b'x', b'y', b'z', 0, 0xFF,
+        ])
+        .unwrap();
+        // ziplist hash and zset
+        w.byte(RDB_TYPE_HASH_ZIPLIST).unwrap();
+        w.string(b"hz").unwrap();
+        w.string(&ziplist(&[
+            Entry::Str(b"k"),
+            Entry::Int(5),
+            Entry::Int(9),
+            Entry::Str(b"w"),
+        ]))
+        .unwrap();
+        w.byte(RDB_TYPE_ZSET_ZIPLIST).unwrap();
+        w.string(b"zz").unwrap();
+        w.string(&ziplist(&[
+            Entry::Str(b"lo"),
+            Entry::Int(-3),
+            Entry::Str(b"hi"),
+            Entry::Str(b"2.5"),
+        ]))
+        .unwrap();
+        w.byte(RDB_OPCODE_EOF).unwrap();
+        let crc = w.checksum().unwrap();
+        if version >= 5 {
+            w.raw(&crc.to_le_bytes()).unwrap();
+        }
+        w.finish().unwrap();
+        out
+    }
+
+    /// The keyspace `old_file` describes, built directly.
+    fn old_expected() -> Vec<Db> {
+        let l = LoadLimits::default();
+        let mut db = Db::new(0);
+        let list = |items: &[&[u8]]| {
+            let mut b = ListBuilder::new(&l);
+            for i in items {
+                b.push(i);
+            }
+            b.finish().unwrap()
+        };
+        db.insert_new(b"list".to_vec().into(), list(&[b"a", b"100", b"hello"]));
+        db.set_expire(b"list", Some(2_000_000_000_000));
+        let mut z = ZSetBuilder::new();
+        z.add(b"a", 1.5).unwrap();
+        z.add(b"b", f64::INFINITY).unwrap();
+        z.add(b"c", -2.0).unwrap();
+        db.insert_new(b"zset1".to_vec().into(), z.finish(&l).unwrap());
+        db.insert_new(b"zl".to_vec().into(), list(&[b"x", b"-7", b"300000"]));
+        db.insert_new(b"ql".to_vec().into(), list(&[b"n1", b"1", &[b'q'; 300]]));
+        let mut h = HashBuilder::new(&l, 2, 2);
+        h.add(b"f".to_vec(), b"v".to_vec()).unwrap();
+        h.add(b"12".to_vec(), b"xyz".to_vec()).unwrap();
+        db.insert_new(b"zm".to_vec().into(), h.finish().unwrap());
+        let mut h = HashBuilder::new(&l, 2, 2);
+        h.add(b"k".to_vec(), b"5".to_vec()).unwrap();
+        h.add(b"9".to_vec(), b"w".to_vec()).unwrap();
+        db.insert_new(b"hz".to_vec().into(), h.finish().unwrap());
+        let mut z = ZSetBuilder::new();
+        z.add(b"lo", -3.0).unwrap();
+        z.add(b"hi", 2.5).unwrap();
+        db.insert_new(b"zz".to_vec().into(), z.finish(&l).unwrap());
+        vec![db]
+    }
+
+    #[test]
+    fn reads_old_versions_and_encodings() {
+        let want = dataset_digest(&old_expected());
+        // redis-server 7.0.15 loaded `old_file(10)` (and redis-check-rdb passed v4, v6, v9,
+        // v10) with this DEBUG DIGEST.
+        assert_eq!(
+            crate::db::digest::to_hex(&want),
+            "40c0f67bd0666547265a5a5b6d36102722aaef79"
+        );
+        for version in [1, 4, 6, 9, 10] {
+            let f = old_file(version);
+            let r = read_rdb(&f, &LoadLimits::default(), 0).unwrap();
+            assert_eq!(r.keys_loaded, 7, "v{version}");
+            assert_eq!(dataset_digest(&r.dbs[..1]), want, "v{version}");
+            assert_eq!(r.dbs[0].expire_of(b"list"), Some(2_000_000_000_000));
+            let enc = |k: &[u8]| r.dbs[0].peek(k).unwrap().encoding();
+            assert_eq!(enc(b"zm"), "listpack");
+            assert_eq!(enc(b"zz"), "listpack");
+            assert_eq!(enc(b"zset1"), "listpack");
+        }
+        // Thresholds decide encodings.
+        let tight = LoadLimits {
+            hash_max_listpack_entries: 1,
+            zset_max_listpack_entries: 1,
+            hash_max_listpack_value: 2,
+            ..LoadLimits::default()
+        };
+        let r = read_rdb(&old_file(10), &tight, 0).unwrap();
+        assert_eq!(r.dbs[0].peek(b"zm").unwrap().encoding(), "hashtable");
+        assert_eq!(r.dbs[0].peek(b"hz").unwrap().encoding(), "hashtable");
+        assert_eq!(r.dbs[0].peek(b"zz").unwrap().encoding(), "skiplist");
+        assert_eq!(dataset_digest(&r.dbs[..1]), want);
+        // Expired keys are skipped on a primary, kept on a replica.
+        let r = read_rdb(&old_file(10), &LoadLimits::default(), 3_000_000_000_000).unwrap();
+        assert_eq!((r.keys_loaded, r.keys_expired), (6, 1));
+        let replica = LoadLimits {
+            skip_expired: false,
+            ..LoadLimits::default()
+        };
+        let r = read_rdb(&old_file(10), &replica, 3_000_000_000_000).unwrap();
+        assert_eq!((r.keys_loaded, r.keys_expired), (7, 0));
+    }
+
+    #[test]
+    fn duplicate_keys_and_db_range() {
+        let mut f = b"REDIS0010\xfe\x00\x00\x01a\x01x\x00\x01a\x01y\xff".to_vec();
+        f.extend_from_slice(&crc64(&f).to_le_bytes());
+        assert!(matches!(
+            read_rdb(&f, &LoadLimits::default(), 0),
+            Err(RdbError::DuplicateKey { db: 0, .. })
+        ));
+        let f = b"REDIS0003\xfe\x10\xff";
+        assert_eq!(
+            read_rdb(f, &LoadLimits::default(), 0).err(),
+            Some(RdbError::DbOutOfRange(16))
+        );
+        let f = b"REDIS0010\x0f\x01s";
+        assert_eq!(
+            read_rdb(f, &LoadLimits::default(), 0).err(),
+            Some(RdbError::StreamsNotSupported)
+        );
+        let f = b"REDIS0010\x08\x01s";
+        assert_eq!(
+            read_rdb(f, &LoadLimits::default(), 0).err(),
+            Some(RdbError::UnknownType(8))
+        );
+    }
+
+    /// The fuzz targets' bodies over mutated inputs: never a panic.
+    #[test]
+    fn fuzz_smoke() {
+        let mut rng = Rng::new(2024);
+        let mut seeds = vec![old_file(10), old_file(4)];
+        // A 7.0-style file of every encoding, without checksum so mutations go deep.
+        let dbs = old_expected();
+        let mut out = Vec::new();
+        let opts = RdbOptions {
+            checksum: false,
+            ..RdbOptions::default()
+        };
+        write_rdb(&mut out, &dbs, &opts, |_| {}).unwrap();
+        seeds.push(out);
+        let limits = LoadLimits::default();
+        for i in 0..6000 {
+            let mut f = seeds[i % seeds.len()].clone();
+            let n = 1 + rng.below(6);
+            for _ in 0..n {
+                let p = rng.below(f.len() as u64) as usize;
+                match rng.below(4) {
+                    0 => f[p] = rng.next_u64() as u8,
+                    1 => f[p] ^= 1 << rng.below(8),
+                    2 => {
+                        f.truncate(p.max(1));
+                    }
+                    _ => f.insert(p, rng.next_u64() as u8),
+                }
+            }
+            if let Ok(r) = read_rdb(&f, &limits, 0) {
+                // whatever loads can be written again
+                let mut sink = Vec::new();
+                write_rdb(&mut sink, &r.dbs, &RdbOptions::default(), |_| {}).unwrap();
+            }
+            // The same bytes as a DUMP body (after the 9-byte header).
+            let _ = read_payload_value(&f[9.min(f.len())..], &limits);
+        }
+    }
+}

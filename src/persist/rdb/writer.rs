@@ -138,6 +138,12 @@ impl<'w, W: Write> RdbWriter<'w, W> {
         Ok(())
     }
 
+    /// The checksum of everything written so far (0 when not computed).
+    pub fn checksum(&mut self) -> io::Result<u64> {
+        self.flush_buf()?;
+        Ok(self.crc.as_ref().map_or(0, |c| c.value()))
+    }
+
     /// Flushes and returns the checksum of everything written (0 when not computed).
     pub fn finish(mut self) -> io::Result<u64> {
         self.flush_buf()?;
@@ -399,8 +405,7 @@ pub fn write_rdb<W: Write>(
         }
     }
     out.byte(RDB_OPCODE_EOF)?;
-    out.flush_buf()?;
-    let crc = out.crc.as_ref().map_or(0, |c| c.value());
+    let crc = out.checksum()?;
     out.raw(&crc.to_le_bytes())?;
     out.finish()?;
     Ok(())
