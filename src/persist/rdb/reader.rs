@@ -275,7 +275,7 @@ impl<'s, S: Source> Reader<'s, S> {
     }
 
     /// `rdbLoadLen`.
-    pub fn len(&mut self) -> Result<u64, RdbError> {
+    pub fn length(&mut self) -> Result<u64, RdbError> {
         Ok(self.len_enc()?.0)
     }
 
@@ -297,8 +297,8 @@ impl<'s, S: Source> Reader<'s, S> {
             RDB_ENC_INT16 => i16::from_le_bytes(self.array()?) as i64,
             RDB_ENC_INT32 => i32::from_le_bytes(self.array()?) as i64,
             RDB_ENC_LZF => {
-                let clen = self.len()?;
-                let ulen = self.len()?;
+                let clen = self.length()?;
+                let ulen = self.length()?;
                 if clen == 0 || ulen > clen.saturating_mul(lzf::MAX_EXPANSION as u64) {
                     return Err(RdbError::BadLength(ulen));
                 }
@@ -354,7 +354,7 @@ impl<'s, S: Source> Reader<'s, S> {
         match t {
             RDB_TYPE_STRING => Ok(Some(build::string(&self.string()?))),
             RDB_TYPE_LIST => {
-                let len = self.len()?;
+                let len = self.length()?;
                 let mut l = ListBuilder::new(limits);
                 for _ in 0..len {
                     l.push(&self.string()?);
@@ -362,7 +362,7 @@ impl<'s, S: Source> Reader<'s, S> {
                 Ok(l.finish())
             }
             RDB_TYPE_SET => {
-                let len = self.len()?;
+                let len = self.length()?;
                 if len == 0 {
                     return Ok(None);
                 }
@@ -373,7 +373,7 @@ impl<'s, S: Source> Reader<'s, S> {
                 Ok(s.finish())
             }
             RDB_TYPE_ZSET | RDB_TYPE_ZSET_2 => {
-                let len = self.len()?;
+                let len = self.length()?;
                 let mut z = ZSetBuilder::new();
                 for _ in 0..len {
                     let m = self.string()?;
@@ -387,7 +387,7 @@ impl<'s, S: Source> Reader<'s, S> {
                 Ok(z.finish(limits))
             }
             RDB_TYPE_HASH => {
-                let len = self.len()?;
+                let len = self.length()?;
                 if len == 0 {
                     return Ok(None);
                 }
@@ -400,11 +400,11 @@ impl<'s, S: Source> Reader<'s, S> {
                 Ok(h.finish())
             }
             RDB_TYPE_LIST_QUICKLIST | RDB_TYPE_LIST_QUICKLIST_2 => {
-                let len = self.len()?;
+                let len = self.length()?;
                 let mut nodes = Vec::with_capacity(self.cap(len));
                 for _ in 0..len {
                     let container = if t == RDB_TYPE_LIST_QUICKLIST_2 {
-                        self.len()?
+                        self.length()?
                     } else {
                         QUICKLIST_NODE_CONTAINER_PACKED
                     };
@@ -571,12 +571,12 @@ pub fn read_rdb_source<S: Source>(
                 continue;
             }
             RDB_OPCODE_IDLE => {
-                rd.len()?;
+                rd.length()?;
                 continue;
             }
             RDB_OPCODE_EOF => break,
             RDB_OPCODE_SELECTDB => {
-                let n = rd.len()?;
+                let n = rd.length()?;
                 if n >= limits.databases as u64 {
                     return Err(RdbError::DbOutOfRange(n));
                 }
@@ -584,8 +584,8 @@ pub fn read_rdb_source<S: Source>(
                 continue;
             }
             RDB_OPCODE_RESIZEDB => {
-                rd.len()?;
-                rd.len()?;
+                rd.length()?;
+                rd.length()?;
                 continue;
             }
             RDB_OPCODE_AUX => {
