@@ -205,6 +205,16 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
         srv.tcp_port
     );
     log!(Level::Warning, "Server initialized");
+    let rdb = crate::persist::snapshot::rdb_path(&srv);
+    if let Err(e) = crate::persist::rdb_io::load_file(&mut srv, &rdb) {
+        log!(
+            Level::Warning,
+            "Fatal error loading the DB: {}. Exiting.",
+            e
+        );
+        crate::shutdown::remove_pidfile(&srv);
+        return 1;
+    }
     log!(Level::Notice, "Ready to accept connections");
     event_loop.run(&mut srv);
     0

@@ -1074,6 +1074,21 @@ pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
             );
             c.add_ok();
         }
+        // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).
+        "reload" => {
+            if let Err(e) = crate::persist::snapshot::save(srv) {
+                c.add_err(&format!("Error trying to save the DB: {}", e));
+                return;
+            }
+            let path = crate::persist::snapshot::rdb_path(srv);
+            match crate::persist::rdb_io::load_file(srv, &path) {
+                Ok(_) => {
+                    log!(Level::Notice, "DB reloaded by DEBUG RELOAD");
+                    c.add_ok();
+                }
+                Err(e) => c.add_err(&format!("Error trying to load the RDB dump: {}", e)),
+            }
+        }
         "set-active-expire" if argv.len() == 3 => {
             srv.debug_active_expire = argv[2].as_slice() != b"0";
             c.add_ok();

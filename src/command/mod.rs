@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod dump;
 pub mod keys;
 pub mod multi;
 pub mod persist;

@@ -203,4 +203,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "zintercard", arity: -3, flags: "readonly", acl: "read sortedset slow", keys: Keys::NumKeys { numkeys_at: 1, dest_first: false }, group: "sorted-set", summary: "Intersect multiple sorted sets and return the cardinality of the result", since: "7.0.0", handler: zset::zintercard, subcommands: &[] },
     Command { name: "zrandmember", arity: -2, flags: "readonly", acl: "read sortedset slow", keys: Keys::Range(1, 1, 1), group: "sorted-set", summary: "Get one or multiple random elements from a sorted set", since: "6.2.0", handler: zset::zrandmember, subcommands: &[] },
     Command { name: "zscan", arity: -3, flags: "readonly", acl: "read sortedset slow", keys: Keys::Range(1, 1, 1), group: "sorted-set", summary: "Incrementally iterate sorted sets elements and associated scores", since: "2.8.0", handler: zset::zscan, subcommands: &[] },
+    // dump/restore
+    Command { name: "dump", arity: 2, flags: "readonly", acl: "keyspace read slow", keys: Keys::Range(1, 1, 1), group: "generic", summary: "Return a serialized version of the value stored at the specified key.", since: "2.6.0", handler: dump::dump, subcommands: &[] },
+    Command { name: "restore", arity: -4, flags: "write denyoom", acl: "keyspace write slow dangerous", keys: Keys::Range(1, 1, 1), group: "generic", summary: "Create a key using the provided serialized value, previously obtained using DUMP.", since: "2.6.0", handler: dump::restore, subcommands: &[] },
 ];

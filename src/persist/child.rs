@@ -383,6 +383,13 @@ where
     unsafe { libc::_exit(code) }
 }
 
+/// Ends a child whose parent is gone, at once: nothing it wrote is published (the temp file
+/// is never renamed).
+pub fn exit_parent_gone() -> ! {
+    // SAFETY: only called in a fork child; see `child_main` on why `_exit`.
+    unsafe { libc::_exit(CHILD_EXIT_PARENT_GONE) }
+}
+
 /// The error a child body returns when `ChildReporter` reported the parent gone.
 pub const PARENT_GONE_MSG: &str = "parent gone";
 
