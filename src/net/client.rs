@@ -110,6 +110,9 @@ pub struct Client {
     pub errors: Vec<String>,
     /// True while commands of this client wait (CLIENT PAUSE, blocking commands).
     pub paused: bool,
+    /// True when the command in `parser.argv` was held (CLIENT PAUSE) and must run before
+    /// anything else is parsed from the query buffer.
+    pub held: bool,
 }
 
 impl Client {
@@ -155,6 +158,7 @@ impl Client {
             last_cmd: "NULL",
             errors: Vec::new(),
             paused: false,
+            held: false,
         }
     }
 

@@ -332,6 +332,15 @@ impl EventLoop {
             if c.close_after_reply || c.close_asap || c.paused {
                 break;
             }
+            // A command held by CLIENT PAUSE runs first, once the pause let it go.
+            if c.held {
+                c.held = false;
+                if command::call(srv, &mut c) == Outcome::Held {
+                    c.held = true;
+                    break;
+                }
+                continue;
+            }
             let limits = Limits {
                 max_bulk_len: srv.config.proto_max_bulk_len,
                 authenticated: c.authenticated,
@@ -339,6 +348,7 @@ impl EventLoop {
             match c.parser.next(&c.qbuf, &mut c.qpos, limits) {
                 Parsed::Command => {
                     if command::call(srv, &mut c) == Outcome::Held {
+                        c.held = true;
                         break;
                     }
                 }
