@@ -550,8 +550,9 @@ pub fn config_get(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn config_set(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    // Redis 7.0 answers an odd number of name/value arguments with a plain syntax error.
     if argv.len() % 2 != 0 {
-        c.add_err("wrong number of arguments for 'config|set' command");
+        c.add_error(err::SYNTAX);
         return;
     }
     let owned: Vec<(String, String)> = argv[2..]
