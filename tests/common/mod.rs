@@ -314,6 +314,10 @@ impl RedisServer {
     }
 
     pub fn with_config(text: &str) -> Option<TestServer> {
+        Self::with_config_and_args(text, &[])
+    }
+
+    pub fn with_config_and_args(text: &str, args: &[&str]) -> Option<TestServer> {
         if !redis_available() {
             return None;
         }
@@ -327,7 +331,7 @@ impl RedisServer {
             dir,
             PathBuf::from(REDIS_BIN),
             Some(conf),
-            &[],
+            args,
         ))
     }
 }
