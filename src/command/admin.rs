@@ -599,8 +599,9 @@ pub fn config_get(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn config_set(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    // Redis 7.0 answers an odd number of name/value arguments with a plain syntax error.
     if argv.len() % 2 != 0 {
-        c.add_err("wrong number of arguments for 'config|set' command");
+        c.add_error(err::SYNTAX);
         return;
     }
     let owned: Vec<(String, String)> = argv[2..]
@@ -848,7 +849,7 @@ pub fn command_info(_srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
     c.add_array(argv.len() - 2);
     for name in &argv[2..] {
-        match reg.lookup(name) {
+        match reg.lookup_full(name) {
             Some(r) => reply_command_info(c, r),
             None => c.add_null_array(),
         }
@@ -860,6 +861,12 @@ pub fn command_list(_srv: &mut Server, c: &mut Client, argv: &Argv) {
     let mut names: Vec<&str> = reg.all.iter().map(|r| r.full_name.as_str()).collect();
     if argv.len() == 5 && util::lower(&argv[2]) == "filterby" {
         let kind = util::lower(&argv[3]);
+        // MODULE matches nothing (tine loads no modules); an unknown filter is a syntax
+        // error, as in Redis.
+        if !matches!(kind.as_str(), "pattern" | "aclcat" | "module") {
+            c.add_error(err::SYNTAX);
+            return;
+        }
         let val = &argv[4];
         names = reg
             .all
@@ -890,7 +897,10 @@ pub fn command_docs(_srv: &mut Server, c: &mut Client, argv: &Argv) {
     let list: Vec<&super::Resolved> = if argv.len() == 2 {
         reg.top_level().collect()
     } else {
-        argv[2..].iter().filter_map(|n| reg.lookup(n)).collect()
+        argv[2..]
+            .iter()
+            .filter_map(|n| reg.lookup_full(n))
+            .collect()
     };
     c.add_map(list.len());
     for r in list {
@@ -1011,8 +1021,9 @@ pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
             }
         }
         "populate" if (3..=5).contains(&argv.len()) => {
+            // Redis's getPositiveLongFromObjectOrReply: one message for both failures.
             let Some(count) = parse_i64(&argv[2]).filter(|&n| n >= 0) else {
-                c.add_err("count is not an integer or out of range");
+                c.add_err("value is out of range, must be positive");
                 return;
             };
             let prefix: &[u8] = argv.get(3).map(|p| p.as_slice()).unwrap_or(b"key");

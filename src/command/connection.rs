@@ -162,7 +162,7 @@ pub fn hello(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
     }
     if !c.authenticated && super::auth_required(srv) {
-        c.add_error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        c.add_error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         return;
     }
     if let Some(n) = setname {
@@ -412,10 +412,14 @@ pub fn client_kill(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 /// CLIENT PAUSE timeout [WRITE|ALL]
 pub fn client_pause(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let Some(ms) = parse_i64(&argv[2]).filter(|&n| n >= 0) else {
+    let Some(ms) = parse_i64(&argv[2]) else {
         c.add_err("timeout is not an integer or out of range");
         return;
     };
+    if ms < 0 {
+        c.add_err("timeout is negative");
+        return;
+    }
     let kind = match argv.get(3).map(|a| util::lower(a)) {
         None => PauseKind::All,
         Some(s) if s == "all" => PauseKind::All,

@@ -214,6 +214,18 @@ impl Registry {
         self.by_name.get(lower).map(|&i| &self.all[i])
     }
 
+    /// Looks a command up by its full name: "get", or "config|get" for a subcommand (as
+    /// COMMAND INFO and COMMAND DOCS accept them).
+    pub fn lookup_full(&self, name: &[u8]) -> Option<&Resolved> {
+        match name.iter().position(|&b| b == b'|') {
+            Some(i) => {
+                let parent = self.lookup(&name[..i])?;
+                self.lookup_sub(parent, &name[i + 1..])
+            }
+            None => self.lookup(name),
+        }
+    }
+
     /// Looks a subcommand of `parent` up.
     pub fn lookup_sub(&self, parent: &Resolved, name: &[u8]) -> Option<&Resolved> {
         let lower = crate::util::lower(name);

@@ -28,6 +28,23 @@ fn get_str<'a>(srv: &'a mut Server, c: &mut Client, key: &[u8]) -> Result<Option
     }
 }
 
+/// Like `get_str` for commands that write the key (INCR, APPEND, SETRANGE, ...): Redis
+/// looks those up with lookupKeyWrite, which counts no keyspace hit or miss.
+fn get_str_for_write<'a>(
+    srv: &'a mut Server,
+    c: &mut Client,
+    key: &[u8],
+) -> Result<Option<&'a Str>, ()> {
+    match srv.lookup_read_nostats(c.db, key) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s)),
+        Some(_) => {
+            c.add_error(err::WRONGTYPE);
+            Err(())
+        }
+    }
+}
+
 fn reply_str(c: &mut Client, s: Option<&Str>) {
     match s {
         Some(s) => {
@@ -330,7 +347,7 @@ pub fn strlen(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn append(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let Ok(old) = get_str(srv, c, &argv[1]) else {
+    let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
     };
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
@@ -391,7 +408,7 @@ pub fn setrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_err("offset is out of range");
         return;
     }
-    let Ok(old) = get_str(srv, c, &argv[1]) else {
+    let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
     };
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
@@ -416,7 +433,7 @@ pub fn setrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 fn incr_by(srv: &mut Server, c: &mut Client, key: &[u8], by: i64) {
-    let Ok(old) = get_str(srv, c, key) else {
+    let Ok(old) = get_str_for_write(srv, c, key) else {
         return;
     };
     let cur = match old {
@@ -467,7 +484,7 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_error(err::NOT_FLOAT);
         return;
     };
-    let Ok(old) = get_str(srv, c, &argv[1]) else {
+    let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
     };
     let cur = match old {

@@ -263,15 +263,29 @@ impl Config {
     /// CONFIG GET for several glob patterns: (name, value) pairs, each directive once, aliases
     /// included when they match, in table order.
     pub fn get_matching(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        for d in DIRECTIVES {
-            let value = (d.get)(self);
-            for name in std::iter::once(&d.name).chain(d.aliases.iter()) {
-                if patterns
-                    .iter()
-                    .any(|p| glob_match(p, name.as_bytes(), true))
-                {
-                    out.push((name.to_string(), value.clone()));
+        // As Redis 7.0's configGetCommand: a name without glob characters is looked up
+        // directly and replied under the spelling the client used ("HZ", an alias); a
+        // pattern is matched (case-insensitively) against every name and alias. A name is
+        // replied once however many patterns match it.
+        let mut out: Vec<(String, String)> = Vec::new();
+        let seen = |out: &Vec<(String, String)>, n: &str| {
+            out.iter().any(|(k, _)| k.eq_ignore_ascii_case(n))
+        };
+        for p in patterns {
+            if !p.iter().any(|b| matches!(b, b'*' | b'?' | b'[')) {
+                let name = String::from_utf8_lossy(p).into_owned();
+                if let Some(d) = lookup(&name) {
+                    if !seen(&out, &name) {
+                        out.push((name, (d.get)(self)));
+                    }
+                }
+                continue;
+            }
+            for d in DIRECTIVES {
+                for name in std::iter::once(&d.name).chain(d.aliases.iter()) {
+                    if glob_match(p, name.as_bytes(), true) && !seen(&out, name) {
+                        out.push((name.to_string(), (d.get)(self)));
+                    }
                 }
             }
         }
@@ -344,8 +358,10 @@ impl Config {
                 }
             }
             _ => {
+                // Redis 7.0 names an unknown directive "Bad directive ..." but a known
+                // single-value one with a wrong argument count just "wrong number of arguments".
                 if values.len() != 1 {
-                    return Err(bad());
+                    return Err("wrong number of arguments".to_string());
                 }
                 values[0].clone()
             }

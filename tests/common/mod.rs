@@ -1,0 +1,612 @@
+//! The integration-test harness every file in `tests/` uses: it starts `tine-server` (or the
+//! real `/usr/bin/redis-server`, for differential and interop tests) on a free port in a
+//! temp dir, waits until it answers, hands out connections (the `redis` crate's sync client
+//! and a raw TCP connection for protocol tests), and on drop stops the process (SIGTERM,
+//! then SIGKILL after a grace period) and prints its log if the test is failing.
+//!
+//! Nothing here asserts timings: waits are generous upper bounds that only turn a hang into
+//! a failure.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const TINE_BIN: &str = env!("CARGO_BIN_EXE_tine-server");
+/// The reference implementation (Debian's `redis-server` 7.0).
+pub const REDIS_BIN: &str = "/usr/bin/redis-server";
+
+/// How long a server may take to answer its first PING (a shared, loaded machine).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a stopped server may take to exit after SIGTERM before it gets SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Default read timeout of the connections handed out.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A port nobody listens on right now (bind 127.0.0.1:0 and let it go).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}
+
+/// True when the reference redis-server is installed; otherwise prints why the test is
+/// skipped.
+pub fn redis_available() -> bool {
+    if Path::new(REDIS_BIN).exists() {
+        true
+    } else {
+        eprintln!(
+            "SKIPPED: {} is not installed (scripts/test installs it: apt-get install redis-server)",
+            REDIS_BIN
+        );
+        false
+    }
+}
+
+/// A running server process, tine or the real redis-server, in its own temp dir.
+pub struct TestServer {
+    child: Option<Child>,
+    pub port: u16,
+    /// The temp dir the server runs in (`--dir`); removed on drop.
+    pub dir: TempDir,
+    pub logfile: PathBuf,
+    /// The config file passed as first argument, if any.
+    pub config_file: Option<PathBuf>,
+    bin: PathBuf,
+    /// Extra arguments given by the test (kept for `restart`).
+    args: Vec<String>,
+    /// Whether the harness adds `--port`, `--dir` and `--logfile`.
+    managed_args: bool,
+}
+
+impl TestServer {
+    /// tine with Redis's defaults (no config file).
+    pub fn start() -> TestServer {
+        Self::with_args(&[])
+    }
+
+    /// tine with extra `--name value` arguments.
+    pub fn with_args(args: &[&str]) -> TestServer {
+        Self::spawn(PathBuf::from(TINE_BIN), None, args)
+    }
+
+    /// tine with a config file holding `text` (written into the temp dir as `tine.conf`).
+    pub fn with_config(text: &str) -> TestServer {
+        Self::with_config_and_args(text, &[])
+    }
+
+    /// tine with a config file and extra arguments.
+    pub fn with_config_and_args(text: &str, args: &[&str]) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("tine-test")
+            .tempdir()
+            .unwrap();
+        let conf = dir.path().join("tine.conf");
+        std::fs::write(&conf, text).unwrap();
+        Self::spawn_in(dir, PathBuf::from(TINE_BIN), Some(conf), args)
+    }
+
+    fn spawn(bin: PathBuf, config: Option<PathBuf>, args: &[&str]) -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("tine-test")
+            .tempdir()
+            .unwrap();
+        Self::spawn_in(dir, bin, config, args)
+    }
+
+    /// Starts `bin` in `dir`, retrying on another port if the chosen one was taken between
+    /// the probe and the bind.
+    fn spawn_in(dir: TempDir, bin: PathBuf, config: Option<PathBuf>, args: &[&str]) -> TestServer {
+        let logfile = dir.path().join("server.log");
+        let mut s = TestServer {
+            child: None,
+            port: 0,
+            dir,
+            logfile,
+            config_file: config,
+            bin,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            managed_args: true,
+        };
+        s.launch();
+        s
+    }
+
+    /// Starts the process (again) with the same config file and arguments, on a fresh port.
+    fn launch(&mut self) {
+        for attempt in 0..5 {
+            self.port = free_port();
+            let mut cmd = Command::new(&self.bin);
+            if let Some(c) = &self.config_file {
+                cmd.arg(c);
+            }
+            cmd.arg("--port")
+                .arg(self.port.to_string())
+                .arg("--dir")
+                .arg(self.dir.path())
+                .arg("--logfile")
+                .arg(&self.logfile);
+            cmd.args(&self.args);
+            cmd.current_dir(self.dir.path());
+            let out = std::fs::File::create(self.dir.path().join("stdout.txt")).unwrap();
+            let err = std::fs::File::create(self.dir.path().join("stderr.txt")).unwrap();
+            cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+            let child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {}: {}", self.bin.display(), e));
+            self.child = Some(child);
+            match self.wait_ready() {
+                Ok(()) => return,
+                Err(why) => {
+                    let log = self.log();
+                    if log.contains("Address already in use") && attempt < 4 {
+                        self.kill();
+                        continue;
+                    }
+                    self.kill();
+                    panic!(
+                        "{} did not start: {}\n--- log ---\n{}\n--- stderr ---\n{}",
+                        self.bin.display(),
+                        why,
+                        log,
+                        self.stderr()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Waits until the server answers PING (any reply but -LOADING counts: a server with
+    /// requirepass answers -NOAUTH).
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                return Err(format!("process exited early: {}", status));
+            }
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                if s.write_all(b"PING\r\n").is_ok() {
+                    let mut buf = [0u8; 256];
+                    if let Ok(n) = s.read(&mut buf) {
+                        if n > 0 && !buf[..n].starts_with(b"-LOADING") {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("no answer to PING".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The server's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server not running").id()
+    }
+
+    /// A `redis` crate connection.
+    pub fn client(&self) -> redis::Connection {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
+        let con = client
+            .get_connection_with_timeout(IO_TIMEOUT)
+            .unwrap_or_else(|e| panic!("connect to port {}: {}", self.port, e));
+        con.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        con.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        con
+    }
+
+    /// A raw TCP connection for protocol tests.
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+
+    /// The server's log file so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.logfile).unwrap_or_default()
+    }
+
+    /// What the server wrote to stderr.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// Sends `sig` to the server process.
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            // SAFETY: kill(2) on the pid of our own child.
+            unsafe {
+                libc::kill(c.id() as i32, sig);
+            }
+        }
+    }
+
+    /// Waits up to `limit` for the process to exit; returns its status.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(st);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after the grace period) and returns how it
+    /// exited. The temp dir stays, so the server can be `restart`ed from it.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        self.child.as_ref()?;
+        self.signal(libc::SIGTERM);
+        if let Some(st) = self.wait_exit(STOP_GRACE) {
+            return Some(st);
+        }
+        self.kill();
+        None
+    }
+
+    /// Stops and starts the server again with the same config file and arguments.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.launch();
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// A file in the server's temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.signal(libc::SIGTERM);
+            if self.wait_exit(STOP_GRACE).is_none() {
+                self.kill();
+            }
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} log (port {}, {}) ---\n{}\n--- stderr ---\n{}\n--- end of log ---",
+                self.bin.display(),
+                self.port,
+                self.logfile.display(),
+                self.log(),
+                self.stderr()
+            );
+        }
+    }
+}
+
+/// The real redis-server, started the same way, for differential and interop tests.
+pub struct RedisServer;
+
+impl RedisServer {
+    /// `None` (with a SKIPPED message) when redis-server is not installed.
+    pub fn start() -> Option<TestServer> {
+        Self::with_args(&[])
+    }
+
+    pub fn with_args(args: &[&str]) -> Option<TestServer> {
+        if !redis_available() {
+            return None;
+        }
+        Some(TestServer::spawn(PathBuf::from(REDIS_BIN), None, args))
+    }
+
+    pub fn with_config(text: &str) -> Option<TestServer> {
+        Self::with_config_and_args(text, &[])
+    }
+
+    pub fn with_config_and_args(text: &str, args: &[&str]) -> Option<TestServer> {
+        if !redis_available() {
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("redis-test")
+            .tempdir()
+            .unwrap();
+        let conf = dir.path().join("redis.conf");
+        std::fs::write(&conf, text).unwrap();
+        Some(TestServer::spawn_in(
+            dir,
+            PathBuf::from(REDIS_BIN),
+            Some(conf),
+            args,
+        ))
+    }
+}
+
+/// The output of a program that ran to its end.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `bin args` to its end (for startup failures), killing it after `limit`.
+pub fn run_to_exit(bin: &str, args: &[&str], cwd: &Path, limit: Duration) -> Finished {
+    let mut child = Command::new(bin)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{} {:?} did not exit within {:?}\nstdout:\n{}\nstderr:\n{}",
+                bin,
+                args,
+                limit,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    Finished {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn resp(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Length of the first complete RESP2/RESP3 reply in `buf`, or `None` if incomplete.
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    fn line_end(buf: &[u8], from: usize) -> Option<usize> {
+        buf[from..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|p| from + p)
+    }
+    fn frame(buf: &[u8], at: usize) -> Option<usize> {
+        let t = *buf.get(at)?;
+        let end = line_end(buf, at + 1)?;
+        let head = std::str::from_utf8(&buf[at + 1..end]).ok()?;
+        let after = end + 2;
+        match t {
+            b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => Some(after),
+            b'$' | b'!' | b'=' => {
+                let n: i64 = head.parse().ok()?;
+                if n < 0 {
+                    return Some(after);
+                }
+                let stop = after + n as usize + 2;
+                (buf.len() >= stop).then_some(stop)
+            }
+            b'*' | b'~' | b'>' | b'%' | b'|' => {
+                let n: i64 = head.parse().ok()?;
+                if n < 0 {
+                    return Some(after);
+                }
+                let items = if t == b'%' || t == b'|' { 2 * n } else { n };
+                let mut pos = after;
+                for _ in 0..items {
+                    pos = frame(buf, pos)?;
+                }
+                // An attribute is followed by the reply it describes.
+                if t == b'|' {
+                    return frame(buf, pos);
+                }
+                Some(pos)
+            }
+            _ => Some(after), // not RESP: treat as a line
+        }
+    }
+    frame(buf, 0)
+}
+
+/// A raw TCP connection: send bytes, read bytes or whole replies with a timeout.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("connect to port {}: {}", port, e));
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Sends a command as a multibulk.
+    pub fn send_cmd(&mut self, args: &[&str]) {
+        self.send(&resp(args));
+    }
+
+    /// Sends a command and returns the raw bytes of its reply.
+    pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
+        self.send_cmd(args);
+        self.reply()
+    }
+
+    /// Like `cmd`, as text.
+    pub fn cmd_str(&mut self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.cmd(args)).into_owned()
+    }
+
+    /// Reads one complete reply (raw bytes); panics on timeout or EOF.
+    pub fn reply(&mut self) -> Vec<u8> {
+        self.try_reply(IO_TIMEOUT).unwrap_or_else(|| {
+            panic!(
+                "no complete reply; have {:?}",
+                String::from_utf8_lossy(&self.buf)
+            )
+        })
+    }
+
+    pub fn reply_str(&mut self) -> String {
+        String::from_utf8_lossy(&self.reply()).into_owned()
+    }
+
+    /// Reads one complete reply, or `None` on timeout or EOF.
+    pub fn try_reply(&mut self, limit: Duration) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                return Some(self.buf.drain(..n).collect());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            self.stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    return None;
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Reads whatever arrives within `limit` (everything up to EOF or the timeout).
+    pub fn read_for(&mut self, limit: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => break,
+            }
+        }
+        std::mem::take(&mut self.buf)
+    }
+
+    /// True when the server closes the connection within `limit` (EOF or reset), after
+    /// discarding whatever it still sends.
+    pub fn closed_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            self.stream.set_read_timeout(Some(left)).unwrap();
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    return false;
+                }
+                Err(_) => return true,
+            }
+        }
+    }
+
+    /// Bytes received but not yet consumed as a reply.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// Polls `f` until it returns true, up to `limit`; returns whether it did.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One field of an INFO reply.
+pub fn info_field(info: &str, name: &str) -> Option<String> {
+    info.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(|v| v.trim_end().to_string())
+    })
+}
+
+/// INFO `section` over a redis-crate connection.
+pub fn info(con: &mut redis::Connection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query(con).unwrap()
+}
+
+/// Sends the same raw command to both servers and returns both replies (tine's first).
+pub fn both(tine: &mut Raw, redis: &mut Raw, args: &[&str]) -> (String, String) {
+    (tine.cmd_str(args), redis.cmd_str(args))
+}
+
+/// Asserts that tine replies to `args` byte for byte as redis-server does.
+#[track_caller]
+pub fn assert_same(tine: &mut Raw, redis: &mut Raw, args: &[&str]) {
+    let (t, r) = both(tine, redis, args);
+    assert_eq!(
+        t, r,
+        "reply to {:?} differs (left: tine, right: redis)",
+        args
+    );
+}

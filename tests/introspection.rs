@@ -1,0 +1,483 @@
+//! Introspection end to end: INFO sections and fields, keyspace hit/miss counting,
+//! commandstats and errorstats, TIME, DBSIZE, SLOWLOG, MONITOR, the COMMAND family,
+//! unknown-command and arity errors, DEBUG (gating, DIGEST against the real redis-server,
+//! POPULATE). Texts that are Redis's are compared with redis-server.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::*;
+
+fn field_names(info: &str) -> BTreeSet<String> {
+    info.lines()
+        .filter(|l| !l.starts_with('#') && l.contains(':'))
+        .map(|l| l.split(':').next().unwrap().to_string())
+        .collect()
+}
+
+fn num(info: &str, name: &str) -> f64 {
+    info_field(info, name)
+        .unwrap_or_else(|| panic!("no {name} in\n{info}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number in\n{info}"))
+}
+
+#[test]
+fn info_sections_have_redis_field_names() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut t = server.client();
+    let mut r = redis.client();
+    for section in [
+        "server",
+        "clients",
+        "memory",
+        "stats",
+        "persistence",
+        "replication",
+        "cpu",
+    ] {
+        let tf = field_names(&info(&mut t, section));
+        let rf = field_names(&info(&mut r, section));
+        // tine has no scripting engine yet; Redis's scripting memory fields are not expected.
+        let scripting = |f: &&String| {
+            f.contains("script")
+                || f.contains("function")
+                || f.contains("librar")
+                || f.contains("_lua")
+                || f.contains("_vm_")
+        };
+        let missing: Vec<&String> = rf.difference(&tf).filter(|f| !scripting(f)).collect();
+        assert!(
+            missing.is_empty(),
+            "INFO {section}: fields redis-server has and tine lacks: {missing:?}"
+        );
+    }
+    // Section headers of the default INFO, in Redis's order.
+    let headers = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.starts_with("# "))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        headers(&info(&mut t, "default")),
+        headers(&info(&mut r, "default"))
+    );
+    assert_eq!(
+        headers(&info(&mut t, "everything")),
+        headers(&info(&mut r, "everything"))
+    );
+}
+
+#[test]
+fn info_values() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let s = info(&mut con, "server");
+    assert_eq!(info_field(&s, "redis_version").as_deref(), Some("7.0.15"));
+    assert_eq!(info_field(&s, "tcp_port"), Some(server.port.to_string()));
+    assert_eq!(info_field(&s, "process_id"), Some(server.pid().to_string()));
+    assert_eq!(info_field(&s, "redis_mode").as_deref(), Some("standalone"));
+    let c = info(&mut con, "clients");
+    assert_eq!(info_field(&c, "connected_clients").as_deref(), Some("1"));
+    let m = info(&mut con, "memory");
+    assert!(num(&m, "used_memory") > 0.0, "{m}");
+    assert!(
+        num(&m, "used_memory_peak") >= num(&m, "used_memory") * 0.5,
+        "{m}"
+    );
+    assert!(num(&m, "used_memory_rss") > 0.0, "{m}");
+    assert!(num(&m, "mem_fragmentation_ratio") > 0.0, "{m}");
+    let st = info(&mut con, "stats");
+    num(&st, "instantaneous_ops_per_sec");
+    assert!(num(&st, "total_connections_received") >= 1.0);
+    assert_eq!(num(&st, "rejected_connections"), 0.0);
+    // Sections are case-insensitive and several can be asked at once.
+    let two = info(&mut con, "SERVER");
+    assert!(two.starts_with("# Server\r\n"), "{two}");
+    let multi: String = redis::cmd("INFO")
+        .arg("clients")
+        .arg("memory")
+        .query(&mut con)
+        .unwrap();
+    assert!(
+        multi.contains("# Clients") && multi.contains("# Memory"),
+        "{multi}"
+    );
+    assert!(!multi.contains("# Server"));
+}
+
+#[test]
+fn stats_count_hits_misses_commands_and_errors() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    raw.cmd(&["SET", "a", "1"]);
+    raw.cmd(&["SET", "b", "2"]);
+    raw.cmd(&["SET", "e", "3", "EX", "1000"]);
+    for _ in 0..3 {
+        raw.cmd(&["GET", "a"]);
+    }
+    for _ in 0..2 {
+        raw.cmd(&["GET", "nope"]);
+    }
+    raw.cmd(&["GET"]); // arity error: rejected_calls
+    raw.cmd(&["INCR", "a"]);
+    raw.cmd(&["INCR", "a"]);
+    raw.cmd(&["SET", "s", "x"]);
+    raw.cmd(&["INCR", "s"]); // failed_calls
+    raw.cmd(&["NOSUCH"]);
+    let stats = raw.cmd_str(&["INFO", "stats"]);
+    assert_eq!(num(&stats, "keyspace_hits"), 3.0, "{stats}");
+    assert_eq!(num(&stats, "keyspace_misses"), 2.0, "{stats}");
+    assert!(num(&stats, "total_commands_processed") >= 13.0, "{stats}");
+    let cs = raw.cmd_str(&["INFO", "commandstats"]);
+    let get_line = cs
+        .lines()
+        .find(|l| l.starts_with("cmdstat_get:"))
+        .unwrap_or_else(|| panic!("{cs}"));
+    assert!(
+        get_line.starts_with("cmdstat_get:calls=5,usec="),
+        "{get_line}"
+    );
+    assert!(get_line.contains(",usec_per_call="), "{get_line}");
+    assert!(
+        get_line.ends_with(",rejected_calls=1,failed_calls=0"),
+        "{get_line}"
+    );
+    let incr = cs.lines().find(|l| l.starts_with("cmdstat_incr:")).unwrap();
+    assert!(incr.starts_with("cmdstat_incr:calls=3,"), "{incr}");
+    assert!(incr.ends_with(",rejected_calls=0,failed_calls=1"), "{incr}");
+    let es = raw.cmd_str(&["INFO", "errorstats"]);
+    assert!(es.contains("errorstat_ERR:count=3"), "{es}");
+    let ks = raw.cmd_str(&["INFO", "keyspace"]);
+    let db0 = info_field(&ks, "db0").unwrap_or_else(|| panic!("{ks}"));
+    assert!(db0.starts_with("keys=4,expires=1,avg_ttl="), "{db0}");
+    raw.cmd(&["SELECT", "2"]);
+    raw.cmd(&["SET", "z", "1"]);
+    let ks = raw.cmd_str(&["INFO", "keyspace"]);
+    assert_eq!(
+        info_field(&ks, "db2").as_deref(),
+        Some("keys=1,expires=0,avg_ttl=0")
+    );
+    assert!(info_field(&ks, "db1").is_none());
+}
+
+#[test]
+fn time_and_dbsize() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    let (secs, usecs): (String, String) = redis::cmd("TIME").query(&mut con).unwrap();
+    let secs: u64 = secs.parse().unwrap();
+    let usecs: u64 = usecs.parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(secs.abs_diff(now) < 3600, "{secs} vs {now}");
+    assert!(usecs < 1_000_000);
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 0);
+    for i in 0..5 {
+        let _: () = redis::cmd("SET").arg(i).arg(i).query(&mut con).unwrap();
+    }
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 5);
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut con).unwrap();
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 0);
+}
+
+#[test]
+fn slowlog_records_with_threshold_zero() {
+    let server = TestServer::with_args(&["--slowlog-log-slower-than", "0"]);
+    let mut raw = server.raw();
+    raw.cmd(&["CLIENT", "SETNAME", "slowpoke"]);
+    assert_eq!(raw.cmd_str(&["SLOWLOG", "RESET"]), "+OK\r\n");
+    raw.cmd(&["SET", "foo", "bar"]);
+    raw.cmd(&["GET", "foo"]);
+    let len = raw.cmd_str(&["SLOWLOG", "LEN"]);
+    let n: i64 = len[1..].trim().parse().unwrap();
+    assert!(n >= 2, "{len}");
+    let mut con = server.client();
+    let entries: Vec<redis::Value> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(10)
+        .query(&mut con)
+        .unwrap();
+    // Newest first: the GET, then the SET (SLOWLOG LEN itself is logged too).
+    let texts: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
+    let get = texts
+        .iter()
+        .position(|t| t.contains("\"GET\"") || t.contains("GET"))
+        .unwrap();
+    let entry = match &entries[get] {
+        redis::Value::Array(v) => v,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(entry.len(), 6, "{entry:?}");
+    assert!(matches!(entry[0], redis::Value::Int(_)));
+    assert!(matches!(entry[1], redis::Value::Int(_)));
+    assert!(matches!(entry[2], redis::Value::Int(_)));
+    assert_eq!(
+        redis::from_redis_value::<Vec<String>>(&entry[3]).unwrap(),
+        vec!["GET", "foo"]
+    );
+    let addr: String = redis::from_redis_value(&entry[4]).unwrap();
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert_eq!(
+        redis::from_redis_value::<String>(&entry[5]).unwrap(),
+        "slowpoke"
+    );
+    assert_eq!(raw.cmd_str(&["SLOWLOG", "RESET"]), "+OK\r\n");
+    let after = raw.cmd_str(&["SLOWLOG", "LEN"]);
+    assert!(after == ":0\r\n" || after == ":1\r\n", "{after}");
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut t = server.raw();
+    let mut r = redis.raw();
+    for args in [
+        &["SLOWLOG", "GET", "-5"][..],
+        &["SLOWLOG", "GET", "abc"],
+        &["SLOWLOG", "NOPE"],
+        &["SLOWLOG", "LEN", "x"],
+    ] {
+        assert_same(&mut t, &mut r, args);
+    }
+}
+
+#[test]
+fn monitor_sees_other_clients_in_redis_format() {
+    let server = TestServer::start();
+    let mut mon = server.raw();
+    assert_eq!(mon.cmd_str(&["MONITOR"]), "+OK\r\n");
+    let mut other = server.raw();
+    other.cmd(&["SELECT", "3"]);
+    other.cmd(&["SET", "foo", "bar \"q\"\n"]);
+    let port = other.stream.local_addr().unwrap().port();
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        let r = mon
+            .try_reply(Duration::from_secs(10))
+            .expect("monitor output");
+        lines.push(String::from_utf8(r).unwrap());
+    }
+    let set = lines.iter().find(|l| l.contains("\"SET\"")).unwrap();
+    // +1700000000.123456 [3 127.0.0.1:port] "SET" "foo" "bar \"q\"\n"
+    let body = set.strip_prefix('+').unwrap().strip_suffix("\r\n").unwrap();
+    let (ts, rest) = body.split_once(' ').unwrap();
+    let (s, us) = ts.split_once('.').unwrap();
+    assert!(s.parse::<u64>().is_ok() && us.len() == 6, "{set}");
+    assert_eq!(
+        rest,
+        format!("[3 127.0.0.1:{port}] \"SET\" \"foo\" \"bar \\\"q\\\"\\n\"")
+    );
+}
+
+#[test]
+fn command_family_matches_redis() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut t = server.raw();
+    let mut r = redis.raw();
+    // COMMAND INFO: name, arity, flags, key positions and ACL categories as Redis has them.
+    // (Tips, key specs and subcommands, the last three fields, are not compared: tine's
+    // table has none yet.)
+    let mut tc = server.client();
+    let mut rc = redis.client();
+    for names in [
+        &["get", "set", "mget", "nosuch"][..],
+        &["config|get", "client|kill"],
+    ] {
+        let head = |con: &mut redis::Connection| -> Vec<Option<Vec<redis::Value>>> {
+            let v: Vec<Option<Vec<redis::Value>>> = redis::cmd("COMMAND")
+                .arg("INFO")
+                .arg(names)
+                .query(con)
+                .unwrap();
+            v.into_iter()
+                .map(|e| {
+                    e.map(|mut f| {
+                        f.truncate(7);
+                        f
+                    })
+                })
+                .collect()
+        };
+        assert_eq!(head(&mut tc), head(&mut rc), "COMMAND INFO {names:?}");
+    }
+    for args in [
+        &["COMMAND", "GETKEYS", "SET", "a", "b"][..],
+        &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
+        &["COMMAND", "GETKEYS", "GET"],
+        &["COMMAND", "GETKEYS", "NOSUCH", "a"],
+        &["COMMAND", "GETKEYS", "PING"],
+        &["COMMAND", "COUNT", "x"],
+        &["COMMAND", "NOPE"],
+        &["COMMAND", "LIST", "FILTERBY", "NOPE", "x"],
+    ] {
+        assert_same(&mut t, &mut r, args);
+    }
+    let count = t.cmd_str(&["COMMAND", "COUNT"]);
+    let n: i64 = count[1..].trim().parse().unwrap();
+    assert!(n > 30, "{count}");
+    let mut con = server.client();
+    let list: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut con).unwrap();
+    // COMMAND LIST names subcommands too ("config|get"), COMMAND COUNT only commands.
+    assert_eq!(list.iter().filter(|c| !c.contains('|')).count() as i64, n);
+    assert!(list.iter().any(|c| c == "config|get"));
+    for name in ["get", "set", "config", "client", "info"] {
+        assert!(list.iter().any(|c| c == name), "{name} in COMMAND LIST");
+    }
+    let all: Vec<redis::Value> = redis::cmd("COMMAND").query(&mut con).unwrap();
+    assert_eq!(all.len() as i64, n);
+    let filtered: Vec<String> = redis::cmd("COMMAND")
+        .arg(&["LIST", "FILTERBY", "PATTERN", "g*"])
+        .query(&mut con)
+        .unwrap();
+    assert!(filtered.iter().all(|c| c.starts_with('g')) && filtered.contains(&"get".into()));
+}
+
+#[test]
+fn unknown_command_and_arity_errors_match_redis() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut t = server.raw();
+    let mut r = redis.raw();
+    let long = "x".repeat(200);
+    for args in [
+        &["NOSUCH"][..],
+        &["NOSUCH", "a", "b", "c"],
+        &["nosuch", &long, "b"],
+        &["GET"],
+        &["GET", "a", "b"],
+        &["SET", "a"],
+        &["CONFIG"],
+        &["CONFIG", "GET"],
+        &["CLIENT", "NOSUCH", "x"],
+        &["CONFIG", "NOSUCH", "x"],
+        &["INFO", "a", "b"],
+        &["TIME", "x"],
+        &["DBSIZE", "x"],
+    ] {
+        assert_same(&mut t, &mut r, args);
+    }
+    // An empty command name is an unknown command too.
+    t.send(b"*1\r\n$0\r\n\r\n");
+    r.send(b"*1\r\n$0\r\n\r\n");
+    assert_eq!(t.reply_str(), r.reply_str());
+}
+
+#[test]
+fn debug_is_gated_by_enable_debug_command() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut t = server.raw();
+    let mut r = redis.raw();
+    assert_same(&mut t, &mut r, &["DEBUG", "DIGEST"]);
+    assert_same(
+        &mut t,
+        &mut r,
+        &["CONFIG", "SET", "enable-debug-command", "yes"],
+    );
+    let allowed = TestServer::with_args(&["--enable-debug-command", "yes"]);
+    let mut a = allowed.raw();
+    assert_eq!(
+        a.cmd_str(&["DEBUG", "DIGEST"]),
+        format!("+{}\r\n", "0".repeat(40))
+    );
+    let local = TestServer::with_args(&["--enable-debug-command", "local"]);
+    assert!(local.raw().cmd_str(&["DEBUG", "DIGEST"]).starts_with('+'));
+}
+
+#[test]
+fn debug_digest_equals_redis_for_the_same_strings() {
+    let args = ["--enable-debug-command", "yes"];
+    let server = TestServer::with_args(&args);
+    let Some(redis) = RedisServer::with_args(&args) else {
+        return;
+    };
+    let mut t = server.raw();
+    let mut r = redis.raw();
+    // An absolute expiry, so both servers store the same deadline.
+    let at = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 3_600_000)
+        .to_string();
+    let big = "v".repeat(5000);
+    let script: Vec<Vec<&str>> = vec![
+        vec!["SET", "plain", "value"],
+        vec!["SET", "int", "12345"],
+        vec!["SET", "neg", "-7"],
+        vec!["SET", "big", &big],
+        vec!["SET", "empty", ""],
+        vec!["SET", "expiring", "soon", "PXAT", &at],
+        vec!["SELECT", "1"],
+        vec!["SET", "db1key", "x"],
+        vec!["SET", "db1exp", "y", "PXAT", &at],
+        vec!["SELECT", "5"],
+        vec!["MSET", "a", "1", "b", "2", "c", "3"],
+        vec!["SETEX", "sx", "1000", "val"],
+        vec!["SELECT", "0"],
+    ];
+    for cmd in &script {
+        assert_eq!(t.cmd_str(cmd), r.cmd_str(cmd), "{cmd:?}");
+    }
+    // SETEX computes its deadline from each server's clock; compare its value digest, and
+    // the whole-dataset digest once it is made persistent on both.
+    t.cmd(&["SELECT", "5"]);
+    r.cmd(&["SELECT", "5"]);
+    assert_same(
+        &mut t,
+        &mut r,
+        &["DEBUG", "DIGEST-VALUE", "sx", "a", "missing"],
+    );
+    assert_same(&mut t, &mut r, &["PERSIST", "sx"]);
+    let digest = t.cmd_str(&["DEBUG", "DIGEST"]);
+    assert_ne!(digest, format!("+{}\r\n", "0".repeat(40)));
+    assert_eq!(digest, r.cmd_str(&["DEBUG", "DIGEST"]));
+    // Changing one value changes the digest.
+    t.cmd(&["SET", "a", "changed"]);
+    assert_ne!(t.cmd_str(&["DEBUG", "DIGEST"]), digest);
+}
+
+#[test]
+fn debug_populate() {
+    let args = ["--enable-debug-command", "yes"];
+    let server = TestServer::with_args(&args);
+    let mut raw = server.raw();
+    assert_eq!(raw.cmd_str(&["DEBUG", "POPULATE", "100"]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["DBSIZE"]), ":100\r\n");
+    assert_eq!(raw.cmd_str(&["GET", "key:0"]), "$7\r\nvalue:0\r\n");
+    assert_eq!(raw.cmd_str(&["GET", "key:99"]), "$8\r\nvalue:99\r\n");
+    assert_eq!(
+        raw.cmd_str(&["DEBUG", "POPULATE", "10", "p", "20"]),
+        "+OK\r\n"
+    );
+    assert_eq!(raw.cmd_str(&["DBSIZE"]), ":110\r\n");
+    assert_eq!(raw.cmd_str(&["STRLEN", "p:3"]), ":20\r\n");
+    let Some(redis) = RedisServer::with_args(&args) else {
+        return;
+    };
+    let mut r = redis.raw();
+    r.cmd(&["DEBUG", "POPULATE", "100"]);
+    r.cmd(&["DEBUG", "POPULATE", "10", "p", "20"]);
+    assert_same(&mut raw, &mut r, &["DEBUG", "DIGEST"]);
+    for args in [
+        &["DEBUG", "POPULATE", "-1"][..],
+        &["DEBUG", "POPULATE", "abc"],
+        &["DEBUG", "NOSUCHSUB"],
+    ] {
+        assert_same(&mut raw, &mut r, args);
+    }
+}

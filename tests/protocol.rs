@@ -1,0 +1,308 @@
+//! The wire protocol end to end: pipelining, inline commands, RESP3 through HELLO 3,
+//! protocol errors (worded and handled as redis-server does, checked against it), requests
+//! arriving byte by byte, connection churn, maxclients and the idle `timeout`.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn pipeline_of_1000_commands_in_one_write_replies_in_order() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let mut batch = Vec::new();
+    for i in 0..1000 {
+        if i % 2 == 0 {
+            batch.extend(resp(&["INCR", "counter"]));
+        } else {
+            batch.extend(resp(&["SET", &format!("k{i}"), &format!("v{i}")]));
+        }
+    }
+    raw.send(&batch);
+    for i in 0..1000 {
+        let r = raw.reply_str();
+        if i % 2 == 0 {
+            assert_eq!(r, format!(":{}\r\n", i / 2 + 1), "reply {i}");
+        } else {
+            assert_eq!(r, "+OK\r\n", "reply {i}");
+        }
+    }
+    assert_eq!(raw.cmd_str(&["GET", "k999"]), "$4\r\nv999\r\n");
+}
+
+#[test]
+fn inline_commands_match_redis() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let script: &[&[u8]] = &[
+        b"PING\r\n",
+        b"PING hello\r\n",
+        b"SET foo bar\r\n",
+        b"GET foo\r\n",
+        b"SET \"a b\" 'c d'\r\n",
+        b"GET \"a b\"\r\n",
+        b"SET k \"\\x41\\x42\\n\"\r\n",
+        b"STRLEN k\r\n",
+        b"\r\n\r\nECHO  spaced   \r\n",
+        b"ECHO x\n",
+        b"NOSUCHCOMMAND a b\r\n",
+        b"get\r\n",
+    ];
+    let mut t = server.raw();
+    let mut r = redis.raw();
+    for line in script {
+        t.send(line);
+        r.send(line);
+        let (tr, rr) = (t.reply_str(), r.reply_str());
+        assert_eq!(tr, rr, "inline {:?}", String::from_utf8_lossy(line));
+    }
+}
+
+#[test]
+fn resp3_via_hello_3() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let hello = raw.cmd_str(&["HELLO", "3"]);
+    assert!(hello.starts_with("%7\r\n"), "HELLO 3 is a map: {hello:?}");
+    for field in [
+        "server", "version", "proto", "id", "mode", "role", "modules",
+    ] {
+        assert!(
+            hello.contains(&format!("\r\n{field}\r\n")),
+            "{field} in {hello:?}"
+        );
+    }
+    assert!(hello.contains("$5\r\nproto\r\n:3\r\n"), "{hello:?}");
+    assert_eq!(raw.cmd_str(&["GET", "missing"]), "_\r\n");
+    raw.cmd(&["SET", "f", "1.5"]);
+    assert_eq!(raw.cmd_str(&["INCRBYFLOAT", "f", "1"]), "$3\r\n2.5\r\n");
+    // Back to RESP2: HELLO replies a flat array and nulls are $-1 again.
+    let hello2 = raw.cmd_str(&["HELLO", "2"]);
+    assert!(hello2.starts_with("*14\r\n"), "{hello2:?}");
+    assert_eq!(raw.cmd_str(&["GET", "missing"]), "$-1\r\n");
+    // Unsupported version, in Redis's words.
+    assert_eq!(
+        raw.cmd_str(&["HELLO", "4"]),
+        "-NOPROTO unsupported protocol version\r\n"
+    );
+}
+
+#[test]
+fn hello_3_matches_redis_shape() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut t = server.raw();
+    let mut r = redis.raw();
+    for args in [
+        &["HELLO", "3"][..],
+        &["GET", "nothing"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["HELLO", "abc"],
+        &["HELLO", "3", "AUTH", "default"],
+    ] {
+        let (tr, rr) = both(&mut t, &mut r, args);
+        if args[0] == "HELLO" && args.len() == 2 && args[1] == "3" {
+            // Ids and versions differ; the key order and types must not.
+            let keys = |s: &str| -> Vec<String> {
+                s.split("\r\n")
+                    .filter(|l| !l.starts_with(['$', ':', '*', '%']))
+                    .step_by(2)
+                    .map(str::to_string)
+                    .collect()
+            };
+            assert_eq!(keys(&tr), keys(&rr), "HELLO 3 keys\n{tr:?}\n{rr:?}");
+            continue;
+        }
+        assert_eq!(tr, rr, "{args:?}");
+    }
+}
+
+/// Sends `bytes` on a fresh connection and returns everything received until the server
+/// closes (or a quiet second passes), plus whether it closed.
+fn send_and_collect(port: u16, bytes: &[u8]) -> (String, bool) {
+    let mut c = Raw::connect(port);
+    let _ = c.stream.write_all(bytes);
+    let closed = c.closed_within(Duration::from_secs(3));
+    let got = String::from_utf8_lossy(c.pending()).into_owned();
+    (got, closed)
+}
+
+#[test]
+fn protocol_errors_match_redis_and_close_only_that_connection() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut bystander = server.raw();
+    assert_eq!(bystander.cmd_str(&["SET", "still", "here"]), "+OK\r\n");
+    let big_inline = vec![b'a'; 70 * 1024];
+    let mut big_mbulk = b"*".to_vec();
+    big_mbulk.extend(vec![b'1'; 70 * 1024]);
+    let mut big_bulk_count = b"*1\r\n$".to_vec();
+    big_bulk_count.extend(vec![b'1'; 70 * 1024]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage multibulk", b"*1\r\nfoo\r\n".to_vec()),
+        ("non-numeric multibulk count", b"*abc\r\n".to_vec()),
+        ("$-1 inside a multibulk", b"*2\r\n$-1\r\n".to_vec()),
+        (
+            "negative bulk length",
+            b"*3\r\n$3\r\nSET\r\n$-5\r\n".to_vec(),
+        ),
+        ("non-numeric bulk length", b"*1\r\n$abc\r\n".to_vec()),
+        (
+            "bulk above proto-max-bulk-len",
+            b"*1\r\n$536870913\r\n".to_vec(),
+        ),
+        ("multibulk count above INT_MAX", b"*3000000000\r\n".to_vec()),
+        ("unbalanced quotes inline", b"set \"a b\r\n".to_vec()),
+        ("too big inline request", big_inline),
+        ("too big mbulk count string", big_mbulk),
+        ("too big bulk count string", big_bulk_count),
+    ];
+    for (what, bytes) in &cases {
+        let (t, t_closed) = send_and_collect(server.port, bytes);
+        let (r, r_closed) = send_and_collect(redis.port, bytes);
+        assert!(t.starts_with("-ERR Protocol error: "), "{what}: {t:?}");
+        assert_eq!(t, r, "{what}: reply differs (left tine, right redis)");
+        assert_eq!(t_closed, r_closed, "{what}: closing differs");
+        assert!(t_closed, "{what}: connection left open");
+    }
+    // Cases Redis answers with nothing and keeps open: an empty or negative multibulk.
+    for bytes in [&b"*-5\r\nPING\r\n"[..], b"*0\r\nPING\r\n"] {
+        let mut t = server.raw();
+        t.send(bytes);
+        assert_eq!(
+            t.reply_str(),
+            "+PONG\r\n",
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    // Every error above hit only its own connection.
+    assert_eq!(bystander.cmd_str(&["GET", "still"]), "$4\r\nhere\r\n");
+    let mut con = server.client();
+    let errs = info(&mut con, "errorstats");
+    assert!(errs.contains("errorstat_ERR:count="), "{errs}");
+}
+
+#[test]
+fn proto_max_bulk_len_is_configurable() {
+    let server = TestServer::with_args(&["--proto-max-bulk-len", "1mb"]);
+    let (t, closed) = send_and_collect(server.port, b"*2\r\n$4\r\nECHO\r\n$1048577\r\n");
+    assert_eq!(t, "-ERR Protocol error: invalid bulk length\r\n");
+    assert!(closed);
+    let mut raw = server.raw();
+    let big = "x".repeat(1024 * 1024);
+    let reply = raw.cmd(&["ECHO", &big]);
+    assert_eq!(reply.len(), big.len() + 12);
+}
+
+#[test]
+fn commands_sent_byte_by_byte() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let mut bytes = resp(&["SET", "slow", "hello world"]);
+    bytes.extend_from_slice(b"GET slow\r\n");
+    bytes.extend(resp(&["APPEND", "slow", "!"]));
+    for b in &bytes {
+        raw.send(&[*b]);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(raw.reply_str(), "+OK\r\n");
+    assert_eq!(raw.reply_str(), "$11\r\nhello world\r\n");
+    assert_eq!(raw.reply_str(), ":12\r\n");
+    // A command split mid-bulk over two writes with a pause in between.
+    raw.send(b"*2\r\n$3\r\nGET\r\n$4\r\nsl");
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(raw.try_reply(Duration::from_millis(100)).is_none());
+    raw.send(b"ow\r\n");
+    assert_eq!(raw.reply_str(), "$12\r\nhello world!\r\n");
+}
+
+#[test]
+fn thousands_of_short_connections() {
+    let server = TestServer::start();
+    let mut con = server.client();
+    for i in 0..2000 {
+        let mut c = server.raw();
+        match i % 3 {
+            0 => assert_eq!(c.cmd_str(&["PING"]), "+PONG\r\n"),
+            1 => c.send(b"*2\r\n$3\r\nGET\r\n"), // dropped mid-command
+            _ => {}                              // dropped silently
+        }
+    }
+    let settled = eventually(Duration::from_secs(30), || {
+        info_field(&info(&mut con, "clients"), "connected_clients").as_deref() == Some("1")
+    });
+    assert!(settled, "{}", info(&mut con, "clients"));
+    let stats = info(&mut con, "stats");
+    let total: u64 = info_field(&stats, "total_connections_received")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(total >= 2001, "{stats}");
+    assert_eq!(
+        redis::cmd("PING").query::<String>(&mut con).unwrap(),
+        "PONG"
+    );
+}
+
+#[test]
+fn maxclients_rejects_with_redis_error() {
+    let server = TestServer::with_args(&["--maxclients", "3"]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    let mut c = server.raw();
+    for x in [&mut a, &mut b, &mut c] {
+        assert_eq!(x.cmd_str(&["PING"]), "+PONG\r\n");
+    }
+    let mut d = server.raw();
+    assert!(d.closed_within(Duration::from_secs(10)));
+    assert_eq!(
+        String::from_utf8_lossy(d.pending()),
+        "-ERR max number of clients reached\r\n"
+    );
+    drop(c);
+    let mut con = None;
+    assert!(eventually(Duration::from_secs(10), || {
+        let mut e = server.raw();
+        e.send_cmd(&["PING"]);
+        let ok = e.try_reply(Duration::from_secs(2)).as_deref() == Some(b"+PONG\r\n");
+        if ok {
+            con = Some(e);
+        }
+        ok
+    }));
+    let stats = a.cmd_str(&["INFO", "stats"]);
+    let rejected: u64 = info_field(&stats, "rejected_connections")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rejected >= 1, "{stats}");
+    assert_eq!(
+        a.cmd_str(&["CONFIG", "GET", "maxclients"]),
+        "*2\r\n$10\r\nmaxclients\r\n$1\r\n3\r\n"
+    );
+}
+
+#[test]
+fn timeout_closes_idle_clients_only() {
+    let server = TestServer::with_args(&["--timeout", "1"]);
+    let mut idle = server.raw();
+    assert_eq!(idle.cmd_str(&["PING"]), "+PONG\r\n");
+    let mut busy = server.raw();
+    // The idle one is closed within a generous bound; the busy one keeps talking.
+    let closed = eventually(Duration::from_secs(20), || {
+        assert_eq!(busy.cmd_str(&["PING"]), "+PONG\r\n");
+        idle.closed_within(Duration::from_millis(200))
+    });
+    assert!(closed, "idle client not closed");
+    assert_eq!(busy.cmd_str(&["PING"]), "+PONG\r\n");
+}
