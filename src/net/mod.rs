@@ -95,7 +95,7 @@ impl EventLoop {
                 } else if token.0 >= CLIENT_BASE {
                     let slot = token.0 - CLIENT_BASE;
                     if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                        self.handle_readable(srv, slot);
+                        self.handle_readable(srv, slot, ev.is_read_closed() || ev.is_error());
                     }
                     if ev.is_writable() {
                         self.handle_writable(srv, slot);
@@ -261,7 +261,9 @@ impl EventLoop {
         srv.clients.insert(c);
     }
 
-    fn handle_readable(&mut self, srv: &mut Server, slot: usize) {
+    /// Reads what the client sent. `peer_closed`: the event said the peer shut its side, so we
+    /// read on to the end of the stream instead of stopping at a short read.
+    fn handle_readable(&mut self, srv: &mut Server, slot: usize, peer_closed: bool) {
         let Some(c) = srv.clients.get_mut(slot) else {
             return;
         };
@@ -287,8 +289,9 @@ impl EventLoop {
                         srv.pending_input.push(slot);
                         break;
                     }
-                    // A short read drained the socket: the next arrival is a new edge.
-                    if n < asked {
+                    // A short read drained the socket: the next arrival (or the peer's FIN)
+                    // is a new edge, unless the FIN came with this one.
+                    if n < asked && !peer_closed {
                         break;
                     }
                 }
