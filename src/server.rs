@@ -204,6 +204,8 @@ pub struct Server {
     pub notify_flags: u32,
     /// Keys WATCHed by all clients (0 lets commands skip the touched-key collection).
     pub watched_keys: usize,
+    /// The startup load in progress, if any (clients get -LOADING meanwhile).
+    pub loading: Option<crate::persist::rdb_io::Loading>,
     /// Snapshot and child-process state.
     pub persist: crate::persist::snapshot::PersistState,
     /// The time the running command started, in ms: one clock reading per command, so a
@@ -252,6 +254,7 @@ impl Server {
             now_ms: crate::util::mstime(),
             listener_fds: Vec::new(),
             persist: Default::default(),
+            loading: None,
             pubsub: Default::default(),
             notify_flags,
             watched_keys: 0,

@@ -27,7 +27,10 @@ impl ShutdownRequest {
 pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
     crate::persist::snapshot::stop_child_for_shutdown(srv);
-    let must_save = (req.save || !srv.config.save.is_empty()) && !req.nosave;
+    // Never save while the dataset is still loading: that would replace the file with the
+    // part loaded so far.
+    let must_save =
+        (req.save || !srv.config.save.is_empty()) && !req.nosave && srv.loading.is_none();
     if must_save {
         log!(
             Level::Notice,

@@ -206,14 +206,17 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     );
     log!(Level::Warning, "Server initialized");
     let rdb = crate::persist::snapshot::rdb_path(&srv);
-    if let Err(e) = crate::persist::rdb_io::load_file(&mut srv, &rdb) {
-        log!(
-            Level::Warning,
-            "Fatal error loading the DB: {}. Exiting.",
-            e
-        );
-        crate::shutdown::remove_pidfile(&srv);
-        return 1;
+    match crate::persist::rdb_io::start_loading(&srv, &rdb) {
+        Ok(loading) => srv.loading = loading,
+        Err(e) => {
+            log!(
+                Level::Warning,
+                "Fatal error loading the DB: {}. Exiting.",
+                e
+            );
+            crate::shutdown::remove_pidfile(&srv);
+            return 1;
+        }
     }
     log!(Level::Notice, "Ready to accept connections");
     event_loop.run(&mut srv);

@@ -350,8 +350,28 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
     let ch = p.child.as_ref();
     let rdb_child = ch.filter(|c| c.kind != ChildKind::AofRewrite);
     out.push_str("# Persistence\r\n");
-    line(out, "loading", 0);
+    line(out, "loading", srv.loading.is_some() as u8);
     line(out, "async_loading", 0);
+    if let Some(l) = &srv.loading {
+        let done = l.loaded();
+        let perc = if l.total_bytes > 0 {
+            done as f64 * 100.0 / l.total_bytes as f64
+        } else {
+            0.0
+        };
+        let elapsed = l.started.elapsed().as_secs_f64();
+        let eta = if done > 0 {
+            ((l.total_bytes - done) as f64 * elapsed / done as f64) as u64
+        } else {
+            1
+        };
+        line(out, "loading_start_time", l.started_unix);
+        line(out, "loading_total_bytes", l.total_bytes);
+        line(out, "loading_rdb_used_mem", 0);
+        line(out, "loading_loaded_bytes", done);
+        line(out, "loading_loaded_perc", format!("{:.2}", perc));
+        line(out, "loading_eta_seconds", eta);
+    }
     line(out, "current_cow_peak", ch.map(|c| c.cow_peak).unwrap_or(0));
     line(
         out,

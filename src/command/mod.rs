@@ -356,6 +356,18 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         return Outcome::Done;
     }
 
+    // While the dataset loads, only commands flagged `loading` run.
+    if srv.loading.is_some() && r.flags & flag::LOADING == 0 {
+        srv.cmd_stats[r.id].rejected_calls += 1;
+        c.add_error("LOADING Redis is loading the dataset in memory");
+        if let Some(m) = c.multi.as_mut() {
+            m.errored = true;
+        }
+        finish_errors(srv, c);
+        end_reply_skip(c);
+        return Outcome::Done;
+    }
+
     // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
     if c.resp == crate::protocol::Resp::V2
         && !(c.channels.is_empty() && c.patterns.is_empty())

@@ -78,7 +78,9 @@ impl EventLoop {
                 srv.shutdown = None;
             }
             let now = Instant::now();
-            let timeout = if srv.pending_input.is_empty() {
+            let timeout = if srv.loading.is_some() {
+                Duration::from_millis(10)
+            } else if srv.pending_input.is_empty() {
                 next_cron.saturating_duration_since(now)
             } else {
                 Duration::ZERO
@@ -114,6 +116,17 @@ impl EventLoop {
 
     /// Work done before every poll: held input, queued output, closing clients, rebinding.
     fn before_sleep(&mut self, srv: &mut Server) {
+        if srv.loading.is_some() {
+            if let Err(e) = crate::persist::rdb_io::poll_loading(srv) {
+                log!(
+                    Level::Warning,
+                    "Fatal error loading the DB: {}. Exiting.",
+                    e
+                );
+                crate::shutdown::remove_pidfile(srv);
+                std::process::exit(1);
+            }
+        }
         let pending = std::mem::take(&mut srv.pending_input);
         for slot in pending {
             self.process_input(srv, slot);

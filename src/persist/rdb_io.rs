@@ -4,10 +4,13 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::child::{self, ChildReporter};
-use super::rdb::{self, LoadLimits, RdbOptions};
+use super::rdb::reader::{SliceSource, Source, read_rdb_source};
+use super::rdb::{self, LoadLimits, LoadedRdb, RdbError, RdbOptions};
 use crate::log;
 use crate::log::Level;
 use crate::server::Server;
@@ -32,7 +35,7 @@ pub fn write_snapshot<W: Write>(
     let delay = srv.config.rdb_key_save_delay;
     let opts = options(srv);
     rdb::write_rdb(w, &srv.dbs, &opts, |done| {
-        key_save_delay(delay);
+        debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
             if r.progress(done).is_err() {
                 child::exit_parent_gone();
@@ -42,9 +45,9 @@ pub fn write_snapshot<W: Write>(
     .map_err(|e| e.to_string())
 }
 
-/// Sleeps `rdb-key-save-delay` microseconds per key (a negative value: that many nanoseconds),
-/// Redis's knob for stretching a save in tests.
-pub fn key_save_delay(delay: i64) {
+/// Sleeps `rdb-key-save-delay` / `key-load-delay` microseconds per key (a negative value: that
+/// many nanoseconds), Redis's debugDelay: the knob for stretching a save or a load in tests.
+pub fn debug_delay(delay: i64) {
     if delay > 0 {
         std::thread::sleep(std::time::Duration::from_micros(delay as u64));
     } else if delay < 0 {
@@ -98,4 +101,124 @@ pub fn load_file(srv: &mut Server, path: &Path) -> Result<LoadOutcome, String> {
         keys: loaded.keys_loaded,
         expired: loaded.keys_expired,
     })
+}
+
+/// A load running on a background thread at startup. The thread parses the file into a new,
+/// separate keyspace — it never touches the live one — and the event loop installs it when the
+/// thread is done; meanwhile clients get -LOADING, as Redis answers while it loads.
+pub struct Loading {
+    pub started_unix: i64,
+    pub started: Instant,
+    pub total_bytes: u64,
+    /// Bytes parsed so far, updated by the loader thread.
+    pub loaded_bytes: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<Result<LoadedRdb, RdbError>>,
+}
+
+impl Loading {
+    pub fn loaded(&self) -> u64 {
+        self.loaded_bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// A `Source` over bytes in memory that publishes how far it has read.
+struct ProgressSource<'a> {
+    inner: SliceSource<'a>,
+    progress: Arc<AtomicU64>,
+}
+
+impl Source for ProgressSource<'_> {
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
+        self.inner.read_exact(buf)?;
+        self.progress
+            .store(self.inner.position() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+    fn remaining(&self) -> Option<usize> {
+        self.inner.remaining()
+    }
+    fn checksum(&mut self) -> u64 {
+        self.inner.checksum()
+    }
+}
+
+/// Starts loading `path` in the background; `Ok(None)` when there is no file.
+pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, String> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "Error opening {} for loading: {}",
+                path.display(),
+                e
+            ));
+        }
+    };
+    let limits = LoadLimits::from_config(&srv.config);
+    let progress = Arc::new(AtomicU64::new(0));
+    let total_bytes = data.len() as u64;
+    let thread_progress = progress.clone();
+    let thread = std::thread::Builder::new()
+        .name("tine-loader".into())
+        .spawn(move || {
+            let mut src = ProgressSource {
+                inner: SliceSource::new(&data),
+                progress: thread_progress,
+            };
+            read_rdb_source(&mut src, &limits, crate::util::mstime())
+        })
+        .map_err(|e| format!("can't start the loader thread: {}", e))?;
+    log!(
+        Level::Notice,
+        "Loading RDB produced by version {}",
+        crate::REDIS_VERSION
+    );
+    Ok(Some(Loading {
+        started_unix: crate::util::unix_time(),
+        started: Instant::now(),
+        total_bytes,
+        loaded_bytes: progress,
+        thread,
+    }))
+}
+
+/// Called from the event loop: when the loader thread is done, installs what it loaded.
+/// A damaged file is fatal at startup, as in Redis: the error is returned for the caller to
+/// log and exit with.
+pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
+    if !srv.loading.as_ref().is_some_and(|l| l.thread.is_finished()) {
+        return Ok(());
+    }
+    let loading = srv.loading.take().expect("checked");
+    let result = loading
+        .thread
+        .join()
+        .map_err(|_| "the loader thread panicked".to_string())?;
+    let loaded = result.map_err(|e| e.to_string())?;
+    install(srv, loaded);
+    log!(
+        Level::Notice,
+        "DB loaded from disk: {:.3} seconds",
+        loading.started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Replaces the server's databases with loaded ones.
+fn install(srv: &mut Server, loaded: LoadedRdb) {
+    let mut dbs = loaded.dbs;
+    dbs.resize_with(srv.dbs.len(), || crate::db::Db::new(0));
+    for (i, db) in dbs.iter_mut().enumerate() {
+        db.id = i;
+    }
+    srv.dbs = dbs;
+    srv.persist.rdb_last_load_keys_loaded = loaded.keys_loaded;
+    srv.persist.rdb_last_load_keys_expired = loaded.keys_expired;
+    log!(
+        Level::Notice,
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        loaded.keys_loaded,
+        loaded.keys_expired
+    );
 }

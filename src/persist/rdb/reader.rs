@@ -63,6 +63,9 @@ pub struct LoadLimits {
     /// Skip keys already expired (a primary does; a replica keeps them for its primary to
     /// delete).
     pub skip_expired: bool,
+    /// `key-load-delay`: microseconds slept per key loaded (negative: nanoseconds), Redis's
+    /// knob for stretching a load in tests.
+    pub key_load_delay: i64,
 }
 
 impl Default for LoadLimits {
@@ -77,6 +80,7 @@ impl Default for LoadLimits {
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
             skip_expired: true,
+            key_load_delay: 0,
         }
     }
 }
@@ -95,6 +99,7 @@ impl LoadLimits {
                 .list_max_listpack_size
                 .clamp(i32::MIN as i64, i32::MAX as i64) as i32,
             skip_expired: true,
+            key_load_delay: c.key_load_delay,
         }
     }
 }
@@ -631,6 +636,9 @@ pub fn read_rdb_source<S: Source>(
             d.insert_new(key, value);
         }
         out.keys_loaded += 1;
+        if limits.key_load_delay != 0 {
+            crate::persist::rdb_io::debug_delay(limits.key_load_delay);
+        }
     }
     if version >= 5 {
         let computed = rd.src.checksum();
