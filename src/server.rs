@@ -197,6 +197,8 @@ pub struct Server {
     /// The time the running command started, in ms: one clock reading per command, so a
     /// command sees one consistent "now" (Redis's cmd_time_snapshot).
     pub now_ms: i64,
+    /// Clients blocked on keys (BLPOP and friends): queues, deadlines, count.
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Server {
@@ -235,6 +237,7 @@ impl Server {
             recent_max_output: 0,
             rebind_requested: false,
             now_ms: crate::util::mstime(),
+            blocking: Default::default(),
         }
     }
 

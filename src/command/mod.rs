@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod connection;
 pub mod keys;
+pub mod list;
 pub mod strings;
 pub mod table;
 
@@ -295,6 +296,9 @@ pub fn call(srv: &mut Server, c: &mut Client) -> Outcome {
     if outcome == Outcome::Held {
         c.parser.argv = argv;
     }
+    // Clients blocked on keys this command made ready are served before anyone else is
+    // replied to (top level only: EXEC will serve after its whole queue).
+    crate::blocking::serve_ready_keys(srv);
     outcome
 }
 
@@ -339,6 +343,11 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     let start = Instant::now();
     (r.cmd.handler)(srv, c, argv);
     let usec = start.elapsed().as_micros() as u64;
+    if c.blocked.is_some() {
+        // Counted when it completes (crate::blocking), as Redis does.
+        end_reply_skip(c);
+        return Outcome::Done;
+    }
 
     let stats = &mut srv.cmd_stats[r.id];
     stats.calls += 1;
@@ -371,7 +380,7 @@ pub fn auth_required(srv: &Server) -> bool {
 }
 
 /// Moves the errors the client replied into INFO errorstats.
-fn finish_errors(srv: &mut Server, c: &mut Client) {
+pub(crate) fn finish_errors(srv: &mut Server, c: &mut Client) {
     for code in c.errors.drain(..) {
         srv.stats.total_error_replies += 1;
         *srv.stats.errors.entry(code).or_insert(0) += 1;

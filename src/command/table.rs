@@ -3,7 +3,7 @@
 //! redis-server by `scripts/command-row`, then pointed at tine's handler). The registry in
 //! `mod.rs` is built from this list; nothing else defines a command.
 
-use super::{Command, Keys, admin, connection, keys, strings};
+use super::{Command, Keys, admin, connection, keys, list, strings};
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
@@ -139,4 +139,27 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "swapdb", arity: 3, flags: "write fast", acl: "keyspace write fast dangerous", keys: Keys::None, group: "server", summary: "Swaps two Redis databases", since: "4.0.0", handler: keys::swapdb, subcommands: &[] },
     Command { name: "move", arity: 3, flags: "write fast", acl: "keyspace write fast", keys: Keys::Range(1, 1, 1), group: "generic", summary: "Move a key to another database", since: "1.0.0", handler: keys::move_, subcommands: &[] },
     Command { name: "object", arity: -2, flags: "", acl: "slow", keys: Keys::None, group: "generic", summary: "A container for object introspection commands", since: "2.2.3", handler: container, subcommands: OBJECT_SUBCOMMANDS },
+    // lists
+    Command { name: "lpush", arity: -3, flags: "write denyoom fast", acl: "write list fast", keys: Keys::Range(1, 1, 1), group: "list", summary: "Prepend one or multiple elements to a list", since: "1.0.0", handler: list::lpush, subcommands: &[] },
+    Command { name: "rpush", arity: -3, flags: "write denyoom fast", acl: "write list fast", keys: Keys::Range(1, 1, 1), group: "list", summary: "Append one or multiple elements to a list", since: "1.0.0", handler: list::rpush, subcommands: &[] },
+    Command { name: "lpushx", arity: -3, flags: "write denyoom fast", acl: "write list fast", keys: Keys::Range(1, 1, 1), group: "list", summary: "Prepend an element to a list, only if the list exists", since: "2.2.0", handler: list::lpushx, subcommands: &[] },
+    Command { name: "rpushx", arity: -3, flags: "write denyoom fast", acl: "write list fast", keys: Keys::Range(1, 1, 1), group: "list", summary: "Append an element to a list, only if the list exists", since: "2.2.0", handler: list::rpushx, subcommands: &[] },
+    Command { name: "lpop", arity: -2, flags: "write fast", acl: "write list fast", keys: Keys::Range(1, 1, 1), group: "list", summary: "Remove and get the first elements in a list", since: "1.0.0", handler: list::lpop, subcommands: &[] },
+    Command { name: "rpop", arity: -2, flags: "write fast", acl: "write list fast", keys: Keys::Range(1, 1, 1), group: "list", summary: "Remove and get the last elements in a list", since: "1.0.0", handler: list::rpop, subcommands: &[] },
+    Command { name: "llen", arity: 2, flags: "readonly fast", acl: "read list fast", keys: Keys::Range(1, 1, 1), group: "list", summary: "Get the length of a list", since: "1.0.0", handler: list::llen, subcommands: &[] },
+    Command { name: "lrange", arity: 4, flags: "readonly", acl: "read list slow", keys: Keys::Range(1, 1, 1), group: "list", summary: "Get a range of elements from a list", since: "1.0.0", handler: list::lrange, subcommands: &[] },
+    Command { name: "lindex", arity: 3, flags: "readonly", acl: "read list slow", keys: Keys::Range(1, 1, 1), group: "list", summary: "Get an element from a list by its index", since: "1.0.0", handler: list::lindex, subcommands: &[] },
+    Command { name: "lset", arity: 4, flags: "write denyoom", acl: "write list slow", keys: Keys::Range(1, 1, 1), group: "list", summary: "Set the value of an element in a list by its index", since: "1.0.0", handler: list::lset, subcommands: &[] },
+    Command { name: "linsert", arity: 5, flags: "write denyoom", acl: "write list slow", keys: Keys::Range(1, 1, 1), group: "list", summary: "Insert an element before or after another element in a list", since: "2.2.0", handler: list::linsert, subcommands: &[] },
+    Command { name: "lrem", arity: 4, flags: "write", acl: "write list slow", keys: Keys::Range(1, 1, 1), group: "list", summary: "Remove elements from a list", since: "1.0.0", handler: list::lrem, subcommands: &[] },
+    Command { name: "ltrim", arity: 4, flags: "write", acl: "write list slow", keys: Keys::Range(1, 1, 1), group: "list", summary: "Trim a list to the specified range", since: "1.0.0", handler: list::ltrim, subcommands: &[] },
+    Command { name: "lpos", arity: -3, flags: "readonly", acl: "read list slow", keys: Keys::Range(1, 1, 1), group: "list", summary: "Return the index of matching elements on a list", since: "6.0.6", handler: list::lpos, subcommands: &[] },
+    Command { name: "lmove", arity: 5, flags: "write denyoom", acl: "write list slow", keys: Keys::Range(1, 2, 1), group: "list", summary: "Pop an element from a list, push it to another list and return it", since: "6.2.0", handler: list::lmove, subcommands: &[] },
+    Command { name: "rpoplpush", arity: 3, flags: "write denyoom", acl: "write list slow", keys: Keys::Range(1, 2, 1), group: "list", summary: "Remove the last element in a list, prepend it to another list and return it", since: "1.2.0", handler: list::rpoplpush, subcommands: &[] },
+    Command { name: "lmpop", arity: -4, flags: "write", acl: "write list slow", keys: Keys::NumKeys { numkeys_at: 1, dest_first: false }, group: "list", summary: "Pop elements from a list", since: "7.0.0", handler: list::lmpop, subcommands: &[] },
+    Command { name: "blpop", arity: -3, flags: "write noscript blocking", acl: "write list slow blocking", keys: Keys::Range(1, -2, 1), group: "list", summary: "Remove and get the first element in a list, or block until one is available", since: "2.0.0", handler: list::blpop, subcommands: &[] },
+    Command { name: "brpop", arity: -3, flags: "write noscript blocking", acl: "write list slow blocking", keys: Keys::Range(1, -2, 1), group: "list", summary: "Remove and get the last element in a list, or block until one is available", since: "2.0.0", handler: list::brpop, subcommands: &[] },
+    Command { name: "blmove", arity: 6, flags: "write denyoom noscript blocking", acl: "write list slow blocking", keys: Keys::Range(1, 2, 1), group: "list", summary: "Pop an element from a list, push it to another list and return it; or block until one is available", since: "6.2.0", handler: list::blmove, subcommands: &[] },
+    Command { name: "brpoplpush", arity: 4, flags: "write denyoom noscript blocking", acl: "write list slow blocking", keys: Keys::Range(1, 2, 1), group: "list", summary: "Pop an element from a list, push it to another list and return it; or block until one is available", since: "2.2.0", handler: list::brpoplpush, subcommands: &[] },
+    Command { name: "blmpop", arity: -5, flags: "write blocking", acl: "write list slow blocking", keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "list", summary: "Pop elements from a list, or block until one is available", since: "7.0.0", handler: list::blmpop, subcommands: &[] },
 ];

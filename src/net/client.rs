@@ -108,8 +108,11 @@ pub struct Client {
     /// Error codes (first word) of the errors replied during the command being run,
     /// drained by the command layer into INFO errorstats.
     pub errors: Vec<String>,
-    /// True while commands of this client wait (CLIENT PAUSE, blocking commands).
+    /// True while commands of this client wait for CLIENT PAUSE to end.
     pub paused: bool,
+    /// Set while the client waits in a blocking command (BLPOP...): what it waits for. Its
+    /// further commands wait in the query buffer meanwhile (see `crate::blocking`).
+    pub blocked: Option<Box<crate::blocking::BlockedOn>>,
 }
 
 impl Client {
@@ -155,6 +158,7 @@ impl Client {
             last_cmd: "NULL",
             errors: Vec::new(),
             paused: false,
+            blocked: None,
         }
     }
 
@@ -323,6 +327,9 @@ impl Client {
         }
         if self.monitor {
             f.push('O');
+        }
+        if self.blocked.is_some() {
+            f.push('b');
         }
         if self.close_after_reply {
             f.push('c');

@@ -75,7 +75,15 @@ impl EventLoop {
             }
             let now = Instant::now();
             let timeout = if srv.pending_input.is_empty() {
-                next_cron.saturating_duration_since(now)
+                let cron_in = next_cron.saturating_duration_since(now);
+                // Wake up for the soonest blocked client's deadline.
+                match srv.blocking.next_deadline() {
+                    Some(d) => {
+                        let in_ms = (d - util::mstime()).max(0) as u64;
+                        cron_in.min(Duration::from_millis(in_ms))
+                    }
+                    None => cron_in,
+                }
             } else {
                 Duration::ZERO
             };
@@ -110,6 +118,9 @@ impl EventLoop {
 
     /// Work done before every poll: held input, queued output, closing clients, rebinding.
     fn before_sleep(&mut self, srv: &mut Server) {
+        if srv.blocking.next_deadline().is_some() {
+            crate::blocking::handle_timeouts(srv, util::mstime());
+        }
         let pending = std::mem::take(&mut srv.pending_input);
         for slot in pending {
             self.process_input(srv, slot);
@@ -329,7 +340,7 @@ impl EventLoop {
             return;
         };
         loop {
-            if c.close_after_reply || c.close_asap || c.paused {
+            if c.close_after_reply || c.close_asap || c.paused || c.blocked.is_some() {
                 break;
             }
             let limits = Limits {
@@ -444,6 +455,9 @@ impl EventLoop {
         if c.monitor {
             srv.monitors.retain(|&s| s != slot);
         }
+        if c.blocked.is_some() {
+            crate::blocking::forget_client(srv, &mut c);
+        }
         srv.pending_input.retain(|&s| s != slot);
     }
 
@@ -454,6 +468,7 @@ impl EventLoop {
         srv.stats.sample(now_ms);
         srv.paused(now_ms);
         crate::server::cron(srv, now_ms);
+        crate::blocking::handle_timeouts(srv, now_ms);
         // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
         if srv.config.timeout > 0 {
             let now = now_ms / 1000;
@@ -464,6 +479,7 @@ impl EventLoop {
                     c.kind == client::ClientKind::Normal
                         && !c.monitor
                         && !c.paused
+                        && c.blocked.is_none()
                         && now - c.last_interaction > srv.config.timeout
                 })
                 .map(|c| c.slot)
