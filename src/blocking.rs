@@ -58,6 +58,22 @@
 //! MULTI/EXEC and scripts do not exist yet. When they do, [`may_block`] must answer false for a
 //! client executing EXEC's queue or a script (Redis's CLIENT_DENY_BLOCKING): the command then
 //! replies as on timeout instead of blocking.
+//!
+//! # Propagation (AOF, replicas)
+//!
+//! There is no propagation feed yet. When there is, a retry function must feed what it did as
+//! the non-blocking command (Redis propagates a served BLPOP as LPOP, BLMOVE as LMOVE, BLMPOP
+//! as LPOP/RPOP with a count), and a blocking command that blocks propagates nothing.
+//!
+//! # Differences from Redis worth knowing
+//!
+//! * Ready keys are served database by database (in signal order within one database);
+//!   Redis keeps one server-wide list. Only a command writing to several databases at once
+//!   (SWAPDB, later EXEC) can tell the difference.
+//! * A client that is skipped on a ready key (it waits for another type) keeps its place in
+//!   the queue; Redis 7.0 moves it to the back.
+//! * Statistics of a blocking command (calls, usec, failed calls) are counted when it
+//!   completes, as Redis does; the time counted is the whole wait.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
@@ -172,7 +188,7 @@ fn timeout_ms(arg: &[u8]) -> Option<i64> {
         return Some(i64::from(positive && nonzero));
     }
     let v = v.ceil();
-    if v >= -9.223_372_036_854_776e18 && v < 9.223_372_036_854_776e18 {
+    if (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v) {
         Some(v as i64)
     } else {
         Some(i64::MIN)
