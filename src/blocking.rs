@@ -28,6 +28,8 @@
 //!    retyped: a blocked BLPOP is not told WRONGTYPE when its key becomes a string, it keeps
 //!    waiting, as in Redis). Serving may create other watched keys (BLMOVE pushes to its
 //!    destination); the loop repeats until no key is ready.
+//!    Statistics of a blocking command (calls, usec, failed calls) are counted when it
+//!    completes, with the time of its attempts and not of its wait, as Redis does.
 //! 5. Deadlines are checked before every poll and on each cron tick ([`handle_timeouts`]);
 //!    the poll never sleeps past the nearest one ([`Blocking::next_deadline`]). A timed-out
 //!    client gets Redis's null array (`*-1`, RESP3 `_`), which every key-blocking command of
@@ -72,8 +74,6 @@
 //!   (SWAPDB, later EXEC) can tell the difference.
 //! * A client that is skipped on a ready key (it waits for another type) keeps its place in
 //!   the queue; Redis 7.0 moves it to the back.
-//! * Statistics of a blocking command (calls, usec, failed calls) are counted when it
-//!   completes, as Redis does; the time counted is the whole wait.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Instant;
@@ -106,8 +106,6 @@ pub struct BlockedOn {
     /// The command it blocked with.
     pub argv: Vec<Vec<u8>>,
     pub retry: Retry,
-    /// When it blocked.
-    pub since: Instant,
 }
 
 /// A queued client: its slot in the client table and its id (slots are reused).
@@ -280,7 +278,6 @@ pub fn block_for_keys(
         deadline_ms,
         argv: argv.to_vec(),
         retry,
-        since: Instant::now(),
     }));
 }
 
@@ -308,15 +305,16 @@ fn detach(srv: &mut Server, c: &mut Client) -> Option<Box<BlockedOn>> {
 }
 
 /// Unblocks a client that got its reply: statistics of its command (counted when it completes,
-/// as Redis does), then its output is written and its queued commands run.
-fn finish(srv: &mut Server, c: &mut Client) {
+/// as Redis does, with `usec` spent serving it), then its output is written and its queued
+/// commands run.
+fn finish(srv: &mut Server, c: &mut Client, usec: u64) {
     let Some(b) = detach(srv, c) else {
         return;
     };
     if let Some(r) = crate::command::registry().lookup(&b.argv[0]) {
         let stats = &mut srv.cmd_stats[r.id];
         stats.calls += 1;
-        stats.usec += b.since.elapsed().as_micros() as u64;
+        stats.usec += usec;
         if !c.errors.is_empty() {
             stats.failed_calls += 1;
         }
@@ -380,12 +378,14 @@ fn serve_key(srv: &mut Server, db: usize, key: &[u8]) {
             let b = c.blocked.as_mut().expect("checked");
             let argv = std::mem::take(&mut b.argv);
             let retry = b.retry;
+            let start = Instant::now();
             let served = retry(srv, &mut c, &argv, key);
+            let usec = start.elapsed().as_micros() as u64;
             if let Some(b) = c.blocked.as_mut() {
                 b.argv = argv;
             }
             if served == Served::Done {
-                finish(srv, &mut c);
+                finish(srv, &mut c, usec);
             }
         }
         srv.clients.put_back(c);
@@ -404,7 +404,7 @@ pub fn handle_timeouts(srv: &mut Server, now_ms: i64) {
         };
         if c.id == id && c.blocked.is_some() {
             c.add_null_array();
-            finish(srv, &mut c);
+            finish(srv, &mut c, 0);
         } else {
             srv.blocking.deadlines.remove(&(deadline, id, slot));
         }
