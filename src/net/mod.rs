@@ -42,6 +42,8 @@ pub struct EventLoop {
     signals: Signals,
     /// Number of SIGINT/SIGTERM received (a second one while shutting down exits at once).
     shutdown_signals: u32,
+    /// Buffer ordinary socket reads land in before they are appended to a query buffer.
+    read_scratch: Box<[u8]>,
 }
 
 impl EventLoop {
@@ -58,6 +60,7 @@ impl EventLoop {
             listeners,
             signals,
             shutdown_signals: 0,
+            read_scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
         })
     }
 
@@ -272,30 +275,36 @@ impl EventLoop {
         loop {
             let want = c.parser.expected_bulk().unwrap_or(0).max(READ_CHUNK);
             let len = c.qbuf.len();
-            c.qbuf.resize(len + want.min(READ_BUDGET), 0);
-            match c.stream.read(&mut c.qbuf[len..]) {
+            let result = if want <= READ_CHUNK {
+                // Ordinary reads go through a reused buffer: growing `qbuf` first would zero
+                // 16 KiB per read(2), the final WouldBlock one included.
+                let r = c.stream.read(&mut self.read_scratch[..]);
+                if let Ok(n) = r {
+                    c.qbuf.extend_from_slice(&self.read_scratch[..n]);
+                }
+                r
+            } else {
+                // A big bulk string: read it in place.
+                c.qbuf.resize(len + want.min(READ_BUDGET), 0);
+                let r = c.stream.read(&mut c.qbuf[len..]);
+                c.qbuf.truncate(len + r.as_ref().map_or(0, |&n| n));
+                r
+            };
+            match result {
                 Ok(0) => {
-                    c.qbuf.truncate(len);
                     closed = true;
                     break;
                 }
                 Ok(n) => {
-                    c.qbuf.truncate(len + n);
                     read_total += n;
                     if read_total >= READ_BUDGET {
                         srv.pending_input.push(slot);
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    c.qbuf.truncate(len);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    c.qbuf.truncate(len);
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    c.qbuf.truncate(len);
                     log!(Level::Verbose, "Reading from client: {}", e);
                     closed = true;
                     break;
