@@ -1,6 +1,7 @@
 //! tine: a Redis-compatible in-memory data server whose persistence and replication stand on
 //! `fork()`. See README.md for the architecture; each module opens with what it owns.
 
+pub mod blocking;
 pub mod command;
 pub mod config;
 pub mod db;

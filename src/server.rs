@@ -211,6 +211,8 @@ pub struct Server {
     /// The time the running command started, in ms: one clock reading per command, so a
     /// command sees one consistent "now" (Redis's cmd_time_snapshot).
     pub now_ms: i64,
+    /// Clients blocked on keys (BLPOP and friends): queues, deadlines, count.
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Server {
@@ -258,6 +260,7 @@ impl Server {
             pubsub: Default::default(),
             notify_flags,
             watched_keys: 0,
+            blocking: Default::default(),
         }
     }
 
@@ -357,6 +360,9 @@ impl Server {
     pub fn forget_client(&mut self, c: &mut Client) {
         crate::pubsub::forget_client(self, c);
         crate::command::multi::unwatch_all(self, c);
+        if c.blocked.is_some() {
+            crate::blocking::forget_client(self, c);
+        }
         if c.monitor {
             self.monitors.retain(|&s| s != c.slot);
         }

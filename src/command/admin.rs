@@ -245,9 +245,13 @@ fn info_clients(srv: &Server, _c: Option<&Client>, out: &mut String) {
         "client_recent_max_output_buffer",
         srv.recent_max_output,
     );
-    line(out, "blocked_clients", 0);
+    line(out, "blocked_clients", srv.blocking.blocked_clients);
     line(out, "tracking_clients", 0);
-    line(out, "clients_in_timeout_table", 0);
+    line(
+        out,
+        "clients_in_timeout_table",
+        srv.blocking.in_timeout_table(),
+    );
 }
 
 fn info_memory(srv: &mut Server, out: &mut String) {

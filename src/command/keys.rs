@@ -375,6 +375,7 @@ pub fn swapdb(srv: &mut Server, c: &mut Client, argv: &Argv) {
         let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
         let (left, right) = srv.dbs.split_at_mut(hi);
         left[lo].swap_contents(&mut right[0]);
+        crate::blocking::signal_swapped_dbs(srv, lo, hi);
         srv.dirty += 1;
     }
     c.add_ok();

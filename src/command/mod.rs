@@ -10,6 +10,7 @@ pub mod admin;
 pub mod connection;
 pub mod dump;
 pub mod keys;
+pub mod list;
 pub mod multi;
 pub mod persist;
 pub mod pubsub;
@@ -326,6 +327,9 @@ pub fn call(srv: &mut Server, c: &mut Client) -> Outcome {
         argv.clear();
         c.parser.argv = argv;
     }
+    // Clients blocked on keys this command made ready are served before anyone else is
+    // replied to (top level only: EXEC will serve after its whole queue).
+    crate::blocking::serve_ready_keys(srv);
     outcome
 }
 
@@ -438,6 +442,11 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     if srv.watched_keys > 0 {
         multi::collect_touched(srv, c);
     }
+    if c.blocked.is_some() {
+        // Counted when it completes (crate::blocking), as Redis does.
+        end_reply_skip(c);
+        return Outcome::Done;
+    }
 
     let stats = &mut srv.cmd_stats[r.id];
     stats.calls += 1;
@@ -470,7 +479,7 @@ pub fn auth_required(srv: &Server) -> bool {
 }
 
 /// Moves the errors the client replied into INFO errorstats.
-fn finish_errors(srv: &mut Server, c: &mut Client) {
+pub(crate) fn finish_errors(srv: &mut Server, c: &mut Client) {
     for code in c.errors.drain(..) {
         srv.stats.total_error_replies += 1;
         *srv.stats.errors.entry(code).or_insert(0) += 1;

@@ -655,6 +655,11 @@ impl Listpack {
         self.buf.capacity()
     }
 
+    /// Gives back the growth slack (a node that will not grow any more).
+    pub fn shrink_to_fit(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
     /// Redis's `lpSafeToAdd`: may `add_bytes` more bytes be added without
     /// going past [`LISTPACK_MAX_SAFETY_SIZE`]?
     pub fn safe_to_add(&self, add_bytes: usize) -> bool {

@@ -60,6 +60,12 @@ pub struct Db {
     /// Slots of watchers whose keys changed; the server collects them after each command and
     /// fails their EXEC. Every mutation below goes through `touch`, so no command can forget.
     pub touched_watchers: Vec<usize>,
+    /// Keys some client is blocked on, with how many clients wait for each (Redis's
+    /// `blocking_keys`; who waits is `crate::blocking`'s business).
+    blocking_keys: std::collections::HashMap<Key, u32>,
+    /// Watched keys created (or signalled) since the server last served blocked clients
+    /// (Redis's `ready_keys`), in signal order, without duplicates.
+    ready: Vec<Key>,
 }
 
 /// The result of looking a key up for a command that needs a given type.
@@ -77,6 +83,8 @@ impl Db {
             expires: Dict::new(),
             watchers: Default::default(),
             touched_watchers: Vec::new(),
+            blocking_keys: std::collections::HashMap::new(),
+            ready: Vec::new(),
         }
     }
 
@@ -146,13 +154,76 @@ impl Db {
             *v = value;
         } else {
             self.keys.insert(key.into(), value);
+            self.signal_key_as_ready(key);
         }
     }
 
     /// Adds a key known not to exist.
     pub fn insert_new(&mut self, key: Key, value: Value) {
         self.touch(&key);
+        if !self.blocking_keys.is_empty() {
+            self.signal_key_as_ready(&key);
+        }
         self.keys.insert(key, value);
+    }
+
+    // ----- keys clients are blocked on (see `crate::blocking`) -----
+    //
+    // Creating a key that a client waits for marks it "ready", whatever command created it
+    // (a push, RENAME, MOVE, RESTORE...): a key a client blocks on is missing or empty when it
+    // blocks, so creation is the event that can unblock it, as in Redis's dbAdd.
+
+    /// Notes one more client blocked on `key`.
+    pub fn watch_key(&mut self, key: &[u8]) {
+        match self.blocking_keys.get_mut(key) {
+            Some(n) => *n += 1,
+            None => {
+                self.blocking_keys.insert(key.into(), 1);
+            }
+        }
+    }
+
+    /// Notes one client less blocked on `key`.
+    pub fn unwatch_key(&mut self, key: &[u8]) {
+        if let Some(n) = self.blocking_keys.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                self.blocking_keys.remove(key);
+            }
+        }
+    }
+
+    /// Marks `key` ready if a client is blocked on it (Redis's signalKeyAsReady).
+    pub fn signal_key_as_ready(&mut self, key: &[u8]) {
+        if self.blocking_keys.is_empty() || !self.blocking_keys.contains_key(key) {
+            return;
+        }
+        if !self.ready.iter().any(|k| &k[..] == key) {
+            self.ready.push(key.into());
+        }
+    }
+
+    /// Marks ready every key clients block on that holds a value (after SWAPDB changed what the keys
+    /// hold, as Redis's scanDatabaseForReadyKeys).
+    pub fn signal_blocking_keys(&mut self) {
+        let present: Vec<Key> = self
+            .blocking_keys
+            .keys()
+            .filter(|k| self.keys.get(&k[..]).is_some())
+            .cloned()
+            .collect();
+        for k in present {
+            self.signal_key_as_ready(&k);
+        }
+    }
+
+    pub fn has_ready_keys(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The keys marked ready since the last call, in signal order.
+    pub fn take_ready_keys(&mut self) -> Vec<Key> {
+        std::mem::take(&mut self.ready)
     }
 
     /// Sets or clears a key's expiry. The key must exist.

@@ -241,18 +241,30 @@ impl QuickList {
         unreachable!("quicklist: length bookkeeping broken")
     }
 
+    /// Appends `v`. When the tail node is full, it is trimmed to its exact size (it will not
+    /// grow again from this end) and `v` starts a new node: a list built by pushes holds no
+    /// growth slack but the open end node's.
     pub fn push_back(&mut self, v: &[u8]) {
         match self.nodes.back_mut() {
             Some(t) if allow_insert(self.fill, t, v.len()) => t.push_back(v),
-            _ => self.nodes.push_back(single(v)),
+            Some(t) => {
+                t.shrink_to_fit();
+                self.nodes.push_back(single(v));
+            }
+            None => self.nodes.push_back(single(v)),
         }
         self.len += 1;
     }
 
+    /// Prepends `v` (a full head node is trimmed as in [`push_back`](Self::push_back)).
     pub fn push_front(&mut self, v: &[u8]) {
         match self.nodes.front_mut() {
             Some(h) if allow_insert(self.fill, h, v.len()) => h.push_front(v),
-            _ => self.nodes.push_front(single(v)),
+            Some(h) => {
+                h.shrink_to_fit();
+                self.nodes.push_front(single(v));
+            }
+            None => self.nodes.push_front(single(v)),
         }
         self.len += 1;
     }

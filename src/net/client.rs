@@ -157,7 +157,7 @@ pub struct Client {
     /// Error codes (first word) of the errors replied during the command being run,
     /// drained by the command layer into INFO errorstats.
     pub errors: Vec<String>,
-    /// True while commands of this client wait (CLIENT PAUSE, blocking commands).
+    /// True while commands of this client wait for CLIENT PAUSE to end.
     pub paused: bool,
     /// Inside MULTI: the queued commands.
     pub multi: Option<crate::command::multi::MultiState>,
@@ -173,6 +173,9 @@ pub struct Client {
     /// The parser's `argv` holds a command that was held (by CLIENT PAUSE) and must run
     /// before anything else is parsed.
     pub held_command: bool,
+    /// Set while the client waits in a blocking command (BLPOP...): what it waits for. Its
+    /// further commands wait in the query buffer meanwhile (see `crate::blocking`).
+    pub blocked: Option<Box<crate::blocking::BlockedOn>>,
 }
 
 impl Client {
@@ -225,6 +228,7 @@ impl Client {
             dirty_cas: false,
             channels: Default::default(),
             patterns: Vec::new(),
+            blocked: None,
         }
     }
 
@@ -393,6 +397,9 @@ impl Client {
         }
         if self.monitor {
             f.push('O');
+        }
+        if self.blocked.is_some() {
+            f.push('b');
         }
         if self.close_after_reply {
             f.push('c');

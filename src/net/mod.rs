@@ -81,7 +81,15 @@ impl EventLoop {
             let timeout = if srv.loading.is_some() {
                 Duration::from_millis(10)
             } else if srv.pending_input.is_empty() {
-                next_cron.saturating_duration_since(now)
+                let cron_in = next_cron.saturating_duration_since(now);
+                // Wake up for the soonest blocked client's deadline.
+                match srv.blocking.next_deadline() {
+                    Some(d) => {
+                        let in_ms = (d - util::mstime()).max(0) as u64;
+                        cron_in.min(Duration::from_millis(in_ms))
+                    }
+                    None => cron_in,
+                }
             } else {
                 Duration::ZERO
             };
@@ -126,6 +134,9 @@ impl EventLoop {
                 crate::shutdown::remove_pidfile(srv);
                 std::process::exit(1);
             }
+        }
+        if srv.blocking.next_deadline().is_some() {
+            crate::blocking::handle_timeouts(srv, util::mstime());
         }
         let pending = std::mem::take(&mut srv.pending_input);
         for slot in pending {
@@ -356,7 +367,7 @@ impl EventLoop {
             return;
         };
         loop {
-            if c.close_after_reply || c.close_asap || c.paused {
+            if c.close_after_reply || c.close_asap || c.paused || c.blocked.is_some() {
                 break;
             }
             // A command held by CLIENT PAUSE runs first, from the arguments it kept.
@@ -483,6 +494,7 @@ impl EventLoop {
         srv.stats.sample(now_ms);
         srv.paused(now_ms);
         crate::server::cron(srv, now_ms);
+        crate::blocking::handle_timeouts(srv, now_ms);
         // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
         if srv.config.timeout > 0 {
             let now = now_ms / 1000;
@@ -493,6 +505,7 @@ impl EventLoop {
                     c.kind == client::ClientKind::Normal
                         && !c.monitor
                         && !c.paused
+                        && c.blocked.is_none()
                         && now - c.last_interaction > srv.config.timeout
                 })
                 .map(|c| c.slot)

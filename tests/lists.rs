@@ -1,0 +1,743 @@
+//! List commands and blocking pops against a running `tine-server`: functional tests through the
+//! `redis` crate, blocking scenarios (wake-up by a push, FIFO order, timeouts, deleted and
+//! retyped keys, SWAPDB, disconnects, queued commands of a blocked client), and a differential
+//! test that sends the same seeded random command sequences to tine and to the real
+//! redis-server and compares the raw reply bytes (RESP2 and RESP3).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server process on a free port in a temp dir, killed on drop (its log printed when the test
+/// failed).
+struct Proc {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    name: &'static str,
+}
+
+impl Proc {
+    fn tine() -> Proc {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tine-server"))
+            .args(["--port", &port.to_string(), "--save", ""])
+            .current_dir(dir.path())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        Proc::wait_up(child, port, dir, "tine")
+    }
+
+    /// The real redis-server, or None when it is not installed.
+    fn redis() -> Option<Proc> {
+        if !std::path::Path::new("/usr/bin/redis-server").exists() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let child = Command::new("/usr/bin/redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--logfile",
+                "log",
+            ])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Some(Proc::wait_up(child, port, dir, "redis"))
+    }
+
+    fn wait_up(child: Child, port: u16, dir: tempfile::TempDir, name: &'static str) -> Proc {
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{} did not start",
+                name
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        Proc {
+            child,
+            port,
+            dir,
+            name,
+        }
+    }
+
+    fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    fn raw(&self) -> Raw {
+        Raw::connect(self.port)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            if let Ok(log) = std::fs::read_to_string(self.dir.path().join("log")) {
+                eprintln!("---- {} log ----\n{}", self.name, log);
+            }
+        }
+    }
+}
+
+/// A raw RESP connection that returns each reply's exact bytes.
+struct Raw {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Raw {
+    fn connect(port: u16) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Raw {
+            r: BufReader::new(s.try_clone().unwrap()),
+            w: s,
+        }
+    }
+
+    fn send(&mut self, args: &[&[u8]]) {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.w.write_all(&out).unwrap();
+    }
+
+    fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(args);
+        self.reply()
+    }
+
+    fn call_str(&mut self, cmd: &str) -> String {
+        let args: Vec<&[u8]> = cmd.split(' ').map(|s| s.as_bytes()).collect();
+        String::from_utf8_lossy(&self.call(&args)).into_owned()
+    }
+
+    /// Reads one whole reply, nested aggregates included, and returns its bytes.
+    fn reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_value(&mut out);
+        out
+    }
+
+    fn read_value(&mut self, out: &mut Vec<u8>) {
+        let mut line = Vec::new();
+        self.r.read_until(b'\n', &mut line).unwrap();
+        assert!(
+            line.len() >= 3,
+            "connection closed or short line: {:?}",
+            line
+        );
+        out.extend_from_slice(&line);
+        let head = line[0];
+        let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0);
+        match head {
+            b'$' | b'=' | b'!' if n >= 0 => {
+                let mut buf = vec![0u8; n as usize + 2];
+                self.r.read_exact(&mut buf).unwrap();
+                out.extend_from_slice(&buf);
+            }
+            b'*' | b'~' | b'>' => {
+                for _ in 0..n.max(0) {
+                    self.read_value(out);
+                }
+            }
+            b'%' | b'|' => {
+                for _ in 0..n.max(0) * 2 {
+                    self.read_value(out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn info_field(con: &mut redis::Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{}:", field)))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Waits until the server reports `n` blocked clients.
+fn wait_blocked(con: &mut redis::Connection, n: usize) {
+    let start = Instant::now();
+    while info_field(con, "blocked_clients") != n.to_string() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "blocked_clients never reached {}",
+            n
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+type Reply = redis::RedisResult<redis::Value>;
+
+/// Runs a blocking command on its own connection in a thread.
+fn spawn_cmd(port: u16, db: i64, args: &[&str]) -> thread::JoinHandle<Reply> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    thread::spawn(move || {
+        let mut con = redis::Client::open(format!("redis://127.0.0.1:{}/{}", port, db))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let mut cmd = redis::cmd(&args[0]);
+        for a in &args[1..] {
+            cmd.arg(a);
+        }
+        cmd.query(&mut con)
+    })
+}
+
+fn bulk(s: &str) -> redis::Value {
+    redis::Value::BulkString(s.as_bytes().to_vec())
+}
+
+fn pair(k: &str, v: &str) -> redis::Value {
+    redis::Value::Array(vec![bulk(k), bulk(v)])
+}
+
+// ----- functional -----
+
+#[test]
+fn basic_list_commands() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let n: i64 = redis::cmd("RPUSH")
+        .arg("l")
+        .arg(&["a", "b", "c", "1", "2"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 5);
+    let all: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(all, ["a", "b", "c", "1", "2"]);
+    let enc: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("l")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(enc, "quicklist");
+    let popped: Vec<String> = redis::cmd("RPOP").arg("l").arg(10).query(&mut con).unwrap();
+    assert_eq!(popped, ["2", "1", "c", "b", "a"]);
+    let exists: i64 = redis::cmd("EXISTS").arg("l").query(&mut con).unwrap();
+    assert_eq!(exists, 0, "an emptied list is deleted");
+}
+
+#[test]
+fn big_list_keeps_order_and_fill() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("list-max-listpack-size")
+        .arg(4)
+        .query(&mut con)
+        .unwrap();
+    let items: Vec<String> = (0..1000).map(|i| format!("e{}", i)).collect();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("l")
+        .arg(&items)
+        .query(&mut con)
+        .unwrap();
+    let got: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, items);
+    let idx: i64 = redis::cmd("LPOS")
+        .arg("l")
+        .arg("e777")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(idx, 777);
+    let _: () = redis::cmd("LTRIM")
+        .arg("l")
+        .arg(100)
+        .arg(-101)
+        .query(&mut con)
+        .unwrap();
+    let len: i64 = redis::cmd("LLEN").arg("l").query(&mut con).unwrap();
+    assert_eq!(len, 800);
+    let first: String = redis::cmd("LINDEX")
+        .arg("l")
+        .arg(0)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(first, "e100");
+}
+
+// ----- blocking -----
+
+#[test]
+fn push_wakes_blocked_client() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let h = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut con, 1);
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(h.join().unwrap().unwrap(), pair("k", "v"));
+    wait_blocked(&mut con, 0);
+    let exists: i64 = redis::cmd("EXISTS").arg("k").query(&mut con).unwrap();
+    assert_eq!(exists, 0);
+}
+
+#[test]
+fn blocked_clients_served_in_arrival_order() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let first = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut con, 1);
+    let second = spawn_cmd(s.port, 0, &["BRPOP", "other", "k", "0"]);
+    wait_blocked(&mut con, 2);
+    let third = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut con, 3);
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("k")
+        .arg(&["a", "b"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(first.join().unwrap().unwrap(), pair("k", "a"));
+    assert_eq!(second.join().unwrap().unwrap(), pair("k", "b"));
+    wait_blocked(&mut con, 1);
+    let _: i64 = redis::cmd("LPUSH")
+        .arg("k")
+        .arg("c")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(third.join().unwrap().unwrap(), pair("k", "c"));
+}
+
+#[test]
+fn timeout_replies_null() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let start = Instant::now();
+    let v: redis::Value = redis::cmd("BLPOP")
+        .arg("k")
+        .arg("0.2")
+        .query(&mut con)
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(v, redis::Value::Nil);
+    assert!(took >= Duration::from_millis(190), "{:?}", took);
+    assert!(took < Duration::from_secs(2), "{:?}", took);
+    // The timeout reply is the null array, for BLMOVE too, as Redis.
+    let mut raw = s.raw();
+    assert_eq!(raw.call_str("BLMOVE a b LEFT RIGHT 0.01"), "*-1\r\n");
+    assert_eq!(raw.call_str("HELLO 3").as_bytes()[0], b'%');
+    assert_eq!(raw.call_str("BRPOPLPUSH a b 0.01"), "_\r\n");
+    wait_blocked(&mut con, 0);
+}
+
+#[test]
+fn retyped_key_keeps_client_waiting() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let h = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut con, 1);
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("str")
+        .query(&mut con)
+        .unwrap();
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(info_field(&mut con, "blocked_clients"), "1");
+    let _: i64 = redis::cmd("DEL").arg("k").query(&mut con).unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("k")
+        .arg(&["x", "y"])
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(h.join().unwrap().unwrap(), pair("k", "x"));
+    let rest: Vec<String> = redis::cmd("LRANGE")
+        .arg("k")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(rest, ["y"]);
+}
+
+#[test]
+fn swapdb_serves_blocked_clients() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let h = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut con, 1);
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut con).unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("k")
+        .arg("from1")
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SWAPDB").arg(0).arg(1).query(&mut con).unwrap();
+    assert_eq!(h.join().unwrap().unwrap(), pair("k", "from1"));
+}
+
+#[test]
+fn blmove_chains_and_wrong_destination() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let mover = spawn_cmd(s.port, 0, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
+    wait_blocked(&mut con, 1);
+    let popper = spawn_cmd(s.port, 0, &["BLPOP", "dst", "0"]);
+    wait_blocked(&mut con, 2);
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("src")
+        .arg("x")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(mover.join().unwrap().unwrap(), bulk("x"));
+    assert_eq!(popper.join().unwrap().unwrap(), pair("dst", "x"));
+
+    // A destination of the wrong type ends the wait with WRONGTYPE and pops nothing.
+    let mover = spawn_cmd(s.port, 0, &["BRPOPLPUSH", "src2", "str", "0"]);
+    wait_blocked(&mut con, 1);
+    let _: () = redis::cmd("SET")
+        .arg("str")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("src2")
+        .arg("y")
+        .query(&mut con)
+        .unwrap();
+    let err = mover.join().unwrap().unwrap_err();
+    assert_eq!(err.code(), Some("WRONGTYPE"));
+    let len: i64 = redis::cmd("LLEN").arg("src2").query(&mut con).unwrap();
+    assert_eq!(len, 1);
+}
+
+#[test]
+fn blmpop_serves_count() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let h = spawn_cmd(
+        s.port,
+        0,
+        &["BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2"],
+    );
+    wait_blocked(&mut con, 1);
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("b")
+        .arg(&["1", "2", "3"])
+        .query(&mut con)
+        .unwrap();
+    let expect = redis::Value::Array(vec![
+        bulk("b"),
+        redis::Value::Array(vec![bulk("3"), bulk("2")]),
+    ]);
+    assert_eq!(h.join().unwrap().unwrap(), expect);
+}
+
+#[test]
+fn blocked_client_queues_commands_and_shows_in_client_list() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    let mut raw = s.raw();
+    // BLPOP then PING in one write: the PING waits until BLPOP is answered.
+    raw.send(&[b"BLPOP", b"k", b"0"]);
+    raw.send(&[b"PING"]);
+    wait_blocked(&mut con, 1);
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.contains("cmd=blpop"))
+        .expect("blocked client listed");
+    assert!(line.contains("flags=b "), "{}", line);
+    assert_eq!(info_field(&mut con, "clients_in_timeout_table"), "0");
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(raw.reply(), b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    assert_eq!(raw.reply(), b"+PONG\r\n");
+}
+
+#[test]
+fn disconnect_while_blocked_forgets_client() {
+    let s = Proc::tine();
+    let mut con = s.client();
+    {
+        let mut raw = s.raw();
+        raw.send(&[b"BLPOP", b"k", b"5"]);
+        wait_blocked(&mut con, 1);
+        assert_eq!(info_field(&mut con, "clients_in_timeout_table"), "1");
+    }
+    wait_blocked(&mut con, 0);
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("k")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let len: i64 = redis::cmd("LLEN").arg("k").query(&mut con).unwrap();
+    assert_eq!(len, 1, "nobody popped for the gone client");
+}
+
+// ----- differential against redis-server -----
+
+const KEYS: &[&str] = &["l1", "l2", "l3", "str", "missing"];
+
+fn pick<'a>(rng: &mut SmallRng, from: &[&'a str]) -> &'a str {
+    from[rng.gen_range(0..from.len())]
+}
+
+fn element(rng: &mut SmallRng) -> String {
+    match rng.gen_range(0..10) {
+        0 => "-1".into(),
+        1 => rng.gen_range(0..300).to_string(),
+        2 => "x".repeat(rng.gen_range(0..100)),
+        3 => "9223372036854775807".into(),
+        4 => "007".into(),
+        _ => pick(rng, &["a", "b", "c", "1", "2"]).into(),
+    }
+}
+
+fn index(rng: &mut SmallRng) -> String {
+    match rng.gen_range(0..12) {
+        0 => "x".into(),
+        1 => "1.5".into(),
+        2 => "99999999999999999999".into(),
+        3 => "-9223372036854775808".into(),
+        4 => "9223372036854775807".into(),
+        _ => rng.gen_range(-8..8).to_string(),
+    }
+}
+
+fn count(rng: &mut SmallRng) -> String {
+    match rng.gen_range(0..10) {
+        0 => "-1".into(),
+        1 => "x".into(),
+        2 => "0".into(),
+        _ => rng.gen_range(1..6).to_string(),
+    }
+}
+
+fn end(rng: &mut SmallRng) -> String {
+    pick(rng, &["LEFT", "right", "Left", "RIGHT", "middle"]).into()
+}
+
+/// One random command (sometimes malformed).
+fn random_command(rng: &mut SmallRng) -> Vec<String> {
+    let k = pick(rng, KEYS).to_string();
+    let k2 = pick(rng, KEYS).to_string();
+    let mut v: Vec<String> = match rng.gen_range(0..30) {
+        0..=3 => {
+            let mut v = vec![pick(rng, &["LPUSH", "RPUSH", "lpush", "rpush"]).into(), k];
+            for _ in 0..rng.gen_range(1..5) {
+                v.push(element(rng));
+            }
+            v
+        }
+        4 => vec![pick(rng, &["LPUSHX", "RPUSHX"]).into(), k, element(rng)],
+        5 | 6 => {
+            let mut v = vec![pick(rng, &["LPOP", "RPOP"]).into(), k];
+            if rng.gen_bool(0.5) {
+                v.push(count(rng));
+            }
+            v
+        }
+        7 => vec!["LLEN".into(), k],
+        8 | 9 => vec!["LRANGE".into(), k, index(rng), index(rng)],
+        10 => vec!["LINDEX".into(), k, index(rng)],
+        11 => vec!["LSET".into(), k, index(rng), element(rng)],
+        12 => vec![
+            "LINSERT".into(),
+            k,
+            pick(rng, &["BEFORE", "after", "x"]).into(),
+            element(rng),
+            element(rng),
+        ],
+        13 => vec!["LREM".into(), k, index(rng), element(rng)],
+        14 => vec!["LTRIM".into(), k, index(rng), index(rng)],
+        15 | 16 => {
+            let mut v = vec!["LPOS".into(), k, element(rng)];
+            for _ in 0..rng.gen_range(0..3) {
+                match rng.gen_range(0..4) {
+                    0 => v.extend(["RANK".into(), index(rng)]),
+                    1 => v.extend(["COUNT".into(), count(rng)]),
+                    2 => v.extend(["MAXLEN".into(), count(rng)]),
+                    _ => v.push("RANK".into()),
+                }
+            }
+            v
+        }
+        17 => vec!["LMOVE".into(), k, k2, end(rng), end(rng)],
+        18 => vec!["RPOPLPUSH".into(), k, k2],
+        19 | 20 => {
+            let n = rng.gen_range(0..4);
+            let mut v = vec![
+                "LMPOP".into(),
+                if rng.gen_bool(0.1) {
+                    "x".into()
+                } else {
+                    n.to_string()
+                },
+            ];
+            for _ in 0..rng.gen_range(0..4) {
+                v.push(pick(rng, KEYS).into());
+            }
+            v.push(end(rng));
+            if rng.gen_bool(0.5) {
+                v.extend(["COUNT".into(), count(rng)]);
+            }
+            v
+        }
+        21 => vec![
+            pick(rng, &["BLPOP", "BRPOP"]).into(),
+            k,
+            k2,
+            pick(rng, &["0.01", "-1", "x", "0.001"]).into(),
+        ],
+        22 => vec![
+            "BLMOVE".into(),
+            k,
+            k2,
+            end(rng),
+            end(rng),
+            pick(rng, &["0.01", "-1"]).into(),
+        ],
+        23 => vec!["BRPOPLPUSH".into(), k, k2, "0.01".into()],
+        24 => vec![
+            "BLMPOP".into(),
+            pick(rng, &["0.01", "nan"]).into(),
+            rng.gen_range(0..3).to_string(),
+            k,
+            k2,
+            end(rng),
+        ],
+        25 => vec!["SET".into(), "str".into(), element(rng)],
+        26 => vec!["DEL".into(), k],
+        27 => vec!["TYPE".into(), k],
+        28 => vec!["OBJECT".into(), "ENCODING".into(), k],
+        _ => vec!["EXISTS".into(), k, k2],
+    };
+    // Sometimes drop or add an argument, for arity errors.
+    match rng.gen_range(0..40) {
+        0 if v.len() > 1 => {
+            v.pop();
+        }
+        1 => v.push("extra".into()),
+        _ => {}
+    }
+    v
+}
+
+fn run_differential(seed: u64, steps: usize, tine: &Proc, redis: &Proc) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut a = tine.raw();
+    let mut b = redis.raw();
+    for con in [&mut a, &mut b] {
+        con.call_str("FLUSHALL");
+        con.call_str("SET str v");
+        if seed % 2 == 1 {
+            assert_eq!(con.call_str("HELLO 3").as_bytes()[0], b'%');
+        }
+    }
+    let mut history: Vec<String> = Vec::new();
+    for step in 0..steps {
+        let cmd = random_command(&mut rng);
+        let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+        history.push(cmd.join(" "));
+        let got = a.call(&args);
+        let want = b.call(&args);
+        if got != want {
+            let tail: Vec<&String> = history.iter().rev().take(15).rev().collect();
+            panic!(
+                "seed {} step {}: {:?}\n tine:  {:?}\n redis: {:?}\nlast commands: {:#?}",
+                seed,
+                step,
+                cmd.join(" "),
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                tail
+            );
+        }
+        // Now and then, compare every key's whole content.
+        if step % 50 == 49 {
+            for k in KEYS {
+                for q in [format!("LRANGE {} 0 -1", k), format!("TYPE {}", k)] {
+                    let (x, y) = (a.call_str(&q), b.call_str(&q));
+                    assert_eq!(x, y, "seed {} step {}: {}", seed, step, q);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn differential_against_redis() {
+    let Some(redis) = Proc::redis() else {
+        eprintln!("redis-server not installed: differential test skipped");
+        return;
+    };
+    let tine = Proc::tine();
+    let base: u64 = match std::env::var("LISTS_SEED") {
+        Ok(s) => s.parse().expect("LISTS_SEED must be a number"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    };
+    eprintln!(
+        "differential seeds start at {} (LISTS_SEED to replay)",
+        base
+    );
+    for i in 0..6 {
+        run_differential(base.wrapping_add(i), 400, &tine, &redis);
+    }
+}
