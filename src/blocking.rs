@@ -229,10 +229,11 @@ fn decimal_seconds_to_ms(arg: &[u8]) -> Option<i64> {
     Some(i64::try_from(ms).unwrap_or(i64::MIN))
 }
 
-/// May this client block now? Always, until MULTI/EXEC and scripts exist: then a client running
-/// EXEC's queue or a script must not block, and the caller replies as on timeout.
-pub fn may_block(_c: &Client) -> bool {
-    true
+/// May this client block now? Not while EXEC runs its queue (and, later, not in a script): the
+/// caller then replies as on timeout.
+pub fn may_block(c: &Client) -> bool {
+    // Inside EXEC a blocking command answers as on timeout (Redis's CLIENT_DENY_BLOCKING).
+    !c.in_exec
 }
 
 /// Blocks client `c` (the one running its command) on `keys` of its db until `deadline_ms`

@@ -1212,3 +1212,158 @@ pub fn zscan(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_bulk(next.to_string().as_bytes());
     c.add_bulk_array(found.iter());
 }
+
+// ----- blocking pops (see crate::blocking) ---------------------------------------------------
+
+/// The first of `keys` holding a non-empty zset; `Err` after replying WRONGTYPE for a key of
+/// another type met first (Redis checks the keys in order).
+fn first_nonempty_zset(
+    srv: &mut Server,
+    c: &mut Client,
+    keys: &[Vec<u8>],
+) -> Result<Option<Vec<u8>>, ()> {
+    for key in keys {
+        match srv.lookup_read_nostats(c.db, key) {
+            None => continue,
+            Some(Value::ZSet(z)) if !z.is_empty() => return Ok(Some(key.clone())),
+            Some(Value::ZSet(_)) => continue,
+            Some(_) => {
+                c.add_error(err::WRONGTYPE);
+                return Err(());
+            }
+        }
+    }
+    Ok(None)
+}
+
+const BZPOP_REPLY: PopReply = PopReply {
+    emit_key: true,
+    nested: false,
+    nil_when_empty: true,
+};
+const BZMPOP_REPLY: PopReply = PopReply {
+    emit_key: true,
+    nested: true,
+    nil_when_empty: true,
+};
+
+fn bzpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, from_max: bool) {
+    let Some(deadline) = crate::blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
+        return;
+    };
+    let keys = &argv[1..argv.len() - 1];
+    match first_nonempty_zset(srv, c, keys) {
+        Err(()) => {}
+        Ok(Some(key)) => {
+            pop_reply(srv, c, &[key], from_max, None, BZPOP_REPLY);
+        }
+        Ok(None) => {
+            if !crate::blocking::may_block(c) {
+                c.add_null_array();
+                return;
+            }
+            let serve = if from_max {
+                serve_bzpopmax
+            } else {
+                serve_bzpopmin
+            };
+            crate::blocking::block_for_keys(srv, c, keys, deadline, argv, serve);
+        }
+    }
+}
+
+/// Serves a client blocked in BZPOPMIN/BZPOPMAX once `key` is ready.
+fn serve_bzpop(
+    srv: &mut Server,
+    c: &mut Client,
+    key: &[u8],
+    from_max: bool,
+) -> crate::blocking::Served {
+    match srv.dbs[c.db].peek(key) {
+        Some(Value::ZSet(z)) if !z.is_empty() => {
+            pop_reply(srv, c, &[key.to_vec()], from_max, None, BZPOP_REPLY);
+            crate::blocking::Served::Done
+        }
+        _ => crate::blocking::Served::KeepWaiting,
+    }
+}
+
+fn serve_bzpopmin(
+    srv: &mut Server,
+    c: &mut Client,
+    _argv: &Argv,
+    key: &[u8],
+) -> crate::blocking::Served {
+    serve_bzpop(srv, c, key, false)
+}
+
+fn serve_bzpopmax(
+    srv: &mut Server,
+    c: &mut Client,
+    _argv: &Argv,
+    key: &[u8],
+) -> crate::blocking::Served {
+    serve_bzpop(srv, c, key, true)
+}
+
+pub fn bzpopmin(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    bzpop_generic(srv, c, argv, false);
+}
+
+pub fn bzpopmax(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    bzpop_generic(srv, c, argv, true);
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(args) = parse_mpop(c, argv, 2) else {
+        return;
+    };
+    let Some(deadline) = crate::blocking::parse_timeout(srv, c, &argv[1]) else {
+        return;
+    };
+    match first_nonempty_zset(srv, c, &args.keys) {
+        Err(()) => {}
+        Ok(Some(key)) => {
+            pop_reply(
+                srv,
+                c,
+                &[key],
+                args.from_max,
+                Some(args.count),
+                BZMPOP_REPLY,
+            );
+        }
+        Ok(None) => {
+            if !crate::blocking::may_block(c) {
+                c.add_null_array();
+                return;
+            }
+            crate::blocking::block_for_keys(srv, c, &args.keys, deadline, argv, serve_bzmpop);
+        }
+    }
+}
+
+fn serve_bzmpop(
+    srv: &mut Server,
+    c: &mut Client,
+    argv: &Argv,
+    key: &[u8],
+) -> crate::blocking::Served {
+    if !matches!(srv.dbs[c.db].peek(key), Some(Value::ZSet(z)) if !z.is_empty()) {
+        return crate::blocking::Served::KeepWaiting;
+    }
+    // Validated when it blocked, so this parse replies nothing.
+    let Some(args) = parse_mpop(c, argv, 2) else {
+        return crate::blocking::Served::Done;
+    };
+    pop_reply(
+        srv,
+        c,
+        &[key.to_vec()],
+        args.from_max,
+        Some(args.count),
+        BZMPOP_REPLY,
+    );
+    crate::blocking::Served::Done
+}
