@@ -470,3 +470,53 @@ pub fn object_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
         ],
     );
 }
+
+/// COPY source destination [DB destination-db] [REPLACE]. The value is deep-copied through
+/// the DUMP codec, which keeps its encoding as Redis's COPY does.
+pub fn copy(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut dst_db = c.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < argv.len() {
+        match util::lower(&argv[i]).as_str() {
+            "replace" => replace = true,
+            "db" if i + 1 < argv.len() => {
+                match parse_i64(&argv[i + 1]) {
+                    Some(n) if n >= 0 && (n as usize) < srv.dbs.len() => dst_db = n as usize,
+                    Some(_) => return c.add_error(err::DB_INDEX),
+                    None => return c.add_error(err::NOT_INTEGER),
+                }
+                i += 1;
+            }
+            _ => return c.add_error(err::SYNTAX),
+        }
+        i += 1;
+    }
+    let (src, dst) = (&argv[1], &argv[2]);
+    if dst_db == c.db && src == dst {
+        return c.add_err("source and destination objects are the same");
+    }
+    let payload = match srv.lookup_read_nostats(c.db, src) {
+        None => return c.add_int(0),
+        Some(v) => crate::persist::rdb::dump::dump_payload(v, false),
+    };
+    let expire = srv.dbs[c.db].expire_of(src);
+    srv.expire_if_needed(dst_db, dst);
+    if srv.dbs[dst_db].peek(dst).is_some() && !replace {
+        return c.add_int(0);
+    }
+    let limits = crate::persist::rdb::LoadLimits::from_config(&srv.config);
+    let value = match crate::persist::rdb::dump::restore_payload(&payload, &limits) {
+        Ok(v) => v,
+        Err(e) => return c.add_err(&format!("COPY failed: {}", e)),
+    };
+    let d = &mut srv.dbs[dst_db];
+    d.remove(dst);
+    d.set(dst, value, false);
+    if expire.is_some() {
+        d.set_expire(dst, expire);
+    }
+    srv.dirty += 1;
+    srv.notify(notify::GENERIC, "copy_to", dst, dst_db);
+    c.add_int(1);
+}

@@ -14,6 +14,7 @@ pub mod list;
 pub mod multi;
 pub mod persist;
 pub mod pubsub;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod zset;
