@@ -5,6 +5,7 @@ pub mod blocking;
 pub mod command;
 pub mod config;
 pub mod db;
+pub mod evict;
 pub mod log;
 pub mod net;
 pub mod persist;

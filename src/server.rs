@@ -206,6 +206,8 @@ pub struct Server {
     pub watched_keys: usize,
     /// The startup load in progress, if any (clients get -LOADING meanwhile).
     pub loading: Option<crate::persist::rdb_io::Loading>,
+    /// Eviction candidates kept between rounds (see `evict`).
+    pub eviction_pool: crate::evict::EvictionPool,
     /// Snapshot and child-process state.
     pub persist: crate::persist::snapshot::PersistState,
     /// The time the running command started, in ms: one clock reading per command, so a
@@ -219,6 +221,12 @@ impl Server {
     pub fn new(config: Config) -> Server {
         let notify_flags =
             crate::config::custom::notify::parse(&config.notify_keyspace_events).unwrap_or(0);
+        crate::db::access::update(
+            crate::util::mstime(),
+            config.maxmemory_policy.contains("lfu"),
+            config.lfu_log_factor,
+            config.lfu_decay_time,
+        );
         let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
         let now = crate::util::unix_time();
         Server {
@@ -256,6 +264,7 @@ impl Server {
             now_ms: crate::util::mstime(),
             listener_fds: Vec::new(),
             persist: Default::default(),
+            eviction_pool: Default::default(),
             loading: None,
             pubsub: Default::default(),
             notify_flags,
@@ -309,7 +318,7 @@ impl Server {
     /// Looks a key up for a read command: expires it if due, counts a keyspace hit or miss.
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&crate::db::Value> {
         self.expire_if_needed(db, key);
-        let v = self.dbs[db].peek(key);
+        let v = self.dbs[db].get_accessed(key);
         if v.is_some() {
             self.stats.keyspace_hits += 1;
         } else {
@@ -387,6 +396,12 @@ pub fn random_hex(len: usize) -> String {
 /// Server housekeeping on every cron tick: memory peak, hz, incremental rehashing.
 pub fn cron(srv: &mut Server, now_ms: i64) {
     srv.now_ms = now_ms;
+    crate::db::access::update(
+        now_ms,
+        srv.config.maxmemory_policy.contains("lfu"),
+        srv.config.lfu_log_factor,
+        srv.config.lfu_decay_time,
+    );
     srv.hz = srv.effective_hz();
     if srv.cronloops % 10 == 0 {
         let m = crate::command::admin::memory_figures();

@@ -425,29 +425,25 @@ pub fn object_refcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn object_idletime(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    match srv.lookup_read_nostats(c.db, &argv[2]) {
-        Some(_) => {
-            if srv.config.maxmemory_policy.contains("lfu") {
-                c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-            } else {
-                c.add_int(0);
-            }
-        }
-        None => c.add_null(),
+    if srv.lookup_read_nostats(c.db, &argv[2]).is_none() {
+        return c.add_null();
     }
+    if srv.config.maxmemory_policy.contains("lfu") {
+        return c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    }
+    let meta = srv.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
+    c.add_int((crate::db::access::idle_ms(meta) / 1000) as i64);
 }
 
 pub fn object_freq(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    match srv.lookup_read_nostats(c.db, &argv[2]) {
-        Some(_) => {
-            if !srv.config.maxmemory_policy.contains("lfu") {
-                c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-            } else {
-                c.add_int(0);
-            }
-        }
-        None => c.add_null(),
+    if srv.lookup_read_nostats(c.db, &argv[2]).is_none() {
+        return c.add_null();
     }
+    if !srv.config.maxmemory_policy.contains("lfu") {
+        return c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    }
+    let meta = srv.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
+    c.add_int(crate::db::access::lfu_decr_and_return(meta) as i64);
 }
 
 pub fn object_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {

@@ -373,6 +373,22 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         return Outcome::Done;
     }
 
+    // maxmemory: evict first; if that cannot free enough, refuse commands that may grow memory.
+    if srv.config.maxmemory > 0
+        && !c.in_exec
+        && !crate::evict::perform_evictions(srv)
+        && r.flags & flag::DENYOOM != 0
+    {
+        srv.cmd_stats[r.id].rejected_calls += 1;
+        c.add_error(crate::evict::OOM_ERROR);
+        if let Some(m) = c.multi.as_mut() {
+            m.errored = true;
+        }
+        finish_errors(srv, c);
+        end_reply_skip(c);
+        return Outcome::Done;
+    }
+
     // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
     if c.resp == crate::protocol::Resp::V2
         && !(c.channels.is_empty() && c.patterns.is_empty())

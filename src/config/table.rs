@@ -92,8 +92,8 @@ config_table! {
     lazyfree_lazy_server_del: bool = "lazyfree-lazy-server-del", &[], Kind::Bool, "no", 0;
     lazyfree_lazy_user_del: bool = "lazyfree-lazy-user-del", &[], Kind::Bool, "no", 0;
     lazyfree_lazy_user_flush: bool = "lazyfree-lazy-user-flush", &[], Kind::Bool, "no", 0;
-    lfu_decay_time: i64 = "lfu-decay-time", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "1", 0;
-    lfu_log_factor: i64 = "lfu-log-factor", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", 0;
+    lfu_decay_time: i64 = "lfu-decay-time", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "1", IMPLEMENTED;
+    lfu_log_factor: i64 = "lfu-log-factor", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED;
     list_compress_depth: i64 = "list-compress-depth", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", 0;
     list_max_listpack_size: i64 = "list-max-listpack-size", &["list-max-ziplist-size"], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "-2", IMPLEMENTED;
     logfile: String = "logfile", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
@@ -103,7 +103,7 @@ config_table! {
     maxclients: i64 = "maxclients", &[], Kind::Int { min: 1, max: 4294967295 }, "10000", IMPLEMENTED;
     maxmemory: i64 = "maxmemory", &[], Kind::Memory { min: 0, max: i64::MAX }, "0", IMPLEMENTED;
     maxmemory_clients: i64 = "maxmemory-clients", &[], Kind::MemoryOrPercent, "0", 0;
-    maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity", &[], Kind::Int { min: 0, max: 100 }, "10", 0;
+    maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity", &[], Kind::Int { min: 0, max: 100 }, "10", IMPLEMENTED;
     maxmemory_policy: &'static str = "maxmemory-policy", &[], Kind::Enum(&["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction", IMPLEMENTED;
     maxmemory_samples: i64 = "maxmemory-samples", &[], Kind::Int { min: 1, max: i32::MAX as i64 }, "5", IMPLEMENTED;
     min_replicas_max_lag: i64 = "min-replicas-max-lag", &["min-slaves-max-lag"], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", 0;

@@ -930,6 +930,23 @@ where
         self.find_mut_hashed(h, key).map(|e| &mut e.value)
     }
 
+    /// The stored key and value, both mutable. The caller must not change anything in the
+    /// key that its hash or equality depend on (the keyspace updates access metadata kept
+    /// beside the key bytes, which neither covers).
+    pub fn get_key_value_mut<Q>(&mut self, key: &Q) -> Option<(&mut K, &mut V)>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.rehash_step();
+        if self.is_empty() {
+            return None;
+        }
+        let h = self.hash(key);
+        self.find_mut_hashed(h, key)
+            .map(|e| (&mut e.key, &mut e.value))
+    }
+
     /// Inserts or replaces. On replace the existing key is kept, the new `key`
     /// is dropped and the old value returned.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {

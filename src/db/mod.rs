@@ -5,6 +5,7 @@
 //! server sets (`set_fork_active`): while a child exists, lookups write nothing to shared
 //! pages and the tables do not resize all at once.
 
+pub mod access;
 pub mod dict;
 pub mod digest;
 pub mod expire;
@@ -45,6 +46,7 @@ pub(crate) mod testrng {
 
 use dict::{Dict, ResizePolicy};
 
+pub use access::StoredKey;
 pub use value::{Str, Value};
 
 /// A key: its bytes, in one allocation of exactly their length.
@@ -53,8 +55,10 @@ pub type Key = Box<[u8]>;
 /// One database.
 pub struct Db {
     pub id: usize,
-    keys: Dict<Key, Value>,
+    keys: Dict<StoredKey, Value>,
     expires: Dict<Key, i64>,
+    /// True while a fork child exists: reads then update no access metadata.
+    fork_active: bool,
     /// Clients WATCHing keys of this database: key -> their slots.
     watchers: std::collections::HashMap<Key, Vec<usize>>,
     /// Slots of watchers whose keys changed; the server collects them after each command and
@@ -81,6 +85,7 @@ impl Db {
             id,
             keys: Dict::new(),
             expires: Dict::new(),
+            fork_active: false,
             watchers: Default::default(),
             touched_watchers: Vec::new(),
             blocking_keys: std::collections::HashMap::new(),
@@ -128,11 +133,29 @@ impl Db {
         self.keys.get(key)
     }
 
+    /// Looks a key up for a command's read and records the access (LRU/LFU), unless a fork
+    /// child exists: then nothing is written.
+    pub fn get_accessed(&mut self, key: &[u8]) -> Option<&Value> {
+        if self.fork_active {
+            return self.keys.get(key);
+        }
+        let (k, v) = self.keys.get_key_value_mut(key)?;
+        k.touch();
+        Some(v)
+    }
+
     /// Looks a key up for writing, deleting it first if it has expired.
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
         self.expire_if_needed(key, now_ms);
         self.touch(key);
-        self.keys.get_mut(key)
+        let (k, v) = self.keys.get_key_value_mut(key)?;
+        k.touch();
+        Some(v)
+    }
+
+    /// The access metadata of a key (OBJECT IDLETIME/FREQ, eviction).
+    pub fn access_meta(&self, key: &[u8]) -> Option<u32> {
+        self.keys.get_key_value(key).map(|(k, _)| k.meta())
     }
 
     /// Looks a key up without expiring it (DEBUG, SCAN filters, digest).
@@ -150,10 +173,11 @@ impl Db {
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        if let Some(v) = self.keys.get_mut(key) {
+        if let Some((k, v)) = self.keys.get_key_value_mut(key) {
+            k.touch();
             *v = value;
         } else {
-            self.keys.insert(key.into(), value);
+            self.keys.insert(StoredKey::new(key), value);
             self.signal_key_as_ready(key);
         }
     }
@@ -164,7 +188,7 @@ impl Db {
         if !self.blocking_keys.is_empty() {
             self.signal_key_as_ready(&key);
         }
-        self.keys.insert(key, value);
+        self.keys.insert(StoredKey::new(&key), value);
     }
 
     // ----- keys clients are blocked on (see `crate::blocking`) -----
@@ -262,7 +286,7 @@ impl Db {
     }
 
     /// Every key and value (not expiring anything).
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Value)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&StoredKey, &Value)> {
         self.keys.iter()
     }
 
@@ -272,7 +296,7 @@ impl Db {
     }
 
     /// A random key (not checking expiry).
-    pub fn random_key(&self) -> Option<&Key> {
+    pub fn random_key(&self) -> Option<&StoredKey> {
         self.keys
             .random_entry(&mut rand::thread_rng())
             .map(|(k, _)| k)
@@ -280,12 +304,13 @@ impl Db {
 
     /// One SCAN step over the keys: calls `f` for the keys of the visited bucket(s) and
     /// returns the next cursor (0 when done).
-    pub fn scan(&self, cursor: u64, f: impl FnMut(&Key, &Value)) -> u64 {
+    pub fn scan(&self, cursor: u64, f: impl FnMut(&StoredKey, &Value)) -> u64 {
         self.keys.scan(cursor, f)
     }
 
     /// While a fork child exists the tables must not resize all at once (copy-on-write).
     pub fn set_fork_active(&mut self, active: bool) {
+        self.fork_active = active;
         let p = if active {
             ResizePolicy::Avoid
         } else {
@@ -305,6 +330,13 @@ impl Db {
     pub fn shrink_if_sparse(&mut self) {
         self.keys.shrink_to_fit_if_sparse();
         self.expires.shrink_to_fit_if_sparse();
+    }
+
+    /// Samples up to `count` keys, for eviction.
+    pub fn sample_keys(&self, count: usize) -> Vec<Vec<u8>> {
+        let mut v = Vec::new();
+        self.keys.sample(&mut rand::thread_rng(), count, &mut v);
+        v.into_iter().map(|(k, _)| k.to_vec()).collect()
     }
 
     /// Samples up to `count` keys with an expiry, for the active expire cycle.
