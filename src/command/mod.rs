@@ -8,7 +8,9 @@
 
 pub mod admin;
 pub mod connection;
+pub mod hash;
 pub mod keys;
+pub mod set;
 pub mod strings;
 pub mod table;
 

@@ -3,7 +3,7 @@
 //! redis-server by `scripts/command-row`, then pointed at tine's handler). The registry in
 //! `mod.rs` is built from this list; nothing else defines a command.
 
-use super::{Command, Keys, admin, connection, keys, strings};
+use super::{Command, Keys, admin, connection, hash, keys, set, strings};
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
@@ -139,4 +139,39 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "swapdb", arity: 3, flags: "write fast", acl: "keyspace write fast dangerous", keys: Keys::None, group: "server", summary: "Swaps two Redis databases", since: "4.0.0", handler: keys::swapdb, subcommands: &[] },
     Command { name: "move", arity: 3, flags: "write fast", acl: "keyspace write fast", keys: Keys::Range(1, 1, 1), group: "generic", summary: "Move a key to another database", since: "1.0.0", handler: keys::move_, subcommands: &[] },
     Command { name: "object", arity: -2, flags: "", acl: "slow", keys: Keys::None, group: "generic", summary: "A container for object introspection commands", since: "2.2.3", handler: container, subcommands: OBJECT_SUBCOMMANDS },
+    // hashes
+    Command { name: "hset", arity: -4, flags: "write denyoom fast", acl: "write hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Set the string value of a hash field", since: "2.0.0", handler: hash::hset, subcommands: &[] },
+    Command { name: "hsetnx", arity: 4, flags: "write denyoom fast", acl: "write hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Set the value of a hash field, only if the field does not exist", since: "2.0.0", handler: hash::hsetnx, subcommands: &[] },
+    Command { name: "hmset", arity: -4, flags: "write denyoom fast", acl: "write hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Set multiple hash fields to multiple values", since: "2.0.0", handler: hash::hmset, subcommands: &[] },
+    Command { name: "hget", arity: 3, flags: "readonly fast", acl: "read hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Get the value of a hash field", since: "2.0.0", handler: hash::hget, subcommands: &[] },
+    Command { name: "hmget", arity: -3, flags: "readonly fast", acl: "read hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Get the values of all the given hash fields", since: "2.0.0", handler: hash::hmget, subcommands: &[] },
+    Command { name: "hdel", arity: -3, flags: "write fast", acl: "write hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Delete one or more hash fields", since: "2.0.0", handler: hash::hdel, subcommands: &[] },
+    Command { name: "hlen", arity: 2, flags: "readonly fast", acl: "read hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Get the number of fields in a hash", since: "2.0.0", handler: hash::hlen, subcommands: &[] },
+    Command { name: "hexists", arity: 3, flags: "readonly fast", acl: "read hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Determine if a hash field exists", since: "2.0.0", handler: hash::hexists, subcommands: &[] },
+    Command { name: "hgetall", arity: 2, flags: "readonly", acl: "read hash slow", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Get all the fields and values in a hash", since: "2.0.0", handler: hash::hgetall, subcommands: &[] },
+    Command { name: "hkeys", arity: 2, flags: "readonly", acl: "read hash slow", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Get all the fields in a hash", since: "2.0.0", handler: hash::hkeys, subcommands: &[] },
+    Command { name: "hvals", arity: 2, flags: "readonly", acl: "read hash slow", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Get all the values in a hash", since: "2.0.0", handler: hash::hvals, subcommands: &[] },
+    Command { name: "hincrby", arity: 4, flags: "write denyoom fast", acl: "write hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Increment the integer value of a hash field by the given number", since: "2.0.0", handler: hash::hincrby, subcommands: &[] },
+    Command { name: "hincrbyfloat", arity: 4, flags: "write denyoom fast", acl: "write hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Increment the float value of a hash field by the given amount", since: "2.6.0", handler: hash::hincrbyfloat, subcommands: &[] },
+    Command { name: "hstrlen", arity: 3, flags: "readonly fast", acl: "read hash fast", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Get the length of the value of a hash field", since: "3.2.0", handler: hash::hstrlen, subcommands: &[] },
+    Command { name: "hrandfield", arity: -2, flags: "readonly", acl: "read hash slow", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Get one or multiple random fields from a hash", since: "6.2.0", handler: hash::hrandfield, subcommands: &[] },
+    Command { name: "hscan", arity: -3, flags: "readonly", acl: "read hash slow", keys: Keys::Range(1, 1, 1), group: "hash", summary: "Incrementally iterate hash fields and associated values", since: "2.8.0", handler: hash::hscan, subcommands: &[] },
+    // sets
+    Command { name: "sadd", arity: -3, flags: "write denyoom fast", acl: "write set fast", keys: Keys::Range(1, 1, 1), group: "set", summary: "Add one or more members to a set", since: "1.0.0", handler: set::sadd, subcommands: &[] },
+    Command { name: "srem", arity: -3, flags: "write fast", acl: "write set fast", keys: Keys::Range(1, 1, 1), group: "set", summary: "Remove one or more members from a set", since: "1.0.0", handler: set::srem, subcommands: &[] },
+    Command { name: "smembers", arity: 2, flags: "readonly", acl: "read set slow", keys: Keys::Range(1, 1, 1), group: "set", summary: "Get all the members in a set", since: "1.0.0", handler: set::smembers, subcommands: &[] },
+    Command { name: "sismember", arity: 3, flags: "readonly fast", acl: "read set fast", keys: Keys::Range(1, 1, 1), group: "set", summary: "Determine if a given value is a member of a set", since: "1.0.0", handler: set::sismember, subcommands: &[] },
+    Command { name: "smismember", arity: -3, flags: "readonly fast", acl: "read set fast", keys: Keys::Range(1, 1, 1), group: "set", summary: "Returns the membership associated with the given elements for a set", since: "6.2.0", handler: set::smismember, subcommands: &[] },
+    Command { name: "scard", arity: 2, flags: "readonly fast", acl: "read set fast", keys: Keys::Range(1, 1, 1), group: "set", summary: "Get the number of members in a set", since: "1.0.0", handler: set::scard, subcommands: &[] },
+    Command { name: "spop", arity: -2, flags: "write fast", acl: "write set fast", keys: Keys::Range(1, 1, 1), group: "set", summary: "Remove and return one or multiple random members from a set", since: "1.0.0", handler: set::spop, subcommands: &[] },
+    Command { name: "srandmember", arity: -2, flags: "readonly", acl: "read set slow", keys: Keys::Range(1, 1, 1), group: "set", summary: "Get one or multiple random members from a set", since: "1.0.0", handler: set::srandmember, subcommands: &[] },
+    Command { name: "smove", arity: 4, flags: "write fast", acl: "write set fast", keys: Keys::Range(1, 2, 1), group: "set", summary: "Move a member from one set to another", since: "1.0.0", handler: set::smove, subcommands: &[] },
+    Command { name: "sinter", arity: -2, flags: "readonly", acl: "read set slow", keys: Keys::Range(1, -1, 1), group: "set", summary: "Intersect multiple sets", since: "1.0.0", handler: set::sinter, subcommands: &[] },
+    Command { name: "sintercard", arity: -3, flags: "readonly", acl: "read set slow", keys: Keys::NumKeys { numkeys_at: 1, dest_first: false }, group: "set", summary: "Intersect multiple sets and return the cardinality of the result", since: "7.0.0", handler: set::sintercard, subcommands: &[] },
+    Command { name: "sinterstore", arity: -3, flags: "write denyoom", acl: "write set slow", keys: Keys::Range(1, -1, 1), group: "set", summary: "Intersect multiple sets and store the resulting set in a key", since: "1.0.0", handler: set::sinterstore, subcommands: &[] },
+    Command { name: "sunion", arity: -2, flags: "readonly", acl: "read set slow", keys: Keys::Range(1, -1, 1), group: "set", summary: "Add multiple sets", since: "1.0.0", handler: set::sunion, subcommands: &[] },
+    Command { name: "sunionstore", arity: -3, flags: "write denyoom", acl: "write set slow", keys: Keys::Range(1, -1, 1), group: "set", summary: "Add multiple sets and store the resulting set in a key", since: "1.0.0", handler: set::sunionstore, subcommands: &[] },
+    Command { name: "sdiff", arity: -2, flags: "readonly", acl: "read set slow", keys: Keys::Range(1, -1, 1), group: "set", summary: "Subtract multiple sets", since: "1.0.0", handler: set::sdiff, subcommands: &[] },
+    Command { name: "sdiffstore", arity: -3, flags: "write denyoom", acl: "write set slow", keys: Keys::Range(1, -1, 1), group: "set", summary: "Subtract multiple sets and store the resulting set in a key", since: "1.0.0", handler: set::sdiffstore, subcommands: &[] },
+    Command { name: "sscan", arity: -3, flags: "readonly", acl: "read set slow", keys: Keys::Range(1, 1, 1), group: "set", summary: "Incrementally iterate Set elements", since: "2.8.0", handler: set::sscan, subcommands: &[] },
 ];
