@@ -220,12 +220,10 @@ fn spop_with_count(srv: &mut Server, c: &mut Client, argv: &Argv) {
         // Few to pop: pop them one by one.
         (0..count).filter_map(|_| s.pop_random(&mut rng)).collect()
     } else {
-        // Most of the set goes: move the few survivors to a new set of the same encoding and
-        // reply with what is left of the old one (Redis's CASE 3).
-        let mut keep = match s {
-            Set::Intset(_) => Set::new(),
-            Set::Table(_) => Set::new_table(remaining as usize),
-        };
+        // Most of the set goes: move the few survivors to a new set and reply with what is
+        // left of the old one (Redis's CASE 3). Like Redis's `setTypeCreate`, the new set
+        // starts as an intset: a table of integers can come back as an intset here.
+        let mut keep = Set::new();
         for _ in 0..remaining {
             if let Some(m) = s.pop_random(&mut rng) {
                 keep.insert(&m, max);

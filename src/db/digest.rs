@@ -7,7 +7,8 @@
 //! `mix(d, data)`: d = SHA1(d ^ SHA1(data)), order-dependent.
 //! Per key: mix the key's bytes, mix the type number (big-endian u32), then the value (strings
 //! mixed; list elements mixed in order; set members xored; hash fields and zset members each
-//! get their own element digest — field then value, or member then `%.17g` score — xored in),
+//! get their own element digest — field then value, or member then `%.17g` score — xored in
+//! through SHA1 like any xor),
 //! then xor "!!expire!!" if the key has an expiry. The key digest is xored into the dataset
 //! digest after mixing in the database number (big-endian u32) once per non-empty database.
 
@@ -83,12 +84,11 @@ pub fn to_hex(d: &Digest) -> String {
     d.iter().map(|b| format!("{:02x}", b)).collect()
 }
 
-/// The element digest of a (field, value) or (member, score) pair, xored into `d`.
+/// The element digest of a (field, value) or (member, score) pair, xored into `d` the way
+/// Redis's `xorDigest(digest, eledigest, 20)` does: through SHA1, like any other xor.
 pub fn xor_pair(d: &mut Digest, a: &[u8], b: &[u8]) {
     let mut e = [0u8; 20];
     mix(&mut e, a);
     mix(&mut e, b);
-    for (x, y) in d.iter_mut().zip(e.iter()) {
-        *x ^= y;
-    }
+    xor(d, &e);
 }
