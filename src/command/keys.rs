@@ -58,17 +58,53 @@ pub fn keys(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_bulk_array(found.iter());
 }
 
-/// Parses a SCAN cursor (an unsigned decimal).
+/// Parses a SCAN cursor as Redis's `parseScanCursorOrReply` does with `strtoul`: optional
+/// '+' or '-' (which negates modulo 2^64, so "-1" is the largest cursor), decimal digits, the
+/// whole argument consumed ("" is cursor 0), no leading space, no overflow.
 pub fn parse_cursor(c: &mut Client, arg: &[u8]) -> Option<u64> {
-    match std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
+    match strtoul_cursor(arg) {
         Some(v) => Some(v),
         None => {
             c.add_err("invalid cursor");
             None
         }
+    }
+}
+
+fn strtoul_cursor(arg: &[u8]) -> Option<u64> {
+    if arg.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::strtoul_cursor;
+
+    #[test]
+    fn cursor_parses_like_strtoul() {
+        assert_eq!(strtoul_cursor(b"0"), Some(0));
+        assert_eq!(strtoul_cursor(b""), Some(0));
+        assert_eq!(strtoul_cursor(b"+5"), Some(5));
+        assert_eq!(strtoul_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(strtoul_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(strtoul_cursor(b"18446744073709551616"), None);
+        assert_eq!(strtoul_cursor(b" 1"), None);
+        assert_eq!(strtoul_cursor(b"1x"), None);
+        assert_eq!(strtoul_cursor(b"-"), None);
     }
 }
 

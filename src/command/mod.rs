@@ -9,11 +9,13 @@
 pub mod admin;
 pub mod connection;
 pub mod dump;
+pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod multi;
 pub mod persist;
 pub mod pubsub;
+pub mod set;
 pub mod sort;
 pub mod strings;
 pub mod table;

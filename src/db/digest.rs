@@ -7,7 +7,8 @@
 //! `mix(d, data)`: d = SHA1(d ^ SHA1(data)), order-dependent.
 //! Per key: mix the key's bytes, mix the type number (big-endian u32), then the value (strings
 //! mixed; list elements mixed in order; set members xored; hash fields and zset members each
-//! get their own element digest — field then value, or member then `%.17g` score — xored in),
+//! get their own element digest — field then value, or member then `%.17g` score — xored in
+//! through SHA1 like any xor),
 //! then xor "!!expire!!" if the key has an expiry. The key digest is xored into the dataset
 //! digest after mixing in the database number (big-endian u32) once per non-empty database.
 

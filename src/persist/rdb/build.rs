@@ -24,11 +24,11 @@ use std::collections::HashSet;
 use super::RdbError;
 use super::reader::LoadLimits;
 use crate::db::dict::Dict;
-use crate::db::hash::Hash;
+use crate::db::hash::{FieldValue, Hash, HashTable};
 use crate::db::intset::IntSet;
 use crate::db::list::List;
 use crate::db::listpack::{Entry, IntBuf, LISTPACK_MAX_SAFETY_SIZE, Listpack, string_to_i64};
-use crate::db::set::Set;
+use crate::db::set::{Member, Set, SetTable};
 use crate::db::skiplist::SortedSet;
 use crate::db::zset::ZSet;
 use crate::db::{Str, Value};
@@ -98,14 +98,10 @@ impl ListBuilder {
 // Sets
 // ---------------------------------------------------------------------------------------
 
-fn int_bytes(v: i64) -> Box<[u8]> {
-    itoa::Buffer::new().format(v).as_bytes().into()
-}
-
-fn intset_to_table(is: &IntSet, extra: usize) -> Dict<Box<[u8]>, ()> {
+fn intset_to_table(is: &IntSet, extra: usize) -> SetTable {
     let mut t = Dict::with_capacity(is.len() + extra);
     for v in is.iter() {
-        t.insert(int_bytes(v), ());
+        t.insert(Member::new(itoa::Buffer::new().format(v).as_bytes()), ());
     }
     t
 }
@@ -143,7 +139,7 @@ impl SetBuilder {
             }
         }
         if let Set::Table(t) = &mut self.set {
-            if t.insert(m.into_boxed_slice(), ()).is_some() {
+            if t.insert(Member::new(&m), ()).is_some() {
                 return Err(DUP);
             }
         }
@@ -173,11 +169,15 @@ pub fn set_from_intset(limits: &LoadLimits, is: IntSet) -> Value {
 // Hashes
 // ---------------------------------------------------------------------------------------
 
-fn listpack_to_table(lp: &Listpack, extra: usize) -> Dict<Box<[u8]>, Box<[u8]>> {
+fn listpack_to_table(lp: &Listpack, extra: usize) -> HashTable {
     let mut t = Dict::with_capacity(lp.len() / 2 + extra);
     let mut it = lp.iter();
+    let (mut fb, mut vb) = (IntBuf::default(), IntBuf::default());
     while let (Some(f), Some(v)) = (it.next(), it.next()) {
-        t.insert(f.to_vec().into_boxed_slice(), v.to_vec().into_boxed_slice());
+        t.insert(
+            FieldValue::new(f.as_bytes(&mut fb), v.as_bytes(&mut vb)),
+            (),
+        );
     }
     t
 }
@@ -225,9 +225,7 @@ impl HashBuilder {
             self.seen = HashSet::new();
         }
         if let Hash::Table(t) = &mut self.hash {
-            if t.insert(f.into_boxed_slice(), v.into_boxed_slice())
-                .is_some()
-            {
+            if t.insert(FieldValue::new(&f, &v), ()).is_some() {
                 return Err(DUP);
             }
         }
