@@ -306,3 +306,32 @@ fn timeout_closes_idle_clients_only() {
     assert!(closed, "idle client not closed");
     assert_eq!(busy.cmd_str(&["PING"]), "+PONG\r\n");
 }
+
+/// A client that sends far more than one read's budget and then waits: the server must keep
+/// reading what is already in the socket although no new data (no new edge) arrives. A
+/// blocking write of the whole stream happens on a thread while replies are read here.
+#[test]
+fn big_pipeline_sent_at_once_is_read_to_the_end() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let mut batch = Vec::new();
+    let n = 40_000;
+    for i in 0..n {
+        batch.extend(resp(&["SET", &format!("key:{i}"), &"x".repeat(100)]));
+    }
+    assert!(batch.len() > 4 * 1024 * 1024);
+    let mut writer = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let sender = std::thread::spawn(move || writer.write_all(&batch).map(|_| writer));
+    // Replies of the first connection are not needed: read the writer's replies by asking
+    // DBSIZE on another connection until every key is there.
+    let done = eventually(Duration::from_secs(60), || {
+        raw.cmd_str(&["DBSIZE"]) == format!(":{n}\r\n")
+    });
+    let writer = sender.join().unwrap().unwrap();
+    drop(writer);
+    assert!(
+        done,
+        "not every pipelined SET was executed: {}",
+        raw.cmd_str(&["DBSIZE"])
+    );
+}

@@ -40,6 +40,8 @@ pub struct EventLoop {
     poll: Poll,
     listeners: Listeners,
     signals: Signals,
+    /// Clients whose read was cut short by the per-event budget: read again before polling.
+    pending_reads: Vec<usize>,
     /// Number of SIGINT/SIGTERM received (a second one while shutting down exits at once).
     shutdown_signals: u32,
 }
@@ -59,6 +61,7 @@ impl EventLoop {
             listeners,
             signals,
             shutdown_signals: 0,
+            pending_reads: Vec::new(),
         })
     }
 
@@ -80,7 +83,7 @@ impl EventLoop {
             let now = Instant::now();
             let timeout = if srv.loading.is_some() {
                 Duration::from_millis(10)
-            } else if srv.pending_input.is_empty() {
+            } else if srv.pending_input.is_empty() && self.pending_reads.is_empty() {
                 let cron_in = next_cron.saturating_duration_since(now);
                 // Wake up for the soonest blocked client's deadline.
                 match srv.blocking.next_deadline() {
@@ -137,6 +140,9 @@ impl EventLoop {
         }
         if srv.blocking.next_deadline().is_some() {
             crate::blocking::handle_timeouts(srv, util::mstime());
+        }
+        for slot in std::mem::take(&mut self.pending_reads) {
+            self.handle_readable(srv, slot, false);
         }
         let pending = std::mem::take(&mut srv.pending_input);
         for slot in pending {
@@ -310,7 +316,9 @@ impl EventLoop {
                     c.qbuf.filled(n);
                     read_total += n;
                     if read_total >= READ_BUDGET {
-                        srv.pending_input.push(slot);
+                        // More may be waiting and no new edge will announce it: read again
+                        // before the next poll (other clients get their turn first).
+                        self.pending_reads.push(slot);
                         break;
                     }
                     // A short read drained the socket: the next arrival (or the peer's FIN)
