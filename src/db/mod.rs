@@ -412,3 +412,24 @@ impl Db {
         }
     }
 }
+
+#[cfg(test)]
+mod hash_quality_tests {
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn keyspace_hash_spreads_similar_keys() {
+        let h = super::dict::SipBuildHasher::new();
+        let n = 1 << 16;
+        let mut buckets = vec![0u32; n];
+        for i in 0..n {
+            let k = format!("key:{i}");
+            let v = h.hash_one(k.as_bytes());
+            buckets[(v as usize) & (n - 1)] += 1;
+        }
+        let max = *buckets.iter().max().unwrap();
+        let empty = buckets.iter().filter(|&&b| b == 0).count();
+        eprintln!("max chain {max}, empty {empty} of {n}");
+        assert!(max < 12, "max chain {max}");
+    }
+}
