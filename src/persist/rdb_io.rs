@@ -78,29 +78,14 @@ pub fn load_file(srv: &mut Server, path: &Path) -> Result<LoadOutcome, String> {
     let started = Instant::now();
     let limits = LoadLimits::from_config(&srv.config);
     let loaded = rdb::read_rdb(&data, &limits, crate::util::mstime()).map_err(|e| e.to_string())?;
-    let mut dbs = loaded.dbs;
-    dbs.resize_with(srv.dbs.len(), || crate::db::Db::new(0));
-    for (i, db) in dbs.iter_mut().enumerate() {
-        db.id = i;
-    }
-    srv.dbs = dbs;
-    srv.persist.rdb_last_load_keys_loaded = loaded.keys_loaded;
-    srv.persist.rdb_last_load_keys_expired = loaded.keys_expired;
-    log!(
-        Level::Notice,
-        "Done loading RDB, keys loaded: {}, keys expired: {}.",
-        loaded.keys_loaded,
-        loaded.keys_expired
-    );
+    let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
+    install(srv, loaded);
     log!(
         Level::Notice,
         "DB loaded from disk: {:.3} seconds",
         started.elapsed().as_secs_f64()
     );
-    Ok(LoadOutcome::Loaded {
-        keys: loaded.keys_loaded,
-        expired: loaded.keys_expired,
-    })
+    Ok(LoadOutcome::Loaded { keys, expired })
 }
 
 /// A load running on a background thread at startup. The thread parses the file into a new,
