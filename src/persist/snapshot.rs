@@ -177,7 +177,7 @@ pub fn save(srv: &mut Server) -> Result<(), String> {
 /// The descriptors a child must close: listeners and client sockets.
 fn fds_to_close(srv: &Server) -> Vec<i32> {
     let mut fds: Vec<i32> = srv.listener_fds.clone();
-    fds.extend(srv.clients.iter().map(|c| c.stream.raw_fd()));
+    fds.extend(srv.clients.raw_fds());
     fds
 }
 
