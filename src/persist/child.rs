@@ -136,6 +136,9 @@ pub struct ChildReporter {
     fd: RawFd,
     last: Instant,
     keys: u64,
+    /// The file the child is writing, removed if the parent turns out to be gone: nobody will
+    /// ever rename or clean it up otherwise.
+    temp_file: Option<std::path::PathBuf>,
 }
 
 /// The parent is gone: the child must stop without publishing anything.
@@ -161,6 +164,33 @@ impl ChildReporter {
     /// Checks the parent is still there (cheap: a record only when a second has passed).
     pub fn parent_alive(&mut self) -> Result<(), ParentGone> {
         self.progress(self.keys)
+    }
+
+    /// Checks the parent is still there now, whatever the time since the last record: called
+    /// just before publishing (renaming) a file, so that a child whose parent died does not
+    /// replace a file a new server may already be using.
+    pub fn check_parent_now(&mut self) -> Result<(), ParentGone> {
+        self.last = Instant::now();
+        self.send(ChildReport {
+            keys_processed: self.keys,
+            cow_bytes: private_dirty_bytes(),
+            done: false,
+        })
+    }
+
+    /// Names the file this child is writing, to be removed if the parent is found gone.
+    pub fn set_temp_file(&mut self, path: &std::path::Path) {
+        self.temp_file = Some(path.to_path_buf());
+    }
+
+    /// Ends the child because the parent is gone (EPIPE on the info pipe), as Redis's
+    /// sendChildInfoGeneric: logs, removes the unfinished file, and `_exit`s.
+    pub fn exit_parent_gone(&self) -> ! {
+        crate::log::warning("Child failed reporting info to parent, exiting. Broken pipe");
+        if let Some(t) = &self.temp_file {
+            let _ = std::fs::remove_file(t);
+        }
+        exit_parent_gone()
     }
 
     fn send(&self, r: ChildReport) -> Result<(), ParentGone> {
@@ -354,6 +384,7 @@ where
         fd: info_write,
         last: Instant::now(),
         keys: 0,
+        temp_file: None,
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut reporter)));
     let code = match result {
@@ -370,7 +401,7 @@ where
         }
         Ok(Err(msg)) => {
             if msg == PARENT_GONE_MSG {
-                CHILD_EXIT_PARENT_GONE
+                reporter.exit_parent_gone()
             } else {
                 crate::log::warning(&msg);
                 CHILD_EXIT_FAILURE

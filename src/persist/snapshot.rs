@@ -101,8 +101,11 @@ pub fn save_to_file(
     srv: &Server,
     path: &Path,
     temp: &Path,
-    reporter: Option<&mut ChildReporter>,
+    mut reporter: Option<&mut ChildReporter>,
 ) -> Result<(), String> {
+    if let Some(r) = reporter.as_deref_mut() {
+        r.set_temp_file(temp);
+    }
     let file = std::fs::File::create(temp).map_err(|e| {
         format!(
             "Failed opening the temp RDB file {} (in server root dir {}) for saving: {}",
@@ -114,7 +117,7 @@ pub fn save_to_file(
         )
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let written = super::rdb_io::write_snapshot(srv, &mut w, reporter);
+    let written = super::rdb_io::write_snapshot(srv, &mut w, reporter.as_deref_mut());
     let result = written
         .and_then(|_| w.flush().map_err(|e| e.to_string()))
         .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
@@ -123,6 +126,13 @@ pub fn save_to_file(
         return Err(format!("Write error saving DB on disk: {}", e));
     }
     drop(w);
+    // A child whose parent died meanwhile must not publish: a restarted server may already
+    // have loaded (or be writing) dump.rdb.
+    if let Some(r) = reporter {
+        if r.check_parent_now().is_err() {
+            r.exit_parent_gone();
+        }
+    }
     if let Err(e) = std::fs::rename(temp, path) {
         let _ = std::fs::remove_file(temp);
         return Err(format!(
