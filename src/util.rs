@@ -338,3 +338,13 @@ mod tests {
         assert!(glob_match(b"a**", b"a", false));
     }
 }
+
+/// An `io::Error`'s text without Rust's " (os error N)" suffix: what C's `strerror` gives,
+/// and so what Redis's log lines say.
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}

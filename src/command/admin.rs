@@ -1111,7 +1111,7 @@ pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).
         "reload" => {
-            if let Err(e) = crate::persist::snapshot::save(srv) {
+            if let Err(e) = crate::persist::snapshot::save_in_foreground(srv) {
                 c.add_err(&format!("Error trying to save the DB: {}", e));
                 return;
             }
