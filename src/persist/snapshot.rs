@@ -355,6 +355,17 @@ pub fn kill_rdb_child(srv: &mut Server) {
     }
 }
 
+/// FLUSHALL's effect on snapshots, as Redis 7.0's flushAllDataAndResetRDB: a running BGSAVE
+/// child is stopped on purpose (its snapshot is of data that no longer exists), and with save
+/// points configured an (empty) RDB is written at once so that a restart does not bring the
+/// flushed data back; that save resets the dirty counter. Called after the keyspace is emptied.
+pub fn flushall_reset_rdb(srv: &mut Server) {
+    kill_rdb_child(srv);
+    if !srv.config.save.is_empty() {
+        let _ = save_in_foreground(srv);
+    }
+}
+
 /// Save points: start a BGSAVE when one is reached (cron), as Redis's serverCron.
 pub fn cron(srv: &mut Server, now: i64) {
     check_children_done(srv);
