@@ -139,6 +139,10 @@ pub struct ChildReporter {
     /// The file the child is writing, removed if the parent turns out to be gone: nobody will
     /// ever rename or clean it up otherwise.
     temp_file: Option<std::path::PathBuf>,
+    /// Copy-on-write samples taken for the reports: peak and sum, for the closing log line.
+    cow_peak: u64,
+    cow_sum: u64,
+    cow_samples: u64,
 }
 
 /// The parent is gone: the child must stop without publishing anything.
@@ -152,13 +156,39 @@ impl ChildReporter {
         self.keys = keys_processed;
         if self.last.elapsed() >= REPORT_INTERVAL {
             self.last = Instant::now();
+            let cow_bytes = self.sample_cow();
             self.send(ChildReport {
                 keys_processed,
-                cow_bytes: private_dirty_bytes(),
+                cow_bytes,
                 done: false,
             })?;
         }
         Ok(())
+    }
+
+    fn sample_cow(&mut self) -> u64 {
+        let cow = private_dirty_bytes();
+        self.cow_peak = self.cow_peak.max(cow);
+        self.cow_sum += cow;
+        self.cow_samples += 1;
+        cow
+    }
+
+    /// Redis's closing line for a child ("Fork CoW for RDB: current 0 MB, peak 0 MB, average
+    /// 0 MB"), `what` being "RDB" or "AOF rewrite"; takes a last sample.
+    pub fn log_cow(&mut self, what: &str) {
+        const MB: u64 = 1024 * 1024;
+        let current = self.sample_cow();
+        crate::log::log(
+            crate::log::Level::Notice,
+            &format!(
+                "Fork CoW for {}: current {} MB, peak {} MB, average {} MB",
+                what,
+                current / MB,
+                self.cow_peak / MB,
+                self.cow_sum / self.cow_samples.max(1) / MB
+            ),
+        );
     }
 
     /// Checks the parent is still there (cheap: a record only when a second has passed).
@@ -171,9 +201,10 @@ impl ChildReporter {
     /// replace a file a new server may already be using.
     pub fn check_parent_now(&mut self) -> Result<(), ParentGone> {
         self.last = Instant::now();
+        let cow_bytes = self.sample_cow();
         self.send(ChildReport {
             keys_processed: self.keys,
-            cow_bytes: private_dirty_bytes(),
+            cow_bytes,
             done: false,
         })
     }
@@ -385,6 +416,9 @@ where
         last: Instant::now(),
         keys: 0,
         temp_file: None,
+        cow_peak: 0,
+        cow_sum: 0,
+        cow_samples: 0,
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut reporter)));
     let code = match result {

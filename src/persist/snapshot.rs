@@ -232,16 +232,9 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
         let srv_ref: &Server = srv;
         child::start(ChildKind::RdbToFile, &close, oom, |reporter| {
             let temp = temp_rdb_path(std::process::id());
-            save_to_file(srv_ref, &path, &temp, Some(reporter))?;
+            save_to_file(srv_ref, &path, &temp, Some(&mut *reporter))?;
             log!(Level::Notice, "DB saved on disk");
-            let cow = child::private_dirty_bytes();
-            if cow > 0 {
-                log!(
-                    Level::Notice,
-                    "Fork CoW for RDB: current {} MB",
-                    cow / (1024 * 1024)
-                );
-            }
+            reporter.log_cow("RDB");
             Ok(())
         })
     };
