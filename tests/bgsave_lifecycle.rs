@@ -299,6 +299,8 @@ fn usr1_child_midway(s: &TestServer) -> Usr1Child {
     wait_midway(&mut r);
     kill(pid, libc::SIGUSR1);
     wait_bgsave_done(&mut r);
+    // (Quick saves again, for the save at shutdown.)
+    r.cmd_str(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
     Usr1Child {
         status: field(&mut r, "persistence", "rdb_last_bgsave_status"),
         set_reply: r.cmd_str(&["SET", "k", "v"]),
@@ -1153,5 +1155,9 @@ fn children_are_reaped_on_sigchld_and_leave_no_zombies() {
     wait_bgsave_done(&mut r);
     let kids = children_of(s.pid() as i32);
     assert!(kids.is_empty(), "children left: {:?}", kids);
+    let log = s.log();
+    assert!(log.contains(":C "), "no line from the child: {}", log);
+    assert!(log.contains("* Fork CoW for RDB: current "), "{}", log);
+    assert!(log.contains("* Background saving terminated with success"));
     assert_eq!(field(&mut r, "persistence", "rdb_last_bgsave_status"), "ok");
 }
