@@ -99,12 +99,14 @@ pub struct ShutdownRequest {
 
 /// The clients, indexed by slot (the mio token). The client whose command is running is
 /// taken out of its slot for the duration, so a command holds `&mut Server` and
-/// `&mut Client` at once; `current` remembers which slot it came from.
+/// `&mut Client` at once; `taken_fds` remembers the sockets of the clients taken out, so
+/// that a fork child started by that very command (BGSAVE) still knows to close them.
 #[derive(Default)]
 pub struct Clients {
     slots: Vec<Option<Box<Client>>>,
     free: Vec<usize>,
     count: usize,
+    taken_fds: Vec<(usize, std::os::fd::RawFd)>,
 }
 
 impl Clients {
@@ -130,11 +132,22 @@ impl Clients {
     }
     /// Takes a client out to run its commands; `put_back` returns it.
     pub fn take(&mut self, slot: usize) -> Option<Box<Client>> {
-        self.slots.get_mut(slot)?.take()
+        let c = self.slots.get_mut(slot)?.take()?;
+        self.taken_fds.push((slot, c.stream.raw_fd()));
+        Some(c)
     }
     pub fn put_back(&mut self, c: Box<Client>) {
         let slot = c.slot;
+        self.taken_fds.retain(|&(s, _)| s != slot);
         self.slots[slot] = Some(c);
+    }
+    /// The sockets of every connected client, those taken out included: what a fork child
+    /// must close.
+    pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.iter()
+            .map(|c| c.stream.raw_fd())
+            .chain(self.taken_fds.iter().map(|&(_, fd)| fd))
+            .collect()
     }
     pub fn get_mut(&mut self, slot: usize) -> Option<&mut Client> {
         self.slots.get_mut(slot)?.as_deref_mut()

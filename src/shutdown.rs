@@ -39,10 +39,7 @@ pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
         match crate::persist::snapshot::save(srv) {
             Ok(()) => {}
             Err(_) if req.force => {
-                log!(
-                    Level::Warning,
-                    "Error trying to save the DB, can't exit (but FORCE was given: exiting anyway)."
-                );
+                log!(Level::Warning, "Error trying to save the DB. Exit anyway.");
             }
             Err(_) => {
                 log!(Level::Warning, "Error trying to save the DB, can't exit.");

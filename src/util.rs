@@ -291,6 +291,16 @@ pub fn lower(b: &[u8]) -> String {
     String::from_utf8_lossy(b).to_ascii_lowercase()
 }
 
+/// An `io::Error`'s text without Rust's " (os error N)" suffix: what C's `strerror` gives,
+/// and so what Redis's log lines say.
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -646,7 +646,7 @@ pub fn config_set(srv: &mut Server, c: &mut Client, argv: &Argv) {
         Ok(names) => {
             if let Err(e) = apply_config_changes(srv, &names) {
                 srv.config = before;
-                c.add_err(&format!("CONFIG SET failed - {}", e));
+                c.add_err(&format!("CONFIG SET failed {}", e));
                 return;
             }
             c.add_ok();
@@ -669,6 +669,13 @@ pub fn apply_config_changes(srv: &mut Server, names: &[&'static str]) -> Result<
                         .unwrap_or(0)
             }
             "bind" | "port" => srv.rebind_requested = true,
+            // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
+            "dir" => std::env::set_current_dir(&srv.config.dir).map_err(|e| {
+                format!(
+                    "(possibly related to argument 'dir') - {}",
+                    util::strerror(&e)
+                )
+            })?,
             "requirepass" => {}
             _ => {}
         }
@@ -1111,7 +1118,7 @@ pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).
         "reload" => {
-            if let Err(e) = crate::persist::snapshot::save(srv) {
+            if let Err(e) = crate::persist::snapshot::save_in_foreground(srv) {
                 c.add_err(&format!("Error trying to save the DB: {}", e));
                 return;
             }

@@ -380,6 +380,7 @@ pub fn flushall(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
     let n: usize = srv.dbs.iter_mut().map(|d| d.clear()).sum();
     srv.dirty += n as u64 + 1;
+    crate::persist::snapshot::flushall_reset_rdb(srv);
     c.add_ok();
 }
 

@@ -26,10 +26,18 @@ pub fn bgsave(srv: &mut Server, c: &mut Client, argv: &Argv) {
             return;
         }
     };
-    if let Some(ch) = &srv.persist.child {
-        if ch.kind == crate::persist::child::ChildKind::RdbToFile {
+    // Inside MULTI/EXEC a fork would run with the transaction half applied: Redis schedules
+    // the save for the cron instead, whatever the argument.
+    let other_child = srv.persist.child.is_some() || c.in_exec;
+    if other_child {
+        let rdb_child = srv
+            .persist
+            .child
+            .as_ref()
+            .is_some_and(|ch| ch.kind == crate::persist::child::ChildKind::RdbToFile);
+        if rdb_child {
             c.add_err("Background save already in progress");
-        } else if schedule {
+        } else if schedule || c.in_exec {
             srv.persist.bgsave_scheduled = true;
             c.add_simple("Background saving scheduled");
         } else {

@@ -136,6 +136,13 @@ pub struct ChildReporter {
     fd: RawFd,
     last: Instant,
     keys: u64,
+    /// The file the child is writing, removed if the parent turns out to be gone: nobody will
+    /// ever rename or clean it up otherwise.
+    temp_file: Option<std::path::PathBuf>,
+    /// Copy-on-write samples taken for the reports: peak and sum, for the closing log line.
+    cow_peak: u64,
+    cow_sum: u64,
+    cow_samples: u64,
 }
 
 /// The parent is gone: the child must stop without publishing anything.
@@ -149,18 +156,72 @@ impl ChildReporter {
         self.keys = keys_processed;
         if self.last.elapsed() >= REPORT_INTERVAL {
             self.last = Instant::now();
+            let cow_bytes = self.sample_cow();
             self.send(ChildReport {
                 keys_processed,
-                cow_bytes: private_dirty_bytes(),
+                cow_bytes,
                 done: false,
             })?;
         }
         Ok(())
     }
 
+    fn sample_cow(&mut self) -> u64 {
+        let cow = private_dirty_bytes();
+        self.cow_peak = self.cow_peak.max(cow);
+        self.cow_sum += cow;
+        self.cow_samples += 1;
+        cow
+    }
+
+    /// Redis's closing line for a child ("Fork CoW for RDB: current 0 MB, peak 0 MB, average
+    /// 0 MB"), `what` being "RDB" or "AOF rewrite"; takes a last sample.
+    pub fn log_cow(&mut self, what: &str) {
+        const MB: u64 = 1024 * 1024;
+        let current = self.sample_cow();
+        crate::log::log(
+            crate::log::Level::Notice,
+            &format!(
+                "Fork CoW for {}: current {} MB, peak {} MB, average {} MB",
+                what,
+                current / MB,
+                self.cow_peak / MB,
+                self.cow_sum / self.cow_samples.max(1) / MB
+            ),
+        );
+    }
+
     /// Checks the parent is still there (cheap: a record only when a second has passed).
     pub fn parent_alive(&mut self) -> Result<(), ParentGone> {
         self.progress(self.keys)
+    }
+
+    /// Checks the parent is still there now, whatever the time since the last record: called
+    /// just before publishing (renaming) a file, so that a child whose parent died does not
+    /// replace a file a new server may already be using.
+    pub fn check_parent_now(&mut self) -> Result<(), ParentGone> {
+        self.last = Instant::now();
+        let cow_bytes = self.sample_cow();
+        self.send(ChildReport {
+            keys_processed: self.keys,
+            cow_bytes,
+            done: false,
+        })
+    }
+
+    /// Names the file this child is writing, to be removed if the parent is found gone.
+    pub fn set_temp_file(&mut self, path: &std::path::Path) {
+        self.temp_file = Some(path.to_path_buf());
+    }
+
+    /// Ends the child because the parent is gone (EPIPE on the info pipe), as Redis's
+    /// sendChildInfoGeneric: logs, removes the unfinished file, and `_exit`s.
+    pub fn exit_parent_gone(&self) -> ! {
+        crate::log::warning("Child failed reporting info to parent, exiting. Broken pipe");
+        if let Some(t) = &self.temp_file {
+            let _ = std::fs::remove_file(t);
+        }
+        exit_parent_gone()
     }
 
     fn send(&self, r: ChildReport) -> Result<(), ParentGone> {
@@ -354,6 +415,10 @@ where
         fd: info_write,
         last: Instant::now(),
         keys: 0,
+        temp_file: None,
+        cow_peak: 0,
+        cow_sum: 0,
+        cow_samples: 0,
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&mut reporter)));
     let code = match result {
@@ -370,7 +435,7 @@ where
         }
         Ok(Err(msg)) => {
             if msg == PARENT_GONE_MSG {
-                CHILD_EXIT_PARENT_GONE
+                reporter.exit_parent_gone()
             } else {
                 crate::log::warning(&msg);
                 CHILD_EXIT_FAILURE

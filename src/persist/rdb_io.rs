@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::child::{self, ChildReporter};
+use super::child::ChildReporter;
 use super::rdb::reader::{SliceSource, Source, read_rdb_source};
 use super::rdb::{self, LoadLimits, LoadedRdb, RdbError, RdbOptions};
 use crate::log;
@@ -38,7 +38,7 @@ pub fn write_snapshot<W: Write>(
         debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
             if r.progress(done).is_err() {
-                child::exit_parent_gone();
+                r.exit_parent_gone();
             }
         }
     })

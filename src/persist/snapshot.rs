@@ -101,20 +101,21 @@ pub fn save_to_file(
     srv: &Server,
     path: &Path,
     temp: &Path,
-    reporter: Option<&mut ChildReporter>,
+    mut reporter: Option<&mut ChildReporter>,
 ) -> Result<(), String> {
+    if let Some(r) = reporter.as_deref_mut() {
+        r.set_temp_file(temp);
+    }
     let file = std::fs::File::create(temp).map_err(|e| {
         format!(
             "Failed opening the temp RDB file {} (in server root dir {}) for saving: {}",
             temp.display(),
-            std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
-            e
+            root_dir(),
+            util::strerror(&e)
         )
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let written = super::rdb_io::write_snapshot(srv, &mut w, reporter);
+    let written = super::rdb_io::write_snapshot(srv, &mut w, reporter.as_deref_mut());
     let result = written
         .and_then(|_| w.flush().map_err(|e| e.to_string()))
         .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
@@ -123,20 +124,33 @@ pub fn save_to_file(
         return Err(format!("Write error saving DB on disk: {}", e));
     }
     drop(w);
+    // A child whose parent died meanwhile must not publish: a restarted server may already
+    // have loaded (or be writing) dump.rdb.
+    if let Some(r) = reporter {
+        if r.check_parent_now().is_err() {
+            r.exit_parent_gone();
+        }
+    }
     if let Err(e) = std::fs::rename(temp, path) {
         let _ = std::fs::remove_file(temp);
         return Err(format!(
             "Error moving temp DB file {} on the final destination {} (in server root dir {}): {}",
             temp.display(),
             path.display(),
-            std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
-            e
+            root_dir(),
+            util::strerror(&e)
         ));
     }
     fsync_dir(path);
     Ok(())
+}
+
+/// The working directory for error messages; "unknown" when it cannot be found (it was
+/// removed), as Redis prints it.
+fn root_dir() -> String {
+    std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| "unknown".to_string())
 }
 
 /// fsyncs the directory holding `path`, so the rename itself is durable.
@@ -155,20 +169,27 @@ pub fn save(srv: &mut Server) -> Result<(), String> {
     if srv.persist.rdb_child_pid().is_some() {
         return Err("ERR Background save already in progress".into());
     }
+    save_in_foreground(srv)
+}
+
+/// Writes the snapshot in the parent, whether or not a child exists (Redis's rdbSave): SAVE,
+/// SHUTDOWN, FLUSHALL, DEBUG RELOAD. Success clears the dirty counter and a previous
+/// background-save error; a failure is logged and, as in Redis, leaves
+/// `rdb_last_bgsave_status` as it was (so a failed SHUTDOWN does not turn on MISCONF).
+pub fn save_in_foreground(srv: &mut Server) -> Result<(), String> {
     let path = rdb_path(srv);
     let temp = temp_rdb_path(std::process::id());
+    srv.persist.rdb_saves += 1;
     match save_to_file(srv, &path, &temp, None) {
         Ok(()) => {
             log!(Level::Notice, "DB saved on disk");
             srv.dirty = 0;
             srv.lastsave = util::unix_time();
             srv.persist.last_bgsave_ok = true;
-            srv.persist.rdb_saves += 1;
             Ok(())
         }
         Err(e) => {
             log!(Level::Warning, "{}", e);
-            srv.persist.last_bgsave_ok = false;
             Err("ERR".into())
         }
     }
@@ -177,7 +198,7 @@ pub fn save(srv: &mut Server) -> Result<(), String> {
 /// The descriptors a child must close: listeners and client sockets.
 fn fds_to_close(srv: &Server) -> Vec<i32> {
     let mut fds: Vec<i32> = srv.listener_fds.clone();
-    fds.extend(srv.clients.iter().map(|c| c.stream.raw_fd()));
+    fds.extend(srv.clients.raw_fds());
     fds
 }
 
@@ -201,6 +222,9 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
         return Err("ERR Background save already in progress".into());
     }
     srv.persist.last_bgsave_try = util::unix_time();
+    // Redis counts a background save when it is attempted (rdbSaveBackground), so a save
+    // whose child is killed or fails to fork still counts.
+    srv.persist.rdb_saves += 1;
     let close = fds_to_close(srv);
     let oom = oom_score(srv);
     let path = rdb_path(srv);
@@ -208,16 +232,9 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
         let srv_ref: &Server = srv;
         child::start(ChildKind::RdbToFile, &close, oom, |reporter| {
             let temp = temp_rdb_path(std::process::id());
-            save_to_file(srv_ref, &path, &temp, Some(reporter))?;
+            save_to_file(srv_ref, &path, &temp, Some(&mut *reporter))?;
             log!(Level::Notice, "DB saved on disk");
-            let cow = child::private_dirty_bytes();
-            if cow > 0 {
-                log!(
-                    Level::Notice,
-                    "Fork CoW for RDB: current {} MB",
-                    cow / (1024 * 1024)
-                );
-            }
+            reporter.log_cow("RDB");
             Ok(())
         })
     };
@@ -234,9 +251,14 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
             Ok(())
         }
         Err(e) => {
+            // Redis replies a bare -ERR and says why in the log only.
             srv.persist.last_bgsave_ok = false;
-            log!(Level::Warning, "Can't save in background: fork: {}", e);
-            Err(format!("ERR Can't save in background: fork: {}", e))
+            log!(
+                Level::Warning,
+                "Can't save in background: fork: {}",
+                util::strerror(&e)
+            );
+            Err("ERR".into())
         }
     }
 }
@@ -280,7 +302,6 @@ fn bgsave_done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
             srv.dirty = srv.dirty.saturating_sub(srv.persist.dirty_at_fork);
             srv.lastsave = util::unix_time();
             srv.persist.last_bgsave_ok = true;
-            srv.persist.rdb_saves += 1;
             srv.persist.rdb_last_cow_size = ch.report.cow_bytes;
         }
         ChildExit::Exited(code) => {
@@ -291,20 +312,14 @@ fn bgsave_done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
             );
             srv.persist.last_bgsave_ok = false;
         }
-        ChildExit::Signaled(sig) if sig == libc::SIGUSR1 && ch.killed_on_purpose => {
-            log!(
-                Level::Warning,
-                "Background saving terminated by signal {} (killed by the server on purpose)",
-                sig
-            );
-        }
         ChildExit::Signaled(sig) => {
+            // Redis's words whether the server itself sent SIGUSR1 (FLUSHALL, SHUTDOWN) or
+            // someone else did: SIGUSR1 is how a child is stopped on purpose, not a failure.
             log!(
                 Level::Warning,
                 "Background saving terminated by signal {}",
                 sig
             );
-            // SIGUSR1 sent by someone else is still how Redis tells "stop on purpose".
             if sig != libc::SIGUSR1 {
                 srv.persist.last_bgsave_ok = false;
             }
@@ -330,6 +345,17 @@ pub fn kill_rdb_child(srv: &mut Server) {
         if let Some(t) = &ch.temp_file {
             let _ = std::fs::remove_file(t);
         }
+    }
+}
+
+/// FLUSHALL's effect on snapshots, as Redis 7.0's flushAllDataAndResetRDB: a running BGSAVE
+/// child is stopped on purpose (its snapshot is of data that no longer exists), and with save
+/// points configured an (empty) RDB is written at once so that a restart does not bring the
+/// flushed data back; that save resets the dirty counter. Called after the keyspace is emptied.
+pub fn flushall_reset_rdb(srv: &mut Server) {
+    kill_rdb_child(srv);
+    if !srv.config.save.is_empty() {
+        let _ = save_in_foreground(srv);
     }
 }
 
