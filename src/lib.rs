@@ -8,6 +8,7 @@ pub mod db;
 pub mod log;
 pub mod net;
 pub mod persist;
+pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod server;
