@@ -210,6 +210,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     );
     log!(Level::Warning, "Server initialized");
     if crate::persist::aof::load_manifest_from_disk(&mut srv).is_err() {
+        // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.
         crate::shutdown::remove_pidfile(&srv);
         return 1;
     }
@@ -217,7 +218,8 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
         // With the AOF on, the AOF (not dump.rdb) is the dataset, as in Redis.
         match crate::persist::aof::start_loading(&mut srv) {
             Ok(loading) => srv.loading = loading,
-            Err(()) => {
+            Err(_) => {
+                // Logged by the AOF code in Redis's words.
                 crate::shutdown::remove_pidfile(&srv);
                 return 1;
             }

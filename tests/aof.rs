@@ -91,8 +91,7 @@ fn last_incr(s: &TestServer) -> PathBuf {
     let m = manifest(s);
     let name = m
         .lines()
-        .filter(|l| l.ends_with("type i"))
-        .last()
+        .rfind(|l| l.ends_with("type i"))
         .and_then(|l| l.split(' ').nth(1))
         .unwrap()
         .to_string();

@@ -335,10 +335,9 @@ impl Manifest {
                 tmp_name, name, e
             )
         })?;
-        let d = std::fs::File::open(dir)
+        std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
-            .map_err(|e| format!("Fail to fsync AOF directory {}: {}.", path.display(), e));
-        d
+            .map_err(|e| format!("Fail to fsync AOF directory {}: {}.", path.display(), e))
     }
 }
 

@@ -37,6 +37,16 @@ use writer::{FlushResult, Fsync, Writer};
 /// The MISCONF error write commands get after a failed AOF write, before the strerror text.
 pub const MISCONF_AOF_PREFIX: &str = "MISCONF Errors writing to the AOF file: ";
 
+/// Why an AOF operation failed (already logged in Redis's words; the text is for callers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AofError(pub String);
+
+impl std::fmt::Display for AofError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Redis's aof_state.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub enum Status {
@@ -299,7 +309,7 @@ pub fn file_size(srv: &Server, name: &str) -> u64 {
 
 /// Reads the manifest at startup, whether the AOF is on or not (so that turning it on later
 /// goes on with the sequence numbers). A damaged manifest is fatal, as in Redis.
-pub fn load_manifest_from_disk(srv: &mut Server) -> Result<(), ()> {
+pub fn load_manifest_from_disk(srv: &mut Server) -> Result<(), AofError> {
     let path = dir(srv).join(manifest::manifest_name(&srv.config.appendfilename));
     let data = match std::fs::read(&path) {
         Ok(d) => d,
@@ -311,7 +321,7 @@ pub fn load_manifest_from_disk(srv: &mut Server) -> Result<(), ()> {
                 path.display(),
                 e
             );
-            return Err(());
+            return Err(AofError(format!("can't open the AOF manifest: {}", e)));
         }
     };
     match Manifest::parse(&data) {
@@ -326,7 +336,7 @@ pub fn load_manifest_from_disk(srv: &mut Server) -> Result<(), ()> {
                 log!(Level::Warning, ">>> '{}'\n", l);
             }
             log!(Level::Warning, "{}\n", e.reason);
-            Err(())
+            Err(AofError(e.to_string()))
         }
     }
 }
@@ -577,7 +587,7 @@ pub fn info_enabled_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) 
 /// An old single-file AOF (`appendfilename` in `dir`) becomes the base of a manifest in the
 /// AOF directory, as Redis 7.0 upgrades it (aofUpgradePrepare). A crash midway is harmless:
 /// the upgrade runs again at the next start.
-fn upgrade_if_needed(srv: &mut Server) -> Result<(), ()> {
+fn upgrade_if_needed(srv: &mut Server) -> Result<(), AofError> {
     let fname = srv.config.appendfilename.clone();
     if !std::path::Path::new(&fname).is_file() {
         return Ok(());
@@ -594,18 +604,20 @@ fn upgrade_if_needed(srv: &mut Server) -> Result<(), ()> {
     }
     if let Err(e) = create_dir(srv) {
         log!(Level::Warning, "{}", e);
-        return Err(());
+        return Err(AofError(e));
     }
-    let mut m = Manifest::default();
-    m.base = Some(manifest::AofInfo {
-        name: fname.clone(),
-        seq: 1,
-        kind: manifest::FileType::Base,
-    });
-    m.curr_base_seq = 1;
+    let m = Manifest {
+        base: Some(manifest::AofInfo {
+            name: fname.clone(),
+            seq: 1,
+            kind: manifest::FileType::Base,
+        }),
+        curr_base_seq: 1,
+        ..Manifest::default()
+    };
     if let Err(e) = m.persist(&d, &fname) {
         log!(Level::Warning, "{}", e);
-        return Err(());
+        return Err(AofError(e));
     }
     if let Err(e) = std::fs::rename(&fname, d.join(&fname)) {
         log!(
@@ -615,7 +627,7 @@ fn upgrade_if_needed(srv: &mut Server) -> Result<(), ()> {
             d.display(),
             e
         );
-        return Err(());
+        return Err(AofError(e.to_string()));
     }
     srv.aof.manifest = m;
     log!(
@@ -629,17 +641,25 @@ fn upgrade_if_needed(srv: &mut Server) -> Result<(), ()> {
 
 /// Startup with `appendonly yes`: starts loading the AOF on the loader thread, or, when there
 /// is nothing to load, opens the AOF at once. `Err` is fatal (logged; exit code 1).
-pub fn start_loading(srv: &mut Server) -> Result<Option<crate::persist::rdb_io::Loading>, ()> {
+pub fn start_loading(
+    srv: &mut Server,
+) -> Result<Option<crate::persist::rdb_io::Loading>, AofError> {
     upgrade_if_needed(srv)?;
     let m = srv.aof.manifest.clone();
     if m.base.is_none() && m.incr.is_empty() {
-        open_on_server_start(srv).map_err(|e| log!(Level::Warning, "{}", e))?;
+        open_on_server_start(srv).map_err(|e| {
+            log!(Level::Warning, "{}", e);
+            AofError(e)
+        })?;
         return Ok(None);
     }
     let d = dir(srv);
-    let (_, total) = loader::sizes(&d, &m).map_err(|_| ())?;
+    let (_, total) = loader::sizes(&d, &m).map_err(AofError)?;
     if total == 0 {
-        open_on_server_start(srv).map_err(|e| log!(Level::Warning, "{}", e))?;
+        open_on_server_start(srv).map_err(|e| {
+            log!(Level::Warning, "{}", e);
+            AofError(e)
+        })?;
         return Ok(None);
     }
     let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -652,7 +672,10 @@ pub fn start_loading(srv: &mut Server) -> Result<Option<crate::persist::rdb_io::
     let thread = std::thread::Builder::new()
         .name("tine-loader".into())
         .spawn(move || loader::load_all(job))
-        .map_err(|e| log!(Level::Warning, "can't start the loader thread: {}", e))?;
+        .map_err(|e| {
+            log!(Level::Warning, "can't start the loader thread: {}", e);
+            AofError(e.to_string())
+        })?;
     Ok(Some(crate::persist::rdb_io::Loading {
         started_unix: util::unix_time(),
         started: std::time::Instant::now(),

@@ -18,7 +18,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Status, dir};
+use super::{AofError, Status, dir};
 use crate::log;
 use crate::log::Level;
 use crate::persist::child::{self, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
@@ -253,20 +253,20 @@ fn oom_score(srv: &Server) -> OomScore {
 }
 
 /// Starts a background rewrite. `Err` when it could not (logged; the caller replies).
-pub fn start(srv: &mut Server) -> Result<(), ()> {
+pub fn start(srv: &mut Server) -> Result<(), AofError> {
     if srv.persist.child.is_some() {
-        return Err(());
+        return Err(AofError("another child process is active".into()));
     }
     if let Err(e) = super::create_dir(srv) {
         log!(Level::Warning, "{}", e);
         srv.aof.last_bgrewrite_ok = false;
-        return Err(());
+        return Err(AofError(e));
     }
     srv.aof.w.selected_db = None;
     super::flush(srv, true);
-    if open_new_incr_for_append(srv).is_err() {
+    if let Err(e) = open_new_incr_for_append(srv) {
         srv.aof.last_bgrewrite_ok = false;
-        return Err(());
+        return Err(AofError(e));
     }
     srv.aof.rewrites += 1;
     let mut close: Vec<i32> = srv.listener_fds.clone();
@@ -318,7 +318,7 @@ pub fn start(srv: &mut Server) -> Result<(), ()> {
                 "Can't rewrite append only file in background: fork: {}",
                 e
             );
-            Err(())
+            Err(AofError(format!("fork: {}", e)))
         }
     }
 }
