@@ -380,7 +380,11 @@ fn serve_key(srv: &mut Server, db: usize, key: &[u8]) {
             let argv = std::mem::take(&mut b.argv);
             let retry = b.retry;
             let start = Instant::now();
+            // What the retry changed is propagated as what it says (LPOP, LMOVE...).
+            let before = crate::propagate::before_command(srv);
             let served = retry(srv, &mut c, &argv, key);
+            crate::propagate::after_command(srv, db, &argv, before, true);
+            crate::propagate::end_unit(srv);
             let usec = start.elapsed().as_micros() as u64;
             if let Some(b) = c.blocked.as_mut() {
                 b.argv = argv;

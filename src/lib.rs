@@ -9,6 +9,7 @@ pub mod evict;
 pub mod log;
 pub mod net;
 pub mod persist;
+pub mod propagate;
 pub mod protocol;
 pub mod pubsub;
 pub mod server;

@@ -228,6 +228,13 @@ pub struct Server {
     pub now_ms: i64,
     /// Clients blocked on keys (BLPOP and friends): queues, deadlines, count.
     pub blocking: crate::blocking::Blocking,
+    /// The propagation feed's state for the running command (`crate::propagate`).
+    pub prop: crate::propagate::Propagation,
+    /// The append-only file (`crate::persist::aof`).
+    pub aof: crate::persist::aof::AofState,
+    /// True while replaying the AOF: `now_ms` stays as the loader set it, so nothing expires
+    /// during the replay (Redis expires nothing while loading).
+    pub clock_frozen: bool,
 }
 
 impl Server {
@@ -283,6 +290,9 @@ impl Server {
             notify_flags,
             watched_keys: 0,
             blocking: Default::default(),
+            prop: Default::default(),
+            aof: Default::default(),
+            clock_frozen: false,
         }
     }
 
@@ -432,4 +442,5 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
     }
     crate::db::expire::active_expire_cycle(srv, now_ms);
     crate::persist::snapshot::cron(srv, now_ms / 1000);
+    crate::persist::aof::cron(srv, now_ms / 1000);
 }

@@ -26,6 +26,7 @@ impl ShutdownRequest {
 /// keep serving (a required save failed and FORCE was not given).
 pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
+    crate::persist::aof::prepare_shutdown(srv);
     crate::persist::snapshot::stop_child_for_shutdown(srv);
     // Never save while the dataset is still loading: that would replace the file with the
     // part loaded so far.

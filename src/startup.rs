@@ -181,6 +181,10 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
         }
     }
     disable_thp(&config);
+    // A write past RLIMIT_FSIZE then fails with EFBIG, handled as any AOF/RDB write error,
+    // instead of killing the server.
+    // SAFETY: setting a signal's disposition to SIG_IGN has no handler to be unsafe about.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
 
     let mut srv = Server::new(config);
     srv.config_file = config_path;
@@ -205,17 +209,34 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
         srv.tcp_port
     );
     log!(Level::Warning, "Server initialized");
-    let rdb = crate::persist::snapshot::rdb_path(&srv);
-    match crate::persist::rdb_io::start_loading(&srv, &rdb) {
-        Ok(loading) => srv.loading = loading,
-        Err(e) => {
-            log!(
-                Level::Warning,
-                "Fatal error loading the DB: {}. Exiting.",
-                e
-            );
-            crate::shutdown::remove_pidfile(&srv);
-            return 1;
+    if crate::persist::aof::load_manifest_from_disk(&mut srv).is_err() {
+        // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.
+        crate::shutdown::remove_pidfile(&srv);
+        return 1;
+    }
+    if srv.config.appendonly {
+        // With the AOF on, the AOF (not dump.rdb) is the dataset, as in Redis.
+        match crate::persist::aof::start_loading(&mut srv) {
+            Ok(loading) => srv.loading = loading,
+            Err(_) => {
+                // Logged by the AOF code in Redis's words.
+                crate::shutdown::remove_pidfile(&srv);
+                return 1;
+            }
+        }
+    } else {
+        let rdb = crate::persist::snapshot::rdb_path(&srv);
+        match crate::persist::rdb_io::start_loading(&srv, &rdb) {
+            Ok(loading) => srv.loading = loading,
+            Err(e) => {
+                log!(
+                    Level::Warning,
+                    "Fatal error loading the DB: {}. Exiting.",
+                    e
+                );
+                crate::shutdown::remove_pidfile(&srv);
+                return 1;
+            }
         }
     }
     log!(Level::Notice, "Ready to accept connections");

@@ -435,18 +435,18 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
         p.rdb_last_load_keys_loaded,
     );
     line(out, "rdb_bgsave_child_pid", p.rdb_child_pid().unwrap_or(-1));
-    line(out, "aof_enabled", 0);
-    line(out, "aof_rewrite_in_progress", 0);
-    line(out, "aof_rewrite_scheduled", 0);
-    line(out, "aof_last_rewrite_time_sec", -1);
-    line(out, "aof_current_rewrite_time_sec", -1);
-    line(out, "aof_last_bgrewrite_status", "ok");
-    line(out, "aof_rewrites", 0);
-    line(out, "aof_rewrites_consecutive_failures", 0);
-    line(out, "aof_last_write_status", "ok");
-    line(out, "aof_last_cow_size", 0);
+    let mut aof_fields = Vec::new();
+    crate::persist::aof::info_fields(srv, &mut aof_fields);
+    for (k, v) in &aof_fields {
+        line(out, k, v);
+    }
     line(out, "module_fork_in_progress", 0);
     line(out, "module_fork_last_cow_size", 0);
+    let mut aof_fields = Vec::new();
+    crate::persist::aof::info_enabled_fields(srv, &mut aof_fields);
+    for (k, v) in &aof_fields {
+        line(out, k, v);
+    }
 }
 
 fn info_stats(srv: &Server, out: &mut String) {
@@ -676,6 +676,14 @@ pub fn apply_config_changes(srv: &mut Server, names: &[&'static str]) -> Result<
                     util::strerror(&e)
                 )
             })?,
+            "appendonly" => {
+                if srv.config.appendonly {
+                    crate::persist::aof::start_append_only(srv)?;
+                } else {
+                    crate::persist::aof::stop_append_only(srv);
+                }
+            }
+            "appendfsync" => crate::persist::aof::fsync_policy_changed(srv),
             "requirepass" => {}
             _ => {}
         }

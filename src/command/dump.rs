@@ -106,6 +106,7 @@ pub fn restore(srv: &mut Server, c: &mut Client, argv: &Argv) {
         // Already expired: the key is not created (an old one REPLACE removed stays removed).
         if deleted {
             srv.dirty += 1;
+            srv.propagate_as(crate::propagate::argv(&[b"DEL", key]));
         }
         c.add_ok();
         return;
@@ -113,6 +114,13 @@ pub fn restore(srv: &mut Server, c: &mut Client, argv: &Argv) {
     db.insert_new(key.as_slice().into(), value);
     if ttl != 0 {
         db.set_expire(key, Some(ttl));
+        if !absttl {
+            // A relative TTL is propagated as the absolute time it stood for.
+            let mut p = argv.to_vec();
+            p[2] = ttl.to_string().into_bytes();
+            p.push(b"ABSTTL".to_vec());
+            srv.propagate_as(p);
+        }
     }
     // IDLETIME/FREQ are validated; tine keeps no per-key LRU/LFU data yet.
     let _ = (idle, freq);

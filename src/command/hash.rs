@@ -312,6 +312,13 @@ pub fn hincrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return;
     };
     store_value(srv, c, key, field, text.as_bytes());
+    // Propagated as its result, so replicas and the AOF do not redo float arithmetic.
+    srv.propagate_as(crate::propagate::argv(&[
+        b"HSET",
+        key,
+        field,
+        text.as_bytes(),
+    ]));
     c.add_bulk(text.as_bytes());
 }
 

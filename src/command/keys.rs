@@ -296,6 +296,16 @@ fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, a
         d.set_expire(&argv[1], Some(when));
         "expire"
     };
+    // Propagated as its effect: an absolute PEXPIREAT, or the DEL of a time already past.
+    if event == "del" {
+        srv.propagate_as(crate::propagate::argv(&[b"DEL", &argv[1]]));
+    } else {
+        srv.propagate_as(crate::propagate::argv(&[
+            b"PEXPIREAT",
+            &argv[1],
+            when.to_string().as_bytes(),
+        ]));
+    }
     srv.dirty += 1;
     srv.notify(notify::GENERIC, event, &argv[1], c.db);
     c.add_int(1);

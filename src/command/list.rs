@@ -716,6 +716,11 @@ fn mpop_first(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>], end: End, coun
                 let n = pop_range_reply(l, c, end, count);
                 let emptied = l.is_empty();
                 popped(srv, db, key, n, emptied);
+                srv.propagate_as(crate::propagate::argv(&[
+                    pop_name(end),
+                    key,
+                    count.to_string().as_bytes(),
+                ]));
                 return true;
             }
         }
@@ -765,6 +770,22 @@ fn serve_blmpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Se
 
 // ----- BLPOP / BRPOP -----
 
+/// The pop command a blocking or multi-key pop is propagated as.
+fn pop_name(end: End) -> &'static [u8] {
+    match end {
+        End::Head => b"LPOP",
+        End::Tail => b"RPOP",
+    }
+}
+
+/// The word for an end, as LMOVE takes it.
+fn end_word(end: End) -> &'static [u8] {
+    match end {
+        End::Head => b"left",
+        End::Tail => b"right",
+    }
+}
+
 fn bpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
     let Some(deadline) = blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
         return;
@@ -782,6 +803,7 @@ fn bpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
                 c.add_bulk(key);
                 c.add_bulk(&v);
                 popped(srv, db, key, 1, emptied);
+                srv.propagate_as(crate::propagate::argv(&[pop_name(end), key]));
                 return;
             }
         }
@@ -820,6 +842,7 @@ fn serve_bpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Serv
     c.add_bulk(key);
     c.add_bulk(&v);
     popped(srv, db, key, 1, emptied);
+    srv.propagate_as(crate::propagate::argv(&[pop_name(end), key]));
     Served::Done
 }
 
@@ -838,7 +861,17 @@ fn bmove_generic(
     };
     match write_list(srv, c, &argv[1]) {
         Err(()) => {}
-        Ok(Some(_)) => lmove_reply(srv, c, &argv[1], &argv[2], from, to),
+        Ok(Some(_)) => {
+            lmove_reply(srv, c, &argv[1], &argv[2], from, to);
+            // Served at once: propagated as the non-blocking form.
+            if argv[0].eq_ignore_ascii_case(b"brpoplpush") {
+                srv.propagate_as(crate::propagate::argv(&[b"RPOPLPUSH", &argv[1], &argv[2]]));
+            } else {
+                srv.propagate_as(crate::propagate::argv(&[
+                    b"LMOVE", &argv[1], &argv[2], &argv[3], &argv[4],
+                ]));
+            }
+        }
         Ok(None) => {
             if !blocking::may_block(c) {
                 // Redis answers a null bulk here, not the null array of a timeout.
@@ -883,6 +916,13 @@ fn serve_bmove(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Ser
         (End::Tail, End::Head)
     };
     lmove_reply(srv, c, key, &argv[2], from, to);
+    srv.propagate_as(crate::propagate::argv(&[
+        b"LMOVE",
+        key,
+        &argv[2],
+        end_word(from),
+        end_word(to),
+    ]));
     Served::Done
 }
 

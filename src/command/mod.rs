@@ -332,6 +332,9 @@ pub fn call(srv: &mut Server, c: &mut Client) -> Outcome {
     }
     // Clients blocked on keys this command made ready are served before anyone else is
     // replied to (top level only: EXEC will serve after its whole queue).
+    // The command is one unit of the propagation feed; each blocked client it serves is
+    // another, after it (as Redis 7.0 propagates them).
+    crate::propagate::end_unit(srv);
     crate::blocking::serve_ready_keys(srv);
     outcome
 }
@@ -402,20 +405,25 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         return Outcome::Done;
     }
 
-    // A failed background save stops writes (and PING, as Redis) until a save succeeds.
-    if (r.flags & flag::WRITE != 0 || r.cmd.name == "ping")
-        && crate::persist::snapshot::writes_denied(srv)
-    {
-        srv.cmd_stats[r.id].rejected_calls += 1;
-        c.add_error(crate::persist::snapshot::MISCONF_RDB);
-        if let Some(m) = c.multi.as_mut() {
-            m.errored = true;
+    // A failed background save, or a failed AOF write, stops writes (and PING, as Redis)
+    // until persistence works again.
+    if r.flags & flag::WRITE != 0 || r.cmd.name == "ping" {
+        let denied = if crate::persist::snapshot::writes_denied(srv) {
+            Some(crate::persist::snapshot::MISCONF_RDB.to_string())
+        } else {
+            crate::persist::aof::writes_denied(srv)
+        };
+        if let Some(msg) = denied {
+            srv.cmd_stats[r.id].rejected_calls += 1;
+            c.add_error(&msg);
+            if let Some(m) = c.multi.as_mut() {
+                m.errored = true;
+            }
+            finish_errors(srv, c);
+            end_reply_skip(c);
+            return Outcome::Done;
         }
-        finish_errors(srv, c);
-        end_reply_skip(c);
-        return Outcome::Done;
     }
-
     // Inside MULTI: queue, except the commands that control the transaction.
     if c.multi.is_some()
         && !matches!(
@@ -453,10 +461,14 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         }
     }
 
-    srv.now_ms = crate::util::mstime();
+    if !srv.clock_frozen {
+        srv.now_ms = crate::util::mstime();
+    }
     c.last_cmd = r.full_name.as_str();
     let start = Instant::now();
+    let before = crate::propagate::before_command(srv);
     (r.cmd.handler)(srv, c, argv);
+    crate::propagate::after_command(srv, c.db, argv, before, r.cmd.name != "exec");
     let usec = start.elapsed().as_micros() as u64;
     if srv.watched_keys > 0 {
         multi::collect_touched(srv, c);

@@ -1,5 +1,5 @@
-//! Persistence commands: SAVE, BGSAVE [SCHEDULE]. (LASTSAVE lives with the other server
-//! commands in admin.rs.)
+//! Persistence commands: SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF. (LASTSAVE lives with the
+//! other server commands in admin.rs.)
 
 use super::{Argv, err};
 use crate::net::client::Client;
@@ -48,5 +48,24 @@ pub fn bgsave(srv: &mut Server, c: &mut Client, argv: &Argv) {
     match snapshot::bgsave(srv) {
         Ok(()) => c.add_simple("Background saving started"),
         Err(e) => c.add_error(&e),
+    }
+}
+
+/// BGREWRITEAOF: with a child already running the rewrite is scheduled, as Redis does.
+pub fn bgrewriteaof(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    use crate::persist::aof;
+    if aof::rewrite_in_progress(srv) {
+        c.add_err("Background append only file rewriting already in progress");
+    } else if srv.persist.child.is_some() || c.in_exec {
+        srv.aof.rewrite_scheduled = true;
+        // A manual request resets the back-off so that it runs as soon as possible.
+        srv.aof.consecutive_failures = 0;
+        c.add_simple("Background append only file rewriting scheduled");
+    } else if aof::rewrite::start(srv).is_ok() {
+        c.add_simple("Background append only file rewriting started");
+    } else {
+        c.add_err(
+            "Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        );
     }
 }

@@ -176,6 +176,8 @@ pub fn spop(srv: &mut Server, c: &mut Client, argv: &Argv) {
             match m {
                 Some(m) => {
                     srv.dirty += 1;
+                    // Propagated as its effect: SREM of the member popped (Redis 7.0).
+                    srv.propagate_as(crate::propagate::argv(&[b"SREM", key, &m]));
                     c.add_bulk(&m);
                 }
                 None => c.add_null(),
@@ -213,6 +215,7 @@ fn spop_with_count(srv: &mut Server, c: &mut Client, argv: &Argv) {
         reply_set(c, s);
         srv.dbs[c.db].remove(key);
         srv.dirty += 1;
+        srv.propagate_as(crate::propagate::argv(&[b"DEL", key]));
         return;
     }
     let remaining = size - count;
@@ -233,6 +236,16 @@ fn spop_with_count(srv: &mut Server, c: &mut Client, argv: &Argv) {
         keep.members()
     };
     srv.dirty += popped.len() as u64;
+    // Propagated as SREMs of what was popped, at most 1024 members each (Redis 7.0).
+    let srems = popped
+        .chunks(1024)
+        .map(|chunk| {
+            let mut a = vec![b"SREM".to_vec(), key.to_vec()];
+            a.extend(chunk.iter().cloned());
+            a
+        })
+        .collect();
+    srv.propagate_many(srems);
     reply_members(c, &popped);
 }
 

@@ -171,6 +171,25 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return;
     }
     store(srv, c.db, key, Str::from_bytes(&argv[2]), expiry);
+    // A relative or second-based expiry is propagated as the absolute ms it stood for.
+    if let Expiry::At(t) = expiry {
+        srv.propagate_as(crate::propagate::argv(&[
+            b"SET",
+            key,
+            &argv[2],
+            b"PXAT",
+            t.to_string().as_bytes(),
+        ]));
+    } else if get {
+        // The GET option is not propagated, as Redis 7.0.
+        let p: Vec<Vec<u8>> = argv
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| *i < 3 || !a.eq_ignore_ascii_case(b"get"))
+            .map(|(_, a)| a.clone())
+            .collect();
+        srv.propagate_as(p);
+    }
     if !get {
         c.add_ok();
     }
@@ -196,6 +215,13 @@ fn setex_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit: i64, name:
         Str::from_bytes(&argv[3]),
         Expiry::At(t),
     );
+    srv.propagate_as(crate::propagate::argv(&[
+        b"SET",
+        &argv[1],
+        &argv[3],
+        b"PXAT",
+        t.to_string().as_bytes(),
+    ]));
     c.add_ok();
 }
 
@@ -213,6 +239,7 @@ pub fn getset(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     reply_str(c, old);
     store(srv, c.db, &argv[1], Str::from_bytes(&argv[2]), Expiry::None);
+    srv.propagate_as(crate::propagate::argv(&[b"SET", &argv[1], &argv[2]]));
 }
 
 pub fn getdel(srv: &mut Server, c: &mut Client, argv: &Argv) {
@@ -223,6 +250,7 @@ pub fn getdel(srv: &mut Server, c: &mut Client, argv: &Argv) {
     reply_str(c, old);
     if found {
         srv.dbs[c.db].remove(&argv[1]);
+        srv.propagate_as(crate::propagate::argv(&[b"DEL", &argv[1]]));
         srv.dirty += 1;
         srv.notify(notify::GENERIC, "del", &argv[1], c.db);
     }
@@ -278,6 +306,7 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
         Change::Persist => {
             if d.expire_of(&argv[1]).is_some() {
                 d.set_expire(&argv[1], None);
+                srv.propagate_as(crate::propagate::argv(&[b"PERSIST", &argv[1]]));
                 srv.dirty += 1;
                 srv.notify(notify::GENERIC, "persist", &argv[1], c.db);
             }
@@ -285,9 +314,15 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
         Change::At(t) => {
             let event = if t <= now {
                 d.remove(&argv[1]);
+                srv.propagate_as(crate::propagate::argv(&[b"DEL", &argv[1]]));
                 "del"
             } else {
                 d.set_expire(&argv[1], Some(t));
+                srv.propagate_as(crate::propagate::argv(&[
+                    b"PEXPIREAT",
+                    &argv[1],
+                    t.to_string().as_bytes(),
+                ]));
                 "expire"
             };
             srv.dirty += 1;
@@ -503,6 +538,13 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return;
     };
     srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_bytes(text.as_bytes())), true);
+    // Float formatting may differ between machines: the result is propagated, not the step.
+    srv.propagate_as(crate::propagate::argv(&[
+        b"SET",
+        &argv[1],
+        text.as_bytes(),
+        b"KEEPTTL",
+    ]));
     srv.dirty += 1;
     srv.notify(notify::STRING, "incrbyfloat", &argv[1], c.db);
     c.add_bulk(text.as_bytes());

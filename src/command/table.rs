@@ -103,6 +103,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "shutdown", arity: -1, flags: "admin noscript loading stale no_multi allow_busy", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Synchronously save the dataset to disk and then shut down the server", since: "1.0.0", handler: admin::shutdown, subcommands: &[] },
     // persistence
     Command { name: "save", arity: 1, flags: "admin noscript no_async_loading no_multi", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Synchronously save the dataset to disk", since: "1.0.0", handler: persist::save, subcommands: &[] },
+    Command { name: "bgrewriteaof", arity: 1, flags: "admin noscript no_async_loading", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Asynchronously rewrite the append-only file", since: "1.0.0", handler: persist::bgrewriteaof, subcommands: &[] },
     Command { name: "bgsave", arity: -1, flags: "admin noscript no_async_loading", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Asynchronously save the dataset to disk", since: "1.0.0", handler: persist::bgsave, subcommands: &[] },
     // strings
     Command { name: "get", arity: 2, flags: "readonly fast", acl: "read string fast", keys: Keys::Range(1, 1, 1), group: "string", summary: "Get the value of a key", since: "1.0.0", handler: strings::get, subcommands: &[] },

@@ -792,7 +792,21 @@ pub fn zmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
         nested: true,
         nil_when_empty: true,
     };
-    pop_reply(srv, c, &args.keys, args.from_max, Some(args.count), how);
+    let dirty_before = srv.dirty;
+    if let Some(key) = pop_reply(srv, c, &args.keys, args.from_max, Some(args.count), how) {
+        // Propagated as what it did: ZPOPMIN/ZPOPMAX key <popped>.
+        let popped = srv.dirty - dirty_before;
+        let cmd: &[u8] = if args.from_max {
+            b"ZPOPMAX"
+        } else {
+            b"ZPOPMIN"
+        };
+        srv.propagate_as(crate::propagate::argv(&[
+            cmd,
+            &key,
+            popped.to_string().as_bytes(),
+        ]));
+    }
 }
 
 // ----- set algebra ---------------------------------------------------------------------------

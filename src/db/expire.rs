@@ -33,6 +33,7 @@ pub fn active_expire_cycle(srv: &mut Server, now_ms: i64) {
                 if *when <= now_ms && srv.dbs[id].remove(key).is_some() {
                     expired += 1;
                     srv.notify(crate::config::custom::notify::EXPIRED, "expired", key, id);
+                    crate::propagate::propagate_now(srv, id, vec![b"DEL".to_vec(), key.to_vec()]);
                 }
             }
             srv.stats.expired_keys += expired as u64;

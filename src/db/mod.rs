@@ -70,6 +70,9 @@ pub struct Db {
     /// Watched keys created (or signalled) since the server last served blocked clients
     /// (Redis's `ready_keys`), in signal order, without duplicates.
     ready: Vec<Key>,
+    /// Keys lookups deleted because their time had passed, for the propagation feed to turn
+    /// into `DEL` (drained after every command by `crate::propagate`).
+    pub lazily_expired: Vec<Key>,
 }
 
 /// The result of looking a key up for a command that needs a given type.
@@ -90,6 +93,7 @@ impl Db {
             touched_watchers: Vec::new(),
             blocking_keys: std::collections::HashMap::new(),
             ready: Vec::new(),
+            lazily_expired: Vec::new(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Db {
     pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
         if self.is_expired(key, now_ms) {
             self.remove(key);
+            self.lazily_expired.push(key.into());
             true
         } else {
             false

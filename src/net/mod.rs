@@ -148,6 +148,9 @@ impl EventLoop {
         for slot in pending {
             self.process_input(srv, slot);
         }
+        // The AOF is written (and fsynced with appendfsync always) before any reply leaves,
+        // as Redis's beforeSleep calls flushAppendOnlyFile before handleClientsWithPendingWrites.
+        crate::persist::aof::flush(srv, false);
         let writes = std::mem::take(&mut srv.pending_writes);
         for slot in writes {
             self.write_or_register(srv, slot);
@@ -424,12 +427,21 @@ impl EventLoop {
             c.qpos = 0;
         }
         srv.clients.put_back(c);
-        self.write_or_register(srv, slot);
+        if crate::persist::aof::has_pending(srv) {
+            // Replies wait for the AOF write in before_sleep (one write, one fsync, for every
+            // client served in this loop iteration).
+            srv.pending_writes.push(slot);
+        } else {
+            self.write_or_register(srv, slot);
+        }
     }
 
     /// Writes a client's pending output; registers for writable events if the socket is full,
     /// closes the client if it asked to be closed after its reply.
     fn write_or_register(&mut self, srv: &mut Server, slot: usize) {
+        if crate::persist::aof::has_pending(srv) {
+            crate::persist::aof::flush(srv, false);
+        }
         let Some(c) = srv.clients.get_mut(slot) else {
             return;
         };

@@ -97,7 +97,9 @@ pub struct Loading {
     pub total_bytes: u64,
     /// Bytes parsed so far, updated by the loader thread.
     pub loaded_bytes: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<Result<LoadedRdb, RdbError>>,
+    pub(crate) thread: std::thread::JoinHandle<Result<LoadedRdb, String>>,
+    /// True when this is the AOF being loaded (`persist::aof::loader`), not dump.rdb.
+    pub aof: bool,
 }
 
 impl Loading {
@@ -151,7 +153,7 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
                 inner: SliceSource::new(&data),
                 progress: thread_progress,
             };
-            read_rdb_source(&mut src, &limits, crate::util::mstime())
+            read_rdb_source(&mut src, &limits, crate::util::mstime()).map_err(|e| e.to_string())
         })
         .map_err(|e| format!("can't start the loader thread: {}", e))?;
     log!(
@@ -165,6 +167,7 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
         total_bytes,
         loaded_bytes: progress,
         thread,
+        aof: false,
     }))
 }
 
@@ -180,7 +183,16 @@ pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
         .thread
         .join()
         .map_err(|_| "the loader thread panicked".to_string())?;
-    let loaded = result.map_err(|e| e.to_string())?;
+    let loaded = result?;
+    if loading.aof {
+        install_dbs(srv, loaded);
+        log!(
+            Level::Notice,
+            "DB loaded from append only file: {:.3} seconds",
+            loading.started.elapsed().as_secs_f64()
+        );
+        return crate::persist::aof::loaded(srv);
+    }
     install(srv, loaded);
     log!(
         Level::Notice,
@@ -192,6 +204,18 @@ pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
 
 /// Replaces the server's databases with loaded ones.
 fn install(srv: &mut Server, loaded: LoadedRdb) {
+    let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
+    install_dbs(srv, loaded);
+    log!(
+        Level::Notice,
+        "Done loading RDB, keys loaded: {}, keys expired: {}.",
+        keys,
+        expired
+    );
+}
+
+/// Replaces the server's databases with loaded ones, without logging.
+fn install_dbs(srv: &mut Server, loaded: LoadedRdb) {
     let mut dbs = loaded.dbs;
     dbs.resize_with(srv.dbs.len(), || crate::db::Db::new(0));
     for (i, db) in dbs.iter_mut().enumerate() {
@@ -200,10 +224,4 @@ fn install(srv: &mut Server, loaded: LoadedRdb) {
     srv.dbs = dbs;
     srv.persist.rdb_last_load_keys_loaded = loaded.keys_loaded;
     srv.persist.rdb_last_load_keys_expired = loaded.keys_expired;
-    log!(
-        Level::Notice,
-        "Done loading RDB, keys loaded: {}, keys expired: {}.",
-        loaded.keys_loaded,
-        loaded.keys_expired
-    );
 }

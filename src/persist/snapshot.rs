@@ -282,7 +282,8 @@ pub fn check_children_done(srv: &mut Server) {
         srv.set_fork_active(false);
         match ch.kind {
             ChildKind::RdbToFile => bgsave_done(srv, ch, exit),
-            ChildKind::RdbToReplicas | ChildKind::AofRewrite => {}
+            ChildKind::AofRewrite => super::aof::rewrite::done(srv, ch, exit),
+            ChildKind::RdbToReplicas => {}
         }
     }
     if srv.persist.child.is_none() && srv.persist.bgsave_scheduled {

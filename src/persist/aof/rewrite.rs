@@ -1,0 +1,511 @@
+//! BGREWRITEAOF: a new AOF base written by a fork child (Redis's
+//! rewriteAppendOnlyFileBackground and backgroundRewriteDoneHandler).
+//!
+//! 1. The parent writes out its buffer and opens a new incr file, recorded at once in the
+//!    manifest (so a crash from here on loads old base + old incr + new incr: nothing lost).
+//!    Then it forks (`persist::child`, `ChildKind::AofRewrite`).
+//! 2. The child writes the dataset of its copy-on-write snapshot to
+//!    `temp-rewriteaof-<pid>.aof` — an RDB with `aof-use-rdb-preamble yes`, else commands
+//!    (SET, RPUSH, SADD, ZADD, HMSET, PEXPIREAT, at most 64 items per command) — fsyncs it,
+//!    renames it `temp-rewriteaof-bg-<pid>.aof` and exits 0. The parent keeps appending to the
+//!    new incr file meanwhile.
+//! 3. On success the parent renames the temp file into the AOF directory as the next base,
+//!    turns the old base and every incr file but the one being written into history, persists
+//!    the manifest (temp, fsync, rename, fsync dir) and deletes the history files in the
+//!    background. On failure nothing changes but the temp files are removed; the next
+//!    automatic try backs off once failures pile up ("AOF rewrite limited").
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{AofError, Status, dir};
+use crate::log;
+use crate::log::Level;
+use crate::persist::child::{self, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
+use crate::server::Server;
+use crate::util;
+
+/// Items per command when the base is written as commands (Redis's AOF_REWRITE_ITEMS_PER_CMD).
+const ITEMS_PER_CMD: usize = 64;
+
+/// The name the child renames its finished file to, in `dir`.
+pub fn temp_bg_name(pid: i32) -> String {
+    format!("temp-rewriteaof-bg-{}.aof", pid)
+}
+
+/// The file a rewrite writes before renaming.
+fn temp_name(pid: u32) -> String {
+    format!("temp-rewriteaof-{}.aof", pid)
+}
+
+/// The temp incr file used while the AOF waits for its first rewrite.
+pub fn temp_incr_name(aof_filename: &str) -> String {
+    format!(
+        "{}{}{}",
+        super::manifest::TEMP_FILE_NAME_PREFIX,
+        aof_filename,
+        super::manifest::INCR_FILE_SUFFIX
+    )
+}
+
+/// Writes the whole dataset as an AOF base to `path` (through a temp file, fsynced), as
+/// Redis's rewriteAppendOnlyFile. In a child, `reporter` gets progress.
+pub fn rewrite_to_file(
+    srv: &Server,
+    path: &Path,
+    reporter: Option<&mut ChildReporter>,
+) -> Result<(), String> {
+    let tmp = PathBuf::from(temp_name(std::process::id()));
+    let file = std::fs::File::create(&tmp).map_err(|e| {
+        let msg = format!(
+            "Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {}",
+            e
+        );
+        log!(Level::Warning, "{}", msg);
+        msg
+    })?;
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
+    let result = write_base(srv, &mut w, reporter)
+        .and_then(|_| w.flush().map_err(|e| e.to_string()))
+        .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
+    drop(w);
+    if let Err(e) = result {
+        let msg = format!("Write error writing append only file on disk: {}", e);
+        log!(Level::Warning, "{}", msg);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(msg);
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let msg = format!(
+            "Error moving temp append only file on the final destination: {}",
+            e
+        );
+        log!(Level::Warning, "{}", msg);
+        let _ = std::fs::remove_file(&tmp);
+        return Err(msg);
+    }
+    Ok(())
+}
+
+/// The base's contents: an RDB (with the `aof-base` aux field) or commands.
+fn write_base<W: Write>(
+    srv: &Server,
+    w: &mut W,
+    mut reporter: Option<&mut ChildReporter>,
+) -> Result<(), String> {
+    let delay = srv.config.rdb_key_save_delay;
+    let mut progress = |done: u64| {
+        crate::persist::rdb_io::debug_delay(delay);
+        if let Some(r) = reporter.as_deref_mut() {
+            if r.progress(done).is_err() {
+                child::exit_parent_gone();
+            }
+        }
+    };
+    if srv.config.aof_use_rdb_preamble {
+        let mut opts = crate::persist::rdb_io::options(srv);
+        opts.aof_base = true;
+        return crate::persist::rdb::write_rdb(w, &srv.dbs, &opts, progress)
+            .map_err(|e| e.to_string());
+    }
+    let mut out = Vec::with_capacity(64 * 1024);
+    if srv.config.aof_timestamp_enabled {
+        out.extend_from_slice(format!("#TS:{}\r\n", util::unix_time()).as_bytes());
+    }
+    let mut done = 0u64;
+    for (id, db) in srv.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        super::writer::cat_select(&mut out, id);
+        for (key, value) in db.iter() {
+            rewrite_value(&mut out, key, value);
+            if let Some(t) = db.expire_of(key) {
+                super::writer::cat_command(
+                    &mut out,
+                    &[
+                        b"PEXPIREAT".to_vec(),
+                        key.to_vec(),
+                        t.to_string().into_bytes(),
+                    ],
+                );
+            }
+            if out.len() >= 64 * 1024 {
+                w.write_all(&out).map_err(|e| e.to_string())?;
+                out.clear();
+            }
+            done += 1;
+            progress(done);
+        }
+    }
+    w.write_all(&out).map_err(|e| e.to_string())
+}
+
+/// The commands that rebuild one value.
+fn rewrite_value(out: &mut Vec<u8>, key: &[u8], value: &crate::db::Value) {
+    use crate::db::Value;
+    let mut ib = crate::db::listpack::IntBuf::default();
+    let mut ib2 = crate::db::listpack::IntBuf::default();
+    let mut batched = |cmd: &[u8], items: Vec<Vec<Vec<u8>>>| {
+        for chunk in items.chunks(ITEMS_PER_CMD) {
+            let mut argv = vec![cmd.to_vec(), key.to_vec()];
+            for item in chunk {
+                argv.extend(item.iter().cloned());
+            }
+            super::writer::cat_command(out, &argv);
+        }
+    };
+    match value {
+        Value::Str(s) => {
+            let mut b = itoa::Buffer::new();
+            batched(b"SET", vec![vec![s.bytes(&mut b).to_vec()]]);
+        }
+        Value::List(l) => {
+            let items = l
+                .iter()
+                .map(|e| vec![e.as_bytes(&mut ib).to_vec()])
+                .collect();
+            batched(b"RPUSH", items);
+        }
+        Value::Set(s) => {
+            let items = s
+                .iter()
+                .map(|e| vec![e.as_bytes(&mut ib).to_vec()])
+                .collect();
+            batched(b"SADD", items);
+        }
+        Value::ZSet(z) => {
+            let items = z
+                .iter()
+                .map(|(m, score)| {
+                    vec![
+                        crate::util::format_double(score).into_bytes(),
+                        m.as_bytes(&mut ib).to_vec(),
+                    ]
+                })
+                .collect();
+            batched(b"ZADD", items);
+        }
+        Value::Hash(h) => {
+            let items = h
+                .iter()
+                .map(|(f, v)| vec![f.as_bytes(&mut ib).to_vec(), v.as_bytes(&mut ib2).to_vec()])
+                .collect();
+            batched(b"HMSET", items);
+        }
+    }
+}
+
+/// Opens a new incr file for the writes that happen during the rewrite (Redis's
+/// openNewIncrAofForAppend). The manifest naming it is persisted before the switch.
+fn open_new_incr_for_append(srv: &mut Server) -> Result<(), String> {
+    let fname = srv.config.appendfilename.clone();
+    let (name, temp_am) = match srv.aof.status {
+        Status::Off => return Ok(()),
+        Status::WaitRewrite => (temp_incr_name(&fname), None),
+        Status::On => {
+            let mut am = srv.aof.manifest.clone();
+            let n = am.new_incr(&fname);
+            (n, Some(am))
+        }
+    };
+    let f = super::open_append(srv, &name, true).map_err(|e| {
+        let msg = format!("Can't open the append-only file {}: {}", name, e);
+        log!(Level::Warning, "{}", msg);
+        msg
+    })?;
+    if let Some(am) = &temp_am {
+        if let Err(e) = am.persist(&dir(srv), &fname) {
+            log!(Level::Warning, "{}", e);
+            return Err(e);
+        }
+    }
+    log!(
+        Level::Notice,
+        "Creating AOF incr file {} on background rewrite",
+        name
+    );
+    if let Some(old) = srv.aof.w.file.take() {
+        srv.aof.w.bio.fsync_and_close(old);
+        srv.aof.w.fsync_offset = srv.aof.w.current_size;
+        srv.aof.w.last_fsync = util::unix_time();
+    }
+    srv.aof.w.file = Some(f);
+    srv.aof.w.last_incr_size = 0;
+    if let Some(am) = temp_am {
+        srv.aof.manifest = am;
+    }
+    Ok(())
+}
+
+fn oom_score(srv: &Server) -> OomScore {
+    let bg = srv
+        .config
+        .oom_score_adj_values
+        .split_whitespace()
+        .nth(2)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(800);
+    OomScore {
+        mode: srv.config.oom_score_adj,
+        bgchild: bg,
+    }
+}
+
+/// Starts a background rewrite. `Err` when it could not (logged; the caller replies).
+pub fn start(srv: &mut Server) -> Result<(), AofError> {
+    if srv.persist.child.is_some() {
+        return Err(AofError("another child process is active".into()));
+    }
+    if let Err(e) = super::create_dir(srv) {
+        log!(Level::Warning, "{}", e);
+        srv.aof.last_bgrewrite_ok = false;
+        return Err(AofError(e));
+    }
+    srv.aof.w.selected_db = None;
+    super::flush(srv, true);
+    if let Err(e) = open_new_incr_for_append(srv) {
+        srv.aof.last_bgrewrite_ok = false;
+        return Err(AofError(e));
+    }
+    srv.aof.rewrites += 1;
+    let mut close: Vec<i32> = srv.listener_fds.clone();
+    close.extend(srv.clients.iter().map(|c| c.stream.raw_fd()));
+    close.extend(srv.aof.w.raw_fd());
+    let oom = oom_score(srv);
+    let started = {
+        let srv_ref: &Server = srv;
+        child::start(ChildKind::AofRewrite, &close, oom, |reporter| {
+            let target = PathBuf::from(temp_bg_name(std::process::id() as i32));
+            rewrite_to_file(srv_ref, &target, Some(reporter))?;
+            log!(
+                Level::Notice,
+                "Successfully created the temporary AOF base file {}",
+                target.display()
+            );
+            let cow = child::private_dirty_bytes();
+            log!(
+                Level::Notice,
+                "Fork CoW for AOF rewrite: current {} MB, peak {} MB, average {} MB",
+                cow / (1024 * 1024),
+                cow / (1024 * 1024),
+                cow / (1024 * 1024)
+            );
+            Ok(())
+        })
+    };
+    match started {
+        Ok(mut ch) => {
+            ch.temp_file = Some(PathBuf::from(temp_bg_name(ch.pid)));
+            ch.keys_total = srv.total_keys() as u64;
+            srv.persist.total_forks += 1;
+            srv.persist.latest_fork_usec = ch.fork_usec;
+            log!(
+                Level::Notice,
+                "Background append only file rewriting started by pid {}",
+                ch.pid
+            );
+            srv.aof.rewrite_scheduled = false;
+            srv.aof.rewrite_time_start = util::unix_time();
+            srv.persist.child = Some(ch);
+            srv.set_fork_active(true);
+            Ok(())
+        }
+        Err(e) => {
+            srv.aof.last_bgrewrite_ok = false;
+            log!(
+                Level::Warning,
+                "Can't rewrite append only file in background: fork: {}",
+                e
+            );
+            Err(AofError(format!("fork: {}", e)))
+        }
+    }
+}
+
+/// Stops a running rewrite child on purpose (SIGUSR1), reaps it and removes its temp files.
+pub fn kill_child(srv: &mut Server) {
+    let Some(ch) = srv
+        .persist
+        .child
+        .take_if(|c| c.kind == ChildKind::AofRewrite)
+    else {
+        return;
+    };
+    let mut ch = ch;
+    log!(
+        Level::Notice,
+        "Killing running AOF rewrite child: {}",
+        ch.pid
+    );
+    ch.kill_on_purpose();
+    let mut status = 0;
+    // SAFETY: waitpid on our own child, which was just sent SIGUSR1 and exits at once.
+    unsafe { libc::waitpid(ch.pid, &mut status, 0) };
+    remove_temp_files(ch.pid);
+    srv.set_fork_active(false);
+    srv.aof.rewrite_time_start = -1;
+}
+
+fn remove_temp_files(pid: i32) {
+    let _ = std::fs::remove_file(temp_bg_name(pid));
+    let _ = std::fs::remove_file(temp_name(pid as u32));
+}
+
+/// What happens when the rewrite child ends (Redis's backgroundRewriteDoneHandler).
+pub fn done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
+    let fname = srv.config.appendfilename.clone();
+    let aof_dir = dir(srv);
+    match exit {
+        ChildExit::Exited(0) => {
+            log!(
+                Level::Notice,
+                "Background AOF rewrite terminated with success"
+            );
+            if commit(srv, &ch, &fname, &aof_dir).is_ok() {
+                srv.persist.aof_last_cow_size = ch.report.cow_bytes;
+                srv.aof.last_bgrewrite_ok = true;
+                srv.aof.consecutive_failures = 0;
+                log!(
+                    Level::Notice,
+                    "Background AOF rewrite finished successfully"
+                );
+                if srv.aof.status == Status::WaitRewrite {
+                    srv.aof.status = Status::On;
+                }
+            } else {
+                srv.aof.last_bgrewrite_ok = false;
+                srv.aof.consecutive_failures += 1;
+            }
+        }
+        ChildExit::Exited(_) => {
+            srv.aof.last_bgrewrite_ok = false;
+            srv.aof.consecutive_failures += 1;
+            log!(
+                Level::Warning,
+                "Background AOF rewrite terminated with error"
+            );
+        }
+        ChildExit::Signaled(sig) => {
+            if sig != libc::SIGUSR1 {
+                srv.aof.last_bgrewrite_ok = false;
+                srv.aof.consecutive_failures += 1;
+            }
+            log!(
+                Level::Warning,
+                "Background AOF rewrite terminated by signal {}",
+                sig
+            );
+        }
+    }
+    remove_temp_files(ch.pid);
+    if srv.aof.status == Status::WaitRewrite {
+        srv.aof.w.buf = Vec::new();
+        srv.aof.w.file = None;
+        let t = temp_incr_name(&fname);
+        log!(
+            Level::Notice,
+            "Removing the temp incr aof file {} in the background",
+            t
+        );
+        srv.aof.w.bio.unlink(aof_dir.join(t));
+        srv.aof.rewrite_scheduled = true;
+    }
+    let now = util::unix_time();
+    if srv.aof.rewrite_time_start >= 0 {
+        srv.aof.rewrite_time_last = now - srv.aof.rewrite_time_start;
+    }
+    srv.aof.rewrite_time_start = -1;
+}
+
+/// Installs the child's file as the new base and persists the new manifest.
+fn commit(srv: &mut Server, ch: &RunningChild, fname: &str, aof_dir: &Path) -> Result<(), ()> {
+    let tmp = temp_bg_name(ch.pid);
+    let mut am = srv.aof.manifest.clone();
+    let new_base = am.new_base(fname, srv.config.aof_use_rdb_preamble);
+    let new_base_path = aof_dir.join(&new_base);
+    if let Err(e) = std::fs::rename(&tmp, &new_base_path) {
+        log!(
+            Level::Warning,
+            "Error trying to rename the temporary AOF base file {} into {}: {}",
+            tmp,
+            new_base_path.display(),
+            e
+        );
+        return Err(());
+    }
+    log!(
+        Level::Notice,
+        "Successfully renamed the temporary AOF base file {} into {}",
+        tmp,
+        new_base
+    );
+    let mut new_incr_path = None;
+    if srv.aof.status == Status::WaitRewrite {
+        let temp_incr = temp_incr_name(fname);
+        let new_incr = am.new_incr(fname);
+        let p = aof_dir.join(&new_incr);
+        if let Err(e) = std::fs::rename(aof_dir.join(&temp_incr), &p) {
+            log!(
+                Level::Warning,
+                "Error trying to rename the temporary AOF incr file {} into {}: {}",
+                temp_incr,
+                p.display(),
+                e
+            );
+            let _ = std::fs::remove_file(&new_base_path);
+            return Err(());
+        }
+        log!(
+            Level::Notice,
+            "Successfully renamed the temporary AOF incr file {} into {}",
+            temp_incr,
+            new_incr
+        );
+        new_incr_path = Some(p);
+    }
+    am.mark_rewritten_incr_as_history(srv.aof.w.file.is_some());
+    if let Err(e) = am.persist(aof_dir, fname) {
+        log!(Level::Warning, "{}", e);
+        let _ = std::fs::remove_file(&new_base_path);
+        if let Some(p) = new_incr_path {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(());
+    }
+    srv.aof.manifest = am;
+    if srv.aof.w.file.is_some() {
+        srv.aof.w.selected_db = None;
+        let base_size = super::file_size(srv, &new_base);
+        srv.aof.w.current_size = base_size + srv.aof.w.last_incr_size;
+        srv.aof.rewrite_base_size = srv.aof.w.current_size;
+        srv.aof.w.fsync_offset = srv.aof.w.current_size;
+        srv.aof.w.last_fsync = util::unix_time();
+    }
+    delete_history_files(srv);
+    Ok(())
+}
+
+/// Removes history files in the background and drops them from the manifest (Redis's
+/// aofDelHistoryFiles), unless `aof-disable-auto-gc yes`.
+fn delete_history_files(srv: &mut Server) {
+    if srv.config.aof_disable_auto_gc || srv.aof.manifest.history.is_empty() {
+        return;
+    }
+    let aof_dir = dir(srv);
+    for h in std::mem::take(&mut srv.aof.manifest.history) {
+        log!(
+            Level::Notice,
+            "Removing the history file {} in the background",
+            h.name
+        );
+        srv.aof.w.bio.unlink(aof_dir.join(&h.name));
+    }
+    if let Err(e) = srv
+        .aof
+        .manifest
+        .persist(&aof_dir, &srv.config.appendfilename)
+    {
+        log!(Level::Warning, "{}", e);
+    }
+}
