@@ -149,3 +149,87 @@ pub fn forget_client(srv: &mut Server, c: &Client) {
     }
     srv.pubsub.patterns.retain(|(_, s)| *s != c.slot);
 }
+
+/// Keyspace events of the collection commands that change the one key they name first:
+/// (command, class, event, is a STORE command). Commands touching several keys (LMOVE, SMOVE,
+/// the multi-key pops) publish their events themselves.
+const COMMAND_EVENTS: &[(&str, u32, &str, bool)] = &[
+    ("lpush", notify::LIST, "lpush", false),
+    ("lpushx", notify::LIST, "lpush", false),
+    ("rpush", notify::LIST, "rpush", false),
+    ("rpushx", notify::LIST, "rpush", false),
+    ("linsert", notify::LIST, "linsert", false),
+    ("lset", notify::LIST, "lset", false),
+    ("lrem", notify::LIST, "lrem", false),
+    ("ltrim", notify::LIST, "ltrim", false),
+    ("hset", notify::HASH, "hset", false),
+    ("hmset", notify::HASH, "hset", false),
+    ("hsetnx", notify::HASH, "hset", false),
+    ("hdel", notify::HASH, "hdel", false),
+    ("hincrby", notify::HASH, "hincrby", false),
+    ("hincrbyfloat", notify::HASH, "hincrbyfloat", false),
+    ("sadd", notify::SET, "sadd", false),
+    ("srem", notify::SET, "srem", false),
+    ("spop", notify::SET, "spop", false),
+    ("sinterstore", notify::SET, "sinterstore", true),
+    ("sunionstore", notify::SET, "sunionstore", true),
+    ("sdiffstore", notify::SET, "sdiffstore", true),
+    ("zadd", notify::ZSET, "zadd", false),
+    ("zincrby", notify::ZSET, "zincr", false),
+    ("zrem", notify::ZSET, "zrem", false),
+    ("zremrangebyscore", notify::ZSET, "zremrangebyscore", false),
+    ("zremrangebyrank", notify::ZSET, "zremrangebyrank", false),
+    ("zremrangebylex", notify::ZSET, "zremrangebylex", false),
+    ("zunionstore", notify::ZSET, "zunionstore", true),
+    ("zinterstore", notify::ZSET, "zinterstore", true),
+    ("zdiffstore", notify::ZSET, "zdiffstore", true),
+    ("zrangestore", notify::ZSET, "zrangestore", true),
+];
+
+/// The keyspace event a command will publish once it has changed its key, captured before it
+/// runs (whether the key existed decides the "del" that follows an emptying removal).
+pub struct CommandEvent {
+    db: usize,
+    key: Vec<u8>,
+    class: u32,
+    event: &'static str,
+    store: bool,
+    existed: bool,
+}
+
+impl CommandEvent {
+    /// Looks the command up; nothing is done unless notifications are on.
+    pub fn before(srv: &Server, db: usize, name: &str, argv: &[Vec<u8>]) -> Option<CommandEvent> {
+        if srv.notify_flags == 0 || argv.len() < 2 {
+            return None;
+        }
+        let &(_, class, mut event, store) = COMMAND_EVENTS.iter().find(|(n, ..)| *n == name)?;
+        if name == "zadd" && argv[2..].iter().any(|a| a.eq_ignore_ascii_case(b"incr")) {
+            event = "zincr";
+        }
+        let key = argv[1].clone();
+        let existed = srv.dbs[db].peek(&key).is_some();
+        Some(CommandEvent {
+            db,
+            key,
+            class,
+            event,
+            store,
+            existed,
+        })
+    }
+
+    /// Publishes the event (and "del" when the command emptied and removed the key), as the
+    /// command's Redis implementation does.
+    pub fn after(self, srv: &mut Server) {
+        let exists = srv.dbs[self.db].peek(&self.key).is_some();
+        if exists {
+            notify(srv, self.class, self.event, &self.key, self.db);
+        } else if self.existed {
+            if !self.store {
+                notify(srv, self.class, self.event, &self.key, self.db);
+            }
+            notify(srv, notify::GENERIC, "del", &self.key, self.db);
+        }
+    }
+}

@@ -15,6 +15,7 @@
 
 use super::{Argv, err};
 use crate::blocking::{self, Served};
+use crate::config::custom::notify;
 use crate::db::Value;
 use crate::db::list::List;
 use crate::db::listpack::Entry;
@@ -199,11 +200,18 @@ fn pop_range_reply(l: &mut List, c: &mut Client, end: End, count: i64) -> usize 
 
 /// After popping `popped` elements from the list at `key`: deletes it if `emptied`, counts
 /// the changes.
-fn popped(srv: &mut Server, db: usize, key: &[u8], popped: usize, emptied: bool) {
+fn popped(srv: &mut Server, db: usize, key: &[u8], popped: usize, emptied: bool, end: End) {
     if emptied {
         srv.dbs[db].remove(key);
     }
     srv.dirty += popped as u64;
+    if popped > 0 {
+        let event = if end == End::Head { "lpop" } else { "rpop" };
+        srv.notify(notify::LIST, event, key, db);
+        if emptied {
+            srv.notify(notify::GENERIC, "del", key, db);
+        }
+    }
 }
 
 fn pop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
@@ -244,7 +252,7 @@ fn pop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
         }
     };
     let emptied = l.is_empty();
-    popped(srv, db, key, n, emptied);
+    popped(srv, db, key, n, emptied, end);
 }
 
 pub fn lpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
@@ -608,8 +616,15 @@ fn move_element(
         return Moved::NoSource;
     };
     let v = pop(l, from).expect("lists are never empty");
+    // Redis publishes the push on the destination before the pop on the source.
+    let (pop_event, push_event) = (
+        if from == End::Head { "lpop" } else { "rpop" },
+        if to == End::Head { "lpush" } else { "rpush" },
+    );
     if src == dst {
         push(l, to, &v);
+        srv.notify(notify::LIST, push_event, dst, db);
+        srv.notify(notify::LIST, pop_event, src, db);
     } else {
         match srv.dbs[db].get_mut(dst, now) {
             Some(Value::List(d)) => push(d, to, &v),
@@ -619,7 +634,13 @@ fn move_element(
                 srv.dbs[db].insert_new(dst.into(), Value::List(Box::new(d)));
             }
         }
+        let emptied = matches!(srv.dbs[db].peek(src), Some(Value::List(l)) if l.is_empty());
         delete_if_empty(srv, db, src);
+        srv.notify(notify::LIST, push_event, dst, db);
+        srv.notify(notify::LIST, pop_event, src, db);
+        if emptied {
+            srv.notify(notify::GENERIC, "del", src, db);
+        }
     }
     srv.dirty += 1;
     Moved::Value(v)
@@ -715,7 +736,7 @@ fn mpop_first(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>], end: End, coun
                 c.add_bulk(key);
                 let n = pop_range_reply(l, c, end, count);
                 let emptied = l.is_empty();
-                popped(srv, db, key, n, emptied);
+                popped(srv, db, key, n, emptied, end);
                 srv.propagate_as(crate::propagate::argv(&[
                     pop_name(end),
                     key,
@@ -802,7 +823,7 @@ fn bpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
                 c.add_array(2);
                 c.add_bulk(key);
                 c.add_bulk(&v);
-                popped(srv, db, key, 1, emptied);
+                popped(srv, db, key, 1, emptied, end);
                 srv.propagate_as(crate::propagate::argv(&[pop_name(end), key]));
                 return;
             }
@@ -841,7 +862,7 @@ fn serve_bpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Serv
     c.add_array(2);
     c.add_bulk(key);
     c.add_bulk(&v);
-    popped(srv, db, key, 1, emptied);
+    popped(srv, db, key, 1, emptied, end);
     srv.propagate_as(crate::propagate::argv(&[pop_name(end), key]));
     Served::Done
 }

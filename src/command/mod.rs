@@ -466,8 +466,13 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     }
     c.last_cmd = r.full_name.as_str();
     let start = Instant::now();
+    let event = crate::pubsub::CommandEvent::before(srv, c.db, r.cmd.name, argv);
     let before = crate::propagate::before_command(srv);
+    let dirty_before = srv.dirty;
     (r.cmd.handler)(srv, c, argv);
+    if let Some(ev) = event.filter(|_| srv.dirty > dirty_before) {
+        ev.after(srv);
+    }
     crate::propagate::after_command(srv, c.db, argv, before, r.cmd.name != "exec");
     let usec = start.elapsed().as_micros() as u64;
     if srv.watched_keys > 0 {

@@ -387,10 +387,15 @@ pub fn smove(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_int(0);
         return;
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         srv.dbs[db].remove(src);
     }
     srv.dirty += 1;
+    srv.notify(crate::config::custom::notify::SET, "srem", src, db);
+    if emptied {
+        srv.notify(crate::config::custom::notify::GENERIC, "del", src, db);
+    }
     let added = match write_set(srv, c, dst) {
         Ok(Some(d)) => d.insert(member, max),
         _ => {
@@ -402,6 +407,7 @@ pub fn smove(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     if added {
         srv.dirty += 1;
+        srv.notify(crate::config::custom::notify::SET, "sadd", dst, db);
     }
     c.add_int(1);
 }

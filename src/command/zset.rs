@@ -705,8 +705,16 @@ pub fn pop_reply(
         c.add_bulk(m);
         c.add_double(*s);
     }
+    let emptied = matches!(srv.dbs[db].peek(key), Some(Value::ZSet(z)) if z.is_empty());
     delete_if_empty(srv, db, key);
     srv.dirty += popped.len() as u64;
+    if !popped.is_empty() {
+        let event = if from_max { "zpopmax" } else { "zpopmin" };
+        srv.notify(crate::config::custom::notify::ZSET, event, key, db);
+        if emptied {
+            srv.notify(crate::config::custom::notify::GENERIC, "del", key, db);
+        }
+    }
     Some(key.clone())
 }
 

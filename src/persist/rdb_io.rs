@@ -45,13 +45,19 @@ pub fn write_snapshot<W: Write>(
     .map_err(|e| e.to_string())
 }
 
-/// Sleeps `rdb-key-save-delay` / `key-load-delay` microseconds per key (a negative value: that
-/// many nanoseconds), Redis's debugDelay: the knob for stretching a save or a load in tests.
+/// Sleeps `rdb-key-save-delay` / `key-load-delay` microseconds per key, Redis's debugDelay: the
+/// knob for stretching a save or a load in tests.
 pub fn debug_delay(delay: i64) {
-    if delay > 0 {
-        std::thread::sleep(std::time::Duration::from_micros(delay as u64));
-    } else if delay < 0 {
-        std::thread::sleep(std::time::Duration::from_nanos(delay.unsigned_abs()));
+    // A negative value sleeps 1 µs with probability 1/|delay|: even the shortest sleep costs
+    // a context switch, so short delays are made by sleeping less often (Redis's debugDelay).
+    let usec = if delay < 0 {
+        use rand::Rng;
+        (rand::thread_rng().gen_range(0..delay.unsigned_abs()) == 0) as u64
+    } else {
+        delay as u64
+    };
+    if usec > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(usec));
     }
 }
 
