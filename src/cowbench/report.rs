@@ -103,6 +103,12 @@ pub fn text(r: &RunResult, sc: &Scenario) -> String {
     let _ = writeln!(s, "INFO vs /proc        {}", r.agreement().1);
     let _ = writeln!(
         s,
+        "COW growth           {}  (/proc, last sample - first sample {})",
+        opt_bytes(r.cow_growth()),
+        opt_bytes(r.cow_proc_first)
+    );
+    let _ = writeln!(
+        s,
         "COW per write        {}",
         r.cow_per_write()
             .map(|b| format!("{:.0} B", b))
@@ -151,6 +157,11 @@ pub fn figures() -> Vec<Figure> {
         (
             "final COW, /proc Private_Dirty (MB)",
             |r| r.cow_proc_last.map(|b| b as f64 / 1e6),
+            true,
+        ),
+        (
+            "COW growth during the workload, /proc (MB)",
+            |r| r.cow_growth().map(|b| b as f64 / 1e6),
             true,
         ),
         ("COW per write (bytes)", |r| r.cow_per_write(), true),
@@ -285,7 +296,7 @@ pub fn write_json(path: &Path, runs: &[RunResult]) -> std::io::Result<()> {
              \"used_memory\": {}, \"key_save_delay_us\": {}, \"fork_usec\": {}, \
              \"fork_usec_per_gb\": {}, \"child_seconds\": {}, \"ops_total\": {}, \
              \"ops_during_child\": {}, \"errors\": {}, \"cow_info_bytes\": {}, \
-             \"cow_proc_bytes\": {}, \"cow_per_write_bytes\": {}, \"cow_proc_peak_bytes\": {}, \
+             \"cow_proc_bytes\": {}, \"cow_growth_bytes\": {}, \"cow_per_write_bytes\": {}, \"cow_proc_peak_bytes\": {}, \
              \"peak_parent_child_bytes\": {}, \"info_proc_agree\": {}, \"agreement\": {}, \
              \"status\": {}, \"notes\": [{}]}}{}\n",
             json_str(&r.label),
@@ -302,6 +313,7 @@ pub fn write_json(path: &Path, runs: &[RunResult]) -> std::io::Result<()> {
             r.errors,
             json_num(r.cow_info),
             json_num(r.cow_proc_last),
+            json_num(r.cow_growth()),
             json_f(r.cow_per_write()),
             json_num(r.cow_proc_peak),
             json_num(r.peak_pair_bytes),

@@ -119,6 +119,8 @@ pub struct RunResult {
     pub first_error: Option<String>,
     /// rdb_last_cow_size / aof_last_cow_size after the child ended.
     pub cow_info: Option<u64>,
+    /// Private_Dirty of the child at its first sample (the fork's own cost, before the load).
+    pub cow_proc_first: Option<u64>,
     /// Private_Dirty of the child at its last sample.
     pub cow_proc_last: Option<u64>,
     /// Workload operations done between that sample and the child's end.
@@ -140,6 +142,12 @@ impl RunResult {
     pub fn cow_per_write(&self) -> Option<f64> {
         let cow = self.cow_info.or(self.cow_proc_last)?;
         (self.ops_during_child > 0).then(|| cow as f64 / self.ops_during_child as f64)
+    }
+
+    /// How much the child's Private_Dirty grew from its first sample to its last: the COW the
+    /// workload caused, without what the child dirtied by itself at its start.
+    pub fn cow_growth(&self) -> Option<u64> {
+        Some(self.cow_proc_last?.saturating_sub(self.cow_proc_first?))
     }
 
     /// Fork latency per GB of used_memory (microseconds).
@@ -534,6 +542,9 @@ fn measure(srv: &Server, sc: &Scenario, c: &mut Conn, r: &mut RunResult) -> Resu
     .unwrap_or_else(|| "unknown".into());
 
     let with_child: Vec<&Sample> = r.samples.iter().filter(|s| s.child.is_some()).collect();
+    r.cow_proc_first = with_child
+        .first()
+        .and_then(|s| s.child.map(|c| c.private_dirty));
     if let Some(last) = with_child.last() {
         r.cow_proc_last = last.child.map(|c| c.private_dirty);
         r.ops_after_last_sample = r.ops_during_child.saturating_sub(last.ops);
