@@ -187,6 +187,10 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
             };
             if desc { ord.reverse() } else { ord }
         });
+    } else if desc && !is_set {
+        // Unsorted lists and sorted sets keep their native order, walked from the end for
+        // DESC (Redis iterates them backwards); a set's order has no direction to reverse.
+        items.reverse();
     }
 
     // LIMIT, clamped as Redis does.
