@@ -590,21 +590,19 @@ fn resolve_range(mut start: i64, mut end: i64, len: i64) -> Option<(i64, i64)> {
     }
 }
 
-/// Parses the optional `start end [BYTE|BIT]` of BITCOUNT/BITPOS from `args`. Returns
-/// (start, end given, end, bit units).
+/// Parses the optional `start end [BYTE|BIT]` of BITCOUNT/BITPOS from `args`, in Redis
+/// 7.0's order: BITCOUNT reads start, end, then the unit; BITPOS reads start, the unit, then
+/// end (`unit_before_end`). Returns (start, end if given, bit units).
 fn parse_bit_range(
     c: &mut Client,
     args: &[Vec<u8>],
     end_required: bool,
+    unit_before_end: bool,
 ) -> Option<(i64, Option<i64>, bool)> {
     if args.is_empty() {
         return Some((0, None, false));
     }
-    if end_required && args.len() == 1 {
-        c.add_error(err::SYNTAX);
-        return None;
-    }
-    if args.len() > 3 {
+    if (end_required && args.len() == 1) || args.len() > 3 {
         c.add_error(err::SYNTAX);
         return None;
     }
@@ -612,6 +610,19 @@ fn parse_bit_range(
         c.add_error(err::NOT_INTEGER);
         return None;
     };
+    let parse_unit = |c: &mut Client| match args.get(2).map(|a| util::lower(a)) {
+        None => Some(false),
+        Some(u) if u == "byte" => Some(false),
+        Some(u) if u == "bit" => Some(true),
+        Some(_) => {
+            c.add_error(err::SYNTAX);
+            None
+        }
+    };
+    let mut bits = false;
+    if unit_before_end {
+        bits = parse_unit(c)?;
+    }
     let end = match args.get(1) {
         Some(a) => match parse_i64(a) {
             Some(n) => Some(n),
@@ -622,15 +633,9 @@ fn parse_bit_range(
         },
         None => None,
     };
-    let bits = match args.get(2).map(|a| util::lower(a)) {
-        None => false,
-        Some(u) if u == "byte" => false,
-        Some(u) if u == "bit" => true,
-        Some(_) => {
-            c.add_error(err::SYNTAX);
-            return None;
-        }
-    };
+    if !unit_before_end {
+        bits = parse_unit(c)?;
+    }
     Some((start, end, bits))
 }
 
@@ -652,14 +657,27 @@ fn count_bits(bytes: &[u8], first_bit: u64, last_bit: u64) -> u64 {
 }
 
 pub fn bitcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true) else {
-        return;
-    };
+    // Redis 7.0 looks the key up before parsing the range: a missing key is 0 and a wrong
+    // type WRONGTYPE whatever the other arguments.
     let Ok(s) = get_str(srv, c, &argv[1]) else {
         return;
     };
+    let Some(s) = s else {
+        c.add_int(0);
+        return;
+    };
     let mut b = itoa::Buffer::new();
-    let bytes: &[u8] = s.map(|s| s.bytes(&mut b)).unwrap_or(b"");
+    let bytes: &[u8] = s.bytes(&mut b);
+    let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true, false) else {
+        return;
+    };
+    // Both negative with start past end: empty, before the indexes are clamped.
+    if let Some(e) = end {
+        if start < 0 && e < 0 && start > e {
+            c.add_int(0);
+            return;
+        }
+    }
     let units = if bits {
         bytes.len() as i64 * 8
     } else {
@@ -681,16 +699,16 @@ pub fn bitcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn bitpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let want = match argv[2].as_slice() {
-        b"0" => false,
-        b"1" => true,
-        _ => {
+    // Redis 7.0's order: the bit (an integer, then 0 or 1), the key (missing: an infinite
+    // run of zeros; wrong type), and only then the range.
+    let want = match parse_i64(&argv[2]) {
+        None => return c.add_error(err::NOT_INTEGER),
+        Some(0) => false,
+        Some(1) => true,
+        Some(_) => {
             c.add_err("The bit argument must be 1 or 0.");
             return;
         }
-    };
-    let Some((start, end, bits)) = parse_bit_range(c, &argv[3..], false) else {
-        return;
     };
     let Ok(s) = get_str(srv, c, &argv[1]) else {
         return;
@@ -701,6 +719,9 @@ pub fn bitpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     let mut b = itoa::Buffer::new();
     let bytes = s.bytes(&mut b);
+    let Some((start, end, bits)) = parse_bit_range(c, &argv[3..], false, true) else {
+        return;
+    };
     let total_bits = bytes.len() as i64 * 8;
     let units = if bits { total_bits } else { bytes.len() as i64 };
     let end_given = end.is_some();
@@ -793,6 +814,20 @@ pub fn bitop(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
 pub fn lcs(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    // Redis looks both keys up and checks their types before reading any option.
+    let mut vals = Vec::new();
+    let mut wrong_type = false;
+    for key in &argv[1..3] {
+        match srv.lookup_read(c.db, key) {
+            None => vals.push(Vec::new()),
+            Some(Value::Str(s)) => vals.push(s.to_vec()),
+            Some(_) => wrong_type = true,
+        }
+    }
+    if wrong_type {
+        c.add_err("The specified keys must contain string values");
+        return;
+    }
     let (mut want_len, mut want_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut i = 3;
     while i < argv.len() {
@@ -820,17 +855,6 @@ pub fn lcs(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if want_len && want_idx {
         c.add_err("If you want both the length and indexes, please just use IDX.");
         return;
-    }
-    let mut vals = Vec::new();
-    for key in &argv[1..3] {
-        match srv.lookup_read(c.db, key) {
-            None => vals.push(Vec::new()),
-            Some(Value::Str(s)) => vals.push(s.to_vec()),
-            Some(_) => {
-                c.add_err("The specified keys must contain string values");
-                return;
-            }
-        }
     }
     let (a, b) = (&vals[0], &vals[1]);
     // Dynamic programming table of LCS lengths, (len(a)+1) x (len(b)+1).
