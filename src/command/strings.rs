@@ -350,14 +350,22 @@ pub fn append(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
     };
+    // Appending to a missing key stores the argument as SET would (Redis dbAdds the
+    // argument object: "int" or "embstr"); only a real append yields "raw".
+    let created = old.is_none();
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
     if !check_string_length(srv, c, (v.len() + argv[2].len()) as u64) {
         return;
     }
     v.extend_from_slice(&argv[2]);
     let len = v.len();
+    let value = if created {
+        Str::from_bytes(&v)
+    } else {
+        Str::from_modified(v)
+    };
     let d = &mut srv.dbs[c.db];
-    d.set(&argv[1], Value::Str(Str::from_modified(v)), true);
+    d.set(&argv[1], Value::Str(value), true);
     srv.dirty += 1;
     srv.notify(notify::STRING, "append", &argv[1], c.db);
     c.add_int(len as i64);
