@@ -3,6 +3,7 @@
 
 use super::{Argv, err};
 use crate::config::custom::notify;
+use crate::db::Value;
 use crate::net::client::Client;
 use crate::server::Server;
 use crate::util::{self, glob_match, parse_i64};
@@ -528,9 +529,12 @@ pub fn copy(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if dst_db == c.db && src == dst {
         return c.add_err("source and destination objects are the same");
     }
-    let payload = match srv.lookup_read_nostats(c.db, src) {
+    // Strings are cloned as they are: Redis's dupStringObject keeps "raw", "embstr" or "int",
+    // which a trip through the DUMP codec would not.
+    let (payload, string) = match srv.lookup_read_nostats(c.db, src) {
         None => return c.add_int(0),
-        Some(v) => crate::persist::rdb::dump::dump_payload(v, false),
+        Some(Value::Str(s)) => (Vec::new(), Some(s.clone())),
+        Some(v) => (crate::persist::rdb::dump::dump_payload(v, false), None),
     };
     let expire = srv.dbs[c.db].expire_of(src);
     srv.expire_if_needed(dst_db, dst);
@@ -538,9 +542,12 @@ pub fn copy(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return c.add_int(0);
     }
     let limits = crate::persist::rdb::LoadLimits::from_config(&srv.config);
-    let value = match crate::persist::rdb::dump::restore_payload(&payload, &limits) {
-        Ok(v) => v,
-        Err(e) => return c.add_err(&format!("COPY failed: {}", e)),
+    let value = match string {
+        Some(s) => Value::Str(s),
+        None => match crate::persist::rdb::dump::restore_payload(&payload, &limits) {
+            Ok(v) => v,
+            Err(e) => return c.add_err(&format!("COPY failed: {}", e)),
+        },
     };
     let d = &mut srv.dbs[dst_db];
     d.remove(dst);
