@@ -384,10 +384,12 @@ pub fn flushall(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_ok();
 }
 
+/// MOVE's target database: Redis reads it with getIntFromObjectOrReply, so anything that is
+/// not a 32-bit integer is "value is not an integer or out of range".
 fn parse_db_index(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<usize> {
-    match parse_i64(arg) {
+    match parse_i64(arg).filter(|&i| i32::try_from(i).is_ok()) {
         None => {
-            c.add_err("invalid DB index");
+            c.add_error(err::NOT_INTEGER);
             None
         }
         Some(i) if i < 0 || i as usize >= srv.dbs.len() => {
