@@ -118,6 +118,7 @@ fn store(srv: &mut Server, db: usize, key: &[u8], value: Str, expiry: Expiry) {
 pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let (mut nx, mut xx, mut get, mut expiry) = (false, false, false, Expiry::None);
     let mut expire_given = false;
+    let mut pending: Option<(&Vec<u8>, i64, bool)> = None;
     let mut i = 3;
     while i < argv.len() {
         let opt = util::lower(&argv[i]);
@@ -136,11 +137,7 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
                 } else {
                     1
                 };
-                let absolute = opt.ends_with("at");
-                let Some(t) = parse_expire(srv, c, next.unwrap(), unit, absolute, "set") else {
-                    return;
-                };
-                expiry = Expiry::At(t);
+                pending = Some((next.unwrap(), unit, opt.ends_with("at")));
                 expire_given = true;
                 i += 1;
             }
@@ -150,6 +147,13 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
             }
         }
         i += 1;
+    }
+    // The time is checked once every option is read: a syntax error wins (Redis 7.0).
+    if let Some((arg, unit, absolute)) = pending {
+        let Some(t) = parse_expire(srv, c, arg, unit, absolute, "set") else {
+            return;
+        };
+        expiry = Expiry::At(t);
     }
     let key = &argv[1];
     let exists;
@@ -236,6 +240,7 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
         At(i64),
     }
     let mut change = Change::None;
+    let mut pending: Option<(&Vec<u8>, i64, bool)> = None;
     let mut i = 2;
     while i < argv.len() {
         let opt = util::lower(&argv[i]);
@@ -248,12 +253,8 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
                 } else {
                     1
                 };
-                let Some(t) =
-                    parse_expire(srv, c, next.unwrap(), unit, opt.ends_with("at"), "getex")
-                else {
-                    return;
-                };
-                change = Change::At(t);
+                pending = Some((next.unwrap(), unit, opt.ends_with("at")));
+                change = Change::At(0);
                 i += 1;
             }
             _ => {
@@ -263,13 +264,23 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
         i += 1;
     }
-    let Ok(val) = get_str(srv, c, &argv[1]) else {
-        return;
-    };
-    let found = val.is_some();
-    reply_str(c, val);
-    if !found {
-        return;
+    // Redis 7.0's order: options, then the key (missing: nil whatever the time), then the
+    // time's validity, and only then the reply.
+    match get_str(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => return c.add_null(),
+        Ok(Some(_)) => {}
+    }
+    if let Some((arg, unit, absolute)) = pending {
+        let Some(t) = parse_expire(srv, c, arg, unit, absolute, "getex") else {
+            return;
+        };
+        change = Change::At(t);
+    }
+    let val = srv.dbs[c.db].peek(&argv[1]);
+    if let Some(Value::Str(s)) = val {
+        let mut b = itoa::Buffer::new();
+        c.add_bulk(s.bytes(&mut b));
     }
     let now = srv.now_ms;
     let d = &mut srv.dbs[c.db];
@@ -487,8 +498,54 @@ pub fn decrby(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
+/// A float as Redis's string2ld reads it with strtold: decimal forms as `parse_f64`, and
+/// also C99 hex floats ("0x10", "-0x1.8p3"), which strtold accepts.
+fn parse_ld(s: &[u8]) -> Option<f64> {
+    parse_f64(s).or_else(|| parse_hex_float(s))
+}
+
+fn parse_hex_float(s: &[u8]) -> Option<f64> {
+    let (neg, rest) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let rest = rest
+        .strip_prefix(b"0x")
+        .or_else(|| rest.strip_prefix(b"0X"))?;
+    let (mant, exp) = match rest.iter().position(|&b| b == b'p' || b == b'P') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let mut value = 0f64;
+    let mut scale = 0i32;
+    let (mut digits, mut seen_dot) = (0, false);
+    for &b in mant {
+        match b {
+            b'.' if !seen_dot => seen_dot = true,
+            _ => {
+                let d = (b as char).to_digit(16)?;
+                value = value * 16.0 + d as f64;
+                digits += 1;
+                if seen_dot {
+                    scale -= 4;
+                }
+            }
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if let Some(e) = exp {
+        let e = std::str::from_utf8(e).ok()?.parse::<i32>().ok()?;
+        scale = scale.checked_add(e)?;
+    }
+    let v = value * 2f64.powi(scale);
+    Some(if neg { -v } else { v })
+}
+
 pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let Some(by) = parse_f64(&argv[2]) else {
+    let Some(by) = parse_ld(&argv[2]) else {
         c.add_error(err::NOT_FLOAT);
         return;
     };
@@ -497,7 +554,7 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     let cur = match old {
         None => 0.0,
-        Some(s) => match parse_f64(&s.to_vec()) {
+        Some(s) => match parse_ld(&s.to_vec()) {
             Some(v) => v,
             None => {
                 c.add_error(err::NOT_FLOAT);
