@@ -567,7 +567,8 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_err("increment would produce NaN or Infinity");
         return;
     };
-    srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_bytes(text.as_bytes())), true);
+    // Redis stores the result as a plain string object, never int-encoded.
+    srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
     srv.dirty += 1;
     srv.notify(notify::STRING, "incrbyfloat", &argv[1], c.db);
     c.add_bulk(text.as_bytes());
