@@ -235,10 +235,6 @@ pub fn renamenx(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 /// The EXPIRE family: `unit_ms` 1000 or 1, `absolute` for the *AT forms.
 fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, absolute: bool) {
-    let Some(n) = parse_i64(&argv[2]) else {
-        c.add_error(err::NOT_INTEGER);
-        return;
-    };
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in &argv[3..] {
         match util::lower(a).as_str() {
@@ -263,6 +259,11 @@ fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, a
         c.add_err("GT and LT options at the same time are not compatible");
         return;
     }
+    // The time is read after the flags, as Redis 7.0 does: a flag error wins.
+    let Some(n) = parse_i64(&argv[2]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
     let name = util::lower(&argv[0]);
     let when = n.checked_mul(unit_ms).and_then(|ms| {
         if absolute {
