@@ -117,7 +117,9 @@ fn store(srv: &mut Server, db: usize, key: &[u8], value: Str, expiry: Expiry) {
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
 pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let (mut nx, mut xx, mut get, mut expiry) = (false, false, false, Expiry::None);
-    let mut expire_given = false;
+    // The expiry option given so far: Redis accepts the same one again (the last wins), not
+    // another.
+    let mut expire_opt: Option<String> = None;
     let mut pending: Option<(&Vec<u8>, i64, bool)> = None;
     let mut i = 3;
     while i < argv.len() {
@@ -127,18 +129,20 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
             "nx" if !xx => nx = true,
             "xx" if !nx => xx = true,
             "get" => get = true,
-            "keepttl" if !expire_given => {
-                expire_given = true;
+            "keepttl" if expire_opt.as_ref().is_none_or(|o| *o == opt) => {
                 expiry = Expiry::Keep;
+                expire_opt = Some(opt);
             }
-            "ex" | "px" | "exat" | "pxat" if !expire_given && next.is_some() => {
+            "ex" | "px" | "exat" | "pxat"
+                if expire_opt.as_ref().is_none_or(|o| *o == opt) && next.is_some() =>
+            {
                 let unit = if opt == "ex" || opt == "exat" {
                     1000
                 } else {
                     1
                 };
                 pending = Some((next.unwrap(), unit, opt.ends_with("at")));
-                expire_given = true;
+                expire_opt = Some(opt);
                 i += 1;
             }
             _ => {
@@ -241,13 +245,20 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
     let mut change = Change::None;
     let mut pending: Option<(&Vec<u8>, i64, bool)> = None;
+    // As SET: the same option may come again, another may not.
+    let mut given: Option<String> = None;
     let mut i = 2;
     while i < argv.len() {
         let opt = util::lower(&argv[i]);
         let next = argv.get(i + 1);
         match opt.as_str() {
-            "persist" if matches!(change, Change::None) => change = Change::Persist,
-            "ex" | "px" | "exat" | "pxat" if matches!(change, Change::None) && next.is_some() => {
+            "persist" if given.as_ref().is_none_or(|o| *o == opt) => {
+                change = Change::Persist;
+                given = Some(opt);
+            }
+            "ex" | "px" | "exat" | "pxat"
+                if given.as_ref().is_none_or(|o| *o == opt) && next.is_some() =>
+            {
                 let unit = if opt == "ex" || opt == "exat" {
                     1000
                 } else {
@@ -255,6 +266,7 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
                 };
                 pending = Some((next.unwrap(), unit, opt.ends_with("at")));
                 change = Change::At(0);
+                given = Some(opt);
                 i += 1;
             }
             _ => {
