@@ -557,10 +557,7 @@ fn parse_hex_float(s: &[u8]) -> Option<f64> {
 }
 
 pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let Some(by) = parse_ld(&argv[2]) else {
-        c.add_error(err::NOT_FLOAT);
-        return;
-    };
+    // Redis checks the key's type before reading the increment.
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
     };
@@ -573,6 +570,10 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
                 return;
             }
         },
+    };
+    let Some(by) = parse_ld(&argv[2]) else {
+        c.add_error(err::NOT_FLOAT);
+        return;
     };
     let new = cur + by;
     let Some(text) = util::format_human_float(new) else {
