@@ -747,16 +747,18 @@ pub fn bitcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     let mut b = itoa::Buffer::new();
     let bytes: &[u8] = s.bytes(&mut b);
+    // Both negative with start past end: 0, checked before the unit is read (Redis 7.0).
+    if argv.len() == 4 || argv.len() == 5 {
+        if let (Some(s), Some(e)) = (parse_i64(&argv[2]), parse_i64(&argv[3])) {
+            if s < 0 && e < 0 && s > e {
+                c.add_int(0);
+                return;
+            }
+        }
+    }
     let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true, false) else {
         return;
     };
-    // Both negative with start past end: empty, before the indexes are clamped.
-    if let Some(e) = end {
-        if start < 0 && e < 0 && start > e {
-            c.add_int(0);
-            return;
-        }
-    }
     let units = if bits {
         bytes.len() as i64 * 8
     } else {
