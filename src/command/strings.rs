@@ -516,7 +516,7 @@ fn parse_ld(s: &[u8]) -> Option<f64> {
     parse_f64(s).or_else(|| parse_hex_float(s))
 }
 
-fn parse_hex_float(s: &[u8]) -> Option<f64> {
+pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
     let (neg, rest) = match s.first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
