@@ -163,8 +163,9 @@ pub fn scan(srv: &mut Server, c: &mut Client, argv: &Argv) {
             break;
         }
     }
-    let now = srv.now_ms;
-    found.retain(|k| !matches!(d.expire_of(k), Some(t) if t <= now));
+    // Keys past their time that passed the filters are deleted, as Redis's SCAN does
+    // (expireIfNeeded), not just left out.
+    found.retain(|k| !srv.expire_if_needed(c.db, k));
     c.add_array(2);
     c.add_bulk(cursor.to_string().as_bytes());
     c.add_bulk_array(found.iter());
