@@ -124,8 +124,15 @@ fn pick_victim(srv: &mut Server, policy: &str) -> Option<(usize, Vec<u8>)> {
             let db = (start + i) % n;
             let d = &srv.dbs[db];
             let key = if volatile {
+                // A one-key sample can come back empty from a sparse table; Redis's
+                // dictGetRandomKey keeps looking, so do we (bounded).
                 let mut s = Vec::new();
-                d.sample_expires(1, &mut s);
+                for _ in 0..1000 {
+                    if d.expires_len() == 0 || !s.is_empty() {
+                        break;
+                    }
+                    d.sample_expires(1, &mut s);
+                }
                 s.into_iter().next().map(|(k, _)| k.to_vec())
             } else {
                 d.random_key().map(|k| k.to_vec())
@@ -136,6 +143,27 @@ fn pick_victim(srv: &mut Server, policy: &str) -> Option<(usize, Vec<u8>)> {
         }
         return None;
     }
+    // Sampling can miss every key of a sparse table in one round; Redis samples again
+    // while there are candidates at all (its `while (bestkey == NULL)`), so do we, bounded.
+    for _ in 0..100 {
+        let candidates: usize = srv
+            .dbs
+            .iter()
+            .map(|d| if volatile { d.expires_len() } else { d.len() })
+            .sum();
+        if candidates == 0 {
+            return None;
+        }
+        if let Some(found) = pool_round(srv, policy, volatile) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// One round of the pool policies: sample every database into the pool, then take the best
+/// candidate that still exists.
+fn pool_round(srv: &mut Server, policy: &str, volatile: bool) -> Option<(usize, Vec<u8>)> {
     let samples = srv.config.maxmemory_samples.max(1) as usize;
     for db in 0..srv.dbs.len() {
         let d = &srv.dbs[db];

@@ -684,6 +684,14 @@ pub fn apply_config_changes(srv: &mut Server, names: &[&'static str]) -> Result<
                 }
             }
             "appendfsync" => crate::persist::aof::fsync_policy_changed(srv),
+            // At once, not at the next cron tick: keys written or read before it would
+            // otherwise get LRU-format access data under an LFU policy (and the reverse).
+            "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time" => crate::db::access::update(
+                srv.now_ms,
+                srv.config.maxmemory_policy.contains("lfu"),
+                srv.config.lfu_log_factor,
+                srv.config.lfu_decay_time,
+            ),
             "requirepass" => {}
             _ => {}
         }

@@ -3,6 +3,7 @@
 
 use super::{Argv, err};
 use crate::config::custom::notify;
+use crate::db::Value;
 use crate::net::client::Client;
 use crate::server::Server;
 use crate::util::{self, glob_match, parse_i64};
@@ -162,8 +163,9 @@ pub fn scan(srv: &mut Server, c: &mut Client, argv: &Argv) {
             break;
         }
     }
-    let now = srv.now_ms;
-    found.retain(|k| !matches!(d.expire_of(k), Some(t) if t <= now));
+    // Keys past their time that passed the filters are deleted, as Redis's SCAN does
+    // (expireIfNeeded), not just left out.
+    found.retain(|k| !srv.expire_if_needed(c.db, k));
     c.add_array(2);
     c.add_bulk(cursor.to_string().as_bytes());
     c.add_bulk_array(found.iter());
@@ -234,10 +236,6 @@ pub fn renamenx(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 /// The EXPIRE family: `unit_ms` 1000 or 1, `absolute` for the *AT forms.
 fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, absolute: bool) {
-    let Some(n) = parse_i64(&argv[2]) else {
-        c.add_error(err::NOT_INTEGER);
-        return;
-    };
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in &argv[3..] {
         match util::lower(a).as_str() {
@@ -262,6 +260,11 @@ fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, a
         c.add_err("GT and LT options at the same time are not compatible");
         return;
     }
+    // The time is read after the flags, as Redis 7.0 does: a flag error wins.
+    let Some(n) = parse_i64(&argv[2]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
     let name = util::lower(&argv[0]);
     let when = n.checked_mul(unit_ms).and_then(|ms| {
         if absolute {
@@ -394,10 +397,12 @@ pub fn flushall(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_ok();
 }
 
+/// MOVE's target database: Redis reads it with getIntFromObjectOrReply, so anything that is
+/// not a 32-bit integer is "value is not an integer or out of range".
 fn parse_db_index(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<usize> {
-    match parse_i64(arg) {
+    match parse_i64(arg).filter(|&i| i32::try_from(i).is_ok()) {
         None => {
-            c.add_err("invalid DB index");
+            c.add_error(err::NOT_INTEGER);
             None
         }
         Some(i) if i < 0 || i as usize >= srv.dbs.len() => {
@@ -539,9 +544,12 @@ pub fn copy(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if dst_db == c.db && src == dst {
         return c.add_err("source and destination objects are the same");
     }
-    let payload = match srv.lookup_read_nostats(c.db, src) {
+    // Strings are cloned as they are: Redis's dupStringObject keeps "raw", "embstr" or "int",
+    // which a trip through the DUMP codec would not.
+    let (payload, string) = match srv.lookup_read_nostats(c.db, src) {
         None => return c.add_int(0),
-        Some(v) => crate::persist::rdb::dump::dump_payload(v, false),
+        Some(Value::Str(s)) => (Vec::new(), Some(s.clone())),
+        Some(v) => (crate::persist::rdb::dump::dump_payload(v, false), None),
     };
     let expire = srv.dbs[c.db].expire_of(src);
     srv.expire_if_needed(dst_db, dst);
@@ -549,9 +557,12 @@ pub fn copy(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return c.add_int(0);
     }
     let limits = crate::persist::rdb::LoadLimits::from_config(&srv.config);
-    let value = match crate::persist::rdb::dump::restore_payload(&payload, &limits) {
-        Ok(v) => v,
-        Err(e) => return c.add_err(&format!("COPY failed: {}", e)),
+    let value = match string {
+        Some(s) => Value::Str(s),
+        None => match crate::persist::rdb::dump::restore_payload(&payload, &limits) {
+            Ok(v) => v,
+            Err(e) => return c.add_err(&format!("COPY failed: {}", e)),
+        },
     };
     let d = &mut srv.dbs[dst_db];
     d.remove(dst);

@@ -51,6 +51,29 @@ fn lookup_pattern(srv: &Server, db: usize, pattern: &[u8], elem: &[u8]) -> Optio
     }
 }
 
+/// A weight as Redis's SORT reads it with strtod: the empty string is 0 (strtod stops at its
+/// end), leading white space is skipped, hex floats are taken; trailing junk, NaN and
+/// out-of-range values are errors.
+fn sort_strtod(v: &[u8]) -> Option<f64> {
+    if v.is_empty() {
+        return Some(0.0);
+    }
+    let start = v
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
+    let t = &v[start..];
+    let x = parse_f64(t).or_else(|| super::strings::parse_hex_float(t))?;
+    // strtod reports ERANGE for overflow to infinity (a written "inf" is fine).
+    if x.is_infinite()
+        && !t
+            .iter()
+            .any(|b| b.is_ascii_alphabetic() && *b != b'e' && *b != b'E')
+    {
+        return None;
+    }
+    Some(x)
+}
+
 struct Item {
     elem: Vec<u8>,
     score: f64,
@@ -156,7 +179,7 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
                     it.cmp = val;
                 }
             } else if let Some(v) = val {
-                match parse_f64(&v) {
+                match sort_strtod(&v) {
                     Some(s) => it.score = s,
                     None => {
                         // A BY value that isn't a number sorts as 0... only when missing;
@@ -187,6 +210,10 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
             };
             if desc { ord.reverse() } else { ord }
         });
+    } else if desc && !is_set {
+        // Unsorted lists and sorted sets keep their native order, walked from the end for
+        // DESC (Redis iterates them backwards); a set's order has no direction to reverse.
+        items.reverse();
     }
 
     // LIMIT, clamped as Redis does.

@@ -117,7 +117,10 @@ fn store(srv: &mut Server, db: usize, key: &[u8], value: Str, expiry: Expiry) {
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
 pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let (mut nx, mut xx, mut get, mut expiry) = (false, false, false, Expiry::None);
-    let mut expire_given = false;
+    // The expiry option given so far: Redis accepts the same one again (the last wins), not
+    // another.
+    let mut expire_opt: Option<String> = None;
+    let mut pending: Option<(&Vec<u8>, i64, bool)> = None;
     let mut i = 3;
     while i < argv.len() {
         let opt = util::lower(&argv[i]);
@@ -126,22 +129,20 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
             "nx" if !xx => nx = true,
             "xx" if !nx => xx = true,
             "get" => get = true,
-            "keepttl" if !expire_given => {
-                expire_given = true;
+            "keepttl" if expire_opt.as_ref().is_none_or(|o| *o == opt) => {
                 expiry = Expiry::Keep;
+                expire_opt = Some(opt);
             }
-            "ex" | "px" | "exat" | "pxat" if !expire_given && next.is_some() => {
+            "ex" | "px" | "exat" | "pxat"
+                if expire_opt.as_ref().is_none_or(|o| *o == opt) && next.is_some() =>
+            {
                 let unit = if opt == "ex" || opt == "exat" {
                     1000
                 } else {
                     1
                 };
-                let absolute = opt.ends_with("at");
-                let Some(t) = parse_expire(srv, c, next.unwrap(), unit, absolute, "set") else {
-                    return;
-                };
-                expiry = Expiry::At(t);
-                expire_given = true;
+                pending = Some((next.unwrap(), unit, opt.ends_with("at")));
+                expire_opt = Some(opt);
                 i += 1;
             }
             _ => {
@@ -150,6 +151,13 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
             }
         }
         i += 1;
+    }
+    // The time is checked once every option is read: a syntax error wins (Redis 7.0).
+    if let Some((arg, unit, absolute)) = pending {
+        let Some(t) = parse_expire(srv, c, arg, unit, absolute, "set") else {
+            return;
+        };
+        expiry = Expiry::At(t);
     }
     let key = &argv[1];
     let exists;
@@ -264,24 +272,29 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
         At(i64),
     }
     let mut change = Change::None;
+    let mut pending: Option<(&Vec<u8>, i64, bool)> = None;
+    // As SET: the same option may come again, another may not.
+    let mut given: Option<String> = None;
     let mut i = 2;
     while i < argv.len() {
         let opt = util::lower(&argv[i]);
         let next = argv.get(i + 1);
         match opt.as_str() {
-            "persist" if matches!(change, Change::None) => change = Change::Persist,
-            "ex" | "px" | "exat" | "pxat" if matches!(change, Change::None) && next.is_some() => {
+            "persist" if given.as_ref().is_none_or(|o| *o == opt) => {
+                change = Change::Persist;
+                given = Some(opt);
+            }
+            "ex" | "px" | "exat" | "pxat"
+                if given.as_ref().is_none_or(|o| *o == opt) && next.is_some() =>
+            {
                 let unit = if opt == "ex" || opt == "exat" {
                     1000
                 } else {
                     1
                 };
-                let Some(t) =
-                    parse_expire(srv, c, next.unwrap(), unit, opt.ends_with("at"), "getex")
-                else {
-                    return;
-                };
-                change = Change::At(t);
+                pending = Some((next.unwrap(), unit, opt.ends_with("at")));
+                change = Change::At(0);
+                given = Some(opt);
                 i += 1;
             }
             _ => {
@@ -291,13 +304,23 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
         i += 1;
     }
-    let Ok(val) = get_str(srv, c, &argv[1]) else {
-        return;
-    };
-    let found = val.is_some();
-    reply_str(c, val);
-    if !found {
-        return;
+    // Redis 7.0's order: options, then the key (missing: nil whatever the time), then the
+    // time's validity, and only then the reply.
+    match get_str(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => return c.add_null(),
+        Ok(Some(_)) => {}
+    }
+    if let Some((arg, unit, absolute)) = pending {
+        let Some(t) = parse_expire(srv, c, arg, unit, absolute, "getex") else {
+            return;
+        };
+        change = Change::At(t);
+    }
+    let val = srv.dbs[c.db].peek(&argv[1]);
+    if let Some(Value::Str(s)) = val {
+        let mut b = itoa::Buffer::new();
+        c.add_bulk(s.bytes(&mut b));
     }
     let now = srv.now_ms;
     let d = &mut srv.dbs[c.db];
@@ -385,14 +408,22 @@ pub fn append(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
     };
+    // Appending to a missing key stores the argument as SET would (Redis dbAdds the
+    // argument object: "int" or "embstr"); only a real append yields "raw".
+    let created = old.is_none();
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
     if !check_string_length(srv, c, (v.len() + argv[2].len()) as u64) {
         return;
     }
     v.extend_from_slice(&argv[2]);
     let len = v.len();
+    let value = if created {
+        Str::from_bytes(&v)
+    } else {
+        Str::from_modified(v)
+    };
     let d = &mut srv.dbs[c.db];
-    d.set(&argv[1], Value::Str(Str::from_modified(v)), true);
+    d.set(&argv[1], Value::Str(value), true);
     srv.dirty += 1;
     srv.notify(notify::STRING, "append", &argv[1], c.db);
     c.add_int(len as i64);
@@ -514,17 +545,60 @@ pub fn decrby(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let Some(by) = parse_f64(&argv[2]) else {
-        c.add_error(err::NOT_FLOAT);
-        return;
+/// A float as Redis's string2ld reads it with strtold: decimal forms as `parse_f64`, and
+/// also C99 hex floats ("0x10", "-0x1.8p3"), which strtold accepts.
+fn parse_ld(s: &[u8]) -> Option<f64> {
+    parse_f64(s).or_else(|| parse_hex_float(s))
+}
+
+pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
+    let (neg, rest) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
     };
+    let rest = rest
+        .strip_prefix(b"0x")
+        .or_else(|| rest.strip_prefix(b"0X"))?;
+    let (mant, exp) = match rest.iter().position(|&b| b == b'p' || b == b'P') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let mut value = 0f64;
+    let mut scale = 0i32;
+    let (mut digits, mut seen_dot) = (0, false);
+    for &b in mant {
+        match b {
+            b'.' if !seen_dot => seen_dot = true,
+            _ => {
+                let d = (b as char).to_digit(16)?;
+                value = value * 16.0 + d as f64;
+                digits += 1;
+                if seen_dot {
+                    scale -= 4;
+                }
+            }
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if let Some(e) = exp {
+        let e = std::str::from_utf8(e).ok()?.parse::<i32>().ok()?;
+        scale = scale.checked_add(e)?;
+    }
+    let v = value * 2f64.powi(scale);
+    Some(if neg { -v } else { v })
+}
+
+pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    // Redis checks the key's type before reading the increment.
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
     };
     let cur = match old {
         None => 0.0,
-        Some(s) => match parse_f64(&s.to_vec()) {
+        Some(s) => match parse_ld(&s.to_vec()) {
             Some(v) => v,
             None => {
                 c.add_error(err::NOT_FLOAT);
@@ -532,12 +606,17 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
             }
         },
     };
+    let Some(by) = parse_ld(&argv[2]) else {
+        c.add_error(err::NOT_FLOAT);
+        return;
+    };
     let new = cur + by;
     let Some(text) = util::format_human_float(new) else {
         c.add_err("increment would produce NaN or Infinity");
         return;
     };
-    srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_bytes(text.as_bytes())), true);
+    // Redis stores the result as a plain string object, never int-encoded.
+    srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
     // Float formatting may differ between machines: the result is propagated, not the step.
     srv.propagate_as(crate::propagate::argv(&[
         b"SET",
@@ -632,21 +711,19 @@ fn resolve_range(mut start: i64, mut end: i64, len: i64) -> Option<(i64, i64)> {
     }
 }
 
-/// Parses the optional `start end [BYTE|BIT]` of BITCOUNT/BITPOS from `args`. Returns
-/// (start, end given, end, bit units).
+/// Parses the optional `start end [BYTE|BIT]` of BITCOUNT/BITPOS from `args`, in Redis
+/// 7.0's order: BITCOUNT reads start, end, then the unit; BITPOS reads start, the unit, then
+/// end (`unit_before_end`). Returns (start, end if given, bit units).
 fn parse_bit_range(
     c: &mut Client,
     args: &[Vec<u8>],
     end_required: bool,
+    unit_before_end: bool,
 ) -> Option<(i64, Option<i64>, bool)> {
     if args.is_empty() {
         return Some((0, None, false));
     }
-    if end_required && args.len() == 1 {
-        c.add_error(err::SYNTAX);
-        return None;
-    }
-    if args.len() > 3 {
+    if (end_required && args.len() == 1) || args.len() > 3 {
         c.add_error(err::SYNTAX);
         return None;
     }
@@ -654,6 +731,19 @@ fn parse_bit_range(
         c.add_error(err::NOT_INTEGER);
         return None;
     };
+    let parse_unit = |c: &mut Client| match args.get(2).map(|a| util::lower(a)) {
+        None => Some(false),
+        Some(u) if u == "byte" => Some(false),
+        Some(u) if u == "bit" => Some(true),
+        Some(_) => {
+            c.add_error(err::SYNTAX);
+            None
+        }
+    };
+    let mut bits = false;
+    if unit_before_end {
+        bits = parse_unit(c)?;
+    }
     let end = match args.get(1) {
         Some(a) => match parse_i64(a) {
             Some(n) => Some(n),
@@ -664,15 +754,9 @@ fn parse_bit_range(
         },
         None => None,
     };
-    let bits = match args.get(2).map(|a| util::lower(a)) {
-        None => false,
-        Some(u) if u == "byte" => false,
-        Some(u) if u == "bit" => true,
-        Some(_) => {
-            c.add_error(err::SYNTAX);
-            return None;
-        }
-    };
+    if !unit_before_end {
+        bits = parse_unit(c)?;
+    }
     Some((start, end, bits))
 }
 
@@ -694,14 +778,29 @@ fn count_bits(bytes: &[u8], first_bit: u64, last_bit: u64) -> u64 {
 }
 
 pub fn bitcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true) else {
-        return;
-    };
+    // Redis 7.0 looks the key up before parsing the range: a missing key is 0 and a wrong
+    // type WRONGTYPE whatever the other arguments.
     let Ok(s) = get_str(srv, c, &argv[1]) else {
         return;
     };
+    let Some(s) = s else {
+        c.add_int(0);
+        return;
+    };
     let mut b = itoa::Buffer::new();
-    let bytes: &[u8] = s.map(|s| s.bytes(&mut b)).unwrap_or(b"");
+    let bytes: &[u8] = s.bytes(&mut b);
+    // Both negative with start past end: 0, checked before the unit is read (Redis 7.0).
+    if argv.len() == 4 || argv.len() == 5 {
+        if let (Some(s), Some(e)) = (parse_i64(&argv[2]), parse_i64(&argv[3])) {
+            if s < 0 && e < 0 && s > e {
+                c.add_int(0);
+                return;
+            }
+        }
+    }
+    let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true, false) else {
+        return;
+    };
     let units = if bits {
         bytes.len() as i64 * 8
     } else {
@@ -723,16 +822,16 @@ pub fn bitcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn bitpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let want = match argv[2].as_slice() {
-        b"0" => false,
-        b"1" => true,
-        _ => {
+    // Redis 7.0's order: the bit (an integer, then 0 or 1), the key (missing: an infinite
+    // run of zeros; wrong type), and only then the range.
+    let want = match parse_i64(&argv[2]) {
+        None => return c.add_error(err::NOT_INTEGER),
+        Some(0) => false,
+        Some(1) => true,
+        Some(_) => {
             c.add_err("The bit argument must be 1 or 0.");
             return;
         }
-    };
-    let Some((start, end, bits)) = parse_bit_range(c, &argv[3..], false) else {
-        return;
     };
     let Ok(s) = get_str(srv, c, &argv[1]) else {
         return;
@@ -743,6 +842,9 @@ pub fn bitpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     let mut b = itoa::Buffer::new();
     let bytes = s.bytes(&mut b);
+    let Some((start, end, bits)) = parse_bit_range(c, &argv[3..], false, true) else {
+        return;
+    };
     let total_bits = bytes.len() as i64 * 8;
     let units = if bits { total_bits } else { bytes.len() as i64 };
     let end_given = end.is_some();
@@ -835,6 +937,20 @@ pub fn bitop(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
 pub fn lcs(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    // Redis looks both keys up and checks their types before reading any option.
+    let mut vals = Vec::new();
+    let mut wrong_type = false;
+    for key in &argv[1..3] {
+        match srv.lookup_read(c.db, key) {
+            None => vals.push(Vec::new()),
+            Some(Value::Str(s)) => vals.push(s.to_vec()),
+            Some(_) => wrong_type = true,
+        }
+    }
+    if wrong_type {
+        c.add_err("The specified keys must contain string values");
+        return;
+    }
     let (mut want_len, mut want_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut i = 3;
     while i < argv.len() {
@@ -862,17 +978,6 @@ pub fn lcs(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if want_len && want_idx {
         c.add_err("If you want both the length and indexes, please just use IDX.");
         return;
-    }
-    let mut vals = Vec::new();
-    for key in &argv[1..3] {
-        match srv.lookup_read(c.db, key) {
-            None => vals.push(Vec::new()),
-            Some(Value::Str(s)) => vals.push(s.to_vec()),
-            Some(_) => {
-                c.add_err("The specified keys must contain string values");
-                return;
-            }
-        }
     }
     let (a, b) = (&vals[0], &vals[1]);
     // Dynamic programming table of LCS lengths, (len(a)+1) x (len(b)+1).

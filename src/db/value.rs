@@ -70,6 +70,19 @@ impl Str {
         }
     }
 
+    /// Builds a string Redis makes with createStringObject and never int-encodes
+    /// (INCRBYFLOAT's result): "embstr" up to 44 bytes, even for "3".
+    pub fn from_text(b: &[u8]) -> Str {
+        let raw = b.len() > EMBSTR_MAX;
+        if let Some(i) = InlineStr::new(b, raw) {
+            return Str::Inline(i);
+        }
+        Str::Heap {
+            bytes: b.into(),
+            raw,
+        }
+    }
+
     fn build(b: &[u8], raw: bool) -> Str {
         if b.len() <= 20 {
             if let Some(n) = parse_i64(b) {
