@@ -97,7 +97,7 @@ pub fn after_command(
     srv.prop.depth -= 1;
     let replacement = std::mem::replace(&mut srv.prop.replacement, outer_replacement);
     flush_lazy_expired(srv);
-    if srv.prop.disabled || !propagate_self || srv.dirty <= dirty_before {
+    if srv.prop.disabled || !propagate_self || srv.dirty <= dirty_before || !has_consumer(srv) {
         return;
     }
     match replacement {
@@ -121,6 +121,12 @@ fn flush_lazy_expired(srv: &mut Server) {
             propagate_now(srv, id, vec![b"DEL".to_vec(), k.into_vec()]);
         }
     }
+}
+
+/// True when something consumes the feed (the AOF, on or being turned on). Without a consumer
+/// nothing is copied: the write path pays nothing for propagation.
+pub fn has_consumer(srv: &Server) -> bool {
+    srv.aof.status != crate::persist::aof::Status::Off
 }
 
 /// True while a command runs inside another (EXEC's queue).

@@ -117,9 +117,13 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, LzfError> {
 }
 
 /// A reusable compressor: the hash table is allocated once (the RDB writer in a fork child
-/// must not allocate per key).
+/// must not allocate per key) and never cleared between calls. Each call stores positions
+/// offset by its own `base`, above every earlier call's; an entry at or below the current base
+/// is stale and reads as "never seen", exactly as a freshly zeroed table would. (Clearing the
+/// 64K-entry table per string cost more than compressing a 100-byte value.)
 pub struct Compressor {
     htab: Vec<u32>,
+    base: u32,
 }
 
 impl Default for Compressor {
@@ -138,6 +142,7 @@ impl Compressor {
     pub fn new() -> Compressor {
         Compressor {
             htab: vec![0; HSIZE],
+            base: 0,
         }
     }
 
@@ -148,7 +153,16 @@ impl Compressor {
         if input.is_empty() || max_out == 0 {
             return false;
         }
-        self.htab.fill(0);
+        if input.len() > (u32::MAX / 4) as usize {
+            return false; // positions must fit the table's u32 entries
+        }
+        let span = in_end_of(input);
+        if self.base as u64 + span >= u32::MAX as u64 {
+            self.htab.fill(0);
+            self.base = 0;
+        }
+        let base = self.base;
+        self.base += span as u32;
         // Positions are stored +1 so that 0 means "never seen" (liblzf's `ref > in_data`
         // test: a reference to position 0 is never taken).
         let in_end = input.len();
@@ -179,8 +193,9 @@ impl Compressor {
         while in_end >= 3 && ip < in_end - 2 {
             hval = (hval << 8) | input[ip + 2] as u32;
             let slot = idx(hval);
-            let r = self.htab[slot] as usize;
-            self.htab[slot] = (ip + 1) as u32;
+            let e = self.htab[slot];
+            let r = if e > base { (e - base) as usize } else { 0 };
+            self.htab[slot] = base + (ip + 1) as u32;
             let matched = r > 1 && {
                 let rp = r - 1;
                 let off = ip - rp - 1;
@@ -239,10 +254,10 @@ impl Compressor {
                 ip -= 2;
                 hval = frst(ip);
                 hval = (hval << 8) | input[ip + 2] as u32;
-                self.htab[idx(hval)] = (ip + 1) as u32;
+                self.htab[idx(hval)] = base + (ip + 1) as u32;
                 ip += 1;
                 hval = (hval << 8) | input[ip + 2] as u32;
-                self.htab[idx(hval)] = (ip + 1) as u32;
+                self.htab[idx(hval)] = base + (ip + 1) as u32;
                 ip += 1;
             } else {
                 if out.len() >= max_out {
@@ -274,6 +289,11 @@ impl Compressor {
     }
 }
 
+/// The positions one call may store: its input's length plus one.
+fn in_end_of(input: &[u8]) -> u64 {
+    input.len() as u64 + 1
+}
+
 /// One-shot compression (tests, DUMP): `None` when it does not fit in `max_out`.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::new();
@@ -288,6 +308,28 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::db::testrng::Rng;
+
+    #[test]
+    fn a_reused_compressor_gives_what_a_fresh_one_gives() {
+        let mut rng = Rng::new(7);
+        let mut reused = Compressor::new();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..2000 {
+            let len = rng.below(300) as usize;
+            let alphabet = 1 + rng.below(6) as u8;
+            let input: Vec<u8> = (0..len)
+                .map(|_| b'a' + (rng.below(alphabet as u64) as u8))
+                .collect();
+            let max = len.saturating_sub(4).max(1);
+            let ok_a = reused.compress(&input, &mut a, max);
+            let ok_b = Compressor::new().compress(&input, &mut b, max);
+            assert_eq!(ok_a, ok_b);
+            if ok_a {
+                assert_eq!(a, b);
+                assert_eq!(decompress(&a, len).unwrap(), input);
+            }
+        }
+    }
 
     fn round_trip(data: &[u8]) {
         let c = compress(data, data.len() + data.len() / 16 + 64).expect("fits");
