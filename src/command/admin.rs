@@ -1138,6 +1138,12 @@ pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
                 c.add_err(&format!("Error trying to save the DB: {}", e));
                 return;
             }
+            // Empty first, as Redis does: the dataset is then rebuilt in the memory the old one
+            // freed, instead of both living at once (a peak of twice the data, and freed pages
+            // the allocator purges later).
+            for db in srv.dbs.iter_mut() {
+                db.clear();
+            }
             let path = crate::persist::snapshot::rdb_path(srv);
             match crate::persist::rdb_io::load_file(srv, &path) {
                 Ok(_) => {
