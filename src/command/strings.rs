@@ -169,8 +169,10 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
                 reply_str(c, old);
             }
         }
-    } else {
+    } else if nx || xx {
         exists = srv.dbs[c.db].contains(key, srv.now_ms);
+    } else {
+        exists = false; // not needed: the key is set either way
     }
     if (nx && exists) || (xx && !exists) {
         if !get {
@@ -499,26 +501,26 @@ pub fn setrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 fn incr_by(srv: &mut Server, c: &mut Client, key: &[u8], by: i64) {
-    let Ok(old) = get_str_for_write(srv, c, key) else {
-        return;
+    // One lookup: the counter is updated in place (INCR is the hottest write of many workloads).
+    let db = c.db;
+    srv.expire_if_needed(db, key);
+    let now = srv.now_ms;
+    let (value, created) = srv.dbs[db].get_or_create(key, now, || Value::Str(Str::from_i64(0)));
+    let new = match (value, created) {
+        (Value::Str(s), _) => {
+            let Some(cur) = s.as_i64() else {
+                return c.add_error(err::NOT_INTEGER);
+            };
+            let Some(new) = cur.checked_add(by) else {
+                return c.add_error(err::OVERFLOW);
+            };
+            *s = Str::from_i64(new);
+            new
+        }
+        (_, _) => return c.add_error(err::WRONGTYPE),
     };
-    let cur = match old {
-        None => 0,
-        Some(s) => match s.as_i64() {
-            Some(n) => n,
-            None => {
-                c.add_error(err::NOT_INTEGER);
-                return;
-            }
-        },
-    };
-    let Some(new) = cur.checked_add(by) else {
-        c.add_error(err::OVERFLOW);
-        return;
-    };
-    srv.dbs[c.db].set(key, Value::Str(Str::from_i64(new)), true);
     srv.dirty += 1;
-    srv.notify(notify::STRING, "incrby", key, c.db);
+    srv.notify(notify::STRING, "incrby", key, db);
     c.add_int(new);
 }
 

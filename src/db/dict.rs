@@ -960,6 +960,54 @@ where
         None
     }
 
+    /// The value of `key`, inserting `make_key()` with `make_value()` first when absent; the
+    /// flag says whether it was inserted. One hash computation.
+    pub fn get_or_insert_by<Q, F, G>(
+        &mut self,
+        key: &Q,
+        make_key: F,
+        make_value: G,
+    ) -> (&mut V, bool)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        F: FnOnce() -> K,
+        G: FnOnce() -> V,
+    {
+        self.rehash_step();
+        let h = self.hash(key);
+        if self.find_mut_hashed(h, key).is_some() {
+            // Second walk of the same short chain (the borrow checker cannot return the first).
+            return (
+                &mut self.find_mut_hashed(h, key).expect("just found").value,
+                false,
+            );
+        }
+        self.expand_if_needed();
+        (self.insert_new(h, make_key(), make_value()), true)
+    }
+
+    /// Sets the value of `key` with one hash computation: an existing entry gets `value` (and
+    /// `on_existing` may update metadata beside its key) and the old value is returned; a
+    /// missing key is inserted as `make_key()`, built only then.
+    pub fn upsert<Q, F, G>(&mut self, key: &Q, value: V, make_key: F, on_existing: G) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+        F: FnOnce() -> K,
+        G: FnOnce(&mut K),
+    {
+        self.rehash_step();
+        let h = self.hash(key);
+        if let Some(e) = self.find_mut_hashed(h, key) {
+            on_existing(&mut e.key);
+            return Some(std::mem::replace(&mut e.value, value));
+        }
+        self.expand_if_needed();
+        self.insert_new(h, make_key(), value);
+        None
+    }
+
     /// Returns the value for `key`, inserting `f()` first if absent (the
     /// passed `key` is dropped if one is already present).
     pub fn get_or_insert_with<F: FnOnce() -> V>(&mut self, key: K, f: F) -> &mut V {

@@ -158,6 +158,21 @@ impl Db {
         Some(v)
     }
 
+    /// Looks a key up for writing, creating it with `make()` when missing (one hash lookup for
+    /// counters and other read-modify-write commands). The flag says whether it was created.
+    pub fn get_or_create(
+        &mut self,
+        key: &[u8],
+        now_ms: i64,
+        make: impl FnOnce() -> Value,
+    ) -> (&mut Value, bool) {
+        self.expire_if_needed(key, now_ms);
+        self.touch(key);
+        // No ready-key signal: clients block on lists and sorted sets, which this never creates.
+        self.keys
+            .get_or_insert_by(key, || StoredKey::new(key), make)
+    }
+
     /// The access metadata of a key (OBJECT IDLETIME/FREQ, eviction).
     pub fn access_meta(&self, key: &[u8]) -> Option<u32> {
         self.keys.get_key_value(key).map(|(k, _)| k.meta())
@@ -178,11 +193,10 @@ impl Db {
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        if let Some((k, v)) = self.keys.get_key_value_mut(key) {
-            k.touch();
-            *v = value;
-        } else {
-            self.keys.insert(StoredKey::new(key), value);
+        let old = self
+            .keys
+            .upsert(key, value, || StoredKey::new(key), |k| k.touch());
+        if old.is_none() {
             self.signal_key_as_ready(key);
         }
     }
