@@ -331,6 +331,22 @@ pub struct OomScore {
     pub bgchild: i32,
 }
 
+impl OomScore {
+    /// From `oom-score-adj` and the third (background child) value of `oom-score-adj-values`.
+    pub fn from_config(config: &crate::config::Config) -> OomScore {
+        let bgchild = config
+            .oom_score_adj_values
+            .split_whitespace()
+            .nth(2)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(800);
+        OomScore {
+            mode: config.oom_score_adj,
+            bgchild,
+        }
+    }
+}
+
 /// A switch for tests: make the next forks fail as if the OS refused (EAGAIN).
 pub static FAIL_FORKS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -196,24 +196,10 @@ pub fn save_in_foreground(srv: &mut Server) -> Result<(), String> {
 }
 
 /// The descriptors a child must close: listeners and client sockets.
-fn fds_to_close(srv: &Server) -> Vec<i32> {
+pub(crate) fn fds_to_close(srv: &Server) -> Vec<i32> {
     let mut fds: Vec<i32> = srv.listener_fds.clone();
     fds.extend(srv.clients.raw_fds());
     fds
-}
-
-fn oom_score(srv: &Server) -> OomScore {
-    let bg = srv
-        .config
-        .oom_score_adj_values
-        .split_whitespace()
-        .nth(2)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(800);
-    OomScore {
-        mode: srv.config.oom_score_adj,
-        bgchild: bg,
-    }
 }
 
 /// BGSAVE: forks a child that writes the snapshot. `Err` carries the reply error.
@@ -226,7 +212,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     // whose child is killed or fails to fork still counts.
     srv.persist.rdb_saves += 1;
     let close = fds_to_close(srv);
-    let oom = oom_score(srv);
+    let oom = OomScore::from_config(&srv.config);
     let path = rdb_path(srv);
     let started = {
         let srv_ref: &Server = srv;

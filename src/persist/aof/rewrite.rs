@@ -238,20 +238,6 @@ fn open_new_incr_for_append(srv: &mut Server) -> Result<(), String> {
     Ok(())
 }
 
-fn oom_score(srv: &Server) -> OomScore {
-    let bg = srv
-        .config
-        .oom_score_adj_values
-        .split_whitespace()
-        .nth(2)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(800);
-    OomScore {
-        mode: srv.config.oom_score_adj,
-        bgchild: bg,
-    }
-}
-
 /// Starts a background rewrite. `Err` when it could not (logged; the caller replies).
 pub fn start(srv: &mut Server) -> Result<(), AofError> {
     if srv.persist.child.is_some() {
@@ -269,10 +255,11 @@ pub fn start(srv: &mut Server) -> Result<(), AofError> {
         return Err(AofError(e));
     }
     srv.aof.rewrites += 1;
-    let mut close: Vec<i32> = srv.listener_fds.clone();
-    close.extend(srv.clients.iter().map(|c| c.stream.raw_fd()));
+    // The same sockets a BGSAVE child closes (the client running BGREWRITEAOF included), and
+    // the AOF the parent keeps appending to.
+    let mut close = crate::persist::snapshot::fds_to_close(srv);
     close.extend(srv.aof.w.raw_fd());
-    let oom = oom_score(srv);
+    let oom = OomScore::from_config(&srv.config);
     let started = {
         let srv_ref: &Server = srv;
         child::start(ChildKind::AofRewrite, &close, oom, |reporter| {
