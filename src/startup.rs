@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::Config;
 use crate::config::file::{self, CommandLineError};
-use crate::config::{self, Config};
 use crate::log;
 use crate::log::{self as logging, Level};
 use crate::net::EventLoop;
@@ -304,6 +304,3 @@ fn adjust_open_files_limit(srv: &mut Server) {
         }
     }
 }
-
-#[allow(dead_code)]
-fn _assert_config_used(_: &config::Directive) {}

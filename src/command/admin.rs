@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Argv, Keys, err, flag, registry};
-use crate::config::{self, Kind, flags as cflags};
+use crate::config::{self, Kind};
 use crate::db::digest;
 use crate::log;
 use crate::log::{self as logging, Level};
@@ -1286,9 +1286,4 @@ pub fn shutdown(srv: &mut Server, c: &mut Client, argv: &Argv) {
     } else {
         c.add_err("Errors trying to SHUTDOWN. Check logs.");
     }
-}
-
-#[allow(dead_code)]
-fn _unused(_: u8) -> u8 {
-    cflags::IMMUTABLE
 }

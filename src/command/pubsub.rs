@@ -1,7 +1,7 @@
 //! Pub/Sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
 //! The registry and delivery live in `crate::pubsub`.
 
-use super::{Argv, err};
+use super::Argv;
 use crate::net::client::{Client, ClientKind};
 use crate::pubsub::frame;
 use crate::server::Server;
@@ -173,9 +173,4 @@ pub fn subscribed_context_error(c: &mut Client, name: &str) {
         "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
         name
     ));
-}
-
-#[allow(dead_code)]
-fn _syntax(c: &mut Client) {
-    c.add_error(err::SYNTAX);
 }

@@ -9,8 +9,8 @@
 use std::cmp::Ordering;
 
 use super::{Argv, err};
+use crate::db::Value;
 use crate::db::listpack::Entry;
-use crate::db::{Str, Value};
 use crate::net::client::Client;
 use crate::server::Server;
 use crate::util::{self, parse_f64, parse_i64};
@@ -137,7 +137,6 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
     let db = c.db;
     let mut elems: Vec<Vec<u8>> = Vec::new();
     let mut is_set = false;
-    let mut is_zset = false;
     let mut ib = crate::db::listpack::IntBuf::default();
     match srv.lookup_read(db, &argv[1]) {
         None => {}
@@ -146,10 +145,7 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
             is_set = true;
             elems.extend(s.iter().map(|e: Entry<'_>| e.as_bytes(&mut ib).to_vec()));
         }
-        Some(Value::ZSet(z)) => {
-            is_zset = true;
-            elems.extend(z.iter().map(|(m, _)| m.as_bytes(&mut ib).to_vec()));
-        }
+        Some(Value::ZSet(z)) => elems.extend(z.iter().map(|(m, _)| m.as_bytes(&mut ib).to_vec())),
         Some(_) => return c.add_error(err::WRONGTYPE),
     }
     // A stored result of an unsorted set must be deterministic: sort it (Redis does the same).
@@ -158,7 +154,6 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
         alpha = true;
         by = None;
     }
-    let _ = is_zset;
 
     let mut items: Vec<Item> = elems
         .into_iter()
@@ -265,6 +260,3 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
         }
     }
 }
-
-#[allow(dead_code)]
-fn _unused(_: Str) {}

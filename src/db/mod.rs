@@ -75,13 +75,6 @@ pub struct Db {
     pub lazily_expired: Vec<Key>,
 }
 
-/// The result of looking a key up for a command that needs a given type.
-pub enum Lookup<'a, T> {
-    Missing,
-    Found(&'a T),
-    WrongType,
-}
-
 impl Db {
     pub fn new(id: usize) -> Db {
         Db {
