@@ -20,28 +20,7 @@
 
 mod common;
 
-use common::{Raw, RedisServer, TestServer};
-
-/// splitmix64: the same sequence everywhere from a seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
+use common::{Raw, RedisServer, Rng, TestServer};
 
 /// String-ish keys, collection keys (for SORT sources and WRONGTYPE), weight keys for SORT BY.
 const STR_KEYS: &[&str] = &["s1", "s2", "s3", "n1", "n2", "f1", "b1", "b2", "missing"];
