@@ -614,7 +614,7 @@ fn differential(seed: u64, steps: usize, resp3: bool) {
     for db in ["0", "1"] {
         t.cmd(&["SELECT", db]);
         rd.cmd(&["SELECT", db]);
-        let mut keys = |c: &mut Raw| {
+        let keys = |c: &mut Raw| {
             let mut k = bulk_items(&c.cmd_str(&["KEYS", "*"]));
             k.sort();
             k
