@@ -321,7 +321,7 @@ fn finish(srv: &mut Server, c: &mut Client, usec: u64) {
         }
     }
     crate::command::finish_errors(srv, c);
-    srv.pending_writes.push(c.slot);
+    srv.note_pending_write(c.slot);
     srv.pending_input.push(c.slot);
 }
 

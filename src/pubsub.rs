@@ -93,7 +93,7 @@ pub fn publish(
         if let Some(c) = srv.clients.get_mut(slot) {
             deliver(c);
             enforce_pubsub_limit(&srv.config.client_output_buffer_limit, c);
-            srv.pending_writes.push(slot);
+            srv.note_pending_write(slot);
             delivered += 1;
         }
     }

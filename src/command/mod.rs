@@ -581,7 +581,7 @@ fn feed_monitors(srv: &mut Server, c: &Client, argv: &Argv) {
     for slot in monitors {
         if let Some(m) = srv.clients.get_mut(slot) {
             m.obuf.extend_from_slice(&line);
-            srv.pending_writes.push(slot);
+            srv.note_pending_write(slot);
         }
     }
 }
