@@ -23,6 +23,9 @@ pub mod flags {
     pub const SENSITIVE: u8 = 4;
     /// tine acts on it. Others are stored and reported only.
     pub const IMPLEMENTED: u8 = 8;
+    /// A tine extension that Redis 7.0 does not have (so a file using it will not load in
+    /// redis-server). CONFIG REWRITE writes it only when it differs from the default, as any.
+    pub const TINE_ONLY: u8 = 16;
 }
 
 /// The type of a directive's value, which decides how it is parsed and printed.

@@ -8,6 +8,8 @@
 //! accepted, stored and returned by CONFIG GET, and named in one startup warning when they
 //! are given a value other than their default.
 //!
+//! A few directives are tine's own (flag `TINE_ONLY`): `busy-poll-usec`.
+//!
 //! Line format: `field: type = "name", &[aliases], kind, "default", flags;`
 
 use super::Kind;
@@ -43,6 +45,7 @@ config_table! {
     bgsave_cpulist: String = "bgsave_cpulist", &[], Kind::Str, "", IMMUTABLE;
     bind: String = "bind", &[], Kind::Custom(custom::bind), "* -::*", IMPLEMENTED;
     bind_source_addr: String = "bind-source-addr", &[], Kind::Str, "", 0;
+    busy_poll_usec: i64 = "busy-poll-usec", &[], Kind::Int { min: 0, max: 1000 }, "20", IMPLEMENTED | TINE_ONLY;
     bio_cpulist: String = "bio_cpulist", &[], Kind::Str, "", IMMUTABLE;
     busy_reply_threshold: i64 = "busy-reply-threshold", &["lua-time-limit"], Kind::Int { min: 0, max: i64::MAX }, "5000", 0;
     client_output_buffer_limit: String = "client-output-buffer-limit", &[], Kind::Custom(custom::client_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0;

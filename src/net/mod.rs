@@ -15,6 +15,7 @@
 //! to read-only once its output drains. Output produced for other clients (MONITOR, pub/sub,
 //! unblocking) goes through the same queue.
 
+mod busy_poll;
 pub mod client;
 pub mod listen;
 
@@ -22,6 +23,8 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
+
+use busy_poll::BusyPoll;
 use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
@@ -50,6 +53,8 @@ pub struct EventLoop {
     pending_reads: Vec<usize>,
     /// Number of SIGINT/SIGTERM received (a second one while shutting down exits at once).
     shutdown_signals: u32,
+    /// Polls awake for a moment before sleeping, while busy (`busy-poll-usec`).
+    busy_poll: BusyPoll,
 }
 
 impl EventLoop {
@@ -68,6 +73,7 @@ impl EventLoop {
             signals,
             shutdown_signals: 0,
             pending_reads: Vec::new(),
+            busy_poll: BusyPoll::default(),
         })
     }
 
@@ -102,9 +108,12 @@ impl EventLoop {
             } else {
                 Duration::ZERO
             };
-            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    log!(Level::Warning, "Event loop poll failed: {}", e);
+            let window = self.busy_poll.window(srv, !events.is_empty(), timeout);
+            if !self.busy_poll.spin(&mut self.poll, &mut events, window) {
+                if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        log!(Level::Warning, "Event loop poll failed: {}", e);
+                    }
                 }
             }
             for ev in events.iter() {
@@ -515,6 +524,7 @@ impl EventLoop {
     /// Housekeeping `hz` times a second.
     fn cron(&mut self, srv: &mut Server) {
         srv.cronloops += 1;
+        self.busy_poll.reset();
         let now_ms = util::mstime();
         srv.stats.sample(now_ms);
         srv.paused(now_ms);
