@@ -237,8 +237,13 @@ impl EventLoop {
                         .unwrap_or_default();
                     let _ = s.set_nodelay(true);
                     if srv.config.tcp_keepalive > 0 {
+                        // As Redis's anetKeepAlive: probes start after the configured idle
+                        // time, then every third of it, and three unanswered ones drop the peer.
+                        let idle = srv.config.tcp_keepalive as u64;
                         let ka = socket2::TcpKeepalive::new()
-                            .with_time(Duration::from_secs(srv.config.tcp_keepalive as u64));
+                            .with_time(Duration::from_secs(idle))
+                            .with_interval(Duration::from_secs((idle / 3).max(1)))
+                            .with_retries(3);
                         let _ = socket2::SockRef::from(&s).set_tcp_keepalive(&ka);
                     }
                     (client::Stream::Tcp(s), Client::format_addr(&peer), laddr)
