@@ -7,15 +7,15 @@
 //! HINCRBYFLOAT uses increments whose sums are exact in binary: Redis computes in `long
 //! double`, tine in f64, and only such sums print the same in both.
 
-mod hashsets_support;
+mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use hashsets_support::*;
-
-fn a(parts: &[&str]) -> Vec<Vec<u8>> {
-    argv(parts)
-}
+use common::{
+    DIFF_ARGS, Pair, Reply, Rng, TestServer, bytes, env_or, items, query, seed_from_env, show,
+    unordered,
+};
+use redis::Value;
 
 fn bulk(s: &str) -> Value {
     Value::BulkString(s.as_bytes().to_vec())
@@ -23,9 +23,9 @@ fn bulk(s: &str) -> Value {
 
 #[test]
 fn hash_basics_on_tine() {
-    let t = Server::tine();
-    let mut con = t.connect(false);
-    let mut q = |parts: &[&str]| query(&mut con, &a(parts));
+    let t = TestServer::with_args(DIFF_ARGS);
+    let mut con = t.client();
+    let mut q = |parts: &[&str]| query(&mut con, parts);
     assert_eq!(q(&["HSET", "h", "a", "1", "b", "x"]), Ok(Value::Int(2)));
     assert_eq!(q(&["OBJECT", "ENCODING", "h"]), Ok(bulk("listpack")));
     assert_eq!(
@@ -283,7 +283,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, Check) {
 }
 
 fn contents(p: &mut Pair, k: &str) -> HashMap<Vec<u8>, Vec<u8>> {
-    match p.tine_cmd(&a(&["HGETALL", k])) {
+    match p.tine_cmd(&["HGETALL", k]) {
         Ok(v) => items(&v)
             .chunks(2)
             .map(|pr| (bytes(&pr[0]), bytes(&pr[1])))
@@ -301,8 +301,8 @@ fn full_hscan(
     let mut cursor = "0".to_string();
     let mut out = Vec::new();
     for _ in 0..10_000 {
-        let mut args = a(&["HSCAN", k, &cursor]);
-        args.extend(opts.iter().map(|o| o.as_bytes().to_vec()));
+        let mut args = vec!["HSCAN", k, &cursor];
+        args.extend(opts.iter().map(String::as_str));
         let r = query(con, &args)?;
         let parts = items(&r);
         cursor = String::from_utf8(bytes(&parts[0])).unwrap();
@@ -367,6 +367,26 @@ fn check_random(
     }
 }
 
+/// Like `unordered`, for flat RESP2 arrays of pairs (HGETALL): sorts the pairs.
+fn unordered_pairs(v: Reply) -> Reply {
+    v.map(|v| match v {
+        Value::Array(a) => {
+            let mut pairs: Vec<(Value, Value)> = Vec::new();
+            let mut it = a.into_iter();
+            while let (Some(f), Some(x)) = (it.next(), it.next()) {
+                pairs.push((f, x));
+            }
+            pairs.sort_by_key(|x| format!("{:?}", x));
+            Value::Array(pairs.into_iter().flat_map(|(f, x)| [f, x]).collect())
+        }
+        Value::Map(mut m) => {
+            m.sort_by_key(|x| format!("{:?}", x));
+            Value::Map(m)
+        }
+        other => other,
+    })
+}
+
 /// False when HINCRBYFLOAT would start from a value too big for f64 to add exactly (Redis's
 /// `long double` would print more digits): such steps are skipped.
 fn exact_in_f64(p: &mut Pair, args: &[Vec<u8>]) -> bool {
@@ -382,6 +402,7 @@ fn exact_in_f64(p: &mut Pair, args: &[Vec<u8>]) -> bool {
 
 fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
     let mut r = Rng(seed);
+    let every: usize = env_or("HASHSETS_CHECK_EVERY", 200).max(1);
     for step in 0..steps {
         let (cmd, check) = random_command(&mut r);
         let args: Vec<Vec<u8>> = cmd.iter().map(|s| s.as_bytes().to_vec()).collect();
@@ -396,7 +417,7 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                 assert_eq!(t, x, "{ctx}");
             }
             Check::OrderedUnlessTable { key, pairs } => {
-                let enc = p.redis_cmd(&a(&["OBJECT", "ENCODING", &key]));
+                let enc = p.redis_cmd(&["OBJECT", "ENCODING", &key]);
                 let (t, x) = p.both(&args, resp3);
                 if enc == Ok(bulk("hashtable")) {
                     if pairs {
@@ -428,36 +449,35 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                     opts.push(r.pick(&["f*", "*1*", "*", "g[0-5]*"]).to_string());
                 }
                 let t = full_hscan(&mut p.t2, &k, &opts);
-                let x = full_hscan(p.r2.as_mut().unwrap(), &k, &opts);
+                let x = full_hscan(&mut p.r2, &k, &opts);
                 assert_eq!(t, x, "{ctx} {opts:?}");
                 // Listpacks answer in one call, in order: compare that reply exactly.
-                let enc = p.redis_cmd(&a(&["OBJECT", "ENCODING", &k]));
+                let enc = p.redis_cmd(&["OBJECT", "ENCODING", &k]);
                 if enc != Ok(bulk("hashtable")) {
-                    let mut one = a(&[
+                    let mut one = vec![
                         "HSCAN",
                         &k,
-                        *r.pick(&["0", "-1", "x", "18446744073709551616"]),
-                    ]);
-                    one.extend(opts.iter().map(|o| o.as_bytes().to_vec()));
+                        r.pick(&["0", "-1", "x", "18446744073709551616"]),
+                    ];
+                    one.extend(opts.iter().map(String::as_str));
                     let (t, x) = p.both(&one, resp3);
                     assert_eq!(t, x, "{ctx}: {}", show(&one));
                 }
             }
         }
-        if step % check_every() == check_every() - 1 {
-            compare_state(p, KEYS, &ctx);
+        if step % every == every - 1 {
+            p.compare_state(KEYS, &ctx);
         }
     }
-    compare_state(p, KEYS, &format!("seed {seed} {phase} end"));
+    p.compare_state(KEYS, &format!("seed {seed} {phase} end"));
 }
 
 #[test]
 fn hash_commands_match_redis() {
-    let mut p = Pair::start();
-    if !p.has_redis() {
+    let Some(mut p) = Pair::start(DIFF_ARGS) else {
         return;
-    }
-    let seed = seed();
+    };
+    let seed = seed_from_env("HASHSETS_SEED");
     eprintln!("hashes differential seed {seed} (replay with HASHSETS_SEED={seed})");
     // Small limits first so that conversions happen often, then Redis's defaults.
     p.config_set("hash-max-listpack-entries", "8");

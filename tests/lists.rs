@@ -4,224 +4,42 @@
 //! test that sends the same seeded random command sequences to tine and to the real
 //! redis-server and compares the raw reply bytes (RESP2 and RESP3).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rand::rngs::SmallRng;
-use rand::{Rng, SeedableRng};
+use common::{
+    Rng, TestServer, both, connect, eventually, info, info_field, seed_from_env, start_pair,
+};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// tine as these tests want it: no save points.
+fn tine() -> TestServer {
+    TestServer::with_args(&["--save", ""])
 }
 
-/// A server process on a free port in a temp dir, killed on drop (its log printed when the test
-/// failed).
-struct Proc {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-    name: &'static str,
-}
-
-impl Proc {
-    fn tine() -> Proc {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tine-server"))
-            .args(["--port", &port.to_string(), "--save", ""])
-            .current_dir(dir.path())
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        Proc::wait_up(child, port, dir, "tine")
-    }
-
-    /// The real redis-server, or None when it is not installed.
-    fn redis() -> Option<Proc> {
-        if !std::path::Path::new("/usr/bin/redis-server").exists() {
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let child = Command::new("/usr/bin/redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--logfile",
-                "log",
-            ])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Some(Proc::wait_up(child, port, dir, "redis"))
-    }
-
-    fn wait_up(child: Child, port: u16, dir: tempfile::TempDir, name: &'static str) -> Proc {
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{} did not start",
-                name
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-        Proc {
-            child,
-            port,
-            dir,
-            name,
-        }
-    }
-
-    fn client(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
-            .unwrap()
-            .get_connection()
-            .unwrap()
-    }
-
-    fn raw(&self) -> Raw {
-        Raw::connect(self.port)
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() {
-            if let Ok(log) = std::fs::read_to_string(self.dir.path().join("log")) {
-                eprintln!("---- {} log ----\n{}", self.name, log);
-            }
-        }
-    }
-}
-
-/// A raw RESP connection that returns each reply's exact bytes.
-struct Raw {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        Raw {
-            r: BufReader::new(s.try_clone().unwrap()),
-            w: s,
-        }
-    }
-
-    fn send(&mut self, args: &[&[u8]]) {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.w.write_all(&out).unwrap();
-    }
-
-    fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
-        self.send(args);
-        self.reply()
-    }
-
-    fn call_str(&mut self, cmd: &str) -> String {
-        let args: Vec<&[u8]> = cmd.split(' ').map(|s| s.as_bytes()).collect();
-        String::from_utf8_lossy(&self.call(&args)).into_owned()
-    }
-
-    /// Reads one whole reply, nested aggregates included, and returns its bytes.
-    fn reply(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.read_value(&mut out);
-        out
-    }
-
-    fn read_value(&mut self, out: &mut Vec<u8>) {
-        let mut line = Vec::new();
-        self.r.read_until(b'\n', &mut line).unwrap();
-        assert!(
-            line.len() >= 3,
-            "connection closed or short line: {:?}",
-            line
-        );
-        out.extend_from_slice(&line);
-        let head = line[0];
-        let n: i64 = std::str::from_utf8(&line[1..line.len() - 2])
-            .unwrap_or("0")
-            .parse()
-            .unwrap_or(0);
-        match head {
-            b'$' | b'=' | b'!' if n >= 0 => {
-                let mut buf = vec![0u8; n as usize + 2];
-                self.r.read_exact(&mut buf).unwrap();
-                out.extend_from_slice(&buf);
-            }
-            b'*' | b'~' | b'>' => {
-                for _ in 0..n.max(0) {
-                    self.read_value(out);
-                }
-            }
-            b'%' | b'|' => {
-                for _ in 0..n.max(0) * 2 {
-                    self.read_value(out);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn info_field(con: &mut redis::Connection, field: &str) -> String {
-    let info: String = redis::cmd("INFO").query(con).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{}:", field)))
-        .unwrap_or("")
-        .to_string()
+/// A field of INFO clients ("" when absent).
+fn clients_field(con: &mut redis::Connection, field: &str) -> String {
+    info_field(&info(con, "clients"), field).unwrap_or_default()
 }
 
 /// Waits until the server reports `n` blocked clients.
 fn wait_blocked(con: &mut redis::Connection, n: usize) {
-    let start = Instant::now();
-    while info_field(con, "blocked_clients") != n.to_string() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "blocked_clients never reached {}",
-            n
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
+    assert!(
+        eventually(Duration::from_secs(5), || clients_field(
+            con,
+            "blocked_clients"
+        ) == n.to_string()),
+        "blocked_clients never reached {}",
+        n
+    );
 }
 
-type Reply = redis::RedisResult<redis::Value>;
-
 /// Runs a blocking command on its own connection in a thread.
-fn spawn_cmd(port: u16, db: i64, args: &[&str]) -> thread::JoinHandle<Reply> {
+fn spawn_cmd(port: u16, args: &[&str]) -> thread::JoinHandle<redis::RedisResult<redis::Value>> {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     thread::spawn(move || {
-        let mut con = redis::Client::open(format!("redis://127.0.0.1:{}/{}", port, db))
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut con = connect(port, false);
         let mut cmd = redis::cmd(&args[0]);
         for a in &args[1..] {
             cmd.arg(a);
@@ -242,7 +60,7 @@ fn pair(k: &str, v: &str) -> redis::Value {
 
 #[test]
 fn basic_list_commands() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
     let n: i64 = redis::cmd("RPUSH")
         .arg("l")
@@ -271,7 +89,7 @@ fn basic_list_commands() {
 
 #[test]
 fn big_list_keeps_order_and_fill() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
     let _: () = redis::cmd("CONFIG")
         .arg("SET")
@@ -318,9 +136,9 @@ fn big_list_keeps_order_and_fill() {
 
 #[test]
 fn push_wakes_blocked_client() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
-    let h = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    let h = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 1);
     let _: i64 = redis::cmd("RPUSH")
         .arg("k")
@@ -335,13 +153,13 @@ fn push_wakes_blocked_client() {
 
 #[test]
 fn blocked_clients_served_in_arrival_order() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
-    let first = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    let first = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 1);
-    let second = spawn_cmd(s.port, 0, &["BRPOP", "other", "k", "0"]);
+    let second = spawn_cmd(s.port, &["BRPOP", "other", "k", "0"]);
     wait_blocked(&mut con, 2);
-    let third = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    let third = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 3);
     let _: i64 = redis::cmd("RPUSH")
         .arg("k")
@@ -361,7 +179,7 @@ fn blocked_clients_served_in_arrival_order() {
 
 #[test]
 fn timeout_replies_null() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
     let start = Instant::now();
     let v: redis::Value = redis::cmd("BLPOP")
@@ -375,17 +193,20 @@ fn timeout_replies_null() {
     assert!(took < Duration::from_secs(2), "{:?}", took);
     // The timeout reply is the null array, for BLMOVE too, as Redis.
     let mut raw = s.raw();
-    assert_eq!(raw.call_str("BLMOVE a b LEFT RIGHT 0.01"), "*-1\r\n");
-    assert_eq!(raw.call_str("HELLO 3").as_bytes()[0], b'%');
-    assert_eq!(raw.call_str("BRPOPLPUSH a b 0.01"), "_\r\n");
+    assert_eq!(
+        raw.cmd_str(&["BLMOVE", "a", "b", "LEFT", "RIGHT", "0.01"]),
+        "*-1\r\n"
+    );
+    assert_eq!(raw.cmd_str(&["HELLO", "3"]).as_bytes()[0], b'%');
+    assert_eq!(raw.cmd_str(&["BRPOPLPUSH", "a", "b", "0.01"]), "_\r\n");
     wait_blocked(&mut con, 0);
 }
 
 #[test]
 fn retyped_key_keeps_client_waiting() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
-    let h = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    let h = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 1);
     let _: () = redis::cmd("SET")
         .arg("k")
@@ -393,7 +214,7 @@ fn retyped_key_keeps_client_waiting() {
         .query(&mut con)
         .unwrap();
     thread::sleep(Duration::from_millis(50));
-    assert_eq!(info_field(&mut con, "blocked_clients"), "1");
+    assert_eq!(clients_field(&mut con, "blocked_clients"), "1");
     let _: i64 = redis::cmd("DEL").arg("k").query(&mut con).unwrap();
     let _: i64 = redis::cmd("RPUSH")
         .arg("k")
@@ -412,9 +233,9 @@ fn retyped_key_keeps_client_waiting() {
 
 #[test]
 fn swapdb_serves_blocked_clients() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
-    let h = spawn_cmd(s.port, 0, &["BLPOP", "k", "0"]);
+    let h = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 1);
     let _: () = redis::cmd("SELECT").arg(1).query(&mut con).unwrap();
     let _: i64 = redis::cmd("RPUSH")
@@ -428,11 +249,11 @@ fn swapdb_serves_blocked_clients() {
 
 #[test]
 fn blmove_chains_and_wrong_destination() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
-    let mover = spawn_cmd(s.port, 0, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
+    let mover = spawn_cmd(s.port, &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
     wait_blocked(&mut con, 1);
-    let popper = spawn_cmd(s.port, 0, &["BLPOP", "dst", "0"]);
+    let popper = spawn_cmd(s.port, &["BLPOP", "dst", "0"]);
     wait_blocked(&mut con, 2);
     let _: i64 = redis::cmd("RPUSH")
         .arg("src")
@@ -443,7 +264,7 @@ fn blmove_chains_and_wrong_destination() {
     assert_eq!(popper.join().unwrap().unwrap(), pair("dst", "x"));
 
     // A destination of the wrong type ends the wait with WRONGTYPE and pops nothing.
-    let mover = spawn_cmd(s.port, 0, &["BRPOPLPUSH", "src2", "str", "0"]);
+    let mover = spawn_cmd(s.port, &["BRPOPLPUSH", "src2", "str", "0"]);
     wait_blocked(&mut con, 1);
     let _: () = redis::cmd("SET")
         .arg("str")
@@ -463,11 +284,10 @@ fn blmove_chains_and_wrong_destination() {
 
 #[test]
 fn blmpop_serves_count() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
     let h = spawn_cmd(
         s.port,
-        0,
         &["BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2"],
     );
     wait_blocked(&mut con, 1);
@@ -485,12 +305,12 @@ fn blmpop_serves_count() {
 
 #[test]
 fn blocked_client_queues_commands_and_shows_in_client_list() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
     let mut raw = s.raw();
     // BLPOP then PING in one write: the PING waits until BLPOP is answered.
-    raw.send(&[b"BLPOP", b"k", b"0"]);
-    raw.send(&[b"PING"]);
+    raw.send_cmd(&["BLPOP", "k", "0"]);
+    raw.send_cmd(&["PING"]);
     wait_blocked(&mut con, 1);
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
     let line = list
@@ -498,7 +318,7 @@ fn blocked_client_queues_commands_and_shows_in_client_list() {
         .find(|l| l.contains("cmd=blpop"))
         .expect("blocked client listed");
     assert!(line.contains("flags=b "), "{}", line);
-    assert_eq!(info_field(&mut con, "clients_in_timeout_table"), "0");
+    assert_eq!(clients_field(&mut con, "clients_in_timeout_table"), "0");
     let _: i64 = redis::cmd("RPUSH")
         .arg("k")
         .arg("v")
@@ -510,13 +330,13 @@ fn blocked_client_queues_commands_and_shows_in_client_list() {
 
 #[test]
 fn disconnect_while_blocked_forgets_client() {
-    let s = Proc::tine();
+    let s = tine();
     let mut con = s.client();
     {
         let mut raw = s.raw();
-        raw.send(&[b"BLPOP", b"k", b"5"]);
+        raw.send_cmd(&["BLPOP", "k", "5"]);
         wait_blocked(&mut con, 1);
-        assert_eq!(info_field(&mut con, "clients_in_timeout_table"), "1");
+        assert_eq!(clients_field(&mut con, "clients_in_timeout_table"), "1");
     }
     wait_blocked(&mut con, 0);
     let _: i64 = redis::cmd("RPUSH")
@@ -532,61 +352,58 @@ fn disconnect_while_blocked_forgets_client() {
 
 const KEYS: &[&str] = &["l1", "l2", "l3", "str", "missing"];
 
-fn pick<'a>(rng: &mut SmallRng, from: &[&'a str]) -> &'a str {
-    from[rng.gen_range(0..from.len())]
-}
-
-fn element(rng: &mut SmallRng) -> String {
-    match rng.gen_range(0..10) {
+fn element(rng: &mut Rng) -> String {
+    match rng.below(10) {
         0 => "-1".into(),
-        1 => rng.gen_range(0..300).to_string(),
-        2 => "x".repeat(rng.gen_range(0..100)),
+        1 => rng.below(300).to_string(),
+        2 => "x".repeat(rng.below(100) as usize),
         3 => "9223372036854775807".into(),
         4 => "007".into(),
-        _ => pick(rng, &["a", "b", "c", "1", "2"]).into(),
+        _ => rng.pick(&["a", "b", "c", "1", "2"]).into(),
     }
 }
 
-fn index(rng: &mut SmallRng) -> String {
-    match rng.gen_range(0..12) {
+fn index(rng: &mut Rng) -> String {
+    match rng.below(12) {
         0 => "x".into(),
         1 => "1.5".into(),
         2 => "99999999999999999999".into(),
         3 => "-9223372036854775808".into(),
         4 => "9223372036854775807".into(),
-        _ => rng.gen_range(-8..8).to_string(),
+        _ => (rng.below(16) as i64 - 8).to_string(),
     }
 }
 
-fn count(rng: &mut SmallRng) -> String {
-    match rng.gen_range(0..10) {
+fn count(rng: &mut Rng) -> String {
+    match rng.below(10) {
         0 => "-1".into(),
         1 => "x".into(),
         2 => "0".into(),
-        _ => rng.gen_range(1..6).to_string(),
+        _ => (1 + rng.below(5)).to_string(),
     }
 }
 
-fn end(rng: &mut SmallRng) -> String {
-    pick(rng, &["LEFT", "right", "Left", "RIGHT", "middle"]).into()
+fn end(rng: &mut Rng) -> String {
+    rng.pick(&["LEFT", "right", "Left", "RIGHT", "middle"])
+        .into()
 }
 
 /// One random command (sometimes malformed).
-fn random_command(rng: &mut SmallRng) -> Vec<String> {
-    let k = pick(rng, KEYS).to_string();
-    let k2 = pick(rng, KEYS).to_string();
-    let mut v: Vec<String> = match rng.gen_range(0..30) {
+fn random_command(rng: &mut Rng) -> Vec<String> {
+    let k = rng.pick(KEYS).to_string();
+    let k2 = rng.pick(KEYS).to_string();
+    let mut v: Vec<String> = match rng.below(30) {
         0..=3 => {
-            let mut v = vec![pick(rng, &["LPUSH", "RPUSH", "lpush", "rpush"]).into(), k];
-            for _ in 0..rng.gen_range(1..5) {
+            let mut v = vec![rng.pick(&["LPUSH", "RPUSH", "lpush", "rpush"]).into(), k];
+            for _ in 0..1 + rng.below(4) {
                 v.push(element(rng));
             }
             v
         }
-        4 => vec![pick(rng, &["LPUSHX", "RPUSHX"]).into(), k, element(rng)],
+        4 => vec![rng.pick(&["LPUSHX", "RPUSHX"]).into(), k, element(rng)],
         5 | 6 => {
-            let mut v = vec![pick(rng, &["LPOP", "RPOP"]).into(), k];
-            if rng.gen_bool(0.5) {
+            let mut v = vec![rng.pick(&["LPOP", "RPOP"]).into(), k];
+            if rng.chance(50) {
                 v.push(count(rng));
             }
             v
@@ -598,7 +415,7 @@ fn random_command(rng: &mut SmallRng) -> Vec<String> {
         12 => vec![
             "LINSERT".into(),
             k,
-            pick(rng, &["BEFORE", "after", "x"]).into(),
+            rng.pick(&["BEFORE", "after", "x"]).into(),
             element(rng),
             element(rng),
         ],
@@ -606,8 +423,8 @@ fn random_command(rng: &mut SmallRng) -> Vec<String> {
         14 => vec!["LTRIM".into(), k, index(rng), index(rng)],
         15 | 16 => {
             let mut v = vec!["LPOS".into(), k, element(rng)];
-            for _ in 0..rng.gen_range(0..3) {
-                match rng.gen_range(0..4) {
+            for _ in 0..rng.below(3) {
+                match rng.below(4) {
                     0 => v.extend(["RANK".into(), index(rng)]),
                     1 => v.extend(["COUNT".into(), count(rng)]),
                     2 => v.extend(["MAXLEN".into(), count(rng)]),
@@ -619,29 +436,29 @@ fn random_command(rng: &mut SmallRng) -> Vec<String> {
         17 => vec!["LMOVE".into(), k, k2, end(rng), end(rng)],
         18 => vec!["RPOPLPUSH".into(), k, k2],
         19 | 20 => {
-            let n = rng.gen_range(0..4);
+            let n = rng.below(4);
             let mut v = vec![
                 "LMPOP".into(),
-                if rng.gen_bool(0.1) {
+                if rng.chance(10) {
                     "x".into()
                 } else {
                     n.to_string()
                 },
             ];
-            for _ in 0..rng.gen_range(0..4) {
-                v.push(pick(rng, KEYS).into());
+            for _ in 0..rng.below(4) {
+                v.push(rng.pick(KEYS).into());
             }
             v.push(end(rng));
-            if rng.gen_bool(0.5) {
+            if rng.chance(50) {
                 v.extend(["COUNT".into(), count(rng)]);
             }
             v
         }
         21 => vec![
-            pick(rng, &["BLPOP", "BRPOP"]).into(),
+            rng.pick(&["BLPOP", "BRPOP"]).into(),
             k,
             k2,
-            pick(rng, &["0.01", "-1", "x", "0.001"]).into(),
+            rng.pick(&["0.01", "-1", "x", "0.001"]).into(),
         ],
         22 => vec![
             "BLMOVE".into(),
@@ -649,13 +466,13 @@ fn random_command(rng: &mut SmallRng) -> Vec<String> {
             k2,
             end(rng),
             end(rng),
-            pick(rng, &["0.01", "-1"]).into(),
+            rng.pick(&["0.01", "-1"]).into(),
         ],
         23 => vec!["BRPOPLPUSH".into(), k, k2, "0.01".into()],
         24 => vec![
             "BLMPOP".into(),
-            pick(rng, &["0.01", "nan"]).into(),
-            rng.gen_range(0..3).to_string(),
+            rng.pick(&["0.01", "nan"]).into(),
+            rng.below(3).to_string(),
             k,
             k2,
             end(rng),
@@ -667,7 +484,7 @@ fn random_command(rng: &mut SmallRng) -> Vec<String> {
         _ => vec!["EXISTS".into(), k, k2],
     };
     // Sometimes drop or add an argument, for arity errors.
-    match rng.gen_range(0..40) {
+    match rng.below(40) {
         0 if v.len() > 1 => {
             v.pop();
         }
@@ -677,24 +494,24 @@ fn random_command(rng: &mut SmallRng) -> Vec<String> {
     v
 }
 
-fn run_differential(seed: u64, steps: usize, tine: &Proc, redis: &Proc) {
-    let mut rng = SmallRng::seed_from_u64(seed);
+fn run_differential(seed: u64, steps: usize, tine: &TestServer, redis: &TestServer) {
+    let mut rng = Rng(seed);
     let mut a = tine.raw();
     let mut b = redis.raw();
     for con in [&mut a, &mut b] {
-        con.call_str("FLUSHALL");
-        con.call_str("SET str v");
+        con.cmd(&["FLUSHALL"]);
+        con.cmd(&["SET", "str", "v"]);
         if seed % 2 == 1 {
-            assert_eq!(con.call_str("HELLO 3").as_bytes()[0], b'%');
+            assert_eq!(con.cmd_str(&["HELLO", "3"]).as_bytes()[0], b'%');
         }
     }
     let mut history: Vec<String> = Vec::new();
     for step in 0..steps {
         let cmd = random_command(&mut rng);
-        let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+        let args: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
         history.push(cmd.join(" "));
-        let got = a.call(&args);
-        let want = b.call(&args);
+        let got = a.cmd(&args);
+        let want = b.cmd(&args);
         if got != want {
             let tail: Vec<&String> = history.iter().rev().take(15).rev().collect();
             panic!(
@@ -709,10 +526,10 @@ fn run_differential(seed: u64, steps: usize, tine: &Proc, redis: &Proc) {
         }
         // Now and then, compare every key's whole content.
         if step % 50 == 49 {
-            for k in KEYS {
-                for q in [format!("LRANGE {} 0 -1", k), format!("TYPE {}", k)] {
-                    let (x, y) = (a.call_str(&q), b.call_str(&q));
-                    assert_eq!(x, y, "seed {} step {}: {}", seed, step, q);
+            for &k in KEYS {
+                for q in [&["LRANGE", k, "0", "-1"][..], &["TYPE", k]] {
+                    let (x, y) = both(&mut a, &mut b, q);
+                    assert_eq!(x, y, "seed {} step {}: {}", seed, step, q.join(" "));
                 }
             }
         }
@@ -721,18 +538,10 @@ fn run_differential(seed: u64, steps: usize, tine: &Proc, redis: &Proc) {
 
 #[test]
 fn differential_against_redis() {
-    let Some(redis) = Proc::redis() else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some((tine, redis)) = start_pair(&["--save", ""]) else {
         return;
     };
-    let tine = Proc::tine();
-    let base: u64 = match std::env::var("LISTS_SEED") {
-        Ok(s) => s.parse().expect("LISTS_SEED must be a number"),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
-    };
+    let base = seed_from_env("LISTS_SEED");
     eprintln!(
         "differential seeds start at {} (LISTS_SEED to replay)",
         base

@@ -1,13 +1,13 @@
 //! RDB and DUMP/RESTORE interoperability with the real Redis 7.0 programs: files tine writes
 //! load in redis-server and pass redis-check-rdb, files redis-server saves load in tine, DUMP
 //! payloads cross both ways, all checked by DEBUG DIGEST; and corrupt input is refused without
-//! panicking. Helpers are private to this file.
+//! panicking. The servers come from `tests/common`; the data and the checks are this file's.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::Command;
+
+use common::{DIFF_ARGS, RedisServer, Rng, TestServer};
 use tine::db::digest::{dataset_digest, to_hex};
 use tine::db::{Db, Str, Value};
 use tine::persist::rdb::build::{HashBuilder, ListBuilder, SetBuilder, ZSetBuilder};
@@ -18,100 +18,12 @@ use tine::persist::rdb::{LoadLimits, RdbError, RdbOptions, read_rdb, write_rdb};
 // Processes
 // ---------------------------------------------------------------------------------------
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A server process killed when dropped; prints its log if the test is failing.
-struct Proc {
-    child: Child,
-    port: u16,
-    log: std::path::PathBuf,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            if let Ok(l) = std::fs::read_to_string(&self.log) {
-                eprintln!("--- log of server on port {} ---\n{l}", self.port);
-            }
-        }
-    }
-}
-
-impl Proc {
-    fn conn(&self) -> redis::Connection {
-        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
-        c.get_connection().unwrap()
-    }
-}
-
-fn wait_ready(p: &mut Proc) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(st)) = p.child.try_wait() {
-            let log = std::fs::read_to_string(&p.log).unwrap_or_default();
-            panic!("server exited early ({st}):\n{log}");
-        }
-        if let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{}/", p.port)) {
-            if let Ok(mut conn) = c.get_connection() {
-                // Redis answers -LOADING while it loads: wait for a real PONG.
-                if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                    return;
-                }
-            }
-        }
-        assert!(Instant::now() < deadline, "server on {} not ready", p.port);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn start_redis(dir: &Path, dbfilename: &str) -> Proc {
-    let port = free_port();
-    let log = dir.join(format!("redis-{port}.log"));
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string()])
-        .args(["--bind", "127.0.0.1"])
-        .arg("--dir")
-        .arg(dir)
-        .args(["--dbfilename", dbfilename])
-        .args(["--save", ""])
-        .args(["--appendonly", "no"])
-        .args(["--enable-debug-command", "yes"])
-        .arg("--logfile")
-        .arg(&log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-server");
-    let mut p = Proc { child, port, log };
-    wait_ready(&mut p);
-    p
-}
-
-fn start_tine(dir: &Path) -> Proc {
-    let port = free_port();
-    let log = dir.join(format!("tine-{port}.log"));
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_tine-server"))
-        .args(["--port", &port.to_string()])
-        .arg("--dir")
-        .arg(dir)
-        .args(["--save", ""])
-        .args(["--enable-debug-command", "yes"])
-        .stdout(Stdio::from(out.try_clone().unwrap()))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .expect("tine-server");
-    let mut p = Proc { child, port, log };
-    wait_ready(&mut p);
-    p
+/// The real redis-server in `dir` (a temp dir that may hold `dbfilename` for it to load).
+/// These interop tests need it: they fail, rather than skip, when it is not installed.
+fn start_redis(dir: tempfile::TempDir, dbfilename: &str) -> TestServer {
+    let mut args = DIFF_ARGS.to_vec();
+    args.extend(["--dbfilename", dbfilename]);
+    RedisServer::in_dir(dir, &args).expect("the interop tests need redis-server")
 }
 
 fn cmd<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&[u8]]) -> T {
@@ -159,21 +71,6 @@ fn differing_keys(c: &mut redis::Connection, dbs: &[Db]) -> Vec<String> {
 // ---------------------------------------------------------------------------------------
 // Data
 // ---------------------------------------------------------------------------------------
-
-/// Deterministic pseudo-random bytes (splitmix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
 
 fn key(s: &str) -> tine::db::Key {
     s.as_bytes().to_vec().into_boxed_slice()
@@ -326,10 +223,10 @@ fn encodings_of(dbs: &[Db]) -> Vec<String> {
 
 #[test]
 fn tine_file_loads_in_redis() {
-    let dir = tempfile::tempdir().unwrap();
     let dbs = sample_keyspace();
     let want = to_hex(&dataset_digest(&dbs));
     for (name, compression) in [("tine-lzf.rdb", true), ("tine-plain.rdb", false)] {
+        let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         let opts = RdbOptions {
             compression,
@@ -349,8 +246,8 @@ fn tine_file_loads_in_redis() {
             "redis-check-rdb: {text}"
         );
 
-        let redis = start_redis(dir.path(), name);
-        let mut c = redis.conn();
+        let redis = start_redis(dir, name);
+        let mut c = redis.client();
         if digest(&mut c) != want {
             panic!(
                 "{name}: digests differ for {:?}",
@@ -456,13 +353,12 @@ fn populate_redis(c: &mut redis::Connection) {
 
 #[test]
 fn redis_file_loads_in_tine() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = start_redis(dir.path(), "redis.rdb");
-    let mut c = redis.conn();
+    let redis = start_redis(tempfile::tempdir().unwrap(), "redis.rdb");
+    let mut c = redis.client();
     populate_redis(&mut c);
     let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
     let want = digest(&mut c);
-    let data = std::fs::read(dir.path().join("redis.rdb")).unwrap();
+    let data = std::fs::read(redis.path("redis.rdb")).unwrap();
     let loaded = read_rdb(&data, &LoadLimits::default(), tine::util::mstime()).unwrap();
     if to_hex(&dataset_digest(&loaded.dbs)) != want {
         panic!(
@@ -485,7 +381,7 @@ fn redis_file_loads_in_tine() {
     }
     // Streaming reader gives the same.
     let streamed = tine::persist::rdb::read_rdb_from(
-        std::io::BufReader::new(std::fs::File::open(dir.path().join("redis.rdb")).unwrap()),
+        std::io::BufReader::new(std::fs::File::open(redis.path("redis.rdb")).unwrap()),
         &LoadLimits::default(),
         tine::util::mstime(),
     )
@@ -503,11 +399,10 @@ fn redis_file_loads_in_tine() {
 
 #[test]
 fn dump_restore_both_ways() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = start_redis(dir.path(), "unused.rdb");
-    let tine = start_tine(dir.path());
-    let mut rc = redis.conn();
-    let mut tc = tine.conn();
+    let redis = start_redis(tempfile::tempdir().unwrap(), "dump.rdb");
+    let tine = TestServer::with_args(DIFF_ARGS);
+    let mut rc = redis.client();
+    let mut tc = tine.client();
     populate_redis(&mut rc);
     let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut rc).unwrap();
     assert!(keys.len() > 15);

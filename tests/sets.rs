@@ -4,21 +4,21 @@
 //! decides the order, by effect for SPOP/SRANDMEMBER), and digests/encodings compared.
 //! Replay a failure with `HASHSETS_SEED=<seed> cargo test --test sets`.
 
-mod hashsets_support;
+mod common;
 
 use std::collections::HashSet;
 
-use hashsets_support::*;
-
-fn a(parts: &[&str]) -> Vec<Vec<u8>> {
-    argv(parts)
-}
+use common::{
+    DIFF_ARGS, Pair, Reply, Rng, TestServer, bytes, env_or, items, query, seed_from_env, show,
+    unordered,
+};
+use redis::Value;
 
 #[test]
 fn set_basics_on_tine() {
-    let t = Server::tine();
-    let mut con = t.connect(false);
-    let mut q = |parts: &[&str]| query(&mut con, &a(parts));
+    let t = TestServer::with_args(DIFF_ARGS);
+    let mut con = t.client();
+    let mut q = |parts: &[&str]| query(&mut con, parts);
     assert_eq!(q(&["SADD", "s", "3", "1", "2", "1"]), Ok(Value::Int(3)));
     assert_eq!(
         q(&["OBJECT", "ENCODING", "s"]),
@@ -246,7 +246,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, Check) {
 }
 
 fn members_of(p: &mut Pair, k: &str) -> HashSet<Vec<u8>> {
-    match p.tine_cmd(&a(&["SMEMBERS", k])) {
+    match p.tine_cmd(&["SMEMBERS", k]) {
         Ok(v) => items(&v).iter().map(bytes).collect(),
         Err(_) => HashSet::new(),
     }
@@ -261,8 +261,8 @@ fn full_sscan(
     let mut cursor = "0".to_string();
     let mut out = Vec::new();
     for _ in 0..10_000 {
-        let mut args = a(&["SSCAN", k, &cursor]);
-        args.extend(opts.iter().map(|o| o.as_bytes().to_vec()));
+        let mut args = vec!["SSCAN", k, &cursor];
+        args.extend(opts.iter().map(String::as_str));
         let r = query(con, &args)?;
         let parts = items(&r);
         cursor = String::from_utf8(bytes(&parts[0])).unwrap();
@@ -278,6 +278,7 @@ fn full_sscan(
 
 fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
     let mut r = Rng(seed);
+    let every: usize = env_or("HASHSETS_CHECK_EVERY", 200).max(1);
     for step in 0..steps {
         let (cmd, check) = random_command(&mut r);
         let args: Vec<Vec<u8>> = cmd.iter().map(|s| s.as_bytes().to_vec()).collect();
@@ -293,7 +294,7 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                 assert_eq!(unordered(t), unordered(x), "{ctx}");
             }
             Check::OrderedUnlessTable(k) => {
-                let enc = p.redis_cmd(&a(&["OBJECT", "ENCODING", &k]));
+                let enc = p.redis_cmd(&["OBJECT", "ENCODING", &k]);
                 let (t, x) = p.both(&args, resp3);
                 if enc == Ok(Value::BulkString(b"hashtable".to_vec())) {
                     assert_eq!(unordered(t), unordered(x), "{ctx}");
@@ -313,16 +314,16 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                 }
                 let (t, x) = (
                     full_sscan(&mut p.t2, &k, &opts),
-                    full_sscan(p.r2.as_mut().unwrap(), &k, &opts),
+                    full_sscan(&mut p.r2, &k, &opts),
                 );
                 assert_eq!(t, x, "{ctx} {opts:?}");
-                let bad = a(&[
+                let bad = [
                     "SSCAN",
                     &k,
-                    *r.pick(&["x", "-1", "18446744073709551616", ""]),
-                ]);
+                    r.pick(&["x", "-1", "18446744073709551616", ""]),
+                ];
                 let (t, x) = p.both(&bad, resp3);
-                let enc = p.redis_cmd(&a(&["OBJECT", "ENCODING", &k]));
+                let enc = p.redis_cmd(&["OBJECT", "ENCODING", &k]);
                 if x.is_ok() && enc == Ok(Value::BulkString(b"hashtable".to_vec())) {
                     // A cursor into a table: bucket positions differ between servers.
                     assert!(t.is_ok(), "{ctx}");
@@ -366,10 +367,10 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                         if tp != xp {
                             // Rebuild the key identically on both: which members survive a big
                             // SPOP (and so the encoding Redis picks for them) is random.
-                            let left = p.redis_cmd(&a(&["SMEMBERS", &k])).unwrap();
+                            let left = p.redis_cmd(&["SMEMBERS", &k]).unwrap();
                             let mut left: Vec<Vec<u8>> = items(&left).iter().map(bytes).collect();
                             left.sort();
-                            let del = a(&["DEL", &k]);
+                            let del = ["DEL", k.as_str()];
                             p.tine_cmd(&del).unwrap();
                             p.redis_cmd(&del).unwrap();
                             if !left.is_empty() {
@@ -408,13 +409,13 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                 }
             }
         }
-        if step % check_every() == check_every() - 1 {
-            compare_state(p, KEYS, &ctx);
+        if step % every == every - 1 {
+            p.compare_state(KEYS, &ctx);
         }
     }
     let mut all = KEYS.to_vec();
     all.push("dest");
-    compare_state(p, &all, &format!("seed {seed} {phase} end"));
+    p.compare_state(&all, &format!("seed {seed} {phase} end"));
 }
 
 /// `unordered` applied to the item list of a scan reply.
@@ -432,11 +433,10 @@ fn unordered_nested(v: Reply) -> Reply {
 
 #[test]
 fn set_commands_match_redis() {
-    let mut p = Pair::start();
-    if !p.has_redis() {
+    let Some(mut p) = Pair::start(DIFF_ARGS) else {
         return;
-    }
-    let seed = seed();
+    };
+    let seed = seed_from_env("HASHSETS_SEED");
     eprintln!("sets differential seed {seed} (replay with HASHSETS_SEED={seed})");
     // Small limits first so that conversions happen often, then Redis's defaults.
     p.config_set("set-max-intset-entries", "8");

@@ -20,7 +20,7 @@
 
 mod common;
 
-use common::{Raw, RedisServer, Rng, TestServer};
+use common::{DIFF_ARGS, Raw, Rng, start_pair};
 
 /// String-ish keys, collection keys (for SORT sources and WRONGTYPE), weight keys for SORT BY.
 const STR_KEYS: &[&str] = &["s1", "s2", "s3", "n1", "n2", "f1", "b1", "b2", "missing"];
@@ -515,15 +515,8 @@ fn scan_all(c: &mut Raw, args: &[&str]) -> Result<Vec<String>, String> {
     panic!("SCAN did not finish");
 }
 
-fn start_pair() -> Option<(TestServer, TestServer)> {
-    let args = ["--save", "", "--enable-debug-command", "yes"];
-    let real = RedisServer::with_args(&args)?;
-    let ours = TestServer::with_args(&args);
-    Some((ours, real))
-}
-
 fn differential(seed: u64, steps: usize, resp3: bool) {
-    let Some((ours, real)) = start_pair() else {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
         return;
     };
     eprintln!("strings_keys differential: seed {seed}, {steps} steps, resp3 {resp3}");
@@ -674,7 +667,7 @@ fn differential_fixed_seeds() {
 /// Edge cases worth pinning by name (byte for byte against Redis).
 #[test]
 fn edge_cases() {
-    let Some((ours, real)) = start_pair() else {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
         return;
     };
     let mut t = ours.raw();

@@ -5,109 +5,9 @@
 //! encodings, DEBUG DIGEST-VALUE of each key and finally DEBUG DIGEST. ZRANDMEMBER is
 //! compared by effect (reply size and membership). A failure prints the seed and the command.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(program: &str) -> Option<Server> {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let child = Command::new(program)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--enable-debug-command",
-            "yes",
-        ])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let s = Server {
-        child,
-        port,
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{program} did not start");
-}
-
-fn tine() -> Server {
-    start(env!("CARGO_BIN_EXE_tine-server")).expect("tine-server starts")
-}
-
-fn connect(port: u16, resp3: bool) -> redis::Connection {
-    let url = if resp3 {
-        format!("redis://127.0.0.1:{port}/?protocol=resp3")
-    } else {
-        format!("redis://127.0.0.1:{port}/")
-    };
-    redis::Client::open(url).unwrap().get_connection().unwrap()
-}
-
-/// A reply or an error, as comparable text.
-fn run(con: &mut redis::Connection, args: &[String]) -> Result<redis::Value, String> {
-    let mut cmd = redis::cmd(&args[0]);
-    for a in &args[1..] {
-        cmd.arg(a.as_str());
-    }
-    cmd.query::<redis::Value>(con).map_err(|e| e.to_string())
-}
-
-fn q(con: &mut redis::Connection, args: &[&str]) -> Result<redis::Value, String> {
-    run(con, &args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-}
-
-/// splitmix64: the same sequence everywhere, from a seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-}
+use common::{DIFF_ARGS, Pair, Reply, Rng, TestServer, query};
 
 const KEYS: &[&str] = &["z1", "z2", "z3", "s1", "str", "missing"];
 
@@ -342,7 +242,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, bool) {
 
 /// The members of the zset at `key` on a server, for checking ZRANDMEMBER by effect.
 fn members(con: &mut redis::Connection, key: &str) -> Vec<String> {
-    match q(con, &["ZRANGE", key, "0", "-1"]) {
+    match query(con, &["ZRANGE", key, "0", "-1"]) {
         Ok(redis::Value::Array(v)) => v
             .into_iter()
             .map(|x| match x {
@@ -354,11 +254,7 @@ fn members(con: &mut redis::Connection, key: &str) -> Vec<String> {
     }
 }
 
-fn check_randmember(
-    reply: &Result<redis::Value, String>,
-    want: &Result<redis::Value, String>,
-    all: &[String],
-) -> Result<(), String> {
+fn check_randmember(reply: &Reply, want: &Reply, all: &[String]) -> Result<(), String> {
     use redis::Value::*;
     match (reply, want) {
         (Err(a), Err(b)) if a == b => Ok(()),
@@ -403,15 +299,15 @@ fn lex_source(cmd: &[String]) -> &str {
 
 /// True when every member of the zset at `key` has the same score (or it is no zset).
 fn equal_scores(con: &mut redis::Connection, key: &str) -> bool {
-    let first = q(con, &["ZRANGE", key, "0", "0", "WITHSCORES"]);
-    let last = q(con, &["ZRANGE", key, "-1", "-1", "WITHSCORES"]);
+    let first = query(con, &["ZRANGE", key, "0", "0", "WITHSCORES"]);
+    let last = query(con, &["ZRANGE", key, "-1", "-1", "WITHSCORES"]);
     match (first, last) {
         (Ok(redis::Value::Array(f)), Ok(redis::Value::Array(l))) => f.last() == l.last(),
         _ => true,
     }
 }
 
-fn sort_scan(reply: &mut Result<redis::Value, String>) {
+fn sort_scan(reply: &mut Reply) {
     if let Ok(redis::Value::Array(v)) = reply {
         if let Some(redis::Value::Array(items)) = v.get_mut(1) {
             let mut pairs: Vec<Vec<redis::Value>> = items.chunks(2).map(|c| c.to_vec()).collect();
@@ -422,38 +318,35 @@ fn sort_scan(reply: &mut Result<redis::Value, String>) {
 }
 
 fn differential(seed: u64, steps: usize, resp3: bool) {
-    let Some(real) = start("redis-server") else {
-        eprintln!("redis-server not installed: differential test skipped");
+    let Some(mut p) = Pair::start(DIFF_ARGS) else {
         return;
     };
-    let ours = tine();
-    let mut a = connect(ours.port, resp3);
-    let mut b = connect(real.port, resp3);
-    for con in [&mut a, &mut b] {
-        q(con, &["CONFIG", "SET", "zset-max-listpack-entries", "8"]).unwrap();
-        q(con, &["CONFIG", "SET", "zset-max-listpack-value", "16"]).unwrap();
-        q(con, &["SET", "str", "v"]).unwrap();
+    let (a, b) = p.cons(resp3);
+    for con in [&mut *a, &mut *b] {
+        query(con, &["CONFIG", "SET", "zset-max-listpack-entries", "8"]).unwrap();
+        query(con, &["CONFIG", "SET", "zset-max-listpack-value", "16"]).unwrap();
+        query(con, &["SET", "str", "v"]).unwrap();
     }
     let mut r = Rng(seed);
     for step in 0..steps {
         let (cmd, is_rand) = random_command(&mut r);
         let ctx = || format!("seed {seed} step {step} resp3 {resp3}: {}", cmd.join(" "));
         if is_rand {
-            let all = members(&mut b, &cmd[1]);
-            let got = run(&mut a, &cmd);
-            let want = run(&mut b, &cmd);
+            let all = members(b, &cmd[1]);
+            let got = query(a, &cmd);
+            let want = query(b, &cmd);
             if let Err(e) = check_randmember(&got, &want, &all) {
                 panic!("{}: {e}", ctx());
             }
             continue;
         }
-        if is_lex(&cmd) && !equal_scores(&mut b, lex_source(&cmd)) {
+        if is_lex(&cmd) && !equal_scores(b, lex_source(&cmd)) {
             // Lex ranges over unequal scores are unspecified: Redis's answer depends on its
             // skiplist's random levels. Skipped on both servers.
             continue;
         }
-        let mut got = run(&mut a, &cmd);
-        let mut want = run(&mut b, &cmd);
+        let mut got = query(a, &cmd);
+        let mut want = query(b, &cmd);
         if cmd[0] == "ZSCAN" {
             // Hash table order differs; compare the (member, score) pairs as a set.
             sort_scan(&mut got);
@@ -463,20 +356,15 @@ fn differential(seed: u64, steps: usize, resp3: bool) {
         if step % 16 == 0 {
             for k in KEYS {
                 let enc = ["OBJECT", "ENCODING", k];
-                assert_eq!(
-                    q(&mut a, &enc),
-                    q(&mut b, &enc),
-                    "encoding of {k}, {}",
-                    ctx()
-                );
+                assert_eq!(query(a, &enc), query(b, &enc), "encoding of {k}, {}", ctx());
                 let dv = ["DEBUG", "DIGEST-VALUE", k];
-                assert_eq!(q(&mut a, &dv), q(&mut b, &dv), "digest of {k}, {}", ctx());
+                assert_eq!(query(a, &dv), query(b, &dv), "digest of {k}, {}", ctx());
             }
         }
     }
     assert_eq!(
-        q(&mut a, &["DEBUG", "DIGEST"]),
-        q(&mut b, &["DEBUG", "DIGEST"]),
+        query(a, &["DEBUG", "DIGEST"]),
+        query(b, &["DEBUG", "DIGEST"]),
         "seed {seed}: final DEBUG DIGEST"
     );
 }
@@ -495,15 +383,15 @@ fn differential_resp3() {
 
 #[test]
 fn basic_replies_and_encodings() {
-    let s = tine();
-    let mut c = connect(s.port, false);
+    let s = TestServer::with_args(DIFF_ARGS);
+    let mut c = s.client();
     use redis::Value::*;
     assert_eq!(
-        q(&mut c, &["ZADD", "z", "1", "a", "2", "b", "0.1", "c"]),
+        query(&mut c, &["ZADD", "z", "1", "a", "2", "b", "0.1", "c"]),
         Ok(Int(3))
     );
     assert_eq!(
-        q(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+        query(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
         Ok(Array(vec![
             BulkString(b"c".to_vec()),
             BulkString(b"0.10000000000000001".to_vec()),
@@ -514,16 +402,16 @@ fn basic_replies_and_encodings() {
         ]))
     );
     assert_eq!(
-        q(&mut c, &["OBJECT", "ENCODING", "z"]),
+        query(&mut c, &["OBJECT", "ENCODING", "z"]),
         Ok(BulkString(b"listpack".to_vec()))
     );
-    let e = q(&mut c, &["ZINCRBY", "z", "nan", "a"]).unwrap_err();
+    let e = query(&mut c, &["ZINCRBY", "z", "nan", "a"]).unwrap_err();
     assert!(e.contains("value is not a valid float"), "{e}");
-    q(&mut c, &["ZADD", "inf", "inf", "x"]).unwrap();
-    let e = q(&mut c, &["ZADD", "inf", "INCR", "-inf", "x"]).unwrap_err();
+    query(&mut c, &["ZADD", "inf", "inf", "x"]).unwrap();
+    let e = query(&mut c, &["ZADD", "inf", "INCR", "-inf", "x"]).unwrap_err();
     assert!(e.contains("resulting score is not a number (NaN)"), "{e}");
     assert_eq!(
-        q(&mut c, &["ZSCORE", "inf", "x"]),
+        query(&mut c, &["ZSCORE", "inf", "x"]),
         Ok(BulkString(b"inf".to_vec()))
     );
     // Growing past the listpack limit converts; removing everything deletes the key.
@@ -532,15 +420,15 @@ fn basic_replies_and_encodings() {
         args.push(i.to_string());
         args.push(format!("member:{i}"));
     }
-    assert_eq!(run(&mut c, &args), Ok(Int(200)));
+    assert_eq!(query(&mut c, &args), Ok(Int(200)));
     assert_eq!(
-        q(&mut c, &["OBJECT", "ENCODING", "big"]),
+        query(&mut c, &["OBJECT", "ENCODING", "big"]),
         Ok(BulkString(b"skiplist".to_vec()))
     );
-    assert_eq!(q(&mut c, &["ZRANK", "big", "member:150"]), Ok(Int(150)));
+    assert_eq!(query(&mut c, &["ZRANK", "big", "member:150"]), Ok(Int(150)));
     assert_eq!(
-        q(&mut c, &["ZREMRANGEBYRANK", "big", "0", "-1"]),
+        query(&mut c, &["ZREMRANGEBYRANK", "big", "0", "-1"]),
         Ok(Int(200))
     );
-    assert_eq!(q(&mut c, &["EXISTS", "big"]), Ok(Int(0)));
+    assert_eq!(query(&mut c, &["EXISTS", "big"]), Ok(Int(0)));
 }

@@ -195,13 +195,12 @@ impl TestServer {
 
     /// A `redis` crate connection.
     pub fn client(&self) -> redis::Connection {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap();
-        let con = client
-            .get_connection_with_timeout(IO_TIMEOUT)
-            .unwrap_or_else(|e| panic!("connect to port {}: {}", self.port, e));
-        con.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        con.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        con
+        connect(self.port, false)
+    }
+
+    /// A `redis` crate connection speaking RESP3 (it sends HELLO 3 first).
+    pub fn client_resp3(&self) -> redis::Connection {
+        connect(self.port, true)
     }
 
     /// A raw TCP connection for protocol tests.
@@ -276,6 +275,19 @@ impl TestServer {
     }
 }
 
+/// A `redis` crate connection to the server on `port`, RESP3 when `resp3`, with the harness's
+/// timeouts (`TestServer::client` without the server at hand, say in a thread).
+pub fn connect(port: u16, resp3: bool) -> redis::Connection {
+    let query = if resp3 { "?protocol=resp3" } else { "" };
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/{}", port, query)).unwrap();
+    let con = client
+        .get_connection_with_timeout(IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("connect to port {}: {}", port, e));
+    con.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    con.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+    con
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if self.child.is_some() {
@@ -311,6 +323,20 @@ impl RedisServer {
             return None;
         }
         Some(TestServer::spawn(PathBuf::from(REDIS_BIN), None, args))
+    }
+
+    /// redis-server started in `dir`, a temp dir the test has prepared (say, with an RDB file
+    /// for it to load at startup).
+    pub fn in_dir(dir: TempDir, args: &[&str]) -> Option<TestServer> {
+        if !redis_available() {
+            return None;
+        }
+        Some(TestServer::spawn_in(
+            dir,
+            PathBuf::from(REDIS_BIN),
+            None,
+            args,
+        ))
     }
 
     pub fn with_config(text: &str) -> Option<TestServer> {
@@ -611,6 +637,181 @@ pub fn assert_same(tine: &mut Raw, redis: &mut Raw, args: &[&str]) {
     );
 }
 
+/// Arguments for differential tests: no save points (nothing written behind the test's
+/// back) and DEBUG allowed (DIGEST, DIGEST-VALUE).
+pub const DIFF_ARGS: &[&str] = &["--save", "", "--enable-debug-command", "yes"];
+
+/// tine and the real redis-server, both started with `args`, for differential tests (tine's
+/// first); `None` (with a SKIPPED message, and nothing started) when redis-server is not
+/// installed.
+pub fn start_pair(args: &[&str]) -> Option<(TestServer, TestServer)> {
+    let real = RedisServer::with_args(args)?;
+    let ours = TestServer::with_args(args);
+    Some((ours, real))
+}
+
+/// A reply through the `redis` crate, or its error as text (kind, code and detail), so that
+/// tine's and redis-server's answers compare with `==`.
+pub type Reply = Result<redis::Value, String>;
+
+/// Sends `args` over a `redis` crate connection; see `Reply`.
+pub fn query<A: AsRef<[u8]>>(con: &mut redis::Connection, args: &[A]) -> Reply {
+    let mut cmd = redis::Cmd::new();
+    for a in args {
+        cmd.arg(a.as_ref());
+    }
+    cmd.query::<redis::Value>(con)
+        .map_err(|e| format!("{:?} {:?} {:?}", e.kind(), e.code(), e.detail()))
+}
+
+/// A command as one printable line, for failure messages.
+pub fn show<A: AsRef<[u8]>>(args: &[A]) -> String {
+    args.iter()
+        .map(|a| String::from_utf8_lossy(a.as_ref()).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// tine and redis-server started with the same arguments, with a RESP2 and a RESP3 `redis`
+/// crate connection to each, for differential tests that compare parsed replies.
+pub struct Pair {
+    pub tine: TestServer,
+    pub redis: TestServer,
+    pub t2: redis::Connection,
+    pub t3: redis::Connection,
+    pub r2: redis::Connection,
+    pub r3: redis::Connection,
+}
+
+impl Pair {
+    /// `None` when redis-server is not installed (see `start_pair`).
+    pub fn start(args: &[&str]) -> Option<Pair> {
+        let (tine, redis) = start_pair(args)?;
+        Some(Pair {
+            t2: tine.client(),
+            t3: tine.client_resp3(),
+            r2: redis.client(),
+            r3: redis.client_resp3(),
+            tine,
+            redis,
+        })
+    }
+
+    /// The connections to tine and to redis-server (in that order) of one protocol.
+    pub fn cons(&mut self, resp3: bool) -> (&mut redis::Connection, &mut redis::Connection) {
+        if resp3 {
+            (&mut self.t3, &mut self.r3)
+        } else {
+            (&mut self.t2, &mut self.r2)
+        }
+    }
+
+    /// Sends to tine (RESP2).
+    pub fn tine_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
+        query(&mut self.t2, args)
+    }
+
+    /// Sends to redis-server (RESP2).
+    pub fn redis_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
+        query(&mut self.r2, args)
+    }
+
+    /// Sends the same command to both, over RESP3 when `resp3`; tine's reply first.
+    pub fn both<A: AsRef<[u8]>>(&mut self, args: &[A], resp3: bool) -> (Reply, Reply) {
+        let (t, r) = self.cons(resp3);
+        (query(t, args), query(r, args))
+    }
+
+    /// The same CONFIG SET on both servers.
+    pub fn config_set(&mut self, name: &str, value: &str) {
+        let args = ["CONFIG", "SET", name, value];
+        assert_eq!(
+            self.tine_cmd(&args),
+            Ok(redis::Value::Okay),
+            "tine CONFIG SET {name}"
+        );
+        assert_eq!(self.redis_cmd(&args), Ok(redis::Value::Okay));
+    }
+
+    /// Compares DEBUG DIGEST, and per key DEBUG DIGEST-VALUE and OBJECT ENCODING (the servers
+    /// need `--enable-debug-command yes`).
+    pub fn compare_state(&mut self, keys: &[&str], ctx: &str) {
+        let d = ["DEBUG", "DIGEST"];
+        let (t, r) = (self.tine_cmd(&d), self.redis_cmd(&d));
+        for &k in keys {
+            for a in [["DEBUG", "DIGEST-VALUE", k], ["OBJECT", "ENCODING", k]] {
+                assert_eq!(self.tine_cmd(&a), self.redis_cmd(&a), "{ctx}: {}", show(&a));
+            }
+        }
+        assert_eq!(t, r, "{ctx}: DEBUG DIGEST");
+    }
+}
+
+/// The elements of an array or set reply (none for nil).
+pub fn items(v: &redis::Value) -> Vec<redis::Value> {
+    match v {
+        redis::Value::Array(a) | redis::Value::Set(a) => a.clone(),
+        redis::Value::Nil => Vec::new(),
+        other => panic!("not a collection: {:?}", other),
+    }
+}
+
+/// The bytes of a string or integer reply.
+pub fn bytes(v: &redis::Value) -> Vec<u8> {
+    match v {
+        redis::Value::BulkString(b) => b.clone(),
+        redis::Value::SimpleString(s) => s.as_bytes().to_vec(),
+        redis::Value::Int(n) => n.to_string().into_bytes(),
+        other => panic!("not a string: {:?}", other),
+    }
+}
+
+/// Sorts the elements of an array, set or map reply (the top level only), for comparing
+/// replies whose order the hash table decides.
+pub fn unordered(v: Reply) -> Reply {
+    v.map(|v| match v {
+        redis::Value::Array(mut a) => {
+            a.sort_by_key(|x| format!("{:?}", x));
+            redis::Value::Array(a)
+        }
+        redis::Value::Set(mut a) => {
+            a.sort_by_key(|x| format!("{:?}", x));
+            redis::Value::Set(a)
+        }
+        redis::Value::Map(mut m) => {
+            m.sort_by_key(|x| format!("{:?}", x));
+            redis::Value::Map(m)
+        }
+        other => other,
+    })
+}
+
+/// The value of the environment variable `var` (a knob for replaying or tuning a randomized
+/// test), else `default`; panics when it is set but does not parse.
+#[track_caller]
+pub fn env_or<T: std::str::FromStr>(var: &str, default: T) -> T {
+    let Ok(s) = std::env::var(var) else {
+        return default;
+    };
+    match s.parse() {
+        Ok(v) => v,
+        Err(_) => panic!("{var} must be a {}", std::any::type_name::<T>()),
+    }
+}
+
+/// A seed for a randomized test: the environment variable `var` when set (to replay a run),
+/// else one from the clock.
+#[track_caller]
+pub fn seed_from_env(var: &str) -> u64 {
+    env_or(
+        var,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64,
+    )
+}
+
 /// splitmix64, for seeded random tests: the same sequence everywhere from a seed, so a
 /// failing run can be replayed.
 pub struct Rng(pub u64);
@@ -630,5 +831,8 @@ impl Rng {
     }
     pub fn chance(&mut self, pct: u64) -> bool {
         self.below(100) < pct
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
     }
 }
