@@ -110,12 +110,7 @@ fn listpack(c: &mut Criterion) {
         b.iter(|| black_box(&full).iter().map(|e| e.str_len()).sum::<usize>())
     });
     g.bench_function("find_each", |b| {
-        b.iter(|| {
-            elements
-                .iter()
-                .filter(|e| full.find(black_box(e), 0).is_some())
-                .count()
-        })
+        b.iter(|| elements.iter().filter(|e| full.find(black_box(e), 0).is_some()).count())
     });
     g.bench_function("replace_middle", |b| {
         b.iter_batched(

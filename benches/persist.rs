@@ -23,13 +23,7 @@ fn keyspace(n: usize) -> Vec<Db> {
         db.set(key.as_bytes(), Value::Str(v), false);
     }
     (0..16)
-        .map(|i| {
-            if i == 0 {
-                std::mem::replace(&mut db, Db::new(0))
-            } else {
-                Db::new(i)
-            }
-        })
+        .map(|i| if i == 0 { std::mem::replace(&mut db, Db::new(0)) } else { Db::new(i) })
         .collect()
 }
 
@@ -48,10 +42,7 @@ fn rdb_codec(c: &mut Criterion) {
             out.len()
         })
     });
-    let uncompressed = RdbOptions {
-        compression: false,
-        ..RdbOptions::default()
-    };
+    let uncompressed = RdbOptions { compression: false, ..RdbOptions::default() };
     g.bench_function("write_rdb_no_compression", |b| {
         b.iter(|| {
             out.clear();
@@ -61,11 +52,7 @@ fn rdb_codec(c: &mut Criterion) {
     });
     let limits = LoadLimits::default();
     g.bench_function("read_rdb", |b| {
-        b.iter(|| {
-            rdb::read_rdb(black_box(&file), &limits, 0)
-                .unwrap()
-                .keys_loaded
-        })
+        b.iter(|| rdb::read_rdb(black_box(&file), &limits, 0).unwrap().keys_loaded)
     });
     g.finish();
 }
@@ -93,11 +80,7 @@ fn compression(c: &mut Criterion) {
         });
         if let Some(packed) = lzf::compress(&data, data.len()) {
             g.bench_function(format!("decompress_{}", name), |b| {
-                b.iter(|| {
-                    lzf::decompress(black_box(&packed), data.len())
-                        .unwrap()
-                        .len()
-                })
+                b.iter(|| lzf::decompress(black_box(&packed), data.len()).unwrap().len())
             });
         }
     }

@@ -19,10 +19,7 @@ fn multibulk(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-const LIMITS: Limits = Limits {
-    max_bulk_len: 512 * 1024 * 1024,
-    authenticated: true,
-};
+const LIMITS: Limits = Limits { max_bulk_len: 512 * 1024 * 1024, authenticated: true };
 
 fn parse_all(buf: &[u8]) -> usize {
     let mut p = RequestParser::new();
@@ -45,30 +42,18 @@ fn parse(c: &mut Criterion) {
     let value = common::bytes(100, 1, 26);
     let mut pipeline = Vec::new();
     for i in 0..commands {
-        pipeline.extend(multibulk(&[
-            b"SET",
-            format!("key:{}", i).as_bytes(),
-            &value,
-        ]));
+        pipeline.extend(multibulk(&[b"SET", format!("key:{}", i).as_bytes(), &value]));
     }
     let mut g = c.benchmark_group("resp_parse");
     g.throughput(Throughput::Bytes(pipeline.len() as u64));
-    g.bench_function("set_100b_pipeline", |b| {
-        b.iter(|| parse_all(black_box(&pipeline)))
-    });
+    g.bench_function("set_100b_pipeline", |b| b.iter(|| parse_all(black_box(&pipeline))));
     let mut inline = Vec::new();
     for i in 0..commands {
         inline.extend(format!("GET key:{}\r\n", i).as_bytes());
     }
     g.throughput(Throughput::Bytes(inline.len() as u64));
-    g.bench_function("inline_get_pipeline", |b| {
-        b.iter(|| parse_all(black_box(&inline)))
-    });
-    let big = multibulk(&[
-        b"SET",
-        b"big",
-        &common::bytes(common::size(4096, 1 << 20), 2, 26),
-    ]);
+    g.bench_function("inline_get_pipeline", |b| b.iter(|| parse_all(black_box(&inline))));
+    let big = multibulk(&[b"SET", b"big", &common::bytes(common::size(4096, 1 << 20), 2, 26)]);
     g.throughput(Throughput::Bytes(big.len() as u64));
     g.bench_function("set_big_value", |b| b.iter(|| parse_all(black_box(&big))));
     g.finish();

@@ -139,10 +139,7 @@ impl Blocking {
 
     /// Number of clients queued on `key` of `db` (tests, introspection).
     pub fn waiting_on(&self, db: usize, key: &[u8]) -> usize {
-        self.queues
-            .get(&db)
-            .and_then(|m| m.get(key))
-            .map_or(0, |q| q.len())
+        self.queues.get(&db).and_then(|m| m.get(key)).map_or(0, |q| q.len())
     }
 }
 
@@ -248,10 +245,7 @@ pub fn block_for_keys(
 ) {
     debug_assert!(c.blocked.is_none(), "client blocked twice");
     let db = c.db;
-    let me = Waiter {
-        slot: c.slot,
-        id: c.id,
-    };
+    let me = Waiter { slot: c.slot, id: c.id };
     let mut unique: Vec<Key> = Vec::with_capacity(keys.len());
     for k in keys {
         if unique.iter().any(|u| &u[..] == k.as_slice()) {
@@ -273,13 +267,8 @@ pub fn block_for_keys(
         srv.blocking.deadlines.insert((deadline_ms, me.id, me.slot));
     }
     srv.blocking.blocked_clients += 1;
-    c.blocked = Some(Box::new(BlockedOn {
-        db,
-        keys: unique,
-        deadline_ms,
-        argv: argv.to_vec(),
-        retry,
-    }));
+    c.blocked =
+        Some(Box::new(BlockedOn { db, keys: unique, deadline_ms, argv: argv.to_vec(), retry }));
 }
 
 /// Removes a client from every queue and the deadline set; returns what it was blocked on.
@@ -297,9 +286,7 @@ fn detach(srv: &mut Server, c: &mut Client) -> Option<Box<BlockedOn>> {
         }
     }
     if b.deadline_ms != 0 {
-        srv.blocking
-            .deadlines
-            .remove(&(b.deadline_ms, c.id, c.slot));
+        srv.blocking.deadlines.remove(&(b.deadline_ms, c.id, c.slot));
     }
     srv.blocking.blocked_clients -= 1;
     Some(b)
@@ -436,10 +423,7 @@ mod tests {
         assert_eq!(timeout_ms(b"-1"), Some(-1000));
         assert_eq!(timeout_ms(b"1e-400"), Some(1));
         assert_eq!(timeout_ms(b"2e0"), Some(2000));
-        assert_eq!(
-            timeout_ms(b"9223372036854775.807"),
-            Some(9_223_372_036_854_775_807)
-        );
+        assert_eq!(timeout_ms(b"9223372036854775.807"), Some(9_223_372_036_854_775_807));
         assert_eq!(timeout_ms(b"9223372036854775.808"), Some(i64::MIN));
         assert_eq!(timeout_ms(b"99999999999999999999999999999"), Some(i64::MIN));
         assert_eq!(timeout_ms(b"1e16"), Some(i64::MIN));

@@ -146,11 +146,8 @@ fn pick_victim(srv: &mut Server, policy: &str) -> Option<(usize, Vec<u8>)> {
     // Sampling can miss every key of a sparse table in one round; Redis samples again
     // while there are candidates at all (its `while (bestkey == NULL)`), so do we, bounded.
     for _ in 0..100 {
-        let candidates: usize = srv
-            .dbs
-            .iter()
-            .map(|d| if volatile { d.expires_len() } else { d.len() })
-            .sum();
+        let candidates: usize =
+            srv.dbs.iter().map(|d| if volatile { d.expires_len() } else { d.len() }).sum();
         if candidates == 0 {
             return None;
         }

@@ -59,11 +59,7 @@ static FILE: OnceLock<Option<PathBuf>> = OnceLock::new();
 
 /// Sets where lines go: a path, or standard output for "".
 pub fn set_file(path: &str) {
-    let _ = FILE.set(if path.is_empty() {
-        None
-    } else {
-        Some(PathBuf::from(path))
-    });
+    let _ = FILE.set(if path.is_empty() { None } else { Some(PathBuf::from(path)) });
 }
 
 pub fn set_level(level: Level) {
@@ -93,11 +89,7 @@ pub fn log(level: Level, msg: &str) {
     );
     match FILE.get().and_then(|f| f.as_ref()) {
         Some(path) => {
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
                 let _ = f.write_all(line.as_bytes());
             }
         }
@@ -111,11 +103,7 @@ pub fn log(level: Level, msg: &str) {
 pub fn raw(msg: &str) {
     match FILE.get().and_then(|f| f.as_ref()) {
         Some(path) => {
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-            {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
                 let _ = writeln!(f, "{}", msg);
             }
         }
@@ -127,12 +115,10 @@ pub fn raw(msg: &str) {
 
 /// `dd Mon yyyy hh:mm:ss.mmm` in local time.
 fn timestamp() -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
     // SAFETY: localtime_r writes into the tm we own; a zeroed tm is a valid initial value.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };

@@ -69,13 +69,7 @@ pub fn publish(
         let deliver = |c: &mut Client| {
             let resp = c.resp;
             match &pattern {
-                None => frame(
-                    &mut c.obuf,
-                    resp,
-                    b"message",
-                    &[Some(channel), Some(message)],
-                    None,
-                ),
+                None => frame(&mut c.obuf, resp, b"message", &[Some(channel), Some(message)], None),
                 Some(p) => frame(
                     &mut c.obuf,
                     resp,
@@ -209,14 +203,7 @@ impl CommandEvent {
         }
         let key = argv[1].clone();
         let existed = srv.dbs[db].peek(&key).is_some();
-        Some(CommandEvent {
-            db,
-            key,
-            class,
-            event,
-            store,
-            existed,
-        })
+        Some(CommandEvent { db, key, class, event, store, existed })
     }
 
     /// Publishes the event (and "del" when the command emptied and removed the key), as the

@@ -63,9 +63,7 @@ impl Stats {
     pub fn instantaneous(&self) -> (u64, u64, u64) {
         let n = self.ops_sample_idx.clamp(1, 16) as u64;
         let taken = &self.ops_samples[..self.ops_sample_idx.min(16)];
-        let sum = taken
-            .iter()
-            .fold((0, 0, 0), |a, s| (a.0 + s.1, a.1 + s.2, a.2 + s.3));
+        let sum = taken.iter().fold((0, 0, 0), |a, s| (a.0 + s.1, a.1 + s.2, a.2 + s.3));
         (sum.0 / n, sum.1 / n, sum.2 / n)
     }
 }
@@ -411,9 +409,7 @@ impl Server {
 pub fn random_hex(len: usize) -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap())
-        .collect()
+    (0..len).map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap()).collect()
 }
 
 /// Server housekeeping on every cron tick: memory peak, hz, incremental rehashing.

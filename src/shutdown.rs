@@ -33,10 +33,7 @@ pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
     let must_save =
         (req.save || !srv.config.save.is_empty()) && !req.nosave && srv.loading.is_none();
     if must_save {
-        log!(
-            Level::Notice,
-            "Saving the final RDB snapshot before exiting."
-        );
+        log!(Level::Notice, "Saving the final RDB snapshot before exiting.");
         match crate::persist::snapshot::save(srv) {
             Ok(()) => {}
             Err(_) if req.force => {

@@ -110,9 +110,7 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -142,10 +140,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     }
     logging::set_level(Level::from_name(config.loglevel).unwrap_or(Level::Notice));
     logging::set_role(logging::ROLE_CHILD);
-    log!(
-        Level::Warning,
-        "oO0OoO0OoO0Oo tine is starting oO0OoO0OoO0Oo"
-    );
+    log!(Level::Warning, "oO0OoO0OoO0Oo tine is starting oO0OoO0OoO0Oo");
     log!(
         Level::Warning,
         "tine version={}, redis compatibility version={}, bits=64, pid={}, just started",
@@ -160,12 +155,8 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
             "Warning: no config file specified, using the default config. In order to specify a config file use tine-server /path/to/redis.conf"
         ),
     }
-    let unimplemented: Vec<String> = config
-        .unimplemented_in_use()
-        .into_iter()
-        .map(str::to_string)
-        .chain(ignored)
-        .collect();
+    let unimplemented: Vec<String> =
+        config.unimplemented_in_use().into_iter().map(str::to_string).chain(ignored).collect();
     if !unimplemented.is_empty() {
         log!(
             Level::Warning,
@@ -194,20 +185,12 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
         Ok(l) => l,
         Err(e) => {
             log!(Level::Warning, "Warning: {}", e);
-            log!(
-                Level::Warning,
-                "Failed listening on port {} (tcp), aborting.",
-                srv.config.port
-            );
+            log!(Level::Warning, "Failed listening on port {} (tcp), aborting.", srv.config.port);
             crate::shutdown::remove_pidfile(&srv);
             return 1;
         }
     };
-    log!(
-        Level::Notice,
-        "Running mode=standalone, port={}.",
-        srv.tcp_port
-    );
+    log!(Level::Notice, "Running mode=standalone, port={}.", srv.tcp_port);
     log!(Level::Warning, "Server initialized");
     if crate::persist::aof::load_manifest_from_disk(&mut srv).is_err() {
         // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.
@@ -229,11 +212,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
         match crate::persist::rdb_io::start_loading(&srv, &rdb) {
             Ok(loading) => srv.loading = loading,
             Err(e) => {
-                log!(
-                    Level::Warning,
-                    "Fatal error loading the DB: {}. Exiting.",
-                    e
-                );
+                log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
                 crate::shutdown::remove_pidfile(&srv);
                 return 1;
             }
@@ -279,10 +258,8 @@ fn adjust_open_files_limit(srv: &mut Server) {
         }
         let mut target = wanted;
         while target > lim.rlim_cur as u64 {
-            let new = libc::rlimit {
-                rlim_cur: target as _,
-                rlim_max: lim.rlim_max.max(target as _),
-            };
+            let new =
+                libc::rlimit { rlim_cur: target as _, rlim_max: lim.rlim_max.max(target as _) };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 {
                 return;
             }

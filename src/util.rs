@@ -17,11 +17,7 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if s[0] == b'-' {
-        (true, &s[1..])
-    } else {
-        (false, s)
-    };
+    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
     if digits.is_empty() || digits[0] == b'0' {
         return None;
     }
@@ -33,11 +29,7 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
         v = v.checked_mul(10)?.checked_add((b - b'0') as u64)?;
     }
     if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
+        if v > i64::MAX as u64 + 1 { None } else { Some((v as i64).wrapping_neg()) }
     } else if v > i64::MAX as u64 {
         None
     } else {
@@ -89,11 +81,7 @@ pub fn format_g17(v: f64) -> String {
 /// C's `%.<precision>g`.
 pub fn format_g(v: f64, precision: usize) -> String {
     if v == 0.0 {
-        return if v.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     let p = precision.max(1);
     let sci = format!("{:.*e}", p - 1, v);
@@ -110,11 +98,7 @@ pub fn format_g(v: f64, precision: usize) -> String {
 }
 
 fn trim_fraction_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
-    }
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
 }
 
 /// Formats a long double the way Redis's `ld2string(LD_STR_HUMAN)` does for INCRBYFLOAT and
@@ -126,11 +110,7 @@ pub fn format_human_float(v: f64) -> Option<String> {
     }
     let s = format!("{:.17}", v);
     let t = trim_fraction_zeros(&s);
-    Some(if t == "-0" {
-        "0".to_string()
-    } else {
-        t.to_string()
-    })
+    Some(if t == "-0" { "0".to_string() } else { t.to_string() })
 }
 
 /// Redis's `stringmatchlen`: glob-style matching with `*`, `?`, `[...]` (ranges, `^` negation)
@@ -145,11 +125,7 @@ fn glob_match_impl(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool
         return false;
     }
     let eq = |a: u8, b: u8| {
-        if nocase {
-            a.eq_ignore_ascii_case(&b)
-        } else {
-            a == b
-        }
+        if nocase { a.eq_ignore_ascii_case(&b) } else { a == b }
     };
     while !p.is_empty() && !s.is_empty() {
         match p[0] {
@@ -248,18 +224,12 @@ fn glob_match_impl(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool
 
 /// Milliseconds since the Unix epoch.
 pub fn mstime() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Microseconds since the Unix epoch.
 pub fn ustime() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
 }
 
 /// Seconds since the Unix epoch.
@@ -338,11 +308,7 @@ mod tests {
         assert!(!glob_match(b"h[^e]llo", b"hello", false));
         assert!(glob_match(b"h[a-b]llo", b"hbllo", false));
         assert!(glob_match(b"h\\*llo", b"h*llo", false));
-        assert!(glob_match(
-            b"*-max-*-entries",
-            b"hash-max-listpack-entries",
-            false
-        ));
+        assert!(glob_match(b"*-max-*-entries", b"hash-max-listpack-entries", false));
         assert!(glob_match(b"HZ", b"hz", true));
         assert!(!glob_match(b"a*b", b"acd", false));
         assert!(glob_match(b"a**", b"a", false));

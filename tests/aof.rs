@@ -41,16 +41,8 @@ fn wait_rewrite_done(con: &mut Connection) {
 /// A mixed dataset: strings, counters, lists, sorted sets, expiries, several dbs.
 fn fill(con: &mut Connection, n: usize) {
     for i in 0..n {
-        let _: () = redis::cmd("SET")
-            .arg(format!("s{}", i))
-            .arg(i * 7)
-            .query(con)
-            .unwrap();
-        let _: () = redis::cmd("RPUSH")
-            .arg(format!("l{}", i % 10))
-            .arg(i)
-            .query(con)
-            .unwrap();
+        let _: () = redis::cmd("SET").arg(format!("s{}", i)).arg(i * 7).query(con).unwrap();
+        let _: () = redis::cmd("RPUSH").arg(format!("l{}", i % 10)).arg(i).query(con).unwrap();
         let _: () = redis::cmd("ZADD")
             .arg(format!("z{}", i % 7))
             .arg(i as f64 / 3.0)
@@ -58,24 +50,10 @@ fn fill(con: &mut Connection, n: usize) {
             .query(con)
             .unwrap();
     }
-    let _: () = redis::cmd("SET")
-        .arg("ttl")
-        .arg("v")
-        .arg("EX")
-        .arg(1000)
-        .query(con)
-        .unwrap();
-    let _: () = redis::cmd("INCRBYFLOAT")
-        .arg("f")
-        .arg("1.25")
-        .query(con)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("ttl").arg("v").arg("EX").arg(1000).query(con).unwrap();
+    let _: () = redis::cmd("INCRBYFLOAT").arg("f").arg("1.25").query(con).unwrap();
     let _: () = redis::cmd("SELECT").arg(2).query(con).unwrap();
-    let _: () = redis::cmd("SET")
-        .arg("in-db-2")
-        .arg("x")
-        .query(con)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("in-db-2").arg("x").query(con).unwrap();
     let _: () = redis::cmd("SELECT").arg(0).query(con).unwrap();
 }
 
@@ -113,21 +91,12 @@ fn assert_manifest_consistent(s: &TestServer) {
     for l in m.lines() {
         let name = l.split(' ').nth(1).unwrap();
         if !l.ends_with("type h") {
-            assert!(
-                aof_dir(s).join(name).exists(),
-                "{} missing; manifest:\n{}",
-                name,
-                m
-            );
+            assert!(aof_dir(s).join(name).exists(), "{} missing; manifest:\n{}", name, m);
         }
     }
     for e in std::fs::read_dir(aof_dir(s)).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().to_string();
-        assert!(
-            !n.starts_with("temp-"),
-            "temp file {} left in the AOF dir",
-            n
-        );
+        assert!(!n.starts_with("temp-"), "temp file {} left in the AOF dir", n);
     }
 }
 
@@ -148,11 +117,7 @@ fn layout_and_replies_match_redis() {
         "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
     let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
-    let _: () = redis::cmd("EXPIRE")
-        .arg("a")
-        .arg(100)
-        .query(&mut con)
-        .unwrap();
+    let _: () = redis::cmd("EXPIRE").arg("a").arg(100).query(&mut con).unwrap();
     let incr = std::fs::read(aof_dir(&s).join("appendonly.aof.1.incr.aof")).unwrap();
     let text = String::from_utf8_lossy(&incr);
     assert!(
@@ -185,38 +150,20 @@ fn layout_and_replies_match_redis() {
         .unwrap();
     let r: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
     assert_eq!(r, "Background append only file rewriting started");
-    let e = redis::cmd("BGREWRITEAOF")
-        .query::<String>(&mut con)
-        .unwrap_err();
+    let e = redis::cmd("BGREWRITEAOF").query::<String>(&mut con).unwrap_err();
     assert!(
-        e.to_string()
-            .contains("Background append only file rewriting already in progress"),
+        e.to_string().contains("Background append only file rewriting already in progress"),
         "{}",
         e
     );
     let e = redis::cmd("BGSAVE").query::<String>(&mut con).unwrap_err();
-    assert!(
-        e.to_string()
-            .contains("Another child process is active (AOF?)"),
-        "{}",
-        e
-    );
-    let r: String = redis::cmd("BGSAVE")
-        .arg("SCHEDULE")
-        .query(&mut con)
-        .unwrap();
+    assert!(e.to_string().contains("Another child process is active (AOF?)"), "{}", e);
+    let r: String = redis::cmd("BGSAVE").arg("SCHEDULE").query(&mut con).unwrap();
     assert_eq!(r, "Background saving scheduled");
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("rdb-key-save-delay")
-        .arg(0)
-        .query(&mut con)
-        .unwrap();
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg(0).query(&mut con).unwrap();
     wait_rewrite_done(&mut con);
-    assert!(eventually(WAIT, || info_persist(
-        &mut con,
-        "rdb_bgsave_in_progress"
-    ) == "0"
+    assert!(eventually(WAIT, || info_persist(&mut con, "rdb_bgsave_in_progress") == "0"
         && info_persist(&mut con, "rdb_saves") == "1"));
     assert_eq!(info_persist(&mut con, "aof_rewrites"), "1");
     assert_eq!(
@@ -235,12 +182,8 @@ fn layout_and_replies_match_redis() {
     let r: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
     assert_eq!(r, "Background append only file rewriting scheduled");
     assert_eq!(info_persist(&mut con, "aof_rewrite_scheduled"), "1");
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("rdb-key-save-delay")
-        .arg(0)
-        .query(&mut con)
-        .unwrap();
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg(0).query(&mut con).unwrap();
     wait_rewrite_done(&mut con);
     assert!(eventually(WAIT, || info_persist(&mut con, "aof_rewrites") == "2"));
 }
@@ -256,11 +199,7 @@ fn redis_check_aof_and_redis_server_accept_tine_aof() {
         fill(&mut con, 300);
         let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
         wait_rewrite_done(&mut con);
-        let _: () = redis::cmd("RPUSH")
-            .arg("after")
-            .arg("rewrite")
-            .query(&mut con)
-            .unwrap();
+        let _: () = redis::cmd("RPUSH").arg("after").arg("rewrite").query(&mut con).unwrap();
         let want = digest(&mut con);
         drop(con);
         s.stop();
@@ -277,10 +216,7 @@ fn redis_check_aof_and_redis_server_accept_tine_aof() {
         let r = RedisServer::with_args(&["--appendonly", "yes", "--enable-debug-command", "yes"])
             .unwrap();
         let mut rc = r.client();
-        let _: () = redis::cmd("SHUTDOWN")
-            .arg("NOSAVE")
-            .query(&mut rc)
-            .unwrap_or(());
+        let _: () = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut rc).unwrap_or(());
         drop(rc);
         let mut r = r;
         r.wait_exit(WAIT);
@@ -307,16 +243,9 @@ fn tine_loads_redis_server_aof() {
     let mut rc = r.client();
     fill(&mut rc, 300);
     let _: String = redis::cmd("BGREWRITEAOF").query(&mut rc).unwrap();
-    assert!(eventually(WAIT, || info_persist(
-        &mut rc,
-        "aof_rewrite_in_progress"
-    ) == "0"
+    assert!(eventually(WAIT, || info_persist(&mut rc, "aof_rewrite_in_progress") == "0"
         && info_persist(&mut rc, "aof_rewrites") == "1"));
-    let _: () = redis::cmd("LPUSH")
-        .arg("after")
-        .arg("x")
-        .query(&mut rc)
-        .unwrap();
+    let _: () = redis::cmd("LPUSH").arg("after").arg("x").query(&mut rc).unwrap();
     let _: () = redis::cmd("MULTI").query(&mut rc).unwrap();
     let _: () = redis::cmd("INCR").arg("c").query(&mut rc).unwrap();
     let _: () = redis::cmd("INCR").arg("c").query(&mut rc).unwrap();
@@ -349,11 +278,7 @@ fn incr_until_stopped(port: u16, stop: Arc<AtomicBool>, acked: Arc<AtomicI64>) {
 }
 
 fn get_counter(con: &mut Connection) -> i64 {
-    redis::cmd("GET")
-        .arg("counter")
-        .query::<Option<i64>>(con)
-        .unwrap()
-        .unwrap_or(0)
+    redis::cmd("GET").arg("counter").query::<Option<i64>>(con).unwrap().unwrap_or(0)
 }
 
 fn crash_loop(policy: &str, rounds: usize) {
@@ -375,22 +300,10 @@ fn crash_loop(policy: &str, rounds: usize) {
         let mut con = s.client();
         let got = get_counter(&mut con);
         if policy == "always" {
-            assert!(
-                got >= last,
-                "round {}: acknowledged {} but loaded {}",
-                round,
-                last,
-                got
-            );
+            assert!(got >= last, "round {}: acknowledged {} but loaded {}", round, last, got);
         }
         // Never more than what was acknowledged plus the one command in flight.
-        assert!(
-            got <= last + 1,
-            "round {}: loaded {} > acknowledged {} + 1",
-            round,
-            got,
-            last
-        );
+        assert!(got <= last + 1, "round {}: loaded {} > acknowledged {} + 1", round, got, last);
     }
 }
 
@@ -441,12 +354,8 @@ fn populate_slow(con: &mut Connection, keys: usize) {
         }
         let _: () = cmd.query(con).unwrap();
     }
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("rdb-key-save-delay")
-        .arg(2000)
-        .query(con)
-        .unwrap();
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg(2000).query(con).unwrap();
 }
 
 #[test]
@@ -455,44 +364,21 @@ fn killed_rewrite_child_leaves_a_loadable_aof() {
     let mut con = s.client();
     populate_slow(&mut con, 3000);
     let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
-    let pid: i32 = info_persist(&mut con, "aof_rewrite_child_pid")
-        .parse()
-        .unwrap();
+    let pid: i32 = info_persist(&mut con, "aof_rewrite_child_pid").parse().unwrap();
     assert!(pid > 0);
     for i in 0..100 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("during{}", i))
-            .arg(i)
-            .query(&mut con)
-            .unwrap();
+        let _: () = redis::cmd("SET").arg(format!("during{}", i)).arg(i).query(&mut con).unwrap();
     }
     // SAFETY: kill(2) on the rewrite child tine reported.
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    assert!(eventually(WAIT, || info_persist(
-        &mut con,
-        "aof_rewrite_in_progress"
-    ) == "0"));
+    assert!(eventually(WAIT, || info_persist(&mut con, "aof_rewrite_in_progress") == "0"));
     assert_eq!(info_persist(&mut con, "aof_last_bgrewrite_status"), "err");
-    assert_eq!(
-        info_persist(&mut con, "aof_rewrites_consecutive_failures"),
-        "1"
-    );
-    assert!(
-        s.log()
-            .contains("Background AOF rewrite terminated by signal 9")
-    );
+    assert_eq!(info_persist(&mut con, "aof_rewrites_consecutive_failures"), "1");
+    assert!(s.log().contains("Background AOF rewrite terminated by signal 9"));
     // The failed rewrite left the old base and both incr files in the manifest.
     let m = manifest(&s);
-    assert!(
-        m.contains("appendonly.aof.1.base.rdb seq 1 type b"),
-        "{}",
-        m
-    );
-    assert!(
-        m.contains("appendonly.aof.2.incr.aof seq 2 type i"),
-        "{}",
-        m
-    );
+    assert!(m.contains("appendonly.aof.1.base.rdb seq 1 type b"), "{}", m);
+    assert!(m.contains("appendonly.aof.2.incr.aof seq 2 type i"), "{}", m);
     assert_manifest_consistent(&s);
     assert!(!s.path(&format!("temp-rewriteaof-bg-{}.aof", pid)).exists());
     let want = digest(&mut con);
@@ -508,15 +394,9 @@ fn killed_parent_during_rewrite_leaves_a_loadable_aof() {
     let mut con = s.client();
     populate_slow(&mut con, 3000);
     let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
-    let child: i32 = info_persist(&mut con, "aof_rewrite_child_pid")
-        .parse()
-        .unwrap();
+    let child: i32 = info_persist(&mut con, "aof_rewrite_child_pid").parse().unwrap();
     for i in 0..100 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("during{}", i))
-            .arg(i)
-            .query(&mut con)
-            .unwrap();
+        let _: () = redis::cmd("SET").arg(format!("during{}", i)).arg(i).query(&mut con).unwrap();
     }
     let want = digest(&mut con);
     drop(con);
@@ -550,10 +430,7 @@ fn start_fails(s: &TestServer, extra: &[&str]) -> (i32, String) {
     ];
     args.extend_from_slice(extra);
     let out = run_to_exit(TINE_BIN, &args, s.dir.path(), Duration::from_secs(60));
-    (
-        out.status.code().unwrap_or(-1),
-        std::fs::read_to_string(&log).unwrap_or_default(),
-    )
+    (out.status.code().unwrap_or(-1), std::fs::read_to_string(&log).unwrap_or_default())
 }
 
 #[test]
@@ -561,11 +438,7 @@ fn truncated_tail_is_dropped_or_refused() {
     let mut s = tine_aof(&[]);
     let mut con = s.client();
     for i in 0..50 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("k{}", i))
-            .arg(i)
-            .query(&mut con)
-            .unwrap();
+        let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
     }
     let want = digest(&mut con);
     drop(con);
@@ -607,11 +480,7 @@ fn corrupted_middle_and_missing_file_are_fatal() {
     let mut s = tine_aof(&[]);
     let mut con = s.client();
     for i in 0..20 {
-        let _: () = redis::cmd("SET")
-            .arg(format!("k{}", i))
-            .arg(i)
-            .query(&mut con)
-            .unwrap();
+        let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
     }
     drop(con);
     s.stop();
@@ -636,21 +505,14 @@ fn corrupted_middle_and_missing_file_are_fatal() {
     assert_eq!(code, 1, "{}", log);
     assert!(log.contains("appendonly.aof.1.base.rdb"), "{}", log);
     // A damaged manifest.
-    std::fs::write(
-        aof_dir(&s).join("appendonly.aof.manifest"),
-        "file x seq 1 type z\n",
-    )
-    .unwrap();
+    std::fs::write(aof_dir(&s).join("appendonly.aof.manifest"), "file x seq 1 type z\n").unwrap();
     let (code, log) = start_fails(&s, &[]);
     assert_eq!(code, 1, "{}", log);
     assert!(log.contains("Unknown AOF file type"), "{}", log);
 }
 
 fn set_fsize_limit(pid: u32, bytes: u64) {
-    let lim = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: libc::RLIM_INFINITY,
-    };
+    let lim = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: libc::RLIM_INFINITY };
     // SAFETY: prlimit on our own child process with a struct we own.
     let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_FSIZE, &lim, std::ptr::null_mut()) };
     assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
@@ -660,22 +522,14 @@ fn set_fsize_limit(pid: u32, bytes: u64) {
 fn full_disk_gives_misconf_then_recovers() {
     let mut s = tine_aof(&["--appendfsync", "everysec"]);
     let mut con = s.client();
-    let _: () = redis::cmd("SET")
-        .arg("before")
-        .arg("1")
-        .query(&mut con)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("before").arg("1").query(&mut con).unwrap();
     let size = std::fs::metadata(last_incr(&s)).unwrap().len();
     set_fsize_limit(s.pid(), size + 2000);
     let value = "v".repeat(100);
     let mut acked = Vec::new();
     let mut misconf = None;
     for i in 0..1000 {
-        match redis::cmd("SET")
-            .arg(format!("k{}", i))
-            .arg(&value)
-            .query::<()>(&mut con)
-        {
+        match redis::cmd("SET").arg(format!("k{}", i)).arg(&value).query::<()>(&mut con) {
             Ok(()) => acked.push(i),
             Err(e) => {
                 misconf = Some(e.to_string());
@@ -685,46 +539,23 @@ fn full_disk_gives_misconf_then_recovers() {
     }
     let e = misconf.expect("writes never failed");
     // A short write is reported as ENOSPC, a failed one with its own errno, as Redis does.
-    assert!(
-        e.contains("MISCONF") && e.contains("Errors writing to the AOF file: "),
-        "{}",
-        e
-    );
+    assert!(e.contains("MISCONF") && e.contains("Errors writing to the AOF file: "), "{}", e);
     assert_eq!(info_persist(&mut con, "aof_last_write_status"), "err");
     assert!(
         s.log().contains("Error writing to the AOF file")
-            || s.log()
-                .contains("Short write while writing to the AOF file")
+            || s.log().contains("Short write while writing to the AOF file")
     );
     // Room again: cron retries the write and writes are accepted again.
     set_fsize_limit(s.pid(), u64::MAX);
-    assert!(eventually(WAIT, || info_persist(
-        &mut con,
-        "aof_last_write_status"
-    ) == "ok"));
-    assert!(
-        s.log()
-            .contains("AOF write error looks solved, Redis can write again.")
-    );
-    let _: () = redis::cmd("SET")
-        .arg("after")
-        .arg("1")
-        .query(&mut con)
-        .unwrap();
+    assert!(eventually(WAIT, || info_persist(&mut con, "aof_last_write_status") == "ok"));
+    assert!(s.log().contains("AOF write error looks solved, Redis can write again."));
+    let _: () = redis::cmd("SET").arg("after").arg("1").query(&mut con).unwrap();
     drop(con);
     s.restart();
     let mut con = s.client();
     for i in acked {
-        let v: Option<String> = redis::cmd("GET")
-            .arg(format!("k{}", i))
-            .query(&mut con)
-            .unwrap();
-        assert_eq!(
-            v.as_deref(),
-            Some(value.as_str()),
-            "acknowledged k{} lost",
-            i
-        );
+        let v: Option<String> = redis::cmd("GET").arg(format!("k{}", i)).query(&mut con).unwrap();
+        assert_eq!(v.as_deref(), Some(value.as_str()), "acknowledged k{} lost", i);
     }
     let v: Option<String> = redis::cmd("GET").arg("after").query(&mut con).unwrap();
     assert_eq!(v.as_deref(), Some("1"));
@@ -737,25 +568,16 @@ fn appendonly_at_runtime_and_upgrade_from_single_file() {
     fill(&mut con, 100);
     let want = digest(&mut con);
     assert_eq!(info_persist(&mut con, "aof_enabled"), "0");
-    let _: () = redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("appendonly")
-        .arg("yes")
-        .query(&mut con)
-        .unwrap();
-    assert!(eventually(WAIT, || info_persist(&mut con, "aof_enabled")
-        == "1"
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("appendonly").arg("yes").query(&mut con).unwrap();
+    assert!(eventually(WAIT, || info_persist(&mut con, "aof_enabled") == "1"
         && info_persist(&mut con, "aof_rewrite_in_progress") == "0"
         && info_persist(&mut con, "aof_rewrite_scheduled") == "0"));
     assert_eq!(
         manifest(&s),
         "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
-    let _: () = redis::cmd("SET")
-        .arg("later")
-        .arg("1")
-        .query(&mut con)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("later").arg("1").query(&mut con).unwrap();
     let want2 = digest(&mut con);
     assert_ne!(want, want2);
     drop(con);
@@ -796,11 +618,7 @@ fn timestamps_and_transactions_replay() {
     let _: () = redis::cmd("SET").arg("a").arg("1").query(&mut con).unwrap();
     let _: () = redis::cmd("MULTI").query(&mut con).unwrap();
     let _: () = redis::cmd("INCR").arg("a").query(&mut con).unwrap();
-    let _: () = redis::cmd("RPUSH")
-        .arg("l")
-        .arg("x")
-        .query(&mut con)
-        .unwrap();
+    let _: () = redis::cmd("RPUSH").arg("l").arg("x").query(&mut con).unwrap();
     let _: Vec<i64> = redis::cmd("EXEC").query(&mut con).unwrap();
     let want = digest(&mut con);
     let text = String::from_utf8_lossy(&std::fs::read(last_incr(&s)).unwrap()).to_string();

@@ -44,17 +44,8 @@ fn redis(args: &[&str]) -> Option<TestServer> {
 /// The body of `INFO section` over a raw connection.
 fn info_raw(r: &mut Raw, section: &str) -> String {
     let reply = r.cmd_str(&["INFO", section]);
-    assert!(
-        reply.starts_with('$'),
-        "INFO {} replied {:?}",
-        section,
-        reply
-    );
-    reply
-        .split_once("\r\n")
-        .map(|x| x.1)
-        .unwrap_or("")
-        .to_string()
+    assert!(reply.starts_with('$'), "INFO {} replied {:?}", section, reply);
+    reply.split_once("\r\n").map(|x| x.1).unwrap_or("").to_string()
 }
 
 fn field(r: &mut Raw, section: &str, name: &str) -> String {
@@ -64,8 +55,7 @@ fn field(r: &mut Raw, section: &str, name: &str) -> String {
 
 fn num(r: &mut Raw, section: &str, name: &str) -> i64 {
     let v = field(r, section, name);
-    v.parse()
-        .unwrap_or_else(|_| panic!("{} is not a number: {:?}", name, v))
+    v.parse().unwrap_or_else(|_| panic!("{} is not a number: {:?}", name, v))
 }
 
 fn lastsave(r: &mut Raw) -> i64 {
@@ -75,11 +65,7 @@ fn lastsave(r: &mut Raw) -> i64 {
 
 fn wait_bgsave_done(r: &mut Raw) {
     assert!(
-        eventually(SAVE_DONE, || field(
-            r,
-            "persistence",
-            "rdb_bgsave_in_progress"
-        ) == "0"),
+        eventually(SAVE_DONE, || field(r, "persistence", "rdb_bgsave_in_progress") == "0"),
         "the background save did not end"
     );
 }
@@ -87,11 +73,7 @@ fn wait_bgsave_done(r: &mut Raw) {
 /// Waits until the child has written at least one progress report (it is midway).
 fn wait_midway(r: &mut Raw) {
     assert!(
-        eventually(SOON, || num(
-            r,
-            "persistence",
-            "current_save_keys_processed"
-        ) > 0),
+        eventually(SOON, || num(r, "persistence", "current_save_keys_processed") > 0),
         "the child reported no progress"
     );
 }
@@ -101,11 +83,7 @@ fn proc_stat(pid: i32) -> Option<(char, i32, u64)> {
     let text = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
     let rest = &text[text.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    Some((
-        f[0].chars().next()?,
-        f[1].parse().ok()?,
-        f.get(19)?.parse().ok()?,
-    ))
+    Some((f[0].chars().next()?, f[1].parse().ok()?, f.get(19)?.parse().ok()?))
 }
 
 /// True while the process exists and is not a zombie (an orphan whose new parent does not
@@ -135,10 +113,8 @@ fn wait_child(s: &TestServer) -> i32 {
     let mut found = None;
     assert!(
         eventually(SOON, || {
-            found = children_of(s.pid() as i32)
-                .into_iter()
-                .find(|&(_, st)| st != 'Z')
-                .map(|(p, _)| p);
+            found =
+                children_of(s.pid() as i32).into_iter().find(|&(_, st)| st != 'Z').map(|(p, _)| p);
             found.is_some()
         }),
         "no child process appeared"
@@ -196,10 +172,7 @@ fn loaded(s: &TestServer, delay_us: u32) -> (Raw, Vec<u8>) {
     assert_eq!(r.cmd_str(&["SAVE"]), "+OK\r\n");
     let dump = std::fs::read(s.path("dump.rdb")).unwrap();
     let d = delay_us.to_string();
-    assert_eq!(
-        r.cmd_str(&["CONFIG", "SET", "rdb-key-save-delay", &d]),
-        "+OK\r\n"
-    );
+    assert_eq!(r.cmd_str(&["CONFIG", "SET", "rdb-key-save-delay", &d]), "+OK\r\n");
     (r, dump)
 }
 
@@ -235,9 +208,7 @@ fn kill_child_midway(s: &TestServer) -> KilledChild {
     let set_reply = r.cmd_str(&["SET", "k", "v"]);
     let ping_reply = r.cmd_str(&["PING"]);
     let get_reply = r.cmd_str(&["GET", "key:1"]);
-    let log_line = s
-        .log()
-        .contains("# Background saving terminated by signal 9");
+    let log_line = s.log().contains("# Background saving terminated by signal 9");
     r.cmd_str(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
     let next_bgsave = r.cmd_str(&["BGSAVE"]);
     wait_bgsave_done(&mut r);
@@ -306,9 +277,7 @@ fn usr1_child_midway(s: &TestServer) -> Usr1Child {
         set_reply: r.cmd_str(&["SET", "k", "v"]),
         temp_files_left: temp_files(s.dir.path()),
         dump_intact: std::fs::read(s.path("dump.rdb")).unwrap() == dump,
-        parent_log_line: s
-            .log()
-            .contains("# Background saving terminated by signal 10"),
+        parent_log_line: s.log().contains("# Background saving terminated by signal 10"),
     }
 }
 
@@ -343,23 +312,10 @@ fn a_child_whose_parent_dies_exits_at_its_next_report_without_publishing() {
     wait_midway(&mut r);
     s.signal(libc::SIGKILL);
     assert!(s.wait_exit(SOON).is_some(), "the server did not die");
-    assert!(
-        eventually(SOON, || !running(pid)),
-        "the orphaned child {} is still running",
-        pid
-    );
-    assert_eq!(
-        std::fs::read(s.path("dump.rdb")).unwrap(),
-        dump,
-        "dump.rdb was replaced"
-    );
+    assert!(eventually(SOON, || !running(pid)), "the orphaned child {} is still running", pid);
+    assert_eq!(std::fs::read(s.path("dump.rdb")).unwrap(), dump, "dump.rdb was replaced");
     assert_eq!(temp_files(s.dir.path()), Vec::<String>::new());
-    assert!(
-        s.log()
-            .contains("Child failed reporting info to parent, exiting."),
-        "{}",
-        s.log()
-    );
+    assert!(s.log().contains("Child failed reporting info to parent, exiting."), "{}", s.log());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -376,10 +332,7 @@ fn a_failed_fork_is_an_error_reply_and_a_log_line_and_save_points_retry_later() 
     assert_eq!(r.cmd_str(&["BGSAVE"]), "-ERR\r\n");
     let line = "# Can't save in background: fork: Resource temporarily unavailable";
     assert!(s.log().contains(line), "{}", s.log());
-    assert_eq!(
-        field(&mut r, "persistence", "rdb_last_bgsave_status"),
-        "err"
-    );
+    assert_eq!(field(&mut r, "persistence", "rdb_last_bgsave_status"), "err");
     assert_eq!(field(&mut r, "persistence", "rdb_bgsave_in_progress"), "0");
     // Without save points a failed save stops nothing.
     assert_eq!(r.cmd_str(&["PING"]), "+PONG\r\n");
@@ -463,10 +416,8 @@ fn sample_until_done(r: &mut Raw) -> CowSamples {
         }
         c.max_current = c.max_current.max(f("current_cow_size").parse().unwrap());
         c.perc_seen |= f("current_fork_perc").parse::<f64>().unwrap() > 0.0;
-        c.processed
-            .insert(f("current_save_keys_processed").parse().unwrap());
-        c.totals
-            .insert(f("current_save_keys_total").parse().unwrap());
+        c.processed.insert(f("current_save_keys_processed").parse().unwrap());
+        c.totals.insert(f("current_save_keys_total").parse().unwrap());
         c.ages.insert(f("current_cow_size_age").parse().unwrap());
         assert!(Instant::now() < deadline, "the save did not end");
         std::thread::sleep(Duration::from_millis(100));
@@ -477,14 +428,8 @@ fn sample_until_done(r: &mut Raw) -> CowSamples {
 fn copy_on_write_is_reported_while_the_child_runs_and_after() {
     let s = tine(&["--save", ""]);
     let mut r = s.raw();
-    assert_eq!(
-        r.cmd_str(&["DEBUG", "POPULATE", "2000", "key", "1000"]),
-        "+OK\r\n"
-    );
-    assert_eq!(
-        r.cmd_str(&["CONFIG", "SET", "rdb-key-save-delay", "1500"]),
-        "+OK\r\n"
-    );
+    assert_eq!(r.cmd_str(&["DEBUG", "POPULATE", "2000", "key", "1000"]), "+OK\r\n");
+    assert_eq!(r.cmd_str(&["CONFIG", "SET", "rdb-key-save-delay", "1500"]), "+OK\r\n");
 
     // Reads only during the save (first, before any value is freed: the allocator returning
     // freed pages to the OS during a save also makes them private to the child): copy-on-write
@@ -517,10 +462,7 @@ fn copy_on_write_is_reported_while_the_child_runs_and_after() {
     }
     let during = sample_until_done(&mut r);
     let after_writes = num(&mut r, "persistence", "rdb_last_cow_size");
-    assert!(
-        during.max_current > 0,
-        "current_cow_size never above 0 while the child ran"
-    );
+    assert!(during.max_current > 0, "current_cow_size never above 0 while the child ran");
     assert!(during.perc_seen, "current_fork_perc never moved");
     assert!(
         during.processed.len() >= 2,
@@ -637,9 +579,7 @@ fn a_save_point_saves_by_itself_and_an_empty_save_disables_it() {
     assert!(!s.path("dump.rdb").exists());
     assert_eq!(r.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
     assert!(
-        eventually(SOON, || s
-            .log()
-            .contains("Background saving terminated with success")),
+        eventually(SOON, || s.log().contains("Background saving terminated with success")),
         "no save happened: {}",
         s.log()
     );
@@ -667,10 +607,7 @@ fn shutdown_and_sigterm_save_first_with_save_points() {
     assert!(r.closed_within(SOON));
     let st = s.wait_exit(SOON).expect("SHUTDOWN did not exit");
     assert!(st.success(), "{:?}", st);
-    assert!(
-        s.log()
-            .contains("Saving the final RDB snapshot before exiting.")
-    );
+    assert!(s.log().contains("Saving the final RDB snapshot before exiting."));
     s.restart();
     let mut r = s.raw();
     assert_eq!(r.cmd_str(&["GET", "k"]), "$2\r\nv1\r\n");
@@ -701,10 +638,7 @@ fn failing_shutdown(s: &mut TestServer, last: &str) -> FailedShutdown {
     let mut r = s.raw();
     let sub = s.path("sub");
     std::fs::create_dir(&sub).unwrap();
-    assert_eq!(
-        r.cmd_str(&["CONFIG", "SET", "dir", sub.to_str().unwrap()]),
-        "+OK\r\n"
-    );
+    assert_eq!(r.cmd_str(&["CONFIG", "SET", "dir", sub.to_str().unwrap()]), "+OK\r\n");
     std::fs::remove_dir(&sub).unwrap();
     r.cmd_str(&["SET", "k", "v"]);
     let shutdown = r.cmd_str(&["SHUTDOWN"]);
@@ -719,20 +653,12 @@ fn failing_shutdown(s: &mut TestServer, last: &str) -> FailedShutdown {
             "# Errors trying to shut down the server. Check the logs for more information.",
         );
     s.signal(libc::SIGTERM);
-    let alive_after_sigterm = eventually(SOON, || {
-        count(&s.log(), "Error trying to save the DB, can't exit.") >= 2
-    }) && s.raw().cmd_str(&["PING"]) == "+PONG\r\n";
+    let alive_after_sigterm =
+        eventually(SOON, || count(&s.log(), "Error trying to save the DB, can't exit.") >= 2)
+            && s.raw().cmd_str(&["PING"]) == "+PONG\r\n";
     r.send_cmd(&["SHUTDOWN", last]);
     let exited_with = s.wait_exit(SOON).and_then(|st| st.code());
-    FailedShutdown {
-        shutdown,
-        ping,
-        set,
-        status,
-        log_lines,
-        alive_after_sigterm,
-        exited_with,
-    }
+    FailedShutdown { shutdown, ping, set, status, log_lines, alive_after_sigterm, exited_with }
 }
 
 #[test]
@@ -752,10 +678,7 @@ fn a_shutdown_whose_save_fails_keeps_serving_unless_nosave_or_force() {
         let mut s = tine(&args);
         assert_eq!(failing_shutdown(&mut s, last), want, "SHUTDOWN {}", last);
         if last == "FORCE" {
-            assert!(
-                s.log()
-                    .contains("# Error trying to save the DB. Exit anyway.")
-            );
+            assert!(s.log().contains("# Error trying to save the DB. Exit anyway."));
         }
         if let Some(mut r) = redis(&args) {
             assert_eq!(
@@ -818,10 +741,7 @@ fn flushall_during_bgsave(s: &TestServer) -> Flushed {
 }
 
 fn crate_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 #[test]
@@ -891,10 +811,7 @@ impl Drop for Manual {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!(
-                "--- log ---\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
+            eprintln!("--- log ---\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
         }
     }
 }
@@ -915,41 +832,21 @@ fn startup_loading_answers_loading_then_serves_the_same_data() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("dump.rdb"), &file).unwrap();
     // 3000 keys * 1 ms: about three seconds of loading.
-    let m = Manual::start(
-        dir.path(),
-        &["--key-load-delay", "1000", "--enable-debug-command", "yes"],
-    );
+    let m =
+        Manual::start(dir.path(), &["--key-load-delay", "1000", "--enable-debug-command", "yes"]);
     let mut r = m.connect();
-    assert_eq!(
-        r.cmd_str(&["PING"]),
-        "-LOADING Redis is loading the dataset in memory\r\n"
-    );
-    assert_eq!(
-        r.cmd_str(&["GET", "key:1"]),
-        "-LOADING Redis is loading the dataset in memory\r\n"
-    );
+    assert_eq!(r.cmd_str(&["PING"]), "-LOADING Redis is loading the dataset in memory\r\n");
+    assert_eq!(r.cmd_str(&["GET", "key:1"]), "-LOADING Redis is loading the dataset in memory\r\n");
     let text = info_raw(&mut r, "persistence");
-    assert_eq!(
-        info_field(&text, "loading").as_deref(),
-        Some("1"),
-        "{}",
-        text
-    );
-    assert_eq!(
-        info_field(&text, "loading_total_bytes"),
-        Some(file.len().to_string())
-    );
-    for f in [
-        "loading_start_time",
-        "loading_loaded_bytes",
-        "loading_loaded_perc",
-        "loading_eta_seconds",
-    ] {
+    assert_eq!(info_field(&text, "loading").as_deref(), Some("1"), "{}", text);
+    assert_eq!(info_field(&text, "loading_total_bytes"), Some(file.len().to_string()));
+    for f in
+        ["loading_start_time", "loading_loaded_bytes", "loading_loaded_perc", "loading_eta_seconds"]
+    {
         assert!(info_field(&text, f).is_some(), "no {} in {}", f, text);
     }
     assert!(
-        eventually(Duration::from_secs(60), || r.cmd_str(&["PING"])
-            == "+PONG\r\n"),
+        eventually(Duration::from_secs(60), || r.cmd_str(&["PING"]) == "+PONG\r\n"),
         "loading never ended"
     );
     assert_eq!(field(&mut r, "persistence", "loading"), "0");
@@ -997,17 +894,8 @@ fn a_damaged_dump_stops_startup_with_exit_code_1_and_is_left_alone() {
             what,
             text
         );
-        eprintln!(
-            "{}: {}",
-            what,
-            text.lines().find(|l| l.contains("Fatal")).unwrap_or("")
-        );
-        assert_eq!(
-            std::fs::read(&dump).unwrap(),
-            bytes,
-            "{}: file touched",
-            what
-        );
+        eprintln!("{}: {}", what, text.lines().find(|l| l.contains("Fatal")).unwrap_or(""));
+        assert_eq!(std::fs::read(&dump).unwrap(), bytes, "{}: file touched", what);
         assert_eq!(temp_files(dir.path()), Vec::<String>::new());
     }
 }
@@ -1043,10 +931,7 @@ fn server_socket_inodes(port: u16) -> (HashSet<u64>, HashSet<u64>) {
         };
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
-            let local_port = f[1]
-                .rsplit(':')
-                .next()
-                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            let local_port = f[1].rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
             if local_port != Some(port) {
                 continue;
             }
@@ -1063,10 +948,7 @@ fn server_socket_inodes(port: u16) -> (HashSet<u64>, HashSet<u64>) {
 
 fn socket_inodes_of(pid: i32) -> HashSet<u64> {
     let mut out = HashSet::new();
-    for e in std::fs::read_dir(format!("/proc/{}/fd", pid))
-        .unwrap()
-        .flatten()
-    {
+    for e in std::fs::read_dir(format!("/proc/{}/fd", pid)).unwrap().flatten() {
         if let Ok(target) = std::fs::read_link(e.path()) {
             let t = target.to_string_lossy().into_owned();
             if let Some(n) = t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')) {
@@ -1088,10 +970,7 @@ fn the_child_holds_no_server_socket_is_named_and_is_first_for_the_oom_killer() {
     assert_eq!(r.cmd_str(&["BGSAVE"]), "+Background saving started\r\n");
     let pid = wait_child(&s);
     let _guard = ChildGuard::new(pid);
-    assert_eq!(
-        num(&mut r, "persistence", "rdb_bgsave_child_pid"),
-        pid as i64
-    );
+    assert_eq!(num(&mut r, "persistence", "rdb_bgsave_child_pid"), pid as i64);
     wait_midway(&mut r);
 
     assert_eq!(
@@ -1119,10 +998,7 @@ fn the_child_holds_no_server_socket_is_named_and_is_first_for_the_oom_killer() {
         "expected the 3 client sockets in the parent: {:?}",
         accepted_in_parent
     );
-    assert!(
-        child.is_disjoint(&listening),
-        "the child holds a listening socket"
-    );
+    assert!(child.is_disjoint(&listening), "the child holds a listening socket");
     assert!(
         child.is_disjoint(&accepted_in_parent),
         "the child holds client sockets: {:?}",

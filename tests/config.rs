@@ -18,9 +18,7 @@ fn config_get(con: &mut redis::Connection, patterns: &[&str]) -> BTreeMap<String
         cmd.arg(*p);
     }
     let flat: Vec<String> = cmd.query(con).unwrap();
-    flat.chunks(2)
-        .map(|kv| (kv[0].clone(), kv[1].clone()))
-        .collect()
+    flat.chunks(2).map(|kv| (kv[0].clone(), kv[1].clone())).collect()
 }
 
 fn get1(con: &mut redis::Connection, name: &str) -> String {
@@ -73,11 +71,7 @@ fn config_file_quoting_and_include_match_redis() {
     ] {
         assert_eq!(get1(&mut t, name), get1(&mut r, name), "{name}");
     }
-    assert_eq!(
-        get1(&mut t, "hz"),
-        "25",
-        "the included file comes later and wins"
-    );
+    assert_eq!(get1(&mut t, "hz"), "25", "the included file comes later and wins");
     assert_eq!(get1(&mut t, "masterauth"), "two words \"quoted\" A\t");
 }
 
@@ -94,13 +88,7 @@ fn command_line_overrides_the_file() {
     assert_eq!(get1(&mut con, "port"), server.port.to_string());
     assert_eq!(
         get1(&mut con, "dir"),
-        server
-            .dir
-            .path()
-            .canonicalize()
-            .unwrap()
-            .display()
-            .to_string()
+        server.dir.path().canonicalize().unwrap().display().to_string()
     );
 }
 
@@ -156,10 +144,7 @@ fn unknown_directive_stops_startup_like_redis() {
         let (tc, tt) = fatal(TINE_BIN, *conf, args);
         let (rc, rt) = fatal(REDIS_BIN, *conf, args);
         assert_eq!(tc, rc, "exit code for {conf:?} {args:?}");
-        assert_eq!(
-            tt, rt,
-            "message for {conf:?} {args:?} (left tine, right redis)"
-        );
+        assert_eq!(tt, rt, "message for {conf:?} {args:?} (left tine, right redis)");
     }
 }
 
@@ -171,10 +156,7 @@ fn fatal_error_inside_an_included_file() {
     let (code, text) = fatal(TINE_BIN, Some(&format!("include {}\n", inc.display())), &[]);
     assert_eq!(code, 1);
     assert!(text.contains(">>> 'bogus-directive yes'"), "{text}");
-    assert!(
-        text.contains("Bad directive or wrong number of arguments"),
-        "{text}"
-    );
+    assert!(text.contains("Bad directive or wrong number of arguments"), "{text}");
 }
 
 #[test]
@@ -187,10 +169,7 @@ fn debian_redis_conf_starts_as_is() {
     let server =
         TestServer::with_config_and_args(&text, &["--pidfile", "tine.pid", "--daemonize", "no"]);
     let mut con = server.client();
-    assert_eq!(
-        redis::cmd("PING").query::<String>(&mut con).unwrap(),
-        "PONG"
-    );
+    assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
     let _: () = redis::cmd("SET").arg("k").arg("v").query(&mut con).unwrap();
     assert_eq!(get1(&mut con, "daemonize"), "no");
     // Values the stock file sets, as the real server reads them.
@@ -290,32 +269,13 @@ fn config_set_is_all_or_nothing() {
     let mut con = server.client();
     let before = config_get(&mut con, &["hz", "maxmemory", "slowlog-max-len"]);
     let err = redis::cmd("CONFIG")
-        .arg(&[
-            "SET",
-            "hz",
-            "33",
-            "slowlog-max-len",
-            "5",
-            "maxmemory",
-            "junk",
-        ])
+        .arg(&["SET", "hz", "33", "slowlog-max-len", "5", "maxmemory", "junk"])
         .query::<()>(&mut con)
         .unwrap_err();
     assert!(err.to_string().contains("maxmemory"), "{err}");
-    assert_eq!(
-        config_get(&mut con, &["hz", "maxmemory", "slowlog-max-len"]),
-        before
-    );
+    assert_eq!(config_get(&mut con, &["hz", "maxmemory", "slowlog-max-len"]), before);
     let _: () = redis::cmd("CONFIG")
-        .arg(&[
-            "SET",
-            "hz",
-            "33",
-            "slowlog-max-len",
-            "5",
-            "maxmemory",
-            "1mb",
-        ])
+        .arg(&["SET", "hz", "33", "slowlog-max-len", "5", "maxmemory", "1mb"])
         .query(&mut con)
         .unwrap();
     assert_eq!(get1(&mut con, "hz"), "33");
@@ -330,15 +290,7 @@ fn config_rewrite_round_trip() {
     {
         let mut con = server.client();
         let _: () = redis::cmd("CONFIG")
-            .arg(&[
-                "SET",
-                "hz",
-                "42",
-                "maxmemory",
-                "5mb",
-                "slowlog-max-len",
-                "99",
-            ])
+            .arg(&["SET", "hz", "42", "maxmemory", "5mb", "slowlog-max-len", "99"])
             .query(&mut con)
             .unwrap();
         let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut con).unwrap();
@@ -346,17 +298,11 @@ fn config_rewrite_round_trip() {
     let conf = server.config_file.clone().unwrap();
     let rewritten = std::fs::read_to_string(&conf).unwrap();
     for kept in ["# my settings", "# memory", "# the end"] {
-        assert!(
-            rewritten.contains(kept),
-            "comment {kept:?} lost:\n{rewritten}"
-        );
+        assert!(rewritten.contains(kept), "comment {kept:?} lost:\n{rewritten}");
     }
     assert!(rewritten.contains("\nhz 42\n"), "{rewritten}");
     assert!(rewritten.contains("\nmaxmemory 5mb\n"), "{rewritten}");
-    assert!(
-        rewritten.contains("# Generated by CONFIG REWRITE"),
-        "{rewritten}"
-    );
+    assert!(rewritten.contains("# Generated by CONFIG REWRITE"), "{rewritten}");
     assert!(rewritten.contains("slowlog-max-len 99"), "{rewritten}");
 
     server.restart();
@@ -368,15 +314,9 @@ fn config_rewrite_round_trip() {
     // (the port is new after the restart; blank lines may settle, as in Redis).
     let _: () = redis::cmd("CONFIG").arg("REWRITE").query(&mut con).unwrap();
     let lines = |t: &str| -> Vec<String> {
-        t.lines()
-            .filter(|l| !l.is_empty() && !l.starts_with("port "))
-            .map(str::to_string)
-            .collect()
+        t.lines().filter(|l| !l.is_empty() && !l.starts_with("port ")).map(str::to_string).collect()
     };
-    assert_eq!(
-        lines(&std::fs::read_to_string(&conf).unwrap()),
-        lines(&rewritten)
-    );
+    assert_eq!(lines(&std::fs::read_to_string(&conf).unwrap()), lines(&rewritten));
 }
 
 #[test]
@@ -453,21 +393,12 @@ fn config_resetstat() {
     // (The redis crate's CLIENT SETINFO on connect fails on 7.0 too and counts as well.)
     assert!(es.contains("errorstat_ERR:count="), "{es:?}");
 
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(&mut con)
-        .unwrap();
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut con).unwrap();
     let stats = info(&mut con, "stats");
     assert_eq!(info_field(&stats, "keyspace_misses").as_deref(), Some("0"));
     assert_eq!(info_field(&stats, "keyspace_hits").as_deref(), Some("0"));
-    assert_eq!(
-        info_field(&stats, "total_error_replies").as_deref(),
-        Some("0")
-    );
-    let processed: u64 = info_field(&stats, "total_commands_processed")
-        .unwrap()
-        .parse()
-        .unwrap();
+    assert_eq!(info_field(&stats, "total_error_replies").as_deref(), Some("0"));
+    let processed: u64 = info_field(&stats, "total_commands_processed").unwrap().parse().unwrap();
     assert!(processed <= 2, "{stats}");
     let cs = info(&mut con, "commandstats");
     assert!(!cs.contains("cmdstat_set"), "{cs}");

@@ -67,10 +67,7 @@ fn hello_with_auth_and_setname() {
     let server = TestServer::with_args(&["--requirepass", "pw"]);
     let mut raw = server.raw();
     let denied = raw.cmd_str(&["HELLO", "3", "AUTH", "default", "bad"]);
-    assert_eq!(
-        denied,
-        "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
-    );
+    assert_eq!(denied, "-WRONGPASS invalid username-password pair or user is disabled.\r\n");
     let hello = raw.cmd_str(&["HELLO", "3", "AUTH", "default", "pw", "SETNAME", "myconn"]);
     assert!(hello.starts_with("%7\r\n"), "{hello}");
     assert_eq!(raw.cmd_str(&["CLIENT", "GETNAME"]), "$6\r\nmyconn\r\n");
@@ -182,9 +179,7 @@ fn client_id_setname_getname() {
 
 /// Field names of one CLIENT LIST / CLIENT INFO line.
 fn field_names(line: &str) -> Vec<String> {
-    line.split_whitespace()
-        .map(|kv| kv.split('=').next().unwrap().to_string())
-        .collect()
+    line.split_whitespace().map(|kv| kv.split('=').next().unwrap().to_string()).collect()
 }
 
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
@@ -223,36 +218,19 @@ fn client_list_filters() {
     let server = TestServer::start();
     let mut a = server.client();
     let mut b = server.client();
-    let _: () = redis::cmd("CLIENT")
-        .arg("SETNAME")
-        .arg("bee")
-        .query(&mut b)
-        .unwrap();
+    let _: () = redis::cmd("CLIENT").arg("SETNAME").arg("bee").query(&mut b).unwrap();
     let id_b: i64 = redis::cmd("CLIENT").arg("ID").query(&mut b).unwrap();
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut a).unwrap();
     assert_eq!(list.lines().count(), 2, "{list}");
-    let by_id: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .arg("ID")
-        .arg(id_b)
-        .arg(999999)
-        .query(&mut a)
-        .unwrap();
+    let by_id: String =
+        redis::cmd("CLIENT").arg("LIST").arg("ID").arg(id_b).arg(999999).query(&mut a).unwrap();
     assert_eq!(by_id.lines().count(), 1, "{by_id}");
     assert_eq!(field(by_id.trim(), "name"), "bee");
-    let normal: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .arg("TYPE")
-        .arg("normal")
-        .query(&mut a)
-        .unwrap();
+    let normal: String =
+        redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("normal").query(&mut a).unwrap();
     assert_eq!(normal.lines().count(), 2);
-    let replicas: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .arg("TYPE")
-        .arg("replica")
-        .query(&mut a)
-        .unwrap();
+    let replicas: String =
+        redis::cmd("CLIENT").arg("LIST").arg("TYPE").arg("replica").query(&mut a).unwrap();
     assert_eq!(replicas, "");
 }
 
@@ -279,10 +257,7 @@ fn client_kill_forms() {
     let (_, addr, _) = ident(&mut v);
     assert_eq!(admin.cmd_str(&["CLIENT", "KILL", &addr]), "+OK\r\n");
     assert!(closed(&mut v));
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "KILL", &addr]),
-        "-ERR No such client\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "KILL", &addr]), "-ERR No such client\r\n");
 
     // ID.
     let mut v = server.raw();
@@ -302,10 +277,7 @@ fn client_kill_forms() {
     let mut v2 = server.raw();
     let (_, _, laddr) = ident(&mut v1);
     ident(&mut v2);
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "KILL", "LADDR", &laddr]),
-        ":2\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "KILL", "LADDR", &laddr]), ":2\r\n");
     assert!(closed(&mut v1));
     assert!(closed(&mut v2));
     assert_eq!(admin.cmd_str(&["PING"]), "+PONG\r\n");
@@ -313,29 +285,17 @@ fn client_kill_forms() {
     // TYPE and USER, with SKIPME.
     let mut v = server.raw();
     ident(&mut v);
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]),
-        ":1\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]), ":1\r\n");
     assert!(closed(&mut v));
     let mut v = server.raw();
     ident(&mut v);
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "KILL", "USER", "default"]),
-        ":1\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "KILL", "USER", "default"]), ":1\r\n");
     assert!(closed(&mut v));
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "KILL", "TYPE", "pubsub"]),
-        ":0\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "KILL", "TYPE", "pubsub"]), ":0\r\n");
     // SKIPME no kills the caller too; its reply still arrives.
     let mut v = server.raw();
     ident(&mut v);
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"]),
-        ":2\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"]), ":2\r\n");
     assert!(closed(&mut v));
     assert!(closed(&mut admin));
     let mut fresh = server.raw();
@@ -349,10 +309,7 @@ fn client_pause_write_holds_writes_not_reads() {
     let mut writer = server.raw();
     let mut reader = server.raw();
     assert_eq!(writer.cmd_str(&["SET", "k", "before"]), "+OK\r\n");
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]),
-        "+OK\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]), "+OK\r\n");
     writer.send_cmd(&["SET", "k", "after"]);
     assert_eq!(reader.cmd_str(&["GET", "k"]), "$6\r\nbefore\r\n");
     assert_eq!(reader.cmd_str(&["PING"]), "+PONG\r\n");
@@ -366,10 +323,7 @@ fn client_pause_write_holds_writes_not_reads() {
     assert_eq!(reader.cmd_str(&["GET", "k"]), "$5\r\nafter\r\n");
 
     // A pause that ends by itself releases the held command too.
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "PAUSE", "200", "WRITE"]),
-        "+OK\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "PAUSE", "200", "WRITE"]), "+OK\r\n");
     writer.send_cmd(&["SET", "k", "later"]);
     assert_eq!(writer.reply_str(), "+OK\r\n");
     assert_eq!(reader.cmd_str(&["GET", "k"]), "$5\r\nlater\r\n");
@@ -382,10 +336,7 @@ fn client_pause_write_holds_writes_not_reads() {
     assert_eq!(reader.reply_str(), "$5\r\nlater\r\n");
 
     // Inline commands are held and released the same way.
-    assert_eq!(
-        admin.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]),
-        "+OK\r\n"
-    );
+    assert_eq!(admin.cmd_str(&["CLIENT", "PAUSE", "100000", "WRITE"]), "+OK\r\n");
     writer.send(b"SET k inline\r\nGET k\r\n");
     assert!(writer.try_reply(Duration::from_millis(200)).is_none());
     assert_eq!(admin.cmd_str(&["CLIENT", "UNPAUSE"]), "+OK\r\n");
@@ -411,12 +362,8 @@ fn client_reply_off_skip_on() {
     assert_eq!(raw.reply_str(), "+OK\r\n");
     assert_eq!(raw.reply_str(), "$1\r\n1\r\n");
     raw.send(
-        &[
-            resp(&["CLIENT", "REPLY", "SKIP"]),
-            resp(&["SET", "a", "2"]),
-            resp(&["GET", "a"]),
-        ]
-        .concat(),
+        &[resp(&["CLIENT", "REPLY", "SKIP"]), resp(&["SET", "a", "2"]), resp(&["GET", "a"])]
+            .concat(),
     );
     assert_eq!(raw.reply_str(), "$1\r\n2\r\n");
     assert!(raw.try_reply(Duration::from_millis(200)).is_none());

@@ -20,16 +20,7 @@ fn bench(srv: &TestServer, ops: &str, out: &Path) -> (String, String) {
     let o = Command::new(TOOL)
         .args(["--port", &srv.port.to_string(), "--flushall", "--quiet"])
         .args(["--keys", "20000", "--value-size", "100"])
-        .args([
-            "--writes",
-            "2000",
-            "--rate",
-            "2000",
-            "--clients",
-            "2",
-            "--pipeline",
-            "4",
-        ])
+        .args(["--writes", "2000", "--rate", "2000", "--clients", "2", "--pipeline", "4"])
         .args(["--ops", ops, "--interval-ms", "50"])
         .arg("--csv")
         .arg(&csv)
@@ -78,11 +69,7 @@ fn well_formed_svg(text: &str) -> Result<(), String> {
             }
             continue;
         }
-        let name = tag
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .trim_end_matches('/');
+        let name = tag.split_whitespace().next().unwrap_or("").trim_end_matches('/');
         root.get_or_insert_with(|| name.to_string());
         if !tag.ends_with('/') {
             stack.push(name.to_string());
@@ -107,8 +94,7 @@ fn cow_bench_sees_writes_and_not_reads() {
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert!(rows.len() >= 5, "too few samples:\n{}", csv);
     assert!(
-        rows.iter()
-            .any(|r| r.split(',').nth(4).is_some_and(|c| !c.is_empty())),
+        rows.iter().any(|r| r.split(',').nth(4).is_some_and(|c| !c.is_empty())),
         "no sample has the child's Private_Dirty:\n{}",
         csv
     );
@@ -120,11 +106,7 @@ fn cow_bench_sees_writes_and_not_reads() {
     let written_growth = field(&json, "cow_growth_bytes").expect("/proc's COW growth");
     let during = field(&json, "ops_during_child").unwrap();
     assert!(during > 0.0, "no writes during the child:\n{}", report);
-    assert!(
-        written > 0.0 && written_growth > 0.0,
-        "no COW after writes:\n{}",
-        report
-    );
+    assert!(written > 0.0 && written_growth > 0.0, "no COW after writes:\n{}", report);
 
     let (report_r, json_r) = bench(&srv, "read", out.path());
     let read_growth = field(&json_r, "cow_growth_bytes").expect("/proc's COW growth");

@@ -55,24 +55,17 @@ impl Daemon {
             out.stderr
         );
         let mut pid = 0;
-        let found = eventually(Duration::from_secs(20), || {
-            match std::fs::read_to_string(&pidfile) {
+        let found =
+            eventually(Duration::from_secs(20), || match std::fs::read_to_string(&pidfile) {
                 Ok(t) if t.ends_with('\n') => {
                     pid = t.trim().parse().unwrap();
                     true
                 }
                 _ => false,
-            }
-        });
+            });
         let log = std::fs::read_to_string(&logfile).unwrap_or_default();
         assert!(found, "no pid file at {}\nlog:\n{log}", pidfile.display());
-        let d = Daemon {
-            pid,
-            port,
-            pidfile,
-            logfile,
-            _dir: dir,
-        };
+        let d = Daemon { pid, port, pidfile, logfile, _dir: dir };
         let ready = eventually(Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
@@ -120,9 +113,8 @@ fn redis_log_line(line: &str, role: char, level: char, message: &str) -> bool {
         return false;
     }
     let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    let months =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let time = parts[4];
     parts[0] == role.to_string()
         && digits(parts[1], 2)
@@ -146,8 +138,7 @@ fn log_line_format_matches_redis() {
     if let Some(redis) = RedisServer::start() {
         let log = redis.log();
         assert!(
-            log.lines()
-                .any(|l| redis_log_line(l, 'M', '*', "Ready to accept connections")),
+            log.lines().any(|l| redis_log_line(l, 'M', '*', "Ready to accept connections")),
             "{log}"
         );
     }
@@ -160,15 +151,10 @@ fn daemonize_writes_pidfile_and_sigterm_removes_it() {
     assert_ne!(d.pid as u32, std::process::id());
     let mut raw = Raw::connect(d.port);
     let info = raw.cmd_str(&["INFO", "server"]);
-    assert_eq!(
-        info_field(&info, "process_id"),
-        Some(d.pid.to_string()),
-        "{info}"
-    );
+    assert_eq!(info_field(&info, "process_id"), Some(d.pid.to_string()), "{info}");
     let log = d.log();
     assert!(
-        log.lines()
-            .any(|l| redis_log_line(l, 'M', '*', "Ready to accept connections")),
+        log.lines().any(|l| redis_log_line(l, 'M', '*', "Ready to accept connections")),
         "no Redis-format ready line:\n{log}"
     );
     assert!(
@@ -183,8 +169,7 @@ fn daemonize_writes_pidfile_and_sigterm_removes_it() {
     assert!(!d.pidfile.exists(), "pid file left behind");
     let log = d.log();
     assert!(
-        log.lines()
-            .any(|l| redis_log_line(l, 'M', '#', "Received SIGTERM scheduling shutdown...")),
+        log.lines().any(|l| redis_log_line(l, 'M', '#', "Received SIGTERM scheduling shutdown...")),
         "{log}"
     );
 }
@@ -208,9 +193,7 @@ fn daemon_sigint_removes_pidfile() {
 }
 
 fn wait_status(server: &mut TestServer) -> std::process::ExitStatus {
-    server
-        .wait_exit(Duration::from_secs(20))
-        .expect("server did not exit")
+    server.wait_exit(Duration::from_secs(20)).expect("server did not exit")
 }
 
 #[test]
@@ -218,10 +201,7 @@ fn sigterm_and_sigint_exit_0_in_the_foreground() {
     for sig in [libc::SIGTERM, libc::SIGINT] {
         let mut server = TestServer::with_args(&["--pidfile", "fg.pid"]);
         let pidfile = server.path("fg.pid");
-        assert_eq!(
-            std::fs::read_to_string(&pidfile).unwrap().trim(),
-            server.pid().to_string()
-        );
+        assert_eq!(std::fs::read_to_string(&pidfile).unwrap().trim(), server.pid().to_string());
         server.signal(sig);
         let st = wait_status(&mut server);
         assert_eq!(st.code(), Some(0), "signal {sig}: {st:?}");
@@ -237,19 +217,13 @@ fn shutdown_nosave_closes_the_connection_and_exits() {
     let mut raw = server.raw();
     raw.send_cmd(&["SHUTDOWN", "NOSAVE"]);
     assert!(raw.closed_within(Duration::from_secs(20)));
-    assert!(
-        raw.pending().is_empty(),
-        "SHUTDOWN replies nothing on success"
-    );
+    assert!(raw.pending().is_empty(), "SHUTDOWN replies nothing on success");
     assert!(other.closed_within(Duration::from_secs(20)));
     let st = wait_status(&mut server);
     assert_eq!(st.code(), Some(0), "{st:?}");
     assert!(!pidfile.exists());
     assert!(
-        server
-            .log()
-            .lines()
-            .any(|l| l.ends_with("User requested shutdown...")),
+        server.log().lines().any(|l| l.ends_with("User requested shutdown...")),
         "{}",
         server.log()
     );
@@ -284,9 +258,5 @@ fn startup_banner_and_pid_in_foreground_log() {
                 && l.ends_with("Ready to accept connections")),
         "{log}"
     );
-    assert!(
-        log.lines()
-            .any(|l| redis_log_line(l, 'M', '#', "Server initialized")),
-        "{log}"
-    );
+    assert!(log.lines().any(|l| redis_log_line(l, 'M', '#', "Server initialized")), "{log}");
 }

@@ -15,10 +15,7 @@ fn busy_poll_usec_is_a_bounded_mutable_directive() {
         t.cmd_str(&["CONFIG", "GET", "busy-poll-usec"]),
         "*2\r\n$14\r\nbusy-poll-usec\r\n$2\r\n20\r\n"
     );
-    assert_eq!(
-        t.cmd_str(&["CONFIG", "SET", "busy-poll-usec", "0"]),
-        "+OK\r\n"
-    );
+    assert_eq!(t.cmd_str(&["CONFIG", "SET", "busy-poll-usec", "0"]), "+OK\r\n");
     assert_eq!(
         t.cmd_str(&["CONFIG", "SET", "busy-poll-usec", "1001"]),
         "-ERR CONFIG SET failed (possibly related to argument 'busy-poll-usec') - argument must be between 0 and 1000 inclusive\r\n"

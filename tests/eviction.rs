@@ -50,17 +50,12 @@ fn fill(c: &mut Raw, prefix: &str, n: usize, ttl: Option<u64>) {
 fn limit(c: &mut Raw, policy: &str, headroom: u64) -> u64 {
     c.cmd(&["CONFIG", "SET", "maxmemory-policy", policy]);
     let max = used_memory(c) + headroom;
-    assert_eq!(
-        c.cmd_str(&["CONFIG", "SET", "maxmemory", &max.to_string()]),
-        "+OK\r\n"
-    );
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "maxmemory", &max.to_string()]), "+OK\r\n");
     max
 }
 
 fn count(c: &mut Raw, prefix: &str, n: usize) -> usize {
-    (0..n)
-        .filter(|i| exists(c, &format!("{prefix}:{i}")))
-        .count()
+    (0..n).filter(|i| exists(c, &format!("{prefix}:{i}"))).count()
 }
 
 #[test]
@@ -72,10 +67,7 @@ fn noeviction_answers_oom_as_redis() {
     // Well past the limit: writes that may grow memory are refused, reads and DEL are not.
     fill_until_refused(&mut c);
     let oom = c.cmd_str(&["SET", "another", "v"]);
-    assert_eq!(
-        oom,
-        "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
-    );
+    assert_eq!(oom, "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
     assert!(c.cmd_str(&["GET", "k:1"]).starts_with('$'));
     assert_eq!(c.cmd_str(&["DEL", "k:1"]), ":1\r\n");
     assert_eq!(stat(&mut c, "evicted_keys"), 0);
@@ -118,10 +110,7 @@ fn allkeys_lru_keeps_recently_read_keys() {
     assert!(evicted > 100, "evicted_keys {evicted}");
     let hot = count(&mut c, "hot", 300);
     let cold = count(&mut c, "cold", 300);
-    assert!(
-        hot > cold + 50,
-        "LRU should keep read keys: hot {hot} cold {cold}"
-    );
+    assert!(hot > cold + 50, "LRU should keep read keys: hot {hot} cold {cold}");
 }
 
 #[test]
@@ -136,18 +125,10 @@ fn allkeys_lfu_keeps_frequently_read_keys() {
             c.cmd(&["GET", &format!("hot:{i}")]);
         }
     }
-    let f: i64 = c
-        .cmd_str(&["OBJECT", "FREQ", "hot:7"])
-        .trim_start_matches(':')
-        .trim()
-        .parse()
-        .unwrap();
-    let f0: i64 = c
-        .cmd_str(&["OBJECT", "FREQ", "cold:7"])
-        .trim_start_matches(':')
-        .trim()
-        .parse()
-        .unwrap();
+    let f: i64 =
+        c.cmd_str(&["OBJECT", "FREQ", "hot:7"]).trim_start_matches(':').trim().parse().unwrap();
+    let f0: i64 =
+        c.cmd_str(&["OBJECT", "FREQ", "cold:7"]).trim_start_matches(':').trim().parse().unwrap();
     assert!(f > f0, "OBJECT FREQ grows with reads: {f} vs {f0}");
     let max = limit(&mut c, "allkeys-lfu", 0);
     fill(&mut c, "new", 300, None);
@@ -171,12 +152,7 @@ fn allkeys_lfu_keeps_frequently_read_keys() {
 
 #[test]
 fn volatile_policies_evict_only_keys_with_ttl() {
-    for policy in [
-        "volatile-lru",
-        "volatile-lfu",
-        "volatile-random",
-        "volatile-ttl",
-    ] {
+    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
         let s = start();
         let mut c = s.raw();
         c.cmd(&["CONFIG", "SET", "maxmemory-policy", policy]);
@@ -184,11 +160,7 @@ fn volatile_policies_evict_only_keys_with_ttl() {
         fill(&mut c, "ttl", 300, Some(1000));
         limit(&mut c, policy, 0);
         fill(&mut c, "new", 100, None);
-        assert_eq!(
-            count(&mut c, "keep", 200),
-            200,
-            "{policy} evicted a key without TTL"
-        );
+        assert_eq!(count(&mut c, "keep", 200), 200, "{policy} evicted a key without TTL");
         assert!(count(&mut c, "ttl", 300) < 300, "{policy} evicted nothing");
         // Once no key has a TTL, nothing can go: OOM.
         for i in 0..300 {
@@ -197,9 +169,7 @@ fn volatile_policies_evict_only_keys_with_ttl() {
         let v = "x".repeat(10_000);
         let mut refused = false;
         for i in 0..2000 {
-            if c.cmd_str(&["SET", &format!("more:{i}"), &v])
-                .starts_with("-OOM")
-            {
+            if c.cmd_str(&["SET", &format!("more:{i}"), &v]).starts_with("-OOM") {
                 refused = true;
                 break;
             }
@@ -238,11 +208,7 @@ fn idletime_grows_and_resets_on_read() {
     let mut c = s.raw();
     c.cmd(&["SET", "k", "v"]);
     let idle = |c: &mut Raw| -> i64 {
-        c.cmd_str(&["OBJECT", "IDLETIME", "k"])
-            .trim_start_matches(':')
-            .trim()
-            .parse()
-            .unwrap()
+        c.cmd_str(&["OBJECT", "IDLETIME", "k"]).trim_start_matches(':').trim().parse().unwrap()
     };
     assert!(eventually(Duration::from_secs(10), || idle(&mut c) >= 2));
     // OBJECT IDLETIME itself is no access.
@@ -293,9 +259,7 @@ fn active_expiry_removes_untouched_keys() {
     }
     c.cmd(&["SET", "stays", "v"]);
     // Only DBSIZE and INFO: neither touches the keys.
-    assert!(eventually(Duration::from_secs(10), || {
-        c.cmd_str(&["DBSIZE"]) == ":1\r\n"
-    }));
+    assert!(eventually(Duration::from_secs(10), || { c.cmd_str(&["DBSIZE"]) == ":1\r\n" }));
     assert_eq!(stat(&mut c, "expired_keys") - before, 100);
 }
 
@@ -315,7 +279,5 @@ fn no_active_expiry_with_debug_set_active_expire_0() {
     assert_eq!(c.cmd_str(&["DBSIZE"]), ":49\r\n");
     // Back on: the rest go.
     c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
-    assert!(eventually(Duration::from_secs(10), || {
-        c.cmd_str(&["DBSIZE"]) == ":0\r\n"
-    }));
+    assert!(eventually(Duration::from_secs(10), || { c.cmd_str(&["DBSIZE"]) == ":0\r\n" }));
 }

@@ -30,41 +30,21 @@ fn hash_basics_on_tine() {
     assert_eq!(q(&["OBJECT", "ENCODING", "h"]), Ok(bulk("listpack")));
     assert_eq!(
         q(&["HGETALL", "h"]),
-        Ok(Value::Array(vec![
-            bulk("a"),
-            bulk("1"),
-            bulk("b"),
-            bulk("x")
-        ]))
+        Ok(Value::Array(vec![bulk("a"), bulk("1"), bulk("b"), bulk("x")]))
     );
     assert_eq!(q(&["HINCRBY", "h", "a", "41"]), Ok(Value::Int(42)));
-    assert!(
-        q(&["HINCRBY", "h", "b", "1"])
-            .unwrap_err()
-            .contains("hash value is not an integer")
-    );
-    assert!(
-        q(&["HINCRBY", "h", "a", "9223372036854775807"])
-            .unwrap_err()
-            .contains("overflow")
-    );
+    assert!(q(&["HINCRBY", "h", "b", "1"]).unwrap_err().contains("hash value is not an integer"));
+    assert!(q(&["HINCRBY", "h", "a", "9223372036854775807"]).unwrap_err().contains("overflow"));
     assert_eq!(q(&["HINCRBYFLOAT", "h", "f", "1.5"]), Ok(bulk("1.5")));
     assert_eq!(q(&["HSET", "h", "inf", "inf"]), Ok(Value::Int(1)));
-    assert!(
-        q(&["HINCRBYFLOAT", "h", "inf", "1"])
-            .unwrap_err()
-            .contains("NaN or Infinity")
-    );
+    assert!(q(&["HINCRBYFLOAT", "h", "inf", "1"]).unwrap_err().contains("NaN or Infinity"));
     assert_eq!(q(&["HSTRLEN", "h", "a"]), Ok(Value::Int(2)));
     // A long value converts to a table.
     let long = "v".repeat(65);
     assert_eq!(q(&["HSET", "h", "long", &long]), Ok(Value::Int(1)));
     assert_eq!(q(&["OBJECT", "ENCODING", "h"]), Ok(bulk("hashtable")));
     assert_eq!(q(&["HGET", "h", "long"]), Ok(bulk(&long)));
-    assert_eq!(
-        q(&["HDEL", "h", "a", "b", "f", "inf", "long", "zz"]),
-        Ok(Value::Int(5))
-    );
+    assert_eq!(q(&["HDEL", "h", "a", "b", "f", "inf", "long", "zz"]), Ok(Value::Int(5)));
     assert_eq!(q(&["EXISTS", "h"]), Ok(Value::Int(0)));
     // 600 fields: a table; HSCAN sees every field once at least.
     let mut args = vec!["HSET".to_string(), "big".to_string()];
@@ -116,14 +96,7 @@ fn value(r: &mut Rng) -> String {
         5..=7 => (r.below(200) as i64 - 50).to_string(),
         8 => r.pick(&["1.5", "-2.25", "0.5", "10"]).to_string(),
         9 => r
-            .pick(&[
-                "9223372036854775800",
-                "-9223372036854775800",
-                "inf",
-                "-inf",
-                "abc",
-                "",
-            ])
+            .pick(&["9223372036854775800", "-9223372036854775800", "inf", "-inf", "abc", ""])
             .to_string(),
         10 => "x".repeat(60 + r.below(10) as usize),
         _ => format!("value:{}", r.below(1000)),
@@ -131,11 +104,7 @@ fn value(r: &mut Rng) -> String {
 }
 
 fn key(r: &mut Rng) -> String {
-    if r.chance(88) {
-        KEYS[r.below(3) as usize].to_string()
-    } else {
-        r.pick(KEYS).to_string()
-    }
+    if r.chance(88) { KEYS[r.below(3) as usize].to_string() } else { r.pick(KEYS).to_string() }
 }
 
 enum Check {
@@ -221,9 +190,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, Check) {
         }
         16 | 17 => {
             let by = r
-                .pick(&[
-                    "1.5", "-0.25", "3", "x", "inf", "-inf", "0", "1e3", "nan", "2.5e1",
-                ])
+                .pick(&["1.5", "-0.25", "3", "x", "inf", "-inf", "0", "1e3", "nan", "2.5e1"])
                 .to_string();
             cmd = vec!["HINCRBYFLOAT".into(), k, field(r), by];
             check = Check::Exact;
@@ -260,11 +227,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, Check) {
                     }
                 }
             }
-            check = Check::Random {
-                key: k,
-                distinct,
-                with_values,
-            };
+            check = Check::Random { key: k, distinct, with_values };
         }
         21 => {
             cmd = vec!["HSCAN".into(), k.clone()];
@@ -284,10 +247,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, Check) {
 
 fn contents(p: &mut Pair, k: &str) -> HashMap<Vec<u8>, Vec<u8>> {
     match p.tine_cmd(&["HGETALL", k]) {
-        Ok(v) => items(&v)
-            .chunks(2)
-            .map(|pr| (bytes(&pr[0]), bytes(&pr[1])))
-            .collect(),
+        Ok(v) => items(&v).chunks(2).map(|pr| (bytes(&pr[0]), bytes(&pr[1]))).collect(),
         Err(_) => HashMap::new(),
     }
 }
@@ -429,11 +389,7 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                     assert_eq!(t, x, "{ctx}");
                 }
             }
-            Check::Random {
-                key,
-                distinct,
-                with_values,
-            } => {
+            Check::Random { key, distinct, with_values } => {
                 let before = contents(p, &key);
                 let (t, x) = p.both(&args, resp3);
                 check_random(&ctx, &t, &x, &before, distinct, with_values);
@@ -454,11 +410,8 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                 // Listpacks answer in one call, in order: compare that reply exactly.
                 let enc = p.redis_cmd(&["OBJECT", "ENCODING", &k]);
                 if enc != Ok(bulk("hashtable")) {
-                    let mut one = vec![
-                        "HSCAN",
-                        &k,
-                        r.pick(&["0", "-1", "x", "18446744073709551616"]),
-                    ];
+                    let mut one =
+                        vec!["HSCAN", &k, r.pick(&["0", "-1", "x", "18446744073709551616"])];
                     one.extend(opts.iter().map(String::as_str));
                     let (t, x) = p.both(&one, resp3);
                     assert_eq!(t, x, "{ctx}: {}", show(&one));

@@ -32,15 +32,7 @@ fn info_sections_have_redis_field_names() {
     };
     let mut t = server.client();
     let mut r = redis.client();
-    for section in [
-        "server",
-        "clients",
-        "memory",
-        "stats",
-        "persistence",
-        "replication",
-        "cpu",
-    ] {
+    for section in ["server", "clients", "memory", "stats", "persistence", "replication", "cpu"] {
         let tf = field_names(&info(&mut t, section));
         let rf = field_names(&info(&mut r, section));
         // tine has no scripting engine yet; Redis's scripting memory fields are not expected.
@@ -59,19 +51,10 @@ fn info_sections_have_redis_field_names() {
     }
     // Section headers of the default INFO, in Redis's order.
     let headers = |s: &str| -> Vec<String> {
-        s.lines()
-            .filter(|l| l.starts_with("# "))
-            .map(str::to_string)
-            .collect()
+        s.lines().filter(|l| l.starts_with("# ")).map(str::to_string).collect()
     };
-    assert_eq!(
-        headers(&info(&mut t, "default")),
-        headers(&info(&mut r, "default"))
-    );
-    assert_eq!(
-        headers(&info(&mut t, "everything")),
-        headers(&info(&mut r, "everything"))
-    );
+    assert_eq!(headers(&info(&mut t, "default")), headers(&info(&mut r, "default")));
+    assert_eq!(headers(&info(&mut t, "everything")), headers(&info(&mut r, "everything")));
 }
 
 #[test]
@@ -87,10 +70,7 @@ fn info_values() {
     assert_eq!(info_field(&c, "connected_clients").as_deref(), Some("1"));
     let m = info(&mut con, "memory");
     assert!(num(&m, "used_memory") > 0.0, "{m}");
-    assert!(
-        num(&m, "used_memory_peak") >= num(&m, "used_memory") * 0.5,
-        "{m}"
-    );
+    assert!(num(&m, "used_memory_peak") >= num(&m, "used_memory") * 0.5, "{m}");
     assert!(num(&m, "used_memory_rss") > 0.0, "{m}");
     assert!(num(&m, "mem_fragmentation_ratio") > 0.0, "{m}");
     let st = info(&mut con, "stats");
@@ -100,15 +80,8 @@ fn info_values() {
     // Sections are case-insensitive and several can be asked at once.
     let two = info(&mut con, "SERVER");
     assert!(two.starts_with("# Server\r\n"), "{two}");
-    let multi: String = redis::cmd("INFO")
-        .arg("clients")
-        .arg("memory")
-        .query(&mut con)
-        .unwrap();
-    assert!(
-        multi.contains("# Clients") && multi.contains("# Memory"),
-        "{multi}"
-    );
+    let multi: String = redis::cmd("INFO").arg("clients").arg("memory").query(&mut con).unwrap();
+    assert!(multi.contains("# Clients") && multi.contains("# Memory"), "{multi}");
     assert!(!multi.contains("# Server"));
 }
 
@@ -136,19 +109,11 @@ fn stats_count_hits_misses_commands_and_errors() {
     assert_eq!(num(&stats, "keyspace_misses"), 2.0, "{stats}");
     assert!(num(&stats, "total_commands_processed") >= 13.0, "{stats}");
     let cs = raw.cmd_str(&["INFO", "commandstats"]);
-    let get_line = cs
-        .lines()
-        .find(|l| l.starts_with("cmdstat_get:"))
-        .unwrap_or_else(|| panic!("{cs}"));
-    assert!(
-        get_line.starts_with("cmdstat_get:calls=5,usec="),
-        "{get_line}"
-    );
+    let get_line =
+        cs.lines().find(|l| l.starts_with("cmdstat_get:")).unwrap_or_else(|| panic!("{cs}"));
+    assert!(get_line.starts_with("cmdstat_get:calls=5,usec="), "{get_line}");
     assert!(get_line.contains(",usec_per_call="), "{get_line}");
-    assert!(
-        get_line.ends_with(",rejected_calls=1,failed_calls=0"),
-        "{get_line}"
-    );
+    assert!(get_line.ends_with(",rejected_calls=1,failed_calls=0"), "{get_line}");
     let incr = cs.lines().find(|l| l.starts_with("cmdstat_incr:")).unwrap();
     assert!(incr.starts_with("cmdstat_incr:calls=3,"), "{incr}");
     assert!(incr.ends_with(",rejected_calls=0,failed_calls=1"), "{incr}");
@@ -160,10 +125,7 @@ fn stats_count_hits_misses_commands_and_errors() {
     raw.cmd(&["SELECT", "2"]);
     raw.cmd(&["SET", "z", "1"]);
     let ks = raw.cmd_str(&["INFO", "keyspace"]);
-    assert_eq!(
-        info_field(&ks, "db2").as_deref(),
-        Some("keys=1,expires=0,avg_ttl=0")
-    );
+    assert_eq!(info_field(&ks, "db2").as_deref(), Some("keys=1,expires=0,avg_ttl=0"));
     assert!(info_field(&ks, "db1").is_none());
 }
 
@@ -174,10 +136,7 @@ fn time_and_dbsize() {
     let (secs, usecs): (String, String) = redis::cmd("TIME").query(&mut con).unwrap();
     let secs: u64 = secs.parse().unwrap();
     let usecs: u64 = usecs.parse().unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     assert!(secs.abs_diff(now) < 3600, "{secs} vs {now}");
     assert!(usecs < 1_000_000);
     assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 0);
@@ -201,17 +160,11 @@ fn slowlog_records_with_threshold_zero() {
     let n: i64 = len[1..].trim().parse().unwrap();
     assert!(n >= 2, "{len}");
     let mut con = server.client();
-    let entries: Vec<redis::Value> = redis::cmd("SLOWLOG")
-        .arg("GET")
-        .arg(10)
-        .query(&mut con)
-        .unwrap();
+    let entries: Vec<redis::Value> =
+        redis::cmd("SLOWLOG").arg("GET").arg(10).query(&mut con).unwrap();
     // Newest first: the GET, then the SET (SLOWLOG LEN itself is logged too).
     let texts: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
-    let get = texts
-        .iter()
-        .position(|t| t.contains("\"GET\"") || t.contains("GET"))
-        .unwrap();
+    let get = texts.iter().position(|t| t.contains("\"GET\"") || t.contains("GET")).unwrap();
     let entry = match &entries[get] {
         redis::Value::Array(v) => v,
         other => panic!("{other:?}"),
@@ -220,16 +173,10 @@ fn slowlog_records_with_threshold_zero() {
     assert!(matches!(entry[0], redis::Value::Int(_)));
     assert!(matches!(entry[1], redis::Value::Int(_)));
     assert!(matches!(entry[2], redis::Value::Int(_)));
-    assert_eq!(
-        redis::from_redis_value::<Vec<String>>(&entry[3]).unwrap(),
-        vec!["GET", "foo"]
-    );
+    assert_eq!(redis::from_redis_value::<Vec<String>>(&entry[3]).unwrap(), vec!["GET", "foo"]);
     let addr: String = redis::from_redis_value(&entry[4]).unwrap();
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-    assert_eq!(
-        redis::from_redis_value::<String>(&entry[5]).unwrap(),
-        "slowpoke"
-    );
+    assert_eq!(redis::from_redis_value::<String>(&entry[5]).unwrap(), "slowpoke");
     assert_eq!(raw.cmd_str(&["SLOWLOG", "RESET"]), "+OK\r\n");
     let after = raw.cmd_str(&["SLOWLOG", "LEN"]);
     assert!(after == ":0\r\n" || after == ":1\r\n", "{after}");
@@ -259,9 +206,7 @@ fn monitor_sees_other_clients_in_redis_format() {
     let port = other.stream.local_addr().unwrap().port();
     let mut lines = Vec::new();
     while lines.len() < 2 {
-        let r = mon
-            .try_reply(Duration::from_secs(10))
-            .expect("monitor output");
+        let r = mon.try_reply(Duration::from_secs(10)).expect("monitor output");
         lines.push(String::from_utf8(r).unwrap());
     }
     let set = lines.iter().find(|l| l.contains("\"SET\"")).unwrap();
@@ -270,10 +215,7 @@ fn monitor_sees_other_clients_in_redis_format() {
     let (ts, rest) = body.split_once(' ').unwrap();
     let (s, us) = ts.split_once('.').unwrap();
     assert!(s.parse::<u64>().is_ok() && us.len() == 6, "{set}");
-    assert_eq!(
-        rest,
-        format!("[3 127.0.0.1:{port}] \"SET\" \"foo\" \"bar \\\"q\\\"\\n\"")
-    );
+    assert_eq!(rest, format!("[3 127.0.0.1:{port}] \"SET\" \"foo\" \"bar \\\"q\\\"\\n\""));
 }
 
 #[test]
@@ -289,16 +231,10 @@ fn command_family_matches_redis() {
     // table has none yet.)
     let mut tc = server.client();
     let mut rc = redis.client();
-    for names in [
-        &["get", "set", "mget", "nosuch"][..],
-        &["config|get", "client|kill"],
-    ] {
+    for names in [&["get", "set", "mget", "nosuch"][..], &["config|get", "client|kill"]] {
         let head = |con: &mut redis::Connection| -> Vec<Option<Vec<redis::Value>>> {
-            let v: Vec<Option<Vec<redis::Value>>> = redis::cmd("COMMAND")
-                .arg("INFO")
-                .arg(names)
-                .query(con)
-                .unwrap();
+            let v: Vec<Option<Vec<redis::Value>>> =
+                redis::cmd("COMMAND").arg("INFO").arg(names).query(con).unwrap();
             v.into_iter()
                 .map(|e| {
                     e.map(|mut f| {
@@ -335,10 +271,8 @@ fn command_family_matches_redis() {
     }
     let all: Vec<redis::Value> = redis::cmd("COMMAND").query(&mut con).unwrap();
     assert_eq!(all.len() as i64, n);
-    let filtered: Vec<String> = redis::cmd("COMMAND")
-        .arg(&["LIST", "FILTERBY", "PATTERN", "g*"])
-        .query(&mut con)
-        .unwrap();
+    let filtered: Vec<String> =
+        redis::cmd("COMMAND").arg(&["LIST", "FILTERBY", "PATTERN", "g*"]).query(&mut con).unwrap();
     assert!(filtered.iter().all(|c| c.starts_with('g')) && filtered.contains(&"get".into()));
 }
 
@@ -383,17 +317,10 @@ fn debug_is_gated_by_enable_debug_command() {
     let mut t = server.raw();
     let mut r = redis.raw();
     assert_same(&mut t, &mut r, &["DEBUG", "DIGEST"]);
-    assert_same(
-        &mut t,
-        &mut r,
-        &["CONFIG", "SET", "enable-debug-command", "yes"],
-    );
+    assert_same(&mut t, &mut r, &["CONFIG", "SET", "enable-debug-command", "yes"]);
     let allowed = TestServer::with_args(&["--enable-debug-command", "yes"]);
     let mut a = allowed.raw();
-    assert_eq!(
-        a.cmd_str(&["DEBUG", "DIGEST"]),
-        format!("+{}\r\n", "0".repeat(40))
-    );
+    assert_eq!(a.cmd_str(&["DEBUG", "DIGEST"]), format!("+{}\r\n", "0".repeat(40)));
     let local = TestServer::with_args(&["--enable-debug-command", "local"]);
     assert!(local.raw().cmd_str(&["DEBUG", "DIGEST"]).starts_with('+'));
 }
@@ -408,12 +335,10 @@ fn debug_digest_equals_redis_for_the_same_strings() {
     let mut t = server.raw();
     let mut r = redis.raw();
     // An absolute expiry, so both servers store the same deadline.
-    let at = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        + 3_600_000)
-        .to_string();
+    let at =
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            + 3_600_000)
+            .to_string();
     let big = "v".repeat(5000);
     let script: Vec<Vec<&str>> = vec![
         vec!["SET", "plain", "value"],
@@ -437,11 +362,7 @@ fn debug_digest_equals_redis_for_the_same_strings() {
     // the whole-dataset digest once it is made persistent on both.
     t.cmd(&["SELECT", "5"]);
     r.cmd(&["SELECT", "5"]);
-    assert_same(
-        &mut t,
-        &mut r,
-        &["DEBUG", "DIGEST-VALUE", "sx", "a", "missing"],
-    );
+    assert_same(&mut t, &mut r, &["DEBUG", "DIGEST-VALUE", "sx", "a", "missing"]);
     assert_same(&mut t, &mut r, &["PERSIST", "sx"]);
     let digest = t.cmd_str(&["DEBUG", "DIGEST"]);
     assert_ne!(digest, format!("+{}\r\n", "0".repeat(40)));
@@ -460,10 +381,7 @@ fn debug_populate() {
     assert_eq!(raw.cmd_str(&["DBSIZE"]), ":100\r\n");
     assert_eq!(raw.cmd_str(&["GET", "key:0"]), "$7\r\nvalue:0\r\n");
     assert_eq!(raw.cmd_str(&["GET", "key:99"]), "$8\r\nvalue:99\r\n");
-    assert_eq!(
-        raw.cmd_str(&["DEBUG", "POPULATE", "10", "p", "20"]),
-        "+OK\r\n"
-    );
+    assert_eq!(raw.cmd_str(&["DEBUG", "POPULATE", "10", "p", "20"]), "+OK\r\n");
     assert_eq!(raw.cmd_str(&["DBSIZE"]), ":110\r\n");
     assert_eq!(raw.cmd_str(&["STRLEN", "p:3"]), ":20\r\n");
     let Some(redis) = RedisServer::with_args(&args) else {
@@ -473,11 +391,9 @@ fn debug_populate() {
     r.cmd(&["DEBUG", "POPULATE", "100"]);
     r.cmd(&["DEBUG", "POPULATE", "10", "p", "20"]);
     assert_same(&mut raw, &mut r, &["DEBUG", "DIGEST"]);
-    for args in [
-        &["DEBUG", "POPULATE", "-1"][..],
-        &["DEBUG", "POPULATE", "abc"],
-        &["DEBUG", "NOSUCHSUB"],
-    ] {
+    for args in
+        [&["DEBUG", "POPULATE", "-1"][..], &["DEBUG", "POPULATE", "abc"], &["DEBUG", "NOSUCHSUB"]]
+    {
         assert_same(&mut raw, &mut r, args);
     }
 }

@@ -26,10 +26,8 @@ fn clients_field(con: &mut redis::Connection, field: &str) -> String {
 /// Waits until the server reports `n` blocked clients.
 fn wait_blocked(con: &mut redis::Connection, n: usize) {
     assert!(
-        eventually(Duration::from_secs(5), || clients_field(
-            con,
-            "blocked_clients"
-        ) == n.to_string()),
+        eventually(Duration::from_secs(5), || clients_field(con, "blocked_clients")
+            == n.to_string()),
         "blocked_clients never reached {}",
         n
     );
@@ -62,24 +60,12 @@ fn pair(k: &str, v: &str) -> redis::Value {
 fn basic_list_commands() {
     let s = tine();
     let mut con = s.client();
-    let n: i64 = redis::cmd("RPUSH")
-        .arg("l")
-        .arg(&["a", "b", "c", "1", "2"])
-        .query(&mut con)
-        .unwrap();
+    let n: i64 =
+        redis::cmd("RPUSH").arg("l").arg(&["a", "b", "c", "1", "2"]).query(&mut con).unwrap();
     assert_eq!(n, 5);
-    let all: Vec<String> = redis::cmd("LRANGE")
-        .arg("l")
-        .arg(0)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let all: Vec<String> = redis::cmd("LRANGE").arg("l").arg(0).arg(-1).query(&mut con).unwrap();
     assert_eq!(all, ["a", "b", "c", "1", "2"]);
-    let enc: String = redis::cmd("OBJECT")
-        .arg("ENCODING")
-        .arg("l")
-        .query(&mut con)
-        .unwrap();
+    let enc: String = redis::cmd("OBJECT").arg("ENCODING").arg("l").query(&mut con).unwrap();
     assert_eq!(enc, "quicklist");
     let popped: Vec<String> = redis::cmd("RPOP").arg("l").arg(10).query(&mut con).unwrap();
     assert_eq!(popped, ["2", "1", "c", "b", "a"]);
@@ -98,37 +84,15 @@ fn big_list_keeps_order_and_fill() {
         .query(&mut con)
         .unwrap();
     let items: Vec<String> = (0..1000).map(|i| format!("e{}", i)).collect();
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("l")
-        .arg(&items)
-        .query(&mut con)
-        .unwrap();
-    let got: Vec<String> = redis::cmd("LRANGE")
-        .arg("l")
-        .arg(0)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("l").arg(&items).query(&mut con).unwrap();
+    let got: Vec<String> = redis::cmd("LRANGE").arg("l").arg(0).arg(-1).query(&mut con).unwrap();
     assert_eq!(got, items);
-    let idx: i64 = redis::cmd("LPOS")
-        .arg("l")
-        .arg("e777")
-        .query(&mut con)
-        .unwrap();
+    let idx: i64 = redis::cmd("LPOS").arg("l").arg("e777").query(&mut con).unwrap();
     assert_eq!(idx, 777);
-    let _: () = redis::cmd("LTRIM")
-        .arg("l")
-        .arg(100)
-        .arg(-101)
-        .query(&mut con)
-        .unwrap();
+    let _: () = redis::cmd("LTRIM").arg("l").arg(100).arg(-101).query(&mut con).unwrap();
     let len: i64 = redis::cmd("LLEN").arg("l").query(&mut con).unwrap();
     assert_eq!(len, 800);
-    let first: String = redis::cmd("LINDEX")
-        .arg("l")
-        .arg(0)
-        .query(&mut con)
-        .unwrap();
+    let first: String = redis::cmd("LINDEX").arg("l").arg(0).query(&mut con).unwrap();
     assert_eq!(first, "e100");
 }
 
@@ -140,11 +104,7 @@ fn push_wakes_blocked_client() {
     let mut con = s.client();
     let h = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 1);
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("k")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("k").arg("v").query(&mut con).unwrap();
     assert_eq!(h.join().unwrap().unwrap(), pair("k", "v"));
     wait_blocked(&mut con, 0);
     let exists: i64 = redis::cmd("EXISTS").arg("k").query(&mut con).unwrap();
@@ -161,19 +121,11 @@ fn blocked_clients_served_in_arrival_order() {
     wait_blocked(&mut con, 2);
     let third = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 3);
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("k")
-        .arg(&["a", "b"])
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("k").arg(&["a", "b"]).query(&mut con).unwrap();
     assert_eq!(first.join().unwrap().unwrap(), pair("k", "a"));
     assert_eq!(second.join().unwrap().unwrap(), pair("k", "b"));
     wait_blocked(&mut con, 1);
-    let _: i64 = redis::cmd("LPUSH")
-        .arg("k")
-        .arg("c")
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("LPUSH").arg("k").arg("c").query(&mut con).unwrap();
     assert_eq!(third.join().unwrap().unwrap(), pair("k", "c"));
 }
 
@@ -182,21 +134,14 @@ fn timeout_replies_null() {
     let s = tine();
     let mut con = s.client();
     let start = Instant::now();
-    let v: redis::Value = redis::cmd("BLPOP")
-        .arg("k")
-        .arg("0.2")
-        .query(&mut con)
-        .unwrap();
+    let v: redis::Value = redis::cmd("BLPOP").arg("k").arg("0.2").query(&mut con).unwrap();
     let took = start.elapsed();
     assert_eq!(v, redis::Value::Nil);
     assert!(took >= Duration::from_millis(190), "{:?}", took);
     assert!(took < Duration::from_secs(2), "{:?}", took);
     // The timeout reply is the null array, for BLMOVE too, as Redis.
     let mut raw = s.raw();
-    assert_eq!(
-        raw.cmd_str(&["BLMOVE", "a", "b", "LEFT", "RIGHT", "0.01"]),
-        "*-1\r\n"
-    );
+    assert_eq!(raw.cmd_str(&["BLMOVE", "a", "b", "LEFT", "RIGHT", "0.01"]), "*-1\r\n");
     assert_eq!(raw.cmd_str(&["HELLO", "3"]).as_bytes()[0], b'%');
     assert_eq!(raw.cmd_str(&["BRPOPLPUSH", "a", "b", "0.01"]), "_\r\n");
     wait_blocked(&mut con, 0);
@@ -208,26 +153,13 @@ fn retyped_key_keeps_client_waiting() {
     let mut con = s.client();
     let h = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 1);
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("str")
-        .query(&mut con)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("k").arg("str").query(&mut con).unwrap();
     thread::sleep(Duration::from_millis(50));
     assert_eq!(clients_field(&mut con, "blocked_clients"), "1");
     let _: i64 = redis::cmd("DEL").arg("k").query(&mut con).unwrap();
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("k")
-        .arg(&["x", "y"])
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("k").arg(&["x", "y"]).query(&mut con).unwrap();
     assert_eq!(h.join().unwrap().unwrap(), pair("k", "x"));
-    let rest: Vec<String> = redis::cmd("LRANGE")
-        .arg("k")
-        .arg(0)
-        .arg(-1)
-        .query(&mut con)
-        .unwrap();
+    let rest: Vec<String> = redis::cmd("LRANGE").arg("k").arg(0).arg(-1).query(&mut con).unwrap();
     assert_eq!(rest, ["y"]);
 }
 
@@ -238,11 +170,7 @@ fn swapdb_serves_blocked_clients() {
     let h = spawn_cmd(s.port, &["BLPOP", "k", "0"]);
     wait_blocked(&mut con, 1);
     let _: () = redis::cmd("SELECT").arg(1).query(&mut con).unwrap();
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("k")
-        .arg("from1")
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("k").arg("from1").query(&mut con).unwrap();
     let _: () = redis::cmd("SWAPDB").arg(0).arg(1).query(&mut con).unwrap();
     assert_eq!(h.join().unwrap().unwrap(), pair("k", "from1"));
 }
@@ -255,27 +183,15 @@ fn blmove_chains_and_wrong_destination() {
     wait_blocked(&mut con, 1);
     let popper = spawn_cmd(s.port, &["BLPOP", "dst", "0"]);
     wait_blocked(&mut con, 2);
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("src")
-        .arg("x")
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("src").arg("x").query(&mut con).unwrap();
     assert_eq!(mover.join().unwrap().unwrap(), bulk("x"));
     assert_eq!(popper.join().unwrap().unwrap(), pair("dst", "x"));
 
     // A destination of the wrong type ends the wait with WRONGTYPE and pops nothing.
     let mover = spawn_cmd(s.port, &["BRPOPLPUSH", "src2", "str", "0"]);
     wait_blocked(&mut con, 1);
-    let _: () = redis::cmd("SET")
-        .arg("str")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("src2")
-        .arg("y")
-        .query(&mut con)
-        .unwrap();
+    let _: () = redis::cmd("SET").arg("str").arg("v").query(&mut con).unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("src2").arg("y").query(&mut con).unwrap();
     let err = mover.join().unwrap().unwrap_err();
     assert_eq!(err.code(), Some("WRONGTYPE"));
     let len: i64 = redis::cmd("LLEN").arg("src2").query(&mut con).unwrap();
@@ -286,20 +202,11 @@ fn blmove_chains_and_wrong_destination() {
 fn blmpop_serves_count() {
     let s = tine();
     let mut con = s.client();
-    let h = spawn_cmd(
-        s.port,
-        &["BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2"],
-    );
+    let h = spawn_cmd(s.port, &["BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2"]);
     wait_blocked(&mut con, 1);
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("b")
-        .arg(&["1", "2", "3"])
-        .query(&mut con)
-        .unwrap();
-    let expect = redis::Value::Array(vec![
-        bulk("b"),
-        redis::Value::Array(vec![bulk("3"), bulk("2")]),
-    ]);
+    let _: i64 = redis::cmd("RPUSH").arg("b").arg(&["1", "2", "3"]).query(&mut con).unwrap();
+    let expect =
+        redis::Value::Array(vec![bulk("b"), redis::Value::Array(vec![bulk("3"), bulk("2")])]);
     assert_eq!(h.join().unwrap().unwrap(), expect);
 }
 
@@ -313,17 +220,10 @@ fn blocked_client_queues_commands_and_shows_in_client_list() {
     raw.send_cmd(&["PING"]);
     wait_blocked(&mut con, 1);
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut con).unwrap();
-    let line = list
-        .lines()
-        .find(|l| l.contains("cmd=blpop"))
-        .expect("blocked client listed");
+    let line = list.lines().find(|l| l.contains("cmd=blpop")).expect("blocked client listed");
     assert!(line.contains("flags=b "), "{}", line);
     assert_eq!(clients_field(&mut con, "clients_in_timeout_table"), "0");
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("k")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("k").arg("v").query(&mut con).unwrap();
     assert_eq!(raw.reply(), b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n");
     assert_eq!(raw.reply(), b"+PONG\r\n");
 }
@@ -339,11 +239,7 @@ fn disconnect_while_blocked_forgets_client() {
         assert_eq!(clients_field(&mut con, "clients_in_timeout_table"), "1");
     }
     wait_blocked(&mut con, 0);
-    let _: i64 = redis::cmd("RPUSH")
-        .arg("k")
-        .arg("v")
-        .query(&mut con)
-        .unwrap();
+    let _: i64 = redis::cmd("RPUSH").arg("k").arg("v").query(&mut con).unwrap();
     let len: i64 = redis::cmd("LLEN").arg("k").query(&mut con).unwrap();
     assert_eq!(len, 1, "nobody popped for the gone client");
 }
@@ -384,8 +280,7 @@ fn count(rng: &mut Rng) -> String {
 }
 
 fn end(rng: &mut Rng) -> String {
-    rng.pick(&["LEFT", "right", "Left", "RIGHT", "middle"])
-        .into()
+    rng.pick(&["LEFT", "right", "Left", "RIGHT", "middle"]).into()
 }
 
 /// One random command (sometimes malformed).
@@ -437,14 +332,8 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
         18 => vec!["RPOPLPUSH".into(), k, k2],
         19 | 20 => {
             let n = rng.below(4);
-            let mut v = vec![
-                "LMPOP".into(),
-                if rng.chance(10) {
-                    "x".into()
-                } else {
-                    n.to_string()
-                },
-            ];
+            let mut v =
+                vec!["LMPOP".into(), if rng.chance(10) { "x".into() } else { n.to_string() }];
             for _ in 0..rng.below(4) {
                 v.push(rng.pick(KEYS).into());
             }
@@ -460,14 +349,7 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
             k2,
             rng.pick(&["0.01", "-1", "x", "0.001"]).into(),
         ],
-        22 => vec![
-            "BLMOVE".into(),
-            k,
-            k2,
-            end(rng),
-            end(rng),
-            rng.pick(&["0.01", "-1"]).into(),
-        ],
+        22 => vec!["BLMOVE".into(), k, k2, end(rng), end(rng), rng.pick(&["0.01", "-1"]).into()],
         23 => vec!["BRPOPLPUSH".into(), k, k2, "0.01".into()],
         24 => vec![
             "BLMPOP".into(),
@@ -542,10 +424,7 @@ fn differential_against_redis() {
         return;
     };
     let base = seed_from_env("LISTS_SEED");
-    eprintln!(
-        "differential seeds start at {} (LISTS_SEED to replay)",
-        base
-    );
+    eprintln!("differential seeds start at {} (LISTS_SEED to replay)", base);
     for i in 0..6 {
         run_differential(base.wrapping_add(i), 400, &tine, &redis);
     }

@@ -69,13 +69,8 @@ fn resp3_via_hello_3() {
     let mut raw = server.raw();
     let hello = raw.cmd_str(&["HELLO", "3"]);
     assert!(hello.starts_with("%7\r\n"), "HELLO 3 is a map: {hello:?}");
-    for field in [
-        "server", "version", "proto", "id", "mode", "role", "modules",
-    ] {
-        assert!(
-            hello.contains(&format!("\r\n{field}\r\n")),
-            "{field} in {hello:?}"
-        );
+    for field in ["server", "version", "proto", "id", "mode", "role", "modules"] {
+        assert!(hello.contains(&format!("\r\n{field}\r\n")), "{field} in {hello:?}");
     }
     assert!(hello.contains("$5\r\nproto\r\n:3\r\n"), "{hello:?}");
     assert_eq!(raw.cmd_str(&["GET", "missing"]), "_\r\n");
@@ -86,10 +81,7 @@ fn resp3_via_hello_3() {
     assert!(hello2.starts_with("*14\r\n"), "{hello2:?}");
     assert_eq!(raw.cmd_str(&["GET", "missing"]), "$-1\r\n");
     // Unsupported version, in Redis's words.
-    assert_eq!(
-        raw.cmd_str(&["HELLO", "4"]),
-        "-NOPROTO unsupported protocol version\r\n"
-    );
+    assert_eq!(raw.cmd_str(&["HELLO", "4"]), "-NOPROTO unsupported protocol version\r\n");
 }
 
 #[test]
@@ -151,15 +143,9 @@ fn protocol_errors_match_redis_and_close_only_that_connection() {
         ("garbage multibulk", b"*1\r\nfoo\r\n".to_vec()),
         ("non-numeric multibulk count", b"*abc\r\n".to_vec()),
         ("$-1 inside a multibulk", b"*2\r\n$-1\r\n".to_vec()),
-        (
-            "negative bulk length",
-            b"*3\r\n$3\r\nSET\r\n$-5\r\n".to_vec(),
-        ),
+        ("negative bulk length", b"*3\r\n$3\r\nSET\r\n$-5\r\n".to_vec()),
         ("non-numeric bulk length", b"*1\r\n$abc\r\n".to_vec()),
-        (
-            "bulk above proto-max-bulk-len",
-            b"*1\r\n$536870913\r\n".to_vec(),
-        ),
+        ("bulk above proto-max-bulk-len", b"*1\r\n$536870913\r\n".to_vec()),
         ("multibulk count above INT_MAX", b"*3000000000\r\n".to_vec()),
         ("unbalanced quotes inline", b"set \"a b\r\n".to_vec()),
         ("too big inline request", big_inline),
@@ -178,12 +164,7 @@ fn protocol_errors_match_redis_and_close_only_that_connection() {
     for bytes in [&b"*-5\r\nPING\r\n"[..], b"*0\r\nPING\r\n"] {
         let mut t = server.raw();
         t.send(bytes);
-        assert_eq!(
-            t.reply_str(),
-            "+PONG\r\n",
-            "{:?}",
-            String::from_utf8_lossy(bytes)
-        );
+        assert_eq!(t.reply_str(), "+PONG\r\n", "{:?}", String::from_utf8_lossy(bytes));
     }
     // Every error above hit only its own connection.
     assert_eq!(bystander.cmd_str(&["GET", "still"]), "$4\r\nhere\r\n");
@@ -243,15 +224,9 @@ fn thousands_of_short_connections() {
     });
     assert!(settled, "{}", info(&mut con, "clients"));
     let stats = info(&mut con, "stats");
-    let total: u64 = info_field(&stats, "total_connections_received")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let total: u64 = info_field(&stats, "total_connections_received").unwrap().parse().unwrap();
     assert!(total >= 2001, "{stats}");
-    assert_eq!(
-        redis::cmd("PING").query::<String>(&mut con).unwrap(),
-        "PONG"
-    );
+    assert_eq!(redis::cmd("PING").query::<String>(&mut con).unwrap(), "PONG");
 }
 
 #[test]
@@ -265,10 +240,7 @@ fn maxclients_rejects_with_redis_error() {
     }
     let mut d = server.raw();
     assert!(d.closed_within(Duration::from_secs(10)));
-    assert_eq!(
-        String::from_utf8_lossy(d.pending()),
-        "-ERR max number of clients reached\r\n"
-    );
+    assert_eq!(String::from_utf8_lossy(d.pending()), "-ERR max number of clients reached\r\n");
     drop(c);
     let mut con = None;
     assert!(eventually(Duration::from_secs(10), || {
@@ -281,10 +253,7 @@ fn maxclients_rejects_with_redis_error() {
         ok
     }));
     let stats = a.cmd_str(&["INFO", "stats"]);
-    let rejected: u64 = info_field(&stats, "rejected_connections")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let rejected: u64 = info_field(&stats, "rejected_connections").unwrap().parse().unwrap();
     assert!(rejected >= 1, "{stats}");
     assert_eq!(
         a.cmd_str(&["CONFIG", "GET", "maxclients"]),
@@ -324,14 +293,9 @@ fn big_pipeline_sent_at_once_is_read_to_the_end() {
     let sender = std::thread::spawn(move || writer.write_all(&batch).map(|_| writer));
     // Replies of the first connection are not needed: read the writer's replies by asking
     // DBSIZE on another connection until every key is there.
-    let done = eventually(Duration::from_secs(60), || {
-        raw.cmd_str(&["DBSIZE"]) == format!(":{n}\r\n")
-    });
+    let done =
+        eventually(Duration::from_secs(60), || raw.cmd_str(&["DBSIZE"]) == format!(":{n}\r\n"));
     let writer = sender.join().unwrap().unwrap();
     drop(writer);
-    assert!(
-        done,
-        "not every pipelined SET was executed: {}",
-        raw.cmd_str(&["DBSIZE"])
-    );
+    assert!(done, "not every pipelined SET was executed: {}", raw.cmd_str(&["DBSIZE"]));
 }

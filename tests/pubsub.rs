@@ -234,13 +234,7 @@ const STRING_AND_GENERIC: &[&[&str]] = &[
 
 #[test]
 fn keyspace_events_string_and_generic() {
-    for (flags, proto) in [
-        ("KEA", "2"),
-        ("KEA", "3"),
-        ("Kg$", "2"),
-        ("E$", "2"),
-        ("Ex", "2"),
-    ] {
+    for (flags, proto) in [("KEA", "2"), ("KEA", "3"), ("Kg$", "2"), ("E$", "2"), ("Ex", "2")] {
         on_both(&[], |s| {
             let mut log = record_events(s, flags, proto, STRING_AND_GENERIC);
             // Lazy expiry: the key set above with PX 1 is found expired on access.
@@ -285,10 +279,7 @@ fn eviction_publishes_evicted() {
         sub.send_cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
         drain(&mut sub);
         let info = c.cmd_str(&["INFO", "memory"]);
-        let used: u64 = common::info_field(&info, "used_memory")
-            .unwrap()
-            .parse()
-            .unwrap();
+        let used: u64 = common::info_field(&info, "used_memory").unwrap().parse().unwrap();
         // Just below what is used now: evicting the big key is enough.
         let limit = used - 100_000;
         c.cmd(&["CONFIG", "SET", "maxmemory", &limit.to_string()]);

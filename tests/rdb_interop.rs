@@ -31,8 +31,7 @@ fn cmd<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&[u8]]) -> T
     for a in &args[1..] {
         k.arg(*a);
     }
-    k.query(c)
-        .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(args[0])))
+    k.query(c).unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(args[0])))
 }
 
 fn digest(c: &mut redis::Connection) -> String {
@@ -57,11 +56,7 @@ fn differing_keys(c: &mut redis::Connection, dbs: &[Db]) -> Vec<String> {
         }
         let n: usize = redis::cmd("DBSIZE").query(c).unwrap();
         if n != d.len() {
-            out.push(format!(
-                "db {} has {n} keys on the server, {} here",
-                d.id,
-                d.len()
-            ));
+            out.push(format!("db {} has {n} keys on the server, {} here", d.id, d.len()));
         }
     }
     redis::cmd("SELECT").arg(0).query::<()>(c).unwrap();
@@ -101,14 +96,8 @@ fn sample_keyspace() -> Vec<Db> {
             key("str:compressible"),
             Value::Str(Str::from_bytes(&b"abcdefgh".repeat(500))),
         );
-        db.insert_new(
-            key("str:random"),
-            Value::Str(Str::from_bytes(&rng.bytes(3000))),
-        );
-        db.insert_new(
-            key("str:expiring"),
-            Value::Str(Str::from_bytes(b"bye later")),
-        );
+        db.insert_new(key("str:random"), Value::Str(Str::from_bytes(&rng.bytes(3000))));
+        db.insert_new(key("str:expiring"), Value::Str(Str::from_bytes(b"bye later")));
         db.set_expire(b"str:expiring", Some(future));
 
         // lists: small; many elements over several 8 KiB nodes; an element > 8 KiB
@@ -163,11 +152,7 @@ fn sample_keyspace() -> Vec<Db> {
         db.insert_new(key("hash:small"), h.finish().unwrap());
         let mut h = HashBuilder::new(&limits, 600, 600);
         for i in 0..600 {
-            h.add(
-                format!("f{i}").into_bytes(),
-                format!("v{}", i * 7).into_bytes(),
-            )
-            .unwrap();
+            h.add(format!("f{i}").into_bytes(), format!("v{}", i * 7).into_bytes()).unwrap();
         }
         db.insert_new(key("hash:big"), h.finish().unwrap());
         let mut h = HashBuilder::new(&limits, 2, 2);
@@ -178,20 +163,13 @@ fn sample_keyspace() -> Vec<Db> {
     {
         let db = &mut dbs[5];
         let mut z = ZSetBuilder::new();
-        for (m, s) in [
-            ("a", 1.0),
-            ("b", 2.5),
-            ("c", -3.0),
-            ("d", 1e300),
-            ("e", 0.1),
-        ] {
+        for (m, s) in [("a", 1.0), ("b", 2.5), ("c", -3.0), ("d", 1e300), ("e", 0.1)] {
             z.add(m.as_bytes(), s).unwrap();
         }
         db.insert_new(key("zset:small"), z.finish(&limits).unwrap());
         let mut z = ZSetBuilder::new();
         for i in 0..400 {
-            z.add(format!("m{i}").as_bytes(), (i as f64) * 1.5 - 100.0)
-                .unwrap();
+            z.add(format!("m{i}").as_bytes(), (i as f64) * 1.5 - 100.0).unwrap();
         }
         z.add(b"inf", f64::INFINITY).unwrap();
         z.add(b"-inf", f64::NEG_INFINITY).unwrap();
@@ -228,10 +206,7 @@ fn tine_file_loads_in_redis() {
     for (name, compression) in [("tine-lzf.rdb", true), ("tine-plain.rdb", false)] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
-        let opts = RdbOptions {
-            compression,
-            ..RdbOptions::default()
-        };
+        let opts = RdbOptions { compression, ..RdbOptions::default() };
         let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
         let mut keys = 0;
         write_rdb(&mut f, &dbs, &opts, |n| keys = n).unwrap();
@@ -241,18 +216,12 @@ fn tine_file_loads_in_redis() {
         let check = Command::new("redis-check-rdb").arg(&path).output().unwrap();
         let text = String::from_utf8_lossy(&check.stdout).to_string()
             + &String::from_utf8_lossy(&check.stderr);
-        assert!(
-            check.status.success() && text.contains("RDB looks OK"),
-            "redis-check-rdb: {text}"
-        );
+        assert!(check.status.success() && text.contains("RDB looks OK"), "redis-check-rdb: {text}");
 
         let redis = start_redis(dir, name);
         let mut c = redis.client();
         if digest(&mut c) != want {
-            panic!(
-                "{name}: digests differ for {:?}",
-                differing_keys(&mut c, &dbs)
-            );
+            panic!("{name}: digests differ for {:?}", differing_keys(&mut c, &dbs));
         }
         // Same encodings as tine for the non-string types.
         for d in &dbs {
@@ -293,19 +262,13 @@ fn populate_redis(c: &mut redis::Connection) {
         q(c, vec![b("SET"), b("random"), rng.bytes(500)]);
         q(c, vec![b("SET"), b("ttl"), b("v"), b("EX"), b("100000")]);
         q(c, vec![b("APPEND"), b("appended"), b("raw")]);
-        q(
-            c,
-            vec![b("RPUSH"), b("list:small"), b("a"), b("1"), b("-2")],
-        );
+        q(c, vec![b("RPUSH"), b("list:small"), b("a"), b("1"), b("-2")]);
         let mut big = vec![b("RPUSH"), b("list:big")];
         for i in 0..3000 {
             big.push(format!("item{i}").into_bytes());
         }
         q(c, big);
-        q(
-            c,
-            vec![b("RPUSH"), b("list:huge"), rng.bytes(20_000), b("x")],
-        );
+        q(c, vec![b("RPUSH"), b("list:huge"), rng.bytes(20_000), b("x")]);
         q(c, vec![b("SADD"), b("set:int"), b("1"), b("2"), b("70000")]);
         let mut big = vec![b("SADD"), b("set:bigint")];
         for i in 0..700 {
@@ -313,10 +276,7 @@ fn populate_redis(c: &mut redis::Connection) {
         }
         q(c, big);
         q(c, vec![b("SADD"), b("set:str"), b("a"), b("b"), b("c")]);
-        q(
-            c,
-            vec![b("HSET"), b("hash:small"), b("f"), b("v"), b("n"), b("5")],
-        );
+        q(c, vec![b("HSET"), b("hash:small"), b("f"), b("v"), b("n"), b("5")]);
         let mut big = vec![b("HSET"), b("hash:big")];
         for i in 0..600 {
             big.push(format!("field{i}").into_bytes());
@@ -324,27 +284,14 @@ fn populate_redis(c: &mut redis::Connection) {
         }
         q(c, big);
         q(c, vec![b("HSET"), b("hash:long"), b("f"), b"v".repeat(100)]);
-        q(
-            c,
-            vec![b("ZADD"), b("zset:small"), b("1"), b("a"), b("2.5"), b("b")],
-        );
+        q(c, vec![b("ZADD"), b("zset:small"), b("1"), b("a"), b("2.5"), b("b")]);
         let mut big = vec![b("ZADD"), b("zset:big")];
         for i in 0..300 {
             big.push(format!("{}", (i as f64) / 7.0).into_bytes());
             big.push(format!("member{i}").into_bytes());
         }
         q(c, big);
-        q(
-            c,
-            vec![
-                b("ZADD"),
-                b("zset:inf"),
-                b("inf"),
-                b("x"),
-                b("-inf"),
-                b("y"),
-            ],
-        );
+        q(c, vec![b("ZADD"), b("zset:inf"), b("inf"), b("x"), b("-inf"), b("y")]);
         q(c, vec![b("EXPIRE"), b("zset:big"), b("100000")]);
         q(c, vec![b("PEXPIRE"), b("hash:big"), b("100000000")]);
     }
@@ -361,10 +308,7 @@ fn redis_file_loads_in_tine() {
     let data = std::fs::read(redis.path("redis.rdb")).unwrap();
     let loaded = read_rdb(&data, &LoadLimits::default(), tine::util::mstime()).unwrap();
     if to_hex(&dataset_digest(&loaded.dbs)) != want {
-        panic!(
-            "digests differ for {:?}",
-            differing_keys(&mut c, &loaded.dbs)
-        );
+        panic!("digests differ for {:?}", differing_keys(&mut c, &loaded.dbs));
     }
     assert_eq!(loaded.keys_expired, 0);
     assert_eq!(loaded.aux("redis-ver"), Some(&b"7.0.15"[..]));
@@ -428,36 +372,16 @@ fn dump_restore_both_ways() {
     // Errors, in Redis's words, from both servers.
     let payload: Vec<u8> = cmd(&mut rc, &[b"DUMP", b"str"]);
     for c in [&mut rc, &mut tc] {
-        let e = redis::cmd("RESTORE")
-            .arg("str")
-            .arg(0)
-            .arg(&payload)
-            .query::<String>(c)
-            .unwrap_err();
+        let e =
+            redis::cmd("RESTORE").arg("str").arg(0).arg(&payload).query::<String>(c).unwrap_err();
         assert_eq!(e.code(), Some("BUSYKEY"));
-        let e = redis::cmd("RESTORE")
-            .arg("new")
-            .arg(-1)
-            .arg(&payload)
-            .query::<String>(c)
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("Invalid TTL value, must be >= 0"),
-            "{e}"
-        );
+        let e =
+            redis::cmd("RESTORE").arg("new").arg(-1).arg(&payload).query::<String>(c).unwrap_err();
+        assert!(e.to_string().contains("Invalid TTL value, must be >= 0"), "{e}");
         let mut bad = payload.clone();
         bad[1] ^= 0x40;
-        let e = redis::cmd("RESTORE")
-            .arg("new")
-            .arg(0)
-            .arg(&bad)
-            .query::<String>(c)
-            .unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("DUMP payload version or checksum are wrong"),
-            "{e}"
-        );
+        let e = redis::cmd("RESTORE").arg("new").arg(0).arg(&bad).query::<String>(c).unwrap_err();
+        assert!(e.to_string().contains("DUMP payload version or checksum are wrong"), "{e}");
         // REPLACE with an absolute TTL in the past deletes and does not create
         let ok: String = redis::cmd("RESTORE")
             .arg("str")
@@ -490,12 +414,7 @@ fn dump_restore_both_ways() {
     let crc = tine::persist::rdb::crc64::crc64(&garbage);
     garbage.extend_from_slice(&crc.to_le_bytes());
     for c in [&mut rc, &mut tc] {
-        let e = redis::cmd("RESTORE")
-            .arg("g")
-            .arg(0)
-            .arg(&garbage)
-            .query::<String>(c)
-            .unwrap_err();
+        let e = redis::cmd("RESTORE").arg("g").arg(0).arg(&garbage).query::<String>(c).unwrap_err();
         assert!(e.to_string().contains("Bad data format"), "{e}");
     }
 }
@@ -534,10 +453,7 @@ fn small_file(checksum: bool) -> Vec<u8> {
     }
     dbs[2].insert_new(key("zbig"), z.finish(&limits).unwrap());
     let mut out = Vec::new();
-    let opts = RdbOptions {
-        checksum,
-        ..RdbOptions::default()
-    };
+    let opts = RdbOptions { checksum, ..RdbOptions::default() };
     write_rdb(&mut out, &dbs, &opts, |_| {}).unwrap();
     out
 }
@@ -550,10 +466,7 @@ fn corrupt_files_are_refused() {
         assert!(read_rdb(&file, &limits, 0).is_ok());
         // Every truncation fails.
         for n in 0..file.len() {
-            assert!(
-                read_rdb(&file[..n], &limits, 0).is_err(),
-                "truncated at {n} loaded"
-            );
+            assert!(read_rdb(&file[..n], &limits, 0).is_err(), "truncated at {n} loaded");
         }
         // Every single bit flip fails with the checksum on, never panics with it off.
         for i in 0..file.len() {
@@ -585,34 +498,19 @@ fn lying_lengths_are_refused_without_allocating() {
     let head = b"REDIS0010\xfe\x00";
     let cases: Vec<(Vec<u8>, &str)> = vec![
         // string key with a 64-bit length
-        (
-            b"\x00\x81\x7f\xff\xff\xff\xff\xff\xff\xff".to_vec(),
-            "64-bit string length",
-        ),
+        (b"\x00\x81\x7f\xff\xff\xff\xff\xff\xff\xff".to_vec(), "64-bit string length"),
         // 32-bit length
         (b"\x00\x80\xff\xff\xff\xf0".to_vec(), "32-bit string length"),
         // set with 2^62 members
-        (
-            b"\x02\x01k\x81\x40\x00\x00\x00\x00\x00\x00\x00".to_vec(),
-            "set count",
-        ),
+        (b"\x02\x01k\x81\x40\x00\x00\x00\x00\x00\x00\x00".to_vec(), "set count"),
         // hash with 2^32-1 pairs
         (b"\x04\x01k\x80\xff\xff\xff\xff".to_vec(), "hash count"),
         // list with 2^62 nodes
-        (
-            b"\x12\x01k\x81\x40\x00\x00\x00\x00\x00\x00\x00".to_vec(),
-            "quicklist nodes",
-        ),
+        (b"\x12\x01k\x81\x40\x00\x00\x00\x00\x00\x00\x00".to_vec(), "quicklist nodes"),
         // LZF claiming a 4 GiB result from 2 bytes
-        (
-            b"\x00\x01k\xc3\x02\x80\xff\xff\xff\xff\x00\x61".to_vec(),
-            "lzf length",
-        ),
+        (b"\x00\x01k\xc3\x02\x80\xff\xff\xff\xff\x00\x61".to_vec(), "lzf length"),
         // zset with a huge count
-        (
-            b"\x05\x01k\x81\x40\x00\x00\x00\x00\x00\x00\x00".to_vec(),
-            "zset count",
-        ),
+        (b"\x05\x01k\x81\x40\x00\x00\x00\x00\x00\x00\x00".to_vec(), "zset count"),
     ];
     for (body, what) in cases {
         let mut f = head.to_vec();
@@ -625,15 +523,10 @@ fn lying_lengths_are_refused_without_allocating() {
         assert!(r.is_err(), "{what} loaded from a stream");
     }
     assert_eq!(
-        read_rdb(b"REDIS0011\xff", &limits, 0)
-            .err()
-            .map(|e| e.to_string()),
+        read_rdb(b"REDIS0011\xff", &limits, 0).err().map(|e| e.to_string()),
         Some("Can't handle RDB format version 11".to_string())
     );
-    assert!(matches!(
-        read_rdb(b"RUBIS0010\xff", &limits, 0),
-        Err(RdbError::BadSignature)
-    ));
+    assert!(matches!(read_rdb(b"RUBIS0010\xff", &limits, 0), Err(RdbError::BadSignature)));
     // DUMP payloads: every truncation of a real payload fails.
     let v = Value::Str(Str::from_bytes(&b"abc".repeat(40)));
     let p = tine::persist::rdb::dump::dump_payload(&v, true);

@@ -20,10 +20,7 @@ fn set_basics_on_tine() {
     let mut con = t.client();
     let mut q = |parts: &[&str]| query(&mut con, parts);
     assert_eq!(q(&["SADD", "s", "3", "1", "2", "1"]), Ok(Value::Int(3)));
-    assert_eq!(
-        q(&["OBJECT", "ENCODING", "s"]),
-        Ok(Value::BulkString(b"intset".to_vec()))
-    );
+    assert_eq!(q(&["OBJECT", "ENCODING", "s"]), Ok(Value::BulkString(b"intset".to_vec())));
     assert_eq!(
         q(&["SMEMBERS", "s"]),
         Ok(Value::Array(vec![
@@ -33,18 +30,10 @@ fn set_basics_on_tine() {
         ]))
     );
     assert_eq!(q(&["SADD", "s", "x"]), Ok(Value::Int(1)));
-    assert_eq!(
-        q(&["OBJECT", "ENCODING", "s"]),
-        Ok(Value::BulkString(b"hashtable".to_vec()))
-    );
+    assert_eq!(q(&["OBJECT", "ENCODING", "s"]), Ok(Value::BulkString(b"hashtable".to_vec())));
     assert_eq!(q(&["SREM", "s", "1", "2", "3", "x"]), Ok(Value::Int(4)));
     assert_eq!(q(&["EXISTS", "s"]), Ok(Value::Int(0)));
-    assert_eq!(
-        q(&["SPOP", "s", "-1"])
-            .unwrap_err()
-            .contains("must be positive"),
-        true
-    );
+    assert_eq!(q(&["SPOP", "s", "-1"]).unwrap_err().contains("must be positive"), true);
     assert_eq!(q(&["SET", "str", "v"]), Ok(Value::Okay));
     assert!(q(&["SADD", "str", "a"]).unwrap_err().contains("WRONGTYPE"));
     // 1,000 integers: intset up to set-max-intset-entries, then a table.
@@ -52,10 +41,7 @@ fn set_basics_on_tine() {
     args.extend((0..1000).map(|i| i.to_string()));
     let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
     assert_eq!(q(&args), Ok(Value::Int(1000)));
-    assert_eq!(
-        q(&["OBJECT", "ENCODING", "big"]),
-        Ok(Value::BulkString(b"hashtable".to_vec()))
-    );
+    assert_eq!(q(&["OBJECT", "ENCODING", "big"]), Ok(Value::BulkString(b"hashtable".to_vec())));
     // SSCAN visits everything.
     let mut seen = HashSet::new();
     let mut cursor = "0".to_string();
@@ -85,20 +71,14 @@ fn member(r: &mut Rng) -> String {
         0..=8 => (r.below(40) as i64 - 5).to_string(),
         9..=15 => format!("m{}", r.below(25)),
         16 => "9223372036854775807".into(),
-        17 => r
-            .pick(&["-9223372036854775808", "007", "+1", "-0", ""])
-            .to_string(),
+        17 => r.pick(&["-9223372036854775808", "007", "+1", "-0", ""]).to_string(),
         18 => format!("{}{}", "long-member-".repeat(6), r.below(5)),
         _ => (r.below(1000) + 100).to_string(),
     }
 }
 
 fn key(r: &mut Rng) -> String {
-    if r.chance(85) {
-        KEYS[r.below(4) as usize].to_string()
-    } else {
-        r.pick(KEYS).to_string()
-    }
+    if r.chance(85) { KEYS[r.below(4) as usize].to_string() } else { r.pick(KEYS).to_string() }
 }
 
 fn count_arg(r: &mut Rng) -> String {
@@ -199,9 +179,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, Check) {
             check = Check::Unordered;
         }
         18 | 19 => {
-            let op = r
-                .pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])
-                .to_string();
+            let op = r.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]).to_string();
             cmd.push(op);
             cmd.push(if r.chance(50) { "dest".into() } else { key(r) });
             for _ in 0..1 + r.below(3) {
@@ -312,28 +290,16 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                     opts.push("MATCH".to_string());
                     opts.push(r.pick(&["m*", "*1*", "*", "[0-5]"]).to_string());
                 }
-                let (t, x) = (
-                    full_sscan(&mut p.t2, &k, &opts),
-                    full_sscan(&mut p.r2, &k, &opts),
-                );
+                let (t, x) = (full_sscan(&mut p.t2, &k, &opts), full_sscan(&mut p.r2, &k, &opts));
                 assert_eq!(t, x, "{ctx} {opts:?}");
-                let bad = [
-                    "SSCAN",
-                    &k,
-                    r.pick(&["x", "-1", "18446744073709551616", ""]),
-                ];
+                let bad = ["SSCAN", &k, r.pick(&["x", "-1", "18446744073709551616", ""])];
                 let (t, x) = p.both(&bad, resp3);
                 let enc = p.redis_cmd(&["OBJECT", "ENCODING", &k]);
                 if x.is_ok() && enc == Ok(Value::BulkString(b"hashtable".to_vec())) {
                     // A cursor into a table: bucket positions differ between servers.
                     assert!(t.is_ok(), "{ctx}");
                 } else {
-                    assert_eq!(
-                        unordered_nested(t),
-                        unordered_nested(x),
-                        "{ctx} {}",
-                        show(&bad)
-                    );
+                    assert_eq!(unordered_nested(t), unordered_nested(x), "{ctx} {}", show(&bad));
                 }
             }
             Check::Spop(k) => {
@@ -354,11 +320,7 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                         }
                     }
                     (Ok(tv @ (Value::Set(_) | Value::Array(_))), Ok(xv)) => {
-                        assert_eq!(
-                            std::mem::discriminant(tv),
-                            std::mem::discriminant(xv),
-                            "{ctx}"
-                        );
+                        assert_eq!(std::mem::discriminant(tv), std::mem::discriminant(xv), "{ctx}");
                         let tp: HashSet<Vec<u8>> = items(tv).iter().map(bytes).collect();
                         let xp: HashSet<Vec<u8>> = items(xv).iter().map(bytes).collect();
                         assert_eq!(tp.len(), items(tv).len(), "{ctx}: repeated members");
@@ -392,11 +354,7 @@ fn run_differential(p: &mut Pair, seed: u64, steps: usize, phase: &str) {
                         assert!(before.contains(tm), "{ctx}");
                     }
                     (Ok(tv @ (Value::Set(_) | Value::Array(_))), Ok(xv)) => {
-                        assert_eq!(
-                            std::mem::discriminant(tv),
-                            std::mem::discriminant(xv),
-                            "{ctx}"
-                        );
+                        assert_eq!(std::mem::discriminant(tv), std::mem::discriminant(xv), "{ctx}");
                         let ti = items(tv);
                         assert_eq!(ti.len(), items(xv).len(), "{ctx}");
                         let tp: HashSet<Vec<u8>> = ti.iter().map(bytes).collect();

@@ -32,11 +32,7 @@ fn str_key(r: &mut Rng) -> String {
 }
 
 fn any_key(r: &mut Rng) -> String {
-    if r.chance(75) {
-        str_key(r)
-    } else {
-        r.pick(COLL_KEYS).to_string()
-    }
+    if r.chance(75) { str_key(r) } else { r.pick(COLL_KEYS).to_string() }
 }
 
 fn value(r: &mut Rng) -> String {
@@ -97,11 +93,7 @@ fn ttl_arg(r: &mut Rng, ms: bool) -> String {
         4 => "9223372036854775".into(),
         _ => {
             let s = 200 + r.below(5000);
-            if ms {
-                (s * 1000 + r.below(1000)).to_string()
-            } else {
-                s.to_string()
-            }
+            if ms { (s * 1000 + r.below(1000)).to_string() } else { s.to_string() }
         }
     }
 }
@@ -167,10 +159,7 @@ fn random_command(r: &mut Rng) -> Vec<String> {
                 opts.push(o);
             }
             if r.chance(5) {
-                opts.push(vec![
-                    r.pick(&["EX", "KEEPTTL", "PX"]).into(),
-                    "100000".into(),
-                ]);
+                opts.push(vec![r.pick(&["EX", "KEEPTTL", "PX"]).into(), "100000".into()]);
             }
             if r.chance(3) {
                 opts.push(vec!["BOGUS".into()]);
@@ -228,11 +217,7 @@ fn random_command(r: &mut Rng) -> Vec<String> {
                 2 => "abc".to_string(),
                 _ => r.below(30).to_string(),
             };
-            let v = if r.chance(10) {
-                String::new()
-            } else {
-                value(r)
-            };
+            let v = if r.chance(10) { String::new() } else { value(r) };
             push!("SETRANGE", any_key(r), off, v)
         }
         21 | 22 => push!(r.pick(&["INCR", "DECR"]), any_key(r)),
@@ -246,12 +231,7 @@ fn random_command(r: &mut Rng) -> Vec<String> {
                 _ => r.below(80).to_string(),
             };
             let bit = r.pick(&["0", "1", "1", "2", "x"]);
-            push!(
-                "SETBIT",
-                r.pick(&["b1", "b2", "s1", "l1", "missing"]),
-                off,
-                bit
-            )
+            push!("SETBIT", r.pick(&["b1", "b2", "s1", "l1", "missing"]), off, bit)
         }
         29 => push!(
             "GETBIT",
@@ -259,10 +239,7 @@ fn random_command(r: &mut Rng) -> Vec<String> {
             r.pick(&["0", "3", "7", "9", "63", "1000", "-1", "x"])
         ),
         30 | 31 => {
-            push!(
-                "BITCOUNT",
-                r.pick(&["b1", "b2", "s1", "s2", "l1", "missing"])
-            );
+            push!("BITCOUNT", r.pick(&["b1", "b2", "s1", "s2", "l1", "missing"]));
             if r.chance(70) {
                 push!(index(r), index(r));
                 if r.chance(40) {
@@ -291,11 +268,7 @@ fn random_command(r: &mut Rng) -> Vec<String> {
         34 | 35 => {
             let op = r.pick(&["AND", "OR", "XOR", "NOT", "and", "NAND"]);
             push!("BITOP", op, r.pick(&["b1", "b2", "s3", "missing"]));
-            let n = if op == "NOT" && r.chance(80) {
-                1
-            } else {
-                r.below(4)
-            };
+            let n = if op == "NOT" && r.chance(80) { 1 } else { r.below(4) };
             for _ in 0..n {
                 push!(r.pick(&["b1", "b2", "s1", "s2", "l1", "missing"]));
             }
@@ -338,10 +311,7 @@ fn random_command(r: &mut Rng) -> Vec<String> {
                 }
             }
         }
-        45 | 46 => push!(
-            r.pick(&["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"]),
-            any_key(r)
-        ),
+        45 | 46 => push!(r.pick(&["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"]), any_key(r)),
         47 => push!("PERSIST", any_key(r)),
         48 | 49 => {
             push!("COPY", any_key(r), any_key(r));
@@ -356,17 +326,11 @@ fn random_command(r: &mut Rng) -> Vec<String> {
             }
         }
         50 => push!("MOVE", any_key(r), r.pick(&["0", "1", "1", "16", "x"])),
-        51 => push!(
-            "SWAPDB",
-            r.pick(&["0", "1", "0", "x", "16"]),
-            r.pick(&["1", "0", "1", "-1"])
-        ),
+        51 => push!("SWAPDB", r.pick(&["0", "1", "0", "x", "16"]), r.pick(&["1", "0", "1", "-1"])),
         52 => push!("OBJECT", "ENCODING", any_key(r)),
         53 => push!(
             "KEYS",
-            r.pick(&[
-                "*", "s*", "?1", "[sn]*", "[^s]*", "*1", "b?", "\\*", "l[1-2]", "*[", "z"
-            ])
+            r.pick(&["*", "s*", "?1", "[sn]*", "[^s]*", "*1", "b?", "\\*", "l[1-2]", "*[", "z"])
         ),
         54 => {
             push!("SCAN", "0");
@@ -377,10 +341,7 @@ fn random_command(r: &mut Rng) -> Vec<String> {
                 push!("COUNT", r.pick(&["1", "3", "100"]));
             }
             if r.chance(40) {
-                push!(
-                    "TYPE",
-                    r.pick(&["string", "list", "set", "zset", "hash", "nope"])
-                );
+                push!("TYPE", r.pick(&["string", "list", "set", "zset", "hash", "nope"]));
             }
         }
         55 => push!("DBSIZE"),
@@ -436,18 +397,12 @@ fn random_command(r: &mut Rng) -> Vec<String> {
         65 => push!("ZADD", "z1", r.below(10), r.pick(ELEMS)),
         66 => push!("HSET", "h1", "f", value(r)),
         67 => push!("SET", format!("w_{}", r.pick(ELEMS)), r.below(20)),
-        68 => push!(
-            "HSET",
-            format!("h_{}", r.pick(ELEMS)),
-            "f",
-            r.pick(&["1", "2", "3", "x", "4.5"])
-        ),
+        68 => {
+            push!("HSET", format!("h_{}", r.pick(ELEMS)), "f", r.pick(&["1", "2", "3", "x", "4.5"]))
+        }
         69 => push!("LRANGE", r.pick(&["l1", "l2", "dst"]), "0", "-1"),
         70 => push!("OBJECT", r.pick(&["FREQ", "HELP", "BOGUS"]), "s1"),
-        _ => push!(
-            r.pick(&["INCR", "GET", "SET", "EXPIRE", "RENAME", "BITCOUNT", "LCS"]),
-            "s1"
-        ),
+        _ => push!(r.pick(&["INCR", "GET", "SET", "EXPIRE", "RENAME", "BITCOUNT", "LCS"]), "s1"),
     }
     a
 }
@@ -541,10 +496,7 @@ fn differential(seed: u64, steps: usize, resp3: bool) {
         let cmd = random_command(&mut r);
         let args: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
         let ctx = || {
-            format!(
-                "seed {seed} step {step} resp3 {resp3}: {:?} (replay: TINE_SEED={seed})",
-                cmd
-            )
+            format!("seed {seed} step {step} resp3 {resp3}: {:?} (replay: TINE_SEED={seed})", cmd)
         };
         if std::env::var("TINE_TRACE").is_ok() {
             eprintln!("{step}: {cmd:?}");
@@ -630,17 +582,11 @@ fn seed_from_env(default: u64) -> u64 {
 }
 
 fn steps() -> usize {
-    std::env::var("TINE_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4000)
+    std::env::var("TINE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(4000)
 }
 
 fn fresh_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
         % 1_000_000
 }
 

@@ -110,11 +110,7 @@ fn watch_invalidated_by_another_client() {
         let mut log = Vec::new();
         run(&mut a, &mut log, &[&["SET", "k", "1"], &["WATCH", "k"]]);
         run(&mut b, &mut log, &[&["SET", "k", "2"]]);
-        run(
-            &mut a,
-            &mut log,
-            &[&["MULTI"], &["SET", "k", "3"], &["EXEC"], &["GET", "k"]],
-        );
+        run(&mut a, &mut log, &[&["MULTI"], &["SET", "k", "3"], &["EXEC"], &["GET", "k"]]);
         // Only reads, or writes to other keys, by the other client: EXEC runs.
         run(&mut a, &mut log, &[&["WATCH", "k", "other"]]);
         run(
@@ -129,34 +125,20 @@ fn watch_invalidated_by_another_client() {
                 &["SELECT", "0"],
             ],
         );
-        run(
-            &mut a,
-            &mut log,
-            &[&["MULTI"], &["INCR", "k"], &["EXEC"], &["GET", "k"]],
-        );
+        run(&mut a, &mut log, &[&["MULTI"], &["INCR", "k"], &["EXEC"], &["GET", "k"]]);
         // UNWATCH forgets: a later write does not abort.
         run(&mut a, &mut log, &[&["WATCH", "k"], &["UNWATCH"]]);
         run(&mut b, &mut log, &[&["SET", "k", "10"]]);
         run(&mut a, &mut log, &[&["MULTI"], &["INCR", "k"], &["EXEC"]]);
         // DISCARD also forgets the watched keys.
-        run(
-            &mut a,
-            &mut log,
-            &[&["WATCH", "k"], &["MULTI"], &["DISCARD"]],
-        );
+        run(&mut a, &mut log, &[&["WATCH", "k"], &["MULTI"], &["DISCARD"]]);
         run(&mut b, &mut log, &[&["SET", "k", "20"]]);
         run(&mut a, &mut log, &[&["MULTI"], &["INCR", "k"], &["EXEC"]]);
         // The watching client's own write also counts.
         run(
             &mut a,
             &mut log,
-            &[
-                &["WATCH", "k"],
-                &["SET", "k", "30"],
-                &["MULTI"],
-                &["INCR", "k"],
-                &["EXEC"],
-            ],
+            &[&["WATCH", "k"], &["SET", "k", "30"], &["MULTI"], &["INCR", "k"], &["EXEC"]],
         );
         // A write to a missing watched key, and a DEL of a watched key.
         run(&mut a, &mut log, &[&["WATCH", "newkey"]]);
@@ -179,19 +161,11 @@ fn watch_invalidated_by_flushall_and_swapdb() {
         run(&mut a, &mut log, &[&["MULTI"], &["PING"], &["EXEC"]]);
         // FLUSHDB of another database leaves a watch in db 0 alone.
         run(&mut a, &mut log, &[&["SET", "k", "1"], &["WATCH", "k"]]);
-        run(
-            &mut b,
-            &mut log,
-            &[&["SELECT", "1"], &["FLUSHDB"], &["SELECT", "0"]],
-        );
+        run(&mut b, &mut log, &[&["SELECT", "1"], &["FLUSHDB"], &["SELECT", "0"]]);
         run(&mut a, &mut log, &[&["MULTI"], &["PING"], &["EXEC"]]);
         // SWAPDB swaps the key under the watcher's feet.
         run(&mut a, &mut log, &[&["WATCH", "k"]]);
-        run(
-            &mut b,
-            &mut log,
-            &[&["SELECT", "1"], &["SET", "k", "other"]],
-        );
+        run(&mut b, &mut log, &[&["SELECT", "1"], &["SET", "k", "other"]]);
         run(&mut b, &mut log, &[&["SWAPDB", "0", "1"]]);
         run(&mut a, &mut log, &[&["MULTI"], &["GET", "k"], &["EXEC"]]);
         log
@@ -204,11 +178,7 @@ fn watch_invalidated_by_expiry() {
         let mut a = s.raw();
         let mut log = Vec::new();
         // The key expires between WATCH and EXEC, nobody touching it: EXEC fails.
-        run(
-            &mut a,
-            &mut log,
-            &[&["SET", "k", "v", "PX", "100"], &["WATCH", "k"]],
-        );
+        run(&mut a, &mut log, &[&["SET", "k", "v", "PX", "100"], &["WATCH", "k"]]);
         std::thread::sleep(Duration::from_millis(300));
         run(&mut a, &mut log, &[&["MULTI"], &["PING"], &["EXEC"]]);
         // Also with active expiry off (the key is still in memory at EXEC).
@@ -222,22 +192,12 @@ fn watch_invalidated_by_expiry() {
             ],
         );
         std::thread::sleep(Duration::from_millis(300));
-        run(
-            &mut a,
-            &mut log,
-            &[&["MULTI"], &["PING"], &["EXEC"], &["EXISTS", "k"]],
-        );
+        run(&mut a, &mut log, &[&["MULTI"], &["PING"], &["EXEC"], &["EXISTS", "k"]]);
         // A key with a long TTL does not count as changed.
         run(
             &mut a,
             &mut log,
-            &[
-                &["SET", "k", "v", "EX", "100"],
-                &["WATCH", "k"],
-                &["MULTI"],
-                &["PING"],
-                &["EXEC"],
-            ],
+            &[&["SET", "k", "v", "EX", "100"], &["WATCH", "k"], &["MULTI"], &["PING"], &["EXEC"]],
         );
         log
     });

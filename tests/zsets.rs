@@ -165,14 +165,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, bool) {
         }
         24 => {
             let n = r.below(4);
-            push!(
-                "ZMPOP",
-                if r.chance(5) {
-                    "x".to_string()
-                } else {
-                    n.to_string()
-                }
-            );
+            push!("ZMPOP", if r.chance(5) { "x".to_string() } else { n.to_string() });
             for _ in 0..n {
                 push!(key(r));
             }
@@ -196,11 +189,7 @@ fn random_command(r: &mut Rng) -> (Vec<String>, bool) {
                 push!(key(r));
             }
             let n = r.below(4);
-            push!(if r.chance(5) {
-                "x".to_string()
-            } else {
-                n.to_string()
-            });
+            push!(if r.chance(5) { "x".to_string() } else { n.to_string() });
             for _ in 0..n {
                 push!(key(r));
             }
@@ -290,11 +279,7 @@ fn is_lex(cmd: &[String]) -> bool {
 }
 
 fn lex_source(cmd: &[String]) -> &str {
-    if cmd[0] == "ZRANGESTORE" {
-        &cmd[2]
-    } else {
-        &cmd[1]
-    }
+    if cmd[0] == "ZRANGESTORE" { &cmd[2] } else { &cmd[1] }
 }
 
 /// True when every member of the zset at `key` has the same score (or it is no zset).
@@ -386,10 +371,7 @@ fn basic_replies_and_encodings() {
     let s = TestServer::with_args(DIFF_ARGS);
     let mut c = s.client();
     use redis::Value::*;
-    assert_eq!(
-        query(&mut c, &["ZADD", "z", "1", "a", "2", "b", "0.1", "c"]),
-        Ok(Int(3))
-    );
+    assert_eq!(query(&mut c, &["ZADD", "z", "1", "a", "2", "b", "0.1", "c"]), Ok(Int(3)));
     assert_eq!(
         query(&mut c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
         Ok(Array(vec![
@@ -401,19 +383,13 @@ fn basic_replies_and_encodings() {
             BulkString(b"2".to_vec()),
         ]))
     );
-    assert_eq!(
-        query(&mut c, &["OBJECT", "ENCODING", "z"]),
-        Ok(BulkString(b"listpack".to_vec()))
-    );
+    assert_eq!(query(&mut c, &["OBJECT", "ENCODING", "z"]), Ok(BulkString(b"listpack".to_vec())));
     let e = query(&mut c, &["ZINCRBY", "z", "nan", "a"]).unwrap_err();
     assert!(e.contains("value is not a valid float"), "{e}");
     query(&mut c, &["ZADD", "inf", "inf", "x"]).unwrap();
     let e = query(&mut c, &["ZADD", "inf", "INCR", "-inf", "x"]).unwrap_err();
     assert!(e.contains("resulting score is not a number (NaN)"), "{e}");
-    assert_eq!(
-        query(&mut c, &["ZSCORE", "inf", "x"]),
-        Ok(BulkString(b"inf".to_vec()))
-    );
+    assert_eq!(query(&mut c, &["ZSCORE", "inf", "x"]), Ok(BulkString(b"inf".to_vec())));
     // Growing past the listpack limit converts; removing everything deletes the key.
     let mut args = vec!["ZADD".to_string(), "big".to_string()];
     for i in 0..200 {
@@ -421,14 +397,8 @@ fn basic_replies_and_encodings() {
         args.push(format!("member:{i}"));
     }
     assert_eq!(query(&mut c, &args), Ok(Int(200)));
-    assert_eq!(
-        query(&mut c, &["OBJECT", "ENCODING", "big"]),
-        Ok(BulkString(b"skiplist".to_vec()))
-    );
+    assert_eq!(query(&mut c, &["OBJECT", "ENCODING", "big"]), Ok(BulkString(b"skiplist".to_vec())));
     assert_eq!(query(&mut c, &["ZRANK", "big", "member:150"]), Ok(Int(150)));
-    assert_eq!(
-        query(&mut c, &["ZREMRANGEBYRANK", "big", "0", "-1"]),
-        Ok(Int(200))
-    );
+    assert_eq!(query(&mut c, &["ZREMRANGEBYRANK", "big", "0", "-1"]), Ok(Int(200)));
     assert_eq!(query(&mut c, &["EXISTS", "big"]), Ok(Int(0)));
 }

@@ -127,8 +127,7 @@ fn parse_args() -> Result<Args, String> {
         name: &str,
     ) -> Result<T, String> {
         let v = val(it, name)?;
-        v.parse()
-            .map_err(|_| format!("{} {:?}: not a number", name, v))
+        v.parse().map_err(|_| format!("{} {:?}: not a number", name, v))
     }
     let sc = &mut a.scenario;
     while let Some(arg) = it.next() {
@@ -220,10 +219,7 @@ fn real_main(args: Args) -> Result<(), String> {
         specs.push((start(bin, args.port.unwrap_or(0)), args.label.clone()));
     } else {
         specs.push((
-            Spec::Connect {
-                host: args.host.clone(),
-                port: args.port.unwrap_or(6379),
-            },
+            Spec::Connect { host: args.host.clone(), port: args.port.unwrap_or(6379) },
             args.label.clone(),
         ));
     }
@@ -247,11 +243,7 @@ fn real_main(args: Args) -> Result<(), String> {
             eprintln!(
                 "{}: {} {} on port {}{}",
                 srv.label,
-                if matches!(spec, Spec::Start { .. }) {
-                    "started"
-                } else {
-                    "connected to"
-                },
+                if matches!(spec, Spec::Start { .. }) { "started" } else { "connected to" },
                 srv.version,
                 srv.port,
                 srv.pid.map(|p| format!(", pid {}", p)).unwrap_or_default()
@@ -286,10 +278,7 @@ fn real_main(args: Args) -> Result<(), String> {
         "samples: {}  chart: {}{}",
         args.csv.display(),
         args.svg.display(),
-        args.json
-            .as_ref()
-            .map(|j| format!("  figures: {}", j.display()))
-            .unwrap_or_default()
+        args.json.as_ref().map(|j| format!("  figures: {}", j.display())).unwrap_or_default()
     );
     Ok(())
 }

@@ -16,10 +16,7 @@ use crate::util::{self, bytes_to_human, parse_i64};
 /// the lines, and "HELP / Print this help.", as Redis's addReplyHelp.
 pub fn reply_help(c: &mut Client, cmd: &str, lines: &[&str]) {
     c.add_array(lines.len() + 3);
-    c.add_simple(&format!(
-        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        cmd
-    ));
+    c.add_simple(&format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd));
     for l in lines {
         c.add_simple(l);
     }
@@ -54,11 +51,7 @@ pub fn process_rss() -> u64 {
     #[cfg(target_os = "linux")]
     {
         if let Ok(s) = std::fs::read_to_string("/proc/self/statm") {
-            let pages: u64 = s
-                .split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
+            let pages: u64 = s.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
             // SAFETY: sysconf has no preconditions.
             let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
             return pages * page;
@@ -179,9 +172,7 @@ fn os_name() -> String {
         let mut u: libc::utsname = std::mem::zeroed();
         if libc::uname(&mut u) == 0 {
             let f = |a: &[libc::c_char]| {
-                std::ffi::CStr::from_ptr(a.as_ptr())
-                    .to_string_lossy()
-                    .into_owned()
+                std::ffi::CStr::from_ptr(a.as_ptr()).to_string_lossy().into_owned()
             };
             return format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine));
         }
@@ -201,15 +192,7 @@ fn info_server(srv: &Server, out: &mut String) {
     line(out, "os", os_name());
     line(out, "arch_bits", 64);
     line(out, "monotonic_clock", "POSIX clock_gettime");
-    line(
-        out,
-        "multiplexing_api",
-        if cfg!(target_os = "linux") {
-            "epoll"
-        } else {
-            "kqueue"
-        },
-    );
+    line(out, "multiplexing_api", if cfg!(target_os = "linux") { "epoll" } else { "kqueue" });
     line(out, "atomicvar_api", "c11-builtin");
     line(out, "gcc_version", "0.0.0");
     line(out, "process_id", std::process::id());
@@ -226,10 +209,7 @@ fn info_server(srv: &Server, out: &mut String) {
     line(
         out,
         "config_file",
-        srv.config_file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
+        srv.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
     );
     line(out, "io_threads_active", 0);
 }
@@ -240,18 +220,10 @@ fn info_clients(srv: &Server, _c: Option<&Client>, out: &mut String) {
     line(out, "cluster_connections", 0);
     line(out, "maxclients", srv.config.maxclients);
     line(out, "client_recent_max_input_buffer", srv.recent_max_input);
-    line(
-        out,
-        "client_recent_max_output_buffer",
-        srv.recent_max_output,
-    );
+    line(out, "client_recent_max_output_buffer", srv.recent_max_output);
     line(out, "blocked_clients", srv.blocking.blocked_clients);
     line(out, "tracking_clients", 0);
-    line(
-        out,
-        "clients_in_timeout_table",
-        srv.blocking.in_timeout_table(),
-    );
+    line(out, "clients_in_timeout_table", srv.blocking.in_timeout_table());
 }
 
 fn info_memory(srv: &mut Server, out: &mut String) {
@@ -283,48 +255,24 @@ fn info_memory(srv: &mut Server, out: &mut String) {
     line(out, "used_memory_lua", 0);
     line(out, "used_memory_scripts", 0);
     line(out, "maxmemory", srv.config.maxmemory);
-    line(
-        out,
-        "maxmemory_human",
-        bytes_to_human(srv.config.maxmemory.max(0) as u64),
-    );
+    line(out, "maxmemory_human", bytes_to_human(srv.config.maxmemory.max(0) as u64));
     line(out, "maxmemory_policy", srv.config.maxmemory_policy);
     line(
         out,
         "allocator_frag_ratio",
         format!("{:.2}", m.active as f64 / m.allocated.max(1) as f64),
     );
-    line(
-        out,
-        "allocator_frag_bytes",
-        m.active.saturating_sub(m.allocated),
-    );
-    line(
-        out,
-        "allocator_rss_ratio",
-        format!("{:.2}", m.resident as f64 / m.active.max(1) as f64),
-    );
-    line(
-        out,
-        "allocator_rss_bytes",
-        m.resident.saturating_sub(m.active),
-    );
-    line(
-        out,
-        "rss_overhead_ratio",
-        format!("{:.2}", m.rss as f64 / m.resident.max(1) as f64),
-    );
+    line(out, "allocator_frag_bytes", m.active.saturating_sub(m.allocated));
+    line(out, "allocator_rss_ratio", format!("{:.2}", m.resident as f64 / m.active.max(1) as f64));
+    line(out, "allocator_rss_bytes", m.resident.saturating_sub(m.active));
+    line(out, "rss_overhead_ratio", format!("{:.2}", m.rss as f64 / m.resident.max(1) as f64));
     line(out, "rss_overhead_bytes", m.rss as i64 - m.resident as i64);
     line(
         out,
         "mem_fragmentation_ratio",
         format!("{:.2}", m.rss as f64 / m.allocated.max(1) as f64),
     );
-    line(
-        out,
-        "mem_fragmentation_bytes",
-        m.rss as i64 - m.allocated as i64,
-    );
+    line(out, "mem_fragmentation_bytes", m.rss as i64 - m.allocated as i64);
     line(out, "mem_not_counted_for_evict", 0);
     line(out, "mem_replication_backlog", 0);
     line(out, "mem_total_replication_buffers", 0);
@@ -332,10 +280,7 @@ fn info_memory(srv: &mut Server, out: &mut String) {
     line(
         out,
         "mem_clients_normal",
-        srv.clients
-            .iter()
-            .map(|c| c.qbuf.capacity() + c.obuf.capacity())
-            .sum::<usize>(),
+        srv.clients.iter().map(|c| c.qbuf.capacity() + c.obuf.capacity()).sum::<usize>(),
     );
     line(out, "mem_cluster_links", 0);
     line(out, "mem_aof_buffer", 0);
@@ -358,11 +303,7 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
     line(out, "async_loading", 0);
     if let Some(l) = &srv.loading {
         let done = l.loaded();
-        let perc = if l.total_bytes > 0 {
-            done as f64 * 100.0 / l.total_bytes as f64
-        } else {
-            0.0
-        };
+        let perc = if l.total_bytes > 0 { done as f64 * 100.0 / l.total_bytes as f64 } else { 0.0 };
         let elapsed = l.started.elapsed().as_secs_f64();
         let eta = if done > 0 {
             ((l.total_bytes - done) as f64 * elapsed / done as f64) as u64
@@ -377,63 +318,34 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
         line(out, "loading_eta_seconds", eta);
     }
     line(out, "current_cow_peak", ch.map(|c| c.cow_peak).unwrap_or(0));
-    line(
-        out,
-        "current_cow_size",
-        ch.map(|c| c.report.cow_bytes).unwrap_or(0),
-    );
+    line(out, "current_cow_size", ch.map(|c| c.report.cow_bytes).unwrap_or(0));
     line(
         out,
         "current_cow_size_age",
-        ch.and_then(|c| c.cow_updated)
-            .map(|t| t.elapsed().as_secs())
-            .unwrap_or(0),
+        ch.and_then(|c| c.cow_updated).map(|t| t.elapsed().as_secs()).unwrap_or(0),
     );
-    let (done, total) = ch
-        .map(|c| (c.report.keys_processed, c.keys_total))
-        .unwrap_or((0, 0));
+    let (done, total) = ch.map(|c| (c.report.keys_processed, c.keys_total)).unwrap_or((0, 0));
     line(
         out,
         "current_fork_perc",
-        format!(
-            "{:.2}",
-            if total > 0 {
-                done as f64 * 100.0 / total as f64
-            } else {
-                0.0
-            }
-        ),
+        format!("{:.2}", if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 }),
     );
     line(out, "current_save_keys_processed", done);
     line(out, "current_save_keys_total", total);
     line(out, "rdb_changes_since_last_save", srv.dirty);
     line(out, "rdb_bgsave_in_progress", rdb_child.is_some() as u8);
     line(out, "rdb_last_save_time", srv.lastsave);
-    line(
-        out,
-        "rdb_last_bgsave_status",
-        if p.last_bgsave_ok { "ok" } else { "err" },
-    );
+    line(out, "rdb_last_bgsave_status", if p.last_bgsave_ok { "ok" } else { "err" });
     line(out, "rdb_last_bgsave_time_sec", p.last_bgsave_time_sec);
     line(
         out,
         "rdb_current_bgsave_time_sec",
-        rdb_child
-            .map(|c| c.started.elapsed().as_secs() as i64)
-            .unwrap_or(-1),
+        rdb_child.map(|c| c.started.elapsed().as_secs() as i64).unwrap_or(-1),
     );
     line(out, "rdb_saves", p.rdb_saves);
     line(out, "rdb_last_cow_size", p.rdb_last_cow_size);
-    line(
-        out,
-        "rdb_last_load_keys_expired",
-        p.rdb_last_load_keys_expired,
-    );
-    line(
-        out,
-        "rdb_last_load_keys_loaded",
-        p.rdb_last_load_keys_loaded,
-    );
+    line(out, "rdb_last_load_keys_expired", p.rdb_last_load_keys_expired);
+    line(out, "rdb_last_load_keys_loaded", p.rdb_last_load_keys_loaded);
     line(out, "rdb_bgsave_child_pid", p.rdb_child_pid().unwrap_or(-1));
     let mut aof_fields = Vec::new();
     crate::persist::aof::info_fields(srv, &mut aof_fields);
@@ -453,27 +365,15 @@ fn info_stats(srv: &Server, out: &mut String) {
     let s = &srv.stats;
     let (ops, in_bps, out_bps) = s.instantaneous();
     out.push_str("# Stats\r\n");
-    line(
-        out,
-        "total_connections_received",
-        s.total_connections_received,
-    );
+    line(out, "total_connections_received", s.total_connections_received);
     line(out, "total_commands_processed", s.total_commands_processed);
     line(out, "instantaneous_ops_per_sec", ops);
     line(out, "total_net_input_bytes", s.total_net_input_bytes);
     line(out, "total_net_output_bytes", s.total_net_output_bytes);
     line(out, "total_net_repl_input_bytes", 0);
     line(out, "total_net_repl_output_bytes", 0);
-    line(
-        out,
-        "instantaneous_input_kbps",
-        format!("{:.2}", in_bps as f64 / 1024.0),
-    );
-    line(
-        out,
-        "instantaneous_output_kbps",
-        format!("{:.2}", out_bps as f64 / 1024.0),
-    );
+    line(out, "instantaneous_input_kbps", format!("{:.2}", in_bps as f64 / 1024.0));
+    line(out, "instantaneous_output_kbps", format!("{:.2}", out_bps as f64 / 1024.0));
     line(out, "instantaneous_input_repl_kbps", "0.00");
     line(out, "instantaneous_output_repl_kbps", "0.00");
     line(out, "rejected_connections", s.rejected_connections);
@@ -523,11 +423,7 @@ fn info_replication(srv: &Server, out: &mut String) {
     line(out, "connected_slaves", 0);
     line(out, "master_failover_state", "no-failover");
     line(out, "master_replid", &srv.run_id);
-    line(
-        out,
-        "master_replid2",
-        "0000000000000000000000000000000000000000",
-    );
+    line(out, "master_replid2", "0000000000000000000000000000000000000000");
     line(out, "master_repl_offset", 0);
     line(out, "second_repl_offset", -1);
     line(out, "repl_backlog_active", 0);
@@ -544,12 +440,7 @@ fn info_cpu(out: &mut String) {
         libc::getrusage(libc::RUSAGE_SELF, &mut me);
         libc::getrusage(libc::RUSAGE_CHILDREN, &mut ch);
         let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-        (
-            t(me.ru_stime),
-            t(me.ru_utime),
-            t(ch.ru_stime),
-            t(ch.ru_utime),
-        )
+        (t(me.ru_stime), t(me.ru_utime), t(ch.ru_stime), t(ch.ru_utime))
     };
     out.push_str("# CPU\r\n");
     line(out, "used_cpu_sys", format!("{:.6}", s));
@@ -573,11 +464,7 @@ fn info_commandstats(srv: &Server, out: &mut String) {
             r.full_name,
             st.calls,
             st.usec,
-            if st.calls > 0 {
-                st.usec as f64 / st.calls as f64
-            } else {
-                0.0
-            },
+            if st.calls > 0 { st.usec as f64 / st.calls as f64 } else { 0.0 },
             st.rejected_calls,
             st.failed_calls
         );
@@ -599,13 +486,8 @@ fn info_keyspace(srv: &Server, out: &mut String) {
         if db.is_empty() {
             continue;
         }
-        let _ = write!(
-            out,
-            "db{}:keys={},expires={},avg_ttl=0\r\n",
-            db.id,
-            db.len(),
-            db.expires_len()
-        );
+        let _ =
+            write!(out, "db{}:keys={},expires={},avg_ttl=0\r\n", db.id, db.len(), db.expires_len());
     }
 }
 
@@ -637,10 +519,7 @@ pub fn config_set(srv: &mut Server, c: &mut Client, argv: &Argv) {
             )
         })
         .collect();
-    let pairs: Vec<(&str, &str)> = owned
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
+    let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let before = srv.config.clone();
     match srv.config.set_many(&pairs) {
         Ok(names) => {
@@ -671,10 +550,7 @@ pub fn apply_config_changes(srv: &mut Server, names: &[&'static str]) -> Result<
             "bind" | "port" => srv.rebind_requested = true,
             // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
             "dir" => std::env::set_current_dir(&srv.config.dir).map_err(|e| {
-                format!(
-                    "(possibly related to argument 'dir') - {}",
-                    util::strerror(&e)
-                )
+                format!("(possibly related to argument 'dir') - {}", util::strerror(&e))
             })?,
             "appendonly" => {
                 if srv.config.appendonly {
@@ -745,11 +621,9 @@ fn directive_lines(d: &config::Directive, value: &str) -> Vec<String> {
     use crate::config::split::{quote_arg, repr_arg};
     let name = d.name;
     match d.kind {
-        Kind::Memory { .. } => vec![format!(
-            "{} {}",
-            name,
-            format_memory(value.parse().unwrap_or(0))
-        )],
+        Kind::Memory { .. } => {
+            vec![format!("{} {}", name, format_memory(value.parse().unwrap_or(0)))]
+        }
         Kind::Str => vec![format!("{} {}", name, repr_arg(value.as_bytes()))],
         Kind::Custom(_) => match name {
             "save" => {
@@ -757,9 +631,7 @@ fn directive_lines(d: &config::Directive, value: &str) -> Vec<String> {
                     vec!["save \"\"".into()]
                 } else {
                     let nums: Vec<&str> = value.split_whitespace().collect();
-                    nums.chunks(2)
-                        .map(|p| format!("save {} {}", p[0], p[1]))
-                        .collect()
+                    nums.chunks(2).map(|p| format!("save {} {}", p[0], p[1])).collect()
                 }
             }
             "client-output-buffer-limit" => {
@@ -840,11 +712,8 @@ fn reply_command_info(c: &mut Client, r: &super::Resolved) {
     c.add_array(10);
     c.add_bulk(r.full_name.as_bytes());
     c.add_int(cmd.arity as i64);
-    let flags: Vec<&str> = flag::NAMES
-        .iter()
-        .filter(|(_, b)| r.flags & b != 0)
-        .map(|(n, _)| *n)
-        .collect();
+    let flags: Vec<&str> =
+        flag::NAMES.iter().filter(|(_, b)| r.flags & b != 0).map(|(n, _)| *n).collect();
     c.add_set(flags.len());
     for f in flags {
         c.add_simple(f);
@@ -852,11 +721,7 @@ fn reply_command_info(c: &mut Client, r: &super::Resolved) {
     c.add_int(first as i64);
     c.add_int(last as i64);
     c.add_int(step as i64);
-    let cats: Vec<String> = cmd
-        .acl
-        .split_whitespace()
-        .map(|a| format!("@{}", a))
-        .collect();
+    let cats: Vec<String> = cmd.acl.split_whitespace().map(|a| format!("@{}", a)).collect();
     c.add_set(cats.len());
     for a in cats {
         c.add_simple(&a);
@@ -920,11 +785,9 @@ pub fn command_list(_srv: &mut Server, c: &mut Client, argv: &Argv) {
             .iter()
             .filter(|r| match kind.as_str() {
                 "pattern" => util::glob_match(val, r.full_name.as_bytes(), true),
-                "aclcat" => r
-                    .cmd
-                    .acl
-                    .split_whitespace()
-                    .any(|a| a.as_bytes().eq_ignore_ascii_case(val)),
+                "aclcat" => {
+                    r.cmd.acl.split_whitespace().any(|a| a.as_bytes().eq_ignore_ascii_case(val))
+                }
                 _ => false,
             })
             .map(|r| r.full_name.as_str())
@@ -944,10 +807,7 @@ pub fn command_docs(_srv: &mut Server, c: &mut Client, argv: &Argv) {
     let list: Vec<&super::Resolved> = if argv.len() == 2 {
         reg.top_level().collect()
     } else {
-        argv[2..]
-            .iter()
-            .filter_map(|n| reg.lookup_full(n))
-            .collect()
+        argv[2..].iter().filter_map(|n| reg.lookup_full(n)).collect()
     };
     c.add_map(list.len());
     for r in list {
@@ -1126,10 +986,8 @@ pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
         // tine's own: make the next forks fail as if the OS refused, to test recovery.
         "fork-fail" if argv.len() == 3 => {
-            crate::persist::child::FAIL_FORKS.store(
-                argv[2].as_slice() != b"0",
-                std::sync::atomic::Ordering::Relaxed,
-            );
+            crate::persist::child::FAIL_FORKS
+                .store(argv[2].as_slice() != b"0", std::sync::atomic::Ordering::Relaxed);
             c.add_ok();
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).

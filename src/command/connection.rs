@@ -67,11 +67,7 @@ fn check_auth(srv: &Server, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'st
         }
         return Err(err::WRONGPASS);
     }
-    if user_ok && pass == required.as_bytes() {
-        Ok(())
-    } else {
-        Err(err::WRONGPASS)
-    }
+    if user_ok && pass == required.as_bytes() { Ok(()) } else { Err(err::WRONGPASS) }
 }
 
 pub fn auth(srv: &mut Server, c: &mut Client, argv: &Argv) {
@@ -83,22 +79,15 @@ pub fn auth(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
         return;
     }
-    let (user, pass) = if argv.len() == 3 {
-        (Some(&argv[1][..]), &argv[2])
-    } else {
-        (None, &argv[1])
-    };
+    let (user, pass) =
+        if argv.len() == 3 { (Some(&argv[1][..]), &argv[2]) } else { (None, &argv[1]) };
     match check_auth(srv, user, pass) {
         Ok(()) => {
             c.authenticated = true;
             c.add_ok();
         }
         Err(e) => {
-            crate::log!(
-                crate::log::Level::Verbose,
-                "AUTH failed for client id={}",
-                c.id
-            );
+            crate::log!(crate::log::Level::Verbose, "AUTH failed for client id={}", c.id);
             c.add_error(e)
         }
     }
@@ -326,10 +315,7 @@ pub fn client_kill(srv: &mut Server, c: &mut Client, argv: &Argv) {
         skipme: bool,
     }
     let old_style = argv.len() == 3;
-    let mut f = Filter {
-        skipme: true,
-        ..Default::default()
-    };
+    let mut f = Filter { skipme: true, ..Default::default() };
     if old_style {
         f.addr = Some(String::from_utf8_lossy(&argv[2]).into_owned());
         f.skipme = false;
@@ -436,14 +422,7 @@ pub fn client_pause(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let until = util::mstime() + ms;
     // A pause never shortens one in force, and ALL wins over WRITE (Redis's pauseClients).
     let (kind, until) = match srv.pause {
-        Some((k, u)) => (
-            if k == PauseKind::All {
-                PauseKind::All
-            } else {
-                kind
-            },
-            u.max(until),
-        ),
+        Some((k, u)) => (if k == PauseKind::All { PauseKind::All } else { kind }, u.max(until)),
         None => (kind, until),
     };
     srv.pause = Some((kind, until));

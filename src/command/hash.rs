@@ -84,10 +84,7 @@ fn hset_generic(srv: &mut Server, c: &mut Client, argv: &Argv, name: &str) -> Op
     let pairs = &argv[2..];
     let created = with_hash_or_create(srv, c, &argv[1], |h| {
         h.prepare_for(pairs.iter().map(|a| a.as_slice()), lim);
-        pairs
-            .chunks_exact(2)
-            .filter(|p| h.insert(&p[0], &p[1], lim))
-            .count() as i64
+        pairs.chunks_exact(2).filter(|p| h.insert(&p[0], &p[1], lim)).count() as i64
     })?;
     srv.dirty += (pairs.len() / 2) as u64;
     Some(created)
@@ -272,13 +269,7 @@ pub fn hincrby(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_error(err::OVERFLOW);
         return;
     };
-    store_value(
-        srv,
-        c,
-        key,
-        field,
-        itoa::Buffer::new().format(new).as_bytes(),
-    );
+    store_value(srv, c, key, field, itoa::Buffer::new().format(new).as_bytes());
     c.add_int(new);
 }
 
@@ -313,12 +304,7 @@ pub fn hincrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     store_value(srv, c, key, field, text.as_bytes());
     // Propagated as its result, so replicas and the AOF do not redo float arithmetic.
-    srv.propagate_as(crate::propagate::argv(&[
-        b"HSET",
-        key,
-        field,
-        text.as_bytes(),
-    ]));
+    srv.propagate_as(crate::propagate::argv(&[b"HSET", key, field, text.as_bytes()]));
     c.add_bulk(text.as_bytes());
 }
 
@@ -409,9 +395,7 @@ pub fn hrandfield(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
         out
     };
-    let pairs = chosen
-        .iter()
-        .map(|(f, v)| (Entry::Str(f.as_slice()), Entry::Str(v.as_slice())));
+    let pairs = chosen.iter().map(|(f, v)| (Entry::Str(f.as_slice()), Entry::Str(v.as_slice())));
     reply_random_pairs(c, chosen.len(), pairs, with_values);
 }
 

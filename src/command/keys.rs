@@ -38,10 +38,7 @@ pub fn touch(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn type_(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let t = srv
-        .lookup_read_nostats(c.db, &argv[1])
-        .map(|v| v.type_name())
-        .unwrap_or("none");
+    let t = srv.lookup_read_nostats(c.db, &argv[1]).map(|v| v.type_name()).unwrap_or("none");
     c.add_simple(t);
 }
 
@@ -244,10 +241,7 @@ fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, a
             "gt" => gt = true,
             "lt" => lt = true,
             _ => {
-                c.add_err(&format!(
-                    "Unsupported option {}",
-                    String::from_utf8_lossy(a)
-                ));
+                c.add_err(&format!("Unsupported option {}", String::from_utf8_lossy(a)));
                 return;
             }
         }
@@ -266,13 +260,9 @@ fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, a
         return;
     };
     let name = util::lower(&argv[0]);
-    let when = n.checked_mul(unit_ms).and_then(|ms| {
-        if absolute {
-            Some(ms)
-        } else {
-            ms.checked_add(srv.now_ms)
-        }
-    });
+    let when = n
+        .checked_mul(unit_ms)
+        .and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.now_ms) });
     let Some(when) = when else {
         c.add_err(&format!("invalid expire time in '{}' command", name));
         return;

@@ -69,11 +69,7 @@ fn parse_ranged(c: &mut Client, arg: &[u8], min: i64, max: i64, msg: &str) -> Op
 
 /// The node fill new lists get (`list-max-listpack-size`).
 fn new_list(srv: &Server) -> List {
-    List::new(
-        srv.config
-            .list_max_listpack_size
-            .clamp(i32::MIN as i64, i32::MAX as i64) as i32,
-    )
+    List::new(srv.config.list_max_listpack_size.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
 }
 
 /// Replies one list element as a bulk string.
@@ -386,11 +382,8 @@ pub fn lpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
         Ok(Some(l)) => l,
     };
     let len = l.len();
-    let limit = if maxlen == 0 {
-        usize::MAX
-    } else {
-        usize::try_from(maxlen).unwrap_or(usize::MAX)
-    };
+    let limit =
+        if maxlen == 0 { usize::MAX } else { usize::try_from(maxlen).unwrap_or(usize::MAX) };
     let mut found: Vec<i64> = Vec::new();
     let mut matches: i64 = 0;
     let want = count.map(|n| if n == 0 { i64::MAX } else { n });
@@ -398,11 +391,7 @@ pub fn lpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
         if e.eq_bytes(ele) {
             matches += 1;
             if matches >= rank {
-                found.push(if from_tail {
-                    (len - 1 - i) as i64
-                } else {
-                    i as i64
-                });
+                found.push(if from_tail { (len - 1 - i) as i64 } else { i as i64 });
                 return match want {
                     Some(w) => found.len() as i64 >= w,
                     None => true,
@@ -520,12 +509,7 @@ pub fn lrem(srv: &mut Server, c: &mut Client, argv: &Argv) {
         v.reverse();
         v
     } else {
-        l.iter()
-            .enumerate()
-            .filter(|(_, e)| e.eq_bytes(ele))
-            .map(|(i, _)| i)
-            .take(limit)
-            .collect()
+        l.iter().enumerate().filter(|(_, e)| e.eq_bytes(ele)).map(|(i, _)| i).take(limit).collect()
     };
     let removed = hits.len();
     if removed > 32 {
@@ -681,13 +665,8 @@ struct Mpop {
 /// Parses `numkeys key... LEFT|RIGHT [COUNT n]` starting at `numkeys_at`, as Redis's
 /// lmpopGenericCommand, replying the error on failure.
 fn parse_mpop(c: &mut Client, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
-    let numkeys = parse_ranged(
-        c,
-        &argv[numkeys_at],
-        1,
-        i64::MAX,
-        "numkeys should be greater than 0",
-    )?;
+    let numkeys =
+        parse_ranged(c, &argv[numkeys_at], 1, i64::MAX, "numkeys should be greater than 0")?;
     let where_at = usize::try_from(numkeys)
         .ok()
         .and_then(|n| n.checked_add(numkeys_at + 1))
@@ -702,13 +681,7 @@ fn parse_mpop(c: &mut Client, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
     while j < argv.len() {
         if count.is_none() && argv[j].eq_ignore_ascii_case(b"count") && j + 1 < argv.len() {
             j += 1;
-            count = Some(parse_ranged(
-                c,
-                &argv[j],
-                1,
-                i64::MAX,
-                "count should be greater than 0",
-            )?);
+            count = Some(parse_ranged(c, &argv[j], 1, i64::MAX, "count should be greater than 0")?);
         } else {
             c.add_error(err::SYNTAX);
             return None;
@@ -845,11 +818,7 @@ pub fn brpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 fn serve_bpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Served {
-    let end = if argv[0].eq_ignore_ascii_case(b"brpop") {
-        End::Tail
-    } else {
-        End::Head
-    };
+    let end = if argv[0].eq_ignore_ascii_case(b"brpop") { End::Tail } else { End::Head };
     let db = c.db;
     let now = srv.now_ms;
     let Some(Value::List(l)) = srv.dbs[db].get_mut(key, now) else {
@@ -926,11 +895,7 @@ fn serve_bmove(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Ser
     }
     let (from, to) = if argv[0].eq_ignore_ascii_case(b"blmove") {
         let end = |a: &[u8]| {
-            if a.eq_ignore_ascii_case(b"left") {
-                End::Head
-            } else {
-                End::Tail
-            }
+            if a.eq_ignore_ascii_case(b"left") { End::Head } else { End::Tail }
         };
         (end(&argv[3]), end(&argv[4]))
     } else {

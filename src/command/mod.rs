@@ -173,10 +173,7 @@ pub struct Registry {
 
 impl Registry {
     fn build() -> Registry {
-        let mut reg = Registry {
-            all: Vec::new(),
-            by_name: hashbrown::HashMap::new(),
-        };
+        let mut reg = Registry { all: Vec::new(), by_name: hashbrown::HashMap::new() };
         for cmd in table::COMMANDS {
             let id = reg.add(cmd, cmd.name.to_string());
             reg.by_name.insert(cmd.name.to_string(), id);
@@ -194,13 +191,7 @@ impl Registry {
         if matches!(cmd.keys, Keys::NumKeys { .. }) {
             flags |= flag::MOVABLE_KEYS;
         }
-        self.all.push(Resolved {
-            cmd,
-            full_name,
-            flags,
-            id,
-            subs: HashMap::new(),
-        });
+        self.all.push(Resolved { cmd, full_name, flags, id, subs: HashMap::new() });
         id
     }
 
@@ -276,10 +267,7 @@ fn args_preview(argv: &Argv) -> String {
 /// Resolves the command in `argv` to a table entry, replying the error when it cannot.
 fn resolve<'a>(reg: &'a Registry, c: &mut Client, argv: &Argv) -> Option<&'a Resolved> {
     let Some(top) = reg.lookup(&argv[0]) else {
-        let name: String = String::from_utf8_lossy(&argv[0])
-            .chars()
-            .take(128)
-            .collect();
+        let name: String = String::from_utf8_lossy(&argv[0]).chars().take(128).collect();
         c.add_err(&format!(
             "unknown command '{}', with args beginning with: {}",
             name,
@@ -291,10 +279,7 @@ fn resolve<'a>(reg: &'a Registry, c: &mut Client, argv: &Argv) -> Option<&'a Res
         match reg.lookup_sub(top, &argv[1]) {
             Some(sub) => sub,
             None => {
-                let sub: String = String::from_utf8_lossy(&argv[1])
-                    .chars()
-                    .take(128)
-                    .collect();
+                let sub: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
                 c.add_err(&format!(
                     "unknown subcommand '{}'. Try {} HELP.",
                     sub,
@@ -309,10 +294,7 @@ fn resolve<'a>(reg: &'a Registry, c: &mut Client, argv: &Argv) -> Option<&'a Res
     let arity = resolved.cmd.arity;
     let n = argv.len() as i32;
     if (arity > 0 && n != arity) || n < -arity {
-        c.add_err(&format!(
-            "wrong number of arguments for '{}' command",
-            resolved.full_name
-        ));
+        c.add_err(&format!("wrong number of arguments for '{}' command", resolved.full_name));
         return None;
     }
     Some(resolved)
@@ -425,10 +407,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     }
     // Inside MULTI: queue, except the commands that control the transaction.
     if c.multi.is_some()
-        && !matches!(
-            r.cmd.name,
-            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-        )
+        && !matches!(r.cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
     {
         if r.flags & flag::NO_MULTI != 0 {
             c.add_err("Command not allowed inside a transaction");
@@ -437,11 +416,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
             }
             finish_errors(srv, c);
         } else {
-            c.multi
-                .as_mut()
-                .expect("checked")
-                .commands
-                .push(argv.to_vec());
+            c.multi.as_mut().expect("checked").commands.push(argv.to_vec());
             c.add_simple("QUEUED");
         }
         end_reply_skip(c);
@@ -565,14 +540,8 @@ fn slowlog_push(srv: &mut Server, c: &Client, argv: &Argv, usec: i64) {
 /// `+<secs>.<usecs> [<db> <addr>] "arg" "arg"`.
 fn feed_monitors(srv: &mut Server, c: &Client, argv: &Argv) {
     let now = crate::util::ustime();
-    let mut line = format!(
-        "+{}.{:06} [{} {}]",
-        now / 1_000_000,
-        now % 1_000_000,
-        c.db,
-        c.addr
-    )
-    .into_bytes();
+    let mut line =
+        format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, c.db, c.addr).into_bytes();
     for a in argv {
         line.push(b' ');
         line.extend_from_slice(&repr(a));
@@ -626,10 +595,7 @@ pub fn key_positions(cmd: &Command, argv: &Argv) -> Result<Vec<usize>, &'static 
             }
             Ok(v)
         }
-        Keys::NumKeys {
-            numkeys_at,
-            dest_first,
-        } => {
+        Keys::NumKeys { numkeys_at, dest_first } => {
             let count = argv
                 .get(numkeys_at)
                 .and_then(|a| crate::util::parse_i64(a))
@@ -659,9 +625,7 @@ mod tests {
         let reg = super::registry();
         assert!(reg.lookup(b"GET").is_some());
         assert!(reg.all.iter().all(|r| {
-            r.full_name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '|' || c == '-' || c == '_')
+            r.full_name.chars().all(|c| c.is_ascii_lowercase() || c == '|' || c == '-' || c == '_')
         }));
     }
 }

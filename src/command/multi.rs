@@ -76,10 +76,7 @@ pub fn watch(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return;
     }
     for key in &argv[1..] {
-        if c.watched
-            .iter()
-            .any(|(db, k, _)| *db == c.db && k.as_slice() == key.as_slice())
-        {
+        if c.watched.iter().any(|(db, k, _)| *db == c.db && k.as_slice() == key.as_slice()) {
             continue;
         }
         let d = &mut srv.dbs[c.db];

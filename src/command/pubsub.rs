@@ -14,11 +14,7 @@ fn subscriptions(c: &Client) -> i64 {
 
 fn update_kind(c: &mut Client) {
     if c.kind == ClientKind::Normal || c.kind == ClientKind::PubSub {
-        c.kind = if subscriptions(c) > 0 {
-            ClientKind::PubSub
-        } else {
-            ClientKind::Normal
-        };
+        c.kind = if subscriptions(c) > 0 { ClientKind::PubSub } else { ClientKind::Normal };
     }
 }
 
@@ -33,11 +29,7 @@ fn push_frame(c: &mut Client, kind: &[u8], name: Option<&[u8]>) {
 pub fn subscribe(srv: &mut Server, c: &mut Client, argv: &Argv) {
     for ch in &argv[1..] {
         if c.channels.insert(ch.clone()) {
-            srv.pubsub
-                .channels
-                .entry(ch.clone())
-                .or_default()
-                .push(c.slot);
+            srv.pubsub.channels.entry(ch.clone()).or_default().push(c.slot);
         }
         push_frame(c, b"subscribe", Some(ch));
     }
@@ -45,11 +37,8 @@ pub fn subscribe(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn unsubscribe(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let targets: Vec<Vec<u8>> = if argv.len() > 1 {
-        argv[1..].to_vec()
-    } else {
-        c.channels.iter().cloned().collect()
-    };
+    let targets: Vec<Vec<u8>> =
+        if argv.len() > 1 { argv[1..].to_vec() } else { c.channels.iter().cloned().collect() };
     if targets.is_empty() {
         push_frame(c, b"unsubscribe", None);
     }
@@ -79,11 +68,8 @@ pub fn psubscribe(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn punsubscribe(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let targets: Vec<Vec<u8>> = if argv.len() > 1 {
-        argv[1..].to_vec()
-    } else {
-        c.patterns.clone()
-    };
+    let targets: Vec<Vec<u8>> =
+        if argv.len() > 1 { argv[1..].to_vec() } else { c.patterns.clone() };
     if targets.is_empty() {
         push_frame(c, b"punsubscribe", None);
     }
@@ -91,9 +77,7 @@ pub fn punsubscribe(srv: &mut Server, c: &mut Client, argv: &Argv) {
         if let Some(i) = c.patterns.iter().position(|x| *x == p) {
             c.patterns.remove(i);
             let slot = c.slot;
-            srv.pubsub
-                .patterns
-                .retain(|(q, s)| !(*s == slot && *q == p));
+            srv.pubsub.patterns.retain(|(q, s)| !(*s == slot && *q == p));
         }
         push_frame(c, b"punsubscribe", Some(&p));
     }

@@ -136,10 +136,7 @@ pub fn sismember(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 pub fn smismember(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
-        let found: Vec<bool> = argv[2..]
-            .iter()
-            .map(|m| s.is_some_and(|s| s.contains(m)))
-            .collect();
+        let found: Vec<bool> = argv[2..].iter().map(|m| s.is_some_and(|s| s.contains(m))).collect();
         c.add_array(found.len());
         for f in found {
             c.add_int(f as i64);
@@ -358,12 +355,8 @@ pub fn smove(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let db = c.db;
     let max = max_intset_entries(srv);
     // Types first: the source must exist and be a set, the destination be a set if it exists.
-    let src_kind = srv
-        .lookup_write(db, src)
-        .map(|v| matches!(v, Value::Set(_)));
-    let dst_kind = srv
-        .lookup_write(db, dst)
-        .map(|v| matches!(v, Value::Set(_)));
+    let src_kind = srv.lookup_write(db, src).map(|v| matches!(v, Value::Set(_)));
+    let dst_kind = srv.lookup_write(db, dst).map(|v| matches!(v, Value::Set(_)));
     match (src_kind, dst_kind) {
         (None, _) => {
             c.add_int(0);

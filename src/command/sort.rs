@@ -23,10 +23,7 @@ fn lookup_pattern(srv: &Server, db: usize, pattern: &[u8], elem: &[u8]) -> Optio
     }
     let star = pattern.iter().position(|&b| b == b'*')?;
     // "->" after the star splits key and hash field.
-    let arrow = pattern[star..]
-        .windows(2)
-        .position(|w| w == b"->")
-        .map(|p| p + star);
+    let arrow = pattern[star..].windows(2).position(|w| w == b"->").map(|p| p + star);
     let (key_pat, field) = match arrow {
         Some(a) if a + 2 < pattern.len() => (&pattern[..a], Some(&pattern[a + 2..])),
         _ => (pattern, None),
@@ -43,9 +40,7 @@ fn lookup_pattern(srv: &Server, db: usize, pattern: &[u8], elem: &[u8]) -> Optio
         (Value::Str(s), None) => Some(s.to_vec()),
         (Value::Hash(h), Some(f)) => {
             let mut b = crate::db::listpack::IntBuf::default();
-            h.iter()
-                .find(|(k, _)| k.eq_bytes(f))
-                .map(|(_, v)| v.as_bytes(&mut b).to_vec())
+            h.iter().find(|(k, _)| k.eq_bytes(f)).map(|(_, v)| v.as_bytes(&mut b).to_vec())
         }
         _ => None,
     }
@@ -58,17 +53,11 @@ fn sort_strtod(v: &[u8]) -> Option<f64> {
     if v.is_empty() {
         return Some(0.0);
     }
-    let start = v
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
+    let start = v.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
     let t = &v[start..];
     let x = parse_f64(t).or_else(|| super::strings::parse_hex_float(t))?;
     // strtod reports ERANGE for overflow to infinity (a written "inf" is fine).
-    if x.is_infinite()
-        && !t
-            .iter()
-            .any(|b| b.is_ascii_alphabetic() && *b != b'e' && *b != b'E')
-    {
+    if x.is_infinite() && !t.iter().any(|b| b.is_ascii_alphabetic() && *b != b'e' && *b != b'E') {
         return None;
     }
     Some(x)
@@ -155,14 +144,8 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
         by = None;
     }
 
-    let mut items: Vec<Item> = elems
-        .into_iter()
-        .map(|elem| Item {
-            elem,
-            score: 0.0,
-            cmp: None,
-        })
-        .collect();
+    let mut items: Vec<Item> =
+        elems.into_iter().map(|elem| Item { elem, score: 0.0, cmp: None }).collect();
     if !dontsort {
         for it in items.iter_mut() {
             let val = match by {
@@ -214,11 +197,7 @@ fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) 
     // LIMIT, clamped as Redis does.
     let len = items.len() as i64;
     let start = offset.clamp(0, len);
-    let end = if count < 0 {
-        len
-    } else {
-        (start + count).min(len)
-    };
+    let end = if count < 0 { len } else { (start + count).min(len) };
     let window = &items[start as usize..end.max(start) as usize];
 
     let mut out: Vec<Option<Vec<u8>>> = Vec::new();

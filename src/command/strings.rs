@@ -84,13 +84,7 @@ fn parse_expire(
         return None;
     };
     let ms = n.checked_mul(unit_ms);
-    let when = ms.and_then(|ms| {
-        if absolute {
-            Some(ms)
-        } else {
-            ms.checked_add(srv.now_ms)
-        }
-    });
+    let when = ms.and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.now_ms) });
     match when {
         Some(w) if n > 0 => Some(w),
         _ => {
@@ -136,11 +130,7 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
             "ex" | "px" | "exat" | "pxat"
                 if expire_opt.as_ref().is_none_or(|o| *o == opt) && next.is_some() =>
             {
-                let unit = if opt == "ex" || opt == "exat" {
-                    1000
-                } else {
-                    1
-                };
+                let unit = if opt == "ex" || opt == "exat" { 1000 } else { 1 };
                 pending = Some((next.unwrap(), unit, opt.ends_with("at")));
                 expire_opt = Some(opt);
                 i += 1;
@@ -218,13 +208,7 @@ fn setex_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit: i64, name:
     let Some(t) = parse_expire(srv, c, &argv[2], unit, false, name) else {
         return;
     };
-    store(
-        srv,
-        c.db,
-        &argv[1],
-        Str::from_bytes(&argv[3]),
-        Expiry::At(t),
-    );
+    store(srv, c.db, &argv[1], Str::from_bytes(&argv[3]), Expiry::At(t));
     srv.propagate_as(crate::propagate::argv(&[
         b"SET",
         &argv[1],
@@ -289,11 +273,7 @@ pub fn getex(srv: &mut Server, c: &mut Client, argv: &Argv) {
             "ex" | "px" | "exat" | "pxat"
                 if given.as_ref().is_none_or(|o| *o == opt) && next.is_some() =>
             {
-                let unit = if opt == "ex" || opt == "exat" {
-                    1000
-                } else {
-                    1
-                };
+                let unit = if opt == "ex" || opt == "exat" { 1000 } else { 1 };
                 pending = Some((next.unwrap(), unit, opt.ends_with("at")));
                 change = Change::At(0);
                 given = Some(opt);
@@ -386,10 +366,7 @@ pub fn msetnx(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return;
     }
     let now = srv.now_ms;
-    if argv[1..]
-        .chunks(2)
-        .any(|p| srv.dbs[c.db].contains(&p[0], now))
-    {
+    if argv[1..].chunks(2).any(|p| srv.dbs[c.db].contains(&p[0], now)) {
         c.add_int(0);
         return;
     }
@@ -419,11 +396,7 @@ pub fn append(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
     v.extend_from_slice(&argv[2]);
     let len = v.len();
-    let value = if created {
-        Str::from_bytes(&v)
-    } else {
-        Str::from_modified(v)
-    };
+    let value = if created { Str::from_bytes(&v) } else { Str::from_modified(v) };
     let d = &mut srv.dbs[c.db];
     d.set(&argv[1], Value::Str(value), true);
     srv.dirty += 1;
@@ -559,9 +532,7 @@ pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let rest = rest
-        .strip_prefix(b"0x")
-        .or_else(|| rest.strip_prefix(b"0X"))?;
+    let rest = rest.strip_prefix(b"0x").or_else(|| rest.strip_prefix(b"0X"))?;
     let (mant, exp) = match rest.iter().position(|&b| b == b'p' || b == b'P') {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
@@ -620,12 +591,7 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
     // Redis stores the result as a plain string object, never int-encoded.
     srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
     // Float formatting may differ between machines: the result is propagated, not the step.
-    srv.propagate_as(crate::propagate::argv(&[
-        b"SET",
-        &argv[1],
-        text.as_bytes(),
-        b"KEEPTTL",
-    ]));
+    srv.propagate_as(crate::propagate::argv(&[b"SET", &argv[1], text.as_bytes(), b"KEEPTTL"]));
     srv.dirty += 1;
     srv.notify(notify::STRING, "incrbyfloat", &argv[1], c.db);
     c.add_bulk(text.as_bytes());
@@ -690,10 +656,7 @@ pub fn getbit(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let mut b = itoa::Buffer::new();
     let bytes: &[u8] = s.map(|s| s.bytes(&mut b)).unwrap_or(b"");
     let byte = (offset >> 3) as usize;
-    let bit = bytes
-        .get(byte)
-        .map(|v| v & (1 << (7 - (offset & 7))) != 0)
-        .unwrap_or(false);
+    let bit = bytes.get(byte).map(|v| v & (1 << (7 - (offset & 7))) != 0).unwrap_or(false);
     c.add_int(bit as i64);
 }
 
@@ -706,11 +669,7 @@ fn resolve_range(mut start: i64, mut end: i64, len: i64) -> Option<(i64, i64)> {
         end = (len + end).max(0);
     }
     end = end.min(len - 1);
-    if start > end || len == 0 {
-        None
-    } else {
-        Some((start, end))
-    }
+    if start > end || len == 0 { None } else { Some((start, end)) }
 }
 
 /// Parses the optional `start end [BYTE|BIT]` of BITCOUNT/BITPOS from `args`, in Redis
@@ -803,21 +762,16 @@ pub fn bitcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true, false) else {
         return;
     };
-    let units = if bits {
-        bytes.len() as i64 * 8
-    } else {
-        bytes.len() as i64
-    };
+    let units = if bits { bytes.len() as i64 * 8 } else { bytes.len() as i64 };
     let count = if argv.len() == 2 {
         bytes.iter().map(|b| b.count_ones() as u64).sum()
     } else {
         match resolve_range(start, end.unwrap_or(-1), units) {
             None => 0,
             Some((s, e)) if bits => count_bits(bytes, s as u64, e as u64),
-            Some((s, e)) => bytes[s as usize..=e as usize]
-                .iter()
-                .map(|b| b.count_ones() as u64)
-                .sum(),
+            Some((s, e)) => {
+                bytes[s as usize..=e as usize].iter().map(|b| b.count_ones() as u64).sum()
+            }
         }
     };
     c.add_int(count as i64);
@@ -854,11 +808,7 @@ pub fn bitpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_int(-1);
         return;
     };
-    let (first, last) = if bits {
-        (s_u, e_u)
-    } else {
-        (s_u * 8, e_u * 8 + 7)
-    };
+    let (first, last) = if bits { (s_u, e_u) } else { (s_u * 8, e_u * 8 + 7) };
     for pos in first..=last {
         let bit = bytes[(pos >> 3) as usize] & (1 << (7 - (pos & 7))) != 0;
         if bit == want {
@@ -924,11 +874,7 @@ pub fn bitop(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     srv.dirty += 1;
     if let Some(e) = event {
-        let class = if e == "del" {
-            notify::GENERIC
-        } else {
-            notify::STRING
-        };
+        let class = if e == "del" { notify::GENERIC } else { notify::STRING };
         srv.notify(class, e, &argv[2], c.db);
     }
     c.add_int(out.len() as i64);
@@ -1040,10 +986,8 @@ pub fn lcs(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_bulk(&result);
         return;
     }
-    let kept: Vec<_> = ranges
-        .into_iter()
-        .filter(|((s, e), _)| (e - s + 1) as i64 >= min_len)
-        .collect();
+    let kept: Vec<_> =
+        ranges.into_iter().filter(|((s, e), _)| (e - s + 1) as i64 >= min_len).collect();
     c.add_map(2);
     c.add_bulk(b"matches");
     c.add_array(kept.len());

@@ -321,9 +321,7 @@ pub fn zcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return;
     };
     if let Ok(z) = read_zset(srv, c, &argv[1]) {
-        let n = z
-            .and_then(|z| z.score_range_ranks(&r))
-            .map_or(0, |(a, b)| b + 1 - a);
+        let n = z.and_then(|z| z.score_range_ranks(&r)).map_or(0, |(a, b)| b + 1 - a);
         c.add_int(n as i64);
     }
 }
@@ -334,9 +332,7 @@ pub fn zlexcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
         return;
     };
     if let Ok(z) = read_zset(srv, c, &argv[1]) {
-        let n = z
-            .and_then(|z| z.lex_range_ranks(&r))
-            .map_or(0, |(a, b)| b + 1 - a);
+        let n = z.and_then(|z| z.lex_range_ranks(&r)).map_or(0, |(a, b)| b + 1 - a);
         c.add_int(n as i64);
     }
 }
@@ -437,13 +433,7 @@ fn parse_range_request(
         },
         _ => Selection::Rank(parse_long(c, min)?, parse_long(c, max)?),
     };
-    Some(RangeRequest {
-        selection,
-        rev: reverse,
-        offset,
-        limit,
-        withscores,
-    })
+    Some(RangeRequest { selection, rev: reverse, offset, limit, withscores })
 }
 
 /// Normalizes Redis rank indexes (negative from the end) to an inclusive window, or None when
@@ -470,11 +460,7 @@ fn resolve_range(z: &ZSet, req: &RangeRequest) -> Option<(usize, usize)> {
     let (lo, hi) = match &req.selection {
         Selection::Rank(s, e) => {
             let (s, e) = rank_window(*s, *e, len)?;
-            return Some(if req.rev {
-                (len - 1 - e, len - 1 - s)
-            } else {
-                (s, e)
-            });
+            return Some(if req.rev { (len - 1 - e, len - 1 - s) } else { (s, e) });
         }
         Selection::Score(r) => z.score_range_ranks(r)?,
         Selection::Lex(r) => z.lex_range_ranks(r)?,
@@ -486,11 +472,7 @@ fn resolve_range(z: &ZSet, req: &RangeRequest) -> Option<(usize, usize)> {
     if offset > hi - lo {
         return None;
     }
-    let span = if req.limit < 0 {
-        usize::MAX
-    } else {
-        req.limit as usize - 1
-    };
+    let span = if req.limit < 0 { usize::MAX } else { req.limit as usize - 1 };
     Some(if req.rev {
         let b = hi - offset;
         (b.saturating_sub(span).max(lo), b)
@@ -572,8 +554,7 @@ pub fn zrangestore(srv: &mut Server, c: &mut Client, argv: &Argv) {
     };
     let mut pairs = Vec::new();
     if let Some((a, b)) = z.and_then(|z| resolve_range(z, &req)) {
-        z.expect("resolved")
-            .visit_ranks(a, b, false, |m, s| pairs.push((m.to_vec(), s)));
+        z.expect("resolved").visit_ranks(a, b, false, |m, s| pairs.push((m.to_vec(), s)));
     }
     store_result(srv, c, &argv[1], pairs);
 }
@@ -600,13 +581,7 @@ fn remrange_generic(srv: &mut Server, c: &mut Client, argv: &Argv, kind: RangeKi
             Selection::Rank(s, e)
         }
     };
-    let req = RangeRequest {
-        selection,
-        rev: false,
-        offset: 0,
-        limit: -1,
-        withscores: false,
-    };
+    let req = RangeRequest { selection, rev: false, offset: 0, limit: -1, withscores: false };
     let db = c.db;
     let z = match write_zset(srv, c, &argv[1]) {
         Err(()) => return,
@@ -774,9 +749,9 @@ pub fn parse_mpop(c: &mut Client, argv: &Argv, numkeys_at: usize) -> Option<Mpop
     while j < argv.len() {
         if count.is_none() && util::lower(&argv[j]) == "count" && j + 1 < argv.len() {
             j += 1;
-            count = Some(
-                parse_positive_with(c, &argv[j], "ERR count should be greater than 0")? as usize,
-            );
+            count =
+                Some(parse_positive_with(c, &argv[j], "ERR count should be greater than 0")?
+                    as usize);
         } else {
             c.add_error(err::SYNTAX);
             return None;
@@ -795,25 +770,13 @@ pub fn zmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let Some(args) = parse_mpop(c, argv, 1) else {
         return;
     };
-    let how = PopReply {
-        emit_key: true,
-        nested: true,
-        nil_when_empty: true,
-    };
+    let how = PopReply { emit_key: true, nested: true, nil_when_empty: true };
     let dirty_before = srv.dirty;
     if let Some(key) = pop_reply(srv, c, &args.keys, args.from_max, Some(args.count), how) {
         // Propagated as what it did: ZPOPMIN/ZPOPMAX key <popped>.
         let popped = srv.dirty - dirty_before;
-        let cmd: &[u8] = if args.from_max {
-            b"ZPOPMAX"
-        } else {
-            b"ZPOPMIN"
-        };
-        srv.propagate_as(crate::propagate::argv(&[
-            cmd,
-            &key,
-            popped.to_string().as_bytes(),
-        ]));
+        let cmd: &[u8] = if args.from_max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        srv.propagate_as(crate::propagate::argv(&[cmd, &key, popped.to_string().as_bytes()]));
     }
 }
 
@@ -868,10 +831,7 @@ impl Source {
     }
     fn score(&mut self, member: &[u8]) -> Option<f64> {
         let elements = &self.elements;
-        self.index
-            .get_or_insert_with(|| elements.iter().cloned().collect())
-            .get(member)
-            .copied()
+        self.index.get_or_insert_with(|| elements.iter().cloned().collect()).get(member).copied()
     }
 }
 
@@ -882,24 +842,16 @@ fn read_sources(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>]) -> Result<Ve
     for key in keys {
         let elements = match srv.lookup_read(c.db, key) {
             None => Vec::new(),
-            Some(Value::ZSet(z)) => z
-                .iter()
-                .map(|(m, s)| (m.as_bytes(&mut ib).to_vec(), s))
-                .collect(),
-            Some(Value::Set(s)) => s
-                .iter()
-                .map(|m| (m.as_bytes(&mut ib).to_vec(), 1.0))
-                .collect(),
+            Some(Value::ZSet(z)) => {
+                z.iter().map(|(m, s)| (m.as_bytes(&mut ib).to_vec(), s)).collect()
+            }
+            Some(Value::Set(s)) => s.iter().map(|m| (m.as_bytes(&mut ib).to_vec(), 1.0)).collect(),
             Some(_) => {
                 c.add_error(err::WRONGTYPE);
                 return Err(());
             }
         };
-        out.push(Source {
-            elements,
-            index: None,
-            weight: 1.0,
-        });
+        out.push(Source { elements, index: None, weight: 1.0 });
     }
     Ok(out)
 }
@@ -1258,16 +1210,8 @@ fn first_nonempty_zset(
     Ok(None)
 }
 
-const BZPOP_REPLY: PopReply = PopReply {
-    emit_key: true,
-    nested: false,
-    nil_when_empty: true,
-};
-const BZMPOP_REPLY: PopReply = PopReply {
-    emit_key: true,
-    nested: true,
-    nil_when_empty: true,
-};
+const BZPOP_REPLY: PopReply = PopReply { emit_key: true, nested: false, nil_when_empty: true };
+const BZMPOP_REPLY: PopReply = PopReply { emit_key: true, nested: true, nil_when_empty: true };
 
 fn bzpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, from_max: bool) {
     let Some(deadline) = crate::blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
@@ -1284,11 +1228,7 @@ fn bzpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, from_max: bool) 
                 c.add_null_array();
                 return;
             }
-            let serve = if from_max {
-                serve_bzpopmax
-            } else {
-                serve_bzpopmin
-            };
+            let serve = if from_max { serve_bzpopmax } else { serve_bzpopmin };
             crate::blocking::block_for_keys(srv, c, keys, deadline, argv, serve);
         }
     }
@@ -1347,14 +1287,7 @@ pub fn bzmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
     match first_nonempty_zset(srv, c, &args.keys) {
         Err(()) => {}
         Ok(Some(key)) => {
-            pop_reply(
-                srv,
-                c,
-                &[key],
-                args.from_max,
-                Some(args.count),
-                BZMPOP_REPLY,
-            );
+            pop_reply(srv, c, &[key], args.from_max, Some(args.count), BZMPOP_REPLY);
         }
         Ok(None) => {
             if !crate::blocking::may_block(c) {
@@ -1379,13 +1312,6 @@ fn serve_bzmpop(
     let Some(args) = parse_mpop(c, argv, 2) else {
         return crate::blocking::Served::Done;
     };
-    pop_reply(
-        srv,
-        c,
-        &[key.to_vec()],
-        args.from_max,
-        Some(args.count),
-        BZMPOP_REPLY,
-    );
+    pop_reply(srv, c, &[key.to_vec()], args.from_max, Some(args.count), BZMPOP_REPLY);
     crate::blocking::Served::Done
 }

@@ -13,9 +13,7 @@ pub fn save(_old: &str, new: &str) -> Result<String, String> {
     }
     let mut out = Vec::with_capacity(parts.len());
     for p in parts {
-        let v: i64 = p
-            .parse()
-            .map_err(|_| "Invalid save parameters".to_string())?;
+        let v: i64 = p.parse().map_err(|_| "Invalid save parameters".to_string())?;
         if v < 0 {
             return Err("Invalid save parameters".into());
         }
@@ -54,7 +52,7 @@ pub fn client_output_buffer_limit(old: &str, new: &str) -> Result<String, String
                 "pubsub" => 2,
                 _ => {
                     return Err(
-                        "Invalid client class specified in buffer limit configuration.".into(),
+                        "Invalid client class specified in buffer limit configuration.".into()
                     );
                 }
             };
@@ -150,12 +148,7 @@ pub mod notify {
                 }
             }
         }
-        for (bit, c) in [
-            (KEYSPACE, 'K'),
-            (KEYEVENT, 'E'),
-            (KEY_MISS, 'm'),
-            (NEW, 'n'),
-        ] {
+        for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm'), (NEW, 'n')] {
             if flags & bit != 0 {
                 s.push(c);
             }
@@ -180,9 +173,7 @@ pub fn oom_score_adj_values(_old: &str, new: &str) -> Result<String, String> {
     }
     let mut out = Vec::new();
     for v in vals {
-        let n: i64 = v
-            .parse()
-            .map_err(|_| "Invalid oom-score-adj-values".to_string())?;
+        let n: i64 = v.parse().map_err(|_| "Invalid oom-score-adj-values".to_string())?;
         if !(-2000..=2000).contains(&n) {
             return Err("Invalid oom-score-adj-values".into());
         }
@@ -231,10 +222,7 @@ mod tests {
     #[test]
     fn obuf_limits_merge_by_class() {
         let v = client_output_buffer_limit("", "pubsub 64mb 16mb 90").unwrap();
-        assert_eq!(
-            v,
-            "normal 0 0 0 slave 268435456 67108864 60 pubsub 67108864 16777216 90"
-        );
+        assert_eq!(v, "normal 0 0 0 slave 268435456 67108864 60 pubsub 67108864 16777216 90");
         assert!(client_output_buffer_limit("", "bogus 1 2 3").is_err());
     }
 

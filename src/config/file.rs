@@ -94,19 +94,12 @@ pub struct ConfigLine {
 impl ConfigLine {
     /// The directive name (`args[0]`) as text.
     pub fn name(&self) -> String {
-        self.args
-            .first()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .unwrap_or_default()
+        self.args.first().map(|a| String::from_utf8_lossy(a).into_owned()).unwrap_or_default()
     }
 
     /// The arguments after the name, as text (invalid UTF-8 replaced).
     pub fn values_lossy(&self) -> Vec<String> {
-        self.args
-            .iter()
-            .skip(1)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect()
+        self.args.iter().skip(1).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
     }
 }
 
@@ -231,25 +224,16 @@ fn read_file_bytes(path: &Path) -> Result<Vec<u8>, ConfigFileError> {
         Ok(m) if m.is_dir() => return Ok(Vec::new()),
         _ => {}
     }
-    fs::read(path).map_err(|error| ConfigFileError::Open {
-        path: path.to_path_buf(),
-        error,
-    })
+    fs::read(path).map_err(|error| ConfigFileError::Open { path: path.to_path_buf(), error })
 }
 
 impl Loader {
     fn new() -> Self {
-        Loader {
-            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
-        }
+        Loader { cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")) }
     }
 
     fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.cwd.join(p)
-        }
+        if p.is_absolute() { p.to_path_buf() } else { self.cwd.join(p) }
     }
 
     /// `loadServerConfig`'s file part: the segments for a path or pattern.
@@ -369,11 +353,7 @@ impl Loader {
 fn trim(b: &[u8]) -> &[u8] {
     let is_t = |c: &u8| matches!(*c, b' ' | b'\t' | b'\r' | b'\n');
     let start = b.iter().position(|c| !is_t(c)).unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !is_t(c))
-        .map(|i| i + 1)
-        .unwrap_or(start);
+    let end = b.iter().rposition(|c| !is_t(c)).map(|i| i + 1).unwrap_or(start);
     &b[start..end.max(start)]
 }
 
@@ -387,10 +367,7 @@ pub fn read_config(path: &Path) -> Result<Vec<ConfigLine>, ConfigFileError> {
 /// Includes are expanded relative to the working directory.
 pub fn parse_config_str(text: &str, origin: &str) -> Result<Vec<ConfigLine>, ConfigFileError> {
     let mut out = Vec::new();
-    let seg = Segment {
-        file: PathBuf::from(origin),
-        bytes: text.as_bytes().to_vec(),
-    };
+    let seg = Segment { file: PathBuf::from(origin), bytes: text.as_bytes().to_vec() };
     Loader::new().parse(&[seg], 0, &mut out)?;
     Ok(out)
 }
@@ -410,21 +387,12 @@ pub fn load_server_config(
         None => Vec::new(),
     };
     if let Some(s) = stdin {
-        segments.push(Segment {
-            file: PathBuf::from("<stdin>"),
-            bytes: s.to_vec(),
-        });
+        segments.push(Segment { file: PathBuf::from("<stdin>"), bytes: s.to_vec() });
     }
     if let Some(o) = options {
         let file = PathBuf::from("<command line>");
-        segments.push(Segment {
-            file: file.clone(),
-            bytes: b"\n".to_vec(),
-        });
-        segments.push(Segment {
-            file,
-            bytes: o.as_bytes().to_vec(),
-        });
+        segments.push(Segment { file: file.clone(), bytes: b"\n".to_vec() });
+        segments.push(Segment { file, bytes: o.as_bytes().to_vec() });
     }
     let mut out = Vec::new();
     loader.parse(&segments, 0, &mut out)?;
@@ -542,10 +510,7 @@ pub fn args_to_config_text(args: &[String]) -> Result<String, CommandLineError> 
 
 fn glob(pattern: &[u8]) -> Vec<PathBuf> {
     let absolute = pattern.first() == Some(&b'/');
-    let comps: Vec<&[u8]> = pattern
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .collect();
+    let comps: Vec<&[u8]> = pattern.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
     let mut current: Vec<Vec<u8>> = vec![if absolute { b"/".to_vec() } else { Vec::new() }];
     for (idx, comp) in comps.iter().enumerate() {
         let is_last = idx + 1 == comps.len();
@@ -560,11 +525,7 @@ fn glob(pattern: &[u8]) -> Vec<PathBuf> {
                 p
             };
             if has_wildcard(comp) {
-                let dir = if base.is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    bytes_to_path(base)
-                };
+                let dir = if base.is_empty() { PathBuf::from(".") } else { bytes_to_path(base) };
                 let Ok(rd) = fs::read_dir(&dir) else { continue };
                 for e in rd.flatten() {
                     let name = path_to_bytes(Path::new(&e.file_name()));
@@ -704,10 +665,7 @@ mod tests {
     fn skips_comments_blank_and_trims() {
         let text = "# comment\n\n   \t\nPORT 6379  \r\n  # indented comment\n\x0b\nSave \"\" \nbind 127.0.0.1 -::1";
         let lines = parse_config_str(text, "t.conf").unwrap();
-        assert_eq!(
-            names(&lines),
-            ["PORT 6379", "Save \"\"", "bind 127.0.0.1 -::1"]
-        );
+        assert_eq!(names(&lines), ["PORT 6379", "Save \"\"", "bind 127.0.0.1 -::1"]);
         assert_eq!(lines[0].args, vec![b"port".to_vec(), b"6379".to_vec()]);
         assert_eq!(lines[0].line_no, 4);
         assert_eq!(lines[1].name(), "save");
@@ -737,11 +695,7 @@ mod tests {
         let inc = dir.path().join("inc.conf");
         fs::write(&inc, "# c\nmaxmemory 1mb\n").unwrap();
         let main = dir.path().join("main.conf");
-        fs::write(
-            &main,
-            format!("port 1\nINCLUDE {}\nport 2\n", inc.display()),
-        )
-        .unwrap();
+        fs::write(&main, format!("port 1\nINCLUDE {}\nport 2\n", inc.display())).unwrap();
         let lines = read_config(&main).unwrap();
         assert_eq!(names(&lines), ["port 1", "maxmemory 1mb", "port 2"]);
         assert_eq!((lines[1].line_no, lines[1].file.clone()), (2, inc.clone()));
@@ -749,10 +703,7 @@ mod tests {
 
         // include with a wrong argument count is a bad directive.
         let err = parse_config_str("include a b", "x").unwrap_err();
-        assert!(
-            err.fatal_message("tine")
-                .ends_with(&format!("{BAD_DIRECTIVE}\n"))
-        );
+        assert!(err.fatal_message("tine").ends_with(&format!("{BAD_DIRECTIVE}\n")));
 
         // A missing file is fatal, with Redis's wording.
         let err = parse_config_str(&format!("include {}/nope.conf", dir.path().display()), "x")
@@ -812,15 +763,8 @@ mod tests {
         assert_eq!(lines[2].file, d.join("b.conf"));
 
         // ? and [] and wildcard directories.
-        fs::write(
-            &main,
-            format!("include {}/conf.?/[ab].conf\n", dir.path().display()),
-        )
-        .unwrap();
-        assert_eq!(
-            names(&read_config(&main).unwrap()),
-            ["a 1", "a 2b 1", "b 2"]
-        );
+        fs::write(&main, format!("include {}/conf.?/[ab].conf\n", dir.path().display())).unwrap();
+        assert_eq!(names(&read_config(&main).unwrap()), ["a 1", "a 2b 1", "b 2"]);
         fs::write(&main, format!("include {}/*/[!a]*\n", dir.path().display())).unwrap();
         assert_eq!(names(&read_config(&main).unwrap()), ["b 1", "b 2", "c 1"]);
     }
@@ -852,25 +796,15 @@ mod tests {
 
     #[test]
     fn command_line_like_redis() {
-        let cl = parse_command_line(&s(&[
-            "/etc/redis.conf",
-            "--port",
-            "6380",
-            "--bind",
-            "a",
-            "b",
-            "-",
-        ]))
-        .unwrap();
+        let cl =
+            parse_command_line(&s(&["/etc/redis.conf", "--port", "6380", "--bind", "a", "b", "-"]))
+                .unwrap();
         assert_eq!(cl.config_file.as_deref(), Some("/etc/redis.conf"));
         assert!(cl.config_from_stdin);
         assert_eq!(cl.options, "port \"6380\" \nbind \"a\" \"b\" ");
 
         // Observed with redis-server 7.0.15: `--port --bogus` gives line `port "--bogus"`.
-        assert_eq!(
-            args_to_config_text(&s(&["--port", "--bogus"])).unwrap(),
-            "port \"--bogus\" "
-        );
+        assert_eq!(args_to_config_text(&s(&["--port", "--bogus"])).unwrap(), "port \"--bogus\" ");
         // `--save` with no value, before another option or last.
         assert_eq!(
             args_to_config_text(&s(&["--save", "--port", "1"])).unwrap(),
@@ -885,10 +819,7 @@ mod tests {
             "sentinel \nport \"1\" "
         );
         // Name and value in one argument.
-        assert_eq!(
-            args_to_config_text(&s(&["--port 7 --x"])).unwrap(),
-            "port 7 --x "
-        );
+        assert_eq!(args_to_config_text(&s(&["--port 7 --x"])).unwrap(), "port 7 --x ");
         // Values are repr-quoted.
         assert_eq!(
             args_to_config_text(&s(&["--requirepass", "a b\"c"])).unwrap(),
@@ -901,10 +832,7 @@ mod tests {
         );
         let cl = parse_command_line(&s(&["-", "--port", "1"])).unwrap();
         assert!(cl.config_from_stdin && cl.config_file.is_none());
-        assert_eq!(
-            parse_command_line(&s(&["--version"])),
-            Err(CommandLineError::Version)
-        );
+        assert_eq!(parse_command_line(&s(&["--version"])), Err(CommandLineError::Version));
         assert_eq!(parse_command_line(&s(&["-h"])), Err(CommandLineError::Help));
         assert_eq!(parse_command_line(&[]).unwrap(), CommandLine::default());
     }
@@ -939,9 +867,7 @@ mod tests {
         println!("{}: {} directive lines", path.display(), lines.len());
         assert!(!lines.is_empty());
         assert!(
-            lines
-                .iter()
-                .all(|l| !l.args.is_empty() && l.args[0] == l.args[0].to_ascii_lowercase())
+            lines.iter().all(|l| !l.args.is_empty() && l.args[0] == l.args[0].to_ascii_lowercase())
         );
     }
 }

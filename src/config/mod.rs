@@ -121,10 +121,7 @@ impl ConfigValue for i64 {
             _ => return Err("internal error: integer field with a non-integer kind".into()),
         };
         if v < min || v > max {
-            return Err(format!(
-                "argument must be between {} and {} inclusive",
-                min, max
-            ));
+            return Err(format!("argument must be between {} and {} inclusive", min, max));
         }
         Ok(v)
     }
@@ -140,16 +137,11 @@ impl ConfigValue for i64 {
 impl ConfigValue for &'static str {
     fn parse(text: &str, kind: &Kind, _old: Option<&Self>) -> Result<Self, String> {
         match kind {
-            Kind::Enum(values) => values
-                .iter()
-                .find(|v| v.eq_ignore_ascii_case(text))
-                .copied()
-                .ok_or_else(|| {
-                    format!(
-                        "argument(s) must be one of the following: {}",
-                        values.join(", ")
-                    )
-                }),
+            Kind::Enum(values) => {
+                values.iter().find(|v| v.eq_ignore_ascii_case(text)).copied().ok_or_else(|| {
+                    format!("argument(s) must be one of the following: {}", values.join(", "))
+                })
+            }
             _ => Err("internal error: enum field with a non-enum kind".into()),
         }
     }
@@ -174,9 +166,7 @@ impl ConfigValue for String {
 /// case-insensitive unit b, k (1000), kb (1024), m, mb, g, gb.
 pub fn parse_memory(text: &str) -> Option<i64> {
     let lower = text.to_ascii_lowercase();
-    let digits_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
-        .unwrap_or(lower.len());
+    let digits_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '-')).unwrap_or(lower.len());
     let (num, unit) = lower.split_at(digits_end);
     let mul: i64 = match unit {
         "" | "b" => 1,
@@ -247,10 +237,7 @@ impl SetError {
     pub fn reply_text(&self) -> String {
         match self {
             SetError::Unknown(name) => {
-                format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                    name
-                )
+                format!("ERR Unknown option or number of arguments for CONFIG SET - '{}'", name)
             }
             SetError::Failed(name, reason) => {
                 format!(
@@ -308,10 +295,7 @@ impl Config {
         for (name, value) in pairs {
             let d = lookup(name).ok_or_else(|| SetError::Unknown(name.to_string()))?;
             if seen.contains(&d.name) {
-                return Err(SetError::Failed(
-                    name.to_string(),
-                    "duplicate parameter".into(),
-                ));
+                return Err(SetError::Failed(name.to_string(), "duplicate parameter".into()));
             }
             if d.has(flags::IMMUTABLE) {
                 return Err(SetError::Failed(
@@ -351,11 +335,7 @@ impl Config {
                 let joined = values.join(" ");
                 if d.name == "save" && accumulate_save && !joined.is_empty() {
                     let old = (d.get)(self);
-                    if old.is_empty() {
-                        joined
-                    } else {
-                        format!("{} {}", old, joined)
-                    }
+                    if old.is_empty() { joined } else { format!("{} {}", old, joined) }
                 } else {
                     joined
                 }
@@ -385,15 +365,8 @@ impl Config {
 
     /// The save points, as (seconds, changes).
     pub fn save_points(&self) -> Vec<(i64, i64)> {
-        let nums: Vec<i64> = self
-            .save
-            .split_whitespace()
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        nums.chunks(2)
-            .filter(|c| c.len() == 2)
-            .map(|c| (c[0], c[1]))
-            .collect()
+        let nums: Vec<i64> = self.save.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+        nums.chunks(2).filter(|c| c.len() == 2).map(|c| (c[0], c[1])).collect()
     }
 
     /// The addresses to bind, as given (a leading '-' marks an optional one).
@@ -422,9 +395,7 @@ mod tests {
     #[test]
     fn set_is_all_or_nothing() {
         let mut c = Config::default();
-        let err = c
-            .set_many(&[("hz", "20"), ("maxmemory", "lots")])
-            .unwrap_err();
+        let err = c.set_many(&[("hz", "20"), ("maxmemory", "lots")]).unwrap_err();
         assert_eq!(
             err.reply_text(),
             "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value"
@@ -440,10 +411,7 @@ mod tests {
             c.set_many(&[("nosuch", "3")]).unwrap_err().reply_text(),
             "ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'"
         );
-        assert!(matches!(
-            c.set_many(&[("hz", "1"), ("hz", "2")]),
-            Err(SetError::Failed(_, _))
-        ));
+        assert!(matches!(c.set_many(&[("hz", "1"), ("hz", "2")]), Err(SetError::Failed(_, _))));
     }
 
     #[test]

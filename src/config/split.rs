@@ -182,10 +182,7 @@ pub fn repr_arg(arg: &[u8]) -> String {
 /// True when `arg` can be written without quotes and still be read back by
 /// [`split_args`] as exactly one argument equal to `arg`.
 pub fn is_bare_safe(arg: &[u8]) -> bool {
-    !arg.is_empty()
-        && arg
-            .iter()
-            .all(|&b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\'')
+    !arg.is_empty() && arg.iter().all(|&b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\'')
 }
 
 /// The argument bare when that reads back unchanged, else [`repr_arg`].
@@ -203,10 +200,7 @@ pub fn quote_arg(arg: &[u8]) -> String {
 
 /// Joins arguments into one line with [`quote_arg`], separated by spaces.
 pub fn join_args<A: AsRef<[u8]>>(args: &[A]) -> String {
-    args.iter()
-        .map(|a| quote_arg(a.as_ref()))
-        .collect::<Vec<_>>()
-        .join(" ")
+    args.iter().map(|a| quote_arg(a.as_ref())).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -218,18 +212,11 @@ mod tests {
     }
 
     fn ok(line: &str) -> Vec<String> {
-        split(line.as_bytes())
-            .into_iter()
-            .map(|a| String::from_utf8(a).unwrap())
-            .collect()
+        split(line.as_bytes()).into_iter().map(|a| String::from_utf8(a).unwrap()).collect()
     }
 
     fn err(line: &str) {
-        assert_eq!(
-            split_args(line.as_bytes()),
-            Err(SplitError::UnbalancedQuotes),
-            "{line:?}"
-        );
+        assert_eq!(split_args(line.as_bytes()), Err(SplitError::UnbalancedQuotes), "{line:?}");
     }
 
     #[test]

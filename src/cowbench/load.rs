@@ -34,11 +34,7 @@ impl Layout {
             counts[i] = keys * mix[i] / total;
         }
         counts[0] = keys - counts[1..].iter().sum::<u64>();
-        Layout {
-            counts,
-            value_size,
-            elements: elements.max(1),
-        }
+        Layout { counts, value_size, elements: elements.max(1) }
     }
 
     pub fn total(&self) -> u64 {
@@ -68,10 +64,10 @@ impl Layout {
             let t = TYPES
                 .iter()
                 .position(|&n| n == name || (name == "strings" && n == "string"))
-                .ok_or_else(|| format!("unknown type {:?} in --mix (types: {:?})", name, TYPES))?;
-            mix[t] = w
-                .parse()
-                .map_err(|_| format!("bad weight {:?} in --mix", w))?;
+                .ok_or_else(|| {
+                format!("unknown type {:?} in --mix (types: {:?})", name, TYPES)
+            })?;
+            mix[t] = w.parse().map_err(|_| format!("bad weight {:?} in --mix", w))?;
         }
         if mix.iter().sum::<u64>() == 0 {
             return Err("--mix gives every type weight 0".into());
@@ -122,11 +118,7 @@ impl Progress {
         if self.quiet {
             return;
         }
-        let pct = if self.total > 0 {
-            done * 100 / self.total
-        } else {
-            100
-        };
+        let pct = if self.total > 0 { done * 100 / self.total } else { 100 };
         let width = 30usize;
         let filled = (pct as usize * width / 100).min(width);
         eprint!(
@@ -237,10 +229,7 @@ pub fn load(conn: &mut Conn, layout: &Layout, what: &str, quiet: bool) -> Result
         }
     }
     progress.finish(done);
-    Ok(LoadInfo {
-        seconds: started.elapsed().as_secs_f64(),
-        used_populate,
-    })
+    Ok(LoadInfo { seconds: started.elapsed().as_secs_f64(), used_populate })
 }
 
 /// Member `j` of a set or sorted set: `m<j>` padded to the value size.
@@ -271,12 +260,7 @@ mod tests {
 
     #[test]
     fn layout_splits_and_locates() {
-        let l = Layout::new(
-            100,
-            &Layout::parse_mix("string=70,hash=10,zset=20").unwrap(),
-            10,
-            4,
-        );
+        let l = Layout::new(100, &Layout::parse_mix("string=70,hash=10,zset=20").unwrap(), 10, 4);
         assert_eq!(l.counts, [70, 10, 0, 0, 20]);
         assert_eq!(l.locate(0), (0, 0));
         assert_eq!(l.locate(75), (1, 5));

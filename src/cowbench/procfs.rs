@@ -34,11 +34,7 @@ pub fn rss(pid: u32) -> Option<u64> {
             .args(["-o", "rss=", "-p", &pid.to_string()])
             .output()
             .ok()?;
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(|kb| kb * 1024)
+        String::from_utf8_lossy(&out.stdout).trim().parse::<u64>().ok().map(|kb| kb * 1024)
     }
 }
 
@@ -68,12 +64,7 @@ pub fn parse_rollup(text: &str) -> Option<Rollup> {
 
 fn kb_field(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| {
-        l.strip_prefix(name)?
-            .split_whitespace()
-            .next()?
-            .parse::<u64>()
-            .ok()
-            .map(|kb| kb * 1024)
+        l.strip_prefix(name)?.split_whitespace().next()?.parse::<u64>().ok().map(|kb| kb * 1024)
     })
 }
 
@@ -143,9 +134,7 @@ pub fn children_of(pid: u32) -> Vec<u32> {
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let Ok(out) = std::process::Command::new("pgrep")
-            .args(["-P", &pid.to_string()])
-            .output()
+        let Ok(out) = std::process::Command::new("pgrep").args(["-P", &pid.to_string()]).output()
         else {
             return Vec::new();
         };
@@ -165,10 +154,7 @@ mod tests {
         let text = "00400000-7ffd [rollup]\nRss:  100 kB\nPss:   60 kB\nPrivate_Clean: 4 kB\n\
                     Private_Dirty:  8 kB\n";
         let r = parse_rollup(text).unwrap();
-        assert_eq!(
-            (r.rss, r.pss, r.private_dirty, r.private_clean),
-            (102400, 61440, 8192, 4096)
-        );
+        assert_eq!((r.rss, r.pss, r.private_dirty, r.private_clean), (102400, 61440, 8192, 4096));
         assert_eq!(parse_rollup(""), None);
         assert_eq!(stat_fields("12 (a b) c) S 7 12 12"), Some(('S', 7)));
     }

@@ -59,12 +59,8 @@ pub fn text(r: &RunResult, sc: &Scenario) -> String {
     let _ = writeln!(
         s,
         "child lifetime       {}  (pid {})",
-        r.child_seconds
-            .map(|t| format!("{:.2} s", t))
-            .unwrap_or_else(|| "n/a".into()),
-        r.child_pid
-            .map(|p| p.to_string())
-            .unwrap_or_else(|| "unknown".into())
+        r.child_seconds.map(|t| format!("{:.2} s", t)).unwrap_or_else(|| "n/a".into()),
+        r.child_pid.map(|p| p.to_string()).unwrap_or_else(|| "unknown".into())
     );
     let _ = writeln!(
         s,
@@ -74,31 +70,20 @@ pub fn text(r: &RunResult, sc: &Scenario) -> String {
         r.ops_total as f64 / r.ops_seconds.max(1e-9),
         r.ops_during_child,
         r.errors,
-        r.first_error
-            .as_ref()
-            .map(|e| format!(" (first: -{})", e))
-            .unwrap_or_default()
+        r.first_error.as_ref().map(|e| format!(" (first: -{})", e)).unwrap_or_default()
     );
     let _ = writeln!(
         s,
         "final COW (INFO)     {}  ({}_last_cow_size; status {})",
         opt_bytes(r.cow_info),
-        if r.fork_command == "BGSAVE" {
-            "rdb"
-        } else {
-            "aof"
-        },
+        if r.fork_command == "BGSAVE" { "rdb" } else { "aof" },
         r.status
     );
     let _ = writeln!(
         s,
         "final COW (/proc)    {}  (child's Private_Dirty at its last sample{})",
         opt_bytes(r.cow_proc_last),
-        if procfs::HAVE_SMAPS {
-            ""
-        } else {
-            "; not available on this OS"
-        }
+        if procfs::HAVE_SMAPS { "" } else { "; not available on this OS" }
     );
     let _ = writeln!(s, "INFO vs /proc        {}", r.agreement().1);
     let _ = writeln!(
@@ -138,48 +123,20 @@ type Figure = (&'static str, fn(&RunResult) -> Option<f64>, bool);
 pub fn figures() -> Vec<Figure> {
     vec![
         ("fork latency (us)", |r| r.fork_usec.map(|u| u as f64), true),
-        (
-            "fork latency per GB used_memory (us)",
-            |r| r.fork_usec_per_gb(),
-            true,
-        ),
+        ("fork latency per GB used_memory (us)", |r| r.fork_usec_per_gb(), true),
         ("child lifetime (s)", |r| r.child_seconds, true),
-        (
-            "operations during the child",
-            |r| Some(r.ops_during_child as f64),
-            false,
-        ),
-        (
-            "final COW, INFO (MB)",
-            |r| r.cow_info.map(|b| b as f64 / 1e6),
-            true,
-        ),
-        (
-            "final COW, /proc Private_Dirty (MB)",
-            |r| r.cow_proc_last.map(|b| b as f64 / 1e6),
-            true,
-        ),
+        ("operations during the child", |r| Some(r.ops_during_child as f64), false),
+        ("final COW, INFO (MB)", |r| r.cow_info.map(|b| b as f64 / 1e6), true),
+        ("final COW, /proc Private_Dirty (MB)", |r| r.cow_proc_last.map(|b| b as f64 / 1e6), true),
         (
             "COW growth during the workload, /proc (MB)",
             |r| r.cow_growth().map(|b| b as f64 / 1e6),
             true,
         ),
         ("COW per write (bytes)", |r| r.cow_per_write(), true),
-        (
-            "peak COW, /proc (MB)",
-            |r| r.cow_proc_peak.map(|b| b as f64 / 1e6),
-            true,
-        ),
-        (
-            "peak parent+child memory (MB)",
-            |r| r.peak_pair_bytes.map(|b| b as f64 / 1e6),
-            true,
-        ),
-        (
-            "used_memory (MB)",
-            |r| Some(r.used_memory as f64 / 1e6),
-            true,
-        ),
+        ("peak COW, /proc (MB)", |r| r.cow_proc_peak.map(|b| b as f64 / 1e6), true),
+        ("peak parent+child memory (MB)", |r| r.peak_pair_bytes.map(|b| b as f64 / 1e6), true),
+        ("used_memory (MB)", |r| Some(r.used_memory as f64 / 1e6), true),
     ]
 }
 
@@ -194,11 +151,7 @@ fn num(v: Option<f64>) -> String {
 /// The ratio table of two runs (A/B), as Markdown.
 pub fn ratio_table(a: &RunResult, b: &RunResult) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "| figure | {} | {} | ratio {}/{} |",
-        a.label, b.label, a.label, b.label
-    );
+    let _ = writeln!(s, "| figure | {} | {} | ratio {}/{} |", a.label, b.label, a.label, b.label);
     let _ = writeln!(s, "|---|---|---|---|");
     for (name, f, lower_better) in figures() {
         let (x, y) = (f(a), f(b));
@@ -207,20 +160,8 @@ pub fn ratio_table(a: &RunResult, b: &RunResult) -> String {
             (Some(x), Some(y)) if x == y => "1.00".into(),
             _ => "n/a".into(),
         };
-        let hint = if lower_better {
-            " (lower is better)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            s,
-            "| {}{} | {} | {} | {} |",
-            name,
-            hint,
-            num(x),
-            num(y),
-            ratio
-        );
+        let hint = if lower_better { " (lower is better)" } else { "" };
+        let _ = writeln!(s, "| {}{} | {} | {} | {} |", name, hint, num(x), num(y), ratio);
     }
     s
 }
@@ -320,11 +261,7 @@ pub fn write_json(path: &Path, runs: &[RunResult]) -> std::io::Result<()> {
             agree,
             json_str(&why),
             json_str(&r.status),
-            r.notes
-                .iter()
-                .map(|n| json_str(n))
-                .collect::<Vec<_>>()
-                .join(", "),
+            r.notes.iter().map(|n| json_str(n)).collect::<Vec<_>>().join(", "),
             if i + 1 < runs.len() { "," } else { "" }
         );
     }
@@ -332,12 +269,8 @@ pub fn write_json(path: &Path, runs: &[RunResult]) -> std::io::Result<()> {
     std::fs::write(path, s)
 }
 
-const COLORS: [RGBColor; 4] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-];
+const COLORS: [RGBColor; 4] =
+    [RGBColor(31, 119, 180), RGBColor(214, 39, 40), RGBColor(44, 160, 44), RGBColor(148, 103, 189)];
 
 /// COW (MB) over time per server: the child's Private_Dirty from /proc (solid) and the
 /// server's INFO current_cow_size (dashed); writes per second on the right axis (thin).
@@ -351,11 +284,8 @@ fn draw(path: &Path, runs: &[RunResult], title: &str) -> Result<(), Box<dyn std:
     let series: Vec<(String, Vec<(f64, f64)>, Vec<(f64, f64)>, Vec<(f64, f64)>)> = runs
         .iter()
         .map(|r| {
-            let proc_cow: Vec<(f64, f64)> = r
-                .samples
-                .iter()
-                .filter_map(|s| Some((s.t, mb(s.child?.private_dirty))))
-                .collect();
+            let proc_cow: Vec<(f64, f64)> =
+                r.samples.iter().filter_map(|s| Some((s.t, mb(s.child?.private_dirty)))).collect();
             let info_cow: Vec<(f64, f64)> = r
                 .samples
                 .iter()
@@ -371,20 +301,14 @@ fn draw(path: &Path, runs: &[RunResult], title: &str) -> Result<(), Box<dyn std:
             (r.label.clone(), proc_cow, info_cow, rate)
         })
         .collect();
-    let xmax = runs
-        .iter()
-        .flat_map(|r| r.samples.last().map(|s| s.t))
-        .fold(0.1f64, f64::max);
+    let xmax = runs.iter().flat_map(|r| r.samples.last().map(|s| s.t)).fold(0.1f64, f64::max);
     let ymax = series
         .iter()
         .flat_map(|(_, a, b, _)| a.iter().chain(b.iter()).map(|p| p.1))
         .fold(0.01f64, f64::max)
         * 1.1;
-    let rmax = series
-        .iter()
-        .flat_map(|(_, _, _, r)| r.iter().map(|p| p.1))
-        .fold(1.0f64, f64::max)
-        * 1.1;
+    let rmax =
+        series.iter().flat_map(|(_, _, _, r)| r.iter().map(|p| p.1)).fold(1.0f64, f64::max) * 1.1;
 
     let root = SVGBackend::new(path, (1000, 560)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -402,10 +326,7 @@ fn draw(path: &Path, runs: &[RunResult], title: &str) -> Result<(), Box<dyn std:
         .x_desc("seconds since the fork command")
         .y_desc("copy-on-write (MB)")
         .draw()?;
-    chart
-        .configure_secondary_axes()
-        .y_desc("operations per second")
-        .draw()?;
+    chart.configure_secondary_axes().y_desc("operations per second").draw()?;
     for (i, (label, proc_cow, info_cow, rate)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         if !proc_cow.is_empty() {
@@ -418,12 +339,7 @@ fn draw(path: &Path, runs: &[RunResult], title: &str) -> Result<(), Box<dyn std:
         }
         if !info_cow.is_empty() {
             chart
-                .draw_series(DashedLineSeries::new(
-                    info_cow.clone(),
-                    6,
-                    4,
-                    color.stroke_width(1),
-                ))?
+                .draw_series(DashedLineSeries::new(info_cow.clone(), 6, 4, color.stroke_width(1)))?
                 .label(format!("{}: INFO current_cow_size", label))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(1))

@@ -135,9 +135,7 @@ impl Conn {
                 if n < 0 {
                     return Ok(Reply::Array(None));
                 }
-                let items = (0..n)
-                    .map(|_| self.read_reply())
-                    .collect::<io::Result<Vec<_>>>()?;
+                let items = (0..n).map(|_| self.read_reply()).collect::<io::Result<Vec<_>>>()?;
                 Ok(Reply::Array(Some(items)))
             }
             _ => Err(bad()),
@@ -157,10 +155,7 @@ impl Conn {
             buf.pop();
         }
         if buf.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "empty reply line",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "empty reply line"));
         }
         Ok(String::from_utf8_lossy(&buf).into_owned())
     }

@@ -262,16 +262,10 @@ pub fn run(srv: &Server, sc: &Scenario) -> Result<RunResult, String> {
         c.cmd(&["FLUSHALL"]).map_err(io)?;
     }
     if sc.load {
-        let info = load::load(
-            &mut c,
-            &sc.layout,
-            &format!("loading {}", srv.label),
-            sc.quiet,
-        )?;
+        let info = load::load(&mut c, &sc.layout, &format!("loading {}", srv.label), sc.quiet)?;
         r.load_seconds = info.seconds;
         if !info.used_populate && sc.layout.counts[0] > 0 {
-            r.notes
-                .push("DEBUG POPULATE refused: strings loaded with pipelined SET".into());
+            r.notes.push("DEBUG POPULATE refused: strings loaded with pipelined SET".into());
         }
     }
     let dbsize = c.cmd(&["DBSIZE"]).map_err(io)?;
@@ -291,9 +285,7 @@ pub fn run(srv: &Server, sc: &Scenario) -> Result<RunResult, String> {
         Stretch::Auto => Some(auto_delay(sc, r.keys)),
     };
     if let Some(d) = delay {
-        let reply = c
-            .cmd(&["CONFIG", "SET", "rdb-key-save-delay", &d.to_string()])
-            .map_err(io)?;
+        let reply = c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", &d.to_string()]).map_err(io)?;
         if reply.is_error() {
             r.notes.push(format!(
                 "CONFIG SET rdb-key-save-delay refused ({}): the child is not stretched",
@@ -376,22 +368,14 @@ fn measure(srv: &Server, sc: &Scenario, c: &mut Conn, r: &mut RunResult) -> Resu
     }
     let text = reply.text();
     if text.contains("scheduled") {
-        r.notes.push(format!(
-            "{} was scheduled, not started at once: {}",
-            sc.fork.command(),
-            text
-        ));
+        r.notes.push(format!("{} was scheduled, not started at once: {}", sc.fork.command(), text));
     }
 
     // The sampler, on its own connection.
     let sampler = {
         let mut sc_conn = srv.conn()?;
-        let (ops, stop, child_pid, samples) = (
-            ops.clone(),
-            stop_sampler.clone(),
-            child_pid.clone(),
-            samples.clone(),
-        );
+        let (ops, stop, child_pid, samples) =
+            (ops.clone(), stop_sampler.clone(), child_pid.clone(), samples.clone());
         let server_pid = srv.pid;
         let interval = sc.interval;
         std::thread::spawn(move || {
@@ -449,8 +433,7 @@ fn measure(srv: &Server, sc: &Scenario, c: &mut Conn, r: &mut RunResult) -> Resu
         return Err(format!("no fork within 10 s of {}", sc.fork.command()));
     }
     if pid.is_none() && srv.pid.is_some() {
-        r.notes
-            .push("the child was not found (it may have ended at once)".into());
+        r.notes.push("the child was not found (it may have ended at once)".into());
     }
     *child_pid.lock().unwrap() = pid;
     r.child_pid = pid;
@@ -490,9 +473,7 @@ fn measure(srv: &Server, sc: &Scenario, c: &mut Conn, r: &mut RunResult) -> Resu
         }
         std::thread::sleep(Duration::from_millis(if pid.is_some() { 2 } else { 20 }));
     }
-    let outcome = worker
-        .join()
-        .map_err(|_| "the workload thread panicked".to_string())?;
+    let outcome = worker.join().map_err(|_| "the workload thread panicked".to_string())?;
     let outcome = outcome?;
     r.ops_total = outcome.ops;
     r.ops_seconds = outcome.seconds;
@@ -542,28 +523,18 @@ fn measure(srv: &Server, sc: &Scenario, c: &mut Conn, r: &mut RunResult) -> Resu
     .unwrap_or_else(|| "unknown".into());
 
     let with_child: Vec<&Sample> = r.samples.iter().filter(|s| s.child.is_some()).collect();
-    r.cow_proc_first = with_child
-        .first()
-        .and_then(|s| s.child.map(|c| c.private_dirty));
+    r.cow_proc_first = with_child.first().and_then(|s| s.child.map(|c| c.private_dirty));
     if let Some(last) = with_child.last() {
         r.cow_proc_last = last.child.map(|c| c.private_dirty);
         r.ops_after_last_sample = r.ops_during_child.saturating_sub(last.ops);
     }
-    r.cow_proc_peak = with_child
-        .iter()
-        .filter_map(|s| s.child.map(|c| c.private_dirty))
-        .max();
+    r.cow_proc_peak = with_child.iter().filter_map(|s| s.child.map(|c| c.private_dirty)).max();
     r.cow_info_peak = r.samples.iter().filter_map(|s| s.info_cow).max();
     r.peak_pair_bytes = r
         .samples
         .iter()
         .filter_map(|s| {
-            Some(
-                s.parent_rss?
-                    + s.child
-                        .map(|c| c.private_dirty + c.private_clean)
-                        .unwrap_or(0),
-            )
+            Some(s.parent_rss? + s.child.map(|c| c.private_dirty + c.private_clean).unwrap_or(0))
         })
         .max();
     if !procfs::HAVE_SMAPS {
@@ -573,8 +544,7 @@ fn measure(srv: &Server, sc: &Scenario, c: &mut Conn, r: &mut RunResult) -> Resu
                 .into(),
         );
     } else if srv.pid.is_none() {
-        r.notes
-            .push("the server is not on this machine: no /proc figures".into());
+        r.notes.push("the server is not on this machine: no /proc figures".into());
     }
     Ok(())
 }

@@ -59,36 +59,25 @@ impl Server {
     pub fn open(spec: &Spec, label: Option<&str>) -> Result<Server, String> {
         match spec {
             Spec::Connect { host, port } => Self::connect(host, *port, label),
-            Spec::Start {
-                bin,
-                config,
-                args,
-                port,
-            } => Self::start(bin, config.as_deref(), args, *port, label),
+            Spec::Start { bin, config, args, port } => {
+                Self::start(bin, config.as_deref(), args, *port, label)
+            }
         }
     }
 
     fn connect(host: &str, port: u16, label: Option<&str>) -> Result<Server, String> {
         let mut c = Conn::connect(host, port, Duration::from_secs(10))
             .map_err(|e| format!("cannot connect to {}:{}: {}", host, port, e))?;
-        let info = c
-            .info("server")
-            .map_err(|e| format!("INFO server on {}:{}: {}", host, port, e))?;
+        let info =
+            c.info("server").map_err(|e| format!("INFO server on {}:{}: {}", host, port, e))?;
         let local = matches!(host, "127.0.0.1" | "localhost" | "::1") || host.starts_with("127.");
-        let pid = if local {
-            info_u64(&info, "process_id").map(|p| p as u32)
-        } else {
-            None
-        };
+        let pid = if local { info_u64(&info, "process_id").map(|p| p as u32) } else { None };
         let version = info.get("redis_version").cloned().unwrap_or_default();
         let exe = pid
             .and_then(|p| std::fs::read_link(format!("/proc/{}/exe", p)).ok())
             .map(|p| label_for(&p));
         Ok(Server {
-            label: label
-                .map(String::from)
-                .or(exe)
-                .unwrap_or_else(|| format!("{}:{}", host, port)),
+            label: label.map(String::from).or(exe).unwrap_or_else(|| format!("{}:{}", host, port)),
             host: host.to_string(),
             port,
             pid,
@@ -129,9 +118,7 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {}", bin.display(), e))?;
+        let child = cmd.spawn().map_err(|e| format!("cannot start {}: {}", bin.display(), e))?;
         let pid = child.id();
         let mut s = Server {
             label: label.map(String::from).unwrap_or_else(|| label_for(bin)),

@@ -39,9 +39,7 @@ impl Dist {
             None if s == "uniform" => Ok(Dist::Uniform),
             None if s == "zipf" || s == "zipfian" => Ok(Dist::Zipf(0.99)),
             Some(("zipf" | "zipfian", t)) => {
-                let t: f64 = t
-                    .parse()
-                    .map_err(|_| format!("bad zipf exponent {:?}", t))?;
+                let t: f64 = t.parse().map_err(|_| format!("bad zipf exponent {:?}", t))?;
                 if !(t > 0.0 && t < 1.0) {
                     return Err("the zipf exponent must be in (0, 1)".into());
                 }
@@ -77,13 +75,7 @@ impl Zipf {
         let zeta2 = 1.0 + 0.5f64.powf(theta);
         let alpha = 1.0 / (1.0 - theta);
         let eta = (1.0 - (2.0 / n as f64).powf(1.0 - theta)) / (1.0 - zeta2 / zetan);
-        Zipf {
-            n,
-            theta,
-            alpha,
-            zetan,
-            eta,
-        }
+        Zipf { n, theta, alpha, zetan, eta }
     }
 
     /// A rank, 0 the most frequent.
@@ -138,9 +130,7 @@ impl Workload {
                 .iter()
                 .position(|&o| o == name)
                 .ok_or_else(|| format!("unknown op {:?} in --ops (ops: {:?})", name, OPS))?;
-            mix[i] = w
-                .parse()
-                .map_err(|_| format!("bad weight {:?} in --ops", w))?;
+            mix[i] = w.parse().map_err(|_| format!("bad weight {:?} in --ops", w))?;
         }
         if mix.iter().sum::<u64>() == 0 {
             return Err("--ops gives every operation weight 0".into());
@@ -192,31 +182,15 @@ pub fn run(
         let ops = w.ops / clients as u64 + u64::from((c as u64) < w.ops % clients as u64);
         let mut conn = Conn::connect(host, port, Duration::from_secs(60))
             .map_err(|e| format!("client {}: {}", c, e))?;
-        let (layout, w, done, stop, zipf) = (
-            layout.clone(),
-            w.clone(),
-            done.clone(),
-            stop.clone(),
-            zipf.clone(),
-        );
+        let (layout, w, done, stop, zipf) =
+            (layout.clone(), w.clone(), done.clone(), stop.clone(), zipf.clone());
         handles.push(std::thread::spawn(move || {
-            client(
-                c,
-                &mut conn,
-                ops,
-                &layout,
-                &w,
-                zipf.as_deref(),
-                &done,
-                &stop,
-            )
+            client(c, &mut conn, ops, &layout, &w, zipf.as_deref(), &done, &stop)
         }));
     }
     let mut out = Outcome::default();
     for h in handles {
-        let r = h
-            .join()
-            .map_err(|_| "a client thread panicked".to_string())??;
+        let r = h.join().map_err(|_| "a client thread panicked".to_string())??;
         out.ops += r.ops;
         out.errors += r.errors;
         if out.first_error.is_none() {
@@ -270,9 +244,8 @@ fn client(
             seq += 1;
             queue_op(conn, layout, OPS[op], g, id, seq, &mut rng);
         }
-        let (errors, first) = conn
-            .drain_count_errors()
-            .map_err(|e| format!("client {}: {}", id, e))?;
+        let (errors, first) =
+            conn.drain_count_errors().map_err(|e| format!("client {}: {}", id, e))?;
         out.errors += errors;
         if out.first_error.is_none() {
             out.first_error = first;
@@ -309,12 +282,9 @@ fn queue_op(
             format!("f{}", j).into_bytes(),
             fresh(),
         ]),
-        ("overwrite", 2) => conn.queue(&[
-            b"LSET".to_vec(),
-            key.into_bytes(),
-            j.to_string().into_bytes(),
-            fresh(),
-        ]),
+        ("overwrite", 2) => {
+            conn.queue(&[b"LSET".to_vec(), key.into_bytes(), j.to_string().into_bytes(), fresh()])
+        }
         ("overwrite", 3) => {
             conn.queue(&[b"SREM".to_vec(), key.clone().into_bytes(), member(size, j)]);
             conn.queue(&[b"SADD".to_vec(), key.into_bytes(), member(size, j)]);
@@ -344,35 +314,19 @@ fn queue_op(
             seq.to_string().into_bytes(),
             format!("n{}:{}", client, seq).into_bytes(),
         ]),
-        ("incr", 1) => conn.queue(&[
-            b"HINCRBY".to_vec(),
-            key.into_bytes(),
-            b"counter".to_vec(),
-            b"1".to_vec(),
-        ]),
-        ("incr", 4) => conn.queue(&[
-            b"ZINCRBY".to_vec(),
-            key.into_bytes(),
-            b"1".to_vec(),
-            member(size, j),
-        ]),
+        ("incr", 1) => {
+            conn.queue(&[b"HINCRBY".to_vec(), key.into_bytes(), b"counter".to_vec(), b"1".to_vec()])
+        }
+        ("incr", 4) => {
+            conn.queue(&[b"ZINCRBY".to_vec(), key.into_bytes(), b"1".to_vec(), member(size, j)])
+        }
         ("incr", _) => conn.queue(&[b"INCR".to_vec(), counter.into_bytes()]),
-        ("new", _) => conn.queue(&[
-            b"SET".to_vec(),
-            format!("new:{}:{}", client, seq).into_bytes(),
-            fresh(),
-        ]),
+        ("new", _) => {
+            conn.queue(&[b"SET".to_vec(), format!("new:{}:{}", client, seq).into_bytes(), fresh()])
+        }
         (_, 0) => conn.queue(&[b"GET".to_vec(), key.into_bytes()]),
-        (_, 1) => conn.queue(&[
-            b"HGET".to_vec(),
-            key.into_bytes(),
-            format!("f{}", j).into_bytes(),
-        ]),
-        (_, 2) => conn.queue(&[
-            b"LINDEX".to_vec(),
-            key.into_bytes(),
-            j.to_string().into_bytes(),
-        ]),
+        (_, 1) => conn.queue(&[b"HGET".to_vec(), key.into_bytes(), format!("f{}", j).into_bytes()]),
+        (_, 2) => conn.queue(&[b"LINDEX".to_vec(), key.into_bytes(), j.to_string().into_bytes()]),
         (_, 3) => conn.queue(&[b"SISMEMBER".to_vec(), key.into_bytes(), member(size, j)]),
         (_, _) => conn.queue(&[b"ZSCORE".to_vec(), key.into_bytes(), member(size, j)]),
     }
@@ -392,12 +346,7 @@ mod tests {
             hits[r as usize] += 1;
             assert!(z.key(0.5) < 1000);
         }
-        assert!(
-            hits[0] > 10 * hits[500].max(1),
-            "{} vs {}",
-            hits[0],
-            hits[500]
-        );
+        assert!(hits[0] > 10 * hits[500].max(1), "{} vs {}", hits[0], hits[500]);
     }
 
     #[test]

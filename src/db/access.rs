@@ -35,19 +35,10 @@ static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
 
 /// Refreshes the clock and the policy settings (cron, CONFIG SET).
 pub fn update(now_ms: i64, lfu: bool, log_factor: i64, decay_time: i64) {
-    CLOCK.store(
-        ((now_ms / LRU_CLOCK_RESOLUTION_MS) as u32) & LRU_CLOCK_MAX,
-        Ordering::Relaxed,
-    );
+    CLOCK.store(((now_ms / LRU_CLOCK_RESOLUTION_MS) as u32) & LRU_CLOCK_MAX, Ordering::Relaxed);
     LFU.store(lfu, Ordering::Relaxed);
-    LFU_LOG_FACTOR.store(
-        log_factor.clamp(0, u32::MAX as i64) as u32,
-        Ordering::Relaxed,
-    );
-    LFU_DECAY_TIME.store(
-        decay_time.clamp(0, u32::MAX as i64) as u32,
-        Ordering::Relaxed,
-    );
+    LFU_LOG_FACTOR.store(log_factor.clamp(0, u32::MAX as i64) as u32, Ordering::Relaxed);
+    LFU_DECAY_TIME.store(decay_time.clamp(0, u32::MAX as i64) as u32, Ordering::Relaxed);
 }
 
 pub fn lru_clock() -> u32 {
@@ -65,11 +56,7 @@ fn minutes() -> u32 {
 
 /// The metadata a new key starts with.
 pub fn initial() -> u32 {
-    if lfu_mode() {
-        (minutes() << 8) | LFU_INIT_VAL
-    } else {
-        lru_clock()
-    }
+    if lfu_mode() { (minutes() << 8) | LFU_INIT_VAL } else { lru_clock() }
 }
 
 /// The metadata after an access.
@@ -85,11 +72,7 @@ pub fn touched(old: u32) -> u32 {
 /// Seconds since the key was used (LRU metadata), as Redis's estimateObjectIdleTime.
 pub fn idle_ms(meta: u32) -> u64 {
     let now = lru_clock();
-    let secs = if now >= meta {
-        now - meta
-    } else {
-        now + (LRU_CLOCK_MAX - meta)
-    };
+    let secs = if now >= meta { now - meta } else { now + (LRU_CLOCK_MAX - meta) };
     secs as u64 * LRU_CLOCK_RESOLUTION_MS as u64
 }
 
@@ -98,11 +81,7 @@ pub fn lfu_decr_and_return(meta: u32) -> u32 {
     let ldt = meta >> 8;
     let counter = meta & 0xFF;
     let now = minutes();
-    let elapsed = if now >= ldt {
-        now - ldt
-    } else {
-        65535 - ldt + now
-    };
+    let elapsed = if now >= ldt { now - ldt } else { 65535 - ldt + now };
     let period = LFU_DECAY_TIME.load(Ordering::Relaxed);
     let periods = if period > 0 { elapsed / period } else { 0 };
     counter.saturating_sub(periods)

@@ -321,10 +321,7 @@ struct Table<K, V> {
 
 impl<K, V> Default for Table<K, V> {
     fn default() -> Self {
-        Table {
-            buckets: Box::new([]),
-            used: 0,
-        }
+        Table { buckets: Box::new([]), used: 0 }
     }
 }
 
@@ -340,10 +337,7 @@ impl<K, V> Table<K, V> {
     fn with_size(size: usize) -> Self {
         debug_assert!(size.is_power_of_two());
         let buckets: Vec<Link<K, V>> = std::iter::repeat_with(|| None).take(size).collect();
-        Table {
-            buckets: buckets.into_boxed_slice(),
-            used: 0,
-        }
+        Table { buckets: buckets.into_boxed_slice(), used: 0 }
     }
 
     #[inline]
@@ -418,9 +412,7 @@ impl<K, V> Table<K, V> {
     /// The entry `depth` links into the chain of hash `h`, as [`Table::depth_of`] found it.
     fn nth_mut(&mut self, h: u64, depth: usize) -> &mut Entry<K, V> {
         let mask = self.mask();
-        let mut e = self.buckets[h as usize & mask]
-            .as_deref_mut()
-            .expect("located entry");
+        let mut e = self.buckets[h as usize & mask].as_deref_mut().expect("located entry");
         for _ in 0..depth {
             e = e.next.as_deref_mut().expect("located entry");
         }
@@ -493,9 +485,7 @@ impl<K, V, S: Default> Default for Dict<K, V, S> {
 
 /// Next power of two `>= max(n, INITIAL_SIZE)`, saturating at the largest one.
 fn table_size_for(n: usize) -> usize {
-    n.max(INITIAL_SIZE)
-        .checked_next_power_of_two()
-        .unwrap_or(1 << (usize::BITS - 1))
+    n.max(INITIAL_SIZE).checked_next_power_of_two().unwrap_or(1 << (usize::BITS - 1))
 }
 
 impl<K, V, S> Dict<K, V, S> {
@@ -576,13 +566,7 @@ impl<K, V, S> Dict<K, V, S> {
         let len = self.len();
         let tables = std::mem::take(&mut self.ht);
         self.rehash_idx = 0;
-        IntoIter {
-            tables,
-            t: 0,
-            idx: 0,
-            chain: None,
-            remaining: len,
-        }
+        IntoIter { tables, t: 0, idx: 0, chain: None, remaining: len }
     }
 
     /// Is a rehash step allowed under the current policy?
@@ -648,11 +632,7 @@ impl<K, V, S> Dict<K, V, S> {
     /// Bucket slot `h` in the concatenation `ht[0] ++ ht[1]`.
     fn slot(&self, h: usize) -> &Link<K, V> {
         let s0 = self.ht[0].size();
-        if h < s0 {
-            &self.ht[0].buckets[h]
-        } else {
-            &self.ht[1].buckets[h - s0]
-        }
+        if h < s0 { &self.ht[0].buckets[h] } else { &self.ht[1].buckets[h - s0] }
     }
 
     /// Redis's `dictGetRandomKey`: a random non-empty bucket, then a random
@@ -663,11 +643,7 @@ impl<K, V, S> Dict<K, V, S> {
             return None;
         }
         // Buckets of ht[0] below rehash_idx are known to be empty.
-        let start = if self.is_rehashing() {
-            self.rehash_idx
-        } else {
-            0
-        };
+        let start = if self.is_rehashing() { self.rehash_idx } else { 0 };
         let total = self.buckets() - start;
         for _ in 0..RANDOM_PROBES {
             let h = start + rng.gen_range(0..total);
@@ -786,12 +762,7 @@ where
         if !self.is_rehashing() || !self.rehash_allowed() {
             return false;
         }
-        let Dict {
-            ht,
-            rehash_idx,
-            hash_builder,
-            ..
-        } = self;
+        let Dict { ht, rehash_idx, hash_builder, .. } = self;
         let [t0, t1] = ht;
         let mask1 = t1.mask();
         let mut empty_visits = n.saturating_mul(EMPTY_VISITS_PER_STEP);
@@ -911,13 +882,9 @@ where
             return None;
         }
         let h = self.hash(key);
-        self.ht[0].find(h, key).or_else(|| {
-            if self.is_rehashing() {
-                self.ht[1].find(h, key)
-            } else {
-                None
-            }
-        })
+        self.ht[0]
+            .find(h, key)
+            .or_else(|| if self.is_rehashing() { self.ht[1].find(h, key) } else { None })
     }
 
     fn find_mut_hashed<Q>(&mut self, h: u64, key: &Q) -> Option<&mut Entry<K, V>>
@@ -1020,8 +987,7 @@ where
             return None;
         }
         let h = self.hash(key);
-        self.find_mut_hashed(h, key)
-            .map(|e| (&mut e.key, &mut e.value))
+        self.find_mut_hashed(h, key).map(|e| (&mut e.key, &mut e.value))
     }
 
     /// Inserts or replaces. On replace the existing key is kept, the new `key`
@@ -1106,8 +1072,7 @@ where
         let h = self.hash(key);
         let rehashing = self.is_rehashing();
         let [t0, t1] = &mut self.ht;
-        t0.remove(h, key)
-            .or_else(|| if rehashing { t1.remove(h, key) } else { None })
+        t0.remove(h, key).or_else(|| if rehashing { t1.remove(h, key) } else { None })
     }
 }
 
@@ -1341,14 +1306,8 @@ mod tests {
     fn hasher_is_keyed() {
         let a = SipBuildHasher::with_keys(1, 2);
         let b = SipBuildHasher::with_keys(1, 3);
-        assert_ne!(
-            a.hash_one(b"hello".as_slice()),
-            b.hash_one(b"hello".as_slice())
-        );
-        assert_eq!(
-            a.hash_one(b"hello".as_slice()),
-            a.hash_one(b"hello".as_slice())
-        );
+        assert_ne!(a.hash_one(b"hello".as_slice()), b.hash_one(b"hello".as_slice()));
+        assert_eq!(a.hash_one(b"hello".as_slice()), a.hash_one(b"hello".as_slice()));
         // Per-process seed is stable across builders, and borrowed forms agree.
         let s = SipBuildHasher::new();
         assert_eq!(s, SipBuildHasher::new());
@@ -1463,11 +1422,7 @@ mod tests {
             }
             let k = key(rng.gen_range(0..space));
             // (insert, remove, get, get_mut) thresholds; the rest is get_or_insert_with.
-            let (ins, rem, get, get_mut) = if growing {
-                (50, 65, 80, 85)
-            } else {
-                (5, 80, 90, 95)
-            };
+            let (ins, rem, get, get_mut) = if growing { (50, 65, 80, 85) } else { (5, 80, 90, 95) };
             let r = rng.gen_range(0..100);
             if r < ins {
                 assert_eq!(d.insert(k.clone(), op), m.insert(k, op));
@@ -1522,10 +1477,7 @@ mod tests {
             last = now;
         }
         assert!(rehashing_ops > 1000, "{rehashing_ops}");
-        assert!(
-            grows >= 10 && shrinks >= 2,
-            "grows {grows} shrinks {shrinks}"
-        );
+        assert!(grows >= 10 && shrinks >= 2, "grows {grows} shrinks {shrinks}");
         // Every lookup agrees, for present and absent keys.
         for i in 0..20_000 {
             let k = key(i);
@@ -1555,10 +1507,7 @@ mod tests {
         let before = d.state();
         let mut rng = StdRng::seed_from_u64(1);
         for j in 0..i * 2 {
-            assert_eq!(
-                d.get(key(j).as_slice()),
-                if j < i { Some(&j) } else { None }
-            );
+            assert_eq!(d.get(key(j).as_slice()), if j < i { Some(&j) } else { None });
             assert!(d.contains_key(key(j % i).as_slice()));
             let _ = d.get_key_value(key(j).as_slice());
         }
@@ -1646,9 +1595,7 @@ mod tests {
     fn scan_with_churn(seed: u64) -> (usize, usize, usize) {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut d: Dict<Vec<u8>, u64> = Dict::new();
-        let stable: Vec<Vec<u8>> = (0..300)
-            .map(|i| format!("stable:{i}").into_bytes())
-            .collect();
+        let stable: Vec<Vec<u8>> = (0..300).map(|i| format!("stable:{i}").into_bytes()).collect();
         for (i, k) in stable.iter().enumerate() {
             d.insert(k.clone(), i as u64);
         }
@@ -1929,9 +1876,6 @@ mod tests {
         assert_eq!(keys, (0..i).collect::<Vec<_>>());
         assert!(d.is_empty() && !d.is_rehashing() && d.buckets() == 0);
         d.insert(1, "1".into());
-        assert_eq!(
-            d.into_iter().collect::<Vec<_>>(),
-            vec![(1, "1".to_string())]
-        );
+        assert_eq!(d.into_iter().collect::<Vec<_>>(), vec![(1, "1".to_string())]);
     }
 }

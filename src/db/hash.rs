@@ -25,15 +25,8 @@ pub const PAIR_INLINE: usize = 37;
 
 /// A field and its value in one record; hashes and compares as the field's bytes.
 pub enum FieldValue {
-    Inline {
-        field_len: u8,
-        value_len: u8,
-        buf: [u8; PAIR_INLINE],
-    },
-    Heap {
-        field_len: usize,
-        bytes: Box<[u8]>,
-    },
+    Inline { field_len: u8, value_len: u8, buf: [u8; PAIR_INLINE] },
+    Heap { field_len: usize, bytes: Box<[u8]> },
 }
 
 impl FieldValue {
@@ -43,19 +36,12 @@ impl FieldValue {
             let mut buf = [0u8; PAIR_INLINE];
             buf[..field.len()].copy_from_slice(field);
             buf[field.len()..total].copy_from_slice(value);
-            FieldValue::Inline {
-                field_len: field.len() as u8,
-                value_len: value.len() as u8,
-                buf,
-            }
+            FieldValue::Inline { field_len: field.len() as u8, value_len: value.len() as u8, buf }
         } else {
             let mut bytes = Vec::with_capacity(total);
             bytes.extend_from_slice(field);
             bytes.extend_from_slice(value);
-            FieldValue::Heap {
-                field_len: field.len(),
-                bytes: bytes.into_boxed_slice(),
-            }
+            FieldValue::Heap { field_len: field.len(), bytes: bytes.into_boxed_slice() }
         }
     }
 
@@ -68,11 +54,9 @@ impl FieldValue {
 
     pub fn value(&self) -> &[u8] {
         match self {
-            FieldValue::Inline {
-                field_len,
-                value_len,
-                buf,
-            } => &buf[*field_len as usize..*field_len as usize + *value_len as usize],
+            FieldValue::Inline { field_len, value_len, buf } => {
+                &buf[*field_len as usize..*field_len as usize + *value_len as usize]
+            }
             FieldValue::Heap { field_len, bytes } => &bytes[*field_len..],
         }
     }
@@ -121,10 +105,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_entries: 512,
-            max_value: 64,
-        }
+        Limits { max_entries: 512, max_value: 64 }
     }
 }
 
@@ -189,10 +170,9 @@ impl Hash {
                 let mut it = lp.iter();
                 Box::new(std::iter::from_fn(move || Some((it.next()?, it.next()?))))
             }
-            Hash::Table(t) => Box::new(
-                t.iter()
-                    .map(|(fv, _)| (Entry::Str(fv.field()), Entry::Str(fv.value()))),
-            ),
+            Hash::Table(t) => {
+                Box::new(t.iter().map(|(fv, _)| (Entry::Str(fv.field()), Entry::Str(fv.value()))))
+            }
         }
     }
 
@@ -222,16 +202,11 @@ impl Hash {
     pub fn convert_to_table(&mut self) {
         if let Hash::Listpack(lp) = self {
             let mut t: HashTable = Dict::with_capacity(lp.len() / 2);
-            let (mut fb, mut vb) = (
-                super::listpack::IntBuf::default(),
-                super::listpack::IntBuf::default(),
-            );
+            let (mut fb, mut vb) =
+                (super::listpack::IntBuf::default(), super::listpack::IntBuf::default());
             let mut it = lp.iter();
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                t.insert(
-                    FieldValue::new(f.as_bytes(&mut fb), v.as_bytes(&mut vb)),
-                    (),
-                );
+                t.insert(FieldValue::new(f.as_bytes(&mut fb), v.as_bytes(&mut vb)), ());
             }
             *self = Hash::Table(t);
         }
@@ -333,9 +308,9 @@ impl Hash {
                 }
                 Self::listpack_pair(lp, rng.gen_range(0..n))
             }
-            Hash::Table(t) => t
-                .random_entry(rng)
-                .map(|(fv, _)| (Entry::Str(fv.field()), Entry::Str(fv.value()))),
+            Hash::Table(t) => {
+                t.random_entry(rng).map(|(fv, _)| (Entry::Str(fv.field()), Entry::Str(fv.value())))
+            }
         }
     }
 }
@@ -374,10 +349,7 @@ mod tests {
 
     #[test]
     fn conversions_follow_redis_rules() {
-        let limits = Limits {
-            max_entries: 4,
-            max_value: 8,
-        };
+        let limits = Limits { max_entries: 4, max_value: 8 };
         let mut h = Hash::new();
         for i in 0..4 {
             assert!(h.insert(i.to_string().as_bytes(), b"v", limits));
@@ -396,10 +368,7 @@ mod tests {
         h.insert(b"f", b"123456789", limits);
         assert_eq!(h.encoding(), "hashtable");
         let mut h = Hash::new();
-        h.prepare_for(
-            [b"a".as_slice(), b"123456789".as_slice()].into_iter(),
-            limits,
-        );
+        h.prepare_for([b"a".as_slice(), b"123456789".as_slice()].into_iter(), limits);
         assert_eq!(h.encoding(), "hashtable");
     }
 
@@ -407,10 +376,7 @@ mod tests {
     fn random_model_check() {
         let mut rng = Rng::new(11);
         for round in 0..10 {
-            let limits = Limits {
-                max_entries: 16 + round * 8,
-                max_value: 16,
-            };
+            let limits = Limits { max_entries: 16 + round * 8, max_value: 16 };
             let mut h = Hash::new();
             let mut model = BTreeMap::new();
             for _ in 0..3000 {

@@ -182,11 +182,7 @@ impl IntSet {
 
     /// Element at position `i` in ascending order.
     pub fn get(&self, i: usize) -> Option<i64> {
-        if i < self.len() {
-            Some(read_at(self.contents(), self.enc(), i))
-        } else {
-            None
-        }
+        if i < self.len() { Some(read_at(self.contents(), self.enc(), i)) } else { None }
     }
 
     /// Binary search: `Ok(pos)` if found, `Err(insert_pos)` otherwise.
@@ -248,11 +244,7 @@ impl IntSet {
             let at = INTSET_HDR_SIZE + (i + prepend) * new_enc;
             write_val(&mut nb[at..at + new_enc], new_enc, x);
         }
-        let at = if prepend == 1 {
-            INTSET_HDR_SIZE
-        } else {
-            INTSET_HDR_SIZE + len * new_enc
-        };
+        let at = if prepend == 1 { INTSET_HDR_SIZE } else { INTSET_HDR_SIZE + len * new_enc };
         write_val(&mut nb[at..at + new_enc], new_enc, v);
         self.buf = nb;
     }
@@ -297,12 +289,7 @@ impl IntSet {
 
     /// Ascending, double-ended iterator.
     pub fn iter(&self) -> Iter<'_> {
-        Iter {
-            contents: self.contents(),
-            enc: self.enc(),
-            front: 0,
-            back: self.len(),
-        }
+        Iter { contents: self.contents(), enc: self.enc(), front: 0, back: self.len() }
     }
 
     /// Heap bytes allocated.
@@ -400,17 +387,12 @@ mod tests {
         assert!(!s.insert(5));
         assert_eq!(s.as_bytes(), &[2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 5, 0]);
         assert!(s.insert(-2));
-        assert_eq!(
-            s.as_bytes(),
-            &[2, 0, 0, 0, 3, 0, 0, 0, 0xFE, 0xFF, 1, 0, 5, 0]
-        );
+        assert_eq!(s.as_bytes(), &[2, 0, 0, 0, 3, 0, 0, 0, 0xFE, 0xFF, 1, 0, 5, 0]);
         // Upgrade to 32-bit, value appended.
         assert!(s.insert(65536));
         assert_eq!(
             s.as_bytes(),
-            &[
-                4, 0, 0, 0, 4, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0xFF, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 1, 0
-            ]
+            &[4, 0, 0, 0, 4, 0, 0, 0, 0xFE, 0xFF, 0xFF, 0xFF, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 1, 0]
         );
         // Upgrade to 64-bit, negative value prepended.
         let big = -5_000_000_000i64;
@@ -454,18 +436,9 @@ mod tests {
     #[test]
     fn validation() {
         assert_eq!(IntSet::from_bytes(vec![2, 0, 0]), Err(Error::TooShort));
-        assert_eq!(
-            IntSet::from_bytes(vec![3, 0, 0, 0, 0, 0, 0, 0]),
-            Err(Error::BadEncoding(3))
-        );
-        assert_eq!(
-            IntSet::from_bytes(vec![2, 0, 0, 0, 0, 0, 0, 0]),
-            Err(Error::Empty)
-        );
-        assert_eq!(
-            IntSet::from_bytes(vec![2, 0, 0, 0, 1, 0, 0, 0]),
-            Err(Error::SizeMismatch)
-        );
+        assert_eq!(IntSet::from_bytes(vec![3, 0, 0, 0, 0, 0, 0, 0]), Err(Error::BadEncoding(3)));
+        assert_eq!(IntSet::from_bytes(vec![2, 0, 0, 0, 0, 0, 0, 0]), Err(Error::Empty));
+        assert_eq!(IntSet::from_bytes(vec![2, 0, 0, 0, 1, 0, 0, 0]), Err(Error::SizeMismatch));
         assert_eq!(
             IntSet::from_bytes(vec![2, 0, 0, 0, 2, 0, 0, 0, 5, 0, 5, 0]),
             Err(Error::NotAscending(1))
@@ -496,10 +469,7 @@ mod tests {
                 0 => rng.below(200) as i64 - 100,
                 1 => rng.below(200_000) as i64 - 100_000,
                 2 => (rng.next_u64() as i64) >> rng.below(64),
-                _ => *m
-                    .iter()
-                    .nth(rng.below(m.len() as u64 + 1) as usize)
-                    .unwrap_or(&0),
+                _ => *m.iter().nth(rng.below(m.len() as u64 + 1) as usize).unwrap_or(&0),
             };
             match rng.below(3) {
                 0 | 1 => assert_eq!(s.insert(v), m.insert(v)),

@@ -144,10 +144,7 @@ impl fmt::Display for Error {
             Error::EntryOutOfBounds(p) => write!(f, "listpack entry out of bounds at offset {p}"),
             Error::BadBacklen(p) => write!(f, "listpack bad backlen for entry at offset {p}"),
             Error::CountMismatch { header, actual } => {
-                write!(
-                    f,
-                    "listpack count mismatch: header {header}, actual {actual}"
-                )
+                write!(f, "listpack count mismatch: header {header}, actual {actual}")
             }
         }
     }
@@ -165,11 +162,7 @@ pub fn string_to_i64(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (negative, digits) = if s[0] == b'-' {
-        (true, &s[1..])
-    } else {
-        (false, s)
-    };
+    let (negative, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
     match digits.first() {
         Some(b'1'..=b'9') => {}
         _ => return None,
@@ -304,11 +297,7 @@ fn encode_backlen(l: usize, out: &mut [u8]) {
     for (i, b) in out.iter_mut().enumerate() {
         let shift = 7 * (n - 1 - i);
         let bits = ((l >> shift) & 127) as u8;
-        *b = if i == 0 {
-            (l >> shift) as u8
-        } else {
-            bits | 128
-        };
+        *b = if i == 0 { (l >> shift) as u8 } else { bits | 128 };
     }
 }
 
@@ -347,11 +336,7 @@ fn decode_entry(buf: &[u8], p: usize) -> (Entry<'_>, usize) {
         (Entry::Str(&buf[p + 1..p + 1 + len]), 1 + len)
     } else if b & LP_ENCODING_13BIT_INT_MASK == LP_ENCODING_13BIT_INT {
         let u = (u16::from(b & 0x1F) << 8) | u16::from(buf[p + 1]);
-        let v = if u >= 1 << 12 {
-            i64::from(u) - (1 << 13)
-        } else {
-            i64::from(u)
-        };
+        let v = if u >= 1 << 12 { i64::from(u) - (1 << 13) } else { i64::from(u) };
         (Entry::Int(v), 2)
     } else if b & LP_ENCODING_12BIT_STR_MASK == LP_ENCODING_12BIT_STR {
         let len = (usize::from(b & 0x0F) << 8) | usize::from(buf[p + 1]);
@@ -481,25 +466,15 @@ pub fn validate(buf: &[u8]) -> Result<usize, Error> {
         p = next;
     }
     if header != LP_HDR_NUMELE_UNKNOWN && usize::from(header) != count {
-        return Err(Error::CountMismatch {
-            header,
-            actual: count,
-        });
+        return Err(Error::CountMismatch { header, actual: count });
     }
     Ok(count)
 }
 
 /// An element encoded the way Redis would, before being written.
 enum Encoded<'s> {
-    Int {
-        bytes: [u8; LP_MAX_INT_ENCODING_LEN],
-        len: usize,
-    },
-    Str {
-        hdr: [u8; 5],
-        hdr_len: usize,
-        data: &'s [u8],
-    },
+    Int { bytes: [u8; LP_MAX_INT_ENCODING_LEN], len: usize },
+    Str { hdr: [u8; 5], hdr_len: usize, data: &'s [u8] },
 }
 
 impl<'s> Encoded<'s> {
@@ -552,11 +527,7 @@ impl<'s> Encoded<'s> {
             hdr[1..5].copy_from_slice(&len32.to_le_bytes());
             5
         };
-        Encoded::Str {
-            hdr,
-            hdr_len,
-            data: s,
-        }
+        Encoded::Str { hdr, hdr_len, data: s }
     }
 
     /// encoding + data size.
@@ -680,11 +651,7 @@ impl Listpack {
 
     /// Offset of the first entry, `None` if empty.
     pub fn first(&self) -> Option<usize> {
-        if self.count == 0 {
-            None
-        } else {
-            Some(LP_HDR_SIZE)
-        }
+        if self.count == 0 { None } else { Some(LP_HDR_SIZE) }
     }
 
     /// Offset of the last entry, `None` if empty.
@@ -749,12 +716,7 @@ impl Listpack {
 
     /// Forward iterator (double-ended; `.rev()` walks backwards).
     pub fn iter(&self) -> Iter<'_> {
-        Iter {
-            buf: &self.buf,
-            front: LP_HDR_SIZE,
-            back: self.eof_pos(),
-            remaining: self.count,
-        }
+        Iter { buf: &self.buf, front: LP_HDR_SIZE, back: self.eof_pos(), remaining: self.count }
     }
 
     /// Tail-to-head iterator.
@@ -824,10 +786,7 @@ impl Listpack {
 
     fn reserve_for(&mut self, additional: usize) {
         let needed = self.buf.len() + additional;
-        assert!(
-            needed <= u32::MAX as usize,
-            "listpack would exceed u32::MAX bytes"
-        );
+        assert!(needed <= u32::MAX as usize, "listpack would exceed u32::MAX bytes");
         if needed > self.buf.capacity() {
             let target = needed + needed / 8;
             self.buf.reserve_exact(target - self.buf.len());
@@ -899,11 +858,7 @@ impl Listpack {
     /// following entry (now at `pos`), or `None` if it was the last one.
     pub fn delete_at(&mut self, pos: usize) -> Option<usize> {
         self.delete_range_at(pos, 1);
-        if pos < self.eof_pos() {
-            Some(pos)
-        } else {
-            None
-        }
+        if pos < self.eof_pos() { Some(pos) } else { None }
     }
 
     /// Delete up to `count` entries starting at byte offset `pos`. Returns
@@ -948,11 +903,7 @@ impl Listpack {
     /// # Panics
     /// If `index > len()`, like `Vec::insert`.
     pub fn insert(&mut self, index: usize, ele: &[u8]) {
-        assert!(
-            index <= self.count,
-            "listpack insert index {index} > len {}",
-            self.count
-        );
+        assert!(index <= self.count, "listpack insert index {index} > len {}", self.count);
         let pos = if index == self.count {
             self.eof_pos()
         } else {
@@ -1199,14 +1150,8 @@ mod tests {
         assert_eq!(single(b"-8388608"), [0xF2, 0x00, 0x00, 0x80, 0x04]);
         assert_eq!(single(b"8388608"), [0xF3, 0x00, 0x00, 0x80, 0x00, 0x05]);
         assert_eq!(single(b"-2147483648"), [0xF3, 0x00, 0x00, 0x00, 0x80, 0x05]);
-        assert_eq!(
-            single(b"2147483648"),
-            [0xF4, 0x00, 0x00, 0x00, 0x80, 0, 0, 0, 0, 0x09]
-        );
-        assert_eq!(
-            single(b"-9223372036854775808"),
-            [0xF4, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x09]
-        );
+        assert_eq!(single(b"2147483648"), [0xF4, 0x00, 0x00, 0x00, 0x80, 0, 0, 0, 0, 0x09]);
+        assert_eq!(single(b"-9223372036854775808"), [0xF4, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x09]);
         // Decoding matches.
         for v in [
             0i64,
@@ -1311,16 +1256,7 @@ mod tests {
         assert_eq!(string_to_i64(b"-1"), Some(-1));
         assert_eq!(string_to_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(string_to_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [
-            &b"-0"[..],
-            b"",
-            b"-",
-            b"+5",
-            b"05",
-            b"5 ",
-            b"99999999999999999999",
-            b"1e3",
-        ] {
+        for bad in [&b"-0"[..], b"", b"-", b"+5", b"05", b"5 ", b"99999999999999999999", b"1e3"] {
             assert_eq!(string_to_i64(bad), None);
         }
         let mut buf = [0u8; LP_INTBUF_SIZE];
@@ -1367,13 +1303,7 @@ mod tests {
             pairs.push((lp.entry_at(k).to_vec(), lp.entry_at(v).to_vec()));
             p = lp.next(v);
         }
-        assert_eq!(
-            pairs,
-            vec![
-                (b"a".to_vec(), b"1".to_vec()),
-                (b"b".to_vec(), b"2".to_vec())
-            ]
-        );
+        assert_eq!(pairs, vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), b"2".to_vec())]);
         let last = lp.last().unwrap();
         assert_eq!(lp.entry_at(last), Entry::Int(2));
         assert_eq!(lp.entry_at(lp.prev(last).unwrap()), Entry::Str(b"b"));
@@ -1390,13 +1320,7 @@ mod tests {
         lp.insert(2, b"mid");
         assert_eq!(
             contents(&lp),
-            vec![
-                b"z".to_vec(),
-                b"a".to_vec(),
-                b"mid".to_vec(),
-                b"b".to_vec(),
-                b"c".to_vec()
-            ]
+            vec![b"z".to_vec(), b"a".to_vec(), b"mid".to_vec(), b"b".to_vec(), b"c".to_vec()]
         );
         assert!(lp.replace(2, &vec![b'L'; 5000]));
         assert!(lp.replace(2, b"7"));
@@ -1464,20 +1388,11 @@ mod tests {
     #[test]
     fn invalid_inputs() {
         assert_eq!(Listpack::from_bytes(vec![]), Err(Error::TooShort));
-        assert_eq!(
-            Listpack::from_bytes(vec![7, 0, 0, 0, 0, 0, 0]),
-            Err(Error::MissingTerminator)
-        );
-        assert_eq!(
-            Listpack::from_bytes(vec![8, 0, 0, 0, 0, 0, 0xFF]),
-            Err(Error::SizeMismatch)
-        );
+        assert_eq!(Listpack::from_bytes(vec![7, 0, 0, 0, 0, 0, 0]), Err(Error::MissingTerminator));
+        assert_eq!(Listpack::from_bytes(vec![8, 0, 0, 0, 0, 0, 0xFF]), Err(Error::SizeMismatch));
         assert_eq!(
             Listpack::from_bytes(vec![7, 0, 0, 0, 1, 0, 0xFF]),
-            Err(Error::CountMismatch {
-                header: 1,
-                actual: 0
-            })
+            Err(Error::CountMismatch { header: 1, actual: 0 })
         );
         // Unknown count is fine.
         assert!(Listpack::from_bytes(vec![7, 0, 0, 0, 0xFF, 0xFF, 0xFF]).is_ok());
@@ -1498,9 +1413,7 @@ mod tests {
         );
         // 32-bit string with a huge length.
         assert_eq!(
-            Listpack::from_bytes(vec![
-                13, 0, 0, 0, 1, 0, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF, 1, 0xFF
-            ]),
+            Listpack::from_bytes(vec![13, 0, 0, 0, 1, 0, 0xF0, 0xFF, 0xFF, 0xFF, 0xFF, 1, 0xFF]),
             Err(Error::EntryOutOfBounds(6))
         );
         // Stray EOF in the middle.
@@ -1514,15 +1427,9 @@ mod tests {
         match rng.below(10) {
             0 => (rng.next_u64() as i64).to_string().into_bytes(),
             1 => (rng.below(300) as i64 - 150).to_string().into_bytes(),
-            2 => (rng.below(20_000_000) as i64 - 10_000_000)
-                .to_string()
-                .into_bytes(),
+            2 => (rng.below(20_000_000) as i64 - 10_000_000).to_string().into_bytes(),
             3 => {
-                let n = if rng.chance(10) {
-                    4000 + rng.below(300)
-                } else {
-                    60 + rng.below(200)
-                };
+                let n = if rng.chance(10) { 4000 + rng.below(300) } else { 60 + rng.below(200) };
                 (0..n).map(|_| b'a' + rng.below(26) as u8).collect()
             }
             4 => vec![],
@@ -1586,11 +1493,8 @@ mod tests {
                     assert_eq!(lp.find(&target, 0), first);
                     assert!(lp.get(i).unwrap().eq_bytes(&target));
                     // Pair-wise find (skip = 1) over even indexes only.
-                    let firstpair = model
-                        .iter()
-                        .step_by(2)
-                        .position(|m| *m == target)
-                        .map(|x| x * 2);
+                    let firstpair =
+                        model.iter().step_by(2).position(|m| *m == target).map(|x| x * 2);
                     assert_eq!(lp.find(&target, 1), firstpair);
                 }
             } else if op < 93 && len > 0 {

@@ -162,8 +162,7 @@ impl Db {
         self.expire_if_needed(key, now_ms);
         self.touch(key);
         // No ready-key signal: clients block on lists and sorted sets, which this never creates.
-        self.keys
-            .get_or_insert_by(key, || StoredKey::new(key), make)
+        self.keys.get_or_insert_by(key, || StoredKey::new(key), make)
     }
 
     /// The access metadata of a key (OBJECT IDLETIME/FREQ, eviction).
@@ -186,9 +185,7 @@ impl Db {
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
-        let old = self
-            .keys
-            .upsert(key, value, || StoredKey::new(key), |k| k.touch());
+        let old = self.keys.upsert(key, value, || StoredKey::new(key), |k| k.touch());
         if old.is_none() {
             self.signal_key_as_ready(key);
         }
@@ -309,9 +306,7 @@ impl Db {
 
     /// A random key (not checking expiry).
     pub fn random_key(&self) -> Option<&StoredKey> {
-        self.keys
-            .random_entry(&mut rand::thread_rng())
-            .map(|(k, _)| k)
+        self.keys.random_entry(&mut rand::thread_rng()).map(|(k, _)| k)
     }
 
     /// One SCAN step over the keys: calls `f` for the keys of the visited bucket(s) and
@@ -323,11 +318,7 @@ impl Db {
     /// While a fork child exists the tables must not resize all at once (copy-on-write).
     pub fn set_fork_active(&mut self, active: bool) {
         self.fork_active = active;
-        let p = if active {
-            ResizePolicy::Avoid
-        } else {
-            ResizePolicy::Enable
-        };
+        let p = if active { ResizePolicy::Avoid } else { ResizePolicy::Enable };
         self.keys.set_resize_policy(p);
         self.expires.set_resize_policy(p);
     }
@@ -361,18 +352,10 @@ impl Db {
     /// Swaps contents with another database (SWAPDB); ids stay.
     pub fn swap_contents(&mut self, other: &mut Db) {
         // Watched keys that exist on either side change value.
-        let mine: Vec<Key> = self
-            .watchers
-            .keys()
-            .filter(|k| other.keys.contains_key(&k[..]))
-            .cloned()
-            .collect();
-        let theirs: Vec<Key> = other
-            .watchers
-            .keys()
-            .filter(|k| self.keys.contains_key(&k[..]))
-            .cloned()
-            .collect();
+        let mine: Vec<Key> =
+            self.watchers.keys().filter(|k| other.keys.contains_key(&k[..])).cloned().collect();
+        let theirs: Vec<Key> =
+            other.watchers.keys().filter(|k| self.keys.contains_key(&k[..])).cloned().collect();
         self.touch_all_watched();
         other.touch_all_watched();
         for k in mine {

@@ -145,11 +145,7 @@ impl QuickList {
     /// Empty list with the given `list-max-listpack-size` (clamped to
     /// `-5..=FILL_MAX`).
     pub fn new(fill: i32) -> QuickList {
-        QuickList {
-            nodes: VecDeque::new(),
-            len: 0,
-            fill: fill.clamp(-5, FILL_MAX),
-        }
+        QuickList { nodes: VecDeque::new(), len: 0, fill: fill.clamp(-5, FILL_MAX) }
     }
 
     /// Build from listpack nodes (e.g. loaded from RDB). Empty nodes are
@@ -157,11 +153,7 @@ impl QuickList {
     pub fn from_nodes(fill: i32, nodes: Vec<Listpack>) -> QuickList {
         let nodes: VecDeque<Listpack> = nodes.into_iter().filter(|n| !n.is_empty()).collect();
         let len = nodes.iter().map(|n| n.len()).sum();
-        QuickList {
-            nodes,
-            len,
-            fill: fill.clamp(-5, FILL_MAX),
-        }
+        QuickList { nodes, len, fill: fill.clamp(-5, FILL_MAX) }
     }
 
     pub fn fill(&self) -> i32 {
@@ -195,26 +187,14 @@ impl QuickList {
     pub fn bytes_used(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.nodes.capacity() * std::mem::size_of::<Listpack>()
-            + self
-                .nodes
-                .iter()
-                .map(|n| n.allocated_bytes())
-                .sum::<usize>()
+            + self.nodes.iter().map(|n| n.allocated_bytes()).sum::<usize>()
     }
 
     /// Map a possibly negative index to `0..len`.
     fn resolve(&self, index: i64) -> Option<usize> {
         let len = self.len as i64;
-        let i = if index < 0 {
-            len.checked_add(index)?
-        } else {
-            index
-        };
-        if i < 0 || i >= len {
-            None
-        } else {
-            Some(i as usize)
-        }
+        let i = if index < 0 { len.checked_add(index)? } else { index };
+        if i < 0 || i >= len { None } else { Some(i as usize) }
     }
 
     /// (node index, offset in node) of element `idx` (< len).
@@ -476,10 +456,7 @@ impl QuickList {
             }
             None => (self.nodes.len(), 0, 0),
         };
-        let first = self
-            .nodes
-            .get(i)
-            .map(|n| n.iter().rev().skip(n.len() - 1 - o));
+        let first = self.nodes.get(i).map(|n| n.iter().rev().skip(n.len() - 1 - o));
         first
             .into_iter()
             .flatten()
@@ -582,10 +559,7 @@ mod tests {
         assert_eq!(ql.get(1).unwrap().to_vec(), big);
         assert!(ql.set(0, &big));
         assert!(ql.set(1, b"tiny"));
-        assert_eq!(
-            to_vecs(&ql),
-            vec![big.clone(), b"tiny".to_vec(), b"after".to_vec()]
-        );
+        assert_eq!(to_vecs(&ql), vec![big.clone(), b"tiny".to_vec(), b"after".to_vec()]);
     }
 
     #[test]
@@ -594,10 +568,8 @@ mod tests {
         for i in 0..3000 {
             ql.push_back(format!("element-{i}").as_bytes());
         }
-        let nodes: Vec<Listpack> = ql
-            .nodes()
-            .map(|n| Listpack::from_bytes(n.as_bytes().to_vec()).unwrap())
-            .collect();
+        let nodes: Vec<Listpack> =
+            ql.nodes().map(|n| Listpack::from_bytes(n.as_bytes().to_vec()).unwrap()).collect();
         let mut with_empty = nodes.clone();
         with_empty.insert(1, Listpack::new());
         let back = QuickList::from_nodes(-1, with_empty);
@@ -642,13 +614,9 @@ mod tests {
     fn random_value(rng: &mut Rng) -> Vec<u8> {
         match rng.below(20) {
             0 => vec![b'L'; 3000 + rng.below(7000) as usize],
-            1..=4 => (rng.next_u64() as i64 >> rng.below(64))
-                .to_string()
-                .into_bytes(),
+            1..=4 => (rng.next_u64() as i64 >> rng.below(64)).to_string().into_bytes(),
             5 => vec![],
-            _ => (0..rng.below(40))
-                .map(|_| b'a' + rng.below(26) as u8)
-                .collect(),
+            _ => (0..rng.below(40)).map(|_| b'a' + rng.below(26) as u8).collect(),
         }
     }
 
@@ -671,11 +639,7 @@ mod tests {
             } else if op < 43 {
                 assert_eq!(
                     ql.pop_front(),
-                    if model.is_empty() {
-                        None
-                    } else {
-                        Some(model.remove(0))
-                    }
+                    if model.is_empty() { None } else { Some(model.remove(0)) }
                 );
             } else if op < 51 {
                 assert_eq!(ql.pop_back(), model.pop());
@@ -698,11 +662,7 @@ mod tests {
                 let i = rand_index(&mut rng);
                 let v = random_value(&mut rng);
                 let after = rng.chance(50);
-                let ok = if after {
-                    ql.insert_after(i, &v)
-                } else {
-                    ql.insert_before(i, &v)
-                };
+                let ok = if after { ql.insert_after(i, &v) } else { ql.insert_before(i, &v) };
                 match resolve(len, i) {
                     Some(x) => {
                         assert!(ok);
@@ -747,11 +707,7 @@ mod tests {
 
     fn resolve(len: i64, i: i64) -> Option<usize> {
         let x = if i < 0 { len + i } else { i };
-        if x < 0 || x >= len {
-            None
-        } else {
-            Some(x as usize)
-        }
+        if x < 0 || x >= len { None } else { Some(x as usize) }
     }
 
     #[test]

@@ -37,10 +37,7 @@ impl Member {
         if b.len() <= MEMBER_INLINE {
             let mut buf = [0u8; MEMBER_INLINE];
             buf[..b.len()].copy_from_slice(b);
-            Member::Inline {
-                len: b.len() as u8,
-                buf,
-            }
+            Member::Inline { len: b.len() as u8, buf }
         } else {
             Member::Heap(b.into())
         }
@@ -183,9 +180,7 @@ impl Set {
             }
             self.convert_to_table();
         }
-        let Set::Table(t) = self else {
-            unreachable!("converted above")
-        };
+        let Set::Table(t) = self else { unreachable!("converted above") };
         // A long member already present would cost an allocation for nothing: look first.
         if member.len() > MEMBER_INLINE && t.contains_key(member) {
             return false;

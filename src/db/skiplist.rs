@@ -162,9 +162,7 @@ impl Default for SortedSet {
 
 impl fmt::Debug for SortedSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list()
-            .entries(self.iter().map(|(m, s)| (String::from_utf8_lossy(m), s)))
-            .finish()
+        f.debug_list().entries(self.iter().map(|(m, s)| (String::from_utf8_lossy(m), s))).finish()
     }
 }
 
@@ -361,9 +359,7 @@ impl SortedSet {
 
     fn lookup(&self, member: &[u8]) -> Option<u32> {
         let h = self.hash(member);
-        self.table
-            .find(h, |&i| self.member_of(i) == member)
-            .copied()
+        self.table.find(h, |&i| self.member_of(i) == member).copied()
     }
 
     fn random_level(&mut self) -> usize {
@@ -381,10 +377,7 @@ impl SortedSet {
     fn alloc_node(&mut self, member: &[u8], score: f64, level: usize) -> u32 {
         let c = level - 1;
         while self.classes.len() <= c {
-            self.classes.push(Class {
-                free_head: NIL,
-                ..Class::default()
-            });
+            self.classes.push(Class { free_head: NIL, ..Class::default() });
         }
         let stride = c + 2;
         let class = &mut self.classes[c];
@@ -739,11 +732,7 @@ impl SortedSet {
     pub fn iter_from_rank(&self, start: usize) -> Iter<'_> {
         let cur = self.node_at_rank(start);
         let remaining = self.len.saturating_sub(start);
-        Iter {
-            set: self,
-            cur,
-            remaining,
-        }
+        Iter { set: self, cur, remaining }
     }
 
     /// Descending iteration starting at the element of *ascending* 0-based
@@ -752,20 +741,12 @@ impl SortedSet {
     pub fn iter_rev_from_rank(&self, start: usize) -> RevIter<'_> {
         let cur = self.node_at_rank(start);
         let remaining = if cur == NIL { 0 } else { start + 1 };
-        RevIter {
-            set: self,
-            cur,
-            remaining,
-        }
+        RevIter { set: self, cur, remaining }
     }
 
     /// Descending iteration over all elements.
     pub fn iter_rev(&self) -> RevIter<'_> {
-        RevIter {
-            set: self,
-            cur: self.tail,
-            remaining: self.len,
-        }
+        RevIter { set: self, cur: self.tail, remaining: self.len }
     }
 
     // ----- score ranges -----------------------------------------------------
@@ -902,11 +883,7 @@ impl SortedSet {
             return 0;
         }
         let (_, update) = self.prefix_walk(|x| !lex_gte_min(self.member_of(x), &r.min));
-        self.delete_run(
-            &update,
-            |s, x, _| lex_lte_max(s.member_of(x), &r.max),
-            &mut cb,
-        )
+        self.delete_run(&update, |s, x, _| lex_lte_max(s.member_of(x), &r.max), &mut cb)
     }
 
     // ----- test support -----------------------------------------------------
@@ -932,10 +909,7 @@ impl SortedSet {
             assert!(Self::level_of(x) <= self.level);
             assert_eq!(self.backward(x), prev, "backward link");
             if prev != NIL {
-                assert!(
-                    self.key_lt(prev, self.score_of(x), self.member_of(x)),
-                    "order"
-                );
+                assert!(self.key_lt(prev, self.score_of(x), self.member_of(x)), "order");
             }
             assert_eq!(self.lookup(self.member_of(x)), Some(x), "hash lookup");
             pos.insert(x, r);
@@ -1045,20 +1019,12 @@ impl<'a> IntoIterator for &'a SortedSet {
 
 /// `value` is not below the range's minimum (zslValueGteMin).
 pub fn score_gte_min(value: f64, r: &ScoreRange) -> bool {
-    if r.min_exclusive {
-        value > r.min
-    } else {
-        value >= r.min
-    }
+    if r.min_exclusive { value > r.min } else { value >= r.min }
 }
 
 /// `value` is not above the range's maximum (zslValueLteMax).
 pub fn score_lte_max(value: f64, r: &ScoreRange) -> bool {
-    if r.max_exclusive {
-        value < r.max
-    } else {
-        value <= r.max
-    }
+    if r.max_exclusive { value < r.max } else { value <= r.max }
 }
 
 /// `value` lies in `r`.
@@ -1131,9 +1097,8 @@ fn parse_strtod(s: &[u8]) -> Option<f64> {
     if s.is_empty() {
         return Some(0.0); // strtod consumed nothing and *eptr == '\0'
     }
-    let start = s
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))?;
+    let start =
+        s.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))?;
     let v: f64 = std::str::from_utf8(&s[start..]).ok()?.parse().ok()?;
     (!v.is_nan()).then_some(v)
 }
@@ -1152,12 +1117,7 @@ fn parse_score_bound(s: &[u8]) -> Result<(f64, bool), ()> {
 pub fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, ()> {
     let (min, min_exclusive) = parse_score_bound(min)?;
     let (max, max_exclusive) = parse_score_bound(max)?;
-    Ok(ScoreRange {
-        min,
-        min_exclusive,
-        max,
-        max_exclusive,
-    })
+    Ok(ScoreRange { min, min_exclusive, max, max_exclusive })
 }
 
 fn parse_lex_bound(s: &[u8]) -> Result<LexBound, ()> {
@@ -1174,10 +1134,7 @@ fn parse_lex_bound(s: &[u8]) -> Result<LexBound, ()> {
 /// Parses `ZRANGEBYLEX`-style bounds: `-`, `+`, `[a`, `(a`
 /// (zslParseLexRange). Anything else is an error.
 pub fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, ()> {
-    Ok(LexRange {
-        min: parse_lex_bound(min)?,
-        max: parse_lex_bound(max)?,
-    })
+    Ok(LexRange { min: parse_lex_bound(min)?, max: parse_lex_bound(max)? })
 }
 
 #[cfg(test)]
@@ -1255,12 +1212,7 @@ mod tests {
     // ----- helpers -----------------------------------------------------------
 
     fn sr(min: f64, minex: bool, max: f64, maxex: bool) -> ScoreRange {
-        ScoreRange {
-            min,
-            min_exclusive: minex,
-            max,
-            max_exclusive: maxex,
-        }
+        ScoreRange { min, min_exclusive: minex, max, max_exclusive: maxex }
     }
 
     fn lr(min: &str, max: &str) -> LexRange {
@@ -1274,9 +1226,7 @@ mod tests {
     type Model = Vec<(f64, Vec<u8>)>;
 
     fn key_cmp(e: &(f64, Vec<u8>), score: f64, member: &[u8]) -> Ordering {
-        e.0.partial_cmp(&score)
-            .unwrap()
-            .then_with(|| e.1.as_slice().cmp(member))
+        e.0.partial_cmp(&score).unwrap().then_with(|| e.1.as_slice().cmp(member))
     }
 
     fn model_remove(model: &mut Model, member: &[u8]) -> Option<f64> {
@@ -1305,9 +1255,7 @@ mod tests {
     fn gen_member(rng: &mut StdRng, universe: usize) -> Vec<u8> {
         if rng.gen_bool(0.25) {
             let len = rng.gen_range(0..=3);
-            (0..len)
-                .map(|_| [0u8, b'a', b'b', 0xff][rng.gen_range(0..4)])
-                .collect()
+            (0..len).map(|_| [0u8, b'a', b'b', 0xff][rng.gen_range(0..4)]).collect()
         } else {
             format!("m{}", rng.gen_range(0..universe)).into_bytes()
         }
@@ -1373,10 +1321,8 @@ mod tests {
             }
             let start = rng.gen_range(0..=model.len());
             let fwd: Vec<Vec<u8>> = z.iter_from_rank(start).map(|(m, _)| m.to_vec()).collect();
-            let exp: Vec<Vec<u8>> = model[start.min(model.len())..]
-                .iter()
-                .map(|e| e.1.clone())
-                .collect();
+            let exp: Vec<Vec<u8>> =
+                model[start.min(model.len())..].iter().map(|e| e.1.clone()).collect();
             assert_eq!(fwd, exp);
             let it = z.iter_rev_from_rank(start);
             let n = it.len();
@@ -1409,10 +1355,7 @@ mod tests {
                     let m = gen_member(&mut rng, universe);
                     let s = gen_score(&mut rng);
                     let old = model_insert(&mut model, &m, s);
-                    assert_eq!(
-                        z.insert_or_update(&m, s).map(f64::to_bits),
-                        old.map(f64::to_bits)
-                    );
+                    assert_eq!(z.insert_or_update(&m, s).map(f64::to_bits), old.map(f64::to_bits));
                 }
                 45..=59 => {
                     // update an existing member, often by a small delta (in-place path)
@@ -1425,10 +1368,7 @@ mod tests {
                             gen_score(&mut rng)
                         };
                         model_insert(&mut model, &m, s);
-                        assert_eq!(
-                            z.update_score(&m, s).map(f64::to_bits),
-                            Some(old_s.to_bits())
-                        );
+                        assert_eq!(z.update_score(&m, s).map(f64::to_bits), Some(old_s.to_bits()));
                     }
                     let m = gen_member(&mut rng, universe);
                     if !model.iter().any(|e| e.1 == m) {
@@ -1461,11 +1401,8 @@ mod tests {
                         min + rng.gen_range(0.0..0.5),
                         rng.gen_bool(0.5),
                     );
-                    let exp: Model = model
-                        .iter()
-                        .filter(|e| score_in_range(e.0, &r))
-                        .cloned()
-                        .collect();
+                    let exp: Model =
+                        model.iter().filter(|e| score_in_range(e.0, &r)).cloned().collect();
                     model.retain(|e| !score_in_range(e.0, &r));
                     let mut got: Model = Vec::new();
                     let n = z.remove_range_by_score_with(&r, |m, s| got.push((s, m.to_vec())));
@@ -1500,15 +1437,8 @@ mod tests {
             check_against_model(&z, &model, &mut rng, op % 1000 == 999);
         }
         check_against_model(&z, &model, &mut rng, true);
-        println!(
-            "model test: final len {}, max len {max_len}, levels {}",
-            z.len(),
-            z.level
-        );
-        assert!(
-            max_len > 500,
-            "model test should reach a non-trivial size ({max_len})"
-        );
+        println!("model test: final len {}, max len {max_len}, levels {}", z.len(), z.level);
+        assert!(max_len > 500, "model test should reach a non-trivial size ({max_len})");
     }
 
     #[test]
@@ -1524,10 +1454,7 @@ mod tests {
                     // -0.0 and 0.0 are equal scores: lex order must still hold
                     let s = if rng.gen_bool(0.5) { 0.0 } else { -0.0 };
                     let old = model_insert(&mut model, &m, s);
-                    assert_eq!(
-                        z.insert_or_update(&m, s).map(f64::to_bits),
-                        old.map(f64::to_bits)
-                    );
+                    assert_eq!(z.insert_or_update(&m, s).map(f64::to_bits), old.map(f64::to_bits));
                 }
                 50..=74 => {
                     let m = gen_member(&mut rng, universe);
@@ -1539,11 +1466,8 @@ mod tests {
                 75..=95 => {
                     let r = gen_lex_range(&mut rng, universe);
                     let (first, last, count) = model_block(&model, |e| lex_in_range(&e.1, &r));
-                    let (first, last, count) = if lex_range_nonempty(&r) {
-                        (first, last, count)
-                    } else {
-                        (None, None, 0)
-                    };
+                    let (first, last, count) =
+                        if lex_range_nonempty(&r) { (first, last, count) } else { (None, None, 0) };
                     assert_eq!(z.first_in_lex_range(&r), first, "{r:?}");
                     assert_eq!(z.last_in_lex_range(&r), last, "{r:?}");
                     assert_eq!(z.count_in_lex_range(&r), count, "{r:?}");
@@ -1603,12 +1527,7 @@ mod tests {
         z.insert(b"pinf2", INF);
         assert_eq!(
             members(&z),
-            vec![
-                b"ninf".to_vec(),
-                b"zero".to_vec(),
-                b"pinf".to_vec(),
-                b"pinf2".to_vec()
-            ]
+            vec![b"ninf".to_vec(), b"zero".to_vec(), b"pinf".to_vec(), b"pinf2".to_vec()]
         );
         let all = parse_score_range(b"-inf", b"+inf").unwrap();
         assert_eq!(z.count_in_score_range(&all), 4);
@@ -1616,26 +1535,15 @@ mod tests {
         assert_eq!(z.count_in_score_range(&r), 1);
         assert_eq!(z.first_in_score_range(&r), Some(1));
         let r = parse_score_range(b"inf", b"inf").unwrap();
-        assert_eq!(
-            (z.first_in_score_range(&r), z.last_in_score_range(&r)),
-            (Some(2), Some(3))
-        );
+        assert_eq!((z.first_in_score_range(&r), z.last_in_score_range(&r)), (Some(2), Some(3)));
         let r = parse_score_range(b"(inf", b"+inf").unwrap();
         assert_eq!(z.count_in_score_range(&r), 0);
         assert_eq!(z.update_score(b"ninf", INF), Some(NEG_INF));
         assert_eq!(
             members(&z),
-            vec![
-                b"zero".to_vec(),
-                b"ninf".to_vec(),
-                b"pinf".to_vec(),
-                b"pinf2".to_vec()
-            ]
+            vec![b"zero".to_vec(), b"ninf".to_vec(), b"pinf".to_vec(), b"pinf2".to_vec()]
         );
-        assert_eq!(
-            z.remove_range_by_score(&parse_score_range(b"inf", b"inf").unwrap()),
-            3
-        );
+        assert_eq!(z.remove_range_by_score(&parse_score_range(b"inf", b"inf").unwrap()), 3);
         assert_eq!(z.len(), 1);
         z.check_invariants();
     }
@@ -1646,24 +1554,15 @@ mod tests {
         z.insert(b"b", 0.0);
         z.insert(b"a", -0.0);
         z.insert(b"c", -0.0);
-        assert_eq!(
-            members(&z),
-            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
-        );
+        assert_eq!(members(&z), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         assert!(z.score(b"a").unwrap().is_sign_negative()); // stored as given
         assert_eq!(z.count_in_score_range(&sr(0.0, false, 0.0, false)), 3);
         assert_eq!(z.count_in_score_range(&sr(-0.0, false, -0.0, false)), 3);
         assert_eq!(z.count_in_score_range(&sr(0.0, true, 1.0, false)), 0);
         assert_eq!(z.count_in_score_range(&sr(-1.0, false, -0.0, true)), 0);
         // -0.0 -> 0.0 does not move the node
-        assert_eq!(
-            z.update_score(b"c", 0.0).map(f64::to_bits),
-            Some((-0.0f64).to_bits())
-        );
-        assert_eq!(
-            members(&z),
-            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
-        );
+        assert_eq!(z.update_score(b"c", 0.0).map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(members(&z), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         z.check_invariants();
     }
 
@@ -1675,11 +1574,7 @@ mod tests {
         }
         let q = |min: &str, max: &str| {
             let r = parse_score_range(min.as_bytes(), max.as_bytes()).unwrap();
-            (
-                z.first_in_score_range(&r),
-                z.last_in_score_range(&r),
-                z.count_in_score_range(&r),
-            )
+            (z.first_in_score_range(&r), z.last_in_score_range(&r), z.count_in_score_range(&r))
         };
         assert_eq!(q("2", "5"), (Some(2), Some(5), 4));
         assert_eq!(q("(2", "5"), (Some(3), Some(5), 3));
@@ -1696,18 +1591,9 @@ mod tests {
         assert_eq!(q("-inf", "0"), (Some(0), Some(0), 1));
         assert_eq!(q("9", "inf"), (Some(9), Some(9), 1));
         assert_eq!(q("-inf", "+inf"), (Some(0), Some(9), 10));
-        assert_eq!(
-            z.remove_range_by_score(&parse_score_range(b"5", b"2").unwrap()),
-            0
-        );
-        assert_eq!(
-            z.remove_range_by_score(&parse_score_range(b"(2", b"(3").unwrap()),
-            0
-        );
-        assert_eq!(
-            z.remove_range_by_score(&parse_score_range(b"(2", b"4").unwrap()),
-            2
-        );
+        assert_eq!(z.remove_range_by_score(&parse_score_range(b"5", b"2").unwrap()), 0);
+        assert_eq!(z.remove_range_by_score(&parse_score_range(b"(2", b"(3").unwrap()), 0);
+        assert_eq!(z.remove_range_by_score(&parse_score_range(b"(2", b"4").unwrap()), 2);
         assert_eq!(z.len(), 8);
         z.check_invariants();
         let empty = SortedSet::new();
@@ -1725,11 +1611,7 @@ mod tests {
         }
         let q = |min: &str, max: &str| {
             let r = lr(min, max);
-            (
-                z.first_in_lex_range(&r),
-                z.last_in_lex_range(&r),
-                z.count_in_lex_range(&r),
-            )
+            (z.first_in_lex_range(&r), z.last_in_lex_range(&r), z.count_in_lex_range(&r))
         };
         assert_eq!(q("-", "+"), (Some(0), Some(6), 7));
         assert_eq!(q("[b", "[e"), (Some(1), Some(4), 4));
@@ -1749,10 +1631,7 @@ mod tests {
         assert_eq!(q("-", "(a"), (None, None, 0));
         assert_eq!(q("[bb", "[cc"), (Some(2), Some(2), 1));
         assert_eq!(z.remove_range_by_lex(&lr("[b", "(e")), 3);
-        assert_eq!(
-            members(&z),
-            vec![b"a".to_vec(), b"e".to_vec(), b"ee".to_vec(), b"f".to_vec()]
-        );
+        assert_eq!(members(&z), vec![b"a".to_vec(), b"e".to_vec(), b"ee".to_vec(), b"f".to_vec()]);
         assert_eq!(z.remove_range_by_lex(&lr("[d", "[b")), 0);
         assert_eq!(z.remove_range_by_lex(&lr("-", "+")), 4);
         assert!(z.is_empty());
@@ -1770,22 +1649,14 @@ mod tests {
         assert_eq!(p(" 1", "+5"), Ok(sr(1.0, false, 5.0, false)));
         assert_eq!(p("5", "1"), Ok(sr(5.0, false, 1.0, false))); // empty but valid
         assert_eq!(p("", "("), Ok(sr(0.0, false, 0.0, true))); // Redis's strtod quirk
-        for bad in [
-            "nan", "(nan", "1 ", "abc", "1.5x", "((1", "[1", " ", "1e", ".",
-        ] {
+        for bad in ["nan", "(nan", "1 ", "abc", "1.5x", "((1", "[1", " ", "1e", "."] {
             assert_eq!(p(bad, "1"), Err(()), "{bad:?}");
             assert_eq!(p("1", bad), Err(()), "{bad:?}");
         }
         assert_eq!(parse_score_range(&[0xff], b"1"), Err(()));
 
         let l = |a: &str, b: &str| parse_lex_range(a.as_bytes(), b.as_bytes());
-        assert_eq!(
-            l("-", "+"),
-            Ok(LexRange {
-                min: LexBound::NegInf,
-                max: LexBound::PosInf
-            })
-        );
+        assert_eq!(l("-", "+"), Ok(LexRange { min: LexBound::NegInf, max: LexBound::PosInf }));
         assert_eq!(
             l("[a", "(b"),
             Ok(LexRange {
@@ -1795,10 +1666,7 @@ mod tests {
         );
         assert_eq!(
             l("[", "("),
-            Ok(LexRange {
-                min: LexBound::Inclusive(vec![]),
-                max: LexBound::Exclusive(vec![])
-            })
+            Ok(LexRange { min: LexBound::Inclusive(vec![]), max: LexBound::Exclusive(vec![]) })
         );
         assert_eq!(
             l("(+", "[-"),
@@ -1853,10 +1721,7 @@ mod tests {
             assert_eq!(z.by_rank(i), Some((m.as_bytes(), (i / 10) as f64)));
         }
         assert_eq!(z.iter_from_rank(995).len(), 5);
-        assert_eq!(
-            z.iter_rev_from_rank(4).map(|(_, s)| s).collect::<Vec<_>>(),
-            vec![0.0; 5]
-        );
+        assert_eq!(z.iter_rev_from_rank(4).map(|(_, s)| s).collect::<Vec<_>>(), vec![0.0; 5]);
         assert_eq!(z.iter_from_rank(1000).count(), 0);
         assert_eq!(z.remove_range_by_rank(5, 4), 0);
         assert_eq!(z.remove_range_by_rank(1000, 2000), 0);
@@ -1864,14 +1729,8 @@ mod tests {
         assert_eq!(z.remove_range_by_rank(0, 0), 1);
         assert_eq!(z.by_rank(0).unwrap().0, b"0001");
         let mut seen = vec![];
-        assert_eq!(
-            z.remove_range_by_rank_with(10, 12, |m, _| seen.push(m.to_vec())),
-            3
-        );
-        assert_eq!(
-            seen,
-            vec![b"0011".to_vec(), b"0012".to_vec(), b"0013".to_vec()]
-        );
+        assert_eq!(z.remove_range_by_rank_with(10, 12, |m, _| seen.push(m.to_vec())), 3);
+        assert_eq!(seen, vec![b"0011".to_vec(), b"0012".to_vec(), b"0013".to_vec()]);
         assert_eq!(z.len(), 986);
         z.check_invariants();
         let copy = z.clone();

@@ -28,11 +28,7 @@ impl InlineStr {
         }
         let mut buf = [0u8; INLINE_CAP - 1];
         buf[..b.len()].copy_from_slice(b);
-        Some(InlineStr {
-            len: b.len() as u8,
-            raw,
-            buf,
-        })
+        Some(InlineStr { len: b.len() as u8, raw, buf })
     }
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len as usize]
@@ -64,10 +60,7 @@ impl Str {
         if let Some(i) = InlineStr::new(&b, true) {
             return Str::Inline(i);
         }
-        Str::Heap {
-            bytes: b.into_boxed_slice(),
-            raw: true,
-        }
+        Str::Heap { bytes: b.into_boxed_slice(), raw: true }
     }
 
     /// Builds a string Redis makes with createStringObject and never int-encodes
@@ -77,10 +70,7 @@ impl Str {
         if let Some(i) = InlineStr::new(b, raw) {
             return Str::Inline(i);
         }
-        Str::Heap {
-            bytes: b.into(),
-            raw,
-        }
+        Str::Heap { bytes: b.into(), raw }
     }
 
     fn build(b: &[u8], raw: bool) -> Str {
@@ -92,10 +82,7 @@ impl Str {
         if let Some(i) = InlineStr::new(b, raw || b.len() > EMBSTR_MAX) {
             return Str::Inline(i);
         }
-        Str::Heap {
-            bytes: b.into(),
-            raw: raw || b.len() > EMBSTR_MAX,
-        }
+        Str::Heap { bytes: b.into(), raw: raw || b.len() > EMBSTR_MAX }
     }
 
     pub fn from_i64(n: i64) -> Str {
@@ -244,11 +231,7 @@ impl Value {
             }
             Value::ZSet(z) => {
                 for (m, score) in z.iter() {
-                    xor_pair(
-                        d,
-                        m.as_bytes(&mut ib),
-                        crate::util::format_double(score).as_bytes(),
-                    );
+                    xor_pair(d, m.as_bytes(&mut ib), crate::util::format_double(score).as_bytes());
                 }
             }
         }

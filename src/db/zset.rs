@@ -74,9 +74,7 @@ pub fn entry_to_score(e: &Entry<'_>) -> f64 {
 
 /// Redis's ordering of elements: by score, then by member bytes.
 pub fn element_cmp(a: (&[u8], f64), b: (&[u8], f64)) -> std::cmp::Ordering {
-    a.1.partial_cmp(&b.1)
-        .unwrap_or(std::cmp::Ordering::Equal)
-        .then_with(|| a.0.cmp(b.0))
+    a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.0.cmp(b.0))
 }
 
 /// Byte position of the member entry of pair `index` of a listpack zset.
@@ -405,11 +403,7 @@ impl ZSet {
         if n == 0 {
             return Vec::new();
         }
-        let (start, end) = if from_max {
-            (len - n, len - 1)
-        } else {
-            (0, n - 1)
-        };
+        let (start, end) = if from_max { (len - n, len - 1) } else { (0, n - 1) };
         let mut out = Vec::with_capacity(n);
         self.visit_ranks(start, end, from_max, |m, s| out.push((m.to_vec(), s)));
         self.remove_ranks(start, end);
@@ -436,10 +430,7 @@ mod tests {
     use super::*;
     use crate::db::testrng::Rng;
 
-    const SMALL: Limits = Limits {
-        max_entries: 16,
-        max_value: 8,
-    };
+    const SMALL: Limits = Limits { max_entries: 16, max_value: 8 };
 
     fn contents(z: &ZSet) -> Vec<(Vec<u8>, f64)> {
         z.iter().map(|(m, s)| (m.to_vec(), s)).collect()
@@ -467,14 +458,8 @@ mod tests {
     fn encodings_agree_with_model() {
         let mut rng = Rng::new(7);
         for round in 0..40 {
-            let limits = if round % 2 == 0 {
-                SMALL
-            } else {
-                Limits {
-                    max_entries: 0,
-                    max_value: 0,
-                }
-            };
+            let limits =
+                if round % 2 == 0 { SMALL } else { Limits { max_entries: 0, max_value: 0 } };
             let mut z = ZSet::new_for(limits, 1);
             let mut model: Vec<(Vec<u8>, f64)> = Vec::new();
             for _ in 0..200 {

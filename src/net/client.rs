@@ -188,9 +188,8 @@ impl Client {
         now: i64,
     ) -> Client {
         let is_unix = matches!(stream, Stream::Unix(_));
-        let peer_ip = addr
-            .rsplit_once(':')
-            .and_then(|(ip, _)| ip.trim_matches(['[', ']']).parse().ok());
+        let peer_ip =
+            addr.rsplit_once(':').and_then(|(ip, _)| ip.trim_matches(['[', ']']).parse().ok());
         Client {
             id,
             slot,
@@ -246,11 +245,7 @@ impl Client {
     /// The output buffer to append a reply to, or `None` when replies are suppressed.
     #[inline]
     pub fn out(&mut self) -> Option<&mut Vec<u8>> {
-        if self.replying() {
-            Some(&mut self.obuf)
-        } else {
-            None
-        }
+        if self.replying() { Some(&mut self.obuf) } else { None }
     }
 
     pub fn has_pending_output(&self) -> bool {

@@ -55,10 +55,7 @@ impl Listeners {
                         }
                     },
                 };
-                match bind_tcp(
-                    SocketAddr::new(ip, config.port as u16),
-                    config.tcp_backlog as i32,
-                ) {
+                match bind_tcp(SocketAddr::new(ip, config.port as u16), config.tcp_backlog as i32) {
                     Ok(l) => {
                         port = l.local_addr()?.port();
                         list.push(Listener::Tcp(l));
@@ -72,12 +69,7 @@ impl Listeners {
                                     | Some(libc::EPROTONOSUPPORT)
                             ) =>
                     {
-                        log!(
-                            Level::Notice,
-                            "Skipping optional bind address {}: {}",
-                            host,
-                            e
-                        );
+                        log!(Level::Notice, "Skipping optional bind address {}: {}", host, e);
                     }
                     Err(e) => {
                         return Err(io::Error::new(
@@ -142,11 +134,7 @@ impl Listeners {
 }
 
 fn bind_tcp(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
-    let domain = if addr.is_ipv6() {
-        Domain::IPV6
-    } else {
-        Domain::IPV4
-    };
+    let domain = if addr.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
     let sock = Socket::new(domain, Type::STREAM, None)?;
     sock.set_reuse_address(true)?;
     if addr.is_ipv6() {

@@ -65,8 +65,7 @@ impl EventLoop {
         srv.tcp_port = listeners.port;
         srv.listener_fds = listeners.raw_fds();
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD])?;
-        poll.registry()
-            .register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        poll.registry().register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         Ok(EventLoop {
             poll,
             listeners,
@@ -144,11 +143,7 @@ impl EventLoop {
     fn before_sleep(&mut self, srv: &mut Server) {
         if srv.loading.is_some() {
             if let Err(e) = crate::persist::rdb_io::poll_loading(srv) {
-                log!(
-                    Level::Warning,
-                    "Fatal error loading the DB: {}. Exiting.",
-                    e
-                );
+                log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
                 crate::shutdown::remove_pidfile(srv);
                 std::process::exit(1);
             }
@@ -173,12 +168,8 @@ impl EventLoop {
         if srv.pending_writes.is_empty() {
             srv.pending_writes = writes; // keep the capacity for the next batch
         }
-        let to_close: Vec<usize> = srv
-            .clients
-            .iter()
-            .filter(|c| c.close_asap)
-            .map(|c| c.slot)
-            .collect();
+        let to_close: Vec<usize> =
+            srv.clients.iter().filter(|c| c.close_asap).map(|c| c.slot).collect();
         for slot in to_close {
             self.close_client(srv, slot);
         }
@@ -191,11 +182,7 @@ impl EventLoop {
                     srv.tcp_port = self.listeners.port;
                     srv.listener_fds = self.listeners.raw_fds();
                 }
-                Err(e) => log!(
-                    Level::Warning,
-                    "Failed to bind after configuration change: {}",
-                    e
-                ),
+                Err(e) => log!(Level::Warning, "Failed to bind after configuration change: {}", e),
             }
         }
     }
@@ -231,10 +218,7 @@ impl EventLoop {
             };
             let accepted = match listener {
                 Listener::Tcp(l) => l.accept().map(|(s, peer)| {
-                    let laddr = s
-                        .local_addr()
-                        .map(|a| Client::format_addr(&a))
-                        .unwrap_or_default();
+                    let laddr = s.local_addr().map(|a| Client::format_addr(&a)).unwrap_or_default();
                     let _ = s.set_nodelay(true);
                     if srv.config.tcp_keepalive > 0 {
                         // As Redis's anetKeepAlive: probes start after the configured idle
@@ -250,8 +234,7 @@ impl EventLoop {
                 }),
                 Listener::Unix(l, path) => {
                     let path = path.clone();
-                    l.accept()
-                        .map(|(s, _)| (client::Stream::Unix(s), format!("{}:0", path), path))
+                    l.accept().map(|(s, _)| (client::Stream::Unix(s), format!("{}:0", path), path))
                 }
             };
             match accepted {
@@ -281,14 +264,7 @@ impl EventLoop {
         }
         let slot = srv.clients.vacant_slot();
         let now = util::unix_time();
-        let mut c = Box::new(Client::new(
-            srv.next_client_id,
-            slot,
-            stream,
-            addr,
-            laddr,
-            now,
-        ));
+        let mut c = Box::new(Client::new(srv.next_client_id, slot, stream, addr, laddr, now));
         srv.next_client_id += 1;
         if protected_mode_denies(srv, &c) {
             srv.stats.rejected_connections += 1;
@@ -304,11 +280,7 @@ impl EventLoop {
             client::Stream::Unix(s) => self.poll.registry().register(s, token, Interest::READABLE),
         };
         if let Err(e) = registered {
-            log!(
-                Level::Warning,
-                "Error registering fd event for the new client: {}",
-                e
-            );
+            log!(Level::Warning, "Error registering fd event for the new client: {}", e);
             srv.clients.insert(c);
             srv.clients.remove(slot);
             return;
@@ -326,11 +298,7 @@ impl EventLoop {
         let mut read_total = 0usize;
         let mut closed = false;
         loop {
-            let want = c
-                .parser
-                .expected_bulk()
-                .unwrap_or(0)
-                .clamp(READ_CHUNK, READ_BUDGET);
+            let want = c.parser.expected_bulk().unwrap_or(0).clamp(READ_CHUNK, READ_BUDGET);
             let spare = c.qbuf.spare(want);
             let asked = spare.len().min(READ_BUDGET);
             match c.stream.read(&mut spare[..asked]) {
@@ -384,12 +352,7 @@ impl EventLoop {
         }
         if closed {
             if let Some(c) = srv.clients.get_mut(slot) {
-                log!(
-                    Level::Verbose,
-                    "Client closed connection id={} addr={}",
-                    c.id,
-                    c.addr
-                );
+                log!(Level::Verbose, "Client closed connection id={} addr={}", c.id, c.addr);
             }
             self.close_client(srv, slot);
         }
@@ -427,13 +390,7 @@ impl EventLoop {
                 Parsed::Incomplete => break,
                 Parsed::Error(e) => {
                     let msg = e.message();
-                    log!(
-                        Level::Verbose,
-                        "{} from client: id={} addr={}",
-                        msg,
-                        c.id,
-                        c.addr
-                    );
+                    log!(Level::Verbose, "{} from client: id={} addr={}", msg, c.id, c.addr);
                     c.add_err(&msg);
                     c.errors.clear();
                     srv.stats.total_error_replies += 1;

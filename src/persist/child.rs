@@ -92,11 +92,7 @@ impl ChildReport {
             return None;
         }
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
-        Some(ChildReport {
-            done: b[4] != 0,
-            keys_processed: u64_at(8),
-            cow_bytes: u64_at(16),
-        })
+        Some(ChildReport { done: b[4] != 0, keys_processed: u64_at(8), cow_bytes: u64_at(16) })
     }
 }
 
@@ -116,11 +112,7 @@ pub fn private_dirty_of(pid: &str) -> u64 {
         };
         text.lines()
             .filter(|l| l.starts_with("Private_Dirty:"))
-            .filter_map(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<u64>().ok())
-            })
+            .filter_map(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
             .sum::<u64>()
             * 1024
     }
@@ -157,11 +149,7 @@ impl ChildReporter {
         if self.last.elapsed() >= REPORT_INTERVAL {
             self.last = Instant::now();
             let cow_bytes = self.sample_cow();
-            self.send(ChildReport {
-                keys_processed,
-                cow_bytes,
-                done: false,
-            })?;
+            self.send(ChildReport { keys_processed, cow_bytes, done: false })?;
         }
         Ok(())
     }
@@ -202,11 +190,7 @@ impl ChildReporter {
     pub fn check_parent_now(&mut self) -> Result<(), ParentGone> {
         self.last = Instant::now();
         let cow_bytes = self.sample_cow();
-        self.send(ChildReport {
-            keys_processed: self.keys,
-            cow_bytes,
-            done: false,
-        })
+        self.send(ChildReport { keys_processed: self.keys, cow_bytes, done: false })
     }
 
     /// Names the file this child is writing, to be removed if the parent is found gone.
@@ -340,10 +324,7 @@ impl OomScore {
             .nth(2)
             .and_then(|v| v.parse().ok())
             .unwrap_or(800);
-        OomScore {
-            mode: config.oom_score_adj,
-            bgchild,
-        }
+        OomScore { mode: config.oom_score_adj, bgchild }
     }
 }
 
@@ -374,14 +355,7 @@ where
         return Err(io::Error::last_os_error());
     }
     if pid == 0 {
-        child_main(
-            kind,
-            close_in_child,
-            info_read.as_raw_fd(),
-            info_write.as_raw_fd(),
-            oom,
-            body,
-        );
+        child_main(kind, close_in_child, info_read.as_raw_fd(), info_write.as_raw_fd(), oom, body);
     }
     let fork_usec = started.elapsed().as_micros() as u64;
     drop(info_write);
@@ -535,10 +509,7 @@ fn set_oom_score(oom: OomScore) {
                 base + oom.bgchild
             }
         };
-        let _ = std::fs::write(
-            "/proc/self/oom_score_adj",
-            value.clamp(-1000, 1000).to_string(),
-        );
+        let _ = std::fs::write("/proc/self/oom_score_adj", value.clamp(-1000, 1000).to_string());
     }
     #[cfg(not(target_os = "linux"))]
     let _ = oom;
@@ -580,11 +551,7 @@ mod tests {
 
     #[test]
     fn report_round_trip() {
-        let r = ChildReport {
-            keys_processed: 42,
-            cow_bytes: 4096,
-            done: true,
-        };
+        let r = ChildReport { keys_processed: 42, cow_bytes: 4096, done: true };
         assert_eq!(ChildReport::decode(&r.encode()), Some(r));
         assert_eq!(ChildReport::decode(&[0u8; REPORT_BYTES]), None);
     }

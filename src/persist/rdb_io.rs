@@ -74,11 +74,7 @@ pub fn load_file(srv: &mut Server, path: &Path) -> Result<LoadOutcome, String> {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadOutcome::NoFile),
         Err(e) => {
-            return Err(format!(
-                "Error opening {} for loading: {}",
-                path.display(),
-                e
-            ));
+            return Err(format!("Error opening {} for loading: {}", path.display(), e));
         }
     };
     let started = Instant::now();
@@ -86,11 +82,7 @@ pub fn load_file(srv: &mut Server, path: &Path) -> Result<LoadOutcome, String> {
     let loaded = rdb::read_rdb(&data, &limits, crate::util::mstime()).map_err(|e| e.to_string())?;
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
     install(srv, loaded);
-    log!(
-        Level::Notice,
-        "DB loaded from disk: {:.3} seconds",
-        started.elapsed().as_secs_f64()
-    );
+    log!(Level::Notice, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
     Ok(LoadOutcome::Loaded { keys, expired })
 }
 
@@ -123,8 +115,7 @@ struct ProgressSource<'a> {
 impl Source for ProgressSource<'_> {
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
         self.inner.read_exact(buf)?;
-        self.progress
-            .store(self.inner.position() as u64, Ordering::Relaxed);
+        self.progress.store(self.inner.position() as u64, Ordering::Relaxed);
         Ok(())
     }
     fn remaining(&self) -> Option<usize> {
@@ -141,11 +132,7 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(format!(
-                "Error opening {} for loading: {}",
-                path.display(),
-                e
-            ));
+            return Err(format!("Error opening {} for loading: {}", path.display(), e));
         }
     };
     let limits = LoadLimits::from_config(&srv.config);
@@ -155,18 +142,12 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
     let thread = std::thread::Builder::new()
         .name("tine-loader".into())
         .spawn(move || {
-            let mut src = ProgressSource {
-                inner: SliceSource::new(&data),
-                progress: thread_progress,
-            };
+            let mut src =
+                ProgressSource { inner: SliceSource::new(&data), progress: thread_progress };
             read_rdb_source(&mut src, &limits, crate::util::mstime()).map_err(|e| e.to_string())
         })
         .map_err(|e| format!("can't start the loader thread: {}", e))?;
-    log!(
-        Level::Notice,
-        "Loading RDB produced by version {}",
-        crate::REDIS_VERSION
-    );
+    log!(Level::Notice, "Loading RDB produced by version {}", crate::REDIS_VERSION);
     Ok(Some(Loading {
         started_unix: crate::util::unix_time(),
         started: Instant::now(),
@@ -185,10 +166,7 @@ pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
         return Ok(());
     }
     let loading = srv.loading.take().expect("checked");
-    let result = loading
-        .thread
-        .join()
-        .map_err(|_| "the loader thread panicked".to_string())?;
+    let result = loading.thread.join().map_err(|_| "the loader thread panicked".to_string())?;
     let loaded = result?;
     if loading.aof {
         install_dbs(srv, loaded);
@@ -212,12 +190,7 @@ pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
 fn install(srv: &mut Server, loaded: LoadedRdb) {
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
     install_dbs(srv, loaded);
-    log!(
-        Level::Notice,
-        "Done loading RDB, keys loaded: {}, keys expired: {}.",
-        keys,
-        expired
-    );
+    log!(Level::Notice, "Done loading RDB, keys loaded: {}, keys expired: {}.", keys, expired);
 }
 
 /// Replaces the server's databases with loaded ones, without logging.

@@ -71,10 +71,7 @@ impl Default for PersistState {
 
 impl PersistState {
     pub fn rdb_child_pid(&self) -> Option<i32> {
-        self.child
-            .as_ref()
-            .filter(|c| c.kind == ChildKind::RdbToFile)
-            .map(|c| c.pid)
+        self.child.as_ref().filter(|c| c.kind == ChildKind::RdbToFile).map(|c| c.pid)
     }
 }
 
@@ -155,10 +152,7 @@ fn root_dir() -> String {
 
 /// fsyncs the directory holding `path`, so the rename itself is durable.
 pub fn fsync_dir(path: &Path) {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -239,11 +233,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
         Err(e) => {
             // Redis replies a bare -ERR and says why in the log only.
             srv.persist.last_bgsave_ok = false;
-            log!(
-                Level::Warning,
-                "Can't save in background: fork: {}",
-                util::strerror(&e)
-            );
+            log!(Level::Warning, "Can't save in background: fork: {}", util::strerror(&e));
             Err("ERR".into())
         }
     }
@@ -256,11 +246,7 @@ pub fn check_children_done(srv: &mut Server) {
     }
     while let Some((pid, exit)) = child::reap() {
         let Some(ch) = srv.persist.child.take_if(|c| c.pid == pid) else {
-            log!(
-                Level::Warning,
-                "Warning, detected child with unmatched pid: {}",
-                pid
-            );
+            log!(Level::Warning, "Warning, detected child with unmatched pid: {}", pid);
             continue;
         };
         let mut ch = ch;
@@ -292,21 +278,13 @@ fn bgsave_done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
             srv.persist.rdb_last_cow_size = ch.report.cow_bytes;
         }
         ChildExit::Exited(code) => {
-            log!(
-                Level::Warning,
-                "Background saving error (child exited with code {})",
-                code
-            );
+            log!(Level::Warning, "Background saving error (child exited with code {})", code);
             srv.persist.last_bgsave_ok = false;
         }
         ChildExit::Signaled(sig) => {
             // Redis's words whether the server itself sent SIGUSR1 (FLUSHALL, SHUTDOWN) or
             // someone else did: SIGUSR1 is how a child is stopped on purpose, not a failure.
-            log!(
-                Level::Warning,
-                "Background saving terminated by signal {}",
-                sig
-            );
+            log!(Level::Warning, "Background saving terminated by signal {}", sig);
             if sig != libc::SIGUSR1 {
                 srv.persist.last_bgsave_ok = false;
             }
@@ -322,12 +300,7 @@ fn bgsave_done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
 
 /// Kills the running BGSAVE child on purpose (SIGUSR1), e.g. on FLUSHALL or shutdown.
 pub fn kill_rdb_child(srv: &mut Server) {
-    if let Some(ch) = srv
-        .persist
-        .child
-        .as_mut()
-        .filter(|c| c.kind == ChildKind::RdbToFile)
-    {
+    if let Some(ch) = srv.persist.child.as_mut().filter(|c| c.kind == ChildKind::RdbToFile) {
         ch.kill_on_purpose();
         if let Some(t) = &ch.temp_file {
             let _ = std::fs::remove_file(t);
@@ -357,12 +330,7 @@ pub fn cron(srv: &mut Server, now: i64) {
         let may_retry = srv.persist.last_bgsave_ok
             || now - srv.persist.last_bgsave_try > BGSAVE_RETRY_DELAY_SECS;
         if due && may_retry {
-            log!(
-                Level::Notice,
-                "{} changes in {} seconds. Saving...",
-                changes,
-                secs
-            );
+            log!(Level::Notice, "{} changes in {} seconds. Saving...", changes, secs);
             let _ = bgsave(srv);
             break;
         }
@@ -372,10 +340,7 @@ pub fn cron(srv: &mut Server, now: i64) {
 /// Waits for a running child at shutdown: kills it (its snapshot would be stale) and reaps.
 pub fn stop_child_for_shutdown(srv: &mut Server) {
     if let Some(ch) = srv.persist.child.as_mut() {
-        log!(
-            Level::Warning,
-            "There is a child saving an .rdb. Killing it!"
-        );
+        log!(Level::Warning, "There is a child saving an .rdb. Killing it!");
         ch.kill_on_purpose();
         if let Some(t) = &ch.temp_file {
             let _ = std::fs::remove_file(t);

@@ -95,11 +95,7 @@ pub fn double(out: &mut Vec<u8>, v: f64, resp: Resp) {
         Resp::V3 => {
             out.push(DOUBLE);
             let text = if v.is_infinite() {
-                if v > 0.0 {
-                    "inf".to_string()
-                } else {
-                    "-inf".to_string()
-                }
+                if v > 0.0 { "inf".to_string() } else { "-inf".to_string() }
             } else {
                 crate::util::format_double(v)
             };

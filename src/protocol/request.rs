@@ -117,12 +117,7 @@ fn header_number(b: &[u8]) -> Option<i64> {
 
 impl RequestParser {
     pub fn new() -> Self {
-        RequestParser {
-            multibulk_left: 0,
-            bulk_len: -1,
-            argv: Vec::new(),
-            inline: false,
-        }
+        RequestParser { multibulk_left: 0, bulk_len: -1, argv: Vec::new(), inline: false }
     }
 
     /// True when part of a command has been consumed and the rest is awaited.
@@ -248,8 +243,7 @@ impl RequestParser {
                 return Ok(false);
             }
             let start = *pos;
-            self.argv
-                .push(buf[start..start + self.bulk_len as usize].to_vec());
+            self.argv.push(buf[start..start + self.bulk_len as usize].to_vec());
             *pos += need;
             self.bulk_len = -1;
             self.multibulk_left -= 1;
@@ -282,10 +276,7 @@ impl RequestParser {
 mod tests {
     use super::*;
 
-    const AUTHED: Limits = Limits {
-        max_bulk_len: 512 * 1024 * 1024,
-        authenticated: true,
-    };
+    const AUTHED: Limits = Limits { max_bulk_len: 512 * 1024 * 1024, authenticated: true };
 
     fn parse_all(input: &[u8]) -> (Vec<Vec<Vec<u8>>>, Option<ProtocolError>) {
         let mut p = RequestParser::new();
@@ -307,10 +298,7 @@ mod tests {
         assert_eq!(err, None);
         assert_eq!(
             cmds,
-            vec![
-                vec![b"PING".to_vec()],
-                vec![b"SET".to_vec(), b"k".to_vec(), vec![]]
-            ]
+            vec![vec![b"PING".to_vec()], vec![b"SET".to_vec(), b"k".to_vec(), vec![]]]
         );
     }
 
@@ -337,43 +325,22 @@ mod tests {
         assert_eq!(err, None);
         assert_eq!(
             cmds,
-            vec![
-                vec![b"PING".to_vec()],
-                vec![b"set".to_vec(), b"k".to_vec(), b"a b".to_vec()]
-            ]
+            vec![vec![b"PING".to_vec()], vec![b"set".to_vec(), b"k".to_vec(), b"a b".to_vec()]]
         );
-        assert_eq!(
-            parse_all(b"set \"a\r\n").1,
-            Some(ProtocolError::UnbalancedQuotes)
-        );
+        assert_eq!(parse_all(b"set \"a\r\n").1, Some(ProtocolError::UnbalancedQuotes));
     }
 
     #[test]
     fn protocol_errors() {
-        assert_eq!(
-            parse_all(b"*1\r\n+PING\r\n").1,
-            Some(ProtocolError::ExpectedDollar(b'+'))
-        );
-        assert_eq!(
-            parse_all(b"*x\r\n").1,
-            Some(ProtocolError::InvalidMultibulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$-5\r\n").1,
-            Some(ProtocolError::InvalidBulkLength)
-        );
-        assert_eq!(
-            parse_all(b"*1\r\n$99999999999\r\n").1,
-            Some(ProtocolError::InvalidBulkLength)
-        );
+        assert_eq!(parse_all(b"*1\r\n+PING\r\n").1, Some(ProtocolError::ExpectedDollar(b'+')));
+        assert_eq!(parse_all(b"*x\r\n").1, Some(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(parse_all(b"*1\r\n$-5\r\n").1, Some(ProtocolError::InvalidBulkLength));
+        assert_eq!(parse_all(b"*1\r\n$99999999999\r\n").1, Some(ProtocolError::InvalidBulkLength));
         let big = vec![b'a'; PROTO_INLINE_MAX_SIZE + 1];
         assert_eq!(parse_all(&big).1, Some(ProtocolError::TooBigInline));
         let mut p = RequestParser::new();
         let mut pos = 0;
-        let unauth = Limits {
-            max_bulk_len: 1 << 29,
-            authenticated: false,
-        };
+        let unauth = Limits { max_bulk_len: 1 << 29, authenticated: false };
         assert_eq!(
             p.next(b"*11\r\n", &mut pos, unauth),
             Parsed::Error(ProtocolError::UnauthenticatedMultibulkLength)

@@ -83,20 +83,14 @@ impl TestServer {
 
     /// tine with a config file and extra arguments.
     pub fn with_config_and_args(text: &str, args: &[&str]) -> TestServer {
-        let dir = tempfile::Builder::new()
-            .prefix("tine-test")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("tine-test").tempdir().unwrap();
         let conf = dir.path().join("tine.conf");
         std::fs::write(&conf, text).unwrap();
         Self::spawn_in(dir, PathBuf::from(TINE_BIN), Some(conf), args)
     }
 
     fn spawn(bin: PathBuf, config: Option<PathBuf>, args: &[&str]) -> TestServer {
-        let dir = tempfile::Builder::new()
-            .prefix("tine-test")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("tine-test").tempdir().unwrap();
         Self::spawn_in(dir, bin, config, args)
     }
 
@@ -137,9 +131,8 @@ impl TestServer {
             let out = std::fs::File::create(self.dir.path().join("stdout.txt")).unwrap();
             let err = std::fs::File::create(self.dir.path().join("stderr.txt")).unwrap();
             cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-            let child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {}: {}", self.bin.display(), e));
+            let child =
+                cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {}", self.bin.display(), e));
             self.child = Some(child);
             match self.wait_ready() {
                 Ok(()) => return,
@@ -331,12 +324,7 @@ impl RedisServer {
         if !redis_available() {
             return None;
         }
-        Some(TestServer::spawn_in(
-            dir,
-            PathBuf::from(REDIS_BIN),
-            None,
-            args,
-        ))
+        Some(TestServer::spawn_in(dir, PathBuf::from(REDIS_BIN), None, args))
     }
 
     pub fn with_config(text: &str) -> Option<TestServer> {
@@ -347,18 +335,10 @@ impl RedisServer {
         if !redis_available() {
             return None;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("redis-test")
-            .tempdir()
-            .unwrap();
+        let dir = tempfile::Builder::new().prefix("redis-test").tempdir().unwrap();
         let conf = dir.path().join("redis.conf");
         std::fs::write(&conf, text).unwrap();
-        Some(TestServer::spawn_in(
-            dir,
-            PathBuf::from(REDIS_BIN),
-            Some(conf),
-            args,
-        ))
+        Some(TestServer::spawn_in(dir, PathBuf::from(REDIS_BIN), Some(conf), args))
     }
 }
 
@@ -420,10 +400,7 @@ pub fn resp(args: &[&str]) -> Vec<u8> {
 /// Length of the first complete RESP2/RESP3 reply in `buf`, or `None` if incomplete.
 pub fn frame_len(buf: &[u8]) -> Option<usize> {
     fn line_end(buf: &[u8], from: usize) -> Option<usize> {
-        buf[from..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map(|p| from + p)
+        buf[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
     }
     fn frame(buf: &[u8], at: usize) -> Option<usize> {
         let t = *buf.get(at)?;
@@ -474,10 +451,7 @@ impl Raw {
             .unwrap_or_else(|e| panic!("connect to port {}: {}", port, e));
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
-        Raw {
-            stream,
-            buf: Vec::new(),
-        }
+        Raw { stream, buf: Vec::new() }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -503,10 +477,7 @@ impl Raw {
     /// Reads one complete reply (raw bytes); panics on timeout or EOF.
     pub fn reply(&mut self) -> Vec<u8> {
         self.try_reply(IO_TIMEOUT).unwrap_or_else(|| {
-            panic!(
-                "no complete reply; have {:?}",
-                String::from_utf8_lossy(&self.buf)
-            )
+            panic!("no complete reply; have {:?}", String::from_utf8_lossy(&self.buf))
         })
     }
 
@@ -525,9 +496,7 @@ impl Raw {
             if left.is_zero() {
                 return None;
             }
-            self.stream
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .unwrap();
+            self.stream.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
             let mut chunk = [0u8; 65536];
             match self.stream.read(&mut chunk) {
                 Ok(0) => return None,
@@ -610,9 +579,7 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// One field of an INFO reply.
 pub fn info_field(info: &str, name: &str) -> Option<String> {
     info.lines().find_map(|l| {
-        l.strip_prefix(name)
-            .and_then(|r| r.strip_prefix(':'))
-            .map(|v| v.trim_end().to_string())
+        l.strip_prefix(name).and_then(|r| r.strip_prefix(':')).map(|v| v.trim_end().to_string())
     })
 }
 
@@ -630,11 +597,7 @@ pub fn both(tine: &mut Raw, redis: &mut Raw, args: &[&str]) -> (String, String) 
 #[track_caller]
 pub fn assert_same(tine: &mut Raw, redis: &mut Raw, args: &[&str]) {
     let (t, r) = both(tine, redis, args);
-    assert_eq!(
-        t, r,
-        "reply to {:?} differs (left: tine, right: redis)",
-        args
-    );
+    assert_eq!(t, r, "reply to {:?} differs (left: tine, right: redis)", args);
 }
 
 /// Arguments for differential tests: no save points (nothing written behind the test's
@@ -699,11 +662,7 @@ impl Pair {
 
     /// The connections to tine and to redis-server (in that order) of one protocol.
     pub fn cons(&mut self, resp3: bool) -> (&mut redis::Connection, &mut redis::Connection) {
-        if resp3 {
-            (&mut self.t3, &mut self.r3)
-        } else {
-            (&mut self.t2, &mut self.r2)
-        }
+        if resp3 { (&mut self.t3, &mut self.r3) } else { (&mut self.t2, &mut self.r2) }
     }
 
     /// Sends to tine (RESP2).
@@ -725,11 +684,7 @@ impl Pair {
     /// The same CONFIG SET on both servers.
     pub fn config_set(&mut self, name: &str, value: &str) {
         let args = ["CONFIG", "SET", name, value];
-        assert_eq!(
-            self.tine_cmd(&args),
-            Ok(redis::Value::Okay),
-            "tine CONFIG SET {name}"
-        );
+        assert_eq!(self.tine_cmd(&args), Ok(redis::Value::Okay), "tine CONFIG SET {name}");
         assert_eq!(self.redis_cmd(&args), Ok(redis::Value::Okay));
     }
 
@@ -805,10 +760,8 @@ pub fn env_or<T: std::str::FromStr>(var: &str, default: T) -> T {
 pub fn seed_from_env(var: &str) -> u64 {
     env_or(
         var,
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64,
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            as u64,
     )
 }
 

@@ -69,10 +69,7 @@ pub fn sizes(dir: &Path, m: &Manifest) -> Result<(u64, u64), String> {
     let mut base = 0;
     for f in m.files_to_load() {
         let md = std::fs::metadata(dir.join(&f.name)).map_err(|e| {
-            let msg = format!(
-                "Unable to obtain the AOF file {} length. stat: {}",
-                f.name, e
-            );
+            let msg = format!("Unable to obtain the AOF file {} length. stat: {}", f.name, e);
             log!(Level::Warning, "{}", msg);
             msg
         })?;
@@ -97,11 +94,7 @@ pub fn load_all(job: Job) -> Result<LoadedRdb, String> {
         let last_file = i + 1 == total_num;
         let start = Instant::now();
         let status = load_file(&mut srv, &job, f, done_bytes);
-        let kind = if f.kind == super::manifest::FileType::Base {
-            "base"
-        } else {
-            "incr"
-        };
+        let kind = if f.kind == super::manifest::FileType::Base { "base" } else { "incr" };
         if status == FileStatus::Ok || (status == FileStatus::Truncated && last_file) {
             log!(
                 Level::Notice,
@@ -113,22 +106,14 @@ pub fn load_all(job: Job) -> Result<LoadedRdb, String> {
         }
         match status {
             FileStatus::Truncated if !last_file => {
-                log!(
-                    Level::Warning,
-                    "Fatal error: the truncated file is not the last file"
-                );
-                return Err(format!(
-                    "the truncated file {} is not the last file",
-                    f.name
-                ));
+                log!(Level::Warning, "Fatal error: the truncated file is not the last file");
+                return Err(format!("the truncated file {} is not the last file", f.name));
             }
             FileStatus::Failed => return Err(format!("can't load the AOF file {}", f.name)),
             FileStatus::NotExist => return Err(format!("the AOF file {} doesn't exist", f.name)),
             _ => {}
         }
-        done_bytes += std::fs::metadata(job.dir.join(&f.name))
-            .map(|m| m.len())
-            .unwrap_or(0);
+        done_bytes += std::fs::metadata(job.dir.join(&f.name)).map(|m| m.len()).unwrap_or(0);
         job.progress.store(done_bytes, Ordering::Relaxed);
     }
     let keys = srv.total_keys() as u64;
@@ -155,10 +140,7 @@ struct ProgressSource<'a> {
 impl Source for ProgressSource<'_> {
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), RdbError> {
         self.inner.read_exact(buf)?;
-        self.progress.store(
-            self.offset + self.inner.position() as u64,
-            Ordering::Relaxed,
-        );
+        self.progress.store(self.offset + self.inner.position() as u64, Ordering::Relaxed);
         Ok(())
     }
     fn remaining(&self) -> Option<usize> {
@@ -175,12 +157,7 @@ fn load_file(srv: &mut Server, job: &Job, f: &AofInfo, offset: u64) -> FileStatu
     let data = match std::fs::read(&path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            log!(
-                Level::Warning,
-                "The append log file {} doesn't exist: {}",
-                f.name,
-                e
-            );
+            log!(Level::Warning, "The append log file {} doesn't exist: {}", f.name, e);
             return FileStatus::NotExist;
         }
         Err(e) => {
@@ -206,11 +183,8 @@ fn load_file(srv: &mut Server, job: &Job, f: &AofInfo, offset: u64) -> FileStatu
         }
         let mut limits = LoadLimits::from_config(&job.config);
         limits.skip_expired = false;
-        let mut src = ProgressSource {
-            inner: SliceSource::new(&data),
-            progress: &job.progress,
-            offset,
-        };
+        let mut src =
+            ProgressSource { inner: SliceSource::new(&data), progress: &job.progress, offset };
         match read_rdb_source(&mut src, &limits, i64::MIN) {
             Ok(loaded) => {
                 log!(
@@ -298,12 +272,9 @@ fn load_file(srv: &mut Server, job: &Job, f: &AofInfo, offset: u64) -> FileStatu
                         );
                         return FileStatus::Truncated;
                     }
-                    Err(e) => log!(
-                        Level::Warning,
-                        "Error truncating the AOF file {}: {}",
-                        f.name,
-                        e
-                    ),
+                    Err(e) => {
+                        log!(Level::Warning, "Error truncating the AOF file {}: {}", f.name, e)
+                    }
                 }
             }
             log!(
@@ -429,10 +400,7 @@ fn replay(
         }
         let reg = crate::command::registry();
         let Some(cmd) = reg.lookup(&argv[0]) else {
-            return (
-                Some(Stop::Unknown(String::from_utf8_lossy(&argv[0]).into())),
-                valid_up_to,
-            );
+            return (Some(Stop::Unknown(String::from_utf8_lossy(&argv[0]).into())), valid_up_to);
         };
         if cmd.cmd.name == "multi" {
             valid_before_multi = start;
@@ -446,11 +414,7 @@ fn replay(
         crate::persist::rdb_io::debug_delay(delay);
     }
     if fake.multi.is_some() {
-        log!(
-            Level::Warning,
-            "Revert incomplete MULTI/EXEC transaction in AOF file {}",
-            name
-        );
+        log!(Level::Warning, "Revert incomplete MULTI/EXEC transaction in AOF file {}", name);
         return (Some(Stop::Eof), valid_before_multi);
     }
     (None, valid_up_to)

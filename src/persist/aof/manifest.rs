@@ -78,11 +78,9 @@ pub struct ManifestError {
 impl std::fmt::Display for ManifestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.line {
-            Some((n, l)) => write!(
-                f,
-                "Reading the manifest file, at line {}: '{}': {}",
-                n, l, self.reason
-            ),
+            Some((n, l)) => {
+                write!(f, "Reading the manifest file, at line {}: '{}': {}", n, l, self.reason)
+            }
             None => write!(f, "{}", self.reason),
         }
     }
@@ -95,10 +93,7 @@ pub fn manifest_name(aof_filename: &str) -> String {
 
 /// The temp name the manifest is written under before the rename.
 pub fn temp_manifest_name(aof_filename: &str) -> String {
-    format!(
-        "{}{}{}",
-        TEMP_FILE_NAME_PREFIX, aof_filename, MANIFEST_NAME_SUFFIX
-    )
+    format!("{}{}{}", TEMP_FILE_NAME_PREFIX, aof_filename, MANIFEST_NAME_SUFFIX)
 }
 
 impl Manifest {
@@ -112,10 +107,7 @@ impl Manifest {
             reason,
         };
         if text.is_empty() {
-            return Err(ManifestError {
-                line: None,
-                reason: "Found an empty AOF manifest",
-            });
+            return Err(ManifestError { line: None, reason: "Found an empty AOF manifest" });
         }
         let mut rest = text;
         while !rest.is_empty() {
@@ -174,37 +166,17 @@ impl Manifest {
             match kind {
                 b'b' => {
                     if m.base.is_some() {
-                        return Err(err(
-                            linenum,
-                            trimmed,
-                            "Found duplicate base file information",
-                        ));
+                        return Err(err(linenum, trimmed, "Found duplicate base file information"));
                     }
-                    m.base = Some(AofInfo {
-                        name,
-                        seq,
-                        kind: FileType::Base,
-                    });
+                    m.base = Some(AofInfo { name, seq, kind: FileType::Base });
                     m.curr_base_seq = seq;
                 }
-                b'h' => m.history.push(AofInfo {
-                    name,
-                    seq,
-                    kind: FileType::History,
-                }),
+                b'h' => m.history.push(AofInfo { name, seq, kind: FileType::History }),
                 b'i' => {
                     if seq <= maxseq {
-                        return Err(err(
-                            linenum,
-                            trimmed,
-                            "Found a non-monotonic sequence number",
-                        ));
+                        return Err(err(linenum, trimmed, "Found a non-monotonic sequence number"));
                     }
-                    m.incr.push(AofInfo {
-                        name,
-                        seq,
-                        kind: FileType::Incr,
-                    });
+                    m.incr.push(AofInfo { name, seq, kind: FileType::Incr });
                     m.curr_incr_seq = seq;
                     maxseq = seq;
                 }
@@ -212,10 +184,7 @@ impl Manifest {
             }
         }
         if linenum == 0 {
-            return Err(ManifestError {
-                line: None,
-                reason: "Found an empty AOF manifest",
-            });
+            return Err(ManifestError { line: None, reason: "Found an empty AOF manifest" });
         }
         Ok(m)
     }
@@ -223,11 +192,7 @@ impl Manifest {
     /// The manifest as text: base, history, incr files (Redis's getAofManifestAsString).
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let all = self
-            .base
-            .iter()
-            .chain(self.history.iter())
-            .chain(self.incr.iter());
+        let all = self.base.iter().chain(self.history.iter()).chain(self.incr.iter());
         for ai in all {
             let name = if needs_repr(&ai.name) {
                 String::from_utf8_lossy(&crate::command::repr(ai.name.as_bytes())).to_string()
@@ -255,20 +220,10 @@ impl Manifest {
             self.history.insert(0, old);
         }
         self.curr_base_seq += 1;
-        let fmt = if rdb_preamble {
-            RDB_FORMAT_SUFFIX
-        } else {
-            AOF_FORMAT_SUFFIX
-        };
-        let name = format!(
-            "{}.{}{}{}",
-            aof_filename, self.curr_base_seq, BASE_FILE_SUFFIX, fmt
-        );
-        self.base = Some(AofInfo {
-            name: name.clone(),
-            seq: self.curr_base_seq,
-            kind: FileType::Base,
-        });
+        let fmt = if rdb_preamble { RDB_FORMAT_SUFFIX } else { AOF_FORMAT_SUFFIX };
+        let name = format!("{}.{}{}{}", aof_filename, self.curr_base_seq, BASE_FILE_SUFFIX, fmt);
+        self.base =
+            Some(AofInfo { name: name.clone(), seq: self.curr_base_seq, kind: FileType::Base });
         name
     }
 
@@ -321,10 +276,7 @@ impl Manifest {
         let mut f = std::fs::File::create(&tmp)
             .map_err(|e| format!("Can't open the AOF manifest file {}: {}", tmp_name, e))?;
         f.write_all(self.to_text().as_bytes()).map_err(|e| {
-            format!(
-                "Error trying to write the temporary AOF manifest file {}: {}",
-                tmp_name, e
-            )
+            format!("Error trying to write the temporary AOF manifest file {}: {}", tmp_name, e)
         })?;
         f.sync_all()
             .map_err(|e| format!("Fail to fsync the temp AOF file {}: {}.", tmp_name, e))?;
@@ -357,20 +309,15 @@ fn atoll(b: &[u8]) -> i64 {
     let n: i64 = digits
         .chars()
         .take_while(|c| c.is_ascii_digit())
-        .fold(0i64, |a, c| {
-            a.saturating_mul(10)
-                .saturating_add(c.to_digit(10).unwrap() as i64)
-        });
+        .fold(0i64, |a, c| a.saturating_mul(10).saturating_add(c.to_digit(10).unwrap() as i64));
     if neg { -n } else { n }
 }
 
 /// Redis's sdsneedsrepr: a name with spaces, quotes or unprintable bytes is quoted.
 fn needs_repr(s: &str) -> bool {
     s.bytes().any(|b| {
-        matches!(
-            b,
-            b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 7 | 8 | b' ' | b'\''
-        ) || !(32..=126).contains(&b)
+        matches!(b, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 7 | 8 | b' ' | b'\'')
+            || !(32..=126).contains(&b)
     })
 }
 
@@ -390,10 +337,7 @@ mod tests {
     #[test]
     fn new_files_as_redis_names_them() {
         let mut m = Manifest::default();
-        assert_eq!(
-            m.new_base("appendonly.aof", true),
-            "appendonly.aof.1.base.rdb"
-        );
+        assert_eq!(m.new_base("appendonly.aof", true), "appendonly.aof.1.base.rdb");
         assert_eq!(m.last_incr("appendonly.aof"), "appendonly.aof.1.incr.aof");
         assert_eq!(
             m.to_text(),

@@ -110,10 +110,7 @@ pub fn policy(srv: &Server) -> Fsync {
 
 /// True while a BGREWRITEAOF child runs.
 pub fn rewrite_in_progress(srv: &Server) -> bool {
-    srv.persist
-        .child
-        .as_ref()
-        .is_some_and(|c| c.kind == ChildKind::AofRewrite)
+    srv.persist.child.as_ref().is_some_and(|c| c.kind == ChildKind::AofRewrite)
 }
 
 /// Appends one propagated command to the AOF buffer (Redis's feedAppendOnlyFile).
@@ -154,17 +151,9 @@ pub fn writes_denied(srv: &Server) -> Option<String> {
         return None;
     }
     if !srv.aof.w.last_write_ok {
-        return Some(format!(
-            "{}{}",
-            MISCONF_AOF_PREFIX,
-            strerror(srv.aof.w.last_write_errno)
-        ));
+        return Some(format!("{}{}", MISCONF_AOF_PREFIX, strerror(srv.aof.w.last_write_errno)));
     }
-    srv.aof
-        .w
-        .bio
-        .fsync_error()
-        .map(|e| format!("{}{}", MISCONF_AOF_PREFIX, strerror(e)))
+    srv.aof.w.bio.fsync_error().map(|e| format!("{}{}", MISCONF_AOF_PREFIX, strerror(e)))
 }
 
 /// True when the buffer holds commands not yet written: replies must wait for [`flush`].
@@ -223,11 +212,7 @@ pub fn cron(srv: &mut Server, now: i64) {
         let base = srv.aof.rewrite_base_size.max(1);
         let growth = (cur * 100 / base) as i64 - 100;
         if growth >= perc && !rewrite_limited(srv, now) {
-            log!(
-                Level::Notice,
-                "Starting automatic rewriting of AOF on {}% growth",
-                growth
-            );
+            log!(Level::Notice, "Starting automatic rewriting of AOF on {}% growth", growth);
             let _ = rewrite::start(srv);
         }
     }
@@ -271,11 +256,7 @@ pub fn create_dir(srv: &Server) -> Result<(), String> {
     match std::fs::create_dir(&d) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => Ok(()),
-        Err(e) => Err(format!(
-            "Can't open or create append-only dir {}: {}",
-            d.display(),
-            e
-        )),
+        Err(e) => Err(format!("Can't open or create append-only dir {}: {}", d.display(), e)),
     }
 }
 
@@ -296,12 +277,7 @@ pub fn file_size(srv: &Server, name: &str) -> u64 {
     match std::fs::metadata(dir(srv).join(name)) {
         Ok(m) => m.len(),
         Err(e) => {
-            log!(
-                Level::Warning,
-                "Unable to obtain the AOF file {} length. stat: {}",
-                name,
-                e
-            );
+            log!(Level::Warning, "Unable to obtain the AOF file {} length. stat: {}", name, e);
             0
         }
     }
@@ -352,17 +328,10 @@ pub fn open_on_server_start(srv: &mut Server) -> Result<(), String> {
     let fname = srv.config.appendfilename.clone();
     let had_incr = !srv.aof.manifest.incr.is_empty();
     if srv.aof.manifest.base.is_none() && !had_incr {
-        let base = srv
-            .aof
-            .manifest
-            .new_base(&fname, srv.config.aof_use_rdb_preamble);
+        let base = srv.aof.manifest.new_base(&fname, srv.config.aof_use_rdb_preamble);
         let path = dir(srv).join(&base);
         rewrite::rewrite_to_file(srv, &path, None)?;
-        log!(
-            Level::Notice,
-            "Creating AOF base file {} on server start",
-            base
-        );
+        log!(Level::Notice, "Creating AOF base file {} on server start", base);
     }
     let name = srv.aof.manifest.last_incr(&fname);
     let f = open_append(srv, &name, false)
@@ -395,17 +364,9 @@ pub fn open_on_server_start(srv: &mut Server) -> Result<(), String> {
     }
     srv.aof.w.last_fsync = util::unix_time();
     if had_incr {
-        log!(
-            Level::Notice,
-            "Opening AOF incr file {} on server start",
-            name
-        );
+        log!(Level::Notice, "Opening AOF incr file {} on server start", name);
     } else {
-        log!(
-            Level::Notice,
-            "Creating AOF incr file {} on server start",
-            name
-        );
+        log!(Level::Notice, "Creating AOF incr file {} on server start", name);
     }
     Ok(())
 }
@@ -417,11 +378,7 @@ pub fn start_append_only(srv: &mut Server) -> Result<(), String> {
         return Ok(());
     }
     srv.aof.status = Status::WaitRewrite;
-    let other_child = srv
-        .persist
-        .child
-        .as_ref()
-        .is_some_and(|c| c.kind != ChildKind::AofRewrite);
+    let other_child = srv.persist.child.as_ref().is_some_and(|c| c.kind != ChildKind::AofRewrite);
     if other_child {
         srv.aof.rewrite_scheduled = true;
         log!(
@@ -447,10 +404,7 @@ pub fn start_append_only(srv: &mut Server) -> Result<(), String> {
     }
     srv.aof.w.last_fsync = util::unix_time();
     if srv.aof.w.bio.fsync_error().is_some() {
-        log!(
-            Level::Warning,
-            "AOF reopen, just ignore the AOF fsync error in bio job"
-        );
+        log!(Level::Warning, "AOF reopen, just ignore the AOF fsync error in bio job");
         srv.aof.w.bio.clear_fsync_error();
     }
     if !srv.aof.w.last_write_ok {
@@ -497,10 +451,7 @@ pub fn fsync_policy_changed(srv: &mut Server) {
 /// Shutdown: stop a rewrite child, write and fsync what is buffered.
 pub fn prepare_shutdown(srv: &mut Server) {
     if rewrite_in_progress(srv) {
-        log!(
-            Level::Warning,
-            "There is a child rewriting the AOF. Killing it!"
-        );
+        log!(Level::Warning, "There is a child rewriting the AOF. Killing it!");
         rewrite::kill_child(srv);
     }
     if srv.aof.status != Status::Off {
@@ -528,14 +479,8 @@ pub fn info_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) {
             .to_string(),
     ));
     out.push(("aof_enabled", ((a.status != Status::Off) as u8).to_string()));
-    out.push((
-        "aof_rewrite_in_progress",
-        (rewrite_in_progress(srv) as u8).to_string(),
-    ));
-    out.push((
-        "aof_rewrite_scheduled",
-        (a.rewrite_scheduled as u8).to_string(),
-    ));
+    out.push(("aof_rewrite_in_progress", (rewrite_in_progress(srv) as u8).to_string()));
+    out.push(("aof_rewrite_scheduled", (a.rewrite_scheduled as u8).to_string()));
     out.push(("aof_last_rewrite_time_sec", a.rewrite_time_last.to_string()));
     out.push((
         "aof_current_rewrite_time_sec",
@@ -545,23 +490,11 @@ pub fn info_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) {
             "-1".into()
         },
     ));
-    out.push((
-        "aof_last_bgrewrite_status",
-        if a.last_bgrewrite_ok { "ok" } else { "err" }.into(),
-    ));
+    out.push(("aof_last_bgrewrite_status", if a.last_bgrewrite_ok { "ok" } else { "err" }.into()));
     out.push(("aof_rewrites", a.rewrites.to_string()));
-    out.push((
-        "aof_rewrites_consecutive_failures",
-        a.consecutive_failures.to_string(),
-    ));
-    out.push((
-        "aof_last_write_status",
-        if ok { "ok" } else { "err" }.into(),
-    ));
-    out.push((
-        "aof_last_cow_size",
-        srv.persist.aof_last_cow_size.to_string(),
-    ));
+    out.push(("aof_rewrites_consecutive_failures", a.consecutive_failures.to_string()));
+    out.push(("aof_last_write_status", if ok { "ok" } else { "err" }.into()));
+    out.push(("aof_last_cow_size", srv.persist.aof_last_cow_size.to_string()));
 }
 
 /// The fields INFO persistence adds at its end while the AOF is on.
@@ -572,15 +505,9 @@ pub fn info_enabled_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) 
     }
     out.push(("aof_current_size", a.w.current_size.to_string()));
     out.push(("aof_base_size", a.rewrite_base_size.to_string()));
-    out.push((
-        "aof_pending_rewrite",
-        (a.rewrite_scheduled as u8).to_string(),
-    ));
+    out.push(("aof_pending_rewrite", (a.rewrite_scheduled as u8).to_string()));
     out.push(("aof_buffer_length", a.w.buf.len().to_string()));
-    out.push((
-        "aof_pending_bio_fsync",
-        a.w.bio.pending_fsyncs().to_string(),
-    ));
+    out.push(("aof_pending_bio_fsync", a.w.bio.pending_fsyncs().to_string()));
     out.push(("aof_delayed_fsync", a.w.delayed_fsync.to_string()));
 }
 
@@ -663,12 +590,8 @@ pub fn start_loading(
         return Ok(None);
     }
     let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let job = loader::Job {
-        config: srv.config.clone(),
-        dir: d,
-        manifest: m,
-        progress: progress.clone(),
-    };
+    let job =
+        loader::Job { config: srv.config.clone(), dir: d, manifest: m, progress: progress.clone() };
     let thread = std::thread::Builder::new()
         .name("tine-loader".into())
         .spawn(move || loader::load_all(job))

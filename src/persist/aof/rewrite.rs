@@ -57,10 +57,8 @@ pub fn rewrite_to_file(
 ) -> Result<(), String> {
     let tmp = PathBuf::from(temp_name(std::process::id()));
     let file = std::fs::File::create(&tmp).map_err(|e| {
-        let msg = format!(
-            "Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {}",
-            e
-        );
+        let msg =
+            format!("Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {}", e);
         log!(Level::Warning, "{}", msg);
         msg
     })?;
@@ -76,10 +74,7 @@ pub fn rewrite_to_file(
         return Err(msg);
     }
     if let Err(e) = std::fs::rename(&tmp, path) {
-        let msg = format!(
-            "Error moving temp append only file on the final destination: {}",
-            e
-        );
+        let msg = format!("Error moving temp append only file on the final destination: {}", e);
         log!(Level::Warning, "{}", msg);
         let _ = std::fs::remove_file(&tmp);
         return Err(msg);
@@ -123,11 +118,7 @@ fn write_base<W: Write>(
             if let Some(t) = db.expire_of(key) {
                 super::writer::cat_command(
                     &mut out,
-                    &[
-                        b"PEXPIREAT".to_vec(),
-                        key.to_vec(),
-                        t.to_string().into_bytes(),
-                    ],
+                    &[b"PEXPIREAT".to_vec(), key.to_vec(), t.to_string().into_bytes()],
                 );
             }
             if out.len() >= 64 * 1024 {
@@ -161,17 +152,11 @@ fn rewrite_value(out: &mut Vec<u8>, key: &[u8], value: &crate::db::Value) {
             batched(b"SET", vec![vec![s.bytes(&mut b).to_vec()]]);
         }
         Value::List(l) => {
-            let items = l
-                .iter()
-                .map(|e| vec![e.as_bytes(&mut ib).to_vec()])
-                .collect();
+            let items = l.iter().map(|e| vec![e.as_bytes(&mut ib).to_vec()]).collect();
             batched(b"RPUSH", items);
         }
         Value::Set(s) => {
-            let items = s
-                .iter()
-                .map(|e| vec![e.as_bytes(&mut ib).to_vec()])
-                .collect();
+            let items = s.iter().map(|e| vec![e.as_bytes(&mut ib).to_vec()]).collect();
             batched(b"SADD", items);
         }
         Value::ZSet(z) => {
@@ -220,11 +205,7 @@ fn open_new_incr_for_append(srv: &mut Server) -> Result<(), String> {
             return Err(e);
         }
     }
-    log!(
-        Level::Notice,
-        "Creating AOF incr file {} on background rewrite",
-        name
-    );
+    log!(Level::Notice, "Creating AOF incr file {} on background rewrite", name);
     if let Some(old) = srv.aof.w.file.take() {
         srv.aof.w.bio.fsync_and_close(old);
         srv.aof.w.fsync_offset = srv.aof.w.current_size;
@@ -287,11 +268,7 @@ pub fn start(srv: &mut Server) -> Result<(), AofError> {
             ch.keys_total = srv.total_keys() as u64;
             srv.persist.total_forks += 1;
             srv.persist.latest_fork_usec = ch.fork_usec;
-            log!(
-                Level::Notice,
-                "Background append only file rewriting started by pid {}",
-                ch.pid
-            );
+            log!(Level::Notice, "Background append only file rewriting started by pid {}", ch.pid);
             srv.aof.rewrite_scheduled = false;
             srv.aof.rewrite_time_start = util::unix_time();
             srv.persist.child = Some(ch);
@@ -300,11 +277,7 @@ pub fn start(srv: &mut Server) -> Result<(), AofError> {
         }
         Err(e) => {
             srv.aof.last_bgrewrite_ok = false;
-            log!(
-                Level::Warning,
-                "Can't rewrite append only file in background: fork: {}",
-                e
-            );
+            log!(Level::Warning, "Can't rewrite append only file in background: fork: {}", e);
             Err(AofError(format!("fork: {}", e)))
         }
     }
@@ -312,19 +285,11 @@ pub fn start(srv: &mut Server) -> Result<(), AofError> {
 
 /// Stops a running rewrite child on purpose (SIGUSR1), reaps it and removes its temp files.
 pub fn kill_child(srv: &mut Server) {
-    let Some(ch) = srv
-        .persist
-        .child
-        .take_if(|c| c.kind == ChildKind::AofRewrite)
-    else {
+    let Some(ch) = srv.persist.child.take_if(|c| c.kind == ChildKind::AofRewrite) else {
         return;
     };
     let mut ch = ch;
-    log!(
-        Level::Notice,
-        "Killing running AOF rewrite child: {}",
-        ch.pid
-    );
+    log!(Level::Notice, "Killing running AOF rewrite child: {}", ch.pid);
     ch.kill_on_purpose();
     let mut status = 0;
     // SAFETY: waitpid on our own child, which was just sent SIGUSR1 and exits at once.
@@ -345,18 +310,12 @@ pub fn done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
     let aof_dir = dir(srv);
     match exit {
         ChildExit::Exited(0) => {
-            log!(
-                Level::Notice,
-                "Background AOF rewrite terminated with success"
-            );
+            log!(Level::Notice, "Background AOF rewrite terminated with success");
             if commit(srv, &ch, &fname, &aof_dir).is_ok() {
                 srv.persist.aof_last_cow_size = ch.report.cow_bytes;
                 srv.aof.last_bgrewrite_ok = true;
                 srv.aof.consecutive_failures = 0;
-                log!(
-                    Level::Notice,
-                    "Background AOF rewrite finished successfully"
-                );
+                log!(Level::Notice, "Background AOF rewrite finished successfully");
                 if srv.aof.status == Status::WaitRewrite {
                     srv.aof.status = Status::On;
                 }
@@ -368,21 +327,14 @@ pub fn done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
         ChildExit::Exited(_) => {
             srv.aof.last_bgrewrite_ok = false;
             srv.aof.consecutive_failures += 1;
-            log!(
-                Level::Warning,
-                "Background AOF rewrite terminated with error"
-            );
+            log!(Level::Warning, "Background AOF rewrite terminated with error");
         }
         ChildExit::Signaled(sig) => {
             if sig != libc::SIGUSR1 {
                 srv.aof.last_bgrewrite_ok = false;
                 srv.aof.consecutive_failures += 1;
             }
-            log!(
-                Level::Warning,
-                "Background AOF rewrite terminated by signal {}",
-                sig
-            );
+            log!(Level::Warning, "Background AOF rewrite terminated by signal {}", sig);
         }
     }
     remove_temp_files(ch.pid);
@@ -390,11 +342,7 @@ pub fn done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
         srv.aof.w.buf = Vec::new();
         srv.aof.w.file = None;
         let t = temp_incr_name(&fname);
-        log!(
-            Level::Notice,
-            "Removing the temp incr aof file {} in the background",
-            t
-        );
+        log!(Level::Notice, "Removing the temp incr aof file {} in the background", t);
         srv.aof.w.bio.unlink(aof_dir.join(t));
         srv.aof.rewrite_scheduled = true;
     }
@@ -481,18 +429,10 @@ fn delete_history_files(srv: &mut Server) {
     }
     let aof_dir = dir(srv);
     for h in std::mem::take(&mut srv.aof.manifest.history) {
-        log!(
-            Level::Notice,
-            "Removing the history file {} in the background",
-            h.name
-        );
+        log!(Level::Notice, "Removing the history file {} in the background", h.name);
         srv.aof.w.bio.unlink(aof_dir.join(&h.name));
     }
-    if let Err(e) = srv
-        .aof
-        .manifest
-        .persist(&aof_dir, &srv.config.appendfilename)
-    {
+    if let Err(e) = srv.aof.manifest.persist(&aof_dir, &srv.config.appendfilename) {
         log!(Level::Warning, "{}", e);
     }
 }

@@ -356,10 +356,7 @@ impl Writer {
             return FlushResult::Pending;
         }
         if !self.last_write_ok {
-            log!(
-                Level::Warning,
-                "AOF write error looks solved, Redis can write again."
-            );
+            log!(Level::Warning, "AOF write error looks solved, Redis can write again.");
             self.last_write_ok = true;
         }
         self.current_size += written as u64;
@@ -369,13 +366,7 @@ impl Writer {
         } else {
             self.buf = Vec::new();
         }
-        self.try_fsync(
-            policy,
-            no_fsync_on_rewrite,
-            child_active,
-            sync_in_progress,
-            now,
-        )
+        self.try_fsync(policy, no_fsync_on_rewrite, child_active, sync_in_progress, now)
     }
 
     fn try_fsync(

@@ -68,11 +68,7 @@ pub fn string(b: &[u8]) -> Value {
 /// A list from listpack nodes (empty nodes dropped); `None` when no element is left.
 pub fn list_from_nodes(limits: &LoadLimits, nodes: Vec<Listpack>) -> Option<Value> {
     let l = List::from_nodes(limits.list_max_listpack_size, nodes);
-    if l.is_empty() {
-        None
-    } else {
-        Some(Value::List(Box::new(l)))
-    }
+    if l.is_empty() { None } else { Some(Value::List(Box::new(l))) }
 }
 
 /// A list filled element by element.
@@ -86,11 +82,7 @@ impl ListBuilder {
         self.0.push_back(e);
     }
     pub fn finish(self) -> Option<Value> {
-        if self.0.is_empty() {
-            None
-        } else {
-            Some(Value::List(Box::new(self.0)))
-        }
+        if self.0.is_empty() { None } else { Some(Value::List(Box::new(self.0))) }
     }
 }
 
@@ -147,11 +139,7 @@ impl SetBuilder {
     }
 
     pub fn finish(self) -> Option<Value> {
-        if self.set.is_empty() {
-            None
-        } else {
-            Some(Value::Set(Box::new(self.set)))
-        }
+        if self.set.is_empty() { None } else { Some(Value::Set(Box::new(self.set))) }
     }
 }
 
@@ -174,10 +162,7 @@ fn listpack_to_table(lp: &Listpack, extra: usize) -> HashTable {
     let mut it = lp.iter();
     let (mut fb, mut vb) = (IntBuf::default(), IntBuf::default());
     while let (Some(f), Some(v)) = (it.next(), it.next()) {
-        t.insert(
-            FieldValue::new(f.as_bytes(&mut fb), v.as_bytes(&mut vb)),
-            (),
-        );
+        t.insert(FieldValue::new(f.as_bytes(&mut fb), v.as_bytes(&mut vb)), ());
     }
     t
 }
@@ -198,12 +183,7 @@ impl HashBuilder {
         } else {
             Hash::Listpack(Listpack::new())
         };
-        HashBuilder {
-            hash,
-            seen: HashSet::new(),
-            cap,
-            max_value: limits.hash_max_listpack_value,
-        }
+        HashBuilder { hash, seen: HashSet::new(), cap, max_value: limits.hash_max_listpack_value }
     }
 
     pub fn add(&mut self, f: Vec<u8>, v: Vec<u8>) -> Result<(), RdbError> {
@@ -233,11 +213,7 @@ impl HashBuilder {
     }
 
     pub fn finish(self) -> Option<Value> {
-        if self.hash.is_empty() {
-            None
-        } else {
-            Some(Value::Hash(Box::new(self.hash)))
-        }
+        if self.hash.is_empty() { None } else { Some(Value::Hash(Box::new(self.hash))) }
     }
 }
 
@@ -296,11 +272,7 @@ impl Default for ZSetBuilder {
 
 impl ZSetBuilder {
     pub fn new() -> ZSetBuilder {
-        ZSetBuilder {
-            sl: SortedSet::new(),
-            max_elem_len: 0,
-            total_len: 0,
-        }
+        ZSetBuilder { sl: SortedSet::new(), max_elem_len: 0, total_len: 0 }
     }
 
     pub fn add(&mut self, m: &[u8], score: f64) -> Result<(), RdbError> {

@@ -140,10 +140,7 @@ fn idx(h: u32) -> usize {
 
 impl Compressor {
     pub fn new() -> Compressor {
-        Compressor {
-            htab: vec![0; HSIZE],
-            base: 0,
-        }
+        Compressor { htab: vec![0; HSIZE], base: 0 }
     }
 
     /// Compresses `input` into `out` (cleared first) if the result fits in `max_out` bytes;
@@ -297,11 +294,7 @@ fn in_end_of(input: &[u8]) -> u64 {
 /// One-shot compression (tests, DUMP): `None` when it does not fit in `max_out`.
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    if Compressor::new().compress(input, &mut out, max_out) {
-        Some(out)
-    } else {
-        None
-    }
+    if Compressor::new().compress(input, &mut out, max_out) { Some(out) } else { None }
 }
 
 #[cfg(test)]
@@ -317,9 +310,8 @@ mod tests {
         for _ in 0..2000 {
             let len = rng.below(300) as usize;
             let alphabet = 1 + rng.below(6) as u8;
-            let input: Vec<u8> = (0..len)
-                .map(|_| b'a' + (rng.below(alphabet as u64) as u8))
-                .collect();
+            let input: Vec<u8> =
+                (0..len).map(|_| b'a' + (rng.below(alphabet as u64) as u8)).collect();
             let max = len.saturating_sub(4).max(1);
             let ok_a = reused.compress(&input, &mut a, max);
             let ok_b = Compressor::new().compress(&input, &mut b, max);

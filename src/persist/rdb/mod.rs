@@ -203,23 +203,17 @@ impl fmt::Display for RdbError {
                 f,
                 "Data file was created with a Redis server configured to handle more databases (found DB {n})"
             ),
-            RdbError::DuplicateKey { db, key } => write!(
-                f,
-                "RDB has duplicated key '{}' in DB {db}",
-                String::from_utf8_lossy(key)
-            ),
-            RdbError::ChecksumMismatch { expected, got } => write!(
-                f,
-                "Wrong RDB checksum expected: ({expected:x}) got: ({got:x})"
-            ),
+            RdbError::DuplicateKey { db, key } => {
+                write!(f, "RDB has duplicated key '{}' in DB {db}", String::from_utf8_lossy(key))
+            }
+            RdbError::ChecksumMismatch { expected, got } => {
+                write!(f, "Wrong RDB checksum expected: ({expected:x}) got: ({got:x})")
+            }
             RdbError::StreamsNotSupported => {
                 write!(f, "RDB holds a stream; streams are not supported by tine")
             }
             RdbError::ModuleNotSupported => {
-                write!(
-                    f,
-                    "RDB holds module data; modules are not supported by tine"
-                )
+                write!(f, "RDB holds module data; modules are not supported by tine")
             }
             RdbError::FunctionPreGa => write!(f, "Pre-release function format not supported"),
             RdbError::BadPayloadFooter => {

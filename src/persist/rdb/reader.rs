@@ -95,9 +95,8 @@ impl LoadLimits {
             set_max_intset_entries: u(c.set_max_intset_entries),
             zset_max_listpack_entries: u(c.zset_max_listpack_entries),
             zset_max_listpack_value: u(c.zset_max_listpack_value),
-            list_max_listpack_size: c
-                .list_max_listpack_size
-                .clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+            list_max_listpack_size: c.list_max_listpack_size.clamp(i32::MIN as i64, i32::MAX as i64)
+                as i32,
             skip_expired: true,
             key_load_delay: c.key_load_delay,
         }
@@ -125,10 +124,7 @@ pub struct LoadedRdb {
 impl LoadedRdb {
     /// An AUX field's value.
     pub fn aux(&self, name: &str) -> Option<&[u8]> {
-        self.aux
-            .iter()
-            .find(|(k, _)| k == name.as_bytes())
-            .map(|(_, v)| v.as_slice())
+        self.aux.iter().find(|(k, _)| k == name.as_bytes()).map(|(_, v)| v.as_slice())
     }
 }
 
@@ -211,10 +207,7 @@ pub struct ReadSource<R: Read> {
 
 impl<R: Read> ReadSource<R> {
     pub fn new(r: R) -> Self {
-        ReadSource {
-            r,
-            crc: Crc64::new(),
-        }
+        ReadSource { r, crc: Crc64::new() }
     }
 }
 
@@ -541,9 +534,7 @@ pub fn read_rdb_source<S: Source>(
     }
     let version = magic[5..]
         .iter()
-        .try_fold(0u32, |acc, &d| {
-            d.is_ascii_digit().then(|| acc * 10 + (d - b'0') as u32)
-        })
+        .try_fold(0u32, |acc, &d| d.is_ascii_digit().then(|| acc * 10 + (d - b'0') as u32))
         .ok_or(RdbError::BadSignature)?;
     if !(1..=RDB_VERSION).contains(&version) {
         return Err(RdbError::UnsupportedVersion(version));
@@ -621,10 +612,7 @@ pub fn read_rdb_source<S: Source>(
             out.keys_expired += 1;
             continue;
         }
-        let d = out
-            .dbs
-            .get_mut(db)
-            .ok_or(RdbError::DbOutOfRange(db as u64))?;
+        let d = out.dbs.get_mut(db).ok_or(RdbError::DbOutOfRange(db as u64))?;
         if d.peek(&key).is_some() {
             return Err(RdbError::DuplicateKey { db, key });
         }
@@ -645,10 +633,7 @@ pub fn read_rdb_source<S: Source>(
         let stored = u64::from_le_bytes(rd.array()?);
         out.stored_checksum = stored;
         if stored != 0 && stored != computed {
-            return Err(RdbError::ChecksumMismatch {
-                expected: stored,
-                got: computed,
-            });
+            return Err(RdbError::ChecksumMismatch { expected: stored, got: computed });
         }
     }
     Ok(out)
@@ -693,36 +678,23 @@ mod tests {
         // ziplist list
         w.byte(RDB_TYPE_LIST_ZIPLIST).unwrap();
         w.string(b"zl").unwrap();
-        w.string(&ziplist(&[
-            Entry::Str(b"x"),
-            Entry::Int(-7),
-            Entry::Int(300000),
-        ]))
-        .unwrap();
+        w.string(&ziplist(&[Entry::Str(b"x"), Entry::Int(-7), Entry::Int(300000)])).unwrap();
         // quicklist of ziplists
         w.byte(RDB_TYPE_LIST_QUICKLIST).unwrap();
         w.string(b"ql").unwrap();
         w.len(2).unwrap();
-        w.string(&ziplist(&[Entry::Str(b"n1"), Entry::Int(1)]))
-            .unwrap();
+        w.string(&ziplist(&[Entry::Str(b"n1"), Entry::Int(1)])).unwrap();
         w.string(&ziplist(&[Entry::Str(&[b'q'; 300])])).unwrap();
         // zipmap hash
         w.byte(RDB_TYPE_HASH_ZIPMAP).unwrap();
         w.string(b"zm").unwrap();
-        w.string(&[
-            2, 1, b'f', 1, 0, b'v', 2, b'1', b'2', 3, 1, b'x', b'y', b'z', 0, 0xFF,
-        ])
-        .unwrap();
+        w.string(&[2, 1, b'f', 1, 0, b'v', 2, b'1', b'2', 3, 1, b'x', b'y', b'z', 0, 0xFF])
+            .unwrap();
         // ziplist hash and zset
         w.byte(RDB_TYPE_HASH_ZIPLIST).unwrap();
         w.string(b"hz").unwrap();
-        w.string(&ziplist(&[
-            Entry::Str(b"k"),
-            Entry::Int(5),
-            Entry::Int(9),
-            Entry::Str(b"w"),
-        ]))
-        .unwrap();
+        w.string(&ziplist(&[Entry::Str(b"k"), Entry::Int(5), Entry::Int(9), Entry::Str(b"w")]))
+            .unwrap();
         w.byte(RDB_TYPE_ZSET_ZIPLIST).unwrap();
         w.string(b"zz").unwrap();
         w.string(&ziplist(&[
@@ -781,10 +753,7 @@ mod tests {
         let want = dataset_digest(&old_expected());
         // redis-server 7.0.15 loaded `old_file(10)` (and redis-check-rdb passed v4, v6, v9,
         // v10) with this DEBUG DIGEST.
-        assert_eq!(
-            crate::db::digest::to_hex(&want),
-            "40c0f67bd0666547265a5a5b6d36102722aaef79"
-        );
+        assert_eq!(crate::db::digest::to_hex(&want), "40c0f67bd0666547265a5a5b6d36102722aaef79");
         for version in [1, 4, 6, 9, 10] {
             let f = old_file(version);
             let r = read_rdb(&f, &LoadLimits::default(), 0).unwrap();
@@ -811,10 +780,7 @@ mod tests {
         // Expired keys are skipped on a primary, kept on a replica.
         let r = read_rdb(&old_file(10), &LoadLimits::default(), 3_000_000_000_000).unwrap();
         assert_eq!((r.keys_loaded, r.keys_expired), (6, 1));
-        let replica = LoadLimits {
-            skip_expired: false,
-            ..LoadLimits::default()
-        };
+        let replica = LoadLimits { skip_expired: false, ..LoadLimits::default() };
         let r = read_rdb(&old_file(10), &replica, 3_000_000_000_000).unwrap();
         assert_eq!((r.keys_loaded, r.keys_expired), (7, 0));
     }
@@ -828,20 +794,14 @@ mod tests {
             Err(RdbError::DuplicateKey { db: 0, .. })
         ));
         let f = b"REDIS0003\xfe\x10\xff";
-        assert_eq!(
-            read_rdb(f, &LoadLimits::default(), 0).err(),
-            Some(RdbError::DbOutOfRange(16))
-        );
+        assert_eq!(read_rdb(f, &LoadLimits::default(), 0).err(), Some(RdbError::DbOutOfRange(16)));
         let f = b"REDIS0010\x0f\x01s";
         assert_eq!(
             read_rdb(f, &LoadLimits::default(), 0).err(),
             Some(RdbError::StreamsNotSupported)
         );
         let f = b"REDIS0010\x08\x01s";
-        assert_eq!(
-            read_rdb(f, &LoadLimits::default(), 0).err(),
-            Some(RdbError::UnknownType(8))
-        );
+        assert_eq!(read_rdb(f, &LoadLimits::default(), 0).err(), Some(RdbError::UnknownType(8)));
     }
 
     /// The fuzz targets' bodies over mutated inputs: never a panic.
@@ -852,10 +812,7 @@ mod tests {
         // A 7.0-style file of every encoding, without checksum so mutations go deep.
         let dbs = old_expected();
         let mut out = Vec::new();
-        let opts = RdbOptions {
-            checksum: false,
-            ..RdbOptions::default()
-        };
+        let opts = RdbOptions { checksum: false, ..RdbOptions::default() };
         write_rdb(&mut out, &dbs, &opts, |_| {}).unwrap();
         seeds.push(out);
         let limits = LoadLimits::default();

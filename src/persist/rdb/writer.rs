@@ -440,16 +440,10 @@ mod tests {
     #[test]
     fn byte_identical_to_redis() {
         let mut db = Db::new(0);
-        db.insert_new(
-            b"k".to_vec().into(),
-            Value::Str(Str::from_bytes(&b"abcdefghij".repeat(10))),
-        );
+        db.insert_new(b"k".to_vec().into(), Value::Str(Str::from_bytes(&b"abcdefghij".repeat(10))));
         let mut out = Vec::new();
         let mut n = 0;
-        write_rdb(&mut out, std::slice::from_ref(&db), &redis_opts(), |k| {
-            n = k
-        })
-        .unwrap();
+        write_rdb(&mut out, std::slice::from_ref(&db), &redis_opts(), |k| n = k).unwrap();
         assert_eq!(n, 1);
         assert_eq!(out, REDIS_FILE);
     }
@@ -470,10 +464,7 @@ mod tests {
         let mut db = Db::new(3);
         db.insert_new(b"a".to_vec().into(), Value::Str(Str::from_i64(-70000)));
         db.set_expire(b"a", Some(4_000_000_000_000));
-        let opts = RdbOptions {
-            checksum: false,
-            ..redis_opts()
-        };
+        let opts = RdbOptions { checksum: false, ..redis_opts() };
         let mut dbs: Vec<Db> = (0..4).map(Db::new).collect();
         dbs[3] = db;
         let mut out = Vec::new();

@@ -279,10 +279,7 @@ pub(crate) mod tests {
         ];
         let zl = build(&items);
         let mut got = Vec::new();
-        assert_eq!(
-            for_each(&zl, |e| got.push(e.to_vec())).unwrap(),
-            items.len()
-        );
+        assert_eq!(for_each(&zl, |e| got.push(e.to_vec())).unwrap(), items.len());
         let want: Vec<Vec<u8>> = items.iter().map(|e| e.to_vec()).collect();
         assert_eq!(got, want);
         // every truncation and every single-byte change either fails or yields entries

@@ -117,14 +117,9 @@ mod tests {
     #[test]
     fn reads_and_rejects() {
         // {"foo": "bar", "k": "" (with 2 free bytes)}
-        let zm = [
-            2, 3, b'f', b'o', b'o', 3, 0, b'b', b'a', b'r', 1, b'k', 0, 2, 0, 0, 0xFF,
-        ];
+        let zm = [2, 3, b'f', b'o', b'o', 3, 0, b'b', b'a', b'r', 1, b'k', 0, 2, 0, 0, 0xFF];
         let mut got = Vec::new();
-        assert_eq!(
-            for_each(&zm, |f, v| got.push((f.to_vec(), v.to_vec()))),
-            Ok(2)
-        );
+        assert_eq!(for_each(&zm, |f, v| got.push((f.to_vec(), v.to_vec()))), Ok(2));
         assert_eq!(got[0], (b"foo".to_vec(), b"bar".to_vec()));
         assert_eq!(got[1], (b"k".to_vec(), b"".to_vec()));
         for n in 0..zm.len() {
