@@ -350,63 +350,34 @@ impl<K, V> Table<K, V> {
         self.buckets.len().wrapping_sub(1)
     }
 
+    /// The entries of the chain hash `h` falls in, head first.
+    #[inline]
+    fn chain(&self, h: u64) -> impl Iterator<Item = &Entry<K, V>> {
+        let head = if self.buckets.is_empty() {
+            None
+        } else {
+            self.buckets[h as usize & self.mask()].as_deref()
+        };
+        std::iter::successors(head, |e| e.next.as_deref())
+    }
+
     fn find<Q>(&self, h: u64, key: &Q) -> Option<&Entry<K, V>>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let mut cur = self.buckets[h as usize & self.mask()].as_deref();
-        while let Some(e) = cur {
-            if e.key.borrow() == key {
-                return Some(e);
-            }
-            cur = e.next.as_deref();
-        }
-        None
-    }
-
-    fn find_mut<Q>(&mut self, h: u64, key: &Q) -> Option<&mut Entry<K, V>>
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let mask = self.mask();
-        let mut cur = self.buckets[h as usize & mask].as_deref_mut();
-        while let Some(e) = cur {
-            if e.key.borrow() == key {
-                return Some(e);
-            }
-            cur = e.next.as_deref_mut();
-        }
-        None
+        self.chain(h).find(|e| e.key.borrow() == key)
     }
 
     /// How many links into its chain `key` sits, if present. With [`Table::nth_mut`] this
-    /// gives a conditional mutable lookup without comparing keys twice.
+    /// gives a mutable lookup (also one that callers return conditionally) without
+    /// comparing keys twice.
     fn depth_of<Q>(&self, h: u64, key: &Q) -> Option<usize>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let mut cur = self.buckets[h as usize & self.mask()].as_deref();
-        let mut depth = 0;
-        while let Some(e) = cur {
-            if e.key.borrow() == key {
-                return Some(depth);
-            }
-            cur = e.next.as_deref();
-            depth += 1;
-        }
-        None
+        self.chain(h).position(|e| e.key.borrow() == key)
     }
 
     /// The entry `depth` links into the chain of hash `h`, as [`Table::depth_of`] found it.
@@ -892,12 +863,8 @@ where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let rehashing = self.is_rehashing();
-        let [t0, t1] = &mut self.ht;
-        if let Some(e) = t0.find_mut(h, key) {
-            return Some(e);
-        }
-        if rehashing { t1.find_mut(h, key) } else { None }
+        let (t, depth) = self.locate(h, key)?;
+        Some(self.ht[t].nth_mut(h, depth))
     }
 
     /// Where `key` is: its table and depth in the chain. For callers that return a mutable
