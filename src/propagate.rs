@@ -110,11 +110,17 @@ pub fn after_command(
     }
 }
 
-/// Feeds keys deleted by lazy expiry during the command (found by lookups in `Db`).
+/// Feeds keys deleted by lazy expiry during the command (found by lookups in `Db`). Those a
+/// database's own lookups deleted are first counted and announced as `Server::expire_if_needed`
+/// does for the rest, so no path can forget `expired_keys` or the "expired" event.
 fn flush_lazy_expired(srv: &mut Server) {
     for id in 0..srv.dbs.len() {
         if srv.dbs[id].lazily_expired.is_empty() {
             continue;
+        }
+        for key in std::mem::take(&mut srv.dbs[id].expired_unreported) {
+            srv.stats.expired_keys += 1;
+            srv.notify(crate::config::custom::notify::EXPIRED, "expired", &key, id);
         }
         let keys = std::mem::take(&mut srv.dbs[id].lazily_expired);
         for k in keys {

@@ -252,6 +252,63 @@ fn keyspace_events_string_and_generic() {
     }
 }
 
+/// Every command that may find a key past its time: the "expired" event comes first (before
+/// the command's own events, in Redis's order) and `expired_keys` counts each key once,
+/// whichever lookup found it (SET NX, SETNX and MSETNX, MOVE's source and destination, INCR,
+/// list moves, blocking pops served, sorted-set stores...).
+const LAZY_EXPIRY_PATHS: &[&[&str]] = &[
+    &["SET", "k1", "new", "NX"],
+    &["SETNX", "k2", "new"],
+    &["MSETNX", "k3", "new", "other", "x"],
+    &["MOVE", "k4", "1"],
+    &["INCR", "k5"],
+    &["LMOVE", "l6", "l7", "LEFT", "RIGHT"],
+    &["RPUSH", "l7", "a"],
+    &["LMOVE", "l7", "l8", "LEFT", "LEFT"],
+    &["ZADD", "z9", "1", "m"],
+    &["ZPOPMIN", "z10"],
+    &["EXISTS", "k11"],
+    &["GET", "k12"],
+];
+
+#[test]
+fn lazy_expiry_is_counted_and_announced_on_every_path() {
+    on_both(&[], |s| {
+        let mut c = s.raw();
+        c.cmd(&["FLUSHALL"]);
+        c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        for k in ["k1", "k2", "k3", "k5", "k11", "k12"] {
+            c.cmd(&["SET", k, "old", "PX", "1"]);
+        }
+        c.cmd(&["SET", "k4", "old", "PX", "1"]);
+        c.cmd(&["SELECT", "1"]);
+        c.cmd(&["SET", "k4", "old", "PX", "1"]); // MOVE's destination has expired too
+        c.cmd(&["SELECT", "0"]);
+        for l in ["l6", "l8"] {
+            c.cmd(&["RPUSH", l, "x"]);
+            c.cmd(&["PEXPIRE", l, "1"]);
+        }
+        for z in ["z9", "z10"] {
+            c.cmd(&["ZADD", z, "1", "x"]);
+            c.cmd(&["PEXPIRE", z, "1"]);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let before = c.cmd_str(&["INFO", "stats"]);
+        let mut sub = notifications_subscriber(s, "2");
+        let mut log = Vec::new();
+        for cmd in LAZY_EXPIRY_PATHS {
+            log.push(format!("{cmd:?} -> {}", c.cmd_str(cmd)));
+            log.push(until_marker(&mut c, &mut sub));
+        }
+        let after = c.cmd_str(&["INFO", "stats"]);
+        let expired = |info: &str| common::info_field(info, "expired_keys").unwrap();
+        log.push(format!("expired_keys {} -> {}", expired(&before), expired(&after)));
+        c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+        log
+    });
+}
+
 #[test]
 fn active_expiry_publishes_expired() {
     on_both(&[], |s| {

@@ -431,8 +431,9 @@ pub fn move_(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_err("source and destination objects are the same");
         return;
     }
-    let now = srv.now_ms;
-    if srv.dbs[c.db].get(&argv[1], now).is_none() || srv.dbs[dst].contains(&argv[1], now) {
+    if srv.lookup_read_nostats(c.db, &argv[1]).is_none()
+        || srv.lookup_read_nostats(dst, &argv[1]).is_some()
+    {
         c.add_int(0);
         return;
     }

@@ -160,7 +160,7 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
             }
         }
     } else if nx || xx {
-        exists = srv.dbs[c.db].contains(key, srv.now_ms);
+        exists = srv.lookup_read_nostats(c.db, key).is_some();
     } else {
         exists = false; // not needed: the key is set either way
     }
@@ -196,7 +196,7 @@ pub fn set(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn setnx(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    if srv.dbs[c.db].contains(&argv[1], srv.now_ms) {
+    if srv.lookup_read_nostats(c.db, &argv[1]).is_some() {
         c.add_int(0);
     } else {
         store(srv, c.db, &argv[1], Str::from_bytes(&argv[2]), Expiry::None);
@@ -365,8 +365,7 @@ pub fn msetnx(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_err("wrong number of arguments for 'msetnx' command");
         return;
     }
-    let now = srv.now_ms;
-    if argv[1..].chunks(2).any(|p| srv.dbs[c.db].contains(&p[0], now)) {
+    if argv[1..].chunks(2).any(|p| srv.lookup_read_nostats(c.db, &p[0]).is_some()) {
         c.add_int(0);
         return;
     }

@@ -73,6 +73,10 @@ pub struct Db {
     /// Keys lookups deleted because their time had passed, for the propagation feed to turn
     /// into `DEL` (drained after every command by `crate::propagate`).
     pub lazily_expired: Vec<Key>,
+    /// The subset of `lazily_expired` that this database's own lookups (`get`, `get_mut`,
+    /// `get_or_create`) deleted, rather than `Server::expire_if_needed`: the server has yet to
+    /// count them in `expired_keys` and publish their "expired" events (drained with them).
+    pub expired_unreported: Vec<Key>,
 }
 
 impl Db {
@@ -87,6 +91,7 @@ impl Db {
             blocking_keys: std::collections::HashMap::new(),
             ready: Vec::new(),
             lazily_expired: Vec::new(),
+            expired_unreported: Vec::new(),
         }
     }
 
@@ -125,9 +130,17 @@ impl Db {
         }
     }
 
+    /// `expire_if_needed` for this database's own lookups: what it deletes is left for the
+    /// server to count and announce (see `expired_unreported`).
+    fn expire_found(&mut self, key: &[u8], now_ms: i64) {
+        if self.expire_if_needed(key, now_ms) {
+            self.expired_unreported.push(key.into());
+        }
+    }
+
     /// Looks a key up for reading, deleting it first if it has expired.
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
-        self.expire_if_needed(key, now_ms);
+        self.expire_found(key, now_ms);
         self.keys.get(key)
     }
 
@@ -144,7 +157,7 @@ impl Db {
 
     /// Looks a key up for writing, deleting it first if it has expired.
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
-        self.expire_if_needed(key, now_ms);
+        self.expire_found(key, now_ms);
         self.touch(key);
         let (k, v) = self.keys.get_key_value_mut(key)?;
         k.touch();
@@ -159,7 +172,7 @@ impl Db {
         now_ms: i64,
         make: impl FnOnce() -> Value,
     ) -> (&mut Value, bool) {
-        self.expire_if_needed(key, now_ms);
+        self.expire_found(key, now_ms);
         self.touch(key);
         // No ready-key signal: clients block on lists and sorted sets, which this never creates.
         self.keys.get_or_insert_by(key, || StoredKey::new(key), make)
