@@ -36,6 +36,15 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// A read lookup's outcome: keyspace_hits or keyspace_misses.
+    pub fn count_lookup(&mut self, found: bool) {
+        if found {
+            self.keyspace_hits += 1;
+        } else {
+            self.keyspace_misses += 1;
+        }
+    }
+
     /// Records a sample every 100 ms, as Redis's trackInstantaneousMetric.
     pub fn sample(&mut self, now_ms: i64) {
         let (t0, c0, i0, o0) = self.last_sample;
@@ -336,19 +345,51 @@ impl Server {
         hz
     }
 
-    /// Looks a key up for a read command: expires it if due, counts a keyspace hit or miss.
+    /// Looks a key up for a read command (Redis's lookupKeyRead): expires it if due, counts a
+    /// keyspace hit or miss, publishes "keymiss" on a miss, records the access (LRU/LFU).
     pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&crate::db::Value> {
-        self.expire_if_needed(db, key);
-        let v = self.dbs[db].get_accessed(key);
-        if v.is_some() {
-            self.stats.keyspace_hits += 1;
-        } else {
-            self.stats.keyspace_misses += 1;
+        if self.read_miss_announced(db, key, true) {
+            return None;
         }
+        let v = self.dbs[db].get_accessed(key);
+        self.stats.count_lookup(v.is_some());
         v
     }
 
-    /// Looks a key up (expiring it if due) without counting hits or misses (EXISTS, TYPE...).
+    /// A read that is not an access (Redis's LOOKUP_NOTOUCH: EXISTS, TYPE, TTL...): counted
+    /// and announced like `lookup_read`, but the key's LRU/LFU data is left alone. With
+    /// `notify_miss` false a miss is not announced (LOOKUP_NONOTIFY: OBJECT).
+    pub fn lookup_read_notouch(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        notify_miss: bool,
+    ) -> Option<&crate::db::Value> {
+        if self.read_miss_announced(db, key, notify_miss) {
+            return None;
+        }
+        let v = self.dbs[db].peek(key);
+        self.stats.count_lookup(v.is_some());
+        v
+    }
+
+    /// The start of a read lookup: lazy expiry, then, only when someone listens for "keymiss"
+    /// events, a first look so that a miss can be counted and announced (after the "expired"
+    /// event, as Redis orders them) before the caller borrows the value. True when it did;
+    /// otherwise the caller looks up once and counts.
+    fn read_miss_announced(&mut self, db: usize, key: &[u8], notify_miss: bool) -> bool {
+        self.expire_if_needed(db, key);
+        let listening = self.notify_flags & crate::config::custom::notify::KEY_MISS != 0;
+        if !(notify_miss && listening) || self.dbs[db].peek(key).is_some() {
+            return false;
+        }
+        self.stats.count_lookup(false);
+        self.notify(crate::config::custom::notify::KEY_MISS, "keymiss", key, db);
+        true
+    }
+
+    /// Looks a key up (expiring it if due) without counting hits or misses: the reads of
+    /// commands that write (Redis's lookupKeyWrite: SET NX, INCR, MOVE...).
     pub fn lookup_read_nostats(&mut self, db: usize, key: &[u8]) -> Option<&crate::db::Value> {
         self.expire_if_needed(db, key);
         self.dbs[db].peek(key)

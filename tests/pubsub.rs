@@ -309,6 +309,51 @@ fn lazy_expiry_is_counted_and_announced_on_every_path() {
     });
 }
 
+/// Reads of present and missing keys through every kind of lookup Redis has: lookupKeyRead
+/// (counts, announces "keymiss"), LOOKUP_NOTOUCH (EXISTS, TYPE, TTL...: counts, announces),
+/// LOOKUP_NONOTIFY (OBJECT: counts, silent) and the reads of writing commands (neither).
+const READ_LOOKUPS: &[&[&str]] = &[
+    &["SET", "s", "1"],
+    &["GET", "s"],
+    &["GET", "nope"],
+    &["MGET", "s", "nope", "l"],
+    &["EXISTS", "s", "nope"],
+    &["TYPE", "nope"],
+    &["TTL", "nope"],
+    &["PEXPIRETIME", "s"],
+    &["OBJECT", "ENCODING", "nope"],
+    &["OBJECT", "ENCODING", "s"],
+    &["OBJECT", "FREQ", "nope"], // on a present key the LFU counter is random
+    &["COPY", "nope", "x"],
+    &["DUMP", "nope"],
+    &["TOUCH", "s", "nope"],
+    &["HGET", "nope", "f"],
+    &["LRANGE", "l", "0", "-1"],
+    &["LRANGE", "nope", "0", "-1"],
+    &["SORT", "nope"],
+    &["SUNION", "nope", "nope2"],
+    &["ZSCORE", "nope", "m"],
+    &["GETDEL", "nope"],
+    &["SET", "nope", "v", "NX"],
+    &["INCR", "counter"],
+    &["RENAME", "missing", "x"],
+];
+
+#[test]
+fn read_lookups_count_and_announce_misses_as_redis() {
+    for flags in ["Em", "KEA", ""] {
+        on_both(&["--maxmemory-policy", "allkeys-lfu"], |s| {
+            let mut log = record_events(s, flags, "2", READ_LOOKUPS);
+            let mut c = s.raw();
+            let info = c.cmd_str(&["INFO", "stats"]);
+            for field in ["keyspace_hits", "keyspace_misses"] {
+                log.push(format!("{field} {}", common::info_field(&info, field).unwrap()));
+            }
+            log
+        });
+    }
+}
+
 #[test]
 fn active_expiry_publishes_expired() {
     on_both(&[], |s| {

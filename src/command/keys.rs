@@ -26,7 +26,7 @@ pub fn del(srv: &mut Server, c: &mut Client, argv: &Argv) {
 pub fn exists(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let mut n = 0;
     for key in &argv[1..] {
-        if srv.lookup_read_nostats(c.db, key).is_some() {
+        if srv.lookup_read_notouch(c.db, key, true).is_some() {
             n += 1;
         }
     }
@@ -38,7 +38,7 @@ pub fn touch(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn type_(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    let t = srv.lookup_read_nostats(c.db, &argv[1]).map(|v| v.type_name()).unwrap_or("none");
+    let t = srv.lookup_read_notouch(c.db, &argv[1], true).map(|v| v.type_name()).unwrap_or("none");
     c.add_simple(t);
 }
 
@@ -320,7 +320,7 @@ pub fn pexpireat(srv: &mut Server, c: &mut Client, argv: &Argv) {
 /// TTL-like replies: -2 missing, -1 no expiry, else the figure from `f(expire_at_ms, now)`.
 fn ttl_generic(srv: &mut Server, c: &mut Client, key: &[u8], f: impl Fn(i64, i64) -> i64) {
     let now = srv.now_ms;
-    if srv.lookup_read_nostats(c.db, key).is_none() {
+    if srv.lookup_read_notouch(c.db, key, true).is_none() {
         c.add_int(-2);
         return;
     }
@@ -450,7 +450,7 @@ pub fn move_(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn object_encoding(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    match srv.lookup_read_nostats(c.db, &argv[2]) {
+    match srv.lookup_read_notouch(c.db, &argv[2], false) {
         Some(v) => {
             let e = v.encoding();
             c.add_bulk(e.as_bytes());
@@ -460,7 +460,7 @@ pub fn object_encoding(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn object_refcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    match srv.lookup_read_nostats(c.db, &argv[2]) {
+    match srv.lookup_read_notouch(c.db, &argv[2], false) {
         // Redis shares small integers (refcount INT_MAX); tine never shares values.
         Some(_) => c.add_int(1),
         None => c.add_null(),
@@ -468,7 +468,7 @@ pub fn object_refcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn object_idletime(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    if srv.lookup_read_nostats(c.db, &argv[2]).is_none() {
+    if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
         return c.add_null();
     }
     if srv.config.maxmemory_policy.contains("lfu") {
@@ -479,7 +479,7 @@ pub fn object_idletime(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 pub fn object_freq(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    if srv.lookup_read_nostats(c.db, &argv[2]).is_none() {
+    if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
         return c.add_null();
     }
     if !srv.config.maxmemory_policy.contains("lfu") {
@@ -537,7 +537,7 @@ pub fn copy(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
     // Strings are cloned as they are: Redis's dupStringObject keeps "raw", "embstr" or "int",
     // which a trip through the DUMP codec would not.
-    let (payload, string) = match srv.lookup_read_nostats(c.db, src) {
+    let (payload, string) = match srv.lookup_read(c.db, src) {
         None => return c.add_int(0),
         Some(Value::Str(s)) => (Vec::new(), Some(s.clone())),
         Some(v) => (crate::persist::rdb::dump::dump_payload(v, false), None),
