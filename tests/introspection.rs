@@ -317,6 +317,16 @@ fn debug_is_gated_by_enable_debug_command() {
     let mut t = server.raw();
     let mut r = redis.raw();
     assert_same(&mut t, &mut r, &["DEBUG", "DIGEST"]);
+    // Refused before it runs, as Redis's processCommand does: a rejected call, not a failed
+    // one, and a transaction it was queued in aborts.
+    assert_same(&mut t, &mut r, &["MULTI"]);
+    assert_same(&mut t, &mut r, &["DEBUG", "SLEEP", "0"]);
+    assert_same(&mut t, &mut r, &["EXEC"]);
+    let debug_stats = |x: &mut Raw| {
+        let cs = x.cmd_str(&["INFO", "commandstats"]);
+        cs.lines().find(|l| l.starts_with("cmdstat_debug:")).map(str::to_string)
+    };
+    assert_eq!(debug_stats(&mut t), debug_stats(&mut r));
     assert_same(&mut t, &mut r, &["CONFIG", "SET", "enable-debug-command", "yes"]);
     let allowed = TestServer::with_args(&["--enable-debug-command", "yes"]);
     let mut a = allowed.raw();

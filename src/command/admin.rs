@@ -874,7 +874,11 @@ pub fn command_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
 // ---------------------------------------------------------------------------------------
 // DEBUG
 
-fn debug_allowed(srv: &Server, c: &Client) -> bool {
+/// Redis's words for a DEBUG refused by `enable-debug-command`.
+pub const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+/// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
+pub fn debug_allowed(srv: &Server, c: &Client) -> bool {
     match srv.config.enable_debug_command {
         "yes" => true,
         "local" => c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()),
@@ -883,10 +887,6 @@ fn debug_allowed(srv: &Server, c: &Client) -> bool {
 }
 
 pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
-    if !debug_allowed(srv, c) {
-        c.add_err("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
-        return;
-    }
     let sub = util::lower(&argv[1]);
     match sub.as_str() {
         "help" => reply_help(

@@ -339,24 +339,19 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         return Outcome::Done;
     };
 
+    // DEBUG is a protected command (enable-debug-command): refused before it runs, as Redis's
+    // processCommand does, so it counts as rejected, not as a failed call.
+    if r.cmd.name == "debug" && !admin::debug_allowed(srv, c) {
+        return reject(srv, c, r.id, &format!("ERR {}", admin::DEBUG_NOT_ALLOWED));
+    }
+
     if !c.authenticated && r.flags & flag::NO_AUTH == 0 && auth_required(srv) {
-        srv.cmd_stats[r.id].rejected_calls += 1;
-        c.add_error("NOAUTH Authentication required.");
-        finish_errors(srv, c);
-        end_reply_skip(c);
-        return Outcome::Done;
+        return reject(srv, c, r.id, "NOAUTH Authentication required.");
     }
 
     // While the dataset loads, only commands flagged `loading` run.
     if srv.loading.is_some() && r.flags & flag::LOADING == 0 {
-        srv.cmd_stats[r.id].rejected_calls += 1;
-        c.add_error("LOADING Redis is loading the dataset in memory");
-        if let Some(m) = c.multi.as_mut() {
-            m.errored = true;
-        }
-        finish_errors(srv, c);
-        end_reply_skip(c);
-        return Outcome::Done;
+        return reject(srv, c, r.id, "LOADING Redis is loading the dataset in memory");
     }
 
     // maxmemory: evict first; if that cannot free enough, refuse commands that may grow memory.
@@ -365,14 +360,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         && !crate::evict::perform_evictions(srv)
         && r.flags & flag::DENYOOM != 0
     {
-        srv.cmd_stats[r.id].rejected_calls += 1;
-        c.add_error(crate::evict::OOM_ERROR);
-        if let Some(m) = c.multi.as_mut() {
-            m.errored = true;
-        }
-        finish_errors(srv, c);
-        end_reply_skip(c);
-        return Outcome::Done;
+        return reject(srv, c, r.id, crate::evict::OOM_ERROR);
     }
 
     // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
@@ -395,14 +383,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
             crate::persist::aof::writes_denied(srv)
         };
         if let Some(msg) = denied {
-            srv.cmd_stats[r.id].rejected_calls += 1;
-            c.add_error(&msg);
-            if let Some(m) = c.multi.as_mut() {
-                m.errored = true;
-            }
-            finish_errors(srv, c);
-            end_reply_skip(c);
-            return Outcome::Done;
+            return reject(srv, c, r.id, &msg);
         }
     }
     // Inside MULTI: queue, except the commands that control the transaction.
@@ -475,6 +456,19 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     if !srv.monitors.is_empty() && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 {
         feed_monitors(srv, c, argv);
     }
+    end_reply_skip(c);
+    Outcome::Done
+}
+
+/// Refuses a command before it runs (Redis's rejectCommand): the error reply, the command's
+/// `rejected_calls`, and a MULTI in progress is marked to fail at EXEC.
+fn reject(srv: &mut Server, c: &mut Client, id: usize, msg: &str) -> Outcome {
+    srv.cmd_stats[id].rejected_calls += 1;
+    c.add_error(msg);
+    if let Some(m) = c.multi.as_mut() {
+        m.errored = true;
+    }
+    finish_errors(srv, c);
     end_reply_skip(c);
     Outcome::Done
 }
