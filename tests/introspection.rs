@@ -308,6 +308,26 @@ fn unknown_command_and_arity_errors_match_redis() {
     assert_eq!(t.reply_str(), r.reply_str());
 }
 
+/// Client libraries ask ROLE to tell a master from a replica; tine answers as a master
+/// without replicas does, in RESP2 and RESP3.
+#[test]
+fn role_answers_as_a_master_without_replicas() {
+    let server = TestServer::start();
+    let mut t = server.raw();
+    assert_eq!(t.cmd_str(&["ROLE"]), "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut r = redis.raw();
+    assert_same(&mut t, &mut r, &["ROLE"]);
+    assert_same(&mut t, &mut r, &["ROLE", "extra"]);
+    t.cmd(&["HELLO", "3"]); // (the replies differ in the client id)
+    r.cmd(&["HELLO", "3"]);
+    assert_same(&mut t, &mut r, &["ROLE"]);
+    // RESP3 COMMAND INFO: empty tips, key specs and subcommands are sets, as Redis's.
+    assert_same(&mut t, &mut r, &["COMMAND", "INFO", "role"]);
+}
+
 #[test]
 fn debug_is_gated_by_enable_debug_command() {
     let server = TestServer::start();

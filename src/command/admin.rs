@@ -726,15 +726,21 @@ fn reply_command_info(c: &mut Client, r: &super::Resolved) {
     for a in cats {
         c.add_simple(&a);
     }
-    c.add_array(0); // tips
-    c.add_array(0); // key specs
+    // Redis replies tips and key specs as sets, and no subcommands as an empty set (a
+    // difference only RESP3 shows).
+    c.add_set(0); // tips
+    c.add_set(0); // key specs
     let reg = registry();
     let subs: Vec<&super::Resolved> = {
         let mut v: Vec<_> = r.subs.values().map(|&i| &reg.all[i]).collect();
         v.sort_by(|a, b| a.full_name.cmp(&b.full_name));
         v
     };
-    c.add_array(subs.len());
+    if subs.is_empty() {
+        c.add_set(0);
+    } else {
+        c.add_array(subs.len());
+    }
     for s in subs {
         reply_command_info(c, s);
     }
@@ -1039,6 +1045,17 @@ pub fn dbsize(srv: &mut Server, c: &mut Client, _argv: &Argv) {
 
 pub fn lastsave(srv: &mut Server, c: &mut Client, _argv: &Argv) {
     c.add_int(srv.lastsave);
+}
+
+/// ROLE: tine is always a master without replicas for now (replication is not built), so the
+/// reply is Redis's for that case: the role, the replication offset (0, as INFO
+/// replication's `master_repl_offset`) and an empty replica list. Client libraries ask ROLE
+/// to tell a master from a replica.
+pub fn role(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.add_array(3);
+    c.add_bulk(b"master");
+    c.add_int(0);
+    c.add_array(0);
 }
 
 pub fn slowlog_get(srv: &mut Server, c: &mut Client, argv: &Argv) {
