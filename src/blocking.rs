@@ -312,6 +312,27 @@ fn finish(srv: &mut Server, c: &mut Client, usec: u64) {
     srv.pending_input.push(c.slot);
 }
 
+/// CLIENT UNBLOCK: ends the wait of the client `id` if it is blocked in a blocking command,
+/// with the reply a timeout gives or, with `error`, Redis's -UNBLOCKED error. False when no
+/// such client is blocked.
+pub fn unblock(srv: &mut Server, id: u64, error: bool) -> bool {
+    let Some(slot) = srv.clients.iter().find(|c| c.id == id && c.blocked.is_some()).map(|c| c.slot)
+    else {
+        return false;
+    };
+    let Some(mut c) = srv.clients.take(slot) else {
+        return false;
+    };
+    if error {
+        c.add_error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else {
+        c.add_null_array();
+    }
+    finish(srv, &mut c, 0);
+    srv.clients.put_back(c);
+    true
+}
+
 /// Drops a disconnecting client from the blocking state without replying.
 pub fn forget_client(srv: &mut Server, c: &mut Client) {
     detach(srv, c);

@@ -10,7 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    Rng, TestServer, both, connect, eventually, info, info_field, seed_from_env, start_pair,
+    RedisServer, Rng, TestServer, both, connect, eventually, info, info_field, seed_from_env,
+    start_pair,
 };
 
 /// tine as these tests want it: no save points.
@@ -427,5 +428,46 @@ fn differential_against_redis() {
     eprintln!("differential seeds start at {} (LISTS_SEED to replay)", base);
     for i in 0..6 {
         run_differential(base.wrapping_add(i), 400, &tine, &redis);
+    }
+}
+
+/// CLIENT UNBLOCK ends a blocked client's wait as a timeout would (TIMEOUT, the default) or
+/// with -UNBLOCKED (ERROR), and answers 0 for a client that is not blocked; the same session
+/// on tine and redis-server gives the same frames.
+#[test]
+fn client_unblock_matches_redis() {
+    let session = |s: &TestServer| -> Vec<String> {
+        let mut ctl = s.client();
+        let mut ctl_raw = s.raw();
+        let mut blocked = s.raw();
+        let id = blocked.cmd_str(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').trim_end().to_string();
+        let mut log = Vec::new();
+        for (cmd, reason) in [
+            (&["BLPOP", "l", "0"][..], None),
+            (&["BZPOPMIN", "z", "0"][..], Some("ERROR")),
+            (&["BLMOVE", "l", "m", "LEFT", "RIGHT", "0"][..], Some("timeout")),
+        ] {
+            blocked.send_cmd(cmd);
+            wait_blocked(&mut ctl, 1);
+            let mut unblock = vec!["CLIENT", "UNBLOCK", id.as_str()];
+            unblock.extend(reason);
+            log.push(ctl_raw.cmd_str(&unblock));
+            log.push(blocked.reply_str());
+            wait_blocked(&mut ctl, 0);
+        }
+        log.push(ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", id.as_str()]));
+        log.push(ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", "abc"]));
+        log.push(ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", id.as_str(), "maybe"]));
+        log.push(ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", "999999"]));
+        // The blocked connection is usable again.
+        log.push(blocked.cmd_str(&["PING"]));
+        log
+    };
+    let ours = session(&tine());
+    assert_eq!(ours[0], ":1\r\n");
+    assert_eq!(ours[1], "*-1\r\n");
+    if let Some(redis) = RedisServer::start() {
+        assert_eq!(ours, session(&redis), "left tine, right redis");
     }
 }

@@ -15,13 +15,18 @@ use crate::util::{self, bytes_to_human, parse_i64};
 /// Replies a HELP text: "<CMD> <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 /// the lines, and "HELP / Print this help.", as Redis's addReplyHelp.
 pub fn reply_help(c: &mut Client, cmd: &str, lines: &[&str]) {
+    reply_help_ending(c, cmd, lines, "    Print this help.");
+}
+
+/// `reply_help` with another description of HELP itself (CLIENT's says "Prints").
+pub fn reply_help_ending(c: &mut Client, cmd: &str, lines: &[&str], help: &str) {
     c.add_array(lines.len() + 3);
     c.add_simple(&format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd));
     for l in lines {
         c.add_simple(l);
     }
     c.add_simple("HELP");
-    c.add_simple("    Print this help.");
+    c.add_simple(help);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -465,8 +465,25 @@ pub fn client_no_evict(_srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked and now is not.
+pub fn client_unblock(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(id) = util::parse_i64(&argv[2]) else {
+        return c.add_error(err::NOT_INTEGER);
+    };
+    let error = match argv.get(3).map(|a| util::lower(a)) {
+        None => false,
+        Some(r) if r == "timeout" && argv.len() == 4 => false,
+        Some(r) if r == "error" && argv.len() == 4 => true,
+        Some(_) => return c.add_err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let done = id >= 0 && crate::blocking::unblock(srv, id as u64, error);
+    c.add_int(done as i64);
+}
+
+/// Redis 7.0.15's text, without the client-side caching lines (TRACKING, TRACKINGINFO):
+/// tine does not have that yet.
 pub fn client_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
-    super::admin::reply_help(
+    super::admin::reply_help_ending(
         c,
         "CLIENT",
         &[
@@ -494,8 +511,6 @@ pub fn client_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
             "      Kill connections authenticated by <username>.",
             "    * SKIPME (YES|NO)",
             "      Skip killing current connection (default: yes).",
-            "    * ID <client-id>",
-            "      Kill connections by client id.",
             "LIST [options ...]",
             "    Return information about client connections. Options:",
             "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
@@ -508,8 +523,11 @@ pub fn client_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
             "    Control the replies sent to the current connection.",
             "SETNAME <name>",
             "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
         ],
+        "    Prints this help.",
     );
 }
