@@ -106,6 +106,26 @@ pub struct BlockedOn {
     /// The command it blocked with.
     pub argv: Vec<Vec<u8>>,
     pub retry: Retry,
+    /// What it gets when its time runs out (or CLIENT UNBLOCK ends the wait).
+    pub on_timeout: TimeoutReply,
+}
+
+/// The reply to a blocked client whose wait ends without being served.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum TimeoutReply {
+    /// The blocking list and sorted-set commands: a null array.
+    NullArray,
+    /// WAIT: the number of replicas that acknowledged, which without replication is 0.
+    ReplicaAcks,
+}
+
+impl TimeoutReply {
+    fn send(self, c: &mut Client) {
+        match self {
+            TimeoutReply::NullArray => c.add_null_array(),
+            TimeoutReply::ReplicaAcks => c.add_int(0),
+        }
+    }
 }
 
 /// A queued client: its slot in the client table and its id (slots are reused).
@@ -267,8 +287,24 @@ pub fn block_for_keys(
         srv.blocking.deadlines.insert((deadline_ms, me.id, me.slot));
     }
     srv.blocking.blocked_clients += 1;
-    c.blocked =
-        Some(Box::new(BlockedOn { db, keys: unique, deadline_ms, argv: argv.to_vec(), retry }));
+    c.blocked = Some(Box::new(BlockedOn {
+        db,
+        keys: unique,
+        deadline_ms,
+        argv: argv.to_vec(),
+        retry,
+        on_timeout: TimeoutReply::NullArray,
+    }));
+}
+
+/// Blocks client `c` in WAIT until `deadline_ms` (0 = forever). No replica exists to
+/// acknowledge, so only the deadline, CLIENT UNBLOCK or a disconnect end the wait, as on a
+/// Redis master whose replicas are gone.
+pub fn block_for_replicas(srv: &mut Server, c: &mut Client, deadline_ms: i64, argv: &Argv) {
+    block_for_keys(srv, c, &[], deadline_ms, argv, |_, _, _, _| Served::KeepWaiting);
+    if let Some(b) = c.blocked.as_mut() {
+        b.on_timeout = TimeoutReply::ReplicaAcks;
+    }
 }
 
 /// Removes a client from every queue and the deadline set; returns what it was blocked on.
@@ -325,8 +361,8 @@ pub fn unblock(srv: &mut Server, id: u64, error: bool) -> bool {
     };
     if error {
         c.add_error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-    } else {
-        c.add_null_array();
+    } else if let Some(b) = c.blocked.as_ref() {
+        b.on_timeout.send(&mut c);
     }
     finish(srv, &mut c, 0);
     srv.clients.put_back(c);
@@ -415,8 +451,10 @@ pub fn handle_timeouts(srv: &mut Server, now_ms: i64) {
             srv.blocking.deadlines.remove(&(deadline, id, slot));
             continue;
         };
-        if c.id == id && c.blocked.is_some() {
-            c.add_null_array();
+        if c.id == id
+            && let Some(on_timeout) = c.blocked.as_ref().map(|b| b.on_timeout)
+        {
+            on_timeout.send(&mut c);
             finish(srv, &mut c, 0);
         } else {
             srv.blocking.deadlines.remove(&(deadline, id, slot));

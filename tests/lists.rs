@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    RedisServer, Rng, TestServer, both, connect, eventually, info, info_field, seed_from_env,
+    Raw, RedisServer, Rng, TestServer, both, connect, eventually, info, info_field, seed_from_env,
     start_pair,
 };
 
@@ -431,42 +431,97 @@ fn differential_against_redis() {
     }
 }
 
+/// A client about to block, a controlling client, and the blocked one's id.
+struct UnblockSession {
+    ctl: redis::Connection,
+    ctl_raw: Raw,
+    blocked: Raw,
+    id: String,
+}
+
+impl UnblockSession {
+    fn start(s: &TestServer) -> UnblockSession {
+        let mut blocked = s.raw();
+        let id = blocked.cmd_str(&["CLIENT", "ID"]).trim_start_matches(':').trim_end().to_string();
+        UnblockSession { ctl: s.client(), ctl_raw: s.raw(), blocked, id }
+    }
+
+    /// Sends `cmd`, waits until it blocks, releases it with CLIENT UNBLOCK [reason]: returns
+    /// what CLIENT UNBLOCK and the released client got.
+    fn block_then_unblock(&mut self, cmd: &[&str], reason: Option<&str>) -> [String; 2] {
+        self.blocked.send_cmd(cmd);
+        wait_blocked(&mut self.ctl, 1);
+        let mut unblock = vec!["CLIENT", "UNBLOCK", self.id.as_str()];
+        unblock.extend(reason);
+        let answer = self.ctl_raw.cmd_str(&unblock);
+        let released = self.blocked.reply_str();
+        wait_blocked(&mut self.ctl, 0);
+        [answer, released]
+    }
+}
+
 /// CLIENT UNBLOCK ends a blocked client's wait as a timeout would (TIMEOUT, the default) or
 /// with -UNBLOCKED (ERROR), and answers 0 for a client that is not blocked; the same session
 /// on tine and redis-server gives the same frames.
 #[test]
 fn client_unblock_matches_redis() {
     let session = |s: &TestServer| -> Vec<String> {
-        let mut ctl = s.client();
-        let mut ctl_raw = s.raw();
-        let mut blocked = s.raw();
-        let id = blocked.cmd_str(&["CLIENT", "ID"]);
-        let id = id.trim_start_matches(':').trim_end().to_string();
+        let mut u = UnblockSession::start(s);
         let mut log = Vec::new();
         for (cmd, reason) in [
             (&["BLPOP", "l", "0"][..], None),
             (&["BZPOPMIN", "z", "0"][..], Some("ERROR")),
             (&["BLMOVE", "l", "m", "LEFT", "RIGHT", "0"][..], Some("timeout")),
         ] {
-            blocked.send_cmd(cmd);
-            wait_blocked(&mut ctl, 1);
-            let mut unblock = vec!["CLIENT", "UNBLOCK", id.as_str()];
-            unblock.extend(reason);
-            log.push(ctl_raw.cmd_str(&unblock));
-            log.push(blocked.reply_str());
-            wait_blocked(&mut ctl, 0);
+            log.extend(u.block_then_unblock(cmd, reason));
         }
-        log.push(ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", id.as_str()]));
-        log.push(ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", "abc"]));
-        log.push(ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", id.as_str(), "maybe"]));
-        log.push(ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", "999999"]));
+        let id = u.id.clone();
+        log.push(u.ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", id.as_str()]));
+        log.push(u.ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", "abc"]));
+        log.push(u.ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", id.as_str(), "maybe"]));
+        log.push(u.ctl_raw.cmd_str(&["CLIENT", "UNBLOCK", "999999"]));
         // The blocked connection is usable again.
-        log.push(blocked.cmd_str(&["PING"]));
+        log.push(u.blocked.cmd_str(&["PING"]));
         log
     };
     let ours = session(&tine());
     assert_eq!(ours[0], ":1\r\n");
     assert_eq!(ours[1], "*-1\r\n");
+    if let Some(redis) = RedisServer::start() {
+        assert_eq!(ours, session(&redis), "left tine, right redis");
+    }
+}
+
+/// WAIT on a master without replicas, as redis-server answers it: 0 at once for 0 replicas or
+/// inside a transaction, 0 after the timeout otherwise, a blocked client (counted in
+/// blocked_clients) that CLIENT UNBLOCK releases, and Redis's errors.
+#[test]
+fn wait_without_replicas_matches_redis() {
+    let session = |s: &TestServer| -> Vec<String> {
+        let mut u = UnblockSession::start(s);
+        let mut log = Vec::new();
+        for args in [
+            &["WAIT", "0", "0"][..],
+            &["WAIT", "-1", "100"],
+            &["WAIT", "1", "30"],
+            &["WAIT", "abc", "0"],
+            &["WAIT", "1", "abc"],
+            &["WAIT", "1", "-1"],
+            &["WAIT", "1", "1.5"],
+            &["MULTI"],
+            &["WAIT", "1", "0"],
+            &["EXEC"],
+        ] {
+            log.push(u.blocked.cmd_str(args));
+        }
+        for reason in [None, Some("ERROR")] {
+            log.extend(u.block_then_unblock(&["WAIT", "2", "0"], reason));
+        }
+        log
+    };
+    let ours = session(&tine());
+    assert_eq!(ours[0], ":0\r\n");
+    assert_eq!(ours[2], ":0\r\n");
     if let Some(redis) = RedisServer::start() {
         assert_eq!(ours, session(&redis), "left tine, right redis");
     }

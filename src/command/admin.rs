@@ -1052,6 +1052,27 @@ pub fn lastsave(srv: &mut Server, c: &mut Client, _argv: &Argv) {
     c.add_int(srv.lastsave);
 }
 
+/// WAIT numreplicas timeout: with no replicas (replication is not built) nothing ever
+/// acknowledges, so as on a Redis master without replicas it answers 0 at once when 0 replicas
+/// are asked for (or inside MULTI/EXEC, where nothing may block), and otherwise blocks until
+/// the timeout (milliseconds, 0 = forever) and answers 0.
+pub fn wait(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(numreplicas) = util::parse_i64(&argv[1]) else {
+        return c.add_error(err::NOT_INTEGER);
+    };
+    let Some(timeout) = util::parse_i64(&argv[2]) else {
+        return c.add_err("timeout is not an integer or out of range");
+    };
+    if timeout < 0 {
+        return c.add_err("timeout is negative");
+    }
+    if numreplicas <= 0 || !crate::blocking::may_block(c) {
+        return c.add_int(0);
+    }
+    let deadline = if timeout == 0 { 0 } else { srv.now_ms.saturating_add(timeout) };
+    crate::blocking::block_for_replicas(srv, c, deadline, argv);
+}
+
 /// ROLE: tine is always a master without replicas for now (replication is not built), so the
 /// reply is Redis's for that case: the role, the replication offset (0, as INFO
 /// replication's `master_repl_offset`) and an empty replica list. Client libraries ask ROLE
