@@ -112,7 +112,7 @@ impl Default for Limits {
 /// A hash value.
 pub enum Hash {
     Listpack(Listpack),
-    Table(HashTable),
+    Table(Box<HashTable>),
 }
 
 /// A value read from a hash: borrowed bytes or a listpack integer.
@@ -208,7 +208,7 @@ impl Hash {
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
                 t.insert(FieldValue::new(f.as_bytes(&mut fb), v.as_bytes(&mut vb)), ());
             }
-            *self = Hash::Table(t);
+            *self = Hash::Table(Box::new(t));
         }
     }
 

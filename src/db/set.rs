@@ -83,7 +83,7 @@ pub type SetTable = Dict<Member, ()>;
 /// A set value.
 pub enum Set {
     Intset(IntSet),
-    Table(SetTable),
+    Table(Box<SetTable>),
 }
 
 impl Set {
@@ -99,7 +99,7 @@ impl Set {
     /// An empty set already in table form, with room for `n` members (SUNIONSTORE of big
     /// sets, conversion).
     pub fn new_table(n: usize) -> Set {
-        Set::Table(Dict::with_capacity(n))
+        Set::Table(Box::new(Dict::with_capacity(n)))
     }
 
     pub fn len(&self) -> usize {
@@ -161,7 +161,7 @@ impl Set {
                 let n = super::listpack::write_i64(v, &mut ib);
                 t.insert(Member::new(&ib[..n]), ());
             }
-            *self = Set::Table(t);
+            *self = Set::Table(Box::new(t));
         }
     }
 

@@ -110,7 +110,7 @@ impl SetBuilder {
     pub fn new(limits: &LoadLimits, len: u64, cap: usize) -> SetBuilder {
         let max = limits.set_max_intset_entries.min(1 << 30) as u64;
         let set = if len > max {
-            Set::Table(Dict::with_capacity(cap))
+            Set::Table(Box::new(Dict::with_capacity(cap)))
         } else {
             Set::Intset(IntSet::new())
         };
@@ -126,7 +126,7 @@ impl SetBuilder {
                 }
                 None => {
                     let t = intset_to_table(is, self.cap);
-                    self.set = Set::Table(t);
+                    self.set = Set::Table(Box::new(t));
                 }
             }
         }
@@ -146,7 +146,7 @@ impl SetBuilder {
 /// A set from a (validated, non-empty) intset blob.
 pub fn set_from_intset(limits: &LoadLimits, is: IntSet) -> Value {
     let set = if is.len() > limits.set_max_intset_entries {
-        Set::Table(intset_to_table(&is, 0))
+        Set::Table(Box::new(intset_to_table(&is, 0)))
     } else {
         Set::Intset(is)
     };
@@ -179,7 +179,7 @@ pub struct HashBuilder {
 impl HashBuilder {
     pub fn new(limits: &LoadLimits, len: u64, cap: usize) -> HashBuilder {
         let hash = if len > limits.hash_max_listpack_entries as u64 {
-            Hash::Table(Dict::with_capacity(cap))
+            Hash::Table(Box::new(Dict::with_capacity(cap)))
         } else {
             Hash::Listpack(Listpack::new())
         };
@@ -201,7 +201,7 @@ impl HashBuilder {
                 return Ok(());
             }
             let t = listpack_to_table(lp, self.cap);
-            self.hash = Hash::Table(t);
+            self.hash = Hash::Table(Box::new(t));
             self.seen = HashSet::new();
         }
         if let Hash::Table(t) = &mut self.hash {
@@ -246,7 +246,7 @@ pub fn hash_from_listpack(
     }
     let too_long = max_elem_len.is_some_and(|m| m > limits.hash_max_listpack_value);
     let hash = if lp.len() / 2 > limits.hash_max_listpack_entries || too_long {
-        Hash::Table(listpack_to_table(&lp, 0))
+        Hash::Table(Box::new(listpack_to_table(&lp, 0)))
     } else {
         Hash::Listpack(lp)
     };
@@ -302,7 +302,7 @@ impl ZSetBuilder {
             }
             ZSet::Listpack(lp)
         } else {
-            ZSet::Skiplist(self.sl)
+            ZSet::Skiplist(Box::new(self.sl))
         };
         Some(Value::ZSet(Box::new(z)))
     }
@@ -341,7 +341,7 @@ pub fn zset_from_listpack(limits: &LoadLimits, lp: Listpack) -> Result<Option<Va
         while let (Some(m), Some(s)) = (it.next(), it.next()) {
             sl.insert(&m.to_vec(), lp_score(&s).unwrap_or(0.0));
         }
-        ZSet::Skiplist(sl)
+        ZSet::Skiplist(Box::new(sl))
     } else {
         ZSet::Listpack(lp)
     };
