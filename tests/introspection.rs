@@ -308,6 +308,70 @@ fn unknown_command_and_arity_errors_match_redis() {
     assert_eq!(t.reply_str(), r.reply_str());
 }
 
+/// MEMORY USAGE: an estimate of tine's own allocations, so not Redis's figure, but of the same
+/// order for every encoding; nil for a missing key; Redis's errors for bad options.
+#[test]
+fn memory_usage_estimates_every_encoding() {
+    let server = TestServer::start();
+    let mut t = server.raw();
+    let big: Vec<String> = (0..1000).map(|i| format!("member:{i}")).collect();
+    let big: Vec<&str> = big.iter().map(String::as_str).collect();
+    let mut hash = vec!["HSET", "hash"];
+    let mut zset = vec!["ZADD", "zset"];
+    for m in &big {
+        hash.extend([*m, "value"]);
+        zset.extend(["1.5", *m]);
+    }
+    let long = "x".repeat(5000);
+    let setup: Vec<Vec<&str>> = vec![
+        vec!["SET", "int", "12345"],
+        vec!["SET", "embstr", "hello"],
+        vec!["SET", "raw", &long],
+        [&["RPUSH", "list"][..], &big].concat(),
+        vec!["HSET", "smallhash", "f", "v"],
+        hash,
+        vec!["SADD", "intset", "1", "2", "3"],
+        [&["SADD", "set"][..], &big].concat(),
+        vec!["ZADD", "smallzset", "1", "a"],
+        zset,
+    ];
+    for cmd in &setup {
+        t.cmd(cmd);
+    }
+    let usage = |t: &mut Raw, key: &str| -> i64 {
+        let r = t.cmd_str(&["MEMORY", "USAGE", key, "SAMPLES", "0"]);
+        r.trim_start_matches(':').trim_end().parse().unwrap_or_else(|_| panic!("{key}: {r}"))
+    };
+    let keys =
+        ["int", "embstr", "raw", "list", "smallhash", "hash", "intset", "set", "smallzset", "zset"];
+    let ours: Vec<i64> = keys.iter().map(|k| usage(&mut t, k)).collect();
+    assert!(ours[2] > 5000 && ours[3] > 8000 && ours[5] > 20_000, "{ours:?}");
+    assert_eq!(t.cmd_str(&["MEMORY", "USAGE", "nope"]), "$-1\r\n");
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut r = redis.raw();
+    for cmd in &setup {
+        r.cmd(cmd);
+    }
+    for (key, tine) in keys.iter().zip(&ours) {
+        let theirs = usage(&mut r, key);
+        let ratio = *tine as f64 / theirs as f64;
+        assert!((0.4..2.5).contains(&ratio), "{key}: tine {tine} bytes, redis {theirs}");
+    }
+    for args in [
+        &["MEMORY", "USAGE", "nope"][..],
+        &["MEMORY", "USAGE", "int", "SAMPLES"],
+        &["MEMORY", "USAGE", "int", "SAMPLES", "-1"],
+        &["MEMORY", "USAGE", "nope", "SAMPLES", "x"],
+        &["MEMORY", "USAGE", "int", "FOO", "1"],
+        &["MEMORY", "USAGE"],
+        &["MEMORY", "HELP", "extra"],
+    ] {
+        assert_same(&mut t, &mut r, args);
+    }
+}
+
 /// Client libraries ask ROLE to tell a master from a replica; tine answers as a master
 /// without replicas does, in RESP2 and RESP3.
 #[test]

@@ -1052,6 +1052,43 @@ pub fn lastsave(srv: &mut Server, c: &mut Client, _argv: &Argv) {
     c.add_int(srv.lastsave);
 }
 
+/// MEMORY USAGE key [SAMPLES count]: the key's estimated bytes (`db::memory`), nil when it
+/// does not exist. Nested values are sampled `count` times (default 5, 0 = all).
+pub fn memory_usage(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut samples = 5usize;
+    let mut opts = argv[3..].chunks(2);
+    for opt in &mut opts {
+        match opt {
+            [name, count] if name.eq_ignore_ascii_case(b"samples") => {
+                match util::parse_i64(count) {
+                    Some(n) if n >= 0 => samples = n as usize,
+                    Some(_) => return c.add_error(err::SYNTAX),
+                    None => return c.add_error(err::NOT_INTEGER),
+                }
+            }
+            _ => return c.add_error(err::SYNTAX),
+        }
+    }
+    // As Redis: a plain lookup, no expiry, no keyspace statistics.
+    match srv.dbs[c.db].memory_usage(&argv[2], samples) {
+        Some(n) => c.add_int(n as i64),
+        None => c.add_null(),
+    }
+}
+
+pub fn memory_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    reply_help_ending(
+        c,
+        "MEMORY",
+        &[
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+        "    Prints this help.",
+    );
+}
+
 /// WAIT numreplicas timeout: with no replicas (replication is not built) nothing ever
 /// acknowledges, so as on a Redis master without replicas it answers 0 at once when 0 replicas
 /// are asked for (or inside MULTI/EXEC, where nothing may block), and otherwise blocks until

@@ -111,6 +111,11 @@ impl StoredKey {
         StoredKey(v.into_boxed_slice())
     }
 
+    /// Bytes of its allocation: the key and its access data (MEMORY USAGE).
+    pub fn allocation_len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.0[..self.0.len() - META]
     }

@@ -496,6 +496,11 @@ impl<K, V, S> Dict<K, V, S> {
         !self.ht[1].buckets.is_empty()
     }
 
+    /// Bytes of one entry node (key, value and chain link), for memory accounting.
+    pub fn entry_size() -> usize {
+        std::mem::size_of::<Entry<K, V>>()
+    }
+
     /// Total bucket count of both arrays (8 bytes each), for memory accounting.
     pub fn buckets(&self) -> usize {
         self.ht[0].size() + self.ht[1].size()

@@ -13,6 +13,7 @@ pub mod hash;
 pub mod intset;
 pub mod list;
 pub mod listpack;
+pub mod memory;
 pub mod quicklist;
 pub mod set;
 pub mod skiplist;
@@ -176,6 +177,12 @@ impl Db {
         self.touch(key);
         // No ready-key signal: clients block on lists and sorted sets, which this never creates.
         self.keys.get_or_insert_by(key, || StoredKey::new(key), make)
+    }
+
+    /// MEMORY USAGE of a key (see `memory`), without expiring or touching it.
+    pub fn memory_usage(&self, key: &[u8], samples: usize) -> Option<usize> {
+        let (k, v) = self.keys.get_key_value(key)?;
+        Some(memory::key_usage(k, v, Dict::<StoredKey, Value>::entry_size(), samples))
     }
 
     /// The access metadata of a key (OBJECT IDLETIME/FREQ, eviction).
