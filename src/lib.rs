@@ -6,6 +6,7 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod evict;
+pub mod latency;
 pub mod log;
 pub mod net;
 pub mod persist;

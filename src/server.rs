@@ -228,6 +228,8 @@ pub struct Server {
     pub loading: Option<crate::persist::rdb_io::Loading>,
     /// Eviction candidates kept between rounds (see `evict`).
     pub eviction_pool: crate::evict::EvictionPool,
+    /// LATENCY's samples (`latency-monitor-threshold`).
+    pub latency: crate::latency::LatencyMonitor,
     /// Snapshot and child-process state.
     pub persist: crate::persist::snapshot::PersistState,
     /// The time the running command started, in ms: one clock reading per command, so a
@@ -292,6 +294,7 @@ impl Server {
             listener_fds: Vec::new(),
             persist: Default::default(),
             eviction_pool: Default::default(),
+            latency: Default::default(),
             loading: None,
             pubsub: Default::default(),
             notify_flags,

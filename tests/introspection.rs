@@ -372,6 +372,56 @@ fn memory_usage_estimates_every_encoding() {
     }
 }
 
+/// The latency monitor records a slow command once latency-monitor-threshold is set, and
+/// LATENCY LATEST / HISTORY / RESET answer as redis-server's do for the same session (the
+/// measured milliseconds and times compared by shape, not value).
+#[test]
+fn latency_monitor_records_slow_commands_as_redis() {
+    let session = |s: &TestServer| -> Vec<String> {
+        let mut c = s.raw();
+        let mut log = vec![c.cmd_str(&["LATENCY", "LATEST"])];
+        c.cmd(&["DEBUG", "SLEEP", "0.03"]); // monitoring is off: not recorded
+        log.push(c.cmd_str(&["LATENCY", "LATEST"]));
+        c.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "20"]);
+        c.cmd(&["DEBUG", "SLEEP", "0.001"]); // under the threshold
+        c.cmd(&["DEBUG", "SLEEP", "0.03"]);
+        let latest = c.cmd_str(&["LATENCY", "LATEST"]);
+        // *1 *4 $7 command :<time> :<ms> :<ms>
+        let parts: Vec<&str> = latest.split("\r\n").collect();
+        log.push(parts[..4].join(" "));
+        let (time, ms, max): (i64, i64, i64) = (
+            parts[4][1..].parse().unwrap(),
+            parts[5][1..].parse().unwrap(),
+            parts[6][1..].parse().unwrap(),
+        );
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+                as i64;
+        log.push(format!("time near now: {}", (now - time).abs() <= 2));
+        log.push(format!("30 ms or more, max = latest: {}", ms >= 30 && max == ms));
+        let history = c.cmd_str(&["LATENCY", "HISTORY", "command"]);
+        log.push(history.split("\r\n").take(2).collect::<Vec<_>>().join(" "));
+        for args in [
+            &["LATENCY", "HISTORY", "nope"][..],
+            &["LATENCY", "HISTORY"],
+            &["LATENCY", "RESET", "nope", "fork"],
+            &["LATENCY", "RESET"],
+            &["LATENCY", "LATEST"],
+            &["LATENCY", "NOSUCH"],
+        ] {
+            log.push(c.cmd_str(args));
+        }
+        log
+    };
+    let ours = session(&TestServer::with_args(&["--enable-debug-command", "yes"]));
+    assert_eq!(ours[2], "*1 *4 $7 command");
+    assert_eq!(ours[3], "time near now: true");
+    assert_eq!(ours[4], "30 ms or more, max = latest: true");
+    if let Some(redis) = RedisServer::with_args(&["--enable-debug-command", "yes"]) {
+        assert_eq!(ours, session(&redis), "left tine, right redis");
+    }
+}
+
 /// Client libraries ask ROLE to tell a master from a replica; tine answers as a master
 /// without replicas does, in RESP2 and RESP3.
 #[test]

@@ -1089,6 +1089,55 @@ pub fn memory_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
     );
 }
 
+/// LATENCY LATEST: for every event, its latest sample's time and latency and its maximum.
+pub fn latency_latest(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let rows: Vec<_> = srv.latency.events().map(|(e, s)| (e, s.latest(), s.max)).collect();
+    c.add_array(rows.len());
+    for (event, latest, max) in rows {
+        c.add_array(4);
+        c.add_bulk(event.as_bytes());
+        c.add_int(latest.time);
+        c.add_int(latest.latency as i64);
+        c.add_int(max as i64);
+    }
+}
+
+/// LATENCY HISTORY event: its samples, oldest first, as [time, latency] pairs.
+pub fn latency_history(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let samples: Vec<_> =
+        srv.latency.series(&argv[2]).map(|s| s.history().collect()).unwrap_or_default();
+    c.add_array(samples.len());
+    for s in samples {
+        c.add_array(2);
+        c.add_int(s.time);
+        c.add_int(s.latency as i64);
+    }
+}
+
+/// LATENCY RESET [event ...]: forgets those events (all without arguments); how many it forgot.
+pub fn latency_reset(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let n = srv.latency.reset(&argv[2..]);
+    c.add_int(n as i64);
+}
+
+/// Redis 7.0.15's text, without DOCTOR, GRAPH and HISTOGRAM, which tine does not have.
+pub fn latency_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    reply_help_ending(
+        c,
+        "LATENCY",
+        &[
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+        ],
+        "    Prints this help.",
+    );
+}
+
 /// WAIT numreplicas timeout: with no replicas (replication is not built) nothing ever
 /// acknowledges, so as on a Redis master without replicas it answers 0 at once when 0 replicas
 /// are asked for (or inside MULTI/EXEC, where nothing may block), and otherwise blocks until

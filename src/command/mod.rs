@@ -450,6 +450,10 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     srv.stats.total_commands_processed += 1;
     finish_errors(srv, c);
 
+    // As Redis's call(): a blocked command is timed when it completes, not here.
+    let event = if r.flags & flag::FAST != 0 { "fast-command" } else { "command" };
+    let threshold = srv.config.latency_monitor_threshold;
+    srv.latency.add_if_needed(threshold, event, usec / 1000, start_us / 1_000_000);
     if r.flags & flag::SKIP_SLOWLOG == 0 {
         slowlog_push(srv, c, argv, usec as i64);
     }

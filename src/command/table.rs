@@ -72,6 +72,14 @@ const OBJECT_SUBCOMMANDS: &[Command] = &[
 ];
 
 #[rustfmt::skip]
+const LATENCY_SUBCOMMANDS: &[Command] = &[
+    Command { name: "latest", arity: 2, flags: "admin noscript loading stale", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Return the latest latency samples for all events.", since: "2.8.13", handler: admin::latency_latest, subcommands: &[] },
+    Command { name: "history", arity: 3, flags: "admin noscript loading stale", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Return timestamp-latency samples for the event.", since: "2.8.13", handler: admin::latency_history, subcommands: &[] },
+    Command { name: "reset", arity: -2, flags: "admin noscript loading stale", acl: "admin slow dangerous", keys: Keys::None, group: "server", summary: "Reset latency data for one or more events.", since: "2.8.13", handler: admin::latency_reset, subcommands: &[] },
+    Command { name: "help", arity: 2, flags: "loading stale", acl: "slow", keys: Keys::None, group: "server", summary: "Show helpful text about the different subcommands.", since: "2.8.13", handler: admin::latency_help, subcommands: &[] },
+];
+
+#[rustfmt::skip]
 const MEMORY_SUBCOMMANDS: &[Command] = &[
     Command { name: "usage", arity: -3, flags: "readonly", acl: "read slow", keys: Keys::Range(2, 2, 1), group: "server", summary: "Estimate the memory usage of a key", since: "4.0.0", handler: admin::memory_usage, subcommands: &[] },
     Command { name: "help", arity: 2, flags: "loading stale", acl: "slow", keys: Keys::None, group: "server", summary: "Show helpful text about the different subcommands", since: "4.0.0", handler: admin::memory_help, subcommands: &[] },
@@ -105,6 +113,7 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "time", arity: 1, flags: "loading stale fast", acl: "fast", keys: Keys::None, group: "server", summary: "Return the current server time", since: "2.6.0", handler: admin::time, subcommands: &[] },
     Command { name: "dbsize", arity: 1, flags: "readonly fast", acl: "keyspace read fast", keys: Keys::None, group: "server", summary: "Return the number of keys in the selected database", since: "1.0.0", handler: admin::dbsize, subcommands: &[] },
     Command { name: "lastsave", arity: 1, flags: "loading stale fast", acl: "admin fast dangerous", keys: Keys::None, group: "server", summary: "Get the UNIX time stamp of the last successful save to disk", since: "1.0.0", handler: admin::lastsave, subcommands: &[] },
+    Command { name: "latency", arity: -2, flags: "", acl: "slow", keys: Keys::None, group: "server", summary: "A container for latency diagnostics commands", since: "2.8.13", handler: container, subcommands: LATENCY_SUBCOMMANDS },
     Command { name: "memory", arity: -2, flags: "", acl: "slow", keys: Keys::None, group: "server", summary: "A container for memory diagnostics commands", since: "4.0.0", handler: container, subcommands: MEMORY_SUBCOMMANDS },
     Command { name: "wait", arity: 3, flags: "noscript", acl: "slow connection", keys: Keys::None, group: "generic", summary: "Wait for the synchronous replication of all the write commands sent in the context of the current connection", since: "3.0.0", handler: admin::wait, subcommands: &[] },
     Command { name: "role", arity: 1, flags: "noscript loading stale fast", acl: "admin fast dangerous", keys: Keys::None, group: "server", summary: "Return the role of the instance in the context of replication", since: "2.8.12", handler: admin::role, subcommands: &[] },

@@ -222,8 +222,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
         Ok(mut ch) => {
             ch.temp_file = Some(temp_rdb_path(ch.pid as u32));
             ch.keys_total = srv.total_keys() as u64;
-            srv.persist.total_forks += 1;
-            srv.persist.latest_fork_usec = ch.fork_usec;
+            record_fork(srv, ch.fork_usec);
             srv.persist.dirty_at_fork = srv.dirty;
             log!(Level::Notice, "Background saving started by pid {}", ch.pid);
             srv.persist.child = Some(ch);
@@ -237,6 +236,15 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
             Err("ERR".into())
         }
     }
+}
+
+/// Counts a fork that started a child and records how long the parent stalled in it (INFO
+/// `latest_fork_usec`, and the `fork` event of the latency monitor).
+pub fn record_fork(srv: &mut Server, fork_usec: u64) {
+    srv.persist.total_forks += 1;
+    srv.persist.latest_fork_usec = fork_usec;
+    let threshold = srv.config.latency_monitor_threshold;
+    srv.latency.add_if_needed(threshold, "fork", fork_usec / 1000, util::unix_time());
 }
 
 /// Reaps a finished child, if any, and handles its end. Called on SIGCHLD and every cron tick.

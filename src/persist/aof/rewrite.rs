@@ -266,8 +266,7 @@ pub fn start(srv: &mut Server) -> Result<(), AofError> {
         Ok(mut ch) => {
             ch.temp_file = Some(PathBuf::from(temp_bg_name(ch.pid)));
             ch.keys_total = srv.total_keys() as u64;
-            srv.persist.total_forks += 1;
-            srv.persist.latest_fork_usec = ch.fork_usec;
+            crate::persist::snapshot::record_fork(srv, ch.fork_usec);
             log!(Level::Notice, "Background append only file rewriting started by pid {}", ch.pid);
             srv.aof.rewrite_scheduled = false;
             srv.aof.rewrite_time_start = util::unix_time();
