@@ -114,6 +114,9 @@ pub fn after_command(
 /// database's own lookups deleted are first counted and announced as `Server::expire_if_needed`
 /// does for the rest, so no path can forget `expired_keys` or the "expired" event.
 fn flush_lazy_expired(srv: &mut Server) {
+    if !crate::db::take_lazily_expired() {
+        return;
+    }
     for id in 0..srv.dbs.len() {
         if srv.dbs[id].lazily_expired.is_empty() {
             continue;

@@ -47,6 +47,19 @@ pub(crate) mod testrng {
 
 use dict::{Dict, ResizePolicy};
 
+thread_local! {
+    /// How many keys this thread's databases have expired on lookup since the last
+    /// `take_lazily_expired`: the server drains `Db::lazily_expired` after every command, and
+    /// with this it need not look at all 16 databases to find there is nothing (3% of a
+    /// pipelined PING). Per thread, as the databases are: the main loop's, or the AOF loader's.
+    static LAZILY_EXPIRED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// True when some database of this thread expired a key on lookup since the last call; resets.
+pub fn take_lazily_expired() -> bool {
+    LAZILY_EXPIRED.replace(0) > 0
+}
+
 pub use access::StoredKey;
 pub use value::{Str, Value};
 
@@ -125,6 +138,7 @@ impl Db {
         if self.is_expired(key, now_ms) {
             self.remove(key);
             self.lazily_expired.push(key.into());
+            LAZILY_EXPIRED.set(LAZILY_EXPIRED.get() + 1);
             true
         } else {
             false
