@@ -26,6 +26,20 @@ fn start_redis(dir: tempfile::TempDir, dbfilename: &str) -> TestServer {
     RedisServer::in_dir(dir, &args).expect("the interop tests need redis-server")
 }
 
+/// The server behind `c` reports, for every non-string key of `dbs`, the encoding tine has.
+fn assert_same_encodings(c: &mut redis::Connection, dbs: &[Db]) {
+    for d in dbs {
+        redis::cmd("SELECT").arg(d.id).query::<()>(c).unwrap();
+        for (k, v) in d.iter() {
+            if matches!(v, Value::Str(_)) {
+                continue;
+            }
+            let enc: String = cmd(c, &[b"OBJECT", b"ENCODING", k]);
+            assert_eq!(enc, v.encoding(), "{}", String::from_utf8_lossy(k));
+        }
+    }
+}
+
 fn cmd<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&[u8]]) -> T {
     let mut k = redis::cmd(std::str::from_utf8(args[0]).unwrap());
     for a in &args[1..] {
@@ -224,16 +238,7 @@ fn tine_file_loads_in_redis() {
             panic!("{name}: digests differ for {:?}", differing_keys(&mut c, &dbs));
         }
         // Same encodings as tine for the non-string types.
-        for d in &dbs {
-            redis::cmd("SELECT").arg(d.id).query::<()>(&mut c).unwrap();
-            for (k, v) in d.iter() {
-                if matches!(v, Value::Str(_)) {
-                    continue;
-                }
-                let enc: String = cmd(&mut c, &[b"OBJECT", b"ENCODING", k]);
-                assert_eq!(enc, v.encoding(), "{}", String::from_utf8_lossy(k));
-            }
-        }
+        assert_same_encodings(&mut c, &dbs);
         // And tine reads back what it wrote.
         let data = std::fs::read(&path).unwrap();
         let back = read_rdb(&data, &LoadLimits::default(), 0).unwrap();
@@ -313,16 +318,7 @@ fn redis_file_loads_in_tine() {
     assert_eq!(loaded.keys_expired, 0);
     assert_eq!(loaded.aux("redis-ver"), Some(&b"7.0.15"[..]));
     // Same encodings as Redis chose.
-    for d in &loaded.dbs {
-        redis::cmd("SELECT").arg(d.id).query::<()>(&mut c).unwrap();
-        for (k, v) in d.iter() {
-            if matches!(v, Value::Str(_)) {
-                continue;
-            }
-            let enc: String = cmd(&mut c, &[b"OBJECT", b"ENCODING", k]);
-            assert_eq!(enc, v.encoding(), "{}", String::from_utf8_lossy(k));
-        }
-    }
+    assert_same_encodings(&mut c, &loaded.dbs);
     // Streaming reader gives the same.
     let streamed = tine::persist::rdb::read_rdb_from(
         std::io::BufReader::new(std::fs::File::open(redis.path("redis.rdb")).unwrap()),
@@ -483,9 +479,9 @@ fn corrupt_files_are_refused() {
         let mut rng = Rng(1234);
         for _ in 0..3000 {
             let mut f = file.clone();
-            for _ in 0..1 + rng.next() % 8 {
-                let i = (rng.next() as usize) % f.len();
-                f[i] = rng.next() as u8;
+            for _ in 0..1 + rng.next_u64() % 8 {
+                let i = (rng.next_u64() as usize) % f.len();
+                f[i] = rng.next_u64() as u8;
             }
             let _ = read_rdb(&f, &limits, 0);
         }

@@ -28,14 +28,6 @@ pub fn config() -> Criterion {
 
 /// Deterministic pseudo-random bytes (splitmix64), for data that compresses like real values.
 pub fn bytes(n: usize, seed: u64, alphabet: u8) -> Vec<u8> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            b'a'.wrapping_add(((z ^ (z >> 31)) % alphabet as u64) as u8)
-        })
-        .collect()
+    let mut rng = tine::util::SplitMix64(seed);
+    (0..n).map(|_| b'a'.wrapping_add(rng.below(alphabet as u64) as u8)).collect()
 }

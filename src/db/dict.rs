@@ -938,12 +938,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.rehash_step();
-        if self.is_empty() {
-            return None;
-        }
-        let h = self.hash(key);
-        self.find_mut_hashed(h, key).map(|e| &mut e.value)
+        self.get_key_value_mut(key).map(|(_, v)| v)
     }
 
     /// The stored key and value, both mutable. The caller must not change anything in the

@@ -324,7 +324,7 @@ impl Default for Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testrng::Rng;
+    use crate::util::SplitMix64 as Rng;
     use std::collections::BTreeMap;
 
     #[test]

@@ -375,7 +375,7 @@ impl<'a> IntoIterator for &'a IntSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testrng::Rng;
+    use crate::util::SplitMix64 as Rng;
     use std::collections::BTreeSet;
 
     #[test]

@@ -1063,7 +1063,7 @@ impl<'a> IntoIterator for &'a Listpack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testrng::Rng;
+    use crate::util::SplitMix64 as Rng;
 
     fn lp_of(items: &[&[u8]]) -> Listpack {
         let mut lp = Listpack::new();

@@ -467,7 +467,7 @@ impl QuickList {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testrng::Rng;
+    use crate::util::SplitMix64 as Rng;
 
     fn to_vecs(ql: &QuickList) -> Vec<Vec<u8>> {
         ql.iter().map(|e| e.to_vec()).collect()

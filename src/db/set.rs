@@ -235,7 +235,7 @@ impl Default for Set {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testrng::Rng;
+    use crate::util::SplitMix64 as Rng;
     use std::collections::BTreeSet;
 
     #[test]

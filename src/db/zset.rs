@@ -429,7 +429,7 @@ impl Default for ZSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testrng::Rng;
+    use crate::util::SplitMix64 as Rng;
 
     const SMALL: Limits = Limits { max_entries: 16, max_value: 8 };
 

@@ -765,27 +765,7 @@ pub fn seed_from_env(var: &str) -> u64 {
     )
 }
 
-/// splitmix64, for seeded random tests: the same sequence everywhere from a seed, so a
-/// failing run can be replayed.
-pub struct Rng(pub u64);
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    pub fn chance(&mut self, pct: u64) -> bool {
-        self.below(100) < pct
-    }
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
+/// splitmix64 for seeded random tests: the same sequence everywhere from a seed, so a failing
+/// run can be replayed.
+#[allow(unused_imports)] // not every test binary draws random data
+pub use tine::util::SplitMix64 as Rng;

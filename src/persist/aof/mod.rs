@@ -339,14 +339,7 @@ pub fn open_on_server_start(srv: &mut Server) -> Result<(), String> {
     srv.aof.w.file = Some(f);
     srv.aof.manifest.persist(&dir(srv), &fname)?;
     srv.aof.w.last_incr_size = file_size(srv, &name);
-    let base_size = srv
-        .aof
-        .manifest
-        .base
-        .as_ref()
-        .map(|b| b.name.clone())
-        .map(|b| file_size(srv, &b))
-        .unwrap_or(0);
+    let base_size = base_file_size(srv);
     let incr_sizes: u64 = srv
         .aof
         .manifest
@@ -609,15 +602,13 @@ pub fn start_loading(
     }))
 }
 
+/// Size of the manifest's base file, 0 when there is none.
+fn base_file_size(srv: &Server) -> u64 {
+    srv.aof.manifest.base.as_ref().map_or(0, |b| file_size(srv, &b.name))
+}
+
 /// The loader thread is done and its keyspace installed: open the AOF for appending.
 pub fn loaded(srv: &mut Server) -> Result<(), String> {
-    srv.aof.rewrite_base_size = srv
-        .aof
-        .manifest
-        .base
-        .as_ref()
-        .map(|b| b.name.clone())
-        .map(|b| file_size(srv, &b))
-        .unwrap_or(0);
+    srv.aof.rewrite_base_size = base_file_size(srv);
     open_on_server_start(srv)
 }

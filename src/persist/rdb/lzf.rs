@@ -300,7 +300,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testrng::Rng;
+    use crate::util::SplitMix64 as Rng;
 
     #[test]
     fn a_reused_compressor_gives_what_a_fresh_one_gives() {

@@ -643,11 +643,11 @@ pub fn read_rdb_source<S: Source>(
 mod tests {
     use super::*;
     use crate::db::digest::dataset_digest;
-    use crate::db::testrng::Rng;
     use crate::persist::rdb::build::{HashBuilder, ListBuilder, ZSetBuilder};
     use crate::persist::rdb::dump::read_payload_value;
     use crate::persist::rdb::writer::{RdbOptions, RdbWriter, write_rdb};
     use crate::persist::rdb::ziplist::tests::build as ziplist;
+    use crate::util::SplitMix64 as Rng;
 
     /// An RDB of an older version holding every pre-7.0 encoding, written item by item.
     fn old_file(version: u32) -> Vec<u8> {
