@@ -354,6 +354,37 @@ fn read_lookups_count_and_announce_misses_as_redis() {
     }
 }
 
+/// SCAN with TYPE looks each key up (deleting those past their time, whatever their type) and
+/// RANDOMKEY deletes the expired keys it draws: both count and announce them as Redis does.
+#[test]
+fn scan_type_and_randomkey_expire_what_they_meet() {
+    on_both(&[], |s| {
+        let mut c = s.raw();
+        c.cmd(&["FLUSHALL"]);
+        c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        let mut sub = notifications_subscriber(s, "2");
+        let mut log = Vec::new();
+        for cmd in [
+            &["SET", "str", "v", "EXAT", "1"][..], // kept, past its time, until something looks
+            &["SCAN", "0", "TYPE", "zset"],
+            &["DBSIZE"],
+            &["SET", "other", "v", "EXAT", "1"],
+            &["RANDOMKEY"],
+            &["DBSIZE"],
+        ] {
+            log.push(format!("{cmd:?} -> {}", c.cmd_str(cmd)));
+            log.push(until_marker(&mut c, &mut sub));
+        }
+        let info = c.cmd_str(&["INFO", "stats"]);
+        for field in ["expired_keys", "keyspace_hits", "keyspace_misses"] {
+            log.push(format!("{field} {}", common::info_field(&info, field).unwrap()));
+        }
+        c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+        log
+    });
+}
+
 #[test]
 fn active_expiry_publishes_expired() {
     on_both(&[], |s| {

@@ -146,11 +146,8 @@ pub fn scan(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut iterations = count * 10;
     loop {
-        cursor = d.scan(cursor, |k, v| {
+        cursor = d.scan(cursor, |k, _| {
             if pattern.is_some_and(|p| !glob_match(p, k, false)) {
-                return;
-            }
-            if type_filter.as_deref().is_some_and(|t| v.type_name() != t) {
                 return;
             }
             found.push(k.to_vec());
@@ -160,24 +157,32 @@ pub fn scan(srv: &mut Server, c: &mut Client, argv: &Argv) {
             break;
         }
     }
-    // Keys past their time that passed the filters are deleted, as Redis's SCAN does
+    // As Redis 7.0's scanGenericCommand: with TYPE, each key is looked up
+    // (lookupKeyReadWithFlags NOTOUCH: a key past its time is deleted and its TYPE is "none",
+    // hits and misses are counted); keys past their time that passed the filters are deleted
     // (expireIfNeeded), not just left out.
-    found.retain(|k| !srv.expire_if_needed(c.db, k));
+    found.retain(|k| {
+        if let Some(t) = type_filter.as_deref() {
+            let ty = srv.lookup_read_notouch(c.db, k, true).map_or("none", |v| v.type_name());
+            if ty != t {
+                return false;
+            }
+        }
+        !srv.expire_if_needed(c.db, k)
+    });
     c.add_array(2);
     c.add_bulk(cursor.to_string().as_bytes());
     c.add_bulk_array(found.iter());
 }
 
 pub fn randomkey(srv: &mut Server, c: &mut Client, _argv: &Argv) {
-    let now = srv.now_ms;
-    let d = &mut srv.dbs[c.db];
-    // A few tries to skip expired keys, as Redis's dbRandomKey.
+    // A few tries to skip expired keys, as Redis's dbRandomKey: each one found is deleted,
+    // counted and announced ("expired").
     for _ in 0..100 {
-        let Some(k) = d.random_key().map(|k| k.to_vec()) else {
+        let Some(k) = srv.dbs[c.db].random_key().map(|k| k.to_vec()) else {
             break;
         };
-        if d.expire_if_needed(&k, now) {
-            srv.stats.expired_keys += 1;
+        if srv.expire_if_needed(c.db, &k) {
             continue;
         }
         c.add_bulk(&k);
