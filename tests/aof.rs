@@ -429,7 +429,7 @@ fn start_fails(s: &TestServer, extra: &[&str]) -> (i32, String) {
         log.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = run_to_exit(TINE_BIN, &args, s.dir.path(), Duration::from_secs(60));
+    let out = run_to_exit(TINE_BIN.as_str(), &args, s.dir.path(), Duration::from_secs(60));
     (out.status.code().unwrap_or(-1), std::fs::read_to_string(&log).unwrap_or_default())
 }
 

@@ -779,7 +779,7 @@ impl Manual {
     fn start(dir: &Path, extra: &[&str]) -> Manual {
         let port = free_port();
         let log = dir.join("server.log");
-        let child = Command::new(TINE_BIN)
+        let child = Command::new(TINE_BIN.as_str())
             .args(["--port", &port.to_string(), "--dir"])
             .arg(dir)
             .arg("--logfile")
@@ -874,7 +874,7 @@ fn a_damaged_dump_stops_startup_with_exit_code_1_and_is_left_alone() {
         let log = dir.path().join("server.log");
         let port = free_port().to_string();
         let done = run_to_exit(
-            TINE_BIN,
+            TINE_BIN.as_str(),
             &[
                 "--port",
                 &port,

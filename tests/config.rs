@@ -116,7 +116,7 @@ fn fatal(bin: &str, conf_text: Option<&str>, args: &[&str]) -> (i32, String) {
 
 #[test]
 fn unknown_directive_stops_startup_like_redis() {
-    let (code, text) = fatal(TINE_BIN, Some("hz 10\nfoo bar\n"), &[]);
+    let (code, text) = fatal(TINE_BIN.as_str(), Some("hz 10\nfoo bar\n"), &[]);
     assert_eq!(code, 1);
     assert_eq!(
         text,
@@ -141,7 +141,7 @@ fn unknown_directive_stops_startup_like_redis() {
         (Some("hz 10\n"), &["--foo"]),
     ];
     for (conf, args) in cases {
-        let (tc, tt) = fatal(TINE_BIN, *conf, args);
+        let (tc, tt) = fatal(TINE_BIN.as_str(), *conf, args);
         let (rc, rt) = fatal(REDIS_BIN, *conf, args);
         assert_eq!(tc, rc, "exit code for {conf:?} {args:?}");
         assert_eq!(tt, rt, "message for {conf:?} {args:?} (left tine, right redis)");
@@ -153,7 +153,7 @@ fn fatal_error_inside_an_included_file() {
     let dir = tempfile::tempdir().unwrap();
     let inc = dir.path().join("inc.conf");
     std::fs::write(&inc, "hz 10\nbogus-directive yes\n").unwrap();
-    let (code, text) = fatal(TINE_BIN, Some(&format!("include {}\n", inc.display())), &[]);
+    let (code, text) = fatal(TINE_BIN.as_str(), Some(&format!("include {}\n", inc.display())), &[]);
     assert_eq!(code, 1);
     assert!(text.contains(">>> 'bogus-directive yes'"), "{text}");
     assert!(text.contains("Bad directive or wrong number of arguments"), "{text}");

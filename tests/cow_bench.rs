@@ -10,14 +10,15 @@ use std::process::Command;
 
 use common::TestServer;
 
-const TOOL: &str = env!("CARGO_BIN_EXE_tine-cow-bench");
+static TOOL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| common::workspace_bin("tine-cow-bench"));
 
 /// One run of the tool against `srv`; returns its stdout and the JSON figures.
 fn bench(srv: &TestServer, ops: &str, out: &Path) -> (String, String) {
     let csv = out.join(format!("{}.csv", ops));
     let svg = out.join(format!("{}.svg", ops));
     let json = out.join(format!("{}.json", ops));
-    let o = Command::new(TOOL)
+    let o = Command::new(TOOL.as_str())
         .args(["--port", &srv.port.to_string(), "--flushall", "--quiet"])
         .args(["--keys", "20000", "--value-size", "100"])
         .args(["--writes", "2000", "--rate", "2000", "--clients", "2", "--pipeline", "4"])

@@ -31,7 +31,7 @@ impl Daemon {
         let logfile = dir.path().join("tine.log");
         let port = free_port();
         let out = run_to_exit(
-            TINE_BIN,
+            TINE_BIN.as_str(),
             &[
                 "--daemonize",
                 "yes",

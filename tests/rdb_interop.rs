@@ -8,11 +8,12 @@ mod common;
 use std::process::Command;
 
 use common::{DIFF_ARGS, RedisServer, Rng, TestServer};
-use tine::db::digest::{dataset_digest, to_hex};
-use tine::db::{Db, Str, Value};
-use tine::persist::rdb::build::{HashBuilder, ListBuilder, SetBuilder, ZSetBuilder};
-use tine::persist::rdb::dump::restore_payload;
-use tine::persist::rdb::{LoadLimits, RdbError, RdbOptions, read_rdb, write_rdb};
+use tine_core::keyspace::dataset_digest;
+use tine_core::keyspace::{Db, Str, Value};
+use tine_core::rdb::build::{HashBuilder, ListBuilder, SetBuilder, ZSetBuilder};
+use tine_core::rdb::dump::restore_payload;
+use tine_core::rdb::{LoadLimits, RdbError, RdbOptions, read_rdb, write_rdb};
+use tine_core::types::digest::to_hex;
 
 // ---------------------------------------------------------------------------------------
 // Processes
@@ -63,7 +64,7 @@ fn differing_keys(c: &mut redis::Connection, dbs: &[Db]) -> Vec<String> {
     for d in dbs {
         redis::cmd("SELECT").arg(d.id).query::<()>(c).unwrap();
         for (k, v) in d.iter() {
-            let mine = to_hex(&tine::db::digest::value_digest(v, d.expire_of(k).is_some()));
+            let mine = to_hex(&tine_core::types::digest::value_digest(v, d.expire_of(k).is_some()));
             if digest_value(c, k) != mine {
                 out.push(format!("{}:{}", d.id, String::from_utf8_lossy(k)));
             }
@@ -81,7 +82,7 @@ fn differing_keys(c: &mut redis::Connection, dbs: &[Db]) -> Vec<String> {
 // Data
 // ---------------------------------------------------------------------------------------
 
-fn key(s: &str) -> tine::db::Key {
+fn key(s: &str) -> tine_core::keyspace::Key {
     s.as_bytes().to_vec().into_boxed_slice()
 }
 
@@ -311,7 +312,7 @@ fn redis_file_loads_in_tine() {
     let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
     let want = digest(&mut c);
     let data = std::fs::read(redis.path("redis.rdb")).unwrap();
-    let loaded = read_rdb(&data, &LoadLimits::default(), tine::util::mstime()).unwrap();
+    let loaded = read_rdb(&data, &LoadLimits::default(), tine_core::base::mstime()).unwrap();
     if to_hex(&dataset_digest(&loaded.dbs)) != want {
         panic!("digests differ for {:?}", differing_keys(&mut c, &loaded.dbs));
     }
@@ -320,10 +321,10 @@ fn redis_file_loads_in_tine() {
     // Same encodings as Redis chose.
     assert_same_encodings(&mut c, &loaded.dbs);
     // Streaming reader gives the same.
-    let streamed = tine::persist::rdb::read_rdb_from(
+    let streamed = tine_core::rdb::read_rdb_from(
         std::io::BufReader::new(std::fs::File::open(redis.path("redis.rdb")).unwrap()),
         &LoadLimits::default(),
-        tine::util::mstime(),
+        tine_core::base::mstime(),
     )
     .unwrap();
     assert_eq!(to_hex(&dataset_digest(&streamed.dbs)), want);
@@ -407,7 +408,7 @@ fn dump_restore_both_ways() {
     // A payload that is well-formed but holds garbage: Bad data format.
     let mut garbage = vec![0x0b, 0x05, 1, 2, 3, 4, 5];
     garbage.extend_from_slice(&10u16.to_le_bytes());
-    let crc = tine::persist::rdb::crc64::crc64(&garbage);
+    let crc = tine_core::rdb::crc64::crc64(&garbage);
     garbage.extend_from_slice(&crc.to_le_bytes());
     for c in [&mut rc, &mut tc] {
         let e = redis::cmd("RESTORE").arg("g").arg(0).arg(&garbage).query::<String>(c).unwrap_err();
@@ -515,7 +516,7 @@ fn lying_lengths_are_refused_without_allocating() {
         let r = read_rdb(&f, &limits, 0);
         assert!(r.is_err(), "{what} loaded");
         // The streaming reader refuses it too, without allocating it (no OOM here).
-        let r = tine::persist::rdb::read_rdb_from(&f[..], &limits, 0);
+        let r = tine_core::rdb::read_rdb_from(&f[..], &limits, 0);
         assert!(r.is_err(), "{what} loaded from a stream");
     }
     assert_eq!(
@@ -525,7 +526,7 @@ fn lying_lengths_are_refused_without_allocating() {
     assert!(matches!(read_rdb(b"RUBIS0010\xff", &limits, 0), Err(RdbError::BadSignature)));
     // DUMP payloads: every truncation of a real payload fails.
     let v = Value::Str(Str::from_bytes(&b"abc".repeat(40)));
-    let p = tine::persist::rdb::dump::dump_payload(&v, true);
+    let p = tine_core::rdb::dump::dump_payload(&v, true);
     for n in 0..p.len() {
         assert!(restore_payload(&p[..n], &limits).is_err());
     }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tine::persist::rdb::{LoadLimits, RdbOptions, read_rdb, read_rdb_from, write_rdb};
+use tine_core::rdb::{LoadLimits, RdbOptions, read_rdb, read_rdb_from, write_rdb};
 
 fuzz_target!(|data: &[u8]| {
     let limits = LoadLimits::default();

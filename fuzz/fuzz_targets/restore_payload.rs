@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tine::persist::rdb::LoadLimits;
-use tine::persist::rdb::dump::{dump_payload, read_payload_value, restore_payload};
+use tine_core::rdb::LoadLimits;
+use tine_core::rdb::dump::{dump_payload, read_payload_value, restore_payload};
 
 fuzz_target!(|data: &[u8]| {
     let limits = LoadLimits::default();

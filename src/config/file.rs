@@ -62,7 +62,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::config::split::{repr_arg, split_args};
+use tine_core::base::quote::{repr_arg, split_args};
 
 /// Deepest allowed include nesting (the top file is depth 0).
 pub const MAX_INCLUDE_DEPTH: usize = 16;

@@ -9,9 +9,8 @@
 pub mod custom;
 pub mod file;
 pub mod rewrite;
-pub mod split;
 
-use crate::util::glob_match;
+use tine_core::base::glob_match;
 
 /// Flags of a directive.
 pub mod flags {
@@ -430,5 +429,25 @@ mod tests {
         assert_eq!(parse_memory("100"), Some(100));
         assert_eq!(parse_memory("x"), None);
         assert_eq!(parse_memory("-1"), None);
+    }
+}
+
+impl Config {
+    /// What an RDB load may build, from the encoding thresholds and `key-load-delay`.
+    pub fn load_limits(&self) -> tine_core::rdb::LoadLimits {
+        let c = self;
+        let u = |v: i64| v.max(0) as usize;
+        tine_core::rdb::LoadLimits {
+            databases: u(c.databases),
+            hash_max_listpack_entries: u(c.hash_max_listpack_entries),
+            hash_max_listpack_value: u(c.hash_max_listpack_value),
+            set_max_intset_entries: u(c.set_max_intset_entries),
+            zset_max_listpack_entries: u(c.zset_max_listpack_entries),
+            zset_max_listpack_value: u(c.zset_max_listpack_value),
+            list_max_listpack_size: c.list_max_listpack_size.clamp(i32::MIN as i64, i32::MAX as i64)
+                as i32,
+            skip_expired: true,
+            key_load_delay: c.key_load_delay,
+        }
     }
 }

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 
-use crate::server::Server;
+use crate::app::server::Server;
 
 /// Windows that may end without an event between two cron ticks, on an idle server.
 pub const MAX_MISSES: u32 = 4;

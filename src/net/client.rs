@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 
 use mio::net::{TcpStream, UnixStream};
 
-use crate::protocol::Resp;
-use crate::protocol::reply;
-use crate::protocol::request::RequestParser;
+use tine_core::protocol::Resp;
+use tine_core::protocol::reply;
+use tine_core::protocol::request::RequestParser;
 
 /// The socket of a client.
 pub enum Stream {
@@ -160,7 +160,7 @@ pub struct Client {
     /// True while commands of this client wait for CLIENT PAUSE to end.
     pub paused: bool,
     /// Inside MULTI: the queued commands.
-    pub multi: Option<crate::command::multi::MultiState>,
+    pub multi: Option<crate::commands::multi::MultiState>,
     /// True while EXEC runs the queue (blocking commands do not block then).
     pub in_exec: bool,
     /// WATCHed keys: (db, key, had a TTL when watched).
@@ -174,8 +174,8 @@ pub struct Client {
     /// before anything else is parsed.
     pub held_command: bool,
     /// Set while the client waits in a blocking command (BLPOP...): what it waits for. Its
-    /// further commands wait in the query buffer meanwhile (see `crate::blocking`).
-    pub blocked: Option<Box<crate::blocking::BlockedOn>>,
+    /// further commands wait in the query buffer meanwhile (see `crate::engine::blocking`).
+    pub blocked: Option<Box<crate::engine::blocking::BlockedOn>>,
 }
 
 impl Client {

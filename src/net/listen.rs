@@ -13,8 +13,8 @@ use mio::{Interest, Registry, Token};
 use socket2::{Domain, Socket, Type};
 
 use crate::config::Config;
-use crate::log;
-use crate::log::Level;
+use tine_core::log;
+use tine_core::log::Level;
 
 pub enum Listener {
     Tcp(TcpListener),

@@ -8,19 +8,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::child::ChildReporter;
-use super::rdb::reader::{SliceSource, Source, read_rdb_source};
-use super::rdb::{self, LoadLimits, LoadedRdb, RdbError, RdbOptions};
-use crate::log;
-use crate::log::Level;
-use crate::server::Server;
+use crate::app::server::Server;
+use crate::fork::ChildReporter;
+use tine_core::log;
+use tine_core::log::Level;
+use tine_core::rdb::reader::{SliceSource, Source, read_rdb_source};
+use tine_core::rdb::{self, LoadedRdb, RdbError, RdbOptions};
 
 /// The writer options the configuration selects.
 pub fn options(srv: &Server) -> RdbOptions {
     RdbOptions {
         compression: srv.config.rdbcompression,
         checksum: srv.config.rdbchecksum,
-        used_mem: crate::command::admin::memory_figures().allocated,
+        used_mem: crate::engine::memory::memory_figures().allocated,
         ..RdbOptions::default()
     }
 }
@@ -35,7 +35,7 @@ pub fn write_snapshot<W: Write>(
     let delay = srv.config.rdb_key_save_delay;
     let opts = options(srv);
     rdb::write_rdb(w, &srv.dbs, &opts, |done| {
-        debug_delay(delay);
+        tine_core::base::debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
             if r.progress(done).is_err() {
                 r.exit_parent_gone();
@@ -43,22 +43,6 @@ pub fn write_snapshot<W: Write>(
         }
     })
     .map_err(|e| e.to_string())
-}
-
-/// Sleeps `rdb-key-save-delay` / `key-load-delay` microseconds per key, Redis's debugDelay: the
-/// knob for stretching a save or a load in tests.
-pub fn debug_delay(delay: i64) {
-    // A negative value sleeps 1 µs with probability 1/|delay|: even the shortest sleep costs
-    // a context switch, so short delays are made by sleeping less often (Redis's debugDelay).
-    let usec = if delay < 0 {
-        use rand::Rng;
-        (rand::thread_rng().gen_range(0..delay.unsigned_abs()) == 0) as u64
-    } else {
-        delay as u64
-    };
-    if usec > 0 {
-        std::thread::sleep(std::time::Duration::from_micros(usec));
-    }
 }
 
 /// What loading a file found.
@@ -78,8 +62,9 @@ pub fn load_file(srv: &mut Server, path: &Path) -> Result<LoadOutcome, String> {
         }
     };
     let started = Instant::now();
-    let limits = LoadLimits::from_config(&srv.config);
-    let loaded = rdb::read_rdb(&data, &limits, crate::util::mstime()).map_err(|e| e.to_string())?;
+    let limits = srv.config.load_limits();
+    let loaded =
+        rdb::read_rdb(&data, &limits, tine_core::base::mstime()).map_err(|e| e.to_string())?;
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
     install(srv, loaded);
     log!(Level::Notice, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
@@ -135,7 +120,7 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
             return Err(format!("Error opening {} for loading: {}", path.display(), e));
         }
     };
-    let limits = LoadLimits::from_config(&srv.config);
+    let limits = srv.config.load_limits();
     let progress = Arc::new(AtomicU64::new(0));
     let total_bytes = data.len() as u64;
     let thread_progress = progress.clone();
@@ -144,12 +129,12 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
         .spawn(move || {
             let mut src =
                 ProgressSource { inner: SliceSource::new(&data), progress: thread_progress };
-            read_rdb_source(&mut src, &limits, crate::util::mstime()).map_err(|e| e.to_string())
+            read_rdb_source(&mut src, &limits, tine_core::base::mstime()).map_err(|e| e.to_string())
         })
         .map_err(|e| format!("can't start the loader thread: {}", e))?;
     log!(Level::Notice, "Loading RDB produced by version {}", crate::REDIS_VERSION);
     Ok(Some(Loading {
-        started_unix: crate::util::unix_time(),
+        started_unix: tine_core::base::unix_time(),
         started: Instant::now(),
         total_bytes,
         loaded_bytes: progress,
@@ -196,7 +181,7 @@ fn install(srv: &mut Server, loaded: LoadedRdb) {
 /// Replaces the server's databases with loaded ones, without logging.
 fn install_dbs(srv: &mut Server, loaded: LoadedRdb) {
     let mut dbs = loaded.dbs;
-    dbs.resize_with(srv.dbs.len(), || crate::db::Db::new(0));
+    dbs.resize_with(srv.dbs.len(), || tine_core::keyspace::Db::new(0));
     for (i, db) in dbs.iter_mut().enumerate() {
         db.id = i;
     }

@@ -16,11 +16,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::child::{self, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
-use crate::log;
-use crate::log::Level;
-use crate::server::Server;
-use crate::util;
+use crate::app::server::Server;
+use crate::fork::{self as child, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
+use tine_core::base;
+use tine_core::log;
+use tine_core::log::Level;
 
 /// Redis's MISCONF text for a failed background save.
 pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
@@ -108,7 +108,7 @@ pub fn save_to_file(
             "Failed opening the temp RDB file {} (in server root dir {}) for saving: {}",
             temp.display(),
             root_dir(),
-            util::strerror(&e)
+            base::strerror(&e)
         )
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
@@ -135,7 +135,7 @@ pub fn save_to_file(
             temp.display(),
             path.display(),
             root_dir(),
-            util::strerror(&e)
+            base::strerror(&e)
         ));
     }
     fsync_dir(path);
@@ -178,7 +178,7 @@ pub fn save_in_foreground(srv: &mut Server) -> Result<(), String> {
         Ok(()) => {
             log!(Level::Notice, "DB saved on disk");
             srv.dirty = 0;
-            srv.lastsave = util::unix_time();
+            srv.lastsave = base::unix_time();
             srv.persist.last_bgsave_ok = true;
             Ok(())
         }
@@ -201,7 +201,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     if srv.persist.child.is_some() {
         return Err("ERR Background save already in progress".into());
     }
-    srv.persist.last_bgsave_try = util::unix_time();
+    srv.persist.last_bgsave_try = base::unix_time();
     // Redis counts a background save when it is attempted (rdbSaveBackground), so a save
     // whose child is killed or fails to fork still counts.
     srv.persist.rdb_saves += 1;
@@ -232,7 +232,7 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
         Err(e) => {
             // Redis replies a bare -ERR and says why in the log only.
             srv.persist.last_bgsave_ok = false;
-            log!(Level::Warning, "Can't save in background: fork: {}", util::strerror(&e));
+            log!(Level::Warning, "Can't save in background: fork: {}", base::strerror(&e));
             Err("ERR".into())
         }
     }
@@ -244,7 +244,7 @@ pub fn record_fork(srv: &mut Server, fork_usec: u64) {
     srv.persist.total_forks += 1;
     srv.persist.latest_fork_usec = fork_usec;
     let threshold = srv.config.latency_monitor_threshold;
-    srv.latency.add_if_needed(threshold, "fork", fork_usec / 1000, util::unix_time());
+    srv.latency.add_if_needed(threshold, "fork", fork_usec / 1000, base::unix_time());
 }
 
 /// Reaps a finished child, if any, and handles its end. Called on SIGCHLD and every cron tick.
@@ -281,7 +281,7 @@ fn bgsave_done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
         ChildExit::Exited(0) => {
             log!(Level::Notice, "Background saving terminated with success");
             srv.dirty = srv.dirty.saturating_sub(srv.persist.dirty_at_fork);
-            srv.lastsave = util::unix_time();
+            srv.lastsave = base::unix_time();
             srv.persist.last_bgsave_ok = true;
             srv.persist.rdb_last_cow_size = ch.report.cow_bytes;
         }

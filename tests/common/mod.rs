@@ -18,7 +18,23 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The binary under test.
-pub const TINE_BIN: &str = env!("CARGO_BIN_EXE_tine-server");
+pub static TINE_BIN: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| workspace_bin("tine-server"));
+
+/// A binary of the workspace, found in the target directory this test runs from (test
+/// executables live in `target/<profile>/deps/`, binaries one level up), not through one
+/// package's `CARGO_BIN_EXE_*`: the binaries belong to different workspace members.
+pub fn workspace_bin(name: &str) -> String {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is not built: run the tests for the whole workspace (scripts/test, or cargo test --workspace)",
+        bin.display()
+    );
+    bin.display().to_string()
+}
 /// The reference implementation (Debian's `redis-server` 7.0).
 pub const REDIS_BIN: &str = "/usr/bin/redis-server";
 
@@ -73,7 +89,7 @@ impl TestServer {
 
     /// tine with extra `--name value` arguments.
     pub fn with_args(args: &[&str]) -> TestServer {
-        Self::spawn(PathBuf::from(TINE_BIN), None, args)
+        Self::spawn(PathBuf::from(TINE_BIN.as_str()), None, args)
     }
 
     /// tine with a config file holding `text` (written into the temp dir as `tine.conf`).
@@ -86,7 +102,7 @@ impl TestServer {
         let dir = tempfile::Builder::new().prefix("tine-test").tempdir().unwrap();
         let conf = dir.path().join("tine.conf");
         std::fs::write(&conf, text).unwrap();
-        Self::spawn_in(dir, PathBuf::from(TINE_BIN), Some(conf), args)
+        Self::spawn_in(dir, PathBuf::from(TINE_BIN.as_str()), Some(conf), args)
     }
 
     fn spawn(bin: PathBuf, config: Option<PathBuf>, args: &[&str]) -> TestServer {
@@ -768,4 +784,4 @@ pub fn seed_from_env(var: &str) -> u64 {
 /// splitmix64 for seeded random tests: the same sequence everywhere from a seed, so a failing
 /// run can be replayed.
 #[allow(unused_imports)] // not every test binary draws random data
-pub use tine::util::SplitMix64 as Rng;
+pub use tine_core::base::SplitMix64 as Rng;

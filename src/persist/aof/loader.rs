@@ -24,12 +24,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::manifest::{AofInfo, Manifest};
+use crate::app::server::Server;
 use crate::config::Config;
-use crate::log;
-use crate::log::Level;
-use crate::persist::rdb::reader::{SliceSource, Source, read_rdb_source};
-use crate::persist::rdb::{LoadLimits, LoadedRdb, RdbError};
-use crate::server::Server;
+use tine_core::log;
+use tine_core::log::Level;
+use tine_core::rdb::reader::{SliceSource, Source, read_rdb_source};
+use tine_core::rdb::{LoadedRdb, RdbError};
 
 /// Longest line the loader reads for a `*<argc>` or `$<len>` header or an annotation
 /// (Redis's AOF_ANNOTATION_LINE_MAX_LEN).
@@ -181,7 +181,7 @@ fn load_file(srv: &mut Server, job: &Job, f: &AofInfo, offset: u64) -> FileStatu
         } else {
             log!(Level::Notice, "Reading RDB base file on AOF loading...");
         }
-        let mut limits = LoadLimits::from_config(&job.config);
+        let mut limits = job.config.load_limits();
         limits.skip_expired = false;
         let mut src =
             ProgressSource { inner: SliceSource::new(&data), progress: &job.progress, offset };
@@ -194,7 +194,7 @@ fn load_file(srv: &mut Server, job: &Job, f: &AofInfo, offset: u64) -> FileStatu
                     loaded.keys_expired
                 );
                 let mut dbs = loaded.dbs;
-                dbs.resize_with(srv.dbs.len(), || crate::db::Db::new(0));
+                dbs.resize_with(srv.dbs.len(), || tine_core::keyspace::Db::new(0));
                 for (i, db) in dbs.iter_mut().enumerate() {
                     db.id = i;
                 }
@@ -343,7 +343,7 @@ fn replay(
         crate::net::client::Stream::Unix(a),
         String::new(),
         String::new(),
-        crate::util::unix_time(),
+        tine_core::base::unix_time(),
     );
     fake.authenticated = true;
     let mut valid_up_to = pos;
@@ -398,20 +398,20 @@ fn replay(
             }
             pos += 2;
         }
-        let reg = crate::command::registry();
+        let reg = crate::commands::registry();
         let Some(cmd) = reg.lookup(&argv[0]) else {
             return (Some(Stop::Unknown(String::from_utf8_lossy(&argv[0]).into())), valid_up_to);
         };
         if cmd.cmd.name == "multi" {
             valid_before_multi = start;
         }
-        crate::command::call_argv(srv, &mut fake, &argv);
-        crate::propagate::end_unit(srv);
+        crate::commands::call_argv(srv, &mut fake, &argv);
+        crate::engine::feed::end_unit(srv);
         fake.obuf.clear();
         fake.opos = 0;
         fake.errors.clear();
         valid_up_to = pos;
-        crate::persist::rdb_io::debug_delay(delay);
+        tine_core::base::debug_delay(delay);
     }
     if fake.multi.is_some() {
         log!(Level::Warning, "Revert incomplete MULTI/EXEC transaction in AOF file {}", name);

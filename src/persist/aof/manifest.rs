@@ -132,7 +132,7 @@ impl Manifest {
             if trimmed.is_empty() {
                 return Err(err(linenum, trimmed, "Invalid AOF manifest file format"));
             }
-            let words = match crate::config::split::split_args(trimmed.as_bytes()) {
+            let words = match tine_core::base::quote::split_args(trimmed.as_bytes()) {
                 Ok(w) if w.len() >= 6 && w.len() % 2 == 0 => w,
                 _ => return Err(err(linenum, trimmed, "Invalid AOF manifest file format")),
             };
@@ -195,7 +195,7 @@ impl Manifest {
         let all = self.base.iter().chain(self.history.iter()).chain(self.incr.iter());
         for ai in all {
             let name = if needs_repr(&ai.name) {
-                String::from_utf8_lossy(&crate::command::repr(ai.name.as_bytes())).to_string()
+                String::from_utf8_lossy(&crate::commands::repr(ai.name.as_bytes())).to_string()
             } else {
                 ai.name.clone()
             };

@@ -1,6 +1,6 @@
 //! The append-only file, as Redis 7.0's multi-part AOF (Redis's aof.c is the model).
 //!
-//! Every write command reaches the AOF through the propagation feed (`crate::propagate`):
+//! Every write command reaches the AOF through the propagation feed (`crate::engine::feed`):
 //! [`feed`] appends it, in RESP, to an in-memory buffer, with a SELECT when the db changes
 //! and a `#TS:<unix time>` annotation each second with `aof-timestamp-enabled yes`. The event
 //! loop writes the buffer before it sends any reply and fsyncs it per `appendfsync`
@@ -26,12 +26,12 @@ pub mod writer;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 
-use crate::log;
-use crate::log::Level;
-use crate::persist::child::ChildKind;
-use crate::server::Server;
-use crate::util;
+use crate::app::server::Server;
+use crate::fork::ChildKind;
 use manifest::Manifest;
+use tine_core::base;
+use tine_core::log;
+use tine_core::log::Level;
 use writer::{FlushResult, Fsync, Writer};
 
 /// The MISCONF error write commands get after a failed AOF write, before the strerror text.
@@ -124,7 +124,7 @@ pub fn feed(srv: &mut Server, db: usize, argv: &[Vec<u8>]) {
         return;
     }
     if srv.config.aof_timestamp_enabled {
-        let now = util::unix_time();
+        let now = base::unix_time();
         if let Some(ts) = srv.aof.w.timestamp_annotation(now, false) {
             srv.aof.w.buf.extend_from_slice(ts.as_bytes());
         }
@@ -175,10 +175,10 @@ pub fn flush(srv: &mut Server, force: bool) {
         force,
         srv.config.no_appendfsync_on_rewrite,
         child,
-        util::unix_time(),
+        base::unix_time(),
     );
     if result == FlushResult::Fatal {
-        crate::shutdown::remove_pidfile(srv);
+        crate::app::shutdown::remove_pidfile(srv);
         std::process::exit(1);
     }
 }
@@ -355,7 +355,7 @@ pub fn open_on_server_start(srv: &mut Server) -> Result<(), String> {
     if srv.aof.rewrite_base_size == 0 {
         srv.aof.rewrite_base_size = base_size;
     }
-    srv.aof.w.last_fsync = util::unix_time();
+    srv.aof.w.last_fsync = base::unix_time();
     if had_incr {
         log!(Level::Notice, "Opening AOF incr file {} on server start", name);
     } else {
@@ -395,7 +395,7 @@ pub fn start_append_only(srv: &mut Server) -> Result<(), String> {
             return Err("Unable to turn on AOF. Check server logs.".into());
         }
     }
-    srv.aof.w.last_fsync = util::unix_time();
+    srv.aof.w.last_fsync = base::unix_time();
     if srv.aof.w.bio.fsync_error().is_some() {
         log!(Level::Warning, "AOF reopen, just ignore the AOF fsync error in bio job");
         srv.aof.w.bio.clear_fsync_error();
@@ -418,7 +418,7 @@ pub fn stop_append_only(srv: &mut Server) {
             log!(Level::Warning, "Fail to fsync the AOF file: {}", e);
         } else {
             srv.aof.w.fsync_offset = srv.aof.w.current_size;
-            srv.aof.w.last_fsync = util::unix_time();
+            srv.aof.w.last_fsync = base::unix_time();
         }
     }
     srv.aof.w.selected_db = None;
@@ -435,7 +435,7 @@ pub fn fsync_policy_changed(srv: &mut Server) {
         if let Some(f) = srv.aof.w.file.as_ref() {
             if f.sync_data().is_ok() {
                 srv.aof.w.fsync_offset = srv.aof.w.current_size;
-                srv.aof.w.last_fsync = util::unix_time();
+                srv.aof.w.last_fsync = base::unix_time();
             }
         }
     }
@@ -459,7 +459,7 @@ pub fn prepare_shutdown(srv: &mut Server) {
 /// The AOF fields of INFO persistence that follow `rdb_bgsave_child_pid`.
 pub fn info_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) {
     let a = &srv.aof;
-    let now = util::unix_time();
+    let now = base::unix_time();
     let ok = a.w.last_write_ok && a.w.bio.fsync_error().is_none();
     out.push((
         "aof_rewrite_child_pid",
@@ -593,7 +593,7 @@ pub fn start_loading(
             AofError(e.to_string())
         })?;
     Ok(Some(crate::persist::rdb_io::Loading {
-        started_unix: util::unix_time(),
+        started_unix: base::unix_time(),
         started: std::time::Instant::now(),
         total_bytes: total,
         loaded_bytes: progress,

@@ -19,11 +19,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{AofError, Status, dir};
-use crate::log;
-use crate::log::Level;
-use crate::persist::child::{self, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
-use crate::server::Server;
-use crate::util;
+use crate::app::server::Server;
+use crate::fork::{self as child, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
+use tine_core::base;
+use tine_core::log;
+use tine_core::log::Level;
 
 /// Items per command when the base is written as commands (Redis's AOF_REWRITE_ITEMS_PER_CMD).
 const ITEMS_PER_CMD: usize = 64;
@@ -90,7 +90,7 @@ fn write_base<W: Write>(
 ) -> Result<(), String> {
     let delay = srv.config.rdb_key_save_delay;
     let mut progress = |done: u64| {
-        crate::persist::rdb_io::debug_delay(delay);
+        tine_core::base::debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
             if r.progress(done).is_err() {
                 child::exit_parent_gone();
@@ -100,12 +100,11 @@ fn write_base<W: Write>(
     if srv.config.aof_use_rdb_preamble {
         let mut opts = crate::persist::rdb_io::options(srv);
         opts.aof_base = true;
-        return crate::persist::rdb::write_rdb(w, &srv.dbs, &opts, progress)
-            .map_err(|e| e.to_string());
+        return tine_core::rdb::write_rdb(w, &srv.dbs, &opts, progress).map_err(|e| e.to_string());
     }
     let mut out = Vec::with_capacity(64 * 1024);
     if srv.config.aof_timestamp_enabled {
-        out.extend_from_slice(format!("#TS:{}\r\n", util::unix_time()).as_bytes());
+        out.extend_from_slice(format!("#TS:{}\r\n", base::unix_time()).as_bytes());
     }
     let mut done = 0u64;
     for (id, db) in srv.dbs.iter().enumerate() {
@@ -133,10 +132,10 @@ fn write_base<W: Write>(
 }
 
 /// The commands that rebuild one value.
-fn rewrite_value(out: &mut Vec<u8>, key: &[u8], value: &crate::db::Value) {
-    use crate::db::Value;
-    let mut ib = crate::db::listpack::IntBuf::default();
-    let mut ib2 = crate::db::listpack::IntBuf::default();
+fn rewrite_value(out: &mut Vec<u8>, key: &[u8], value: &tine_core::keyspace::Value) {
+    use tine_core::keyspace::Value;
+    let mut ib = tine_core::types::listpack::IntBuf::default();
+    let mut ib2 = tine_core::types::listpack::IntBuf::default();
     let mut batched = |cmd: &[u8], items: Vec<Vec<Vec<u8>>>| {
         for chunk in items.chunks(ITEMS_PER_CMD) {
             let mut argv = vec![cmd.to_vec(), key.to_vec()];
@@ -164,7 +163,7 @@ fn rewrite_value(out: &mut Vec<u8>, key: &[u8], value: &crate::db::Value) {
                 .iter()
                 .map(|(m, score)| {
                     vec![
-                        crate::util::format_double(score).into_bytes(),
+                        tine_core::base::format_double(score).into_bytes(),
                         m.as_bytes(&mut ib).to_vec(),
                     ]
                 })
@@ -209,7 +208,7 @@ fn open_new_incr_for_append(srv: &mut Server) -> Result<(), String> {
     if let Some(old) = srv.aof.w.file.take() {
         srv.aof.w.bio.fsync_and_close(old);
         srv.aof.w.fsync_offset = srv.aof.w.current_size;
-        srv.aof.w.last_fsync = util::unix_time();
+        srv.aof.w.last_fsync = base::unix_time();
     }
     srv.aof.w.file = Some(f);
     srv.aof.w.last_incr_size = 0;
@@ -269,7 +268,7 @@ pub fn start(srv: &mut Server) -> Result<(), AofError> {
             crate::persist::snapshot::record_fork(srv, ch.fork_usec);
             log!(Level::Notice, "Background append only file rewriting started by pid {}", ch.pid);
             srv.aof.rewrite_scheduled = false;
-            srv.aof.rewrite_time_start = util::unix_time();
+            srv.aof.rewrite_time_start = base::unix_time();
             srv.persist.child = Some(ch);
             srv.set_fork_active(true);
             Ok(())
@@ -345,7 +344,7 @@ pub fn done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
         srv.aof.w.bio.unlink(aof_dir.join(t));
         srv.aof.rewrite_scheduled = true;
     }
-    let now = util::unix_time();
+    let now = base::unix_time();
     if srv.aof.rewrite_time_start >= 0 {
         srv.aof.rewrite_time_last = now - srv.aof.rewrite_time_start;
     }
@@ -414,7 +413,7 @@ fn commit(srv: &mut Server, ch: &RunningChild, fname: &str, aof_dir: &Path) -> R
         srv.aof.w.current_size = base_size + srv.aof.w.last_incr_size;
         srv.aof.rewrite_base_size = srv.aof.w.current_size;
         srv.aof.w.fsync_offset = srv.aof.w.current_size;
-        srv.aof.w.last_fsync = util::unix_time();
+        srv.aof.w.last_fsync = base::unix_time();
     }
     delete_history_files(srv);
     Ok(())

@@ -30,8 +30,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use crate::log;
-use crate::log::Level;
+use tine_core::log;
+use tine_core::log::Level;
 
 /// Seconds between two log lines about AOF write errors (Redis's AOF_WRITE_LOG_ERROR_RATE).
 const WRITE_LOG_ERROR_RATE: i64 = 30;

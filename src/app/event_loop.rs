@@ -1,0 +1,530 @@
+//! The event loop: one thread, one mio `Poll`. It owns the listeners and the poller, accepts
+//! connections, reads requests, hands complete commands to `commands::call`, writes replies,
+//! delivers signals, and runs the cron `hz` times a second.
+//!
+//! Flow of one readable event: read until the socket would block (bounded per event so one
+//! busy client cannot starve the others) -> parse and run every complete command -> queue the
+//! client in `pending_writes`. Once every ready event of this poll has been handled,
+//! `before_sleep` writes each queued client's replies in one write, as Redis's
+//! `handleClientsWithPendingWrites` does; no writable event is waited for. Writing at the end
+//! of the batch rather than after each client matters on loopback: every write wakes the
+//! peer, and a burst of writes finds a pipelining peer (redis-benchmark, a client pool)
+//! already awake, where one write per client served woke it again and again (that doubled
+//! the kernel time per request under `redis-benchmark -P 16`). Only when the socket does not
+//! take everything is the client registered for writable events, and it is registered back
+//! to read-only once its output drains. Output produced for other clients (MONITOR, pub/sub,
+//! unblocking) goes through the same queue.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use crate::net::busy_poll::BusyPoll;
+use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::app::server::{Server, ShutdownRequest};
+use crate::commands::{self, Outcome};
+use crate::net::client::{self, Client};
+use crate::net::listen::{Listener, Listeners};
+use tine_core::log::Level;
+use tine_core::protocol::request::{Limits, Parsed};
+use tine_core::{base, log};
+
+/// Tokens below this are the loop's own (listeners, signals); clients are `CLIENT_BASE + slot`.
+const CLIENT_BASE: usize = 1024;
+const SIGNAL_TOKEN: Token = Token(1000);
+/// Bytes read per read(2) call.
+const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read from one client per event before others get their turn.
+const READ_BUDGET: usize = 1024 * 1024;
+
+/// The event loop and what it owns.
+pub struct EventLoop {
+    poll: Poll,
+    listeners: Listeners,
+    signals: Signals,
+    /// Clients whose read was cut short by the per-event budget: read again before polling.
+    pending_reads: Vec<usize>,
+    /// Number of SIGINT/SIGTERM received (a second one while shutting down exits at once).
+    shutdown_signals: u32,
+    /// Polls awake for a moment before sleeping, while busy (`busy-poll-usec`).
+    busy_poll: BusyPoll,
+}
+
+impl EventLoop {
+    /// Binds the configured addresses and sets up signal delivery.
+    pub fn new(srv: &mut Server) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let listeners = Listeners::bind(&srv.config, poll.registry())?;
+        srv.tcp_port = listeners.port;
+        srv.listener_fds = listeners.raw_fds();
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD])?;
+        poll.registry().register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        Ok(EventLoop {
+            poll,
+            listeners,
+            signals,
+            shutdown_signals: 0,
+            pending_reads: Vec::new(),
+            busy_poll: BusyPoll::default(),
+        })
+    }
+
+    /// Runs until a shutdown completes.
+    pub fn run(&mut self, srv: &mut Server) {
+        let mut events = Events::with_capacity(1024);
+        let mut next_cron = Instant::now();
+        loop {
+            self.before_sleep(srv);
+            if srv.exit_requested {
+                return;
+            }
+            if let Some(req) = srv.shutdown {
+                if crate::app::shutdown::prepare(srv, req) {
+                    return;
+                }
+                srv.shutdown = None;
+            }
+            let now = Instant::now();
+            let timeout = if srv.loading.is_some() {
+                Duration::from_millis(10)
+            } else if srv.pending_input.is_empty() && self.pending_reads.is_empty() {
+                let cron_in = next_cron.saturating_duration_since(now);
+                // Wake up for the soonest blocked client's deadline.
+                match srv.blocking.next_deadline() {
+                    Some(d) => {
+                        let in_ms = (d - base::mstime()).max(0) as u64;
+                        cron_in.min(Duration::from_millis(in_ms))
+                    }
+                    None => cron_in,
+                }
+            } else {
+                Duration::ZERO
+            };
+            let window = self.busy_poll.window(srv, !events.is_empty(), timeout);
+            if !self.busy_poll.spin(&mut self.poll, &mut events, window) {
+                if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        log!(Level::Warning, "Event loop poll failed: {}", e);
+                    }
+                }
+            }
+            for ev in events.iter() {
+                let token = ev.token();
+                if token == SIGNAL_TOKEN {
+                    self.handle_signals(srv);
+                } else if token.0 >= CLIENT_BASE {
+                    let slot = token.0 - CLIENT_BASE;
+                    if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                        self.handle_readable(srv, slot, ev.is_read_closed() || ev.is_error());
+                    }
+                    if ev.is_writable() {
+                        self.handle_writable(srv, slot);
+                    }
+                } else {
+                    self.accept(srv, token);
+                }
+            }
+            if Instant::now() >= next_cron {
+                self.cron(srv);
+                let period = Duration::from_micros(1_000_000 / srv.effective_hz() as u64);
+                next_cron = Instant::now() + period;
+            }
+        }
+    }
+
+    /// Work done before every poll: held input, queued output, closing clients, rebinding.
+    fn before_sleep(&mut self, srv: &mut Server) {
+        if srv.loading.is_some() {
+            if let Err(e) = crate::persist::rdb_io::poll_loading(srv) {
+                log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
+                crate::app::shutdown::remove_pidfile(srv);
+                std::process::exit(1);
+            }
+        }
+        if srv.blocking.next_deadline().is_some() {
+            crate::engine::blocking::handle_timeouts(srv, base::mstime());
+        }
+        for slot in std::mem::take(&mut self.pending_reads) {
+            self.handle_readable(srv, slot, false);
+        }
+        let pending = std::mem::take(&mut srv.pending_input);
+        for slot in pending {
+            self.process_input(srv, slot);
+        }
+        // The AOF is written (and fsynced with appendfsync always) before any reply leaves,
+        // as Redis's beforeSleep calls flushAppendOnlyFile before handleClientsWithPendingWrites.
+        crate::persist::aof::flush(srv, false);
+        let mut writes = std::mem::take(&mut srv.pending_writes);
+        for slot in writes.drain(..) {
+            self.write_or_register(srv, slot);
+        }
+        if srv.pending_writes.is_empty() {
+            srv.pending_writes = writes; // keep the capacity for the next batch
+        }
+        let to_close: Vec<usize> =
+            srv.clients.iter().filter(|c| c.close_asap).map(|c| c.slot).collect();
+        for slot in to_close {
+            self.close_client(srv, slot);
+        }
+        if srv.rebind_requested {
+            srv.rebind_requested = false;
+            match Listeners::bind(&srv.config, self.poll.registry()) {
+                Ok(new) => {
+                    self.listeners.deregister(self.poll.registry());
+                    self.listeners = new;
+                    srv.tcp_port = self.listeners.port;
+                    srv.listener_fds = self.listeners.raw_fds();
+                }
+                Err(e) => log!(Level::Warning, "Failed to bind after configuration change: {}", e),
+            }
+        }
+    }
+
+    fn handle_signals(&mut self, srv: &mut Server) {
+        let received: Vec<i32> = self.signals.pending().collect();
+        for sig in received {
+            if sig == SIGCHLD {
+                crate::persist::snapshot::check_children_done(srv);
+                continue;
+            }
+            let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+            self.shutdown_signals += 1;
+            if self.shutdown_signals > 1 && srv.shutdown.is_some() {
+                log!(Level::Warning, "You insist... exiting now.");
+                crate::app::shutdown::remove_pidfile(srv);
+                std::process::exit(1);
+            }
+            log!(Level::Warning, "Received {} scheduling shutdown...", name);
+            let directive = if sig == SIGINT {
+                srv.config.shutdown_on_sigint
+            } else {
+                srv.config.shutdown_on_sigterm
+            };
+            srv.shutdown = Some(ShutdownRequest::from_directive(directive));
+        }
+    }
+
+    fn accept(&mut self, srv: &mut Server, token: Token) {
+        loop {
+            let Some(listener) = self.listeners.get_mut(token) else {
+                return;
+            };
+            let accepted = match listener {
+                Listener::Tcp(l) => l.accept().map(|(s, peer)| {
+                    let laddr = s.local_addr().map(|a| Client::format_addr(&a)).unwrap_or_default();
+                    let _ = s.set_nodelay(true);
+                    if srv.config.tcp_keepalive > 0 {
+                        // As Redis's anetKeepAlive: probes start after the configured idle
+                        // time, then every third of it, and three unanswered ones drop the peer.
+                        let idle = srv.config.tcp_keepalive as u64;
+                        let ka = socket2::TcpKeepalive::new()
+                            .with_time(Duration::from_secs(idle))
+                            .with_interval(Duration::from_secs((idle / 3).max(1)))
+                            .with_retries(3);
+                        let _ = socket2::SockRef::from(&s).set_tcp_keepalive(&ka);
+                    }
+                    (client::Stream::Tcp(s), Client::format_addr(&peer), laddr)
+                }),
+                Listener::Unix(l, path) => {
+                    let path = path.clone();
+                    l.accept().map(|(s, _)| (client::Stream::Unix(s), format!("{}:0", path), path))
+                }
+            };
+            match accepted {
+                Ok((stream, addr, laddr)) => self.register_client(srv, stream, addr, laddr),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log!(Level::Warning, "Accepting client connection: {}", e);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn register_client(
+        &mut self,
+        srv: &mut Server,
+        mut stream: client::Stream,
+        addr: String,
+        laddr: String,
+    ) {
+        srv.stats.total_connections_received += 1;
+        if srv.clients.len() >= srv.config.maxclients as usize {
+            srv.stats.rejected_connections += 1;
+            let _ = stream.write(b"-ERR max number of clients reached\r\n");
+            return;
+        }
+        let slot = srv.clients.vacant_slot();
+        let now = base::unix_time();
+        let mut c = Box::new(Client::new(srv.next_client_id, slot, stream, addr, laddr, now));
+        srv.next_client_id += 1;
+        if protected_mode_denies(srv, &c) {
+            srv.stats.rejected_connections += 1;
+            let _ = c.stream.write(PROTECTED_MODE_DENIED.as_bytes());
+            srv.clients.insert(c);
+            srv.clients.remove(slot);
+            return;
+        }
+        c.authenticated = !commands::auth_required(srv);
+        let token = Token(CLIENT_BASE + slot);
+        let registered = match &mut c.stream {
+            client::Stream::Tcp(s) => self.poll.registry().register(s, token, Interest::READABLE),
+            client::Stream::Unix(s) => self.poll.registry().register(s, token, Interest::READABLE),
+        };
+        if let Err(e) = registered {
+            log!(Level::Warning, "Error registering fd event for the new client: {}", e);
+            srv.clients.insert(c);
+            srv.clients.remove(slot);
+            return;
+        }
+        log!(Level::Verbose, "Accepted {}", c.addr);
+        srv.clients.insert(c);
+    }
+
+    /// Reads what the client sent. `peer_closed`: the event said the peer shut its side, so we
+    /// read on to the end of the stream instead of stopping at a short read.
+    fn handle_readable(&mut self, srv: &mut Server, slot: usize, peer_closed: bool) {
+        let Some(c) = srv.clients.get_mut(slot) else {
+            return;
+        };
+        let mut read_total = 0usize;
+        let mut closed = false;
+        loop {
+            let want = c.parser.expected_bulk().unwrap_or(0).clamp(READ_CHUNK, READ_BUDGET);
+            let spare = c.qbuf.spare(want);
+            let asked = spare.len().min(READ_BUDGET);
+            match c.stream.read(&mut spare[..asked]) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    c.qbuf.filled(n);
+                    read_total += n;
+                    if read_total >= READ_BUDGET {
+                        // More may be waiting and no new edge will announce it: read again
+                        // before the next poll (other clients get their turn first).
+                        self.pending_reads.push(slot);
+                        break;
+                    }
+                    // A short read drained the socket: the next arrival (or the peer's FIN)
+                    // is a new edge, unless the FIN came with this one.
+                    if n < asked && !peer_closed {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log!(Level::Verbose, "Reading from client: {}", e);
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if read_total > 0 {
+            srv.stats.total_net_input_bytes += read_total as u64;
+            srv.stats.total_reads_processed += 1;
+            c.last_interaction = base::unix_time();
+            let qlen = c.qbuf.len() - c.qpos;
+            c.qbuf_peak = c.qbuf_peak.max(c.qbuf.len());
+            srv.recent_max_input = srv.recent_max_input.max(qlen);
+            if qlen as i64 > srv.config.client_query_buffer_limit {
+                log!(
+                    Level::Warning,
+                    "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
+                    c.id,
+                    c.addr,
+                    String::from_utf8_lossy(&c.qbuf.data()[c.qpos..c.qpos + qlen.min(64)])
+                );
+                self.close_client(srv, slot);
+                return;
+            }
+            self.process_input(srv, slot);
+        }
+        if closed {
+            if let Some(c) = srv.clients.get_mut(slot) {
+                log!(Level::Verbose, "Client closed connection id={} addr={}", c.id, c.addr);
+            }
+            self.close_client(srv, slot);
+        }
+    }
+
+    /// Parses and runs every complete command in the client's query buffer, then queues the replies for before_sleep.
+    fn process_input(&mut self, srv: &mut Server, slot: usize) {
+        let Some(mut c) = srv.clients.take(slot) else {
+            return;
+        };
+        loop {
+            if c.close_after_reply || c.close_asap || c.paused || c.blocked.is_some() {
+                break;
+            }
+            // A command held by CLIENT PAUSE runs first, from the arguments it kept.
+            if c.held_command {
+                c.held_command = false;
+                if commands::call(srv, &mut c) == Outcome::Held {
+                    c.held_command = true;
+                    break;
+                }
+                continue;
+            }
+            let limits = Limits {
+                max_bulk_len: srv.config.proto_max_bulk_len,
+                authenticated: c.authenticated,
+            };
+            match c.parser.next(c.qbuf.data(), &mut c.qpos, limits) {
+                Parsed::Command => {
+                    if commands::call(srv, &mut c) == Outcome::Held {
+                        c.held_command = true;
+                        break;
+                    }
+                }
+                Parsed::Incomplete => break,
+                Parsed::Error(e) => {
+                    let msg = e.message();
+                    log!(Level::Verbose, "{} from client: id={} addr={}", msg, c.id, c.addr);
+                    c.add_err(&msg);
+                    c.errors.clear();
+                    srv.stats.total_error_replies += 1;
+                    *srv.stats.errors.entry("ERR".into()).or_insert(0) += 1;
+                    c.close_after_reply = true;
+                    break;
+                }
+            }
+        }
+        // Drop consumed bytes; keep the partial command at the front. A big bulk arriving in
+        // pieces is not moved on every read: the parser holds its position.
+        if c.qpos == c.qbuf.len() || (c.qpos > 0 && !c.parser.in_progress()) || c.qpos > 64 * 1024 {
+            c.qbuf.consume(c.qpos);
+            c.qpos = 0;
+        }
+        srv.clients.put_back(c);
+        // Written in before_sleep, after the AOF write (so a reply never leaves before its
+        // command is in the AOF) and together with every other client served in this batch.
+        srv.note_pending_write(slot);
+    }
+
+    /// Writes a client's pending output; registers for writable events if the socket is full,
+    /// closes the client if it asked to be closed after its reply.
+    fn write_or_register(&mut self, srv: &mut Server, slot: usize) {
+        if crate::persist::aof::has_pending(srv) {
+            crate::persist::aof::flush(srv, false);
+        }
+        let Some(c) = srv.clients.get_mut(slot) else {
+            return;
+        };
+        if c.has_pending_output() {
+            let before = c.pending_output();
+            let result = c.flush();
+            let written = before - c.pending_output();
+            srv.stats.total_net_output_bytes += written as u64;
+            srv.recent_max_output = srv.recent_max_output.max(before);
+            match result {
+                Ok(true) => {
+                    srv.stats.total_writes_processed += 1;
+                    if c.want_write {
+                        c.want_write = false;
+                        let _ = self.reregister(slot, Interest::READABLE, srv);
+                    }
+                }
+                Ok(false) => {
+                    if !c.want_write {
+                        c.want_write = true;
+                        let _ = self.reregister(slot, Interest::READABLE | Interest::WRITABLE, srv);
+                    }
+                    return;
+                }
+                Err(e) => {
+                    log!(Level::Verbose, "Error writing to client: {}", e);
+                    self.close_client(srv, slot);
+                    return;
+                }
+            }
+        }
+        if let Some(c) = srv.clients.get_mut(slot) {
+            if c.close_after_reply && !c.has_pending_output() {
+                self.close_client(srv, slot);
+            }
+        }
+    }
+
+    fn reregister(&mut self, slot: usize, interest: Interest, srv: &mut Server) -> io::Result<()> {
+        let Some(c) = srv.clients.get_mut(slot) else {
+            return Ok(());
+        };
+        let token = Token(CLIENT_BASE + slot);
+        match &mut c.stream {
+            client::Stream::Tcp(s) => self.poll.registry().reregister(s, token, interest),
+            client::Stream::Unix(s) => self.poll.registry().reregister(s, token, interest),
+        }
+    }
+
+    fn handle_writable(&mut self, srv: &mut Server, slot: usize) {
+        self.write_or_register(srv, slot);
+    }
+
+    /// Removes a client: deregisters and closes its socket, forgets it everywhere.
+    pub fn close_client(&mut self, srv: &mut Server, slot: usize) {
+        let Some(mut c) = srv.clients.remove(slot) else {
+            return;
+        };
+        let _ = match &mut c.stream {
+            client::Stream::Tcp(s) => self.poll.registry().deregister(s),
+            client::Stream::Unix(s) => self.poll.registry().deregister(s),
+        };
+        srv.forget_client(&mut c);
+    }
+
+    /// Housekeeping `hz` times a second.
+    fn cron(&mut self, srv: &mut Server) {
+        srv.cronloops += 1;
+        self.busy_poll.reset();
+        let now_ms = base::mstime();
+        srv.stats.sample(now_ms);
+        srv.paused(now_ms);
+        crate::app::server::cron(srv, now_ms);
+        crate::engine::blocking::handle_timeouts(srv, now_ms);
+        // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
+        if srv.config.timeout > 0 {
+            let now = now_ms / 1000;
+            let idle: Vec<usize> = srv
+                .clients
+                .iter()
+                .filter(|c| {
+                    c.kind == client::ClientKind::Normal
+                        && !c.monitor
+                        && !c.paused
+                        && c.blocked.is_none()
+                        && now - c.last_interaction > srv.config.timeout
+                })
+                .map(|c| c.slot)
+                .collect();
+            for slot in idle {
+                log!(Level::Verbose, "Closing idle client");
+                self.close_client(srv, slot);
+            }
+        }
+    }
+}
+
+/// The reply a protected-mode server gives a non-local client, in Redis's words.
+const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Redis denies non-loopback clients when protected mode is on, no bind address was given
+/// (the default "* -::*") and the default user has no password.
+fn protected_mode_denies(srv: &Server, c: &Client) -> bool {
+    if !srv.config.protected_mode || c.is_unix || !srv.config.requirepass.is_empty() {
+        return false;
+    }
+    if srv.config.bind != "* -::*" {
+        return false;
+    }
+    match c.peer_ip {
+        Some(ip) => !ip.is_loopback(),
+        None => false,
+    }
+}

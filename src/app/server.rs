@@ -1,0 +1,494 @@
+//! The server's state: configuration, databases, clients, statistics and the housekeeping
+//! that runs on every cron tick. The event loop (`net`) drives it; commands (`command`) read
+//! and change it. It holds no socket handles of its own besides the clients' — listeners and
+//! the poller belong to the event loop.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::commands::{self, CommandStats};
+use crate::config::Config;
+use crate::net::client::Client;
+use tine_core::keyspace::Db;
+
+/// Counters behind INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub total_reads_processed: u64,
+    pub total_writes_processed: u64,
+    /// Error code -> count, for INFO errorstats.
+    pub errors: HashMap<String, u64>,
+    /// Samples for instantaneous_ops_per_sec and the kbps figures: (ms, commands, in, out).
+    pub ops_samples: [(i64, u64, u64, u64); 16],
+    pub ops_sample_idx: usize,
+    pub last_sample: (i64, u64, u64, u64),
+}
+
+impl Stats {
+    /// A read lookup's outcome: keyspace_hits or keyspace_misses.
+    pub fn count_lookup(&mut self, found: bool) {
+        if found {
+            self.keyspace_hits += 1;
+        } else {
+            self.keyspace_misses += 1;
+        }
+    }
+
+    /// Records a sample every 100 ms, as Redis's trackInstantaneousMetric.
+    pub fn sample(&mut self, now_ms: i64) {
+        let (t0, c0, i0, o0) = self.last_sample;
+        if now_ms - t0 < 100 {
+            return;
+        }
+        let dt = (now_ms - t0).max(1) as f64;
+        let per_sec = |a: u64, b: u64| (((a - b) as f64) * 1000.0 / dt) as u64;
+        self.ops_samples[self.ops_sample_idx % 16] = (
+            now_ms,
+            per_sec(self.total_commands_processed, c0),
+            per_sec(self.total_net_input_bytes, i0),
+            per_sec(self.total_net_output_bytes, o0),
+        );
+        self.ops_sample_idx += 1;
+        self.last_sample = (
+            now_ms,
+            self.total_commands_processed,
+            self.total_net_input_bytes,
+            self.total_net_output_bytes,
+        );
+    }
+
+    /// Mean of the samples: (ops/s, input bytes/s, output bytes/s).
+    pub fn instantaneous(&self) -> (u64, u64, u64) {
+        let n = self.ops_sample_idx.clamp(1, 16) as u64;
+        let taken = &self.ops_samples[..self.ops_sample_idx.min(16)];
+        let sum = taken.iter().fold((0, 0, 0), |a, s| (a.0 + s.1, a.1 + s.2, a.2 + s.3));
+        (sum.0 / n, sum.1 / n, sum.2 / n)
+    }
+}
+
+/// An entry of the slow log.
+pub struct SlowLogEntry {
+    pub id: u64,
+    pub time: i64,
+    pub duration_us: i64,
+    pub argv: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: Vec<u8>,
+}
+
+/// CLIENT PAUSE state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PauseKind {
+    /// Only commands that may write are held.
+    Write,
+    All,
+}
+
+/// How SHUTDOWN / SIGTERM asked the server to stop.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownRequest {
+    pub nosave: bool,
+    pub save: bool,
+    pub now: bool,
+    pub force: bool,
+}
+
+/// The clients, indexed by slot (the mio token). The client whose command is running is
+/// taken out of its slot for the duration, so a command holds `&mut Server` and
+/// `&mut Client` at once; `taken_fds` remembers the sockets of the clients taken out, so
+/// that a fork child started by that very command (BGSAVE) still knows to close them.
+#[derive(Default)]
+pub struct Clients {
+    slots: Vec<Option<Box<Client>>>,
+    free: Vec<usize>,
+    count: usize,
+    taken_fds: Vec<(usize, std::os::fd::RawFd)>,
+}
+
+impl Clients {
+    /// Reserves a slot for a new client.
+    pub fn vacant_slot(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        })
+    }
+    pub fn insert(&mut self, c: Box<Client>) {
+        let slot = c.slot;
+        debug_assert!(self.slots[slot].is_none());
+        self.slots[slot] = Some(c);
+        self.count += 1;
+    }
+    /// Removes a client for good, freeing its slot.
+    pub fn remove(&mut self, slot: usize) -> Option<Box<Client>> {
+        let c = self.slots.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        self.count -= 1;
+        Some(c)
+    }
+    /// Takes a client out to run its commands; `put_back` returns it.
+    pub fn take(&mut self, slot: usize) -> Option<Box<Client>> {
+        let c = self.slots.get_mut(slot)?.take()?;
+        self.taken_fds.push((slot, c.stream.raw_fd()));
+        Some(c)
+    }
+    pub fn put_back(&mut self, c: Box<Client>) {
+        let slot = c.slot;
+        self.taken_fds.retain(|&(s, _)| s != slot);
+        self.slots[slot] = Some(c);
+    }
+    /// The sockets of every connected client, those taken out included: what a fork child
+    /// must close.
+    pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
+        self.iter()
+            .map(|c| c.stream.raw_fd())
+            .chain(self.taken_fds.iter().map(|&(_, fd)| fd))
+            .collect()
+    }
+    pub fn get_mut(&mut self, slot: usize) -> Option<&mut Client> {
+        self.slots.get_mut(slot)?.as_deref_mut()
+    }
+    /// Connected clients, the one currently taken out included.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+    /// The clients in their slots (not the one taken out).
+    pub fn iter(&self) -> impl Iterator<Item = &Client> {
+        self.slots.iter().filter_map(|s| s.as_deref())
+    }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Client> {
+        self.slots.iter_mut().filter_map(|s| s.as_deref_mut())
+    }
+}
+
+/// The whole server state.
+pub struct Server {
+    pub config: Config,
+    pub config_file: Option<std::path::PathBuf>,
+    pub executable: String,
+    pub dbs: Vec<Db>,
+    pub clients: Clients,
+    pub next_client_id: u64,
+    pub stats: Stats,
+    pub cmd_stats: Vec<CommandStats>,
+    pub slowlog: std::collections::VecDeque<SlowLogEntry>,
+    pub slowlog_next_id: u64,
+    /// Slots of clients in MONITOR mode.
+    pub monitors: Vec<usize>,
+    /// Slots of clients with output to write before the next poll.
+    pub pending_writes: Vec<usize>,
+    /// Slots of clients whose buffered input must be processed again (after a pause ends,
+    /// or when a read was cut short for fairness).
+    pub pending_input: Vec<usize>,
+    pub pause: Option<(PauseKind, i64)>,
+    pub shutdown: Option<ShutdownRequest>,
+    /// A SHUTDOWN command completed its preparation: the event loop returns.
+    pub exit_requested: bool,
+    /// Changes since the last successful save.
+    pub dirty: u64,
+    pub lastsave: i64,
+    pub start_time: Instant,
+    pub start_unix: i64,
+    pub run_id: String,
+    pub hz: i64,
+    pub cronloops: u64,
+    /// The listening port actually bound (for INFO and the log).
+    pub tcp_port: u16,
+    pub debug_active_expire: bool,
+    /// Peak of used_memory.
+    pub peak_memory: u64,
+    /// Largest recent query and output buffers, for INFO clients.
+    pub recent_max_input: usize,
+    pub recent_max_output: usize,
+    /// Set when CONFIG SET changed bind/port: the event loop rebinds.
+    pub rebind_requested: bool,
+    /// Listening sockets' descriptors (a fork child closes them first thing).
+    pub listener_fds: Vec<i32>,
+    /// Channels and patterns clients subscribe to.
+    pub pubsub: crate::engine::pubsub::PubSub,
+    /// `notify-keyspace-events` parsed (0: off).
+    pub notify_flags: u32,
+    /// Keys WATCHed by all clients (0 lets commands skip the touched-key collection).
+    pub watched_keys: usize,
+    /// The startup load in progress, if any (clients get -LOADING meanwhile).
+    pub loading: Option<crate::persist::rdb_io::Loading>,
+    /// Eviction candidates kept between rounds (see `evict`).
+    pub eviction_pool: crate::engine::evict::EvictionPool,
+    /// LATENCY's samples (`latency-monitor-threshold`).
+    pub latency: crate::engine::latency::LatencyMonitor,
+    /// Snapshot and child-process state.
+    pub persist: crate::persist::snapshot::PersistState,
+    /// The time the running command started, in ms: one clock reading per command, so a
+    /// command sees one consistent "now" (Redis's cmd_time_snapshot).
+    pub now_ms: i64,
+    /// Clients blocked on keys (BLPOP and friends): queues, deadlines, count.
+    pub blocking: crate::engine::blocking::Blocking,
+    /// The propagation feed's state for the running command (`crate::engine::feed`).
+    pub prop: crate::engine::feed::Propagation,
+    /// The append-only file (`crate::persist::aof`).
+    pub aof: crate::persist::aof::AofState,
+    /// True while replaying the AOF: `now_ms` stays as the loader set it, so nothing expires
+    /// during the replay (Redis expires nothing while loading).
+    pub clock_frozen: bool,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Server {
+        let notify_flags =
+            crate::config::custom::notify::parse(&config.notify_keyspace_events).unwrap_or(0);
+        tine_core::types::access::update(
+            tine_core::base::mstime(),
+            config.maxmemory_policy.contains("lfu"),
+            config.lfu_log_factor,
+            config.lfu_decay_time,
+        );
+        let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
+        let now = tine_core::base::unix_time();
+        Server {
+            hz: config.hz.clamp(1, 500),
+            config,
+            config_file: None,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            dbs,
+            clients: Clients::default(),
+            next_client_id: 1,
+            stats: Stats::default(),
+            cmd_stats: commands::new_stats(),
+            slowlog: Default::default(),
+            slowlog_next_id: 0,
+            monitors: Vec::new(),
+            pending_writes: Vec::new(),
+            pending_input: Vec::new(),
+            pause: None,
+            shutdown: None,
+            exit_requested: false,
+            dirty: 0,
+            lastsave: now,
+            start_time: Instant::now(),
+            start_unix: now,
+            run_id: random_hex(40),
+            cronloops: 0,
+            tcp_port: 0,
+            debug_active_expire: true,
+            peak_memory: 0,
+            recent_max_input: 0,
+            recent_max_output: 0,
+            rebind_requested: false,
+            now_ms: tine_core::base::mstime(),
+            listener_fds: Vec::new(),
+            persist: Default::default(),
+            eviction_pool: Default::default(),
+            latency: Default::default(),
+            loading: None,
+            pubsub: Default::default(),
+            notify_flags,
+            watched_keys: 0,
+            blocking: Default::default(),
+            prop: Default::default(),
+            aof: Default::default(),
+            clock_frozen: false,
+        }
+    }
+
+    /// Marks a client as having output to write before the next poll.
+    pub fn note_pending_write(&mut self, slot: usize) {
+        self.pending_writes.push(slot);
+    }
+
+    /// True when commands that may write are held by CLIENT PAUSE.
+    pub fn paused(&mut self, now_ms: i64) -> Option<PauseKind> {
+        match self.pause {
+            Some((kind, until)) if now_ms < until => Some(kind),
+            Some(_) => {
+                self.end_pause();
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Ends a CLIENT PAUSE and queues the held clients for processing.
+    pub fn end_pause(&mut self) {
+        self.pause = None;
+        for c in self.clients.iter_mut() {
+            if c.paused {
+                c.paused = false;
+                self.pending_input.push(c.slot);
+            }
+        }
+    }
+
+    /// Effective hz for this tick (dynamic-hz raises it with many clients, as Redis does).
+    pub fn effective_hz(&self) -> i64 {
+        let mut hz = self.config.hz.clamp(1, 500);
+        if self.config.dynamic_hz {
+            let mut clients = self.clients.len() as i64;
+            while clients / hz > 200 && hz < 500 {
+                hz *= 2;
+                clients /= 2;
+            }
+            hz = hz.min(500);
+        }
+        hz
+    }
+
+    /// Looks a key up for a read command (Redis's lookupKeyRead): expires it if due, counts a
+    /// keyspace hit or miss, publishes "keymiss" on a miss, records the access (LRU/LFU).
+    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&tine_core::keyspace::Value> {
+        if self.read_miss_announced(db, key, true) {
+            return None;
+        }
+        let v = self.dbs[db].get_accessed(key);
+        self.stats.count_lookup(v.is_some());
+        v
+    }
+
+    /// A read that is not an access (Redis's LOOKUP_NOTOUCH: EXISTS, TYPE, TTL...): counted
+    /// and announced like `lookup_read`, but the key's LRU/LFU data is left alone. With
+    /// `notify_miss` false a miss is not announced (LOOKUP_NONOTIFY: OBJECT).
+    pub fn lookup_read_notouch(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        notify_miss: bool,
+    ) -> Option<&tine_core::keyspace::Value> {
+        if self.read_miss_announced(db, key, notify_miss) {
+            return None;
+        }
+        let v = self.dbs[db].peek(key);
+        self.stats.count_lookup(v.is_some());
+        v
+    }
+
+    /// The start of a read lookup: lazy expiry, then, only when someone listens for "keymiss"
+    /// events, a first look so that a miss can be counted and announced (after the "expired"
+    /// event, as Redis orders them) before the caller borrows the value. True when it did;
+    /// otherwise the caller looks up once and counts.
+    fn read_miss_announced(&mut self, db: usize, key: &[u8], notify_miss: bool) -> bool {
+        self.expire_if_needed(db, key);
+        let listening = self.notify_flags & crate::config::custom::notify::KEY_MISS != 0;
+        if !(notify_miss && listening) || self.dbs[db].peek(key).is_some() {
+            return false;
+        }
+        self.stats.count_lookup(false);
+        self.notify(crate::config::custom::notify::KEY_MISS, "keymiss", key, db);
+        true
+    }
+
+    /// Looks a key up (expiring it if due) without counting hits or misses: the reads of
+    /// commands that write (Redis's lookupKeyWrite: SET NX, INCR, MOVE...).
+    pub fn lookup_read_nostats(
+        &mut self,
+        db: usize,
+        key: &[u8],
+    ) -> Option<&tine_core::keyspace::Value> {
+        self.expire_if_needed(db, key);
+        self.dbs[db].peek(key)
+    }
+
+    /// Deletes `key` if its time has passed: counts it and publishes the "expired" event.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.dbs[db].expire_if_needed(key, self.now_ms) {
+            self.stats.expired_keys += 1;
+            self.notify(crate::config::custom::notify::EXPIRED, "expired", key, db);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Looks a key up for writing (expiring it if due).
+    pub fn lookup_write(
+        &mut self,
+        db: usize,
+        key: &[u8],
+    ) -> Option<&mut tine_core::keyspace::Value> {
+        self.expire_if_needed(db, key);
+        self.dbs[db].get_mut(key, self.now_ms)
+    }
+
+    /// Tells the keyspace whether a fork child exists: while one does, tables do not resize
+    /// all at once (copy-on-write discipline).
+    pub fn set_fork_active(&mut self, active: bool) {
+        for db in self.dbs.iter_mut() {
+            db.set_fork_active(active);
+        }
+    }
+
+    /// Publishes a keyspace notification (see `pubsub::notify`).
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        if self.notify_flags != 0 {
+            crate::engine::pubsub::notify(self, class, event, key, db);
+        }
+    }
+
+    /// Forgets a client that is going away: subscriptions, watched keys, MONITOR.
+    pub fn forget_client(&mut self, c: &mut Client) {
+        crate::engine::pubsub::forget_client(self, c);
+        crate::commands::multi::unwatch_all(self, c);
+        if c.blocked.is_some() {
+            crate::engine::blocking::forget_client(self, c);
+        }
+        if c.monitor {
+            self.monitors.retain(|&s| s != c.slot);
+        }
+        self.pending_input.retain(|&s| s != c.slot);
+    }
+
+    /// Total keys in all databases.
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.len()).sum()
+    }
+}
+
+/// Random lowercase hex, for run ids and replication ids.
+pub fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap()).collect()
+}
+
+/// Server housekeeping on every cron tick: memory peak, hz, incremental rehashing.
+pub fn cron(srv: &mut Server, now_ms: i64) {
+    srv.now_ms = now_ms;
+    tine_core::types::access::update(
+        now_ms,
+        srv.config.maxmemory_policy.contains("lfu"),
+        srv.config.lfu_log_factor,
+        srv.config.lfu_decay_time,
+    );
+    srv.hz = srv.effective_hz();
+    if srv.cronloops % 10 == 0 {
+        let m = crate::engine::memory::memory_figures();
+        srv.peak_memory = srv.peak_memory.max(m.allocated);
+    }
+    if srv.config.activerehashing {
+        for db in srv.dbs.iter_mut() {
+            db.rehash_for(std::time::Duration::from_millis(1));
+        }
+    }
+    if srv.cronloops % 10 == 0 {
+        for db in srv.dbs.iter_mut() {
+            db.shrink_if_sparse();
+        }
+    }
+    crate::engine::expire::active_expire_cycle(srv, now_ms);
+    crate::persist::snapshot::cron(srv, now_ms / 1000);
+    crate::persist::aof::cron(srv, now_ms / 1000);
+}

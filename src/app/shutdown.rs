@@ -1,0 +1,67 @@
+//! Orderly shutdown, for SHUTDOWN, SIGTERM and SIGINT: save if asked to (persistence hooks
+//! in later), remove the pid file and the unix socket, log, and let the event loop return.
+
+use crate::app::server::{Server, ShutdownRequest};
+use tine_core::log;
+use tine_core::log::Level;
+
+impl ShutdownRequest {
+    /// The request a signal makes, from `shutdown-on-sigterm` / `shutdown-on-sigint`.
+    pub fn from_directive(value: &str) -> ShutdownRequest {
+        let mut r = ShutdownRequest::default();
+        for word in value.split_whitespace() {
+            match word {
+                "save" => r.save = true,
+                "nosave" => r.nosave = true,
+                "now" => r.now = true,
+                "force" => r.force = true,
+                _ => {}
+            }
+        }
+        r
+    }
+}
+
+/// Runs the shutdown sequence. Returns true when the server may exit; false when it must
+/// keep serving (a required save failed and FORCE was not given).
+pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
+    log!(Level::Warning, "User requested shutdown...");
+    crate::persist::aof::prepare_shutdown(srv);
+    crate::persist::snapshot::stop_child_for_shutdown(srv);
+    // Never save while the dataset is still loading: that would replace the file with the
+    // part loaded so far.
+    let must_save =
+        (req.save || !srv.config.save.is_empty()) && !req.nosave && srv.loading.is_none();
+    if must_save {
+        log!(Level::Notice, "Saving the final RDB snapshot before exiting.");
+        match crate::persist::snapshot::save(srv) {
+            Ok(()) => {}
+            Err(_) if req.force => {
+                log!(Level::Warning, "Error trying to save the DB. Exit anyway.");
+            }
+            Err(_) => {
+                log!(Level::Warning, "Error trying to save the DB, can't exit.");
+                log!(
+                    Level::Warning,
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                return false;
+            }
+        }
+    }
+    remove_pidfile(srv);
+    if !srv.config.unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&srv.config.unixsocket);
+    }
+    log!(Level::Warning, "tine is now ready to exit, bye bye...");
+    true
+}
+
+/// Removes the pid file if we wrote one.
+pub fn remove_pidfile(srv: &Server) {
+    let path = crate::pidfile_path(&srv.config);
+    if let Some(p) = path {
+        log!(Level::Notice, "Removing the pid file.");
+        let _ = std::fs::remove_file(p);
+    }
+}

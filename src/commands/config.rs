@@ -1,0 +1,217 @@
+//! CONFIG GET, SET, RESETSTAT, REWRITE and HELP over the directive table (`crate::config`).
+
+use super::reply_help;
+use super::{Argv, err};
+use crate::app::server::Server;
+use crate::config::{self, Kind};
+use crate::net::client::Client;
+use tine_core::base;
+use tine_core::log;
+use tine_core::log::{self as logging, Level};
+
+pub fn config_get(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| a.as_slice()).collect();
+    let pairs = srv.config.get_matching(&patterns);
+    c.add_map(pairs.len());
+    for (k, v) in pairs {
+        c.add_bulk(k.as_bytes());
+        c.add_bulk(v.as_bytes());
+    }
+}
+
+pub fn config_set(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    // Redis 7.0 answers an odd number of name/value arguments with a plain syntax error.
+    if argv.len() % 2 != 0 {
+        c.add_error(err::SYNTAX);
+        return;
+    }
+    let owned: Vec<(String, String)> = argv[2..]
+        .chunks(2)
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p[0]).into_owned(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let before = srv.config.clone();
+    match srv.config.set_many(&pairs) {
+        Ok(names) => {
+            if let Err(e) = apply_config_changes(srv, &names) {
+                srv.config = before;
+                c.add_err(&format!("CONFIG SET failed {}", e));
+                return;
+            }
+            c.add_ok();
+        }
+        Err(e) => c.add_error(&e.reply_text()),
+    }
+}
+
+/// Acts on directives CONFIG SET changed. An error undoes the whole CONFIG SET.
+pub fn apply_config_changes(srv: &mut Server, names: &[&'static str]) -> Result<(), String> {
+    for name in names {
+        match *name {
+            "loglevel" => {
+                logging::set_level(Level::from_name(srv.config.loglevel).unwrap_or(Level::Notice))
+            }
+            "hz" => srv.hz = srv.config.hz.clamp(1, 500),
+            "notify-keyspace-events" => {
+                srv.notify_flags =
+                    crate::config::custom::notify::parse(&srv.config.notify_keyspace_events)
+                        .unwrap_or(0)
+            }
+            "bind" | "port" => srv.rebind_requested = true,
+            // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
+            "dir" => std::env::set_current_dir(&srv.config.dir).map_err(|e| {
+                format!("(possibly related to argument 'dir') - {}", base::strerror(&e))
+            })?,
+            "appendonly" => {
+                if srv.config.appendonly {
+                    crate::persist::aof::start_append_only(srv)?;
+                } else {
+                    crate::persist::aof::stop_append_only(srv);
+                }
+            }
+            "appendfsync" => crate::persist::aof::fsync_policy_changed(srv),
+            // At once, not at the next cron tick: keys written or read before it would
+            // otherwise get LRU-format access data under an LFU policy (and the reverse).
+            "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time" => {
+                tine_core::types::access::update(
+                    srv.now_ms,
+                    srv.config.maxmemory_policy.contains("lfu"),
+                    srv.config.lfu_log_factor,
+                    srv.config.lfu_decay_time,
+                )
+            }
+            "requirepass" => {}
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub fn config_resetstat(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    srv.stats = Default::default();
+    srv.cmd_stats = super::new_stats();
+    srv.peak_memory = 0;
+    c.add_ok();
+}
+
+pub fn config_rewrite(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let Some(path) = srv.config_file.clone() else {
+        c.add_err("The server is running without a config file");
+        return;
+    };
+    match rewrite_config_file(&srv.config, &path) {
+        Ok(()) => {
+            log!(Level::Notice, "CONFIG REWRITE executed with success.");
+            c.add_ok();
+        }
+        Err(e) => {
+            log!(Level::Warning, "CONFIG REWRITE failed: {}", e);
+            c.add_err(&format!("Rewriting config file: {}", e));
+        }
+    }
+}
+
+/// Formats a memory value as Redis's rewriteConfigFormatMemory: the largest unit that
+/// divides it exactly.
+fn format_memory(v: i64) -> String {
+    const GB: i64 = 1 << 30;
+    const MB: i64 = 1 << 20;
+    const KB: i64 = 1 << 10;
+    if v != 0 && v % GB == 0 {
+        format!("{}gb", v / GB)
+    } else if v != 0 && v % MB == 0 {
+        format!("{}mb", v / MB)
+    } else if v != 0 && v % KB == 0 {
+        format!("{}kb", v / KB)
+    } else {
+        v.to_string()
+    }
+}
+
+/// The lines CONFIG REWRITE writes for one directive.
+fn directive_lines(d: &config::Directive, value: &str) -> Vec<String> {
+    use tine_core::base::quote::{quote_arg, repr_arg};
+    let name = d.name;
+    match d.kind {
+        Kind::Memory { .. } => {
+            vec![format!("{} {}", name, format_memory(value.parse().unwrap_or(0)))]
+        }
+        Kind::Str => vec![format!("{} {}", name, repr_arg(value.as_bytes()))],
+        Kind::Custom(_) => match name {
+            "save" => {
+                if value.is_empty() {
+                    vec!["save \"\"".into()]
+                } else {
+                    let nums: Vec<&str> = value.split_whitespace().collect();
+                    nums.chunks(2).map(|p| format!("save {} {}", p[0], p[1])).collect()
+                }
+            }
+            "client-output-buffer-limit" => {
+                let parts: Vec<&str> = value.split_whitespace().collect();
+                parts
+                    .chunks(4)
+                    .map(|g| {
+                        let class = if g[0] == "slave" { "replica" } else { g[0] };
+                        format!(
+                            "{} {} {} {} {}",
+                            name,
+                            class,
+                            format_memory(g[1].parse().unwrap_or(0)),
+                            format_memory(g[2].parse().unwrap_or(0)),
+                            g[3]
+                        )
+                    })
+                    .collect()
+            }
+            "bind" | "oom-score-adj-values" | "latency-tracking-info-percentiles" => {
+                vec![format!("{} {}", name, value)]
+            }
+            "replicaof" => {
+                if value.is_empty() {
+                    vec![]
+                } else {
+                    vec![format!("{} {}", name, value)]
+                }
+            }
+            _ => vec![format!("{} {}", name, repr_arg(value.as_bytes()))],
+        },
+        _ => vec![format!("{} {}", name, quote_arg(value.as_bytes()))],
+    }
+}
+
+/// Rewrites the config file to hold the running configuration, keeping comments and the lines
+/// tine does not own.
+pub fn rewrite_config_file(cfg: &config::Config, path: &std::path::Path) -> std::io::Result<()> {
+    let original = std::fs::read_to_string(path).ok();
+    let defaults = config::Config::default();
+    let mut desired = Vec::new();
+    for d in config::DIRECTIVES {
+        let value = (d.get)(cfg);
+        let is_default = value == (d.get)(&defaults);
+        desired.push((d.name.to_string(), directive_lines(d, &value), is_default));
+    }
+    let text = config::rewrite::rewrite_config(original.as_deref(), &desired);
+    config::rewrite::write_atomically(path, &text)
+}
+
+pub fn config_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    reply_help(
+        c,
+        "CONFIG",
+        &[
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+        ],
+    );
+}

@@ -1,0 +1,533 @@
+//! Connection commands: PING, ECHO, QUIT, RESET, AUTH, SELECT, HELLO and the CLIENT family.
+
+use super::{Argv, err};
+use crate::app::server::{PauseKind, Server};
+use crate::net::client::{Client, ClientKind, ReplyMode};
+use tine_core::base::{self, parse_i64};
+use tine_core::protocol::Resp;
+
+pub fn ping(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if argv.len() > 2 {
+        c.add_err("wrong number of arguments for 'ping' command");
+        return;
+    }
+    // A RESP2 client in subscribed state gets ["pong", msg], as Redis.
+    if c.resp == Resp::V2 && !(c.channels.is_empty() && c.patterns.is_empty()) {
+        c.add_array(2);
+        c.add_bulk(b"pong");
+        c.add_bulk(argv.get(1).map(|m| m.as_slice()).unwrap_or(b""));
+        return;
+    }
+    match argv.get(1) {
+        Some(msg) => c.add_bulk(msg),
+        None => c.add_simple("PONG"),
+    }
+}
+
+pub fn echo(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    c.add_bulk(&argv[1]);
+}
+
+pub fn quit(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.add_ok();
+    c.close_after_reply = true;
+}
+
+/// RESET: back to a fresh connection's state, as Redis's clearClientConnectionState.
+pub fn reset(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.multi = None;
+    crate::engine::pubsub::forget_client(srv, c);
+    c.channels.clear();
+    c.patterns.clear();
+    if c.kind == ClientKind::PubSub {
+        c.kind = ClientKind::Normal;
+    }
+    crate::commands::multi::unwatch_all(srv, c);
+    c.db = 0;
+    c.resp = Resp::V2;
+    c.name.clear();
+    c.reply_mode = ReplyMode::On;
+    c.no_evict = false;
+    if c.monitor {
+        c.monitor = false;
+        srv.monitors.retain(|&s| s != c.slot);
+    }
+    c.authenticated = !super::auth_required(srv);
+    c.add_simple("RESET");
+}
+
+/// Checks credentials for AUTH and HELLO. `user` is None for the one-argument AUTH form.
+fn check_auth(srv: &Server, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'static str> {
+    let user_ok = user.map(|u| u == b"default").unwrap_or(true);
+    let required = &srv.config.requirepass;
+    if required.is_empty() {
+        // The default user has "nopass": any password works for it.
+        if user_ok {
+            return Ok(());
+        }
+        return Err(err::WRONGPASS);
+    }
+    if user_ok && pass == required.as_bytes() { Ok(()) } else { Err(err::WRONGPASS) }
+}
+
+pub fn auth(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if argv.len() > 3 {
+        c.add_error(err::SYNTAX);
+        return;
+    }
+    if argv.len() == 2 && !super::auth_required(srv) {
+        c.add_err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+        return;
+    }
+    let (user, pass) =
+        if argv.len() == 3 { (Some(&argv[1][..]), &argv[2]) } else { (None, &argv[1]) };
+    match check_auth(srv, user, pass) {
+        Ok(()) => {
+            c.authenticated = true;
+            c.add_ok();
+        }
+        Err(e) => {
+            tine_core::log!(tine_core::log::Level::Verbose, "AUTH failed for client id={}", c.id);
+            c.add_error(e)
+        }
+    }
+}
+
+pub fn select(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(id) = parse_i64(&argv[1]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
+    if id < 0 || id as usize >= srv.dbs.len() {
+        c.add_err("DB index is out of range");
+        return;
+    }
+    c.db = id as usize;
+    c.add_ok();
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+pub fn hello(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut ver = None;
+    let mut i = 1;
+    if argv.len() >= 2 {
+        match parse_i64(&argv[1]) {
+            Some(v) => ver = Some(v),
+            None => {
+                c.add_err("Protocol version is not an integer or out of range");
+                return;
+            }
+        }
+        i = 2;
+        if !(2..=3).contains(&ver.unwrap()) {
+            c.add_error("NOPROTO unsupported protocol version");
+            return;
+        }
+    }
+    let mut setname = None;
+    while i < argv.len() {
+        let opt = base::lower(&argv[i]);
+        let left = argv.len() - i - 1;
+        if opt == "auth" && left >= 2 {
+            if let Err(e) = check_auth(srv, Some(&argv[i + 1]), &argv[i + 2]) {
+                c.add_error(e);
+                return;
+            }
+            c.authenticated = true;
+            i += 3;
+        } else if opt == "setname" && left >= 1 {
+            if !valid_client_name(&argv[i + 1]) {
+                c.add_err("Client names cannot contain spaces, newlines or special characters.");
+                return;
+            }
+            setname = Some(argv[i + 1].clone());
+            i += 2;
+        } else {
+            c.add_err(&format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&argv[i])
+            ));
+            return;
+        }
+    }
+    if !c.authenticated && super::auth_required(srv) {
+        c.add_error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return;
+    }
+    if let Some(n) = setname {
+        c.name = n;
+    }
+    if let Some(v) = ver {
+        c.resp = if v == 3 { Resp::V3 } else { Resp::V2 };
+    }
+    c.add_map(7);
+    c.add_bulk(b"server");
+    c.add_bulk(b"redis");
+    c.add_bulk(b"version");
+    c.add_bulk(crate::REDIS_VERSION.as_bytes());
+    c.add_bulk(b"proto");
+    c.add_int(if c.resp == Resp::V3 { 3 } else { 2 });
+    c.add_bulk(b"id");
+    c.add_int(c.id as i64);
+    c.add_bulk(b"mode");
+    c.add_bulk(b"standalone");
+    c.add_bulk(b"role");
+    c.add_bulk(b"master");
+    c.add_bulk(b"modules");
+    c.add_array(0);
+}
+
+/// Client names are printable ASCII without spaces.
+fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+pub fn client_id(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.add_int(c.id as i64);
+}
+
+pub fn client_setname(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if !valid_client_name(&argv[2]) {
+        c.add_err("Client names cannot contain spaces, newlines or special characters.");
+        return;
+    }
+    c.name = argv[2].clone();
+    c.add_ok();
+}
+
+pub fn client_getname(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    if c.name.is_empty() {
+        c.add_null();
+    } else {
+        let n = c.name.clone();
+        c.add_bulk(&n);
+    }
+}
+
+/// One CLIENT LIST line, fields as Redis 7.0 prints them.
+pub fn client_info_line(c: &Client, now: i64) -> String {
+    let qbuf = c.qbuf.len() - c.qpos;
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.stream.raw_fd(),
+        String::from_utf8_lossy(&c.name),
+        now - c.ctime,
+        now - c.last_interaction,
+        c.flags_string(),
+        c.db,
+        qbuf,
+        c.qbuf.capacity().saturating_sub(c.qbuf.len()),
+        c.parser.argv.iter().map(|a| a.len()).sum::<usize>(),
+        c.obuf.capacity(),
+        c.obuf.len(),
+        c.pending_output(),
+        c.pending_output(),
+        c.qbuf.capacity() + c.obuf.capacity() + std::mem::size_of::<Client>(),
+        if c.want_write { "rw" } else { "r" },
+        c.last_cmd,
+        c.resp as u8
+    )
+}
+
+/// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]
+pub fn client_list(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut type_filter = None;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let opt = base::lower(&argv[i]);
+        if opt == "type" && i + 1 < argv.len() {
+            match parse_kind(&argv[i + 1]) {
+                Some(k) => type_filter = Some(k),
+                None => {
+                    c.add_err(&format!(
+                        "Unknown client type '{}'",
+                        String::from_utf8_lossy(&argv[i + 1])
+                    ));
+                    return;
+                }
+            }
+            i += 2;
+        } else if opt == "id" && i + 1 < argv.len() {
+            let mut v = Vec::new();
+            for a in &argv[i + 1..] {
+                match parse_i64(a).filter(|&n| n > 0) {
+                    Some(n) => v.push(n as u64),
+                    None => {
+                        c.add_err("Invalid client ID");
+                        return;
+                    }
+                }
+            }
+            ids = Some(v);
+            i = argv.len();
+        } else {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+    }
+    let now = base::unix_time();
+    let mut all: Vec<&Client> = srv.clients.iter().collect();
+    all.push(c);
+    all.sort_by_key(|x| x.id);
+    let mut out = String::new();
+    for x in all {
+        if type_filter.is_some_and(|k| x.kind != k) {
+            continue;
+        }
+        if ids.as_ref().is_some_and(|v| !v.contains(&x.id)) {
+            continue;
+        }
+        // The caller's line shows this command as running.
+        out.push_str(&client_info_line(x, now));
+        out.push('\n');
+    }
+    c.add_verbatim(out.as_bytes());
+}
+
+pub fn client_info(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let line = format!("{}\n", client_info_line(c, base::unix_time()));
+    c.add_verbatim(line.as_bytes());
+}
+
+fn parse_kind(b: &[u8]) -> Option<ClientKind> {
+    match base::lower(b).as_str() {
+        "normal" => Some(ClientKind::Normal),
+        "master" => Some(ClientKind::Primary),
+        "replica" | "slave" => Some(ClientKind::Replica),
+        "pubsub" => Some(ClientKind::PubSub),
+        _ => None,
+    }
+}
+
+/// CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes|no]
+pub fn client_kill(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    #[derive(Default)]
+    struct Filter {
+        id: Option<u64>,
+        addr: Option<String>,
+        laddr: Option<String>,
+        kind: Option<ClientKind>,
+        user: Option<Vec<u8>>,
+        skipme: bool,
+    }
+    let old_style = argv.len() == 3;
+    let mut f = Filter { skipme: true, ..Default::default() };
+    if old_style {
+        f.addr = Some(String::from_utf8_lossy(&argv[2]).into_owned());
+        f.skipme = false;
+    } else {
+        if argv.len() % 2 != 0 {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+        for pair in argv[2..].chunks(2) {
+            let (opt, val) = (base::lower(&pair[0]), &pair[1]);
+            match opt.as_str() {
+                "id" => match parse_i64(val).filter(|&n| n > 0) {
+                    Some(n) => f.id = Some(n as u64),
+                    None => {
+                        c.add_err("client-id should be greater than 0");
+                        return;
+                    }
+                },
+                "addr" => f.addr = Some(String::from_utf8_lossy(val).into_owned()),
+                "laddr" => f.laddr = Some(String::from_utf8_lossy(val).into_owned()),
+                "type" => match parse_kind(val) {
+                    Some(k) => f.kind = Some(k),
+                    None => {
+                        c.add_err(&format!(
+                            "Unknown client type '{}'",
+                            String::from_utf8_lossy(val)
+                        ));
+                        return;
+                    }
+                },
+                "user" => {
+                    if val.as_slice() != b"default" {
+                        c.add_err(&format!("No such user '{}'", String::from_utf8_lossy(val)));
+                        return;
+                    }
+                    f.user = Some(val.clone());
+                }
+                "skipme" => match base::lower(val).as_str() {
+                    "yes" => f.skipme = true,
+                    "no" => f.skipme = false,
+                    _ => {
+                        c.add_error(err::SYNTAX);
+                        return;
+                    }
+                },
+                _ => {
+                    c.add_error(err::SYNTAX);
+                    return;
+                }
+            }
+        }
+    }
+    let matches = |x: &Client| {
+        f.id.is_none_or(|id| x.id == id)
+            && f.addr.as_ref().is_none_or(|a| &x.addr == a)
+            && f.laddr.as_ref().is_none_or(|a| &x.laddr == a)
+            && f.kind.is_none_or(|k| x.kind == k)
+    };
+    let mut killed = 0;
+    for x in srv.clients.iter_mut() {
+        if matches(x) {
+            x.close_asap = true;
+            killed += 1;
+        }
+    }
+    if matches(c) && !f.skipme {
+        c.close_after_reply = true;
+        killed += 1;
+    }
+    if old_style {
+        if killed == 0 {
+            c.add_err("No such client");
+        } else {
+            c.add_ok();
+        }
+    } else {
+        c.add_int(killed);
+    }
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]
+pub fn client_pause(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(ms) = parse_i64(&argv[2]) else {
+        c.add_err("timeout is not an integer or out of range");
+        return;
+    };
+    if ms < 0 {
+        c.add_err("timeout is negative");
+        return;
+    }
+    let kind = match argv.get(3).map(|a| base::lower(a)) {
+        None => PauseKind::All,
+        Some(s) if s == "all" => PauseKind::All,
+        Some(s) if s == "write" => PauseKind::Write,
+        Some(_) => {
+            c.add_err("CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    };
+    if argv.len() > 4 {
+        c.add_error(err::SYNTAX);
+        return;
+    }
+    let until = base::mstime() + ms;
+    // A pause never shortens one in force, and ALL wins over WRITE (Redis's pauseClients).
+    let (kind, until) = match srv.pause {
+        Some((k, u)) => (if k == PauseKind::All { PauseKind::All } else { kind }, u.max(until)),
+        None => (kind, until),
+    };
+    srv.pause = Some((kind, until));
+    c.add_ok();
+}
+
+pub fn client_unpause(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    srv.end_pause();
+    c.add_ok();
+}
+
+/// CLIENT REPLY ON|OFF|SKIP
+pub fn client_reply(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match base::lower(&argv[2]).as_str() {
+        "on" => {
+            c.reply_mode = ReplyMode::On;
+            c.add_ok();
+        }
+        "off" => c.reply_mode = ReplyMode::Off,
+        "skip" => {
+            if c.reply_mode == ReplyMode::On || c.reply_mode == ReplyMode::Skipping {
+                c.reply_mode = ReplyMode::SkipNext;
+            }
+        }
+        _ => c.add_error(err::SYNTAX),
+    }
+}
+
+pub fn client_no_evict(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match base::lower(&argv[2]).as_str() {
+        "on" => {
+            c.no_evict = true;
+            c.add_ok();
+        }
+        "off" => {
+            c.no_evict = false;
+            c.add_ok();
+        }
+        _ => c.add_error(err::SYNTAX),
+    }
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked and now is not.
+pub fn client_unblock(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(id) = base::parse_i64(&argv[2]) else {
+        return c.add_error(err::NOT_INTEGER);
+    };
+    let error = match argv.get(3).map(|a| base::lower(a)) {
+        None => false,
+        Some(r) if r == "timeout" && argv.len() == 4 => false,
+        Some(r) if r == "error" && argv.len() == 4 => true,
+        Some(_) => return c.add_err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let done = id >= 0 && crate::engine::blocking::unblock(srv, id as u64, error);
+    c.add_int(done as i64);
+}
+
+/// Redis 7.0.15's text, without the client-side caching lines (TRACKING, TRACKINGINFO):
+/// tine does not have that yet.
+pub fn client_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    super::reply_help_ending(
+        c,
+        "CLIENT",
+        &[
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+        ],
+        "    Prints this help.",
+    );
+}

@@ -1,0 +1,159 @@
+//! DEBUG and its subcommands (DIGEST, RELOAD, SLEEP, OBJECT, POPULATE...), refused unless
+//! `enable-debug-command` allows the client.
+
+use super::reply_help;
+use super::{Argv, err};
+use crate::app::server::Server;
+use crate::net::client::Client;
+use tine_core::base::{self, parse_i64};
+use tine_core::log;
+use tine_core::log::Level;
+use tine_core::types::digest;
+
+/// Redis's words for a DEBUG refused by `enable-debug-command`.
+pub const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+
+/// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
+pub fn debug_allowed(srv: &Server, c: &Client) -> bool {
+    match srv.config.enable_debug_command {
+        "yes" => true,
+        "local" => c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()),
+        _ => false,
+    }
+}
+
+pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let sub = base::lower(&argv[1]);
+    match sub.as_str() {
+        "help" => reply_help(
+            c,
+            "DEBUG",
+            &[
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
+                "OBJECT <key>",
+                "    Show low level info about the key and associated value.",
+                "POPULATE <count> [<prefix>] [<size>]",
+                "    Create <count> string keys named key:<num>.",
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        ),
+        "sleep" if argv.len() == 3 => {
+            let secs = base::parse_f64(&argv[2]).unwrap_or(0.0).max(0.0);
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            c.add_ok();
+        }
+        "digest" if argv.len() == 2 => {
+            let d = tine_core::keyspace::dataset_digest(&srv.dbs);
+            c.add_simple(&digest::to_hex(&d));
+        }
+        "digest-value" => {
+            c.add_array(argv.len() - 2);
+            for key in &argv[2..] {
+                let db = &srv.dbs[c.db];
+                let d = match db.peek(key) {
+                    Some(v) => digest::value_digest(v, db.expire_of(key).is_some()),
+                    None => [0u8; 20],
+                };
+                c.add_simple(&digest::to_hex(&d));
+            }
+        }
+        "populate" if (3..=5).contains(&argv.len()) => {
+            // Redis's getPositiveLongFromObjectOrReply: one message for both failures.
+            let Some(count) = parse_i64(&argv[2]).filter(|&n| n >= 0) else {
+                c.add_err("value is out of range, must be positive");
+                return;
+            };
+            let prefix: &[u8] = argv.get(3).map(|p| p.as_slice()).unwrap_or(b"key");
+            let size = match argv.get(4) {
+                Some(s) => match parse_i64(s).filter(|&n| n >= 0) {
+                    Some(n) => Some(n as usize),
+                    None => {
+                        c.add_err("value size is not an integer or out of range");
+                        return;
+                    }
+                },
+                None => None,
+            };
+            let db = &mut srv.dbs[c.db];
+            for i in 0..count {
+                let mut key = prefix.to_vec();
+                key.push(b':');
+                key.extend_from_slice(i.to_string().as_bytes());
+                if db.peek(&key).is_some() {
+                    continue;
+                }
+                let base = format!("value:{}", i).into_bytes();
+                let val = match size {
+                    None => base,
+                    Some(n) => {
+                        let mut v = vec![0u8; n];
+                        let k = n.min(base.len());
+                        v[..k].copy_from_slice(&base[..k]);
+                        v
+                    }
+                };
+                db.insert_new(
+                    key.into_boxed_slice(),
+                    tine_core::keyspace::Value::Str(tine_core::keyspace::Str::from_bytes(&val)),
+                );
+            }
+            c.add_ok();
+        }
+        "object" if argv.len() == 3 => {
+            let db = &srv.dbs[c.db];
+            match db.peek(&argv[2]) {
+                Some(v) => {
+                    let text = format!(
+                        "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                        v as *const _ as usize,
+                        v.encoding(),
+                        v.serialized_length_estimate()
+                    );
+                    c.add_simple(&text);
+                }
+                None => c.add_error(err::NO_SUCH_KEY),
+            }
+        }
+        // tine's own: make the next forks fail as if the OS refused, to test recovery.
+        "fork-fail" if argv.len() == 3 => {
+            crate::fork::FAIL_FORKS
+                .store(argv[2].as_slice() != b"0", std::sync::atomic::Ordering::Relaxed);
+            c.add_ok();
+        }
+        // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).
+        "reload" => {
+            if let Err(e) = crate::persist::snapshot::save_in_foreground(srv) {
+                c.add_err(&format!("Error trying to save the DB: {}", e));
+                return;
+            }
+            // Empty first, as Redis does: the dataset is then rebuilt in the memory the old one
+            // freed, instead of both living at once (a peak of twice the data, and freed pages
+            // the allocator purges later).
+            for db in srv.dbs.iter_mut() {
+                db.clear();
+            }
+            let path = crate::persist::snapshot::rdb_path(srv);
+            match crate::persist::rdb_io::load_file(srv, &path) {
+                Ok(_) => {
+                    log!(Level::Notice, "DB reloaded by DEBUG RELOAD");
+                    c.add_ok();
+                }
+                Err(e) => c.add_err(&format!("Error trying to load the RDB dump: {}", e)),
+            }
+        }
+        "set-active-expire" if argv.len() == 3 => {
+            srv.debug_active_expire = argv[2].as_slice() != b"0";
+            c.add_ok();
+        }
+        _ => c.add_err(&format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(&argv[1])
+        )),
+    }
+}

@@ -1,0 +1,128 @@
+//! DUMP and RESTORE: one value serialized as Redis 7.0's payload (`persist::rdb::dump`), so
+//! keys move between tine and Redis (MIGRATE-style tooling, redis-cli --rdb users).
+
+use super::{Argv, err};
+use crate::app::server::Server;
+use crate::net::client::Client;
+use tine_core::base::{self, parse_i64};
+use tine_core::rdb::RdbError;
+use tine_core::rdb::dump::{dump_payload, restore_payload};
+
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const BAD_DATA: &str = "ERR Bad data format";
+pub const BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub const BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+pub const BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+
+/// DUMP key
+pub fn dump(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let compression = srv.config.rdbcompression;
+    match srv.lookup_read(c.db, &argv[1]) {
+        None => c.add_null(),
+        Some(v) => {
+            let p = dump_payload(v, compression);
+            c.add_bulk(&p);
+        }
+    }
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+pub fn restore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut replace = false;
+    let mut absttl = false;
+    let mut idle: Option<i64> = None;
+    let mut freq: Option<i64> = None;
+    let mut j = 4;
+    while j < argv.len() {
+        let more = argv.len() - j - 1;
+        match base::lower(&argv[j]).as_str() {
+            "replace" => replace = true,
+            "absttl" => absttl = true,
+            "idletime" if more >= 1 && freq.is_none() => {
+                let Some(n) = parse_i64(&argv[j + 1]) else {
+                    c.add_error(err::NOT_INTEGER);
+                    return;
+                };
+                if n < 0 {
+                    c.add_error(BAD_IDLETIME);
+                    return;
+                }
+                idle = Some(n);
+                j += 1;
+            }
+            "freq" if more >= 1 && idle.is_none() => {
+                let Some(n) = parse_i64(&argv[j + 1]) else {
+                    c.add_error(err::NOT_INTEGER);
+                    return;
+                };
+                if !(0..=255).contains(&n) {
+                    c.add_error(BAD_FREQ);
+                    return;
+                }
+                freq = Some(n);
+                j += 1;
+            }
+            _ => {
+                c.add_error(err::SYNTAX);
+                return;
+            }
+        }
+        j += 1;
+    }
+    let key = &argv[1];
+    if !replace && srv.lookup_write(c.db, key).is_some() {
+        c.add_error(BUSYKEY);
+        return;
+    }
+    let Some(mut ttl) = parse_i64(&argv[2]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
+    if ttl < 0 {
+        c.add_error(BAD_TTL);
+        return;
+    }
+    let limits = srv.config.load_limits();
+    let value = match restore_payload(&argv[3], &limits) {
+        Ok(v) => v,
+        Err(RdbError::BadPayloadFooter) => {
+            c.add_error(BAD_PAYLOAD);
+            return;
+        }
+        Err(_) => {
+            c.add_error(BAD_DATA);
+            return;
+        }
+    };
+    let now = srv.now_ms;
+    let db = &mut srv.dbs[c.db];
+    let deleted = replace && db.remove(key).is_some();
+    if ttl != 0 && !absttl {
+        ttl = ttl.saturating_add(now);
+    }
+    if ttl != 0 && ttl <= now {
+        // Already expired: the key is not created (an old one REPLACE removed stays removed).
+        if deleted {
+            srv.dirty += 1;
+            srv.propagate_as(crate::engine::feed::argv(&[b"DEL", key]));
+        }
+        c.add_ok();
+        return;
+    }
+    db.insert_new(key.as_slice().into(), value);
+    if ttl != 0 {
+        db.set_expire(key, Some(ttl));
+        if !absttl {
+            // A relative TTL is propagated as the absolute time it stood for.
+            let mut p = argv.to_vec();
+            p[2] = ttl.to_string().into_bytes();
+            p.push(b"ABSTTL".to_vec());
+            srv.propagate_as(p);
+        }
+    }
+    // IDLETIME/FREQ are validated; tine keeps no per-key LRU/LFU data yet.
+    let _ = (idle, freq);
+    srv.dirty += 1;
+    c.add_ok();
+}

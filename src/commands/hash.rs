@@ -1,0 +1,454 @@
+//! Hash commands: HSET, HSETNX, HMSET, HGET, HMGET, HDEL, HLEN, HEXISTS, HGETALL, HKEYS, HVALS,
+//! HINCRBY, HINCRBYFLOAT, HSTRLEN, HRANDFIELD and HSCAN — Redis 7.0's replies, errors and
+//! orders of checks.
+//!
+//! Values are `db::hash::Hash` (listpack or table), whose `insert` applies Redis's encoding
+//! conversions with the limits read from the config on every call (`hash-max-listpack-*`).
+//! Every argument is validated before anything changes; hashes left empty are deleted.
+
+use super::set::{add_entry, choose_distinct, parse_random_count};
+use super::set::{parse_scan_options, reply_scan};
+use super::{Argv, err, keys::parse_cursor};
+use crate::app::server::Server;
+use crate::net::client::Client;
+use tine_core::base::{self, glob_match, parse_f64, parse_i64};
+use tine_core::keyspace::Value;
+use tine_core::protocol::Resp;
+use tine_core::types::hash::{Hash, Limits};
+use tine_core::types::listpack::Entry;
+
+fn limits(srv: &Server) -> Limits {
+    Limits {
+        max_entries: usize::try_from(srv.config.hash_max_listpack_entries).unwrap_or(0),
+        max_value: usize::try_from(srv.config.hash_max_listpack_value).unwrap_or(0),
+    }
+}
+
+/// The hash at `key` for reading: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
+fn read_hash<'a>(srv: &'a mut Server, c: &mut Client, key: &[u8]) -> Result<Option<&'a Hash>, ()> {
+    match srv.lookup_read(c.db, key) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => {
+            c.add_error(err::WRONGTYPE);
+            Err(())
+        }
+    }
+}
+
+/// The hash at `key` for writing: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
+fn write_hash<'a>(
+    srv: &'a mut Server,
+    c: &mut Client,
+    key: &[u8],
+) -> Result<Option<&'a mut Hash>, ()> {
+    match srv.lookup_write(c.db, key) {
+        None => Ok(None),
+        Some(Value::Hash(h)) => Ok(Some(h)),
+        Some(_) => {
+            c.add_error(err::WRONGTYPE);
+            Err(())
+        }
+    }
+}
+
+/// Runs `f` on the hash at `key`, creating an empty one when missing (kept only if `f` left
+/// something in it). `None` after replying WRONGTYPE.
+fn with_hash_or_create<R>(
+    srv: &mut Server,
+    c: &mut Client,
+    key: &[u8],
+    f: impl FnOnce(&mut Hash) -> R,
+) -> Option<R> {
+    match write_hash(srv, c, key) {
+        Err(()) => None,
+        Ok(Some(h)) => Some(f(h)),
+        Ok(None) => {
+            let mut h = Hash::new();
+            let r = f(&mut h);
+            if !h.is_empty() {
+                srv.dbs[c.db].insert_new(key.into(), Value::Hash(Box::new(h)));
+            }
+            Some(r)
+        }
+    }
+}
+
+/// HSET and HMSET: pairs after the key. Returns the number of new fields, `None` on error.
+fn hset_generic(srv: &mut Server, c: &mut Client, argv: &Argv, name: &str) -> Option<i64> {
+    if argv.len() % 2 == 1 {
+        c.add_err(&format!("wrong number of arguments for '{}' command", name));
+        return None;
+    }
+    let lim = limits(srv);
+    let pairs = &argv[2..];
+    let created = with_hash_or_create(srv, c, &argv[1], |h| {
+        h.prepare_for(pairs.iter().map(|a| a.as_slice()), lim);
+        pairs.chunks_exact(2).filter(|p| h.insert(&p[0], &p[1], lim)).count() as i64
+    })?;
+    srv.dirty += (pairs.len() / 2) as u64;
+    Some(created)
+}
+
+pub fn hset(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Some(n) = hset_generic(srv, c, argv, "hset") {
+        c.add_int(n);
+    }
+}
+
+pub fn hmset(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if hset_generic(srv, c, argv, "hmset").is_some() {
+        c.add_ok();
+    }
+}
+
+pub fn hsetnx(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let lim = limits(srv);
+    let (field, value) = (&argv[2], &argv[3]);
+    let set = with_hash_or_create(srv, c, &argv[1], |h| {
+        if h.contains(field) {
+            return false;
+        }
+        h.prepare_for([field.as_slice(), value.as_slice()].into_iter(), lim);
+        h.insert(field, value, lim)
+    });
+    if let Some(set) = set {
+        srv.dirty += set as u64;
+        c.add_int(set as i64);
+    }
+}
+
+fn add_value(c: &mut Client, v: Option<Entry<'_>>) {
+    match v {
+        Some(e) => add_entry(c, e),
+        None => c.add_null(),
+    }
+}
+
+pub fn hget(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(h) = read_hash(srv, c, &argv[1]) {
+        add_value(c, h.and_then(|h| h.get(&argv[2])));
+    }
+}
+
+pub fn hmget(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(h) = read_hash(srv, c, &argv[1]) {
+        c.add_array(argv.len() - 2);
+        for f in &argv[2..] {
+            add_value(c, h.and_then(|h| h.get(f)));
+        }
+    }
+}
+
+pub fn hdel(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let key = &argv[1];
+    let deleted = match write_hash(srv, c, key) {
+        Err(()) => return,
+        Ok(None) => 0,
+        Ok(Some(h)) => {
+            let mut n = 0;
+            for f in &argv[2..] {
+                if h.remove(f) {
+                    n += 1;
+                    if h.is_empty() {
+                        break;
+                    }
+                }
+            }
+            if h.is_empty() {
+                srv.dbs[c.db].remove(key);
+            }
+            n
+        }
+    };
+    srv.dirty += deleted as u64;
+    c.add_int(deleted);
+}
+
+pub fn hlen(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(h) = read_hash(srv, c, &argv[1]) {
+        c.add_int(h.map_or(0, |h| h.len()) as i64);
+    }
+}
+
+pub fn hexists(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(h) = read_hash(srv, c, &argv[1]) {
+        c.add_int(h.is_some_and(|h| h.contains(&argv[2])) as i64);
+    }
+}
+
+pub fn hstrlen(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(h) = read_hash(srv, c, &argv[1]) {
+        let len = h.and_then(|h| h.get(&argv[2])).map_or(0, |v| v.str_len());
+        c.add_int(len as i64);
+    }
+}
+
+/// What HGETALL, HKEYS and HVALS reply.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    Fields,
+    Values,
+    Both,
+}
+
+fn reply_all(srv: &mut Server, c: &mut Client, key: &[u8], part: Part) {
+    let Ok(h) = read_hash(srv, c, key) else {
+        return;
+    };
+    let n = h.map_or(0, |h| h.len());
+    if part == Part::Both {
+        c.add_map(n);
+    } else {
+        c.add_array(n);
+    }
+    let Some(h) = h else {
+        return;
+    };
+    for (f, v) in h.iter() {
+        if part != Part::Values {
+            add_entry(c, f);
+        }
+        if part != Part::Fields {
+            add_entry(c, v);
+        }
+    }
+}
+
+pub fn hgetall(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    reply_all(srv, c, &argv[1], Part::Both);
+}
+
+pub fn hkeys(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    reply_all(srv, c, &argv[1], Part::Fields);
+}
+
+pub fn hvals(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    reply_all(srv, c, &argv[1], Part::Values);
+}
+
+/// The current value of `field` for HINCRBY/HINCRBYFLOAT: `Ok(None)` when the key or field is
+/// missing, `Err` after replying WRONGTYPE.
+fn current_value(
+    srv: &mut Server,
+    c: &mut Client,
+    key: &[u8],
+    field: &[u8],
+) -> Result<Option<Vec<u8>>, ()> {
+    let h = write_hash(srv, c, key)?;
+    Ok(h.and_then(|h| h.get(field)).map(|v| v.to_vec()))
+}
+
+/// Writes the new value of an increment (creating the hash when missing).
+fn store_value(srv: &mut Server, c: &mut Client, key: &[u8], field: &[u8], value: &[u8]) {
+    let lim = limits(srv);
+    with_hash_or_create(srv, c, key, |h| h.insert(field, value, lim));
+    srv.dirty += 1;
+}
+
+pub fn hincrby(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let (key, field) = (&argv[1], &argv[2]);
+    let Some(by) = parse_i64(&argv[3]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
+    let Ok(cur) = current_value(srv, c, key, field) else {
+        return;
+    };
+    let cur = match cur {
+        None => 0,
+        Some(v) => match parse_i64(&v) {
+            Some(n) => n,
+            None => {
+                c.add_err("hash value is not an integer");
+                return;
+            }
+        },
+    };
+    let Some(new) = cur.checked_add(by) else {
+        c.add_error(err::OVERFLOW);
+        return;
+    };
+    store_value(srv, c, key, field, itoa::Buffer::new().format(new).as_bytes());
+    c.add_int(new);
+}
+
+/// HINCRBYFLOAT computes in f64, where Redis uses `long double`: results needing more than
+/// f64's precision or range can differ (see `base::format_human_float`).
+pub fn hincrbyfloat(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let (key, field) = (&argv[1], &argv[2]);
+    let Some(by) = parse_f64(&argv[3]) else {
+        c.add_error(err::NOT_FLOAT);
+        return;
+    };
+    if by.is_infinite() {
+        c.add_err("value is NaN or Infinity");
+        return;
+    }
+    let Ok(cur) = current_value(srv, c, key, field) else {
+        return;
+    };
+    let cur = match cur {
+        None => 0.0,
+        Some(v) => match parse_f64(&v) {
+            Some(n) => n,
+            None => {
+                c.add_err("hash value is not a float");
+                return;
+            }
+        },
+    };
+    let Some(text) = base::format_human_float(cur + by) else {
+        c.add_err("increment would produce NaN or Infinity");
+        return;
+    };
+    store_value(srv, c, key, field, text.as_bytes());
+    // Propagated as its result, so replicas and the AOF do not redo float arithmetic.
+    srv.propagate_as(crate::engine::feed::argv(&[b"HSET", key, field, text.as_bytes()]));
+    c.add_bulk(text.as_bytes());
+}
+
+/// Replies (field, value) pairs for HRANDFIELD: fields only, or with values — a flat array in
+/// RESP2, an array of 2-element arrays in RESP3.
+fn reply_random_pairs<'a>(
+    c: &mut Client,
+    n: usize,
+    pairs: impl Iterator<Item = (Entry<'a>, Entry<'a>)>,
+    with_values: bool,
+) {
+    let resp3 = c.resp == Resp::V3;
+    if with_values && !resp3 {
+        c.add_array(n.saturating_mul(2));
+    } else {
+        c.add_array(n);
+    }
+    for (f, v) in pairs {
+        if with_values && resp3 {
+            c.add_array(2);
+        }
+        add_entry(c, f);
+        if with_values {
+            add_entry(c, v);
+        }
+    }
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]
+pub fn hrandfield(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut rng = rand::thread_rng();
+    if argv.len() == 2 {
+        match read_hash(srv, c, &argv[1]) {
+            Err(()) => {}
+            Ok(None) => c.add_null(),
+            Ok(Some(h)) => add_value(c, h.random_pair(&mut rng).map(|(f, _)| f)),
+        }
+        return;
+    }
+    let Some((signed, count, distinct)) = parse_random_count(c, &argv[2]) else {
+        return;
+    };
+    if argv.len() > 4 || (argv.len() == 4 && base::lower(&argv[3]) != "withvalues") {
+        c.add_error(err::SYNTAX);
+        return;
+    }
+    let with_values = argv.len() == 4;
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&signed) {
+        c.add_err("value is out of range");
+        return;
+    }
+    let h = match read_hash(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => {
+            c.add_array(0);
+            return;
+        }
+        Ok(Some(h)) => h,
+    };
+    if count == 0 {
+        c.add_array(0);
+        return;
+    }
+    if !distinct {
+        // Repetitions allowed: independent picks.
+        let picks = (0..count).filter_map(|_| h.random_pair(&mut rng));
+        reply_random_pairs(c, count as usize, picks, with_values);
+        return;
+    }
+    let size = h.len() as u64;
+    if count >= size {
+        reply_random_pairs(c, h.len(), h.iter(), with_values);
+        return;
+    }
+    let chosen: Vec<(Vec<u8>, Vec<u8>)> = if count * 3 > size {
+        let all = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+        choose_distinct(all, count as usize, &mut rng)
+    } else {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        while (out.len() as u64) < count {
+            if let Some((f, v)) = h.random_pair(&mut rng) {
+                let f = f.to_vec();
+                if seen.insert(f.clone()) {
+                    out.push((f, v.to_vec()));
+                }
+            }
+        }
+        out
+    };
+    let pairs = chosen.iter().map(|(f, v)| (Entry::Str(f.as_slice()), Entry::Str(v.as_slice())));
+    reply_random_pairs(c, chosen.len(), pairs, with_values);
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn hscan(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
+        return;
+    };
+    let h = match read_hash(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => {
+            reply_scan(c, 0, &[]);
+            return;
+        }
+        Ok(Some(h)) => h,
+    };
+    let Some((pattern, count)) = parse_scan_options(c, &argv[3..]) else {
+        return;
+    };
+    // Fields and values alternate; COUNT counts both, as Redis's list of replies does.
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    match h {
+        Hash::Listpack(_) => {
+            for (f, v) in h.iter() {
+                items.push(f.to_vec());
+                items.push(v.to_vec());
+            }
+            cursor = 0;
+        }
+        Hash::Table(t) => {
+            let mut budget = count.saturating_mul(10);
+            loop {
+                cursor = t.scan(cursor, |fv, _| {
+                    items.push(fv.field().to_vec());
+                    items.push(fv.value().to_vec());
+                });
+                if cursor == 0 || budget == 0 || items.len() >= count {
+                    break;
+                }
+                budget -= 1;
+            }
+        }
+    }
+    if let Some(p) = pattern {
+        let mut kept = Vec::with_capacity(items.len());
+        let mut it = items.into_iter();
+        while let (Some(f), Some(v)) = (it.next(), it.next()) {
+            if glob_match(p, &f, false) {
+                kept.push(f);
+                kept.push(v);
+            }
+        }
+        items = kept;
+    }
+    reply_scan(c, cursor, &items);
+}

@@ -1,0 +1,418 @@
+//! INFO: every section Redis 7.0 has, in its field names and order.
+
+use super::{Argv, registry};
+use crate::app::server::Server;
+use crate::engine::memory::{memory_figures, total_system_memory};
+use crate::net::client::Client;
+use std::fmt::Write as _;
+use tine_core::base::{self, bytes_to_human};
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+/// INFO [section ...]
+pub fn info(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let text = info_text(srv, Some(c), &argv[1..]);
+    c.add_verbatim(text.as_bytes());
+}
+
+/// Builds the INFO text for the requested sections ("default", "all", "everything" or names).
+pub fn info_text(srv: &mut Server, c: Option<&Client>, args: &[Vec<u8>]) -> String {
+    let mut wanted: Vec<String> = Vec::new();
+    if args.is_empty() {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    for a in args {
+        match base::lower(a).as_str() {
+            "default" => wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string())),
+            "all" | "everything" => {
+                wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+                wanted.extend(ALL_EXTRA.iter().map(|s| s.to_string()));
+            }
+            s => wanted.push(s.to_string()),
+        }
+    }
+    let mut out = String::new();
+    let order = [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "module_list",
+        "modules",
+        "commandstats",
+        "errorstats",
+        "latencystats",
+        "cluster",
+        "keyspace",
+    ];
+    for section in order {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match section {
+            "server" => info_server(srv, &mut out),
+            "clients" => info_clients(srv, c, &mut out),
+            "memory" => info_memory(srv, &mut out),
+            "persistence" => info_persistence(srv, &mut out),
+            "stats" => info_stats(srv, &mut out),
+            "replication" => info_replication(srv, &mut out),
+            "cpu" => info_cpu(&mut out),
+            "module_list" | "modules" => out.push_str("# Modules\r\n"),
+            "commandstats" => info_commandstats(srv, &mut out),
+            "errorstats" => info_errorstats(srv, &mut out),
+            "latencystats" => out.push_str("# Latencystats\r\n"),
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "keyspace" => info_keyspace(srv, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
+    let _ = write!(out, "{}:{}\r\n", k, v);
+}
+
+fn os_name() -> String {
+    // SAFETY: uname fills the struct we own.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) == 0 {
+            let f = |a: &[libc::c_char]| {
+                std::ffi::CStr::from_ptr(a.as_ptr()).to_string_lossy().into_owned()
+            };
+            return format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine));
+        }
+    }
+    std::env::consts::OS.to_string()
+}
+
+fn info_server(srv: &Server, out: &mut String) {
+    let up = srv.start_time.elapsed().as_secs();
+    out.push_str("# Server\r\n");
+    line(out, "redis_version", crate::REDIS_VERSION);
+    line(out, "tine_version", crate::TINE_VERSION);
+    line(out, "redis_git_sha1", "00000000");
+    line(out, "redis_git_dirty", 0);
+    line(out, "redis_build_id", "0");
+    line(out, "redis_mode", "standalone");
+    line(out, "os", os_name());
+    line(out, "arch_bits", 64);
+    line(out, "monotonic_clock", "POSIX clock_gettime");
+    line(out, "multiplexing_api", if cfg!(target_os = "linux") { "epoll" } else { "kqueue" });
+    line(out, "atomicvar_api", "c11-builtin");
+    line(out, "gcc_version", "0.0.0");
+    line(out, "process_id", std::process::id());
+    line(out, "process_supervised", "no");
+    line(out, "run_id", &srv.run_id);
+    line(out, "tcp_port", srv.tcp_port);
+    line(out, "server_time_usec", base::ustime());
+    line(out, "uptime_in_seconds", up);
+    line(out, "uptime_in_days", up / 86400);
+    line(out, "hz", srv.hz);
+    line(out, "configured_hz", srv.config.hz);
+    line(out, "lru_clock", (base::mstime() / 1000) & ((1 << 24) - 1));
+    line(out, "executable", &srv.executable);
+    line(
+        out,
+        "config_file",
+        srv.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+    );
+    line(out, "io_threads_active", 0);
+}
+
+fn info_clients(srv: &Server, _c: Option<&Client>, out: &mut String) {
+    out.push_str("# Clients\r\n");
+    line(out, "connected_clients", srv.clients.len());
+    line(out, "cluster_connections", 0);
+    line(out, "maxclients", srv.config.maxclients);
+    line(out, "client_recent_max_input_buffer", srv.recent_max_input);
+    line(out, "client_recent_max_output_buffer", srv.recent_max_output);
+    line(out, "blocked_clients", srv.blocking.blocked_clients);
+    line(out, "tracking_clients", 0);
+    line(out, "clients_in_timeout_table", srv.blocking.in_timeout_table());
+}
+
+fn info_memory(srv: &mut Server, out: &mut String) {
+    let m = memory_figures();
+    srv.peak_memory = srv.peak_memory.max(m.allocated);
+    let peak = srv.peak_memory;
+    let sys = total_system_memory();
+    out.push_str("# Memory\r\n");
+    line(out, "used_memory", m.allocated);
+    line(out, "used_memory_human", bytes_to_human(m.allocated));
+    line(out, "used_memory_rss", m.rss);
+    line(out, "used_memory_rss_human", bytes_to_human(m.rss));
+    line(out, "used_memory_peak", peak);
+    line(out, "used_memory_peak_human", bytes_to_human(peak));
+    line(
+        out,
+        "used_memory_peak_perc",
+        format!("{:.2}%", m.allocated as f64 * 100.0 / peak.max(1) as f64),
+    );
+    line(out, "used_memory_overhead", 0);
+    line(out, "used_memory_startup", 0);
+    line(out, "used_memory_dataset", m.allocated);
+    line(out, "used_memory_dataset_perc", "100.00%");
+    line(out, "allocator_allocated", m.allocated);
+    line(out, "allocator_active", m.active);
+    line(out, "allocator_resident", m.resident);
+    line(out, "total_system_memory", sys);
+    line(out, "total_system_memory_human", bytes_to_human(sys));
+    line(out, "used_memory_lua", 0);
+    line(out, "used_memory_scripts", 0);
+    line(out, "maxmemory", srv.config.maxmemory);
+    line(out, "maxmemory_human", bytes_to_human(srv.config.maxmemory.max(0) as u64));
+    line(out, "maxmemory_policy", srv.config.maxmemory_policy);
+    line(
+        out,
+        "allocator_frag_ratio",
+        format!("{:.2}", m.active as f64 / m.allocated.max(1) as f64),
+    );
+    line(out, "allocator_frag_bytes", m.active.saturating_sub(m.allocated));
+    line(out, "allocator_rss_ratio", format!("{:.2}", m.resident as f64 / m.active.max(1) as f64));
+    line(out, "allocator_rss_bytes", m.resident.saturating_sub(m.active));
+    line(out, "rss_overhead_ratio", format!("{:.2}", m.rss as f64 / m.resident.max(1) as f64));
+    line(out, "rss_overhead_bytes", m.rss as i64 - m.resident as i64);
+    line(
+        out,
+        "mem_fragmentation_ratio",
+        format!("{:.2}", m.rss as f64 / m.allocated.max(1) as f64),
+    );
+    line(out, "mem_fragmentation_bytes", m.rss as i64 - m.allocated as i64);
+    line(out, "mem_not_counted_for_evict", 0);
+    line(out, "mem_replication_backlog", 0);
+    line(out, "mem_total_replication_buffers", 0);
+    line(out, "mem_clients_slaves", 0);
+    line(
+        out,
+        "mem_clients_normal",
+        srv.clients.iter().map(|c| c.qbuf.capacity() + c.obuf.capacity()).sum::<usize>(),
+    );
+    line(out, "mem_cluster_links", 0);
+    line(out, "mem_aof_buffer", 0);
+    line(out, "mem_allocator", "jemalloc");
+    line(out, "active_defrag_running", 0);
+    line(out, "lazyfree_pending_objects", 0);
+    line(out, "lazyfreed_objects", 0);
+}
+
+fn info_persistence(srv: &mut Server, out: &mut String) {
+    use crate::fork::ChildKind;
+    if let Some(ch) = srv.persist.child.as_mut() {
+        ch.drain_reports();
+    }
+    let p = &srv.persist;
+    let ch = p.child.as_ref();
+    let rdb_child = ch.filter(|c| c.kind != ChildKind::AofRewrite);
+    out.push_str("# Persistence\r\n");
+    line(out, "loading", srv.loading.is_some() as u8);
+    line(out, "async_loading", 0);
+    if let Some(l) = &srv.loading {
+        let done = l.loaded();
+        let perc = if l.total_bytes > 0 { done as f64 * 100.0 / l.total_bytes as f64 } else { 0.0 };
+        let elapsed = l.started.elapsed().as_secs_f64();
+        let eta = if done > 0 {
+            ((l.total_bytes - done) as f64 * elapsed / done as f64) as u64
+        } else {
+            1
+        };
+        line(out, "loading_start_time", l.started_unix);
+        line(out, "loading_total_bytes", l.total_bytes);
+        line(out, "loading_rdb_used_mem", 0);
+        line(out, "loading_loaded_bytes", done);
+        line(out, "loading_loaded_perc", format!("{:.2}", perc));
+        line(out, "loading_eta_seconds", eta);
+    }
+    line(out, "current_cow_peak", ch.map(|c| c.cow_peak).unwrap_or(0));
+    line(out, "current_cow_size", ch.map(|c| c.report.cow_bytes).unwrap_or(0));
+    line(
+        out,
+        "current_cow_size_age",
+        ch.and_then(|c| c.cow_updated).map(|t| t.elapsed().as_secs()).unwrap_or(0),
+    );
+    let (done, total) = ch.map(|c| (c.report.keys_processed, c.keys_total)).unwrap_or((0, 0));
+    line(
+        out,
+        "current_fork_perc",
+        format!("{:.2}", if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 }),
+    );
+    line(out, "current_save_keys_processed", done);
+    line(out, "current_save_keys_total", total);
+    line(out, "rdb_changes_since_last_save", srv.dirty);
+    line(out, "rdb_bgsave_in_progress", rdb_child.is_some() as u8);
+    line(out, "rdb_last_save_time", srv.lastsave);
+    line(out, "rdb_last_bgsave_status", if p.last_bgsave_ok { "ok" } else { "err" });
+    line(out, "rdb_last_bgsave_time_sec", p.last_bgsave_time_sec);
+    line(
+        out,
+        "rdb_current_bgsave_time_sec",
+        rdb_child.map(|c| c.started.elapsed().as_secs() as i64).unwrap_or(-1),
+    );
+    line(out, "rdb_saves", p.rdb_saves);
+    line(out, "rdb_last_cow_size", p.rdb_last_cow_size);
+    line(out, "rdb_last_load_keys_expired", p.rdb_last_load_keys_expired);
+    line(out, "rdb_last_load_keys_loaded", p.rdb_last_load_keys_loaded);
+    line(out, "rdb_bgsave_child_pid", p.rdb_child_pid().unwrap_or(-1));
+    let mut aof_fields = Vec::new();
+    crate::persist::aof::info_fields(srv, &mut aof_fields);
+    for (k, v) in &aof_fields {
+        line(out, k, v);
+    }
+    line(out, "module_fork_in_progress", 0);
+    line(out, "module_fork_last_cow_size", 0);
+    let mut aof_fields = Vec::new();
+    crate::persist::aof::info_enabled_fields(srv, &mut aof_fields);
+    for (k, v) in &aof_fields {
+        line(out, k, v);
+    }
+}
+
+fn info_stats(srv: &Server, out: &mut String) {
+    let s = &srv.stats;
+    let (ops, in_bps, out_bps) = s.instantaneous();
+    out.push_str("# Stats\r\n");
+    line(out, "total_connections_received", s.total_connections_received);
+    line(out, "total_commands_processed", s.total_commands_processed);
+    line(out, "instantaneous_ops_per_sec", ops);
+    line(out, "total_net_input_bytes", s.total_net_input_bytes);
+    line(out, "total_net_output_bytes", s.total_net_output_bytes);
+    line(out, "total_net_repl_input_bytes", 0);
+    line(out, "total_net_repl_output_bytes", 0);
+    line(out, "instantaneous_input_kbps", format!("{:.2}", in_bps as f64 / 1024.0));
+    line(out, "instantaneous_output_kbps", format!("{:.2}", out_bps as f64 / 1024.0));
+    line(out, "instantaneous_input_repl_kbps", "0.00");
+    line(out, "instantaneous_output_repl_kbps", "0.00");
+    line(out, "rejected_connections", s.rejected_connections);
+    line(out, "sync_full", 0);
+    line(out, "sync_partial_ok", 0);
+    line(out, "sync_partial_err", 0);
+    line(out, "expired_keys", s.expired_keys);
+    line(out, "expired_stale_perc", "0.00");
+    line(out, "expired_time_cap_reached_count", 0);
+    line(out, "expire_cycle_cpu_milliseconds", 0);
+    line(out, "evicted_keys", s.evicted_keys);
+    line(out, "evicted_clients", 0);
+    line(out, "total_eviction_exceeded_time", 0);
+    line(out, "current_eviction_exceeded_time", 0);
+    line(out, "keyspace_hits", s.keyspace_hits);
+    line(out, "keyspace_misses", s.keyspace_misses);
+    line(out, "pubsub_channels", 0);
+    line(out, "pubsub_patterns", 0);
+    line(out, "pubsubshard_channels", 0);
+    line(out, "latest_fork_usec", srv.persist.latest_fork_usec);
+    line(out, "total_forks", srv.persist.total_forks);
+    line(out, "migrate_cached_sockets", 0);
+    line(out, "slave_expires_tracked_keys", 0);
+    line(out, "active_defrag_hits", 0);
+    line(out, "active_defrag_misses", 0);
+    line(out, "active_defrag_key_hits", 0);
+    line(out, "active_defrag_key_misses", 0);
+    line(out, "total_active_defrag_time", 0);
+    line(out, "current_active_defrag_time", 0);
+    line(out, "tracking_total_keys", 0);
+    line(out, "tracking_total_items", 0);
+    line(out, "tracking_total_prefixes", 0);
+    line(out, "unexpected_error_replies", s.unexpected_error_replies);
+    line(out, "total_error_replies", s.total_error_replies);
+    line(out, "dump_payload_sanitizations", 0);
+    line(out, "total_reads_processed", s.total_reads_processed);
+    line(out, "total_writes_processed", s.total_writes_processed);
+    line(out, "io_threaded_reads_processed", 0);
+    line(out, "io_threaded_writes_processed", 0);
+    line(out, "reply_buffer_shrinks", 0);
+    line(out, "reply_buffer_expands", 0);
+}
+
+fn info_replication(srv: &Server, out: &mut String) {
+    out.push_str("# Replication\r\n");
+    line(out, "role", "master");
+    line(out, "connected_slaves", 0);
+    line(out, "master_failover_state", "no-failover");
+    line(out, "master_replid", &srv.run_id);
+    line(out, "master_replid2", "0000000000000000000000000000000000000000");
+    line(out, "master_repl_offset", 0);
+    line(out, "second_repl_offset", -1);
+    line(out, "repl_backlog_active", 0);
+    line(out, "repl_backlog_size", srv.config.repl_backlog_size);
+    line(out, "repl_backlog_first_byte_offset", 0);
+    line(out, "repl_backlog_histlen", 0);
+}
+
+fn info_cpu(out: &mut String) {
+    // SAFETY: getrusage fills the structs we own.
+    let (s, u, cs, cu) = unsafe {
+        let mut me: libc::rusage = std::mem::zeroed();
+        let mut ch: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut me);
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut ch);
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+        (t(me.ru_stime), t(me.ru_utime), t(ch.ru_stime), t(ch.ru_utime))
+    };
+    out.push_str("# CPU\r\n");
+    line(out, "used_cpu_sys", format!("{:.6}", s));
+    line(out, "used_cpu_user", format!("{:.6}", u));
+    line(out, "used_cpu_sys_children", format!("{:.6}", cs));
+    line(out, "used_cpu_user_children", format!("{:.6}", cu));
+    line(out, "used_cpu_sys_main_thread", format!("{:.6}", s));
+    line(out, "used_cpu_user_main_thread", format!("{:.6}", u));
+}
+
+fn info_commandstats(srv: &Server, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    for r in &registry().all {
+        let st = &srv.cmd_stats[r.id];
+        if st.calls == 0 && st.rejected_calls == 0 && st.failed_calls == 0 {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+            r.full_name,
+            st.calls,
+            st.usec,
+            if st.calls > 0 { st.usec as f64 / st.calls as f64 } else { 0.0 },
+            st.rejected_calls,
+            st.failed_calls
+        );
+    }
+}
+
+fn info_errorstats(srv: &Server, out: &mut String) {
+    out.push_str("# Errorstats\r\n");
+    let mut codes: Vec<_> = srv.stats.errors.iter().collect();
+    codes.sort();
+    for (code, n) in codes {
+        let _ = write!(out, "errorstat_{}:count={}\r\n", code, n);
+    }
+}
+
+fn info_keyspace(srv: &Server, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    for db in &srv.dbs {
+        if db.is_empty() {
+            continue;
+        }
+        let _ =
+            write!(out, "db{}:keys={},expires={},avg_ttl=0\r\n", db.id, db.len(), db.expires_len());
+    }
+}

@@ -1,0 +1,338 @@
+//! Looking at the server from inside: COMMAND (and its subcommands), SLOWLOG, LATENCY,
+//! MEMORY USAGE, MONITOR.
+
+use super::{Argv, Keys, err, flag, registry};
+use super::{reply_help, reply_help_ending};
+use crate::app::server::Server;
+use crate::net::client::Client;
+use tine_core::base::{self, parse_i64};
+
+fn reply_command_info(c: &mut Client, r: &super::Resolved) {
+    let cmd = r.cmd;
+    let (first, last, step) = match cmd.keys {
+        Keys::None => (0, 0, 0),
+        Keys::Range(f, l, s) => (f, l, s),
+        Keys::NumKeys { .. } => (0, 0, 0),
+    };
+    c.add_array(10);
+    c.add_bulk(r.full_name.as_bytes());
+    c.add_int(cmd.arity as i64);
+    let flags: Vec<&str> =
+        flag::NAMES.iter().filter(|(_, b)| r.flags & b != 0).map(|(n, _)| *n).collect();
+    c.add_set(flags.len());
+    for f in flags {
+        c.add_simple(f);
+    }
+    c.add_int(first as i64);
+    c.add_int(last as i64);
+    c.add_int(step as i64);
+    let cats: Vec<String> = cmd.acl.split_whitespace().map(|a| format!("@{}", a)).collect();
+    c.add_set(cats.len());
+    for a in cats {
+        c.add_simple(&a);
+    }
+    // Redis replies tips and key specs as sets, and no subcommands as an empty set (a
+    // difference only RESP3 shows).
+    c.add_set(0); // tips
+    c.add_set(0); // key specs
+    let reg = registry();
+    let subs: Vec<&super::Resolved> = {
+        let mut v: Vec<_> = r.subs.values().map(|&i| &reg.all[i]).collect();
+        v.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+        v
+    };
+    if subs.is_empty() {
+        c.add_set(0);
+    } else {
+        c.add_array(subs.len());
+    }
+    for s in subs {
+        reply_command_info(c, s);
+    }
+}
+
+/// COMMAND with no subcommand: every command's info.
+pub fn command(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let reg = registry();
+    let tops: Vec<_> = reg.top_level().collect();
+    c.add_array(tops.len());
+    for r in tops {
+        reply_command_info(c, r);
+    }
+}
+
+pub fn command_count(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.add_int(registry().top_level().count() as i64);
+}
+
+pub fn command_info(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let reg = registry();
+    if argv.len() == 2 {
+        return command(_srv, c, argv);
+    }
+    c.add_array(argv.len() - 2);
+    for name in &argv[2..] {
+        match reg.lookup_full(name) {
+            Some(r) => reply_command_info(c, r),
+            None => c.add_null_array(),
+        }
+    }
+}
+
+pub fn command_list(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let reg = registry();
+    let mut names: Vec<&str> = reg.all.iter().map(|r| r.full_name.as_str()).collect();
+    if argv.len() == 5 && base::lower(&argv[2]) == "filterby" {
+        let kind = base::lower(&argv[3]);
+        // MODULE matches nothing (tine loads no modules); an unknown filter is a syntax
+        // error, as in Redis.
+        if !matches!(kind.as_str(), "pattern" | "aclcat" | "module") {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+        let val = &argv[4];
+        names = reg
+            .all
+            .iter()
+            .filter(|r| match kind.as_str() {
+                "pattern" => base::glob_match(val, r.full_name.as_bytes(), true),
+                "aclcat" => {
+                    r.cmd.acl.split_whitespace().any(|a| a.as_bytes().eq_ignore_ascii_case(val))
+                }
+                _ => false,
+            })
+            .map(|r| r.full_name.as_str())
+            .collect();
+    } else if argv.len() != 2 {
+        c.add_error(err::SYNTAX);
+        return;
+    }
+    c.add_array(names.len());
+    for n in names {
+        c.add_bulk(n.as_bytes());
+    }
+}
+
+pub fn command_docs(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let reg = registry();
+    let list: Vec<&super::Resolved> = if argv.len() == 2 {
+        reg.top_level().collect()
+    } else {
+        argv[2..].iter().filter_map(|n| reg.lookup_full(n)).collect()
+    };
+    c.add_map(list.len());
+    for r in list {
+        c.add_bulk(r.full_name.as_bytes());
+        c.add_map(3);
+        c.add_bulk(b"summary");
+        c.add_bulk(r.cmd.summary.as_bytes());
+        c.add_bulk(b"since");
+        c.add_bulk(r.cmd.since.as_bytes());
+        c.add_bulk(b"group");
+        c.add_bulk(r.cmd.group.as_bytes());
+    }
+}
+
+pub fn command_getkeys(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let reg = registry();
+    let args = &argv[2..];
+    let Some(r) = reg.lookup(&args[0]) else {
+        c.add_err("Invalid command specified");
+        return;
+    };
+    let arity = r.cmd.arity;
+    if (arity > 0 && args.len() as i32 != arity) || (args.len() as i32) < -arity {
+        c.add_err("Invalid number of arguments specified for command");
+        return;
+    }
+    match super::key_positions(r.cmd, args) {
+        Ok(pos) if pos.is_empty() => c.add_err("The command has no key arguments"),
+        Ok(pos) => {
+            c.add_array(pos.len());
+            for p in pos {
+                c.add_bulk(&args[p]);
+            }
+        }
+        Err(e) => c.add_err(e),
+    }
+}
+
+pub fn command_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    reply_help(
+        c,
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+        ],
+    );
+}
+
+/// MEMORY USAGE key [SAMPLES count]: the key's estimated bytes (`db::memory`), nil when it
+/// does not exist. Nested values are sampled `count` times (default 5, 0 = all).
+pub fn memory_usage(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut samples = 5usize;
+    let mut opts = argv[3..].chunks(2);
+    for opt in &mut opts {
+        match opt {
+            [name, count] if name.eq_ignore_ascii_case(b"samples") => {
+                match base::parse_i64(count) {
+                    Some(n) if n >= 0 => samples = n as usize,
+                    Some(_) => return c.add_error(err::SYNTAX),
+                    None => return c.add_error(err::NOT_INTEGER),
+                }
+            }
+            _ => return c.add_error(err::SYNTAX),
+        }
+    }
+    // As Redis: a plain lookup, no expiry, no keyspace statistics.
+    match srv.dbs[c.db].memory_usage(&argv[2], samples) {
+        Some(n) => c.add_int(n as i64),
+        None => c.add_null(),
+    }
+}
+
+pub fn memory_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    reply_help_ending(
+        c,
+        "MEMORY",
+        &[
+            "USAGE <key> [SAMPLES <count>]",
+            "    Return memory in bytes used by <key> and its value. Nested values are",
+            "    sampled up to <count> times (default: 5, 0 means sample all).",
+        ],
+        "    Prints this help.",
+    );
+}
+
+/// LATENCY LATEST: for every event, its latest sample's time and latency and its maximum.
+pub fn latency_latest(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let rows: Vec<_> = srv.latency.events().map(|(e, s)| (e, s.latest(), s.max)).collect();
+    c.add_array(rows.len());
+    for (event, latest, max) in rows {
+        c.add_array(4);
+        c.add_bulk(event.as_bytes());
+        c.add_int(latest.time);
+        c.add_int(latest.latency as i64);
+        c.add_int(max as i64);
+    }
+}
+
+/// LATENCY HISTORY event: its samples, oldest first, as [time, latency] pairs.
+pub fn latency_history(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let samples: Vec<_> =
+        srv.latency.series(&argv[2]).map(|s| s.history().collect()).unwrap_or_default();
+    c.add_array(samples.len());
+    for s in samples {
+        c.add_array(2);
+        c.add_int(s.time);
+        c.add_int(s.latency as i64);
+    }
+}
+
+/// LATENCY RESET [event ...]: forgets those events (all without arguments); how many it forgot.
+pub fn latency_reset(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let n = srv.latency.reset(&argv[2..]);
+    c.add_int(n as i64);
+}
+
+/// Redis 7.0.15's text, without DOCTOR, GRAPH and HISTOGRAM, which tine does not have.
+pub fn latency_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    reply_help_ending(
+        c,
+        "LATENCY",
+        &[
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+        ],
+        "    Prints this help.",
+    );
+}
+
+pub fn slowlog_get(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let count = match argv.get(2) {
+        None => 10,
+        Some(a) => match parse_i64(a) {
+            Some(n) if n >= -1 => {
+                if n == -1 {
+                    srv.slowlog.len()
+                } else {
+                    n as usize
+                }
+            }
+            _ => {
+                c.add_err("count should be greater than or equal to -1");
+                return;
+            }
+        },
+    };
+    let entries: Vec<_> = srv.slowlog.iter().take(count).collect();
+    c.add_array(entries.len());
+    for e in entries {
+        c.add_array(6);
+        c.add_int(e.id as i64);
+        c.add_int(e.time);
+        c.add_int(e.duration_us);
+        c.add_array(e.argv.len());
+        for a in &e.argv {
+            c.add_bulk(a);
+        }
+        c.add_bulk(e.peer.as_bytes());
+        c.add_bulk(&e.name);
+    }
+}
+
+pub fn slowlog_len(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.add_int(srv.slowlog.len() as i64);
+}
+
+pub fn slowlog_reset(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    srv.slowlog.clear();
+    c.add_ok();
+}
+
+pub fn slowlog_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    reply_help(
+        c,
+        "SLOWLOG",
+        &[
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+        ],
+    );
+}
+
+pub fn monitor(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    if c.monitor {
+        return;
+    }
+    c.monitor = true;
+    srv.monitors.push(c.slot);
+    c.add_ok();
+}

@@ -1,0 +1,572 @@
+//! Generic keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, the EXPIRE family, TTL,
+//! FLUSHDB/FLUSHALL, SWAPDB, MOVE, OBJECT.
+
+use super::{Argv, err};
+use crate::app::server::Server;
+use crate::config::custom::notify;
+use crate::net::client::Client;
+use tine_core::base::{self, glob_match, parse_i64};
+use tine_core::keyspace::Value;
+
+pub fn del(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut n = 0;
+    for key in &argv[1..] {
+        if srv.expire_if_needed(c.db, key) {
+            continue;
+        }
+        if srv.dbs[c.db].remove(key).is_some() {
+            n += 1;
+            srv.notify(notify::GENERIC, "del", key, c.db);
+        }
+    }
+    srv.dirty += n as u64;
+    c.add_int(n);
+}
+
+pub fn exists(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut n = 0;
+    for key in &argv[1..] {
+        if srv.lookup_read_notouch(c.db, key, true).is_some() {
+            n += 1;
+        }
+    }
+    c.add_int(n);
+}
+
+pub fn touch(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    exists(srv, c, argv)
+}
+
+pub fn type_(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let t = srv.lookup_read_notouch(c.db, &argv[1], true).map(|v| v.type_name()).unwrap_or("none");
+    c.add_simple(t);
+}
+
+pub fn keys(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let pattern = &argv[1];
+    let all = pattern.as_slice() == b"*";
+    let now = srv.now_ms;
+    let d = &srv.dbs[c.db];
+    let found: Vec<Vec<u8>> = d
+        .iter()
+        .filter(|(k, _)| all || glob_match(pattern, k, false))
+        .filter(|(k, _)| !matches!(d.expire_of(k), Some(t) if t <= now))
+        .map(|(k, _)| k.to_vec())
+        .collect();
+    c.add_bulk_array(found.iter());
+}
+
+/// Parses a SCAN cursor as Redis's `parseScanCursorOrReply` does with `strtoul`: optional
+/// '+' or '-' (which negates modulo 2^64, so "-1" is the largest cursor), decimal digits, the
+/// whole argument consumed ("" is cursor 0), no leading space, no overflow.
+pub fn parse_cursor(c: &mut Client, arg: &[u8]) -> Option<u64> {
+    match strtoul_cursor(arg) {
+        Some(v) => Some(v),
+        None => {
+            c.add_err("invalid cursor");
+            None
+        }
+    }
+}
+
+fn strtoul_cursor(arg: &[u8]) -> Option<u64> {
+    if arg.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::strtoul_cursor;
+
+    #[test]
+    fn cursor_parses_like_strtoul() {
+        assert_eq!(strtoul_cursor(b"0"), Some(0));
+        assert_eq!(strtoul_cursor(b""), Some(0));
+        assert_eq!(strtoul_cursor(b"+5"), Some(5));
+        assert_eq!(strtoul_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(strtoul_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(strtoul_cursor(b"18446744073709551616"), None);
+        assert_eq!(strtoul_cursor(b" 1"), None);
+        assert_eq!(strtoul_cursor(b"1x"), None);
+        assert_eq!(strtoul_cursor(b"-"), None);
+    }
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+pub fn scan(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(mut cursor) = parse_cursor(c, &argv[1]) else {
+        return;
+    };
+    let mut pattern: Option<&[u8]> = None;
+    let mut count: i64 = 10;
+    let mut type_filter: Option<String> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let opt = base::lower(&argv[i]);
+        if i + 1 >= argv.len() {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+        match opt.as_str() {
+            "match" => pattern = Some(&argv[i + 1]),
+            "count" => match parse_i64(&argv[i + 1]) {
+                Some(n) if n >= 1 => count = n,
+                Some(_) => {
+                    c.add_error(err::SYNTAX);
+                    return;
+                }
+                None => {
+                    c.add_error(err::NOT_INTEGER);
+                    return;
+                }
+            },
+            "type" => type_filter = Some(base::lower(&argv[i + 1])),
+            _ => {
+                c.add_error(err::SYNTAX);
+                return;
+            }
+        }
+        i += 2;
+    }
+    let d = &srv.dbs[c.db];
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let mut iterations = count * 10;
+    loop {
+        cursor = d.scan(cursor, |k, _| {
+            if pattern.is_some_and(|p| !glob_match(p, k, false)) {
+                return;
+            }
+            found.push(k.to_vec());
+        });
+        iterations -= 1;
+        if cursor == 0 || found.len() as i64 >= count || iterations <= 0 {
+            break;
+        }
+    }
+    // As Redis 7.0's scanGenericCommand: with TYPE, each key is looked up
+    // (lookupKeyReadWithFlags NOTOUCH: a key past its time is deleted and its TYPE is "none",
+    // hits and misses are counted); keys past their time that passed the filters are deleted
+    // (expireIfNeeded), not just left out.
+    found.retain(|k| {
+        if let Some(t) = type_filter.as_deref() {
+            let ty = srv.lookup_read_notouch(c.db, k, true).map_or("none", |v| v.type_name());
+            if ty != t {
+                return false;
+            }
+        }
+        !srv.expire_if_needed(c.db, k)
+    });
+    c.add_array(2);
+    c.add_bulk(cursor.to_string().as_bytes());
+    c.add_bulk_array(found.iter());
+}
+
+pub fn randomkey(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    // A few tries to skip expired keys, as Redis's dbRandomKey: each one found is deleted,
+    // counted and announced ("expired").
+    for _ in 0..100 {
+        let Some(k) = srv.dbs[c.db].random_key().map(|k| k.to_vec()) else {
+            break;
+        };
+        if srv.expire_if_needed(c.db, &k) {
+            continue;
+        }
+        c.add_bulk(&k);
+        return;
+    }
+    c.add_null();
+}
+
+fn rename_generic(srv: &mut Server, c: &mut Client, argv: &Argv, nx: bool) {
+    let (src, dst) = (&argv[1], &argv[2]);
+    let now = srv.now_ms;
+    let d = &mut srv.dbs[c.db];
+    if d.get(src, now).is_none() {
+        c.add_error(err::NO_SUCH_KEY);
+        return;
+    }
+    if src == dst {
+        if nx {
+            c.add_int(0);
+        } else {
+            c.add_ok();
+        }
+        return;
+    }
+    if nx && d.contains(dst, now) {
+        c.add_int(0);
+        return;
+    }
+    let expire = d.expire_of(src);
+    let value = d.remove(src).expect("checked above");
+    d.remove(dst);
+    d.set(dst, value, false);
+    if expire.is_some() {
+        d.set_expire(dst, expire);
+    }
+    srv.dirty += 1;
+    srv.notify(notify::GENERIC, "rename_from", src, c.db);
+    srv.notify(notify::GENERIC, "rename_to", dst, c.db);
+    if nx {
+        c.add_int(1);
+    } else {
+        c.add_ok();
+    }
+}
+
+pub fn rename(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    rename_generic(srv, c, argv, false);
+}
+
+pub fn renamenx(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    rename_generic(srv, c, argv, true);
+}
+
+/// The EXPIRE family: `unit_ms` 1000 or 1, `absolute` for the *AT forms.
+fn expire_generic(srv: &mut Server, c: &mut Client, argv: &Argv, unit_ms: i64, absolute: bool) {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in &argv[3..] {
+        match base::lower(a).as_str() {
+            "nx" => nx = true,
+            "xx" => xx = true,
+            "gt" => gt = true,
+            "lt" => lt = true,
+            _ => {
+                c.add_err(&format!("Unsupported option {}", String::from_utf8_lossy(a)));
+                return;
+            }
+        }
+    }
+    if nx && (xx || gt || lt) {
+        c.add_err("NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if gt && lt {
+        c.add_err("GT and LT options at the same time are not compatible");
+        return;
+    }
+    // The time is read after the flags, as Redis 7.0 does: a flag error wins.
+    let Some(n) = parse_i64(&argv[2]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
+    let name = base::lower(&argv[0]);
+    let when = n
+        .checked_mul(unit_ms)
+        .and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.now_ms) });
+    let Some(when) = when else {
+        c.add_err(&format!("invalid expire time in '{}' command", name));
+        return;
+    };
+    let now = srv.now_ms;
+    let d = &mut srv.dbs[c.db];
+    if d.get(&argv[1], now).is_none() {
+        c.add_int(0);
+        return;
+    }
+    let current = d.expire_of(&argv[1]);
+    let ok = match current {
+        None => !(xx || gt),
+        Some(t) => !nx && !(gt && when <= t) && !(lt && when >= t),
+    };
+    if !ok {
+        c.add_int(0);
+        return;
+    }
+    let event = if when <= now {
+        d.remove(&argv[1]);
+        "del"
+    } else {
+        d.set_expire(&argv[1], Some(when));
+        "expire"
+    };
+    // Propagated as its effect: an absolute PEXPIREAT, or the DEL of a time already past.
+    if event == "del" {
+        srv.propagate_as(crate::engine::feed::argv(&[b"DEL", &argv[1]]));
+    } else {
+        srv.propagate_as(crate::engine::feed::argv(&[
+            b"PEXPIREAT",
+            &argv[1],
+            when.to_string().as_bytes(),
+        ]));
+    }
+    srv.dirty += 1;
+    srv.notify(notify::GENERIC, event, &argv[1], c.db);
+    c.add_int(1);
+}
+
+pub fn expire(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    expire_generic(srv, c, argv, 1000, false);
+}
+pub fn pexpire(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    expire_generic(srv, c, argv, 1, false);
+}
+pub fn expireat(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    expire_generic(srv, c, argv, 1000, true);
+}
+pub fn pexpireat(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    expire_generic(srv, c, argv, 1, true);
+}
+
+/// TTL-like replies: -2 missing, -1 no expiry, else the figure from `f(expire_at_ms, now)`.
+fn ttl_generic(srv: &mut Server, c: &mut Client, key: &[u8], f: impl Fn(i64, i64) -> i64) {
+    let now = srv.now_ms;
+    if srv.lookup_read_notouch(c.db, key, true).is_none() {
+        c.add_int(-2);
+        return;
+    }
+    match srv.dbs[c.db].expire_of(key) {
+        None => c.add_int(-1),
+        Some(t) => c.add_int(f(t, now)),
+    }
+}
+
+pub fn ttl(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    ttl_generic(srv, c, &argv[1], |t, now| ((t - now).max(0) + 500) / 1000);
+}
+pub fn pttl(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    ttl_generic(srv, c, &argv[1], |t, now| (t - now).max(0));
+}
+pub fn expiretime(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    ttl_generic(srv, c, &argv[1], |t, _| t / 1000);
+}
+pub fn pexpiretime(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    ttl_generic(srv, c, &argv[1], |t, _| t);
+}
+
+pub fn persist(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let now = srv.now_ms;
+    let d = &mut srv.dbs[c.db];
+    if d.get(&argv[1], now).is_some() && d.expire_of(&argv[1]).is_some() {
+        d.set_expire(&argv[1], None);
+        srv.dirty += 1;
+        srv.notify(notify::GENERIC, "persist", &argv[1], c.db);
+        c.add_int(1);
+    } else {
+        c.add_int(0);
+    }
+}
+
+/// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL.
+fn flush_mode_ok(c: &mut Client, argv: &Argv) -> bool {
+    match argv.get(1).map(|a| base::lower(a)) {
+        None => true,
+        Some(m) if (m == "async" || m == "sync") && argv.len() == 2 => true,
+        _ => {
+            c.add_error(err::SYNTAX);
+            false
+        }
+    }
+}
+
+pub fn flushdb(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if !flush_mode_ok(c, argv) {
+        return;
+    }
+    let n = srv.dbs[c.db].clear();
+    srv.dirty += n as u64;
+    c.add_ok();
+}
+
+pub fn flushall(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if !flush_mode_ok(c, argv) {
+        return;
+    }
+    let n: usize = srv.dbs.iter_mut().map(|d| d.clear()).sum();
+    srv.dirty += n as u64 + 1;
+    crate::persist::snapshot::flushall_reset_rdb(srv);
+    c.add_ok();
+}
+
+/// MOVE's target database: Redis reads it with getIntFromObjectOrReply, so anything that is
+/// not a 32-bit integer is "value is not an integer or out of range".
+fn parse_db_index(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<usize> {
+    match parse_i64(arg).filter(|&i| i32::try_from(i).is_ok()) {
+        None => {
+            c.add_error(err::NOT_INTEGER);
+            None
+        }
+        Some(i) if i < 0 || i as usize >= srv.dbs.len() => {
+            c.add_error(err::DB_INDEX);
+            None
+        }
+        Some(i) => Some(i as usize),
+    }
+}
+
+pub fn swapdb(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let (Some(a), Some(b)) = (parse_i64(&argv[1]), parse_i64(&argv[2])) else {
+        c.add_err("invalid first DB index");
+        return;
+    };
+    let n = srv.dbs.len() as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        c.add_error(err::DB_INDEX);
+        return;
+    }
+    if a != b {
+        let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
+        let (left, right) = srv.dbs.split_at_mut(hi);
+        left[lo].swap_contents(&mut right[0]);
+        crate::engine::blocking::signal_swapped_dbs(srv, lo, hi);
+        srv.dirty += 1;
+    }
+    c.add_ok();
+}
+
+pub fn move_(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(dst) = parse_db_index(srv, c, &argv[2]) else {
+        return;
+    };
+    if dst == c.db {
+        c.add_err("source and destination objects are the same");
+        return;
+    }
+    if srv.lookup_read_nostats(c.db, &argv[1]).is_none()
+        || srv.lookup_read_nostats(dst, &argv[1]).is_some()
+    {
+        c.add_int(0);
+        return;
+    }
+    let expire = srv.dbs[c.db].expire_of(&argv[1]);
+    let v = srv.dbs[c.db].remove(&argv[1]).expect("checked");
+    srv.dbs[dst].set(&argv[1], v, false);
+    if expire.is_some() {
+        srv.dbs[dst].set_expire(&argv[1], expire);
+    }
+    srv.dirty += 1;
+    srv.notify(notify::GENERIC, "move_from", &argv[1], c.db);
+    srv.notify(notify::GENERIC, "move_to", &argv[1], dst);
+    c.add_int(1);
+}
+
+pub fn object_encoding(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match srv.lookup_read_notouch(c.db, &argv[2], false) {
+        Some(v) => {
+            let e = v.encoding();
+            c.add_bulk(e.as_bytes());
+        }
+        None => c.add_null(),
+    }
+}
+
+pub fn object_refcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match srv.lookup_read_notouch(c.db, &argv[2], false) {
+        // Redis shares small integers (refcount INT_MAX); tine never shares values.
+        Some(_) => c.add_int(1),
+        None => c.add_null(),
+    }
+}
+
+pub fn object_idletime(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
+        return c.add_null();
+    }
+    if srv.config.maxmemory_policy.contains("lfu") {
+        return c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    }
+    let meta = srv.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
+    c.add_int((tine_core::types::access::idle_ms(meta) / 1000) as i64);
+}
+
+pub fn object_freq(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
+        return c.add_null();
+    }
+    if !srv.config.maxmemory_policy.contains("lfu") {
+        return c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    }
+    let meta = srv.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
+    c.add_int(tine_core::types::access::lfu_decr_and_return(meta) as i64);
+}
+
+pub fn object_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    super::reply_help(
+        c,
+        "OBJECT",
+        &[
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+        ],
+    );
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]. The value is deep-copied through
+/// the DUMP codec, which keeps its encoding as Redis's COPY does.
+pub fn copy(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut dst_db = c.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < argv.len() {
+        match base::lower(&argv[i]).as_str() {
+            "replace" => replace = true,
+            "db" if i + 1 < argv.len() => {
+                match parse_i64(&argv[i + 1]) {
+                    Some(n) if n >= 0 && (n as usize) < srv.dbs.len() => dst_db = n as usize,
+                    Some(_) => return c.add_error(err::DB_INDEX),
+                    None => return c.add_error(err::NOT_INTEGER),
+                }
+                i += 1;
+            }
+            _ => return c.add_error(err::SYNTAX),
+        }
+        i += 1;
+    }
+    let (src, dst) = (&argv[1], &argv[2]);
+    if dst_db == c.db && src == dst {
+        return c.add_err("source and destination objects are the same");
+    }
+    // Strings are cloned as they are: Redis's dupStringObject keeps "raw", "embstr" or "int",
+    // which a trip through the DUMP codec would not.
+    let (payload, string) = match srv.lookup_read(c.db, src) {
+        None => return c.add_int(0),
+        Some(Value::Str(s)) => (Vec::new(), Some(s.clone())),
+        Some(v) => (tine_core::rdb::dump::dump_payload(v, false), None),
+    };
+    let expire = srv.dbs[c.db].expire_of(src);
+    srv.expire_if_needed(dst_db, dst);
+    if srv.dbs[dst_db].peek(dst).is_some() && !replace {
+        return c.add_int(0);
+    }
+    let limits = srv.config.load_limits();
+    let value = match string {
+        Some(s) => Value::Str(s),
+        None => match tine_core::rdb::dump::restore_payload(&payload, &limits) {
+            Ok(v) => v,
+            Err(e) => return c.add_err(&format!("COPY failed: {}", e)),
+        },
+    };
+    let d = &mut srv.dbs[dst_db];
+    d.remove(dst);
+    d.set(dst, value, false);
+    if expire.is_some() {
+        d.set_expire(dst, expire);
+    }
+    srv.dirty += 1;
+    srv.notify(notify::GENERIC, "copy_to", dst, dst_db);
+    c.add_int(1);
+}

@@ -1,0 +1,931 @@
+//! List commands: pushes and pops at both ends (LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP,
+//! LMPOP), moves between lists (LMOVE, RPOPLPUSH), reads (LLEN, LRANGE, LINDEX, LPOS) and
+//! edits (LSET, LINSERT, LREM, LTRIM), and the blocking forms (BLPOP, BRPOP, BLMPOP, BLMOVE,
+//! BRPOPLPUSH) built on `crate::engine::blocking`.
+//!
+//! Replies, errors and the order in which arguments are checked follow Redis 7.0's t_list.c:
+//! every argument is validated before the keyspace changes, and a list that becomes empty is
+//! deleted in the same command (a key never holds an empty list). New lists take their node
+//! size from `list-max-listpack-size`.
+//!
+//! A blocking command that cannot be served at once blocks through
+//! `blocking::block_for_keys` with one of the `serve_*` functions below as its retry: when one
+//! of its keys is created, the retry pops from that key and replies, or leaves the client
+//! waiting when the key is not a list.
+
+use super::{Argv, err};
+use crate::app::server::Server;
+use crate::config::custom::notify;
+use crate::engine::blocking::{self, Served};
+use crate::net::client::Client;
+use tine_core::base::parse_i64;
+use tine_core::keyspace::Value;
+use tine_core::types::list::List;
+use tine_core::types::listpack::Entry;
+
+/// Largest element a list takes: a listpack node is at most 4 GiB (Redis 7.0 would store a
+/// bigger one in a "plain" node; tine refuses it rather than fail later).
+const MAX_ELEMENT_SIZE: usize = u32::MAX as usize - 64;
+
+/// Which end of a list.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum End {
+    Head,
+    Tail,
+}
+
+/// LEFT / RIGHT, case-insensitively (Redis's getListPositionFromObjectOrReply).
+fn parse_end(c: &mut Client, arg: &[u8]) -> Option<End> {
+    if arg.eq_ignore_ascii_case(b"left") {
+        Some(End::Head)
+    } else if arg.eq_ignore_ascii_case(b"right") {
+        Some(End::Tail)
+    } else {
+        c.add_error(err::SYNTAX);
+        None
+    }
+}
+
+/// Parses an integer argument, replying Redis's generic error when it is not one.
+fn parse_int(c: &mut Client, arg: &[u8]) -> Option<i64> {
+    let v = parse_i64(arg);
+    if v.is_none() {
+        c.add_error(err::NOT_INTEGER);
+    }
+    v
+}
+
+/// Parses an integer in `min..=max`, replying `msg` for anything else (Redis's
+/// getRangeLongFromObjectOrReply with a message).
+fn parse_ranged(c: &mut Client, arg: &[u8], min: i64, max: i64, msg: &str) -> Option<i64> {
+    match parse_i64(arg) {
+        Some(v) if v >= min && v <= max => Some(v),
+        _ => {
+            c.add_err(msg);
+            None
+        }
+    }
+}
+
+/// The node fill new lists get (`list-max-listpack-size`).
+fn new_list(srv: &Server) -> List {
+    List::new(srv.config.list_max_listpack_size.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+}
+
+/// Replies one list element as a bulk string.
+fn reply_entry(c: &mut Client, e: Entry<'_>) {
+    match e {
+        Entry::Str(s) => c.add_bulk(s),
+        Entry::Int(n) => c.add_bulk_i64(n),
+    }
+}
+
+/// The list at `key` for reading: Ok(None) when missing, Err after replying WRONGTYPE.
+fn read_list<'a>(srv: &'a mut Server, c: &mut Client, key: &[u8]) -> Result<Option<&'a List>, ()> {
+    match srv.lookup_read(c.db, key) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => {
+            c.add_error(err::WRONGTYPE);
+            Err(())
+        }
+    }
+}
+
+/// The list at `key` for writing: Ok(None) when missing, Err after replying WRONGTYPE.
+fn write_list<'a>(
+    srv: &'a mut Server,
+    c: &mut Client,
+    key: &[u8],
+) -> Result<Option<&'a mut List>, ()> {
+    match srv.lookup_write(c.db, key) {
+        None => Ok(None),
+        Some(Value::List(l)) => Ok(Some(l)),
+        Some(_) => {
+            c.add_error(err::WRONGTYPE);
+            Err(())
+        }
+    }
+}
+
+/// Deletes `key` if it holds an empty list.
+fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
+    if let Some(Value::List(l)) = srv.dbs[db].peek(key) {
+        if l.is_empty() {
+            srv.dbs[db].remove(key);
+        }
+    }
+}
+
+fn pop(l: &mut List, end: End) -> Option<Vec<u8>> {
+    match end {
+        End::Head => l.pop_front(),
+        End::Tail => l.pop_back(),
+    }
+}
+
+fn push(l: &mut List, end: End, v: &[u8]) {
+    match end {
+        End::Head => l.push_front(v),
+        End::Tail => l.push_back(v),
+    }
+}
+
+// ----- pushes -----
+
+fn push_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End, only_existing: bool) {
+    if argv[2..].iter().any(|e| e.len() > MAX_ELEMENT_SIZE) {
+        c.add_err("Element too large");
+        return;
+    }
+    let key = &argv[1];
+    let len = match write_list(srv, c, key) {
+        Err(()) => return,
+        Ok(Some(l)) => {
+            for e in &argv[2..] {
+                push(l, end, e);
+            }
+            l.len()
+        }
+        Ok(None) if only_existing => {
+            c.add_int(0);
+            return;
+        }
+        Ok(None) => {
+            let mut l = new_list(srv);
+            for e in &argv[2..] {
+                push(&mut l, end, e);
+            }
+            let len = l.len();
+            srv.dbs[c.db].insert_new(key.as_slice().into(), Value::List(Box::new(l)));
+            len
+        }
+    };
+    srv.dirty += (argv.len() - 2) as u64;
+    c.add_int(len as i64);
+}
+
+pub fn lpush(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    push_generic(srv, c, argv, End::Head, false);
+}
+
+pub fn rpush(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    push_generic(srv, c, argv, End::Tail, false);
+}
+
+pub fn lpushx(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    push_generic(srv, c, argv, End::Head, true);
+}
+
+pub fn rpushx(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    push_generic(srv, c, argv, End::Tail, true);
+}
+
+// ----- pops -----
+
+/// Pops up to `count` elements from `l` and replies them as an array; returns how many.
+fn pop_range_reply(l: &mut List, c: &mut Client, end: End, count: i64) -> usize {
+    let n = (count.max(0) as u64).min(l.len() as u64) as usize;
+    c.add_array(n);
+    for _ in 0..n {
+        let v = pop(l, end).expect("counted");
+        c.add_bulk(&v);
+    }
+    n
+}
+
+/// After popping `popped` elements from the list at `key`: deletes it if `emptied`, counts
+/// the changes.
+fn popped(srv: &mut Server, db: usize, key: &[u8], popped: usize, emptied: bool, end: End) {
+    if emptied {
+        srv.dbs[db].remove(key);
+    }
+    srv.dirty += popped as u64;
+    if popped > 0 {
+        let event = if end == End::Head { "lpop" } else { "rpop" };
+        srv.notify(notify::LIST, event, key, db);
+        if emptied {
+            srv.notify(notify::GENERIC, "del", key, db);
+        }
+    }
+}
+
+fn pop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
+    if argv.len() > 3 {
+        c.add_err(&format!(
+            "wrong number of arguments for '{}' command",
+            tine_core::base::lower(&argv[0])
+        ));
+        return;
+    }
+    let count = match argv.get(2) {
+        Some(a) => match parse_ranged(c, a, 0, i64::MAX, "value is out of range, must be positive")
+        {
+            Some(n) => Some(n),
+            None => return,
+        },
+        None => None,
+    };
+    let key = &argv[1];
+    let db = c.db;
+    let l = match write_list(srv, c, key) {
+        Err(()) => return,
+        Ok(None) => {
+            match count {
+                Some(_) => c.add_null_array(),
+                None => c.add_null(),
+            }
+            return;
+        }
+        Ok(Some(l)) => l,
+    };
+    let n = match count {
+        Some(n) => pop_range_reply(l, c, end, n),
+        None => {
+            let v = pop(l, end).expect("lists are never empty");
+            c.add_bulk(&v);
+            1
+        }
+    };
+    let emptied = l.is_empty();
+    popped(srv, db, key, n, emptied, end);
+}
+
+pub fn lpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    pop_generic(srv, c, argv, End::Head);
+}
+
+pub fn rpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    pop_generic(srv, c, argv, End::Tail);
+}
+
+// ----- reads -----
+
+pub fn llen(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(l) = read_list(srv, c, &argv[1]) {
+        let n = l.map_or(0, |l| l.len());
+        c.add_int(n as i64);
+    }
+}
+
+pub fn lindex(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let l = match read_list(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => return c.add_null(),
+        Ok(Some(l)) => l,
+    };
+    let Some(index) = parse_i64(&argv[2]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
+    match l.get(index) {
+        Some(e) => reply_entry(c, e),
+        None => c.add_null(),
+    }
+}
+
+/// Redis's clamping of a start/stop range against a list of `len` elements: `None` when the
+/// range is empty, else (first index, count).
+fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let llen = len as i64;
+    let mut start = if start < 0 { llen + start } else { start };
+    let mut stop = if stop < 0 { llen + stop } else { stop };
+    if start < 0 {
+        start = 0;
+    }
+    if start > stop || start >= llen {
+        return None;
+    }
+    if stop >= llen {
+        stop = llen - 1;
+    }
+    Some((start as usize, (stop - start + 1) as usize))
+}
+
+pub fn lrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(start) = parse_int(c, &argv[2]) else {
+        return;
+    };
+    let Some(stop) = parse_int(c, &argv[3]) else {
+        return;
+    };
+    let l = match read_list(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => return c.add_array(0),
+        Ok(Some(l)) => l,
+    };
+    match clamp_range(start, stop, l.len()) {
+        None => c.add_array(0),
+        Some((first, n)) => {
+            c.add_array(n);
+            for e in l.iter_from(first as i64).take(n) {
+                reply_entry(c, e);
+            }
+        }
+    }
+}
+
+pub fn lpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let ele = &argv[2];
+    let mut rank: i64 = 1;
+    let mut count: Option<i64> = None;
+    let mut maxlen: i64 = 0;
+    let mut j = 3;
+    while j < argv.len() {
+        let opt = &argv[j];
+        let more = j + 1 < argv.len();
+        if opt.eq_ignore_ascii_case(b"rank") && more {
+            j += 1;
+            let Some(r) = parse_int(c, &argv[j]) else {
+                return;
+            };
+            if r == 0 {
+                c.add_err(
+                    "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                );
+                return;
+            }
+            rank = r;
+        } else if opt.eq_ignore_ascii_case(b"count") && more {
+            j += 1;
+            let Some(n) = parse_ranged(c, &argv[j], 0, i64::MAX, "COUNT can't be negative") else {
+                return;
+            };
+            count = Some(n);
+        } else if opt.eq_ignore_ascii_case(b"maxlen") && more {
+            j += 1;
+            let Some(n) = parse_ranged(c, &argv[j], 0, i64::MAX, "MAXLEN can't be negative") else {
+                return;
+            };
+            maxlen = n;
+        } else {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+        j += 1;
+    }
+    // A negative rank searches from the tail. Redis negates with C's wrap-around, so
+    // i64::MIN stays negative and then matches from the first hit.
+    let from_tail = rank < 0;
+    if from_tail {
+        rank = rank.wrapping_neg();
+    }
+    let l = match read_list(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => {
+            match count {
+                Some(_) => c.add_array(0),
+                None => c.add_null(),
+            }
+            return;
+        }
+        Ok(Some(l)) => l,
+    };
+    let len = l.len();
+    let limit =
+        if maxlen == 0 { usize::MAX } else { usize::try_from(maxlen).unwrap_or(usize::MAX) };
+    let mut found: Vec<i64> = Vec::new();
+    let mut matches: i64 = 0;
+    let want = count.map(|n| if n == 0 { i64::MAX } else { n });
+    let mut check = |i: usize, e: Entry<'_>| -> bool {
+        if e.eq_bytes(ele) {
+            matches += 1;
+            if matches >= rank {
+                found.push(if from_tail { (len - 1 - i) as i64 } else { i as i64 });
+                return match want {
+                    Some(w) => found.len() as i64 >= w,
+                    None => true,
+                };
+            }
+        }
+        false
+    };
+    if from_tail {
+        for (i, e) in l.iter().rev().enumerate().take(limit) {
+            if check(i, e) {
+                break;
+            }
+        }
+    } else {
+        for (i, e) in l.iter().enumerate().take(limit) {
+            if check(i, e) {
+                break;
+            }
+        }
+    }
+    match count {
+        Some(_) => {
+            c.add_array(found.len());
+            for i in found {
+                c.add_int(i);
+            }
+        }
+        None => match found.first() {
+            Some(&i) => c.add_int(i),
+            None => c.add_null(),
+        },
+    }
+}
+
+// ----- edits -----
+
+pub fn lset(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let l = match write_list(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => return c.add_error(err::NO_SUCH_KEY),
+        Ok(Some(l)) => l,
+    };
+    let Some(index) = parse_i64(&argv[2]) else {
+        c.add_error(err::NOT_INTEGER);
+        return;
+    };
+    if argv[3].len() > MAX_ELEMENT_SIZE {
+        c.add_err("Element too large");
+        return;
+    }
+    if l.set(index, &argv[3]) {
+        srv.dirty += 1;
+        c.add_ok();
+    } else {
+        c.add_error(err::INDEX_OUT_OF_RANGE);
+    }
+}
+
+pub fn linsert(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let after = if argv[2].eq_ignore_ascii_case(b"after") {
+        true
+    } else if argv[2].eq_ignore_ascii_case(b"before") {
+        false
+    } else {
+        c.add_error(err::SYNTAX);
+        return;
+    };
+    if argv[4].len() > MAX_ELEMENT_SIZE {
+        c.add_err("Element too large");
+        return;
+    }
+    let l = match write_list(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => return c.add_int(0),
+        Ok(Some(l)) => l,
+    };
+    let Some(at) = l.iter().position(|e| e.eq_bytes(&argv[3])) else {
+        c.add_int(-1);
+        return;
+    };
+    l.insert_at(if after { at + 1 } else { at }, &argv[4]);
+    let len = l.len();
+    srv.dirty += 1;
+    c.add_int(len as i64);
+}
+
+pub fn lrem(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(count) = parse_int(c, &argv[2]) else {
+        return;
+    };
+    let db = c.db;
+    let l = match write_list(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => return c.add_int(0),
+        Ok(Some(l)) => l,
+    };
+    let ele = &argv[3];
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)
+    };
+    // Indexes of the elements to remove, in list order.
+    let mut hits: Vec<usize> = if count < 0 {
+        let len = l.len();
+        let mut v: Vec<usize> = l
+            .iter()
+            .rev()
+            .enumerate()
+            .filter(|(_, e)| e.eq_bytes(ele))
+            .map(|(i, _)| len - 1 - i)
+            .take(limit)
+            .collect();
+        v.reverse();
+        v
+    } else {
+        l.iter().enumerate().filter(|(_, e)| e.eq_bytes(ele)).map(|(i, _)| i).take(limit).collect()
+    };
+    let removed = hits.len();
+    if removed > 32 {
+        // Many hits: rebuild once instead of deleting one by one.
+        let mut kept = List::new(l.fill());
+        let mut next_hit = hits.iter().copied().peekable();
+        let mut ib = [0u8; tine_core::types::listpack::LP_INTBUF_SIZE];
+        for (i, e) in l.iter().enumerate() {
+            if next_hit.peek() == Some(&i) {
+                next_hit.next();
+                continue;
+            }
+            kept.push_back(e.as_bytes(&mut ib));
+        }
+        *l = kept;
+    } else {
+        while let Some(i) = hits.pop() {
+            l.remove_range(i as i64, 1);
+        }
+    }
+    delete_if_empty(srv, db, &argv[1]);
+    srv.dirty += removed as u64;
+    c.add_int(removed as i64);
+}
+
+pub fn ltrim(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(start) = parse_int(c, &argv[2]) else {
+        return;
+    };
+    let Some(stop) = parse_int(c, &argv[3]) else {
+        return;
+    };
+    let db = c.db;
+    let l = match write_list(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => return c.add_ok(),
+        Ok(Some(l)) => l,
+    };
+    let len = l.len();
+    let (left, right) = match clamp_range(start, stop, len) {
+        None => (len, 0),
+        Some((first, n)) => (first, len - first - n),
+    };
+    if left > 0 {
+        l.remove_range(0, left);
+    }
+    if right > 0 {
+        l.remove_range(-(right as i64), right);
+    }
+    delete_if_empty(srv, db, &argv[1]);
+    srv.dirty += (left + right) as u64;
+    c.add_ok();
+}
+
+// ----- moves -----
+
+/// What an LMOVE-like step found.
+enum Moved {
+    /// The source is missing.
+    NoSource,
+    /// Replied WRONGTYPE (source or destination is not a list).
+    WrongType,
+    Value(Vec<u8>),
+}
+
+/// Moves one element from `src` to `dst` (Redis's lmoveGenericCommand without the reply):
+/// both types are checked before anything changes; when `src == dst` the element rotates
+/// within the same list.
+fn move_element(
+    srv: &mut Server,
+    c: &mut Client,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> Moved {
+    let db = c.db;
+    match write_list(srv, c, src) {
+        Err(()) => return Moved::WrongType,
+        Ok(None) => return Moved::NoSource,
+        Ok(Some(_)) => {}
+    }
+    if src != dst && write_list(srv, c, dst).is_err() {
+        return Moved::WrongType;
+    }
+    let now = srv.now_ms;
+    let Some(Value::List(l)) = srv.dbs[db].get_mut(src, now) else {
+        return Moved::NoSource;
+    };
+    let v = pop(l, from).expect("lists are never empty");
+    // Redis publishes the push on the destination before the pop on the source.
+    let (pop_event, push_event) = (
+        if from == End::Head { "lpop" } else { "rpop" },
+        if to == End::Head { "lpush" } else { "rpush" },
+    );
+    if src == dst {
+        push(l, to, &v);
+        srv.notify(notify::LIST, push_event, dst, db);
+        srv.notify(notify::LIST, pop_event, src, db);
+    } else {
+        match srv.dbs[db].get_mut(dst, now) {
+            Some(Value::List(d)) => push(d, to, &v),
+            _ => {
+                let mut d = new_list(srv);
+                push(&mut d, to, &v);
+                srv.dbs[db].insert_new(dst.into(), Value::List(Box::new(d)));
+            }
+        }
+        let emptied = matches!(srv.dbs[db].peek(src), Some(Value::List(l)) if l.is_empty());
+        delete_if_empty(srv, db, src);
+        srv.notify(notify::LIST, push_event, dst, db);
+        srv.notify(notify::LIST, pop_event, src, db);
+        if emptied {
+            srv.notify(notify::GENERIC, "del", src, db);
+        }
+    }
+    srv.dirty += 1;
+    Moved::Value(v)
+}
+
+fn lmove_reply(srv: &mut Server, c: &mut Client, src: &[u8], dst: &[u8], from: End, to: End) {
+    match move_element(srv, c, src, dst, from, to) {
+        Moved::NoSource => c.add_null(),
+        Moved::WrongType => {}
+        Moved::Value(v) => c.add_bulk(&v),
+    }
+}
+
+pub fn lmove(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(from) = parse_end(c, &argv[3]) else {
+        return;
+    };
+    let Some(to) = parse_end(c, &argv[4]) else {
+        return;
+    };
+    lmove_reply(srv, c, &argv[1], &argv[2], from, to);
+}
+
+pub fn rpoplpush(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    lmove_reply(srv, c, &argv[1], &argv[2], End::Tail, End::Head);
+}
+
+// ----- LMPOP / BLMPOP -----
+
+/// The parsed arguments of LMPOP/BLMPOP: the keys' range in argv, the end, the count.
+struct Mpop {
+    first_key: usize,
+    numkeys: usize,
+    end: End,
+    count: i64,
+}
+
+/// Parses `numkeys key... LEFT|RIGHT [COUNT n]` starting at `numkeys_at`, as Redis's
+/// lmpopGenericCommand, replying the error on failure.
+fn parse_mpop(c: &mut Client, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
+    let numkeys =
+        parse_ranged(c, &argv[numkeys_at], 1, i64::MAX, "numkeys should be greater than 0")?;
+    let where_at = usize::try_from(numkeys)
+        .ok()
+        .and_then(|n| n.checked_add(numkeys_at + 1))
+        .filter(|&w| w < argv.len());
+    let Some(where_at) = where_at else {
+        c.add_error(err::SYNTAX);
+        return None;
+    };
+    let end = parse_end(c, &argv[where_at])?;
+    let mut count: Option<i64> = None;
+    let mut j = where_at + 1;
+    while j < argv.len() {
+        if count.is_none() && argv[j].eq_ignore_ascii_case(b"count") && j + 1 < argv.len() {
+            j += 1;
+            count = Some(parse_ranged(c, &argv[j], 1, i64::MAX, "count should be greater than 0")?);
+        } else {
+            c.add_error(err::SYNTAX);
+            return None;
+        }
+        j += 1;
+    }
+    Some(Mpop {
+        first_key: numkeys_at + 1,
+        numkeys: numkeys as usize,
+        end,
+        count: count.unwrap_or(1),
+    })
+}
+
+/// Pops from the first non-empty list among the keys, replying `[key, [elements]]`. Returns
+/// false (after replying nothing) when every key is missing, true when it replied.
+fn mpop_first(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>], end: End, count: i64) -> bool {
+    let db = c.db;
+    for key in keys {
+        match write_list(srv, c, key) {
+            Err(()) => return true,
+            Ok(None) => continue,
+            Ok(Some(l)) => {
+                c.add_array(2);
+                c.add_bulk(key);
+                let n = pop_range_reply(l, c, end, count);
+                let emptied = l.is_empty();
+                popped(srv, db, key, n, emptied, end);
+                srv.propagate_as(crate::engine::feed::argv(&[
+                    pop_name(end),
+                    key,
+                    count.to_string().as_bytes(),
+                ]));
+                return true;
+            }
+        }
+    }
+    false
+}
+
+pub fn lmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(m) = parse_mpop(c, argv, 1) else {
+        return;
+    };
+    let keys = &argv[m.first_key..m.first_key + m.numkeys];
+    if !mpop_first(srv, c, keys, m.end, m.count) {
+        c.add_null_array();
+    }
+}
+
+pub fn blmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(m) = parse_mpop(c, argv, 2) else {
+        return;
+    };
+    let Some(deadline) = blocking::parse_timeout(srv, c, &argv[1]) else {
+        return;
+    };
+    let keys = &argv[m.first_key..m.first_key + m.numkeys];
+    if mpop_first(srv, c, keys, m.end, m.count) {
+        return;
+    }
+    if !blocking::may_block(c) {
+        c.add_null_array();
+        return;
+    }
+    blocking::block_for_keys(srv, c, keys, deadline, argv, serve_blmpop);
+}
+
+fn serve_blmpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Served {
+    if !matches!(srv.dbs[c.db].peek(key), Some(Value::List(_))) {
+        return Served::KeepWaiting;
+    }
+    // Validated when it blocked, so this parse replies nothing.
+    let Some(m) = parse_mpop(c, argv, 2) else {
+        return Served::Done;
+    };
+    mpop_first(srv, c, &[key.to_vec()], m.end, m.count);
+    Served::Done
+}
+
+// ----- BLPOP / BRPOP -----
+
+/// The pop command a blocking or multi-key pop is propagated as.
+fn pop_name(end: End) -> &'static [u8] {
+    match end {
+        End::Head => b"LPOP",
+        End::Tail => b"RPOP",
+    }
+}
+
+/// The word for an end, as LMOVE takes it.
+fn end_word(end: End) -> &'static [u8] {
+    match end {
+        End::Head => b"left",
+        End::Tail => b"right",
+    }
+}
+
+fn bpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
+    let Some(deadline) = blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
+        return;
+    };
+    let keys = &argv[1..argv.len() - 1];
+    let db = c.db;
+    for key in keys {
+        match write_list(srv, c, key) {
+            Err(()) => return,
+            Ok(None) => continue,
+            Ok(Some(l)) => {
+                let v = pop(l, end).expect("lists are never empty");
+                let emptied = l.is_empty();
+                c.add_array(2);
+                c.add_bulk(key);
+                c.add_bulk(&v);
+                popped(srv, db, key, 1, emptied, end);
+                srv.propagate_as(crate::engine::feed::argv(&[pop_name(end), key]));
+                return;
+            }
+        }
+    }
+    if !blocking::may_block(c) {
+        c.add_null_array();
+        return;
+    }
+    blocking::block_for_keys(srv, c, keys, deadline, argv, serve_bpop);
+}
+
+pub fn blpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    bpop_generic(srv, c, argv, End::Head);
+}
+
+pub fn brpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    bpop_generic(srv, c, argv, End::Tail);
+}
+
+fn serve_bpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Served {
+    let end = if argv[0].eq_ignore_ascii_case(b"brpop") { End::Tail } else { End::Head };
+    let db = c.db;
+    let now = srv.now_ms;
+    let Some(Value::List(l)) = srv.dbs[db].get_mut(key, now) else {
+        return Served::KeepWaiting;
+    };
+    let Some(v) = pop(l, end) else {
+        return Served::KeepWaiting;
+    };
+    let emptied = l.is_empty();
+    c.add_array(2);
+    c.add_bulk(key);
+    c.add_bulk(&v);
+    popped(srv, db, key, 1, emptied, end);
+    srv.propagate_as(crate::engine::feed::argv(&[pop_name(end), key]));
+    Served::Done
+}
+
+// ----- BLMOVE / BRPOPLPUSH -----
+
+fn bmove_generic(
+    srv: &mut Server,
+    c: &mut Client,
+    argv: &Argv,
+    from: End,
+    to: End,
+    timeout: &[u8],
+) {
+    let Some(deadline) = blocking::parse_timeout(srv, c, timeout) else {
+        return;
+    };
+    match write_list(srv, c, &argv[1]) {
+        Err(()) => {}
+        Ok(Some(_)) => {
+            lmove_reply(srv, c, &argv[1], &argv[2], from, to);
+            // Served at once: propagated as the non-blocking form.
+            if argv[0].eq_ignore_ascii_case(b"brpoplpush") {
+                srv.propagate_as(crate::engine::feed::argv(&[b"RPOPLPUSH", &argv[1], &argv[2]]));
+            } else {
+                srv.propagate_as(crate::engine::feed::argv(&[
+                    b"LMOVE", &argv[1], &argv[2], &argv[3], &argv[4],
+                ]));
+            }
+        }
+        Ok(None) => {
+            if !blocking::may_block(c) {
+                // Redis answers a null bulk here, not the null array of a timeout.
+                c.add_null();
+                return;
+            }
+            blocking::block_for_keys(srv, c, &argv[1..2], deadline, argv, serve_bmove);
+        }
+    }
+}
+
+pub fn blmove(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(from) = parse_end(c, &argv[3]) else {
+        return;
+    };
+    let Some(to) = parse_end(c, &argv[4]) else {
+        return;
+    };
+    bmove_generic(srv, c, argv, from, to, &argv[5]);
+}
+
+pub fn brpoplpush(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    bmove_generic(srv, c, argv, End::Tail, End::Head, &argv[3]);
+}
+
+/// Serves BLMOVE / BRPOPLPUSH from its ready source. A destination of the wrong type ends the
+/// wait with WRONGTYPE and leaves the source untouched, as Redis 7.0 does.
+fn serve_bmove(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Served {
+    if !matches!(srv.dbs[c.db].peek(key), Some(Value::List(_))) {
+        return Served::KeepWaiting;
+    }
+    let (from, to) = if argv[0].eq_ignore_ascii_case(b"blmove") {
+        let end = |a: &[u8]| {
+            if a.eq_ignore_ascii_case(b"left") { End::Head } else { End::Tail }
+        };
+        (end(&argv[3]), end(&argv[4]))
+    } else {
+        (End::Tail, End::Head)
+    };
+    lmove_reply(srv, c, key, &argv[2], from, to);
+    srv.propagate_as(crate::engine::feed::argv(&[
+        b"LMOVE",
+        key,
+        &argv[2],
+        end_word(from),
+        end_word(to),
+    ]));
+    Served::Done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_clamp_as_redis() {
+        assert_eq!(clamp_range(0, -1, 3), Some((0, 3)));
+        assert_eq!(clamp_range(-100, 100, 3), Some((0, 3)));
+        assert_eq!(clamp_range(1, 1, 3), Some((1, 1)));
+        assert_eq!(clamp_range(2, 1, 3), None);
+        assert_eq!(clamp_range(3, 5, 3), None);
+        assert_eq!(clamp_range(-1, -1, 3), Some((2, 1)));
+        assert_eq!(clamp_range(0, 0, 0), None);
+        assert_eq!(clamp_range(i64::MIN, i64::MAX, 3), Some((0, 3)));
+        assert_eq!(clamp_range(i64::MAX, i64::MIN, 3), None);
+    }
+}

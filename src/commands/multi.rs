@@ -1,0 +1,120 @@
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+//!
+//! Between MULTI and EXEC a client's commands are checked (existence, arity) and queued, each
+//! answered `+QUEUED`; a command that fails those checks flags the transaction, and EXEC then
+//! answers EXECABORT without running anything. EXEC runs the queue back to back — nothing
+//! else runs in between, the event loop being single-threaded — and replies an array of the
+//! commands' replies.
+//!
+//! WATCH is optimistic locking: the keyspace records which clients watch which keys, and every
+//! mutation of a watched key (through `Db`'s mutating methods, so no command can forget) marks
+//! those clients; their EXEC then replies a null array. A watched key that expires between
+//! WATCH and EXEC counts as changed, as in Redis 7.0.
+
+use super::Argv;
+use crate::app::server::Server;
+use crate::net::client::Client;
+
+/// The queued commands of a client inside MULTI.
+#[derive(Default)]
+pub struct MultiState {
+    pub commands: Vec<Vec<Vec<u8>>>,
+    /// A queued command was rejected: EXEC must abort.
+    pub errored: bool,
+}
+
+pub fn multi(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    if c.multi.is_some() {
+        c.add_err("MULTI calls can not be nested");
+        return;
+    }
+    c.multi = Some(MultiState::default());
+    c.add_ok();
+}
+
+pub fn discard(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    if c.multi.is_none() {
+        c.add_err("DISCARD without MULTI");
+        return;
+    }
+    c.multi = None;
+    unwatch_all(srv, c);
+    c.add_ok();
+}
+
+pub fn exec(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let Some(state) = c.multi.take() else {
+        c.add_err("EXEC without MULTI");
+        return;
+    };
+    if state.errored {
+        unwatch_all(srv, c);
+        c.add_error("EXECABORT Transaction discarded because of previous errors.");
+        return;
+    }
+    let now = srv.now_ms;
+    let expired_watch = c.watched.iter().any(|(db, key, had_ttl)| {
+        *had_ttl && srv.dbs[*db].expire_of(key).is_some_and(|t| t <= now)
+    });
+    if c.dirty_cas || expired_watch {
+        unwatch_all(srv, c);
+        c.add_null_array();
+        return;
+    }
+    unwatch_all(srv, c);
+    c.add_array(state.commands.len());
+    c.in_exec = true;
+    for argv in &state.commands {
+        super::call_argv(srv, c, argv);
+    }
+    c.in_exec = false;
+}
+
+pub fn watch(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if c.multi.is_some() {
+        c.add_err("WATCH inside MULTI is not allowed");
+        return;
+    }
+    for key in &argv[1..] {
+        if c.watched.iter().any(|(db, k, _)| *db == c.db && k.as_slice() == key.as_slice()) {
+            continue;
+        }
+        let d = &mut srv.dbs[c.db];
+        let had_ttl = d.expire_of(key).is_some_and(|t| t > srv.now_ms);
+        d.watch(key, c.slot);
+        c.watched.push((c.db, key.clone(), had_ttl));
+        srv.watched_keys += 1;
+    }
+    c.add_ok();
+}
+
+pub fn unwatch(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    unwatch_all(srv, c);
+    c.add_ok();
+}
+
+/// Forgets every key the client watches and clears its "changed" mark.
+pub fn unwatch_all(srv: &mut Server, c: &mut Client) {
+    for (db, key, _) in c.watched.drain(..) {
+        srv.dbs[db].unwatch(&key, c.slot);
+        srv.watched_keys -= 1;
+    }
+    c.dirty_cas = false;
+}
+
+/// After a command: marks the clients whose watched keys it changed.
+pub fn collect_touched(srv: &mut Server, current: &mut Client) {
+    for db in 0..srv.dbs.len() {
+        if srv.dbs[db].touched_watchers.is_empty() {
+            continue;
+        }
+        let slots = std::mem::take(&mut srv.dbs[db].touched_watchers);
+        for slot in slots {
+            if slot == current.slot {
+                current.dirty_cas = true;
+            } else if let Some(other) = srv.clients.get_mut(slot) {
+                other.dirty_cas = true;
+            }
+        }
+    }
+}

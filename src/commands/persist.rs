@@ -1,0 +1,71 @@
+//! Persistence commands: SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF. (LASTSAVE lives with the
+//! other server commands in admin.rs.)
+
+use super::{Argv, err};
+use crate::app::server::Server;
+use crate::net::client::Client;
+use crate::persist::snapshot;
+use tine_core::base;
+
+pub fn save(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    match snapshot::save(srv) {
+        Ok(()) => c.add_ok(),
+        Err(e) if e == "ERR" => c.add_error("ERR"),
+        Err(e) => c.add_error(&e),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: with a child already running, SCHEDULE queues the save for when it is
+/// gone; without SCHEDULE it is refused, as Redis does.
+pub fn bgsave(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let schedule = match argv.get(1) {
+        None => false,
+        Some(a) if base::lower(a) == "schedule" && argv.len() == 2 => true,
+        Some(_) => {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+    };
+    // Inside MULTI/EXEC a fork would run with the transaction half applied: Redis schedules
+    // the save for the cron instead, whatever the argument.
+    let other_child = srv.persist.child.is_some() || c.in_exec;
+    if other_child {
+        let rdb_child = srv
+            .persist
+            .child
+            .as_ref()
+            .is_some_and(|ch| ch.kind == crate::fork::ChildKind::RdbToFile);
+        if rdb_child {
+            c.add_err("Background save already in progress");
+        } else if schedule || c.in_exec {
+            srv.persist.bgsave_scheduled = true;
+            c.add_simple("Background saving scheduled");
+        } else {
+            c.add_err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+        }
+        return;
+    }
+    match snapshot::bgsave(srv) {
+        Ok(()) => c.add_simple("Background saving started"),
+        Err(e) => c.add_error(&e),
+    }
+}
+
+/// BGREWRITEAOF: with a child already running the rewrite is scheduled, as Redis does.
+pub fn bgrewriteaof(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    use crate::persist::aof;
+    if aof::rewrite_in_progress(srv) {
+        c.add_err("Background append only file rewriting already in progress");
+    } else if srv.persist.child.is_some() || c.in_exec {
+        srv.aof.rewrite_scheduled = true;
+        // A manual request resets the back-off so that it runs as soon as possible.
+        srv.aof.consecutive_failures = 0;
+        c.add_simple("Background append only file rewriting scheduled");
+    } else if aof::rewrite::start(srv).is_ok() {
+        c.add_simple("Background append only file rewriting started");
+    } else {
+        c.add_err(
+            "Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! Server commands: TIME, DBSIZE, LASTSAVE, WAIT, ROLE, SHUTDOWN.
+
+use super::{Argv, err};
+use crate::app::server::{Server, ShutdownRequest};
+use crate::net::client::Client;
+use tine_core::base;
+
+pub fn time(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let us = base::ustime();
+    c.add_array(2);
+    c.add_bulk_i64(us / 1_000_000);
+    c.add_bulk_i64(us % 1_000_000);
+}
+
+pub fn dbsize(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    let n = srv.dbs[c.db].len();
+    c.add_int(n as i64);
+}
+
+pub fn lastsave(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.add_int(srv.lastsave);
+}
+
+/// WAIT numreplicas timeout: with no replicas (replication is not built) nothing ever
+/// acknowledges, so as on a Redis master without replicas it answers 0 at once when 0 replicas
+/// are asked for (or inside MULTI/EXEC, where nothing may block), and otherwise blocks until
+/// the timeout (milliseconds, 0 = forever) and answers 0.
+pub fn wait(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(numreplicas) = base::parse_i64(&argv[1]) else {
+        return c.add_error(err::NOT_INTEGER);
+    };
+    let Some(timeout) = base::parse_i64(&argv[2]) else {
+        return c.add_err("timeout is not an integer or out of range");
+    };
+    if timeout < 0 {
+        return c.add_err("timeout is negative");
+    }
+    if numreplicas <= 0 || !crate::engine::blocking::may_block(c) {
+        return c.add_int(0);
+    }
+    let deadline = if timeout == 0 { 0 } else { srv.now_ms.saturating_add(timeout) };
+    crate::engine::blocking::block_for_replicas(srv, c, deadline, argv);
+}
+
+/// ROLE: tine is always a master without replicas for now (replication is not built), so the
+/// reply is Redis's for that case: the role, the replication offset (0, as INFO
+/// replication's `master_repl_offset`) and an empty replica list. Client libraries ask ROLE
+/// to tell a master from a replica.
+pub fn role(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+    c.add_array(3);
+    c.add_bulk(b"master");
+    c.add_int(0);
+    c.add_array(0);
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
+pub fn shutdown(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let mut req = ShutdownRequest::default();
+    let mut abort = false;
+    for a in &argv[1..] {
+        match base::lower(a).as_str() {
+            "nosave" => req.nosave = true,
+            "save" => req.save = true,
+            "now" => req.now = true,
+            "force" => req.force = true,
+            "abort" => abort = true,
+            _ => {
+                c.add_error(err::SYNTAX);
+                return;
+            }
+        }
+    }
+    if (abort && argv.len() > 2) || (req.nosave && req.save) {
+        c.add_error(err::SYNTAX);
+        return;
+    }
+    if abort {
+        if srv.shutdown.take().is_some() {
+            c.add_ok();
+        } else {
+            c.add_err("No shutdown in progress.");
+        }
+        return;
+    }
+    if crate::app::shutdown::prepare(srv, req) {
+        srv.exit_requested = true;
+    } else {
+        c.add_err("Errors trying to SHUTDOWN. Check logs.");
+    }
+}

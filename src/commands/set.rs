@@ -1,0 +1,690 @@
+//! Set commands: SADD, SREM, SMEMBERS, SISMEMBER, SMISMEMBER, SCARD, SPOP, SRANDMEMBER, SMOVE,
+//! the SINTER/SUNION/SDIFF families (with STORE variants and SINTERCARD) and SSCAN — Redis 7.0's
+//! replies, errors and orders of checks.
+//!
+//! Values are `db::set::Set` (intset or table). Sets left empty by a command are deleted.
+//! Combined results are built as a new `Set` (starting as an intset, converting as members
+//! demand, as Redis's `sunionDiffGenericCommand` does), so a stored result gets the encoding
+//! Redis would give it. Also holds the HSCAN/SSCAN option parser shared with `hash.rs`.
+
+use super::{Argv, err, keys::parse_cursor};
+use crate::app::server::Server;
+use crate::net::client::Client;
+use tine_core::base::{self, glob_match, parse_i64};
+use tine_core::keyspace::Value;
+use tine_core::types::listpack::{Entry, IntBuf};
+use tine_core::types::set::Set;
+
+/// `getPositiveLongFromObjectOrReply`'s default message (SPOP count).
+const ERR_NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+/// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`'s message (SRANDMEMBER, HRANDFIELD).
+pub(super) const ERR_COUNT_RANGE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+
+fn max_intset_entries(srv: &Server) -> usize {
+    usize::try_from(srv.config.set_max_intset_entries).unwrap_or(0)
+}
+
+/// The set at `key` for reading: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
+fn read_set<'a>(srv: &'a mut Server, c: &mut Client, key: &[u8]) -> Result<Option<&'a Set>, ()> {
+    match srv.lookup_read(c.db, key) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => {
+            c.add_error(err::WRONGTYPE);
+            Err(())
+        }
+    }
+}
+
+/// The set at `key` for writing: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
+fn write_set<'a>(
+    srv: &'a mut Server,
+    c: &mut Client,
+    key: &[u8],
+) -> Result<Option<&'a mut Set>, ()> {
+    match srv.lookup_write(c.db, key) {
+        None => Ok(None),
+        Some(Value::Set(s)) => Ok(Some(s)),
+        Some(_) => {
+            c.add_error(err::WRONGTYPE);
+            Err(())
+        }
+    }
+}
+
+/// Replies one member.
+pub(super) fn add_entry(c: &mut Client, e: Entry<'_>) {
+    match e {
+        Entry::Int(v) => c.add_bulk_i64(v),
+        Entry::Str(s) => c.add_bulk(s),
+    }
+}
+
+/// Replies a whole set as a RESP3 set (array in RESP2), in the set's own order.
+fn reply_set(c: &mut Client, s: &Set) {
+    c.add_set(s.len());
+    for e in s.iter() {
+        add_entry(c, e);
+    }
+}
+
+/// Replies members already collected, as a RESP3 set.
+fn reply_members(c: &mut Client, members: &[Vec<u8>]) {
+    c.add_set(members.len());
+    for m in members {
+        c.add_bulk(m);
+    }
+}
+
+pub fn sadd(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let max = max_intset_entries(srv);
+    let key = &argv[1];
+    let added = match write_set(srv, c, key) {
+        Err(()) => return,
+        Ok(Some(s)) => argv[2..].iter().filter(|m| s.insert(m, max)).count(),
+        Ok(None) => {
+            let mut s = Set::new();
+            let n = argv[2..].iter().filter(|m| s.insert(m, max)).count();
+            srv.dbs[c.db].insert_new(key.as_slice().into(), Value::Set(Box::new(s)));
+            n
+        }
+    };
+    srv.dirty += added as u64;
+    c.add_int(added as i64);
+}
+
+pub fn srem(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let key = &argv[1];
+    let removed = match write_set(srv, c, key) {
+        Err(()) => return,
+        Ok(None) => 0,
+        Ok(Some(s)) => {
+            let mut n = 0;
+            for m in &argv[2..] {
+                if s.remove(m) {
+                    n += 1;
+                    if s.is_empty() {
+                        break;
+                    }
+                }
+            }
+            if s.is_empty() {
+                srv.dbs[c.db].remove(key);
+            }
+            n
+        }
+    };
+    srv.dirty += removed as u64;
+    c.add_int(removed);
+}
+
+pub fn smembers(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match read_set(srv, c, &argv[1]) {
+        Err(()) => {}
+        Ok(None) => c.add_set(0),
+        Ok(Some(s)) => reply_set(c, s),
+    }
+}
+
+pub fn sismember(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(s) = read_set(srv, c, &argv[1]) {
+        let found = s.is_some_and(|s| s.contains(&argv[2]));
+        c.add_int(found as i64);
+    }
+}
+
+pub fn smismember(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(s) = read_set(srv, c, &argv[1]) {
+        let found: Vec<bool> = argv[2..].iter().map(|m| s.is_some_and(|s| s.contains(m))).collect();
+        c.add_array(found.len());
+        for f in found {
+            c.add_int(f as i64);
+        }
+    }
+}
+
+pub fn scard(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(s) = read_set(srv, c, &argv[1]) {
+        c.add_int(s.map_or(0, |s| s.len()) as i64);
+    }
+}
+
+/// SPOP key [count]
+pub fn spop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if argv.len() > 3 {
+        c.add_error(err::SYNTAX);
+        return;
+    }
+    if argv.len() == 3 {
+        spop_with_count(srv, c, argv);
+        return;
+    }
+    let key = &argv[1];
+    let mut rng = rand::thread_rng();
+    match write_set(srv, c, key) {
+        Err(()) => {}
+        Ok(None) => c.add_null(),
+        Ok(Some(s)) => {
+            let m = s.pop_random(&mut rng);
+            if s.is_empty() {
+                srv.dbs[c.db].remove(key);
+            }
+            match m {
+                Some(m) => {
+                    srv.dirty += 1;
+                    // Propagated as its effect: SREM of the member popped (Redis 7.0).
+                    srv.propagate_as(crate::engine::feed::argv(&[b"SREM", key, &m]));
+                    c.add_bulk(&m);
+                }
+                None => c.add_null(),
+            }
+        }
+    }
+}
+
+fn spop_with_count(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let count = match parse_i64(&argv[2]) {
+        Some(n) if n >= 0 => n as u64,
+        _ => {
+            c.add_error(ERR_NOT_POSITIVE);
+            return;
+        }
+    };
+    let key = &argv[1];
+    let max = max_intset_entries(srv);
+    let mut rng = rand::thread_rng();
+    let s = match write_set(srv, c, key) {
+        Err(()) => return,
+        Ok(None) => {
+            c.add_set(0);
+            return;
+        }
+        Ok(Some(s)) => s,
+    };
+    if count == 0 {
+        c.add_set(0);
+        return;
+    }
+    let size = s.len() as u64;
+    if count >= size {
+        // The whole set, then the key goes.
+        reply_set(c, s);
+        srv.dbs[c.db].remove(key);
+        srv.dirty += 1;
+        srv.propagate_as(crate::engine::feed::argv(&[b"DEL", key]));
+        return;
+    }
+    let remaining = size - count;
+    let popped: Vec<Vec<u8>> = if remaining * 5 > count {
+        // Few to pop: pop them one by one.
+        (0..count).filter_map(|_| s.pop_random(&mut rng)).collect()
+    } else {
+        // Most of the set goes: move the few survivors to a new set and reply with what is
+        // left of the old one (Redis's CASE 3). Like Redis's `setTypeCreate`, the new set
+        // starts as an intset: a table of integers can come back as an intset here.
+        let mut keep = Set::new();
+        for _ in 0..remaining {
+            if let Some(m) = s.pop_random(&mut rng) {
+                keep.insert(&m, max);
+            }
+        }
+        std::mem::swap(s, &mut keep);
+        keep.members()
+    };
+    srv.dirty += popped.len() as u64;
+    // Propagated as SREMs of what was popped, at most 1024 members each (Redis 7.0).
+    let srems = popped
+        .chunks(1024)
+        .map(|chunk| {
+            let mut a = vec![b"SREM".to_vec(), key.to_vec()];
+            a.extend(chunk.iter().cloned());
+            a
+        })
+        .collect();
+    srv.propagate_many(srems);
+    reply_members(c, &popped);
+}
+
+/// Parses SRANDMEMBER/HRANDFIELD's count: (how many, distinct?) or `None` after replying.
+pub(super) fn parse_random_count(c: &mut Client, arg: &[u8]) -> Option<(i64, u64, bool)> {
+    match parse_i64(arg) {
+        None => {
+            c.add_error(err::NOT_INTEGER);
+            None
+        }
+        Some(i64::MIN) => {
+            c.add_error(ERR_COUNT_RANGE);
+            None
+        }
+        Some(n) if n >= 0 => Some((n, n as u64, true)),
+        Some(n) => Some((n, n.unsigned_abs(), false)),
+    }
+}
+
+/// Keeps `count` of the distinct items in `all` (which it consumes), dropping random others.
+pub(super) fn choose_distinct<T, R: rand::Rng + ?Sized>(
+    mut all: Vec<T>,
+    count: usize,
+    rng: &mut R,
+) -> Vec<T> {
+    while all.len() > count {
+        let i = rng.gen_range(0..all.len());
+        all.swap_remove(i);
+    }
+    all
+}
+
+/// SRANDMEMBER key [count]
+pub fn srandmember(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if argv.len() > 3 {
+        c.add_error(err::SYNTAX);
+        return;
+    }
+    let mut rng = rand::thread_rng();
+    if argv.len() == 2 {
+        match read_set(srv, c, &argv[1]) {
+            Err(()) => {}
+            Ok(None) => c.add_null(),
+            Ok(Some(s)) => match s.random_member(&mut rng) {
+                Some(m) => c.add_bulk(&m),
+                None => c.add_null(),
+            },
+        }
+        return;
+    }
+    let Some((_, count, distinct)) = parse_random_count(c, &argv[2]) else {
+        return;
+    };
+    let s = match read_set(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => {
+            c.add_array(0);
+            return;
+        }
+        Ok(Some(s)) => s,
+    };
+    if count == 0 {
+        c.add_array(0);
+        return;
+    }
+    if !distinct {
+        // Repetitions allowed: independent picks. Not preallocated: the count is the user's.
+        c.add_array(count as usize);
+        for _ in 0..count {
+            match s.random_member(&mut rng) {
+                Some(m) => c.add_bulk(&m),
+                None => c.add_null(),
+            }
+        }
+        return;
+    }
+    let size = s.len() as u64;
+    if count >= size {
+        c.add_array(s.len());
+        for e in s.iter() {
+            add_entry(c, e);
+        }
+        return;
+    }
+    let chosen: Vec<Vec<u8>> = if count * 3 > size {
+        // A big part of the set: copy it and drop random members (Redis's CASE 3).
+        choose_distinct(s.members(), count as usize, &mut rng)
+    } else {
+        // A small part: pick at random until enough distinct ones (CASE 4).
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        while (out.len() as u64) < count {
+            if let Some(m) = s.random_member(&mut rng) {
+                if seen.insert(m.clone()) {
+                    out.push(m);
+                }
+            }
+        }
+        out
+    };
+    c.add_array(chosen.len());
+    for m in &chosen {
+        c.add_bulk(m);
+    }
+}
+
+/// SMOVE source destination member
+pub fn smove(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let (src, dst, member) = (&argv[1], &argv[2], &argv[3]);
+    let db = c.db;
+    let max = max_intset_entries(srv);
+    // Types first: the source must exist and be a set, the destination be a set if it exists.
+    let src_kind = srv.lookup_write(db, src).map(|v| matches!(v, Value::Set(_)));
+    let dst_kind = srv.lookup_write(db, dst).map(|v| matches!(v, Value::Set(_)));
+    match (src_kind, dst_kind) {
+        (None, _) => {
+            c.add_int(0);
+            return;
+        }
+        (Some(false), _) | (_, Some(false)) => {
+            c.add_error(err::WRONGTYPE);
+            return;
+        }
+        _ => {}
+    }
+    if src == dst {
+        let found = matches!(srv.dbs[db].peek(src), Some(Value::Set(s)) if s.contains(member));
+        c.add_int(found as i64);
+        return;
+    }
+    let Ok(Some(s)) = write_set(srv, c, src) else {
+        return;
+    };
+    if !s.remove(member) {
+        c.add_int(0);
+        return;
+    }
+    let emptied = s.is_empty();
+    if emptied {
+        srv.dbs[db].remove(src);
+    }
+    srv.dirty += 1;
+    srv.notify(crate::config::custom::notify::SET, "srem", src, db);
+    if emptied {
+        srv.notify(crate::config::custom::notify::GENERIC, "del", src, db);
+    }
+    let added = match write_set(srv, c, dst) {
+        Ok(Some(d)) => d.insert(member, max),
+        _ => {
+            let mut d = Set::new();
+            d.insert(member, max);
+            srv.dbs[db].insert_new(dst.as_slice().into(), Value::Set(Box::new(d)));
+            true
+        }
+    };
+    if added {
+        srv.dirty += 1;
+        srv.notify(crate::config::custom::notify::SET, "sadd", dst, db);
+    }
+    c.add_int(1);
+}
+
+/// Type-checks every key (expiring them as needed); `Err` after replying WRONGTYPE. Returns
+/// which keys exist.
+fn check_set_keys(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>]) -> Result<Vec<bool>, ()> {
+    let mut exists = Vec::with_capacity(keys.len());
+    for k in keys {
+        match srv.lookup_read(c.db, k) {
+            None => exists.push(false),
+            Some(Value::Set(_)) => exists.push(true),
+            Some(_) => {
+                c.add_error(err::WRONGTYPE);
+                return Err(());
+            }
+        }
+    }
+    Ok(exists)
+}
+
+/// The sets at `keys` (already checked), `None` for missing ones.
+fn peek_sets<'a>(srv: &'a Server, db: usize, keys: &[Vec<u8>]) -> Vec<Option<&'a Set>> {
+    keys.iter()
+        .map(|k| match srv.dbs[db].peek(k) {
+            Some(Value::Set(s)) => Some(&**s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The intersection of `keys` as a new set, stopping at `limit` members (0: no limit).
+/// `Ok(None)` when one of the keys is missing (the result is empty).
+fn intersect(
+    srv: &mut Server,
+    c: &mut Client,
+    keys: &[Vec<u8>],
+    limit: usize,
+) -> Result<Option<Set>, ()> {
+    let exists = check_set_keys(srv, c, keys)?;
+    if exists.iter().any(|e| !e) {
+        return Ok(None);
+    }
+    let max = max_intset_entries(srv);
+    let mut sets: Vec<&Set> = peek_sets(srv, c.db, keys).into_iter().flatten().collect();
+    sets.sort_by_key(|s| s.len());
+    let mut out = Set::new();
+    let mut ib = IntBuf::default();
+    for e in sets[0].iter() {
+        let m = e.as_bytes(&mut ib);
+        if sets[1..].iter().all(|s| s.contains(m)) {
+            out.insert(m, max);
+            if limit != 0 && out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum SetOp {
+    Union,
+    Diff,
+}
+
+/// The union or difference of `keys` as a new set.
+fn union_diff(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>], op: SetOp) -> Result<Set, ()> {
+    check_set_keys(srv, c, keys)?;
+    let max = max_intset_entries(srv);
+    let sets = peek_sets(srv, c.db, keys);
+    let mut out = Set::new();
+    let mut ib = IntBuf::default();
+    match op {
+        SetOp::Union => {
+            for s in sets.iter().flatten() {
+                for e in s.iter() {
+                    out.insert(e.as_bytes(&mut ib), max);
+                }
+            }
+        }
+        SetOp::Diff => {
+            if let Some(Some(first)) = sets.first() {
+                for e in first.iter() {
+                    let m = e.as_bytes(&mut ib);
+                    if !sets[1..].iter().flatten().any(|s| s.contains(m)) {
+                        out.insert(m, max);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a computed set at `dst` (deleting `dst` when it is empty) and replies its size.
+fn store_result(srv: &mut Server, c: &mut Client, dst: &[u8], result: Option<Set>) {
+    let db = c.db;
+    match result {
+        Some(s) if !s.is_empty() => {
+            let n = s.len();
+            srv.dbs[db].set(dst, Value::Set(Box::new(s)), false);
+            srv.dirty += 1;
+            c.add_int(n as i64);
+        }
+        _ => {
+            if srv.dbs[db].remove(dst).is_some() {
+                srv.dirty += 1;
+            }
+            c.add_int(0);
+        }
+    }
+}
+
+pub fn sinter(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    match intersect(srv, c, &argv[1..], 0) {
+        Err(()) => {}
+        Ok(None) => c.add_set(0),
+        Ok(Some(s)) => reply_set(c, &s),
+    }
+}
+
+pub fn sinterstore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(r) = intersect(srv, c, &argv[2..], 0) {
+        store_result(srv, c, &argv[1], r);
+    }
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT limit]
+pub fn sintercard(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let numkeys = match parse_i64(&argv[1]) {
+        Some(n) if n >= 1 => n as u64,
+        _ => {
+            c.add_err("numkeys should be greater than 0");
+            return;
+        }
+    };
+    if numkeys > (argv.len() - 2) as u64 {
+        c.add_err("Number of keys can't be greater than number of args");
+        return;
+    }
+    let keys_end = 2 + numkeys as usize;
+    let mut limit = 0usize;
+    let mut i = keys_end;
+    while i < argv.len() {
+        if base::lower(&argv[i]) == "limit" && i + 1 < argv.len() {
+            match parse_i64(&argv[i + 1]) {
+                Some(n) if n >= 0 => limit = usize::try_from(n).unwrap_or(usize::MAX),
+                _ => {
+                    c.add_err("LIMIT can't be negative");
+                    return;
+                }
+            }
+            i += 2;
+        } else {
+            c.add_error(err::SYNTAX);
+            return;
+        }
+    }
+    match intersect(srv, c, &argv[2..keys_end], limit) {
+        Err(()) => {}
+        Ok(None) => c.add_int(0),
+        Ok(Some(s)) => c.add_int(s.len() as i64),
+    }
+}
+
+pub fn sunion(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Union) {
+        reply_set(c, &s);
+    }
+}
+
+pub fn sunionstore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Union) {
+        store_result(srv, c, &argv[1], Some(s));
+    }
+}
+
+pub fn sdiff(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Diff) {
+        reply_set(c, &s);
+    }
+}
+
+pub fn sdiffstore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Diff) {
+        store_result(srv, c, &argv[1], Some(s));
+    }
+}
+
+/// HSCAN/SSCAN options after the cursor: (MATCH pattern, COUNT), or `None` after replying.
+pub(super) fn parse_scan_options<'a>(
+    c: &mut Client,
+    args: &'a [Vec<u8>],
+) -> Option<(Option<&'a [u8]>, usize)> {
+    let mut pattern = None;
+    let mut count = 10usize;
+    let mut i = 0;
+    while i < args.len() {
+        let opt = base::lower(&args[i]);
+        if opt == "count" && i + 1 < args.len() {
+            match parse_i64(&args[i + 1]) {
+                None => {
+                    c.add_error(err::NOT_INTEGER);
+                    return None;
+                }
+                Some(n) if n < 1 => {
+                    c.add_error(err::SYNTAX);
+                    return None;
+                }
+                Some(n) => count = usize::try_from(n).unwrap_or(usize::MAX),
+            }
+        } else if opt == "match" && i + 1 < args.len() {
+            let p = args[i + 1].as_slice();
+            pattern = if p == b"*" { None } else { Some(p) };
+        } else {
+            c.add_error(err::SYNTAX);
+            return None;
+        }
+        i += 2;
+    }
+    Some((pattern, count))
+}
+
+/// Replies `*2 cursor [items]` with items as bulk strings.
+pub(super) fn reply_scan(c: &mut Client, cursor: u64, items: &[Vec<u8>]) {
+    c.add_array(2);
+    c.add_bulk(itoa::Buffer::new().format(cursor).as_bytes());
+    c.add_array(items.len());
+    for it in items {
+        c.add_bulk(it);
+    }
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT count]
+pub fn sscan(srv: &mut Server, c: &mut Client, argv: &Argv) {
+    let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
+        return;
+    };
+    let s = match read_set(srv, c, &argv[1]) {
+        Err(()) => return,
+        Ok(None) => {
+            reply_scan(c, 0, &[]);
+            return;
+        }
+        Ok(Some(s)) => s,
+    };
+    let Some((pattern, count)) = parse_scan_options(c, &argv[3..]) else {
+        return;
+    };
+    let mut items: Vec<Vec<u8>> = Vec::new();
+    match s {
+        Set::Intset(_) => {
+            items = s.members();
+            cursor = 0;
+        }
+        Set::Table(t) => {
+            let mut budget = count.saturating_mul(10);
+            loop {
+                cursor = t.scan(cursor, |m, _| items.push(m.as_bytes().to_vec()));
+                if cursor == 0 || budget == 0 || items.len() >= count {
+                    break;
+                }
+                budget -= 1;
+            }
+        }
+    }
+    if let Some(p) = pattern {
+        items.retain(|m| glob_match(p, m, false));
+    }
+    reply_scan(c, cursor, &items);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choose_distinct_keeps_count_distinct() {
+        let mut rng = rand::thread_rng();
+        let v: Vec<u32> = (0..100).collect();
+        let got = choose_distinct(v, 40, &mut rng);
+        assert_eq!(got.len(), 40);
+        let set: std::collections::HashSet<_> = got.iter().collect();
+        assert_eq!(set.len(), 40);
+    }
+}

@@ -1,0 +1,191 @@
+//! `maxmemory` and eviction, as Redis's evict.c: before running a command, when used memory
+//! is above `maxmemory`, keys are evicted by `maxmemory-policy` until it is not; if nothing
+//! can be evicted, commands flagged `denyoom` are refused with OOM.
+//!
+//! The LRU, LFU and TTL policies are approximated as Redis approximates them: each round
+//! samples `maxmemory-samples` keys from every database (all keys, or only keys with an expiry
+//! for the `volatile-*` policies), scores them (idle time, inverse access frequency, or how
+//! soon they expire) and merges them into a 16-entry pool of the best candidates kept across
+//! rounds; the best candidate that still exists is evicted. The random policies pick a random
+//! key. Access data comes from `db::access` (3 bytes beside each key). Evicting honours
+//! `maxmemory-eviction-tenacity`: a round of evictions stops after a time budget, and the next
+//! command continues.
+
+use crate::engine::memory::used_memory;
+use std::time::{Duration, Instant};
+
+use crate::app::server::Server;
+use crate::config::custom::notify;
+use tine_core::types::access;
+
+/// Redis's OOM error.
+pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+/// Candidates kept across rounds (Redis's EVPOOL_SIZE).
+const POOL_SIZE: usize = 16;
+
+/// One candidate: a key of a database with its score (higher is evicted first).
+#[derive(Clone)]
+struct Candidate {
+    score: u64,
+    db: usize,
+    key: Vec<u8>,
+}
+
+/// The eviction pool, kept in the server between calls.
+#[derive(Default)]
+pub struct EvictionPool {
+    best: Vec<Candidate>,
+}
+
+impl EvictionPool {
+    fn offer(&mut self, c: Candidate) {
+        if self.best.iter().any(|b| b.db == c.db && b.key == c.key) {
+            return;
+        }
+        if self.best.len() >= POOL_SIZE {
+            let worst = self
+                .best
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, b)| b.score)
+                .map(|(i, b)| (i, b.score));
+            match worst {
+                Some((i, s)) if s < c.score => {
+                    self.best.swap_remove(i);
+                }
+                _ => return,
+            }
+        }
+        self.best.push(c);
+    }
+
+    fn take_best(&mut self) -> Option<Candidate> {
+        let (i, _) = self.best.iter().enumerate().max_by_key(|(_, b)| b.score)?;
+        Some(self.best.swap_remove(i))
+    }
+}
+
+/// Frees memory until used memory is at most `maxmemory`. Returns false when that could not
+/// be done (nothing evictable, or `noeviction`): the caller refuses denyoom commands.
+pub fn perform_evictions(srv: &mut Server) -> bool {
+    let max = srv.config.maxmemory.max(0) as u64;
+    if max == 0 || srv.loading.is_some() {
+        return true;
+    }
+    let mut used = used_memory();
+    if used <= max {
+        return true;
+    }
+    let policy = srv.config.maxmemory_policy;
+    if policy == "noeviction" {
+        return false;
+    }
+    // Redis's tenacity: 10 (default) is 500 us, scaling up steeply; 100 means no limit.
+    let tenacity = srv.config.maxmemory_eviction_tenacity.clamp(0, 100);
+    let budget = if tenacity >= 100 {
+        None
+    } else {
+        let us = 50.0 * 1.15f64.powi(tenacity as i32).max(1.0);
+        Some(Duration::from_micros(us as u64 * 10))
+    };
+    let started = Instant::now();
+    while used > max {
+        let Some((db, key)) = pick_victim(srv, policy) else {
+            return false;
+        };
+        srv.dbs[db].remove(&key);
+        srv.stats.evicted_keys += 1;
+        srv.dirty += 1;
+        srv.notify(notify::EVICTED, "evicted", &key, db);
+        used = used_memory();
+        if budget.is_some_and(|b| started.elapsed() > b) {
+            // Time is up for this command; the next one continues. Like Redis's
+            // EVICT_RUNNING, this is not a failure: the command runs.
+            return true;
+        }
+    }
+    true
+}
+
+/// Chooses the next key to evict under `policy`.
+fn pick_victim(srv: &mut Server, policy: &str) -> Option<(usize, Vec<u8>)> {
+    let volatile = policy.starts_with("volatile");
+    if policy.ends_with("random") {
+        let mut rng = rand::thread_rng();
+        let n = srv.dbs.len();
+        let start = rand::Rng::gen_range(&mut rng, 0..n);
+        for i in 0..n {
+            let db = (start + i) % n;
+            let d = &srv.dbs[db];
+            let key = if volatile {
+                // A one-key sample can come back empty from a sparse table; Redis's
+                // dictGetRandomKey keeps looking, so do we (bounded).
+                let mut s = Vec::new();
+                for _ in 0..1000 {
+                    if d.expires_len() == 0 || !s.is_empty() {
+                        break;
+                    }
+                    d.sample_expires(1, &mut s);
+                }
+                s.into_iter().next().map(|(k, _)| k.to_vec())
+            } else {
+                d.random_key().map(|k| k.to_vec())
+            };
+            if let Some(k) = key {
+                return Some((db, k));
+            }
+        }
+        return None;
+    }
+    // Sampling can miss every key of a sparse table in one round; Redis samples again
+    // while there are candidates at all (its `while (bestkey == NULL)`), so do we, bounded.
+    for _ in 0..100 {
+        let candidates: usize =
+            srv.dbs.iter().map(|d| if volatile { d.expires_len() } else { d.len() }).sum();
+        if candidates == 0 {
+            return None;
+        }
+        if let Some(found) = pool_round(srv, policy, volatile) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// One round of the pool policies: sample every database into the pool, then take the best
+/// candidate that still exists.
+fn pool_round(srv: &mut Server, policy: &str, volatile: bool) -> Option<(usize, Vec<u8>)> {
+    let samples = srv.config.maxmemory_samples.max(1) as usize;
+    for db in 0..srv.dbs.len() {
+        let d = &srv.dbs[db];
+        let mut keys: Vec<(Vec<u8>, Option<i64>)> = Vec::new();
+        if volatile {
+            let mut s = Vec::new();
+            d.sample_expires(samples, &mut s);
+            keys.extend(s.into_iter().map(|(k, t)| (k.to_vec(), Some(t))));
+        } else {
+            keys.extend(d.sample_keys(samples).into_iter().map(|k| (k, None)));
+        }
+        for (key, expire) in keys {
+            let score = if policy.ends_with("ttl") {
+                u64::MAX - expire.unwrap_or(i64::MAX).max(0) as u64
+            } else {
+                let Some(meta) = d.access_meta(&key) else {
+                    continue;
+                };
+                if policy.ends_with("lfu") {
+                    255 - access::lfu_decr_and_return(meta) as u64
+                } else {
+                    access::idle_ms(meta)
+                }
+            };
+            srv.eviction_pool.offer(Candidate { score, db, key });
+        }
+    }
+    while let Some(c) = srv.eviction_pool.take_best() {
+        if srv.dbs[c.db].peek(&c.key).is_some() {
+            return Some((c.db, c.key));
+        }
+    }
+    None
+}

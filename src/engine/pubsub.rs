@@ -1,0 +1,222 @@
+//! Publish/subscribe: which clients listen on which channels and patterns, delivering
+//! messages to them, and keyspace notifications (`notify-keyspace-events`), which are
+//! messages the server publishes itself.
+//!
+//! Subscribers are kept in subscription order per channel, and patterns in the order they
+//! were added, so delivery order is Redis's: channel subscribers first, then pattern matches.
+//! A message is appended to each receiver's output buffer (RESP3 clients get a push type) and
+//! the receiver is queued for writing before the next poll. A subscriber whose output grows
+//! past the pubsub `client-output-buffer-limit` is closed, as Redis does.
+
+use std::collections::HashMap;
+
+use crate::app::server::Server;
+use crate::config::custom::notify;
+use crate::net::client::Client;
+use tine_core::protocol::{Resp, reply};
+
+/// The subscription registry.
+#[derive(Default)]
+pub struct PubSub {
+    /// Channel -> slots of subscribed clients, in subscription order.
+    pub channels: HashMap<Vec<u8>, Vec<usize>>,
+    /// (pattern, slot), in subscription order.
+    pub patterns: Vec<(Vec<u8>, usize)>,
+}
+
+/// Appends a pub/sub message frame: `kind` ("message", "subscribe"...) then bulk parts, with a
+/// trailing integer for (un)subscribe counts.
+pub fn frame(
+    out: &mut Vec<u8>,
+    resp: Resp,
+    kind: &[u8],
+    parts: &[Option<&[u8]>],
+    count: Option<i64>,
+) {
+    let n = 1 + parts.len() + count.is_some() as usize;
+    reply::push(out, n, resp);
+    reply::bulk(out, kind);
+    for p in parts {
+        match p {
+            Some(b) => reply::bulk(out, b),
+            None => reply::null(out, resp),
+        }
+    }
+    if let Some(c) = count {
+        reply::integer(out, c);
+    }
+}
+
+/// Delivers `message` on `channel` to every subscriber; returns how many received it.
+pub fn publish(
+    srv: &mut Server,
+    channel: &[u8],
+    message: &[u8],
+    publisher: Option<&mut Client>,
+) -> i64 {
+    let mut targets: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
+    if let Some(slots) = srv.pubsub.channels.get(channel) {
+        targets.extend(slots.iter().map(|&s| (s, None)));
+    }
+    for (pat, slot) in &srv.pubsub.patterns {
+        if tine_core::base::glob_match(pat, channel, false) {
+            targets.push((*slot, Some(pat.clone())));
+        }
+    }
+    let mut publisher = publisher;
+    let mut delivered = 0;
+    for (slot, pattern) in targets {
+        let deliver = |c: &mut Client| {
+            let resp = c.resp;
+            match &pattern {
+                None => frame(&mut c.obuf, resp, b"message", &[Some(channel), Some(message)], None),
+                Some(p) => frame(
+                    &mut c.obuf,
+                    resp,
+                    b"pmessage",
+                    &[Some(p), Some(channel), Some(message)],
+                    None,
+                ),
+            }
+        };
+        if let Some(p) = publisher.as_deref_mut().filter(|p| p.slot == slot) {
+            deliver(p);
+            delivered += 1;
+            continue;
+        }
+        if let Some(c) = srv.clients.get_mut(slot) {
+            deliver(c);
+            enforce_pubsub_limit(&srv.config.client_output_buffer_limit, c);
+            srv.note_pending_write(slot);
+            delivered += 1;
+        }
+    }
+    delivered
+}
+
+/// Closes a subscriber whose pending output passed the pubsub hard limit.
+fn enforce_pubsub_limit(limits: &str, c: &mut Client) {
+    let parts: Vec<&str> = limits.split_whitespace().collect();
+    let hard = parts
+        .chunks(4)
+        .find(|g| g[0] == "pubsub")
+        .and_then(|g| g[1].parse::<usize>().ok())
+        .unwrap_or(0);
+    if hard > 0 && c.pending_output() > hard && !c.close_asap {
+        c.close_asap = true;
+        tine_core::log!(
+            tine_core::log::Level::Warning,
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            c.id,
+            c.addr
+        );
+    }
+}
+
+/// Publishes a keyspace notification for `event` on `key` in `db`, if the configured classes
+/// include `class` (Redis's notifyKeyspaceEvent).
+pub fn notify(srv: &mut Server, class: u32, event: &str, key: &[u8], db: usize) {
+    let flags = srv.notify_flags;
+    if flags & class == 0 || flags & (notify::KEYSPACE | notify::KEYEVENT) == 0 {
+        return;
+    }
+    if flags & notify::KEYSPACE != 0 {
+        let mut ch = format!("__keyspace@{}__:", db).into_bytes();
+        ch.extend_from_slice(key);
+        publish(srv, &ch, event.as_bytes(), None);
+    }
+    if flags & notify::KEYEVENT != 0 {
+        let ch = format!("__keyevent@{}__:{}", db, event).into_bytes();
+        publish(srv, &ch, key, None);
+    }
+}
+
+/// Removes every subscription of a closing client.
+pub fn forget_client(srv: &mut Server, c: &Client) {
+    for ch in &c.channels {
+        if let Some(v) = srv.pubsub.channels.get_mut(ch) {
+            v.retain(|&s| s != c.slot);
+            if v.is_empty() {
+                srv.pubsub.channels.remove(ch);
+            }
+        }
+    }
+    srv.pubsub.patterns.retain(|(_, s)| *s != c.slot);
+}
+
+/// Keyspace events of the collection commands that change the one key they name first:
+/// (command, class, event, is a STORE command). Commands touching several keys (LMOVE, SMOVE,
+/// the multi-key pops) publish their events themselves.
+const COMMAND_EVENTS: &[(&str, u32, &str, bool)] = &[
+    ("lpush", notify::LIST, "lpush", false),
+    ("lpushx", notify::LIST, "lpush", false),
+    ("rpush", notify::LIST, "rpush", false),
+    ("rpushx", notify::LIST, "rpush", false),
+    ("linsert", notify::LIST, "linsert", false),
+    ("lset", notify::LIST, "lset", false),
+    ("lrem", notify::LIST, "lrem", false),
+    ("ltrim", notify::LIST, "ltrim", false),
+    ("hset", notify::HASH, "hset", false),
+    ("hmset", notify::HASH, "hset", false),
+    ("hsetnx", notify::HASH, "hset", false),
+    ("hdel", notify::HASH, "hdel", false),
+    ("hincrby", notify::HASH, "hincrby", false),
+    ("hincrbyfloat", notify::HASH, "hincrbyfloat", false),
+    ("sadd", notify::SET, "sadd", false),
+    ("srem", notify::SET, "srem", false),
+    ("spop", notify::SET, "spop", false),
+    ("sinterstore", notify::SET, "sinterstore", true),
+    ("sunionstore", notify::SET, "sunionstore", true),
+    ("sdiffstore", notify::SET, "sdiffstore", true),
+    ("zadd", notify::ZSET, "zadd", false),
+    ("zincrby", notify::ZSET, "zincr", false),
+    ("zrem", notify::ZSET, "zrem", false),
+    ("zremrangebyscore", notify::ZSET, "zremrangebyscore", false),
+    ("zremrangebyrank", notify::ZSET, "zremrangebyrank", false),
+    ("zremrangebylex", notify::ZSET, "zremrangebylex", false),
+    ("zunionstore", notify::ZSET, "zunionstore", true),
+    ("zinterstore", notify::ZSET, "zinterstore", true),
+    ("zdiffstore", notify::ZSET, "zdiffstore", true),
+    ("zrangestore", notify::ZSET, "zrangestore", true),
+];
+
+/// The keyspace event a command will publish once it has changed its key, captured before it
+/// runs (whether the key existed decides the "del" that follows an emptying removal).
+pub struct CommandEvent {
+    db: usize,
+    key: Vec<u8>,
+    class: u32,
+    event: &'static str,
+    store: bool,
+    existed: bool,
+}
+
+impl CommandEvent {
+    /// Looks the command up; nothing is done unless notifications are on.
+    pub fn before(srv: &Server, db: usize, name: &str, argv: &[Vec<u8>]) -> Option<CommandEvent> {
+        if srv.notify_flags == 0 || argv.len() < 2 {
+            return None;
+        }
+        let &(_, class, mut event, store) = COMMAND_EVENTS.iter().find(|(n, ..)| *n == name)?;
+        if name == "zadd" && argv[2..].iter().any(|a| a.eq_ignore_ascii_case(b"incr")) {
+            event = "zincr";
+        }
+        let key = argv[1].clone();
+        let existed = srv.dbs[db].peek(&key).is_some();
+        Some(CommandEvent { db, key, class, event, store, existed })
+    }
+
+    /// Publishes the event (and "del" when the command emptied and removed the key), as the
+    /// command's Redis implementation does.
+    pub fn after(self, srv: &mut Server) {
+        let exists = srv.dbs[self.db].peek(&self.key).is_some();
+        if exists {
+            notify(srv, self.class, self.event, &self.key, self.db);
+        } else if self.existed {
+            if !self.store {
+                notify(srv, self.class, self.event, &self.key, self.db);
+            }
+            notify(srv, notify::GENERIC, "del", &self.key, self.db);
+        }
+    }
+}
