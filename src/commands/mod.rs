@@ -86,10 +86,11 @@ pub struct Command {
     pub name: &'static str,
     /// Positive: exact argument count (name included); negative: at least -arity.
     pub arity: i32,
-    /// Redis's command flags, space separated ("write denyoom fast").
-    pub flags: &'static str,
-    /// ACL categories, space separated, without '@'.
-    pub acl: &'static str,
+    /// Redis's command flags and tine's own dispatch roles, as bits of `flag` (`WRITE |
+    /// DENYOOM | FAST`): a constant, so a row cannot name a flag that does not exist.
+    pub flags: u32,
+    /// ACL categories, without '@', in Redis's order.
+    pub acl: &'static [&'static str],
     pub keys: Keys,
     pub group: &'static str,
     pub summary: &'static str,
@@ -98,8 +99,11 @@ pub struct Command {
     pub subcommands: &'static [Command],
 }
 
-/// Command flags as bits, parsed once from the table's strings.
+/// Command flags as bits. The first group are Redis's (COMMAND INFO prints those listed in
+/// `NAMES`); the second are tine's own dispatch roles, so that `call` reads bits declared in a
+/// row instead of comparing command names.
 pub mod flag {
+    pub const NONE: u32 = 0;
     pub const WRITE: u32 = 1 << 0;
     pub const READONLY: u32 = 1 << 1;
     pub const DENYOOM: u32 = 1 << 2;
@@ -123,8 +127,22 @@ pub mod flag {
     pub const MODULE: u32 = 1 << 20;
     pub const ASKING: u32 = 1 << 21;
     pub const ONLY_SENTINEL: u32 = 1 << 22;
+    /// Redis's CMD_PROTECTED (DEBUG): refused unless `enable-debug-command` allows the
+    /// client. Redis 7.0's COMMAND INFO does not print it, so it is not in `NAMES`.
     pub const PROTECTED: u32 = 1 << 23;
 
+    // tine's dispatch roles (never printed).
+    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT,
+    /// RESET): the commands that control the transaction or the connection.
+    pub const TX_CONTROL: u32 = 1 << 24;
+    /// Allowed to a RESP2 client in subscribed state ((P)(UN)SUBSCRIBE, PING, QUIT, RESET).
+    pub const SUBSCRIBED_OK: u32 = 1 << 25;
+    /// Refused by MISCONF (failed persistence) although not a write: PING, as in Redis.
+    pub const MISCONF_DENIED: u32 = 1 << 26;
+    /// Its own arguments are not fed to the AOF: the commands it runs are (EXEC).
+    pub const NO_PROPAGATE_SELF: u32 = 1 << 27;
+
+    /// Redis's flag names in the order its COMMAND INFO prints them.
     pub const NAMES: &[(&str, u32)] = &[
         ("write", WRITE),
         ("readonly", READONLY),
@@ -149,20 +167,7 @@ pub mod flag {
         ("module", MODULE),
         ("asking", ASKING),
         ("only_sentinel", ONLY_SENTINEL),
-        ("protected", PROTECTED),
     ];
-
-    pub fn parse(s: &str) -> u32 {
-        s.split_whitespace()
-            .map(|w| {
-                NAMES
-                    .iter()
-                    .find(|(n, _)| *n == w)
-                    .unwrap_or_else(|| panic!("unknown command flag {}", w))
-                    .1
-            })
-            .fold(0, |a, b| a | b)
-    }
 }
 
 /// A command or subcommand resolved from the table, with its parsed flags and its index in
@@ -208,7 +213,7 @@ impl Registry {
 
     fn add(&mut self, cmd: &'static Command, full_name: String) -> usize {
         let id = self.all.len();
-        let mut flags = flag::parse(cmd.flags);
+        let mut flags = cmd.flags;
         if matches!(cmd.keys, Keys::NumKeys { .. }) {
             flags |= flag::MOVABLE_KEYS;
         }
@@ -362,7 +367,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
 
     // DEBUG is a protected command (enable-debug-command): refused before it runs, as Redis's
     // processCommand does, so it counts as rejected, not as a failed call.
-    if r.cmd.name == "debug" && !debug::debug_allowed(srv, c) {
+    if r.flags & flag::PROTECTED != 0 && !debug::debug_allowed(srv, c) {
         return reject(srv, c, r.id, &format!("ERR {}", debug::DEBUG_NOT_ALLOWED));
     }
 
@@ -387,7 +392,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
     if c.resp == tine_core::protocol::Resp::V2
         && !(c.channels.is_empty() && c.patterns.is_empty())
-        && !pubsub::allowed_in_subscribed_context(r.cmd.name)
+        && r.flags & flag::SUBSCRIBED_OK == 0
     {
         pubsub::subscribed_context_error(c, r.cmd.name);
         finish_errors(srv, c);
@@ -397,7 +402,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
 
     // A failed background save, or a failed AOF write, stops writes (and PING, as Redis)
     // until persistence works again.
-    if r.flags & flag::WRITE != 0 || r.cmd.name == "ping" {
+    if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0 {
         let denied = if crate::persist::snapshot::writes_denied(srv) {
             Some(crate::persist::snapshot::MISCONF_RDB.to_string())
         } else {
@@ -408,9 +413,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         }
     }
     // Inside MULTI: queue, except the commands that control the transaction.
-    if c.multi.is_some()
-        && !matches!(r.cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
-    {
+    if c.multi.is_some() && r.flags & flag::TX_CONTROL == 0 {
         if r.flags & flag::NO_MULTI != 0 {
             c.add_err("Command not allowed inside a transaction");
             if let Some(m) = c.multi.as_mut() {
@@ -451,7 +454,13 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     if let Some(ev) = event.filter(|_| srv.dirty > dirty_before) {
         ev.after(srv);
     }
-    crate::engine::feed::after_command(srv, c.db, argv, before, r.cmd.name != "exec");
+    crate::engine::feed::after_command(
+        srv,
+        c.db,
+        argv,
+        before,
+        r.flags & flag::NO_PROPAGATE_SELF == 0,
+    );
     let usec = (tine_core::base::ustime() - start_us).max(0) as u64;
     if srv.watched_keys > 0 {
         multi::collect_touched(srv, c);
