@@ -97,6 +97,9 @@ pub struct Command {
     pub since: &'static str,
     pub handler: Handler,
     pub subcommands: &'static [Command],
+    /// The keyspace event the command publishes on its first key once it has changed it, for
+    /// the commands that leave that to dispatch (`engine::pubsub::CommandEvent`).
+    pub notify: Option<crate::engine::pubsub::Notify>,
 }
 
 /// Command flags as bits. The first group are Redis's (COMMAND INFO prints those listed in
@@ -447,7 +450,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         srv.now_ms = start_us / 1000;
     }
     c.last_cmd = r.full_name.as_str();
-    let event = crate::engine::pubsub::CommandEvent::before(srv, c.db, r.cmd.name, argv);
+    let event = crate::engine::pubsub::CommandEvent::before(srv, c.db, r.cmd.notify.as_ref(), argv);
     let before = crate::engine::feed::before_command(srv);
     let dirty_before = srv.dirty;
     (r.cmd.handler)(srv, c, argv);
