@@ -10,19 +10,6 @@ use super::*;
 use crate::config::custom::notify;
 use crate::engine::pubsub::Notify;
 
-/// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
-/// dispatcher answers those cases before this could run.
-fn container(
-    _srv: &mut crate::app::server::Server,
-    c: &mut crate::net::client::Client,
-    argv: &super::Argv,
-) {
-    c.add_err(&format!(
-        "unknown subcommand '{}'",
-        String::from_utf8_lossy(argv.get(1).map(|a| a.as_slice()).unwrap_or(b""))
-    ));
-}
-
 #[rustfmt::skip]
 const CLIENT_SUBCOMMANDS: &[Command] = &[
     Command { name: "id", arity: 2, flags: NOSCRIPT | LOADING | STALE, acl: &["slow", "connection"], keys: Keys::None, group: "connection", summary: "Returns the client ID for the current connection", since: "5.0.0", handler: connection::client_id, subcommands: &[] , notify: None },
