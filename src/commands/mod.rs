@@ -740,7 +740,7 @@ pub fn key_positions(cmd: &Command, argv: &Argv) -> Result<Vec<usize>, &'static 
 mod tests {
     #[test]
     fn table_builds() {
-        // Parses every row's flags; a flag name the table does not know panics here.
+        // Builds the registry (names, subcommands) from every row.
         let reg = super::registry();
         assert!(reg.lookup(b"GET").is_some());
         assert!(reg.all.iter().all(|r| {
@@ -916,6 +916,19 @@ mod dispatch_tests {
         assert_eq!(f.run(&["watch", "k"]), "-ERR WATCH inside MULTI is not allowed\r\n");
         assert!(f.run(&["exec"]).starts_with("-EXECABORT"));
         assert_eq!(f.errorstat("ERR"), 3);
+    }
+
+    #[test]
+    fn subcommands_named_like_controls_are_not_controls() {
+        // SLOWLOG RESET is queued inside MULTI and refused in the RESP2 subscribed context, as
+        // in Redis 7.0.15: the roles belong to the RESET row, not to every row named "reset".
+        let mut f = fixture();
+        f.run(&["multi"]);
+        assert_eq!(f.run(&["slowlog", "reset"]), "+QUEUED\r\n");
+        assert_eq!(f.run(&["latency", "reset"]), "+QUEUED\r\n");
+        assert_eq!(f.run(&["exec"]), "*2\r\n+OK\r\n:0\r\n");
+        f.run(&["subscribe", "ch"]);
+        assert!(f.run(&["slowlog", "reset"]).starts_with("-ERR Can't execute"));
     }
 
     #[test]
