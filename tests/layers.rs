@@ -64,8 +64,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("commands/sort.rs", "net"),
     ("commands/strings.rs", "app"),
     ("commands/strings.rs", "net"),
-    ("commands/table.rs", "app"),
-    ("commands/table.rs", "net"),
     ("commands/zset.rs", "app"),
     ("commands/zset.rs", "net"),
     ("engine/blocking.rs", "app"),

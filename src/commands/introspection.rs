@@ -26,7 +26,7 @@ fn reply_command_info(c: &mut Client, r: &super::Resolved) {
     c.add_int(first as i64);
     c.add_int(last as i64);
     c.add_int(step as i64);
-    let cats: Vec<String> = cmd.acl.split_whitespace().map(|a| format!("@{}", a)).collect();
+    let cats: Vec<String> = cmd.acl.iter().map(|a| format!("@{}", a)).collect();
     c.add_set(cats.len());
     for a in cats {
         c.add_simple(&a);
@@ -96,9 +96,7 @@ pub fn command_list(_srv: &mut Server, c: &mut Client, argv: &Argv) {
             .iter()
             .filter(|r| match kind.as_str() {
                 "pattern" => base::glob_match(val, r.full_name.as_bytes(), true),
-                "aclcat" => {
-                    r.cmd.acl.split_whitespace().any(|a| a.as_bytes().eq_ignore_ascii_case(val))
-                }
+                "aclcat" => r.cmd.acl.iter().any(|a| a.as_bytes().eq_ignore_ascii_case(val)),
                 _ => false,
             })
             .map(|r| r.full_name.as_str())

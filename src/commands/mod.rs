@@ -2,6 +2,9 @@
 //! the one path every command takes — lookup, arity, authentication and pause checks, the
 //! handler, then statistics, the slow log and MONITOR.
 //!
+//! Dispatch decides by the bits a row declares (`flag`), never by a command's name, and its
+//! own refusals are typed `CmdError`s that it alone replies and counts in errorstats, by code.
+//!
 //! A handler is `fn(&mut Server, &mut Client, &[Vec<u8>])`: it reads its arguments, changes
 //! the keyspace through `db`, and appends its reply to the client. One file per family holds
 //! the handlers.
@@ -55,6 +58,54 @@ pub mod err {
     pub const DB_INDEX: &str = "ERR DB index is out of range";
     pub const STRING_TOO_LONG: &str =
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+
+    use super::CmdError;
+
+    /// A command that needs authentication, from a client that has not authenticated.
+    pub(crate) const NOAUTH: CmdError = CmdError::new("NOAUTH", "NOAUTH Authentication required.");
+    /// A command not flagged `loading` while the dataset loads.
+    pub(crate) const LOADING: CmdError =
+        CmdError::new("LOADING", "LOADING Redis is loading the dataset in memory");
+    /// A command that may grow memory, when eviction cannot get under maxmemory.
+    pub(crate) const OOM: CmdError = CmdError::new("OOM", crate::engine::evict::OOM_ERROR);
+    /// A write while the last background save failed (stop-writes-on-bgsave-error).
+    pub(crate) const MISCONF_RDB: CmdError =
+        CmdError::new("MISCONF", crate::persist::snapshot::MISCONF_RDB);
+    /// A `no_multi` command inside MULTI.
+    pub(crate) const NOMULTI: CmdError =
+        CmdError::new("ERR", "ERR Command not allowed inside a transaction");
+}
+
+/// An error reply, typed: the code INFO errorstats counts it under and the whole text Redis
+/// replies (code first). The dispatcher alone turns one into a reply and counts it
+/// (`fail`), so no one recovers the code by splitting text. Today it carries the
+/// dispatcher's own refusals; handlers are to return `Result<(), CmdError>` next, and the
+/// shape (a static or an owned text) is meant for that.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CmdError {
+    /// "ERR", "WRONGTYPE", "NOAUTH"...: the first word of `text`.
+    pub(crate) code: &'static str,
+    /// The reply without the leading '-', code included.
+    pub(crate) text: std::borrow::Cow<'static, str>,
+}
+
+impl CmdError {
+    /// An error with a fixed text, which must begin with `code` (checked by a unit test for
+    /// the shared ones in `err`).
+    pub(crate) const fn new(code: &'static str, text: &'static str) -> CmdError {
+        CmdError { code, text: std::borrow::Cow::Borrowed(text) }
+    }
+
+    /// An error whose text is built at run time; it must begin with `code`.
+    pub(crate) fn owned(code: &'static str, text: String) -> CmdError {
+        debug_assert!(text.starts_with(code), "{} does not start with {}", text, code);
+        CmdError { code, text: std::borrow::Cow::Owned(text) }
+    }
+
+    /// "ERR <msg>", the generic error.
+    pub(crate) fn err(msg: &str) -> CmdError {
+        CmdError::owned("ERR", format!("ERR {}", msg))
+    }
 }
 
 use std::collections::HashMap;
@@ -66,6 +117,15 @@ use crate::net::client::Client;
 /// Arguments of a command, the name first.
 pub type Argv = [Vec<u8>];
 pub type Handler = fn(&mut Server, &mut Client, &Argv);
+
+/// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
+/// dispatcher answers those cases before this could run.
+pub(crate) fn container(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+    c.add_err(&format!(
+        "unknown subcommand '{}'",
+        String::from_utf8_lossy(argv.get(1).map(|a| a.as_slice()).unwrap_or(b""))
+    ));
+}
 
 /// Where a command's keys are among its arguments.
 #[derive(Clone, Copy, Debug)]
@@ -86,20 +146,27 @@ pub struct Command {
     pub name: &'static str,
     /// Positive: exact argument count (name included); negative: at least -arity.
     pub arity: i32,
-    /// Redis's command flags, space separated ("write denyoom fast").
-    pub flags: &'static str,
-    /// ACL categories, space separated, without '@'.
-    pub acl: &'static str,
+    /// Redis's command flags and tine's own dispatch roles, as bits of `flag` (`WRITE |
+    /// DENYOOM | FAST`): a constant, so a row cannot name a flag that does not exist.
+    pub flags: u32,
+    /// ACL categories, without '@', in Redis's order.
+    pub acl: &'static [&'static str],
     pub keys: Keys,
     pub group: &'static str,
     pub summary: &'static str,
     pub since: &'static str,
     pub handler: Handler,
     pub subcommands: &'static [Command],
+    /// The keyspace event the command publishes on its first key once it has changed it, for
+    /// the commands that leave that to dispatch (`engine::pubsub::CommandEvent`).
+    pub notify: Option<crate::engine::pubsub::Notify>,
 }
 
-/// Command flags as bits, parsed once from the table's strings.
+/// Command flags as bits. The first group are Redis's (COMMAND INFO prints those listed in
+/// `NAMES`); the second are tine's own dispatch roles, so that `call` reads bits declared in a
+/// row instead of comparing command names.
 pub mod flag {
+    pub const NONE: u32 = 0;
     pub const WRITE: u32 = 1 << 0;
     pub const READONLY: u32 = 1 << 1;
     pub const DENYOOM: u32 = 1 << 2;
@@ -123,8 +190,22 @@ pub mod flag {
     pub const MODULE: u32 = 1 << 20;
     pub const ASKING: u32 = 1 << 21;
     pub const ONLY_SENTINEL: u32 = 1 << 22;
+    /// Redis's CMD_PROTECTED (DEBUG): refused unless `enable-debug-command` allows the
+    /// client. Redis 7.0's COMMAND INFO does not print it, so it is not in `NAMES`.
     pub const PROTECTED: u32 = 1 << 23;
 
+    // tine's dispatch roles (never printed).
+    /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT,
+    /// RESET): the commands that control the transaction or the connection.
+    pub const TX_CONTROL: u32 = 1 << 24;
+    /// Allowed to a RESP2 client in subscribed state ((P)(UN)SUBSCRIBE, PING, QUIT, RESET).
+    pub const SUBSCRIBED_OK: u32 = 1 << 25;
+    /// Refused by MISCONF (failed persistence) although not a write: PING, as in Redis.
+    pub const MISCONF_DENIED: u32 = 1 << 26;
+    /// Its own arguments are not fed to the AOF: the commands it runs are (EXEC).
+    pub const NO_PROPAGATE_SELF: u32 = 1 << 27;
+
+    /// Redis's flag names in the order its COMMAND INFO prints them.
     pub const NAMES: &[(&str, u32)] = &[
         ("write", WRITE),
         ("readonly", READONLY),
@@ -149,20 +230,7 @@ pub mod flag {
         ("module", MODULE),
         ("asking", ASKING),
         ("only_sentinel", ONLY_SENTINEL),
-        ("protected", PROTECTED),
     ];
-
-    pub fn parse(s: &str) -> u32 {
-        s.split_whitespace()
-            .map(|w| {
-                NAMES
-                    .iter()
-                    .find(|(n, _)| *n == w)
-                    .unwrap_or_else(|| panic!("unknown command flag {}", w))
-                    .1
-            })
-            .fold(0, |a, b| a | b)
-    }
 }
 
 /// A command or subcommand resolved from the table, with its parsed flags and its index in
@@ -208,7 +276,7 @@ impl Registry {
 
     fn add(&mut self, cmd: &'static Command, full_name: String) -> usize {
         let id = self.all.len();
-        let mut flags = flag::parse(cmd.flags);
+        let mut flags = cmd.flags;
         if matches!(cmd.keys, Keys::NumKeys { .. }) {
             flags |= flag::MOVABLE_KEYS;
         }
@@ -285,28 +353,27 @@ fn args_preview(argv: &Argv) -> String {
     s
 }
 
-/// Resolves the command in `argv` to a table entry, replying the error when it cannot.
-fn resolve<'a>(reg: &'a Registry, c: &mut Client, argv: &Argv) -> Option<&'a Resolved> {
+/// Resolves the command in `argv` to a table entry, or the error to reply: unknown command,
+/// unknown subcommand, wrong number of arguments.
+fn resolve<'a>(reg: &'a Registry, argv: &Argv) -> Result<&'a Resolved, CmdError> {
     let Some(top) = reg.lookup(&argv[0]) else {
         let name: String = String::from_utf8_lossy(&argv[0]).chars().take(128).collect();
-        c.add_err(&format!(
+        return Err(CmdError::err(&format!(
             "unknown command '{}', with args beginning with: {}",
             name,
             args_preview(argv)
-        ));
-        return None;
+        )));
     };
     let resolved = if !top.subs.is_empty() && argv.len() >= 2 {
         match reg.lookup_sub(top, &argv[1]) {
             Some(sub) => sub,
             None => {
                 let sub: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
-                c.add_err(&format!(
+                return Err(CmdError::err(&format!(
                     "unknown subcommand '{}'. Try {} HELP.",
                     sub,
                     top.cmd.name.to_ascii_uppercase()
-                ));
-                return None;
+                )));
             }
         }
     } else {
@@ -315,10 +382,12 @@ fn resolve<'a>(reg: &'a Registry, c: &mut Client, argv: &Argv) -> Option<&'a Res
     let arity = resolved.cmd.arity;
     let n = argv.len() as i32;
     if (arity > 0 && n != arity) || n < -arity {
-        c.add_err(&format!("wrong number of arguments for '{}' command", resolved.full_name));
-        return None;
+        return Err(CmdError::err(&format!(
+            "wrong number of arguments for '{}' command",
+            resolved.full_name
+        )));
     }
-    Some(resolved)
+    Ok(resolved)
 }
 
 /// Runs one parsed command of client `c`. The arguments are in `c.parser.argv`.
@@ -347,32 +416,24 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     if c.reply_mode == crate::net::client::ReplyMode::SkipNext {
         c.reply_mode = crate::net::client::ReplyMode::Skipping;
     }
-    let Some(r) = resolve(reg, c, argv) else {
-        c.last_cmd = "NULL";
-        if let Some(m) = c.multi.as_mut() {
-            m.errored = true;
-        }
-        if let Some(top) = reg.lookup(&argv[0]) {
-            srv.cmd_stats[top.id].rejected_calls += 1;
-        }
-        finish_errors(srv, c);
-        end_reply_skip(c);
-        return Outcome::Done;
+    let r = match resolve(reg, argv) {
+        Ok(r) => r,
+        Err(e) => return refuse_unresolved(srv, c, argv, e),
     };
 
     // DEBUG is a protected command (enable-debug-command): refused before it runs, as Redis's
     // processCommand does, so it counts as rejected, not as a failed call.
-    if r.cmd.name == "debug" && !debug::debug_allowed(srv, c) {
-        return reject(srv, c, r.id, &format!("ERR {}", debug::DEBUG_NOT_ALLOWED));
+    if r.flags & flag::PROTECTED != 0 && !debug::debug_allowed(srv, c) {
+        return reject(srv, c, r.id, CmdError::err(debug::DEBUG_NOT_ALLOWED));
     }
 
     if !c.authenticated && r.flags & flag::NO_AUTH == 0 && auth_required(srv) {
-        return reject(srv, c, r.id, "NOAUTH Authentication required.");
+        return reject(srv, c, r.id, err::NOAUTH);
     }
 
     // While the dataset loads, only commands flagged `loading` run.
     if srv.loading.is_some() && r.flags & flag::LOADING == 0 {
-        return reject(srv, c, r.id, "LOADING Redis is loading the dataset in memory");
+        return reject(srv, c, r.id, err::LOADING);
     }
 
     // maxmemory: evict first; if that cannot free enough, refuse commands that may grow memory.
@@ -381,42 +442,38 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         && !crate::engine::evict::perform_evictions(srv)
         && r.flags & flag::DENYOOM != 0
     {
-        return reject(srv, c, r.id, crate::engine::evict::OOM_ERROR);
+        return reject(srv, c, r.id, err::OOM);
     }
 
     // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
     if c.resp == tine_core::protocol::Resp::V2
         && !(c.channels.is_empty() && c.patterns.is_empty())
-        && !pubsub::allowed_in_subscribed_context(r.cmd.name)
+        && r.flags & flag::SUBSCRIBED_OK == 0
     {
-        pubsub::subscribed_context_error(c, r.cmd.name);
-        finish_errors(srv, c);
+        fail(srv, c, pubsub::subscribed_context_error(r.cmd.name));
         end_reply_skip(c);
         return Outcome::Done;
     }
 
     // A failed background save, or a failed AOF write, stops writes (and PING, as Redis)
     // until persistence works again.
-    if r.flags & flag::WRITE != 0 || r.cmd.name == "ping" {
+    if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0 {
         let denied = if crate::persist::snapshot::writes_denied(srv) {
-            Some(crate::persist::snapshot::MISCONF_RDB.to_string())
+            Some(err::MISCONF_RDB)
         } else {
-            crate::persist::aof::writes_denied(srv)
+            crate::persist::aof::writes_denied(srv).map(|text| CmdError::owned("MISCONF", text))
         };
-        if let Some(msg) = denied {
-            return reject(srv, c, r.id, &msg);
+        if let Some(e) = denied {
+            return reject(srv, c, r.id, e);
         }
     }
     // Inside MULTI: queue, except the commands that control the transaction.
-    if c.multi.is_some()
-        && !matches!(r.cmd.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
-    {
+    if c.multi.is_some() && r.flags & flag::TX_CONTROL == 0 {
         if r.flags & flag::NO_MULTI != 0 {
-            c.add_err("Command not allowed inside a transaction");
             if let Some(m) = c.multi.as_mut() {
                 m.errored = true;
             }
-            finish_errors(srv, c);
+            fail(srv, c, err::NOMULTI);
         } else {
             c.multi.as_mut().expect("checked").commands.push(argv.to_vec());
             c.add_simple("QUEUED");
@@ -444,14 +501,20 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         srv.now_ms = start_us / 1000;
     }
     c.last_cmd = r.full_name.as_str();
-    let event = crate::engine::pubsub::CommandEvent::before(srv, c.db, r.cmd.name, argv);
+    let event = crate::engine::pubsub::CommandEvent::before(srv, c.db, r.cmd.notify.as_ref(), argv);
     let before = crate::engine::feed::before_command(srv);
     let dirty_before = srv.dirty;
     (r.cmd.handler)(srv, c, argv);
     if let Some(ev) = event.filter(|_| srv.dirty > dirty_before) {
         ev.after(srv);
     }
-    crate::engine::feed::after_command(srv, c.db, argv, before, r.cmd.name != "exec");
+    crate::engine::feed::after_command(
+        srv,
+        c.db,
+        argv,
+        before,
+        r.flags & flag::NO_PROPAGATE_SELF == 0,
+    );
     let usec = (tine_core::base::ustime() - start_us).max(0) as u64;
     if srv.watched_keys > 0 {
         multi::collect_touched(srv, c);
@@ -485,17 +548,43 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     Outcome::Done
 }
 
-/// Refuses a command before it runs (Redis's rejectCommand): the error reply, the command's
-/// `rejected_calls`, and a MULTI in progress is marked to fail at EXEC.
-fn reject(srv: &mut Server, c: &mut Client, id: usize, msg: &str) -> Outcome {
-    srv.cmd_stats[id].rejected_calls += 1;
-    c.add_error(msg);
+/// Refuses a command that did not resolve (unknown command or subcommand, wrong arity): the
+/// error, `rejected_calls` of the top-level command if it exists, and a MULTI in progress is
+/// marked to fail at EXEC.
+fn refuse_unresolved(srv: &mut Server, c: &mut Client, argv: &Argv, e: CmdError) -> Outcome {
+    c.last_cmd = "NULL";
     if let Some(m) = c.multi.as_mut() {
         m.errored = true;
     }
-    finish_errors(srv, c);
+    if let Some(top) = registry().lookup(&argv[0]) {
+        srv.cmd_stats[top.id].rejected_calls += 1;
+    }
+    fail(srv, c, e);
     end_reply_skip(c);
     Outcome::Done
+}
+
+/// Refuses a command before it runs (Redis's rejectCommand): the error reply, the command's
+/// `rejected_calls`, and a MULTI in progress is marked to fail at EXEC.
+fn reject(srv: &mut Server, c: &mut Client, id: usize, e: CmdError) -> Outcome {
+    srv.cmd_stats[id].rejected_calls += 1;
+    if let Some(m) = c.multi.as_mut() {
+        m.errored = true;
+    }
+    fail(srv, c, e);
+    end_reply_skip(c);
+    Outcome::Done
+}
+
+/// Replies a typed error (unless replies are off) and counts it in errorstats under its code.
+/// Errors the client already replied through `Client::add_error` are counted first, so the
+/// totals are those of replying them all in order.
+pub(crate) fn fail(srv: &mut Server, c: &mut Client, e: CmdError) {
+    finish_errors(srv, c);
+    if let Some(o) = c.out() {
+        tine_core::protocol::reply::error(o, &e.text);
+    }
+    count_error(srv, e.code);
 }
 
 fn end_reply_skip(c: &mut Client) {
@@ -509,11 +598,22 @@ pub fn auth_required(srv: &Server) -> bool {
     !srv.config.requirepass.is_empty()
 }
 
-/// Moves the errors the client replied into INFO errorstats.
+/// Moves the errors the client replied through `Client::add_error` into INFO errorstats.
 pub(crate) fn finish_errors(srv: &mut Server, c: &mut Client) {
     for code in c.errors.drain(..) {
         srv.stats.total_error_replies += 1;
         *srv.stats.errors.entry(code).or_insert(0) += 1;
+    }
+}
+
+/// Counts one error reply in INFO errorstats.
+fn count_error(srv: &mut Server, code: &str) {
+    srv.stats.total_error_replies += 1;
+    match srv.stats.errors.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            srv.stats.errors.insert(code.to_string(), 1);
+        }
     }
 }
 
@@ -640,11 +740,253 @@ pub fn key_positions(cmd: &Command, argv: &Argv) -> Result<Vec<usize>, &'static 
 mod tests {
     #[test]
     fn table_builds() {
-        // Parses every row's flags; a flag name the table does not know panics here.
+        // Builds the registry (names, subcommands) from every row.
         let reg = super::registry();
         assert!(reg.lookup(b"GET").is_some());
         assert!(reg.all.iter().all(|r| {
             r.full_name.chars().all(|c| c.is_ascii_lowercase() || c == '|' || c == '-' || c == '_')
         }));
+    }
+}
+
+/// Dispatch without a socket: a `Server` built from the default config and a `Client` on one
+/// end of a Unix socket pair, replies read from its output buffer.
+#[cfg(test)]
+mod dispatch_tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::net::client::Stream;
+
+    struct Fixture {
+        srv: Server,
+        c: Client,
+        // The client's peer, kept open for the client's lifetime.
+        _peer: mio::net::UnixStream,
+    }
+
+    fn fixture() -> Fixture {
+        let srv = Server::new(Config::default());
+        let (a, b) = mio::net::UnixStream::pair().expect("socket pair");
+        let c = Client::new(1, 0, Stream::Unix(a), "/tmp/tine.sock:0".into(), String::new(), 0);
+        Fixture { srv, c, _peer: b }
+    }
+
+    impl Fixture {
+        /// Runs one command as the event loop does and returns what it replied.
+        fn run(&mut self, args: &[&str]) -> String {
+            let start = self.c.obuf.len();
+            self.c.parser.argv = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            assert_eq!(call(&mut self.srv, &mut self.c), Outcome::Done);
+            String::from_utf8_lossy(&self.c.obuf[start..]).into_owned()
+        }
+
+        fn errorstat(&self, code: &str) -> u64 {
+            self.srv.stats.errors.get(code).copied().unwrap_or(0)
+        }
+
+        fn stats(&self, name: &str) -> &CommandStats {
+            let r = registry().lookup_full(name.as_bytes()).expect("command exists");
+            &self.srv.cmd_stats[r.id]
+        }
+    }
+
+    #[test]
+    fn unknown_command_and_subcommand() {
+        let mut f = fixture();
+        assert_eq!(
+            f.run(&["nosuch", "a", "b"]),
+            "-ERR unknown command 'nosuch', with args beginning with: 'a' 'b' \r\n"
+        );
+        assert_eq!(
+            f.run(&["config", "nosuch"]),
+            "-ERR unknown subcommand 'nosuch'. Try CONFIG HELP.\r\n"
+        );
+        assert_eq!(f.c.last_cmd, "NULL");
+        assert_eq!(f.errorstat("ERR"), 2);
+        assert_eq!(f.srv.stats.total_error_replies, 2);
+        // An unknown subcommand is a rejected call of its container.
+        assert_eq!(f.stats("config").rejected_calls, 1);
+    }
+
+    #[test]
+    fn arity_errors_are_rejected_calls() {
+        let mut f = fixture();
+        assert_eq!(f.run(&["get"]), "-ERR wrong number of arguments for 'get' command\r\n");
+        assert_eq!(
+            f.run(&["get", "a", "b"]),
+            "-ERR wrong number of arguments for 'get' command\r\n"
+        );
+        assert_eq!(f.run(&["set", "k"]), "-ERR wrong number of arguments for 'set' command\r\n");
+        assert_eq!(
+            f.run(&["config", "get"]),
+            "-ERR wrong number of arguments for 'config|get' command\r\n"
+        );
+        assert_eq!(f.stats("get").rejected_calls, 2);
+        assert_eq!(f.stats("get").calls, 0);
+        // Counted on the top-level command, as tine always has (Redis counts the subcommand).
+        assert_eq!(f.stats("config").rejected_calls, 1);
+        assert_eq!(f.stats("config|get").rejected_calls, 0);
+        assert_eq!(f.errorstat("ERR"), 4);
+        assert_eq!(f.srv.stats.total_commands_processed, 0);
+    }
+
+    #[test]
+    fn noauth_until_authenticated() {
+        let mut f = fixture();
+        f.srv.config.requirepass = "secret".into();
+        assert_eq!(f.run(&["get", "k"]), "-NOAUTH Authentication required.\r\n");
+        assert_eq!(f.run(&["ping"]), "-NOAUTH Authentication required.\r\n");
+        assert_eq!(f.errorstat("NOAUTH"), 2);
+        assert_eq!(f.stats("get").rejected_calls, 1);
+        // AUTH is flagged no_auth, so it runs.
+        assert_eq!(f.run(&["auth", "secret"]), "+OK\r\n");
+        assert_eq!(f.run(&["get", "k"]), "$-1\r\n");
+        assert_eq!(f.stats("get").calls, 1);
+    }
+
+    #[test]
+    fn loading_refuses_commands_without_the_loading_flag() {
+        let mut f = fixture();
+        f.srv.loading = Some(crate::persist::rdb_io::Loading {
+            started_unix: 0,
+            started: std::time::Instant::now(),
+            total_bytes: 0,
+            loaded_bytes: Default::default(),
+            thread: std::thread::spawn(|| Err("test".to_string())),
+            aof: false,
+        });
+        assert_eq!(f.run(&["get", "k"]), "-LOADING Redis is loading the dataset in memory\r\n");
+        assert_eq!(f.run(&["echo", "x"]), "$1\r\nx\r\n");
+        assert_eq!(f.errorstat("LOADING"), 1);
+        assert_eq!(f.stats("get").rejected_calls, 1);
+        assert_eq!(f.stats("echo").calls, 1);
+    }
+
+    #[test]
+    fn protected_debug_is_rejected_unless_enabled() {
+        let mut f = fixture();
+        let reply = f.run(&["debug", "help"]);
+        assert!(reply.starts_with("-ERR DEBUG command not allowed."), "{}", reply);
+        assert_eq!(f.stats("debug").rejected_calls, 1);
+        f.srv.config.enable_debug_command = "local";
+        assert!(f.run(&["debug", "help"]).starts_with('*'));
+        assert_eq!(f.stats("debug").calls, 1);
+    }
+
+    #[test]
+    fn multi_queues_and_exec_runs_the_queue() {
+        let mut f = fixture();
+        assert_eq!(f.run(&["multi"]), "+OK\r\n");
+        assert_eq!(f.run(&["set", "k", "v"]), "+QUEUED\r\n");
+        assert_eq!(f.run(&["get", "k"]), "+QUEUED\r\n");
+        assert_eq!(f.stats("set").calls, 0);
+        assert_eq!(f.run(&["exec"]), "*2\r\n+OK\r\n$1\r\nv\r\n");
+        assert_eq!(f.stats("set").calls, 1);
+        assert_eq!(f.stats("exec").calls, 1);
+        assert!(f.c.multi.is_none());
+    }
+
+    #[test]
+    fn exec_aborts_after_a_queued_error() {
+        let mut f = fixture();
+        f.run(&["multi"]);
+        assert_eq!(f.run(&["set", "k", "v"]), "+QUEUED\r\n");
+        assert_eq!(f.run(&["get"]), "-ERR wrong number of arguments for 'get' command\r\n");
+        assert_eq!(
+            f.run(&["nosuch"]),
+            "-ERR unknown command 'nosuch', with args beginning with: \r\n"
+        );
+        assert_eq!(
+            f.run(&["exec"]),
+            "-EXECABORT Transaction discarded because of previous errors.\r\n"
+        );
+        assert_eq!(f.run(&["get", "k"]), "$-1\r\n");
+        assert_eq!(f.errorstat("ERR"), 2);
+        assert_eq!(f.errorstat("EXECABORT"), 1);
+        assert_eq!(f.stats("exec").failed_calls, 1);
+    }
+
+    #[test]
+    fn no_multi_commands_are_refused_inside_multi_and_abort_exec() {
+        let mut f = fixture();
+        f.run(&["multi"]);
+        assert_eq!(f.run(&["save"]), "-ERR Command not allowed inside a transaction\r\n");
+        // Transaction controls run at once instead of being queued.
+        assert_eq!(f.run(&["multi"]), "-ERR MULTI calls can not be nested\r\n");
+        assert_eq!(f.run(&["watch", "k"]), "-ERR WATCH inside MULTI is not allowed\r\n");
+        assert!(f.run(&["exec"]).starts_with("-EXECABORT"));
+        assert_eq!(f.errorstat("ERR"), 3);
+    }
+
+    #[test]
+    fn subcommands_named_like_controls_are_not_controls() {
+        // SLOWLOG RESET is queued inside MULTI and refused in the RESP2 subscribed context, as
+        // in Redis 7.0.15: the roles belong to the RESET row, not to every row named "reset".
+        let mut f = fixture();
+        f.run(&["multi"]);
+        assert_eq!(f.run(&["slowlog", "reset"]), "+QUEUED\r\n");
+        assert_eq!(f.run(&["latency", "reset"]), "+QUEUED\r\n");
+        assert_eq!(f.run(&["exec"]), "*2\r\n+OK\r\n:0\r\n");
+        f.run(&["subscribe", "ch"]);
+        assert!(f.run(&["slowlog", "reset"]).starts_with("-ERR Can't execute"));
+    }
+
+    #[test]
+    fn handler_errors_count_as_failed_calls() {
+        let mut f = fixture();
+        f.run(&["set", "k", "notanumber"]);
+        assert_eq!(f.run(&["incr", "k"]), "-ERR value is not an integer or out of range\r\n");
+        f.run(&["lpush", "l", "x"]);
+        assert!(f.run(&["incr", "l"]).starts_with("-WRONGTYPE"));
+        assert_eq!(f.stats("incr").calls, 2);
+        assert_eq!(f.stats("incr").failed_calls, 2);
+        assert_eq!(f.stats("incr").rejected_calls, 0);
+        assert_eq!(f.errorstat("ERR"), 1);
+        assert_eq!(f.errorstat("WRONGTYPE"), 1);
+        assert_eq!(f.srv.stats.total_error_replies, 2);
+    }
+
+    #[test]
+    fn resp2_subscribed_context_allows_only_subscription_commands() {
+        let mut f = fixture();
+        f.run(&["subscribe", "ch"]);
+        assert_eq!(
+            f.run(&["get", "k"]),
+            "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
+        );
+        assert!(f.run(&["ping"]).starts_with("*2\r\n$4\r\npong\r\n"));
+        assert_eq!(f.errorstat("ERR"), 1);
+        // Not a rejected call (as tine has always counted it).
+        assert_eq!(f.stats("get").rejected_calls, 0);
+    }
+
+    #[test]
+    fn error_constants_begin_with_their_code() {
+        for e in [err::NOAUTH, err::LOADING, err::OOM, err::MISCONF_RDB, err::NOMULTI] {
+            assert!(e.text.starts_with(&format!("{} ", e.code)), "{:?}", e);
+        }
+    }
+
+    #[test]
+    fn dispatch_roles_are_declared_on_the_rows_redis_gives_them() {
+        let reg = registry();
+        let with = |bit: u32| -> Vec<&str> {
+            let mut v: Vec<&str> =
+                reg.top_level().filter(|r| r.flags & bit != 0).map(|r| r.cmd.name).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(with(flag::TX_CONTROL), ["discard", "exec", "multi", "quit", "reset", "watch"]);
+        assert_eq!(
+            with(flag::SUBSCRIBED_OK),
+            ["ping", "psubscribe", "punsubscribe", "quit", "reset", "subscribe", "unsubscribe"]
+        );
+        assert_eq!(with(flag::MISCONF_DENIED), ["ping"]);
+        assert_eq!(with(flag::NO_PROPAGATE_SELF), ["exec"]);
+        assert_eq!(with(flag::PROTECTED), ["debug"]);
+        // Only commands that write declare a keyspace event.
+        assert!(
+            reg.all.iter().filter(|r| r.cmd.notify.is_some()).all(|r| r.flags & flag::WRITE != 0)
+        );
     }
 }

@@ -135,26 +135,10 @@ pub fn pubsub_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
     );
 }
 
-/// The commands a RESP2 client in subscribed state may still run.
-pub fn allowed_in_subscribed_context(name: &str) -> bool {
-    matches!(
-        name,
-        "subscribe"
-            | "unsubscribe"
-            | "psubscribe"
-            | "punsubscribe"
-            | "ssubscribe"
-            | "sunsubscribe"
-            | "ping"
-            | "quit"
-            | "reset"
-    )
-}
-
 /// The error for other commands in subscribed state.
-pub fn subscribed_context_error(c: &mut Client, name: &str) {
-    c.add_err(&format!(
+pub(crate) fn subscribed_context_error(name: &str) -> super::CmdError {
+    super::CmdError::err(&format!(
         "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
         name
-    ));
+    ))
 }

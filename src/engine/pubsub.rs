@@ -144,41 +144,39 @@ pub fn forget_client(srv: &mut Server, c: &Client) {
     srv.pubsub.patterns.retain(|(_, s)| *s != c.slot);
 }
 
-/// Keyspace events of the collection commands that change the one key they name first:
-/// (command, class, event, is a STORE command). Commands touching several keys (LMOVE, SMOVE,
-/// the multi-key pops) publish their events themselves.
-const COMMAND_EVENTS: &[(&str, u32, &str, bool)] = &[
-    ("lpush", notify::LIST, "lpush", false),
-    ("lpushx", notify::LIST, "lpush", false),
-    ("rpush", notify::LIST, "rpush", false),
-    ("rpushx", notify::LIST, "rpush", false),
-    ("linsert", notify::LIST, "linsert", false),
-    ("lset", notify::LIST, "lset", false),
-    ("lrem", notify::LIST, "lrem", false),
-    ("ltrim", notify::LIST, "ltrim", false),
-    ("hset", notify::HASH, "hset", false),
-    ("hmset", notify::HASH, "hset", false),
-    ("hsetnx", notify::HASH, "hset", false),
-    ("hdel", notify::HASH, "hdel", false),
-    ("hincrby", notify::HASH, "hincrby", false),
-    ("hincrbyfloat", notify::HASH, "hincrbyfloat", false),
-    ("sadd", notify::SET, "sadd", false),
-    ("srem", notify::SET, "srem", false),
-    ("spop", notify::SET, "spop", false),
-    ("sinterstore", notify::SET, "sinterstore", true),
-    ("sunionstore", notify::SET, "sunionstore", true),
-    ("sdiffstore", notify::SET, "sdiffstore", true),
-    ("zadd", notify::ZSET, "zadd", false),
-    ("zincrby", notify::ZSET, "zincr", false),
-    ("zrem", notify::ZSET, "zrem", false),
-    ("zremrangebyscore", notify::ZSET, "zremrangebyscore", false),
-    ("zremrangebyrank", notify::ZSET, "zremrangebyrank", false),
-    ("zremrangebylex", notify::ZSET, "zremrangebylex", false),
-    ("zunionstore", notify::ZSET, "zunionstore", true),
-    ("zinterstore", notify::ZSET, "zinterstore", true),
-    ("zdiffstore", notify::ZSET, "zdiffstore", true),
-    ("zrangestore", notify::ZSET, "zrangestore", true),
-];
+/// The keyspace event of a collection command that changes the one key it names first,
+/// declared in the command's table row (`Command::notify`) so that dispatch hands it over
+/// without a lookup by name. Commands touching several keys (LMOVE, SMOVE, the multi-key pops)
+/// publish their events themselves.
+#[derive(Clone, Copy, Debug)]
+pub struct Notify {
+    /// The `notify-keyspace-events` class (`notify::LIST`...).
+    pub class: u32,
+    pub event: &'static str,
+    /// A STORE command: when it leaves the destination empty (and so removes it) only "del"
+    /// is published, as Redis does.
+    pub store: bool,
+    /// The event instead of `event` when an INCR option is among the arguments after the key
+    /// (ZADD ... INCR publishes "zincr").
+    pub incr_event: Option<&'static str>,
+}
+
+impl Notify {
+    /// A command that publishes `event` of `class` on its key.
+    pub const fn on(class: u32, event: &'static str) -> Notify {
+        Notify { class, event, store: false, incr_event: None }
+    }
+
+    /// A STORE command (see `store`).
+    pub const fn store(class: u32, event: &'static str) -> Notify {
+        Notify { class, event, store: true, incr_event: None }
+    }
+
+    /// Publishes `event` instead when an INCR option is given.
+    pub const fn or_on_incr(self, event: &'static str) -> Notify {
+        Notify { incr_event: Some(event), ..self }
+    }
+}
 
 /// The keyspace event a command will publish once it has changed its key, captured before it
 /// runs (whether the key existed decides the "del" that follows an emptying removal).
@@ -192,14 +190,22 @@ pub struct CommandEvent {
 }
 
 impl CommandEvent {
-    /// Looks the command up; nothing is done unless notifications are on.
-    pub fn before(srv: &Server, db: usize, name: &str, argv: &[Vec<u8>]) -> Option<CommandEvent> {
+    /// Captures the event the command's row declares; nothing is done unless notifications
+    /// are on.
+    pub fn before(
+        srv: &Server,
+        db: usize,
+        notify: Option<&Notify>,
+        argv: &[Vec<u8>],
+    ) -> Option<CommandEvent> {
         if srv.notify_flags == 0 || argv.len() < 2 {
             return None;
         }
-        let &(_, class, mut event, store) = COMMAND_EVENTS.iter().find(|(n, ..)| *n == name)?;
-        if name == "zadd" && argv[2..].iter().any(|a| a.eq_ignore_ascii_case(b"incr")) {
-            event = "zincr";
+        let &Notify { class, mut event, store, incr_event } = notify?;
+        if let Some(incr) = incr_event {
+            if argv[2..].iter().any(|a| a.eq_ignore_ascii_case(b"incr")) {
+                event = incr;
+            }
         }
         let key = argv[1].clone();
         let existed = srv.dbs[db].peek(&key).is_some();
