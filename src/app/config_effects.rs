@@ -80,11 +80,7 @@ impl Server {
         match effect {
             Effect::LogLevel => logging::set_level(self.config.loglevel.level()),
             Effect::Hz => self.hz = self.config.hz.clamp(1, 500),
-            Effect::NotifyFlags => {
-                self.notify_flags =
-                    crate::config::custom::notify::parse(&self.config.notify_keyspace_events)
-                        .unwrap_or(0)
-            }
+            Effect::NotifyFlags => self.notify_flags = self.config.notify_keyspace_events.bits(),
             // The event loop re-creates the listeners before it next polls.
             Effect::Rebind => self.rebind_requested = true,
             // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
@@ -140,7 +136,7 @@ mod tests {
             "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
         );
         assert_eq!((srv.config.hz, srv.hz, srv.notify_flags), (10, 10, 0));
-        assert_eq!(srv.config.notify_keyspace_events, "");
+        assert_eq!(srv.config.notify_keyspace_events.bits(), 0);
     }
 
     #[test]

@@ -248,8 +248,7 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config) -> Server {
-        let notify_flags =
-            crate::config::custom::notify::parse(&config.notify_keyspace_events).unwrap_or(0);
+        let notify_flags = config.notify_keyspace_events.bits();
         tine_core::types::access::update(
             tine_core::base::mstime(),
             config.maxmemory_policy.is_lfu(),

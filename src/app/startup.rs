@@ -83,7 +83,7 @@ pub fn main() -> i32 {
                 if d.name == "save" {
                     seen_save = true;
                 }
-                if d.name == "dir" {
+                if d.effect == Some(crate::config::Effect::Dir) {
                     if let Err(e) = std::env::set_current_dir(&config.dir) {
                         eprintln!(
                             "{}",

@@ -116,7 +116,7 @@ config_table! {
     min_replicas_max_lag: i64 = "min-replicas-max-lag", &["min-slaves-max-lag"], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", 0;
     min_replicas_to_write: i64 = "min-replicas-to-write", &["min-slaves-to-write"], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", 0;
     no_appendfsync_on_rewrite: bool = "no-appendfsync-on-rewrite", &[], Kind::Bool, "no", IMPLEMENTED;
-    notify_keyspace_events: String = "notify-keyspace-events", &[], Kind::Custom(custom::notify_keyspace_events), "", IMPLEMENTED => NotifyFlags;
+    notify_keyspace_events: custom::NotifyClasses = "notify-keyspace-events", &[], Kind::Custom(custom::notify_keyspace_events), "", IMPLEMENTED => NotifyFlags;
     oom_score_adj: OomScoreAdj = "oom-score-adj", &[], Kind::Enum(OomScoreAdj::NAMES), "no", IMPLEMENTED;
     oom_score_adj_values: String = "oom-score-adj-values", &[], Kind::Custom(custom::oom_score_adj_values), "0 200 800", IMPLEMENTED;
     pidfile: String = "pidfile", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
