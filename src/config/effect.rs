@@ -84,6 +84,55 @@ mod tests {
         ("dir", Effect::Dir),
     ];
 
+    /// Directives Redis 7.0 applies at CONFIG SET (apply functions in its config.c) that tine
+    /// stores but does not act on at once yet; named so that giving one an effect is a
+    /// deliberate change of this list, not an accident.
+    const NOT_APPLIED_YET: &[&str] = &[
+        "maxmemory",
+        "maxclients",
+        "oom-score-adj",
+        "oom-score-adj-values",
+        "proc-title-template",
+        "jemalloc-bg-thread",
+    ];
+
+    /// Every variant, by an exhaustive match, so a new one must be added here (and so to a row).
+    fn all_effects() -> Vec<Effect> {
+        let all = [
+            Effect::Rebind,
+            Effect::AppendOnly,
+            Effect::FsyncPolicy,
+            Effect::KeyAccess,
+            Effect::Hz,
+            Effect::LogLevel,
+            Effect::NotifyFlags,
+            Effect::Dir,
+        ];
+        for e in all {
+            match e {
+                Effect::Rebind
+                | Effect::AppendOnly
+                | Effect::FsyncPolicy
+                | Effect::KeyAccess
+                | Effect::Hz
+                | Effect::LogLevel
+                | Effect::NotifyFlags
+                | Effect::Dir => {}
+            }
+        }
+        all.to_vec()
+    }
+
+    #[test]
+    fn every_effect_is_named_by_a_row() {
+        for e in all_effects() {
+            assert!(DIRECTIVES.iter().any(|d| d.effect == Some(e)), "{:?} is in no row", e);
+        }
+        for name in NOT_APPLIED_YET {
+            assert_eq!(lookup(name).unwrap().effect, None, "{}", name);
+        }
+    }
+
     #[test]
     fn every_effect_is_declared_where_it_should_be() {
         for d in DIRECTIVES {
