@@ -309,8 +309,8 @@ pub fn reap() -> Option<(i32, ChildExit)> {
 /// Where the child's `oom_score_adj` comes from (the `oom-score-adj` directives).
 #[derive(Clone, Copy, Debug)]
 pub struct OomScore {
-    /// "no", "yes"/"relative" (added to the parent's), or "absolute".
-    pub mode: &'static str,
+    /// No change, relative (added to the parent's), or absolute.
+    pub mode: crate::config::OomScoreAdj,
     /// The value for a background child (third of `oom-score-adj-values`).
     pub bgchild: i32,
 }
@@ -499,9 +499,9 @@ fn set_oom_score(oom: OomScore) {
     #[cfg(target_os = "linux")]
     {
         let value = match oom.mode {
-            "no" => return,
-            "absolute" => oom.bgchild,
-            _ => {
+            crate::config::OomScoreAdj::No => return,
+            crate::config::OomScoreAdj::Absolute => oom.bgchild,
+            crate::config::OomScoreAdj::Relative => {
                 let base = std::fs::read_to_string("/proc/self/oom_score_adj")
                     .ok()
                     .and_then(|s| s.trim().parse::<i32>().ok())

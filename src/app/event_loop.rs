@@ -199,9 +199,9 @@ impl EventLoop {
             }
             log!(Level::Warning, "Received {} scheduling shutdown...", name);
             let directive = if sig == SIGINT {
-                srv.config.shutdown_on_sigint
+                srv.config.shutdown_on_sigint.as_str()
             } else {
-                srv.config.shutdown_on_sigterm
+                srv.config.shutdown_on_sigterm.as_str()
             };
             srv.shutdown = Some(ShutdownRequest::from_directive(directive));
         }

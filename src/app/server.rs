@@ -248,11 +248,10 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config) -> Server {
-        let notify_flags =
-            crate::config::custom::notify::parse(&config.notify_keyspace_events).unwrap_or(0);
+        let notify_flags = config.notify_keyspace_events.bits();
         tine_core::types::access::update(
             tine_core::base::mstime(),
-            config.maxmemory_policy.contains("lfu"),
+            config.maxmemory_policy.is_lfu(),
             config.lfu_log_factor,
             config.lfu_decay_time,
         );
@@ -469,7 +468,7 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
     srv.now_ms = now_ms;
     tine_core::types::access::update(
         now_ms,
-        srv.config.maxmemory_policy.contains("lfu"),
+        srv.config.maxmemory_policy.is_lfu(),
         srv.config.lfu_log_factor,
         srv.config.lfu_decay_time,
     );

@@ -83,7 +83,7 @@ pub fn main() -> i32 {
                 if d.name == "save" {
                     seen_save = true;
                 }
-                if d.name == "dir" {
+                if d.effect == Some(crate::config::Effect::Dir) {
                     if let Err(e) = std::env::set_current_dir(&config.dir) {
                         eprintln!(
                             "{}",
@@ -138,7 +138,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     } else {
         logging::set_file(&config.logfile);
     }
-    logging::set_level(Level::from_name(config.loglevel).unwrap_or(Level::Notice));
+    logging::set_level(config.loglevel.level());
     logging::set_role(logging::ROLE_CHILD);
     log!(Level::Warning, "oO0OoO0OoO0Oo tine is starting oO0OoO0OoO0Oo");
     log!(

@@ -1,13 +1,14 @@
 //! CONFIG GET, SET, RESETSTAT, REWRITE and HELP over the directive table (`crate::config`).
+//! What a CONFIG SET does to the running server is declared in the table and applied by
+//! `app/config_effects.rs`; this file only turns arguments into pairs and results into replies.
 
 use super::reply_help;
 use super::{Argv, err};
 use crate::app::server::Server;
 use crate::config::{self, Kind};
 use crate::net::client::Client;
-use tine_core::base;
 use tine_core::log;
-use tine_core::log::{self as logging, Level};
+use tine_core::log::Level;
 
 pub fn config_get(srv: &mut Server, c: &mut Client, argv: &Argv) {
     let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| a.as_slice()).collect();
@@ -35,61 +36,10 @@ pub fn config_set(srv: &mut Server, c: &mut Client, argv: &Argv) {
         })
         .collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let before = srv.config.clone();
-    match srv.config.set_many(&pairs) {
-        Ok(names) => {
-            if let Err(e) = apply_config_changes(srv, &names) {
-                srv.config = before;
-                c.add_err(&format!("CONFIG SET failed {}", e));
-                return;
-            }
-            c.add_ok();
-        }
+    match srv.config_set(&pairs) {
+        Ok(()) => c.add_ok(),
         Err(e) => c.add_error(&e.reply_text()),
     }
-}
-
-/// Acts on directives CONFIG SET changed. An error undoes the whole CONFIG SET.
-pub fn apply_config_changes(srv: &mut Server, names: &[&'static str]) -> Result<(), String> {
-    for name in names {
-        match *name {
-            "loglevel" => {
-                logging::set_level(Level::from_name(srv.config.loglevel).unwrap_or(Level::Notice))
-            }
-            "hz" => srv.hz = srv.config.hz.clamp(1, 500),
-            "notify-keyspace-events" => {
-                srv.notify_flags =
-                    crate::config::custom::notify::parse(&srv.config.notify_keyspace_events)
-                        .unwrap_or(0)
-            }
-            "bind" | "port" => srv.rebind_requested = true,
-            // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
-            "dir" => std::env::set_current_dir(&srv.config.dir).map_err(|e| {
-                format!("(possibly related to argument 'dir') - {}", base::strerror(&e))
-            })?,
-            "appendonly" => {
-                if srv.config.appendonly {
-                    crate::persist::aof::start_append_only(srv)?;
-                } else {
-                    crate::persist::aof::stop_append_only(srv);
-                }
-            }
-            "appendfsync" => crate::persist::aof::fsync_policy_changed(srv),
-            // At once, not at the next cron tick: keys written or read before it would
-            // otherwise get LRU-format access data under an LFU policy (and the reverse).
-            "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time" => {
-                tine_core::types::access::update(
-                    srv.now_ms,
-                    srv.config.maxmemory_policy.contains("lfu"),
-                    srv.config.lfu_log_factor,
-                    srv.config.lfu_decay_time,
-                )
-            }
-            "requirepass" => {}
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 pub fn config_resetstat(srv: &mut Server, c: &mut Client, _argv: &Argv) {

@@ -15,11 +15,9 @@ pub const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-de
 
 /// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
 pub fn debug_allowed(srv: &Server, c: &Client) -> bool {
-    match srv.config.enable_debug_command {
-        "yes" => true,
-        "local" => c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()),
-        _ => false,
-    }
+    srv.config
+        .enable_debug_command
+        .allows(c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()))
 }
 
 pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {

@@ -182,7 +182,7 @@ fn info_memory(srv: &mut Server, out: &mut String) {
     line(out, "used_memory_scripts", 0);
     line(out, "maxmemory", srv.config.maxmemory);
     line(out, "maxmemory_human", bytes_to_human(srv.config.maxmemory.max(0) as u64));
-    line(out, "maxmemory_policy", srv.config.maxmemory_policy);
+    line(out, "maxmemory_policy", srv.config.maxmemory_policy.as_str());
     line(
         out,
         "allocator_frag_ratio",

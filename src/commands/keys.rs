@@ -476,7 +476,7 @@ pub fn object_idletime(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
         return c.add_null();
     }
-    if srv.config.maxmemory_policy.contains("lfu") {
+    if srv.config.maxmemory_policy.is_lfu() {
         return c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
     let meta = srv.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
@@ -487,7 +487,7 @@ pub fn object_freq(srv: &mut Server, c: &mut Client, argv: &Argv) {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
         return c.add_null();
     }
-    if !srv.config.maxmemory_policy.contains("lfu") {
+    if !srv.config.maxmemory_policy.is_lfu() {
         return c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
     let meta = srv.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);

@@ -868,7 +868,7 @@ mod dispatch_tests {
         let reply = f.run(&["debug", "help"]);
         assert!(reply.starts_with("-ERR DEBUG command not allowed."), "{}", reply);
         assert_eq!(f.stats("debug").rejected_calls, 1);
-        f.srv.config.enable_debug_command = "local";
+        f.srv.config.enable_debug_command = crate::config::EnableCommand::Local;
         assert!(f.run(&["debug", "help"]).starts_with('*'));
         assert_eq!(f.stats("debug").calls, 1);
     }

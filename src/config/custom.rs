@@ -157,12 +157,36 @@ pub mod notify {
     }
 }
 
-/// `notify-keyspace-events <classes>`.
+/// `notify-keyspace-events <classes>`, as the set of classes it names (bits of `notify`), so
+/// the server reads flags, not the text. `pub` as the type of a public `Config` field.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct NotifyClasses(u32);
+
+impl NotifyClasses {
+    /// The classes as `notify` bits.
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl super::ConfigValue for NotifyClasses {
+    fn parse(text: &str, _kind: &super::Kind, _old: Option<&Self>) -> Result<Self, String> {
+        let text = if text == "\"\"" { "" } else { text };
+        notify::parse(text)
+            .map(NotifyClasses)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
+    }
+    fn render(&self, _kind: &super::Kind) -> String {
+        notify::render(self.0)
+    }
+}
+
+/// `notify-keyspace-events <classes>` as text: the directive's kind (so a config file line's
+/// words are joined and CONFIG REWRITE quotes it as free text); the value is `NotifyClasses`.
 pub fn notify_keyspace_events(_old: &str, new: &str) -> Result<String, String> {
-    let new = if new == "\"\"" { "" } else { new };
-    notify::parse(new)
-        .map(notify::render)
-        .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
+    use super::ConfigValue;
+    let kind = super::Kind::Custom(notify_keyspace_events);
+    NotifyClasses::parse(new, &kind, None).map(|c| c.render(&kind))
 }
 
 /// `oom-score-adj-values <primary> <replica> <bgchild>`, each -2000..2000.

@@ -3,12 +3,18 @@
 //! CONFIG SET (several pairs, all or nothing) and the data CONFIG REWRITE needs.
 //!
 //! This module owns values only. Applying a change to the running server (re-binding, chdir,
-//! raising the fd limit) is the server's job: it asks `Config::set` and then acts on the names
-//! that changed. The config knows no sockets, files or clients.
+//! starting the AOF) is the top layer's job: each directive's row names its typed `Effect`
+//! (`effect.rs`), `Config::set_many` returns the effects of what it set, and
+//! `app/config_effects.rs` acts on them. The config knows no sockets, files or clients.
 
 pub mod custom;
+pub mod effect;
+pub mod enums;
 pub mod file;
 pub mod rewrite;
+
+pub use effect::{Effect, Effects};
+pub use enums::*;
 
 use tine_core::base::glob_match;
 
@@ -40,7 +46,7 @@ pub enum Kind {
     MemoryOrPercent,
     /// An octal number (unixsocketperm).
     Octal,
-    /// One of a fixed set of words.
+    /// One of a fixed set of words: the spellings of a type in `enums.rs` (`X::NAMES`).
     Enum(&'static [&'static str]),
     /// Free text.
     Str,
@@ -59,6 +65,9 @@ pub struct Directive {
     pub get: fn(&Config) -> String,
     /// Parses and stores a new value; the error is Redis's text for the reason.
     pub set: fn(&mut Config, &str) -> Result<(), String>,
+    /// What the running server must do when CONFIG SET changes it (`None`: the value is
+    /// read where it is used, so storing it is enough).
+    pub effect: Option<Effect>,
 }
 
 impl Directive {
@@ -133,22 +142,6 @@ impl ConfigValue for i64 {
     }
 }
 
-impl ConfigValue for &'static str {
-    fn parse(text: &str, kind: &Kind, _old: Option<&Self>) -> Result<Self, String> {
-        match kind {
-            Kind::Enum(values) => {
-                values.iter().find(|v| v.eq_ignore_ascii_case(text)).copied().ok_or_else(|| {
-                    format!("argument(s) must be one of the following: {}", values.join(", "))
-                })
-            }
-            _ => Err("internal error: enum field with a non-enum kind".into()),
-        }
-    }
-    fn render(&self, _kind: &Kind) -> String {
-        self.to_string()
-    }
-}
-
 impl ConfigValue for String {
     fn parse(text: &str, kind: &Kind, old: Option<&Self>) -> Result<Self, String> {
         match kind {
@@ -185,7 +178,9 @@ pub fn parse_memory(text: &str) -> Option<i64> {
 }
 
 macro_rules! config_table {
-    ($( $field:ident : $ty:ty = $name:literal, $aliases:expr, $kind:expr, $default:literal, $flags:expr; )*) => {
+    (@effect) => { None };
+    (@effect $effect:ident) => { Some($crate::config::Effect::$effect) };
+    ($( $field:ident : $ty:ty = $name:literal, $aliases:expr, $kind:expr, $default:literal, $flags:expr $(=> $effect:ident)?; )*) => {
         /// Every directive's current value, one typed field each (generated from the table).
         #[derive(Clone)]
         pub struct Config { $( pub $field: $ty, )* }
@@ -202,6 +197,7 @@ macro_rules! config_table {
                 c.$field = <$ty as $crate::config::ConfigValue>::parse(v, &$kind, Some(&c.$field))?;
                 Ok(())
             },
+            effect: config_table!(@effect $($effect)?),
         }, )* ];
 
         impl Default for Config {
@@ -287,9 +283,12 @@ impl Config {
     }
 
     /// CONFIG SET with several pairs, all or nothing: either every pair is applied or the
-    /// config is left exactly as it was. Returns the canonical names that were set.
-    pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<Vec<&'static str>, SetError> {
+    /// config is left exactly as it was. Returns the effects the server must apply for the
+    /// directives set (each once, in the order given; a directive set to its current value
+    /// still counts, as CONFIG SET always acted on every directive named).
+    pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<Effects, SetError> {
         let mut seen: Vec<&'static str> = Vec::new();
+        let mut effects = Effects::default();
         let mut staged = self.clone();
         for (name, value) in pairs {
             let d = lookup(name).ok_or_else(|| SetError::Unknown(name.to_string()))?;
@@ -302,7 +301,7 @@ impl Config {
                     "can't set immutable config".into(),
                 ));
             }
-            if d.has(flags::PROTECTED) && self.enable_protected_configs != "yes" {
+            if d.has(flags::PROTECTED) && self.enable_protected_configs != EnableCommand::Yes {
                 return Err(SetError::Failed(
                     name.to_string(),
                     "can't set protected config".into(),
@@ -310,9 +309,12 @@ impl Config {
             }
             (d.set)(&mut staged, value).map_err(|e| SetError::Failed(name.to_string(), e))?;
             seen.push(d.name);
+            if let Some(e) = d.effect {
+                effects.add(e);
+            }
         }
         *self = staged;
-        Ok(seen)
+        Ok(effects)
     }
 
     /// Applies one directive line from a config file or the command line. `accumulate`

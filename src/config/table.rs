@@ -10,14 +10,18 @@
 //!
 //! A few directives are tine's own (flag `TINE_ONLY`): `busy-poll-usec`.
 //!
-//! Line format: `field: type = "name", &[aliases], kind, "default", flags;`
+//! Line format: `field: type = "name", &[aliases], kind, "default", flags [=> Effect];` where
+//! the effect (`effect.rs`) says what the running server does when CONFIG SET changes the
+//! directive; a row without one is read where it is used. An enum directive's type is in
+//! `enums.rs` and its kind lists that type's spellings.
 
 use super::Kind;
 use super::custom;
+use super::enums::*;
 use super::flags::*;
 
 config_table! {
-    acl_pubsub_default: &'static str = "acl-pubsub-default", &[], Kind::Enum(&["allchannels", "resetchannels"]), "resetchannels", 0;
+    acl_pubsub_default: AclPubsubDefault = "acl-pubsub-default", &[], Kind::Enum(AclPubsubDefault::NAMES), "resetchannels", 0;
     aclfile: String = "aclfile", &[], Kind::Str, "", IMMUTABLE;
     acllog_max_len: i64 = "acllog-max-len", &[], Kind::Int { min: 0, max: i64::MAX }, "128", 0;
     active_defrag_cycle_max: i64 = "active-defrag-cycle-max", &[], Kind::Int { min: 1, max: 99 }, "25", 0;
@@ -38,12 +42,12 @@ config_table! {
     aof_rewrite_cpulist: String = "aof_rewrite_cpulist", &[], Kind::Str, "", IMMUTABLE;
     appenddirname: String = "appenddirname", &[], Kind::Str, "appendonlydir", IMMUTABLE | IMPLEMENTED;
     appendfilename: String = "appendfilename", &[], Kind::Str, "appendonly.aof", IMMUTABLE | IMPLEMENTED;
-    appendfsync: &'static str = "appendfsync", &[], Kind::Enum(&["everysec", "always", "no"]), "everysec", IMPLEMENTED;
-    appendonly: bool = "appendonly", &[], Kind::Bool, "no", IMPLEMENTED;
+    appendfsync: AppendFsync = "appendfsync", &[], Kind::Enum(AppendFsync::NAMES), "everysec", IMPLEMENTED => FsyncPolicy;
+    appendonly: bool = "appendonly", &[], Kind::Bool, "no", IMPLEMENTED => AppendOnly;
     auto_aof_rewrite_min_size: i64 = "auto-aof-rewrite-min-size", &[], Kind::Memory { min: 0, max: i64::MAX }, "67108864", IMPLEMENTED;
     auto_aof_rewrite_percentage: i64 = "auto-aof-rewrite-percentage", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "100", IMPLEMENTED;
     bgsave_cpulist: String = "bgsave_cpulist", &[], Kind::Str, "", IMMUTABLE;
-    bind: String = "bind", &[], Kind::Custom(custom::bind), "* -::*", IMPLEMENTED;
+    bind: String = "bind", &[], Kind::Custom(custom::bind), "* -::*", IMPLEMENTED => Rebind;
     bind_source_addr: String = "bind-source-addr", &[], Kind::Str, "", 0;
     busy_poll_usec: i64 = "busy-poll-usec", &[], Kind::Int { min: 0, max: 1000 }, "20", IMPLEMENTED | TINE_ONLY;
     bio_cpulist: String = "bio_cpulist", &[], Kind::Str, "", IMMUTABLE;
@@ -64,7 +68,7 @@ config_table! {
     cluster_migration_barrier: i64 = "cluster-migration-barrier", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "1", 0;
     cluster_node_timeout: i64 = "cluster-node-timeout", &[], Kind::Int { min: 0, max: i64::MAX }, "15000", 0;
     cluster_port: i64 = "cluster-port", &[], Kind::Int { min: 0, max: i64::MAX }, "0", IMMUTABLE;
-    cluster_preferred_endpoint_type: &'static str = "cluster-preferred-endpoint-type", &[], Kind::Enum(&["ip", "hostname", "unknown-endpoint"]), "ip", 0;
+    cluster_preferred_endpoint_type: ClusterEndpointType = "cluster-preferred-endpoint-type", &[], Kind::Enum(ClusterEndpointType::NAMES), "ip", 0;
     cluster_replica_no_failover: bool = "cluster-replica-no-failover", &["cluster-slave-no-failover"], Kind::Bool, "no", 0;
     cluster_replica_validity_factor: i64 = "cluster-replica-validity-factor", &["cluster-slave-validity-factor"], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", 0;
     cluster_require_full_coverage: bool = "cluster-require-full-coverage", &[], Kind::Bool, "yes", 0;
@@ -73,16 +77,16 @@ config_table! {
     daemonize: bool = "daemonize", &[], Kind::Bool, "no", IMMUTABLE | IMPLEMENTED;
     databases: i64 = "databases", &[], Kind::Int { min: 0, max: i64::MAX }, "16", IMMUTABLE | IMPLEMENTED;
     dbfilename: String = "dbfilename", &[], Kind::Str, "dump.rdb", PROTECTED | IMPLEMENTED;
-    dir: String = "dir", &[], Kind::Custom(custom::dir), "", PROTECTED | IMPLEMENTED;
+    dir: String = "dir", &[], Kind::Custom(custom::dir), "", PROTECTED | IMPLEMENTED => Dir;
     disable_thp: bool = "disable-thp", &[], Kind::Bool, "yes", IMMUTABLE | IMPLEMENTED;
     dynamic_hz: bool = "dynamic-hz", &[], Kind::Bool, "yes", IMPLEMENTED;
-    enable_debug_command: &'static str = "enable-debug-command", &[], Kind::Enum(&["no", "yes", "local"]), "no", IMMUTABLE | IMPLEMENTED;
-    enable_module_command: &'static str = "enable-module-command", &[], Kind::Enum(&["no", "yes", "local"]), "no", IMMUTABLE | IMPLEMENTED;
-    enable_protected_configs: &'static str = "enable-protected-configs", &[], Kind::Enum(&["no", "yes", "local"]), "no", IMMUTABLE | IMPLEMENTED;
+    enable_debug_command: EnableCommand = "enable-debug-command", &[], Kind::Enum(EnableCommand::NAMES), "no", IMMUTABLE | IMPLEMENTED;
+    enable_module_command: EnableCommand = "enable-module-command", &[], Kind::Enum(EnableCommand::NAMES), "no", IMMUTABLE | IMPLEMENTED;
+    enable_protected_configs: EnableCommand = "enable-protected-configs", &[], Kind::Enum(EnableCommand::NAMES), "no", IMMUTABLE | IMPLEMENTED;
     hash_max_listpack_entries: i64 = "hash-max-listpack-entries", &["hash-max-ziplist-entries"], Kind::Int { min: 0, max: i64::MAX }, "512", IMPLEMENTED;
     hash_max_listpack_value: i64 = "hash-max-listpack-value", &["hash-max-ziplist-value"], Kind::Memory { min: 0, max: i64::MAX }, "64", IMPLEMENTED;
     hll_sparse_max_bytes: i64 = "hll-sparse-max-bytes", &[], Kind::Memory { min: 0, max: i64::MAX }, "3000", 0;
-    hz: i64 = "hz", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED;
+    hz: i64 = "hz", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED => Hz;
     ignore_warnings: String = "ignore-warnings", &[], Kind::Str, "", IMPLEMENTED;
     io_threads: i64 = "io-threads", &[], Kind::Int { min: 0, max: i64::MAX }, "1", IMMUTABLE | IMPLEMENTED;
     io_threads_do_reads: bool = "io-threads-do-reads", &[], Kind::Bool, "no", IMMUTABLE | IMPLEMENTED;
@@ -95,30 +99,30 @@ config_table! {
     lazyfree_lazy_server_del: bool = "lazyfree-lazy-server-del", &[], Kind::Bool, "no", 0;
     lazyfree_lazy_user_del: bool = "lazyfree-lazy-user-del", &[], Kind::Bool, "no", 0;
     lazyfree_lazy_user_flush: bool = "lazyfree-lazy-user-flush", &[], Kind::Bool, "no", 0;
-    lfu_decay_time: i64 = "lfu-decay-time", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "1", IMPLEMENTED;
-    lfu_log_factor: i64 = "lfu-log-factor", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED;
+    lfu_decay_time: i64 = "lfu-decay-time", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "1", IMPLEMENTED => KeyAccess;
+    lfu_log_factor: i64 = "lfu-log-factor", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED => KeyAccess;
     list_compress_depth: i64 = "list-compress-depth", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", 0;
     list_max_listpack_size: i64 = "list-max-listpack-size", &["list-max-ziplist-size"], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "-2", IMPLEMENTED;
     logfile: String = "logfile", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
-    loglevel: &'static str = "loglevel", &[], Kind::Enum(&["debug", "verbose", "notice", "warning"]), "notice", IMPLEMENTED;
+    loglevel: LogLevel = "loglevel", &[], Kind::Enum(LogLevel::NAMES), "notice", IMPLEMENTED => LogLevel;
     masterauth: String = "masterauth", &[], Kind::Str, "", SENSITIVE;
     masteruser: String = "masteruser", &[], Kind::Str, "", 0;
     maxclients: i64 = "maxclients", &[], Kind::Int { min: 1, max: 4294967295 }, "10000", IMPLEMENTED;
     maxmemory: i64 = "maxmemory", &[], Kind::Memory { min: 0, max: i64::MAX }, "0", IMPLEMENTED;
     maxmemory_clients: i64 = "maxmemory-clients", &[], Kind::MemoryOrPercent, "0", 0;
     maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity", &[], Kind::Int { min: 0, max: 100 }, "10", IMPLEMENTED;
-    maxmemory_policy: &'static str = "maxmemory-policy", &[], Kind::Enum(&["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"]), "noeviction", IMPLEMENTED;
+    maxmemory_policy: MaxmemoryPolicy = "maxmemory-policy", &[], Kind::Enum(MaxmemoryPolicy::NAMES), "noeviction", IMPLEMENTED => KeyAccess;
     maxmemory_samples: i64 = "maxmemory-samples", &[], Kind::Int { min: 1, max: i32::MAX as i64 }, "5", IMPLEMENTED;
     min_replicas_max_lag: i64 = "min-replicas-max-lag", &["min-slaves-max-lag"], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", 0;
     min_replicas_to_write: i64 = "min-replicas-to-write", &["min-slaves-to-write"], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", 0;
     no_appendfsync_on_rewrite: bool = "no-appendfsync-on-rewrite", &[], Kind::Bool, "no", IMPLEMENTED;
-    notify_keyspace_events: String = "notify-keyspace-events", &[], Kind::Custom(custom::notify_keyspace_events), "", IMPLEMENTED;
-    oom_score_adj: &'static str = "oom-score-adj", &[], Kind::Enum(&["no", "yes", "relative", "absolute"]), "no", IMPLEMENTED;
+    notify_keyspace_events: custom::NotifyClasses = "notify-keyspace-events", &[], Kind::Custom(custom::notify_keyspace_events), "", IMPLEMENTED => NotifyFlags;
+    oom_score_adj: OomScoreAdj = "oom-score-adj", &[], Kind::Enum(OomScoreAdj::NAMES), "no", IMPLEMENTED;
     oom_score_adj_values: String = "oom-score-adj-values", &[], Kind::Custom(custom::oom_score_adj_values), "0 200 800", IMPLEMENTED;
     pidfile: String = "pidfile", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
-    port: i64 = "port", &[], Kind::Int { min: 0, max: 65535 }, "6379", IMPLEMENTED;
+    port: i64 = "port", &[], Kind::Int { min: 0, max: 65535 }, "6379", IMPLEMENTED => Rebind;
     proc_title_template: String = "proc-title-template", &[], Kind::Str, "{title} {listen-addr} {server-mode}", IMPLEMENTED;
-    propagation_error_behavior: &'static str = "propagation-error-behavior", &[], Kind::Enum(&["ignore", "panic", "panic-on-replicas"]), "ignore", 0;
+    propagation_error_behavior: PropagationErrorBehavior = "propagation-error-behavior", &[], Kind::Enum(PropagationErrorBehavior::NAMES), "ignore", 0;
     protected_mode: bool = "protected-mode", &[], Kind::Bool, "yes", IMPLEMENTED;
     proto_max_bulk_len: i64 = "proto-max-bulk-len", &[], Kind::Memory { min: 0, max: i64::MAX }, "536870912", IMPLEMENTED;
     rdb_del_sync_files: bool = "rdb-del-sync-files", &[], Kind::Bool, "no", IMPLEMENTED;
@@ -130,7 +134,7 @@ config_table! {
     repl_backlog_size: i64 = "repl-backlog-size", &[], Kind::Memory { min: 0, max: i64::MAX }, "1048576", 0;
     repl_backlog_ttl: i64 = "repl-backlog-ttl", &[], Kind::Int { min: 0, max: i64::MAX }, "3600", 0;
     repl_disable_tcp_nodelay: bool = "repl-disable-tcp-nodelay", &[], Kind::Bool, "no", 0;
-    repl_diskless_load: &'static str = "repl-diskless-load", &[], Kind::Enum(&["disabled", "on-empty-db", "swapdb"]), "disabled", 0;
+    repl_diskless_load: ReplDisklessLoad = "repl-diskless-load", &[], Kind::Enum(ReplDisklessLoad::NAMES), "disabled", 0;
     repl_diskless_sync: bool = "repl-diskless-sync", &[], Kind::Bool, "yes", 0;
     repl_diskless_sync_delay: i64 = "repl-diskless-sync-delay", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "5", 0;
     repl_diskless_sync_max_replicas: i64 = "repl-diskless-sync-max-replicas", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", 0;
@@ -147,13 +151,13 @@ config_table! {
     replica_serve_stale_data: bool = "replica-serve-stale-data", &["slave-serve-stale-data"], Kind::Bool, "yes", 0;
     replicaof: String = "replicaof", &["slaveof"], Kind::Custom(custom::replicaof), "", IMMUTABLE;
     requirepass: String = "requirepass", &[], Kind::Str, "", SENSITIVE | IMPLEMENTED;
-    sanitize_dump_payload: &'static str = "sanitize-dump-payload", &[], Kind::Enum(&["no", "yes", "clients"]), "no", 0;
+    sanitize_dump_payload: SanitizeDumpPayload = "sanitize-dump-payload", &[], Kind::Enum(SanitizeDumpPayload::NAMES), "no", 0;
     save: String = "save", &[], Kind::Custom(custom::save), "3600 1 300 100 60 10000", IMPLEMENTED;
     server_cpulist: String = "server_cpulist", &[], Kind::Str, "", IMMUTABLE;
     set_max_intset_entries: i64 = "set-max-intset-entries", &[], Kind::Int { min: 0, max: i64::MAX }, "512", IMPLEMENTED;
     set_proc_title: bool = "set-proc-title", &[], Kind::Bool, "yes", IMMUTABLE | IMPLEMENTED;
-    shutdown_on_sigint: &'static str = "shutdown-on-sigint", &[], Kind::Enum(&["default", "save", "nosave", "now", "force"]), "default", IMPLEMENTED;
-    shutdown_on_sigterm: &'static str = "shutdown-on-sigterm", &[], Kind::Enum(&["default", "save", "nosave", "now", "force"]), "default", IMPLEMENTED;
+    shutdown_on_sigint: ShutdownOnSignal = "shutdown-on-sigint", &[], Kind::Enum(ShutdownOnSignal::NAMES), "default", IMPLEMENTED;
+    shutdown_on_sigterm: ShutdownOnSignal = "shutdown-on-sigterm", &[], Kind::Enum(ShutdownOnSignal::NAMES), "default", IMPLEMENTED;
     shutdown_timeout: i64 = "shutdown-timeout", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", 0;
     slowlog_log_slower_than: i64 = "slowlog-log-slower-than", &[], Kind::Int { min: -1, max: i64::MAX }, "10000", IMPLEMENTED;
     slowlog_max_len: i64 = "slowlog-max-len", &[], Kind::Int { min: 0, max: i64::MAX }, "128", IMPLEMENTED;
@@ -161,14 +165,14 @@ config_table! {
     stop_writes_on_bgsave_error: bool = "stop-writes-on-bgsave-error", &[], Kind::Bool, "yes", IMPLEMENTED;
     stream_node_max_bytes: i64 = "stream-node-max-bytes", &[], Kind::Memory { min: 0, max: i64::MAX }, "4096", 0;
     stream_node_max_entries: i64 = "stream-node-max-entries", &[], Kind::Int { min: 0, max: i64::MAX }, "100", 0;
-    supervised: &'static str = "supervised", &[], Kind::Enum(&["upstart", "systemd", "auto", "no"]), "no", IMMUTABLE | IMPLEMENTED;
+    supervised: Supervised = "supervised", &[], Kind::Enum(Supervised::NAMES), "no", IMMUTABLE | IMPLEMENTED;
     syslog_enabled: bool = "syslog-enabled", &[], Kind::Bool, "no", IMMUTABLE;
-    syslog_facility: &'static str = "syslog-facility", &[], Kind::Enum(&["user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"]), "local0", IMMUTABLE;
+    syslog_facility: SyslogFacility = "syslog-facility", &[], Kind::Enum(SyslogFacility::NAMES), "local0", IMMUTABLE;
     syslog_ident: String = "syslog-ident", &[], Kind::Str, "redis", IMMUTABLE;
     tcp_backlog: i64 = "tcp-backlog", &[], Kind::Int { min: 0, max: i64::MAX }, "511", IMMUTABLE | IMPLEMENTED;
     tcp_keepalive: i64 = "tcp-keepalive", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "300", IMPLEMENTED;
     timeout: i64 = "timeout", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", IMPLEMENTED;
-    tls_auth_clients: &'static str = "tls-auth-clients", &[], Kind::Enum(&["no", "yes", "optional"]), "yes", 0;
+    tls_auth_clients: TlsAuthClients = "tls-auth-clients", &[], Kind::Enum(TlsAuthClients::NAMES), "yes", 0;
     tls_ca_cert_dir: String = "tls-ca-cert-dir", &[], Kind::Str, "", 0;
     tls_ca_cert_file: String = "tls-ca-cert-file", &[], Kind::Str, "", 0;
     tls_cert_file: String = "tls-cert-file", &[], Kind::Str, "", 0;

@@ -77,7 +77,7 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
         return true;
     }
     let policy = srv.config.maxmemory_policy;
-    if policy == "noeviction" {
+    if !policy.evicts() {
         return false;
     }
     // Redis's tenacity: 10 (default) is 500 us, scaling up steeply; 100 means no limit.
@@ -108,9 +108,12 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
 }
 
 /// Chooses the next key to evict under `policy`.
-fn pick_victim(srv: &mut Server, policy: &str) -> Option<(usize, Vec<u8>)> {
-    let volatile = policy.starts_with("volatile");
-    if policy.ends_with("random") {
+fn pick_victim(
+    srv: &mut Server,
+    policy: crate::config::MaxmemoryPolicy,
+) -> Option<(usize, Vec<u8>)> {
+    let volatile = policy.is_volatile();
+    if policy.is_random() {
         let mut rng = rand::thread_rng();
         let n = srv.dbs.len();
         let start = rand::Rng::gen_range(&mut rng, 0..n);
@@ -154,7 +157,11 @@ fn pick_victim(srv: &mut Server, policy: &str) -> Option<(usize, Vec<u8>)> {
 
 /// One round of the pool policies: sample every database into the pool, then take the best
 /// candidate that still exists.
-fn pool_round(srv: &mut Server, policy: &str, volatile: bool) -> Option<(usize, Vec<u8>)> {
+fn pool_round(
+    srv: &mut Server,
+    policy: crate::config::MaxmemoryPolicy,
+    volatile: bool,
+) -> Option<(usize, Vec<u8>)> {
     let samples = srv.config.maxmemory_samples.max(1) as usize;
     for db in 0..srv.dbs.len() {
         let d = &srv.dbs[db];
@@ -167,13 +174,13 @@ fn pool_round(srv: &mut Server, policy: &str, volatile: bool) -> Option<(usize, 
             keys.extend(d.sample_keys(samples).into_iter().map(|k| (k, None)));
         }
         for (key, expire) in keys {
-            let score = if policy.ends_with("ttl") {
+            let score = if policy.is_ttl() {
                 u64::MAX - expire.unwrap_or(i64::MAX).max(0) as u64
             } else {
                 let Some(meta) = d.access_meta(&key) else {
                     continue;
                 };
-                if policy.ends_with("lfu") {
+                if policy.is_lfu() {
                     255 - access::lfu_decr_and_return(meta) as u64
                 } else {
                     access::idle_ms(meta)

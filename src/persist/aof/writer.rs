@@ -47,11 +47,11 @@ pub enum Fsync {
 }
 
 impl Fsync {
-    pub fn from_config(v: &str) -> Fsync {
+    pub fn from_config(v: crate::config::AppendFsync) -> Fsync {
         match v {
-            "always" => Fsync::Always,
-            "no" => Fsync::No,
-            _ => Fsync::EverySec,
+            crate::config::AppendFsync::Always => Fsync::Always,
+            crate::config::AppendFsync::No => Fsync::No,
+            crate::config::AppendFsync::EverySec => Fsync::EverySec,
         }
     }
 }

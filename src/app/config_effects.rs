@@ -1,0 +1,152 @@
+//! CONFIG SET as a transaction over the running server: the new values are staged by
+//! `Config::set_many`, which also returns the typed effects of the directives set (each
+//! declared in its row of the directive table), and this file applies those effects in one
+//! `match`. It lives in the top layer because the effects reach across the subsystems (the
+//! listeners, the AOF, the log, the keys' access clock, the process's working directory) that
+//! only the server aggregate holds together.
+//!
+//! All or nothing: when an effect fails, the old configuration is put back and the effects
+//! already applied are applied again under it, so the server is left as it was before the
+//! command, as Redis 7.0's configSetCommand restores its backup and re-runs the apply functions.
+
+use crate::app::server::Server;
+use crate::config::{Effect, Effects, SetError};
+use tine_core::base;
+use tine_core::log as logging;
+
+/// Why an effect could not be applied (the CONFIG SET is then undone).
+#[derive(Debug)]
+pub(crate) enum EffectError {
+    /// `dir`: the server could not change into the directory.
+    Dir(std::io::Error),
+    /// `appendonly yes`: the AOF could not be started; the reason is in the log.
+    AppendOnly(String),
+}
+
+impl EffectError {
+    /// The text after "ERR " in the reply, as tine has always written it.
+    pub(crate) fn reply_text(&self) -> String {
+        let detail = match self {
+            EffectError::Dir(e) => {
+                format!("(possibly related to argument 'dir') - {}", base::strerror(e))
+            }
+            EffectError::AppendOnly(e) => e.clone(),
+        };
+        format!("CONFIG SET failed {}", detail)
+    }
+}
+
+/// Why CONFIG SET failed: a pair was refused (nothing changed), or an effect failed (the
+/// change was undone).
+#[derive(Debug)]
+pub(crate) enum ConfigSetError {
+    Refused(SetError),
+    Effect(EffectError),
+}
+
+impl ConfigSetError {
+    /// The whole error line of the reply (without the leading '-').
+    pub(crate) fn reply_text(&self) -> String {
+        match self {
+            ConfigSetError::Refused(e) => e.reply_text(),
+            ConfigSetError::Effect(e) => format!("ERR {}", e.reply_text()),
+        }
+    }
+}
+
+impl Server {
+    /// CONFIG SET of several (name, value) pairs, all or nothing.
+    pub(crate) fn config_set(&mut self, pairs: &[(&str, &str)]) -> Result<(), ConfigSetError> {
+        let before = self.config.clone();
+        let effects = self.config.set_many(pairs).map_err(ConfigSetError::Refused)?;
+        let mut applied = Effects::default();
+        for effect in effects.iter() {
+            if let Err(e) = self.apply_config_effect(effect) {
+                self.config = before;
+                // Best effort, as Redis's restore: the old values were in force before, so
+                // applying them again can only fail where the server already stood.
+                for undo in applied.iter() {
+                    let _ = self.apply_config_effect(undo);
+                }
+                return Err(ConfigSetError::Effect(e));
+            }
+            applied.add(effect);
+        }
+        Ok(())
+    }
+
+    /// The one place that knows what each effect does to the running server.
+    fn apply_config_effect(&mut self, effect: Effect) -> Result<(), EffectError> {
+        match effect {
+            Effect::LogLevel => logging::set_level(self.config.loglevel.level()),
+            Effect::Hz => self.hz = self.config.hz.clamp(1, 500),
+            Effect::NotifyFlags => self.notify_flags = self.config.notify_keyspace_events.bits(),
+            // The event loop re-creates the listeners before it next polls.
+            Effect::Rebind => self.rebind_requested = true,
+            // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
+            Effect::Dir => std::env::set_current_dir(&self.config.dir).map_err(EffectError::Dir)?,
+            Effect::AppendOnly => {
+                if self.config.appendonly {
+                    crate::persist::aof::start_append_only(self)
+                        .map_err(EffectError::AppendOnly)?;
+                } else {
+                    crate::persist::aof::stop_append_only(self);
+                }
+            }
+            Effect::FsyncPolicy => crate::persist::aof::fsync_policy_changed(self),
+            Effect::KeyAccess => tine_core::types::access::update(
+                self.now_ms,
+                self.config.maxmemory_policy.is_lfu(),
+                self.config.lfu_log_factor,
+                self.config.lfu_decay_time,
+            ),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn effects_reach_the_server() {
+        let mut srv = Server::new(Config::default());
+        srv.config_set(&[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")])
+            .unwrap();
+        assert_eq!(srv.hz, 50);
+        assert_eq!(srv.notify_flags, crate::config::custom::notify::parse("KEA").unwrap());
+        assert!(srv.rebind_requested);
+    }
+
+    #[test]
+    fn a_failed_effect_undoes_the_whole_config_set() {
+        let mut srv = Server::new(Config::default());
+        srv.config.enable_protected_configs = crate::config::EnableCommand::Yes;
+        let err = srv
+            .config_set(&[
+                ("hz", "50"),
+                ("notify-keyspace-events", "KEA"),
+                ("dir", "/nonexistent/tine-config-effects"),
+            ])
+            .unwrap_err();
+        assert_eq!(
+            err.reply_text(),
+            "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
+        );
+        assert_eq!((srv.config.hz, srv.hz, srv.notify_flags), (10, 10, 0));
+        assert_eq!(srv.config.notify_keyspace_events.bits(), 0);
+    }
+
+    #[test]
+    fn a_refused_pair_changes_nothing() {
+        let mut srv = Server::new(Config::default());
+        let err = srv.config_set(&[("hz", "50"), ("maxmemory-policy", "lru")]).unwrap_err();
+        assert_eq!(
+            err.reply_text(),
+            "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+        );
+        assert_eq!((srv.config.hz, srv.hz), (10, 10));
+    }
+}
