@@ -563,7 +563,7 @@ fn feed_monitors(srv: &mut Server, c: &Client, argv: &Argv) {
         format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, c.db, c.addr).into_bytes();
     for a in argv {
         line.push(b' ');
-        line.extend_from_slice(&repr(a));
+        line.extend_from_slice(tine_core::base::quote::repr_arg(a).as_bytes());
     }
     line.extend_from_slice(b"\r\n");
     let monitors = srv.monitors.clone();
@@ -573,27 +573,6 @@ fn feed_monitors(srv: &mut Server, c: &Client, argv: &Argv) {
             srv.note_pending_write(slot);
         }
     }
-}
-
-/// Quotes bytes as Redis's sdscatrepr: "..." with \n, \r, \t, \a, \b, \\, \" and \xHH.
-pub fn repr(a: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(a.len() + 2);
-    out.push(b'"');
-    for &b in a {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            32..=126 => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{:02x}", b).as_bytes()),
-        }
-    }
-    out.push(b'"');
-    out
 }
 
 /// The keys of a command's arguments (COMMAND GETKEYS, and later cluster/ACL checks).
