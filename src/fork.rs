@@ -21,7 +21,9 @@
 //!
 //! **In the parent** (`RunningChild`, `reap`): it times the fork (`latest_fork_usec`), reads
 //! the reports without blocking, reaps with `waitpid(-1, WNOHANG)` (on SIGCHLD and on every
-//! cron tick), and tells apart a clean exit, a failure exit code and a kill by a signal.
+//! cron tick), and tells apart a clean exit, a failure exit code and a kill by a signal. It
+//! is the only `waitpid` in tine: stopping a child on purpose reaps it here too
+//! (`RunningChild::reap_after_kill`, `RunningChild::reap_within`).
 //! SIGUSR1 is how the parent itself stops a child it no longer needs (`kill_on_purpose`); that
 //! is not a failure. The parent never blocks waiting for a child.
 //!
@@ -274,6 +276,50 @@ impl RunningChild {
         self.killed_on_purpose = true;
         // SAFETY: kill on the pid of our own child; at worst ESRCH if it already exited.
         unsafe { libc::kill(self.pid, libc::SIGUSR1) };
+    }
+
+    /// Reaps this child, blocking until it is gone. Only after [`Self::kill_on_purpose`]: a
+    /// child sent SIGUSR1 exits at once, so the wait is short (Redis's killAppendOnlyChild
+    /// waits the same way).
+    pub(crate) fn reap_after_kill(&self) {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child's pid, writing the status we own.
+        unsafe { libc::waitpid(self.pid, &mut status, 0) };
+    }
+
+    /// Reaps this child if it ends within `tries` polls `interval` apart, never blocking
+    /// longer (shutdown: the child was sent SIGUSR1 and should be gone almost at once).
+    pub(crate) fn reap_within(&self, tries: u32, interval: Duration) {
+        for _ in 0..tries {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child's pid with WNOHANG.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+            if r != 0 {
+                break;
+            }
+            std::thread::sleep(interval);
+        }
+    }
+
+    /// A handle on no real process, for unit tests of what the parent does with one. Its
+    /// info pipe is /dev/null: draining reports finds none.
+    #[cfg(test)]
+    pub(crate) fn for_test(pid: i32, kind: ChildKind) -> RunningChild {
+        RunningChild {
+            pid,
+            kind,
+            started: Instant::now(),
+            started_unix: tine_core::base::unix_time(),
+            fork_usec: 0,
+            info: File::open("/dev/null").expect("/dev/null"),
+            partial: Vec::new(),
+            report: ChildReport::default(),
+            cow_peak: 0,
+            cow_updated: None,
+            keys_total: 0,
+            temp_file: None,
+            killed_on_purpose: false,
+        }
     }
 }
 

@@ -1,8 +1,12 @@
 //! The top layer, and the only place the server aggregate exists: `server` (the aggregate,
 //! its lookups and cron housekeeping), `event_loop` (mio poll, before-sleep, timers,
-//! signals), `startup` (arguments, config file, daemonize, loading) and `shutdown`.
+//! signals), `startup` (arguments, config file, daemonize, loading) and `shutdown`; and the
+//! answers to what lower layers ask of the top through their own traits (`persist_host`,
+//! `aof_replay`).
 
+pub(crate) mod aof_replay;
 pub mod event_loop;
+pub(crate) mod persist_host;
 pub mod server;
 pub mod shutdown;
 pub mod startup;

@@ -8,18 +8,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::app::server::Server;
+use super::PersistHost;
+use crate::config::Config;
 use crate::fork::ChildReporter;
+use tine_core::keyspace::Db;
 use tine_core::log;
 use tine_core::log::Level;
 use tine_core::rdb::reader::{SliceSource, Source, read_rdb_source};
 use tine_core::rdb::{self, LoadedRdb, RdbError, RdbOptions};
 
 /// The writer options the configuration selects.
-pub fn options(srv: &Server) -> RdbOptions {
+pub fn options(config: &Config) -> RdbOptions {
     RdbOptions {
-        compression: srv.config.rdbcompression,
-        checksum: srv.config.rdbchecksum,
+        compression: config.rdbcompression,
+        checksum: config.rdbchecksum,
         used_mem: crate::engine::memory::memory_figures().allocated,
         ..RdbOptions::default()
     }
@@ -28,13 +30,14 @@ pub fn options(srv: &Server) -> RdbOptions {
 /// Writes the whole keyspace as an RDB to `w`. In a child, `reporter` receives progress (keys
 /// processed); if the parent is gone the child exits at once, without publishing the file.
 pub fn write_snapshot<W: Write>(
-    srv: &Server,
+    config: &Config,
+    dbs: &[Db],
     w: &mut W,
     mut reporter: Option<&mut ChildReporter>,
 ) -> Result<(), String> {
-    let delay = srv.config.rdb_key_save_delay;
-    let opts = options(srv);
-    rdb::write_rdb(w, &srv.dbs, &opts, |done| {
+    let delay = config.rdb_key_save_delay;
+    let opts = options(config);
+    rdb::write_rdb(w, dbs, &opts, |done| {
         tine_core::base::debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
             if r.progress(done).is_err() {
@@ -53,7 +56,7 @@ pub enum LoadOutcome {
 
 /// Loads `path` into the server's databases, replacing them. A missing file is not an error;
 /// a damaged one is, and leaves the server's data untouched.
-pub fn load_file(srv: &mut Server, path: &Path) -> Result<LoadOutcome, String> {
+pub fn load_file<H: PersistHost>(h: &mut H, path: &Path) -> Result<LoadOutcome, String> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadOutcome::NoFile),
@@ -62,11 +65,11 @@ pub fn load_file(srv: &mut Server, path: &Path) -> Result<LoadOutcome, String> {
         }
     };
     let started = Instant::now();
-    let limits = srv.config.load_limits();
+    let limits = h.config().load_limits();
     let loaded =
         rdb::read_rdb(&data, &limits, tine_core::base::mstime()).map_err(|e| e.to_string())?;
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
-    install(srv, loaded);
+    install(h, loaded);
     log!(Level::Notice, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
     Ok(LoadOutcome::Loaded { keys, expired })
 }
@@ -112,7 +115,7 @@ impl Source for ProgressSource<'_> {
 }
 
 /// Starts loading `path` in the background; `Ok(None)` when there is no file.
-pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, String> {
+pub fn start_loading<H: PersistHost>(h: &H, path: &Path) -> Result<Option<Loading>, String> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -120,7 +123,7 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
             return Err(format!("Error opening {} for loading: {}", path.display(), e));
         }
     };
-    let limits = srv.config.load_limits();
+    let limits = h.config().load_limits();
     let progress = Arc::new(AtomicU64::new(0));
     let total_bytes = data.len() as u64;
     let thread_progress = progress.clone();
@@ -146,23 +149,24 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
 /// Called from the event loop: when the loader thread is done, installs what it loaded.
 /// A damaged file is fatal at startup, as in Redis: the error is returned for the caller to
 /// log and exit with.
-pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
-    if !srv.loading.as_ref().is_some_and(|l| l.thread.is_finished()) {
+pub fn poll_loading<H: PersistHost>(h: &mut H) -> Result<(), String> {
+    let slot = h.parts().loading;
+    if !slot.as_ref().is_some_and(|l| l.thread.is_finished()) {
         return Ok(());
     }
-    let loading = srv.loading.take().expect("checked");
+    let loading = slot.take().expect("checked");
     let result = loading.thread.join().map_err(|_| "the loader thread panicked".to_string())?;
     let loaded = result?;
     if loading.aof {
-        install_dbs(srv, loaded);
+        install_dbs(h, loaded);
         log!(
             Level::Notice,
             "DB loaded from append only file: {:.3} seconds",
             loading.started.elapsed().as_secs_f64()
         );
-        return crate::persist::aof::loaded(srv);
+        return crate::persist::aof::loaded(h).map_err(|e| e.to_string());
     }
-    install(srv, loaded);
+    install(h, loaded);
     log!(
         Level::Notice,
         "DB loaded from disk: {:.3} seconds",
@@ -172,20 +176,21 @@ pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
 }
 
 /// Replaces the server's databases with loaded ones.
-fn install(srv: &mut Server, loaded: LoadedRdb) {
+fn install<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
-    install_dbs(srv, loaded);
+    install_dbs(h, loaded);
     log!(Level::Notice, "Done loading RDB, keys loaded: {}, keys expired: {}.", keys, expired);
 }
 
 /// Replaces the server's databases with loaded ones, without logging.
-fn install_dbs(srv: &mut Server, loaded: LoadedRdb) {
+fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
+    let p = h.parts();
     let mut dbs = loaded.dbs;
-    dbs.resize_with(srv.dbs.len(), || tine_core::keyspace::Db::new(0));
+    dbs.resize_with(p.dbs.len(), || tine_core::keyspace::Db::new(0));
     for (i, db) in dbs.iter_mut().enumerate() {
         db.id = i;
     }
-    srv.dbs = dbs;
-    srv.persist.rdb_last_load_keys_loaded = loaded.keys_loaded;
-    srv.persist.rdb_last_load_keys_expired = loaded.keys_expired;
+    *p.dbs = dbs;
+    p.state.rdb_last_load_keys_loaded = loaded.keys_loaded;
+    p.state.rdb_last_load_keys_expired = loaded.keys_expired;
 }
