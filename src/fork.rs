@@ -386,7 +386,7 @@ pub fn start<F>(
     body: F,
 ) -> io::Result<RunningChild>
 where
-    F: FnOnce(&mut ChildReporter) -> Result<(), String>,
+    F: FnOnce(&mut ChildReporter) -> Result<(), ChildError>,
 {
     if FAIL_FORKS.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(io::Error::from_raw_os_error(libc::EAGAIN));
@@ -433,7 +433,7 @@ fn child_main<F>(
     body: F,
 ) -> !
 where
-    F: FnOnce(&mut ChildReporter) -> Result<(), String>,
+    F: FnOnce(&mut ChildReporter) -> Result<(), ChildError>,
 {
     tine_core::log::set_role(tine_core::log::ROLE_CHILD);
     // SAFETY: closing descriptors this process inherited and will never use: listeners,
@@ -469,13 +469,10 @@ where
                 Err(ParentGone) => CHILD_EXIT_PARENT_GONE,
             }
         }
-        Ok(Err(msg)) => {
-            if msg == PARENT_GONE_MSG {
-                reporter.exit_parent_gone()
-            } else {
-                tine_core::log::warning(&msg);
-                CHILD_EXIT_FAILURE
-            }
+        Ok(Err(ChildError::ParentGone)) => reporter.exit_parent_gone(),
+        Ok(Err(ChildError::Failed(msg))) => {
+            tine_core::log::warning(&msg);
+            CHILD_EXIT_FAILURE
         }
         Err(_) => CHILD_EXIT_PANIC,
     };
@@ -491,12 +488,23 @@ pub fn exit_parent_gone() -> ! {
     unsafe { libc::_exit(CHILD_EXIT_PARENT_GONE) }
 }
 
-/// The error a child body returns when `ChildReporter` reported the parent gone.
-pub const PARENT_GONE_MSG: &str = "parent gone";
+/// Why a child body failed: it found its parent gone (the child exits at once, its file
+/// unpublished), or its work failed (the message is logged, in the work's own words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildError {
+    ParentGone,
+    Failed(String),
+}
 
-impl From<ParentGone> for String {
-    fn from(_: ParentGone) -> String {
-        PARENT_GONE_MSG.to_string()
+impl From<ParentGone> for ChildError {
+    fn from(_: ParentGone) -> ChildError {
+        ChildError::ParentGone
+    }
+}
+
+impl From<String> for ChildError {
+    fn from(msg: String) -> ChildError {
+        ChildError::Failed(msg)
     }
 }
 

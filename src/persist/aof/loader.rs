@@ -23,8 +23,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::AofError;
 use super::manifest::{AofInfo, Manifest};
 use crate::config::Config;
+use crate::persist::rdb_io::LoadError;
 use tine_core::keyspace::Db;
 use tine_core::log;
 use tine_core::log::Level;
@@ -102,7 +104,7 @@ pub fn sizes(dir: &Path, m: &Manifest) -> Result<(u64, u64), String> {
 }
 
 /// Loads every file of the manifest into a fresh keyspace. Runs on the loader thread.
-pub fn load_all(job: Job) -> Result<LoadedRdb, String> {
+pub fn load_all(job: Job) -> Result<LoadedRdb, LoadError> {
     let mut exec = (job.executor)(&job.config);
     let files = job.manifest.files_to_load();
     let total_num = files.len();
@@ -124,10 +126,15 @@ pub fn load_all(job: Job) -> Result<LoadedRdb, String> {
         match status {
             FileStatus::Truncated if !last_file => {
                 log!(Level::Warning, "Fatal error: the truncated file is not the last file");
-                return Err(format!("the truncated file {} is not the last file", f.name));
+                let e = format!("the truncated file {} is not the last file", f.name);
+                return Err(AofError(e).into());
             }
-            FileStatus::Failed => return Err(format!("can't load the AOF file {}", f.name)),
-            FileStatus::NotExist => return Err(format!("the AOF file {} doesn't exist", f.name)),
+            FileStatus::Failed => {
+                return Err(AofError(format!("can't load the AOF file {}", f.name)).into());
+            }
+            FileStatus::NotExist => {
+                return Err(AofError(format!("the AOF file {} doesn't exist", f.name)).into());
+            }
             _ => {}
         }
         done_bytes += std::fs::metadata(job.dir.join(&f.name)).map(|m| m.len()).unwrap_or(0);
