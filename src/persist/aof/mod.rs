@@ -429,7 +429,10 @@ pub fn start_append_only<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
             );
             rewrite::kill_child(h);
         }
-        if rewrite::start(h).is_err() {
+        if let Err(e) = rewrite::start(h) {
+            if h.aof_state().check_fatal().is_err() {
+                return Err(e); // the event loop exits before the reply leaves
+            }
             h.parts().aof.status = Status::Off;
             log!(
                 Level::Warning,
@@ -451,13 +454,16 @@ pub fn start_append_only<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
     Ok(())
 }
 
-/// `CONFIG SET appendonly no` (Redis's stopAppendOnly). A fatal flush is kept in the state:
-/// the event loop's next flush reports it before any reply leaves.
+/// `CONFIG SET appendonly no` (Redis's stopAppendOnly). A fatal flush stops it there, as
+/// Redis exits there: the state keeps the error and the event loop's next flush reports it
+/// before any reply leaves.
 pub fn stop_append_only<H: PersistHost>(h: &mut H) {
     if h.aof_state().status == Status::Off {
         return;
     }
-    let _ = flush(h, true);
+    if flush(h, true).is_err() {
+        return; // fatal: the event loop exits before anything else happens
+    }
     let a = &mut *h.parts().aof;
     if let Some(f) = a.w.file.take() {
         if let Err(e) = f.sync_data() {
@@ -744,6 +750,31 @@ mod tests {
             writes_denied(&h).as_deref(),
             Some("MISCONF Errors writing to the AOF file: No space left on device")
         );
+    }
+
+    #[test]
+    fn a_failed_rewrite_child_counts_a_failure_but_sigusr1_does_not() {
+        let mut h = FakeHost::new();
+        h.aof.status = Status::On;
+        h.aof.rewrite_time_start = 1;
+        // Pids no process has here: the temp files the job removes do not exist.
+        let ch = RunningChild::for_test(2_000_000_001, ChildKind::AofRewrite);
+        child_slot::occupy(&mut h, ch, Box::new(rewrite::RewriteJob));
+        let mut exits = vec![(2_000_000_001, crate::fork::ChildExit::Exited(1))];
+        child_slot::reap_with(&mut h, || exits.pop());
+        assert!(h.state.child.is_none());
+        assert!(!h.aof.last_bgrewrite_ok);
+        assert_eq!(h.aof.consecutive_failures, 1);
+        assert_eq!(h.aof.rewrite_time_start, -1);
+        assert!(h.aof.rewrite_time_last >= 0);
+
+        h.aof.last_bgrewrite_ok = true;
+        let ch = RunningChild::for_test(2_000_000_002, ChildKind::AofRewrite);
+        child_slot::occupy(&mut h, ch, Box::new(rewrite::RewriteJob));
+        let mut exits = vec![(2_000_000_002, crate::fork::ChildExit::Signaled(libc::SIGUSR1))];
+        child_slot::reap_with(&mut h, || exits.pop());
+        assert!(h.aof.last_bgrewrite_ok);
+        assert_eq!(h.aof.consecutive_failures, 1);
     }
 
     #[test]
