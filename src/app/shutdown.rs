@@ -64,7 +64,7 @@ pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
 /// Ends the process after a fatal AOF write (`persist::aof::AofFatal`, logged where it
 /// happened): the commands already ran and cannot be undone, so no reply may leave. As Redis,
 /// the pid file goes and the exit code is 1.
-pub fn exit_on_aof_fatal(srv: &Server) -> ! {
+pub(crate) fn exit_on_aof_fatal(srv: &Server) -> ! {
     remove_pidfile(srv);
     std::process::exit(1);
 }
