@@ -21,7 +21,9 @@
 //!
 //! **In the parent** (`RunningChild`, `reap`): it times the fork (`latest_fork_usec`), reads
 //! the reports without blocking, reaps with `waitpid(-1, WNOHANG)` (on SIGCHLD and on every
-//! cron tick), and tells apart a clean exit, a failure exit code and a kill by a signal.
+//! cron tick), and tells apart a clean exit, a failure exit code and a kill by a signal. It
+//! is the only `waitpid` in tine: stopping a child on purpose reaps it here too
+//! (`RunningChild::reap_after_kill`, `RunningChild::reap_within`).
 //! SIGUSR1 is how the parent itself stops a child it no longer needs (`kill_on_purpose`); that
 //! is not a failure. The parent never blocks waiting for a child.
 //!
@@ -275,6 +277,50 @@ impl RunningChild {
         // SAFETY: kill on the pid of our own child; at worst ESRCH if it already exited.
         unsafe { libc::kill(self.pid, libc::SIGUSR1) };
     }
+
+    /// Reaps this child, blocking until it is gone. Only after [`Self::kill_on_purpose`]: a
+    /// child sent SIGUSR1 exits at once, so the wait is short (Redis's killAppendOnlyChild
+    /// waits the same way).
+    pub(crate) fn reap_after_kill(&self) {
+        let mut status = 0;
+        // SAFETY: waitpid on our own child's pid, writing the status we own.
+        unsafe { libc::waitpid(self.pid, &mut status, 0) };
+    }
+
+    /// Reaps this child if it ends within `tries` polls `interval` apart, never blocking
+    /// longer (shutdown: the child was sent SIGUSR1 and should be gone almost at once).
+    pub(crate) fn reap_within(&self, tries: u32, interval: Duration) {
+        for _ in 0..tries {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child's pid with WNOHANG.
+            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+            if r != 0 {
+                break;
+            }
+            std::thread::sleep(interval);
+        }
+    }
+
+    /// A handle on no real process, for unit tests of what the parent does with one. Its
+    /// info pipe is /dev/null: draining reports finds none.
+    #[cfg(test)]
+    pub(crate) fn for_test(pid: i32, kind: ChildKind) -> RunningChild {
+        RunningChild {
+            pid,
+            kind,
+            started: Instant::now(),
+            started_unix: tine_core::base::unix_time(),
+            fork_usec: 0,
+            info: File::open("/dev/null").expect("/dev/null"),
+            partial: Vec::new(),
+            report: ChildReport::default(),
+            cow_peak: 0,
+            cow_updated: None,
+            keys_total: 0,
+            temp_file: None,
+            killed_on_purpose: false,
+        }
+    }
 }
 
 /// How a child ended.
@@ -340,7 +386,7 @@ pub fn start<F>(
     body: F,
 ) -> io::Result<RunningChild>
 where
-    F: FnOnce(&mut ChildReporter) -> Result<(), String>,
+    F: FnOnce(&mut ChildReporter) -> Result<(), ChildError>,
 {
     if FAIL_FORKS.load(std::sync::atomic::Ordering::Relaxed) {
         return Err(io::Error::from_raw_os_error(libc::EAGAIN));
@@ -387,7 +433,7 @@ fn child_main<F>(
     body: F,
 ) -> !
 where
-    F: FnOnce(&mut ChildReporter) -> Result<(), String>,
+    F: FnOnce(&mut ChildReporter) -> Result<(), ChildError>,
 {
     tine_core::log::set_role(tine_core::log::ROLE_CHILD);
     // SAFETY: closing descriptors this process inherited and will never use: listeners,
@@ -423,13 +469,10 @@ where
                 Err(ParentGone) => CHILD_EXIT_PARENT_GONE,
             }
         }
-        Ok(Err(msg)) => {
-            if msg == PARENT_GONE_MSG {
-                reporter.exit_parent_gone()
-            } else {
-                tine_core::log::warning(&msg);
-                CHILD_EXIT_FAILURE
-            }
+        Ok(Err(ChildError::ParentGone)) => reporter.exit_parent_gone(),
+        Ok(Err(ChildError::Failed(msg))) => {
+            tine_core::log::warning(&msg);
+            CHILD_EXIT_FAILURE
         }
         Err(_) => CHILD_EXIT_PANIC,
     };
@@ -445,12 +488,23 @@ pub fn exit_parent_gone() -> ! {
     unsafe { libc::_exit(CHILD_EXIT_PARENT_GONE) }
 }
 
-/// The error a child body returns when `ChildReporter` reported the parent gone.
-pub const PARENT_GONE_MSG: &str = "parent gone";
+/// Why a child body failed: it found its parent gone (the child exits at once, its file
+/// unpublished), or its work failed (the message is logged, in the work's own words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildError {
+    ParentGone,
+    Failed(String),
+}
 
-impl From<ParentGone> for String {
-    fn from(_: ParentGone) -> String {
-        PARENT_GONE_MSG.to_string()
+impl From<ParentGone> for ChildError {
+    fn from(_: ParentGone) -> ChildError {
+        ChildError::ParentGone
+    }
+}
+
+impl From<String> for ChildError {
+    fn from(msg: String) -> ChildError {
+        ChildError::Failed(msg)
     }
 }
 

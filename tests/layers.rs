@@ -79,14 +79,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("net/client.rs", "commands"),
     ("net/client.rs", "engine"),
     ("net/listen.rs", "config"),
-    ("persist/aof/loader.rs", "app"),
-    ("persist/aof/loader.rs", "commands"),
-    ("persist/aof/loader.rs", "net"),
-    ("persist/aof/manifest.rs", "commands"),
-    ("persist/aof/mod.rs", "app"),
-    ("persist/aof/rewrite.rs", "app"),
-    ("persist/rdb_io.rs", "app"),
-    ("persist/snapshot.rs", "app"),
 ];
 
 fn layer_of(rel: &Path) -> Option<String> {

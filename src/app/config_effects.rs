@@ -20,7 +20,7 @@ pub(crate) enum EffectError {
     /// `dir`: the server could not change into the directory.
     Dir(std::io::Error),
     /// `appendonly yes`: the AOF could not be started; the reason is in the log.
-    AppendOnly(String),
+    AppendOnly(crate::persist::aof::AofError),
 }
 
 impl EffectError {
@@ -30,7 +30,7 @@ impl EffectError {
             EffectError::Dir(e) => {
                 format!("(possibly related to argument 'dir') - {}", base::strerror(e))
             }
-            EffectError::AppendOnly(e) => e.clone(),
+            EffectError::AppendOnly(e) => e.to_string(),
         };
         format!("CONFIG SET failed {}", detail)
     }

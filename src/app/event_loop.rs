@@ -156,7 +156,9 @@ impl EventLoop {
         }
         // The AOF is written (and fsynced with appendfsync always) before any reply leaves,
         // as Redis's beforeSleep calls flushAppendOnlyFile before handleClientsWithPendingWrites.
-        crate::persist::aof::flush(srv, false);
+        if crate::persist::aof::flush(srv, false).is_err() {
+            crate::app::shutdown::exit_on_aof_fatal(srv);
+        }
         let mut writes = std::mem::take(&mut srv.pending_writes);
         for slot in writes.drain(..) {
             self.write_or_register(srv, slot);
@@ -411,8 +413,9 @@ impl EventLoop {
     /// Writes a client's pending output; registers for writable events if the socket is full,
     /// closes the client if it asked to be closed after its reply.
     fn write_or_register(&mut self, srv: &mut Server, slot: usize) {
-        if crate::persist::aof::has_pending(srv) {
-            crate::persist::aof::flush(srv, false);
+        if crate::persist::aof::has_pending(srv) && crate::persist::aof::flush(srv, false).is_err()
+        {
+            crate::app::shutdown::exit_on_aof_fatal(srv);
         }
         let Some(c) = srv.clients.get_mut(slot) else {
             return;

@@ -1,10 +1,14 @@
 //! The top layer, and the only place the server aggregate exists: `server` (the aggregate,
 //! its lookups and cron housekeeping), `event_loop` (mio poll, before-sleep, timers,
-//! signals), `startup` (arguments, config file, daemonize, loading), `shutdown`, and
-//! `config_effects` (CONFIG SET applied to the running server, all or nothing).
+//! signals), `startup` (arguments, config file, daemonize, loading), `shutdown`,
+//! `config_effects` (CONFIG SET applied to the running server, all or nothing), and the
+//! answers to what lower layers ask of the top through their own traits (`persist_host`,
+//! `aof_replay`).
 
+pub(crate) mod aof_replay;
 pub mod config_effects;
 pub mod event_loop;
+pub(crate) mod persist_host;
 pub mod server;
 pub mod shutdown;
 pub mod startup;

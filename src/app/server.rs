@@ -231,7 +231,7 @@ pub struct Server {
     /// LATENCY's samples (`latency-monitor-threshold`).
     pub latency: crate::engine::latency::LatencyMonitor,
     /// Snapshot and child-process state.
-    pub persist: crate::persist::snapshot::PersistState,
+    pub persist: crate::persist::snapshot::PersistState<Server>,
     /// The time the running command started, in ms: one clock reading per command, so a
     /// command sees one consistent "now" (Redis's cmd_time_snapshot).
     pub now_ms: i64,
@@ -489,5 +489,7 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
     }
     crate::engine::expire::active_expire_cycle(srv, now_ms);
     crate::persist::snapshot::cron(srv, now_ms / 1000);
-    crate::persist::aof::cron(srv, now_ms / 1000);
+    if crate::persist::aof::cron(srv, now_ms / 1000).is_err() {
+        crate::app::shutdown::exit_on_aof_fatal(srv);
+    }
 }

@@ -1,5 +1,7 @@
-//! Orderly shutdown, for SHUTDOWN, SIGTERM and SIGINT: save if asked to (persistence hooks
-//! in later), remove the pid file and the unix socket, log, and let the event loop return.
+//! Orderly shutdown, for SHUTDOWN, SIGTERM and SIGINT: stop a running child, flush the AOF,
+//! save if asked to, remove the pid file and the unix socket, log, and let the event loop
+//! return. Also the one exit for a fatal AOF write, which persistence reports and the top
+//! acts on.
 
 use crate::app::server::{Server, ShutdownRequest};
 use tine_core::log;
@@ -26,7 +28,9 @@ impl ShutdownRequest {
 /// keep serving (a required save failed and FORCE was not given).
 pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
-    crate::persist::aof::prepare_shutdown(srv);
+    if crate::persist::aof::prepare_shutdown(srv).is_err() {
+        exit_on_aof_fatal(srv);
+    }
     crate::persist::snapshot::stop_child_for_shutdown(srv);
     // Never save while the dataset is still loading: that would replace the file with the
     // part loaded so far.
@@ -55,6 +59,14 @@ pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
     }
     log!(Level::Warning, "tine is now ready to exit, bye bye...");
     true
+}
+
+/// Ends the process after a fatal AOF write (`persist::aof::AofFatal`, logged where it
+/// happened): the commands already ran and cannot be undone, so no reply may leave. As Redis,
+/// the pid file goes and the exit code is 1.
+pub(crate) fn exit_on_aof_fatal(srv: &Server) -> ! {
+    remove_pidfile(srv);
+    std::process::exit(1);
 }
 
 /// Removes the pid file if we wrote one.

@@ -199,7 +199,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     }
     if srv.config.appendonly {
         // With the AOF on, the AOF (not dump.rdb) is the dataset, as in Redis.
-        match crate::persist::aof::start_loading(&mut srv) {
+        match crate::persist::aof::start_loading(&mut srv, crate::app::aof_replay::new_executor) {
             Ok(loading) => srv.loading = loading,
             Err(_) => {
                 // Logged by the AOF code in Redis's words.

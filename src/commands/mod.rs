@@ -663,7 +663,7 @@ fn feed_monitors(srv: &mut Server, c: &Client, argv: &Argv) {
         format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, c.db, c.addr).into_bytes();
     for a in argv {
         line.push(b' ');
-        line.extend_from_slice(&repr(a));
+        line.extend_from_slice(tine_core::base::quote::repr_arg(a).as_bytes());
     }
     line.extend_from_slice(b"\r\n");
     let monitors = srv.monitors.clone();
@@ -673,27 +673,6 @@ fn feed_monitors(srv: &mut Server, c: &Client, argv: &Argv) {
             srv.note_pending_write(slot);
         }
     }
-}
-
-/// Quotes bytes as Redis's sdscatrepr: "..." with \n, \r, \t, \a, \b, \\, \" and \xHH.
-pub fn repr(a: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(a.len() + 2);
-    out.push(b'"');
-    for &b in a {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            32..=126 => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{:02x}", b).as_bytes()),
-        }
-    }
-    out.push(b'"');
-    out
 }
 
 /// The keys of a command's arguments (COMMAND GETKEYS, and later cluster/ACL checks).
@@ -852,7 +831,7 @@ mod dispatch_tests {
             started: std::time::Instant::now(),
             total_bytes: 0,
             loaded_bytes: Default::default(),
-            thread: std::thread::spawn(|| Err("test".to_string())),
+            thread: std::thread::spawn(|| Err(crate::persist::rdb_io::LoadError::Panicked)),
             aof: false,
         });
         assert_eq!(f.run(&["get", "k"]), "-LOADING Redis is loading the dataset in memory\r\n");

@@ -10,8 +10,7 @@ use tine_core::base;
 pub fn save(srv: &mut Server, c: &mut Client, _argv: &Argv) {
     match snapshot::save(srv) {
         Ok(()) => c.add_ok(),
-        Err(e) if e == "ERR" => c.add_error("ERR"),
-        Err(e) => c.add_error(&e),
+        Err(e) => c.add_error(&e.to_string()),
     }
 }
 
@@ -47,7 +46,7 @@ pub fn bgsave(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
     match snapshot::bgsave(srv) {
         Ok(()) => c.add_simple("Background saving started"),
-        Err(e) => c.add_error(&e),
+        Err(e) => c.add_error(&e.to_string()),
     }
 }
 

@@ -1,8 +1,142 @@
 //! Persistence drivers: RDB snapshots as the server drives them (`snapshot`: SAVE, BGSAVE, save
-//! points, MISCONF), the glue between the server and the RDB codec of `tine_core::rdb`
+//! points, MISCONF), the single fork-child slot and its on-exit dispatch by child kind
+//! (`child_slot`), the glue between the server and the RDB codec of `tine_core::rdb`
 //! (`rdb_io`: writer options, child progress, startup loading), and the append-only file
 //! (`aof`). Forking itself is `crate::fork`'s.
+//!
+//! This layer never names the server aggregate: it reaches the state it drives through
+//! [`PersistHost`], a trait it defines and the top layer implements. The host hands out split
+//! borrows of the pieces ([`Parts`]) so a driver can change, say, the AOF state and the dirty
+//! counter at once, and answers the one question persist cannot answer itself: which
+//! descriptors (listeners, client sockets, owned by `net`) a fork child must close.
 
 pub mod aof;
+pub mod child_slot;
 pub mod rdb_io;
 pub mod snapshot;
+
+use std::os::fd::RawFd;
+
+use crate::config::Config;
+use crate::engine::latency::LatencyMonitor;
+use aof::AofState;
+use rdb_io::Loading;
+use snapshot::PersistState;
+use tine_core::keyspace::Db;
+
+/// What persistence needs of the server, implemented by the top layer (`app`). `Sized +
+/// 'static` because the child slot stores on-exit jobs typed by their host.
+pub trait PersistHost: Sized + 'static {
+    /// Mutable borrows of every piece persistence drives, split so that they can be used
+    /// together.
+    fn parts(&mut self) -> Parts<'_, Self>;
+    /// The configuration in force.
+    fn config(&self) -> &Config;
+    /// The databases.
+    fn dbs(&self) -> &[Db];
+    /// Snapshot figures and the child slot.
+    fn persist_state(&self) -> &PersistState<Self>;
+    /// The AOF.
+    fn aof_state(&self) -> &AofState;
+    /// The descriptors a fork child must close: listening sockets and every client socket
+    /// (the client running the command that forks included). They belong to `net`, which
+    /// persistence cannot name.
+    fn child_fds(&self) -> Vec<RawFd>;
+}
+
+/// Split mutable borrows of the server state persistence drives (see [`PersistHost::parts`]).
+pub struct Parts<'a, H> {
+    pub config: &'a Config,
+    pub dbs: &'a mut Vec<Db>,
+    pub state: &'a mut PersistState<H>,
+    pub aof: &'a mut AofState,
+    /// The startup load in progress, if any.
+    pub loading: &'a mut Option<Loading>,
+    /// Changes since the last successful save.
+    pub dirty: &'a mut u64,
+    /// Unix time of the last successful save (LASTSAVE).
+    pub lastsave: &'a mut i64,
+    /// The latency monitor, which records how long each fork stalled the parent.
+    pub latency: &'a mut LatencyMonitor,
+}
+
+/// Tells the keyspace whether a fork child exists: while one does, tables do not resize all
+/// at once (copy-on-write discipline).
+pub(crate) fn set_fork_active(dbs: &mut [Db], active: bool) {
+    for db in dbs.iter_mut() {
+        db.set_fork_active(active);
+    }
+}
+
+/// Keys in all databases (what a child's progress is measured against).
+pub(crate) fn total_keys(dbs: &[Db]) -> u64 {
+    dbs.iter().map(|d| d.len() as u64).sum()
+}
+
+/// An in-memory host for unit tests of the drivers: the pieces persistence drives, and no
+/// server around them.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    pub(crate) struct FakeHost {
+        pub config: Config,
+        pub dbs: Vec<Db>,
+        pub state: PersistState<FakeHost>,
+        pub aof: AofState,
+        pub loading: Option<Loading>,
+        pub dirty: u64,
+        pub lastsave: i64,
+        pub latency: LatencyMonitor,
+        /// What test child jobs saw, in order.
+        pub events: Vec<String>,
+    }
+
+    impl FakeHost {
+        pub(crate) fn new() -> FakeHost {
+            let config = Config::default();
+            let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
+            FakeHost {
+                config,
+                dbs,
+                state: PersistState::default(),
+                aof: AofState::default(),
+                loading: None,
+                dirty: 0,
+                lastsave: 0,
+                latency: LatencyMonitor::default(),
+                events: Vec::new(),
+            }
+        }
+    }
+
+    impl PersistHost for FakeHost {
+        fn parts(&mut self) -> Parts<'_, Self> {
+            Parts {
+                config: &self.config,
+                dbs: &mut self.dbs,
+                state: &mut self.state,
+                aof: &mut self.aof,
+                loading: &mut self.loading,
+                dirty: &mut self.dirty,
+                lastsave: &mut self.lastsave,
+                latency: &mut self.latency,
+            }
+        }
+        fn config(&self) -> &Config {
+            &self.config
+        }
+        fn dbs(&self) -> &[Db] {
+            &self.dbs
+        }
+        fn persist_state(&self) -> &PersistState<Self> {
+            &self.state
+        }
+        fn aof_state(&self) -> &AofState {
+            &self.aof
+        }
+        fn child_fds(&self) -> Vec<RawFd> {
+            Vec::new()
+        }
+    }
+}

@@ -8,18 +8,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::app::server::Server;
+use super::PersistHost;
+use super::aof::AofError;
+use crate::config::Config;
 use crate::fork::ChildReporter;
+use tine_core::keyspace::Db;
 use tine_core::log;
 use tine_core::log::Level;
 use tine_core::rdb::reader::{SliceSource, Source, read_rdb_source};
 use tine_core::rdb::{self, LoadedRdb, RdbError, RdbOptions};
 
 /// The writer options the configuration selects.
-pub fn options(srv: &Server) -> RdbOptions {
+pub fn options(config: &Config) -> RdbOptions {
     RdbOptions {
-        compression: srv.config.rdbcompression,
-        checksum: srv.config.rdbchecksum,
+        compression: config.rdbcompression,
+        checksum: config.rdbchecksum,
         used_mem: crate::engine::memory::memory_figures().allocated,
         ..RdbOptions::default()
     }
@@ -28,13 +31,14 @@ pub fn options(srv: &Server) -> RdbOptions {
 /// Writes the whole keyspace as an RDB to `w`. In a child, `reporter` receives progress (keys
 /// processed); if the parent is gone the child exits at once, without publishing the file.
 pub fn write_snapshot<W: Write>(
-    srv: &Server,
+    config: &Config,
+    dbs: &[Db],
     w: &mut W,
     mut reporter: Option<&mut ChildReporter>,
 ) -> Result<(), String> {
-    let delay = srv.config.rdb_key_save_delay;
-    let opts = options(srv);
-    rdb::write_rdb(w, &srv.dbs, &opts, |done| {
+    let delay = config.rdb_key_save_delay;
+    let opts = options(config);
+    rdb::write_rdb(w, dbs, &opts, |done| {
         tine_core::base::debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
             if r.progress(done).is_err() {
@@ -45,6 +49,42 @@ pub fn write_snapshot<W: Write>(
     .map_err(|e| e.to_string())
 }
 
+/// Why a load failed. The text (`Display`) is what the log line or DEBUG RELOAD's error reply
+/// says, in Redis's words.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file exists but could not be read.
+    Open { path: std::path::PathBuf, err: std::io::Error },
+    /// The file is not a valid RDB.
+    Rdb(RdbError),
+    /// The loader thread could not be started.
+    Thread(std::io::Error),
+    /// The loader thread panicked.
+    Panicked,
+    /// The AOF could not be loaded or opened (already logged in Redis's words).
+    Aof(AofError),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Open { path, err } => {
+                write!(f, "Error opening {} for loading: {}", path.display(), err)
+            }
+            LoadError::Rdb(e) => e.fmt(f),
+            LoadError::Thread(e) => write!(f, "can't start the loader thread: {}", e),
+            LoadError::Panicked => f.write_str("the loader thread panicked"),
+            LoadError::Aof(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<AofError> for LoadError {
+    fn from(e: AofError) -> LoadError {
+        LoadError::Aof(e)
+    }
+}
+
 /// What loading a file found.
 pub enum LoadOutcome {
     NoFile,
@@ -53,20 +93,18 @@ pub enum LoadOutcome {
 
 /// Loads `path` into the server's databases, replacing them. A missing file is not an error;
 /// a damaged one is, and leaves the server's data untouched.
-pub fn load_file(srv: &mut Server, path: &Path) -> Result<LoadOutcome, String> {
+pub fn load_file<H: PersistHost>(h: &mut H, path: &Path) -> Result<LoadOutcome, LoadError> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadOutcome::NoFile),
-        Err(e) => {
-            return Err(format!("Error opening {} for loading: {}", path.display(), e));
-        }
+        Err(err) => return Err(LoadError::Open { path: path.to_path_buf(), err }),
     };
     let started = Instant::now();
-    let limits = srv.config.load_limits();
+    let limits = h.config().load_limits();
     let loaded =
-        rdb::read_rdb(&data, &limits, tine_core::base::mstime()).map_err(|e| e.to_string())?;
+        rdb::read_rdb(&data, &limits, tine_core::base::mstime()).map_err(LoadError::Rdb)?;
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
-    install(srv, loaded);
+    install(h, loaded);
     log!(Level::Notice, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
     Ok(LoadOutcome::Loaded { keys, expired })
 }
@@ -80,7 +118,7 @@ pub struct Loading {
     pub total_bytes: u64,
     /// Bytes parsed so far, updated by the loader thread.
     pub loaded_bytes: Arc<AtomicU64>,
-    pub(crate) thread: std::thread::JoinHandle<Result<LoadedRdb, String>>,
+    pub(crate) thread: std::thread::JoinHandle<Result<LoadedRdb, LoadError>>,
     /// True when this is the AOF being loaded (`persist::aof::loader`), not dump.rdb.
     pub aof: bool,
 }
@@ -112,15 +150,13 @@ impl Source for ProgressSource<'_> {
 }
 
 /// Starts loading `path` in the background; `Ok(None)` when there is no file.
-pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, String> {
+pub fn start_loading<H: PersistHost>(h: &H, path: &Path) -> Result<Option<Loading>, LoadError> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(format!("Error opening {} for loading: {}", path.display(), e));
-        }
+        Err(err) => return Err(LoadError::Open { path: path.to_path_buf(), err }),
     };
-    let limits = srv.config.load_limits();
+    let limits = h.config().load_limits();
     let progress = Arc::new(AtomicU64::new(0));
     let total_bytes = data.len() as u64;
     let thread_progress = progress.clone();
@@ -129,9 +165,9 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
         .spawn(move || {
             let mut src =
                 ProgressSource { inner: SliceSource::new(&data), progress: thread_progress };
-            read_rdb_source(&mut src, &limits, tine_core::base::mstime()).map_err(|e| e.to_string())
+            read_rdb_source(&mut src, &limits, tine_core::base::mstime()).map_err(LoadError::Rdb)
         })
-        .map_err(|e| format!("can't start the loader thread: {}", e))?;
+        .map_err(LoadError::Thread)?;
     log!(Level::Notice, "Loading RDB produced by version {}", crate::REDIS_VERSION);
     Ok(Some(Loading {
         started_unix: tine_core::base::unix_time(),
@@ -146,23 +182,24 @@ pub fn start_loading(srv: &Server, path: &Path) -> Result<Option<Loading>, Strin
 /// Called from the event loop: when the loader thread is done, installs what it loaded.
 /// A damaged file is fatal at startup, as in Redis: the error is returned for the caller to
 /// log and exit with.
-pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
-    if !srv.loading.as_ref().is_some_and(|l| l.thread.is_finished()) {
+pub fn poll_loading<H: PersistHost>(h: &mut H) -> Result<(), LoadError> {
+    let slot = h.parts().loading;
+    if !slot.as_ref().is_some_and(|l| l.thread.is_finished()) {
         return Ok(());
     }
-    let loading = srv.loading.take().expect("checked");
-    let result = loading.thread.join().map_err(|_| "the loader thread panicked".to_string())?;
+    let loading = slot.take().expect("checked");
+    let result = loading.thread.join().map_err(|_| LoadError::Panicked)?;
     let loaded = result?;
     if loading.aof {
-        install_dbs(srv, loaded);
+        install_dbs(h, loaded);
         log!(
             Level::Notice,
             "DB loaded from append only file: {:.3} seconds",
             loading.started.elapsed().as_secs_f64()
         );
-        return crate::persist::aof::loaded(srv);
+        return Ok(crate::persist::aof::loaded(h)?);
     }
-    install(srv, loaded);
+    install(h, loaded);
     log!(
         Level::Notice,
         "DB loaded from disk: {:.3} seconds",
@@ -172,20 +209,21 @@ pub fn poll_loading(srv: &mut Server) -> Result<(), String> {
 }
 
 /// Replaces the server's databases with loaded ones.
-fn install(srv: &mut Server, loaded: LoadedRdb) {
+fn install<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
-    install_dbs(srv, loaded);
+    install_dbs(h, loaded);
     log!(Level::Notice, "Done loading RDB, keys loaded: {}, keys expired: {}.", keys, expired);
 }
 
 /// Replaces the server's databases with loaded ones, without logging.
-fn install_dbs(srv: &mut Server, loaded: LoadedRdb) {
+fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
+    let p = h.parts();
     let mut dbs = loaded.dbs;
-    dbs.resize_with(srv.dbs.len(), || tine_core::keyspace::Db::new(0));
+    dbs.resize_with(p.dbs.len(), || tine_core::keyspace::Db::new(0));
     for (i, db) in dbs.iter_mut().enumerate() {
         db.id = i;
     }
-    srv.dbs = dbs;
-    srv.persist.rdb_last_load_keys_loaded = loaded.keys_loaded;
-    srv.persist.rdb_last_load_keys_expired = loaded.keys_expired;
+    *p.dbs = dbs;
+    p.state.rdb_last_load_keys_loaded = loaded.keys_loaded;
+    p.state.rdb_last_load_keys_expired = loaded.keys_expired;
 }

@@ -1,9 +1,9 @@
 //! RDB snapshots as the server drives them: SAVE (in the foreground), BGSAVE (in a fork
 //! child), save points, what happens when a child ends, MISCONF, and the figures INFO
 //! persistence reports. Like Redis's rdb.c's "background saving" half; the file format itself
-//! lives in `persist::rdb`.
+//! lives in `tine_core::rdb`.
 //!
-//! A background save: the parent forks (`persist::child`); the child writes the snapshot to
+//! A background save: the parent forks (`crate::fork`); the child writes the snapshot to
 //! `temp-<childpid>.rdb` in `dir`, fsyncs it, renames it to `dbfilename`, fsyncs the directory
 //! and exits 0. The parent reaps it: exit 0 is success (LASTSAVE, dirty counter reduced by
 //! what the snapshot covered, `rdb_last_bgsave_status:ok`); any other exit, or a kill by a
@@ -11,14 +11,20 @@
 //! and with `stop-writes-on-bgsave-error yes` write commands get MISCONF until a save
 //! succeeds. A partial file never replaces a good one: only the child renames, and only after
 //! fsync.
+//!
+//! The child's end is handled by [`BgsaveJob`], the RDB kind's job in the child slot
+//! (`persist::child_slot`); this file knows no other kind.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::app::server::Server;
+use super::child_slot::{self, ChildJob, ChildSlot};
+use super::{PersistHost, set_fork_active, total_keys};
+use crate::config::Config;
 use crate::fork::{self as child, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
 use tine_core::base;
+use tine_core::keyspace::Db;
 use tine_core::log;
 use tine_core::log::Level;
 
@@ -28,10 +34,29 @@ pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots
 /// How long after a failed BGSAVE a save point may try again (Redis's CONFIG_BGSAVE_RETRY_DELAY).
 const BGSAVE_RETRY_DELAY_SECS: i64 = 5;
 
-/// The persistence state INFO reports and the lifecycle needs.
-pub struct PersistState {
-    /// The running child, if any (at most one).
-    pub child: Option<RunningChild>,
+/// Why SAVE or BGSAVE did not save. The text (`Display`) is the error reply, in Redis's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveError {
+    /// A child already saves (SAVE, BGSAVE) or another child runs (BGSAVE).
+    InProgress,
+    /// The save failed; why is in the log only, as Redis replies a bare -ERR.
+    Failed,
+}
+
+impl std::fmt::Display for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SaveError::InProgress => "ERR Background save already in progress",
+            SaveError::Failed => "ERR",
+        })
+    }
+}
+
+/// The persistence state INFO reports and the lifecycle needs. `H` is the host whose
+/// child-slot jobs run on exit (see `persist::child_slot`).
+pub struct PersistState<H> {
+    /// The running child, if any (at most one), with its on-exit job.
+    pub child: ChildSlot<H>,
     pub total_forks: u64,
     pub latest_fork_usec: u64,
     pub rdb_saves: u64,
@@ -49,10 +74,10 @@ pub struct PersistState {
     pub rdb_last_load_keys_loaded: u64,
 }
 
-impl Default for PersistState {
+impl<H> Default for PersistState<H> {
     fn default() -> Self {
         PersistState {
-            child: None,
+            child: ChildSlot::default(),
             total_forks: 0,
             latest_fork_usec: 0,
             rdb_saves: 0,
@@ -69,15 +94,19 @@ impl Default for PersistState {
     }
 }
 
-impl PersistState {
+impl<H> PersistState<H> {
     pub fn rdb_child_pid(&self) -> Option<i32> {
         self.child.as_ref().filter(|c| c.kind == ChildKind::RdbToFile).map(|c| c.pid)
     }
 }
 
 /// The path of `dbfilename` in `dir` (the server has chdir'ed to `dir`).
-pub fn rdb_path(srv: &Server) -> PathBuf {
-    PathBuf::from(&srv.config.dbfilename)
+pub fn rdb_path<H: PersistHost>(h: &H) -> PathBuf {
+    rdb_path_of(h.config())
+}
+
+fn rdb_path_of(config: &Config) -> PathBuf {
+    PathBuf::from(&config.dbfilename)
 }
 
 /// The temp file a child with this pid writes.
@@ -86,16 +115,18 @@ pub fn temp_rdb_path(pid: u32) -> PathBuf {
 }
 
 /// True when write commands must be refused with MISCONF.
-pub fn writes_denied(srv: &Server) -> bool {
-    srv.config.stop_writes_on_bgsave_error
-        && !srv.config.save.is_empty()
-        && !srv.persist.last_bgsave_ok
+pub fn writes_denied<H: PersistHost>(h: &H) -> bool {
+    let config = h.config();
+    config.stop_writes_on_bgsave_error
+        && !config.save.is_empty()
+        && !h.persist_state().last_bgsave_ok
 }
 
 /// Writes the snapshot to `path` through a temp file: write, fsync, rename, fsync the
 /// directory. Used by SAVE in the parent and by the BGSAVE child.
 pub fn save_to_file(
-    srv: &Server,
+    config: &Config,
+    dbs: &[Db],
     path: &Path,
     temp: &Path,
     mut reporter: Option<&mut ChildReporter>,
@@ -112,7 +143,7 @@ pub fn save_to_file(
         )
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let written = super::rdb_io::write_snapshot(srv, &mut w, reporter.as_deref_mut());
+    let written = super::rdb_io::write_snapshot(config, dbs, &mut w, reporter.as_deref_mut());
     let result = written
         .and_then(|_| w.flush().map_err(|e| e.to_string()))
         .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
@@ -159,60 +190,55 @@ pub fn fsync_dir(path: &Path) {
 }
 
 /// SAVE: a foreground save. Refused while a child saves (as Redis).
-pub fn save(srv: &mut Server) -> Result<(), String> {
-    if srv.persist.rdb_child_pid().is_some() {
-        return Err("ERR Background save already in progress".into());
+pub fn save<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
+    if h.persist_state().rdb_child_pid().is_some() {
+        return Err(SaveError::InProgress);
     }
-    save_in_foreground(srv)
+    save_in_foreground(h)
 }
 
 /// Writes the snapshot in the parent, whether or not a child exists (Redis's rdbSave): SAVE,
 /// SHUTDOWN, FLUSHALL, DEBUG RELOAD. Success clears the dirty counter and a previous
 /// background-save error; a failure is logged and, as in Redis, leaves
 /// `rdb_last_bgsave_status` as it was (so a failed SHUTDOWN does not turn on MISCONF).
-pub fn save_in_foreground(srv: &mut Server) -> Result<(), String> {
-    let path = rdb_path(srv);
+pub fn save_in_foreground<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
+    let p = h.parts();
+    let path = rdb_path_of(p.config);
     let temp = temp_rdb_path(std::process::id());
-    srv.persist.rdb_saves += 1;
-    match save_to_file(srv, &path, &temp, None) {
+    p.state.rdb_saves += 1;
+    match save_to_file(p.config, p.dbs, &path, &temp, None) {
         Ok(()) => {
             log!(Level::Notice, "DB saved on disk");
-            srv.dirty = 0;
-            srv.lastsave = base::unix_time();
-            srv.persist.last_bgsave_ok = true;
+            *p.dirty = 0;
+            *p.lastsave = base::unix_time();
+            p.state.last_bgsave_ok = true;
             Ok(())
         }
         Err(e) => {
             log!(Level::Warning, "{}", e);
-            Err("ERR".into())
+            Err(SaveError::Failed)
         }
     }
 }
 
-/// The descriptors a child must close: listeners and client sockets.
-pub(crate) fn fds_to_close(srv: &Server) -> Vec<i32> {
-    let mut fds: Vec<i32> = srv.listener_fds.clone();
-    fds.extend(srv.clients.raw_fds());
-    fds
-}
-
-/// BGSAVE: forks a child that writes the snapshot. `Err` carries the reply error.
-pub fn bgsave(srv: &mut Server) -> Result<(), String> {
-    if srv.persist.child.is_some() {
-        return Err("ERR Background save already in progress".into());
+/// BGSAVE: forks a child that writes the snapshot.
+pub fn bgsave<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
+    if h.persist_state().child.is_some() {
+        return Err(SaveError::InProgress);
     }
-    srv.persist.last_bgsave_try = base::unix_time();
+    let close = h.child_fds();
+    let p = h.parts();
+    p.state.last_bgsave_try = base::unix_time();
     // Redis counts a background save when it is attempted (rdbSaveBackground), so a save
     // whose child is killed or fails to fork still counts.
-    srv.persist.rdb_saves += 1;
-    let close = fds_to_close(srv);
-    let oom = OomScore::from_config(&srv.config);
-    let path = rdb_path(srv);
+    p.state.rdb_saves += 1;
+    let oom = OomScore::from_config(p.config);
+    let path = rdb_path_of(p.config);
     let started = {
-        let srv_ref: &Server = srv;
+        let (config, dbs): (&Config, &[Db]) = (p.config, p.dbs);
         child::start(ChildKind::RdbToFile, &close, oom, |reporter| {
             let temp = temp_rdb_path(std::process::id());
-            save_to_file(srv_ref, &path, &temp, Some(&mut *reporter))?;
+            save_to_file(config, dbs, &path, &temp, Some(&mut *reporter))?;
             log!(Level::Notice, "DB saved on disk");
             reporter.log_cow("RDB");
             Ok(())
@@ -221,80 +247,68 @@ pub fn bgsave(srv: &mut Server) -> Result<(), String> {
     match started {
         Ok(mut ch) => {
             ch.temp_file = Some(temp_rdb_path(ch.pid as u32));
-            ch.keys_total = srv.total_keys() as u64;
-            record_fork(srv, ch.fork_usec);
-            srv.persist.dirty_at_fork = srv.dirty;
+            ch.keys_total = total_keys(p.dbs);
+            let dirty = *p.dirty;
+            child_slot::record_fork(h, ch.fork_usec);
+            h.parts().state.dirty_at_fork = dirty;
             log!(Level::Notice, "Background saving started by pid {}", ch.pid);
-            srv.persist.child = Some(ch);
-            srv.set_fork_active(true);
+            child_slot::occupy(h, ch, Box::new(BgsaveJob));
             Ok(())
         }
         Err(e) => {
             // Redis replies a bare -ERR and says why in the log only.
-            srv.persist.last_bgsave_ok = false;
+            p.state.last_bgsave_ok = false;
             log!(Level::Warning, "Can't save in background: fork: {}", base::strerror(&e));
-            Err("ERR".into())
+            Err(SaveError::Failed)
         }
     }
 }
 
-/// Counts a fork that started a child and records how long the parent stalled in it (INFO
-/// `latest_fork_usec`, and the `fork` event of the latency monitor).
-pub fn record_fork(srv: &mut Server, fork_usec: u64) {
-    srv.persist.total_forks += 1;
-    srv.persist.latest_fork_usec = fork_usec;
-    let threshold = srv.config.latency_monitor_threshold;
-    srv.latency.add_if_needed(threshold, "fork", fork_usec / 1000, base::unix_time());
+/// Reaps a finished child, if any, and handles its end (each kind through its own job in the
+/// child slot); then starts a BGSAVE that waited for the slot. Called on SIGCHLD and every
+/// cron tick.
+pub fn check_children_done<H: PersistHost>(h: &mut H) {
+    child_slot::reap_finished(h);
+    let st = h.parts().state;
+    if st.child.is_none() && st.bgsave_scheduled {
+        st.bgsave_scheduled = false;
+        if bgsave(h).is_err() {
+            h.parts().state.bgsave_scheduled = false;
+        }
+    }
 }
 
-/// Reaps a finished child, if any, and handles its end. Called on SIGCHLD and every cron tick.
-pub fn check_children_done(srv: &mut Server) {
-    if let Some(ch) = srv.persist.child.as_mut() {
-        ch.drain_reports();
-    }
-    while let Some((pid, exit)) = child::reap() {
-        let Some(ch) = srv.persist.child.take_if(|c| c.pid == pid) else {
-            log!(Level::Warning, "Warning, detected child with unmatched pid: {}", pid);
-            continue;
-        };
-        let mut ch = ch;
-        ch.drain_reports();
-        srv.set_fork_active(false);
-        match ch.kind {
-            ChildKind::RdbToFile => bgsave_done(srv, ch, exit),
-            ChildKind::AofRewrite => super::aof::rewrite::done(srv, ch, exit),
-            ChildKind::RdbToReplicas => {}
-        }
-    }
-    if srv.persist.child.is_none() && srv.persist.bgsave_scheduled {
-        srv.persist.bgsave_scheduled = false;
-        if bgsave(srv).is_err() {
-            srv.persist.bgsave_scheduled = false;
-        }
+/// The RDB-to-file kind's on-exit job.
+pub(crate) struct BgsaveJob;
+
+impl<H: PersistHost> ChildJob<H> for BgsaveJob {
+    fn on_exit(self: Box<Self>, h: &mut H, child: RunningChild, exit: ChildExit) {
+        bgsave_done(h, child, exit);
     }
 }
 
 /// What happens when a BGSAVE child ends (Redis's backgroundSaveDoneHandlerDisk).
-fn bgsave_done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
+fn bgsave_done<H: PersistHost>(h: &mut H, ch: RunningChild, exit: ChildExit) {
+    let p = h.parts();
     let elapsed = ch.started.elapsed().as_secs() as i64;
     match exit {
         ChildExit::Exited(0) => {
             log!(Level::Notice, "Background saving terminated with success");
-            srv.dirty = srv.dirty.saturating_sub(srv.persist.dirty_at_fork);
-            srv.lastsave = base::unix_time();
-            srv.persist.last_bgsave_ok = true;
-            srv.persist.rdb_last_cow_size = ch.report.cow_bytes;
+            *p.dirty = p.dirty.saturating_sub(p.state.dirty_at_fork);
+            *p.lastsave = base::unix_time();
+            p.state.last_bgsave_ok = true;
+            p.state.rdb_last_cow_size = ch.report.cow_bytes;
         }
         ChildExit::Exited(code) => {
             log!(Level::Warning, "Background saving error (child exited with code {})", code);
-            srv.persist.last_bgsave_ok = false;
+            p.state.last_bgsave_ok = false;
         }
         ChildExit::Signaled(sig) => {
             // Redis's words whether the server itself sent SIGUSR1 (FLUSHALL, SHUTDOWN) or
             // someone else did: SIGUSR1 is how a child is stopped on purpose, not a failure.
             log!(Level::Warning, "Background saving terminated by signal {}", sig);
             if sig != libc::SIGUSR1 {
-                srv.persist.last_bgsave_ok = false;
+                p.state.last_bgsave_ok = false;
             }
         }
     }
@@ -303,12 +317,13 @@ fn bgsave_done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
             let _ = std::fs::remove_file(t);
         }
     }
-    srv.persist.last_bgsave_time_sec = elapsed;
+    p.state.last_bgsave_time_sec = elapsed;
 }
 
 /// Kills the running BGSAVE child on purpose (SIGUSR1), e.g. on FLUSHALL or shutdown.
-pub fn kill_rdb_child(srv: &mut Server) {
-    if let Some(ch) = srv.persist.child.as_mut().filter(|c| c.kind == ChildKind::RdbToFile) {
+pub fn kill_rdb_child<H: PersistHost>(h: &mut H) {
+    let st = h.parts().state;
+    if let Some(ch) = st.child.as_mut().filter(|c| c.kind == ChildKind::RdbToFile) {
         ch.kill_on_purpose();
         if let Some(t) = &ch.temp_file {
             let _ = std::fs::remove_file(t);
@@ -320,51 +335,124 @@ pub fn kill_rdb_child(srv: &mut Server) {
 /// child is stopped on purpose (its snapshot is of data that no longer exists), and with save
 /// points configured an (empty) RDB is written at once so that a restart does not bring the
 /// flushed data back; that save resets the dirty counter. Called after the keyspace is emptied.
-pub fn flushall_reset_rdb(srv: &mut Server) {
-    kill_rdb_child(srv);
-    if !srv.config.save.is_empty() {
-        let _ = save_in_foreground(srv);
+pub fn flushall_reset_rdb<H: PersistHost>(h: &mut H) {
+    kill_rdb_child(h);
+    if !h.config().save.is_empty() {
+        let _ = save_in_foreground(h);
     }
 }
 
 /// Save points: start a BGSAVE when one is reached (cron), as Redis's serverCron.
-pub fn cron(srv: &mut Server, now: i64) {
-    check_children_done(srv);
-    if srv.persist.child.is_some() {
+pub fn cron<H: PersistHost>(h: &mut H, now: i64) {
+    check_children_done(h);
+    if h.persist_state().child.is_some() {
         return;
     }
-    for (secs, changes) in srv.config.save_points() {
-        let due = srv.dirty >= changes as u64 && now - srv.lastsave > secs;
-        let may_retry = srv.persist.last_bgsave_ok
-            || now - srv.persist.last_bgsave_try > BGSAVE_RETRY_DELAY_SECS;
+    let p = h.parts();
+    for (secs, changes) in p.config.save_points() {
+        let due = *p.dirty >= changes as u64 && now - *p.lastsave > secs;
+        let may_retry =
+            p.state.last_bgsave_ok || now - p.state.last_bgsave_try > BGSAVE_RETRY_DELAY_SECS;
         if due && may_retry {
             log!(Level::Notice, "{} changes in {} seconds. Saving...", changes, secs);
-            let _ = bgsave(srv);
+            let _ = bgsave(h);
             break;
         }
     }
 }
 
-/// Waits for a running child at shutdown: kills it (its snapshot would be stale) and reaps.
-pub fn stop_child_for_shutdown(srv: &mut Server) {
-    if let Some(ch) = srv.persist.child.as_mut() {
+/// Stops a running child at shutdown: kills it (its snapshot would be stale) and reaps it.
+pub fn stop_child_for_shutdown<H: PersistHost>(h: &mut H) {
+    let p = h.parts();
+    if let Some(ch) = p.state.child.as_mut() {
         log!(Level::Warning, "There is a child saving an .rdb. Killing it!");
         ch.kill_on_purpose();
         if let Some(t) = &ch.temp_file {
             let _ = std::fs::remove_file(t);
         }
-        let pid = ch.pid;
         // The child was sent SIGUSR1: it is gone almost at once.
-        for _ in 0..100 {
-            let mut status = 0;
-            // SAFETY: waitpid on our own child's pid with WNOHANG.
-            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            if r != 0 {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        srv.persist.child = None;
-        srv.set_fork_active(false);
+        ch.reap_within(100, Duration::from_millis(10));
+        p.state.child.clear();
+        set_fork_active(p.dbs, false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::child_slot::reap_with;
+    use crate::persist::testing::FakeHost;
+
+    fn with_bgsave_child(h: &mut FakeHost, pid: i32) {
+        child_slot::occupy(
+            h,
+            RunningChild::for_test(pid, ChildKind::RdbToFile),
+            Box::new(BgsaveJob),
+        );
+    }
+
+    #[test]
+    fn misconf_needs_a_failed_save_save_points_and_the_directive() {
+        let mut h = FakeHost::new();
+        h.config.save = "900 1".into();
+        h.config.stop_writes_on_bgsave_error = true;
+        assert!(!writes_denied(&h));
+        h.state.last_bgsave_ok = false;
+        assert!(writes_denied(&h));
+        h.config.save = String::new();
+        assert!(!writes_denied(&h));
+    }
+
+    #[test]
+    fn save_and_bgsave_are_refused_while_a_child_runs() {
+        let mut h = FakeHost::new();
+        with_bgsave_child(&mut h, 11);
+        assert_eq!(save(&mut h), Err(SaveError::InProgress));
+        assert_eq!(bgsave(&mut h), Err(SaveError::InProgress));
+        assert_eq!(SaveError::InProgress.to_string(), "ERR Background save already in progress");
+        assert_eq!(SaveError::Failed.to_string(), "ERR");
+        assert_eq!(h.state.rdb_saves, 0, "a refused save is not an attempt");
+    }
+
+    #[test]
+    fn a_successful_bgsave_keeps_the_changes_made_since_the_fork() {
+        let mut h = FakeHost::new();
+        with_bgsave_child(&mut h, 12);
+        h.state.dirty_at_fork = 5;
+        h.dirty = 8;
+        h.state.last_bgsave_ok = false;
+        let mut exits = vec![(12, ChildExit::Exited(0))];
+        reap_with(&mut h, || exits.pop());
+        assert!(h.state.child.is_none());
+        assert_eq!(h.dirty, 3);
+        assert!(h.state.last_bgsave_ok);
+        assert!(h.lastsave > 0);
+    }
+
+    #[test]
+    fn a_failed_bgsave_sets_the_error_but_sigusr1_does_not() {
+        let mut h = FakeHost::new();
+        with_bgsave_child(&mut h, 13);
+        let mut exits = vec![(13, ChildExit::Signaled(libc::SIGUSR1))];
+        reap_with(&mut h, || exits.pop());
+        assert!(h.state.last_bgsave_ok);
+
+        with_bgsave_child(&mut h, 14);
+        let mut exits = vec![(14, ChildExit::Exited(1))];
+        reap_with(&mut h, || exits.pop());
+        assert!(!h.state.last_bgsave_ok);
+        assert_eq!(h.dirty, 0);
+    }
+
+    #[test]
+    fn save_points_wait_for_the_running_child() {
+        let mut h = FakeHost::new();
+        h.config.save = "1 1".into();
+        h.dirty = 10;
+        with_bgsave_child(&mut h, 15);
+        // No child ends (the reaper finds none), so no second fork is attempted.
+        cron(&mut h, 1_000_000);
+        assert_eq!(h.state.rdb_saves, 0);
+        assert_eq!(h.state.child.as_ref().map(|c| c.pid), Some(15));
     }
 }

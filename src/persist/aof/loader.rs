@@ -4,13 +4,13 @@
 //! that starts with `REDIS` is an RDB (a `.base.rdb`, or an old single-file AOF with an RDB
 //! preamble) and is read with the RDB reader — keeping keys whose time has passed, since a
 //! later command may still PERSIST them, as Redis does for AOF preambles; what follows is
-//! commands in RESP, replayed one by one through the normal command path
-//! (`command::call_argv`) with a fake client.
+//! commands in RESP, replayed one by one through an [`AofExecutor`]: the command dispatcher,
+//! which this layer cannot name, injected by the top layer as a factory.
 //!
-//! All of it runs on a background thread, on a private `Server` whose keyspace is installed in
-//! the real one when the load is done (`rdb_io::poll_loading`); meanwhile clients get
-//! -LOADING. The private server's clock is frozen at 0 so that nothing expires during the
-//! replay, and its propagation feed is off.
+//! All of it runs on a background thread: the executor is built there and owns a private
+//! keyspace, which is installed in the real one when the load is done
+//! (`rdb_io::poll_loading`); meanwhile clients get -LOADING. The executor's clock is frozen at
+//! 0 so that nothing expires during the replay, and it propagates nothing.
 //!
 //! Bad input never panics. A command cut short at the end of the last file (a crash during a
 //! write) is dropped and the file truncated to the last whole command, with Redis's warnings,
@@ -23,9 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use super::AofError;
 use super::manifest::{AofInfo, Manifest};
-use crate::app::server::Server;
 use crate::config::Config;
+use crate::persist::rdb_io::LoadError;
+use tine_core::keyspace::Db;
 use tine_core::log;
 use tine_core::log::Level;
 use tine_core::rdb::reader::{SliceSource, Source, read_rdb_source};
@@ -55,12 +57,32 @@ enum Stop {
     Unknown(String),
 }
 
+/// The command named by an AOF entry does not exist; nothing ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownCommand;
+
+/// What replays the AOF's commands into a private keyspace (Redis replays through a client
+/// with no connection). Built and used on the loader thread only.
+pub trait AofExecutor {
+    /// Runs one command's `argv` against the executor's keyspace, as the server would (its
+    /// error replies, if any, are dropped, as Redis's loader drops them).
+    fn execute(&mut self, argv: &[Vec<u8>]) -> Result<(), UnknownCommand>;
+    /// True while a MULTI is open: commands queued and not yet EXECed.
+    fn in_multi(&self) -> bool;
+    /// The executor's keyspace: an RDB preamble replaces it, and it is what the load yields.
+    fn dbs_mut(&mut self) -> &mut Vec<Db>;
+}
+
+/// Builds the executor on the loader thread (a plain function, so the job can cross threads).
+pub type ExecutorFactory = fn(&Config) -> Box<dyn AofExecutor>;
+
 /// What the loader needs from the main thread, owned.
 pub struct Job {
     pub config: Config,
     pub dir: PathBuf,
     pub manifest: Manifest,
     pub progress: Arc<AtomicU64>,
+    pub executor: ExecutorFactory,
 }
 
 /// The files to load and their total size; `Err` when one is missing (fatal).
@@ -82,18 +104,15 @@ pub fn sizes(dir: &Path, m: &Manifest) -> Result<(u64, u64), String> {
 }
 
 /// Loads every file of the manifest into a fresh keyspace. Runs on the loader thread.
-pub fn load_all(job: Job) -> Result<LoadedRdb, String> {
-    let mut srv = Server::new(job.config.clone());
-    srv.clock_frozen = true;
-    srv.now_ms = 0;
-    srv.prop.disabled = true;
+pub fn load_all(job: Job) -> Result<LoadedRdb, LoadError> {
+    let mut exec = (job.executor)(&job.config);
     let files = job.manifest.files_to_load();
     let total_num = files.len();
     let mut done_bytes = 0u64;
     for (i, f) in files.iter().enumerate() {
         let last_file = i + 1 == total_num;
         let start = Instant::now();
-        let status = load_file(&mut srv, &job, f, done_bytes);
+        let status = load_file(exec.as_mut(), &job, f, done_bytes);
         let kind = if f.kind == super::manifest::FileType::Base { "base" } else { "incr" };
         if status == FileStatus::Ok || (status == FileStatus::Truncated && last_file) {
             log!(
@@ -107,17 +126,22 @@ pub fn load_all(job: Job) -> Result<LoadedRdb, String> {
         match status {
             FileStatus::Truncated if !last_file => {
                 log!(Level::Warning, "Fatal error: the truncated file is not the last file");
-                return Err(format!("the truncated file {} is not the last file", f.name));
+                let e = format!("the truncated file {} is not the last file", f.name);
+                return Err(AofError(e).into());
             }
-            FileStatus::Failed => return Err(format!("can't load the AOF file {}", f.name)),
-            FileStatus::NotExist => return Err(format!("the AOF file {} doesn't exist", f.name)),
+            FileStatus::Failed => {
+                return Err(AofError(format!("can't load the AOF file {}", f.name)).into());
+            }
+            FileStatus::NotExist => {
+                return Err(AofError(format!("the AOF file {} doesn't exist", f.name)).into());
+            }
             _ => {}
         }
         done_bytes += std::fs::metadata(job.dir.join(&f.name)).map(|m| m.len()).unwrap_or(0);
         job.progress.store(done_bytes, Ordering::Relaxed);
     }
-    let keys = srv.total_keys() as u64;
-    let dbs = std::mem::take(&mut srv.dbs);
+    let dbs = std::mem::take(exec.dbs_mut());
+    let keys = crate::persist::total_keys(&dbs);
     Ok(LoadedRdb {
         version: 10,
         dbs,
@@ -151,8 +175,8 @@ impl Source for ProgressSource<'_> {
     }
 }
 
-/// Loads one file into `srv` (Redis's loadSingleAppendOnlyFile).
-fn load_file(srv: &mut Server, job: &Job, f: &AofInfo, offset: u64) -> FileStatus {
+/// Loads one file through `exec` (Redis's loadSingleAppendOnlyFile).
+fn load_file(exec: &mut dyn AofExecutor, job: &Job, f: &AofInfo, offset: u64) -> FileStatus {
     let path = job.dir.join(&f.name);
     let data = match std::fs::read(&path) {
         Ok(d) => d,
@@ -194,11 +218,11 @@ fn load_file(srv: &mut Server, job: &Job, f: &AofInfo, offset: u64) -> FileStatu
                     loaded.keys_expired
                 );
                 let mut dbs = loaded.dbs;
-                dbs.resize_with(srv.dbs.len(), || tine_core::keyspace::Db::new(0));
+                dbs.resize_with(exec.dbs_mut().len(), || tine_core::keyspace::Db::new(0));
                 for (i, db) in dbs.iter_mut().enumerate() {
                     db.id = i;
                 }
-                srv.dbs = dbs;
+                *exec.dbs_mut() = dbs;
                 pos = src.inner.position();
                 if old_style {
                     log!(Level::Notice, "Reading the remaining AOF tail...");
@@ -223,7 +247,7 @@ fn load_file(srv: &mut Server, job: &Job, f: &AofInfo, offset: u64) -> FileStatu
             }
         }
     }
-    let (stop, valid_up_to) = replay(srv, job, &f.name, &data, pos, offset);
+    let (stop, valid_up_to) = replay(exec, job, &f.name, &data, pos, offset);
     match stop {
         None => FileStatus::Ok,
         Some(Stop::Unknown(name)) => {
@@ -328,24 +352,13 @@ fn header_number(b: &[u8]) -> i64 {
 /// Replays commands from `pos`. Returns how it stopped (`None`: clean end of file) and the
 /// offset just past the last whole command (minus an unfinished MULTI).
 fn replay(
-    srv: &mut Server,
+    exec: &mut dyn AofExecutor,
     job: &Job,
     name: &str,
     data: &[u8],
     mut pos: usize,
     offset: u64,
 ) -> (Option<Stop>, usize) {
-    let (a, b) = mio::net::UnixStream::pair().expect("socketpair for the AOF client");
-    drop(b);
-    let mut fake = crate::net::client::Client::new(
-        0,
-        usize::MAX,
-        crate::net::client::Stream::Unix(a),
-        String::new(),
-        String::new(),
-        tine_core::base::unix_time(),
-    );
-    fake.authenticated = true;
     let mut valid_up_to = pos;
     let mut valid_before_multi = pos;
     let delay = job.config.key_load_delay;
@@ -398,24 +411,139 @@ fn replay(
             }
             pos += 2;
         }
-        let reg = crate::commands::registry();
-        let Some(cmd) = reg.lookup(&argv[0]) else {
+        if exec.execute(&argv).is_err() {
             return (Some(Stop::Unknown(String::from_utf8_lossy(&argv[0]).into())), valid_up_to);
-        };
-        if cmd.cmd.name == "multi" {
+        }
+        if argv[0].eq_ignore_ascii_case(b"multi") {
             valid_before_multi = start;
         }
-        crate::commands::call_argv(srv, &mut fake, &argv);
-        crate::engine::feed::end_unit(srv);
-        fake.obuf.clear();
-        fake.opos = 0;
-        fake.errors.clear();
         valid_up_to = pos;
         tine_core::base::debug_delay(delay);
     }
-    if fake.multi.is_some() {
+    if exec.in_multi() {
         log!(Level::Warning, "Revert incomplete MULTI/EXEC transaction in AOF file {}", name);
         return (Some(Stop::Eof), valid_before_multi);
     }
     (None, valid_up_to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records what it is asked to run; knows every command but `NOSUCH`; tracks MULTI.
+    struct FakeExec {
+        ran: Vec<Vec<Vec<u8>>>,
+        multi: bool,
+        dbs: Vec<Db>,
+    }
+
+    impl AofExecutor for FakeExec {
+        fn execute(&mut self, argv: &[Vec<u8>]) -> Result<(), UnknownCommand> {
+            if argv[0].eq_ignore_ascii_case(b"nosuch") {
+                return Err(UnknownCommand);
+            }
+            if argv[0].eq_ignore_ascii_case(b"multi") {
+                self.multi = true;
+            } else if argv[0].eq_ignore_ascii_case(b"exec") {
+                self.multi = false;
+            }
+            self.ran.push(argv.to_vec());
+            Ok(())
+        }
+        fn in_multi(&self) -> bool {
+            self.multi
+        }
+        fn dbs_mut(&mut self) -> &mut Vec<Db> {
+            &mut self.dbs
+        }
+    }
+
+    fn fake(_: &Config) -> Box<dyn AofExecutor> {
+        Box::new(FakeExec { ran: Vec::new(), multi: false, dbs: vec![Db::new(0)] })
+    }
+
+    fn job() -> Job {
+        Job {
+            config: Config::default(),
+            dir: PathBuf::from("."),
+            manifest: Manifest::default(),
+            progress: Arc::new(AtomicU64::new(0)),
+            executor: fake,
+        }
+    }
+
+    fn run(data: &[u8]) -> (Option<Stop>, usize, FakeExec) {
+        let mut exec = FakeExec { ran: Vec::new(), multi: false, dbs: Vec::new() };
+        let (stop, valid) = replay(&mut exec, &job(), "t.aof", data, 0, 0);
+        (stop, valid, exec)
+    }
+
+    const SET: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+
+    #[test]
+    fn commands_and_annotations_replay_in_order() {
+        let data =
+            [b"#TS:1700000000\r\n".as_slice(), SET, b"*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n"].concat();
+        let (stop, valid, exec) = run(&data);
+        assert!(stop.is_none());
+        assert_eq!(valid, data.len());
+        assert_eq!(
+            exec.ran,
+            vec![
+                vec![b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()],
+                vec![b"DEL".to_vec(), b"k".to_vec()],
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unknown_command_stops_the_load() {
+        let data = [SET, b"*1\r\n$6\r\nNOSUCH\r\n"].concat();
+        let (stop, valid, exec) = run(&data);
+        assert!(matches!(stop, Some(Stop::Unknown(n)) if n == "NOSUCH"));
+        assert_eq!(valid, SET.len());
+        assert_eq!(exec.ran.len(), 1);
+    }
+
+    #[test]
+    fn a_command_cut_short_ends_at_the_last_whole_one() {
+        let data = [SET, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nab".as_slice()].concat();
+        let (stop, valid, exec) = run(&data);
+        assert!(matches!(stop, Some(Stop::Eof)));
+        assert_eq!(valid, SET.len());
+        assert_eq!(exec.ran.len(), 1);
+    }
+
+    #[test]
+    fn an_unfinished_multi_is_reverted_to_before_it() {
+        let data = [SET, b"*1\r\n$5\r\nMULTI\r\n".as_slice(), SET].concat();
+        let (stop, valid, _) = run(&data);
+        assert!(matches!(stop, Some(Stop::Eof)));
+        assert_eq!(valid, SET.len());
+    }
+
+    #[test]
+    fn garbage_is_a_format_error_at_its_offset() {
+        let data = [SET, b"hello\r\n".as_slice()].concat();
+        let (stop, valid, _) = run(&data);
+        assert!(matches!(stop, Some(Stop::Format(at)) if at == SET.len()));
+        assert_eq!(valid, SET.len());
+    }
+
+    #[test]
+    fn load_all_yields_the_executors_keyspace() {
+        let dir = std::env::temp_dir().join(format!("tine-loader-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut m = Manifest::default();
+        let name = m.new_incr("appendonly.aof");
+        std::fs::write(dir.join(&name), SET).unwrap();
+        let mut j = job();
+        j.dir = dir.clone();
+        j.manifest = m;
+        let loaded = load_all(j).expect("loads");
+        assert_eq!(loaded.dbs.len(), 1);
+        assert_eq!(loaded.keys_loaded, 0, "the fake executor stores nothing");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

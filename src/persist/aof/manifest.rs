@@ -195,7 +195,7 @@ impl Manifest {
         let all = self.base.iter().chain(self.history.iter()).chain(self.incr.iter());
         for ai in all {
             let name = if needs_repr(&ai.name) {
-                String::from_utf8_lossy(&crate::commands::repr(ai.name.as_bytes())).to_string()
+                tine_core::base::quote::repr_arg(ai.name.as_bytes())
             } else {
                 ai.name.clone()
             };

@@ -16,7 +16,8 @@
 //!
 //! Errors: a failed write sets `aof_last_write_status:err` and write commands get
 //! `-MISCONF Errors writing to the AOF file: <strerror>` until a retry (every second, from
-//! cron) succeeds.
+//! cron) succeeds. With `appendfsync always` a failure is fatal: [`flush`] returns
+//! [`AofFatal`] and the top layer exits.
 
 pub mod loader;
 pub mod manifest;
@@ -26,7 +27,8 @@ pub mod writer;
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 
-use crate::app::server::Server;
+use super::PersistHost;
+use crate::config::Config;
 use crate::fork::ChildKind;
 use manifest::Manifest;
 use tine_core::base;
@@ -46,6 +48,20 @@ impl std::fmt::Display for AofError {
         f.write_str(&self.0)
     }
 }
+
+impl From<AofError> for String {
+    fn from(e: AofError) -> String {
+        e.0
+    }
+}
+
+/// The AOF could not be written or fsynced with `appendfsync always` (logged in Redis's
+/// words). The commands already ran and cannot be undone, so the server must exit before any
+/// reply leaves; the top layer does that (removing the pid file, exit code 1), as Redis's
+/// flushAppendOnlyFile exits. Once raised it stays raised (`AofState::fatal`): every later
+/// flush returns it, so no reply path can miss it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AofFatal;
 
 /// Redis's aof_state.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -76,6 +92,8 @@ pub struct AofState {
     limit_next_time: i64,
     /// Last time cron retried a failed write.
     last_error_retry: i64,
+    /// Set when a write or fsync failed with `appendfsync always`: the server must exit.
+    fatal: Option<AofFatal>,
 }
 
 impl Default for AofState {
@@ -94,46 +112,57 @@ impl Default for AofState {
             limit_next_delay_minutes: 0,
             limit_next_time: 0,
             last_error_retry: 0,
+            fatal: None,
         }
+    }
+}
+
+impl AofState {
+    /// `Err` once a write or fsync failed with `appendfsync always`.
+    pub fn check_fatal(&self) -> Result<(), AofFatal> {
+        self.fatal.map_or(Ok(()), Err)
     }
 }
 
 /// The AOF directory (relative to `dir`, the server's working directory).
-pub fn dir(srv: &Server) -> PathBuf {
-    PathBuf::from(&srv.config.appenddirname)
+pub fn dir(config: &Config) -> PathBuf {
+    PathBuf::from(&config.appenddirname)
 }
 
 /// The fsync policy in force.
-pub fn policy(srv: &Server) -> Fsync {
-    Fsync::from_config(srv.config.appendfsync)
+pub fn policy(config: &Config) -> Fsync {
+    Fsync::from_config(config.appendfsync)
 }
 
 /// True while a BGREWRITEAOF child runs.
-pub fn rewrite_in_progress(srv: &Server) -> bool {
-    srv.persist.child.as_ref().is_some_and(|c| c.kind == ChildKind::AofRewrite)
+pub fn rewrite_in_progress<H: PersistHost>(h: &H) -> bool {
+    h.persist_state().child.as_ref().is_some_and(|c| c.kind == ChildKind::AofRewrite)
 }
 
 /// Appends one propagated command to the AOF buffer (Redis's feedAppendOnlyFile).
-pub fn feed(srv: &mut Server, db: usize, argv: &[Vec<u8>]) {
-    let accepting = match srv.aof.status {
+pub fn feed<H: PersistHost>(h: &mut H, db: usize, argv: &[Vec<u8>]) {
+    let rewriting = rewrite_in_progress(h);
+    let p = h.parts();
+    let accepting = match p.aof.status {
         Status::Off => false,
         Status::On => true,
-        Status::WaitRewrite => rewrite_in_progress(srv),
+        Status::WaitRewrite => rewriting,
     };
     if !accepting {
         return;
     }
-    if srv.config.aof_timestamp_enabled {
+    let w = &mut p.aof.w;
+    if p.config.aof_timestamp_enabled {
         let now = base::unix_time();
-        if let Some(ts) = srv.aof.w.timestamp_annotation(now, false) {
-            srv.aof.w.buf.extend_from_slice(ts.as_bytes());
+        if let Some(ts) = w.timestamp_annotation(now, false) {
+            w.buf.extend_from_slice(ts.as_bytes());
         }
     }
-    if srv.aof.w.selected_db != Some(db) {
-        writer::cat_select(&mut srv.aof.w.buf, db);
-        srv.aof.w.selected_db = Some(db);
+    if w.selected_db != Some(db) {
+        writer::cat_select(&mut w.buf, db);
+        w.selected_db = Some(db);
     }
-    writer::cat_command(&mut srv.aof.w.buf, argv);
+    writer::cat_command(&mut w.buf, argv);
 }
 
 /// The text of an errno, as strerror(3).
@@ -146,84 +175,95 @@ pub fn strerror(code: i32) -> String {
 }
 
 /// The MISCONF reply write commands get while the AOF cannot be written, if so.
-pub fn writes_denied(srv: &Server) -> Option<String> {
-    if srv.aof.status == Status::Off {
+pub fn writes_denied<H: PersistHost>(h: &H) -> Option<String> {
+    let a = h.aof_state();
+    if a.status == Status::Off {
         return None;
     }
-    if !srv.aof.w.last_write_ok {
-        return Some(format!("{}{}", MISCONF_AOF_PREFIX, strerror(srv.aof.w.last_write_errno)));
+    if !a.w.last_write_ok {
+        return Some(format!("{}{}", MISCONF_AOF_PREFIX, strerror(a.w.last_write_errno)));
     }
-    srv.aof.w.bio.fsync_error().map(|e| format!("{}{}", MISCONF_AOF_PREFIX, strerror(e)))
+    a.w.bio.fsync_error().map(|e| format!("{}{}", MISCONF_AOF_PREFIX, strerror(e)))
 }
 
-/// True when the buffer holds commands not yet written: replies must wait for [`flush`].
+/// True when the buffer holds commands not yet written, or a fatal error is pending: replies
+/// must wait for [`flush`] (which reports the fatal error).
 #[inline]
-pub fn has_pending(srv: &Server) -> bool {
-    !srv.aof.w.buf.is_empty()
+pub fn has_pending<H: PersistHost>(h: &H) -> bool {
+    let a = h.aof_state();
+    !a.w.buf.is_empty() || a.fatal.is_some()
 }
 
 /// Writes (and fsyncs per policy) what commands appended. Called by the event loop before it
-/// writes replies, and by cron. With `appendfsync always` a failure ends the process, as in
-/// Redis: the commands already ran and cannot be undone.
-pub fn flush(srv: &mut Server, force: bool) {
-    if srv.aof.status == Status::Off || srv.aof.w.file.is_none() {
-        return;
+/// writes replies, and by cron. With `appendfsync always` a failure is [`AofFatal`], as in
+/// Redis: the commands already ran and cannot be undone, and the caller must exit.
+pub fn flush<H: PersistHost>(h: &mut H, force: bool) -> Result<(), AofFatal> {
+    let child = h.persist_state().child.is_some();
+    let p = h.parts();
+    if let Some(fatal) = p.aof.fatal {
+        return Err(fatal);
     }
-    let child = srv.persist.child.is_some();
-    let result = srv.aof.w.flush(
-        policy(srv),
+    if p.aof.status == Status::Off || p.aof.w.file.is_none() {
+        return Ok(());
+    }
+    let result = p.aof.w.flush(
+        policy(p.config),
         force,
-        srv.config.no_appendfsync_on_rewrite,
+        p.config.no_appendfsync_on_rewrite,
         child,
         base::unix_time(),
     );
     if result == FlushResult::Fatal {
-        crate::app::shutdown::remove_pidfile(srv);
-        std::process::exit(1);
+        p.aof.fatal = Some(AofFatal);
+        return Err(AofFatal);
     }
+    Ok(())
 }
 
 /// Cron: retries postponed and failed writes, starts scheduled and automatic rewrites.
-pub fn cron(srv: &mut Server, now: i64) {
-    if srv.aof.status != Status::Off {
-        if srv.aof.w.flush_postponed_start != 0 {
-            flush(srv, false);
+pub fn cron<H: PersistHost>(h: &mut H, now: i64) -> Result<(), AofFatal> {
+    let a = h.aof_state();
+    if a.status != Status::Off {
+        if a.w.flush_postponed_start != 0 {
+            flush(h, false)?;
         }
-        if !srv.aof.w.last_write_ok && now != srv.aof.last_error_retry {
-            srv.aof.last_error_retry = now;
-            flush(srv, false);
+        let a = &mut *h.parts().aof;
+        if !a.w.last_write_ok && now != a.last_error_retry {
+            a.last_error_retry = now;
+            flush(h, false)?;
         }
         // everysec: data written in the last second still needs its fsync.
-        if srv.aof.w.buf.is_empty() {
-            flush(srv, false);
+        if h.aof_state().w.buf.is_empty() {
+            flush(h, false)?;
         }
     }
-    if srv.loading.is_some() || srv.persist.child.is_some() {
-        return;
+    let p = h.parts();
+    if p.loading.is_some() || p.state.child.is_some() {
+        return Ok(());
     }
-    if srv.aof.rewrite_scheduled && !rewrite_limited(srv, now) {
-        let _ = rewrite::start(srv);
-        return;
+    if p.aof.rewrite_scheduled && !rewrite_limited(p.aof, now) {
+        let _ = rewrite::start(h);
+        return h.aof_state().check_fatal();
     }
-    let perc = srv.config.auto_aof_rewrite_percentage;
-    let cur = srv.aof.w.current_size;
-    if srv.aof.status == Status::On && perc > 0 && cur as i64 > srv.config.auto_aof_rewrite_min_size
-    {
-        let base = srv.aof.rewrite_base_size.max(1);
+    let perc = p.config.auto_aof_rewrite_percentage;
+    let cur = p.aof.w.current_size;
+    if p.aof.status == Status::On && perc > 0 && cur as i64 > p.config.auto_aof_rewrite_min_size {
+        let base = p.aof.rewrite_base_size.max(1);
         let growth = (cur * 100 / base) as i64 - 100;
-        if growth >= perc && !rewrite_limited(srv, now) {
+        if growth >= perc && !rewrite_limited(p.aof, now) {
             log!(Level::Notice, "Starting automatic rewriting of AOF on {}% growth", growth);
-            let _ = rewrite::start(srv);
+            let _ = rewrite::start(h);
+            return h.aof_state().check_fatal();
         }
     }
+    Ok(())
 }
 
 /// Redis's aofRewriteLimited: after 3 consecutive failures, automatic rewrites wait 1, 2, 4...
 /// up to 60 minutes between tries (BGREWRITEAOF itself is never limited).
-fn rewrite_limited(srv: &mut Server, now: i64) -> bool {
+fn rewrite_limited(a: &mut AofState, now: i64) -> bool {
     const THRESHOLD: u64 = 3;
     const MAX_MINUTES: i64 = 60;
-    let a = &mut srv.aof;
     if a.consecutive_failures < THRESHOLD {
         a.limit_next_delay_minutes = 0;
         a.limit_next_time = 0;
@@ -251,8 +291,8 @@ fn rewrite_limited(srv: &mut Server, now: i64) -> bool {
 }
 
 /// Creates the AOF directory if missing.
-pub fn create_dir(srv: &Server) -> Result<(), String> {
-    let d = dir(srv);
+pub fn create_dir(config: &Config) -> Result<(), String> {
+    let d = dir(config);
     match std::fs::create_dir(&d) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => Ok(()),
@@ -261,7 +301,7 @@ pub fn create_dir(srv: &Server) -> Result<(), String> {
 }
 
 /// Opens a file of the AOF for appending.
-pub fn open_append(srv: &Server, name: &str, truncate: bool) -> std::io::Result<File> {
+pub fn open_append(config: &Config, name: &str, truncate: bool) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
     o.create(true);
     if truncate {
@@ -269,12 +309,12 @@ pub fn open_append(srv: &Server, name: &str, truncate: bool) -> std::io::Result<
     } else {
         o.append(true);
     }
-    o.open(dir(srv).join(name))
+    o.open(dir(config).join(name))
 }
 
 /// The size of a file of the AOF, as getAppendOnlyFileSize (0 and a log line when missing).
-pub fn file_size(srv: &Server, name: &str) -> u64 {
-    match std::fs::metadata(dir(srv).join(name)) {
+pub fn file_size(config: &Config, name: &str) -> u64 {
+    match std::fs::metadata(dir(config).join(name)) {
         Ok(m) => m.len(),
         Err(e) => {
             log!(Level::Warning, "Unable to obtain the AOF file {} length. stat: {}", name, e);
@@ -285,8 +325,9 @@ pub fn file_size(srv: &Server, name: &str) -> u64 {
 
 /// Reads the manifest at startup, whether the AOF is on or not (so that turning it on later
 /// goes on with the sequence numbers). A damaged manifest is fatal, as in Redis.
-pub fn load_manifest_from_disk(srv: &mut Server) -> Result<(), AofError> {
-    let path = dir(srv).join(manifest::manifest_name(&srv.config.appendfilename));
+pub fn load_manifest_from_disk<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+    let p = h.parts();
+    let path = dir(p.config).join(manifest::manifest_name(&p.config.appendfilename));
     let data = match std::fs::read(&path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -302,7 +343,7 @@ pub fn load_manifest_from_disk(srv: &mut Server) -> Result<(), AofError> {
     };
     match Manifest::parse(&data) {
         Ok(m) => {
-            srv.aof.manifest = m;
+            p.aof.manifest = m;
             Ok(())
         }
         Err(e) => {
@@ -319,43 +360,37 @@ pub fn load_manifest_from_disk(srv: &mut Server) -> Result<(), AofError> {
 
 /// After loading (or with nothing to load): creates a base if the AOF is empty, opens the last
 /// incr file for appending and persists the manifest (Redis's aofOpenIfNeededOnServerStart).
-pub fn open_on_server_start(srv: &mut Server) -> Result<(), String> {
-    if !srv.config.appendonly {
+pub fn open_on_server_start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+    let p = h.parts();
+    let config = p.config;
+    if !config.appendonly {
         return Ok(());
     }
-    srv.aof.status = Status::On;
-    create_dir(srv)?;
-    let fname = srv.config.appendfilename.clone();
-    let had_incr = !srv.aof.manifest.incr.is_empty();
-    if srv.aof.manifest.base.is_none() && !had_incr {
-        let base = srv.aof.manifest.new_base(&fname, srv.config.aof_use_rdb_preamble);
-        let path = dir(srv).join(&base);
-        rewrite::rewrite_to_file(srv, &path, None)?;
+    let a = p.aof;
+    a.status = Status::On;
+    create_dir(config)?;
+    let fname = config.appendfilename.clone();
+    let had_incr = !a.manifest.incr.is_empty();
+    if a.manifest.base.is_none() && !had_incr {
+        let base = a.manifest.new_base(&fname, config.aof_use_rdb_preamble);
+        let path = dir(config).join(&base);
+        rewrite::rewrite_to_file(config, p.dbs, &path, None)?;
         log!(Level::Notice, "Creating AOF base file {} on server start", base);
     }
-    let name = srv.aof.manifest.last_incr(&fname);
-    let f = open_append(srv, &name, false)
+    let name = a.manifest.last_incr(&fname);
+    let f = open_append(config, &name, false)
         .map_err(|e| format!("Can't open the append-only file {}: {}", name, e))?;
-    srv.aof.w.file = Some(f);
-    srv.aof.manifest.persist(&dir(srv), &fname)?;
-    srv.aof.w.last_incr_size = file_size(srv, &name);
-    let base_size = base_file_size(srv);
-    let incr_sizes: u64 = srv
-        .aof
-        .manifest
-        .incr
-        .iter()
-        .map(|i| i.name.clone())
-        .collect::<Vec<_>>()
-        .iter()
-        .map(|n| file_size(srv, n))
-        .sum();
-    srv.aof.w.current_size = base_size + incr_sizes;
-    srv.aof.w.fsync_offset = srv.aof.w.current_size;
-    if srv.aof.rewrite_base_size == 0 {
-        srv.aof.rewrite_base_size = base_size;
+    a.w.file = Some(f);
+    a.manifest.persist(&dir(config), &fname)?;
+    a.w.last_incr_size = file_size(config, &name);
+    let base_size = base_file_size(config, a);
+    let incr_sizes: u64 = a.manifest.incr.iter().map(|i| file_size(config, &i.name)).sum();
+    a.w.current_size = base_size + incr_sizes;
+    a.w.fsync_offset = a.w.current_size;
+    if a.rewrite_base_size == 0 {
+        a.rewrite_base_size = base_size;
     }
-    srv.aof.w.last_fsync = base::unix_time();
+    a.w.last_fsync = base::unix_time();
     if had_incr {
         log!(Level::Notice, "Opening AOF incr file {} on server start", name);
     } else {
@@ -364,107 +399,128 @@ pub fn open_on_server_start(srv: &mut Server) -> Result<(), String> {
     Ok(())
 }
 
+impl From<String> for AofError {
+    fn from(e: String) -> AofError {
+        AofError(e)
+    }
+}
+
 /// `CONFIG SET appendonly yes` (Redis's startAppendOnly): the AOF turns on once a rewrite has
 /// written its first base.
-pub fn start_append_only(srv: &mut Server) -> Result<(), String> {
-    if srv.aof.status != Status::Off {
+pub fn start_append_only<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+    if h.aof_state().status != Status::Off {
         return Ok(());
     }
-    srv.aof.status = Status::WaitRewrite;
-    let other_child = srv.persist.child.as_ref().is_some_and(|c| c.kind != ChildKind::AofRewrite);
+    let rewriting = rewrite_in_progress(h);
+    let p = h.parts();
+    p.aof.status = Status::WaitRewrite;
+    let other_child = p.state.child.is_some() && !rewriting;
     if other_child {
-        srv.aof.rewrite_scheduled = true;
+        p.aof.rewrite_scheduled = true;
         log!(
             Level::Warning,
             "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible."
         );
     } else {
-        if rewrite_in_progress(srv) {
+        if rewriting {
             log!(
                 Level::Warning,
                 "AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now."
             );
-            rewrite::kill_child(srv);
+            rewrite::kill_child(h);
         }
-        if rewrite::start(srv).is_err() {
-            srv.aof.status = Status::Off;
+        if let Err(e) = rewrite::start(h) {
+            if h.aof_state().check_fatal().is_err() {
+                return Err(e); // the event loop exits before the reply leaves
+            }
+            h.parts().aof.status = Status::Off;
             log!(
                 Level::Warning,
                 "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error."
             );
-            return Err("Unable to turn on AOF. Check server logs.".into());
+            return Err(AofError("Unable to turn on AOF. Check server logs.".into()));
         }
     }
-    srv.aof.w.last_fsync = base::unix_time();
-    if srv.aof.w.bio.fsync_error().is_some() {
+    let w = &mut h.parts().aof.w;
+    w.last_fsync = base::unix_time();
+    if w.bio.fsync_error().is_some() {
         log!(Level::Warning, "AOF reopen, just ignore the AOF fsync error in bio job");
-        srv.aof.w.bio.clear_fsync_error();
+        w.bio.clear_fsync_error();
     }
-    if !srv.aof.w.last_write_ok {
+    if !w.last_write_ok {
         log!(Level::Warning, "AOF reopen, just ignore the last error.");
-        srv.aof.w.last_write_ok = true;
+        w.last_write_ok = true;
     }
     Ok(())
 }
 
-/// `CONFIG SET appendonly no` (Redis's stopAppendOnly).
-pub fn stop_append_only(srv: &mut Server) {
-    if srv.aof.status == Status::Off {
+/// `CONFIG SET appendonly no` (Redis's stopAppendOnly). A fatal flush stops it there, as
+/// Redis exits there: the state keeps the error and the event loop's next flush reports it
+/// before any reply leaves.
+pub fn stop_append_only<H: PersistHost>(h: &mut H) {
+    if h.aof_state().status == Status::Off {
         return;
     }
-    flush(srv, true);
-    if let Some(f) = srv.aof.w.file.take() {
+    if flush(h, true).is_err() {
+        return; // fatal: the event loop exits before anything else happens
+    }
+    let a = &mut *h.parts().aof;
+    if let Some(f) = a.w.file.take() {
         if let Err(e) = f.sync_data() {
             log!(Level::Warning, "Fail to fsync the AOF file: {}", e);
         } else {
-            srv.aof.w.fsync_offset = srv.aof.w.current_size;
-            srv.aof.w.last_fsync = base::unix_time();
+            a.w.fsync_offset = a.w.current_size;
+            a.w.last_fsync = base::unix_time();
         }
     }
-    srv.aof.w.selected_db = None;
-    srv.aof.status = Status::Off;
-    srv.aof.rewrite_scheduled = false;
-    srv.aof.w.last_incr_size = 0;
-    rewrite::kill_child(srv);
-    srv.aof.w.buf = Vec::new();
+    a.w.selected_db = None;
+    a.status = Status::Off;
+    a.rewrite_scheduled = false;
+    a.w.last_incr_size = 0;
+    rewrite::kill_child(h);
+    h.parts().aof.w.buf = Vec::new();
 }
 
 /// `CONFIG SET appendfsync always`: what was written so far is synced at once.
-pub fn fsync_policy_changed(srv: &mut Server) {
-    if srv.aof.status != Status::Off && policy(srv) == Fsync::Always {
-        if let Some(f) = srv.aof.w.file.as_ref() {
+pub fn fsync_policy_changed<H: PersistHost>(h: &mut H) {
+    let p = h.parts();
+    let a = p.aof;
+    if a.status != Status::Off && policy(p.config) == Fsync::Always {
+        if let Some(f) = a.w.file.as_ref() {
             if f.sync_data().is_ok() {
-                srv.aof.w.fsync_offset = srv.aof.w.current_size;
-                srv.aof.w.last_fsync = base::unix_time();
+                a.w.fsync_offset = a.w.current_size;
+                a.w.last_fsync = base::unix_time();
             }
         }
     }
 }
 
-/// Shutdown: stop a rewrite child, write and fsync what is buffered.
-pub fn prepare_shutdown(srv: &mut Server) {
-    if rewrite_in_progress(srv) {
+/// Shutdown: stop a rewrite child, write and fsync what is buffered. A fatal write is
+/// returned for the top layer to exit with.
+pub fn prepare_shutdown<H: PersistHost>(h: &mut H) -> Result<(), AofFatal> {
+    if rewrite_in_progress(h) {
         log!(Level::Warning, "There is a child rewriting the AOF. Killing it!");
-        rewrite::kill_child(srv);
+        rewrite::kill_child(h);
     }
-    if srv.aof.status != Status::Off {
+    if h.aof_state().status != Status::Off {
         log!(Level::Notice, "Calling fsync() on the AOF file.");
-        flush(srv, true);
-        if let Some(f) = srv.aof.w.file.as_ref() {
+        flush(h, true)?;
+        if let Some(f) = h.aof_state().w.file.as_ref() {
             let _ = f.sync_data();
         }
     }
+    Ok(())
 }
 
 /// The AOF fields of INFO persistence that follow `rdb_bgsave_child_pid`.
-pub fn info_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) {
-    let a = &srv.aof;
+pub fn info_fields<H: PersistHost>(h: &H, out: &mut Vec<(&'static str, String)>) {
+    let a = h.aof_state();
+    let st = h.persist_state();
     let now = base::unix_time();
     let ok = a.w.last_write_ok && a.w.bio.fsync_error().is_none();
     out.push((
         "aof_rewrite_child_pid",
-        srv.persist
-            .child
+        st.child
             .as_ref()
             .filter(|c| c.kind == ChildKind::AofRewrite)
             .map(|c| c.pid)
@@ -472,7 +528,7 @@ pub fn info_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) {
             .to_string(),
     ));
     out.push(("aof_enabled", ((a.status != Status::Off) as u8).to_string()));
-    out.push(("aof_rewrite_in_progress", (rewrite_in_progress(srv) as u8).to_string()));
+    out.push(("aof_rewrite_in_progress", (rewrite_in_progress(h) as u8).to_string()));
     out.push(("aof_rewrite_scheduled", (a.rewrite_scheduled as u8).to_string()));
     out.push(("aof_last_rewrite_time_sec", a.rewrite_time_last.to_string()));
     out.push((
@@ -487,12 +543,12 @@ pub fn info_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) {
     out.push(("aof_rewrites", a.rewrites.to_string()));
     out.push(("aof_rewrites_consecutive_failures", a.consecutive_failures.to_string()));
     out.push(("aof_last_write_status", if ok { "ok" } else { "err" }.into()));
-    out.push(("aof_last_cow_size", srv.persist.aof_last_cow_size.to_string()));
+    out.push(("aof_last_cow_size", st.aof_last_cow_size.to_string()));
 }
 
 /// The fields INFO persistence adds at its end while the AOF is on.
-pub fn info_enabled_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) {
-    let a = &srv.aof;
+pub fn info_enabled_fields<H: PersistHost>(h: &H, out: &mut Vec<(&'static str, String)>) {
+    let a = h.aof_state();
     if a.status == Status::Off {
         return;
     }
@@ -507,13 +563,13 @@ pub fn info_enabled_fields(srv: &Server, out: &mut Vec<(&'static str, String)>) 
 /// An old single-file AOF (`appendfilename` in `dir`) becomes the base of a manifest in the
 /// AOF directory, as Redis 7.0 upgrades it (aofUpgradePrepare). A crash midway is harmless:
 /// the upgrade runs again at the next start.
-fn upgrade_if_needed(srv: &mut Server) -> Result<(), AofError> {
-    let fname = srv.config.appendfilename.clone();
+fn upgrade_if_needed(config: &Config, a: &mut AofState) -> Result<(), AofError> {
+    let fname = config.appendfilename.clone();
     if !std::path::Path::new(&fname).is_file() {
         return Ok(());
     }
-    let d = dir(srv);
-    let m = &srv.aof.manifest;
+    let d = dir(config);
+    let m = &a.manifest;
     let upgrade = !d.is_dir()
         || (m.base.is_none() && m.incr.is_empty())
         || (m.base.as_ref().is_some_and(|b| b.name == fname)
@@ -522,7 +578,7 @@ fn upgrade_if_needed(srv: &mut Server) -> Result<(), AofError> {
     if !upgrade {
         return Ok(());
     }
-    if let Err(e) = create_dir(srv) {
+    if let Err(e) = create_dir(config) {
         log!(Level::Warning, "{}", e);
         return Err(AofError(e));
     }
@@ -549,7 +605,7 @@ fn upgrade_if_needed(srv: &mut Server) -> Result<(), AofError> {
         );
         return Err(AofError(e.to_string()));
     }
-    srv.aof.manifest = m;
+    a.manifest = m;
     log!(
         Level::Notice,
         "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
@@ -561,30 +617,35 @@ fn upgrade_if_needed(srv: &mut Server) -> Result<(), AofError> {
 
 /// Startup with `appendonly yes`: starts loading the AOF on the loader thread, or, when there
 /// is nothing to load, opens the AOF at once. `Err` is fatal (logged; exit code 1).
-pub fn start_loading(
-    srv: &mut Server,
+/// `executor` builds, on the loader thread, what replays the AOF's commands (the top layer
+/// supplies it: command semantics are not persistence's).
+pub fn start_loading<H: PersistHost>(
+    h: &mut H,
+    executor: loader::ExecutorFactory,
 ) -> Result<Option<crate::persist::rdb_io::Loading>, AofError> {
-    upgrade_if_needed(srv)?;
-    let m = srv.aof.manifest.clone();
+    {
+        let p = h.parts();
+        upgrade_if_needed(p.config, p.aof)?;
+    }
+    let m = h.aof_state().manifest.clone();
     if m.base.is_none() && m.incr.is_empty() {
-        open_on_server_start(srv).map_err(|e| {
-            log!(Level::Warning, "{}", e);
-            AofError(e)
-        })?;
+        open_on_server_start(h).inspect_err(|e| log!(Level::Warning, "{}", e))?;
         return Ok(None);
     }
-    let d = dir(srv);
+    let d = dir(h.config());
     let (_, total) = loader::sizes(&d, &m).map_err(AofError)?;
     if total == 0 {
-        open_on_server_start(srv).map_err(|e| {
-            log!(Level::Warning, "{}", e);
-            AofError(e)
-        })?;
+        open_on_server_start(h).inspect_err(|e| log!(Level::Warning, "{}", e))?;
         return Ok(None);
     }
     let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let job =
-        loader::Job { config: srv.config.clone(), dir: d, manifest: m, progress: progress.clone() };
+    let job = loader::Job {
+        config: h.config().clone(),
+        dir: d,
+        manifest: m,
+        progress: progress.clone(),
+        executor,
+    };
     let thread = std::thread::Builder::new()
         .name("tine-loader".into())
         .spawn(move || loader::load_all(job))
@@ -603,12 +664,126 @@ pub fn start_loading(
 }
 
 /// Size of the manifest's base file, 0 when there is none.
-fn base_file_size(srv: &Server) -> u64 {
-    srv.aof.manifest.base.as_ref().map_or(0, |b| file_size(srv, &b.name))
+fn base_file_size(config: &Config, a: &AofState) -> u64 {
+    a.manifest.base.as_ref().map_or(0, |b| file_size(config, &b.name))
 }
 
 /// The loader thread is done and its keyspace installed: open the AOF for appending.
-pub fn loaded(srv: &mut Server) -> Result<(), String> {
-    srv.aof.rewrite_base_size = base_file_size(srv);
-    open_on_server_start(srv)
+pub fn loaded<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+    let p = h.parts();
+    p.aof.rewrite_base_size = base_file_size(p.config, p.aof);
+    open_on_server_start(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fork::RunningChild;
+    use crate::persist::child_slot::{self, ChildJob};
+    use crate::persist::testing::FakeHost;
+
+    struct Nothing;
+    impl ChildJob<FakeHost> for Nothing {
+        fn on_exit(self: Box<Self>, _: &mut FakeHost, _: RunningChild, _: crate::fork::ChildExit) {}
+    }
+
+    #[test]
+    fn feed_appends_select_then_the_command_only_when_accepting() {
+        let mut h = FakeHost::new();
+        feed(&mut h, 0, &[b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]);
+        assert!(h.aof.w.buf.is_empty(), "off: nothing is kept");
+        h.aof.status = Status::On;
+        feed(&mut h, 2, &[b"SET".to_vec(), b"k".to_vec(), b"v".to_vec()]);
+        feed(&mut h, 2, &[b"DEL".to_vec(), b"k".to_vec()]);
+        assert_eq!(
+            h.aof.w.buf,
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nDEL\r\n$1\r\nk\r\n"
+        );
+    }
+
+    #[test]
+    fn waiting_for_the_first_rewrite_keeps_writes_only_while_it_runs() {
+        let mut h = FakeHost::new();
+        h.aof.status = Status::WaitRewrite;
+        feed(&mut h, 0, &[b"PING".to_vec()]);
+        assert!(h.aof.w.buf.is_empty());
+        let ch = RunningChild::for_test(21, ChildKind::AofRewrite);
+        child_slot::occupy(&mut h, ch, Box::new(Nothing));
+        assert!(rewrite_in_progress(&h));
+        feed(&mut h, 0, &[b"PING".to_vec()]);
+        assert!(!h.aof.w.buf.is_empty());
+    }
+
+    #[test]
+    fn a_fatal_write_stays_fatal_and_holds_replies() {
+        let mut h = FakeHost::new();
+        assert_eq!(flush(&mut h, false), Ok(()));
+        assert!(!has_pending(&h));
+        h.aof.fatal = Some(AofFatal);
+        assert!(has_pending(&h), "replies must go through flush, which reports it");
+        assert_eq!(flush(&mut h, false), Err(AofFatal));
+        assert_eq!(flush(&mut h, true), Err(AofFatal));
+        assert_eq!(h.aof.check_fatal(), Err(AofFatal));
+    }
+
+    #[test]
+    fn automatic_rewrites_back_off_after_three_failures() {
+        let mut a = AofState::default();
+        a.consecutive_failures = 2;
+        assert!(!rewrite_limited(&mut a, 1000));
+        a.consecutive_failures = 3;
+        assert!(rewrite_limited(&mut a, 1000), "first limit: wait a minute");
+        assert!(rewrite_limited(&mut a, 1059));
+        assert!(!rewrite_limited(&mut a, 1060), "the minute is over: one try");
+        assert!(rewrite_limited(&mut a, 1061), "then two minutes");
+        assert_eq!(a.limit_next_delay_minutes, 2);
+    }
+
+    #[test]
+    fn misconf_text_carries_the_write_error() {
+        let mut h = FakeHost::new();
+        assert_eq!(writes_denied(&h), None);
+        h.aof.status = Status::On;
+        h.aof.w.last_write_ok = false;
+        h.aof.w.last_write_errno = libc::ENOSPC;
+        assert_eq!(
+            writes_denied(&h).as_deref(),
+            Some("MISCONF Errors writing to the AOF file: No space left on device")
+        );
+    }
+
+    #[test]
+    fn a_failed_rewrite_child_counts_a_failure_but_sigusr1_does_not() {
+        let mut h = FakeHost::new();
+        h.aof.status = Status::On;
+        h.aof.rewrite_time_start = 1;
+        // Pids no process has here: the temp files the job removes do not exist.
+        let ch = RunningChild::for_test(2_000_000_001, ChildKind::AofRewrite);
+        child_slot::occupy(&mut h, ch, Box::new(rewrite::RewriteJob));
+        let mut exits = vec![(2_000_000_001, crate::fork::ChildExit::Exited(1))];
+        child_slot::reap_with(&mut h, || exits.pop());
+        assert!(h.state.child.is_none());
+        assert!(!h.aof.last_bgrewrite_ok);
+        assert_eq!(h.aof.consecutive_failures, 1);
+        assert_eq!(h.aof.rewrite_time_start, -1);
+        assert!(h.aof.rewrite_time_last >= 0);
+
+        h.aof.last_bgrewrite_ok = true;
+        let ch = RunningChild::for_test(2_000_000_002, ChildKind::AofRewrite);
+        child_slot::occupy(&mut h, ch, Box::new(rewrite::RewriteJob));
+        let mut exits = vec![(2_000_000_002, crate::fork::ChildExit::Signaled(libc::SIGUSR1))];
+        child_slot::reap_with(&mut h, || exits.pop());
+        assert!(h.aof.last_bgrewrite_ok);
+        assert_eq!(h.aof.consecutive_failures, 1);
+    }
+
+    #[test]
+    fn a_rewrite_is_refused_while_another_child_runs() {
+        let mut h = FakeHost::new();
+        let ch = RunningChild::for_test(22, ChildKind::RdbToFile);
+        child_slot::occupy(&mut h, ch, Box::new(Nothing));
+        assert!(rewrite::start(&mut h).is_err());
+        assert_eq!(h.aof.rewrites, 0);
+        assert!(h.aof.last_bgrewrite_ok, "a refusal is not a failure");
+    }
 }

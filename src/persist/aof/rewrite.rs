@@ -3,7 +3,8 @@
 //!
 //! 1. The parent writes out its buffer and opens a new incr file, recorded at once in the
 //!    manifest (so a crash from here on loads old base + old incr + new incr: nothing lost).
-//!    Then it forks (`persist::child`, `ChildKind::AofRewrite`).
+//!    Then it forks (`crate::fork`, `ChildKind::AofRewrite`); the child occupies the child
+//!    slot with [`RewriteJob`], this kind's on-exit job (`persist::child_slot`).
 //! 2. The child writes the dataset of its copy-on-write snapshot to
 //!    `temp-rewriteaof-<pid>.aof` — an RDB with `aof-use-rdb-preamble yes`, else commands
 //!    (SET, RPUSH, SADD, ZADD, HMSET, PEXPIREAT, at most 64 items per command) — fsyncs it,
@@ -18,10 +19,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{AofError, Status, dir};
-use crate::app::server::Server;
+use super::{AofError, AofState, Status, dir};
+use crate::config::Config;
 use crate::fork::{self as child, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
+use crate::persist::PersistHost;
+use crate::persist::child_slot::{self, ChildJob};
 use tine_core::base;
+use tine_core::keyspace::Db;
 use tine_core::log;
 use tine_core::log::Level;
 
@@ -51,7 +55,8 @@ pub fn temp_incr_name(aof_filename: &str) -> String {
 /// Writes the whole dataset as an AOF base to `path` (through a temp file, fsynced), as
 /// Redis's rewriteAppendOnlyFile. In a child, `reporter` gets progress.
 pub fn rewrite_to_file(
-    srv: &Server,
+    config: &Config,
+    dbs: &[Db],
     path: &Path,
     reporter: Option<&mut ChildReporter>,
 ) -> Result<(), String> {
@@ -63,7 +68,7 @@ pub fn rewrite_to_file(
         msg
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let result = write_base(srv, &mut w, reporter)
+    let result = write_base(config, dbs, &mut w, reporter)
         .and_then(|_| w.flush().map_err(|e| e.to_string()))
         .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
     drop(w);
@@ -84,11 +89,12 @@ pub fn rewrite_to_file(
 
 /// The base's contents: an RDB (with the `aof-base` aux field) or commands.
 fn write_base<W: Write>(
-    srv: &Server,
+    config: &Config,
+    dbs: &[Db],
     w: &mut W,
     mut reporter: Option<&mut ChildReporter>,
 ) -> Result<(), String> {
-    let delay = srv.config.rdb_key_save_delay;
+    let delay = config.rdb_key_save_delay;
     let mut progress = |done: u64| {
         tine_core::base::debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
@@ -97,17 +103,17 @@ fn write_base<W: Write>(
             }
         }
     };
-    if srv.config.aof_use_rdb_preamble {
-        let mut opts = crate::persist::rdb_io::options(srv);
+    if config.aof_use_rdb_preamble {
+        let mut opts = crate::persist::rdb_io::options(config);
         opts.aof_base = true;
-        return tine_core::rdb::write_rdb(w, &srv.dbs, &opts, progress).map_err(|e| e.to_string());
+        return tine_core::rdb::write_rdb(w, dbs, &opts, progress).map_err(|e| e.to_string());
     }
     let mut out = Vec::with_capacity(64 * 1024);
-    if srv.config.aof_timestamp_enabled {
+    if config.aof_timestamp_enabled {
         out.extend_from_slice(format!("#TS:{}\r\n", base::unix_time()).as_bytes());
     }
     let mut done = 0u64;
-    for (id, db) in srv.dbs.iter().enumerate() {
+    for (id, db) in dbs.iter().enumerate() {
         if db.is_empty() {
             continue;
         }
@@ -182,69 +188,76 @@ fn rewrite_value(out: &mut Vec<u8>, key: &[u8], value: &tine_core::keyspace::Val
 
 /// Opens a new incr file for the writes that happen during the rewrite (Redis's
 /// openNewIncrAofForAppend). The manifest naming it is persisted before the switch.
-fn open_new_incr_for_append(srv: &mut Server) -> Result<(), String> {
-    let fname = srv.config.appendfilename.clone();
-    let (name, temp_am) = match srv.aof.status {
+fn open_new_incr_for_append(config: &Config, a: &mut AofState) -> Result<(), String> {
+    let fname = config.appendfilename.clone();
+    let (name, temp_am) = match a.status {
         Status::Off => return Ok(()),
         Status::WaitRewrite => (temp_incr_name(&fname), None),
         Status::On => {
-            let mut am = srv.aof.manifest.clone();
+            let mut am = a.manifest.clone();
             let n = am.new_incr(&fname);
             (n, Some(am))
         }
     };
-    let f = super::open_append(srv, &name, true).map_err(|e| {
+    let f = super::open_append(config, &name, true).map_err(|e| {
         let msg = format!("Can't open the append-only file {}: {}", name, e);
         log!(Level::Warning, "{}", msg);
         msg
     })?;
     if let Some(am) = &temp_am {
-        if let Err(e) = am.persist(&dir(srv), &fname) {
+        if let Err(e) = am.persist(&dir(config), &fname) {
             log!(Level::Warning, "{}", e);
             return Err(e);
         }
     }
     log!(Level::Notice, "Creating AOF incr file {} on background rewrite", name);
-    if let Some(old) = srv.aof.w.file.take() {
-        srv.aof.w.bio.fsync_and_close(old);
-        srv.aof.w.fsync_offset = srv.aof.w.current_size;
-        srv.aof.w.last_fsync = base::unix_time();
+    if let Some(old) = a.w.file.take() {
+        a.w.bio.fsync_and_close(old);
+        a.w.fsync_offset = a.w.current_size;
+        a.w.last_fsync = base::unix_time();
     }
-    srv.aof.w.file = Some(f);
-    srv.aof.w.last_incr_size = 0;
+    a.w.file = Some(f);
+    a.w.last_incr_size = 0;
     if let Some(am) = temp_am {
-        srv.aof.manifest = am;
+        a.manifest = am;
     }
     Ok(())
 }
 
-/// Starts a background rewrite. `Err` when it could not (logged; the caller replies).
-pub fn start(srv: &mut Server) -> Result<(), AofError> {
-    if srv.persist.child.is_some() {
+/// Starts a background rewrite. `Err` when it could not (logged; the caller replies). A
+/// fatal AOF write on the way is kept in the AOF state for the event loop to exit on.
+pub fn start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+    if h.persist_state().child.is_some() {
         return Err(AofError("another child process is active".into()));
     }
-    if let Err(e) = super::create_dir(srv) {
-        log!(Level::Warning, "{}", e);
-        srv.aof.last_bgrewrite_ok = false;
-        return Err(AofError(e));
+    {
+        let p = h.parts();
+        if let Err(e) = super::create_dir(p.config) {
+            log!(Level::Warning, "{}", e);
+            p.aof.last_bgrewrite_ok = false;
+            return Err(AofError(e));
+        }
+        p.aof.w.selected_db = None;
     }
-    srv.aof.w.selected_db = None;
-    super::flush(srv, true);
-    if let Err(e) = open_new_incr_for_append(srv) {
-        srv.aof.last_bgrewrite_ok = false;
-        return Err(AofError(e));
+    if super::flush(h, true).is_err() {
+        return Err(AofError("fatal AOF write error".into()));
     }
-    srv.aof.rewrites += 1;
     // The same sockets a BGSAVE child closes (the client running BGREWRITEAOF included), and
     // the AOF the parent keeps appending to.
-    let mut close = crate::persist::snapshot::fds_to_close(srv);
-    close.extend(srv.aof.w.raw_fd());
-    let oom = OomScore::from_config(&srv.config);
+    let mut close = h.child_fds();
+    let p = h.parts();
+    if let Err(e) = open_new_incr_for_append(p.config, p.aof) {
+        p.aof.last_bgrewrite_ok = false;
+        return Err(AofError(e));
+    }
+    p.aof.rewrites += 1;
+    close.extend(p.aof.w.raw_fd());
+    let oom = OomScore::from_config(p.config);
     let started = {
-        let srv_ref: &Server = srv;
+        let (config, dbs): (&Config, &[Db]) = (p.config, p.dbs);
         child::start(ChildKind::AofRewrite, &close, oom, |reporter| {
             let target = PathBuf::from(temp_bg_name(std::process::id() as i32));
-            rewrite_to_file(srv_ref, &target, Some(reporter))?;
+            rewrite_to_file(config, dbs, &target, Some(reporter))?;
             log!(
                 Level::Notice,
                 "Successfully created the temporary AOF base file {}",
@@ -264,17 +277,17 @@ pub fn start(srv: &mut Server) -> Result<(), AofError> {
     match started {
         Ok(mut ch) => {
             ch.temp_file = Some(PathBuf::from(temp_bg_name(ch.pid)));
-            ch.keys_total = srv.total_keys() as u64;
-            crate::persist::snapshot::record_fork(srv, ch.fork_usec);
+            ch.keys_total = crate::persist::total_keys(p.dbs);
+            child_slot::record_fork(h, ch.fork_usec);
             log!(Level::Notice, "Background append only file rewriting started by pid {}", ch.pid);
-            srv.aof.rewrite_scheduled = false;
-            srv.aof.rewrite_time_start = base::unix_time();
-            srv.persist.child = Some(ch);
-            srv.set_fork_active(true);
+            let a = &mut *h.parts().aof;
+            a.rewrite_scheduled = false;
+            a.rewrite_time_start = base::unix_time();
+            child_slot::occupy(h, ch, Box::new(RewriteJob));
             Ok(())
         }
         Err(e) => {
-            srv.aof.last_bgrewrite_ok = false;
+            p.aof.last_bgrewrite_ok = false;
             log!(Level::Warning, "Can't rewrite append only file in background: fork: {}", e);
             Err(AofError(format!("fork: {}", e)))
         }
@@ -282,19 +295,20 @@ pub fn start(srv: &mut Server) -> Result<(), AofError> {
 }
 
 /// Stops a running rewrite child on purpose (SIGUSR1), reaps it and removes its temp files.
-pub fn kill_child(srv: &mut Server) {
-    let Some(ch) = srv.persist.child.take_if(|c| c.kind == ChildKind::AofRewrite) else {
+pub fn kill_child<H: PersistHost>(h: &mut H) {
+    if !super::rewrite_in_progress(h) {
+        return;
+    }
+    let p = h.parts();
+    let Some(mut ch) = p.state.child.clear() else {
         return;
     };
-    let mut ch = ch;
     log!(Level::Notice, "Killing running AOF rewrite child: {}", ch.pid);
     ch.kill_on_purpose();
-    let mut status = 0;
-    // SAFETY: waitpid on our own child, which was just sent SIGUSR1 and exits at once.
-    unsafe { libc::waitpid(ch.pid, &mut status, 0) };
+    ch.reap_after_kill();
     remove_temp_files(ch.pid);
-    srv.set_fork_active(false);
-    srv.aof.rewrite_time_start = -1;
+    crate::persist::set_fork_active(p.dbs, false);
+    p.aof.rewrite_time_start = -1;
 }
 
 fn remove_temp_files(pid: i32) {
@@ -302,60 +316,76 @@ fn remove_temp_files(pid: i32) {
     let _ = std::fs::remove_file(temp_name(pid as u32));
 }
 
+/// The AOF-rewrite kind's on-exit job.
+pub(crate) struct RewriteJob;
+
+impl<H: PersistHost> ChildJob<H> for RewriteJob {
+    fn on_exit(self: Box<Self>, h: &mut H, child: RunningChild, exit: ChildExit) {
+        let p = h.parts();
+        done(p.config, p.aof, &mut p.state.aof_last_cow_size, child, exit);
+    }
+}
+
 /// What happens when the rewrite child ends (Redis's backgroundRewriteDoneHandler).
-pub fn done(srv: &mut Server, ch: RunningChild, exit: ChildExit) {
-    let fname = srv.config.appendfilename.clone();
-    let aof_dir = dir(srv);
+fn done(config: &Config, a: &mut AofState, last_cow: &mut u64, ch: RunningChild, exit: ChildExit) {
+    let fname = config.appendfilename.clone();
+    let aof_dir = dir(config);
     match exit {
         ChildExit::Exited(0) => {
             log!(Level::Notice, "Background AOF rewrite terminated with success");
-            if commit(srv, &ch, &fname, &aof_dir).is_ok() {
-                srv.persist.aof_last_cow_size = ch.report.cow_bytes;
-                srv.aof.last_bgrewrite_ok = true;
-                srv.aof.consecutive_failures = 0;
+            if commit(config, a, &ch, &fname, &aof_dir).is_ok() {
+                *last_cow = ch.report.cow_bytes;
+                a.last_bgrewrite_ok = true;
+                a.consecutive_failures = 0;
                 log!(Level::Notice, "Background AOF rewrite finished successfully");
-                if srv.aof.status == Status::WaitRewrite {
-                    srv.aof.status = Status::On;
+                if a.status == Status::WaitRewrite {
+                    a.status = Status::On;
                 }
             } else {
-                srv.aof.last_bgrewrite_ok = false;
-                srv.aof.consecutive_failures += 1;
+                a.last_bgrewrite_ok = false;
+                a.consecutive_failures += 1;
             }
         }
         ChildExit::Exited(_) => {
-            srv.aof.last_bgrewrite_ok = false;
-            srv.aof.consecutive_failures += 1;
+            a.last_bgrewrite_ok = false;
+            a.consecutive_failures += 1;
             log!(Level::Warning, "Background AOF rewrite terminated with error");
         }
         ChildExit::Signaled(sig) => {
             if sig != libc::SIGUSR1 {
-                srv.aof.last_bgrewrite_ok = false;
-                srv.aof.consecutive_failures += 1;
+                a.last_bgrewrite_ok = false;
+                a.consecutive_failures += 1;
             }
             log!(Level::Warning, "Background AOF rewrite terminated by signal {}", sig);
         }
     }
     remove_temp_files(ch.pid);
-    if srv.aof.status == Status::WaitRewrite {
-        srv.aof.w.buf = Vec::new();
-        srv.aof.w.file = None;
+    if a.status == Status::WaitRewrite {
+        a.w.buf = Vec::new();
+        a.w.file = None;
         let t = temp_incr_name(&fname);
         log!(Level::Notice, "Removing the temp incr aof file {} in the background", t);
-        srv.aof.w.bio.unlink(aof_dir.join(t));
-        srv.aof.rewrite_scheduled = true;
+        a.w.bio.unlink(aof_dir.join(t));
+        a.rewrite_scheduled = true;
     }
     let now = base::unix_time();
-    if srv.aof.rewrite_time_start >= 0 {
-        srv.aof.rewrite_time_last = now - srv.aof.rewrite_time_start;
+    if a.rewrite_time_start >= 0 {
+        a.rewrite_time_last = now - a.rewrite_time_start;
     }
-    srv.aof.rewrite_time_start = -1;
+    a.rewrite_time_start = -1;
 }
 
 /// Installs the child's file as the new base and persists the new manifest.
-fn commit(srv: &mut Server, ch: &RunningChild, fname: &str, aof_dir: &Path) -> Result<(), ()> {
+fn commit(
+    config: &Config,
+    a: &mut AofState,
+    ch: &RunningChild,
+    fname: &str,
+    aof_dir: &Path,
+) -> Result<(), ()> {
     let tmp = temp_bg_name(ch.pid);
-    let mut am = srv.aof.manifest.clone();
-    let new_base = am.new_base(fname, srv.config.aof_use_rdb_preamble);
+    let mut am = a.manifest.clone();
+    let new_base = am.new_base(fname, config.aof_use_rdb_preamble);
     let new_base_path = aof_dir.join(&new_base);
     if let Err(e) = std::fs::rename(&tmp, &new_base_path) {
         log!(
@@ -374,7 +404,7 @@ fn commit(srv: &mut Server, ch: &RunningChild, fname: &str, aof_dir: &Path) -> R
         new_base
     );
     let mut new_incr_path = None;
-    if srv.aof.status == Status::WaitRewrite {
+    if a.status == Status::WaitRewrite {
         let temp_incr = temp_incr_name(fname);
         let new_incr = am.new_incr(fname);
         let p = aof_dir.join(&new_incr);
@@ -397,7 +427,7 @@ fn commit(srv: &mut Server, ch: &RunningChild, fname: &str, aof_dir: &Path) -> R
         );
         new_incr_path = Some(p);
     }
-    am.mark_rewritten_incr_as_history(srv.aof.w.file.is_some());
+    am.mark_rewritten_incr_as_history(a.w.file.is_some());
     if let Err(e) = am.persist(aof_dir, fname) {
         log!(Level::Warning, "{}", e);
         let _ = std::fs::remove_file(&new_base_path);
@@ -406,31 +436,31 @@ fn commit(srv: &mut Server, ch: &RunningChild, fname: &str, aof_dir: &Path) -> R
         }
         return Err(());
     }
-    srv.aof.manifest = am;
-    if srv.aof.w.file.is_some() {
-        srv.aof.w.selected_db = None;
-        let base_size = super::file_size(srv, &new_base);
-        srv.aof.w.current_size = base_size + srv.aof.w.last_incr_size;
-        srv.aof.rewrite_base_size = srv.aof.w.current_size;
-        srv.aof.w.fsync_offset = srv.aof.w.current_size;
-        srv.aof.w.last_fsync = base::unix_time();
+    a.manifest = am;
+    if a.w.file.is_some() {
+        a.w.selected_db = None;
+        let base_size = super::file_size(config, &new_base);
+        a.w.current_size = base_size + a.w.last_incr_size;
+        a.rewrite_base_size = a.w.current_size;
+        a.w.fsync_offset = a.w.current_size;
+        a.w.last_fsync = base::unix_time();
     }
-    delete_history_files(srv);
+    delete_history_files(config, a);
     Ok(())
 }
 
 /// Removes history files in the background and drops them from the manifest (Redis's
 /// aofDelHistoryFiles), unless `aof-disable-auto-gc yes`.
-fn delete_history_files(srv: &mut Server) {
-    if srv.config.aof_disable_auto_gc || srv.aof.manifest.history.is_empty() {
+fn delete_history_files(config: &Config, a: &mut AofState) {
+    if config.aof_disable_auto_gc || a.manifest.history.is_empty() {
         return;
     }
-    let aof_dir = dir(srv);
-    for h in std::mem::take(&mut srv.aof.manifest.history) {
+    let aof_dir = dir(config);
+    for h in std::mem::take(&mut a.manifest.history) {
         log!(Level::Notice, "Removing the history file {} in the background", h.name);
-        srv.aof.w.bio.unlink(aof_dir.join(&h.name));
+        a.w.bio.unlink(aof_dir.join(&h.name));
     }
-    if let Err(e) = srv.aof.manifest.persist(&aof_dir, &srv.config.appendfilename) {
+    if let Err(e) = a.manifest.persist(&aof_dir, &config.appendfilename) {
         log!(Level::Warning, "{}", e);
     }
 }
