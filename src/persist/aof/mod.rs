@@ -113,27 +113,40 @@ pub fn rewrite_in_progress(srv: &Server) -> bool {
     srv.persist.child.as_ref().is_some_and(|c| c.kind == ChildKind::AofRewrite)
 }
 
-/// Appends one propagated command to the AOF buffer (Redis's feedAppendOnlyFile).
-pub fn feed(srv: &mut Server, db: usize, argv: &[Vec<u8>]) {
-    let accepting = match srv.aof.status {
-        Status::Off => false,
-        Status::On => true,
-        Status::WaitRewrite => rewrite_in_progress(srv),
-    };
-    if !accepting {
-        return;
-    }
-    if srv.config.aof_timestamp_enabled {
-        let now = base::unix_time();
-        if let Some(ts) = srv.aof.w.timestamp_annotation(now, false) {
-            srv.aof.w.buf.extend_from_slice(ts.as_bytes());
+/// The AOF as a sink of the propagation feed (`crate::engine::feed::FeedSink`): what it
+/// borrows to append one command, so the feed need not know the server.
+pub(crate) struct AofFeed<'a> {
+    pub aof: &'a mut AofState,
+    /// The running child, if any: with `WaitRewrite` the AOF accepts commands only while the
+    /// first rewrite runs.
+    pub child: Option<&'a crate::fork::RunningChild>,
+    /// `aof-timestamp-enabled`.
+    pub timestamps: bool,
+}
+
+impl crate::engine::feed::FeedSink for AofFeed<'_> {
+    /// Appends one propagated command to the AOF buffer (Redis's feedAppendOnlyFile).
+    fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
+        let accepting = match self.aof.status {
+            Status::Off => false,
+            Status::On => true,
+            Status::WaitRewrite => self.child.is_some_and(|c| c.kind == ChildKind::AofRewrite),
+        };
+        if !accepting {
+            return;
         }
+        if self.timestamps {
+            let now = base::unix_time();
+            if let Some(ts) = self.aof.w.timestamp_annotation(now, false) {
+                self.aof.w.buf.extend_from_slice(ts.as_bytes());
+            }
+        }
+        if self.aof.w.selected_db != Some(db) {
+            writer::cat_select(&mut self.aof.w.buf, db);
+            self.aof.w.selected_db = Some(db);
+        }
+        writer::cat_command(&mut self.aof.w.buf, argv);
     }
-    if srv.aof.w.selected_db != Some(db) {
-        writer::cat_select(&mut srv.aof.w.buf, db);
-        srv.aof.w.selected_db = Some(db);
-    }
-    writer::cat_command(&mut srv.aof.w.buf, argv);
 }
 
 /// The text of an errno, as strerror(3).
