@@ -74,7 +74,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("engine/evict.rs", "app"),
     ("engine/pubsub.rs", "app"),
     ("engine/pubsub.rs", "net"),
-    ("net/client.rs", "commands"),
     ("net/client.rs", "engine"),
     ("persist/aof/loader.rs", "app"),
     ("persist/aof/loader.rs", "commands"),

@@ -1,6 +1,7 @@
 //! The server's state: configuration, databases, clients, statistics and the housekeeping
-//! that runs on every cron tick. The event loop (`net`) drives it; commands (`command`) read
-//! and change it. It holds no socket handles of its own besides the clients' — listeners and
+//! that runs on every cron tick. The event loop (`app::event_loop`) drives it; commands
+//! (`commands`) read and change it; the engine's subsystems reach it through the host traits
+//! implemented in `app::engine_host`. It holds no socket handles of its own besides the clients' — listeners and
 //! the poller belong to the event loop.
 
 use std::collections::HashMap;

@@ -1,5 +1,8 @@
-//! Orderly shutdown, for SHUTDOWN, SIGTERM and SIGINT: save if asked to (persistence hooks
-//! in later), remove the pid file and the unix socket, log, and let the event loop return.
+//! Orderly shutdown, for SHUTDOWN, SIGTERM and SIGINT: flush and close the AOF, stop a
+//! running fork child, save the final snapshot when asked to (or when save points are set),
+//! remove the pid file and the unix socket, log, and let the event loop return. It lives in the
+//! top layer because it reaches every part of the server; the signal directives are parsed here
+//! too (`ShutdownRequest::from_directive`).
 
 use crate::app::server::{Server, ShutdownRequest};
 use tine_core::log;

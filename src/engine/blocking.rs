@@ -1,6 +1,8 @@
-//! Blocking commands: clients that wait for keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, and
-//! later BZPOPMIN, BZPOPMAX, BZMPOP) — who waits for which key, in which order, until when, and
-//! how a waiting client is served. This file is the one place for that machinery.
+//! Blocking commands: clients that wait for keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP,
+//! BZPOPMIN, BZPOPMAX, BZMPOP) or for replicas (WAIT) — who waits for which key, in which
+//! order, until when, and how a waiting client is served. This file is the one place for that
+//! machinery; the commands' own semantics stay in their families (`commands::list`,
+//! `commands::zset`), handed in as retry functions.
 //!
 //! # How it works (Redis 7.0's design)
 //!
@@ -9,17 +11,18 @@
 //!    each of its keys (`(db, key) -> FIFO of clients`), the database is told the key is
 //!    watched ([`tine_core::keyspace::Db::watch_key`]), the deadline (if any) goes into a sorted set, and
 //!    the command's arguments and a *retry* function are stored on the client
-//!    ([`crate::net::client::Client::blocked`]). The client gets no reply yet.
+//!    (the client's `blocked`). The client gets no reply yet.
 //! 2. While blocked, the event loop still reads the client's socket (so a disconnect is seen
 //!    and [`forget_client`] drops it from the queues), but runs none of its further commands:
-//!    they stay in the query buffer (`net::EventLoop::process_input` stops at a blocked client).
+//!    they stay in the query buffer (the event loop's `process_input`, in `app::event_loop`,
+//!    stops at a blocked client).
 //! 3. Any write that *creates* a watched key marks it ready inside the keyspace
 //!    (`Db::signal_key_as_ready`, called by `Db::set`/`Db::insert_new`, as Redis's dbAdd);
 //!    SWAPDB marks every watched key that holds a value in both databases
 //!    ([`signal_swapped_dbs`]). Only creation needs a signal: a client only blocks on a key
 //!    that is missing or empty, and empty lists/sets are deleted, so a key becomes poppable
 //!    again only by being created.
-//! 4. After each top-level command (`command::call`, so after EXEC as a whole, never in the
+//! 4. After each top-level command (`commands::call`, so after EXEC as a whole, never in the
 //!    middle of a transaction) [`serve_ready_keys`] runs before anything else is replied to:
 //!    for every ready key, the clients queued on it are retried in FIFO order — the retry
 //!    function re-runs the pop against that key. It returns [`Served::Done`] after replying
@@ -35,7 +38,7 @@
 //!    client gets Redis's null array (`*-1`, RESP3 `_`), which every key-blocking command of
 //!    Redis 7.0 replies on timeout, BLMOVE and BRPOPLPUSH included.
 //!
-//! # Adding a blocking command (e.g. BZPOPMIN for sorted sets)
+//! # Adding a blocking command (the shape BZPOPMIN follows in `commands::zset`)
 //!
 //! ```ignore
 //! pub fn bzpopmin(srv: &mut Server, c: &mut Client, argv: &Argv) {
@@ -57,15 +60,16 @@
 //!
 //! # Transactions and scripts
 //!
-//! MULTI/EXEC and scripts do not exist yet. When they do, [`may_block`] must answer false for a
-//! client executing EXEC's queue or a script (Redis's CLIENT_DENY_BLOCKING): the command then
-//! replies as on timeout instead of blocking.
+//! [`may_block`] answers false for a client executing EXEC's queue (Redis's
+//! CLIENT_DENY_BLOCKING): the command then replies as on timeout instead of blocking. Scripts,
+//! when they exist, must be treated the same way.
 //!
 //! # Propagation (AOF, replicas)
 //!
-//! There is no propagation feed yet. When there is, a retry function must feed what it did as
-//! the non-blocking command (Redis propagates a served BLPOP as LPOP, BLMOVE as LMOVE, BLMPOP
-//! as LPOP/RPOP with a count), and a blocking command that blocks propagates nothing.
+//! A retry function feeds what it did as the non-blocking command (a served BLPOP as LPOP,
+//! BLMOVE as LMOVE, BLMPOP as LPOP/RPOP with a count: `engine::feed`'s table), and a
+//! blocking command that blocks propagates nothing. A client served here is its own unit of
+//! the feed, run through `feed::before_command`/`after_command`/`end_unit` as `call` does.
 //!
 //! # Differences from Redis worth knowing
 //!

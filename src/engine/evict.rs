@@ -7,7 +7,7 @@
 //! for the `volatile-*` policies), scores them (idle time, inverse access frequency, or how
 //! soon they expire) and merges them into a 16-entry pool of the best candidates kept across
 //! rounds; the best candidate that still exists is evicted. The random policies pick a random
-//! key. Access data comes from `db::access` (3 bytes beside each key). Evicting honours
+//! key. Access data comes from `tine_core::types::access` (3 bytes beside each key). Evicting honours
 //! `maxmemory-eviction-tenacity`: a round of evictions stops after a time budget, and the next
 //! command continues.
 

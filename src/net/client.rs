@@ -160,7 +160,7 @@ pub struct Client {
     /// True while commands of this client wait for CLIENT PAUSE to end.
     pub paused: bool,
     /// Inside MULTI: the queued commands.
-    pub multi: Option<crate::commands::multi::MultiState>,
+    pub multi: Option<crate::engine::session::MultiState>,
     /// True while EXEC runs the queue (blocking commands do not block then).
     pub in_exec: bool,
     /// WATCHed keys: (db, key, had a TTL when watched).
