@@ -69,7 +69,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("commands/zset.rs", "app"),
     ("commands/zset.rs", "net"),
     ("engine/blocking.rs", "app"),
-    ("engine/blocking.rs", "commands"),
     ("engine/blocking.rs", "net"),
     ("engine/evict.rs", "app"),
     ("engine/pubsub.rs", "app"),

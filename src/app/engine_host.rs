@@ -3,8 +3,12 @@
 //! engine never names `Server` and `server.rs` stays the plain aggregate.
 
 use crate::app::server::Server;
+use std::time::Instant;
+
+use crate::engine::blocking::{Blocking, BlockingHost, EndWait, Served, Waiter};
 use crate::engine::expire::ExpireHost;
 use crate::engine::feed::{Feed, FeedHost};
+use crate::net::client::Client;
 use crate::persist::aof::{AofFeed, Status};
 use tine_core::keyspace::Db;
 
@@ -69,7 +73,96 @@ impl ExpireHost for Server {
     }
 }
 
+impl BlockingHost for Server {
+    fn blocking(&mut self) -> &mut Blocking {
+        &mut self.blocking
+    }
+
+    fn dbs(&mut self) -> &mut [Db] {
+        &mut self.dbs
+    }
+
+    fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.now_ms = tine_core::base::mstime();
+        self.dbs[db].get(key, self.now_ms).is_some()
+    }
+
+    fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {
+        // The client running the current command is out of its slot; it cannot be blocked.
+        let Some(mut c) = self.clients.take(w.slot) else {
+            return;
+        };
+        let ready = c.id == w.id && c.blocked.as_ref().is_some_and(|b| b.db == db);
+        if ready {
+            // A blocked client runs no command, so its selected db is still `db`.
+            let b = c.blocked.as_mut().expect("checked");
+            let argv = std::mem::take(&mut b.argv);
+            let retry = b.retry;
+            let start = Instant::now();
+            // What the retry changed is propagated as what it says (LPOP, LMOVE...).
+            let before = crate::engine::feed::before_command(self);
+            let served = retry(self, &mut c, &argv, key);
+            crate::engine::feed::after_command(self, db, &argv, before, true);
+            crate::engine::feed::end_unit(self);
+            let usec = start.elapsed().as_micros() as u64;
+            if let Some(b) = c.blocked.as_mut() {
+                b.argv = argv;
+            }
+            if served == Served::Done {
+                self.finish_blocked(&mut c, usec);
+            }
+        }
+        self.clients.put_back(c);
+    }
+
+    fn end_wait(&mut self, slot: Option<usize>, id: u64, how: EndWait) -> bool {
+        let slot = match slot {
+            Some(slot) => slot,
+            None => match self.clients.iter().find(|c| c.id == id && c.blocked.is_some()) {
+                Some(c) => c.slot,
+                None => return false,
+            },
+        };
+        let Some(mut c) = self.clients.take(slot) else {
+            return false;
+        };
+        let on_timeout = match c.blocked.as_ref() {
+            Some(b) if c.id == id => Some(b.on_timeout),
+            _ => None,
+        };
+        if let Some(on_timeout) = on_timeout {
+            match how {
+                EndWait::Error => c.add_error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                EndWait::Timeout => on_timeout.send(&mut c),
+            }
+            self.finish_blocked(&mut c, 0);
+        }
+        self.clients.put_back(c);
+        on_timeout.is_some()
+    }
+}
+
 impl Server {
+    /// Unblocks a client that got its reply: statistics of its command (counted when it
+    /// completes, as Redis does, with `usec` spent serving it), then its output is written
+    /// and its queued commands run.
+    fn finish_blocked(&mut self, c: &mut Client, usec: u64) {
+        let Some(b) = self.blocking.detach(&mut self.dbs, c) else {
+            return;
+        };
+        if let Some(r) = crate::commands::registry().lookup(&b.argv[0]) {
+            let stats = &mut self.cmd_stats[r.id];
+            stats.calls += 1;
+            stats.usec += usec;
+            if !c.errors.is_empty() {
+                stats.failed_calls += 1;
+            }
+        }
+        crate::commands::finish_errors(self, c);
+        self.note_pending_write(c.slot);
+        self.pending_input.push(c.slot);
+    }
+
     /// Counts and announces the keys a database's own lookups expired (`expired_unreported`)
     /// in the databases that have lazily expired keys to feed.
     #[cold]
