@@ -70,7 +70,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("commands/zset.rs", "net"),
     ("engine/blocking.rs", "app"),
     ("engine/blocking.rs", "net"),
-    ("engine/evict.rs", "app"),
     ("engine/pubsub.rs", "app"),
     ("engine/pubsub.rs", "net"),
     ("net/client.rs", "engine"),

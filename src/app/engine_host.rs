@@ -6,6 +6,7 @@ use crate::app::server::Server;
 use std::time::Instant;
 
 use crate::engine::blocking::{Blocking, BlockingHost, EndWait, Served, Waiter};
+use crate::engine::evict::{EvictHost, EvictionPool};
 use crate::engine::expire::ExpireHost;
 use crate::engine::feed::{Feed, FeedHost};
 use crate::net::client::Client;
@@ -58,6 +59,26 @@ impl FeedHost for Server {
             timestamps: self.config.aof_timestamp_enabled,
         };
         self.prop.propagate_lazily_expired(&mut self.dbs, &mut sink);
+    }
+}
+
+impl EvictHost for Server {
+    fn config(&self) -> &crate::config::Config {
+        &self.config
+    }
+
+    fn loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    fn evict_parts(&mut self) -> (&mut [Db], &mut EvictionPool) {
+        (&mut self.dbs, &mut self.eviction_pool)
+    }
+
+    fn evicted(&mut self, db: usize, key: &[u8]) {
+        self.stats.evicted_keys += 1;
+        self.dirty += 1;
+        self.notify(crate::config::custom::notify::EVICTED, "evicted", key, db);
     }
 }
 
