@@ -9,6 +9,7 @@ use crate::engine::blocking::{Blocking, BlockingHost, EndWait, Served, Waiter};
 use crate::engine::evict::{EvictHost, EvictionPool};
 use crate::engine::expire::ExpireHost;
 use crate::engine::feed::{Feed, FeedHost};
+use crate::engine::pubsub::{PubSub, PubSubHost};
 use crate::net::client::Client;
 use crate::persist::aof::{AofFeed, Status};
 use tine_core::keyspace::Db;
@@ -79,6 +80,26 @@ impl EvictHost for Server {
         self.stats.evicted_keys += 1;
         self.dirty += 1;
         self.notify(crate::config::custom::notify::EVICTED, "evicted", key, db);
+    }
+}
+
+impl PubSubHost for Server {
+    fn pubsub(&mut self) -> &mut PubSub {
+        &mut self.pubsub
+    }
+
+    fn notify_flags(&self) -> u32 {
+        self.notify_flags
+    }
+
+    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Client)) -> bool {
+        let Some(c) = self.clients.get_mut(slot) else {
+            return false;
+        };
+        write(c);
+        crate::engine::pubsub::enforce_pubsub_limit(&self.config.client_output_buffer_limit, c);
+        self.note_pending_write(slot);
+        true
     }
 }
 
