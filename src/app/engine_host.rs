@@ -124,6 +124,14 @@ impl BlockingHost for Server {
         &mut self.dbs
     }
 
+    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]) {
+        (&mut self.blocking, &mut self.dbs)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
     fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
         self.now_ms = tine_core::base::mstime();
         self.dbs[db].get(key, self.now_ms).is_some()

@@ -96,6 +96,10 @@ type Argv = [Vec<u8>];
 pub(crate) trait BlockingHost {
     fn blocking(&mut self) -> &mut Blocking;
     fn dbs(&mut self) -> &mut [Db];
+    /// The queues and the databases, borrowed together.
+    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]);
+    /// The running command's clock (deadlines are absolute).
+    fn now_ms(&self) -> i64;
     /// True when `key` of `db` still exists (read with a fresh clock, as a retry runs with
     /// one): serving a ready key stops when a served client consumed it.
     fn key_exists(&mut self, db: usize, key: &[u8]) -> bool;
@@ -128,6 +132,10 @@ pub enum Served {
 
 /// Serves a blocked client from one ready key: `argv` is the command it blocked with (already
 /// validated), `key` the ready key (one of its keys, in the client's db).
+///
+/// The one place this module still names the server: a retry is a command handler, stored
+/// on the client while it waits. Untying it needs the command layer's context type (`Ctx`)
+/// or a retry kept by command id in the table, rather than a function of the server.
 pub type Retry = fn(&mut Server, &mut Client, &Argv, &[u8]) -> Served;
 
 /// What a blocked client waits for; stored on the client while it is blocked.
@@ -249,7 +257,7 @@ impl Blocking {
 /// returns the absolute deadline in ms (0 = wait forever), or `None` after replying the error.
 /// Fractions round up to the next millisecond; a deadline beyond the clock's range waits
 /// forever (as Redis, whose timeout table is unsigned).
-pub fn parse_timeout(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<i64> {
+pub(crate) fn parse_timeout<H: BlockingHost>(srv: &H, c: &mut Client, arg: &[u8]) -> Option<i64> {
     let Some(ms) = timeout_ms(arg) else {
         c.add_err("timeout is not a float or out of range");
         return None;
@@ -261,7 +269,7 @@ pub fn parse_timeout(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<i64> {
     if ms == 0 {
         return Some(0);
     }
-    Some(srv.now_ms.checked_add(ms).unwrap_or(i64::MAX))
+    Some(srv.now_ms().checked_add(ms).unwrap_or(i64::MAX))
 }
 
 /// Seconds as text -> ms, rounded up (C's `(long long)ceill(x * 1000)`): `None` when it is not a
@@ -337,8 +345,8 @@ pub fn may_block(c: &Client) -> bool {
 
 /// Blocks client `c` (the one running its command) on `keys` of its db until `deadline_ms`
 /// (0 = forever). `argv` is kept and handed to `retry` when a key becomes ready.
-pub fn block_for_keys(
-    srv: &mut Server,
+pub(crate) fn block_for_keys<H: BlockingHost>(
+    srv: &mut H,
     c: &mut Client,
     keys: &[Vec<u8>],
     deadline_ms: i64,
@@ -355,7 +363,8 @@ pub fn block_for_keys(
         }
         unique.push(k.as_slice().into());
     }
-    srv.blocking.enqueue(&mut srv.dbs, db, &unique, me, deadline_ms);
+    let (blocking, dbs) = srv.blocking_and_dbs();
+    blocking.enqueue(dbs, db, &unique, me, deadline_ms);
     c.blocked = Some(Box::new(BlockedOn {
         db,
         keys: unique,
@@ -369,7 +378,12 @@ pub fn block_for_keys(
 /// Blocks client `c` in WAIT until `deadline_ms` (0 = forever). No replica exists to
 /// acknowledge, so only the deadline, CLIENT UNBLOCK or a disconnect end the wait, as on a
 /// Redis master whose replicas are gone.
-pub fn block_for_replicas(srv: &mut Server, c: &mut Client, deadline_ms: i64, argv: &Argv) {
+pub(crate) fn block_for_replicas<H: BlockingHost>(
+    srv: &mut H,
+    c: &mut Client,
+    deadline_ms: i64,
+    argv: &Argv,
+) {
     block_for_keys(srv, c, &[], deadline_ms, argv, |_, _, _, _| Served::KeepWaiting);
     if let Some(b) = c.blocked.as_mut() {
         b.on_timeout = TimeoutReply::ReplicaAcks;
@@ -384,14 +398,15 @@ pub(crate) fn unblock<H: BlockingHost>(host: &mut H, id: u64, error: bool) -> bo
 }
 
 /// Drops a disconnecting client from the blocking state without replying.
-pub fn forget_client(srv: &mut Server, c: &mut Client) {
-    srv.blocking.detach(&mut srv.dbs, c);
+pub(crate) fn forget_client<H: BlockingHost>(srv: &mut H, c: &mut Client) {
+    let (blocking, dbs) = srv.blocking_and_dbs();
+    blocking.detach(dbs, c);
 }
 
 /// After SWAPDB: the keys of both databases changed under their waiting clients.
-pub fn signal_swapped_dbs(srv: &mut Server, a: usize, b: usize) {
-    srv.dbs[a].signal_blocking_keys();
-    srv.dbs[b].signal_blocking_keys();
+pub(crate) fn signal_swapped_dbs<H: BlockingHost>(srv: &mut H, a: usize, b: usize) {
+    srv.dbs()[a].signal_blocking_keys();
+    srv.dbs()[b].signal_blocking_keys();
 }
 
 /// Serves the clients blocked on keys marked ready, until no key is ready (Redis's
@@ -531,6 +546,12 @@ mod tests {
         }
         fn dbs(&mut self) -> &mut [Db] {
             &mut self.dbs
+        }
+        fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]) {
+            (&mut self.blocking, &mut self.dbs)
+        }
+        fn now_ms(&self) -> i64 {
+            0
         }
         fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
             self.dbs[db].get(key, 0).is_some()
