@@ -52,3 +52,55 @@ pub(crate) fn active_expire_cycle<H: ExpireHost>(host: &mut H, effort: i64, hz: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tine_core::keyspace::{Str, Value};
+
+    /// Databases, and the deletions the cycle reported, in order.
+    struct Host {
+        dbs: Vec<Db>,
+        expired: Vec<(usize, Vec<u8>)>,
+    }
+
+    impl ExpireHost for Host {
+        fn dbs(&mut self) -> &mut [Db] {
+            &mut self.dbs
+        }
+        fn expired(&mut self, db: usize, key: &[u8]) {
+            self.expired.push((db, key.to_vec()));
+        }
+    }
+
+    fn host_with(keys: &[(usize, &str, i64)]) -> Host {
+        let mut h = Host { dbs: (0..2).map(Db::new).collect(), expired: Vec::new() };
+        for &(db, key, when) in keys {
+            h.dbs[db].set(key.as_bytes(), Value::Str(Str::from_bytes(b"v")), false);
+            h.dbs[db].set_expire(key.as_bytes(), Some(when));
+        }
+        h
+    }
+
+    #[test]
+    fn deletes_and_reports_only_keys_whose_time_has_passed() {
+        let mut h = host_with(&[(0, "old", 100), (0, "new", 10_000), (1, "old1", 50)]);
+        h.dbs[1].set(b"persistent", Value::Str(Str::from_bytes(b"v")), false);
+        active_expire_cycle(&mut h, 1, 10, 1_000);
+        h.expired.sort();
+        assert_eq!(h.expired, [(0, b"old".to_vec()), (1, b"old1".to_vec())]);
+        assert_eq!(h.dbs[0].len(), 1);
+        assert_eq!(h.dbs[1].len(), 1);
+    }
+
+    #[test]
+    fn keeps_sampling_while_most_of_a_sample_was_expired() {
+        let keys: Vec<String> = (0..200).map(|i| format!("k{i}")).collect();
+        let spec: Vec<(usize, &str, i64)> = keys.iter().map(|k| (0, k.as_str(), 1)).collect();
+        let mut h = host_with(&spec);
+        // A generous budget (hz 1): every key is due, so rounds go on until none is left.
+        active_expire_cycle(&mut h, 10, 1, 1_000);
+        assert_eq!(h.expired.len(), 200);
+        assert_eq!(h.dbs[0].len(), 0);
+    }
+}
