@@ -181,8 +181,7 @@ fn pool_round(
     volatile: bool,
     samples: usize,
 ) -> Option<(usize, Vec<u8>)> {
-    for db in 0..dbs.len() {
-        let d = &dbs[db];
+    for (db, d) in dbs.iter().enumerate() {
         let mut keys: Vec<(Vec<u8>, Option<i64>)> = Vec::new();
         if volatile {
             let mut s = Vec::new();
