@@ -1,6 +1,12 @@
 //! One connected client: its socket, query buffer and request parser, reply buffer, and the
 //! session state commands read and change (selected db, protocol version, name, flags).
 //!
+//! The session part is still on this struct, so transport names two engine types: the MULTI
+//! queue (`engine::session::MultiState`) and what a blocked client waits for
+//! (`engine::blocking::BlockedOn`). DESIGN.md puts the session in engine and keeps net to the
+//! connection; that split changes the client type every command handler takes, so it is left
+//! for a step of its own.
+//!
 //! Replies are appended to `obuf` by the `add_*` methods, which pick the RESP2 or RESP3 form
 //! and honour `CLIENT REPLY OFF|SKIP`. The event loop writes `obuf` to the socket after the
 //! commands of one read have run, so a pipeline's replies leave in one write.
