@@ -7,23 +7,23 @@
 //! # How it works (Redis 7.0's design)
 //!
 //! 1. A blocking command first tries to do its work at once. When it cannot (every key is
-//!    missing or empty) it calls [`block_for_keys`]: the client is queued, in arrival order, on
+//!    missing or empty) it calls `block_for_keys`: the client is queued, in arrival order, on
 //!    each of its keys (`(db, key) -> FIFO of clients`), the database is told the key is
 //!    watched ([`tine_core::keyspace::Db::watch_key`]), the deadline (if any) goes into a sorted set, and
 //!    the command's arguments and a *retry* function are stored on the client
 //!    (the client's `blocked`). The client gets no reply yet.
 //! 2. While blocked, the event loop still reads the client's socket (so a disconnect is seen
-//!    and [`forget_client`] drops it from the queues), but runs none of its further commands:
+//!    and `forget_client` drops it from the queues), but runs none of its further commands:
 //!    they stay in the query buffer (the event loop's `process_input`, in `app::event_loop`,
 //!    stops at a blocked client).
 //! 3. Any write that *creates* a watched key marks it ready inside the keyspace
 //!    (`Db::signal_key_as_ready`, called by `Db::set`/`Db::insert_new`, as Redis's dbAdd);
 //!    SWAPDB marks every watched key that holds a value in both databases
-//!    ([`signal_swapped_dbs`]). Only creation needs a signal: a client only blocks on a key
+//!    (`signal_swapped_dbs`). Only creation needs a signal: a client only blocks on a key
 //!    that is missing or empty, and empty lists/sets are deleted, so a key becomes poppable
 //!    again only by being created.
 //! 4. After each top-level command (`commands::call`, so after EXEC as a whole, never in the
-//!    middle of a transaction) [`serve_ready_keys`] runs before anything else is replied to:
+//!    middle of a transaction) `serve_ready_keys` runs before anything else is replied to:
 //!    for every ready key, the clients queued on it are retried in FIFO order — the retry
 //!    function re-runs the pop against that key. It returns [`Served::Done`] after replying
 //!    (the client is unblocked, its reply written and its queued commands run next) or
@@ -33,7 +33,7 @@
 //!    destination); the loop repeats until no key is ready.
 //!    Statistics of a blocking command (calls, usec, failed calls) are counted when it
 //!    completes, with the time of its attempts and not of its wait, as Redis does.
-//! 5. Deadlines are checked before every poll and on each cron tick ([`handle_timeouts`]);
+//! 5. Deadlines are checked before every poll and on each cron tick (`handle_timeouts`);
 //!    the poll never sleeps past the nearest one ([`Blocking::next_deadline`]). A timed-out
 //!    client gets Redis's null array (`*-1`, RESP3 `_`), which every key-blocking command of
 //!    Redis 7.0 replies on timeout, BLMOVE and BRPOPLPUSH included.

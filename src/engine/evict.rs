@@ -12,7 +12,7 @@
 //! command continues.
 //!
 //! The pool is this module's state; the databases, the settings and what an eviction means
-//! beyond the keyspace (counted, dirty, announced) come from an [`EvictHost`], the top layer.
+//! beyond the keyspace (counted, dirty, announced) come from an `EvictHost`, the top layer.
 
 use crate::engine::memory::used_memory;
 use std::time::{Duration, Instant};

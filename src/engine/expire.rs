@@ -4,7 +4,7 @@
 //! cycle), with the budget growing with `active-expire-effort`.
 //!
 //! The cycle owns no state: it takes the databases and the settings, and hands each key it
-//! deletes to an [`ExpireHost`] (the top layer), which counts it, announces it and feeds the
+//! deletes to an `ExpireHost` (the top layer), which counts it, announces it and feeds the
 //! DEL — what a deletion means beyond the keyspace is not this module's business.
 
 use std::time::{Duration, Instant};

@@ -23,24 +23,24 @@
 //! | ZMPOP/BZMPOP/BZPOPMIN... | `ZPOPMIN`/`ZPOPMAX key [count]` |
 //!
 //! A unit is one top-level command, with the blocked clients it served (`call` runs
-//! `serve_ready_keys` inside it), or a whole EXEC. When the unit ends ([`end_unit`]) its
+//! `serve_ready_keys` inside it), or a whole EXEC. When the unit ends (`end_unit`) its
 //! commands are fed out: wrapped in `MULTI` ... `EXEC` when there is more than one, as Redis
 //! 7.0's propagatePendingCommands does. A SELECT is emitted by each consumer when the db
 //! changes. Deletions that are not a command's own doing — lazy expiry found by a lookup,
-//! the active expire cycle — are fed at once as `DEL key` ([`propagate_now`]), outside any
+//! the active expire cycle — are fed at once as `DEL key` (`propagate_now`), outside any
 //! unit, as Redis 7.0 propagates them.
 //!
 //! The feed never blocks and never touches the disk itself: it hands each finished command to
-//! a [`FeedSink`] — the AOF's appends to its in-memory buffer (`persist::aof::AofFeed`), which
+//! a `FeedSink` — the AOF's appends to its in-memory buffer (`persist::aof::AofFeed`), which
 //! the event loop writes before replying; replicas will be the next sink.
 //!
 //! # Why a state, a sink and a host
 //!
 //! [`Feed`] owns the unit, the replacement and the nesting depth and knows nothing of the
 //! server: what it needs from above — the dirty counter, whether anything consumes the feed,
-//! the keys lazy expiry deleted, the sink itself — is the [`FeedHost`] trait, which the top
-//! layer implements (`app/engine_host.rs`). The free functions ([`before_command`],
-//! [`after_command`], [`end_unit`], [`propagate_now`]) are generic over it, so the per-command
+//! the keys lazy expiry deleted, the sink itself — is the `FeedHost` trait, which the top
+//! layer implements (`app/engine_host.rs`). The free functions (`before_command`,
+//! `after_command`, `end_unit`, `propagate_now`) are generic over it, so the per-command
 //! path stays monomorphic and inlined, as it was when it took the server directly.
 
 use tine_core::keyspace::Db;
@@ -51,7 +51,7 @@ pub type Op = (usize, Vec<Vec<u8>>);
 /// What the running command asked to propagate instead of its own arguments.
 pub type Replacement = Option<Vec<Vec<Vec<u8>>>>;
 
-/// What [`before_command`] notes and [`after_command`] needs back: the dirty counter before
+/// What `before_command` notes and `after_command` needs back: the dirty counter before
 /// the handler ran, and the replacement of the command it runs inside (EXEC), set aside.
 pub type Before = (u64, Replacement);
 

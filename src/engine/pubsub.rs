@@ -9,7 +9,7 @@
 //! past the pubsub `client-output-buffer-limit` is closed, as Redis does.
 //!
 //! The registry is this module's state; the clients (to deliver to) and the notification
-//! settings belong to the top layer, reached through [`PubSubHost`]. (`CommandEvent` below still
+//! settings belong to the top layer, reached through `PubSubHost`. (`CommandEvent` below still
 //! takes the server: it is moving into the command table.)
 
 use std::collections::HashMap;

@@ -1,12 +1,12 @@
 //! The append-only file, as Redis 7.0's multi-part AOF (Redis's aof.c is the model).
 //!
-//! Every write command reaches the AOF through the propagation feed (`crate::engine::feed`):
-//! [`feed`] appends it, in RESP, to an in-memory buffer, with a SELECT when the db changes
-//! and a `#TS:<unix time>` annotation each second with `aof-timestamp-enabled yes`. The event
-//! loop writes the buffer before it sends any reply and fsyncs it per `appendfsync`
-//! (`writer.rs`). The files — a base, incr files, history — are listed by the manifest
-//! (`manifest.rs`) in `appenddirname`; BGREWRITEAOF (`rewrite.rs`) writes a new base in a
-//! fork child while the parent appends to a new incr file, then commits a new manifest. At
+//! Every write command reaches the AOF through the propagation feed (`crate::engine::feed`),
+//! whose sink `AofFeed` appends it, in RESP, to an in-memory buffer, with a SELECT when the
+//! db changes and a `#TS:<unix time>` annotation each second with `aof-timestamp-enabled yes`.
+//! The event loop writes the buffer before it sends any reply and fsyncs it per
+//! `appendfsync` (`writer.rs`). The files — a base, incr files, history — are listed by the
+//! manifest (`manifest.rs`) in `appenddirname`; BGREWRITEAOF (`rewrite.rs`) writes a new base
+//! in a fork child while the parent appends to a new incr file, then commits a new manifest. At
 //! startup with `appendonly yes` the AOF, not dump.rdb, is loaded (`loader.rs`), on a
 //! background thread while clients get -LOADING.
 //!
