@@ -67,18 +67,10 @@ const KNOWN: &[(&str, &str)] = &[
     ("commands/zset.rs", "app"),
     ("commands/zset.rs", "net"),
     ("engine/blocking.rs", "app"),
-    ("engine/blocking.rs", "commands"),
     ("engine/blocking.rs", "net"),
-    ("engine/evict.rs", "app"),
-    ("engine/expire.rs", "app"),
-    ("engine/feed.rs", "app"),
-    ("engine/feed.rs", "persist"),
     ("engine/pubsub.rs", "app"),
     ("engine/pubsub.rs", "net"),
-    ("net/busy_poll.rs", "app"),
-    ("net/client.rs", "commands"),
     ("net/client.rs", "engine"),
-    ("net/listen.rs", "config"),
 ];
 
 fn layer_of(rel: &Path) -> Option<String> {

@@ -27,7 +27,7 @@ use signal_hook_mio::v1_0::Signals;
 use crate::app::server::{Server, ShutdownRequest};
 use crate::commands::{self, Outcome};
 use crate::net::client::{self, Client};
-use crate::net::listen::{Listener, Listeners};
+use crate::net::listen::{ListenSpec, Listener, Listeners};
 use tine_core::log::Level;
 use tine_core::protocol::request::{Limits, Parsed};
 use tine_core::{base, log};
@@ -57,7 +57,7 @@ impl EventLoop {
     /// Binds the configured addresses and sets up signal delivery.
     pub fn new(srv: &mut Server) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
-        let listeners = Listeners::bind(&srv.config, poll.registry())?;
+        let listeners = Listeners::bind(&listen_spec(&srv.config), poll.registry())?;
         srv.tcp_port = listeners.port;
         srv.listener_fds = listeners.raw_fds();
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD])?;
@@ -103,7 +103,12 @@ impl EventLoop {
             } else {
                 Duration::ZERO
             };
-            let window = self.busy_poll.window(srv, !events.is_empty(), timeout);
+            let window = self.busy_poll.window(
+                srv.config.busy_poll_usec,
+                srv.persist.child.is_some(),
+                !events.is_empty(),
+                timeout,
+            );
             if !self.busy_poll.spin(&mut self.poll, &mut events, window) {
                 if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                     if e.kind() != io::ErrorKind::Interrupted {
@@ -173,7 +178,7 @@ impl EventLoop {
         }
         if srv.rebind_requested {
             srv.rebind_requested = false;
-            match Listeners::bind(&srv.config, self.poll.registry()) {
+            match Listeners::bind(&listen_spec(&srv.config), self.poll.registry()) {
                 Ok(new) => {
                     self.listeners.deregister(self.poll.registry());
                     self.listeners = new;
@@ -529,5 +534,16 @@ fn protected_mode_denies(srv: &Server, c: &Client) -> bool {
     match c.peer_ip {
         Some(ip) => !ip.is_loopback(),
         None => false,
+    }
+}
+
+/// What the configuration says to listen on, for `net::listen`.
+fn listen_spec(config: &crate::config::Config) -> ListenSpec {
+    ListenSpec {
+        bind: config.bind_addrs(),
+        port: config.port,
+        tcp_backlog: config.tcp_backlog,
+        unixsocket: config.unixsocket.clone(),
+        unixsocketperm: config.unixsocketperm,
     }
 }

@@ -2,11 +2,12 @@
 //! its lookups and cron housekeeping), `event_loop` (mio poll, before-sleep, timers,
 //! signals), `startup` (arguments, config file, daemonize, loading), `shutdown`,
 //! `config_effects` (CONFIG SET applied to the running server, all or nothing), and the
-//! answers to what lower layers ask of the top through their own traits (`persist_host`,
-//! `aof_replay`).
+//! answers to what lower layers ask of the top through their own traits (`engine_host` for
+//! the engine's subsystems, `persist_host`, `aof_replay`).
 
 pub(crate) mod aof_replay;
 pub mod config_effects;
+mod engine_host;
 pub mod event_loop;
 pub(crate) mod persist_host;
 pub mod server;

@@ -1,6 +1,7 @@
 //! The server's state: configuration, databases, clients, statistics and the housekeeping
-//! that runs on every cron tick. The event loop (`net`) drives it; commands (`command`) read
-//! and change it. It holds no socket handles of its own besides the clients' — listeners and
+//! that runs on every cron tick. The event loop (`app::event_loop`) drives it; commands
+//! (`commands`) read and change it; the engine's subsystems reach it through the host traits
+//! implemented in `app::engine_host`. It holds no socket handles of its own besides the clients' — listeners and
 //! the poller belong to the event loop.
 
 use std::collections::HashMap;
@@ -238,7 +239,7 @@ pub struct Server {
     /// Clients blocked on keys (BLPOP and friends): queues, deadlines, count.
     pub blocking: crate::engine::blocking::Blocking,
     /// The propagation feed's state for the running command (`crate::engine::feed`).
-    pub prop: crate::engine::feed::Propagation,
+    pub prop: crate::engine::feed::Feed,
     /// The append-only file (`crate::persist::aof`).
     pub aof: crate::persist::aof::AofState,
     /// True while replaying the AOF: `now_ms` stays as the loader set it, so nothing expires
@@ -450,6 +451,27 @@ impl Server {
         self.pending_input.retain(|&s| s != c.slot);
     }
 
+    /// The running command propagates `argv` instead of its own arguments
+    /// (`Feed::propagate_as`; kept here so command handlers need not change).
+    pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
+        self.prop.propagate_as(argv);
+    }
+
+    /// The running command propagates these commands (in its db) instead of its own.
+    pub fn propagate_many(&mut self, ops: Vec<Vec<Vec<u8>>>) {
+        self.prop.propagate_many(ops);
+    }
+
+    /// The running command propagates nothing even though it changed the dataset.
+    pub fn propagate_none(&mut self) {
+        self.prop.propagate_none();
+    }
+
+    /// Adds a command to the current unit, before the running command's own.
+    pub fn also_propagate(&mut self, db: usize, argv: Vec<Vec<u8>>) {
+        self.prop.also_propagate(db, argv);
+    }
+
     /// Total keys in all databases.
     pub fn total_keys(&self) -> usize {
         self.dbs.iter().map(|d| d.len()).sum()
@@ -487,7 +509,10 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
             db.shrink_if_sparse();
         }
     }
-    crate::engine::expire::active_expire_cycle(srv, now_ms);
+    if srv.debug_active_expire {
+        let (effort, hz) = (srv.config.active_expire_effort, srv.hz);
+        crate::engine::expire::active_expire_cycle(srv, effort, hz, now_ms);
+    }
     crate::persist::snapshot::cron(srv, now_ms / 1000);
     if crate::persist::aof::cron(srv, now_ms / 1000).is_err() {
         crate::app::shutdown::exit_on_aof_fatal(srv);

@@ -13,15 +13,8 @@
 
 use super::Argv;
 use crate::app::server::Server;
+use crate::engine::session::MultiState;
 use crate::net::client::Client;
-
-/// The queued commands of a client inside MULTI.
-#[derive(Default)]
-pub struct MultiState {
-    pub commands: Vec<Vec<Vec<u8>>>,
-    /// A queued command was rejected: EXEC must abort.
-    pub errored: bool,
-}
 
 pub fn multi(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
     if c.multi.is_some() {

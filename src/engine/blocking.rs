@@ -1,26 +1,29 @@
-//! Blocking commands: clients that wait for keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, and
-//! later BZPOPMIN, BZPOPMAX, BZMPOP) — who waits for which key, in which order, until when, and
-//! how a waiting client is served. This file is the one place for that machinery.
+//! Blocking commands: clients that wait for keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP,
+//! BZPOPMIN, BZPOPMAX, BZMPOP) or for replicas (WAIT) — who waits for which key, in which
+//! order, until when, and how a waiting client is served. This file is the one place for that
+//! machinery; the commands' own semantics stay in their families (`commands::list`,
+//! `commands::zset`), handed in as retry functions.
 //!
 //! # How it works (Redis 7.0's design)
 //!
 //! 1. A blocking command first tries to do its work at once. When it cannot (every key is
-//!    missing or empty) it calls [`block_for_keys`]: the client is queued, in arrival order, on
+//!    missing or empty) it calls `block_for_keys`: the client is queued, in arrival order, on
 //!    each of its keys (`(db, key) -> FIFO of clients`), the database is told the key is
 //!    watched ([`tine_core::keyspace::Db::watch_key`]), the deadline (if any) goes into a sorted set, and
 //!    the command's arguments and a *retry* function are stored on the client
-//!    ([`crate::net::client::Client::blocked`]). The client gets no reply yet.
+//!    (the client's `blocked`). The client gets no reply yet.
 //! 2. While blocked, the event loop still reads the client's socket (so a disconnect is seen
-//!    and [`forget_client`] drops it from the queues), but runs none of its further commands:
-//!    they stay in the query buffer (`net::EventLoop::process_input` stops at a blocked client).
+//!    and `forget_client` drops it from the queues), but runs none of its further commands:
+//!    they stay in the query buffer (the event loop's `process_input`, in `app::event_loop`,
+//!    stops at a blocked client).
 //! 3. Any write that *creates* a watched key marks it ready inside the keyspace
 //!    (`Db::signal_key_as_ready`, called by `Db::set`/`Db::insert_new`, as Redis's dbAdd);
 //!    SWAPDB marks every watched key that holds a value in both databases
-//!    ([`signal_swapped_dbs`]). Only creation needs a signal: a client only blocks on a key
+//!    (`signal_swapped_dbs`). Only creation needs a signal: a client only blocks on a key
 //!    that is missing or empty, and empty lists/sets are deleted, so a key becomes poppable
 //!    again only by being created.
-//! 4. After each top-level command (`command::call`, so after EXEC as a whole, never in the
-//!    middle of a transaction) [`serve_ready_keys`] runs before anything else is replied to:
+//! 4. After each top-level command (`commands::call`, so after EXEC as a whole, never in the
+//!    middle of a transaction) `serve_ready_keys` runs before anything else is replied to:
 //!    for every ready key, the clients queued on it are retried in FIFO order — the retry
 //!    function re-runs the pop against that key. It returns [`Served::Done`] after replying
 //!    (the client is unblocked, its reply written and its queued commands run next) or
@@ -30,12 +33,12 @@
 //!    destination); the loop repeats until no key is ready.
 //!    Statistics of a blocking command (calls, usec, failed calls) are counted when it
 //!    completes, with the time of its attempts and not of its wait, as Redis does.
-//! 5. Deadlines are checked before every poll and on each cron tick ([`handle_timeouts`]);
+//! 5. Deadlines are checked before every poll and on each cron tick (`handle_timeouts`);
 //!    the poll never sleeps past the nearest one ([`Blocking::next_deadline`]). A timed-out
 //!    client gets Redis's null array (`*-1`, RESP3 `_`), which every key-blocking command of
 //!    Redis 7.0 replies on timeout, BLMOVE and BRPOPLPUSH included.
 //!
-//! # Adding a blocking command (e.g. BZPOPMIN for sorted sets)
+//! # Adding a blocking command (the shape BZPOPMIN follows in `commands::zset`)
 //!
 //! ```ignore
 //! pub fn bzpopmin(srv: &mut Server, c: &mut Client, argv: &Argv) {
@@ -57,15 +60,16 @@
 //!
 //! # Transactions and scripts
 //!
-//! MULTI/EXEC and scripts do not exist yet. When they do, [`may_block`] must answer false for a
-//! client executing EXEC's queue or a script (Redis's CLIENT_DENY_BLOCKING): the command then
-//! replies as on timeout instead of blocking.
+//! [`may_block`] answers false for a client executing EXEC's queue (Redis's
+//! CLIENT_DENY_BLOCKING): the command then replies as on timeout instead of blocking. Scripts,
+//! when they exist, must be treated the same way.
 //!
 //! # Propagation (AOF, replicas)
 //!
-//! There is no propagation feed yet. When there is, a retry function must feed what it did as
-//! the non-blocking command (Redis propagates a served BLPOP as LPOP, BLMOVE as LMOVE, BLMPOP
-//! as LPOP/RPOP with a count), and a blocking command that blocks propagates nothing.
+//! A retry function feeds what it did as the non-blocking command (a served BLPOP as LPOP,
+//! BLMOVE as LMOVE, BLMPOP as LPOP/RPOP with a count: `engine::feed`'s table), and a
+//! blocking command that blocks propagates nothing. A client served here is its own unit of
+//! the feed, run through `feed::before_command`/`after_command`/`end_unit` as `call` does.
 //!
 //! # Differences from Redis worth knowing
 //!
@@ -76,12 +80,46 @@
 //!   the queue; Redis 7.0 moves it to the back.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::time::Instant;
 
 use crate::app::server::Server;
-use crate::commands::Argv;
 use crate::net::client::Client;
-use tine_core::keyspace::Key;
+use tine_core::keyspace::{Db, Key};
+
+/// A command's arguments (the command layer's `Argv`).
+type Argv = [Vec<u8>];
+
+/// What blocking needs from the layer that owns the clients and the databases (the server
+/// aggregate, in `app::engine_host`): the queues and the databases, and the two things only
+/// it can do with a client — run its retry (a command, with the dispatcher's statistics and
+/// the feed) and end its wait with a reply. Serving and timing out are generic over it, so
+/// they are tested here with a host that records what it is asked.
+pub(crate) trait BlockingHost {
+    fn blocking(&mut self) -> &mut Blocking;
+    fn dbs(&mut self) -> &mut [Db];
+    /// The queues and the databases, borrowed together.
+    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]);
+    /// The running command's clock (deadlines are absolute).
+    fn now_ms(&self) -> i64;
+    /// True when `key` of `db` still exists (read with a fresh clock, as a retry runs with
+    /// one): serving a ready key stops when a served client consumed it.
+    fn key_exists(&mut self, db: usize, key: &[u8]) -> bool;
+    /// Retries the client `w` on the ready `key` of `db`, if it is still that client blocked
+    /// in `db`: one unit of the feed; when served it is unblocked (statistics, output,
+    /// queued commands).
+    fn serve(&mut self, db: usize, key: &[u8], w: Waiter);
+    /// Ends the wait of the blocked client `id` (at `slot` when known) with `how`'s reply,
+    /// unblocking it. False when no such client is blocked there.
+    fn end_wait(&mut self, slot: Option<usize>, id: u64, how: EndWait) -> bool;
+}
+
+/// How a wait ends without being served.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum EndWait {
+    /// The deadline passed, or CLIENT UNBLOCK TIMEOUT: the command's timeout reply.
+    Timeout,
+    /// CLIENT UNBLOCK ERROR: Redis's -UNBLOCKED error.
+    Error,
+}
 
 /// What a retry function did for a blocked client.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -94,6 +132,10 @@ pub enum Served {
 
 /// Serves a blocked client from one ready key: `argv` is the command it blocked with (already
 /// validated), `key` the ready key (one of its keys, in the client's db).
+///
+/// The one place this module still names the server: a retry is a command handler, stored
+/// on the client while it waits. Untying it needs the command layer's context type (`Ctx`)
+/// or a retry kept by command id in the table, rather than a function of the server.
 pub type Retry = fn(&mut Server, &mut Client, &Argv, &[u8]) -> Served;
 
 /// What a blocked client waits for; stored on the client while it is blocked.
@@ -120,7 +162,7 @@ pub enum TimeoutReply {
 }
 
 impl TimeoutReply {
-    fn send(self, c: &mut Client) {
+    pub(crate) fn send(self, c: &mut Client) {
         match self {
             TimeoutReply::NullArray => c.add_null_array(),
             TimeoutReply::ReplicaAcks => c.add_int(0),
@@ -130,9 +172,9 @@ impl TimeoutReply {
 
 /// A queued client: its slot in the client table and its id (slots are reused).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Waiter {
-    slot: usize,
-    id: u64,
+pub(crate) struct Waiter {
+    pub slot: usize,
+    pub id: u64,
 }
 
 /// The server-wide blocking state.
@@ -161,13 +203,61 @@ impl Blocking {
     pub fn waiting_on(&self, db: usize, key: &[u8]) -> usize {
         self.queues.get(&db).and_then(|m| m.get(key)).map_or(0, |q| q.len())
     }
+
+    /// Queues `me` at the back of each of `keys` (no duplicates) of `db`, tells the database
+    /// the keys are waited for, and notes the deadline (0: none).
+    fn enqueue(&mut self, dbs: &mut [Db], db: usize, keys: &[Key], me: Waiter, deadline_ms: i64) {
+        let queues = self.queues.entry(db).or_default();
+        for k in keys {
+            match queues.get_mut(&k[..]) {
+                Some(q) => q.push_back(me),
+                None => {
+                    queues.insert(k.clone(), VecDeque::from([me]));
+                }
+            }
+            dbs[db].watch_key(k);
+        }
+        if deadline_ms != 0 {
+            self.deadlines.insert((deadline_ms, me.id, me.slot));
+        }
+        self.blocked_clients += 1;
+    }
+
+    /// Takes `me` out of the queues of `keys` and the deadline set; the others keep their
+    /// places.
+    fn dequeue(&mut self, dbs: &mut [Db], db: usize, keys: &[Key], me: Waiter, deadline_ms: i64) {
+        if let Some(queues) = self.queues.get_mut(&db) {
+            for k in keys {
+                if let Some(q) = queues.get_mut(&k[..]) {
+                    q.retain(|w| w.id != me.id);
+                    if q.is_empty() {
+                        queues.remove(&k[..]);
+                    }
+                }
+                dbs[db].unwatch_key(k);
+            }
+        }
+        if deadline_ms != 0 {
+            self.deadlines.remove(&(deadline_ms, me.id, me.slot));
+        }
+        self.blocked_clients -= 1;
+    }
+
+    /// Removes client `c` from every queue and the deadline set; returns what it was blocked
+    /// on (`None` when it was not blocked).
+    pub(crate) fn detach(&mut self, dbs: &mut [Db], c: &mut Client) -> Option<Box<BlockedOn>> {
+        let b = c.blocked.take()?;
+        let me = Waiter { slot: c.slot, id: c.id };
+        self.dequeue(dbs, b.db, &b.keys, me, b.deadline_ms);
+        Some(b)
+    }
 }
 
 /// Parses a blocking timeout in seconds as Redis 7.0's getTimeoutFromObjectOrReply does and
 /// returns the absolute deadline in ms (0 = wait forever), or `None` after replying the error.
 /// Fractions round up to the next millisecond; a deadline beyond the clock's range waits
 /// forever (as Redis, whose timeout table is unsigned).
-pub fn parse_timeout(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<i64> {
+pub(crate) fn parse_timeout<H: BlockingHost>(srv: &H, c: &mut Client, arg: &[u8]) -> Option<i64> {
     let Some(ms) = timeout_ms(arg) else {
         c.add_err("timeout is not a float or out of range");
         return None;
@@ -179,7 +269,7 @@ pub fn parse_timeout(srv: &Server, c: &mut Client, arg: &[u8]) -> Option<i64> {
     if ms == 0 {
         return Some(0);
     }
-    Some(srv.now_ms.checked_add(ms).unwrap_or(i64::MAX))
+    Some(srv.now_ms().checked_add(ms).unwrap_or(i64::MAX))
 }
 
 /// Seconds as text -> ms, rounded up (C's `(long long)ceill(x * 1000)`): `None` when it is not a
@@ -255,8 +345,8 @@ pub fn may_block(c: &Client) -> bool {
 
 /// Blocks client `c` (the one running its command) on `keys` of its db until `deadline_ms`
 /// (0 = forever). `argv` is kept and handed to `retry` when a key becomes ready.
-pub fn block_for_keys(
-    srv: &mut Server,
+pub(crate) fn block_for_keys<H: BlockingHost>(
+    srv: &mut H,
     c: &mut Client,
     keys: &[Vec<u8>],
     deadline_ms: i64,
@@ -273,20 +363,8 @@ pub fn block_for_keys(
         }
         unique.push(k.as_slice().into());
     }
-    let queues = srv.blocking.queues.entry(db).or_default();
-    for k in &unique {
-        match queues.get_mut(&k[..]) {
-            Some(q) => q.push_back(me),
-            None => {
-                queues.insert(k.clone(), VecDeque::from([me]));
-            }
-        }
-        srv.dbs[db].watch_key(k);
-    }
-    if deadline_ms != 0 {
-        srv.blocking.deadlines.insert((deadline_ms, me.id, me.slot));
-    }
-    srv.blocking.blocked_clients += 1;
+    let (blocking, dbs) = srv.blocking_and_dbs();
+    blocking.enqueue(dbs, db, &unique, me, deadline_ms);
     c.blocked = Some(Box::new(BlockedOn {
         db,
         keys: unique,
@@ -300,95 +378,46 @@ pub fn block_for_keys(
 /// Blocks client `c` in WAIT until `deadline_ms` (0 = forever). No replica exists to
 /// acknowledge, so only the deadline, CLIENT UNBLOCK or a disconnect end the wait, as on a
 /// Redis master whose replicas are gone.
-pub fn block_for_replicas(srv: &mut Server, c: &mut Client, deadline_ms: i64, argv: &Argv) {
+pub(crate) fn block_for_replicas<H: BlockingHost>(
+    srv: &mut H,
+    c: &mut Client,
+    deadline_ms: i64,
+    argv: &Argv,
+) {
     block_for_keys(srv, c, &[], deadline_ms, argv, |_, _, _, _| Served::KeepWaiting);
     if let Some(b) = c.blocked.as_mut() {
         b.on_timeout = TimeoutReply::ReplicaAcks;
     }
 }
 
-/// Removes a client from every queue and the deadline set; returns what it was blocked on.
-fn detach(srv: &mut Server, c: &mut Client) -> Option<Box<BlockedOn>> {
-    let b = c.blocked.take()?;
-    if let Some(queues) = srv.blocking.queues.get_mut(&b.db) {
-        for k in &b.keys {
-            if let Some(q) = queues.get_mut(&k[..]) {
-                q.retain(|w| w.id != c.id);
-                if q.is_empty() {
-                    queues.remove(&k[..]);
-                }
-            }
-            srv.dbs[b.db].unwatch_key(k);
-        }
-    }
-    if b.deadline_ms != 0 {
-        srv.blocking.deadlines.remove(&(b.deadline_ms, c.id, c.slot));
-    }
-    srv.blocking.blocked_clients -= 1;
-    Some(b)
-}
-
-/// Unblocks a client that got its reply: statistics of its command (counted when it completes,
-/// as Redis does, with `usec` spent serving it), then its output is written and its queued
-/// commands run.
-fn finish(srv: &mut Server, c: &mut Client, usec: u64) {
-    let Some(b) = detach(srv, c) else {
-        return;
-    };
-    if let Some(r) = crate::commands::registry().lookup(&b.argv[0]) {
-        let stats = &mut srv.cmd_stats[r.id];
-        stats.calls += 1;
-        stats.usec += usec;
-        if !c.errors.is_empty() {
-            stats.failed_calls += 1;
-        }
-    }
-    crate::commands::finish_errors(srv, c);
-    srv.note_pending_write(c.slot);
-    srv.pending_input.push(c.slot);
-}
-
 /// CLIENT UNBLOCK: ends the wait of the client `id` if it is blocked in a blocking command,
 /// with the reply a timeout gives or, with `error`, Redis's -UNBLOCKED error. False when no
 /// such client is blocked.
-pub fn unblock(srv: &mut Server, id: u64, error: bool) -> bool {
-    let Some(slot) = srv.clients.iter().find(|c| c.id == id && c.blocked.is_some()).map(|c| c.slot)
-    else {
-        return false;
-    };
-    let Some(mut c) = srv.clients.take(slot) else {
-        return false;
-    };
-    if error {
-        c.add_error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
-    } else if let Some(b) = c.blocked.as_ref() {
-        b.on_timeout.send(&mut c);
-    }
-    finish(srv, &mut c, 0);
-    srv.clients.put_back(c);
-    true
+pub(crate) fn unblock<H: BlockingHost>(host: &mut H, id: u64, error: bool) -> bool {
+    host.end_wait(None, id, if error { EndWait::Error } else { EndWait::Timeout })
 }
 
 /// Drops a disconnecting client from the blocking state without replying.
-pub fn forget_client(srv: &mut Server, c: &mut Client) {
-    detach(srv, c);
+pub(crate) fn forget_client<H: BlockingHost>(srv: &mut H, c: &mut Client) {
+    let (blocking, dbs) = srv.blocking_and_dbs();
+    blocking.detach(dbs, c);
 }
 
 /// After SWAPDB: the keys of both databases changed under their waiting clients.
-pub fn signal_swapped_dbs(srv: &mut Server, a: usize, b: usize) {
-    srv.dbs[a].signal_blocking_keys();
-    srv.dbs[b].signal_blocking_keys();
+pub(crate) fn signal_swapped_dbs<H: BlockingHost>(srv: &mut H, a: usize, b: usize) {
+    srv.dbs()[a].signal_blocking_keys();
+    srv.dbs()[b].signal_blocking_keys();
 }
 
 /// Serves the clients blocked on keys marked ready, until no key is ready (Redis's
 /// handleClientsBlockedOnKeys). Runs after every top-level command.
-pub fn serve_ready_keys(srv: &mut Server) {
-    if srv.blocking.blocked_clients == 0 {
+pub(crate) fn serve_ready_keys<H: BlockingHost>(host: &mut H) {
+    if host.blocking().blocked_clients == 0 {
         return;
     }
     loop {
         let mut batch: Vec<(usize, Key)> = Vec::new();
-        for (i, db) in srv.dbs.iter_mut().enumerate() {
+        for (i, db) in host.dbs().iter_mut().enumerate() {
             if db.has_ready_keys() {
                 batch.extend(db.take_ready_keys().into_iter().map(|k| (i, k)));
             }
@@ -397,69 +426,36 @@ pub fn serve_ready_keys(srv: &mut Server) {
             return;
         }
         for (db, key) in batch {
-            serve_key(srv, db, &key);
+            serve_key(host, db, &key);
         }
     }
 }
 
 /// Retries the clients queued on one ready key, oldest first, while the key exists.
-fn serve_key(srv: &mut Server, db: usize, key: &[u8]) {
-    let waiters: Vec<Waiter> = match srv.blocking.queues.get(&db).and_then(|m| m.get(key)) {
+fn serve_key<H: BlockingHost>(host: &mut H, db: usize, key: &[u8]) {
+    let waiters: Vec<Waiter> = match host.blocking().queues.get(&db).and_then(|m| m.get(key)) {
         Some(q) => q.iter().copied().collect(),
         None => return,
     };
     for w in waiters {
-        srv.now_ms = tine_core::base::mstime();
-        if srv.dbs[db].get(key, srv.now_ms).is_none() {
+        if !host.key_exists(db, key) {
             return;
         }
-        // The client running the current command is out of its slot; it cannot be blocked.
-        let Some(mut c) = srv.clients.take(w.slot) else {
-            continue;
-        };
-        let ready = c.id == w.id && c.blocked.as_ref().is_some_and(|b| b.db == db);
-        if ready {
-            // A blocked client runs no command, so its selected db is still `db`.
-            let b = c.blocked.as_mut().expect("checked");
-            let argv = std::mem::take(&mut b.argv);
-            let retry = b.retry;
-            let start = Instant::now();
-            // What the retry changed is propagated as what it says (LPOP, LMOVE...).
-            let before = crate::engine::feed::before_command(srv);
-            let served = retry(srv, &mut c, &argv, key);
-            crate::engine::feed::after_command(srv, db, &argv, before, true);
-            crate::engine::feed::end_unit(srv);
-            let usec = start.elapsed().as_micros() as u64;
-            if let Some(b) = c.blocked.as_mut() {
-                b.argv = argv;
-            }
-            if served == Served::Done {
-                finish(srv, &mut c, usec);
-            }
-        }
-        srv.clients.put_back(c);
+        host.serve(db, key, w);
     }
 }
 
-/// Replies to the blocked clients whose deadline has passed (null array) and unblocks them.
-pub fn handle_timeouts(srv: &mut Server, now_ms: i64) {
-    while let Some(&(deadline, id, slot)) = srv.blocking.deadlines.first() {
+/// Replies to the blocked clients whose deadline has passed (their timeout reply) and
+/// unblocks them, soonest first.
+pub(crate) fn handle_timeouts<H: BlockingHost>(host: &mut H, now_ms: i64) {
+    while let Some(&(deadline, id, slot)) = host.blocking().deadlines.first() {
         if deadline > now_ms {
             return;
         }
-        let Some(mut c) = srv.clients.take(slot) else {
-            srv.blocking.deadlines.remove(&(deadline, id, slot));
-            continue;
-        };
-        if c.id == id
-            && let Some(on_timeout) = c.blocked.as_ref().map(|b| b.on_timeout)
-        {
-            on_timeout.send(&mut c);
-            finish(srv, &mut c, 0);
-        } else {
-            srv.blocking.deadlines.remove(&(deadline, id, slot));
+        if !host.end_wait(Some(slot), id, EndWait::Timeout) {
+            // Not that client, or not blocked any more: a stale entry.
+            host.blocking().deadlines.remove(&(deadline, id, slot));
         }
-        srv.clients.put_back(c);
     }
 }
 
@@ -495,5 +491,175 @@ mod tests {
         assert_eq!(timeout_ms(b"."), None);
         assert_eq!(timeout_ms(b"-"), None);
         assert_eq!(timeout_ms(b""), None);
+    }
+
+    /// A host that records what blocking asks of it; `serve` serves (pops the key's one
+    /// element, deleting it) the clients in `serves`, and the others keep waiting.
+    struct Host {
+        blocking: Blocking,
+        dbs: Vec<Db>,
+        /// (waiter, its keys, its deadline) of the blocked clients.
+        blocked: Vec<(Waiter, Vec<Key>, i64)>,
+        serves: Vec<u64>,
+        served: Vec<(u64, Vec<u8>)>,
+        ended: Vec<(u64, EndWait)>,
+    }
+
+    impl Host {
+        fn new() -> Host {
+            Host {
+                blocking: Blocking::default(),
+                dbs: (0..2).map(Db::new).collect(),
+                blocked: Vec::new(),
+                serves: Vec::new(),
+                served: Vec::new(),
+                ended: Vec::new(),
+            }
+        }
+
+        fn block(&mut self, id: u64, keys: &[&str], deadline_ms: i64) {
+            let w = Waiter { slot: id as usize, id };
+            let keys: Vec<Key> = keys.iter().map(|k| k.as_bytes().into()).collect();
+            self.blocking.enqueue(&mut self.dbs, 0, &keys, w, deadline_ms);
+            self.blocked.push((w, keys, deadline_ms));
+        }
+
+        fn unblock(&mut self, id: u64) -> bool {
+            let Some(i) = self.blocked.iter().position(|b| b.0.id == id) else {
+                return false;
+            };
+            let (w, keys, deadline) = self.blocked.remove(i);
+            self.blocking.dequeue(&mut self.dbs, 0, &keys, w, deadline);
+            true
+        }
+
+        /// A write that creates `key`, as a command would.
+        fn create(&mut self, key: &str) {
+            let v = tine_core::keyspace::Value::Str(tine_core::keyspace::Str::from_bytes(b"x"));
+            self.dbs[0].set(key.as_bytes(), v, false);
+        }
+    }
+
+    impl BlockingHost for Host {
+        fn blocking(&mut self) -> &mut Blocking {
+            &mut self.blocking
+        }
+        fn dbs(&mut self) -> &mut [Db] {
+            &mut self.dbs
+        }
+        fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]) {
+            (&mut self.blocking, &mut self.dbs)
+        }
+        fn now_ms(&self) -> i64 {
+            0
+        }
+        fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
+            self.dbs[db].get(key, 0).is_some()
+        }
+        fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {
+            if self.serves.contains(&w.id) {
+                self.served.push((w.id, key.to_vec()));
+                self.dbs[db].remove(key);
+                self.unblock(w.id);
+            }
+        }
+        fn end_wait(&mut self, _slot: Option<usize>, id: u64, how: EndWait) -> bool {
+            let found = self.unblock(id);
+            if found {
+                self.ended.push((id, how));
+            }
+            found
+        }
+    }
+
+    fn served(h: &Host) -> Vec<(u64, &str)> {
+        h.served.iter().map(|(id, k)| (*id, std::str::from_utf8(k).unwrap())).collect()
+    }
+
+    #[test]
+    fn ready_keys_are_served_after_the_command_not_when_written() {
+        let mut h = Host::new();
+        h.serves = vec![1];
+        h.block(1, &["k"], 0);
+        h.create("k");
+        assert!(h.served.is_empty(), "the write itself serves no one");
+        assert_eq!(h.blocking.blocked_clients, 1);
+        serve_ready_keys(&mut h);
+        assert_eq!(served(&h), [(1, "k")]);
+        assert_eq!(h.blocking.blocked_clients, 0);
+        assert_eq!(h.blocking.waiting_on(0, b"k"), 0);
+    }
+
+    #[test]
+    fn clients_are_served_first_come_first_served_per_key() {
+        let mut h = Host::new();
+        h.serves = vec![1, 2, 3];
+        h.block(2, &["k"], 0);
+        h.block(1, &["other", "k"], 0);
+        h.block(3, &["k"], 0);
+        // Each creation of `k` serves one client (its pop deletes the key): the oldest.
+        for _ in 0..3 {
+            h.create("k");
+            serve_ready_keys(&mut h);
+        }
+        assert_eq!(served(&h), [(2, "k"), (1, "k"), (3, "k")]);
+        assert_eq!(h.blocking.waiting_on(0, b"other"), 0, "served on one key, gone from all");
+    }
+
+    #[test]
+    fn a_client_that_keeps_waiting_keeps_its_place() {
+        let mut h = Host::new();
+        h.serves = vec![2];
+        h.block(1, &["k"], 0);
+        h.block(2, &["k"], 0);
+        h.create("k");
+        serve_ready_keys(&mut h);
+        assert_eq!(served(&h), [(2, "k")]);
+        h.serves = vec![1];
+        h.create("k");
+        serve_ready_keys(&mut h);
+        assert_eq!(served(&h), [(2, "k"), (1, "k")]);
+    }
+
+    #[test]
+    fn nothing_is_served_when_no_client_is_blocked_or_no_key_is_ready() {
+        let mut h = Host::new();
+        h.create("k");
+        serve_ready_keys(&mut h);
+        h.serves = vec![1];
+        h.block(1, &["k2"], 0);
+        serve_ready_keys(&mut h);
+        assert!(h.served.is_empty());
+    }
+
+    #[test]
+    fn timeouts_end_waits_soonest_first_and_only_when_due() {
+        let mut h = Host::new();
+        h.block(1, &["a"], 300);
+        h.block(2, &["b"], 100);
+        h.block(3, &["c"], 0);
+        h.block(4, &["d"], 200);
+        assert_eq!(h.blocking.next_deadline(), Some(100));
+        assert_eq!(h.blocking.in_timeout_table(), 3);
+        handle_timeouts(&mut h, 99);
+        assert!(h.ended.is_empty());
+        handle_timeouts(&mut h, 250);
+        assert_eq!(h.ended, [(2, EndWait::Timeout), (4, EndWait::Timeout)]);
+        assert_eq!(h.blocking.next_deadline(), Some(300));
+        assert_eq!(h.blocking.blocked_clients, 2);
+        handle_timeouts(&mut h, i64::MAX);
+        assert_eq!(h.ended.len(), 3, "a client without a deadline waits on");
+        assert_eq!(h.blocking.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_stale_deadline_is_dropped() {
+        let mut h = Host::new();
+        h.block(1, &["a"], 100);
+        // The host no longer knows the client (it went away without being forgotten).
+        h.blocked.clear();
+        handle_timeouts(&mut h, 100);
+        assert!(h.ended.is_empty());
+        assert_eq!(h.blocking.next_deadline(), None);
     }
 }

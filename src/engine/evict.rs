@@ -7,16 +7,31 @@
 //! for the `volatile-*` policies), scores them (idle time, inverse access frequency, or how
 //! soon they expire) and merges them into a 16-entry pool of the best candidates kept across
 //! rounds; the best candidate that still exists is evicted. The random policies pick a random
-//! key. Access data comes from `db::access` (3 bytes beside each key). Evicting honours
+//! key. Access data comes from `tine_core::types::access` (3 bytes beside each key). Evicting honours
 //! `maxmemory-eviction-tenacity`: a round of evictions stops after a time budget, and the next
 //! command continues.
+//!
+//! The pool is this module's state; the databases, the settings and what an eviction means
+//! beyond the keyspace (counted, dirty, announced) come from an `EvictHost`, the top layer.
 
 use crate::engine::memory::used_memory;
 use std::time::{Duration, Instant};
 
-use crate::app::server::Server;
-use crate::config::custom::notify;
+use crate::config::Config;
+use tine_core::keyspace::Db;
 use tine_core::types::access;
+
+/// What eviction needs from the layer that owns the databases.
+pub(crate) trait EvictHost {
+    fn config(&self) -> &Config;
+    /// True while the startup load runs: nothing is evicted then.
+    fn loading(&self) -> bool;
+    /// The databases and the pool, borrowed together.
+    fn evict_parts(&mut self) -> (&mut [Db], &mut EvictionPool);
+    /// `key` of `db` was evicted: count it (`evicted_keys`), mark the dataset dirty and
+    /// publish the "evicted" event.
+    fn evicted(&mut self, db: usize, key: &[u8]);
+}
 
 /// Redis's OOM error.
 pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
@@ -67,21 +82,21 @@ impl EvictionPool {
 
 /// Frees memory until used memory is at most `maxmemory`. Returns false when that could not
 /// be done (nothing evictable, or `noeviction`): the caller refuses denyoom commands.
-pub fn perform_evictions(srv: &mut Server) -> bool {
-    let max = srv.config.maxmemory.max(0) as u64;
-    if max == 0 || srv.loading.is_some() {
+pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
+    let max = srv.config().maxmemory.max(0) as u64;
+    if max == 0 || srv.loading() {
         return true;
     }
     let mut used = used_memory();
     if used <= max {
         return true;
     }
-    let policy = srv.config.maxmemory_policy;
+    let policy = srv.config().maxmemory_policy;
     if !policy.evicts() {
         return false;
     }
     // Redis's tenacity: 10 (default) is 500 us, scaling up steeply; 100 means no limit.
-    let tenacity = srv.config.maxmemory_eviction_tenacity.clamp(0, 100);
+    let tenacity = srv.config().maxmemory_eviction_tenacity.clamp(0, 100);
     let budget = if tenacity >= 100 {
         None
     } else {
@@ -89,14 +104,14 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
         Some(Duration::from_micros(us as u64 * 10))
     };
     let started = Instant::now();
+    let samples = srv.config().maxmemory_samples.max(1) as usize;
     while used > max {
-        let Some((db, key)) = pick_victim(srv, policy) else {
+        let (dbs, pool) = srv.evict_parts();
+        let Some((db, key)) = pick_victim(dbs, pool, policy, samples) else {
             return false;
         };
-        srv.dbs[db].remove(&key);
-        srv.stats.evicted_keys += 1;
-        srv.dirty += 1;
-        srv.notify(notify::EVICTED, "evicted", &key, db);
+        dbs[db].remove(&key);
+        srv.evicted(db, &key);
         used = used_memory();
         if budget.is_some_and(|b| started.elapsed() > b) {
             // Time is up for this command; the next one continues. Like Redis's
@@ -109,17 +124,19 @@ pub fn perform_evictions(srv: &mut Server) -> bool {
 
 /// Chooses the next key to evict under `policy`.
 fn pick_victim(
-    srv: &mut Server,
+    dbs: &mut [Db],
+    pool: &mut EvictionPool,
     policy: crate::config::MaxmemoryPolicy,
+    samples: usize,
 ) -> Option<(usize, Vec<u8>)> {
     let volatile = policy.is_volatile();
     if policy.is_random() {
         let mut rng = rand::thread_rng();
-        let n = srv.dbs.len();
+        let n = dbs.len();
         let start = rand::Rng::gen_range(&mut rng, 0..n);
         for i in 0..n {
             let db = (start + i) % n;
-            let d = &srv.dbs[db];
+            let d = &dbs[db];
             let key = if volatile {
                 // A one-key sample can come back empty from a sparse table; Redis's
                 // dictGetRandomKey keeps looking, so do we (bounded).
@@ -144,11 +161,11 @@ fn pick_victim(
     // while there are candidates at all (its `while (bestkey == NULL)`), so do we, bounded.
     for _ in 0..100 {
         let candidates: usize =
-            srv.dbs.iter().map(|d| if volatile { d.expires_len() } else { d.len() }).sum();
+            dbs.iter().map(|d| if volatile { d.expires_len() } else { d.len() }).sum();
         if candidates == 0 {
             return None;
         }
-        if let Some(found) = pool_round(srv, policy, volatile) {
+        if let Some(found) = pool_round(dbs, pool, policy, volatile, samples) {
             return Some(found);
         }
     }
@@ -158,13 +175,13 @@ fn pick_victim(
 /// One round of the pool policies: sample every database into the pool, then take the best
 /// candidate that still exists.
 fn pool_round(
-    srv: &mut Server,
+    dbs: &mut [Db],
+    pool: &mut EvictionPool,
     policy: crate::config::MaxmemoryPolicy,
     volatile: bool,
+    samples: usize,
 ) -> Option<(usize, Vec<u8>)> {
-    let samples = srv.config.maxmemory_samples.max(1) as usize;
-    for db in 0..srv.dbs.len() {
-        let d = &srv.dbs[db];
+    for (db, d) in dbs.iter().enumerate() {
         let mut keys: Vec<(Vec<u8>, Option<i64>)> = Vec::new();
         if volatile {
             let mut s = Vec::new();
@@ -186,11 +203,11 @@ fn pool_round(
                     access::idle_ms(meta)
                 }
             };
-            srv.eviction_pool.offer(Candidate { score, db, key });
+            pool.offer(Candidate { score, db, key });
         }
     }
-    while let Some(c) = srv.eviction_pool.take_best() {
-        if srv.dbs[c.db].peek(&c.key).is_some() {
+    while let Some(c) = pool.take_best() {
+        if dbs[c.db].peek(&c.key).is_some() {
             return Some((c.db, c.key));
         }
     }

@@ -3,10 +3,11 @@
 //!
 //! # How a command is propagated
 //!
-//! `command::call_argv` notes `Server::dirty` before running a handler. When the handler
-//! changed something (dirty grew), the command is added to the current *execution unit*: as
-//! its arguments, or as what the handler asked instead with [`Server::propagate_as`] /
-//! [`Server::propagate_many`] / [`Server::propagate_none`]. Non-deterministic or
+//! `commands::call_argv` notes the server's dirty counter before running a handler. When the
+//! handler changed something (dirty grew), the command is added to the current *execution
+//! unit*: as its arguments, or as what the handler asked instead with [`Feed::propagate_as`] /
+//! [`Feed::propagate_many`] / [`Feed::propagate_none`] (the server's methods of those names
+//! delegate here). Non-deterministic or
 //! time-relative commands use that to propagate their effect, as Redis 7.0 does:
 //!
 //! | command | propagated as |
@@ -22,54 +23,170 @@
 //! | ZMPOP/BZMPOP/BZPOPMIN... | `ZPOPMIN`/`ZPOPMAX key [count]` |
 //!
 //! A unit is one top-level command, with the blocked clients it served (`call` runs
-//! `serve_ready_keys` inside it), or a whole EXEC. When the unit ends ([`end_unit`]) its
+//! `serve_ready_keys` inside it), or a whole EXEC. When the unit ends (`end_unit`) its
 //! commands are fed out: wrapped in `MULTI` ... `EXEC` when there is more than one, as Redis
 //! 7.0's propagatePendingCommands does. A SELECT is emitted by each consumer when the db
 //! changes. Deletions that are not a command's own doing — lazy expiry found by a lookup,
-//! the active expire cycle — are fed at once as `DEL key` ([`propagate_now`]), outside any
+//! the active expire cycle — are fed at once as `DEL key` (`propagate_now`), outside any
 //! unit, as Redis 7.0 propagates them.
 //!
-//! The feed never blocks and never touches the disk itself: the AOF consumer appends to its
-//! in-memory buffer (`persist::aof::feed`), which the event loop writes before replying.
+//! The feed never blocks and never touches the disk itself: it hands each finished command to
+//! a `FeedSink` — the AOF's appends to its in-memory buffer (`persist::aof::AofFeed`), which
+//! the event loop writes before replying; replicas will be the next sink.
+//!
+//! # Why a state, a sink and a host
+//!
+//! [`Feed`] owns the unit, the replacement and the nesting depth and knows nothing of the
+//! server: what it needs from above — the dirty counter, whether anything consumes the feed,
+//! the keys lazy expiry deleted, the sink itself — is the `FeedHost` trait, which the top
+//! layer implements (`app/engine_host.rs`). The free functions (`before_command`,
+//! `after_command`, `end_unit`, `propagate_now`) are generic over it, so the per-command
+//! path stays monomorphic and inlined, as it was when it took the server directly.
 
-use crate::app::server::Server;
+use tine_core::keyspace::Db;
 
 /// One command to propagate: the db it applies to and its arguments.
 pub type Op = (usize, Vec<Vec<u8>>);
 
+/// What the running command asked to propagate instead of its own arguments.
+pub type Replacement = Option<Vec<Vec<Vec<u8>>>>;
+
+/// What `before_command` notes and `after_command` needs back: the dirty counter before
+/// the handler ran, and the replacement of the command it runs inside (EXEC), set aside.
+pub type Before = (u64, Replacement);
+
+/// A consumer of the feed: receives each finished command, in order. It emits SELECT itself
+/// when `db` differs from the last one it saw, since each consumer tracks its own db.
+pub(crate) trait FeedSink {
+    fn feed(&mut self, db: usize, argv: &[Vec<u8>]);
+}
+
+/// What the feed needs from the layer that owns it (the server aggregate): the feed's own
+/// state, the dirty counter, the sink, and the lazily expired keys to turn into DEL.
+pub(crate) trait FeedHost {
+    type Sink<'a>: FeedSink
+    where
+        Self: 'a;
+    fn feed_state(&mut self) -> &mut Feed;
+    /// The feed's state and the sink, borrowed together.
+    fn feed_and_sink(&mut self) -> (&mut Feed, Self::Sink<'_>);
+    /// Redis's `server.dirty`: changes made so far.
+    fn dirty(&self) -> u64;
+    /// True when something consumes the feed. Without a consumer nothing is copied: the
+    /// write path pays nothing for propagation.
+    fn has_consumer(&self) -> bool;
+    /// Counts and announces the keys lazy expiry deleted, then feeds them as DEL (with
+    /// [`Feed::propagate_lazily_expired`]). Cheap when there are none.
+    fn flush_lazy_expired(&mut self);
+}
+
 /// The state of the feed for the command being run.
 #[derive(Default)]
-pub struct Propagation {
+pub struct Feed {
     /// Commands of the current execution unit, in order.
     unit: Vec<Op>,
     /// What the running command asked to propagate instead of its own arguments (`Some(vec![])`
     /// propagates nothing).
-    replacement: Option<Vec<Vec<Vec<u8>>>>,
+    replacement: Replacement,
     /// Nesting of `call_argv` (EXEC runs its queue through it).
     depth: u32,
     /// Set while replaying the AOF: nothing is fed.
     pub disabled: bool,
 }
 
-impl Server {
+impl Feed {
     /// The running command propagates `argv` instead of its own arguments.
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
-        self.prop.replacement = Some(vec![argv]);
+        self.replacement = Some(vec![argv]);
     }
 
     /// The running command propagates these commands (in its db) instead of its own.
     pub fn propagate_many(&mut self, ops: Vec<Vec<Vec<u8>>>) {
-        self.prop.replacement = Some(ops);
+        self.replacement = Some(ops);
     }
 
     /// The running command propagates nothing even though it changed the dataset.
     pub fn propagate_none(&mut self) {
-        self.prop.replacement = Some(Vec::new());
+        self.replacement = Some(Vec::new());
     }
 
     /// Adds a command to the current unit, before the running command's own.
     pub fn also_propagate(&mut self, db: usize, argv: Vec<Vec<u8>>) {
-        self.prop.unit.push((db, argv));
+        self.unit.push((db, argv));
+    }
+
+    /// True while a command runs inside another (EXEC's queue).
+    pub fn nested(&self) -> bool {
+        self.depth > 0
+    }
+
+    /// A command starts: sets the outer command's replacement aside.
+    #[inline]
+    fn enter(&mut self, dirty: u64) -> Before {
+        self.depth += 1;
+        (dirty, self.replacement.take())
+    }
+
+    /// A command ended: restores the outer command's replacement, returns its own.
+    #[inline]
+    fn leave(&mut self, outer: Replacement) -> Replacement {
+        self.depth -= 1;
+        std::mem::replace(&mut self.replacement, outer)
+    }
+
+    /// Adds a command that changed the dataset to the unit: its replacement or its arguments.
+    fn record(&mut self, db: usize, argv: &[Vec<u8>], replacement: Replacement) {
+        match replacement {
+            Some(ops) => {
+                for op in ops {
+                    self.unit.push((db, op));
+                }
+            }
+            None => self.unit.push((db, argv.to_vec())),
+        }
+    }
+
+    /// Ends the execution unit: feeds its commands, wrapped in MULTI/EXEC when more than one.
+    pub(crate) fn end_unit(&mut self, sink: &mut impl FeedSink) {
+        if self.unit.is_empty() {
+            return;
+        }
+        let unit = std::mem::take(&mut self.unit);
+        if self.disabled {
+            return;
+        }
+        if unit.len() > 1 {
+            let db = unit[0].0;
+            sink.feed(db, &[b"MULTI".to_vec()]);
+            for (db, argv) in &unit {
+                sink.feed(*db, argv);
+            }
+            sink.feed(db, &[b"EXEC".to_vec()]);
+        } else {
+            let (db, argv) = &unit[0];
+            sink.feed(*db, argv);
+        }
+    }
+
+    /// Feeds one command at once, outside any unit (expiry deletions).
+    pub(crate) fn propagate_now(&mut self, sink: &mut impl FeedSink, db: usize, argv: &[Vec<u8>]) {
+        if self.disabled {
+            return;
+        }
+        sink.feed(db, argv);
+    }
+
+    /// Feeds the keys lazy expiry deleted (`Db::lazily_expired`) as `DEL key`, db by db, and
+    /// empties those lists.
+    pub(crate) fn propagate_lazily_expired(&mut self, dbs: &mut [Db], sink: &mut impl FeedSink) {
+        for (id, db) in dbs.iter_mut().enumerate() {
+            if db.lazily_expired.is_empty() {
+                continue;
+            }
+            for k in std::mem::take(&mut db.lazily_expired) {
+                self.propagate_now(sink, id, &[b"DEL".to_vec(), k.into_vec()]);
+            }
+        }
     }
 }
 
@@ -79,102 +196,250 @@ pub fn argv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
 }
 
 /// Called by `call_argv` before a handler runs: returns the dirty counter to compare with.
-pub fn before_command(srv: &mut Server) -> (u64, Option<Vec<Vec<Vec<u8>>>>) {
-    srv.prop.depth += 1;
-    (srv.dirty, srv.prop.replacement.take())
+#[inline]
+pub(crate) fn before_command<H: FeedHost>(host: &mut H) -> Before {
+    let dirty = host.dirty();
+    host.feed_state().enter(dirty)
 }
 
 /// Called by `call_argv` after the handler: adds the command (or its replacement) to the unit
 /// when it changed the dataset. `exec` is never propagated itself: its commands are.
-pub fn after_command(
-    srv: &mut Server,
+#[inline]
+pub(crate) fn after_command<H: FeedHost>(
+    host: &mut H,
     db: usize,
     argv: &[Vec<u8>],
-    before: (u64, Option<Vec<Vec<Vec<u8>>>>),
+    before: Before,
     propagate_self: bool,
 ) {
     let (dirty_before, outer_replacement) = before;
-    srv.prop.depth -= 1;
-    let replacement = std::mem::replace(&mut srv.prop.replacement, outer_replacement);
-    flush_lazy_expired(srv);
-    if srv.prop.disabled || !propagate_self || srv.dirty <= dirty_before || !has_consumer(srv) {
+    let replacement = host.feed_state().leave(outer_replacement);
+    host.flush_lazy_expired();
+    if host.feed_state().disabled
+        || !propagate_self
+        || host.dirty() <= dirty_before
+        || !host.has_consumer()
+    {
         return;
     }
-    match replacement {
-        Some(ops) => {
-            for op in ops {
-                srv.prop.unit.push((db, op));
-            }
-        }
-        None => srv.prop.unit.push((db, argv.to_vec())),
-    }
-}
-
-/// Feeds keys deleted by lazy expiry during the command (found by lookups in `Db`). Those a
-/// database's own lookups deleted are first counted and announced as `Server::expire_if_needed`
-/// does for the rest, so no path can forget `expired_keys` or the "expired" event.
-fn flush_lazy_expired(srv: &mut Server) {
-    if !tine_core::keyspace::take_lazily_expired() {
-        return;
-    }
-    for id in 0..srv.dbs.len() {
-        if srv.dbs[id].lazily_expired.is_empty() {
-            continue;
-        }
-        for key in std::mem::take(&mut srv.dbs[id].expired_unreported) {
-            srv.stats.expired_keys += 1;
-            srv.notify(crate::config::custom::notify::EXPIRED, "expired", &key, id);
-        }
-        let keys = std::mem::take(&mut srv.dbs[id].lazily_expired);
-        for k in keys {
-            propagate_now(srv, id, vec![b"DEL".to_vec(), k.into_vec()]);
-        }
-    }
-}
-
-/// True when something consumes the feed (the AOF, on or being turned on). Without a consumer
-/// nothing is copied: the write path pays nothing for propagation.
-pub fn has_consumer(srv: &Server) -> bool {
-    srv.aof.status != crate::persist::aof::Status::Off
-}
-
-/// True while a command runs inside another (EXEC's queue).
-pub fn nested(srv: &Server) -> bool {
-    srv.prop.depth > 0
+    host.feed_state().record(db, argv, replacement);
 }
 
 /// Ends the execution unit: feeds its commands, wrapped in MULTI/EXEC when more than one.
-pub fn end_unit(srv: &mut Server) {
-    flush_lazy_expired(srv);
-    if srv.prop.unit.is_empty() {
+#[inline]
+pub(crate) fn end_unit<H: FeedHost>(host: &mut H) {
+    host.flush_lazy_expired();
+    if host.feed_state().unit.is_empty() {
         return;
     }
-    let unit = std::mem::take(&mut srv.prop.unit);
-    if srv.prop.disabled {
-        return;
-    }
-    if unit.len() > 1 {
-        let db = unit[0].0;
-        feed(srv, db, &[b"MULTI".to_vec()]);
-        for (db, argv) in &unit {
-            feed(srv, *db, argv);
-        }
-        feed(srv, db, &[b"EXEC".to_vec()]);
-    } else {
-        let (db, argv) = &unit[0];
-        feed(srv, *db, argv);
-    }
+    let (feed, mut sink) = host.feed_and_sink();
+    feed.end_unit(&mut sink);
 }
 
 /// Feeds one command at once, outside any unit (expiry deletions).
-pub fn propagate_now(srv: &mut Server, db: usize, argv: Vec<Vec<u8>>) {
-    if srv.prop.disabled {
-        return;
-    }
-    feed(srv, db, &argv);
+pub(crate) fn propagate_now<H: FeedHost>(host: &mut H, db: usize, argv: Vec<Vec<u8>>) {
+    let (feed, mut sink) = host.feed_and_sink();
+    feed.propagate_now(&mut sink, db, &argv);
 }
 
-/// The consumers of the feed.
-fn feed(srv: &mut Server, db: usize, argv: &[Vec<u8>]) {
-    crate::persist::aof::feed(srv, db, argv);
+#[cfg(test)]
+mod tests {
+    //! The feed's output against a recording sink: what a consumer receives for single
+    //! commands, units, replacements, EXEC's nesting, and while disabled.
+
+    use super::*;
+
+    /// A host with a dirty counter and a sink that records what it is fed.
+    #[derive(Default)]
+    struct Host {
+        feed: Feed,
+        dirty: u64,
+        off: bool,
+        fed: Vec<(usize, Vec<Vec<u8>>)>,
+        dbs: Vec<Db>,
+    }
+
+    struct Recorder<'a>(&'a mut Vec<(usize, Vec<Vec<u8>>)>);
+
+    impl FeedSink for Recorder<'_> {
+        fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
+            self.0.push((db, argv.to_vec()));
+        }
+    }
+
+    impl FeedHost for Host {
+        type Sink<'a> = Recorder<'a>;
+        fn feed_state(&mut self) -> &mut Feed {
+            &mut self.feed
+        }
+        fn feed_and_sink(&mut self) -> (&mut Feed, Recorder<'_>) {
+            (&mut self.feed, Recorder(&mut self.fed))
+        }
+        fn dirty(&self) -> u64 {
+            self.dirty
+        }
+        fn has_consumer(&self) -> bool {
+            !self.off
+        }
+        fn flush_lazy_expired(&mut self) {
+            let mut sink = Recorder(&mut self.fed);
+            self.feed.propagate_lazily_expired(&mut self.dbs, &mut sink);
+        }
+    }
+
+    fn args(s: &str) -> Vec<Vec<u8>> {
+        s.split(' ').map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    /// Runs one command in `db` as `call_argv` does; `handler` may write (bump dirty) and ask
+    /// for a replacement.
+    fn run(h: &mut Host, db: usize, cmd: &str, handler: impl FnOnce(&mut Host)) {
+        let before = before_command(h);
+        handler(h);
+        after_command(h, db, &args(cmd), before, cmd != "EXEC");
+    }
+
+    fn write(h: &mut Host) {
+        h.dirty += 1;
+    }
+
+    fn fed(h: &Host) -> Vec<(usize, String)> {
+        h.fed
+            .iter()
+            .map(|(db, a)| {
+                let words: Vec<String> =
+                    a.iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+                (*db, words.join(" "))
+            })
+            .collect()
+    }
+
+    fn pairs(v: &[(usize, &str)]) -> Vec<(usize, String)> {
+        v.iter().map(|(d, s)| (*d, s.to_string())).collect()
+    }
+
+    #[test]
+    fn a_write_is_fed_as_itself_when_its_unit_ends() {
+        let mut h = Host::default();
+        run(&mut h, 3, "SET k v", write);
+        assert!(h.fed.is_empty(), "nothing leaves before the unit ends");
+        end_unit(&mut h);
+        assert_eq!(fed(&h), pairs(&[(3, "SET k v")]));
+    }
+
+    #[test]
+    fn a_read_or_a_write_that_changed_nothing_is_not_fed() {
+        let mut h = Host::default();
+        run(&mut h, 0, "GET k", |_| {});
+        end_unit(&mut h);
+        assert!(h.fed.is_empty());
+    }
+
+    #[test]
+    fn nothing_is_recorded_without_a_consumer() {
+        let mut h = Host { off: true, ..Host::default() };
+        run(&mut h, 0, "SET k v", write);
+        end_unit(&mut h);
+        assert!(h.fed.is_empty());
+    }
+
+    #[test]
+    fn select_is_left_to_the_consumer_which_gets_each_commands_db() {
+        let mut h = Host::default();
+        run(&mut h, 0, "SET a 1", write);
+        end_unit(&mut h);
+        run(&mut h, 5, "SET b 2", write);
+        end_unit(&mut h);
+        assert_eq!(fed(&h), pairs(&[(0, "SET a 1"), (5, "SET b 2")]));
+    }
+
+    #[test]
+    fn a_unit_of_several_commands_is_wrapped_in_multi_exec_in_the_first_db() {
+        // A push that served a blocked client: the push, then the client's pop, one unit.
+        let mut h = Host::default();
+        run(&mut h, 2, "LPUSH l x", write);
+        run(&mut h, 2, "BLPOP l 0", |h| {
+            write(h);
+            h.feed.propagate_as(args("LPOP l"));
+        });
+        end_unit(&mut h);
+        assert_eq!(fed(&h), pairs(&[(2, "MULTI"), (2, "LPUSH l x"), (2, "LPOP l"), (2, "EXEC")]));
+    }
+
+    #[test]
+    fn replacements_many_none_and_also_propagate() {
+        let mut h = Host::default();
+        run(&mut h, 0, "SPOP s 2", |h| {
+            write(h);
+            h.feed.propagate_many(vec![args("SREM s a"), args("SREM s b")]);
+        });
+        end_unit(&mut h);
+        run(&mut h, 0, "SET k v", |h| {
+            write(h);
+            h.feed.propagate_none();
+        });
+        end_unit(&mut h);
+        run(&mut h, 1, "INCR n", |h| {
+            write(h);
+            h.feed.also_propagate(1, args("DEL other"));
+        });
+        end_unit(&mut h);
+        assert_eq!(
+            fed(&h),
+            pairs(&[
+                (0, "MULTI"),
+                (0, "SREM s a"),
+                (0, "SREM s b"),
+                (0, "EXEC"),
+                (1, "MULTI"),
+                (1, "DEL other"),
+                (1, "INCR n"),
+                (1, "EXEC"),
+            ])
+        );
+    }
+
+    #[test]
+    fn exec_feeds_its_commands_not_itself_and_keeps_each_replacement_to_its_command() {
+        let mut h = Host::default();
+        let outer = before_command(&mut h);
+        // A replacement asked before the queue runs belongs to EXEC, not to its commands.
+        h.feed.propagate_none();
+        assert!(h.feed.nested());
+        run(&mut h, 0, "SET a 1", write);
+        run(&mut h, 0, "GETSET a 2", |h| {
+            write(h);
+            h.feed.propagate_as(args("SET a 2"));
+        });
+        run(&mut h, 0, "SET b 3", write);
+        after_command(&mut h, 0, &args("EXEC"), outer, false);
+        assert!(!h.feed.nested());
+        end_unit(&mut h);
+        assert_eq!(
+            fed(&h),
+            pairs(&[(0, "MULTI"), (0, "SET a 1"), (0, "SET a 2"), (0, "SET b 3"), (0, "EXEC")])
+        );
+    }
+
+    #[test]
+    fn nothing_is_fed_while_disabled_and_the_unit_is_dropped() {
+        let mut h = Host::default();
+        h.feed.disabled = true;
+        run(&mut h, 0, "SET k v", write);
+        end_unit(&mut h);
+        propagate_now(&mut h, 0, args("DEL k"));
+        h.feed.disabled = false;
+        end_unit(&mut h);
+        assert!(h.fed.is_empty());
+    }
+
+    #[test]
+    fn expiry_deletions_are_fed_at_once_outside_the_unit() {
+        let mut h = Host { dbs: (0..3).map(Db::new).collect(), ..Host::default() };
+        run(&mut h, 0, "SET k v", write);
+        propagate_now(&mut h, 1, args("DEL gone"));
+        h.dbs[2].lazily_expired.push(b"old".to_vec().into_boxed_slice());
+        end_unit(&mut h);
+        assert_eq!(fed(&h), pairs(&[(1, "DEL gone"), (2, "DEL old"), (0, "SET k v")]));
+    }
 }

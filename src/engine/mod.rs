@@ -1,8 +1,10 @@
 //! Subsystems that own their state: blocking queues (`blocking`), the propagation feed
 //! (`feed`), pub/sub and keyspace notifications (`pubsub`), eviction (`evict`), the active
 //! expire cycle (`expire`), the latency monitor (`latency`), the allocator's memory figures
-//! (`memory`). The layer's rule: they never name the server aggregate (`crate::app`); the
-//! import-rule test (tests/layers.rs) lists the ones that still do.
+//! (`memory`), the session state a client holds (`session`). The layer's rule: they never
+//! name the server aggregate (`crate::app`); what they need from it is a trait they define
+//! and `app::engine_host` implements. The import-rule test (tests/layers.rs) lists the files
+//! that still name it.
 
 pub mod blocking;
 pub mod evict;
@@ -11,3 +13,4 @@ pub mod feed;
 pub mod latency;
 pub mod memory;
 pub mod pubsub;
+pub mod session;

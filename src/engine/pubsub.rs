@@ -7,6 +7,10 @@
 //! A message is appended to each receiver's output buffer (RESP3 clients get a push type) and
 //! the receiver is queued for writing before the next poll. A subscriber whose output grows
 //! past the pubsub `client-output-buffer-limit` is closed, as Redis does.
+//!
+//! The registry is this module's state; the clients (to deliver to) and the notification
+//! settings belong to the top layer, reached through `PubSubHost`. (`CommandEvent` below still
+//! takes the server: it is moving into the command table.)
 
 use std::collections::HashMap;
 
@@ -14,6 +18,17 @@ use crate::app::server::Server;
 use crate::config::custom::notify;
 use crate::net::client::Client;
 use tine_core::protocol::{Resp, reply};
+
+/// What pub/sub needs from the layer that owns the clients.
+pub(crate) trait PubSubHost {
+    fn pubsub(&mut self) -> &mut PubSub;
+    /// `notify-keyspace-events` parsed (0: off).
+    fn notify_flags(&self) -> u32;
+    /// Appends a message to the output of the client in `slot` with `write` (if it is in its
+    /// slot), closes it if that passes its pubsub output limit, and queues it for writing.
+    /// False when no client is there.
+    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Client)) -> bool;
+}
 
 /// The subscription registry.
 #[derive(Default)]
@@ -48,17 +63,18 @@ pub fn frame(
 }
 
 /// Delivers `message` on `channel` to every subscriber; returns how many received it.
-pub fn publish(
-    srv: &mut Server,
+pub(crate) fn publish<H: PubSubHost>(
+    srv: &mut H,
     channel: &[u8],
     message: &[u8],
     publisher: Option<&mut Client>,
 ) -> i64 {
     let mut targets: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
-    if let Some(slots) = srv.pubsub.channels.get(channel) {
+    let registry = srv.pubsub();
+    if let Some(slots) = registry.channels.get(channel) {
         targets.extend(slots.iter().map(|&s| (s, None)));
     }
-    for (pat, slot) in &srv.pubsub.patterns {
+    for (pat, slot) in &registry.patterns {
         if tine_core::base::glob_match(pat, channel, false) {
             targets.push((*slot, Some(pat.clone())));
         }
@@ -84,18 +100,16 @@ pub fn publish(
             delivered += 1;
             continue;
         }
-        if let Some(c) = srv.clients.get_mut(slot) {
-            deliver(c);
-            enforce_pubsub_limit(&srv.config.client_output_buffer_limit, c);
-            srv.note_pending_write(slot);
+        if srv.deliver(slot, deliver) {
             delivered += 1;
         }
     }
     delivered
 }
 
-/// Closes a subscriber whose pending output passed the pubsub hard limit.
-fn enforce_pubsub_limit(limits: &str, c: &mut Client) {
+/// Closes a subscriber whose pending output passed the pubsub hard limit
+/// (`client-output-buffer-limit`'s text).
+pub(crate) fn enforce_pubsub_limit(limits: &str, c: &mut Client) {
     let parts: Vec<&str> = limits.split_whitespace().collect();
     let hard = parts
         .chunks(4)
@@ -115,8 +129,8 @@ fn enforce_pubsub_limit(limits: &str, c: &mut Client) {
 
 /// Publishes a keyspace notification for `event` on `key` in `db`, if the configured classes
 /// include `class` (Redis's notifyKeyspaceEvent).
-pub fn notify(srv: &mut Server, class: u32, event: &str, key: &[u8], db: usize) {
-    let flags = srv.notify_flags;
+pub(crate) fn notify<H: PubSubHost>(srv: &mut H, class: u32, event: &str, key: &[u8], db: usize) {
+    let flags = srv.notify_flags();
     if flags & class == 0 || flags & (notify::KEYSPACE | notify::KEYEVENT) == 0 {
         return;
     }
@@ -132,16 +146,17 @@ pub fn notify(srv: &mut Server, class: u32, event: &str, key: &[u8], db: usize) 
 }
 
 /// Removes every subscription of a closing client.
-pub fn forget_client(srv: &mut Server, c: &Client) {
+pub(crate) fn forget_client<H: PubSubHost>(srv: &mut H, c: &Client) {
+    let registry = srv.pubsub();
     for ch in &c.channels {
-        if let Some(v) = srv.pubsub.channels.get_mut(ch) {
+        if let Some(v) = registry.channels.get_mut(ch) {
             v.retain(|&s| s != c.slot);
             if v.is_empty() {
-                srv.pubsub.channels.remove(ch);
+                registry.channels.remove(ch);
             }
         }
     }
-    srv.pubsub.patterns.retain(|(_, s)| *s != c.slot);
+    registry.patterns.retain(|(_, s)| *s != c.slot);
 }
 
 /// The keyspace event of a collection command that changes the one key it names first,

@@ -29,8 +29,6 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 
-use crate::app::server::Server;
-
 /// Windows that may end without an event between two cron ticks, on an idle server.
 pub const MAX_MISSES: u32 = 4;
 /// A busy server may miss once more for every this many windows that caught an event (under
@@ -52,14 +50,21 @@ impl BusyPoll {
         *self = BusyPoll::default();
     }
 
-    /// How long to poll without blocking before sleeping, given whether the last poll
-    /// returned events and how long the loop would sleep.
-    pub fn window(&self, srv: &Server, last_poll_busy: bool, sleep: Duration) -> Duration {
-        let usec = srv.config.busy_poll_usec as u64;
+    /// How long to poll without blocking before sleeping, given `busy-poll-usec`, whether a
+    /// fork child is alive, whether the last poll returned events and how long the loop would
+    /// sleep.
+    pub fn window(
+        &self,
+        busy_poll_usec: i64,
+        child_alive: bool,
+        last_poll_busy: bool,
+        sleep: Duration,
+    ) -> Duration {
+        let usec = busy_poll_usec as u64;
         if usec == 0
             || !last_poll_busy
             || self.misses >= MAX_MISSES + self.hits / HITS_PER_EXTRA_MISS
-            || srv.persist.child.is_some()
+            || child_alive
             || sleep.is_zero()
         {
             return Duration::ZERO;

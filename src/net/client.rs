@@ -1,6 +1,12 @@
 //! One connected client: its socket, query buffer and request parser, reply buffer, and the
 //! session state commands read and change (selected db, protocol version, name, flags).
 //!
+//! The session part is still on this struct, so transport names two engine types: the MULTI
+//! queue (`engine::session::MultiState`) and what a blocked client waits for
+//! (`engine::blocking::BlockedOn`). DESIGN.md puts the session in engine and keeps net to the
+//! connection; that split changes the client type every command handler takes, so it is left
+//! for a step of its own.
+//!
 //! Replies are appended to `obuf` by the `add_*` methods, which pick the RESP2 or RESP3 form
 //! and honour `CLIENT REPLY OFF|SKIP`. The event loop writes `obuf` to the socket after the
 //! commands of one read have run, so a pipeline's replies leave in one write.
@@ -160,7 +166,7 @@ pub struct Client {
     /// True while commands of this client wait for CLIENT PAUSE to end.
     pub paused: bool,
     /// Inside MULTI: the queued commands.
-    pub multi: Option<crate::commands::multi::MultiState>,
+    pub multi: Option<crate::engine::session::MultiState>,
     /// True while EXEC runs the queue (blocking commands do not block then).
     pub in_exec: bool,
     /// WATCHed keys: (db, key, had a TTL when watched).

@@ -4,6 +4,9 @@
 //! leading `-` marks an address that may be missing on this host (skipped with a warning
 //! instead of failing startup). IPv6 sockets are IPV6_V6ONLY so `0.0.0.0` and `::` can share
 //! the port. `port 0` means no TCP listener.
+//!
+//! What to bind comes in as a [`ListenSpec`] of plain values (the top layer fills it from the
+//! configuration), so transport knows nothing of the directive table.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -12,7 +15,6 @@ use mio::net::{TcpListener, UnixListener};
 use mio::{Interest, Registry, Token};
 use socket2::{Domain, Socket, Type};
 
-use crate::config::Config;
 use tine_core::log;
 use tine_core::log::Level;
 
@@ -20,6 +22,20 @@ pub enum Listener {
     Tcp(TcpListener),
     /// The listener and its path.
     Unix(UnixListener, String),
+}
+
+/// What to listen on: the `bind`, `port`, `tcp-backlog`, `unixsocket` and `unixsocketperm`
+/// directives' values.
+pub struct ListenSpec {
+    /// The `bind` addresses, as written (`*`, `::*`, a leading `-` for optional ones).
+    pub bind: Vec<String>,
+    /// The TCP port; 0 for no TCP listener.
+    pub port: i64,
+    pub tcp_backlog: i64,
+    /// The unix socket's path; empty for none.
+    pub unixsocket: String,
+    /// Its permissions; 0 leaves them as created.
+    pub unixsocketperm: i64,
 }
 
 /// The bound listeners; listener `i` is registered with `Token(i)`.
@@ -30,11 +46,11 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    pub fn bind(config: &Config, registry: &Registry) -> io::Result<Listeners> {
+    pub fn bind(config: &ListenSpec, registry: &Registry) -> io::Result<Listeners> {
         let mut list = Vec::new();
         let mut port = 0u16;
         if config.port != 0 {
-            for addr in config.bind_addrs() {
+            for addr in &config.bind {
                 let (optional, host) = match addr.strip_prefix('-') {
                     Some(h) => (true, h.to_string()),
                     None => (false, addr.clone()),

@@ -1,12 +1,12 @@
 //! The append-only file, as Redis 7.0's multi-part AOF (Redis's aof.c is the model).
 //!
-//! Every write command reaches the AOF through the propagation feed (`crate::engine::feed`):
-//! [`feed`] appends it, in RESP, to an in-memory buffer, with a SELECT when the db changes
-//! and a `#TS:<unix time>` annotation each second with `aof-timestamp-enabled yes`. The event
-//! loop writes the buffer before it sends any reply and fsyncs it per `appendfsync`
-//! (`writer.rs`). The files — a base, incr files, history — are listed by the manifest
-//! (`manifest.rs`) in `appenddirname`; BGREWRITEAOF (`rewrite.rs`) writes a new base in a
-//! fork child while the parent appends to a new incr file, then commits a new manifest. At
+//! Every write command reaches the AOF through the propagation feed (`crate::engine::feed`),
+//! whose sink `AofFeed` appends it, in RESP, to an in-memory buffer, with a SELECT when the
+//! db changes and a `#TS:<unix time>` annotation each second with `aof-timestamp-enabled yes`.
+//! The event loop writes the buffer before it sends any reply and fsyncs it per
+//! `appendfsync` (`writer.rs`). The files — a base, incr files, history — are listed by the
+//! manifest (`manifest.rs`) in `appenddirname`; BGREWRITEAOF (`rewrite.rs`) writes a new base
+//! in a fork child while the parent appends to a new incr file, then commits a new manifest. At
 //! startup with `appendonly yes` the AOF, not dump.rdb, is loaded (`loader.rs`), on a
 //! background thread while clients get -LOADING.
 //!
@@ -139,30 +139,40 @@ pub fn rewrite_in_progress<H: PersistHost>(h: &H) -> bool {
     h.persist_state().child.as_ref().is_some_and(|c| c.kind == ChildKind::AofRewrite)
 }
 
-/// Appends one propagated command to the AOF buffer (Redis's feedAppendOnlyFile).
-pub fn feed<H: PersistHost>(h: &mut H, db: usize, argv: &[Vec<u8>]) {
-    let rewriting = rewrite_in_progress(h);
-    let p = h.parts();
-    let accepting = match p.aof.status {
-        Status::Off => false,
-        Status::On => true,
-        Status::WaitRewrite => rewriting,
-    };
-    if !accepting {
-        return;
-    }
-    let w = &mut p.aof.w;
-    if p.config.aof_timestamp_enabled {
-        let now = base::unix_time();
-        if let Some(ts) = w.timestamp_annotation(now, false) {
-            w.buf.extend_from_slice(ts.as_bytes());
+/// The AOF as a sink of the propagation feed (`crate::engine::feed::FeedSink`): what it
+/// borrows to append one command, so the feed need not know the server.
+pub(crate) struct AofFeed<'a> {
+    pub aof: &'a mut AofState,
+    /// The running child, if any: with `WaitRewrite` the AOF accepts commands only while the
+    /// first rewrite runs.
+    pub child: Option<&'a crate::fork::RunningChild>,
+    /// `aof-timestamp-enabled`.
+    pub timestamps: bool,
+}
+
+impl crate::engine::feed::FeedSink for AofFeed<'_> {
+    /// Appends one propagated command to the AOF buffer (Redis's feedAppendOnlyFile).
+    fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
+        let accepting = match self.aof.status {
+            Status::Off => false,
+            Status::On => true,
+            Status::WaitRewrite => self.child.is_some_and(|c| c.kind == ChildKind::AofRewrite),
+        };
+        if !accepting {
+            return;
         }
+        if self.timestamps {
+            let now = base::unix_time();
+            if let Some(ts) = self.aof.w.timestamp_annotation(now, false) {
+                self.aof.w.buf.extend_from_slice(ts.as_bytes());
+            }
+        }
+        if self.aof.w.selected_db != Some(db) {
+            writer::cat_select(&mut self.aof.w.buf, db);
+            self.aof.w.selected_db = Some(db);
+        }
+        writer::cat_command(&mut self.aof.w.buf, argv);
     }
-    if w.selected_db != Some(db) {
-        writer::cat_select(&mut w.buf, db);
-        w.selected_db = Some(db);
-    }
-    writer::cat_command(&mut w.buf, argv);
 }
 
 /// The text of an errno, as strerror(3).
@@ -681,6 +691,13 @@ mod tests {
     use crate::fork::RunningChild;
     use crate::persist::child_slot::{self, ChildJob};
     use crate::persist::testing::FakeHost;
+
+    /// The AOF's feed sink over the fake host, as the server builds it (app/engine_host.rs).
+    fn feed(h: &mut FakeHost, db: usize, argv: &[Vec<u8>]) {
+        use crate::engine::feed::FeedSink;
+        let timestamps = h.config.aof_timestamp_enabled;
+        AofFeed { aof: &mut h.aof, child: h.state.child.as_ref(), timestamps }.feed(db, argv);
+    }
 
     struct Nothing;
     impl ChildJob<FakeHost> for Nothing {

@@ -1,0 +1,230 @@
+//! The server aggregate as the host of the engine's subsystems: the traits engine defines for
+//! what a subsystem needs from above (`engine::feed::FeedHost`, ...) are implemented here, so
+//! engine never names `Server` and `server.rs` stays the plain aggregate.
+
+use crate::app::server::Server;
+use std::time::Instant;
+
+use crate::engine::blocking::{Blocking, BlockingHost, EndWait, Served, Waiter};
+use crate::engine::evict::{EvictHost, EvictionPool};
+use crate::engine::expire::ExpireHost;
+use crate::engine::feed::{Feed, FeedHost};
+use crate::engine::pubsub::{PubSub, PubSubHost};
+use crate::net::client::Client;
+use crate::persist::aof::{AofFeed, Status};
+use tine_core::keyspace::Db;
+
+impl FeedHost for Server {
+    type Sink<'a> = AofFeed<'a>;
+
+    #[inline]
+    fn feed_state(&mut self) -> &mut Feed {
+        &mut self.prop
+    }
+
+    #[inline]
+    fn feed_and_sink(&mut self) -> (&mut Feed, AofFeed<'_>) {
+        let sink = AofFeed {
+            aof: &mut self.aof,
+            child: self.persist.child.as_ref(),
+            timestamps: self.config.aof_timestamp_enabled,
+        };
+        (&mut self.prop, sink)
+    }
+
+    #[inline]
+    fn dirty(&self) -> u64 {
+        self.dirty
+    }
+
+    /// The AOF, on or being turned on (replicas will be the next consumer).
+    #[inline]
+    fn has_consumer(&self) -> bool {
+        self.aof.status != Status::Off
+    }
+
+    /// Keys deleted by lazy expiry during the command (found by lookups in `Db`). Those a
+    /// database's own lookups deleted are first counted and announced as
+    /// `Server::expire_if_needed` does for the rest, so no path can forget `expired_keys` or
+    /// the "expired" event; then the feed turns them all into DEL. (Announcing every db's keys
+    /// before feeding any is the same output: events go to clients, DELs to the sink.)
+    #[inline]
+    fn flush_lazy_expired(&mut self) {
+        if !tine_core::keyspace::take_lazily_expired() {
+            return;
+        }
+        self.announce_lazily_expired();
+        let mut sink = AofFeed {
+            aof: &mut self.aof,
+            child: self.persist.child.as_ref(),
+            timestamps: self.config.aof_timestamp_enabled,
+        };
+        self.prop.propagate_lazily_expired(&mut self.dbs, &mut sink);
+    }
+}
+
+impl EvictHost for Server {
+    fn config(&self) -> &crate::config::Config {
+        &self.config
+    }
+
+    fn loading(&self) -> bool {
+        self.loading.is_some()
+    }
+
+    fn evict_parts(&mut self) -> (&mut [Db], &mut EvictionPool) {
+        (&mut self.dbs, &mut self.eviction_pool)
+    }
+
+    fn evicted(&mut self, db: usize, key: &[u8]) {
+        self.stats.evicted_keys += 1;
+        self.dirty += 1;
+        self.notify(crate::config::custom::notify::EVICTED, "evicted", key, db);
+    }
+}
+
+impl PubSubHost for Server {
+    fn pubsub(&mut self) -> &mut PubSub {
+        &mut self.pubsub
+    }
+
+    fn notify_flags(&self) -> u32 {
+        self.notify_flags
+    }
+
+    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Client)) -> bool {
+        let Some(c) = self.clients.get_mut(slot) else {
+            return false;
+        };
+        write(c);
+        crate::engine::pubsub::enforce_pubsub_limit(&self.config.client_output_buffer_limit, c);
+        self.note_pending_write(slot);
+        true
+    }
+}
+
+impl ExpireHost for Server {
+    fn dbs(&mut self) -> &mut [Db] {
+        &mut self.dbs
+    }
+
+    fn expired(&mut self, db: usize, key: &[u8]) {
+        self.stats.expired_keys += 1;
+        self.notify(crate::config::custom::notify::EXPIRED, "expired", key, db);
+        crate::engine::feed::propagate_now(self, db, vec![b"DEL".to_vec(), key.to_vec()]);
+    }
+}
+
+impl BlockingHost for Server {
+    fn blocking(&mut self) -> &mut Blocking {
+        &mut self.blocking
+    }
+
+    fn dbs(&mut self) -> &mut [Db] {
+        &mut self.dbs
+    }
+
+    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]) {
+        (&mut self.blocking, &mut self.dbs)
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.now_ms = tine_core::base::mstime();
+        self.dbs[db].get(key, self.now_ms).is_some()
+    }
+
+    fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {
+        // The client running the current command is out of its slot; it cannot be blocked.
+        let Some(mut c) = self.clients.take(w.slot) else {
+            return;
+        };
+        let ready = c.id == w.id && c.blocked.as_ref().is_some_and(|b| b.db == db);
+        if ready {
+            // A blocked client runs no command, so its selected db is still `db`.
+            let b = c.blocked.as_mut().expect("checked");
+            let argv = std::mem::take(&mut b.argv);
+            let retry = b.retry;
+            let start = Instant::now();
+            // What the retry changed is propagated as what it says (LPOP, LMOVE...).
+            let before = crate::engine::feed::before_command(self);
+            let served = retry(self, &mut c, &argv, key);
+            crate::engine::feed::after_command(self, db, &argv, before, true);
+            crate::engine::feed::end_unit(self);
+            let usec = start.elapsed().as_micros() as u64;
+            if let Some(b) = c.blocked.as_mut() {
+                b.argv = argv;
+            }
+            if served == Served::Done {
+                self.finish_blocked(&mut c, usec);
+            }
+        }
+        self.clients.put_back(c);
+    }
+
+    fn end_wait(&mut self, slot: Option<usize>, id: u64, how: EndWait) -> bool {
+        let slot = match slot {
+            Some(slot) => slot,
+            None => match self.clients.iter().find(|c| c.id == id && c.blocked.is_some()) {
+                Some(c) => c.slot,
+                None => return false,
+            },
+        };
+        let Some(mut c) = self.clients.take(slot) else {
+            return false;
+        };
+        let on_timeout = match c.blocked.as_ref() {
+            Some(b) if c.id == id => Some(b.on_timeout),
+            _ => None,
+        };
+        if let Some(on_timeout) = on_timeout {
+            match how {
+                EndWait::Error => c.add_error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                EndWait::Timeout => on_timeout.send(&mut c),
+            }
+            self.finish_blocked(&mut c, 0);
+        }
+        self.clients.put_back(c);
+        on_timeout.is_some()
+    }
+}
+
+impl Server {
+    /// Unblocks a client that got its reply: statistics of its command (counted when it
+    /// completes, as Redis does, with `usec` spent serving it), then its output is written
+    /// and its queued commands run.
+    fn finish_blocked(&mut self, c: &mut Client, usec: u64) {
+        let Some(b) = self.blocking.detach(&mut self.dbs, c) else {
+            return;
+        };
+        if let Some(r) = crate::commands::registry().lookup(&b.argv[0]) {
+            let stats = &mut self.cmd_stats[r.id];
+            stats.calls += 1;
+            stats.usec += usec;
+            if !c.errors.is_empty() {
+                stats.failed_calls += 1;
+            }
+        }
+        crate::commands::finish_errors(self, c);
+        self.note_pending_write(c.slot);
+        self.pending_input.push(c.slot);
+    }
+
+    /// Counts and announces the keys a database's own lookups expired (`expired_unreported`)
+    /// in the databases that have lazily expired keys to feed.
+    #[cold]
+    fn announce_lazily_expired(&mut self) {
+        for id in 0..self.dbs.len() {
+            if self.dbs[id].lazily_expired.is_empty() {
+                continue;
+            }
+            for key in std::mem::take(&mut self.dbs[id].expired_unreported) {
+                self.stats.expired_keys += 1;
+                self.notify(crate::config::custom::notify::EXPIRED, "expired", &key, id);
+            }
+        }
+    }
+}
