@@ -305,13 +305,25 @@ impl RunningChild {
     /// info pipe is /dev/null: draining reports finds none.
     #[cfg(test)]
     pub(crate) fn for_test(pid: i32, kind: ChildKind) -> RunningChild {
+        let info = File::open("/dev/null").expect("/dev/null");
+        RunningChild::new(pid, kind, Instant::now(), 0, info)
+    }
+
+    /// The parent's handle on a child just forked, before any report arrived.
+    fn new(
+        pid: i32,
+        kind: ChildKind,
+        started: Instant,
+        fork_usec: u64,
+        info: File,
+    ) -> RunningChild {
         RunningChild {
             pid,
             kind,
-            started: Instant::now(),
+            started,
             started_unix: tine_core::base::unix_time(),
-            fork_usec: 0,
-            info: File::open("/dev/null").expect("/dev/null"),
+            fork_usec,
+            info,
             partial: Vec::new(),
             report: ChildReport::default(),
             cow_peak: 0,
@@ -406,21 +418,7 @@ where
     let fork_usec = started.elapsed().as_micros() as u64;
     drop(info_write);
     set_nonblocking(info_read.as_raw_fd())?;
-    Ok(RunningChild {
-        pid,
-        kind,
-        started,
-        started_unix: tine_core::base::unix_time(),
-        fork_usec,
-        info: File::from(info_read),
-        partial: Vec::new(),
-        report: ChildReport::default(),
-        cow_peak: 0,
-        cow_updated: None,
-        keys_total: 0,
-        temp_file: None,
-        killed_on_purpose: false,
-    })
+    Ok(RunningChild::new(pid, kind, started, fork_usec, File::from(info_read)))
 }
 
 /// The child's whole life. Never returns.
