@@ -14,9 +14,9 @@
 
 use std::collections::HashMap;
 
+use super::session::Session;
 use crate::app::server::Server;
 use crate::config::custom::notify;
-use crate::net::client::Client;
 use tine_core::protocol::{Resp, reply};
 
 /// What pub/sub needs from the layer that owns the clients.
@@ -27,7 +27,7 @@ pub(crate) trait PubSubHost {
     /// Appends a message to the output of the client in `slot` with `write` (if it is in its
     /// slot), closes it if that passes its pubsub output limit, and queues it for writing.
     /// False when no client is there.
-    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Client)) -> bool;
+    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Session)) -> bool;
 }
 
 /// The subscription registry.
@@ -67,7 +67,7 @@ pub(crate) fn publish<H: PubSubHost>(
     srv: &mut H,
     channel: &[u8],
     message: &[u8],
-    publisher: Option<&mut Client>,
+    publisher: Option<&mut Session>,
 ) -> i64 {
     let mut targets: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
     let registry = srv.pubsub();
@@ -82,7 +82,7 @@ pub(crate) fn publish<H: PubSubHost>(
     let mut publisher = publisher;
     let mut delivered = 0;
     for (slot, pattern) in targets {
-        let deliver = |c: &mut Client| {
+        let deliver = |c: &mut Session| {
             let resp = c.resp;
             match &pattern {
                 None => frame(&mut c.obuf, resp, b"message", &[Some(channel), Some(message)], None),
@@ -108,15 +108,15 @@ pub(crate) fn publish<H: PubSubHost>(
 }
 
 /// Closes a subscriber whose pending output passed the pubsub hard limit
-/// (`client-output-buffer-limit`'s text).
-pub(crate) fn enforce_pubsub_limit(limits: &str, c: &mut Client) {
+/// (`client-output-buffer-limit`'s text); `pending` is its output not yet written.
+pub(crate) fn enforce_pubsub_limit(limits: &str, c: &mut Session, pending: usize) {
     let parts: Vec<&str> = limits.split_whitespace().collect();
     let hard = parts
         .chunks(4)
         .find(|g| g[0] == "pubsub")
         .and_then(|g| g[1].parse::<usize>().ok())
         .unwrap_or(0);
-    if hard > 0 && c.pending_output() > hard && !c.close_asap {
+    if hard > 0 && pending > hard && !c.close_asap {
         c.close_asap = true;
         tine_core::log!(
             tine_core::log::Level::Warning,
@@ -146,7 +146,7 @@ pub(crate) fn notify<H: PubSubHost>(srv: &mut H, class: u32, event: &str, key: &
 }
 
 /// Removes every subscription of a closing client.
-pub(crate) fn forget_client<H: PubSubHost>(srv: &mut H, c: &Client) {
+pub(crate) fn forget_client<H: PubSubHost>(srv: &mut H, c: &Session) {
     let registry = srv.pubsub();
     for ch in &c.channels {
         if let Some(v) = registry.channels.get_mut(ch) {
