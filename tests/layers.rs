@@ -48,8 +48,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("commands/sort.rs", "app"),
     ("commands/strings.rs", "app"),
     ("commands/zset.rs", "app"),
-    ("engine/blocking.rs", "app"),
-    ("engine/pubsub.rs", "app"),
 ];
 
 fn layer_of(rel: &Path) -> Option<String> {

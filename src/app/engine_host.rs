@@ -157,7 +157,10 @@ impl BlockingHost for Server {
             let start = Instant::now();
             // What the retry changed is propagated as what it says (LPOP, LMOVE...).
             let before = crate::engine::feed::before_command(self);
-            let served = retry(self, c, &argv, key);
+            let served = match crate::commands::RETRIES.get(retry.0 as usize) {
+                Some(retry) => retry(self, c, &argv, key),
+                None => Served::KeepWaiting,
+            };
             crate::engine::feed::after_command(self, db, &argv, before, true);
             crate::engine::feed::end_unit(self);
             let usec = start.elapsed().as_micros() as u64;

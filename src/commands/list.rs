@@ -747,10 +747,10 @@ pub fn blmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
         c.add_null_array();
         return;
     }
-    blocking::block_for_keys(srv, c, keys, deadline, argv, serve_blmpop);
+    blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BLMPOP);
 }
 
-fn serve_blmpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_blmpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     if !matches!(srv.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }
@@ -806,7 +806,7 @@ fn bpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End) {
         c.add_null_array();
         return;
     }
-    blocking::block_for_keys(srv, c, keys, deadline, argv, serve_bpop);
+    blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BPOP);
 }
 
 pub fn blpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
@@ -817,7 +817,7 @@ pub fn brpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     bpop_generic(srv, c, argv, End::Tail);
 }
 
-fn serve_bpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_bpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     let end = if argv[0].eq_ignore_ascii_case(b"brpop") { End::Tail } else { End::Head };
     let db = c.db;
     let now = srv.now_ms;
@@ -868,7 +868,7 @@ fn bmove_generic(
                 c.add_null();
                 return;
             }
-            blocking::block_for_keys(srv, c, &argv[1..2], deadline, argv, serve_bmove);
+            blocking::block_for_keys(srv, c, &argv[1..2], deadline, argv, super::retry::BMOVE);
         }
     }
 }
@@ -889,7 +889,7 @@ pub fn brpoplpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
 
 /// Serves BLMOVE / BRPOPLPUSH from its ready source. A destination of the wrong type ends the
 /// wait with WRONGTYPE and leaves the source untouched, as Redis 7.0 does.
-fn serve_bmove(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_bmove(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     if !matches!(srv.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }

@@ -118,6 +118,33 @@ use crate::engine::session::Session;
 pub type Argv = [Vec<u8>];
 pub type Handler = fn(&mut Server, &mut Session, &Argv);
 
+/// A blocking command's retry: serves a client blocked with `argv` once `key` is ready
+/// (`engine::blocking`). Engine stores only its number in `RETRIES` (`retry`).
+pub(crate) type RetryFn =
+    fn(&mut Server, &mut Session, &Argv, &[u8]) -> crate::engine::blocking::Served;
+
+/// The numbers of the retries in `RETRIES`, which blocking commands hand to
+/// `engine::blocking::block_for_keys`.
+pub(crate) mod retry {
+    use crate::engine::blocking::Retry;
+    pub(crate) const BLMPOP: Retry = Retry(0);
+    pub(crate) const BPOP: Retry = Retry(1);
+    pub(crate) const BMOVE: Retry = Retry(2);
+    pub(crate) const BZPOPMIN: Retry = Retry(3);
+    pub(crate) const BZPOPMAX: Retry = Retry(4);
+    pub(crate) const BZMPOP: Retry = Retry(5);
+}
+
+/// The retry functions, in the order of their numbers in `retry`.
+pub(crate) const RETRIES: [RetryFn; 6] = [
+    list::serve_blmpop,
+    list::serve_bpop,
+    list::serve_bmove,
+    zset::serve_bzpopmin,
+    zset::serve_bzpopmax,
+    zset::serve_bzmpop,
+];
+
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
 pub(crate) fn container(_srv: &mut Server, c: &mut Session, argv: &Argv) {
@@ -494,12 +521,19 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
         srv.now_ms = start_us / 1000;
     }
     c.last_cmd = r.full_name.as_str();
-    let event = crate::engine::pubsub::CommandEvent::before(srv, c.db, r.cmd.notify.as_ref(), argv);
+    let event = crate::engine::pubsub::CommandEvent::before(
+        srv.notify_flags,
+        &srv.dbs[c.db],
+        c.db,
+        r.cmd.notify.as_ref(),
+        argv,
+    );
     let before = crate::engine::feed::before_command(srv);
     let dirty_before = srv.dirty;
     (r.cmd.handler)(srv, c, argv);
     if let Some(ev) = event.filter(|_| srv.dirty > dirty_before) {
-        ev.after(srv);
+        let exists = srv.dbs[ev.db()].peek(ev.key()).is_some();
+        ev.after(srv, exists);
     }
     crate::engine::feed::after_command(
         srv,

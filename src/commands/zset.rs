@@ -1229,7 +1229,7 @@ fn bzpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, from_max: bool)
                 c.add_null_array();
                 return;
             }
-            let serve = if from_max { serve_bzpopmax } else { serve_bzpopmin };
+            let serve = if from_max { super::retry::BZPOPMAX } else { super::retry::BZPOPMIN };
             crate::engine::blocking::block_for_keys(srv, c, keys, deadline, argv, serve);
         }
     }
@@ -1251,7 +1251,7 @@ fn serve_bzpop(
     }
 }
 
-fn serve_bzpopmin(
+pub(crate) fn serve_bzpopmin(
     srv: &mut Server,
     c: &mut Session,
     _argv: &Argv,
@@ -1260,7 +1260,7 @@ fn serve_bzpopmin(
     serve_bzpop(srv, c, key, false)
 }
 
-fn serve_bzpopmax(
+pub(crate) fn serve_bzpopmax(
     srv: &mut Server,
     c: &mut Session,
     _argv: &Argv,
@@ -1301,13 +1301,13 @@ pub fn bzmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
                 &args.keys,
                 deadline,
                 argv,
-                serve_bzmpop,
+                super::retry::BZMPOP,
             );
         }
     }
 }
 
-fn serve_bzmpop(
+pub(crate) fn serve_bzmpop(
     srv: &mut Server,
     c: &mut Session,
     argv: &Argv,

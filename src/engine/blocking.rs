@@ -45,7 +45,7 @@
 //!     let Some(deadline) = blocking::parse_timeout(srv, c, argv.last().unwrap()) else { return };
 //!     // ... try every key; reply and return if one is a non-empty zset, WRONGTYPE if not a zset
 //!     if !blocking::may_block(c) { c.add_null_array(); return; }
-//!     blocking::block_for_keys(srv, c, &argv[1..argv.len() - 1], deadline, argv, serve_bzpopmin);
+//!     blocking::block_for_keys(srv, c, &argv[1..argv.len() - 1], deadline, argv, retry::BZPOPMIN);
 //! }
 //! /// Called with the ready key: pop from it and reply, or say the client keeps waiting.
 //! fn serve_bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
@@ -56,7 +56,9 @@
 //! }
 //! ```
 //!
-//! Nothing else is needed: key creation by ZADD already signals, the timeout reply is the same.
+//! and `serve_bzpopmin` gets a number in the command layer's retry table (`commands::retry`,
+//! `commands::RETRIES`). Nothing else is needed: key creation by ZADD already signals, the
+//! timeout reply is the same.
 //!
 //! # Transactions and scripts
 //!
@@ -82,7 +84,6 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::session::Session;
-use crate::app::server::Server;
 use tine_core::keyspace::{Db, Key};
 
 /// A command's arguments (the command layer's `Argv`).
@@ -133,10 +134,18 @@ pub enum Served {
 /// Serves a blocked client from one ready key: `argv` is the command it blocked with (already
 /// validated), `key` the ready key (one of its keys, in the client's db).
 ///
-/// The one place this module still names the server: a retry is a command handler, stored
-/// on the client while it waits. Untying it needs the command layer's context type (`Ctx`)
-/// or a retry kept by command id in the table, rather than a function of the server.
-pub type Retry = fn(&mut Server, &mut Session, &Argv, &[u8]) -> Served;
+/// A retry is a command-layer function, stored on the client while it waits; engine does not
+/// name that layer, so it stores the function's number in the command layer's retry table
+/// (`commands::RETRIES`) and the host runs it (`BlockingHost::serve`). Engine never looks
+/// inside.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Retry(pub u8);
+
+impl Retry {
+    /// No retry: WAIT blocks on no key, so it is never served by one (a host serving it
+    /// anyway keeps the client waiting).
+    pub const NONE: Retry = Retry(u8::MAX);
+}
 
 /// What a blocked client waits for; stored on the client while it is blocked.
 pub struct BlockedOn {
@@ -384,7 +393,7 @@ pub(crate) fn block_for_replicas<H: BlockingHost>(
     deadline_ms: i64,
     argv: &Argv,
 ) {
-    block_for_keys(srv, c, &[], deadline_ms, argv, |_, _, _, _| Served::KeepWaiting);
+    block_for_keys(srv, c, &[], deadline_ms, argv, Retry::NONE);
     if let Some(b) = c.blocked.as_mut() {
         b.on_timeout = TimeoutReply::ReplicaAcks;
     }

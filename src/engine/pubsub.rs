@@ -9,14 +9,15 @@
 //! past the pubsub `client-output-buffer-limit` is closed, as Redis does.
 //!
 //! The registry is this module's state; the clients (to deliver to) and the notification
-//! settings belong to the top layer, reached through `PubSubHost`. (`CommandEvent` below still
-//! takes the server: it is moving into the command table.)
+//! settings belong to the top layer, reached through `PubSubHost`. `CommandEvent` is the
+//! keyspace event a command's table row declares, captured before the command runs and
+//! published after it by the dispatcher.
 
 use std::collections::HashMap;
 
 use super::session::Session;
-use crate::app::server::Server;
 use crate::config::custom::notify;
+use tine_core::keyspace::Db;
 use tine_core::protocol::{Resp, reply};
 
 /// What pub/sub needs from the layer that owns the clients.
@@ -207,13 +208,15 @@ pub struct CommandEvent {
 impl CommandEvent {
     /// Captures the event the command's row declares; nothing is done unless notifications
     /// are on.
+    /// `notify_flags` is `notify-keyspace-events` parsed, `data` the database `db`.
     pub fn before(
-        srv: &Server,
+        notify_flags: u32,
+        data: &Db,
         db: usize,
         notify: Option<&Notify>,
         argv: &[Vec<u8>],
     ) -> Option<CommandEvent> {
-        if srv.notify_flags == 0 || argv.len() < 2 {
+        if notify_flags == 0 || argv.len() < 2 {
             return None;
         }
         let &Notify { class, mut event, store, incr_event } = notify?;
@@ -223,14 +226,21 @@ impl CommandEvent {
             }
         }
         let key = argv[1].clone();
-        let existed = srv.dbs[db].peek(&key).is_some();
+        let existed = data.peek(&key).is_some();
         Some(CommandEvent { db, key, class, event, store, existed })
     }
 
+    /// The database and key the event is about.
+    pub(crate) fn db(&self) -> usize {
+        self.db
+    }
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
     /// Publishes the event (and "del" when the command emptied and removed the key), as the
-    /// command's Redis implementation does.
-    pub fn after(self, srv: &mut Server) {
-        let exists = srv.dbs[self.db].peek(&self.key).is_some();
+    /// command's Redis implementation does; `exists` says whether the key exists now.
+    pub(crate) fn after<H: PubSubHost>(self, srv: &mut H, exists: bool) {
         if exists {
             notify(srv, self.class, self.event, &self.key, self.db);
         } else if self.existed {
