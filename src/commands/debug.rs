@@ -120,8 +120,7 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
         // tine's own: make the next forks fail as if the OS refused, to test recovery.
         "fork-fail" if argv.len() == 3 => {
-            crate::fork::FAIL_FORKS
-                .store(argv[2].as_slice() != b"0", std::sync::atomic::Ordering::Relaxed);
+            crate::persist::snapshot::set_fail_forks(argv[2].as_slice() != b"0");
             c.add_ok();
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).

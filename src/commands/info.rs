@@ -220,13 +220,12 @@ fn info_memory(srv: &mut Server, out: &mut String) {
 }
 
 fn info_persistence(srv: &mut Server, out: &mut String) {
-    use crate::fork::ChildKind;
     if let Some(ch) = srv.persist.child.as_mut() {
         ch.drain_reports();
     }
     let p = &srv.persist;
     let ch = p.child.as_ref();
-    let rdb_child = ch.filter(|c| c.kind != ChildKind::AofRewrite);
+    let rdb_child = p.rdb_child();
     out.push_str("# Persistence\r\n");
     line(out, "loading", srv.loading.is_some() as u8);
     line(out, "async_loading", 0);

@@ -29,11 +29,7 @@ pub fn bgsave(srv: &mut Server, c: &mut Session, argv: &Argv) {
     // the save for the cron instead, whatever the argument.
     let other_child = srv.persist.child.is_some() || c.in_exec;
     if other_child {
-        let rdb_child = srv
-            .persist
-            .child
-            .as_ref()
-            .is_some_and(|ch| ch.kind == crate::fork::ChildKind::RdbToFile);
+        let rdb_child = srv.persist.bgsave_running();
         if rdb_child {
             c.add_err("Background save already in progress");
         } else if schedule || c.in_exec {
