@@ -1,23 +1,23 @@
 //! The AOF loader's executor (`persist::aof::loader::AofExecutor`): replays the AOF's
 //! commands through the real command dispatcher, on the loader thread.
 //!
-//! The dispatcher still runs a command against a whole `Server` and a `Client`, so the
-//! executor owns a private `Server` (its keyspace is what the load yields; its clock frozen at
-//! 0 so nothing expires during the replay, as Redis expires nothing while loading; its
-//! propagation feed off) and a client whose socket is one end of a socketpair whose other end
-//! is closed at once: nothing is ever written to it. When commands run against a narrow
-//! context and a session without a connection, this shrinks to that context and session.
+//! The commands run on a session with no connection (`engine::session::Session`, its replies
+//! dropped after each command). The dispatcher still runs a command against a whole
+//! `Server`, so the executor owns a private one (its keyspace is what the load yields; its
+//! clock frozen at 0 so nothing expires during the replay, as Redis expires nothing while
+//! loading; its propagation feed off). When commands run against a narrow context, this
+//! shrinks to that context and the session.
 
 use crate::app::server::Server;
 use crate::config::Config;
-use crate::net::client::{Client, Stream};
+use crate::engine::session::Session;
 use crate::persist::aof::loader::{AofExecutor, UnknownCommand};
 use tine_core::keyspace::Db;
 
-/// Replays commands against a private server through a connectionless-in-practice client.
+/// Replays commands against a private server through a session with no connection.
 pub(crate) struct AofReplay {
     srv: Server,
-    client: Client,
+    client: Session,
 }
 
 /// The factory the AOF loader calls on its own thread.
@@ -26,12 +26,10 @@ pub(crate) fn new_executor(config: &Config) -> Box<dyn AofExecutor> {
     srv.clock_frozen = true;
     srv.now_ms = 0;
     srv.prop.disabled = true;
-    let (a, b) = mio::net::UnixStream::pair().expect("socketpair for the AOF client");
-    drop(b);
-    let mut client = Client::new(
+    let mut client = Session::new(
         0,
         usize::MAX,
-        Stream::Unix(a),
+        false,
         String::new(),
         String::new(),
         tine_core::base::unix_time(),
@@ -48,7 +46,6 @@ impl AofExecutor for AofReplay {
         crate::commands::call_argv(&mut self.srv, &mut self.client, argv);
         crate::engine::feed::end_unit(&mut self.srv);
         self.client.obuf.clear();
-        self.client.opos = 0;
         self.client.errors.clear();
         Ok(())
     }

@@ -10,7 +10,7 @@ use crate::engine::evict::{EvictHost, EvictionPool};
 use crate::engine::expire::ExpireHost;
 use crate::engine::feed::{Feed, FeedHost};
 use crate::engine::pubsub::{PubSub, PubSubHost};
-use crate::net::client::Client;
+use crate::engine::session::Session;
 use crate::persist::aof::{AofFeed, Status};
 use tine_core::keyspace::Db;
 
@@ -92,12 +92,17 @@ impl PubSubHost for Server {
         self.notify_flags
     }
 
-    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Client)) -> bool {
+    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Session)) -> bool {
         let Some(c) = self.clients.get_mut(slot) else {
             return false;
         };
-        write(c);
-        crate::engine::pubsub::enforce_pubsub_limit(&self.config.client_output_buffer_limit, c);
+        write(&mut c.session);
+        let pending = c.pending_output();
+        crate::engine::pubsub::enforce_pubsub_limit(
+            &self.config.client_output_buffer_limit,
+            &mut c.session,
+            pending,
+        );
         self.note_pending_write(slot);
         true
     }
@@ -139,9 +144,10 @@ impl BlockingHost for Server {
 
     fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {
         // The client running the current command is out of its slot; it cannot be blocked.
-        let Some(mut c) = self.clients.take(w.slot) else {
+        let Some(mut taken) = self.clients.take(w.slot) else {
             return;
         };
+        let c = &mut taken.session;
         let ready = c.id == w.id && c.blocked.as_ref().is_some_and(|b| b.db == db);
         if ready {
             // A blocked client runs no command, so its selected db is still `db`.
@@ -151,7 +157,10 @@ impl BlockingHost for Server {
             let start = Instant::now();
             // What the retry changed is propagated as what it says (LPOP, LMOVE...).
             let before = crate::engine::feed::before_command(self);
-            let served = retry(self, &mut c, &argv, key);
+            let served = match crate::commands::RETRIES.get(retry.0 as usize) {
+                Some(retry) => retry(self, c, &argv, key),
+                None => Served::KeepWaiting,
+            };
             crate::engine::feed::after_command(self, db, &argv, before, true);
             crate::engine::feed::end_unit(self);
             let usec = start.elapsed().as_micros() as u64;
@@ -159,23 +168,29 @@ impl BlockingHost for Server {
                 b.argv = argv;
             }
             if served == Served::Done {
-                self.finish_blocked(&mut c, usec);
+                self.finish_blocked(c, usec);
             }
         }
-        self.clients.put_back(c);
+        self.clients.put_back(taken);
     }
 
     fn end_wait(&mut self, slot: Option<usize>, id: u64, how: EndWait) -> bool {
         let slot = match slot {
             Some(slot) => slot,
-            None => match self.clients.iter().find(|c| c.id == id && c.blocked.is_some()) {
+            None => match self
+                .clients
+                .iter()
+                .map(|c| &c.session)
+                .find(|c| c.id == id && c.blocked.is_some())
+            {
                 Some(c) => c.slot,
                 None => return false,
             },
         };
-        let Some(mut c) = self.clients.take(slot) else {
+        let Some(mut taken) = self.clients.take(slot) else {
             return false;
         };
+        let c = &mut taken.session;
         let on_timeout = match c.blocked.as_ref() {
             Some(b) if c.id == id => Some(b.on_timeout),
             _ => None,
@@ -183,11 +198,11 @@ impl BlockingHost for Server {
         if let Some(on_timeout) = on_timeout {
             match how {
                 EndWait::Error => c.add_error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
-                EndWait::Timeout => on_timeout.send(&mut c),
+                EndWait::Timeout => on_timeout.send(c),
             }
-            self.finish_blocked(&mut c, 0);
+            self.finish_blocked(c, 0);
         }
-        self.clients.put_back(c);
+        self.clients.put_back(taken);
         on_timeout.is_some()
     }
 }
@@ -196,7 +211,7 @@ impl Server {
     /// Unblocks a client that got its reply: statistics of its command (counted when it
     /// completes, as Redis does, with `usec` spent serving it), then its output is written
     /// and its queued commands run.
-    fn finish_blocked(&mut self, c: &mut Client, usec: u64) {
+    fn finish_blocked(&mut self, c: &mut Session, usec: u64) {
         let Some(b) = self.blocking.detach(&mut self.dbs, c) else {
             return;
         };

@@ -1,5 +1,5 @@
 //! The event loop: one thread, one mio `Poll`. It owns the listeners and the poller, accepts
-//! connections, reads requests, hands complete commands to `commands::call`, writes replies,
+//! connections, reads requests, hands complete commands (their arguments and the client's session) to `commands::call`, writes replies,
 //! delivers signals, and runs the cron `hz` times a second.
 //!
 //! Flow of one readable event: read until the socket would block (bounded per event so one
@@ -24,9 +24,11 @@ use crate::net::busy_poll::BusyPoll;
 use signal_hook::consts::{SIGCHLD, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::app::client::{Client, ConnFigures};
 use crate::app::server::{Server, ShutdownRequest};
 use crate::commands::{self, Outcome};
-use crate::net::client::{self, Client};
+use crate::engine::session::{ClientKind, Session};
+use crate::net::connection::Stream;
 use crate::net::listen::{ListenSpec, Listener, Listeners};
 use tine_core::log::Level;
 use tine_core::protocol::request::{Limits, Parsed};
@@ -172,7 +174,7 @@ impl EventLoop {
             srv.pending_writes = writes; // keep the capacity for the next batch
         }
         let to_close: Vec<usize> =
-            srv.clients.iter().filter(|c| c.close_asap).map(|c| c.slot).collect();
+            srv.clients.iter().filter(|c| c.session.close_asap).map(|c| c.session.slot).collect();
         for slot in to_close {
             self.close_client(srv, slot);
         }
@@ -221,7 +223,8 @@ impl EventLoop {
             };
             let accepted = match listener {
                 Listener::Tcp(l) => l.accept().map(|(s, peer)| {
-                    let laddr = s.local_addr().map(|a| Client::format_addr(&a)).unwrap_or_default();
+                    let laddr =
+                        s.local_addr().map(|a| Session::format_addr(&a)).unwrap_or_default();
                     let _ = s.set_nodelay(true);
                     if srv.config.tcp_keepalive > 0 {
                         // As Redis's anetKeepAlive: probes start after the configured idle
@@ -233,11 +236,11 @@ impl EventLoop {
                             .with_retries(3);
                         let _ = socket2::SockRef::from(&s).set_tcp_keepalive(&ka);
                     }
-                    (client::Stream::Tcp(s), Client::format_addr(&peer), laddr)
+                    (Stream::Tcp(s), Session::format_addr(&peer), laddr)
                 }),
                 Listener::Unix(l, path) => {
                     let path = path.clone();
-                    l.accept().map(|(s, _)| (client::Stream::Unix(s), format!("{}:0", path), path))
+                    l.accept().map(|(s, _)| (Stream::Unix(s), format!("{}:0", path), path))
                 }
             };
             match accepted {
@@ -255,7 +258,7 @@ impl EventLoop {
     fn register_client(
         &mut self,
         srv: &mut Server,
-        mut stream: client::Stream,
+        mut stream: Stream,
         addr: String,
         laddr: String,
     ) {
@@ -271,16 +274,16 @@ impl EventLoop {
         srv.next_client_id += 1;
         if protected_mode_denies(srv, &c) {
             srv.stats.rejected_connections += 1;
-            let _ = c.stream.write(PROTECTED_MODE_DENIED.as_bytes());
+            let _ = c.conn.stream.write(PROTECTED_MODE_DENIED.as_bytes());
             srv.clients.insert(c);
             srv.clients.remove(slot);
             return;
         }
-        c.authenticated = !commands::auth_required(srv);
+        c.session.authenticated = !commands::auth_required(srv);
         let token = Token(CLIENT_BASE + slot);
-        let registered = match &mut c.stream {
-            client::Stream::Tcp(s) => self.poll.registry().register(s, token, Interest::READABLE),
-            client::Stream::Unix(s) => self.poll.registry().register(s, token, Interest::READABLE),
+        let registered = match &mut c.conn.stream {
+            Stream::Tcp(s) => self.poll.registry().register(s, token, Interest::READABLE),
+            Stream::Unix(s) => self.poll.registry().register(s, token, Interest::READABLE),
         };
         if let Err(e) = registered {
             log!(Level::Warning, "Error registering fd event for the new client: {}", e);
@@ -288,7 +291,7 @@ impl EventLoop {
             srv.clients.remove(slot);
             return;
         }
-        log!(Level::Verbose, "Accepted {}", c.addr);
+        log!(Level::Verbose, "Accepted {}", c.session.addr);
         srv.clients.insert(c);
     }
 
@@ -301,16 +304,16 @@ impl EventLoop {
         let mut read_total = 0usize;
         let mut closed = false;
         loop {
-            let want = c.parser.expected_bulk().unwrap_or(0).clamp(READ_CHUNK, READ_BUDGET);
-            let spare = c.qbuf.spare(want);
+            let want = c.conn.parser.expected_bulk().unwrap_or(0).clamp(READ_CHUNK, READ_BUDGET);
+            let spare = c.conn.qbuf.spare(want);
             let asked = spare.len().min(READ_BUDGET);
-            match c.stream.read(&mut spare[..asked]) {
+            match c.conn.stream.read(&mut spare[..asked]) {
                 Ok(0) => {
                     closed = true;
                     break;
                 }
                 Ok(n) => {
-                    c.qbuf.filled(n);
+                    c.conn.qbuf.filled(n);
                     read_total += n;
                     if read_total >= READ_BUDGET {
                         // More may be waiting and no new edge will announce it: read again
@@ -336,17 +339,19 @@ impl EventLoop {
         if read_total > 0 {
             srv.stats.total_net_input_bytes += read_total as u64;
             srv.stats.total_reads_processed += 1;
-            c.last_interaction = base::unix_time();
-            let qlen = c.qbuf.len() - c.qpos;
-            c.qbuf_peak = c.qbuf_peak.max(c.qbuf.len());
+            c.session.last_interaction = base::unix_time();
+            let qlen = c.conn.qbuf.len() - c.conn.qpos;
+            c.conn.qbuf_peak = c.conn.qbuf_peak.max(c.conn.qbuf.len());
             srv.recent_max_input = srv.recent_max_input.max(qlen);
             if qlen as i64 > srv.config.client_query_buffer_limit {
                 log!(
                     Level::Warning,
                     "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
-                    c.id,
-                    c.addr,
-                    String::from_utf8_lossy(&c.qbuf.data()[c.qpos..c.qpos + qlen.min(64)])
+                    c.session.id,
+                    c.session.addr,
+                    String::from_utf8_lossy(
+                        &c.conn.qbuf.data()[c.conn.qpos..c.conn.qpos + qlen.min(64)]
+                    )
                 );
                 self.close_client(srv, slot);
                 return;
@@ -355,7 +360,12 @@ impl EventLoop {
         }
         if closed {
             if let Some(c) = srv.clients.get_mut(slot) {
-                log!(Level::Verbose, "Client closed connection id={} addr={}", c.id, c.addr);
+                log!(
+                    Level::Verbose,
+                    "Client closed connection id={} addr={}",
+                    c.session.id,
+                    c.session.addr
+                );
             }
             self.close_client(srv, slot);
         }
@@ -367,47 +377,60 @@ impl EventLoop {
             return;
         };
         loop {
-            if c.close_after_reply || c.close_asap || c.paused || c.blocked.is_some() {
+            if c.session.close_after_reply
+                || c.session.close_asap
+                || c.session.paused
+                || c.session.blocked.is_some()
+            {
                 break;
             }
             // A command held by CLIENT PAUSE runs first, from the arguments it kept.
-            if c.held_command {
-                c.held_command = false;
-                if commands::call(srv, &mut c) == Outcome::Held {
-                    c.held_command = true;
+            if c.session.held_command {
+                c.session.held_command = false;
+                if run_command(srv, &mut c) == Outcome::Held {
+                    c.session.held_command = true;
                     break;
                 }
                 continue;
             }
             let limits = Limits {
                 max_bulk_len: srv.config.proto_max_bulk_len,
-                authenticated: c.authenticated,
+                authenticated: c.session.authenticated,
             };
-            match c.parser.next(c.qbuf.data(), &mut c.qpos, limits) {
+            match c.conn.parser.next(c.conn.qbuf.data(), &mut c.conn.qpos, limits) {
                 Parsed::Command => {
-                    if commands::call(srv, &mut c) == Outcome::Held {
-                        c.held_command = true;
+                    if run_command(srv, &mut c) == Outcome::Held {
+                        c.session.held_command = true;
                         break;
                     }
                 }
                 Parsed::Incomplete => break,
                 Parsed::Error(e) => {
                     let msg = e.message();
-                    log!(Level::Verbose, "{} from client: id={} addr={}", msg, c.id, c.addr);
-                    c.add_err(&msg);
-                    c.errors.clear();
+                    log!(
+                        Level::Verbose,
+                        "{} from client: id={} addr={}",
+                        msg,
+                        c.session.id,
+                        c.session.addr
+                    );
+                    c.session.add_err(&msg);
+                    c.session.errors.clear();
                     srv.stats.total_error_replies += 1;
                     *srv.stats.errors.entry("ERR".into()).or_insert(0) += 1;
-                    c.close_after_reply = true;
+                    c.session.close_after_reply = true;
                     break;
                 }
             }
         }
         // Drop consumed bytes; keep the partial command at the front. A big bulk arriving in
         // pieces is not moved on every read: the parser holds its position.
-        if c.qpos == c.qbuf.len() || (c.qpos > 0 && !c.parser.in_progress()) || c.qpos > 64 * 1024 {
-            c.qbuf.consume(c.qpos);
-            c.qpos = 0;
+        if c.conn.qpos == c.conn.qbuf.len()
+            || (c.conn.qpos > 0 && !c.conn.parser.in_progress())
+            || c.conn.qpos > 64 * 1024
+        {
+            c.conn.qbuf.consume(c.conn.qpos);
+            c.conn.qpos = 0;
         }
         srv.clients.put_back(c);
         // Written in before_sleep, after the AOF write (so a reply never leaves before its
@@ -434,14 +457,14 @@ impl EventLoop {
             match result {
                 Ok(true) => {
                     srv.stats.total_writes_processed += 1;
-                    if c.want_write {
-                        c.want_write = false;
+                    if c.conn.want_write {
+                        c.conn.want_write = false;
                         let _ = self.reregister(slot, Interest::READABLE, srv);
                     }
                 }
                 Ok(false) => {
-                    if !c.want_write {
-                        c.want_write = true;
+                    if !c.conn.want_write {
+                        c.conn.want_write = true;
                         let _ = self.reregister(slot, Interest::READABLE | Interest::WRITABLE, srv);
                     }
                     return;
@@ -454,7 +477,7 @@ impl EventLoop {
             }
         }
         if let Some(c) = srv.clients.get_mut(slot) {
-            if c.close_after_reply && !c.has_pending_output() {
+            if c.session.close_after_reply && !c.has_pending_output() {
                 self.close_client(srv, slot);
             }
         }
@@ -465,9 +488,9 @@ impl EventLoop {
             return Ok(());
         };
         let token = Token(CLIENT_BASE + slot);
-        match &mut c.stream {
-            client::Stream::Tcp(s) => self.poll.registry().reregister(s, token, interest),
-            client::Stream::Unix(s) => self.poll.registry().reregister(s, token, interest),
+        match &mut c.conn.stream {
+            Stream::Tcp(s) => self.poll.registry().reregister(s, token, interest),
+            Stream::Unix(s) => self.poll.registry().reregister(s, token, interest),
         }
     }
 
@@ -480,9 +503,9 @@ impl EventLoop {
         let Some(mut c) = srv.clients.remove(slot) else {
             return;
         };
-        let _ = match &mut c.stream {
-            client::Stream::Tcp(s) => self.poll.registry().deregister(s),
-            client::Stream::Unix(s) => self.poll.registry().deregister(s),
+        let _ = match &mut c.conn.stream {
+            Stream::Tcp(s) => self.poll.registry().deregister(s),
+            Stream::Unix(s) => self.poll.registry().deregister(s),
         };
         srv.forget_client(&mut c);
     }
@@ -503,13 +526,13 @@ impl EventLoop {
                 .clients
                 .iter()
                 .filter(|c| {
-                    c.kind == client::ClientKind::Normal
-                        && !c.monitor
-                        && !c.paused
-                        && c.blocked.is_none()
-                        && now - c.last_interaction > srv.config.timeout
+                    c.session.kind == ClientKind::Normal
+                        && !c.session.monitor
+                        && !c.session.paused
+                        && c.session.blocked.is_none()
+                        && now - c.session.last_interaction > srv.config.timeout
                 })
-                .map(|c| c.slot)
+                .map(|c| c.session.slot)
                 .collect();
             for slot in idle {
                 log!(Level::Verbose, "Closing idle client");
@@ -524,14 +547,30 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode 
 
 /// Redis denies non-loopback clients when protected mode is on, no bind address was given
 /// (the default "* -::*") and the default user has no password.
+/// Runs the command whose arguments are in the client's parser: they are taken out for the
+/// call (and kept there if CLIENT PAUSE holds the command), and the connection's figures are
+/// recorded for CLIENT LIST/INFO, since the client is out of its slot meanwhile.
+#[inline]
+fn run_command(srv: &mut Server, c: &mut Client) -> Outcome {
+    let mut argv = std::mem::take(&mut c.conn.parser.argv);
+    srv.clients.running = ConnFigures::of(&c.conn);
+    let outcome = commands::call(srv, &mut c.session, &argv);
+    if outcome != Outcome::Held {
+        // Keep the vector's allocation for the next command.
+        argv.clear();
+    }
+    c.conn.parser.argv = argv;
+    outcome
+}
+
 fn protected_mode_denies(srv: &Server, c: &Client) -> bool {
-    if !srv.config.protected_mode || c.is_unix || !srv.config.requirepass.is_empty() {
+    if !srv.config.protected_mode || c.session.is_unix || !srv.config.requirepass.is_empty() {
         return false;
     }
     if srv.config.bind != "* -::*" {
         return false;
     }
-    match c.peer_ip {
+    match c.session.peer_ip {
         Some(ip) => !ip.is_loopback(),
         None => false,
     }

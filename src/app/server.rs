@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::app::client::{Client, ConnFigures};
 use crate::commands::{self, CommandStats};
 use crate::config::Config;
-use crate::net::client::Client;
 use tine_core::keyspace::Db;
 
 /// Counters behind INFO stats.
@@ -105,9 +105,9 @@ pub struct ShutdownRequest {
     pub force: bool,
 }
 
-/// The clients, indexed by slot (the mio token). The client whose command is running is
-/// taken out of its slot for the duration, so a command holds `&mut Server` and
-/// `&mut Client` at once; `taken_fds` remembers the sockets of the clients taken out, so
+/// The clients (connection and session, `app::client::Client`), indexed by slot (the mio
+/// token). The client whose command is running is taken out of its slot for the duration, so
+/// a command holds `&mut Server` and its `&mut Session` at once; `taken_fds` remembers the sockets of the clients taken out, so
 /// that a fork child started by that very command (BGSAVE) still knows to close them.
 #[derive(Default)]
 pub struct Clients {
@@ -115,6 +115,9 @@ pub struct Clients {
     free: Vec<usize>,
     count: usize,
     taken_fds: Vec<(usize, std::os::fd::RawFd)>,
+    /// The connection figures of the client whose command is running (out of its slot),
+    /// recorded by the event loop before each command, for CLIENT LIST and CLIENT INFO.
+    pub(crate) running: ConnFigures,
 }
 
 impl Clients {
@@ -126,7 +129,7 @@ impl Clients {
         })
     }
     pub fn insert(&mut self, c: Box<Client>) {
-        let slot = c.slot;
+        let slot = c.session.slot;
         debug_assert!(self.slots[slot].is_none());
         self.slots[slot] = Some(c);
         self.count += 1;
@@ -141,11 +144,11 @@ impl Clients {
     /// Takes a client out to run its commands; `put_back` returns it.
     pub fn take(&mut self, slot: usize) -> Option<Box<Client>> {
         let c = self.slots.get_mut(slot)?.take()?;
-        self.taken_fds.push((slot, c.stream.raw_fd()));
+        self.taken_fds.push((slot, c.conn.stream.raw_fd()));
         Some(c)
     }
     pub fn put_back(&mut self, c: Box<Client>) {
-        let slot = c.slot;
+        let slot = c.session.slot;
         self.taken_fds.retain(|&(s, _)| s != slot);
         self.slots[slot] = Some(c);
     }
@@ -153,7 +156,7 @@ impl Clients {
     /// must close.
     pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
         self.iter()
-            .map(|c| c.stream.raw_fd())
+            .map(|c| c.conn.stream.raw_fd())
             .chain(self.taken_fds.iter().map(|&(_, fd)| fd))
             .collect()
     }
@@ -327,9 +330,9 @@ impl Server {
     pub fn end_pause(&mut self) {
         self.pause = None;
         for c in self.clients.iter_mut() {
-            if c.paused {
-                c.paused = false;
-                self.pending_input.push(c.slot);
+            if c.session.paused {
+                c.session.paused = false;
+                self.pending_input.push(c.session.slot);
             }
         }
     }
@@ -440,15 +443,15 @@ impl Server {
 
     /// Forgets a client that is going away: subscriptions, watched keys, MONITOR.
     pub fn forget_client(&mut self, c: &mut Client) {
-        crate::engine::pubsub::forget_client(self, c);
-        crate::commands::multi::unwatch_all(self, c);
-        if c.blocked.is_some() {
-            crate::engine::blocking::forget_client(self, c);
+        crate::engine::pubsub::forget_client(self, &c.session);
+        crate::commands::multi::unwatch_all(self, &mut c.session);
+        if c.session.blocked.is_some() {
+            crate::engine::blocking::forget_client(self, &mut c.session);
         }
-        if c.monitor {
-            self.monitors.retain(|&s| s != c.slot);
+        if c.session.monitor {
+            self.monitors.retain(|&s| s != c.session.slot);
         }
-        self.pending_input.retain(|&s| s != c.slot);
+        self.pending_input.retain(|&s| s != c.session.slot);
     }
 
     /// The running command propagates `argv` instead of its own arguments

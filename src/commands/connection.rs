@@ -1,12 +1,13 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, AUTH, SELECT, HELLO and the CLIENT family.
 
 use super::{Argv, err};
+use crate::app::client::{ConnFigures, info_line};
 use crate::app::server::{PauseKind, Server};
-use crate::net::client::{Client, ClientKind, ReplyMode};
+use crate::engine::session::{ClientKind, ReplyMode, Session};
 use tine_core::base::{self, parse_i64};
 use tine_core::protocol::Resp;
 
-pub fn ping(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn ping(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     if argv.len() > 2 {
         c.add_err("wrong number of arguments for 'ping' command");
         return;
@@ -24,17 +25,17 @@ pub fn ping(_srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn echo(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn echo(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_bulk(&argv[1]);
 }
 
-pub fn quit(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn quit(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
     c.add_ok();
     c.close_after_reply = true;
 }
 
 /// RESET: back to a fresh connection's state, as Redis's clearClientConnectionState.
-pub fn reset(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn reset(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     c.multi = None;
     crate::engine::pubsub::forget_client(srv, c);
     c.channels.clear();
@@ -70,7 +71,7 @@ fn check_auth(srv: &Server, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'st
     if user_ok && pass == required.as_bytes() { Ok(()) } else { Err(err::WRONGPASS) }
 }
 
-pub fn auth(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn auth(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -93,7 +94,7 @@ pub fn auth(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn select(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn select(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(id) = parse_i64(&argv[1]) else {
         c.add_error(err::NOT_INTEGER);
         return;
@@ -107,7 +108,7 @@ pub fn select(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-pub fn hello(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn hello(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let mut ver = None;
     let mut i = 1;
     if argv.len() >= 2 {
@@ -182,11 +183,11 @@ fn valid_client_name(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
-pub fn client_id(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn client_id(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
     c.add_int(c.id as i64);
 }
 
-pub fn client_setname(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn client_setname(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     if !valid_client_name(&argv[2]) {
         c.add_err("Client names cannot contain spaces, newlines or special characters.");
         return;
@@ -195,7 +196,7 @@ pub fn client_setname(_srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn client_getname(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn client_getname(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
     if c.name.is_empty() {
         c.add_null();
     } else {
@@ -204,36 +205,8 @@ pub fn client_getname(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
     }
 }
 
-/// One CLIENT LIST line, fields as Redis 7.0 prints them.
-pub fn client_info_line(c: &Client, now: i64) -> String {
-    let qbuf = c.qbuf.len() - c.qpos;
-    format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
-        c.id,
-        c.addr,
-        c.laddr,
-        c.stream.raw_fd(),
-        String::from_utf8_lossy(&c.name),
-        now - c.ctime,
-        now - c.last_interaction,
-        c.flags_string(),
-        c.db,
-        qbuf,
-        c.qbuf.capacity().saturating_sub(c.qbuf.len()),
-        c.parser.argv.iter().map(|a| a.len()).sum::<usize>(),
-        c.obuf.capacity(),
-        c.obuf.len(),
-        c.pending_output(),
-        c.pending_output(),
-        c.qbuf.capacity() + c.obuf.capacity() + std::mem::size_of::<Client>(),
-        if c.want_write { "rw" } else { "r" },
-        c.last_cmd,
-        c.resp as u8
-    )
-}
-
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]
-pub fn client_list(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn client_list(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let mut type_filter = None;
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
@@ -270,11 +243,13 @@ pub fn client_list(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
     }
     let now = base::unix_time();
-    let mut all: Vec<&Client> = srv.clients.iter().collect();
-    all.push(c);
-    all.sort_by_key(|x| x.id);
+    let running = srv.clients.running;
+    let mut all: Vec<(&Session, ConnFigures)> =
+        srv.clients.iter().map(|x| (&x.session, ConnFigures::of(&x.conn))).collect();
+    all.push((c, running));
+    all.sort_by_key(|x| x.0.id);
     let mut out = String::new();
-    for x in all {
+    for (x, figures) in all {
         if type_filter.is_some_and(|k| x.kind != k) {
             continue;
         }
@@ -282,14 +257,14 @@ pub fn client_list(srv: &mut Server, c: &mut Client, argv: &Argv) {
             continue;
         }
         // The caller's line shows this command as running.
-        out.push_str(&client_info_line(x, now));
+        out.push_str(&info_line(x, &figures, now));
         out.push('\n');
     }
     c.add_verbatim(out.as_bytes());
 }
 
-pub fn client_info(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
-    let line = format!("{}\n", client_info_line(c, base::unix_time()));
+pub fn client_info(srv: &mut Server, c: &mut Session, _argv: &Argv) {
+    let line = format!("{}\n", info_line(c, &srv.clients.running, base::unix_time()));
     c.add_verbatim(line.as_bytes());
 }
 
@@ -304,7 +279,7 @@ fn parse_kind(b: &[u8]) -> Option<ClientKind> {
 }
 
 /// CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes|no]
-pub fn client_kill(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn client_kill(srv: &mut Server, c: &mut Session, argv: &Argv) {
     #[derive(Default)]
     struct Filter {
         id: Option<u64>,
@@ -368,14 +343,14 @@ pub fn client_kill(srv: &mut Server, c: &mut Client, argv: &Argv) {
             }
         }
     }
-    let matches = |x: &Client| {
+    let matches = |x: &Session| {
         f.id.is_none_or(|id| x.id == id)
             && f.addr.as_ref().is_none_or(|a| &x.addr == a)
             && f.laddr.as_ref().is_none_or(|a| &x.laddr == a)
             && f.kind.is_none_or(|k| x.kind == k)
     };
     let mut killed = 0;
-    for x in srv.clients.iter_mut() {
+    for x in srv.clients.iter_mut().map(|x| &mut x.session) {
         if matches(x) {
             x.close_asap = true;
             killed += 1;
@@ -397,7 +372,7 @@ pub fn client_kill(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]
-pub fn client_pause(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn client_pause(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(ms) = parse_i64(&argv[2]) else {
         c.add_err("timeout is not an integer or out of range");
         return;
@@ -429,13 +404,13 @@ pub fn client_pause(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn client_unpause(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn client_unpause(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     srv.end_pause();
     c.add_ok();
 }
 
 /// CLIENT REPLY ON|OFF|SKIP
-pub fn client_reply(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn client_reply(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     match base::lower(&argv[2]).as_str() {
         "on" => {
             c.reply_mode = ReplyMode::On;
@@ -451,7 +426,7 @@ pub fn client_reply(_srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn client_no_evict(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn client_no_evict(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     match base::lower(&argv[2]).as_str() {
         "on" => {
             c.no_evict = true;
@@ -466,7 +441,7 @@ pub fn client_no_evict(_srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked and now is not.
-pub fn client_unblock(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn client_unblock(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(id) = base::parse_i64(&argv[2]) else {
         return c.add_error(err::NOT_INTEGER);
     };
@@ -482,7 +457,7 @@ pub fn client_unblock(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 /// Redis 7.0.15's text, without the client-side caching lines (TRACKING, TRACKINGINFO):
 /// tine does not have that yet.
-pub fn client_help(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn client_help(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
     super::reply_help_ending(
         c,
         "CLIENT",

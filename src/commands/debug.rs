@@ -4,7 +4,7 @@
 use super::reply_help;
 use super::{Argv, err};
 use crate::app::server::Server;
-use crate::net::client::Client;
+use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
 use tine_core::log;
 use tine_core::log::Level;
@@ -14,13 +14,13 @@ use tine_core::types::digest;
 pub const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
 /// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
-pub fn debug_allowed(srv: &Server, c: &Client) -> bool {
+pub fn debug_allowed(srv: &Server, c: &Session) -> bool {
     srv.config
         .enable_debug_command
         .allows(c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()))
 }
 
-pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let sub = base::lower(&argv[1]);
     match sub.as_str() {
         "help" => reply_help(
@@ -120,8 +120,7 @@ pub fn debug(srv: &mut Server, c: &mut Client, argv: &Argv) {
         }
         // tine's own: make the next forks fail as if the OS refused, to test recovery.
         "fork-fail" if argv.len() == 3 => {
-            crate::fork::FAIL_FORKS
-                .store(argv[2].as_slice() != b"0", std::sync::atomic::Ordering::Relaxed);
+            crate::persist::snapshot::set_fail_forks(argv[2].as_slice() != b"0");
             c.add_ok();
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).

@@ -3,7 +3,7 @@
 use super::{Argv, registry};
 use crate::app::server::Server;
 use crate::engine::memory::{memory_figures, total_system_memory};
-use crate::net::client::Client;
+use crate::engine::session::Session;
 use std::fmt::Write as _;
 use tine_core::base::{self, bytes_to_human};
 
@@ -23,13 +23,13 @@ const DEFAULT_SECTIONS: &[&str] = &[
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// INFO [section ...]
-pub fn info(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn info(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let text = info_text(srv, Some(c), &argv[1..]);
     c.add_verbatim(text.as_bytes());
 }
 
 /// Builds the INFO text for the requested sections ("default", "all", "everything" or names).
-pub fn info_text(srv: &mut Server, c: Option<&Client>, args: &[Vec<u8>]) -> String {
+pub fn info_text(srv: &mut Server, c: Option<&Session>, args: &[Vec<u8>]) -> String {
     let mut wanted: Vec<String> = Vec::new();
     if args.is_empty() {
         wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
@@ -140,7 +140,7 @@ fn info_server(srv: &Server, out: &mut String) {
     line(out, "io_threads_active", 0);
 }
 
-fn info_clients(srv: &Server, _c: Option<&Client>, out: &mut String) {
+fn info_clients(srv: &Server, _c: Option<&Session>, out: &mut String) {
     out.push_str("# Clients\r\n");
     line(out, "connected_clients", srv.clients.len());
     line(out, "cluster_connections", 0);
@@ -206,7 +206,10 @@ fn info_memory(srv: &mut Server, out: &mut String) {
     line(
         out,
         "mem_clients_normal",
-        srv.clients.iter().map(|c| c.qbuf.capacity() + c.obuf.capacity()).sum::<usize>(),
+        srv.clients
+            .iter()
+            .map(|c| c.conn.qbuf.capacity() + c.session.obuf.capacity())
+            .sum::<usize>(),
     );
     line(out, "mem_cluster_links", 0);
     line(out, "mem_aof_buffer", 0);
@@ -217,13 +220,12 @@ fn info_memory(srv: &mut Server, out: &mut String) {
 }
 
 fn info_persistence(srv: &mut Server, out: &mut String) {
-    use crate::fork::ChildKind;
     if let Some(ch) = srv.persist.child.as_mut() {
         ch.drain_reports();
     }
     let p = &srv.persist;
     let ch = p.child.as_ref();
-    let rdb_child = ch.filter(|c| c.kind != ChildKind::AofRewrite);
+    let rdb_child = p.rdb_child();
     out.push_str("# Persistence\r\n");
     line(out, "loading", srv.loading.is_some() as u8);
     line(out, "async_loading", 0);

@@ -17,7 +17,7 @@ use super::{Argv, err};
 use crate::app::server::Server;
 use crate::config::custom::notify;
 use crate::engine::blocking::{self, Served};
-use crate::net::client::Client;
+use crate::engine::session::Session;
 use tine_core::base::parse_i64;
 use tine_core::keyspace::Value;
 use tine_core::types::list::List;
@@ -35,7 +35,7 @@ enum End {
 }
 
 /// LEFT / RIGHT, case-insensitively (Redis's getListPositionFromObjectOrReply).
-fn parse_end(c: &mut Client, arg: &[u8]) -> Option<End> {
+fn parse_end(c: &mut Session, arg: &[u8]) -> Option<End> {
     if arg.eq_ignore_ascii_case(b"left") {
         Some(End::Head)
     } else if arg.eq_ignore_ascii_case(b"right") {
@@ -47,7 +47,7 @@ fn parse_end(c: &mut Client, arg: &[u8]) -> Option<End> {
 }
 
 /// Parses an integer argument, replying Redis's generic error when it is not one.
-fn parse_int(c: &mut Client, arg: &[u8]) -> Option<i64> {
+fn parse_int(c: &mut Session, arg: &[u8]) -> Option<i64> {
     let v = parse_i64(arg);
     if v.is_none() {
         c.add_error(err::NOT_INTEGER);
@@ -57,7 +57,7 @@ fn parse_int(c: &mut Client, arg: &[u8]) -> Option<i64> {
 
 /// Parses an integer in `min..=max`, replying `msg` for anything else (Redis's
 /// getRangeLongFromObjectOrReply with a message).
-fn parse_ranged(c: &mut Client, arg: &[u8], min: i64, max: i64, msg: &str) -> Option<i64> {
+fn parse_ranged(c: &mut Session, arg: &[u8], min: i64, max: i64, msg: &str) -> Option<i64> {
     match parse_i64(arg) {
         Some(v) if v >= min && v <= max => Some(v),
         _ => {
@@ -73,7 +73,7 @@ fn new_list(srv: &Server) -> List {
 }
 
 /// Replies one list element as a bulk string.
-fn reply_entry(c: &mut Client, e: Entry<'_>) {
+fn reply_entry(c: &mut Session, e: Entry<'_>) {
     match e {
         Entry::Str(s) => c.add_bulk(s),
         Entry::Int(n) => c.add_bulk_i64(n),
@@ -81,7 +81,7 @@ fn reply_entry(c: &mut Client, e: Entry<'_>) {
 }
 
 /// The list at `key` for reading: Ok(None) when missing, Err after replying WRONGTYPE.
-fn read_list<'a>(srv: &'a mut Server, c: &mut Client, key: &[u8]) -> Result<Option<&'a List>, ()> {
+fn read_list<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Option<&'a List>, ()> {
     match srv.lookup_read(c.db, key) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
@@ -95,7 +95,7 @@ fn read_list<'a>(srv: &'a mut Server, c: &mut Client, key: &[u8]) -> Result<Opti
 /// The list at `key` for writing: Ok(None) when missing, Err after replying WRONGTYPE.
 fn write_list<'a>(
     srv: &'a mut Server,
-    c: &mut Client,
+    c: &mut Session,
     key: &[u8],
 ) -> Result<Option<&'a mut List>, ()> {
     match srv.lookup_write(c.db, key) {
@@ -133,7 +133,7 @@ fn push(l: &mut List, end: End, v: &[u8]) {
 
 // ----- pushes -----
 
-fn push_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End, only_existing: bool) {
+fn push_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End, only_existing: bool) {
     if argv[2..].iter().any(|e| e.len() > MAX_ELEMENT_SIZE) {
         c.add_err("Element too large");
         return;
@@ -165,26 +165,26 @@ fn push_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End, only_ex
     c.add_int(len as i64);
 }
 
-pub fn lpush(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Head, false);
 }
 
-pub fn rpush(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn rpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Tail, false);
 }
 
-pub fn lpushx(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lpushx(srv: &mut Server, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Head, true);
 }
 
-pub fn rpushx(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn rpushx(srv: &mut Server, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Tail, true);
 }
 
 // ----- pops -----
 
 /// Pops up to `count` elements from `l` and replies them as an array; returns how many.
-fn pop_range_reply(l: &mut List, c: &mut Client, end: End, count: i64) -> usize {
+fn pop_range_reply(l: &mut List, c: &mut Session, end: End, count: i64) -> usize {
     let n = (count.max(0) as u64).min(l.len() as u64) as usize;
     c.add_array(n);
     for _ in 0..n {
@@ -210,7 +210,7 @@ fn popped(srv: &mut Server, db: usize, key: &[u8], popped: usize, emptied: bool,
     }
 }
 
-fn pop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
+fn pop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End) {
     if argv.len() > 3 {
         c.add_err(&format!(
             "wrong number of arguments for '{}' command",
@@ -251,24 +251,24 @@ fn pop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
     popped(srv, db, key, n, emptied, end);
 }
 
-pub fn lpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     pop_generic(srv, c, argv, End::Head);
 }
 
-pub fn rpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn rpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     pop_generic(srv, c, argv, End::Tail);
 }
 
 // ----- reads -----
 
-pub fn llen(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn llen(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if let Ok(l) = read_list(srv, c, &argv[1]) {
         let n = l.map_or(0, |l| l.len());
         c.add_int(n as i64);
     }
 }
 
-pub fn lindex(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lindex(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let l = match read_list(srv, c, &argv[1]) {
         Err(()) => return,
         Ok(None) => return c.add_null(),
@@ -302,7 +302,7 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     Some((start as usize, (stop - start + 1) as usize))
 }
 
-pub fn lrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lrange(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(start) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -325,7 +325,7 @@ pub fn lrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn lpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lpos(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let ele = &argv[2];
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
@@ -429,7 +429,7 @@ pub fn lpos(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 // ----- edits -----
 
-pub fn lset(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lset(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let l = match write_list(srv, c, &argv[1]) {
         Err(()) => return,
         Ok(None) => return c.add_error(err::NO_SUCH_KEY),
@@ -451,7 +451,7 @@ pub fn lset(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn linsert(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn linsert(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let after = if argv[2].eq_ignore_ascii_case(b"after") {
         true
     } else if argv[2].eq_ignore_ascii_case(b"before") {
@@ -479,7 +479,7 @@ pub fn linsert(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_int(len as i64);
 }
 
-pub fn lrem(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lrem(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(count) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -535,7 +535,7 @@ pub fn lrem(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_int(removed as i64);
 }
 
-pub fn ltrim(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn ltrim(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(start) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -580,7 +580,7 @@ enum Moved {
 /// within the same list.
 fn move_element(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     src: &[u8],
     dst: &[u8],
     from: End,
@@ -630,7 +630,7 @@ fn move_element(
     Moved::Value(v)
 }
 
-fn lmove_reply(srv: &mut Server, c: &mut Client, src: &[u8], dst: &[u8], from: End, to: End) {
+fn lmove_reply(srv: &mut Server, c: &mut Session, src: &[u8], dst: &[u8], from: End, to: End) {
     match move_element(srv, c, src, dst, from, to) {
         Moved::NoSource => c.add_null(),
         Moved::WrongType => {}
@@ -638,7 +638,7 @@ fn lmove_reply(srv: &mut Server, c: &mut Client, src: &[u8], dst: &[u8], from: E
     }
 }
 
-pub fn lmove(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lmove(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(from) = parse_end(c, &argv[3]) else {
         return;
     };
@@ -648,7 +648,7 @@ pub fn lmove(srv: &mut Server, c: &mut Client, argv: &Argv) {
     lmove_reply(srv, c, &argv[1], &argv[2], from, to);
 }
 
-pub fn rpoplpush(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn rpoplpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
     lmove_reply(srv, c, &argv[1], &argv[2], End::Tail, End::Head);
 }
 
@@ -664,7 +664,7 @@ struct Mpop {
 
 /// Parses `numkeys key... LEFT|RIGHT [COUNT n]` starting at `numkeys_at`, as Redis's
 /// lmpopGenericCommand, replying the error on failure.
-fn parse_mpop(c: &mut Client, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
+fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
     let numkeys =
         parse_ranged(c, &argv[numkeys_at], 1, i64::MAX, "numkeys should be greater than 0")?;
     let where_at = usize::try_from(numkeys)
@@ -698,7 +698,7 @@ fn parse_mpop(c: &mut Client, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
 
 /// Pops from the first non-empty list among the keys, replying `[key, [elements]]`. Returns
 /// false (after replying nothing) when every key is missing, true when it replied.
-fn mpop_first(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>], end: End, count: i64) -> bool {
+fn mpop_first(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>], end: End, count: i64) -> bool {
     let db = c.db;
     for key in keys {
         match write_list(srv, c, key) {
@@ -722,7 +722,7 @@ fn mpop_first(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>], end: End, coun
     false
 }
 
-pub fn lmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn lmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(m) = parse_mpop(c, argv, 1) else {
         return;
     };
@@ -732,7 +732,7 @@ pub fn lmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn blmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn blmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(m) = parse_mpop(c, argv, 2) else {
         return;
     };
@@ -747,10 +747,10 @@ pub fn blmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
         c.add_null_array();
         return;
     }
-    blocking::block_for_keys(srv, c, keys, deadline, argv, serve_blmpop);
+    blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BLMPOP);
 }
 
-fn serve_blmpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_blmpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     if !matches!(srv.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }
@@ -780,7 +780,7 @@ fn end_word(end: End) -> &'static [u8] {
     }
 }
 
-fn bpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
+fn bpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End) {
     let Some(deadline) = blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
         return;
     };
@@ -806,18 +806,18 @@ fn bpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, end: End) {
         c.add_null_array();
         return;
     }
-    blocking::block_for_keys(srv, c, keys, deadline, argv, serve_bpop);
+    blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BPOP);
 }
 
-pub fn blpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn blpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     bpop_generic(srv, c, argv, End::Head);
 }
 
-pub fn brpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn brpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     bpop_generic(srv, c, argv, End::Tail);
 }
 
-fn serve_bpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_bpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     let end = if argv[0].eq_ignore_ascii_case(b"brpop") { End::Tail } else { End::Head };
     let db = c.db;
     let now = srv.now_ms;
@@ -840,7 +840,7 @@ fn serve_bpop(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Serv
 
 fn bmove_generic(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     argv: &Argv,
     from: End,
     to: End,
@@ -868,12 +868,12 @@ fn bmove_generic(
                 c.add_null();
                 return;
             }
-            blocking::block_for_keys(srv, c, &argv[1..2], deadline, argv, serve_bmove);
+            blocking::block_for_keys(srv, c, &argv[1..2], deadline, argv, super::retry::BMOVE);
         }
     }
 }
 
-pub fn blmove(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn blmove(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(from) = parse_end(c, &argv[3]) else {
         return;
     };
@@ -883,13 +883,13 @@ pub fn blmove(srv: &mut Server, c: &mut Client, argv: &Argv) {
     bmove_generic(srv, c, argv, from, to, &argv[5]);
 }
 
-pub fn brpoplpush(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn brpoplpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
     bmove_generic(srv, c, argv, End::Tail, End::Head, &argv[3]);
 }
 
 /// Serves BLMOVE / BRPOPLPUSH from its ready source. A destination of the wrong type ends the
 /// wait with WRONGTYPE and leaves the source untouched, as Redis 7.0 does.
-fn serve_bmove(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_bmove(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     if !matches!(srv.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }

@@ -5,7 +5,7 @@
 //! Dispatch decides by the bits a row declares (`flag`), never by a command's name, and its
 //! own refusals are typed `CmdError`s that it alone replies and counts in errorstats, by code.
 //!
-//! A handler is `fn(&mut Server, &mut Client, &[Vec<u8>])`: it reads its arguments, changes
+//! A handler is `fn(&mut Server, &mut Session, &[Vec<u8>])`: it reads its arguments, changes
 //! the keyspace through `db`, and appends its reply to the client. One file per family holds
 //! the handlers.
 
@@ -30,12 +30,12 @@ pub mod zset;
 
 /// Replies a HELP text: "<CMD> <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 /// the lines, and "HELP / Print this help.", as Redis's addReplyHelp.
-pub fn reply_help(c: &mut Client, cmd: &str, lines: &[&str]) {
+pub fn reply_help(c: &mut Session, cmd: &str, lines: &[&str]) {
     reply_help_ending(c, cmd, lines, "    Print this help.");
 }
 
 /// `reply_help` with another description of HELP itself (CLIENT's says "Prints").
-pub fn reply_help_ending(c: &mut Client, cmd: &str, lines: &[&str], help: &str) {
+pub fn reply_help_ending(c: &mut Session, cmd: &str, lines: &[&str], help: &str) {
     c.add_array(lines.len() + 3);
     c.add_simple(&format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd));
     for l in lines {
@@ -112,15 +112,42 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::app::server::{PauseKind, Server, SlowLogEntry};
-use crate::net::client::Client;
+use crate::engine::session::Session;
 
 /// Arguments of a command, the name first.
 pub type Argv = [Vec<u8>];
-pub type Handler = fn(&mut Server, &mut Client, &Argv);
+pub type Handler = fn(&mut Server, &mut Session, &Argv);
+
+/// A blocking command's retry: serves a client blocked with `argv` once `key` is ready
+/// (`engine::blocking`). Engine stores only its number in `RETRIES` (`retry`).
+pub(crate) type RetryFn =
+    fn(&mut Server, &mut Session, &Argv, &[u8]) -> crate::engine::blocking::Served;
+
+/// The numbers of the retries in `RETRIES`, which blocking commands hand to
+/// `engine::blocking::block_for_keys`.
+pub(crate) mod retry {
+    use crate::engine::blocking::Retry;
+    pub(crate) const BLMPOP: Retry = Retry(0);
+    pub(crate) const BPOP: Retry = Retry(1);
+    pub(crate) const BMOVE: Retry = Retry(2);
+    pub(crate) const BZPOPMIN: Retry = Retry(3);
+    pub(crate) const BZPOPMAX: Retry = Retry(4);
+    pub(crate) const BZMPOP: Retry = Retry(5);
+}
+
+/// The retry functions, in the order of their numbers in `retry`.
+pub(crate) const RETRIES: [RetryFn; 6] = [
+    list::serve_blmpop,
+    list::serve_bpop,
+    list::serve_bmove,
+    zset::serve_bzpopmin,
+    zset::serve_bzpopmax,
+    zset::serve_bzmpop,
+];
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
-pub(crate) fn container(_srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub(crate) fn container(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_err(&format!(
         "unknown subcommand '{}'",
         String::from_utf8_lossy(argv.get(1).map(|a| a.as_slice()).unwrap_or(b""))
@@ -390,17 +417,10 @@ fn resolve<'a>(reg: &'a Registry, argv: &Argv) -> Result<&'a Resolved, CmdError>
     Ok(resolved)
 }
 
-/// Runs one parsed command of client `c`. The arguments are in `c.parser.argv`.
-pub fn call(srv: &mut Server, c: &mut Client) -> Outcome {
-    let mut argv = std::mem::take(&mut c.parser.argv);
-    let outcome = call_argv(srv, c, &argv);
-    if outcome == Outcome::Held {
-        c.parser.argv = argv;
-    } else {
-        // Keep the vector's allocation for the next command.
-        argv.clear();
-        c.parser.argv = argv;
-    }
+/// Runs one parsed command of session `c`, arguments `argv` (which the caller took out of
+/// its connection's parser, and puts back if the command is held).
+pub fn call(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
+    let outcome = call_argv(srv, c, argv);
     // Clients blocked on keys this command made ready are served before anyone else is
     // replied to (top level only: EXEC will serve after its whole queue).
     // The command is one unit of the propagation feed; each blocked client it serves is
@@ -411,10 +431,10 @@ pub fn call(srv: &mut Server, c: &mut Client) -> Outcome {
 }
 
 /// Runs a command given its arguments.
-pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
+pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
     let reg = registry();
-    if c.reply_mode == crate::net::client::ReplyMode::SkipNext {
-        c.reply_mode = crate::net::client::ReplyMode::Skipping;
+    if c.reply_mode == crate::engine::session::ReplyMode::SkipNext {
+        c.reply_mode = crate::engine::session::ReplyMode::Skipping;
     }
     let r = match resolve(reg, argv) {
         Ok(r) => r,
@@ -483,7 +503,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
     }
 
     // CLIENT PAUSE: hold the client (its command stays queued) until the pause ends.
-    if srv.pause.is_some() && c.kind != crate::net::client::ClientKind::Replica && !c.in_exec {
+    if srv.pause.is_some() && c.kind != crate::engine::session::ClientKind::Replica && !c.in_exec {
         let now = tine_core::base::mstime();
         if let Some(kind) = srv.paused(now) {
             let may_write = r.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0;
@@ -501,12 +521,19 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
         srv.now_ms = start_us / 1000;
     }
     c.last_cmd = r.full_name.as_str();
-    let event = crate::engine::pubsub::CommandEvent::before(srv, c.db, r.cmd.notify.as_ref(), argv);
+    let event = crate::engine::pubsub::CommandEvent::before(
+        srv.notify_flags,
+        &srv.dbs[c.db],
+        c.db,
+        r.cmd.notify.as_ref(),
+        argv,
+    );
     let before = crate::engine::feed::before_command(srv);
     let dirty_before = srv.dirty;
     (r.cmd.handler)(srv, c, argv);
     if let Some(ev) = event.filter(|_| srv.dirty > dirty_before) {
-        ev.after(srv);
+        let exists = srv.dbs[ev.db()].peek(ev.key()).is_some();
+        ev.after(srv, exists);
     }
     crate::engine::feed::after_command(
         srv,
@@ -551,7 +578,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Client, argv: &Argv) -> Outcome {
 /// Refuses a command that did not resolve (unknown command or subcommand, wrong arity): the
 /// error, `rejected_calls` of the top-level command if it exists, and a MULTI in progress is
 /// marked to fail at EXEC.
-fn refuse_unresolved(srv: &mut Server, c: &mut Client, argv: &Argv, e: CmdError) -> Outcome {
+fn refuse_unresolved(srv: &mut Server, c: &mut Session, argv: &Argv, e: CmdError) -> Outcome {
     c.last_cmd = "NULL";
     if let Some(m) = c.multi.as_mut() {
         m.errored = true;
@@ -566,7 +593,7 @@ fn refuse_unresolved(srv: &mut Server, c: &mut Client, argv: &Argv, e: CmdError)
 
 /// Refuses a command before it runs (Redis's rejectCommand): the error reply, the command's
 /// `rejected_calls`, and a MULTI in progress is marked to fail at EXEC.
-fn reject(srv: &mut Server, c: &mut Client, id: usize, e: CmdError) -> Outcome {
+fn reject(srv: &mut Server, c: &mut Session, id: usize, e: CmdError) -> Outcome {
     srv.cmd_stats[id].rejected_calls += 1;
     if let Some(m) = c.multi.as_mut() {
         m.errored = true;
@@ -577,9 +604,9 @@ fn reject(srv: &mut Server, c: &mut Client, id: usize, e: CmdError) -> Outcome {
 }
 
 /// Replies a typed error (unless replies are off) and counts it in errorstats under its code.
-/// Errors the client already replied through `Client::add_error` are counted first, so the
+/// Errors the client already replied through `Session::add_error` are counted first, so the
 /// totals are those of replying them all in order.
-pub(crate) fn fail(srv: &mut Server, c: &mut Client, e: CmdError) {
+pub(crate) fn fail(srv: &mut Server, c: &mut Session, e: CmdError) {
     finish_errors(srv, c);
     if let Some(o) = c.out() {
         tine_core::protocol::reply::error(o, &e.text);
@@ -587,9 +614,9 @@ pub(crate) fn fail(srv: &mut Server, c: &mut Client, e: CmdError) {
     count_error(srv, e.code);
 }
 
-fn end_reply_skip(c: &mut Client) {
-    if c.reply_mode == crate::net::client::ReplyMode::Skipping {
-        c.reply_mode = crate::net::client::ReplyMode::On;
+fn end_reply_skip(c: &mut Session) {
+    if c.reply_mode == crate::engine::session::ReplyMode::Skipping {
+        c.reply_mode = crate::engine::session::ReplyMode::On;
     }
 }
 
@@ -598,8 +625,8 @@ pub fn auth_required(srv: &Server) -> bool {
     !srv.config.requirepass.is_empty()
 }
 
-/// Moves the errors the client replied through `Client::add_error` into INFO errorstats.
-pub(crate) fn finish_errors(srv: &mut Server, c: &mut Client) {
+/// Moves the errors the client replied through `Session::add_error` into INFO errorstats.
+pub(crate) fn finish_errors(srv: &mut Server, c: &mut Session) {
     for code in c.errors.drain(..) {
         srv.stats.total_error_replies += 1;
         *srv.stats.errors.entry(code).or_insert(0) += 1;
@@ -619,7 +646,7 @@ fn count_error(srv: &mut Server, code: &str) {
 
 /// Records a slow command, as Redis's slowlogPushEntryIfNeeded: at most 32 arguments, each
 /// at most 128 bytes, with a note of what was cut.
-fn slowlog_push(srv: &mut Server, c: &Client, argv: &Argv, usec: i64) {
+fn slowlog_push(srv: &mut Server, c: &Session, argv: &Argv, usec: i64) {
     let threshold = srv.config.slowlog_log_slower_than;
     if threshold < 0 || usec < threshold {
         return;
@@ -657,7 +684,7 @@ fn slowlog_push(srv: &mut Server, c: &Client, argv: &Argv, usec: i64) {
 
 /// Sends a command to clients in MONITOR mode, in Redis's line format:
 /// `+<secs>.<usecs> [<db> <addr>] "arg" "arg"`.
-fn feed_monitors(srv: &mut Server, c: &Client, argv: &Argv) {
+fn feed_monitors(srv: &mut Server, c: &Session, argv: &Argv) {
     let now = tine_core::base::ustime();
     let mut line =
         format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, c.db, c.addr).into_bytes();
@@ -669,7 +696,7 @@ fn feed_monitors(srv: &mut Server, c: &Client, argv: &Argv) {
     let monitors = srv.monitors.clone();
     for slot in monitors {
         if let Some(m) = srv.clients.get_mut(slot) {
-            m.obuf.extend_from_slice(&line);
+            m.session.obuf.extend_from_slice(&line);
             srv.note_pending_write(slot);
         }
     }
@@ -728,34 +755,30 @@ mod tests {
     }
 }
 
-/// Dispatch without a socket: a `Server` built from the default config and a `Client` on one
-/// end of a Unix socket pair, replies read from its output buffer.
+/// Dispatch without a socket: a `Server` built from the default config and a `Session` with
+/// no connection, replies read from its output buffer.
 #[cfg(test)]
 mod dispatch_tests {
     use super::*;
     use crate::config::Config;
-    use crate::net::client::Stream;
 
     struct Fixture {
         srv: Server,
-        c: Client,
-        // The client's peer, kept open for the client's lifetime.
-        _peer: mio::net::UnixStream,
+        c: Session,
     }
 
     fn fixture() -> Fixture {
         let srv = Server::new(Config::default());
-        let (a, b) = mio::net::UnixStream::pair().expect("socket pair");
-        let c = Client::new(1, 0, Stream::Unix(a), "/tmp/tine.sock:0".into(), String::new(), 0);
-        Fixture { srv, c, _peer: b }
+        let c = Session::new(1, 0, true, "/tmp/tine.sock:0".into(), String::new(), 0);
+        Fixture { srv, c }
     }
 
     impl Fixture {
         /// Runs one command as the event loop does and returns what it replied.
         fn run(&mut self, args: &[&str]) -> String {
             let start = self.c.obuf.len();
-            self.c.parser.argv = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-            assert_eq!(call(&mut self.srv, &mut self.c), Outcome::Done);
+            let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            assert_eq!(call(&mut self.srv, &mut self.c, &argv), Outcome::Done);
             String::from_utf8_lossy(&self.c.obuf[start..]).into_owned()
         }
 

@@ -14,9 +14,9 @@
 use super::Argv;
 use crate::app::server::Server;
 use crate::engine::session::MultiState;
-use crate::net::client::Client;
+use crate::engine::session::Session;
 
-pub fn multi(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn multi(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
     if c.multi.is_some() {
         c.add_err("MULTI calls can not be nested");
         return;
@@ -25,7 +25,7 @@ pub fn multi(_srv: &mut Server, c: &mut Client, _argv: &Argv) {
     c.add_ok();
 }
 
-pub fn discard(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn discard(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     if c.multi.is_none() {
         c.add_err("DISCARD without MULTI");
         return;
@@ -35,7 +35,7 @@ pub fn discard(srv: &mut Server, c: &mut Client, _argv: &Argv) {
     c.add_ok();
 }
 
-pub fn exec(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn exec(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     let Some(state) = c.multi.take() else {
         c.add_err("EXEC without MULTI");
         return;
@@ -63,7 +63,7 @@ pub fn exec(srv: &mut Server, c: &mut Client, _argv: &Argv) {
     c.in_exec = false;
 }
 
-pub fn watch(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn watch(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if c.multi.is_some() {
         c.add_err("WATCH inside MULTI is not allowed");
         return;
@@ -81,13 +81,13 @@ pub fn watch(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn unwatch(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn unwatch(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     unwatch_all(srv, c);
     c.add_ok();
 }
 
 /// Forgets every key the client watches and clears its "changed" mark.
-pub fn unwatch_all(srv: &mut Server, c: &mut Client) {
+pub fn unwatch_all(srv: &mut Server, c: &mut Session) {
     for (db, key, _) in c.watched.drain(..) {
         srv.dbs[db].unwatch(&key, c.slot);
         srv.watched_keys -= 1;
@@ -96,7 +96,7 @@ pub fn unwatch_all(srv: &mut Server, c: &mut Client) {
 }
 
 /// After a command: marks the clients whose watched keys it changed.
-pub fn collect_touched(srv: &mut Server, current: &mut Client) {
+pub fn collect_touched(srv: &mut Server, current: &mut Session) {
     for db in 0..srv.dbs.len() {
         if srv.dbs[db].touched_watchers.is_empty() {
             continue;
@@ -106,7 +106,7 @@ pub fn collect_touched(srv: &mut Server, current: &mut Client) {
             if slot == current.slot {
                 current.dirty_cas = true;
             } else if let Some(other) = srv.clients.get_mut(slot) {
-                other.dirty_cas = true;
+                other.session.dirty_cas = true;
             }
         }
     }

@@ -3,11 +3,11 @@
 
 use super::{Argv, err};
 use crate::app::server::Server;
-use crate::net::client::Client;
+use crate::engine::session::Session;
 use crate::persist::snapshot;
 use tine_core::base;
 
-pub fn save(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn save(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     match snapshot::save(srv) {
         Ok(()) => c.add_ok(),
         Err(e) => c.add_error(&e.to_string()),
@@ -16,7 +16,7 @@ pub fn save(srv: &mut Server, c: &mut Client, _argv: &Argv) {
 
 /// BGSAVE [SCHEDULE]: with a child already running, SCHEDULE queues the save for when it is
 /// gone; without SCHEDULE it is refused, as Redis does.
-pub fn bgsave(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn bgsave(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let schedule = match argv.get(1) {
         None => false,
         Some(a) if base::lower(a) == "schedule" && argv.len() == 2 => true,
@@ -29,11 +29,7 @@ pub fn bgsave(srv: &mut Server, c: &mut Client, argv: &Argv) {
     // the save for the cron instead, whatever the argument.
     let other_child = srv.persist.child.is_some() || c.in_exec;
     if other_child {
-        let rdb_child = srv
-            .persist
-            .child
-            .as_ref()
-            .is_some_and(|ch| ch.kind == crate::fork::ChildKind::RdbToFile);
+        let rdb_child = srv.persist.bgsave_running();
         if rdb_child {
             c.add_err("Background save already in progress");
         } else if schedule || c.in_exec {
@@ -51,7 +47,7 @@ pub fn bgsave(srv: &mut Server, c: &mut Client, argv: &Argv) {
 }
 
 /// BGREWRITEAOF: with a child already running the rewrite is scheduled, as Redis does.
-pub fn bgrewriteaof(srv: &mut Server, c: &mut Client, _argv: &Argv) {
+pub fn bgrewriteaof(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     use crate::persist::aof;
     if aof::rewrite_in_progress(srv) {
         c.add_err("Background append only file rewriting already in progress");

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 
 use super::{Argv, err};
 use crate::app::server::Server;
-use crate::net::client::Client;
+use crate::engine::session::Session;
 use tine_core::base::{self, parse_f64, parse_i64};
 use tine_core::keyspace::Value;
 use tine_core::types::listpack::Entry;
@@ -69,15 +69,15 @@ struct Item {
     cmp: Option<Vec<u8>>,
 }
 
-pub fn sort(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn sort(srv: &mut Server, c: &mut Session, argv: &Argv) {
     sort_generic(srv, c, argv, false);
 }
 
-pub fn sort_ro(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn sort_ro(srv: &mut Server, c: &mut Session, argv: &Argv) {
     sort_generic(srv, c, argv, true);
 }
 
-fn sort_generic(srv: &mut Server, c: &mut Client, argv: &Argv, read_only: bool) {
+fn sort_generic(srv: &mut Server, c: &mut Session, argv: &Argv, read_only: bool) {
     let (mut desc, mut alpha) = (false, false);
     let (mut offset, mut count) = (0i64, -1i64);
     let mut by: Option<&[u8]> = None;

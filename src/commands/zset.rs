@@ -11,7 +11,7 @@
 
 use super::{Argv, err};
 use crate::app::server::Server;
-use crate::net::client::Client;
+use crate::engine::session::Session;
 use tine_core::base::{self, parse_f64, parse_i64};
 use tine_core::keyspace::Value;
 use tine_core::protocol::Resp;
@@ -32,7 +32,7 @@ fn limits(srv: &Server) -> Limits {
 }
 
 /// The zset at `key` for reading (None if missing), or Err after replying WRONGTYPE.
-fn read_zset<'a>(srv: &'a mut Server, c: &mut Client, key: &[u8]) -> Result<Option<&'a ZSet>, ()> {
+fn read_zset<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Option<&'a ZSet>, ()> {
     match srv.lookup_read(c.db, key) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
@@ -46,7 +46,7 @@ fn read_zset<'a>(srv: &'a mut Server, c: &mut Client, key: &[u8]) -> Result<Opti
 /// The zset at `key` for writing (None if missing), or Err after replying WRONGTYPE.
 fn write_zset<'a>(
     srv: &'a mut Server,
-    c: &mut Client,
+    c: &mut Session,
     key: &[u8],
 ) -> Result<Option<&'a mut ZSet>, ()> {
     match srv.lookup_write(c.db, key) {
@@ -67,7 +67,7 @@ fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
 }
 
 /// Parses a score argument (ZADD, ZINCRBY): a float, `inf` allowed, NaN refused.
-fn parse_score(c: &mut Client, arg: &[u8]) -> Option<f64> {
+fn parse_score(c: &mut Session, arg: &[u8]) -> Option<f64> {
     let v = parse_f64(arg);
     if v.is_none() {
         c.add_error(err::NOT_FLOAT);
@@ -75,7 +75,7 @@ fn parse_score(c: &mut Client, arg: &[u8]) -> Option<f64> {
     v
 }
 
-fn parse_long(c: &mut Client, arg: &[u8]) -> Option<i64> {
+fn parse_long(c: &mut Session, arg: &[u8]) -> Option<i64> {
     let v = parse_i64(arg);
     if v.is_none() {
         c.add_error(err::NOT_INTEGER);
@@ -84,7 +84,7 @@ fn parse_long(c: &mut Client, arg: &[u8]) -> Option<i64> {
 }
 
 /// Redis's getRangeLongFromObjectOrReply with a message for both failures.
-fn parse_positive_with(c: &mut Client, arg: &[u8], msg: &str) -> Option<i64> {
+fn parse_positive_with(c: &mut Session, arg: &[u8], msg: &str) -> Option<i64> {
     match parse_i64(arg) {
         Some(v) if v >= 1 => Some(v),
         _ => {
@@ -96,7 +96,7 @@ fn parse_positive_with(c: &mut Client, arg: &[u8], msg: &str) -> Option<i64> {
 
 /// Appends one element of a WITHSCORES-style reply: member then score, nested in a pair for
 /// RESP3.
-fn add_element(c: &mut Client, member: &[u8], score: f64, withscores: bool) {
+fn add_element(c: &mut Session, member: &[u8], score: f64, withscores: bool) {
     if withscores && c.resp == Resp::V3 {
         c.add_array(2);
     }
@@ -107,7 +107,7 @@ fn add_element(c: &mut Client, member: &[u8], score: f64, withscores: bool) {
 }
 
 /// The array header of a reply of `n` elements (2n entries in RESP2 with scores).
-fn add_elements_header(c: &mut Client, n: usize, withscores: bool) {
+fn add_elements_header(c: &mut Session, n: usize, withscores: bool) {
     if withscores && c.resp == Resp::V2 {
         c.add_array(2 * n);
     } else {
@@ -118,16 +118,16 @@ fn add_elements_header(c: &mut Client, n: usize, withscores: bool) {
 // ----- ZADD / ZINCRBY ----------------------------------------------------------------------
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
-pub fn zadd(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zadd(srv: &mut Server, c: &mut Session, argv: &Argv) {
     zadd_generic(srv, c, argv, false);
 }
 
 /// ZINCRBY key increment member: ZADD INCR, as Redis implements it.
-pub fn zincrby(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zincrby(srv: &mut Server, c: &mut Session, argv: &Argv) {
     zadd_generic(srv, c, argv, true);
 }
 
-fn zadd_generic(srv: &mut Server, c: &mut Client, argv: &Argv, mut incr: bool) {
+fn zadd_generic(srv: &mut Server, c: &mut Session, argv: &Argv, mut incr: bool) {
     let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
     let mut at = 2;
     while at < argv.len() {
@@ -247,7 +247,7 @@ fn zadd_generic(srv: &mut Server, c: &mut Client, argv: &Argv, mut incr: bool) {
 
 // ----- single elements --------------------------------------------------------------------
 
-pub fn zrem(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrem(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let db = c.db;
     let z = match write_zset(srv, c, &argv[1]) {
         Err(()) => return,
@@ -268,7 +268,7 @@ pub fn zrem(srv: &mut Server, c: &mut Client, argv: &Argv) {
     c.add_int(deleted);
 }
 
-pub fn zscore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     match read_zset(srv, c, &argv[1]) {
         Err(()) => {}
         Ok(z) => match z.and_then(|z| z.score(&argv[2])) {
@@ -278,7 +278,7 @@ pub fn zscore(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn zmscore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zmscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Ok(z) = read_zset(srv, c, &argv[1]) else {
         return;
     };
@@ -291,13 +291,13 @@ pub fn zmscore(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn zcard(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zcard(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if let Ok(z) = read_zset(srv, c, &argv[1]) {
         c.add_int(z.map_or(0, |z| z.len() as i64));
     }
 }
 
-fn rank_generic(srv: &mut Server, c: &mut Client, argv: &Argv, rev: bool) {
+fn rank_generic(srv: &mut Server, c: &mut Session, argv: &Argv, rev: bool) {
     let Ok(z) = read_zset(srv, c, &argv[1]) else {
         return;
     };
@@ -307,15 +307,15 @@ fn rank_generic(srv: &mut Server, c: &mut Client, argv: &Argv, rev: bool) {
     }
 }
 
-pub fn zrank(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrank(srv: &mut Server, c: &mut Session, argv: &Argv) {
     rank_generic(srv, c, argv, false);
 }
 
-pub fn zrevrank(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrevrank(srv: &mut Server, c: &mut Session, argv: &Argv) {
     rank_generic(srv, c, argv, true);
 }
 
-pub fn zcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zcount(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Ok(r) = parse_score_range(&argv[2], &argv[3]) else {
         c.add_error(MIN_MAX_NOT_FLOAT);
         return;
@@ -326,7 +326,7 @@ pub fn zcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
     }
 }
 
-pub fn zlexcount(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zlexcount(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Ok(r) = parse_lex_range(&argv[2], &argv[3]) else {
         c.add_error(MIN_MAX_NOT_LEX);
         return;
@@ -368,7 +368,7 @@ struct RangeRequest {
 /// Parses `<min> <max> [options]` starting at `argv[first]` (Redis's zrangeGenericCommand
 /// steps 1 and 2). `rev` is None when REV may be given as an option (ZRANGE, ZRANGESTORE).
 fn parse_range_request(
-    c: &mut Client,
+    c: &mut Session,
     argv: &Argv,
     first: usize,
     store: bool,
@@ -484,7 +484,7 @@ fn resolve_range(z: &ZSet, req: &RangeRequest) -> Option<(usize, usize)> {
 
 fn range_generic(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     argv: &Argv,
     kind: RangeKind,
     rev: Option<bool>,
@@ -509,29 +509,29 @@ fn range_generic(
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-pub fn zrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrange(srv: &mut Server, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Auto, None);
 }
-pub fn zrevrange(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrevrange(srv: &mut Server, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Rank, Some(true));
 }
-pub fn zrangebyscore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrangebyscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Score, Some(false));
 }
-pub fn zrevrangebyscore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrevrangebyscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Score, Some(true));
 }
-pub fn zrangebylex(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrangebylex(srv: &mut Server, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Lex, Some(false));
 }
-pub fn zrevrangebylex(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrevrangebylex(srv: &mut Server, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Lex, Some(true));
 }
 
 /// Stores `pairs` at `dst` (replacing whatever was there, expiry dropped) or deletes `dst`
 /// when there are none; replies the count (zrangeResultFinalizeStore, and the STORE forms
 /// of the set algebra).
-fn store_result(srv: &mut Server, c: &mut Client, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) {
+fn store_result(srv: &mut Server, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) {
     let db = c.db;
     let n = pairs.len();
     if n > 0 {
@@ -545,7 +545,7 @@ fn store_result(srv: &mut Server, c: &mut Client, dst: &[u8], pairs: Vec<(Vec<u8
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-pub fn zrangestore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrangestore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(req) = parse_range_request(c, argv, 3, true, RangeKind::Auto, None) else {
         return;
     };
@@ -561,7 +561,7 @@ pub fn zrangestore(srv: &mut Server, c: &mut Client, argv: &Argv) {
 
 // ----- range removal -----------------------------------------------------------------------
 
-fn remrange_generic(srv: &mut Server, c: &mut Client, argv: &Argv, kind: RangeKind) {
+fn remrange_generic(srv: &mut Server, c: &mut Session, argv: &Argv, kind: RangeKind) {
     let selection = match kind {
         RangeKind::Score => match parse_score_range(&argv[2], &argv[3]) {
             Ok(r) => Selection::Score(r),
@@ -597,13 +597,13 @@ fn remrange_generic(srv: &mut Server, c: &mut Client, argv: &Argv, kind: RangeKi
     c.add_int(removed as i64);
 }
 
-pub fn zremrangebyrank(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zremrangebyrank(srv: &mut Server, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Rank);
 }
-pub fn zremrangebyscore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zremrangebyscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Score);
 }
-pub fn zremrangebylex(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zremrangebylex(srv: &mut Server, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Lex);
 }
 
@@ -626,7 +626,7 @@ pub struct PopReply {
 /// blocking commands call this once a key has elements.
 pub fn pop_reply(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     keys: &[Vec<u8>],
     from_max: bool,
     count: Option<usize>,
@@ -693,7 +693,7 @@ pub fn pop_reply(
     Some(key.clone())
 }
 
-fn zpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, from_max: bool) {
+fn zpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, from_max: bool) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -713,10 +713,10 @@ fn zpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, from_max: bool) {
     pop_reply(srv, c, &argv[1..2], from_max, count, how);
 }
 
-pub fn zpopmin(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zpopmin(srv: &mut Server, c: &mut Session, argv: &Argv) {
     zpop_generic(srv, c, argv, false);
 }
-pub fn zpopmax(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zpopmax(srv: &mut Server, c: &mut Session, argv: &Argv) {
     zpop_generic(srv, c, argv, true);
 }
 
@@ -728,7 +728,7 @@ pub struct MpopArgs {
 }
 
 /// Parses ZMPOP's arguments from `argv[numkeys_at]` on; None after replying the error.
-pub fn parse_mpop(c: &mut Client, argv: &Argv, numkeys_at: usize) -> Option<MpopArgs> {
+pub fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<MpopArgs> {
     let numkeys =
         parse_positive_with(c, &argv[numkeys_at], "ERR numkeys should be greater than 0")? as usize;
     let where_at = numkeys_at.saturating_add(numkeys).saturating_add(1);
@@ -766,7 +766,7 @@ pub fn parse_mpop(c: &mut Client, argv: &Argv, numkeys_at: usize) -> Option<Mpop
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-pub fn zmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(args) = parse_mpop(c, argv, 1) else {
         return;
     };
@@ -836,7 +836,7 @@ impl Source {
 }
 
 /// Reads the inputs of the set algebra; Err after replying WRONGTYPE.
-fn read_sources(srv: &mut Server, c: &mut Client, keys: &[Vec<u8>]) -> Result<Vec<Source>, ()> {
+fn read_sources(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>]) -> Result<Vec<Source>, ()> {
     let mut out = Vec::with_capacity(keys.len());
     let mut ib = tine_core::types::listpack::IntBuf::default();
     for key in keys {
@@ -932,7 +932,7 @@ fn compute(mut srcs: Vec<Source>, op: SetOp, how: Aggregate, limit: usize) -> Ve
 /// is, `store` whether argv[1] is a destination.
 fn algebra_generic(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     argv: &Argv,
     op: SetOp,
     store: bool,
@@ -1007,32 +1007,32 @@ fn algebra_generic(
     }
 }
 
-pub fn zunion(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zunion(srv: &mut Server, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Union, false, false);
 }
-pub fn zinter(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zinter(srv: &mut Server, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, false, false);
 }
-pub fn zdiff(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zdiff(srv: &mut Server, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Diff, false, false);
 }
-pub fn zunionstore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zunionstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Union, true, false);
 }
-pub fn zinterstore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zinterstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, true, false);
 }
-pub fn zdiffstore(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zdiffstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Diff, true, false);
 }
-pub fn zintercard(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zintercard(srv: &mut Server, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, false, true);
 }
 
 // ----- ZRANDMEMBER -----------------------------------------------------------------------------
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
-pub fn zrandmember(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zrandmember(srv: &mut Server, c: &mut Session, argv: &Argv) {
     use rand::Rng;
     use rand::seq::SliceRandom;
     let mut count = None;
@@ -1124,7 +1124,7 @@ pub fn zrandmember(srv: &mut Server, c: &mut Client, argv: &Argv) {
 /// A listpack is returned whole with cursor 0, as Redis does. A skiplist is walked by rank:
 /// the cursor is the rank to continue from. Unlike Redis's bucket cursor, removing elements
 /// below the cursor between calls can make the scan skip elements that shifted down.
-pub fn zscan(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn zscan(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(cursor) = super::keys::parse_cursor(c, &argv[2]) else {
         return;
     };
@@ -1193,7 +1193,7 @@ pub fn zscan(srv: &mut Server, c: &mut Client, argv: &Argv) {
 /// another type met first (Redis checks the keys in order).
 fn first_nonempty_zset(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     keys: &[Vec<u8>],
 ) -> Result<Option<Vec<u8>>, ()> {
     for key in keys {
@@ -1213,7 +1213,7 @@ fn first_nonempty_zset(
 const BZPOP_REPLY: PopReply = PopReply { emit_key: true, nested: false, nil_when_empty: true };
 const BZMPOP_REPLY: PopReply = PopReply { emit_key: true, nested: true, nil_when_empty: true };
 
-fn bzpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, from_max: bool) {
+fn bzpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, from_max: bool) {
     let Some(deadline) = crate::engine::blocking::parse_timeout(srv, c, &argv[argv.len() - 1])
     else {
         return;
@@ -1229,7 +1229,7 @@ fn bzpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, from_max: bool) 
                 c.add_null_array();
                 return;
             }
-            let serve = if from_max { serve_bzpopmax } else { serve_bzpopmin };
+            let serve = if from_max { super::retry::BZPOPMAX } else { super::retry::BZPOPMIN };
             crate::engine::blocking::block_for_keys(srv, c, keys, deadline, argv, serve);
         }
     }
@@ -1238,7 +1238,7 @@ fn bzpop_generic(srv: &mut Server, c: &mut Client, argv: &Argv, from_max: bool) 
 /// Serves a client blocked in BZPOPMIN/BZPOPMAX once `key` is ready.
 fn serve_bzpop(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     key: &[u8],
     from_max: bool,
 ) -> crate::engine::blocking::Served {
@@ -1251,34 +1251,34 @@ fn serve_bzpop(
     }
 }
 
-fn serve_bzpopmin(
+pub(crate) fn serve_bzpopmin(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     _argv: &Argv,
     key: &[u8],
 ) -> crate::engine::blocking::Served {
     serve_bzpop(srv, c, key, false)
 }
 
-fn serve_bzpopmax(
+pub(crate) fn serve_bzpopmax(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     _argv: &Argv,
     key: &[u8],
 ) -> crate::engine::blocking::Served {
     serve_bzpop(srv, c, key, true)
 }
 
-pub fn bzpopmin(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv) {
     bzpop_generic(srv, c, argv, false);
 }
 
-pub fn bzpopmax(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn bzpopmax(srv: &mut Server, c: &mut Session, argv: &Argv) {
     bzpop_generic(srv, c, argv, true);
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
-pub fn bzmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
+pub fn bzmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let Some(args) = parse_mpop(c, argv, 2) else {
         return;
     };
@@ -1301,15 +1301,15 @@ pub fn bzmpop(srv: &mut Server, c: &mut Client, argv: &Argv) {
                 &args.keys,
                 deadline,
                 argv,
-                serve_bzmpop,
+                super::retry::BZMPOP,
             );
         }
     }
 }
 
-fn serve_bzmpop(
+pub(crate) fn serve_bzmpop(
     srv: &mut Server,
-    c: &mut Client,
+    c: &mut Session,
     argv: &Argv,
     key: &[u8],
 ) -> crate::engine::blocking::Served {

@@ -41,14 +41,14 @@
 //! # Adding a blocking command (the shape BZPOPMIN follows in `commands::zset`)
 //!
 //! ```ignore
-//! pub fn bzpopmin(srv: &mut Server, c: &mut Client, argv: &Argv) {
+//! pub fn bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv) {
 //!     let Some(deadline) = blocking::parse_timeout(srv, c, argv.last().unwrap()) else { return };
 //!     // ... try every key; reply and return if one is a non-empty zset, WRONGTYPE if not a zset
 //!     if !blocking::may_block(c) { c.add_null_array(); return; }
-//!     blocking::block_for_keys(srv, c, &argv[1..argv.len() - 1], deadline, argv, serve_bzpopmin);
+//!     blocking::block_for_keys(srv, c, &argv[1..argv.len() - 1], deadline, argv, retry::BZPOPMIN);
 //! }
 //! /// Called with the ready key: pop from it and reply, or say the client keeps waiting.
-//! fn serve_bzpopmin(srv: &mut Server, c: &mut Client, argv: &Argv, key: &[u8]) -> Served {
+//! fn serve_bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
 //!     match srv.dbs[c.db].get_mut(key, srv.now_ms) {
 //!         Some(Value::ZSet(z)) => { /* pop, reply, delete the key if empty */ Served::Done }
 //!         _ => Served::KeepWaiting,
@@ -56,7 +56,9 @@
 //! }
 //! ```
 //!
-//! Nothing else is needed: key creation by ZADD already signals, the timeout reply is the same.
+//! and `serve_bzpopmin` gets a number in the command layer's retry table (`commands::retry`,
+//! `commands::RETRIES`). Nothing else is needed: key creation by ZADD already signals, the
+//! timeout reply is the same.
 //!
 //! # Transactions and scripts
 //!
@@ -81,8 +83,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use crate::app::server::Server;
-use crate::net::client::Client;
+use super::session::Session;
 use tine_core::keyspace::{Db, Key};
 
 /// A command's arguments (the command layer's `Argv`).
@@ -133,10 +134,18 @@ pub enum Served {
 /// Serves a blocked client from one ready key: `argv` is the command it blocked with (already
 /// validated), `key` the ready key (one of its keys, in the client's db).
 ///
-/// The one place this module still names the server: a retry is a command handler, stored
-/// on the client while it waits. Untying it needs the command layer's context type (`Ctx`)
-/// or a retry kept by command id in the table, rather than a function of the server.
-pub type Retry = fn(&mut Server, &mut Client, &Argv, &[u8]) -> Served;
+/// A retry is a command-layer function, stored on the client while it waits; engine does not
+/// name that layer, so it stores the function's number in the command layer's retry table
+/// (`commands::RETRIES`) and the host runs it (`BlockingHost::serve`). Engine never looks
+/// inside.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Retry(pub u8);
+
+impl Retry {
+    /// No retry: WAIT blocks on no key, so it is never served by one (a host serving it
+    /// anyway keeps the client waiting).
+    pub const NONE: Retry = Retry(u8::MAX);
+}
 
 /// What a blocked client waits for; stored on the client while it is blocked.
 pub struct BlockedOn {
@@ -162,7 +171,7 @@ pub enum TimeoutReply {
 }
 
 impl TimeoutReply {
-    pub(crate) fn send(self, c: &mut Client) {
+    pub(crate) fn send(self, c: &mut Session) {
         match self {
             TimeoutReply::NullArray => c.add_null_array(),
             TimeoutReply::ReplicaAcks => c.add_int(0),
@@ -245,7 +254,7 @@ impl Blocking {
 
     /// Removes client `c` from every queue and the deadline set; returns what it was blocked
     /// on (`None` when it was not blocked).
-    pub(crate) fn detach(&mut self, dbs: &mut [Db], c: &mut Client) -> Option<Box<BlockedOn>> {
+    pub(crate) fn detach(&mut self, dbs: &mut [Db], c: &mut Session) -> Option<Box<BlockedOn>> {
         let b = c.blocked.take()?;
         let me = Waiter { slot: c.slot, id: c.id };
         self.dequeue(dbs, b.db, &b.keys, me, b.deadline_ms);
@@ -257,7 +266,7 @@ impl Blocking {
 /// returns the absolute deadline in ms (0 = wait forever), or `None` after replying the error.
 /// Fractions round up to the next millisecond; a deadline beyond the clock's range waits
 /// forever (as Redis, whose timeout table is unsigned).
-pub(crate) fn parse_timeout<H: BlockingHost>(srv: &H, c: &mut Client, arg: &[u8]) -> Option<i64> {
+pub(crate) fn parse_timeout<H: BlockingHost>(srv: &H, c: &mut Session, arg: &[u8]) -> Option<i64> {
     let Some(ms) = timeout_ms(arg) else {
         c.add_err("timeout is not a float or out of range");
         return None;
@@ -338,7 +347,7 @@ fn decimal_seconds_to_ms(arg: &[u8]) -> Option<i64> {
 
 /// May this client block now? Not while EXEC runs its queue (and, later, not in a script): the
 /// caller then replies as on timeout.
-pub fn may_block(c: &Client) -> bool {
+pub fn may_block(c: &Session) -> bool {
     // Inside EXEC a blocking command answers as on timeout (Redis's CLIENT_DENY_BLOCKING).
     !c.in_exec
 }
@@ -347,7 +356,7 @@ pub fn may_block(c: &Client) -> bool {
 /// (0 = forever). `argv` is kept and handed to `retry` when a key becomes ready.
 pub(crate) fn block_for_keys<H: BlockingHost>(
     srv: &mut H,
-    c: &mut Client,
+    c: &mut Session,
     keys: &[Vec<u8>],
     deadline_ms: i64,
     argv: &Argv,
@@ -380,11 +389,11 @@ pub(crate) fn block_for_keys<H: BlockingHost>(
 /// Redis master whose replicas are gone.
 pub(crate) fn block_for_replicas<H: BlockingHost>(
     srv: &mut H,
-    c: &mut Client,
+    c: &mut Session,
     deadline_ms: i64,
     argv: &Argv,
 ) {
-    block_for_keys(srv, c, &[], deadline_ms, argv, |_, _, _, _| Served::KeepWaiting);
+    block_for_keys(srv, c, &[], deadline_ms, argv, Retry::NONE);
     if let Some(b) = c.blocked.as_mut() {
         b.on_timeout = TimeoutReply::ReplicaAcks;
     }
@@ -398,7 +407,7 @@ pub(crate) fn unblock<H: BlockingHost>(host: &mut H, id: u64, error: bool) -> bo
 }
 
 /// Drops a disconnecting client from the blocking state without replying.
-pub(crate) fn forget_client<H: BlockingHost>(srv: &mut H, c: &mut Client) {
+pub(crate) fn forget_client<H: BlockingHost>(srv: &mut H, c: &mut Session) {
     let (blocking, dbs) = srv.blocking_and_dbs();
     blocking.detach(dbs, c);
 }

@@ -9,14 +9,15 @@
 //! past the pubsub `client-output-buffer-limit` is closed, as Redis does.
 //!
 //! The registry is this module's state; the clients (to deliver to) and the notification
-//! settings belong to the top layer, reached through `PubSubHost`. (`CommandEvent` below still
-//! takes the server: it is moving into the command table.)
+//! settings belong to the top layer, reached through `PubSubHost`. `CommandEvent` is the
+//! keyspace event a command's table row declares, captured before the command runs and
+//! published after it by the dispatcher.
 
 use std::collections::HashMap;
 
-use crate::app::server::Server;
+use super::session::Session;
 use crate::config::custom::notify;
-use crate::net::client::Client;
+use tine_core::keyspace::Db;
 use tine_core::protocol::{Resp, reply};
 
 /// What pub/sub needs from the layer that owns the clients.
@@ -27,7 +28,7 @@ pub(crate) trait PubSubHost {
     /// Appends a message to the output of the client in `slot` with `write` (if it is in its
     /// slot), closes it if that passes its pubsub output limit, and queues it for writing.
     /// False when no client is there.
-    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Client)) -> bool;
+    fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Session)) -> bool;
 }
 
 /// The subscription registry.
@@ -67,7 +68,7 @@ pub(crate) fn publish<H: PubSubHost>(
     srv: &mut H,
     channel: &[u8],
     message: &[u8],
-    publisher: Option<&mut Client>,
+    publisher: Option<&mut Session>,
 ) -> i64 {
     let mut targets: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
     let registry = srv.pubsub();
@@ -82,7 +83,7 @@ pub(crate) fn publish<H: PubSubHost>(
     let mut publisher = publisher;
     let mut delivered = 0;
     for (slot, pattern) in targets {
-        let deliver = |c: &mut Client| {
+        let deliver = |c: &mut Session| {
             let resp = c.resp;
             match &pattern {
                 None => frame(&mut c.obuf, resp, b"message", &[Some(channel), Some(message)], None),
@@ -108,15 +109,15 @@ pub(crate) fn publish<H: PubSubHost>(
 }
 
 /// Closes a subscriber whose pending output passed the pubsub hard limit
-/// (`client-output-buffer-limit`'s text).
-pub(crate) fn enforce_pubsub_limit(limits: &str, c: &mut Client) {
+/// (`client-output-buffer-limit`'s text); `pending` is its output not yet written.
+pub(crate) fn enforce_pubsub_limit(limits: &str, c: &mut Session, pending: usize) {
     let parts: Vec<&str> = limits.split_whitespace().collect();
     let hard = parts
         .chunks(4)
         .find(|g| g[0] == "pubsub")
         .and_then(|g| g[1].parse::<usize>().ok())
         .unwrap_or(0);
-    if hard > 0 && c.pending_output() > hard && !c.close_asap {
+    if hard > 0 && pending > hard && !c.close_asap {
         c.close_asap = true;
         tine_core::log!(
             tine_core::log::Level::Warning,
@@ -146,7 +147,7 @@ pub(crate) fn notify<H: PubSubHost>(srv: &mut H, class: u32, event: &str, key: &
 }
 
 /// Removes every subscription of a closing client.
-pub(crate) fn forget_client<H: PubSubHost>(srv: &mut H, c: &Client) {
+pub(crate) fn forget_client<H: PubSubHost>(srv: &mut H, c: &Session) {
     let registry = srv.pubsub();
     for ch in &c.channels {
         if let Some(v) = registry.channels.get_mut(ch) {
@@ -207,13 +208,15 @@ pub struct CommandEvent {
 impl CommandEvent {
     /// Captures the event the command's row declares; nothing is done unless notifications
     /// are on.
+    /// `notify_flags` is `notify-keyspace-events` parsed, `data` the database `db`.
     pub fn before(
-        srv: &Server,
+        notify_flags: u32,
+        data: &Db,
         db: usize,
         notify: Option<&Notify>,
         argv: &[Vec<u8>],
     ) -> Option<CommandEvent> {
-        if srv.notify_flags == 0 || argv.len() < 2 {
+        if notify_flags == 0 || argv.len() < 2 {
             return None;
         }
         let &Notify { class, mut event, store, incr_event } = notify?;
@@ -223,14 +226,21 @@ impl CommandEvent {
             }
         }
         let key = argv[1].clone();
-        let existed = srv.dbs[db].peek(&key).is_some();
+        let existed = data.peek(&key).is_some();
         Some(CommandEvent { db, key, class, event, store, existed })
     }
 
+    /// The database and key the event is about.
+    pub(crate) fn db(&self) -> usize {
+        self.db
+    }
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.key
+    }
+
     /// Publishes the event (and "del" when the command emptied and removed the key), as the
-    /// command's Redis implementation does.
-    pub fn after(self, srv: &mut Server) {
-        let exists = srv.dbs[self.db].peek(&self.key).is_some();
+    /// command's Redis implementation does; `exists` says whether the key exists now.
+    pub(crate) fn after<H: PubSubHost>(self, srv: &mut H, exists: bool) {
         if exists {
             notify(srv, self.class, self.event, &self.key, self.db);
         } else if self.existed {

@@ -1,8 +1,22 @@
-//! Session state that belongs to a client but not to its connection: for now, the MULTI state
-//! (the queued commands of a transaction). It lives in engine, not in `commands` where MULTI
-//! and EXEC are handled, so that the client (`net::client::Client`) can hold it without the
-//! transport layer importing the command layer; the rest of the session (db, protocol, auth,
-//! watched keys, subscriptions, what a client is blocked on) is still on `Client` itself.
+//! A client's session: everything about a client that is not its connection — identity and
+//! peer address, selected db, protocol version, authentication, the reply buffer and its
+//! `add_*` reply methods (RESP2 or RESP3 form, `CLIENT REPLY OFF|SKIP` honoured), the MULTI
+//! queue, watched keys, subscriptions, what a blocked client waits for, and the flags CLIENT
+//! LIST prints. Command handlers take a `&mut Session`.
+//!
+//! It lives in engine, below commands and beside the subsystems that keep state per client
+//! (blocking, pub/sub), so that none of them names the transport: the connection (socket,
+//! query buffer, parser, write position) is `net::connection::Connection`, and the pair is
+//! `app::client::Client`. A session with no connection (the AOF replay's) is just a
+//! `Session`.
+//!
+//! Replies are appended to `obuf`; the event loop writes it to the socket after the commands
+//! of one read have run, so a pipeline's replies leave in one write.
+
+use std::net::SocketAddr;
+
+use tine_core::protocol::Resp;
+use tine_core::protocol::reply;
 
 /// The queued commands of a client inside MULTI.
 #[derive(Default)]
@@ -10,4 +24,279 @@ pub struct MultiState {
     pub commands: Vec<Vec<Vec<u8>>>,
     /// A queued command was rejected: EXEC must abort.
     pub errored: bool,
+}
+
+/// `CLIENT REPLY` modes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the reply of the command being run now.
+    Skipping,
+}
+
+/// The kind of a client for CLIENT LIST's flags and CLIENT KILL TYPE.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ClientKind {
+    Normal,
+    Replica,
+    Primary,
+    PubSub,
+}
+
+/// A client's session state.
+pub struct Session {
+    pub id: u64,
+    /// Index in the client table; also the mio token.
+    pub slot: usize,
+    /// "ip:port" of the peer (or "/path:0" for unix sockets), as CLIENT LIST prints it.
+    pub addr: String,
+    /// "ip:port" of our side.
+    pub laddr: String,
+    pub peer_ip: Option<std::net::IpAddr>,
+    pub is_unix: bool,
+    pub name: Vec<u8>,
+    pub db: usize,
+    pub resp: Resp,
+    pub authenticated: bool,
+
+    /// Replies not yet written to the connection.
+    pub obuf: Vec<u8>,
+    pub reply_mode: ReplyMode,
+
+    /// Close once the pending output is written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    /// Close at the next opportunity without writing more (CLIENT KILL, limits).
+    pub close_asap: bool,
+    pub monitor: bool,
+    pub no_evict: bool,
+    pub kind: ClientKind,
+    /// Seconds since the epoch, for CLIENT LIST age and idle, and `timeout`.
+    pub ctime: i64,
+    pub last_interaction: i64,
+    /// Full name of the last command ("client|list").
+    pub last_cmd: &'static str,
+    /// Error codes (first word) of the errors replied during the command being run,
+    /// drained by the command layer into INFO errorstats.
+    pub errors: Vec<String>,
+    /// True while commands of this client wait for CLIENT PAUSE to end.
+    pub paused: bool,
+    /// Inside MULTI: the queued commands.
+    pub multi: Option<MultiState>,
+    /// True while EXEC runs the queue (blocking commands do not block then).
+    pub in_exec: bool,
+    /// WATCHed keys: (db, key, had a TTL when watched).
+    pub watched: Vec<(usize, Vec<u8>, bool)>,
+    /// A watched key changed: EXEC fails.
+    pub dirty_cas: bool,
+    /// Subscribed channels and patterns.
+    pub channels: std::collections::HashSet<Vec<u8>>,
+    pub patterns: Vec<Vec<u8>>,
+    /// The parser's `argv` holds a command that was held (by CLIENT PAUSE) and must run
+    /// before anything else is parsed.
+    pub held_command: bool,
+    /// Set while the client waits in a blocking command (BLPOP...): what it waits for. Its
+    /// further commands wait in the query buffer meanwhile (see `super::blocking`).
+    pub blocked: Option<Box<super::blocking::BlockedOn>>,
+}
+
+impl Session {
+    pub fn new(
+        id: u64,
+        slot: usize,
+        is_unix: bool,
+        addr: String,
+        laddr: String,
+        now: i64,
+    ) -> Session {
+        let peer_ip =
+            addr.rsplit_once(':').and_then(|(ip, _)| ip.trim_matches(['[', ']']).parse().ok());
+        Session {
+            id,
+            slot,
+            addr,
+            laddr,
+            peer_ip,
+            is_unix,
+            name: Vec::new(),
+            db: 0,
+            resp: Resp::V2,
+            authenticated: false,
+            obuf: Vec::new(),
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            close_asap: false,
+            monitor: false,
+            no_evict: false,
+            kind: ClientKind::Normal,
+            ctime: now,
+            last_interaction: now,
+            last_cmd: "NULL",
+            errors: Vec::new(),
+            paused: false,
+            held_command: false,
+            multi: None,
+            in_exec: false,
+            watched: Vec::new(),
+            dirty_cas: false,
+            channels: Default::default(),
+            patterns: Vec::new(),
+            blocked: None,
+        }
+    }
+
+    /// Formats a peer address as Redis does ("127.0.0.1:6379", "::1:6379").
+    pub fn format_addr(addr: &SocketAddr) -> String {
+        format!("{}:{}", addr.ip(), addr.port())
+    }
+
+    /// True when replies should be produced for the current command.
+    #[inline]
+    fn replying(&self) -> bool {
+        self.reply_mode == ReplyMode::On
+    }
+
+    /// The output buffer to append a reply to, or `None` when replies are suppressed.
+    #[inline]
+    pub fn out(&mut self) -> Option<&mut Vec<u8>> {
+        if self.replying() { Some(&mut self.obuf) } else { None }
+    }
+
+    pub fn add_ok(&mut self) {
+        if let Some(o) = self.out() {
+            o.extend_from_slice(b"+OK\r\n");
+        }
+    }
+    pub fn add_simple(&mut self, s: &str) {
+        if let Some(o) = self.out() {
+            reply::simple(o, s);
+        }
+    }
+    /// Replies an error; `msg` starts with its code ("ERR ...", "WRONGTYPE ..."). The code is
+    /// recorded for INFO errorstats even when replies are off, as Redis counts them.
+    pub fn add_error(&mut self, msg: &str) {
+        let code = msg.split(' ').next().unwrap_or("ERR").to_string();
+        self.errors.push(code);
+        if let Some(o) = self.out() {
+            reply::error(o, msg);
+        }
+    }
+    /// `-ERR <msg>`.
+    pub fn add_err(&mut self, msg: &str) {
+        self.add_error(&format!("ERR {}", msg));
+    }
+    pub fn add_int(&mut self, n: i64) {
+        if let Some(o) = self.out() {
+            reply::integer(o, n);
+        }
+    }
+    pub fn add_bulk(&mut self, b: &[u8]) {
+        if let Some(o) = self.out() {
+            reply::bulk(o, b);
+        }
+    }
+    pub fn add_bulk_i64(&mut self, n: i64) {
+        if let Some(o) = self.out() {
+            reply::bulk_i64(o, n);
+        }
+    }
+    pub fn add_null(&mut self) {
+        let resp = self.resp;
+        if let Some(o) = self.out() {
+            reply::null(o, resp);
+        }
+    }
+    pub fn add_null_array(&mut self) {
+        let resp = self.resp;
+        if let Some(o) = self.out() {
+            reply::null_array(o, resp);
+        }
+    }
+    pub fn add_array(&mut self, n: usize) {
+        if let Some(o) = self.out() {
+            reply::array(o, n);
+        }
+    }
+    pub fn add_map(&mut self, n: usize) {
+        let resp = self.resp;
+        if let Some(o) = self.out() {
+            reply::map(o, n, resp);
+        }
+    }
+    pub fn add_set(&mut self, n: usize) {
+        let resp = self.resp;
+        if let Some(o) = self.out() {
+            reply::set(o, n, resp);
+        }
+    }
+    pub fn add_push(&mut self, n: usize) {
+        let resp = self.resp;
+        if let Some(o) = self.out() {
+            reply::push(o, n, resp);
+        }
+    }
+    pub fn add_double(&mut self, v: f64) {
+        let resp = self.resp;
+        if let Some(o) = self.out() {
+            reply::double(o, v, resp);
+        }
+    }
+    pub fn add_bool(&mut self, v: bool) {
+        let resp = self.resp;
+        if let Some(o) = self.out() {
+            reply::boolean(o, v, resp);
+        }
+    }
+    pub fn add_verbatim(&mut self, text: &[u8]) {
+        let resp = self.resp;
+        if let Some(o) = self.out() {
+            reply::verbatim(o, text, resp);
+        }
+    }
+    /// An array of bulk strings.
+    pub fn add_bulk_array<I, B>(&mut self, items: I)
+    where
+        I: ExactSizeIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        self.add_array(items.len());
+        for b in items {
+            self.add_bulk(b.as_ref());
+        }
+    }
+
+    /// The "flags" field of CLIENT LIST.
+    pub fn flags_string(&self) -> String {
+        let mut f = String::new();
+        match self.kind {
+            ClientKind::Replica => f.push('S'),
+            ClientKind::Primary => f.push('M'),
+            ClientKind::PubSub => f.push('P'),
+            ClientKind::Normal => {}
+        }
+        if self.monitor {
+            f.push('O');
+        }
+        if self.blocked.is_some() {
+            f.push('b');
+        }
+        if self.close_after_reply {
+            f.push('c');
+        }
+        if self.close_asap {
+            f.push('A');
+        }
+        if self.is_unix {
+            f.push('U');
+        }
+        if self.no_evict {
+            f.push('e');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
+    }
 }

@@ -98,6 +98,22 @@ impl<H> PersistState<H> {
     pub fn rdb_child_pid(&self) -> Option<i32> {
         self.child.as_ref().filter(|c| c.kind == ChildKind::RdbToFile).map(|c| c.pid)
     }
+
+    /// True while a BGSAVE child writes an RDB file.
+    pub(crate) fn bgsave_running(&self) -> bool {
+        self.rdb_child_pid().is_some()
+    }
+
+    /// The running child unless it rewrites the AOF: the one INFO's `rdb_*` fields describe.
+    pub(crate) fn rdb_child(&self) -> Option<&RunningChild> {
+        self.child.as_ref().filter(|c| c.kind != ChildKind::AofRewrite)
+    }
+}
+
+/// DEBUG fork-fail (tine's own): makes the next forks fail as if the OS refused, or stops
+/// doing so, to test recovery. The switch is the fork layer's; commands reach it here.
+pub(crate) fn set_fail_forks(on: bool) {
+    child::FAIL_FORKS.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The path of `dbfilename` in `dir` (the server has chdir'ed to `dir`).
