@@ -23,9 +23,9 @@ pub(crate) struct AofReplay {
 /// The factory the AOF loader calls on its own thread.
 pub(crate) fn new_executor(config: &Config) -> Box<dyn AofExecutor> {
     let mut srv = Server::new(config.clone());
-    srv.clock_frozen = true;
-    srv.now_ms = 0;
-    srv.prop.disabled = true;
+    srv.data.clock_frozen = true;
+    srv.data.now_ms = 0;
+    srv.data.prop.disabled = true;
     let mut client = Session::new(
         0,
         usize::MAX,
@@ -55,6 +55,6 @@ impl AofExecutor for AofReplay {
     }
 
     fn dbs_mut(&mut self) -> &mut Vec<Db> {
-        &mut self.srv.dbs
+        &mut self.srv.data.dbs
     }
 }

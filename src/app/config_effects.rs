@@ -57,12 +57,12 @@ impl ConfigSetError {
 impl Server {
     /// CONFIG SET of several (name, value) pairs, all or nothing.
     pub(crate) fn config_set(&mut self, pairs: &[(&str, &str)]) -> Result<(), ConfigSetError> {
-        let before = self.config.clone();
-        let effects = self.config.set_many(pairs).map_err(ConfigSetError::Refused)?;
+        let before = self.data.config.clone();
+        let effects = self.data.config.set_many(pairs).map_err(ConfigSetError::Refused)?;
         let mut applied = Effects::default();
         for effect in effects.iter() {
             if let Err(e) = self.apply_config_effect(effect) {
-                self.config = before;
+                self.data.config = before;
                 // Best effort, as Redis's restore: the old values were in force before, so
                 // applying them again can only fail where the server already stood.
                 for undo in applied.iter() {
@@ -78,15 +78,19 @@ impl Server {
     /// The one place that knows what each effect does to the running server.
     fn apply_config_effect(&mut self, effect: Effect) -> Result<(), EffectError> {
         match effect {
-            Effect::LogLevel => logging::set_level(self.config.loglevel.level()),
-            Effect::Hz => self.hz = self.config.hz.clamp(1, 500),
-            Effect::NotifyFlags => self.notify_flags = self.config.notify_keyspace_events.bits(),
+            Effect::LogLevel => logging::set_level(self.data.config.loglevel.level()),
+            Effect::Hz => self.hz = self.data.config.hz.clamp(1, 500),
+            Effect::NotifyFlags => {
+                self.data.notify_flags = self.data.config.notify_keyspace_events.bits()
+            }
             // The event loop re-creates the listeners before it next polls.
             Effect::Rebind => self.rebind_requested = true,
             // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
-            Effect::Dir => std::env::set_current_dir(&self.config.dir).map_err(EffectError::Dir)?,
+            Effect::Dir => {
+                std::env::set_current_dir(&self.data.config.dir).map_err(EffectError::Dir)?
+            }
             Effect::AppendOnly => {
-                if self.config.appendonly {
+                if self.data.config.appendonly {
                     crate::persist::aof::start_append_only(self)
                         .map_err(EffectError::AppendOnly)?;
                 } else {
@@ -95,10 +99,10 @@ impl Server {
             }
             Effect::FsyncPolicy => crate::persist::aof::fsync_policy_changed(self),
             Effect::KeyAccess => tine_core::types::access::update(
-                self.now_ms,
-                self.config.maxmemory_policy.is_lfu(),
-                self.config.lfu_log_factor,
-                self.config.lfu_decay_time,
+                self.data.now_ms,
+                self.data.config.maxmemory_policy.is_lfu(),
+                self.data.config.lfu_log_factor,
+                self.data.config.lfu_decay_time,
             ),
         }
         Ok(())
@@ -116,14 +120,14 @@ mod tests {
         srv.config_set(&[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")])
             .unwrap();
         assert_eq!(srv.hz, 50);
-        assert_eq!(srv.notify_flags, crate::config::custom::notify::parse("KEA").unwrap());
+        assert_eq!(srv.data.notify_flags, crate::config::custom::notify::parse("KEA").unwrap());
         assert!(srv.rebind_requested);
     }
 
     #[test]
     fn a_failed_effect_undoes_the_whole_config_set() {
         let mut srv = Server::new(Config::default());
-        srv.config.enable_protected_configs = crate::config::EnableCommand::Yes;
+        srv.data.config.enable_protected_configs = crate::config::EnableCommand::Yes;
         let err = srv
             .config_set(&[
                 ("hz", "50"),
@@ -135,8 +139,8 @@ mod tests {
             err.reply_text(),
             "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
         );
-        assert_eq!((srv.config.hz, srv.hz, srv.notify_flags), (10, 10, 0));
-        assert_eq!(srv.config.notify_keyspace_events.bits(), 0);
+        assert_eq!((srv.data.config.hz, srv.hz, srv.data.notify_flags), (10, 10, 0));
+        assert_eq!(srv.data.config.notify_keyspace_events.bits(), 0);
     }
 
     #[test]
@@ -147,6 +151,6 @@ mod tests {
             err.reply_text(),
             "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
         );
-        assert_eq!((srv.config.hz, srv.hz), (10, 10));
+        assert_eq!((srv.data.config.hz, srv.hz), (10, 10));
     }
 }

@@ -19,28 +19,28 @@ impl FeedHost for Server {
 
     #[inline]
     fn feed_state(&mut self) -> &mut Feed {
-        &mut self.prop
+        &mut self.data.prop
     }
 
     #[inline]
     fn feed_and_sink(&mut self) -> (&mut Feed, AofFeed<'_>) {
         let sink = AofFeed {
-            aof: &mut self.aof,
+            aof: &mut self.data.aof,
             child: self.persist.child.as_ref(),
-            timestamps: self.config.aof_timestamp_enabled,
+            timestamps: self.data.config.aof_timestamp_enabled,
         };
-        (&mut self.prop, sink)
+        (&mut self.data.prop, sink)
     }
 
     #[inline]
     fn dirty(&self) -> u64 {
-        self.dirty
+        self.data.dirty
     }
 
     /// The AOF, on or being turned on (replicas will be the next consumer).
     #[inline]
     fn has_consumer(&self) -> bool {
-        self.aof.status != Status::Off
+        self.data.aof.status != Status::Off
     }
 
     /// Keys deleted by lazy expiry during the command (found by lookups in `Db`). Those a
@@ -55,41 +55,41 @@ impl FeedHost for Server {
         }
         self.announce_lazily_expired();
         let mut sink = AofFeed {
-            aof: &mut self.aof,
+            aof: &mut self.data.aof,
             child: self.persist.child.as_ref(),
-            timestamps: self.config.aof_timestamp_enabled,
+            timestamps: self.data.config.aof_timestamp_enabled,
         };
-        self.prop.propagate_lazily_expired(&mut self.dbs, &mut sink);
+        self.data.prop.propagate_lazily_expired(&mut self.data.dbs, &mut sink);
     }
 }
 
 impl EvictHost for Server {
     fn config(&self) -> &crate::config::Config {
-        &self.config
+        &self.data.config
     }
 
     fn loading(&self) -> bool {
-        self.loading.is_some()
+        self.data.loading.is_some()
     }
 
     fn evict_parts(&mut self) -> (&mut [Db], &mut EvictionPool) {
-        (&mut self.dbs, &mut self.eviction_pool)
+        (&mut self.data.dbs, &mut self.data.eviction_pool)
     }
 
     fn evicted(&mut self, db: usize, key: &[u8]) {
-        self.stats.evicted_keys += 1;
-        self.dirty += 1;
+        self.data.stats.evicted_keys += 1;
+        self.data.dirty += 1;
         self.notify(crate::config::custom::notify::EVICTED, "evicted", key, db);
     }
 }
 
 impl PubSubHost for Server {
     fn pubsub(&mut self) -> &mut PubSub {
-        &mut self.pubsub
+        &mut self.data.pubsub
     }
 
     fn notify_flags(&self) -> u32 {
-        self.notify_flags
+        self.data.notify_flags
     }
 
     fn deliver(&mut self, slot: usize, write: impl FnOnce(&mut Session)) -> bool {
@@ -99,7 +99,7 @@ impl PubSubHost for Server {
         write(&mut c.session);
         let pending = c.pending_output();
         crate::engine::pubsub::enforce_pubsub_limit(
-            &self.config.client_output_buffer_limit,
+            &self.data.config.client_output_buffer_limit,
             &mut c.session,
             pending,
         );
@@ -110,11 +110,11 @@ impl PubSubHost for Server {
 
 impl ExpireHost for Server {
     fn dbs(&mut self) -> &mut [Db] {
-        &mut self.dbs
+        &mut self.data.dbs
     }
 
     fn expired(&mut self, db: usize, key: &[u8]) {
-        self.stats.expired_keys += 1;
+        self.data.stats.expired_keys += 1;
         self.notify(crate::config::custom::notify::EXPIRED, "expired", key, db);
         crate::engine::feed::propagate_now(self, db, vec![b"DEL".to_vec(), key.to_vec()]);
     }
@@ -122,24 +122,24 @@ impl ExpireHost for Server {
 
 impl BlockingHost for Server {
     fn blocking(&mut self) -> &mut Blocking {
-        &mut self.blocking
+        &mut self.data.blocking
     }
 
     fn dbs(&mut self) -> &mut [Db] {
-        &mut self.dbs
+        &mut self.data.dbs
     }
 
     fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]) {
-        (&mut self.blocking, &mut self.dbs)
+        (&mut self.data.blocking, &mut self.data.dbs)
     }
 
     fn now_ms(&self) -> i64 {
-        self.now_ms
+        self.data.now_ms
     }
 
     fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
-        self.now_ms = tine_core::base::mstime();
-        self.dbs[db].get(key, self.now_ms).is_some()
+        self.data.now_ms = tine_core::base::mstime();
+        self.data.dbs[db].get(key, self.data.now_ms).is_some()
     }
 
     fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {
@@ -212,11 +212,11 @@ impl Server {
     /// completes, as Redis does, with `usec` spent serving it), then its output is written
     /// and its queued commands run.
     fn finish_blocked(&mut self, c: &mut Session, usec: u64) {
-        let Some(b) = self.blocking.detach(&mut self.dbs, c) else {
+        let Some(b) = self.data.blocking.detach(&mut self.data.dbs, c) else {
             return;
         };
         if let Some(r) = crate::commands::registry().lookup(&b.argv[0]) {
-            let stats = &mut self.cmd_stats[r.id];
+            let stats = &mut self.data.cmd_stats[r.id];
             stats.calls += 1;
             stats.usec += usec;
             if !c.errors.is_empty() {
@@ -232,12 +232,12 @@ impl Server {
     /// in the databases that have lazily expired keys to feed.
     #[cold]
     fn announce_lazily_expired(&mut self) {
-        for id in 0..self.dbs.len() {
-            if self.dbs[id].lazily_expired.is_empty() {
+        for id in 0..self.data.dbs.len() {
+            if self.data.dbs[id].lazily_expired.is_empty() {
                 continue;
             }
-            for key in std::mem::take(&mut self.dbs[id].expired_unreported) {
-                self.stats.expired_keys += 1;
+            for key in std::mem::take(&mut self.data.dbs[id].expired_unreported) {
+                self.data.stats.expired_keys += 1;
                 self.notify(crate::config::custom::notify::EXPIRED, "expired", &key, id);
             }
         }

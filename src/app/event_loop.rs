@@ -59,7 +59,7 @@ impl EventLoop {
     /// Binds the configured addresses and sets up signal delivery.
     pub fn new(srv: &mut Server) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
-        let listeners = Listeners::bind(&listen_spec(&srv.config), poll.registry())?;
+        let listeners = Listeners::bind(&listen_spec(&srv.data.config), poll.registry())?;
         srv.tcp_port = listeners.port;
         srv.listener_fds = listeners.raw_fds();
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD])?;
@@ -90,12 +90,12 @@ impl EventLoop {
                 srv.shutdown = None;
             }
             let now = Instant::now();
-            let timeout = if srv.loading.is_some() {
+            let timeout = if srv.data.loading.is_some() {
                 Duration::from_millis(10)
             } else if srv.pending_input.is_empty() && self.pending_reads.is_empty() {
                 let cron_in = next_cron.saturating_duration_since(now);
                 // Wake up for the soonest blocked client's deadline.
-                match srv.blocking.next_deadline() {
+                match srv.data.blocking.next_deadline() {
                     Some(d) => {
                         let in_ms = (d - base::mstime()).max(0) as u64;
                         cron_in.min(Duration::from_millis(in_ms))
@@ -106,7 +106,7 @@ impl EventLoop {
                 Duration::ZERO
             };
             let window = self.busy_poll.window(
-                srv.config.busy_poll_usec,
+                srv.data.config.busy_poll_usec,
                 srv.persist.child.is_some(),
                 !events.is_empty(),
                 timeout,
@@ -144,14 +144,14 @@ impl EventLoop {
 
     /// Work done before every poll: held input, queued output, closing clients, rebinding.
     fn before_sleep(&mut self, srv: &mut Server) {
-        if srv.loading.is_some() {
+        if srv.data.loading.is_some() {
             if let Err(e) = crate::persist::rdb_io::poll_loading(srv) {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
                 crate::app::shutdown::remove_pidfile(srv);
                 std::process::exit(1);
             }
         }
-        if srv.blocking.next_deadline().is_some() {
+        if srv.data.blocking.next_deadline().is_some() {
             crate::engine::blocking::handle_timeouts(srv, base::mstime());
         }
         for slot in std::mem::take(&mut self.pending_reads) {
@@ -180,7 +180,7 @@ impl EventLoop {
         }
         if srv.rebind_requested {
             srv.rebind_requested = false;
-            match Listeners::bind(&listen_spec(&srv.config), self.poll.registry()) {
+            match Listeners::bind(&listen_spec(&srv.data.config), self.poll.registry()) {
                 Ok(new) => {
                     self.listeners.deregister(self.poll.registry());
                     self.listeners = new;
@@ -208,9 +208,9 @@ impl EventLoop {
             }
             log!(Level::Warning, "Received {} scheduling shutdown...", name);
             let directive = if sig == SIGINT {
-                srv.config.shutdown_on_sigint.as_str()
+                srv.data.config.shutdown_on_sigint.as_str()
             } else {
-                srv.config.shutdown_on_sigterm.as_str()
+                srv.data.config.shutdown_on_sigterm.as_str()
             };
             srv.shutdown = Some(ShutdownRequest::from_directive(directive));
         }
@@ -226,10 +226,10 @@ impl EventLoop {
                     let laddr =
                         s.local_addr().map(|a| Session::format_addr(&a)).unwrap_or_default();
                     let _ = s.set_nodelay(true);
-                    if srv.config.tcp_keepalive > 0 {
+                    if srv.data.config.tcp_keepalive > 0 {
                         // As Redis's anetKeepAlive: probes start after the configured idle
                         // time, then every third of it, and three unanswered ones drop the peer.
-                        let idle = srv.config.tcp_keepalive as u64;
+                        let idle = srv.data.config.tcp_keepalive as u64;
                         let ka = socket2::TcpKeepalive::new()
                             .with_time(Duration::from_secs(idle))
                             .with_interval(Duration::from_secs((idle / 3).max(1)))
@@ -262,9 +262,9 @@ impl EventLoop {
         addr: String,
         laddr: String,
     ) {
-        srv.stats.total_connections_received += 1;
-        if srv.clients.len() >= srv.config.maxclients as usize {
-            srv.stats.rejected_connections += 1;
+        srv.data.stats.total_connections_received += 1;
+        if srv.clients.len() >= srv.data.config.maxclients as usize {
+            srv.data.stats.rejected_connections += 1;
             let _ = stream.write(b"-ERR max number of clients reached\r\n");
             return;
         }
@@ -273,7 +273,7 @@ impl EventLoop {
         let mut c = Box::new(Client::new(srv.next_client_id, slot, stream, addr, laddr, now));
         srv.next_client_id += 1;
         if protected_mode_denies(srv, &c) {
-            srv.stats.rejected_connections += 1;
+            srv.data.stats.rejected_connections += 1;
             let _ = c.conn.stream.write(PROTECTED_MODE_DENIED.as_bytes());
             srv.clients.insert(c);
             srv.clients.remove(slot);
@@ -337,13 +337,13 @@ impl EventLoop {
             }
         }
         if read_total > 0 {
-            srv.stats.total_net_input_bytes += read_total as u64;
-            srv.stats.total_reads_processed += 1;
+            srv.data.stats.total_net_input_bytes += read_total as u64;
+            srv.data.stats.total_reads_processed += 1;
             c.session.last_interaction = base::unix_time();
             let qlen = c.conn.qbuf.len() - c.conn.qpos;
             c.conn.qbuf_peak = c.conn.qbuf_peak.max(c.conn.qbuf.len());
             srv.recent_max_input = srv.recent_max_input.max(qlen);
-            if qlen as i64 > srv.config.client_query_buffer_limit {
+            if qlen as i64 > srv.data.config.client_query_buffer_limit {
                 log!(
                     Level::Warning,
                     "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
@@ -394,7 +394,7 @@ impl EventLoop {
                 continue;
             }
             let limits = Limits {
-                max_bulk_len: srv.config.proto_max_bulk_len,
+                max_bulk_len: srv.data.config.proto_max_bulk_len,
                 authenticated: c.session.authenticated,
             };
             match c.conn.parser.next(c.conn.qbuf.data(), &mut c.conn.qpos, limits) {
@@ -416,8 +416,8 @@ impl EventLoop {
                     );
                     c.session.add_err(&msg);
                     c.session.errors.clear();
-                    srv.stats.total_error_replies += 1;
-                    *srv.stats.errors.entry("ERR".into()).or_insert(0) += 1;
+                    srv.data.stats.total_error_replies += 1;
+                    *srv.data.stats.errors.entry("ERR".into()).or_insert(0) += 1;
                     c.session.close_after_reply = true;
                     break;
                 }
@@ -452,11 +452,11 @@ impl EventLoop {
             let before = c.pending_output();
             let result = c.flush();
             let written = before - c.pending_output();
-            srv.stats.total_net_output_bytes += written as u64;
+            srv.data.stats.total_net_output_bytes += written as u64;
             srv.recent_max_output = srv.recent_max_output.max(before);
             match result {
                 Ok(true) => {
-                    srv.stats.total_writes_processed += 1;
+                    srv.data.stats.total_writes_processed += 1;
                     if c.conn.want_write {
                         c.conn.want_write = false;
                         let _ = self.reregister(slot, Interest::READABLE, srv);
@@ -515,12 +515,12 @@ impl EventLoop {
         srv.cronloops += 1;
         self.busy_poll.reset();
         let now_ms = base::mstime();
-        srv.stats.sample(now_ms);
+        srv.data.stats.sample(now_ms);
         srv.paused(now_ms);
         crate::app::server::cron(srv, now_ms);
         crate::engine::blocking::handle_timeouts(srv, now_ms);
         // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
-        if srv.config.timeout > 0 {
+        if srv.data.config.timeout > 0 {
             let now = now_ms / 1000;
             let idle: Vec<usize> = srv
                 .clients
@@ -530,7 +530,7 @@ impl EventLoop {
                         && !c.session.monitor
                         && !c.session.paused
                         && c.session.blocked.is_none()
-                        && now - c.session.last_interaction > srv.config.timeout
+                        && now - c.session.last_interaction > srv.data.config.timeout
                 })
                 .map(|c| c.session.slot)
                 .collect();
@@ -564,10 +564,13 @@ fn run_command(srv: &mut Server, c: &mut Client) -> Outcome {
 }
 
 fn protected_mode_denies(srv: &Server, c: &Client) -> bool {
-    if !srv.config.protected_mode || c.session.is_unix || !srv.config.requirepass.is_empty() {
+    if !srv.data.config.protected_mode
+        || c.session.is_unix
+        || !srv.data.config.requirepass.is_empty()
+    {
         return false;
     }
-    if srv.config.bind != "* -::*" {
+    if srv.data.config.bind != "* -::*" {
         return false;
     }
     match c.session.peer_ip {

@@ -15,23 +15,23 @@ use tine_core::keyspace::Db;
 impl PersistHost for Server {
     fn parts(&mut self) -> Parts<'_, Self> {
         Parts {
-            config: &self.config,
-            dbs: &mut self.dbs,
+            config: &self.data.config,
+            dbs: &mut self.data.dbs,
             state: &mut self.persist,
-            aof: &mut self.aof,
-            loading: &mut self.loading,
-            dirty: &mut self.dirty,
+            aof: &mut self.data.aof,
+            loading: &mut self.data.loading,
+            dirty: &mut self.data.dirty,
             lastsave: &mut self.lastsave,
             latency: &mut self.latency,
         }
     }
 
     fn config(&self) -> &Config {
-        &self.config
+        &self.data.config
     }
 
     fn dbs(&self) -> &[Db] {
-        &self.dbs
+        &self.data.dbs
     }
 
     fn persist_state(&self) -> &PersistState<Self> {
@@ -39,7 +39,7 @@ impl PersistHost for Server {
     }
 
     fn aof_state(&self) -> &AofState {
-        &self.aof
+        &self.data.aof
     }
 
     /// Listeners and client sockets, the client running the command that forks included.

@@ -4,79 +4,11 @@
 //! implemented in `app::engine_host`. It holds no socket handles of its own besides the clients' — listeners and
 //! the poller belong to the event loop.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::app::client::{Client, ConnFigures};
-use crate::commands::{self, CommandStats};
+pub use crate::commands::data::{Data, Stats};
 use crate::config::Config;
-use tine_core::keyspace::Db;
-
-/// Counters behind INFO stats.
-#[derive(Default)]
-pub struct Stats {
-    pub total_connections_received: u64,
-    pub total_commands_processed: u64,
-    pub rejected_connections: u64,
-    pub total_net_input_bytes: u64,
-    pub total_net_output_bytes: u64,
-    pub expired_keys: u64,
-    pub evicted_keys: u64,
-    pub keyspace_hits: u64,
-    pub keyspace_misses: u64,
-    pub total_error_replies: u64,
-    pub unexpected_error_replies: u64,
-    pub total_reads_processed: u64,
-    pub total_writes_processed: u64,
-    /// Error code -> count, for INFO errorstats.
-    pub errors: HashMap<String, u64>,
-    /// Samples for instantaneous_ops_per_sec and the kbps figures: (ms, commands, in, out).
-    pub ops_samples: [(i64, u64, u64, u64); 16],
-    pub ops_sample_idx: usize,
-    pub last_sample: (i64, u64, u64, u64),
-}
-
-impl Stats {
-    /// A read lookup's outcome: keyspace_hits or keyspace_misses.
-    pub fn count_lookup(&mut self, found: bool) {
-        if found {
-            self.keyspace_hits += 1;
-        } else {
-            self.keyspace_misses += 1;
-        }
-    }
-
-    /// Records a sample every 100 ms, as Redis's trackInstantaneousMetric.
-    pub fn sample(&mut self, now_ms: i64) {
-        let (t0, c0, i0, o0) = self.last_sample;
-        if now_ms - t0 < 100 {
-            return;
-        }
-        let dt = (now_ms - t0).max(1) as f64;
-        let per_sec = |a: u64, b: u64| (((a - b) as f64) * 1000.0 / dt) as u64;
-        self.ops_samples[self.ops_sample_idx % 16] = (
-            now_ms,
-            per_sec(self.total_commands_processed, c0),
-            per_sec(self.total_net_input_bytes, i0),
-            per_sec(self.total_net_output_bytes, o0),
-        );
-        self.ops_sample_idx += 1;
-        self.last_sample = (
-            now_ms,
-            self.total_commands_processed,
-            self.total_net_input_bytes,
-            self.total_net_output_bytes,
-        );
-    }
-
-    /// Mean of the samples: (ops/s, input bytes/s, output bytes/s).
-    pub fn instantaneous(&self) -> (u64, u64, u64) {
-        let n = self.ops_sample_idx.clamp(1, 16) as u64;
-        let taken = &self.ops_samples[..self.ops_sample_idx.min(16)];
-        let sum = taken.iter().fold((0, 0, 0), |a, s| (a.0 + s.1, a.1 + s.2, a.2 + s.3));
-        (sum.0 / n, sum.1 / n, sum.2 / n)
-    }
-}
 
 /// An entry of the slow log.
 pub struct SlowLogEntry {
@@ -181,14 +113,12 @@ impl Clients {
 
 /// The whole server state.
 pub struct Server {
-    pub config: Config,
+    /// The data path: what commands change (`commands::Data`).
+    pub data: Data,
     pub config_file: Option<std::path::PathBuf>,
     pub executable: String,
-    pub dbs: Vec<Db>,
     pub clients: Clients,
     pub next_client_id: u64,
-    pub stats: Stats,
-    pub cmd_stats: Vec<CommandStats>,
     pub slowlog: std::collections::VecDeque<SlowLogEntry>,
     pub slowlog_next_id: u64,
     /// Slots of clients in MONITOR mode.
@@ -202,8 +132,6 @@ pub struct Server {
     pub shutdown: Option<ShutdownRequest>,
     /// A SHUTDOWN command completed its preparation: the event loop returns.
     pub exit_requested: bool,
-    /// Changes since the last successful save.
-    pub dirty: u64,
     pub lastsave: i64,
     pub start_time: Instant,
     pub start_unix: i64,
@@ -222,57 +150,30 @@ pub struct Server {
     pub rebind_requested: bool,
     /// Listening sockets' descriptors (a fork child closes them first thing).
     pub listener_fds: Vec<i32>,
-    /// Channels and patterns clients subscribe to.
-    pub pubsub: crate::engine::pubsub::PubSub,
-    /// `notify-keyspace-events` parsed (0: off).
-    pub notify_flags: u32,
-    /// Keys WATCHed by all clients (0 lets commands skip the touched-key collection).
-    pub watched_keys: usize,
-    /// The startup load in progress, if any (clients get -LOADING meanwhile).
-    pub loading: Option<crate::persist::rdb_io::Loading>,
-    /// Eviction candidates kept between rounds (see `evict`).
-    pub eviction_pool: crate::engine::evict::EvictionPool,
     /// LATENCY's samples (`latency-monitor-threshold`).
     pub latency: crate::engine::latency::LatencyMonitor,
     /// Snapshot and child-process state.
     pub persist: crate::persist::snapshot::PersistState<Server>,
-    /// The time the running command started, in ms: one clock reading per command, so a
-    /// command sees one consistent "now" (Redis's cmd_time_snapshot).
-    pub now_ms: i64,
-    /// Clients blocked on keys (BLPOP and friends): queues, deadlines, count.
-    pub blocking: crate::engine::blocking::Blocking,
-    /// The propagation feed's state for the running command (`crate::engine::feed`).
-    pub prop: crate::engine::feed::Feed,
-    /// The append-only file (`crate::persist::aof`).
-    pub aof: crate::persist::aof::AofState,
-    /// True while replaying the AOF: `now_ms` stays as the loader set it, so nothing expires
-    /// during the replay (Redis expires nothing while loading).
-    pub clock_frozen: bool,
 }
 
 impl Server {
     pub fn new(config: Config) -> Server {
-        let notify_flags = config.notify_keyspace_events.bits();
         tine_core::types::access::update(
             tine_core::base::mstime(),
             config.maxmemory_policy.is_lfu(),
             config.lfu_log_factor,
             config.lfu_decay_time,
         );
-        let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
         let now = tine_core::base::unix_time();
         Server {
             hz: config.hz.clamp(1, 500),
-            config,
+            data: Data::new(config),
             config_file: None,
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            dbs,
             clients: Clients::default(),
             next_client_id: 1,
-            stats: Stats::default(),
-            cmd_stats: commands::new_stats(),
             slowlog: Default::default(),
             slowlog_next_id: 0,
             monitors: Vec::new(),
@@ -281,7 +182,6 @@ impl Server {
             pause: None,
             shutdown: None,
             exit_requested: false,
-            dirty: 0,
             lastsave: now,
             start_time: Instant::now(),
             start_unix: now,
@@ -293,19 +193,9 @@ impl Server {
             recent_max_input: 0,
             recent_max_output: 0,
             rebind_requested: false,
-            now_ms: tine_core::base::mstime(),
             listener_fds: Vec::new(),
             persist: Default::default(),
-            eviction_pool: Default::default(),
             latency: Default::default(),
-            loading: None,
-            pubsub: Default::default(),
-            notify_flags,
-            watched_keys: 0,
-            blocking: Default::default(),
-            prop: Default::default(),
-            aof: Default::default(),
-            clock_frozen: false,
         }
     }
 
@@ -339,8 +229,8 @@ impl Server {
 
     /// Effective hz for this tick (dynamic-hz raises it with many clients, as Redis does).
     pub fn effective_hz(&self) -> i64 {
-        let mut hz = self.config.hz.clamp(1, 500);
-        if self.config.dynamic_hz {
+        let mut hz = self.data.config.hz.clamp(1, 500);
+        if self.data.config.dynamic_hz {
             let mut clients = self.clients.len() as i64;
             while clients / hz > 200 && hz < 500 {
                 hz *= 2;
@@ -357,8 +247,8 @@ impl Server {
         if self.read_miss_announced(db, key, true) {
             return None;
         }
-        let v = self.dbs[db].get_accessed(key);
-        self.stats.count_lookup(v.is_some());
+        let v = self.data.dbs[db].get_accessed(key);
+        self.data.stats.count_lookup(v.is_some());
         v
     }
 
@@ -374,8 +264,8 @@ impl Server {
         if self.read_miss_announced(db, key, notify_miss) {
             return None;
         }
-        let v = self.dbs[db].peek(key);
-        self.stats.count_lookup(v.is_some());
+        let v = self.data.dbs[db].peek(key);
+        self.data.stats.count_lookup(v.is_some());
         v
     }
 
@@ -385,11 +275,11 @@ impl Server {
     /// otherwise the caller looks up once and counts.
     fn read_miss_announced(&mut self, db: usize, key: &[u8], notify_miss: bool) -> bool {
         self.expire_if_needed(db, key);
-        let listening = self.notify_flags & crate::config::custom::notify::KEY_MISS != 0;
-        if !(notify_miss && listening) || self.dbs[db].peek(key).is_some() {
+        let listening = self.data.notify_flags & crate::config::custom::notify::KEY_MISS != 0;
+        if !(notify_miss && listening) || self.data.dbs[db].peek(key).is_some() {
             return false;
         }
-        self.stats.count_lookup(false);
+        self.data.stats.count_lookup(false);
         self.notify(crate::config::custom::notify::KEY_MISS, "keymiss", key, db);
         true
     }
@@ -402,13 +292,13 @@ impl Server {
         key: &[u8],
     ) -> Option<&tine_core::keyspace::Value> {
         self.expire_if_needed(db, key);
-        self.dbs[db].peek(key)
+        self.data.dbs[db].peek(key)
     }
 
     /// Deletes `key` if its time has passed: counts it and publishes the "expired" event.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
-        if self.dbs[db].expire_if_needed(key, self.now_ms) {
-            self.stats.expired_keys += 1;
+        if self.data.dbs[db].expire_if_needed(key, self.data.now_ms) {
+            self.data.stats.expired_keys += 1;
             self.notify(crate::config::custom::notify::EXPIRED, "expired", key, db);
             true
         } else {
@@ -423,20 +313,20 @@ impl Server {
         key: &[u8],
     ) -> Option<&mut tine_core::keyspace::Value> {
         self.expire_if_needed(db, key);
-        self.dbs[db].get_mut(key, self.now_ms)
+        self.data.dbs[db].get_mut(key, self.data.now_ms)
     }
 
     /// Tells the keyspace whether a fork child exists: while one does, tables do not resize
     /// all at once (copy-on-write discipline).
     pub fn set_fork_active(&mut self, active: bool) {
-        for db in self.dbs.iter_mut() {
+        for db in self.data.dbs.iter_mut() {
             db.set_fork_active(active);
         }
     }
 
     /// Publishes a keyspace notification (see `pubsub::notify`).
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
-        if self.notify_flags != 0 {
+        if self.data.notify_flags != 0 {
             crate::engine::pubsub::notify(self, class, event, key, db);
         }
     }
@@ -457,27 +347,27 @@ impl Server {
     /// The running command propagates `argv` instead of its own arguments
     /// (`Feed::propagate_as`; kept here so command handlers need not change).
     pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
-        self.prop.propagate_as(argv);
+        self.data.prop.propagate_as(argv);
     }
 
     /// The running command propagates these commands (in its db) instead of its own.
     pub fn propagate_many(&mut self, ops: Vec<Vec<Vec<u8>>>) {
-        self.prop.propagate_many(ops);
+        self.data.prop.propagate_many(ops);
     }
 
     /// The running command propagates nothing even though it changed the dataset.
     pub fn propagate_none(&mut self) {
-        self.prop.propagate_none();
+        self.data.prop.propagate_none();
     }
 
     /// Adds a command to the current unit, before the running command's own.
     pub fn also_propagate(&mut self, db: usize, argv: Vec<Vec<u8>>) {
-        self.prop.also_propagate(db, argv);
+        self.data.prop.also_propagate(db, argv);
     }
 
     /// Total keys in all databases.
     pub fn total_keys(&self) -> usize {
-        self.dbs.iter().map(|d| d.len()).sum()
+        self.data.dbs.iter().map(|d| d.len()).sum()
     }
 }
 
@@ -490,30 +380,30 @@ pub fn random_hex(len: usize) -> String {
 
 /// Server housekeeping on every cron tick: memory peak, hz, incremental rehashing.
 pub fn cron(srv: &mut Server, now_ms: i64) {
-    srv.now_ms = now_ms;
+    srv.data.now_ms = now_ms;
     tine_core::types::access::update(
         now_ms,
-        srv.config.maxmemory_policy.is_lfu(),
-        srv.config.lfu_log_factor,
-        srv.config.lfu_decay_time,
+        srv.data.config.maxmemory_policy.is_lfu(),
+        srv.data.config.lfu_log_factor,
+        srv.data.config.lfu_decay_time,
     );
     srv.hz = srv.effective_hz();
     if srv.cronloops % 10 == 0 {
         let m = crate::engine::memory::memory_figures();
         srv.peak_memory = srv.peak_memory.max(m.allocated);
     }
-    if srv.config.activerehashing {
-        for db in srv.dbs.iter_mut() {
+    if srv.data.config.activerehashing {
+        for db in srv.data.dbs.iter_mut() {
             db.rehash_for(std::time::Duration::from_millis(1));
         }
     }
     if srv.cronloops % 10 == 0 {
-        for db in srv.dbs.iter_mut() {
+        for db in srv.data.dbs.iter_mut() {
             db.shrink_if_sparse();
         }
     }
     if srv.debug_active_expire {
-        let (effort, hz) = (srv.config.active_expire_effort, srv.hz);
+        let (effort, hz) = (srv.data.config.active_expire_effort, srv.hz);
         crate::engine::expire::active_expire_cycle(srv, effort, hz, now_ms);
     }
     crate::persist::snapshot::cron(srv, now_ms / 1000);

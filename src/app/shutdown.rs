@@ -37,7 +37,7 @@ pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
     // Never save while the dataset is still loading: that would replace the file with the
     // part loaded so far.
     let must_save =
-        (req.save || !srv.config.save.is_empty()) && !req.nosave && srv.loading.is_none();
+        (req.save || !srv.data.config.save.is_empty()) && !req.nosave && srv.data.loading.is_none();
     if must_save {
         log!(Level::Notice, "Saving the final RDB snapshot before exiting.");
         match crate::persist::snapshot::save(srv) {
@@ -56,8 +56,8 @@ pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
         }
     }
     remove_pidfile(srv);
-    if !srv.config.unixsocket.is_empty() {
-        let _ = std::fs::remove_file(&srv.config.unixsocket);
+    if !srv.data.config.unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&srv.data.config.unixsocket);
     }
     log!(Level::Warning, "tine is now ready to exit, bye bye...");
     true
@@ -73,7 +73,7 @@ pub(crate) fn exit_on_aof_fatal(srv: &Server) -> ! {
 
 /// Removes the pid file if we wrote one.
 pub fn remove_pidfile(srv: &Server) {
-    let path = crate::pidfile_path(&srv.config);
+    let path = crate::pidfile_path(&srv.data.config);
     if let Some(p) = path {
         log!(Level::Notice, "Removing the pid file.");
         let _ = std::fs::remove_file(p);

@@ -185,7 +185,11 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
         Ok(l) => l,
         Err(e) => {
             log!(Level::Warning, "Warning: {}", e);
-            log!(Level::Warning, "Failed listening on port {} (tcp), aborting.", srv.config.port);
+            log!(
+                Level::Warning,
+                "Failed listening on port {} (tcp), aborting.",
+                srv.data.config.port
+            );
             crate::app::shutdown::remove_pidfile(&srv);
             return 1;
         }
@@ -197,10 +201,10 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
         crate::app::shutdown::remove_pidfile(&srv);
         return 1;
     }
-    if srv.config.appendonly {
+    if srv.data.config.appendonly {
         // With the AOF on, the AOF (not dump.rdb) is the dataset, as in Redis.
         match crate::persist::aof::start_loading(&mut srv, crate::app::aof_replay::new_executor) {
-            Ok(loading) => srv.loading = loading,
+            Ok(loading) => srv.data.loading = loading,
             Err(_) => {
                 // Logged by the AOF code in Redis's words.
                 crate::app::shutdown::remove_pidfile(&srv);
@@ -210,7 +214,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     } else {
         let rdb = crate::persist::snapshot::rdb_path(&srv);
         match crate::persist::rdb_io::start_loading(&srv, &rdb) {
-            Ok(loading) => srv.loading = loading,
+            Ok(loading) => srv.data.loading = loading,
             Err(e) => {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
                 crate::app::shutdown::remove_pidfile(&srv);
@@ -246,7 +250,7 @@ fn disable_thp(config: &Config) {
 /// Redis's adjustOpenFilesLimit.
 fn adjust_open_files_limit(srv: &mut Server) {
     const RESERVED_FDS: u64 = 32;
-    let wanted = srv.config.maxclients as u64 + RESERVED_FDS;
+    let wanted = srv.data.config.maxclients as u64 + RESERVED_FDS;
     // SAFETY: getrlimit/setrlimit write into / read from the struct we own.
     unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
@@ -267,8 +271,8 @@ fn adjust_open_files_limit(srv: &mut Server) {
         }
         let cur = lim.rlim_cur as u64;
         if cur > RESERVED_FDS {
-            let old = srv.config.maxclients;
-            srv.config.maxclients = (cur - RESERVED_FDS) as i64;
+            let old = srv.data.config.maxclients;
+            srv.data.config.maxclients = (cur - RESERVED_FDS) as i64;
             log!(
                 Level::Warning,
                 "You requested maxclients of {} requiring at least {} max file descriptors. Server can't set maximum open files to {} because of OS error: Operation not permitted. Current maximum open files is {}. maxclients has been reduced to {} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
@@ -276,7 +280,7 @@ fn adjust_open_files_limit(srv: &mut Server) {
                 wanted,
                 wanted,
                 cur,
-                srv.config.maxclients
+                srv.data.config.maxclients
             );
         }
     }

@@ -12,7 +12,7 @@ use tine_core::log::Level;
 
 pub fn config_get(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| a.as_slice()).collect();
-    let pairs = srv.config.get_matching(&patterns);
+    let pairs = srv.data.config.get_matching(&patterns);
     c.add_map(pairs.len());
     for (k, v) in pairs {
         c.add_bulk(k.as_bytes());
@@ -43,8 +43,8 @@ pub fn config_set(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 pub fn config_resetstat(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    srv.stats = Default::default();
-    srv.cmd_stats = super::new_stats();
+    srv.data.stats = Default::default();
+    srv.data.cmd_stats = super::new_stats();
     srv.peak_memory = 0;
     c.add_ok();
 }
@@ -54,7 +54,7 @@ pub fn config_rewrite(srv: &mut Server, c: &mut Session, _argv: &Argv) {
         c.add_err("The server is running without a config file");
         return;
     };
-    match rewrite_config_file(&srv.config, &path) {
+    match rewrite_config_file(&srv.data.config, &path) {
         Ok(()) => {
             log!(Level::Notice, "CONFIG REWRITE executed with success.");
             c.add_ok();

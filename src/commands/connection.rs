@@ -60,7 +60,7 @@ pub fn reset(srv: &mut Server, c: &mut Session, _argv: &Argv) {
 /// Checks credentials for AUTH and HELLO. `user` is None for the one-argument AUTH form.
 fn check_auth(srv: &Server, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'static str> {
     let user_ok = user.map(|u| u == b"default").unwrap_or(true);
-    let required = &srv.config.requirepass;
+    let required = &srv.data.config.requirepass;
     if required.is_empty() {
         // The default user has "nopass": any password works for it.
         if user_ok {
@@ -99,7 +99,7 @@ pub fn select(srv: &mut Server, c: &mut Session, argv: &Argv) {
         c.add_error(err::NOT_INTEGER);
         return;
     };
-    if id < 0 || id as usize >= srv.dbs.len() {
+    if id < 0 || id as usize >= srv.data.dbs.len() {
         c.add_err("DB index is out of range");
         return;
     }

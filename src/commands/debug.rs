@@ -15,7 +15,8 @@ pub const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-de
 
 /// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
 pub fn debug_allowed(srv: &Server, c: &Session) -> bool {
-    srv.config
+    srv.data
+        .config
         .enable_debug_command
         .allows(c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()))
 }
@@ -47,13 +48,13 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
             c.add_ok();
         }
         "digest" if argv.len() == 2 => {
-            let d = tine_core::keyspace::dataset_digest(&srv.dbs);
+            let d = tine_core::keyspace::dataset_digest(&srv.data.dbs);
             c.add_simple(&digest::to_hex(&d));
         }
         "digest-value" => {
             c.add_array(argv.len() - 2);
             for key in &argv[2..] {
-                let db = &srv.dbs[c.db];
+                let db = &srv.data.dbs[c.db];
                 let d = match db.peek(key) {
                     Some(v) => digest::value_digest(v, db.expire_of(key).is_some()),
                     None => [0u8; 20],
@@ -78,7 +79,7 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
                 },
                 None => None,
             };
-            let db = &mut srv.dbs[c.db];
+            let db = &mut srv.data.dbs[c.db];
             for i in 0..count {
                 let mut key = prefix.to_vec();
                 key.push(b':');
@@ -104,7 +105,7 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
             c.add_ok();
         }
         "object" if argv.len() == 3 => {
-            let db = &srv.dbs[c.db];
+            let db = &srv.data.dbs[c.db];
             match db.peek(&argv[2]) {
                 Some(v) => {
                     let text = format!(
@@ -132,7 +133,7 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
             // Empty first, as Redis does: the dataset is then rebuilt in the memory the old one
             // freed, instead of both living at once (a peak of twice the data, and freed pages
             // the allocator purges later).
-            for db in srv.dbs.iter_mut() {
+            for db in srv.data.dbs.iter_mut() {
                 db.clear();
             }
             let path = crate::persist::snapshot::rdb_path(srv);

@@ -17,7 +17,7 @@ pub const BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
 
 /// DUMP key
 pub fn dump(srv: &mut Server, c: &mut Session, argv: &Argv) {
-    let compression = srv.config.rdbcompression;
+    let compression = srv.data.config.rdbcompression;
     match srv.lookup_read(c.db, &argv[1]) {
         None => c.add_null(),
         Some(v) => {
@@ -83,7 +83,7 @@ pub fn restore(srv: &mut Server, c: &mut Session, argv: &Argv) {
         c.add_error(BAD_TTL);
         return;
     }
-    let limits = srv.config.load_limits();
+    let limits = srv.data.config.load_limits();
     let value = match restore_payload(&argv[3], &limits) {
         Ok(v) => v,
         Err(RdbError::BadPayloadFooter) => {
@@ -95,8 +95,8 @@ pub fn restore(srv: &mut Server, c: &mut Session, argv: &Argv) {
             return;
         }
     };
-    let now = srv.now_ms;
-    let db = &mut srv.dbs[c.db];
+    let now = srv.data.now_ms;
+    let db = &mut srv.data.dbs[c.db];
     let deleted = replace && db.remove(key).is_some();
     if ttl != 0 && !absttl {
         ttl = ttl.saturating_add(now);
@@ -104,7 +104,7 @@ pub fn restore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if ttl != 0 && ttl <= now {
         // Already expired: the key is not created (an old one REPLACE removed stays removed).
         if deleted {
-            srv.dirty += 1;
+            srv.data.dirty += 1;
             srv.propagate_as(crate::engine::feed::argv(&[b"DEL", key]));
         }
         c.add_ok();
@@ -123,6 +123,6 @@ pub fn restore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
     // IDLETIME/FREQ are validated; tine keeps no per-key LRU/LFU data yet.
     let _ = (idle, freq);
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     c.add_ok();
 }

@@ -19,8 +19,8 @@ use tine_core::types::listpack::Entry;
 
 fn limits(srv: &Server) -> Limits {
     Limits {
-        max_entries: usize::try_from(srv.config.hash_max_listpack_entries).unwrap_or(0),
-        max_value: usize::try_from(srv.config.hash_max_listpack_value).unwrap_or(0),
+        max_entries: usize::try_from(srv.data.config.hash_max_listpack_entries).unwrap_or(0),
+        max_value: usize::try_from(srv.data.config.hash_max_listpack_value).unwrap_or(0),
     }
 }
 
@@ -67,7 +67,7 @@ fn with_hash_or_create<R>(
             let mut h = Hash::new();
             let r = f(&mut h);
             if !h.is_empty() {
-                srv.dbs[c.db].insert_new(key.into(), Value::Hash(Box::new(h)));
+                srv.data.dbs[c.db].insert_new(key.into(), Value::Hash(Box::new(h)));
             }
             Some(r)
         }
@@ -86,7 +86,7 @@ fn hset_generic(srv: &mut Server, c: &mut Session, argv: &Argv, name: &str) -> O
         h.prepare_for(pairs.iter().map(|a| a.as_slice()), lim);
         pairs.chunks_exact(2).filter(|p| h.insert(&p[0], &p[1], lim)).count() as i64
     })?;
-    srv.dirty += (pairs.len() / 2) as u64;
+    srv.data.dirty += (pairs.len() / 2) as u64;
     Some(created)
 }
 
@@ -113,7 +113,7 @@ pub fn hsetnx(srv: &mut Server, c: &mut Session, argv: &Argv) {
         h.insert(field, value, lim)
     });
     if let Some(set) = set {
-        srv.dirty += set as u64;
+        srv.data.dirty += set as u64;
         c.add_int(set as i64);
     }
 }
@@ -156,12 +156,12 @@ pub fn hdel(srv: &mut Server, c: &mut Session, argv: &Argv) {
                 }
             }
             if h.is_empty() {
-                srv.dbs[c.db].remove(key);
+                srv.data.dbs[c.db].remove(key);
             }
             n
         }
     };
-    srv.dirty += deleted as u64;
+    srv.data.dirty += deleted as u64;
     c.add_int(deleted);
 }
 
@@ -243,7 +243,7 @@ fn current_value(
 fn store_value(srv: &mut Server, c: &mut Session, key: &[u8], field: &[u8], value: &[u8]) {
     let lim = limits(srv);
     with_hash_or_create(srv, c, key, |h| h.insert(field, value, lim));
-    srv.dirty += 1;
+    srv.data.dirty += 1;
 }
 
 pub fn hincrby(srv: &mut Server, c: &mut Session, argv: &Argv) {

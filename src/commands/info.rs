@@ -129,7 +129,7 @@ fn info_server(srv: &Server, out: &mut String) {
     line(out, "uptime_in_seconds", up);
     line(out, "uptime_in_days", up / 86400);
     line(out, "hz", srv.hz);
-    line(out, "configured_hz", srv.config.hz);
+    line(out, "configured_hz", srv.data.config.hz);
     line(out, "lru_clock", (base::mstime() / 1000) & ((1 << 24) - 1));
     line(out, "executable", &srv.executable);
     line(
@@ -144,12 +144,12 @@ fn info_clients(srv: &Server, _c: Option<&Session>, out: &mut String) {
     out.push_str("# Clients\r\n");
     line(out, "connected_clients", srv.clients.len());
     line(out, "cluster_connections", 0);
-    line(out, "maxclients", srv.config.maxclients);
+    line(out, "maxclients", srv.data.config.maxclients);
     line(out, "client_recent_max_input_buffer", srv.recent_max_input);
     line(out, "client_recent_max_output_buffer", srv.recent_max_output);
-    line(out, "blocked_clients", srv.blocking.blocked_clients);
+    line(out, "blocked_clients", srv.data.blocking.blocked_clients);
     line(out, "tracking_clients", 0);
-    line(out, "clients_in_timeout_table", srv.blocking.in_timeout_table());
+    line(out, "clients_in_timeout_table", srv.data.blocking.in_timeout_table());
 }
 
 fn info_memory(srv: &mut Server, out: &mut String) {
@@ -180,9 +180,9 @@ fn info_memory(srv: &mut Server, out: &mut String) {
     line(out, "total_system_memory_human", bytes_to_human(sys));
     line(out, "used_memory_lua", 0);
     line(out, "used_memory_scripts", 0);
-    line(out, "maxmemory", srv.config.maxmemory);
-    line(out, "maxmemory_human", bytes_to_human(srv.config.maxmemory.max(0) as u64));
-    line(out, "maxmemory_policy", srv.config.maxmemory_policy.as_str());
+    line(out, "maxmemory", srv.data.config.maxmemory);
+    line(out, "maxmemory_human", bytes_to_human(srv.data.config.maxmemory.max(0) as u64));
+    line(out, "maxmemory_policy", srv.data.config.maxmemory_policy.as_str());
     line(
         out,
         "allocator_frag_ratio",
@@ -227,9 +227,9 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
     let ch = p.child.as_ref();
     let rdb_child = p.rdb_child();
     out.push_str("# Persistence\r\n");
-    line(out, "loading", srv.loading.is_some() as u8);
+    line(out, "loading", srv.data.loading.is_some() as u8);
     line(out, "async_loading", 0);
-    if let Some(l) = &srv.loading {
+    if let Some(l) = &srv.data.loading {
         let done = l.loaded();
         let perc = if l.total_bytes > 0 { done as f64 * 100.0 / l.total_bytes as f64 } else { 0.0 };
         let elapsed = l.started.elapsed().as_secs_f64();
@@ -260,7 +260,7 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
     );
     line(out, "current_save_keys_processed", done);
     line(out, "current_save_keys_total", total);
-    line(out, "rdb_changes_since_last_save", srv.dirty);
+    line(out, "rdb_changes_since_last_save", srv.data.dirty);
     line(out, "rdb_bgsave_in_progress", rdb_child.is_some() as u8);
     line(out, "rdb_last_save_time", srv.lastsave);
     line(out, "rdb_last_bgsave_status", if p.last_bgsave_ok { "ok" } else { "err" });
@@ -290,7 +290,7 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
 }
 
 fn info_stats(srv: &Server, out: &mut String) {
-    let s = &srv.stats;
+    let s = &srv.data.stats;
     let (ops, in_bps, out_bps) = s.instantaneous();
     out.push_str("# Stats\r\n");
     line(out, "total_connections_received", s.total_connections_received);
@@ -355,7 +355,7 @@ fn info_replication(srv: &Server, out: &mut String) {
     line(out, "master_repl_offset", 0);
     line(out, "second_repl_offset", -1);
     line(out, "repl_backlog_active", 0);
-    line(out, "repl_backlog_size", srv.config.repl_backlog_size);
+    line(out, "repl_backlog_size", srv.data.config.repl_backlog_size);
     line(out, "repl_backlog_first_byte_offset", 0);
     line(out, "repl_backlog_histlen", 0);
 }
@@ -382,7 +382,7 @@ fn info_cpu(out: &mut String) {
 fn info_commandstats(srv: &Server, out: &mut String) {
     out.push_str("# Commandstats\r\n");
     for r in &registry().all {
-        let st = &srv.cmd_stats[r.id];
+        let st = &srv.data.cmd_stats[r.id];
         if st.calls == 0 && st.rejected_calls == 0 && st.failed_calls == 0 {
             continue;
         }
@@ -401,7 +401,7 @@ fn info_commandstats(srv: &Server, out: &mut String) {
 
 fn info_errorstats(srv: &Server, out: &mut String) {
     out.push_str("# Errorstats\r\n");
-    let mut codes: Vec<_> = srv.stats.errors.iter().collect();
+    let mut codes: Vec<_> = srv.data.stats.errors.iter().collect();
     codes.sort();
     for (code, n) in codes {
         let _ = write!(out, "errorstat_{}:count={}\r\n", code, n);
@@ -410,7 +410,7 @@ fn info_errorstats(srv: &Server, out: &mut String) {
 
 fn info_keyspace(srv: &Server, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    for db in &srv.dbs {
+    for db in &srv.data.dbs {
         if db.is_empty() {
             continue;
         }

@@ -198,7 +198,7 @@ pub fn memory_usage(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
     }
     // As Redis: a plain lookup, no expiry, no keyspace statistics.
-    match srv.dbs[c.db].memory_usage(&argv[2], samples) {
+    match srv.data.dbs[c.db].memory_usage(&argv[2], samples) {
         Some(n) => c.add_int(n as i64),
         None => c.add_null(),
     }

@@ -14,12 +14,12 @@ pub fn del(srv: &mut Server, c: &mut Session, argv: &Argv) {
         if srv.expire_if_needed(c.db, key) {
             continue;
         }
-        if srv.dbs[c.db].remove(key).is_some() {
+        if srv.data.dbs[c.db].remove(key).is_some() {
             n += 1;
             srv.notify(notify::GENERIC, "del", key, c.db);
         }
     }
-    srv.dirty += n as u64;
+    srv.data.dirty += n as u64;
     c.add_int(n);
 }
 
@@ -45,8 +45,8 @@ pub fn type_(srv: &mut Server, c: &mut Session, argv: &Argv) {
 pub fn keys(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let pattern = &argv[1];
     let all = pattern.as_slice() == b"*";
-    let now = srv.now_ms;
-    let d = &srv.dbs[c.db];
+    let now = srv.data.now_ms;
+    let d = &srv.data.dbs[c.db];
     let found: Vec<Vec<u8>> = d
         .iter()
         .filter(|(k, _)| all || glob_match(pattern, k, false))
@@ -142,7 +142,7 @@ pub fn scan(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
         i += 2;
     }
-    let d = &srv.dbs[c.db];
+    let d = &srv.data.dbs[c.db];
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut iterations = count * 10;
     loop {
@@ -179,7 +179,7 @@ pub fn randomkey(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     // A few tries to skip expired keys, as Redis's dbRandomKey: each one found is deleted,
     // counted and announced ("expired").
     for _ in 0..100 {
-        let Some(k) = srv.dbs[c.db].random_key().map(|k| k.to_vec()) else {
+        let Some(k) = srv.data.dbs[c.db].random_key().map(|k| k.to_vec()) else {
             break;
         };
         if srv.expire_if_needed(c.db, &k) {
@@ -193,8 +193,8 @@ pub fn randomkey(srv: &mut Server, c: &mut Session, _argv: &Argv) {
 
 fn rename_generic(srv: &mut Server, c: &mut Session, argv: &Argv, nx: bool) {
     let (src, dst) = (&argv[1], &argv[2]);
-    let now = srv.now_ms;
-    let d = &mut srv.dbs[c.db];
+    let now = srv.data.now_ms;
+    let d = &mut srv.data.dbs[c.db];
     if d.get(src, now).is_none() {
         c.add_error(err::NO_SUCH_KEY);
         return;
@@ -218,7 +218,7 @@ fn rename_generic(srv: &mut Server, c: &mut Session, argv: &Argv, nx: bool) {
     if expire.is_some() {
         d.set_expire(dst, expire);
     }
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(notify::GENERIC, "rename_from", src, c.db);
     srv.notify(notify::GENERIC, "rename_to", dst, c.db);
     if nx {
@@ -267,13 +267,13 @@ fn expire_generic(srv: &mut Server, c: &mut Session, argv: &Argv, unit_ms: i64, 
     let name = base::lower(&argv[0]);
     let when = n
         .checked_mul(unit_ms)
-        .and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.now_ms) });
+        .and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.data.now_ms) });
     let Some(when) = when else {
         c.add_err(&format!("invalid expire time in '{}' command", name));
         return;
     };
-    let now = srv.now_ms;
-    let d = &mut srv.dbs[c.db];
+    let now = srv.data.now_ms;
+    let d = &mut srv.data.dbs[c.db];
     if d.get(&argv[1], now).is_none() {
         c.add_int(0);
         return;
@@ -304,7 +304,7 @@ fn expire_generic(srv: &mut Server, c: &mut Session, argv: &Argv, unit_ms: i64, 
             when.to_string().as_bytes(),
         ]));
     }
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(notify::GENERIC, event, &argv[1], c.db);
     c.add_int(1);
 }
@@ -324,12 +324,12 @@ pub fn pexpireat(srv: &mut Server, c: &mut Session, argv: &Argv) {
 
 /// TTL-like replies: -2 missing, -1 no expiry, else the figure from `f(expire_at_ms, now)`.
 fn ttl_generic(srv: &mut Server, c: &mut Session, key: &[u8], f: impl Fn(i64, i64) -> i64) {
-    let now = srv.now_ms;
+    let now = srv.data.now_ms;
     if srv.lookup_read_notouch(c.db, key, true).is_none() {
         c.add_int(-2);
         return;
     }
-    match srv.dbs[c.db].expire_of(key) {
+    match srv.data.dbs[c.db].expire_of(key) {
         None => c.add_int(-1),
         Some(t) => c.add_int(f(t, now)),
     }
@@ -349,11 +349,11 @@ pub fn pexpiretime(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 pub fn persist(srv: &mut Server, c: &mut Session, argv: &Argv) {
-    let now = srv.now_ms;
-    let d = &mut srv.dbs[c.db];
+    let now = srv.data.now_ms;
+    let d = &mut srv.data.dbs[c.db];
     if d.get(&argv[1], now).is_some() && d.expire_of(&argv[1]).is_some() {
         d.set_expire(&argv[1], None);
-        srv.dirty += 1;
+        srv.data.dirty += 1;
         srv.notify(notify::GENERIC, "persist", &argv[1], c.db);
         c.add_int(1);
     } else {
@@ -377,8 +377,8 @@ pub fn flushdb(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if !flush_mode_ok(c, argv) {
         return;
     }
-    let n = srv.dbs[c.db].clear();
-    srv.dirty += n as u64;
+    let n = srv.data.dbs[c.db].clear();
+    srv.data.dirty += n as u64;
     c.add_ok();
 }
 
@@ -386,8 +386,8 @@ pub fn flushall(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if !flush_mode_ok(c, argv) {
         return;
     }
-    let n: usize = srv.dbs.iter_mut().map(|d| d.clear()).sum();
-    srv.dirty += n as u64 + 1;
+    let n: usize = srv.data.dbs.iter_mut().map(|d| d.clear()).sum();
+    srv.data.dirty += n as u64 + 1;
     crate::persist::snapshot::flushall_reset_rdb(srv);
     c.add_ok();
 }
@@ -400,7 +400,7 @@ fn parse_db_index(srv: &Server, c: &mut Session, arg: &[u8]) -> Option<usize> {
             c.add_error(err::NOT_INTEGER);
             None
         }
-        Some(i) if i < 0 || i as usize >= srv.dbs.len() => {
+        Some(i) if i < 0 || i as usize >= srv.data.dbs.len() => {
             c.add_error(err::DB_INDEX);
             None
         }
@@ -413,17 +413,17 @@ pub fn swapdb(srv: &mut Server, c: &mut Session, argv: &Argv) {
         c.add_err("invalid first DB index");
         return;
     };
-    let n = srv.dbs.len() as i64;
+    let n = srv.data.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         c.add_error(err::DB_INDEX);
         return;
     }
     if a != b {
         let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
-        let (left, right) = srv.dbs.split_at_mut(hi);
+        let (left, right) = srv.data.dbs.split_at_mut(hi);
         left[lo].swap_contents(&mut right[0]);
         crate::engine::blocking::signal_swapped_dbs(srv, lo, hi);
-        srv.dirty += 1;
+        srv.data.dirty += 1;
     }
     c.add_ok();
 }
@@ -442,13 +442,13 @@ pub fn move_(srv: &mut Server, c: &mut Session, argv: &Argv) {
         c.add_int(0);
         return;
     }
-    let expire = srv.dbs[c.db].expire_of(&argv[1]);
-    let v = srv.dbs[c.db].remove(&argv[1]).expect("checked");
-    srv.dbs[dst].set(&argv[1], v, false);
+    let expire = srv.data.dbs[c.db].expire_of(&argv[1]);
+    let v = srv.data.dbs[c.db].remove(&argv[1]).expect("checked");
+    srv.data.dbs[dst].set(&argv[1], v, false);
     if expire.is_some() {
-        srv.dbs[dst].set_expire(&argv[1], expire);
+        srv.data.dbs[dst].set_expire(&argv[1], expire);
     }
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(notify::GENERIC, "move_from", &argv[1], c.db);
     srv.notify(notify::GENERIC, "move_to", &argv[1], dst);
     c.add_int(1);
@@ -476,10 +476,10 @@ pub fn object_idletime(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
         return c.add_null();
     }
-    if srv.config.maxmemory_policy.is_lfu() {
+    if srv.data.config.maxmemory_policy.is_lfu() {
         return c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
-    let meta = srv.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
+    let meta = srv.data.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
     c.add_int((tine_core::types::access::idle_ms(meta) / 1000) as i64);
 }
 
@@ -487,10 +487,10 @@ pub fn object_freq(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
         return c.add_null();
     }
-    if !srv.config.maxmemory_policy.is_lfu() {
+    if !srv.data.config.maxmemory_policy.is_lfu() {
         return c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
-    let meta = srv.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
+    let meta = srv.data.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
     c.add_int(tine_core::types::access::lfu_decr_and_return(meta) as i64);
 }
 
@@ -526,7 +526,7 @@ pub fn copy(srv: &mut Server, c: &mut Session, argv: &Argv) {
             "replace" => replace = true,
             "db" if i + 1 < argv.len() => {
                 match parse_i64(&argv[i + 1]) {
-                    Some(n) if n >= 0 && (n as usize) < srv.dbs.len() => dst_db = n as usize,
+                    Some(n) if n >= 0 && (n as usize) < srv.data.dbs.len() => dst_db = n as usize,
                     Some(_) => return c.add_error(err::DB_INDEX),
                     None => return c.add_error(err::NOT_INTEGER),
                 }
@@ -547,12 +547,12 @@ pub fn copy(srv: &mut Server, c: &mut Session, argv: &Argv) {
         Some(Value::Str(s)) => (Vec::new(), Some(s.clone())),
         Some(v) => (tine_core::rdb::dump::dump_payload(v, false), None),
     };
-    let expire = srv.dbs[c.db].expire_of(src);
+    let expire = srv.data.dbs[c.db].expire_of(src);
     srv.expire_if_needed(dst_db, dst);
-    if srv.dbs[dst_db].peek(dst).is_some() && !replace {
+    if srv.data.dbs[dst_db].peek(dst).is_some() && !replace {
         return c.add_int(0);
     }
-    let limits = srv.config.load_limits();
+    let limits = srv.data.config.load_limits();
     let value = match string {
         Some(s) => Value::Str(s),
         None => match tine_core::rdb::dump::restore_payload(&payload, &limits) {
@@ -560,13 +560,13 @@ pub fn copy(srv: &mut Server, c: &mut Session, argv: &Argv) {
             Err(e) => return c.add_err(&format!("COPY failed: {}", e)),
         },
     };
-    let d = &mut srv.dbs[dst_db];
+    let d = &mut srv.data.dbs[dst_db];
     d.remove(dst);
     d.set(dst, value, false);
     if expire.is_some() {
         d.set_expire(dst, expire);
     }
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(notify::GENERIC, "copy_to", dst, dst_db);
     c.add_int(1);
 }

@@ -69,7 +69,7 @@ fn parse_ranged(c: &mut Session, arg: &[u8], min: i64, max: i64, msg: &str) -> O
 
 /// The node fill new lists get (`list-max-listpack-size`).
 fn new_list(srv: &Server) -> List {
-    List::new(srv.config.list_max_listpack_size.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+    List::new(srv.data.config.list_max_listpack_size.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
 }
 
 /// Replies one list element as a bulk string.
@@ -110,9 +110,9 @@ fn write_list<'a>(
 
 /// Deletes `key` if it holds an empty list.
 fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
-    if let Some(Value::List(l)) = srv.dbs[db].peek(key) {
+    if let Some(Value::List(l)) = srv.data.dbs[db].peek(key) {
         if l.is_empty() {
-            srv.dbs[db].remove(key);
+            srv.data.dbs[db].remove(key);
         }
     }
 }
@@ -157,11 +157,11 @@ fn push_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End, only_e
                 push(&mut l, end, e);
             }
             let len = l.len();
-            srv.dbs[c.db].insert_new(key.as_slice().into(), Value::List(Box::new(l)));
+            srv.data.dbs[c.db].insert_new(key.as_slice().into(), Value::List(Box::new(l)));
             len
         }
     };
-    srv.dirty += (argv.len() - 2) as u64;
+    srv.data.dirty += (argv.len() - 2) as u64;
     c.add_int(len as i64);
 }
 
@@ -198,9 +198,9 @@ fn pop_range_reply(l: &mut List, c: &mut Session, end: End, count: i64) -> usize
 /// the changes.
 fn popped(srv: &mut Server, db: usize, key: &[u8], popped: usize, emptied: bool, end: End) {
     if emptied {
-        srv.dbs[db].remove(key);
+        srv.data.dbs[db].remove(key);
     }
-    srv.dirty += popped as u64;
+    srv.data.dirty += popped as u64;
     if popped > 0 {
         let event = if end == End::Head { "lpop" } else { "rpop" };
         srv.notify(notify::LIST, event, key, db);
@@ -444,7 +444,7 @@ pub fn lset(srv: &mut Server, c: &mut Session, argv: &Argv) {
         return;
     }
     if l.set(index, &argv[3]) {
-        srv.dirty += 1;
+        srv.data.dirty += 1;
         c.add_ok();
     } else {
         c.add_error(err::INDEX_OUT_OF_RANGE);
@@ -475,7 +475,7 @@ pub fn linsert(srv: &mut Server, c: &mut Session, argv: &Argv) {
     };
     l.insert_at(if after { at + 1 } else { at }, &argv[4]);
     let len = l.len();
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     c.add_int(len as i64);
 }
 
@@ -531,7 +531,7 @@ pub fn lrem(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
     }
     delete_if_empty(srv, db, &argv[1]);
-    srv.dirty += removed as u64;
+    srv.data.dirty += removed as u64;
     c.add_int(removed as i64);
 }
 
@@ -560,7 +560,7 @@ pub fn ltrim(srv: &mut Server, c: &mut Session, argv: &Argv) {
         l.remove_range(-(right as i64), right);
     }
     delete_if_empty(srv, db, &argv[1]);
-    srv.dirty += (left + right) as u64;
+    srv.data.dirty += (left + right) as u64;
     c.add_ok();
 }
 
@@ -595,8 +595,8 @@ fn move_element(
     if src != dst && write_list(srv, c, dst).is_err() {
         return Moved::WrongType;
     }
-    let now = srv.now_ms;
-    let Some(Value::List(l)) = srv.dbs[db].get_mut(src, now) else {
+    let now = srv.data.now_ms;
+    let Some(Value::List(l)) = srv.data.dbs[db].get_mut(src, now) else {
         return Moved::NoSource;
     };
     let v = pop(l, from).expect("lists are never empty");
@@ -610,15 +610,15 @@ fn move_element(
         srv.notify(notify::LIST, push_event, dst, db);
         srv.notify(notify::LIST, pop_event, src, db);
     } else {
-        match srv.dbs[db].get_mut(dst, now) {
+        match srv.data.dbs[db].get_mut(dst, now) {
             Some(Value::List(d)) => push(d, to, &v),
             _ => {
                 let mut d = new_list(srv);
                 push(&mut d, to, &v);
-                srv.dbs[db].insert_new(dst.into(), Value::List(Box::new(d)));
+                srv.data.dbs[db].insert_new(dst.into(), Value::List(Box::new(d)));
             }
         }
-        let emptied = matches!(srv.dbs[db].peek(src), Some(Value::List(l)) if l.is_empty());
+        let emptied = matches!(srv.data.dbs[db].peek(src), Some(Value::List(l)) if l.is_empty());
         delete_if_empty(srv, db, src);
         srv.notify(notify::LIST, push_event, dst, db);
         srv.notify(notify::LIST, pop_event, src, db);
@@ -626,7 +626,7 @@ fn move_element(
             srv.notify(notify::GENERIC, "del", src, db);
         }
     }
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     Moved::Value(v)
 }
 
@@ -751,7 +751,7 @@ pub fn blmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 pub(crate) fn serve_blmpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
-    if !matches!(srv.dbs[c.db].peek(key), Some(Value::List(_))) {
+    if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }
     // Validated when it blocked, so this parse replies nothing.
@@ -820,8 +820,8 @@ pub fn brpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
 pub(crate) fn serve_bpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     let end = if argv[0].eq_ignore_ascii_case(b"brpop") { End::Tail } else { End::Head };
     let db = c.db;
-    let now = srv.now_ms;
-    let Some(Value::List(l)) = srv.dbs[db].get_mut(key, now) else {
+    let now = srv.data.now_ms;
+    let Some(Value::List(l)) = srv.data.dbs[db].get_mut(key, now) else {
         return Served::KeepWaiting;
     };
     let Some(v) = pop(l, end) else {
@@ -890,7 +890,7 @@ pub fn brpoplpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
 /// Serves BLMOVE / BRPOPLPUSH from its ready source. A destination of the wrong type ends the
 /// wait with WRONGTYPE and leaves the source untouched, as Redis 7.0 does.
 pub(crate) fn serve_bmove(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
-    if !matches!(srv.dbs[c.db].peek(key), Some(Value::List(_))) {
+    if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }
     let (from, to) = if argv[0].eq_ignore_ascii_case(b"blmove") {

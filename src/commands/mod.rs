@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod connection;
+pub mod data;
 pub mod debug;
 pub mod dump;
 pub mod hash;
@@ -452,12 +453,12 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
     }
 
     // While the dataset loads, only commands flagged `loading` run.
-    if srv.loading.is_some() && r.flags & flag::LOADING == 0 {
+    if srv.data.loading.is_some() && r.flags & flag::LOADING == 0 {
         return reject(srv, c, r.id, err::LOADING);
     }
 
     // maxmemory: evict first; if that cannot free enough, refuse commands that may grow memory.
-    if srv.config.maxmemory > 0
+    if srv.data.config.maxmemory > 0
         && !c.in_exec
         && !crate::engine::evict::perform_evictions(srv)
         && r.flags & flag::DENYOOM != 0
@@ -517,22 +518,22 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
     // One clock reading gives the command its "now" and starts its duration (a clock read is
     // a few percent of a pipelined INCR), as Redis's call() times with ustime().
     let start_us = tine_core::base::ustime();
-    if !srv.clock_frozen {
-        srv.now_ms = start_us / 1000;
+    if !srv.data.clock_frozen {
+        srv.data.now_ms = start_us / 1000;
     }
     c.last_cmd = r.full_name.as_str();
     let event = crate::engine::pubsub::CommandEvent::before(
-        srv.notify_flags,
-        &srv.dbs[c.db],
+        srv.data.notify_flags,
+        &srv.data.dbs[c.db],
         c.db,
         r.cmd.notify.as_ref(),
         argv,
     );
     let before = crate::engine::feed::before_command(srv);
-    let dirty_before = srv.dirty;
+    let dirty_before = srv.data.dirty;
     (r.cmd.handler)(srv, c, argv);
-    if let Some(ev) = event.filter(|_| srv.dirty > dirty_before) {
-        let exists = srv.dbs[ev.db()].peek(ev.key()).is_some();
+    if let Some(ev) = event.filter(|_| srv.data.dirty > dirty_before) {
+        let exists = srv.data.dbs[ev.db()].peek(ev.key()).is_some();
         ev.after(srv, exists);
     }
     crate::engine::feed::after_command(
@@ -543,7 +544,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
         r.flags & flag::NO_PROPAGATE_SELF == 0,
     );
     let usec = (tine_core::base::ustime() - start_us).max(0) as u64;
-    if srv.watched_keys > 0 {
+    if srv.data.watched_keys > 0 {
         multi::collect_touched(srv, c);
     }
     if c.blocked.is_some() {
@@ -552,18 +553,18 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
         return Outcome::Done;
     }
 
-    let stats = &mut srv.cmd_stats[r.id];
+    let stats = &mut srv.data.cmd_stats[r.id];
     stats.calls += 1;
     stats.usec += usec;
     if !c.errors.is_empty() {
         stats.failed_calls += 1;
     }
-    srv.stats.total_commands_processed += 1;
+    srv.data.stats.total_commands_processed += 1;
     finish_errors(srv, c);
 
     // As Redis's call(): a blocked command is timed when it completes, not here.
     let event = if r.flags & flag::FAST != 0 { "fast-command" } else { "command" };
-    let threshold = srv.config.latency_monitor_threshold;
+    let threshold = srv.data.config.latency_monitor_threshold;
     srv.latency.add_if_needed(threshold, event, usec / 1000, start_us / 1_000_000);
     if r.flags & flag::SKIP_SLOWLOG == 0 {
         slowlog_push(srv, c, argv, usec as i64);
@@ -584,7 +585,7 @@ fn refuse_unresolved(srv: &mut Server, c: &mut Session, argv: &Argv, e: CmdError
         m.errored = true;
     }
     if let Some(top) = registry().lookup(&argv[0]) {
-        srv.cmd_stats[top.id].rejected_calls += 1;
+        srv.data.cmd_stats[top.id].rejected_calls += 1;
     }
     fail(srv, c, e);
     end_reply_skip(c);
@@ -594,7 +595,7 @@ fn refuse_unresolved(srv: &mut Server, c: &mut Session, argv: &Argv, e: CmdError
 /// Refuses a command before it runs (Redis's rejectCommand): the error reply, the command's
 /// `rejected_calls`, and a MULTI in progress is marked to fail at EXEC.
 fn reject(srv: &mut Server, c: &mut Session, id: usize, e: CmdError) -> Outcome {
-    srv.cmd_stats[id].rejected_calls += 1;
+    srv.data.cmd_stats[id].rejected_calls += 1;
     if let Some(m) = c.multi.as_mut() {
         m.errored = true;
     }
@@ -622,24 +623,24 @@ fn end_reply_skip(c: &mut Session) {
 
 /// True when clients must authenticate (requirepass is set).
 pub fn auth_required(srv: &Server) -> bool {
-    !srv.config.requirepass.is_empty()
+    !srv.data.config.requirepass.is_empty()
 }
 
 /// Moves the errors the client replied through `Session::add_error` into INFO errorstats.
 pub(crate) fn finish_errors(srv: &mut Server, c: &mut Session) {
     for code in c.errors.drain(..) {
-        srv.stats.total_error_replies += 1;
-        *srv.stats.errors.entry(code).or_insert(0) += 1;
+        srv.data.stats.total_error_replies += 1;
+        *srv.data.stats.errors.entry(code).or_insert(0) += 1;
     }
 }
 
 /// Counts one error reply in INFO errorstats.
 fn count_error(srv: &mut Server, code: &str) {
-    srv.stats.total_error_replies += 1;
-    match srv.stats.errors.get_mut(code) {
+    srv.data.stats.total_error_replies += 1;
+    match srv.data.stats.errors.get_mut(code) {
         Some(n) => *n += 1,
         None => {
-            srv.stats.errors.insert(code.to_string(), 1);
+            srv.data.stats.errors.insert(code.to_string(), 1);
         }
     }
 }
@@ -647,7 +648,7 @@ fn count_error(srv: &mut Server, code: &str) {
 /// Records a slow command, as Redis's slowlogPushEntryIfNeeded: at most 32 arguments, each
 /// at most 128 bytes, with a note of what was cut.
 fn slowlog_push(srv: &mut Server, c: &Session, argv: &Argv, usec: i64) {
-    let threshold = srv.config.slowlog_log_slower_than;
+    let threshold = srv.data.config.slowlog_log_slower_than;
     if threshold < 0 || usec < threshold {
         return;
     }
@@ -677,7 +678,7 @@ fn slowlog_push(srv: &mut Server, c: &Session, argv: &Argv, usec: i64) {
     };
     srv.slowlog_next_id += 1;
     srv.slowlog.push_front(entry);
-    while srv.slowlog.len() > srv.config.slowlog_max_len.max(0) as usize {
+    while srv.slowlog.len() > srv.data.config.slowlog_max_len.max(0) as usize {
         srv.slowlog.pop_back();
     }
 }
@@ -783,12 +784,12 @@ mod dispatch_tests {
         }
 
         fn errorstat(&self, code: &str) -> u64 {
-            self.srv.stats.errors.get(code).copied().unwrap_or(0)
+            self.srv.data.stats.errors.get(code).copied().unwrap_or(0)
         }
 
         fn stats(&self, name: &str) -> &CommandStats {
             let r = registry().lookup_full(name.as_bytes()).expect("command exists");
-            &self.srv.cmd_stats[r.id]
+            &self.srv.data.cmd_stats[r.id]
         }
     }
 
@@ -805,7 +806,7 @@ mod dispatch_tests {
         );
         assert_eq!(f.c.last_cmd, "NULL");
         assert_eq!(f.errorstat("ERR"), 2);
-        assert_eq!(f.srv.stats.total_error_replies, 2);
+        assert_eq!(f.srv.data.stats.total_error_replies, 2);
         // An unknown subcommand is a rejected call of its container.
         assert_eq!(f.stats("config").rejected_calls, 1);
     }
@@ -829,13 +830,13 @@ mod dispatch_tests {
         assert_eq!(f.stats("config").rejected_calls, 1);
         assert_eq!(f.stats("config|get").rejected_calls, 0);
         assert_eq!(f.errorstat("ERR"), 4);
-        assert_eq!(f.srv.stats.total_commands_processed, 0);
+        assert_eq!(f.srv.data.stats.total_commands_processed, 0);
     }
 
     #[test]
     fn noauth_until_authenticated() {
         let mut f = fixture();
-        f.srv.config.requirepass = "secret".into();
+        f.srv.data.config.requirepass = "secret".into();
         assert_eq!(f.run(&["get", "k"]), "-NOAUTH Authentication required.\r\n");
         assert_eq!(f.run(&["ping"]), "-NOAUTH Authentication required.\r\n");
         assert_eq!(f.errorstat("NOAUTH"), 2);
@@ -849,7 +850,7 @@ mod dispatch_tests {
     #[test]
     fn loading_refuses_commands_without_the_loading_flag() {
         let mut f = fixture();
-        f.srv.loading = Some(crate::persist::rdb_io::Loading {
+        f.srv.data.loading = Some(crate::persist::rdb_io::Loading {
             started_unix: 0,
             started: std::time::Instant::now(),
             total_bytes: 0,
@@ -870,7 +871,7 @@ mod dispatch_tests {
         let reply = f.run(&["debug", "help"]);
         assert!(reply.starts_with("-ERR DEBUG command not allowed."), "{}", reply);
         assert_eq!(f.stats("debug").rejected_calls, 1);
-        f.srv.config.enable_debug_command = crate::config::EnableCommand::Local;
+        f.srv.data.config.enable_debug_command = crate::config::EnableCommand::Local;
         assert!(f.run(&["debug", "help"]).starts_with('*'));
         assert_eq!(f.stats("debug").calls, 1);
     }
@@ -945,7 +946,7 @@ mod dispatch_tests {
         assert_eq!(f.stats("incr").rejected_calls, 0);
         assert_eq!(f.errorstat("ERR"), 1);
         assert_eq!(f.errorstat("WRONGTYPE"), 1);
-        assert_eq!(f.srv.stats.total_error_replies, 2);
+        assert_eq!(f.srv.data.stats.total_error_replies, 2);
     }
 
     #[test]

@@ -45,9 +45,9 @@ pub fn exec(srv: &mut Server, c: &mut Session, _argv: &Argv) {
         c.add_error("EXECABORT Transaction discarded because of previous errors.");
         return;
     }
-    let now = srv.now_ms;
+    let now = srv.data.now_ms;
     let expired_watch = c.watched.iter().any(|(db, key, had_ttl)| {
-        *had_ttl && srv.dbs[*db].expire_of(key).is_some_and(|t| t <= now)
+        *had_ttl && srv.data.dbs[*db].expire_of(key).is_some_and(|t| t <= now)
     });
     if c.dirty_cas || expired_watch {
         unwatch_all(srv, c);
@@ -72,11 +72,11 @@ pub fn watch(srv: &mut Server, c: &mut Session, argv: &Argv) {
         if c.watched.iter().any(|(db, k, _)| *db == c.db && k.as_slice() == key.as_slice()) {
             continue;
         }
-        let d = &mut srv.dbs[c.db];
-        let had_ttl = d.expire_of(key).is_some_and(|t| t > srv.now_ms);
+        let d = &mut srv.data.dbs[c.db];
+        let had_ttl = d.expire_of(key).is_some_and(|t| t > srv.data.now_ms);
         d.watch(key, c.slot);
         c.watched.push((c.db, key.clone(), had_ttl));
-        srv.watched_keys += 1;
+        srv.data.watched_keys += 1;
     }
     c.add_ok();
 }
@@ -89,19 +89,19 @@ pub fn unwatch(srv: &mut Server, c: &mut Session, _argv: &Argv) {
 /// Forgets every key the client watches and clears its "changed" mark.
 pub fn unwatch_all(srv: &mut Server, c: &mut Session) {
     for (db, key, _) in c.watched.drain(..) {
-        srv.dbs[db].unwatch(&key, c.slot);
-        srv.watched_keys -= 1;
+        srv.data.dbs[db].unwatch(&key, c.slot);
+        srv.data.watched_keys -= 1;
     }
     c.dirty_cas = false;
 }
 
 /// After a command: marks the clients whose watched keys it changed.
 pub fn collect_touched(srv: &mut Server, current: &mut Session) {
-    for db in 0..srv.dbs.len() {
-        if srv.dbs[db].touched_watchers.is_empty() {
+    for db in 0..srv.data.dbs.len() {
+        if srv.data.dbs[db].touched_watchers.is_empty() {
             continue;
         }
-        let slots = std::mem::take(&mut srv.dbs[db].touched_watchers);
+        let slots = std::mem::take(&mut srv.data.dbs[db].touched_watchers);
         for slot in slots {
             if slot == current.slot {
                 current.dirty_cas = true;

@@ -52,9 +52,9 @@ pub fn bgrewriteaof(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     if aof::rewrite_in_progress(srv) {
         c.add_err("Background append only file rewriting already in progress");
     } else if srv.persist.child.is_some() || c.in_exec {
-        srv.aof.rewrite_scheduled = true;
+        srv.data.aof.rewrite_scheduled = true;
         // A manual request resets the back-off so that it runs as soon as possible.
-        srv.aof.consecutive_failures = 0;
+        srv.data.aof.consecutive_failures = 0;
         c.add_simple("Background append only file rewriting scheduled");
     } else if aof::rewrite::start(srv).is_ok() {
         c.add_simple("Background append only file rewriting started");

@@ -29,7 +29,7 @@ fn push_frame(c: &mut Session, kind: &[u8], name: Option<&[u8]>) {
 pub fn subscribe(srv: &mut Server, c: &mut Session, argv: &Argv) {
     for ch in &argv[1..] {
         if c.channels.insert(ch.clone()) {
-            srv.pubsub.channels.entry(ch.clone()).or_default().push(c.slot);
+            srv.data.pubsub.channels.entry(ch.clone()).or_default().push(c.slot);
         }
         push_frame(c, b"subscribe", Some(ch));
     }
@@ -44,10 +44,10 @@ pub fn unsubscribe(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
     for ch in targets {
         if c.channels.remove(&ch) {
-            if let Some(v) = srv.pubsub.channels.get_mut(&ch) {
+            if let Some(v) = srv.data.pubsub.channels.get_mut(&ch) {
                 v.retain(|&s| s != c.slot);
                 if v.is_empty() {
-                    srv.pubsub.channels.remove(&ch);
+                    srv.data.pubsub.channels.remove(&ch);
                 }
             }
         }
@@ -60,7 +60,7 @@ pub fn psubscribe(srv: &mut Server, c: &mut Session, argv: &Argv) {
     for p in &argv[1..] {
         if !c.patterns.contains(p) {
             c.patterns.push(p.clone());
-            srv.pubsub.patterns.push((p.clone(), c.slot));
+            srv.data.pubsub.patterns.push((p.clone(), c.slot));
         }
         push_frame(c, b"psubscribe", Some(p));
     }
@@ -77,7 +77,7 @@ pub fn punsubscribe(srv: &mut Server, c: &mut Session, argv: &Argv) {
         if let Some(i) = c.patterns.iter().position(|x| *x == p) {
             c.patterns.remove(i);
             let slot = c.slot;
-            srv.pubsub.patterns.retain(|(q, s)| !(*s == slot && *q == p));
+            srv.data.pubsub.patterns.retain(|(q, s)| !(*s == slot && *q == p));
         }
         push_frame(c, b"punsubscribe", Some(&p));
     }
@@ -92,6 +92,7 @@ pub fn publish(srv: &mut Server, c: &mut Session, argv: &Argv) {
 pub fn pubsub_channels(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let pat = argv.get(2);
     let mut names: Vec<&Vec<u8>> = srv
+        .data
         .pubsub
         .channels
         .keys()
@@ -108,12 +109,12 @@ pub fn pubsub_numsub(srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_map(argv.len() - 2);
     for ch in &argv[2..] {
         c.add_bulk(ch);
-        c.add_int(srv.pubsub.channels.get(ch).map(|v| v.len()).unwrap_or(0) as i64);
+        c.add_int(srv.data.pubsub.channels.get(ch).map(|v| v.len()).unwrap_or(0) as i64);
     }
 }
 
 pub fn pubsub_numpat(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    let mut distinct: Vec<&Vec<u8>> = srv.pubsub.patterns.iter().map(|(p, _)| p).collect();
+    let mut distinct: Vec<&Vec<u8>> = srv.data.pubsub.patterns.iter().map(|(p, _)| p).collect();
     distinct.sort();
     distinct.dedup();
     c.add_int(distinct.len() as i64);

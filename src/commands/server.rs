@@ -13,7 +13,7 @@ pub fn time(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
 }
 
 pub fn dbsize(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    let n = srv.dbs[c.db].len();
+    let n = srv.data.dbs[c.db].len();
     c.add_int(n as i64);
 }
 
@@ -38,7 +38,7 @@ pub fn wait(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if numreplicas <= 0 || !crate::engine::blocking::may_block(c) {
         return c.add_int(0);
     }
-    let deadline = if timeout == 0 { 0 } else { srv.now_ms.saturating_add(timeout) };
+    let deadline = if timeout == 0 { 0 } else { srv.data.now_ms.saturating_add(timeout) };
     crate::engine::blocking::block_for_replicas(srv, c, deadline, argv);
 }
 

@@ -22,7 +22,7 @@ pub(super) const ERR_COUNT_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
 fn max_intset_entries(srv: &Server) -> usize {
-    usize::try_from(srv.config.set_max_intset_entries).unwrap_or(0)
+    usize::try_from(srv.data.config.set_max_intset_entries).unwrap_or(0)
 }
 
 /// The set at `key` for reading: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
@@ -86,11 +86,11 @@ pub fn sadd(srv: &mut Server, c: &mut Session, argv: &Argv) {
         Ok(None) => {
             let mut s = Set::new();
             let n = argv[2..].iter().filter(|m| s.insert(m, max)).count();
-            srv.dbs[c.db].insert_new(key.as_slice().into(), Value::Set(Box::new(s)));
+            srv.data.dbs[c.db].insert_new(key.as_slice().into(), Value::Set(Box::new(s)));
             n
         }
     };
-    srv.dirty += added as u64;
+    srv.data.dirty += added as u64;
     c.add_int(added as i64);
 }
 
@@ -110,12 +110,12 @@ pub fn srem(srv: &mut Server, c: &mut Session, argv: &Argv) {
                 }
             }
             if s.is_empty() {
-                srv.dbs[c.db].remove(key);
+                srv.data.dbs[c.db].remove(key);
             }
             n
         }
     };
-    srv.dirty += removed as u64;
+    srv.data.dirty += removed as u64;
     c.add_int(removed);
 }
 
@@ -168,11 +168,11 @@ pub fn spop(srv: &mut Server, c: &mut Session, argv: &Argv) {
         Ok(Some(s)) => {
             let m = s.pop_random(&mut rng);
             if s.is_empty() {
-                srv.dbs[c.db].remove(key);
+                srv.data.dbs[c.db].remove(key);
             }
             match m {
                 Some(m) => {
-                    srv.dirty += 1;
+                    srv.data.dirty += 1;
                     // Propagated as its effect: SREM of the member popped (Redis 7.0).
                     srv.propagate_as(crate::engine::feed::argv(&[b"SREM", key, &m]));
                     c.add_bulk(&m);
@@ -210,8 +210,8 @@ fn spop_with_count(srv: &mut Server, c: &mut Session, argv: &Argv) {
     if count >= size {
         // The whole set, then the key goes.
         reply_set(c, s);
-        srv.dbs[c.db].remove(key);
-        srv.dirty += 1;
+        srv.data.dbs[c.db].remove(key);
+        srv.data.dirty += 1;
         srv.propagate_as(crate::engine::feed::argv(&[b"DEL", key]));
         return;
     }
@@ -232,7 +232,7 @@ fn spop_with_count(srv: &mut Server, c: &mut Session, argv: &Argv) {
         std::mem::swap(s, &mut keep);
         keep.members()
     };
-    srv.dirty += popped.len() as u64;
+    srv.data.dirty += popped.len() as u64;
     // Propagated as SREMs of what was popped, at most 1024 members each (Redis 7.0).
     let srems = popped
         .chunks(1024)
@@ -369,7 +369,7 @@ pub fn smove(srv: &mut Server, c: &mut Session, argv: &Argv) {
         _ => {}
     }
     if src == dst {
-        let found = matches!(srv.dbs[db].peek(src), Some(Value::Set(s)) if s.contains(member));
+        let found = matches!(srv.data.dbs[db].peek(src), Some(Value::Set(s)) if s.contains(member));
         c.add_int(found as i64);
         return;
     }
@@ -382,9 +382,9 @@ pub fn smove(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
     let emptied = s.is_empty();
     if emptied {
-        srv.dbs[db].remove(src);
+        srv.data.dbs[db].remove(src);
     }
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(crate::config::custom::notify::SET, "srem", src, db);
     if emptied {
         srv.notify(crate::config::custom::notify::GENERIC, "del", src, db);
@@ -394,12 +394,12 @@ pub fn smove(srv: &mut Server, c: &mut Session, argv: &Argv) {
         _ => {
             let mut d = Set::new();
             d.insert(member, max);
-            srv.dbs[db].insert_new(dst.as_slice().into(), Value::Set(Box::new(d)));
+            srv.data.dbs[db].insert_new(dst.as_slice().into(), Value::Set(Box::new(d)));
             true
         }
     };
     if added {
-        srv.dirty += 1;
+        srv.data.dirty += 1;
         srv.notify(crate::config::custom::notify::SET, "sadd", dst, db);
     }
     c.add_int(1);
@@ -425,7 +425,7 @@ fn check_set_keys(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>]) -> Result
 /// The sets at `keys` (already checked), `None` for missing ones.
 fn peek_sets<'a>(srv: &'a Server, db: usize, keys: &[Vec<u8>]) -> Vec<Option<&'a Set>> {
     keys.iter()
-        .map(|k| match srv.dbs[db].peek(k) {
+        .map(|k| match srv.data.dbs[db].peek(k) {
             Some(Value::Set(s)) => Some(&**s),
             _ => None,
         })
@@ -502,13 +502,13 @@ fn store_result(srv: &mut Server, c: &mut Session, dst: &[u8], result: Option<Se
     match result {
         Some(s) if !s.is_empty() => {
             let n = s.len();
-            srv.dbs[db].set(dst, Value::Set(Box::new(s)), false);
-            srv.dirty += 1;
+            srv.data.dbs[db].set(dst, Value::Set(Box::new(s)), false);
+            srv.data.dirty += 1;
             c.add_int(n as i64);
         }
         _ => {
-            if srv.dbs[db].remove(dst).is_some() {
-                srv.dirty += 1;
+            if srv.data.dbs[db].remove(dst).is_some() {
+                srv.data.dirty += 1;
             }
             c.add_int(0);
         }

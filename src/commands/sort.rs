@@ -32,8 +32,8 @@ fn lookup_pattern(srv: &Server, db: usize, pattern: &[u8], elem: &[u8]) -> Optio
     key.extend_from_slice(&key_pat[..star]);
     key.extend_from_slice(elem);
     key.extend_from_slice(&key_pat[star + 1..]);
-    let value = srv.dbs[db].peek(&key)?;
-    if srv.dbs[db].expire_of(&key).is_some_and(|t| t <= srv.now_ms) {
+    let value = srv.data.dbs[db].peek(&key)?;
+    if srv.data.dbs[db].expire_of(&key).is_some_and(|t| t <= srv.data.now_ms) {
         return None;
     }
     match (value, field) {
@@ -223,19 +223,20 @@ fn sort_generic(srv: &mut Server, c: &mut Session, argv: &Argv, read_only: bool)
         Some(dest) => {
             let n = out.len();
             if n == 0 {
-                if srv.dbs[db].remove(dest).is_some() {
+                if srv.data.dbs[db].remove(dest).is_some() {
                     srv.notify(crate::config::custom::notify::GENERIC, "del", dest, db);
                 }
             } else {
-                let mut list =
-                    tine_core::types::list::List::new(srv.config.list_max_listpack_size as i32);
+                let mut list = tine_core::types::list::List::new(
+                    srv.data.config.list_max_listpack_size as i32,
+                );
                 for v in &out {
                     list.push_back(v.as_deref().unwrap_or(b""));
                 }
-                srv.dbs[db].set(dest, Value::List(Box::new(list)), false);
+                srv.data.dbs[db].set(dest, Value::List(Box::new(list)), false);
                 srv.notify(crate::config::custom::notify::LIST, "sortstore", dest, db);
             }
-            srv.dirty += n as u64;
+            srv.data.dirty += n as u64;
             c.add_int(n as i64);
         }
     }

@@ -9,7 +9,7 @@ use tine_core::keyspace::{Str, Value};
 
 /// Largest string SETRANGE/APPEND may build (Redis checks proto-max-bulk-len).
 fn check_string_length(srv: &Server, c: &mut Session, len: u64) -> bool {
-    if len > srv.config.proto_max_bulk_len as u64 {
+    if len > srv.data.config.proto_max_bulk_len as u64 {
         c.add_error(err::STRING_TOO_LONG);
         return false;
     }
@@ -84,7 +84,7 @@ fn parse_expire(
         return None;
     };
     let ms = n.checked_mul(unit_ms);
-    let when = ms.and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.now_ms) });
+    let when = ms.and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.data.now_ms) });
     match when {
         Some(w) if n > 0 => Some(w),
         _ => {
@@ -96,12 +96,12 @@ fn parse_expire(
 
 /// Stores a string, applying an expiry choice.
 fn store(srv: &mut Server, db: usize, key: &[u8], value: Str, expiry: Expiry) {
-    let d = &mut srv.dbs[db];
+    let d = &mut srv.data.dbs[db];
     d.set(key, Value::Str(value), expiry == Expiry::Keep);
     if let Expiry::At(t) = expiry {
         d.set_expire(key, Some(t));
     }
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(notify::STRING, "set", key, db);
     if let Expiry::At(_) = expiry {
         srv.notify(notify::GENERIC, "expire", key, db);
@@ -243,9 +243,9 @@ pub fn getdel(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let found = old.is_some();
     reply_str(c, old);
     if found {
-        srv.dbs[c.db].remove(&argv[1]);
+        srv.data.dbs[c.db].remove(&argv[1]);
         srv.propagate_as(crate::engine::feed::argv(&[b"DEL", &argv[1]]));
-        srv.dirty += 1;
+        srv.data.dirty += 1;
         srv.notify(notify::GENERIC, "del", &argv[1], c.db);
     }
 }
@@ -299,20 +299,20 @@ pub fn getex(srv: &mut Server, c: &mut Session, argv: &Argv) {
         };
         change = Change::At(t);
     }
-    let val = srv.dbs[c.db].peek(&argv[1]);
+    let val = srv.data.dbs[c.db].peek(&argv[1]);
     if let Some(Value::Str(s)) = val {
         let mut b = itoa::Buffer::new();
         c.add_bulk(s.bytes(&mut b));
     }
-    let now = srv.now_ms;
-    let d = &mut srv.dbs[c.db];
+    let now = srv.data.now_ms;
+    let d = &mut srv.data.dbs[c.db];
     match change {
         Change::None => {}
         Change::Persist => {
             if d.expire_of(&argv[1]).is_some() {
                 d.set_expire(&argv[1], None);
                 srv.propagate_as(crate::engine::feed::argv(&[b"PERSIST", &argv[1]]));
-                srv.dirty += 1;
+                srv.data.dirty += 1;
                 srv.notify(notify::GENERIC, "persist", &argv[1], c.db);
             }
         }
@@ -330,7 +330,7 @@ pub fn getex(srv: &mut Server, c: &mut Session, argv: &Argv) {
                 ]));
                 "expire"
             };
-            srv.dirty += 1;
+            srv.data.dirty += 1;
             srv.notify(notify::GENERIC, event, &argv[1], c.db);
         }
     }
@@ -396,9 +396,9 @@ pub fn append(srv: &mut Server, c: &mut Session, argv: &Argv) {
     v.extend_from_slice(&argv[2]);
     let len = v.len();
     let value = if created { Str::from_bytes(&v) } else { Str::from_modified(v) };
-    let d = &mut srv.dbs[c.db];
+    let d = &mut srv.data.dbs[c.db];
     d.set(&argv[1], Value::Str(value), true);
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(notify::STRING, "append", &argv[1], c.db);
     c.add_int(len as i64);
 }
@@ -466,8 +466,8 @@ pub fn setrange(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
     v[offset as usize..need as usize].copy_from_slice(patch);
     let len = v.len();
-    srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
-    srv.dirty += 1;
+    srv.data.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
+    srv.data.dirty += 1;
     srv.notify(notify::STRING, "setrange", &argv[1], c.db);
     c.add_int(len as i64);
 }
@@ -476,8 +476,9 @@ fn incr_by(srv: &mut Server, c: &mut Session, key: &[u8], by: i64) {
     // One lookup: the counter is updated in place (INCR is the hottest write of many workloads).
     let db = c.db;
     srv.expire_if_needed(db, key);
-    let now = srv.now_ms;
-    let (value, created) = srv.dbs[db].get_or_create(key, now, || Value::Str(Str::from_i64(0)));
+    let now = srv.data.now_ms;
+    let (value, created) =
+        srv.data.dbs[db].get_or_create(key, now, || Value::Str(Str::from_i64(0)));
     let new = match (value, created) {
         (Value::Str(s), _) => {
             let Some(cur) = s.as_i64() else {
@@ -491,7 +492,7 @@ fn incr_by(srv: &mut Server, c: &mut Session, key: &[u8], by: i64) {
         }
         (_, _) => return c.add_error(err::WRONGTYPE),
     };
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(notify::STRING, "incrby", key, db);
     c.add_int(new);
 }
@@ -588,10 +589,10 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Session, argv: &Argv) {
         return;
     };
     // Redis stores the result as a plain string object, never int-encoded.
-    srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
+    srv.data.dbs[c.db].set(&argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
     // Float formatting may differ between machines: the result is propagated, not the step.
     srv.propagate_as(crate::engine::feed::argv(&[b"SET", &argv[1], text.as_bytes(), b"KEEPTTL"]));
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     srv.notify(notify::STRING, "incrbyfloat", &argv[1], c.db);
     c.add_bulk(text.as_bytes());
 }
@@ -602,7 +603,7 @@ pub fn incrbyfloat(srv: &mut Server, c: &mut Session, argv: &Argv) {
 /// Largest bit offset: strings are at most 512 MiB (Redis's checkBitOffset with the default
 /// proto-max-bulk-len).
 fn parse_bit_offset(srv: &Server, c: &mut Session, arg: &[u8]) -> Option<u64> {
-    let max_bits = (srv.config.proto_max_bulk_len as u64) * 8;
+    let max_bits = (srv.data.config.proto_max_bulk_len as u64) * 8;
     match parse_i64(arg) {
         Some(n) if n >= 0 && (n as u64) < max_bits => Some(n as u64),
         _ => {
@@ -639,8 +640,8 @@ pub fn setbit(srv: &mut Server, c: &mut Session, argv: &Argv) {
     } else {
         v[byte] &= !mask;
     }
-    srv.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
-    srv.dirty += 1;
+    srv.data.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
+    srv.data.dirty += 1;
     srv.notify(notify::STRING, "setbit", &argv[1], c.db);
     c.add_int(was as i64);
 }
@@ -864,14 +865,14 @@ pub fn bitop(srv: &mut Server, c: &mut Session, argv: &Argv) {
             Op::Xor => sources.iter().fold(0, |a, s| a ^ at(s)),
         };
     }
-    let d = &mut srv.dbs[c.db];
+    let d = &mut srv.data.dbs[c.db];
     let event = if out.is_empty() {
         d.remove(&argv[2]).map(|_| "del")
     } else {
         d.set(&argv[2], Value::Str(Str::from_modified(out.clone())), false);
         Some("set")
     };
-    srv.dirty += 1;
+    srv.data.dirty += 1;
     if let Some(e) = event {
         let class = if e == "del" { notify::GENERIC } else { notify::STRING };
         srv.notify(class, e, &argv[2], c.db);

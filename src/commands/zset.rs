@@ -26,8 +26,8 @@ const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 /// The listpack limits of the configuration.
 fn limits(srv: &Server) -> Limits {
     Limits {
-        max_entries: srv.config.zset_max_listpack_entries.max(0) as usize,
-        max_value: srv.config.zset_max_listpack_value.max(0) as usize,
+        max_entries: srv.data.config.zset_max_listpack_entries.max(0) as usize,
+        max_value: srv.data.config.zset_max_listpack_value.max(0) as usize,
     }
 }
 
@@ -61,8 +61,8 @@ fn write_zset<'a>(
 
 /// Deletes `key` if its zset became empty (Redis never keeps empty collections).
 fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
-    if matches!(srv.dbs[db].peek(key), Some(Value::ZSet(z)) if z.is_empty()) {
-        srv.dbs[db].remove(key);
+    if matches!(srv.data.dbs[db].peek(key), Some(Value::ZSet(z)) if z.is_empty()) {
+        srv.data.dbs[db].remove(key);
     }
 }
 
@@ -183,9 +183,9 @@ fn zadd_generic(srv: &mut Server, c: &mut Session, argv: &Argv, mut incr: bool) 
             return;
         }
         let z = ZSet::new_for(lim, argv[at + 1].len());
-        srv.dbs[db].set(key, Value::ZSet(Box::new(z)), false);
+        srv.data.dbs[db].set(key, Value::ZSet(Box::new(z)), false);
     }
-    let Some(Value::ZSet(z)) = srv.dbs[db].get_mut(key, srv.now_ms) else {
+    let Some(Value::ZSet(z)) = srv.data.dbs[db].get_mut(key, srv.data.now_ms) else {
         unreachable!("zset present");
     };
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
@@ -227,7 +227,7 @@ fn zadd_generic(srv: &mut Server, c: &mut Session, argv: &Argv, mut incr: bool) 
             }
         }
     }
-    srv.dirty += (added + updated) as u64;
+    srv.data.dirty += (added + updated) as u64;
     if nan {
         c.add_error(NAN_RESULT);
         // The key may have been created empty for this command.
@@ -264,7 +264,7 @@ pub fn zrem(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
     }
     delete_if_empty(srv, db, &argv[1]);
-    srv.dirty += deleted as u64;
+    srv.data.dirty += deleted as u64;
     c.add_int(deleted);
 }
 
@@ -536,10 +536,10 @@ fn store_result(srv: &mut Server, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<u
     let n = pairs.len();
     if n > 0 {
         let z = ZSet::from_pairs(pairs, limits(srv));
-        srv.dbs[db].set(dst, Value::ZSet(Box::new(z)), false);
-        srv.dirty += 1;
-    } else if srv.dbs[db].remove(dst).is_some() {
-        srv.dirty += 1;
+        srv.data.dbs[db].set(dst, Value::ZSet(Box::new(z)), false);
+        srv.data.dirty += 1;
+    } else if srv.data.dbs[db].remove(dst).is_some() {
+        srv.data.dirty += 1;
     }
     c.add_int(n as i64);
 }
@@ -593,7 +593,7 @@ fn remrange_generic(srv: &mut Server, c: &mut Session, argv: &Argv, kind: RangeK
         None => 0,
     };
     delete_if_empty(srv, db, &argv[1]);
-    srv.dirty += removed as u64;
+    srv.data.dirty += removed as u64;
     c.add_int(removed as i64);
 }
 
@@ -656,7 +656,7 @@ pub fn pop_reply(
         c.add_array(0);
         return None;
     }
-    let Some(Value::ZSet(z)) = srv.dbs[db].get_mut(key, srv.now_ms) else {
+    let Some(Value::ZSet(z)) = srv.data.dbs[db].get_mut(key, srv.data.now_ms) else {
         unreachable!("zset found above");
     };
     let popped = z.pop(count.unwrap_or(1), from_max);
@@ -680,9 +680,9 @@ pub fn pop_reply(
         c.add_bulk(m);
         c.add_double(*s);
     }
-    let emptied = matches!(srv.dbs[db].peek(key), Some(Value::ZSet(z)) if z.is_empty());
+    let emptied = matches!(srv.data.dbs[db].peek(key), Some(Value::ZSet(z)) if z.is_empty());
     delete_if_empty(srv, db, key);
-    srv.dirty += popped.len() as u64;
+    srv.data.dirty += popped.len() as u64;
     if !popped.is_empty() {
         let event = if from_max { "zpopmax" } else { "zpopmin" };
         srv.notify(crate::config::custom::notify::ZSET, event, key, db);
@@ -771,10 +771,10 @@ pub fn zmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
         return;
     };
     let how = PopReply { emit_key: true, nested: true, nil_when_empty: true };
-    let dirty_before = srv.dirty;
+    let dirty_before = srv.data.dirty;
     if let Some(key) = pop_reply(srv, c, &args.keys, args.from_max, Some(args.count), how) {
         // Propagated as what it did: ZPOPMIN/ZPOPMAX key <popped>.
-        let popped = srv.dirty - dirty_before;
+        let popped = srv.data.dirty - dirty_before;
         let cmd: &[u8] = if args.from_max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         srv.propagate_as(crate::engine::feed::argv(&[cmd, &key, popped.to_string().as_bytes()]));
     }
@@ -1242,7 +1242,7 @@ fn serve_bzpop(
     key: &[u8],
     from_max: bool,
 ) -> crate::engine::blocking::Served {
-    match srv.dbs[c.db].peek(key) {
+    match srv.data.dbs[c.db].peek(key) {
         Some(Value::ZSet(z)) if !z.is_empty() => {
             pop_reply(srv, c, &[key.to_vec()], from_max, None, BZPOP_REPLY);
             crate::engine::blocking::Served::Done
@@ -1313,7 +1313,7 @@ pub(crate) fn serve_bzmpop(
     argv: &Argv,
     key: &[u8],
 ) -> crate::engine::blocking::Served {
-    if !matches!(srv.dbs[c.db].peek(key), Some(Value::ZSet(z)) if !z.is_empty()) {
+    if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::ZSet(z)) if !z.is_empty()) {
         return crate::engine::blocking::Served::KeepWaiting;
     }
     // Validated when it blocked, so this parse replies nothing.

@@ -1,0 +1,134 @@
+//! The data path's state: the part of the server aggregate that commands read and change on
+//! every command (configuration, databases, clock, statistics, pub/sub, blocking queues, the
+//! propagation feed and the AOF it feeds). The commands layer defines it so that handlers can
+//! be given it without naming the top layer's `Server`, which holds it as its `data` half
+//! beside what only the top owns (clients, the persist child slot, the slow log...), so the
+//! two halves can be borrowed apart.
+
+use std::collections::HashMap;
+
+use crate::commands::CommandStats;
+use crate::config::Config;
+use tine_core::keyspace::Db;
+
+/// Counters behind INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub total_reads_processed: u64,
+    pub total_writes_processed: u64,
+    /// Error code -> count, for INFO errorstats.
+    pub errors: HashMap<String, u64>,
+    /// Samples for instantaneous_ops_per_sec and the kbps figures: (ms, commands, in, out).
+    pub ops_samples: [(i64, u64, u64, u64); 16],
+    pub ops_sample_idx: usize,
+    pub last_sample: (i64, u64, u64, u64),
+}
+
+impl Stats {
+    /// A read lookup's outcome: keyspace_hits or keyspace_misses.
+    pub fn count_lookup(&mut self, found: bool) {
+        if found {
+            self.keyspace_hits += 1;
+        } else {
+            self.keyspace_misses += 1;
+        }
+    }
+
+    /// Records a sample every 100 ms, as Redis's trackInstantaneousMetric.
+    pub fn sample(&mut self, now_ms: i64) {
+        let (t0, c0, i0, o0) = self.last_sample;
+        if now_ms - t0 < 100 {
+            return;
+        }
+        let dt = (now_ms - t0).max(1) as f64;
+        let per_sec = |a: u64, b: u64| (((a - b) as f64) * 1000.0 / dt) as u64;
+        self.ops_samples[self.ops_sample_idx % 16] = (
+            now_ms,
+            per_sec(self.total_commands_processed, c0),
+            per_sec(self.total_net_input_bytes, i0),
+            per_sec(self.total_net_output_bytes, o0),
+        );
+        self.ops_sample_idx += 1;
+        self.last_sample = (
+            now_ms,
+            self.total_commands_processed,
+            self.total_net_input_bytes,
+            self.total_net_output_bytes,
+        );
+    }
+
+    /// Mean of the samples: (ops/s, input bytes/s, output bytes/s).
+    pub fn instantaneous(&self) -> (u64, u64, u64) {
+        let n = self.ops_sample_idx.clamp(1, 16) as u64;
+        let taken = &self.ops_samples[..self.ops_sample_idx.min(16)];
+        let sum = taken.iter().fold((0, 0, 0), |a, s| (a.0 + s.1, a.1 + s.2, a.2 + s.3));
+        (sum.0 / n, sum.1 / n, sum.2 / n)
+    }
+}
+
+/// The data path's state (see the module doc).
+pub struct Data {
+    pub config: Config,
+    pub dbs: Vec<Db>,
+    pub stats: Stats,
+    pub cmd_stats: Vec<CommandStats>,
+    /// Changes since the last successful save.
+    pub dirty: u64,
+    /// Channels and patterns clients subscribe to.
+    pub pubsub: crate::engine::pubsub::PubSub,
+    /// `notify-keyspace-events` parsed (0: off).
+    pub notify_flags: u32,
+    /// Keys WATCHed by all clients (0 lets commands skip the touched-key collection).
+    pub watched_keys: usize,
+    /// The startup load in progress, if any (clients get -LOADING meanwhile).
+    pub loading: Option<crate::persist::rdb_io::Loading>,
+    /// Eviction candidates kept between rounds (see `evict`).
+    pub eviction_pool: crate::engine::evict::EvictionPool,
+    /// The time the running command started, in ms: one clock reading per command, so a
+    /// command sees one consistent "now" (Redis's cmd_time_snapshot).
+    pub now_ms: i64,
+    /// Clients blocked on keys (BLPOP and friends): queues, deadlines, count.
+    pub blocking: crate::engine::blocking::Blocking,
+    /// The propagation feed's state for the running command (`crate::engine::feed`).
+    pub prop: crate::engine::feed::Feed,
+    /// The append-only file (`crate::persist::aof`).
+    pub aof: crate::persist::aof::AofState,
+    /// True while replaying the AOF: `now_ms` stays as the loader set it, so nothing expires
+    /// during the replay (Redis expires nothing while loading).
+    pub clock_frozen: bool,
+}
+
+impl Data {
+    pub(crate) fn new(config: Config) -> Data {
+        let notify_flags = config.notify_keyspace_events.bits();
+        let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
+        Data {
+            config,
+            dbs,
+            dirty: 0,
+            now_ms: tine_core::base::mstime(),
+            clock_frozen: false,
+            stats: Stats::default(),
+            cmd_stats: crate::commands::new_stats(),
+            pubsub: Default::default(),
+            notify_flags,
+            watched_keys: 0,
+            blocking: Default::default(),
+            prop: Default::default(),
+            aof: Default::default(),
+            loading: None,
+            eviction_pool: Default::default(),
+        }
+    }
+}
