@@ -79,25 +79,25 @@ impl Server {
     fn apply_config_effect(&mut self, effect: Effect) -> Result<(), EffectError> {
         match effect {
             Effect::LogLevel => logging::set_level(self.data.config.loglevel.level()),
-            Effect::Hz => self.hz = self.data.config.hz.clamp(1, 500),
+            Effect::Hz => self.data.hz = self.data.config.hz.clamp(1, 500),
             Effect::NotifyFlags => {
                 self.data.notify_flags = self.data.config.notify_keyspace_events.bits()
             }
             // The event loop re-creates the listeners before it next polls.
-            Effect::Rebind => self.rebind_requested = true,
+            Effect::Rebind => self.data.rebind_requested = true,
             // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
             Effect::Dir => {
                 std::env::set_current_dir(&self.data.config.dir).map_err(EffectError::Dir)?
             }
             Effect::AppendOnly => {
                 if self.data.config.appendonly {
-                    crate::persist::aof::start_append_only(self)
+                    crate::persist::aof::start_append_only(&mut self.data)
                         .map_err(EffectError::AppendOnly)?;
                 } else {
-                    crate::persist::aof::stop_append_only(self);
+                    crate::persist::aof::stop_append_only(&mut self.data);
                 }
             }
-            Effect::FsyncPolicy => crate::persist::aof::fsync_policy_changed(self),
+            Effect::FsyncPolicy => crate::persist::aof::fsync_policy_changed(&mut self.data),
             Effect::KeyAccess => tine_core::types::access::update(
                 self.data.now_ms,
                 self.data.config.maxmemory_policy.is_lfu(),
@@ -119,9 +119,9 @@ mod tests {
         let mut srv = Server::new(Config::default());
         srv.config_set(&[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")])
             .unwrap();
-        assert_eq!(srv.hz, 50);
+        assert_eq!(srv.data.hz, 50);
         assert_eq!(srv.data.notify_flags, crate::config::custom::notify::parse("KEA").unwrap());
-        assert!(srv.rebind_requested);
+        assert!(srv.data.rebind_requested);
     }
 
     #[test]
@@ -139,7 +139,7 @@ mod tests {
             err.reply_text(),
             "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
         );
-        assert_eq!((srv.data.config.hz, srv.hz, srv.data.notify_flags), (10, 10, 0));
+        assert_eq!((srv.data.config.hz, srv.data.hz, srv.data.notify_flags), (10, 10, 0));
         assert_eq!(srv.data.config.notify_keyspace_events.bits(), 0);
     }
 
@@ -151,6 +151,6 @@ mod tests {
             err.reply_text(),
             "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
         );
-        assert_eq!((srv.data.config.hz, srv.hz), (10, 10));
+        assert_eq!((srv.data.config.hz, srv.data.hz), (10, 10));
     }
 }

@@ -26,7 +26,7 @@ impl FeedHost for Server {
     fn feed_and_sink(&mut self) -> (&mut Feed, AofFeed<'_>) {
         let sink = AofFeed {
             aof: &mut self.data.aof,
-            child: self.persist.child.as_ref(),
+            child: self.data.persist.child.as_ref(),
             timestamps: self.data.config.aof_timestamp_enabled,
         };
         (&mut self.data.prop, sink)
@@ -56,7 +56,7 @@ impl FeedHost for Server {
         self.announce_lazily_expired();
         let mut sink = AofFeed {
             aof: &mut self.data.aof,
-            child: self.persist.child.as_ref(),
+            child: self.data.persist.child.as_ref(),
             timestamps: self.data.config.aof_timestamp_enabled,
         };
         self.data.prop.propagate_lazily_expired(&mut self.data.dbs, &mut sink);
@@ -225,7 +225,7 @@ impl Server {
         }
         crate::commands::finish_errors(self, c);
         self.note_pending_write(c.slot);
-        self.pending_input.push(c.slot);
+        self.data.pending_input.push(c.slot);
     }
 
     /// Counts and announces the keys a database's own lookups expired (`expired_unreported`)

@@ -60,8 +60,8 @@ impl EventLoop {
     pub fn new(srv: &mut Server) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let listeners = Listeners::bind(&listen_spec(&srv.data.config), poll.registry())?;
-        srv.tcp_port = listeners.port;
-        srv.listener_fds = listeners.raw_fds();
+        srv.data.tcp_port = listeners.port;
+        srv.data.listener_fds = listeners.raw_fds();
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD])?;
         poll.registry().register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
         Ok(EventLoop {
@@ -80,19 +80,19 @@ impl EventLoop {
         let mut next_cron = Instant::now();
         loop {
             self.before_sleep(srv);
-            if srv.exit_requested {
+            if srv.data.exit_requested {
                 return;
             }
-            if let Some(req) = srv.shutdown {
+            if let Some(req) = srv.data.shutdown {
                 if crate::app::shutdown::prepare(srv, req) {
                     return;
                 }
-                srv.shutdown = None;
+                srv.data.shutdown = None;
             }
             let now = Instant::now();
             let timeout = if srv.data.loading.is_some() {
                 Duration::from_millis(10)
-            } else if srv.pending_input.is_empty() && self.pending_reads.is_empty() {
+            } else if srv.data.pending_input.is_empty() && self.pending_reads.is_empty() {
                 let cron_in = next_cron.saturating_duration_since(now);
                 // Wake up for the soonest blocked client's deadline.
                 match srv.data.blocking.next_deadline() {
@@ -107,7 +107,7 @@ impl EventLoop {
             };
             let window = self.busy_poll.window(
                 srv.data.config.busy_poll_usec,
-                srv.persist.child.is_some(),
+                srv.data.persist.child.is_some(),
                 !events.is_empty(),
                 timeout,
             );
@@ -145,7 +145,7 @@ impl EventLoop {
     /// Work done before every poll: held input, queued output, closing clients, rebinding.
     fn before_sleep(&mut self, srv: &mut Server) {
         if srv.data.loading.is_some() {
-            if let Err(e) = crate::persist::rdb_io::poll_loading(srv) {
+            if let Err(e) = crate::persist::rdb_io::poll_loading(&mut srv.data) {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
                 crate::app::shutdown::remove_pidfile(srv);
                 std::process::exit(1);
@@ -157,35 +157,35 @@ impl EventLoop {
         for slot in std::mem::take(&mut self.pending_reads) {
             self.handle_readable(srv, slot, false);
         }
-        let pending = std::mem::take(&mut srv.pending_input);
+        let pending = std::mem::take(&mut srv.data.pending_input);
         for slot in pending {
             self.process_input(srv, slot);
         }
         // The AOF is written (and fsynced with appendfsync always) before any reply leaves,
         // as Redis's beforeSleep calls flushAppendOnlyFile before handleClientsWithPendingWrites.
-        if crate::persist::aof::flush(srv, false).is_err() {
+        if crate::persist::aof::flush(&mut srv.data, false).is_err() {
             crate::app::shutdown::exit_on_aof_fatal(srv);
         }
-        let mut writes = std::mem::take(&mut srv.pending_writes);
+        let mut writes = std::mem::take(&mut srv.data.pending_writes);
         for slot in writes.drain(..) {
             self.write_or_register(srv, slot);
         }
-        if srv.pending_writes.is_empty() {
-            srv.pending_writes = writes; // keep the capacity for the next batch
+        if srv.data.pending_writes.is_empty() {
+            srv.data.pending_writes = writes; // keep the capacity for the next batch
         }
         let to_close: Vec<usize> =
             srv.clients.iter().filter(|c| c.session.close_asap).map(|c| c.session.slot).collect();
         for slot in to_close {
             self.close_client(srv, slot);
         }
-        if srv.rebind_requested {
-            srv.rebind_requested = false;
+        if srv.data.rebind_requested {
+            srv.data.rebind_requested = false;
             match Listeners::bind(&listen_spec(&srv.data.config), self.poll.registry()) {
                 Ok(new) => {
                     self.listeners.deregister(self.poll.registry());
                     self.listeners = new;
-                    srv.tcp_port = self.listeners.port;
-                    srv.listener_fds = self.listeners.raw_fds();
+                    srv.data.tcp_port = self.listeners.port;
+                    srv.data.listener_fds = self.listeners.raw_fds();
                 }
                 Err(e) => log!(Level::Warning, "Failed to bind after configuration change: {}", e),
             }
@@ -196,12 +196,12 @@ impl EventLoop {
         let received: Vec<i32> = self.signals.pending().collect();
         for sig in received {
             if sig == SIGCHLD {
-                crate::persist::snapshot::check_children_done(srv);
+                crate::persist::snapshot::check_children_done(&mut srv.data);
                 continue;
             }
             let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
             self.shutdown_signals += 1;
-            if self.shutdown_signals > 1 && srv.shutdown.is_some() {
+            if self.shutdown_signals > 1 && srv.data.shutdown.is_some() {
                 log!(Level::Warning, "You insist... exiting now.");
                 crate::app::shutdown::remove_pidfile(srv);
                 std::process::exit(1);
@@ -212,7 +212,7 @@ impl EventLoop {
             } else {
                 srv.data.config.shutdown_on_sigterm.as_str()
             };
-            srv.shutdown = Some(ShutdownRequest::from_directive(directive));
+            srv.data.shutdown = Some(ShutdownRequest::from_directive(directive));
         }
     }
 
@@ -270,13 +270,13 @@ impl EventLoop {
         }
         let slot = srv.clients.vacant_slot();
         let now = base::unix_time();
-        let mut c = Box::new(Client::new(srv.next_client_id, slot, stream, addr, laddr, now));
-        srv.next_client_id += 1;
+        let mut c = Box::new(Client::new(srv.data.next_client_id, slot, stream, addr, laddr, now));
+        srv.data.next_client_id += 1;
         if protected_mode_denies(srv, &c) {
             srv.data.stats.rejected_connections += 1;
             let _ = c.conn.stream.write(PROTECTED_MODE_DENIED.as_bytes());
-            srv.clients.insert(c);
-            srv.clients.remove(slot);
+            srv.add_client(c);
+            srv.remove_client(slot);
             return;
         }
         c.session.authenticated = !commands::auth_required(srv);
@@ -287,12 +287,12 @@ impl EventLoop {
         };
         if let Err(e) = registered {
             log!(Level::Warning, "Error registering fd event for the new client: {}", e);
-            srv.clients.insert(c);
-            srv.clients.remove(slot);
+            srv.add_client(c);
+            srv.remove_client(slot);
             return;
         }
         log!(Level::Verbose, "Accepted {}", c.session.addr);
-        srv.clients.insert(c);
+        srv.add_client(c);
     }
 
     /// Reads what the client sent. `peer_closed`: the event said the peer shut its side, so we
@@ -342,7 +342,7 @@ impl EventLoop {
             c.session.last_interaction = base::unix_time();
             let qlen = c.conn.qbuf.len() - c.conn.qpos;
             c.conn.qbuf_peak = c.conn.qbuf_peak.max(c.conn.qbuf.len());
-            srv.recent_max_input = srv.recent_max_input.max(qlen);
+            srv.data.recent_max_input = srv.data.recent_max_input.max(qlen);
             if qlen as i64 > srv.data.config.client_query_buffer_limit {
                 log!(
                     Level::Warning,
@@ -441,7 +441,8 @@ impl EventLoop {
     /// Writes a client's pending output; registers for writable events if the socket is full,
     /// closes the client if it asked to be closed after its reply.
     fn write_or_register(&mut self, srv: &mut Server, slot: usize) {
-        if crate::persist::aof::has_pending(srv) && crate::persist::aof::flush(srv, false).is_err()
+        if crate::persist::aof::has_pending(&mut srv.data)
+            && crate::persist::aof::flush(&mut srv.data, false).is_err()
         {
             crate::app::shutdown::exit_on_aof_fatal(srv);
         }
@@ -453,7 +454,7 @@ impl EventLoop {
             let result = c.flush();
             let written = before - c.pending_output();
             srv.data.stats.total_net_output_bytes += written as u64;
-            srv.recent_max_output = srv.recent_max_output.max(before);
+            srv.data.recent_max_output = srv.data.recent_max_output.max(before);
             match result {
                 Ok(true) => {
                     srv.data.stats.total_writes_processed += 1;
@@ -500,7 +501,7 @@ impl EventLoop {
 
     /// Removes a client: deregisters and closes its socket, forgets it everywhere.
     pub fn close_client(&mut self, srv: &mut Server, slot: usize) {
-        let Some(mut c) = srv.clients.remove(slot) else {
+        let Some(mut c) = srv.remove_client(slot) else {
             return;
         };
         let _ = match &mut c.conn.stream {
@@ -512,7 +513,7 @@ impl EventLoop {
 
     /// Housekeeping `hz` times a second.
     fn cron(&mut self, srv: &mut Server) {
-        srv.cronloops += 1;
+        srv.data.cronloops += 1;
         self.busy_poll.reset();
         let now_ms = base::mstime();
         srv.data.stats.sample(now_ms);

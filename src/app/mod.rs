@@ -11,7 +11,6 @@ pub mod client;
 pub mod config_effects;
 mod engine_host;
 pub mod event_loop;
-pub(crate) mod persist_host;
 pub mod server;
 pub mod shutdown;
 pub mod startup;

@@ -4,49 +4,22 @@
 //! implemented in `app::engine_host`. It holds no socket handles of its own besides the clients' — listeners and
 //! the poller belong to the event loop.
 
-use std::time::Instant;
-
 use crate::app::client::{Client, ConnFigures};
-pub use crate::commands::data::{Data, Stats};
+pub use crate::commands::data::{
+    Data, PauseKind, ShutdownRequest, SlowLogEntry, Stats, random_hex,
+};
 use crate::config::Config;
-
-/// An entry of the slow log.
-pub struct SlowLogEntry {
-    pub id: u64,
-    pub time: i64,
-    pub duration_us: i64,
-    pub argv: Vec<Vec<u8>>,
-    pub peer: String,
-    pub name: Vec<u8>,
-}
-
-/// CLIENT PAUSE state.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum PauseKind {
-    /// Only commands that may write are held.
-    Write,
-    All,
-}
-
-/// How SHUTDOWN / SIGTERM asked the server to stop.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ShutdownRequest {
-    pub nosave: bool,
-    pub save: bool,
-    pub now: bool,
-    pub force: bool,
-}
 
 /// The clients (connection and session, `app::client::Client`), indexed by slot (the mio
 /// token). The client whose command is running is taken out of its slot for the duration, so
-/// a command holds `&mut Server` and its `&mut Session` at once; `taken_fds` remembers the sockets of the clients taken out, so
-/// that a fork child started by that very command (BGSAVE) still knows to close them.
+/// a command holds the server and its `&mut Session` at once. The sockets a fork child must
+/// close are kept apart, in `Data::client_fds` (see `Server::add_client`), so that persistence
+/// finds them in the data half, the running client's included.
 #[derive(Default)]
 pub struct Clients {
     slots: Vec<Option<Box<Client>>>,
     free: Vec<usize>,
     count: usize,
-    taken_fds: Vec<(usize, std::os::fd::RawFd)>,
     /// The connection figures of the client whose command is running (out of its slot),
     /// recorded by the event loop before each command, for CLIENT LIST and CLIENT INFO.
     pub(crate) running: ConnFigures,
@@ -75,22 +48,11 @@ impl Clients {
     }
     /// Takes a client out to run its commands; `put_back` returns it.
     pub fn take(&mut self, slot: usize) -> Option<Box<Client>> {
-        let c = self.slots.get_mut(slot)?.take()?;
-        self.taken_fds.push((slot, c.conn.stream.raw_fd()));
-        Some(c)
+        self.slots.get_mut(slot)?.take()
     }
     pub fn put_back(&mut self, c: Box<Client>) {
         let slot = c.session.slot;
-        self.taken_fds.retain(|&(s, _)| s != slot);
         self.slots[slot] = Some(c);
-    }
-    /// The sockets of every connected client, those taken out included: what a fork child
-    /// must close.
-    pub fn raw_fds(&self) -> Vec<std::os::fd::RawFd> {
-        self.iter()
-            .map(|c| c.conn.stream.raw_fd())
-            .chain(self.taken_fds.iter().map(|&(_, fd)| fd))
-            .collect()
     }
     pub fn get_mut(&mut self, slot: usize) -> Option<&mut Client> {
         self.slots.get_mut(slot)?.as_deref_mut()
@@ -115,45 +77,7 @@ impl Clients {
 pub struct Server {
     /// The data path: what commands change (`commands::Data`).
     pub data: Data,
-    pub config_file: Option<std::path::PathBuf>,
-    pub executable: String,
     pub clients: Clients,
-    pub next_client_id: u64,
-    pub slowlog: std::collections::VecDeque<SlowLogEntry>,
-    pub slowlog_next_id: u64,
-    /// Slots of clients in MONITOR mode.
-    pub monitors: Vec<usize>,
-    /// Slots of clients with output to write before the next poll.
-    pub pending_writes: Vec<usize>,
-    /// Slots of clients whose buffered input must be processed again (after a pause ends,
-    /// or when a read was cut short for fairness).
-    pub pending_input: Vec<usize>,
-    pub pause: Option<(PauseKind, i64)>,
-    pub shutdown: Option<ShutdownRequest>,
-    /// A SHUTDOWN command completed its preparation: the event loop returns.
-    pub exit_requested: bool,
-    pub lastsave: i64,
-    pub start_time: Instant,
-    pub start_unix: i64,
-    pub run_id: String,
-    pub hz: i64,
-    pub cronloops: u64,
-    /// The listening port actually bound (for INFO and the log).
-    pub tcp_port: u16,
-    pub debug_active_expire: bool,
-    /// Peak of used_memory.
-    pub peak_memory: u64,
-    /// Largest recent query and output buffers, for INFO clients.
-    pub recent_max_input: usize,
-    pub recent_max_output: usize,
-    /// Set when CONFIG SET changed bind/port: the event loop rebinds.
-    pub rebind_requested: bool,
-    /// Listening sockets' descriptors (a fork child closes them first thing).
-    pub listener_fds: Vec<i32>,
-    /// LATENCY's samples (`latency-monitor-threshold`).
-    pub latency: crate::engine::latency::LatencyMonitor,
-    /// Snapshot and child-process state.
-    pub persist: crate::persist::snapshot::PersistState<Server>,
 }
 
 impl Server {
@@ -164,49 +88,31 @@ impl Server {
             config.lfu_log_factor,
             config.lfu_decay_time,
         );
-        let now = tine_core::base::unix_time();
-        Server {
-            hz: config.hz.clamp(1, 500),
-            data: Data::new(config),
-            config_file: None,
-            executable: std::env::current_exe()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
-            clients: Clients::default(),
-            next_client_id: 1,
-            slowlog: Default::default(),
-            slowlog_next_id: 0,
-            monitors: Vec::new(),
-            pending_writes: Vec::new(),
-            pending_input: Vec::new(),
-            pause: None,
-            shutdown: None,
-            exit_requested: false,
-            lastsave: now,
-            start_time: Instant::now(),
-            start_unix: now,
-            run_id: random_hex(40),
-            cronloops: 0,
-            tcp_port: 0,
-            debug_active_expire: true,
-            peak_memory: 0,
-            recent_max_input: 0,
-            recent_max_output: 0,
-            rebind_requested: false,
-            listener_fds: Vec::new(),
-            persist: Default::default(),
-            latency: Default::default(),
-        }
+        Server { data: Data::new(config), clients: Clients::default() }
+    }
+
+    /// Adds a connected client to the table, and its socket to those a fork child closes
+    /// (`Data::client_fds`).
+    pub fn add_client(&mut self, c: Box<Client>) {
+        self.data.client_fds.push((c.session.slot, c.conn.stream.raw_fd()));
+        self.clients.insert(c);
+    }
+
+    /// Removes a client for good (see `Clients::remove`), and its socket from `client_fds`.
+    pub fn remove_client(&mut self, slot: usize) -> Option<Box<Client>> {
+        let c = self.clients.remove(slot)?;
+        self.data.client_fds.retain(|&(s, _)| s != slot);
+        Some(c)
     }
 
     /// Marks a client as having output to write before the next poll.
     pub fn note_pending_write(&mut self, slot: usize) {
-        self.pending_writes.push(slot);
+        self.data.pending_writes.push(slot);
     }
 
     /// True when commands that may write are held by CLIENT PAUSE.
     pub fn paused(&mut self, now_ms: i64) -> Option<PauseKind> {
-        match self.pause {
+        match self.data.pause {
             Some((kind, until)) if now_ms < until => Some(kind),
             Some(_) => {
                 self.end_pause();
@@ -218,11 +124,11 @@ impl Server {
 
     /// Ends a CLIENT PAUSE and queues the held clients for processing.
     pub fn end_pause(&mut self) {
-        self.pause = None;
+        self.data.pause = None;
         for c in self.clients.iter_mut() {
             if c.session.paused {
                 c.session.paused = false;
-                self.pending_input.push(c.session.slot);
+                self.data.pending_input.push(c.session.slot);
             }
         }
     }
@@ -339,9 +245,9 @@ impl Server {
             crate::engine::blocking::forget_client(self, &mut c.session);
         }
         if c.session.monitor {
-            self.monitors.retain(|&s| s != c.session.slot);
+            self.data.monitors.retain(|&s| s != c.session.slot);
         }
-        self.pending_input.retain(|&s| s != c.session.slot);
+        self.data.pending_input.retain(|&s| s != c.session.slot);
     }
 
     /// The running command propagates `argv` instead of its own arguments
@@ -371,13 +277,6 @@ impl Server {
     }
 }
 
-/// Random lowercase hex, for run ids and replication ids.
-pub fn random_hex(len: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..len).map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap()).collect()
-}
-
 /// Server housekeeping on every cron tick: memory peak, hz, incremental rehashing.
 pub fn cron(srv: &mut Server, now_ms: i64) {
     srv.data.now_ms = now_ms;
@@ -387,27 +286,27 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
         srv.data.config.lfu_log_factor,
         srv.data.config.lfu_decay_time,
     );
-    srv.hz = srv.effective_hz();
-    if srv.cronloops % 10 == 0 {
+    srv.data.hz = srv.effective_hz();
+    if srv.data.cronloops % 10 == 0 {
         let m = crate::engine::memory::memory_figures();
-        srv.peak_memory = srv.peak_memory.max(m.allocated);
+        srv.data.peak_memory = srv.data.peak_memory.max(m.allocated);
     }
     if srv.data.config.activerehashing {
         for db in srv.data.dbs.iter_mut() {
             db.rehash_for(std::time::Duration::from_millis(1));
         }
     }
-    if srv.cronloops % 10 == 0 {
+    if srv.data.cronloops % 10 == 0 {
         for db in srv.data.dbs.iter_mut() {
             db.shrink_if_sparse();
         }
     }
-    if srv.debug_active_expire {
-        let (effort, hz) = (srv.data.config.active_expire_effort, srv.hz);
+    if srv.data.debug_active_expire {
+        let (effort, hz) = (srv.data.config.active_expire_effort, srv.data.hz);
         crate::engine::expire::active_expire_cycle(srv, effort, hz, now_ms);
     }
-    crate::persist::snapshot::cron(srv, now_ms / 1000);
-    if crate::persist::aof::cron(srv, now_ms / 1000).is_err() {
+    crate::persist::snapshot::cron(&mut srv.data, now_ms / 1000);
+    if crate::persist::aof::cron(&mut srv.data, now_ms / 1000).is_err() {
         crate::app::shutdown::exit_on_aof_fatal(srv);
     }
 }

@@ -30,17 +30,17 @@ impl ShutdownRequest {
 /// keep serving (a required save failed and FORCE was not given).
 pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
-    if crate::persist::aof::prepare_shutdown(srv).is_err() {
+    if crate::persist::aof::prepare_shutdown(&mut srv.data).is_err() {
         exit_on_aof_fatal(srv);
     }
-    crate::persist::snapshot::stop_child_for_shutdown(srv);
+    crate::persist::snapshot::stop_child_for_shutdown(&mut srv.data);
     // Never save while the dataset is still loading: that would replace the file with the
     // part loaded so far.
     let must_save =
         (req.save || !srv.data.config.save.is_empty()) && !req.nosave && srv.data.loading.is_none();
     if must_save {
         log!(Level::Notice, "Saving the final RDB snapshot before exiting.");
-        match crate::persist::snapshot::save(srv) {
+        match crate::persist::snapshot::save(&mut srv.data) {
             Ok(()) => {}
             Err(_) if req.force => {
                 log!(Level::Warning, "Error trying to save the DB. Exit anyway.");

@@ -178,7 +178,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
 
     let mut srv = Server::new(config);
-    srv.config_file = config_path;
+    srv.data.config_file = config_path;
     adjust_open_files_limit(&mut srv);
 
     let mut event_loop = match EventLoop::new(&mut srv) {
@@ -194,16 +194,19 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
             return 1;
         }
     };
-    log!(Level::Notice, "Running mode=standalone, port={}.", srv.tcp_port);
+    log!(Level::Notice, "Running mode=standalone, port={}.", srv.data.tcp_port);
     log!(Level::Warning, "Server initialized");
-    if crate::persist::aof::load_manifest_from_disk(&mut srv).is_err() {
+    if crate::persist::aof::load_manifest_from_disk(&mut srv.data).is_err() {
         // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.
         crate::app::shutdown::remove_pidfile(&srv);
         return 1;
     }
     if srv.data.config.appendonly {
         // With the AOF on, the AOF (not dump.rdb) is the dataset, as in Redis.
-        match crate::persist::aof::start_loading(&mut srv, crate::app::aof_replay::new_executor) {
+        match crate::persist::aof::start_loading(
+            &mut srv.data,
+            crate::app::aof_replay::new_executor,
+        ) {
             Ok(loading) => srv.data.loading = loading,
             Err(_) => {
                 // Logged by the AOF code in Redis's words.
@@ -212,8 +215,8 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
             }
         }
     } else {
-        let rdb = crate::persist::snapshot::rdb_path(&srv);
-        match crate::persist::rdb_io::start_loading(&srv, &rdb) {
+        let rdb = crate::persist::snapshot::rdb_path(&srv.data);
+        match crate::persist::rdb_io::start_loading(&srv.data, &rdb) {
             Ok(loading) => srv.data.loading = loading,
             Err(e) => {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);

@@ -45,12 +45,12 @@ pub fn config_set(srv: &mut Server, c: &mut Session, argv: &Argv) {
 pub fn config_resetstat(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     srv.data.stats = Default::default();
     srv.data.cmd_stats = super::new_stats();
-    srv.peak_memory = 0;
+    srv.data.peak_memory = 0;
     c.add_ok();
 }
 
 pub fn config_rewrite(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    let Some(path) = srv.config_file.clone() else {
+    let Some(path) = srv.data.config_file.clone() else {
         c.add_err("The server is running without a config file");
         return;
     };

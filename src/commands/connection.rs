@@ -51,7 +51,7 @@ pub fn reset(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     c.no_evict = false;
     if c.monitor {
         c.monitor = false;
-        srv.monitors.retain(|&s| s != c.slot);
+        srv.data.monitors.retain(|&s| s != c.slot);
     }
     c.authenticated = !super::auth_required(srv);
     c.add_simple("RESET");
@@ -396,11 +396,11 @@ pub fn client_pause(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
     let until = base::mstime() + ms;
     // A pause never shortens one in force, and ALL wins over WRITE (Redis's pauseClients).
-    let (kind, until) = match srv.pause {
+    let (kind, until) = match srv.data.pause {
         Some((k, u)) => (if k == PauseKind::All { PauseKind::All } else { kind }, u.max(until)),
         None => (kind, until),
     };
-    srv.pause = Some((kind, until));
+    srv.data.pause = Some((kind, until));
     c.add_ok();
 }
 

@@ -77,6 +77,33 @@ impl Stats {
     }
 }
 
+/// An entry of the slow log.
+pub struct SlowLogEntry {
+    pub id: u64,
+    pub time: i64,
+    pub duration_us: i64,
+    pub argv: Vec<Vec<u8>>,
+    pub peer: String,
+    pub name: Vec<u8>,
+}
+
+/// CLIENT PAUSE state.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PauseKind {
+    /// Only commands that may write are held.
+    Write,
+    All,
+}
+
+/// How SHUTDOWN / SIGTERM asked the server to stop.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownRequest {
+    pub nosave: bool,
+    pub save: bool,
+    pub now: bool,
+    pub force: bool,
+}
+
 /// The data path's state (see the module doc).
 pub struct Data {
     pub config: Config,
@@ -107,12 +134,55 @@ pub struct Data {
     /// True while replaying the AOF: `now_ms` stays as the loader set it, so nothing expires
     /// during the replay (Redis expires nothing while loading).
     pub clock_frozen: bool,
+    pub config_file: Option<std::path::PathBuf>,
+    pub executable: String,
+    pub next_client_id: u64,
+    pub slowlog: std::collections::VecDeque<SlowLogEntry>,
+    pub slowlog_next_id: u64,
+    /// Slots of clients in MONITOR mode.
+    pub monitors: Vec<usize>,
+    /// Slots of clients with output to write before the next poll.
+    pub pending_writes: Vec<usize>,
+    /// Slots of clients whose buffered input must be processed again (after a pause ends,
+    /// or when a read was cut short for fairness).
+    pub pending_input: Vec<usize>,
+    pub pause: Option<(PauseKind, i64)>,
+    pub shutdown: Option<ShutdownRequest>,
+    /// A SHUTDOWN command completed its preparation: the event loop returns.
+    pub exit_requested: bool,
+    pub lastsave: i64,
+    pub start_time: std::time::Instant,
+    pub start_unix: i64,
+    pub run_id: String,
+    pub hz: i64,
+    pub cronloops: u64,
+    /// The listening port actually bound (for INFO and the log).
+    pub tcp_port: u16,
+    pub debug_active_expire: bool,
+    /// Peak of used_memory.
+    pub peak_memory: u64,
+    /// Largest recent query and output buffers, for INFO clients.
+    pub recent_max_input: usize,
+    pub recent_max_output: usize,
+    /// Set when CONFIG SET changed bind/port: the event loop rebinds.
+    pub rebind_requested: bool,
+    /// Listening sockets' descriptors (a fork child closes them first thing).
+    pub listener_fds: Vec<i32>,
+    /// LATENCY's samples (`latency-monitor-threshold`).
+    pub latency: crate::engine::latency::LatencyMonitor,
+    /// Snapshot and child-process state.
+    pub persist: crate::persist::snapshot::PersistState<Data>,
+    /// The sockets of connected clients by slot, which a fork child closes (the client table
+    /// itself is the top layer's).
+    pub(crate) client_fds: Vec<(usize, std::os::fd::RawFd)>,
 }
 
 impl Data {
     pub(crate) fn new(config: Config) -> Data {
         let notify_flags = config.notify_keyspace_events.bits();
         let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
+        let hz = config.hz.clamp(1, 500);
+        let now = tine_core::base::unix_time();
         Data {
             config,
             dbs,
@@ -129,6 +199,82 @@ impl Data {
             aof: Default::default(),
             loading: None,
             eviction_pool: Default::default(),
+            hz,
+            config_file: None,
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            next_client_id: 1,
+            slowlog: Default::default(),
+            slowlog_next_id: 0,
+            monitors: Vec::new(),
+            pending_writes: Vec::new(),
+            pending_input: Vec::new(),
+            pause: None,
+            shutdown: None,
+            exit_requested: false,
+            lastsave: now,
+            start_time: std::time::Instant::now(),
+            start_unix: now,
+            run_id: random_hex(40),
+            cronloops: 0,
+            tcp_port: 0,
+            debug_active_expire: true,
+            peak_memory: 0,
+            recent_max_input: 0,
+            recent_max_output: 0,
+            rebind_requested: false,
+            listener_fds: Vec::new(),
+            persist: Default::default(),
+            latency: Default::default(),
+            client_fds: Vec::new(),
         }
+    }
+}
+
+/// Random lowercase hex, for run ids and replication ids.
+pub fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap()).collect()
+}
+
+/// Persistence's host is the data half: everything a save, a rewrite or a child's on-exit
+/// job drives lives here, so the persist commands need nothing of the top layer.
+impl crate::persist::PersistHost for Data {
+    fn parts(&mut self) -> crate::persist::Parts<'_, Self> {
+        crate::persist::Parts {
+            config: &self.config,
+            dbs: &mut self.dbs,
+            state: &mut self.persist,
+            aof: &mut self.aof,
+            loading: &mut self.loading,
+            dirty: &mut self.dirty,
+            lastsave: &mut self.lastsave,
+            latency: &mut self.latency,
+        }
+    }
+
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    fn persist_state(&self) -> &crate::persist::snapshot::PersistState<Self> {
+        &self.persist
+    }
+
+    fn aof_state(&self) -> &crate::persist::aof::AofState {
+        &self.aof
+    }
+
+    /// Listeners and client sockets, the client running the command that forks included.
+    fn child_fds(&self) -> Vec<std::os::fd::RawFd> {
+        let mut fds: Vec<std::os::fd::RawFd> = self.listener_fds.clone();
+        fds.extend(self.client_fds.iter().map(|&(_, fd)| fd));
+        fds
     }
 }

@@ -126,7 +126,7 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).
         "reload" => {
-            if let Err(e) = crate::persist::snapshot::save_in_foreground(srv) {
+            if let Err(e) = crate::persist::snapshot::save_in_foreground(&mut srv.data) {
                 c.add_err(&format!("Error trying to save the DB: {}", e));
                 return;
             }
@@ -136,8 +136,8 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
             for db in srv.data.dbs.iter_mut() {
                 db.clear();
             }
-            let path = crate::persist::snapshot::rdb_path(srv);
-            match crate::persist::rdb_io::load_file(srv, &path) {
+            let path = crate::persist::snapshot::rdb_path(&mut srv.data);
+            match crate::persist::rdb_io::load_file(&mut srv.data, &path) {
                 Ok(_) => {
                     log!(Level::Notice, "DB reloaded by DEBUG RELOAD");
                     c.add_ok();
@@ -146,7 +146,7 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
             }
         }
         "set-active-expire" if argv.len() == 3 => {
-            srv.debug_active_expire = argv[2].as_slice() != b"0";
+            srv.data.debug_active_expire = argv[2].as_slice() != b"0";
             c.add_ok();
         }
         _ => c.add_err(&format!(

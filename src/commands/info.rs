@@ -107,7 +107,7 @@ fn os_name() -> String {
 }
 
 fn info_server(srv: &Server, out: &mut String) {
-    let up = srv.start_time.elapsed().as_secs();
+    let up = srv.data.start_time.elapsed().as_secs();
     out.push_str("# Server\r\n");
     line(out, "redis_version", crate::REDIS_VERSION);
     line(out, "tine_version", crate::TINE_VERSION);
@@ -123,19 +123,19 @@ fn info_server(srv: &Server, out: &mut String) {
     line(out, "gcc_version", "0.0.0");
     line(out, "process_id", std::process::id());
     line(out, "process_supervised", "no");
-    line(out, "run_id", &srv.run_id);
-    line(out, "tcp_port", srv.tcp_port);
+    line(out, "run_id", &srv.data.run_id);
+    line(out, "tcp_port", srv.data.tcp_port);
     line(out, "server_time_usec", base::ustime());
     line(out, "uptime_in_seconds", up);
     line(out, "uptime_in_days", up / 86400);
-    line(out, "hz", srv.hz);
+    line(out, "hz", srv.data.hz);
     line(out, "configured_hz", srv.data.config.hz);
     line(out, "lru_clock", (base::mstime() / 1000) & ((1 << 24) - 1));
-    line(out, "executable", &srv.executable);
+    line(out, "executable", &srv.data.executable);
     line(
         out,
         "config_file",
-        srv.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        srv.data.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
     );
     line(out, "io_threads_active", 0);
 }
@@ -145,8 +145,8 @@ fn info_clients(srv: &Server, _c: Option<&Session>, out: &mut String) {
     line(out, "connected_clients", srv.clients.len());
     line(out, "cluster_connections", 0);
     line(out, "maxclients", srv.data.config.maxclients);
-    line(out, "client_recent_max_input_buffer", srv.recent_max_input);
-    line(out, "client_recent_max_output_buffer", srv.recent_max_output);
+    line(out, "client_recent_max_input_buffer", srv.data.recent_max_input);
+    line(out, "client_recent_max_output_buffer", srv.data.recent_max_output);
     line(out, "blocked_clients", srv.data.blocking.blocked_clients);
     line(out, "tracking_clients", 0);
     line(out, "clients_in_timeout_table", srv.data.blocking.in_timeout_table());
@@ -154,8 +154,8 @@ fn info_clients(srv: &Server, _c: Option<&Session>, out: &mut String) {
 
 fn info_memory(srv: &mut Server, out: &mut String) {
     let m = memory_figures();
-    srv.peak_memory = srv.peak_memory.max(m.allocated);
-    let peak = srv.peak_memory;
+    srv.data.peak_memory = srv.data.peak_memory.max(m.allocated);
+    let peak = srv.data.peak_memory;
     let sys = total_system_memory();
     out.push_str("# Memory\r\n");
     line(out, "used_memory", m.allocated);
@@ -220,10 +220,10 @@ fn info_memory(srv: &mut Server, out: &mut String) {
 }
 
 fn info_persistence(srv: &mut Server, out: &mut String) {
-    if let Some(ch) = srv.persist.child.as_mut() {
+    if let Some(ch) = srv.data.persist.child.as_mut() {
         ch.drain_reports();
     }
-    let p = &srv.persist;
+    let p = &srv.data.persist;
     let ch = p.child.as_ref();
     let rdb_child = p.rdb_child();
     out.push_str("# Persistence\r\n");
@@ -262,7 +262,7 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
     line(out, "current_save_keys_total", total);
     line(out, "rdb_changes_since_last_save", srv.data.dirty);
     line(out, "rdb_bgsave_in_progress", rdb_child.is_some() as u8);
-    line(out, "rdb_last_save_time", srv.lastsave);
+    line(out, "rdb_last_save_time", srv.data.lastsave);
     line(out, "rdb_last_bgsave_status", if p.last_bgsave_ok { "ok" } else { "err" });
     line(out, "rdb_last_bgsave_time_sec", p.last_bgsave_time_sec);
     line(
@@ -276,14 +276,14 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
     line(out, "rdb_last_load_keys_loaded", p.rdb_last_load_keys_loaded);
     line(out, "rdb_bgsave_child_pid", p.rdb_child_pid().unwrap_or(-1));
     let mut aof_fields = Vec::new();
-    crate::persist::aof::info_fields(srv, &mut aof_fields);
+    crate::persist::aof::info_fields(&mut srv.data, &mut aof_fields);
     for (k, v) in &aof_fields {
         line(out, k, v);
     }
     line(out, "module_fork_in_progress", 0);
     line(out, "module_fork_last_cow_size", 0);
     let mut aof_fields = Vec::new();
-    crate::persist::aof::info_enabled_fields(srv, &mut aof_fields);
+    crate::persist::aof::info_enabled_fields(&mut srv.data, &mut aof_fields);
     for (k, v) in &aof_fields {
         line(out, k, v);
     }
@@ -321,8 +321,8 @@ fn info_stats(srv: &Server, out: &mut String) {
     line(out, "pubsub_channels", 0);
     line(out, "pubsub_patterns", 0);
     line(out, "pubsubshard_channels", 0);
-    line(out, "latest_fork_usec", srv.persist.latest_fork_usec);
-    line(out, "total_forks", srv.persist.total_forks);
+    line(out, "latest_fork_usec", srv.data.persist.latest_fork_usec);
+    line(out, "total_forks", srv.data.persist.total_forks);
     line(out, "migrate_cached_sockets", 0);
     line(out, "slave_expires_tracked_keys", 0);
     line(out, "active_defrag_hits", 0);
@@ -350,7 +350,7 @@ fn info_replication(srv: &Server, out: &mut String) {
     line(out, "role", "master");
     line(out, "connected_slaves", 0);
     line(out, "master_failover_state", "no-failover");
-    line(out, "master_replid", &srv.run_id);
+    line(out, "master_replid", &srv.data.run_id);
     line(out, "master_replid2", "0000000000000000000000000000000000000000");
     line(out, "master_repl_offset", 0);
     line(out, "second_repl_offset", -1);

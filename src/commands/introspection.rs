@@ -219,7 +219,7 @@ pub fn memory_help(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
 
 /// LATENCY LATEST: for every event, its latest sample's time and latency and its maximum.
 pub fn latency_latest(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    let rows: Vec<_> = srv.latency.events().map(|(e, s)| (e, s.latest(), s.max)).collect();
+    let rows: Vec<_> = srv.data.latency.events().map(|(e, s)| (e, s.latest(), s.max)).collect();
     c.add_array(rows.len());
     for (event, latest, max) in rows {
         c.add_array(4);
@@ -233,7 +233,7 @@ pub fn latency_latest(srv: &mut Server, c: &mut Session, _argv: &Argv) {
 /// LATENCY HISTORY event: its samples, oldest first, as [time, latency] pairs.
 pub fn latency_history(srv: &mut Server, c: &mut Session, argv: &Argv) {
     let samples: Vec<_> =
-        srv.latency.series(&argv[2]).map(|s| s.history().collect()).unwrap_or_default();
+        srv.data.latency.series(&argv[2]).map(|s| s.history().collect()).unwrap_or_default();
     c.add_array(samples.len());
     for s in samples {
         c.add_array(2);
@@ -244,7 +244,7 @@ pub fn latency_history(srv: &mut Server, c: &mut Session, argv: &Argv) {
 
 /// LATENCY RESET [event ...]: forgets those events (all without arguments); how many it forgot.
 pub fn latency_reset(srv: &mut Server, c: &mut Session, argv: &Argv) {
-    let n = srv.latency.reset(&argv[2..]);
+    let n = srv.data.latency.reset(&argv[2..]);
     c.add_int(n as i64);
 }
 
@@ -272,7 +272,7 @@ pub fn slowlog_get(srv: &mut Server, c: &mut Session, argv: &Argv) {
         Some(a) => match parse_i64(a) {
             Some(n) if n >= -1 => {
                 if n == -1 {
-                    srv.slowlog.len()
+                    srv.data.slowlog.len()
                 } else {
                     n as usize
                 }
@@ -283,7 +283,7 @@ pub fn slowlog_get(srv: &mut Server, c: &mut Session, argv: &Argv) {
             }
         },
     };
-    let entries: Vec<_> = srv.slowlog.iter().take(count).collect();
+    let entries: Vec<_> = srv.data.slowlog.iter().take(count).collect();
     c.add_array(entries.len());
     for e in entries {
         c.add_array(6);
@@ -300,11 +300,11 @@ pub fn slowlog_get(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 pub fn slowlog_len(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    c.add_int(srv.slowlog.len() as i64);
+    c.add_int(srv.data.slowlog.len() as i64);
 }
 
 pub fn slowlog_reset(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    srv.slowlog.clear();
+    srv.data.slowlog.clear();
     c.add_ok();
 }
 
@@ -331,6 +331,6 @@ pub fn monitor(srv: &mut Server, c: &mut Session, _argv: &Argv) {
         return;
     }
     c.monitor = true;
-    srv.monitors.push(c.slot);
+    srv.data.monitors.push(c.slot);
     c.add_ok();
 }

@@ -388,7 +388,7 @@ pub fn flushall(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
     let n: usize = srv.data.dbs.iter_mut().map(|d| d.clear()).sum();
     srv.data.dirty += n as u64 + 1;
-    crate::persist::snapshot::flushall_reset_rdb(srv);
+    crate::persist::snapshot::flushall_reset_rdb(&mut srv.data);
     c.add_ok();
 }
 

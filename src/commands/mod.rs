@@ -479,10 +479,11 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
     // A failed background save, or a failed AOF write, stops writes (and PING, as Redis)
     // until persistence works again.
     if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0 {
-        let denied = if crate::persist::snapshot::writes_denied(srv) {
+        let denied = if crate::persist::snapshot::writes_denied(&mut srv.data) {
             Some(err::MISCONF_RDB)
         } else {
-            crate::persist::aof::writes_denied(srv).map(|text| CmdError::owned("MISCONF", text))
+            crate::persist::aof::writes_denied(&mut srv.data)
+                .map(|text| CmdError::owned("MISCONF", text))
         };
         if let Some(e) = denied {
             return reject(srv, c, r.id, e);
@@ -504,7 +505,10 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
     }
 
     // CLIENT PAUSE: hold the client (its command stays queued) until the pause ends.
-    if srv.pause.is_some() && c.kind != crate::engine::session::ClientKind::Replica && !c.in_exec {
+    if srv.data.pause.is_some()
+        && c.kind != crate::engine::session::ClientKind::Replica
+        && !c.in_exec
+    {
         let now = tine_core::base::mstime();
         if let Some(kind) = srv.paused(now) {
             let may_write = r.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0;
@@ -565,11 +569,11 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
     // As Redis's call(): a blocked command is timed when it completes, not here.
     let event = if r.flags & flag::FAST != 0 { "fast-command" } else { "command" };
     let threshold = srv.data.config.latency_monitor_threshold;
-    srv.latency.add_if_needed(threshold, event, usec / 1000, start_us / 1_000_000);
+    srv.data.latency.add_if_needed(threshold, event, usec / 1000, start_us / 1_000_000);
     if r.flags & flag::SKIP_SLOWLOG == 0 {
         slowlog_push(srv, c, argv, usec as i64);
     }
-    if !srv.monitors.is_empty() && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 {
+    if !srv.data.monitors.is_empty() && r.flags & (flag::SKIP_MONITOR | flag::ADMIN) == 0 {
         feed_monitors(srv, c, argv);
     }
     end_reply_skip(c);
@@ -669,17 +673,17 @@ fn slowlog_push(srv: &mut Server, c: &Session, argv: &Argv, usec: i64) {
         }
     }
     let entry = SlowLogEntry {
-        id: srv.slowlog_next_id,
+        id: srv.data.slowlog_next_id,
         time: tine_core::base::unix_time(),
         duration_us: usec,
         argv: args,
         peer: c.addr.clone(),
         name: c.name.clone(),
     };
-    srv.slowlog_next_id += 1;
-    srv.slowlog.push_front(entry);
-    while srv.slowlog.len() > srv.data.config.slowlog_max_len.max(0) as usize {
-        srv.slowlog.pop_back();
+    srv.data.slowlog_next_id += 1;
+    srv.data.slowlog.push_front(entry);
+    while srv.data.slowlog.len() > srv.data.config.slowlog_max_len.max(0) as usize {
+        srv.data.slowlog.pop_back();
     }
 }
 
@@ -694,7 +698,7 @@ fn feed_monitors(srv: &mut Server, c: &Session, argv: &Argv) {
         line.extend_from_slice(tine_core::base::quote::repr_arg(a).as_bytes());
     }
     line.extend_from_slice(b"\r\n");
-    let monitors = srv.monitors.clone();
+    let monitors = srv.data.monitors.clone();
     for slot in monitors {
         if let Some(m) = srv.clients.get_mut(slot) {
             m.session.obuf.extend_from_slice(&line);

@@ -8,7 +8,7 @@ use crate::persist::snapshot;
 use tine_core::base;
 
 pub fn save(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    match snapshot::save(srv) {
+    match snapshot::save(&mut srv.data) {
         Ok(()) => c.add_ok(),
         Err(e) => c.add_error(&e.to_string()),
     }
@@ -27,20 +27,20 @@ pub fn bgsave(srv: &mut Server, c: &mut Session, argv: &Argv) {
     };
     // Inside MULTI/EXEC a fork would run with the transaction half applied: Redis schedules
     // the save for the cron instead, whatever the argument.
-    let other_child = srv.persist.child.is_some() || c.in_exec;
+    let other_child = srv.data.persist.child.is_some() || c.in_exec;
     if other_child {
-        let rdb_child = srv.persist.bgsave_running();
+        let rdb_child = srv.data.persist.bgsave_running();
         if rdb_child {
             c.add_err("Background save already in progress");
         } else if schedule || c.in_exec {
-            srv.persist.bgsave_scheduled = true;
+            srv.data.persist.bgsave_scheduled = true;
             c.add_simple("Background saving scheduled");
         } else {
             c.add_err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
         }
         return;
     }
-    match snapshot::bgsave(srv) {
+    match snapshot::bgsave(&mut srv.data) {
         Ok(()) => c.add_simple("Background saving started"),
         Err(e) => c.add_error(&e.to_string()),
     }
@@ -49,14 +49,14 @@ pub fn bgsave(srv: &mut Server, c: &mut Session, argv: &Argv) {
 /// BGREWRITEAOF: with a child already running the rewrite is scheduled, as Redis does.
 pub fn bgrewriteaof(srv: &mut Server, c: &mut Session, _argv: &Argv) {
     use crate::persist::aof;
-    if aof::rewrite_in_progress(srv) {
+    if aof::rewrite_in_progress(&mut srv.data) {
         c.add_err("Background append only file rewriting already in progress");
-    } else if srv.persist.child.is_some() || c.in_exec {
+    } else if srv.data.persist.child.is_some() || c.in_exec {
         srv.data.aof.rewrite_scheduled = true;
         // A manual request resets the back-off so that it runs as soon as possible.
         srv.data.aof.consecutive_failures = 0;
         c.add_simple("Background append only file rewriting scheduled");
-    } else if aof::rewrite::start(srv).is_ok() {
+    } else if aof::rewrite::start(&mut srv.data).is_ok() {
         c.add_simple("Background append only file rewriting started");
     } else {
         c.add_err(

@@ -18,7 +18,7 @@ pub fn dbsize(srv: &mut Server, c: &mut Session, _argv: &Argv) {
 }
 
 pub fn lastsave(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    c.add_int(srv.lastsave);
+    c.add_int(srv.data.lastsave);
 }
 
 /// WAIT numreplicas timeout: with no replicas (replication is not built) nothing ever
@@ -75,7 +75,7 @@ pub fn shutdown(srv: &mut Server, c: &mut Session, argv: &Argv) {
         return;
     }
     if abort {
-        if srv.shutdown.take().is_some() {
+        if srv.data.shutdown.take().is_some() {
             c.add_ok();
         } else {
             c.add_err("No shutdown in progress.");
@@ -83,7 +83,7 @@ pub fn shutdown(srv: &mut Server, c: &mut Session, argv: &Argv) {
         return;
     }
     if crate::app::shutdown::prepare(srv, req) {
-        srv.exit_requested = true;
+        srv.data.exit_requested = true;
     } else {
         c.add_err("Errors trying to SHUTDOWN. Check logs.");
     }
