@@ -2,30 +2,31 @@
 //! commands through the real command dispatcher, on the loader thread.
 //!
 //! The commands run on a session with no connection (`engine::session::Session`, its replies
-//! dropped after each command). The dispatcher still runs a command against a whole
-//! `Server`, so the executor owns a private one (its keyspace is what the load yields; its
-//! clock frozen at 0 so nothing expires during the replay, as Redis expires nothing while
-//! loading; its propagation feed off). When commands run against a narrow context, this
-//! shrinks to that context and the session.
+//! dropped after each command), against a private data half (`commands::Data`: its keyspace
+//! is what the load yields; its clock frozen at 0 so nothing expires during the replay, as
+//! Redis expires nothing while loading; its propagation feed off) and a server with no other
+//! client (`commands::ctx::NoClients`): no second `Server`, no socket.
 
-use crate::app::server::Server;
+use crate::commands::Ctx;
+use crate::commands::ctx::NoClients;
+use crate::commands::data::Data;
 use crate::config::Config;
 use crate::engine::session::Session;
 use crate::persist::aof::loader::{AofExecutor, UnknownCommand};
 use tine_core::keyspace::Db;
 
-/// Replays commands against a private server through a session with no connection.
+/// Replays commands against a private data half through a session with no connection.
 pub(crate) struct AofReplay {
-    srv: Server,
+    data: Data,
     client: Session,
 }
 
 /// The factory the AOF loader calls on its own thread.
 pub(crate) fn new_executor(config: &Config) -> Box<dyn AofExecutor> {
-    let mut srv = Server::new(config.clone());
-    srv.data.clock_frozen = true;
-    srv.data.now_ms = 0;
-    srv.data.prop.disabled = true;
+    let mut data = Data::new(config.clone());
+    data.clock_frozen = true;
+    data.now_ms = 0;
+    data.prop.disabled = true;
     let mut client = Session::new(
         0,
         usize::MAX,
@@ -35,7 +36,7 @@ pub(crate) fn new_executor(config: &Config) -> Box<dyn AofExecutor> {
         tine_core::base::unix_time(),
     );
     client.authenticated = true;
-    Box::new(AofReplay { srv, client })
+    Box::new(AofReplay { data, client })
 }
 
 impl AofExecutor for AofReplay {
@@ -43,8 +44,10 @@ impl AofExecutor for AofReplay {
         if crate::commands::registry().lookup(&argv[0]).is_none() {
             return Err(UnknownCommand);
         }
-        crate::commands::call_argv(&mut self.srv, &mut self.client, argv);
-        crate::engine::feed::end_unit(&mut self.srv);
+        let mut none = NoClients;
+        let mut ctx = Ctx::new(&mut self.data, &mut none);
+        crate::commands::call_argv(&mut ctx, &mut self.client, argv);
+        crate::engine::feed::end_unit(&mut ctx);
         self.client.obuf.clear();
         self.client.errors.clear();
         Ok(())
@@ -55,6 +58,6 @@ impl AofExecutor for AofReplay {
     }
 
     fn dbs_mut(&mut self) -> &mut Vec<Db> {
-        &mut self.srv.data.dbs
+        &mut self.data.dbs
     }
 }

@@ -9,7 +9,7 @@
 //! already applied are applied again under it, so the server is left as it was before the
 //! command, as Redis 7.0's configSetCommand restores its backup and re-runs the apply functions.
 
-use crate::app::server::Server;
+use crate::commands::data::Data;
 use crate::config::{Effect, Effects, SetError};
 use tine_core::base;
 use tine_core::log as logging;
@@ -54,71 +54,68 @@ impl ConfigSetError {
     }
 }
 
-impl Server {
-    /// CONFIG SET of several (name, value) pairs, all or nothing.
-    pub(crate) fn config_set(&mut self, pairs: &[(&str, &str)]) -> Result<(), ConfigSetError> {
-        let before = self.data.config.clone();
-        let effects = self.data.config.set_many(pairs).map_err(ConfigSetError::Refused)?;
-        let mut applied = Effects::default();
-        for effect in effects.iter() {
-            if let Err(e) = self.apply_config_effect(effect) {
-                self.data.config = before;
-                // Best effort, as Redis's restore: the old values were in force before, so
-                // applying them again can only fail where the server already stood.
-                for undo in applied.iter() {
-                    let _ = self.apply_config_effect(undo);
-                }
-                return Err(ConfigSetError::Effect(e));
+/// CONFIG SET of several (name, value) pairs, all or nothing.
+pub(crate) fn config_set(data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), ConfigSetError> {
+    let before = data.config.clone();
+    let effects = data.config.set_many(pairs).map_err(ConfigSetError::Refused)?;
+    let mut applied = Effects::default();
+    for effect in effects.iter() {
+        if let Err(e) = apply_config_effect(data, effect) {
+            data.config = before;
+            // Best effort, as Redis's restore: the old values were in force before, so
+            // applying them again can only fail where the server already stood.
+            for undo in applied.iter() {
+                let _ = apply_config_effect(data, undo);
             }
-            applied.add(effect);
+            return Err(ConfigSetError::Effect(e));
         }
-        Ok(())
+        applied.add(effect);
     }
+    Ok(())
+}
 
-    /// The one place that knows what each effect does to the running server.
-    fn apply_config_effect(&mut self, effect: Effect) -> Result<(), EffectError> {
-        match effect {
-            Effect::LogLevel => logging::set_level(self.data.config.loglevel.level()),
-            Effect::Hz => self.data.hz = self.data.config.hz.clamp(1, 500),
-            Effect::NotifyFlags => {
-                self.data.notify_flags = self.data.config.notify_keyspace_events.bits()
+/// The one place that knows what each effect does to the running server.
+fn apply_config_effect(data: &mut Data, effect: Effect) -> Result<(), EffectError> {
+    match effect {
+        Effect::LogLevel => logging::set_level(data.config.loglevel.level()),
+        Effect::Hz => data.hz = data.config.hz.clamp(1, 500),
+        Effect::NotifyFlags => data.notify_flags = data.config.notify_keyspace_events.bits(),
+        // The event loop re-creates the listeners before it next polls.
+        Effect::Rebind => data.rebind_requested = true,
+        // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
+        Effect::Dir => std::env::set_current_dir(&data.config.dir).map_err(EffectError::Dir)?,
+        Effect::AppendOnly => {
+            if data.config.appendonly {
+                crate::persist::aof::start_append_only(data).map_err(EffectError::AppendOnly)?;
+            } else {
+                crate::persist::aof::stop_append_only(data);
             }
-            // The event loop re-creates the listeners before it next polls.
-            Effect::Rebind => self.data.rebind_requested = true,
-            // As Redis: `dir` is where the server lives; saves write `dbfilename` there.
-            Effect::Dir => {
-                std::env::set_current_dir(&self.data.config.dir).map_err(EffectError::Dir)?
-            }
-            Effect::AppendOnly => {
-                if self.data.config.appendonly {
-                    crate::persist::aof::start_append_only(&mut self.data)
-                        .map_err(EffectError::AppendOnly)?;
-                } else {
-                    crate::persist::aof::stop_append_only(&mut self.data);
-                }
-            }
-            Effect::FsyncPolicy => crate::persist::aof::fsync_policy_changed(&mut self.data),
-            Effect::KeyAccess => tine_core::types::access::update(
-                self.data.now_ms,
-                self.data.config.maxmemory_policy.is_lfu(),
-                self.data.config.lfu_log_factor,
-                self.data.config.lfu_decay_time,
-            ),
         }
-        Ok(())
+        Effect::FsyncPolicy => crate::persist::aof::fsync_policy_changed(data),
+        Effect::KeyAccess => tine_core::types::access::update(
+            data.now_ms,
+            data.config.maxmemory_policy.is_lfu(),
+            data.config.lfu_log_factor,
+            data.config.lfu_decay_time,
+        ),
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::server::Server;
     use crate::config::Config;
 
     #[test]
     fn effects_reach_the_server() {
         let mut srv = Server::new(Config::default());
-        srv.config_set(&[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")])
-            .unwrap();
+        config_set(
+            &mut srv.data,
+            &[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")],
+        )
+        .unwrap();
         assert_eq!(srv.data.hz, 50);
         assert_eq!(srv.data.notify_flags, crate::config::custom::notify::parse("KEA").unwrap());
         assert!(srv.data.rebind_requested);
@@ -128,13 +125,15 @@ mod tests {
     fn a_failed_effect_undoes_the_whole_config_set() {
         let mut srv = Server::new(Config::default());
         srv.data.config.enable_protected_configs = crate::config::EnableCommand::Yes;
-        let err = srv
-            .config_set(&[
+        let err = config_set(
+            &mut srv.data,
+            &[
                 ("hz", "50"),
                 ("notify-keyspace-events", "KEA"),
                 ("dir", "/nonexistent/tine-config-effects"),
-            ])
-            .unwrap_err();
+            ],
+        )
+        .unwrap_err();
         assert_eq!(
             err.reply_text(),
             "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
@@ -146,7 +145,8 @@ mod tests {
     #[test]
     fn a_refused_pair_changes_nothing() {
         let mut srv = Server::new(Config::default());
-        let err = srv.config_set(&[("hz", "50"), ("maxmemory-policy", "lru")]).unwrap_err();
+        let err =
+            config_set(&mut srv.data, &[("hz", "50"), ("maxmemory-policy", "lru")]).unwrap_err();
         assert_eq!(
             err.reply_text(),
             "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"

@@ -84,7 +84,7 @@ impl EventLoop {
                 return;
             }
             if let Some(req) = srv.data.shutdown {
-                if crate::app::shutdown::prepare(srv, req) {
+                if crate::app::shutdown::prepare(&mut srv.data, req) {
                     return;
                 }
                 srv.data.shutdown = None;
@@ -147,12 +147,12 @@ impl EventLoop {
         if srv.data.loading.is_some() {
             if let Err(e) = crate::persist::rdb_io::poll_loading(&mut srv.data) {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
-                crate::app::shutdown::remove_pidfile(srv);
+                crate::app::shutdown::remove_pidfile(&srv.data);
                 std::process::exit(1);
             }
         }
         if srv.data.blocking.next_deadline().is_some() {
-            crate::engine::blocking::handle_timeouts(srv, base::mstime());
+            crate::engine::blocking::handle_timeouts(&mut srv.ctx(), base::mstime());
         }
         for slot in std::mem::take(&mut self.pending_reads) {
             self.handle_readable(srv, slot, false);
@@ -164,7 +164,7 @@ impl EventLoop {
         // The AOF is written (and fsynced with appendfsync always) before any reply leaves,
         // as Redis's beforeSleep calls flushAppendOnlyFile before handleClientsWithPendingWrites.
         if crate::persist::aof::flush(&mut srv.data, false).is_err() {
-            crate::app::shutdown::exit_on_aof_fatal(srv);
+            crate::app::shutdown::exit_on_aof_fatal(&srv.data);
         }
         let mut writes = std::mem::take(&mut srv.data.pending_writes);
         for slot in writes.drain(..) {
@@ -203,7 +203,7 @@ impl EventLoop {
             self.shutdown_signals += 1;
             if self.shutdown_signals > 1 && srv.data.shutdown.is_some() {
                 log!(Level::Warning, "You insist... exiting now.");
-                crate::app::shutdown::remove_pidfile(srv);
+                crate::app::shutdown::remove_pidfile(&srv.data);
                 std::process::exit(1);
             }
             log!(Level::Warning, "Received {} scheduling shutdown...", name);
@@ -279,7 +279,7 @@ impl EventLoop {
             srv.remove_client(slot);
             return;
         }
-        c.session.authenticated = !commands::auth_required(srv);
+        c.session.authenticated = !commands::auth_required(&srv.ctx());
         let token = Token(CLIENT_BASE + slot);
         let registered = match &mut c.conn.stream {
             Stream::Tcp(s) => self.poll.registry().register(s, token, Interest::READABLE),
@@ -444,7 +444,7 @@ impl EventLoop {
         if crate::persist::aof::has_pending(&mut srv.data)
             && crate::persist::aof::flush(&mut srv.data, false).is_err()
         {
-            crate::app::shutdown::exit_on_aof_fatal(srv);
+            crate::app::shutdown::exit_on_aof_fatal(&srv.data);
         }
         let Some(c) = srv.clients.get_mut(slot) else {
             return;
@@ -519,7 +519,7 @@ impl EventLoop {
         srv.data.stats.sample(now_ms);
         srv.paused(now_ms);
         crate::app::server::cron(srv, now_ms);
-        crate::engine::blocking::handle_timeouts(srv, now_ms);
+        crate::engine::blocking::handle_timeouts(&mut srv.ctx(), now_ms);
         // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
         if srv.data.config.timeout > 0 {
             let now = now_ms / 1000;
@@ -555,7 +555,7 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode 
 fn run_command(srv: &mut Server, c: &mut Client) -> Outcome {
     let mut argv = std::mem::take(&mut c.conn.parser.argv);
     srv.clients.running = ConnFigures::of(&c.conn);
-    let outcome = commands::call(srv, &mut c.session, &argv);
+    let outcome = commands::call(&mut srv.ctx(), &mut c.session, &argv);
     if outcome != Outcome::Held {
         // Keep the vector's allocation for the next command.
         argv.clear();

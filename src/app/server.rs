@@ -105,32 +105,26 @@ impl Server {
         Some(c)
     }
 
+    /// The command context over this server: the data half and the client table as
+    /// `ServerOps` (two borrows, no allocation).
+    #[inline]
+    pub(crate) fn ctx(&mut self) -> crate::commands::Ctx<'_> {
+        crate::commands::Ctx::new(&mut self.data, &mut self.clients)
+    }
+
     /// Marks a client as having output to write before the next poll.
     pub fn note_pending_write(&mut self, slot: usize) {
         self.data.pending_writes.push(slot);
     }
 
-    /// True when commands that may write are held by CLIENT PAUSE.
+    /// True when commands that may write are held by CLIENT PAUSE (`Ctx::paused`).
     pub fn paused(&mut self, now_ms: i64) -> Option<PauseKind> {
-        match self.data.pause {
-            Some((kind, until)) if now_ms < until => Some(kind),
-            Some(_) => {
-                self.end_pause();
-                None
-            }
-            None => None,
-        }
+        self.ctx().paused(now_ms)
     }
 
     /// Ends a CLIENT PAUSE and queues the held clients for processing.
     pub fn end_pause(&mut self) {
-        self.data.pause = None;
-        for c in self.clients.iter_mut() {
-            if c.session.paused {
-                c.session.paused = false;
-                self.data.pending_input.push(c.session.slot);
-            }
-        }
+        self.ctx().end_pause();
     }
 
     /// Effective hz for this tick (dynamic-hz raises it with many clients, as Redis does).
@@ -147,81 +141,6 @@ impl Server {
         hz
     }
 
-    /// Looks a key up for a read command (Redis's lookupKeyRead): expires it if due, counts a
-    /// keyspace hit or miss, publishes "keymiss" on a miss, records the access (LRU/LFU).
-    pub fn lookup_read(&mut self, db: usize, key: &[u8]) -> Option<&tine_core::keyspace::Value> {
-        if self.read_miss_announced(db, key, true) {
-            return None;
-        }
-        let v = self.data.dbs[db].get_accessed(key);
-        self.data.stats.count_lookup(v.is_some());
-        v
-    }
-
-    /// A read that is not an access (Redis's LOOKUP_NOTOUCH: EXISTS, TYPE, TTL...): counted
-    /// and announced like `lookup_read`, but the key's LRU/LFU data is left alone. With
-    /// `notify_miss` false a miss is not announced (LOOKUP_NONOTIFY: OBJECT).
-    pub fn lookup_read_notouch(
-        &mut self,
-        db: usize,
-        key: &[u8],
-        notify_miss: bool,
-    ) -> Option<&tine_core::keyspace::Value> {
-        if self.read_miss_announced(db, key, notify_miss) {
-            return None;
-        }
-        let v = self.data.dbs[db].peek(key);
-        self.data.stats.count_lookup(v.is_some());
-        v
-    }
-
-    /// The start of a read lookup: lazy expiry, then, only when someone listens for "keymiss"
-    /// events, a first look so that a miss can be counted and announced (after the "expired"
-    /// event, as Redis orders them) before the caller borrows the value. True when it did;
-    /// otherwise the caller looks up once and counts.
-    fn read_miss_announced(&mut self, db: usize, key: &[u8], notify_miss: bool) -> bool {
-        self.expire_if_needed(db, key);
-        let listening = self.data.notify_flags & crate::config::custom::notify::KEY_MISS != 0;
-        if !(notify_miss && listening) || self.data.dbs[db].peek(key).is_some() {
-            return false;
-        }
-        self.data.stats.count_lookup(false);
-        self.notify(crate::config::custom::notify::KEY_MISS, "keymiss", key, db);
-        true
-    }
-
-    /// Looks a key up (expiring it if due) without counting hits or misses: the reads of
-    /// commands that write (Redis's lookupKeyWrite: SET NX, INCR, MOVE...).
-    pub fn lookup_read_nostats(
-        &mut self,
-        db: usize,
-        key: &[u8],
-    ) -> Option<&tine_core::keyspace::Value> {
-        self.expire_if_needed(db, key);
-        self.data.dbs[db].peek(key)
-    }
-
-    /// Deletes `key` if its time has passed: counts it and publishes the "expired" event.
-    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
-        if self.data.dbs[db].expire_if_needed(key, self.data.now_ms) {
-            self.data.stats.expired_keys += 1;
-            self.notify(crate::config::custom::notify::EXPIRED, "expired", key, db);
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Looks a key up for writing (expiring it if due).
-    pub fn lookup_write(
-        &mut self,
-        db: usize,
-        key: &[u8],
-    ) -> Option<&mut tine_core::keyspace::Value> {
-        self.expire_if_needed(db, key);
-        self.data.dbs[db].get_mut(key, self.data.now_ms)
-    }
-
     /// Tells the keyspace whether a fork child exists: while one does, tables do not resize
     /// all at once (copy-on-write discipline).
     pub fn set_fork_active(&mut self, active: bool) {
@@ -230,45 +149,14 @@ impl Server {
         }
     }
 
-    /// Publishes a keyspace notification (see `pubsub::notify`).
+    /// Publishes a keyspace notification (`Ctx::notify`).
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
-        if self.data.notify_flags != 0 {
-            crate::engine::pubsub::notify(self, class, event, key, db);
-        }
+        self.ctx().notify(class, event, key, db);
     }
 
     /// Forgets a client that is going away: subscriptions, watched keys, MONITOR.
     pub fn forget_client(&mut self, c: &mut Client) {
-        crate::engine::pubsub::forget_client(self, &c.session);
-        crate::commands::multi::unwatch_all(self, &mut c.session);
-        if c.session.blocked.is_some() {
-            crate::engine::blocking::forget_client(self, &mut c.session);
-        }
-        if c.session.monitor {
-            self.data.monitors.retain(|&s| s != c.session.slot);
-        }
-        self.data.pending_input.retain(|&s| s != c.session.slot);
-    }
-
-    /// The running command propagates `argv` instead of its own arguments
-    /// (`Feed::propagate_as`; kept here so command handlers need not change).
-    pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
-        self.data.prop.propagate_as(argv);
-    }
-
-    /// The running command propagates these commands (in its db) instead of its own.
-    pub fn propagate_many(&mut self, ops: Vec<Vec<Vec<u8>>>) {
-        self.data.prop.propagate_many(ops);
-    }
-
-    /// The running command propagates nothing even though it changed the dataset.
-    pub fn propagate_none(&mut self) {
-        self.data.prop.propagate_none();
-    }
-
-    /// Adds a command to the current unit, before the running command's own.
-    pub fn also_propagate(&mut self, db: usize, argv: Vec<Vec<u8>>) {
-        self.data.prop.also_propagate(db, argv);
+        self.ctx().forget_session(&mut c.session);
     }
 
     /// Total keys in all databases.
@@ -303,10 +191,10 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
     }
     if srv.data.debug_active_expire {
         let (effort, hz) = (srv.data.config.active_expire_effort, srv.data.hz);
-        crate::engine::expire::active_expire_cycle(srv, effort, hz, now_ms);
+        crate::engine::expire::active_expire_cycle(&mut srv.ctx(), effort, hz, now_ms);
     }
     crate::persist::snapshot::cron(&mut srv.data, now_ms / 1000);
     if crate::persist::aof::cron(&mut srv.data, now_ms / 1000).is_err() {
-        crate::app::shutdown::exit_on_aof_fatal(srv);
+        crate::app::shutdown::exit_on_aof_fatal(&srv.data);
     }
 }

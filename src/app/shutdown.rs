@@ -5,7 +5,7 @@
 //! too (`ShutdownRequest::from_directive`). Also the one exit for a fatal AOF write, which
 //! persistence reports and the top acts on.
 
-use crate::app::server::{Server, ShutdownRequest};
+use crate::commands::data::{Data, ShutdownRequest};
 use tine_core::log;
 use tine_core::log::Level;
 
@@ -28,19 +28,19 @@ impl ShutdownRequest {
 
 /// Runs the shutdown sequence. Returns true when the server may exit; false when it must
 /// keep serving (a required save failed and FORCE was not given).
-pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
+pub fn prepare(data: &mut Data, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
-    if crate::persist::aof::prepare_shutdown(&mut srv.data).is_err() {
-        exit_on_aof_fatal(srv);
+    if crate::persist::aof::prepare_shutdown(data).is_err() {
+        exit_on_aof_fatal(data);
     }
-    crate::persist::snapshot::stop_child_for_shutdown(&mut srv.data);
+    crate::persist::snapshot::stop_child_for_shutdown(data);
     // Never save while the dataset is still loading: that would replace the file with the
     // part loaded so far.
     let must_save =
-        (req.save || !srv.data.config.save.is_empty()) && !req.nosave && srv.data.loading.is_none();
+        (req.save || !data.config.save.is_empty()) && !req.nosave && data.loading.is_none();
     if must_save {
         log!(Level::Notice, "Saving the final RDB snapshot before exiting.");
-        match crate::persist::snapshot::save(&mut srv.data) {
+        match crate::persist::snapshot::save(data) {
             Ok(()) => {}
             Err(_) if req.force => {
                 log!(Level::Warning, "Error trying to save the DB. Exit anyway.");
@@ -55,9 +55,9 @@ pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
             }
         }
     }
-    remove_pidfile(srv);
-    if !srv.data.config.unixsocket.is_empty() {
-        let _ = std::fs::remove_file(&srv.data.config.unixsocket);
+    remove_pidfile(data);
+    if !data.config.unixsocket.is_empty() {
+        let _ = std::fs::remove_file(&data.config.unixsocket);
     }
     log!(Level::Warning, "tine is now ready to exit, bye bye...");
     true
@@ -66,14 +66,14 @@ pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> bool {
 /// Ends the process after a fatal AOF write (`persist::aof::AofFatal`, logged where it
 /// happened): the commands already ran and cannot be undone, so no reply may leave. As Redis,
 /// the pid file goes and the exit code is 1.
-pub(crate) fn exit_on_aof_fatal(srv: &Server) -> ! {
-    remove_pidfile(srv);
+pub(crate) fn exit_on_aof_fatal(data: &Data) -> ! {
+    remove_pidfile(data);
     std::process::exit(1);
 }
 
 /// Removes the pid file if we wrote one.
-pub fn remove_pidfile(srv: &Server) {
-    let path = crate::pidfile_path(&srv.data.config);
+pub fn remove_pidfile(data: &Data) {
+    let path = crate::pidfile_path(&data.config);
     if let Some(p) = path {
         log!(Level::Notice, "Removing the pid file.");
         let _ = std::fs::remove_file(p);

@@ -190,7 +190,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
                 "Failed listening on port {} (tcp), aborting.",
                 srv.data.config.port
             );
-            crate::app::shutdown::remove_pidfile(&srv);
+            crate::app::shutdown::remove_pidfile(&srv.data);
             return 1;
         }
     };
@@ -198,7 +198,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     log!(Level::Warning, "Server initialized");
     if crate::persist::aof::load_manifest_from_disk(&mut srv.data).is_err() {
         // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.
-        crate::app::shutdown::remove_pidfile(&srv);
+        crate::app::shutdown::remove_pidfile(&srv.data);
         return 1;
     }
     if srv.data.config.appendonly {
@@ -210,7 +210,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
             Ok(loading) => srv.data.loading = loading,
             Err(_) => {
                 // Logged by the AOF code in Redis's words.
-                crate::app::shutdown::remove_pidfile(&srv);
+                crate::app::shutdown::remove_pidfile(&srv.data);
                 return 1;
             }
         }
@@ -220,7 +220,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
             Ok(loading) => srv.data.loading = loading,
             Err(e) => {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
-                crate::app::shutdown::remove_pidfile(&srv);
+                crate::app::shutdown::remove_pidfile(&srv.data);
                 return 1;
             }
         }

@@ -4,13 +4,13 @@
 
 use super::reply_help;
 use super::{Argv, err};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::config::{self, Kind};
 use crate::engine::session::Session;
 use tine_core::log;
 use tine_core::log::Level;
 
-pub fn config_get(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn config_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| a.as_slice()).collect();
     let pairs = srv.data.config.get_matching(&patterns);
     c.add_map(pairs.len());
@@ -20,7 +20,7 @@ pub fn config_get(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn config_set(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     // Redis 7.0 answers an odd number of name/value arguments with a plain syntax error.
     if argv.len() % 2 != 0 {
         c.add_error(err::SYNTAX);
@@ -36,20 +36,20 @@ pub fn config_set(srv: &mut Server, c: &mut Session, argv: &Argv) {
         })
         .collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    match srv.config_set(&pairs) {
+    match srv.server.config_set(srv.data, &pairs) {
         Ok(()) => c.add_ok(),
-        Err(e) => c.add_error(&e.reply_text()),
+        Err(e) => c.add_error(&e),
     }
 }
 
-pub fn config_resetstat(srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     srv.data.stats = Default::default();
     srv.data.cmd_stats = super::new_stats();
     srv.data.peak_memory = 0;
     c.add_ok();
 }
 
-pub fn config_rewrite(srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let Some(path) = srv.data.config_file.clone() else {
         c.add_err("The server is running without a config file");
         return;
@@ -149,7 +149,7 @@ pub fn rewrite_config_file(cfg: &config::Config, path: &std::path::Path) -> std:
     config::rewrite::write_atomically(path, &text)
 }
 
-pub fn config_help(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn config_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     reply_help(
         c,
         "CONFIG",

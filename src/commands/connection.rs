@@ -1,13 +1,13 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, AUTH, SELECT, HELLO and the CLIENT family.
 
 use super::{Argv, err};
-use crate::app::client::{ConnFigures, info_line};
-use crate::app::server::{PauseKind, Server};
+use crate::commands::Ctx;
+use crate::commands::data::PauseKind;
 use crate::engine::session::{ClientKind, ReplyMode, Session};
 use tine_core::base::{self, parse_i64};
 use tine_core::protocol::Resp;
 
-pub fn ping(_srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn ping(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() > 2 {
         c.add_err("wrong number of arguments for 'ping' command");
         return;
@@ -25,17 +25,17 @@ pub fn ping(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn echo(_srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn echo(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_bulk(&argv[1]);
 }
 
-pub fn quit(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn quit(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_ok();
     c.close_after_reply = true;
 }
 
 /// RESET: back to a fresh connection's state, as Redis's clearClientConnectionState.
-pub fn reset(srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.multi = None;
     crate::engine::pubsub::forget_client(srv, c);
     c.channels.clear();
@@ -58,7 +58,7 @@ pub fn reset(srv: &mut Server, c: &mut Session, _argv: &Argv) {
 }
 
 /// Checks credentials for AUTH and HELLO. `user` is None for the one-argument AUTH form.
-fn check_auth(srv: &Server, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'static str> {
+fn check_auth(srv: &Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'static str> {
     let user_ok = user.map(|u| u == b"default").unwrap_or(true);
     let required = &srv.data.config.requirepass;
     if required.is_empty() {
@@ -71,7 +71,7 @@ fn check_auth(srv: &Server, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'st
     if user_ok && pass == required.as_bytes() { Ok(()) } else { Err(err::WRONGPASS) }
 }
 
-pub fn auth(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -94,7 +94,7 @@ pub fn auth(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn select(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn select(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(id) = parse_i64(&argv[1]) else {
         c.add_error(err::NOT_INTEGER);
         return;
@@ -108,7 +108,7 @@ pub fn select(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-pub fn hello(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut ver = None;
     let mut i = 1;
     if argv.len() >= 2 {
@@ -183,11 +183,11 @@ fn valid_client_name(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
-pub fn client_id(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn client_id(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_int(c.id as i64);
 }
 
-pub fn client_setname(_srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn client_setname(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if !valid_client_name(&argv[2]) {
         c.add_err("Client names cannot contain spaces, newlines or special characters.");
         return;
@@ -196,7 +196,7 @@ pub fn client_setname(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn client_getname(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn client_getname(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     if c.name.is_empty() {
         c.add_null();
     } else {
@@ -206,7 +206,7 @@ pub fn client_getname(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
 }
 
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]
-pub fn client_list(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut type_filter = None;
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
@@ -243,28 +243,17 @@ pub fn client_list(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
     }
     let now = base::unix_time();
-    let running = srv.clients.running;
-    let mut all: Vec<(&Session, ConnFigures)> =
-        srv.clients.iter().map(|x| (&x.session, ConnFigures::of(&x.conn))).collect();
-    all.push((c, running));
-    all.sort_by_key(|x| x.0.id);
-    let mut out = String::new();
-    for (x, figures) in all {
-        if type_filter.is_some_and(|k| x.kind != k) {
-            continue;
-        }
-        if ids.as_ref().is_some_and(|v| !v.contains(&x.id)) {
-            continue;
-        }
-        // The caller's line shows this command as running.
-        out.push_str(&info_line(x, &figures, now));
-        out.push('\n');
-    }
+    // The caller's line shows this command as running.
+    let keep = |x: &Session| {
+        !type_filter.is_some_and(|k| x.kind != k)
+            && !ids.as_ref().is_some_and(|v| !v.contains(&x.id))
+    };
+    let out = srv.server.client_list(c, now, &keep);
     c.add_verbatim(out.as_bytes());
 }
 
-pub fn client_info(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    let line = format!("{}\n", info_line(c, &srv.clients.running, base::unix_time()));
+pub fn client_info(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+    let line = format!("{}\n", srv.server.client_info(c, base::unix_time()));
     c.add_verbatim(line.as_bytes());
 }
 
@@ -279,7 +268,7 @@ fn parse_kind(b: &[u8]) -> Option<ClientKind> {
 }
 
 /// CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes|no]
-pub fn client_kill(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     #[derive(Default)]
     struct Filter {
         id: Option<u64>,
@@ -350,12 +339,12 @@ pub fn client_kill(srv: &mut Server, c: &mut Session, argv: &Argv) {
             && f.kind.is_none_or(|k| x.kind == k)
     };
     let mut killed = 0;
-    for x in srv.clients.iter_mut().map(|x| &mut x.session) {
+    srv.server.for_each_session(&mut |x| {
         if matches(x) {
             x.close_asap = true;
             killed += 1;
         }
-    }
+    });
     if matches(c) && !f.skipme {
         c.close_after_reply = true;
         killed += 1;
@@ -372,7 +361,7 @@ pub fn client_kill(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]
-pub fn client_pause(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(ms) = parse_i64(&argv[2]) else {
         c.add_err("timeout is not an integer or out of range");
         return;
@@ -404,13 +393,13 @@ pub fn client_pause(srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn client_unpause(srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn client_unpause(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     srv.end_pause();
     c.add_ok();
 }
 
 /// CLIENT REPLY ON|OFF|SKIP
-pub fn client_reply(_srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn client_reply(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match base::lower(&argv[2]).as_str() {
         "on" => {
             c.reply_mode = ReplyMode::On;
@@ -426,7 +415,7 @@ pub fn client_reply(_srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn client_no_evict(_srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn client_no_evict(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match base::lower(&argv[2]).as_str() {
         "on" => {
             c.no_evict = true;
@@ -441,7 +430,7 @@ pub fn client_no_evict(_srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked and now is not.
-pub fn client_unblock(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(id) = base::parse_i64(&argv[2]) else {
         return c.add_error(err::NOT_INTEGER);
     };
@@ -457,7 +446,7 @@ pub fn client_unblock(srv: &mut Server, c: &mut Session, argv: &Argv) {
 
 /// Redis 7.0.15's text, without the client-side caching lines (TRACKING, TRACKINGINFO):
 /// tine does not have that yet.
-pub fn client_help(_srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     super::reply_help_ending(
         c,
         "CLIENT",

@@ -3,7 +3,7 @@
 
 use super::reply_help;
 use super::{Argv, err};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
 use tine_core::log;
@@ -14,14 +14,14 @@ use tine_core::types::digest;
 pub const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
 /// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
-pub fn debug_allowed(srv: &Server, c: &Session) -> bool {
+pub fn debug_allowed(srv: &Ctx<'_>, c: &Session) -> bool {
     srv.data
         .config
         .enable_debug_command
         .allows(c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()))
 }
 
-pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let sub = base::lower(&argv[1]);
     match sub.as_str() {
         "help" => reply_help(
@@ -126,7 +126,7 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).
         "reload" => {
-            if let Err(e) = crate::persist::snapshot::save_in_foreground(&mut srv.data) {
+            if let Err(e) = crate::persist::snapshot::save_in_foreground(&mut *srv.data) {
                 c.add_err(&format!("Error trying to save the DB: {}", e));
                 return;
             }
@@ -136,8 +136,8 @@ pub fn debug(srv: &mut Server, c: &mut Session, argv: &Argv) {
             for db in srv.data.dbs.iter_mut() {
                 db.clear();
             }
-            let path = crate::persist::snapshot::rdb_path(&mut srv.data);
-            match crate::persist::rdb_io::load_file(&mut srv.data, &path) {
+            let path = crate::persist::snapshot::rdb_path(&mut *srv.data);
+            match crate::persist::rdb_io::load_file(&mut *srv.data, &path) {
                 Ok(_) => {
                     log!(Level::Notice, "DB reloaded by DEBUG RELOAD");
                     c.add_ok();

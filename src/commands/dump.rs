@@ -2,7 +2,7 @@
 //! keys move between tine and Redis (MIGRATE-style tooling, redis-cli --rdb users).
 
 use super::{Argv, err};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
 use tine_core::rdb::RdbError;
@@ -16,7 +16,7 @@ pub const BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
 pub const BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
 
 /// DUMP key
-pub fn dump(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn dump(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let compression = srv.data.config.rdbcompression;
     match srv.lookup_read(c.db, &argv[1]) {
         None => c.add_null(),
@@ -28,7 +28,7 @@ pub fn dump(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
-pub fn restore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut replace = false;
     let mut absttl = false;
     let mut idle: Option<i64> = None;

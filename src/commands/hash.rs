@@ -9,7 +9,7 @@
 use super::set::{add_entry, choose_distinct, parse_random_count};
 use super::set::{parse_scan_options, reply_scan};
 use super::{Argv, err, keys::parse_cursor};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_f64, parse_i64};
 use tine_core::keyspace::Value;
@@ -17,7 +17,7 @@ use tine_core::protocol::Resp;
 use tine_core::types::hash::{Hash, Limits};
 use tine_core::types::listpack::Entry;
 
-fn limits(srv: &Server) -> Limits {
+fn limits(srv: &Ctx<'_>) -> Limits {
     Limits {
         max_entries: usize::try_from(srv.data.config.hash_max_listpack_entries).unwrap_or(0),
         max_value: usize::try_from(srv.data.config.hash_max_listpack_value).unwrap_or(0),
@@ -25,7 +25,11 @@ fn limits(srv: &Server) -> Limits {
 }
 
 /// The hash at `key` for reading: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
-fn read_hash<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Option<&'a Hash>, ()> {
+fn read_hash<'a>(
+    srv: &'a mut Ctx<'_>,
+    c: &mut Session,
+    key: &[u8],
+) -> Result<Option<&'a Hash>, ()> {
     match srv.lookup_read(c.db, key) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
@@ -38,7 +42,7 @@ fn read_hash<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Opt
 
 /// The hash at `key` for writing: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
 fn write_hash<'a>(
-    srv: &'a mut Server,
+    srv: &'a mut Ctx<'_>,
     c: &mut Session,
     key: &[u8],
 ) -> Result<Option<&'a mut Hash>, ()> {
@@ -55,7 +59,7 @@ fn write_hash<'a>(
 /// Runs `f` on the hash at `key`, creating an empty one when missing (kept only if `f` left
 /// something in it). `None` after replying WRONGTYPE.
 fn with_hash_or_create<R>(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     key: &[u8],
     f: impl FnOnce(&mut Hash) -> R,
@@ -75,7 +79,7 @@ fn with_hash_or_create<R>(
 }
 
 /// HSET and HMSET: pairs after the key. Returns the number of new fields, `None` on error.
-fn hset_generic(srv: &mut Server, c: &mut Session, argv: &Argv, name: &str) -> Option<i64> {
+fn hset_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, name: &str) -> Option<i64> {
     if argv.len() % 2 == 1 {
         c.add_err(&format!("wrong number of arguments for '{}' command", name));
         return None;
@@ -90,19 +94,19 @@ fn hset_generic(srv: &mut Server, c: &mut Session, argv: &Argv, name: &str) -> O
     Some(created)
 }
 
-pub fn hset(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Some(n) = hset_generic(srv, c, argv, "hset") {
         c.add_int(n);
     }
 }
 
-pub fn hmset(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hmset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if hset_generic(srv, c, argv, "hmset").is_some() {
         c.add_ok();
     }
 }
 
-pub fn hsetnx(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hsetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let lim = limits(srv);
     let (field, value) = (&argv[2], &argv[3]);
     let set = with_hash_or_create(srv, c, &argv[1], |h| {
@@ -125,13 +129,13 @@ fn add_value(c: &mut Session, v: Option<Entry<'_>>) {
     }
 }
 
-pub fn hget(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         add_value(c, h.and_then(|h| h.get(&argv[2])));
     }
 }
 
-pub fn hmget(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hmget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_array(argv.len() - 2);
         for f in &argv[2..] {
@@ -140,7 +144,7 @@ pub fn hmget(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn hdel(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let key = &argv[1];
     let deleted = match write_hash(srv, c, key) {
         Err(()) => return,
@@ -165,19 +169,19 @@ pub fn hdel(srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_int(deleted);
 }
 
-pub fn hlen(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_int(h.map_or(0, |h| h.len()) as i64);
     }
 }
 
-pub fn hexists(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hexists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_int(h.is_some_and(|h| h.contains(&argv[2])) as i64);
     }
 }
 
-pub fn hstrlen(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hstrlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         let len = h.and_then(|h| h.get(&argv[2])).map_or(0, |v| v.str_len());
         c.add_int(len as i64);
@@ -192,7 +196,7 @@ enum Part {
     Both,
 }
 
-fn reply_all(srv: &mut Server, c: &mut Session, key: &[u8], part: Part) {
+fn reply_all(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], part: Part) {
     let Ok(h) = read_hash(srv, c, key) else {
         return;
     };
@@ -215,22 +219,22 @@ fn reply_all(srv: &mut Server, c: &mut Session, key: &[u8], part: Part) {
     }
 }
 
-pub fn hgetall(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hgetall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     reply_all(srv, c, &argv[1], Part::Both);
 }
 
-pub fn hkeys(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hkeys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     reply_all(srv, c, &argv[1], Part::Fields);
 }
 
-pub fn hvals(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hvals(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     reply_all(srv, c, &argv[1], Part::Values);
 }
 
 /// The current value of `field` for HINCRBY/HINCRBYFLOAT: `Ok(None)` when the key or field is
 /// missing, `Err` after replying WRONGTYPE.
 fn current_value(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     key: &[u8],
     field: &[u8],
@@ -240,13 +244,13 @@ fn current_value(
 }
 
 /// Writes the new value of an increment (creating the hash when missing).
-fn store_value(srv: &mut Server, c: &mut Session, key: &[u8], field: &[u8], value: &[u8]) {
+fn store_value(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], field: &[u8], value: &[u8]) {
     let lim = limits(srv);
     with_hash_or_create(srv, c, key, |h| h.insert(field, value, lim));
     srv.data.dirty += 1;
 }
 
-pub fn hincrby(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (key, field) = (&argv[1], &argv[2]);
     let Some(by) = parse_i64(&argv[3]) else {
         c.add_error(err::NOT_INTEGER);
@@ -275,7 +279,7 @@ pub fn hincrby(srv: &mut Server, c: &mut Session, argv: &Argv) {
 
 /// HINCRBYFLOAT computes in f64, where Redis uses `long double`: results needing more than
 /// f64's precision or range can differ (see `base::format_human_float`).
-pub fn hincrbyfloat(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hincrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (key, field) = (&argv[1], &argv[2]);
     let Some(by) = parse_f64(&argv[3]) else {
         c.add_error(err::NOT_FLOAT);
@@ -334,7 +338,7 @@ fn reply_random_pairs<'a>(
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]
-pub fn hrandfield(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut rng = rand::thread_rng();
     if argv.len() == 2 {
         match read_hash(srv, c, &argv[1]) {
@@ -400,7 +404,7 @@ pub fn hrandfield(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
-pub fn hscan(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn hscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
         return;
     };

@@ -1,7 +1,7 @@
 //! INFO: every section Redis 7.0 has, in its field names and order.
 
 use super::{Argv, registry};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::engine::memory::{memory_figures, total_system_memory};
 use crate::engine::session::Session;
 use std::fmt::Write as _;
@@ -23,13 +23,13 @@ const DEFAULT_SECTIONS: &[&str] = &[
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// INFO [section ...]
-pub fn info(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn info(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let text = info_text(srv, Some(c), &argv[1..]);
     c.add_verbatim(text.as_bytes());
 }
 
 /// Builds the INFO text for the requested sections ("default", "all", "everything" or names).
-pub fn info_text(srv: &mut Server, c: Option<&Session>, args: &[Vec<u8>]) -> String {
+pub fn info_text(srv: &mut Ctx<'_>, c: Option<&Session>, args: &[Vec<u8>]) -> String {
     let mut wanted: Vec<String> = Vec::new();
     if args.is_empty() {
         wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
@@ -106,7 +106,7 @@ fn os_name() -> String {
     std::env::consts::OS.to_string()
 }
 
-fn info_server(srv: &Server, out: &mut String) {
+fn info_server(srv: &Ctx<'_>, out: &mut String) {
     let up = srv.data.start_time.elapsed().as_secs();
     out.push_str("# Server\r\n");
     line(out, "redis_version", crate::REDIS_VERSION);
@@ -140,9 +140,9 @@ fn info_server(srv: &Server, out: &mut String) {
     line(out, "io_threads_active", 0);
 }
 
-fn info_clients(srv: &Server, _c: Option<&Session>, out: &mut String) {
+fn info_clients(srv: &Ctx<'_>, _c: Option<&Session>, out: &mut String) {
     out.push_str("# Clients\r\n");
-    line(out, "connected_clients", srv.clients.len());
+    line(out, "connected_clients", srv.server.connected());
     line(out, "cluster_connections", 0);
     line(out, "maxclients", srv.data.config.maxclients);
     line(out, "client_recent_max_input_buffer", srv.data.recent_max_input);
@@ -152,7 +152,7 @@ fn info_clients(srv: &Server, _c: Option<&Session>, out: &mut String) {
     line(out, "clients_in_timeout_table", srv.data.blocking.in_timeout_table());
 }
 
-fn info_memory(srv: &mut Server, out: &mut String) {
+fn info_memory(srv: &mut Ctx<'_>, out: &mut String) {
     let m = memory_figures();
     srv.data.peak_memory = srv.data.peak_memory.max(m.allocated);
     let peak = srv.data.peak_memory;
@@ -203,14 +203,7 @@ fn info_memory(srv: &mut Server, out: &mut String) {
     line(out, "mem_replication_backlog", 0);
     line(out, "mem_total_replication_buffers", 0);
     line(out, "mem_clients_slaves", 0);
-    line(
-        out,
-        "mem_clients_normal",
-        srv.clients
-            .iter()
-            .map(|c| c.conn.qbuf.capacity() + c.session.obuf.capacity())
-            .sum::<usize>(),
-    );
+    line(out, "mem_clients_normal", srv.server.clients_memory());
     line(out, "mem_cluster_links", 0);
     line(out, "mem_aof_buffer", 0);
     line(out, "mem_allocator", "jemalloc");
@@ -219,7 +212,7 @@ fn info_memory(srv: &mut Server, out: &mut String) {
     line(out, "lazyfreed_objects", 0);
 }
 
-fn info_persistence(srv: &mut Server, out: &mut String) {
+fn info_persistence(srv: &mut Ctx<'_>, out: &mut String) {
     if let Some(ch) = srv.data.persist.child.as_mut() {
         ch.drain_reports();
     }
@@ -276,20 +269,20 @@ fn info_persistence(srv: &mut Server, out: &mut String) {
     line(out, "rdb_last_load_keys_loaded", p.rdb_last_load_keys_loaded);
     line(out, "rdb_bgsave_child_pid", p.rdb_child_pid().unwrap_or(-1));
     let mut aof_fields = Vec::new();
-    crate::persist::aof::info_fields(&mut srv.data, &mut aof_fields);
+    crate::persist::aof::info_fields(&mut *srv.data, &mut aof_fields);
     for (k, v) in &aof_fields {
         line(out, k, v);
     }
     line(out, "module_fork_in_progress", 0);
     line(out, "module_fork_last_cow_size", 0);
     let mut aof_fields = Vec::new();
-    crate::persist::aof::info_enabled_fields(&mut srv.data, &mut aof_fields);
+    crate::persist::aof::info_enabled_fields(&mut *srv.data, &mut aof_fields);
     for (k, v) in &aof_fields {
         line(out, k, v);
     }
 }
 
-fn info_stats(srv: &Server, out: &mut String) {
+fn info_stats(srv: &Ctx<'_>, out: &mut String) {
     let s = &srv.data.stats;
     let (ops, in_bps, out_bps) = s.instantaneous();
     out.push_str("# Stats\r\n");
@@ -345,7 +338,7 @@ fn info_stats(srv: &Server, out: &mut String) {
     line(out, "reply_buffer_expands", 0);
 }
 
-fn info_replication(srv: &Server, out: &mut String) {
+fn info_replication(srv: &Ctx<'_>, out: &mut String) {
     out.push_str("# Replication\r\n");
     line(out, "role", "master");
     line(out, "connected_slaves", 0);
@@ -379,7 +372,7 @@ fn info_cpu(out: &mut String) {
     line(out, "used_cpu_user_main_thread", format!("{:.6}", u));
 }
 
-fn info_commandstats(srv: &Server, out: &mut String) {
+fn info_commandstats(srv: &Ctx<'_>, out: &mut String) {
     out.push_str("# Commandstats\r\n");
     for r in &registry().all {
         let st = &srv.data.cmd_stats[r.id];
@@ -399,7 +392,7 @@ fn info_commandstats(srv: &Server, out: &mut String) {
     }
 }
 
-fn info_errorstats(srv: &Server, out: &mut String) {
+fn info_errorstats(srv: &Ctx<'_>, out: &mut String) {
     out.push_str("# Errorstats\r\n");
     let mut codes: Vec<_> = srv.data.stats.errors.iter().collect();
     codes.sort();
@@ -408,7 +401,7 @@ fn info_errorstats(srv: &Server, out: &mut String) {
     }
 }
 
-fn info_keyspace(srv: &Server, out: &mut String) {
+fn info_keyspace(srv: &Ctx<'_>, out: &mut String) {
     out.push_str("# Keyspace\r\n");
     for db in &srv.data.dbs {
         if db.is_empty() {

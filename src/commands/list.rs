@@ -14,7 +14,7 @@
 //! waiting when the key is not a list.
 
 use super::{Argv, err};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::blocking::{self, Served};
 use crate::engine::session::Session;
@@ -68,7 +68,7 @@ fn parse_ranged(c: &mut Session, arg: &[u8], min: i64, max: i64, msg: &str) -> O
 }
 
 /// The node fill new lists get (`list-max-listpack-size`).
-fn new_list(srv: &Server) -> List {
+fn new_list(srv: &Ctx<'_>) -> List {
     List::new(srv.data.config.list_max_listpack_size.clamp(i32::MIN as i64, i32::MAX as i64) as i32)
 }
 
@@ -81,7 +81,11 @@ fn reply_entry(c: &mut Session, e: Entry<'_>) {
 }
 
 /// The list at `key` for reading: Ok(None) when missing, Err after replying WRONGTYPE.
-fn read_list<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Option<&'a List>, ()> {
+fn read_list<'a>(
+    srv: &'a mut Ctx<'_>,
+    c: &mut Session,
+    key: &[u8],
+) -> Result<Option<&'a List>, ()> {
     match srv.lookup_read(c.db, key) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
@@ -94,7 +98,7 @@ fn read_list<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Opt
 
 /// The list at `key` for writing: Ok(None) when missing, Err after replying WRONGTYPE.
 fn write_list<'a>(
-    srv: &'a mut Server,
+    srv: &'a mut Ctx<'_>,
     c: &mut Session,
     key: &[u8],
 ) -> Result<Option<&'a mut List>, ()> {
@@ -109,7 +113,7 @@ fn write_list<'a>(
 }
 
 /// Deletes `key` if it holds an empty list.
-fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
+fn delete_if_empty(srv: &mut Ctx<'_>, db: usize, key: &[u8]) {
     if let Some(Value::List(l)) = srv.data.dbs[db].peek(key) {
         if l.is_empty() {
             srv.data.dbs[db].remove(key);
@@ -133,7 +137,7 @@ fn push(l: &mut List, end: End, v: &[u8]) {
 
 // ----- pushes -----
 
-fn push_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End, only_existing: bool) {
+fn push_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End, only_existing: bool) {
     if argv[2..].iter().any(|e| e.len() > MAX_ELEMENT_SIZE) {
         c.add_err("Element too large");
         return;
@@ -165,19 +169,19 @@ fn push_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End, only_e
     c.add_int(len as i64);
 }
 
-pub fn lpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Head, false);
 }
 
-pub fn rpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn rpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Tail, false);
 }
 
-pub fn lpushx(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Head, true);
 }
 
-pub fn rpushx(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn rpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Tail, true);
 }
 
@@ -196,7 +200,7 @@ fn pop_range_reply(l: &mut List, c: &mut Session, end: End, count: i64) -> usize
 
 /// After popping `popped` elements from the list at `key`: deletes it if `emptied`, counts
 /// the changes.
-fn popped(srv: &mut Server, db: usize, key: &[u8], popped: usize, emptied: bool, end: End) {
+fn popped(srv: &mut Ctx<'_>, db: usize, key: &[u8], popped: usize, emptied: bool, end: End) {
     if emptied {
         srv.data.dbs[db].remove(key);
     }
@@ -210,7 +214,7 @@ fn popped(srv: &mut Server, db: usize, key: &[u8], popped: usize, emptied: bool,
     }
 }
 
-fn pop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End) {
+fn pop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) {
     if argv.len() > 3 {
         c.add_err(&format!(
             "wrong number of arguments for '{}' command",
@@ -251,24 +255,24 @@ fn pop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End) {
     popped(srv, db, key, n, emptied, end);
 }
 
-pub fn lpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     pop_generic(srv, c, argv, End::Head);
 }
 
-pub fn rpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn rpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     pop_generic(srv, c, argv, End::Tail);
 }
 
 // ----- reads -----
 
-pub fn llen(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn llen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(l) = read_list(srv, c, &argv[1]) {
         let n = l.map_or(0, |l| l.len());
         c.add_int(n as i64);
     }
 }
 
-pub fn lindex(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lindex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let l = match read_list(srv, c, &argv[1]) {
         Err(()) => return,
         Ok(None) => return c.add_null(),
@@ -302,7 +306,7 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     Some((start as usize, (stop - start + 1) as usize))
 }
 
-pub fn lrange(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(start) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -325,7 +329,7 @@ pub fn lrange(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn lpos(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let ele = &argv[2];
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
@@ -429,7 +433,7 @@ pub fn lpos(srv: &mut Server, c: &mut Session, argv: &Argv) {
 
 // ----- edits -----
 
-pub fn lset(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let l = match write_list(srv, c, &argv[1]) {
         Err(()) => return,
         Ok(None) => return c.add_error(err::NO_SUCH_KEY),
@@ -451,7 +455,7 @@ pub fn lset(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn linsert(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn linsert(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let after = if argv[2].eq_ignore_ascii_case(b"after") {
         true
     } else if argv[2].eq_ignore_ascii_case(b"before") {
@@ -479,7 +483,7 @@ pub fn linsert(srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_int(len as i64);
 }
 
-pub fn lrem(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(count) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -535,7 +539,7 @@ pub fn lrem(srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_int(removed as i64);
 }
 
-pub fn ltrim(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn ltrim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(start) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -579,7 +583,7 @@ enum Moved {
 /// both types are checked before anything changes; when `src == dst` the element rotates
 /// within the same list.
 fn move_element(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     src: &[u8],
     dst: &[u8],
@@ -630,7 +634,7 @@ fn move_element(
     Moved::Value(v)
 }
 
-fn lmove_reply(srv: &mut Server, c: &mut Session, src: &[u8], dst: &[u8], from: End, to: End) {
+fn lmove_reply(srv: &mut Ctx<'_>, c: &mut Session, src: &[u8], dst: &[u8], from: End, to: End) {
     match move_element(srv, c, src, dst, from, to) {
         Moved::NoSource => c.add_null(),
         Moved::WrongType => {}
@@ -638,7 +642,7 @@ fn lmove_reply(srv: &mut Server, c: &mut Session, src: &[u8], dst: &[u8], from: 
     }
 }
 
-pub fn lmove(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(from) = parse_end(c, &argv[3]) else {
         return;
     };
@@ -648,7 +652,7 @@ pub fn lmove(srv: &mut Server, c: &mut Session, argv: &Argv) {
     lmove_reply(srv, c, &argv[1], &argv[2], from, to);
 }
 
-pub fn rpoplpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn rpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     lmove_reply(srv, c, &argv[1], &argv[2], End::Tail, End::Head);
 }
 
@@ -698,7 +702,7 @@ fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
 
 /// Pops from the first non-empty list among the keys, replying `[key, [elements]]`. Returns
 /// false (after replying nothing) when every key is missing, true when it replied.
-fn mpop_first(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>], end: End, count: i64) -> bool {
+fn mpop_first(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>], end: End, count: i64) -> bool {
     let db = c.db;
     for key in keys {
         match write_list(srv, c, key) {
@@ -722,7 +726,7 @@ fn mpop_first(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>], end: End, cou
     false
 }
 
-pub fn lmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn lmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(m) = parse_mpop(c, argv, 1) else {
         return;
     };
@@ -732,7 +736,7 @@ pub fn lmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn blmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(m) = parse_mpop(c, argv, 2) else {
         return;
     };
@@ -750,7 +754,7 @@ pub fn blmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BLMPOP);
 }
 
-pub(crate) fn serve_blmpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }
@@ -780,7 +784,7 @@ fn end_word(end: End) -> &'static [u8] {
     }
 }
 
-fn bpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End) {
+fn bpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) {
     let Some(deadline) = blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
         return;
     };
@@ -809,15 +813,15 @@ fn bpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, end: End) {
     blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BPOP);
 }
 
-pub fn blpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn blpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bpop_generic(srv, c, argv, End::Head);
 }
 
-pub fn brpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn brpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bpop_generic(srv, c, argv, End::Tail);
 }
 
-pub(crate) fn serve_bpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_bpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     let end = if argv[0].eq_ignore_ascii_case(b"brpop") { End::Tail } else { End::Head };
     let db = c.db;
     let now = srv.data.now_ms;
@@ -839,7 +843,7 @@ pub(crate) fn serve_bpop(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[
 // ----- BLMOVE / BRPOPLPUSH -----
 
 fn bmove_generic(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     argv: &Argv,
     from: End,
@@ -873,7 +877,7 @@ fn bmove_generic(
     }
 }
 
-pub fn blmove(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn blmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(from) = parse_end(c, &argv[3]) else {
         return;
     };
@@ -883,13 +887,13 @@ pub fn blmove(srv: &mut Server, c: &mut Session, argv: &Argv) {
     bmove_generic(srv, c, argv, from, to, &argv[5]);
 }
 
-pub fn brpoplpush(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn brpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bmove_generic(srv, c, argv, End::Tail, End::Head, &argv[3]);
 }
 
 /// Serves BLMOVE / BRPOPLPUSH from its ready source. A destination of the wrong type ends the
 /// wait with WRONGTYPE and leaves the source untouched, as Redis 7.0 does.
-pub(crate) fn serve_bmove(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
+pub(crate) fn serve_bmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
     if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }

@@ -5,12 +5,13 @@
 //! Dispatch decides by the bits a row declares (`flag`), never by a command's name, and its
 //! own refusals are typed `CmdError`s that it alone replies and counts in errorstats, by code.
 //!
-//! A handler is `fn(&mut Server, &mut Session, &[Vec<u8>])`: it reads its arguments, changes
+//! A handler is `fn(&mut Ctx<'_>, &mut Session, &[Vec<u8>])`: it reads its arguments, changes
 //! the keyspace through `db`, and appends its reply to the client. One file per family holds
 //! the handlers.
 
 pub mod config;
 pub mod connection;
+pub(crate) mod ctx;
 pub mod data;
 pub mod debug;
 pub mod dump;
@@ -112,17 +113,18 @@ impl CmdError {
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use crate::app::server::{PauseKind, Server, SlowLogEntry};
 use crate::engine::session::Session;
+pub(crate) use ctx::{Ctx, ServerOps};
+use data::{PauseKind, SlowLogEntry};
 
 /// Arguments of a command, the name first.
 pub type Argv = [Vec<u8>];
-pub type Handler = fn(&mut Server, &mut Session, &Argv);
+pub type Handler = fn(&mut Ctx<'_>, &mut Session, &Argv);
 
 /// A blocking command's retry: serves a client blocked with `argv` once `key` is ready
 /// (`engine::blocking`). Engine stores only its number in `RETRIES` (`retry`).
 pub(crate) type RetryFn =
-    fn(&mut Server, &mut Session, &Argv, &[u8]) -> crate::engine::blocking::Served;
+    fn(&mut Ctx<'_>, &mut Session, &Argv, &[u8]) -> crate::engine::blocking::Served;
 
 /// The numbers of the retries in `RETRIES`, which blocking commands hand to
 /// `engine::blocking::block_for_keys`.
@@ -148,7 +150,7 @@ pub(crate) const RETRIES: [RetryFn; 6] = [
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
-pub(crate) fn container(_srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub(crate) fn container(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_err(&format!(
         "unknown subcommand '{}'",
         String::from_utf8_lossy(argv.get(1).map(|a| a.as_slice()).unwrap_or(b""))
@@ -420,7 +422,7 @@ fn resolve<'a>(reg: &'a Registry, argv: &Argv) -> Result<&'a Resolved, CmdError>
 
 /// Runs one parsed command of session `c`, arguments `argv` (which the caller took out of
 /// its connection's parser, and puts back if the command is held).
-pub fn call(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
+pub fn call(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
     let outcome = call_argv(srv, c, argv);
     // Clients blocked on keys this command made ready are served before anyone else is
     // replied to (top level only: EXEC will serve after its whole queue).
@@ -432,7 +434,7 @@ pub fn call(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
 }
 
 /// Runs a command given its arguments.
-pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
+pub fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
     let reg = registry();
     if c.reply_mode == crate::engine::session::ReplyMode::SkipNext {
         c.reply_mode = crate::engine::session::ReplyMode::Skipping;
@@ -479,10 +481,10 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
     // A failed background save, or a failed AOF write, stops writes (and PING, as Redis)
     // until persistence works again.
     if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0 {
-        let denied = if crate::persist::snapshot::writes_denied(&mut srv.data) {
+        let denied = if crate::persist::snapshot::writes_denied(&mut *srv.data) {
             Some(err::MISCONF_RDB)
         } else {
-            crate::persist::aof::writes_denied(&mut srv.data)
+            crate::persist::aof::writes_denied(&mut *srv.data)
                 .map(|text| CmdError::owned("MISCONF", text))
         };
         if let Some(e) = denied {
@@ -583,7 +585,7 @@ pub fn call_argv(srv: &mut Server, c: &mut Session, argv: &Argv) -> Outcome {
 /// Refuses a command that did not resolve (unknown command or subcommand, wrong arity): the
 /// error, `rejected_calls` of the top-level command if it exists, and a MULTI in progress is
 /// marked to fail at EXEC.
-fn refuse_unresolved(srv: &mut Server, c: &mut Session, argv: &Argv, e: CmdError) -> Outcome {
+fn refuse_unresolved(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, e: CmdError) -> Outcome {
     c.last_cmd = "NULL";
     if let Some(m) = c.multi.as_mut() {
         m.errored = true;
@@ -598,7 +600,7 @@ fn refuse_unresolved(srv: &mut Server, c: &mut Session, argv: &Argv, e: CmdError
 
 /// Refuses a command before it runs (Redis's rejectCommand): the error reply, the command's
 /// `rejected_calls`, and a MULTI in progress is marked to fail at EXEC.
-fn reject(srv: &mut Server, c: &mut Session, id: usize, e: CmdError) -> Outcome {
+fn reject(srv: &mut Ctx<'_>, c: &mut Session, id: usize, e: CmdError) -> Outcome {
     srv.data.cmd_stats[id].rejected_calls += 1;
     if let Some(m) = c.multi.as_mut() {
         m.errored = true;
@@ -611,7 +613,7 @@ fn reject(srv: &mut Server, c: &mut Session, id: usize, e: CmdError) -> Outcome 
 /// Replies a typed error (unless replies are off) and counts it in errorstats under its code.
 /// Errors the client already replied through `Session::add_error` are counted first, so the
 /// totals are those of replying them all in order.
-pub(crate) fn fail(srv: &mut Server, c: &mut Session, e: CmdError) {
+pub(crate) fn fail(srv: &mut Ctx<'_>, c: &mut Session, e: CmdError) {
     finish_errors(srv, c);
     if let Some(o) = c.out() {
         tine_core::protocol::reply::error(o, &e.text);
@@ -626,12 +628,12 @@ fn end_reply_skip(c: &mut Session) {
 }
 
 /// True when clients must authenticate (requirepass is set).
-pub fn auth_required(srv: &Server) -> bool {
+pub fn auth_required(srv: &Ctx<'_>) -> bool {
     !srv.data.config.requirepass.is_empty()
 }
 
 /// Moves the errors the client replied through `Session::add_error` into INFO errorstats.
-pub(crate) fn finish_errors(srv: &mut Server, c: &mut Session) {
+pub(crate) fn finish_errors(srv: &mut Ctx<'_>, c: &mut Session) {
     for code in c.errors.drain(..) {
         srv.data.stats.total_error_replies += 1;
         *srv.data.stats.errors.entry(code).or_insert(0) += 1;
@@ -639,7 +641,7 @@ pub(crate) fn finish_errors(srv: &mut Server, c: &mut Session) {
 }
 
 /// Counts one error reply in INFO errorstats.
-fn count_error(srv: &mut Server, code: &str) {
+fn count_error(srv: &mut Ctx<'_>, code: &str) {
     srv.data.stats.total_error_replies += 1;
     match srv.data.stats.errors.get_mut(code) {
         Some(n) => *n += 1,
@@ -651,7 +653,7 @@ fn count_error(srv: &mut Server, code: &str) {
 
 /// Records a slow command, as Redis's slowlogPushEntryIfNeeded: at most 32 arguments, each
 /// at most 128 bytes, with a note of what was cut.
-fn slowlog_push(srv: &mut Server, c: &Session, argv: &Argv, usec: i64) {
+fn slowlog_push(srv: &mut Ctx<'_>, c: &Session, argv: &Argv, usec: i64) {
     let threshold = srv.data.config.slowlog_log_slower_than;
     if threshold < 0 || usec < threshold {
         return;
@@ -689,7 +691,7 @@ fn slowlog_push(srv: &mut Server, c: &Session, argv: &Argv, usec: i64) {
 
 /// Sends a command to clients in MONITOR mode, in Redis's line format:
 /// `+<secs>.<usecs> [<db> <addr>] "arg" "arg"`.
-fn feed_monitors(srv: &mut Server, c: &Session, argv: &Argv) {
+fn feed_monitors(srv: &mut Ctx<'_>, c: &Session, argv: &Argv) {
     let now = tine_core::base::ustime();
     let mut line =
         format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, c.db, c.addr).into_bytes();
@@ -700,8 +702,8 @@ fn feed_monitors(srv: &mut Server, c: &Session, argv: &Argv) {
     line.extend_from_slice(b"\r\n");
     let monitors = srv.data.monitors.clone();
     for slot in monitors {
-        if let Some(m) = srv.clients.get_mut(slot) {
-            m.session.obuf.extend_from_slice(&line);
+        if let Some((m, _)) = srv.server.session(slot) {
+            m.obuf.extend_from_slice(&line);
             srv.note_pending_write(slot);
         }
     }
@@ -760,7 +762,7 @@ mod tests {
     }
 }
 
-/// Dispatch without a socket: a `Server` built from the default config and a `Session` with
+/// Dispatch without a socket: a `Data` built from the default config and a `Session` with
 /// no connection, replies read from its output buffer.
 #[cfg(test)]
 mod dispatch_tests {
@@ -768,14 +770,14 @@ mod dispatch_tests {
     use crate::config::Config;
 
     struct Fixture {
-        srv: Server,
+        data: data::Data,
         c: Session,
     }
 
     fn fixture() -> Fixture {
-        let srv = Server::new(Config::default());
+        let data = data::Data::new(Config::default());
         let c = Session::new(1, 0, true, "/tmp/tine.sock:0".into(), String::new(), 0);
-        Fixture { srv, c }
+        Fixture { data, c }
     }
 
     impl Fixture {
@@ -783,17 +785,20 @@ mod dispatch_tests {
         fn run(&mut self, args: &[&str]) -> String {
             let start = self.c.obuf.len();
             let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-            assert_eq!(call(&mut self.srv, &mut self.c, &argv), Outcome::Done);
+            assert_eq!(
+                call(&mut Ctx::new(&mut self.data, &mut ctx::NoClients), &mut self.c, &argv),
+                Outcome::Done
+            );
             String::from_utf8_lossy(&self.c.obuf[start..]).into_owned()
         }
 
         fn errorstat(&self, code: &str) -> u64 {
-            self.srv.data.stats.errors.get(code).copied().unwrap_or(0)
+            self.data.stats.errors.get(code).copied().unwrap_or(0)
         }
 
         fn stats(&self, name: &str) -> &CommandStats {
             let r = registry().lookup_full(name.as_bytes()).expect("command exists");
-            &self.srv.data.cmd_stats[r.id]
+            &self.data.cmd_stats[r.id]
         }
     }
 
@@ -810,7 +815,7 @@ mod dispatch_tests {
         );
         assert_eq!(f.c.last_cmd, "NULL");
         assert_eq!(f.errorstat("ERR"), 2);
-        assert_eq!(f.srv.data.stats.total_error_replies, 2);
+        assert_eq!(f.data.stats.total_error_replies, 2);
         // An unknown subcommand is a rejected call of its container.
         assert_eq!(f.stats("config").rejected_calls, 1);
     }
@@ -834,13 +839,13 @@ mod dispatch_tests {
         assert_eq!(f.stats("config").rejected_calls, 1);
         assert_eq!(f.stats("config|get").rejected_calls, 0);
         assert_eq!(f.errorstat("ERR"), 4);
-        assert_eq!(f.srv.data.stats.total_commands_processed, 0);
+        assert_eq!(f.data.stats.total_commands_processed, 0);
     }
 
     #[test]
     fn noauth_until_authenticated() {
         let mut f = fixture();
-        f.srv.data.config.requirepass = "secret".into();
+        f.data.config.requirepass = "secret".into();
         assert_eq!(f.run(&["get", "k"]), "-NOAUTH Authentication required.\r\n");
         assert_eq!(f.run(&["ping"]), "-NOAUTH Authentication required.\r\n");
         assert_eq!(f.errorstat("NOAUTH"), 2);
@@ -854,7 +859,7 @@ mod dispatch_tests {
     #[test]
     fn loading_refuses_commands_without_the_loading_flag() {
         let mut f = fixture();
-        f.srv.data.loading = Some(crate::persist::rdb_io::Loading {
+        f.data.loading = Some(crate::persist::rdb_io::Loading {
             started_unix: 0,
             started: std::time::Instant::now(),
             total_bytes: 0,
@@ -875,7 +880,7 @@ mod dispatch_tests {
         let reply = f.run(&["debug", "help"]);
         assert!(reply.starts_with("-ERR DEBUG command not allowed."), "{}", reply);
         assert_eq!(f.stats("debug").rejected_calls, 1);
-        f.srv.data.config.enable_debug_command = crate::config::EnableCommand::Local;
+        f.data.config.enable_debug_command = crate::config::EnableCommand::Local;
         assert!(f.run(&["debug", "help"]).starts_with('*'));
         assert_eq!(f.stats("debug").calls, 1);
     }
@@ -950,7 +955,7 @@ mod dispatch_tests {
         assert_eq!(f.stats("incr").rejected_calls, 0);
         assert_eq!(f.errorstat("ERR"), 1);
         assert_eq!(f.errorstat("WRONGTYPE"), 1);
-        assert_eq!(f.srv.data.stats.total_error_replies, 2);
+        assert_eq!(f.data.stats.total_error_replies, 2);
     }
 
     #[test]

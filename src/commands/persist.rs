@@ -2,13 +2,13 @@
 //! other server commands in admin.rs.)
 
 use super::{Argv, err};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::engine::session::Session;
 use crate::persist::snapshot;
 use tine_core::base;
 
-pub fn save(srv: &mut Server, c: &mut Session, _argv: &Argv) {
-    match snapshot::save(&mut srv.data) {
+pub fn save(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+    match snapshot::save(&mut *srv.data) {
         Ok(()) => c.add_ok(),
         Err(e) => c.add_error(&e.to_string()),
     }
@@ -16,7 +16,7 @@ pub fn save(srv: &mut Server, c: &mut Session, _argv: &Argv) {
 
 /// BGSAVE [SCHEDULE]: with a child already running, SCHEDULE queues the save for when it is
 /// gone; without SCHEDULE it is refused, as Redis does.
-pub fn bgsave(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn bgsave(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let schedule = match argv.get(1) {
         None => false,
         Some(a) if base::lower(a) == "schedule" && argv.len() == 2 => true,
@@ -40,23 +40,23 @@ pub fn bgsave(srv: &mut Server, c: &mut Session, argv: &Argv) {
         }
         return;
     }
-    match snapshot::bgsave(&mut srv.data) {
+    match snapshot::bgsave(&mut *srv.data) {
         Ok(()) => c.add_simple("Background saving started"),
         Err(e) => c.add_error(&e.to_string()),
     }
 }
 
 /// BGREWRITEAOF: with a child already running the rewrite is scheduled, as Redis does.
-pub fn bgrewriteaof(srv: &mut Server, c: &mut Session, _argv: &Argv) {
+pub fn bgrewriteaof(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     use crate::persist::aof;
-    if aof::rewrite_in_progress(&mut srv.data) {
+    if aof::rewrite_in_progress(&mut *srv.data) {
         c.add_err("Background append only file rewriting already in progress");
     } else if srv.data.persist.child.is_some() || c.in_exec {
         srv.data.aof.rewrite_scheduled = true;
         // A manual request resets the back-off so that it runs as soon as possible.
         srv.data.aof.consecutive_failures = 0;
         c.add_simple("Background append only file rewriting scheduled");
-    } else if aof::rewrite::start(&mut srv.data).is_ok() {
+    } else if aof::rewrite::start(&mut *srv.data).is_ok() {
         c.add_simple("Background append only file rewriting started");
     } else {
         c.add_err(

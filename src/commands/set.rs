@@ -8,7 +8,7 @@
 //! Redis would give it. Also holds the HSCAN/SSCAN option parser shared with `hash.rs`.
 
 use super::{Argv, err, keys::parse_cursor};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_i64};
 use tine_core::keyspace::Value;
@@ -21,12 +21,12 @@ const ERR_NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 pub(super) const ERR_COUNT_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
 
-fn max_intset_entries(srv: &Server) -> usize {
+fn max_intset_entries(srv: &Ctx<'_>) -> usize {
     usize::try_from(srv.data.config.set_max_intset_entries).unwrap_or(0)
 }
 
 /// The set at `key` for reading: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
-fn read_set<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Option<&'a Set>, ()> {
+fn read_set<'a>(srv: &'a mut Ctx<'_>, c: &mut Session, key: &[u8]) -> Result<Option<&'a Set>, ()> {
     match srv.lookup_read(c.db, key) {
         None => Ok(None),
         Some(Value::Set(s)) => Ok(Some(s)),
@@ -39,7 +39,7 @@ fn read_set<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Opti
 
 /// The set at `key` for writing: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
 fn write_set<'a>(
-    srv: &'a mut Server,
+    srv: &'a mut Ctx<'_>,
     c: &mut Session,
     key: &[u8],
 ) -> Result<Option<&'a mut Set>, ()> {
@@ -77,7 +77,7 @@ fn reply_members(c: &mut Session, members: &[Vec<u8>]) {
     }
 }
 
-pub fn sadd(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let max = max_intset_entries(srv);
     let key = &argv[1];
     let added = match write_set(srv, c, key) {
@@ -94,7 +94,7 @@ pub fn sadd(srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_int(added as i64);
 }
 
-pub fn srem(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let key = &argv[1];
     let removed = match write_set(srv, c, key) {
         Err(()) => return,
@@ -119,7 +119,7 @@ pub fn srem(srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_int(removed);
 }
 
-pub fn smembers(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn smembers(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match read_set(srv, c, &argv[1]) {
         Err(()) => {}
         Ok(None) => c.add_set(0),
@@ -127,14 +127,14 @@ pub fn smembers(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn sismember(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         let found = s.is_some_and(|s| s.contains(&argv[2]));
         c.add_int(found as i64);
     }
 }
 
-pub fn smismember(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn smismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         let found: Vec<bool> = argv[2..].iter().map(|m| s.is_some_and(|s| s.contains(m))).collect();
         c.add_array(found.len());
@@ -144,14 +144,14 @@ pub fn smismember(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn scard(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn scard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         c.add_int(s.map_or(0, |s| s.len()) as i64);
     }
 }
 
 /// SPOP key [count]
-pub fn spop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -183,7 +183,7 @@ pub fn spop(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-fn spop_with_count(srv: &mut Server, c: &mut Session, argv: &Argv) {
+fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let count = match parse_i64(&argv[2]) {
         Some(n) if n >= 0 => n as u64,
         _ => {
@@ -276,7 +276,7 @@ pub(super) fn choose_distinct<T, R: rand::Rng + ?Sized>(
 }
 
 /// SRANDMEMBER key [count]
-pub fn srandmember(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -350,7 +350,7 @@ pub fn srandmember(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 /// SMOVE source destination member
-pub fn smove(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (src, dst, member) = (&argv[1], &argv[2], &argv[3]);
     let db = c.db;
     let max = max_intset_entries(srv);
@@ -407,7 +407,7 @@ pub fn smove(srv: &mut Server, c: &mut Session, argv: &Argv) {
 
 /// Type-checks every key (expiring them as needed); `Err` after replying WRONGTYPE. Returns
 /// which keys exist.
-fn check_set_keys(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>]) -> Result<Vec<bool>, ()> {
+fn check_set_keys(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>]) -> Result<Vec<bool>, ()> {
     let mut exists = Vec::with_capacity(keys.len());
     for k in keys {
         match srv.lookup_read(c.db, k) {
@@ -423,7 +423,7 @@ fn check_set_keys(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>]) -> Result
 }
 
 /// The sets at `keys` (already checked), `None` for missing ones.
-fn peek_sets<'a>(srv: &'a Server, db: usize, keys: &[Vec<u8>]) -> Vec<Option<&'a Set>> {
+fn peek_sets<'a>(srv: &'a Ctx<'_>, db: usize, keys: &[Vec<u8>]) -> Vec<Option<&'a Set>> {
     keys.iter()
         .map(|k| match srv.data.dbs[db].peek(k) {
             Some(Value::Set(s)) => Some(&**s),
@@ -435,7 +435,7 @@ fn peek_sets<'a>(srv: &'a Server, db: usize, keys: &[Vec<u8>]) -> Vec<Option<&'a
 /// The intersection of `keys` as a new set, stopping at `limit` members (0: no limit).
 /// `Ok(None)` when one of the keys is missing (the result is empty).
 fn intersect(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     keys: &[Vec<u8>],
     limit: usize,
@@ -468,7 +468,7 @@ enum SetOp {
 }
 
 /// The union or difference of `keys` as a new set.
-fn union_diff(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>], op: SetOp) -> Result<Set, ()> {
+fn union_diff(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>], op: SetOp) -> Result<Set, ()> {
     check_set_keys(srv, c, keys)?;
     let max = max_intset_entries(srv);
     let sets = peek_sets(srv, c.db, keys);
@@ -497,7 +497,7 @@ fn union_diff(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>], op: SetOp) ->
 }
 
 /// Stores a computed set at `dst` (deleting `dst` when it is empty) and replies its size.
-fn store_result(srv: &mut Server, c: &mut Session, dst: &[u8], result: Option<Set>) {
+fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], result: Option<Set>) {
     let db = c.db;
     match result {
         Some(s) if !s.is_empty() => {
@@ -515,7 +515,7 @@ fn store_result(srv: &mut Server, c: &mut Session, dst: &[u8], result: Option<Se
     }
 }
 
-pub fn sinter(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match intersect(srv, c, &argv[1..], 0) {
         Err(()) => {}
         Ok(None) => c.add_set(0),
@@ -523,14 +523,14 @@ pub fn sinter(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn sinterstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(r) = intersect(srv, c, &argv[2..], 0) {
         store_result(srv, c, &argv[1], r);
     }
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
-pub fn sintercard(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let numkeys = match parse_i64(&argv[1]) {
         Some(n) if n >= 1 => n as u64,
         _ => {
@@ -567,25 +567,25 @@ pub fn sintercard(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn sunion(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Union) {
         reply_set(c, &s);
     }
 }
 
-pub fn sunionstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Union) {
         store_result(srv, c, &argv[1], Some(s));
     }
 }
 
-pub fn sdiff(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Diff) {
         reply_set(c, &s);
     }
 }
 
-pub fn sdiffstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Diff) {
         store_result(srv, c, &argv[1], Some(s));
     }
@@ -636,7 +636,7 @@ pub(super) fn reply_scan(c: &mut Session, cursor: u64, items: &[Vec<u8>]) {
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
-pub fn sscan(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
         return;
     };

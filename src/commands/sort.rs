@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 
 use super::{Argv, err};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_f64, parse_i64};
 use tine_core::keyspace::Value;
@@ -17,7 +17,7 @@ use tine_core::types::listpack::Entry;
 
 /// Looks a pattern up for one element: the first `*` is replaced by the element; `->field`
 /// after the key part reads a hash field. `#` is the element itself.
-fn lookup_pattern(srv: &Server, db: usize, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
+fn lookup_pattern(srv: &Ctx<'_>, db: usize, pattern: &[u8], elem: &[u8]) -> Option<Vec<u8>> {
     if pattern == b"#" {
         return Some(elem.to_vec());
     }
@@ -69,15 +69,15 @@ struct Item {
     cmp: Option<Vec<u8>>,
 }
 
-pub fn sort(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sort(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     sort_generic(srv, c, argv, false);
 }
 
-pub fn sort_ro(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn sort_ro(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     sort_generic(srv, c, argv, true);
 }
 
-fn sort_generic(srv: &mut Server, c: &mut Session, argv: &Argv, read_only: bool) {
+fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool) {
     let (mut desc, mut alpha) = (false, false);
     let (mut offset, mut count) = (0i64, -1i64);
     let mut by: Option<&[u8]> = None;

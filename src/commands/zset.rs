@@ -10,7 +10,7 @@
 //! `db/zset.rs`; this file only decides what to do and how to reply.
 
 use super::{Argv, err};
-use crate::app::server::Server;
+use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_f64, parse_i64};
 use tine_core::keyspace::Value;
@@ -24,7 +24,7 @@ const NAN_RESULT: &str = "ERR resulting score is not a number (NaN)";
 const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
 
 /// The listpack limits of the configuration.
-fn limits(srv: &Server) -> Limits {
+fn limits(srv: &Ctx<'_>) -> Limits {
     Limits {
         max_entries: srv.data.config.zset_max_listpack_entries.max(0) as usize,
         max_value: srv.data.config.zset_max_listpack_value.max(0) as usize,
@@ -32,7 +32,11 @@ fn limits(srv: &Server) -> Limits {
 }
 
 /// The zset at `key` for reading (None if missing), or Err after replying WRONGTYPE.
-fn read_zset<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Option<&'a ZSet>, ()> {
+fn read_zset<'a>(
+    srv: &'a mut Ctx<'_>,
+    c: &mut Session,
+    key: &[u8],
+) -> Result<Option<&'a ZSet>, ()> {
     match srv.lookup_read(c.db, key) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
@@ -45,7 +49,7 @@ fn read_zset<'a>(srv: &'a mut Server, c: &mut Session, key: &[u8]) -> Result<Opt
 
 /// The zset at `key` for writing (None if missing), or Err after replying WRONGTYPE.
 fn write_zset<'a>(
-    srv: &'a mut Server,
+    srv: &'a mut Ctx<'_>,
     c: &mut Session,
     key: &[u8],
 ) -> Result<Option<&'a mut ZSet>, ()> {
@@ -60,7 +64,7 @@ fn write_zset<'a>(
 }
 
 /// Deletes `key` if its zset became empty (Redis never keeps empty collections).
-fn delete_if_empty(srv: &mut Server, db: usize, key: &[u8]) {
+fn delete_if_empty(srv: &mut Ctx<'_>, db: usize, key: &[u8]) {
     if matches!(srv.data.dbs[db].peek(key), Some(Value::ZSet(z)) if z.is_empty()) {
         srv.data.dbs[db].remove(key);
     }
@@ -118,16 +122,16 @@ fn add_elements_header(c: &mut Session, n: usize, withscores: bool) {
 // ----- ZADD / ZINCRBY ----------------------------------------------------------------------
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
-pub fn zadd(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     zadd_generic(srv, c, argv, false);
 }
 
 /// ZINCRBY key increment member: ZADD INCR, as Redis implements it.
-pub fn zincrby(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     zadd_generic(srv, c, argv, true);
 }
 
-fn zadd_generic(srv: &mut Server, c: &mut Session, argv: &Argv, mut incr: bool) {
+fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool) {
     let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
     let mut at = 2;
     while at < argv.len() {
@@ -247,7 +251,7 @@ fn zadd_generic(srv: &mut Server, c: &mut Session, argv: &Argv, mut incr: bool) 
 
 // ----- single elements --------------------------------------------------------------------
 
-pub fn zrem(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let db = c.db;
     let z = match write_zset(srv, c, &argv[1]) {
         Err(()) => return,
@@ -268,7 +272,7 @@ pub fn zrem(srv: &mut Server, c: &mut Session, argv: &Argv) {
     c.add_int(deleted);
 }
 
-pub fn zscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match read_zset(srv, c, &argv[1]) {
         Err(()) => {}
         Ok(z) => match z.and_then(|z| z.score(&argv[2])) {
@@ -278,7 +282,7 @@ pub fn zscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn zmscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(z) = read_zset(srv, c, &argv[1]) else {
         return;
     };
@@ -291,13 +295,13 @@ pub fn zmscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn zcard(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zcard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(z) = read_zset(srv, c, &argv[1]) {
         c.add_int(z.map_or(0, |z| z.len() as i64));
     }
 }
 
-fn rank_generic(srv: &mut Server, c: &mut Session, argv: &Argv, rev: bool) {
+fn rank_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, rev: bool) {
     let Ok(z) = read_zset(srv, c, &argv[1]) else {
         return;
     };
@@ -307,15 +311,15 @@ fn rank_generic(srv: &mut Server, c: &mut Session, argv: &Argv, rev: bool) {
     }
 }
 
-pub fn zrank(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     rank_generic(srv, c, argv, false);
 }
 
-pub fn zrevrank(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrevrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     rank_generic(srv, c, argv, true);
 }
 
-pub fn zcount(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(r) = parse_score_range(&argv[2], &argv[3]) else {
         c.add_error(MIN_MAX_NOT_FLOAT);
         return;
@@ -326,7 +330,7 @@ pub fn zcount(srv: &mut Server, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn zlexcount(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zlexcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(r) = parse_lex_range(&argv[2], &argv[3]) else {
         c.add_error(MIN_MAX_NOT_LEX);
         return;
@@ -483,7 +487,7 @@ fn resolve_range(z: &ZSet, req: &RangeRequest) -> Option<(usize, usize)> {
 }
 
 fn range_generic(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     argv: &Argv,
     kind: RangeKind,
@@ -509,29 +513,29 @@ fn range_generic(
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-pub fn zrange(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Auto, None);
 }
-pub fn zrevrange(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrevrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Rank, Some(true));
 }
-pub fn zrangebyscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Score, Some(false));
 }
-pub fn zrevrangebyscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrevrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Score, Some(true));
 }
-pub fn zrangebylex(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Lex, Some(false));
 }
-pub fn zrevrangebylex(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrevrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Lex, Some(true));
 }
 
 /// Stores `pairs` at `dst` (replacing whatever was there, expiry dropped) or deletes `dst`
 /// when there are none; replies the count (zrangeResultFinalizeStore, and the STORE forms
 /// of the set algebra).
-fn store_result(srv: &mut Server, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) {
+fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>) {
     let db = c.db;
     let n = pairs.len();
     if n > 0 {
@@ -545,7 +549,7 @@ fn store_result(srv: &mut Server, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<u
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-pub fn zrangestore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrangestore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(req) = parse_range_request(c, argv, 3, true, RangeKind::Auto, None) else {
         return;
     };
@@ -561,7 +565,7 @@ pub fn zrangestore(srv: &mut Server, c: &mut Session, argv: &Argv) {
 
 // ----- range removal -----------------------------------------------------------------------
 
-fn remrange_generic(srv: &mut Server, c: &mut Session, argv: &Argv, kind: RangeKind) {
+fn remrange_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: RangeKind) {
     let selection = match kind {
         RangeKind::Score => match parse_score_range(&argv[2], &argv[3]) {
             Ok(r) => Selection::Score(r),
@@ -597,13 +601,13 @@ fn remrange_generic(srv: &mut Server, c: &mut Session, argv: &Argv, kind: RangeK
     c.add_int(removed as i64);
 }
 
-pub fn zremrangebyrank(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zremrangebyrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Rank);
 }
-pub fn zremrangebyscore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zremrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Score);
 }
-pub fn zremrangebylex(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zremrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Lex);
 }
 
@@ -625,7 +629,7 @@ pub struct PopReply {
 /// popped from, or None when nothing was popped (no key, a wrong type, or a count of 0). The
 /// blocking commands call this once a key has elements.
 pub fn pop_reply(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     keys: &[Vec<u8>],
     from_max: bool,
@@ -693,7 +697,7 @@ pub fn pop_reply(
     Some(key.clone())
 }
 
-fn zpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, from_max: bool) {
+fn zpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -713,10 +717,10 @@ fn zpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, from_max: bool) 
     pop_reply(srv, c, &argv[1..2], from_max, count, how);
 }
 
-pub fn zpopmin(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     zpop_generic(srv, c, argv, false);
 }
-pub fn zpopmax(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     zpop_generic(srv, c, argv, true);
 }
 
@@ -766,7 +770,7 @@ pub fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<Mpo
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-pub fn zmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(args) = parse_mpop(c, argv, 1) else {
         return;
     };
@@ -836,7 +840,7 @@ impl Source {
 }
 
 /// Reads the inputs of the set algebra; Err after replying WRONGTYPE.
-fn read_sources(srv: &mut Server, c: &mut Session, keys: &[Vec<u8>]) -> Result<Vec<Source>, ()> {
+fn read_sources(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>]) -> Result<Vec<Source>, ()> {
     let mut out = Vec::with_capacity(keys.len());
     let mut ib = tine_core::types::listpack::IntBuf::default();
     for key in keys {
@@ -931,7 +935,7 @@ fn compute(mut srcs: Vec<Source>, op: SetOp, how: Aggregate, limit: usize) -> Ve
 /// ZUNION/ZINTER/ZDIFF, their STORE forms and ZINTERCARD: `numkeys_at` is where the key count
 /// is, `store` whether argv[1] is a destination.
 fn algebra_generic(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     argv: &Argv,
     op: SetOp,
@@ -1007,32 +1011,32 @@ fn algebra_generic(
     }
 }
 
-pub fn zunion(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Union, false, false);
 }
-pub fn zinter(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, false, false);
 }
-pub fn zdiff(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Diff, false, false);
 }
-pub fn zunionstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Union, true, false);
 }
-pub fn zinterstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, true, false);
 }
-pub fn zdiffstore(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Diff, true, false);
 }
-pub fn zintercard(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, false, true);
 }
 
 // ----- ZRANDMEMBER -----------------------------------------------------------------------------
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
-pub fn zrandmember(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     use rand::Rng;
     use rand::seq::SliceRandom;
     let mut count = None;
@@ -1124,7 +1128,7 @@ pub fn zrandmember(srv: &mut Server, c: &mut Session, argv: &Argv) {
 /// A listpack is returned whole with cursor 0, as Redis does. A skiplist is walked by rank:
 /// the cursor is the rank to continue from. Unlike Redis's bucket cursor, removing elements
 /// below the cursor between calls can make the scan skip elements that shifted down.
-pub fn zscan(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(cursor) = super::keys::parse_cursor(c, &argv[2]) else {
         return;
     };
@@ -1192,7 +1196,7 @@ pub fn zscan(srv: &mut Server, c: &mut Session, argv: &Argv) {
 /// The first of `keys` holding a non-empty zset; `Err` after replying WRONGTYPE for a key of
 /// another type met first (Redis checks the keys in order).
 fn first_nonempty_zset(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     keys: &[Vec<u8>],
 ) -> Result<Option<Vec<u8>>, ()> {
@@ -1213,7 +1217,7 @@ fn first_nonempty_zset(
 const BZPOP_REPLY: PopReply = PopReply { emit_key: true, nested: false, nil_when_empty: true };
 const BZMPOP_REPLY: PopReply = PopReply { emit_key: true, nested: true, nil_when_empty: true };
 
-fn bzpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, from_max: bool) {
+fn bzpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool) {
     let Some(deadline) = crate::engine::blocking::parse_timeout(srv, c, &argv[argv.len() - 1])
     else {
         return;
@@ -1237,7 +1241,7 @@ fn bzpop_generic(srv: &mut Server, c: &mut Session, argv: &Argv, from_max: bool)
 
 /// Serves a client blocked in BZPOPMIN/BZPOPMAX once `key` is ready.
 fn serve_bzpop(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     key: &[u8],
     from_max: bool,
@@ -1252,7 +1256,7 @@ fn serve_bzpop(
 }
 
 pub(crate) fn serve_bzpopmin(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     _argv: &Argv,
     key: &[u8],
@@ -1261,7 +1265,7 @@ pub(crate) fn serve_bzpopmin(
 }
 
 pub(crate) fn serve_bzpopmax(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     _argv: &Argv,
     key: &[u8],
@@ -1269,16 +1273,16 @@ pub(crate) fn serve_bzpopmax(
     serve_bzpop(srv, c, key, true)
 }
 
-pub fn bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bzpop_generic(srv, c, argv, false);
 }
 
-pub fn bzpopmax(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn bzpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bzpop_generic(srv, c, argv, true);
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
-pub fn bzmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
+pub fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(args) = parse_mpop(c, argv, 2) else {
         return;
     };
@@ -1308,7 +1312,7 @@ pub fn bzmpop(srv: &mut Server, c: &mut Session, argv: &Argv) {
 }
 
 pub(crate) fn serve_bzmpop(
-    srv: &mut Server,
+    srv: &mut Ctx<'_>,
     c: &mut Session,
     argv: &Argv,
     key: &[u8],
