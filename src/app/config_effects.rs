@@ -2,8 +2,8 @@
 //! `Config::set_many`, which also returns the typed effects of the directives set (each
 //! declared in its row of the directive table), and this file applies those effects in one
 //! `match`. It lives in the top layer because the effects reach across the subsystems (the
-//! listeners, the AOF, the log, the keys' access clock, the process's working directory) that
-//! only the server aggregate holds together.
+//! listeners, the AOF, the log, the keys' access clock, the process's working directory);
+//! CONFIG SET reaches it through `commands::ServerOps::config_set`.
 //!
 //! All or nothing: when an effect fails, the old configuration is put back and the effects
 //! already applied are applied again under it, so the server is left as it was before the

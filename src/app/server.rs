@@ -1,8 +1,10 @@
-//! The server's state: configuration, databases, clients, statistics and the housekeeping
-//! that runs on every cron tick. The event loop (`app::event_loop`) drives it; commands
-//! (`commands`) read and change it; the engine's subsystems reach it through the host traits
-//! implemented in `app::engine_host`. It holds no socket handles of its own besides the clients' — listeners and
-//! the poller belong to the event loop.
+//! The server aggregate: the data half (`commands::Data`: configuration, databases,
+//! statistics, persistence...) beside the client table (`Clients`, connections and sessions),
+//! two fields so that they can be borrowed apart, and the housekeeping that runs on every cron
+//! tick. The event loop (`app::event_loop`) drives it; commands run against a context built
+//! from it (`Server::ctx`: the data half and the client table as `commands::ServerOps`). It
+//! holds no socket handles of its own besides the clients' — listeners and the poller belong
+//! to the event loop.
 
 use crate::app::client::{Client, ConnFigures};
 pub use crate::commands::data::{

@@ -1,7 +1,8 @@
 //! Orderly shutdown, for SHUTDOWN, SIGTERM and SIGINT: flush and close the AOF, stop a
 //! running fork child, save the final snapshot when asked to (or when save points are set),
 //! remove the pid file and the unix socket, log, and let the event loop return. It lives in the
-//! top layer because it reaches every part of the server; the signal directives are parsed here
+//! top layer because it ends the process (SHUTDOWN reaches it through
+//! `commands::ServerOps::shutdown`); the signal directives are parsed here
 //! too (`ShutdownRequest::from_directive`). Also the one exit for a fatal AOF write, which
 //! persistence reports and the top acts on.
 

@@ -1,9 +1,12 @@
-//! The data path's state: the part of the server aggregate that commands read and change on
-//! every command (configuration, databases, clock, statistics, pub/sub, blocking queues, the
-//! propagation feed and the AOF it feeds). The commands layer defines it so that handlers can
-//! be given it without naming the top layer's `Server`, which holds it as its `data` half
-//! beside what only the top owns (clients, the persist child slot, the slow log...), so the
-//! two halves can be borrowed apart.
+//! The server's state but its client table: configuration, databases, clock, statistics and
+//! command statistics, the slow log, pub/sub, blocking queues, the propagation feed, the AOF,
+//! the persist child slot, latency samples, CLIENT PAUSE, MONITOR slots, the figures INFO
+//! reports. The commands layer defines it so that handlers are given it (in `Ctx`) without
+//! naming the top layer's `Server`, which holds it as its `data` half beside the client table
+//! (connections belong to `net`, which this layer may not name), so the two halves can be
+//! borrowed apart. It is also persistence's host (`PersistHost for Data`, at the end): all a
+//! save, a rewrite or a child's on-exit job drives is here, the sockets a fork child must
+//! close included (`client_fds`, kept by the top as clients come and go).
 
 use std::collections::HashMap;
 

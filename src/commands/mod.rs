@@ -6,8 +6,11 @@
 //! own refusals are typed `CmdError`s that it alone replies and counts in errorstats, by code.
 //!
 //! A handler is `fn(&mut Ctx<'_>, &mut Session, &[Vec<u8>])`: it reads its arguments, changes
-//! the keyspace through `db`, and appends its reply to the client. One file per family holds
-//! the handlers.
+//! the keyspace through the context's data half (`ctx.data`, `commands::Data`) and its
+//! lookups, and appends its reply to the client. The context (`ctx.rs`) reaches the rest of
+//! the server (other clients, CONFIG SET's effects, SHUTDOWN) through `ServerOps`, which the
+//! top layer implements, so no file here names the top layer. One file per family holds the
+//! handlers.
 
 pub mod config;
 pub mod connection;

@@ -89,9 +89,9 @@ use tine_core::keyspace::{Db, Key};
 /// A command's arguments (the command layer's `Argv`).
 type Argv = [Vec<u8>];
 
-/// What blocking needs from the layer that owns the clients and the databases (the server
-/// aggregate, in `app::engine_host`): the queues and the databases, and the two things only
-/// it can do with a client — run its retry (a command, with the dispatcher's statistics and
+/// What blocking needs from the layer that owns the clients and the databases (the command
+/// context, `commands/ctx.rs`, which asks the top's client table): the queues and the
+/// databases, and the two things only it can do with a client — run its retry (a command, with the dispatcher's statistics and
 /// the feed) and end its wait with a reply. Serving and timing out are generic over it, so
 /// they are tested here with a host that records what it is asked.
 pub(crate) trait BlockingHost {

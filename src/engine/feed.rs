@@ -38,8 +38,8 @@
 //!
 //! [`Feed`] owns the unit, the replacement and the nesting depth and knows nothing of the
 //! server: what it needs from above — the dirty counter, whether anything consumes the feed,
-//! the keys lazy expiry deleted, the sink itself — is the `FeedHost` trait, which the top
-//! layer implements (`app/engine_host.rs`). The free functions (`before_command`,
+//! the keys lazy expiry deleted, the sink itself — is the `FeedHost` trait, which the command
+//! context implements (`commands/ctx.rs`). The free functions (`before_command`,
 //! `after_command`, `end_unit`, `propagate_now`) are generic over it, so the per-command
 //! path stays monomorphic and inlined, as it was when it took the server directly.
 

@@ -3,8 +3,8 @@
 //! expire cycle (`expire`), the latency monitor (`latency`), the allocator's memory figures
 //! (`memory`), the session state a client holds (`session`). The layer's rule: they never
 //! name the server aggregate (`crate::app`); what they need from it is a trait they define
-//! and `app::engine_host` implements. The import-rule test (tests/layers.rs) lists the files
-//! that still name it.
+//! and the command context (`commands::Ctx`) implements. The import-rule test
+//! (tests/layers.rs) keeps it so.
 
 pub mod blocking;
 pub mod evict;

@@ -7,9 +7,9 @@
 //! replication layer's diskless sync) implements [`ChildJob`] and occupies the slot without
 //! an edit here, and the snapshot and AOF drivers never call into each other.
 //!
-//! The job is typed by its host `H` (the server aggregate in the running server, a small
-//! fake in tests) so that each kind's handler can reach what it needs through its own layer's
-//! host trait.
+//! The job is typed by its host `H` (the server's data half, `commands::Data`, in the running
+//! server; a small fake in tests) so that each kind's handler can reach what it needs through
+//! its own layer's host trait.
 
 use crate::fork::{ChildExit, RunningChild};
 use crate::persist::{PersistHost, set_fork_active};

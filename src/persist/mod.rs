@@ -5,9 +5,9 @@
 //! (`aof`). Forking itself is `crate::fork`'s.
 //!
 //! This layer never names the server aggregate: it reaches the state it drives through
-//! [`PersistHost`], a trait it defines and the top layer implements. The host hands out split
-//! borrows of the pieces ([`Parts`]) so a driver can change, say, the AOF state and the dirty
-//! counter at once, and answers the one question persist cannot answer itself: which
+//! [`PersistHost`], a trait it defines and the server's data half (`commands::Data`)
+//! implements. The host hands out split borrows of the pieces ([`Parts`]) so a driver can
+//! change, say, the AOF state and the dirty counter at once, and answers the one question persist cannot answer itself: which
 //! descriptors (listeners, client sockets, owned by `net`) a fork child must close.
 
 pub mod aof;
@@ -24,7 +24,7 @@ use rdb_io::Loading;
 use snapshot::PersistState;
 use tine_core::keyspace::Db;
 
-/// What persistence needs of the server, implemented by the top layer (`app`). `Sized +
+/// What persistence needs of the server, implemented by `commands::Data`. `Sized +
 /// 'static` because the child slot stores on-exit jobs typed by their host.
 pub trait PersistHost: Sized + 'static {
     /// Mutable borrows of every piece persistence drives, split so that they can be used

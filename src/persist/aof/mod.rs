@@ -692,7 +692,7 @@ mod tests {
     use crate::persist::child_slot::{self, ChildJob};
     use crate::persist::testing::FakeHost;
 
-    /// The AOF's feed sink over the fake host, as the server builds it (app/engine_host.rs).
+    /// The AOF's feed sink over the fake host, as the server builds it (commands/ctx.rs).
     fn feed(h: &mut FakeHost, db: usize, argv: &[Vec<u8>]) {
         use crate::engine::feed::FeedSink;
         let timestamps = h.config.aof_timestamp_enabled;
