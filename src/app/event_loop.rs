@@ -441,7 +441,7 @@ impl EventLoop {
     /// Writes a client's pending output; registers for writable events if the socket is full,
     /// closes the client if it asked to be closed after its reply.
     fn write_or_register(&mut self, srv: &mut Server, slot: usize) {
-        if crate::persist::aof::has_pending(&mut srv.data)
+        if crate::persist::aof::has_pending(&srv.data)
             && crate::persist::aof::flush(&mut srv.data, false).is_err()
         {
             crate::app::shutdown::exit_on_aof_fatal(&srv.data);

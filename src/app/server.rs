@@ -124,11 +124,6 @@ impl Server {
         self.ctx().paused(now_ms)
     }
 
-    /// Ends a CLIENT PAUSE and queues the held clients for processing.
-    pub fn end_pause(&mut self) {
-        self.ctx().end_pause();
-    }
-
     /// Effective hz for this tick (dynamic-hz raises it with many clients, as Redis does).
     pub fn effective_hz(&self) -> i64 {
         let mut hz = self.data.config.hz.clamp(1, 500);
@@ -149,11 +144,6 @@ impl Server {
         for db in self.data.dbs.iter_mut() {
             db.set_fork_active(active);
         }
-    }
-
-    /// Publishes a keyspace notification (`Ctx::notify`).
-    pub fn notify(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
-        self.ctx().notify(class, event, key, db);
     }
 
     /// Forgets a client that is going away: subscriptions, watched keys, MONITOR.

@@ -245,8 +245,7 @@ pub fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let now = base::unix_time();
     // The caller's line shows this command as running.
     let keep = |x: &Session| {
-        !type_filter.is_some_and(|k| x.kind != k)
-            && !ids.as_ref().is_some_and(|v| !v.contains(&x.id))
+        type_filter.is_none_or(|k| x.kind == k) && ids.as_ref().is_none_or(|v| v.contains(&x.id))
     };
     let out = srv.server.client_list(c, now, &keep);
     c.add_verbatim(out.as_bytes());

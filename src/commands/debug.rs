@@ -136,7 +136,7 @@ pub fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             for db in srv.data.dbs.iter_mut() {
                 db.clear();
             }
-            let path = crate::persist::snapshot::rdb_path(&mut *srv.data);
+            let path = crate::persist::snapshot::rdb_path(&*srv.data);
             match crate::persist::rdb_io::load_file(&mut *srv.data, &path) {
                 Ok(_) => {
                     log!(Level::Notice, "DB reloaded by DEBUG RELOAD");

@@ -269,14 +269,14 @@ fn info_persistence(srv: &mut Ctx<'_>, out: &mut String) {
     line(out, "rdb_last_load_keys_loaded", p.rdb_last_load_keys_loaded);
     line(out, "rdb_bgsave_child_pid", p.rdb_child_pid().unwrap_or(-1));
     let mut aof_fields = Vec::new();
-    crate::persist::aof::info_fields(&mut *srv.data, &mut aof_fields);
+    crate::persist::aof::info_fields(&*srv.data, &mut aof_fields);
     for (k, v) in &aof_fields {
         line(out, k, v);
     }
     line(out, "module_fork_in_progress", 0);
     line(out, "module_fork_last_cow_size", 0);
     let mut aof_fields = Vec::new();
-    crate::persist::aof::info_enabled_fields(&mut *srv.data, &mut aof_fields);
+    crate::persist::aof::info_enabled_fields(&*srv.data, &mut aof_fields);
     for (k, v) in &aof_fields {
         line(out, k, v);
     }

@@ -484,10 +484,10 @@ pub fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
     // A failed background save, or a failed AOF write, stops writes (and PING, as Redis)
     // until persistence works again.
     if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0 {
-        let denied = if crate::persist::snapshot::writes_denied(&mut *srv.data) {
+        let denied = if crate::persist::snapshot::writes_denied(&*srv.data) {
             Some(err::MISCONF_RDB)
         } else {
-            crate::persist::aof::writes_denied(&mut *srv.data)
+            crate::persist::aof::writes_denied(&*srv.data)
                 .map(|text| CmdError::owned("MISCONF", text))
         };
         if let Some(e) = denied {

@@ -49,7 +49,7 @@ pub fn bgsave(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 /// BGREWRITEAOF: with a child already running the rewrite is scheduled, as Redis does.
 pub fn bgrewriteaof(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     use crate::persist::aof;
-    if aof::rewrite_in_progress(&mut *srv.data) {
+    if aof::rewrite_in_progress(&*srv.data) {
         c.add_err("Background append only file rewriting already in progress");
     } else if srv.data.persist.child.is_some() || c.in_exec {
         srv.data.aof.rewrite_scheduled = true;
