@@ -10,8 +10,8 @@ pub mod fork;
 pub mod net;
 pub mod persist;
 
-pub use app::startup::pidfile_path;
+pub(crate) use app::startup::pidfile_path;
 /// The version tine reports as `redis_version` (clients decide features by it) ...
-pub use tine_core::REDIS_VERSION;
+pub(crate) use tine_core::REDIS_VERSION;
 /// ... and its own.
-pub const TINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const TINE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -14,13 +14,13 @@ use crate::engine::session::Session;
 use crate::net::connection::{Connection, Stream};
 
 /// A connected client: connection and session.
-pub struct Client {
-    pub conn: Connection,
-    pub session: Session,
+pub(crate) struct Client {
+    pub(crate) conn: Connection,
+    pub(crate) session: Session,
 }
 
 impl Client {
-    pub fn new(
+    pub(crate) fn new(
         id: u64,
         slot: usize,
         stream: Stream,
@@ -33,18 +33,18 @@ impl Client {
         Client { conn, session }
     }
 
-    pub fn has_pending_output(&self) -> bool {
+    pub(crate) fn has_pending_output(&self) -> bool {
         self.conn.opos < self.session.obuf.len()
     }
 
     /// Bytes of output not yet written.
-    pub fn pending_output(&self) -> usize {
+    pub(crate) fn pending_output(&self) -> usize {
         self.session.obuf.len() - self.conn.opos
     }
 
     /// Writes pending output until the socket would block. Returns Ok(true) when everything
     /// was written.
-    pub fn flush(&mut self) -> io::Result<bool> {
+    pub(crate) fn flush(&mut self) -> io::Result<bool> {
         self.conn.flush(&mut self.session.obuf)
     }
 }

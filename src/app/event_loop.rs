@@ -43,7 +43,7 @@ const READ_CHUNK: usize = 16 * 1024;
 const READ_BUDGET: usize = 1024 * 1024;
 
 /// The event loop and what it owns.
-pub struct EventLoop {
+pub(crate) struct EventLoop {
     poll: Poll,
     listeners: Listeners,
     signals: Signals,
@@ -57,7 +57,7 @@ pub struct EventLoop {
 
 impl EventLoop {
     /// Binds the configured addresses and sets up signal delivery.
-    pub fn new(srv: &mut Server) -> io::Result<EventLoop> {
+    pub(crate) fn new(srv: &mut Server) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let listeners = Listeners::bind(&listen_spec(&srv.data.config), poll.registry())?;
         srv.data.tcp_port = listeners.port;
@@ -75,7 +75,7 @@ impl EventLoop {
     }
 
     /// Runs until a shutdown completes.
-    pub fn run(&mut self, srv: &mut Server) {
+    pub(crate) fn run(&mut self, srv: &mut Server) {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now();
         loop {
@@ -500,7 +500,7 @@ impl EventLoop {
     }
 
     /// Removes a client: deregisters and closes its socket, forgets it everywhere.
-    pub fn close_client(&mut self, srv: &mut Server, slot: usize) {
+    pub(crate) fn close_client(&mut self, srv: &mut Server, slot: usize) {
         let Some(mut c) = srv.remove_client(slot) else {
             return;
         };

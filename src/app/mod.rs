@@ -8,10 +8,10 @@
 //! `aof_replay`: the AOF loader's executor).
 
 pub(crate) mod aof_replay;
-pub mod client;
-pub mod config_effects;
-pub mod event_loop;
-pub mod server;
+pub(crate) mod client;
+pub(crate) mod config_effects;
+pub(crate) mod event_loop;
+pub(crate) mod server;
 mod server_ops;
-pub mod shutdown;
+pub(crate) mod shutdown;
 pub mod startup;

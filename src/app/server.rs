@@ -7,9 +7,7 @@
 //! to the event loop.
 
 use crate::app::client::{Client, ConnFigures};
-pub use crate::commands::data::{
-    Data, PauseKind, ShutdownRequest, SlowLogEntry, Stats, random_hex,
-};
+pub(crate) use crate::commands::data::{Data, PauseKind, ShutdownRequest};
 use crate::config::Config;
 
 /// The clients (connection and session, `app::client::Client`), indexed by slot (the mio
@@ -18,7 +16,7 @@ use crate::config::Config;
 /// close are kept apart, in `Data::client_fds` (see `Server::add_client`), so that persistence
 /// finds them in the data half, the running client's included.
 #[derive(Default)]
-pub struct Clients {
+pub(crate) struct Clients {
     slots: Vec<Option<Box<Client>>>,
     free: Vec<usize>,
     count: usize,
@@ -29,61 +27,58 @@ pub struct Clients {
 
 impl Clients {
     /// Reserves a slot for a new client.
-    pub fn vacant_slot(&mut self) -> usize {
+    pub(crate) fn vacant_slot(&mut self) -> usize {
         self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.slots.len() - 1
         })
     }
-    pub fn insert(&mut self, c: Box<Client>) {
+    pub(crate) fn insert(&mut self, c: Box<Client>) {
         let slot = c.session.slot;
         debug_assert!(self.slots[slot].is_none());
         self.slots[slot] = Some(c);
         self.count += 1;
     }
     /// Removes a client for good, freeing its slot.
-    pub fn remove(&mut self, slot: usize) -> Option<Box<Client>> {
+    pub(crate) fn remove(&mut self, slot: usize) -> Option<Box<Client>> {
         let c = self.slots.get_mut(slot)?.take()?;
         self.free.push(slot);
         self.count -= 1;
         Some(c)
     }
     /// Takes a client out to run its commands; `put_back` returns it.
-    pub fn take(&mut self, slot: usize) -> Option<Box<Client>> {
+    pub(crate) fn take(&mut self, slot: usize) -> Option<Box<Client>> {
         self.slots.get_mut(slot)?.take()
     }
-    pub fn put_back(&mut self, c: Box<Client>) {
+    pub(crate) fn put_back(&mut self, c: Box<Client>) {
         let slot = c.session.slot;
         self.slots[slot] = Some(c);
     }
-    pub fn get_mut(&mut self, slot: usize) -> Option<&mut Client> {
+    pub(crate) fn get_mut(&mut self, slot: usize) -> Option<&mut Client> {
         self.slots.get_mut(slot)?.as_deref_mut()
     }
     /// Connected clients, the one currently taken out included.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.count
     }
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
     /// The clients in their slots (not the one taken out).
-    pub fn iter(&self) -> impl Iterator<Item = &Client> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Client> {
         self.slots.iter().filter_map(|s| s.as_deref())
     }
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Client> {
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Client> {
         self.slots.iter_mut().filter_map(|s| s.as_deref_mut())
     }
 }
 
 /// The whole server state.
-pub struct Server {
+pub(crate) struct Server {
     /// The data path: what commands change (`commands::Data`).
-    pub data: Data,
-    pub clients: Clients,
+    pub(crate) data: Data,
+    pub(crate) clients: Clients,
 }
 
 impl Server {
-    pub fn new(config: Config) -> Server {
+    pub(crate) fn new(config: Config) -> Server {
         tine_core::types::access::update(
             tine_core::base::mstime(),
             config.maxmemory_policy.is_lfu(),
@@ -95,13 +90,13 @@ impl Server {
 
     /// Adds a connected client to the table, and its socket to those a fork child closes
     /// (`Data::client_fds`).
-    pub fn add_client(&mut self, c: Box<Client>) {
+    pub(crate) fn add_client(&mut self, c: Box<Client>) {
         self.data.client_fds.push((c.session.slot, c.conn.stream.raw_fd()));
         self.clients.insert(c);
     }
 
     /// Removes a client for good (see `Clients::remove`), and its socket from `client_fds`.
-    pub fn remove_client(&mut self, slot: usize) -> Option<Box<Client>> {
+    pub(crate) fn remove_client(&mut self, slot: usize) -> Option<Box<Client>> {
         let c = self.clients.remove(slot)?;
         self.data.client_fds.retain(|&(s, _)| s != slot);
         Some(c)
@@ -115,17 +110,17 @@ impl Server {
     }
 
     /// Marks a client as having output to write before the next poll.
-    pub fn note_pending_write(&mut self, slot: usize) {
+    pub(crate) fn note_pending_write(&mut self, slot: usize) {
         self.data.pending_writes.push(slot);
     }
 
     /// True when commands that may write are held by CLIENT PAUSE (`Ctx::paused`).
-    pub fn paused(&mut self, now_ms: i64) -> Option<PauseKind> {
+    pub(crate) fn paused(&mut self, now_ms: i64) -> Option<PauseKind> {
         self.ctx().paused(now_ms)
     }
 
     /// Effective hz for this tick (dynamic-hz raises it with many clients, as Redis does).
-    pub fn effective_hz(&self) -> i64 {
+    pub(crate) fn effective_hz(&self) -> i64 {
         let mut hz = self.data.config.hz.clamp(1, 500);
         if self.data.config.dynamic_hz {
             let mut clients = self.clients.len() as i64;
@@ -138,27 +133,14 @@ impl Server {
         hz
     }
 
-    /// Tells the keyspace whether a fork child exists: while one does, tables do not resize
-    /// all at once (copy-on-write discipline).
-    pub fn set_fork_active(&mut self, active: bool) {
-        for db in self.data.dbs.iter_mut() {
-            db.set_fork_active(active);
-        }
-    }
-
     /// Forgets a client that is going away: subscriptions, watched keys, MONITOR.
-    pub fn forget_client(&mut self, c: &mut Client) {
+    pub(crate) fn forget_client(&mut self, c: &mut Client) {
         self.ctx().forget_session(&mut c.session);
-    }
-
-    /// Total keys in all databases.
-    pub fn total_keys(&self) -> usize {
-        self.data.dbs.iter().map(|d| d.len()).sum()
     }
 }
 
 /// Server housekeeping on every cron tick: memory peak, hz, incremental rehashing.
-pub fn cron(srv: &mut Server, now_ms: i64) {
+pub(crate) fn cron(srv: &mut Server, now_ms: i64) {
     srv.data.now_ms = now_ms;
     tine_core::types::access::update(
         now_ms,

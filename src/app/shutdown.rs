@@ -12,7 +12,7 @@ use tine_core::log::Level;
 
 impl ShutdownRequest {
     /// The request a signal makes, from `shutdown-on-sigterm` / `shutdown-on-sigint`.
-    pub fn from_directive(value: &str) -> ShutdownRequest {
+    pub(crate) fn from_directive(value: &str) -> ShutdownRequest {
         let mut r = ShutdownRequest::default();
         for word in value.split_whitespace() {
             match word {
@@ -29,7 +29,7 @@ impl ShutdownRequest {
 
 /// Runs the shutdown sequence. Returns true when the server may exit; false when it must
 /// keep serving (a required save failed and FORCE was not given).
-pub fn prepare(data: &mut Data, req: ShutdownRequest) -> bool {
+pub(crate) fn prepare(data: &mut Data, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
     if crate::persist::aof::prepare_shutdown(data).is_err() {
         exit_on_aof_fatal(data);
@@ -73,7 +73,7 @@ pub(crate) fn exit_on_aof_fatal(data: &Data) -> ! {
 }
 
 /// Removes the pid file if we wrote one.
-pub fn remove_pidfile(data: &Data) {
+pub(crate) fn remove_pidfile(data: &Data) {
     let path = crate::pidfile_path(&data.config);
     if let Some(p) = path {
         log!(Level::Notice, "Removing the pid file.");

@@ -115,7 +115,7 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 /// The pid file in use: the configured one, or the default when daemonized.
-pub fn pidfile_path(config: &Config) -> Option<PathBuf> {
+pub(crate) fn pidfile_path(config: &Config) -> Option<PathBuf> {
     if !config.pidfile.is_empty() {
         Some(PathBuf::from(&config.pidfile))
     } else if config.daemonize {

@@ -10,7 +10,7 @@ use crate::engine::session::Session;
 use tine_core::log;
 use tine_core::log::Level;
 
-pub fn config_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn config_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| a.as_slice()).collect();
     let pairs = srv.data.config.get_matching(&patterns);
     c.add_map(pairs.len());
@@ -20,7 +20,7 @@ pub fn config_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     // Redis 7.0 answers an odd number of name/value arguments with a plain syntax error.
     if argv.len() % 2 != 0 {
         c.add_error(err::SYNTAX);
@@ -42,14 +42,14 @@ pub fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     srv.data.stats = Default::default();
     srv.data.cmd_stats = super::new_stats();
     srv.data.peak_memory = 0;
     c.add_ok();
 }
 
-pub fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let Some(path) = srv.data.config_file.clone() else {
         c.add_err("The server is running without a config file");
         return;
@@ -136,7 +136,10 @@ fn directive_lines(d: &config::Directive, value: &str) -> Vec<String> {
 
 /// Rewrites the config file to hold the running configuration, keeping comments and the lines
 /// tine does not own.
-pub fn rewrite_config_file(cfg: &config::Config, path: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn rewrite_config_file(
+    cfg: &config::Config,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
     let original = std::fs::read_to_string(path).ok();
     let defaults = config::Config::default();
     let mut desired = Vec::new();
@@ -149,7 +152,7 @@ pub fn rewrite_config_file(cfg: &config::Config, path: &std::path::Path) -> std:
     config::rewrite::write_atomically(path, &text)
 }
 
-pub fn config_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn config_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     reply_help(
         c,
         "CONFIG",

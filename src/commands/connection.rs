@@ -7,7 +7,7 @@ use crate::engine::session::{ClientKind, ReplyMode, Session};
 use tine_core::base::{self, parse_i64};
 use tine_core::protocol::Resp;
 
-pub fn ping(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn ping(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() > 2 {
         c.add_err("wrong number of arguments for 'ping' command");
         return;
@@ -25,17 +25,17 @@ pub fn ping(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn echo(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn echo(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_bulk(&argv[1]);
 }
 
-pub fn quit(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn quit(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_ok();
     c.close_after_reply = true;
 }
 
 /// RESET: back to a fresh connection's state, as Redis's clearClientConnectionState.
-pub fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.multi = None;
     crate::engine::pubsub::forget_client(srv, c);
     c.channels.clear();
@@ -71,7 +71,7 @@ fn check_auth(srv: &Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'s
     if user_ok && pass == required.as_bytes() { Ok(()) } else { Err(err::WRONGPASS) }
 }
 
-pub fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -94,7 +94,7 @@ pub fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn select(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn select(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(id) = parse_i64(&argv[1]) else {
         c.add_error(err::NOT_INTEGER);
         return;
@@ -108,7 +108,7 @@ pub fn select(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-pub fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut ver = None;
     let mut i = 1;
     if argv.len() >= 2 {
@@ -183,11 +183,11 @@ fn valid_client_name(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
-pub fn client_id(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_id(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_int(c.id as i64);
 }
 
-pub fn client_setname(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_setname(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if !valid_client_name(&argv[2]) {
         c.add_err("Client names cannot contain spaces, newlines or special characters.");
         return;
@@ -196,7 +196,7 @@ pub fn client_setname(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn client_getname(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_getname(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     if c.name.is_empty() {
         c.add_null();
     } else {
@@ -206,7 +206,7 @@ pub fn client_getname(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
 }
 
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]
-pub fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut type_filter = None;
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
@@ -251,7 +251,7 @@ pub fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_verbatim(out.as_bytes());
 }
 
-pub fn client_info(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_info(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let line = format!("{}\n", srv.server.client_info(c, base::unix_time()));
     c.add_verbatim(line.as_bytes());
 }
@@ -267,7 +267,7 @@ fn parse_kind(b: &[u8]) -> Option<ClientKind> {
 }
 
 /// CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes|no]
-pub fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     #[derive(Default)]
     struct Filter {
         id: Option<u64>,
@@ -360,7 +360,7 @@ pub fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]
-pub fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(ms) = parse_i64(&argv[2]) else {
         c.add_err("timeout is not an integer or out of range");
         return;
@@ -392,13 +392,13 @@ pub fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn client_unpause(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_unpause(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     srv.end_pause();
     c.add_ok();
 }
 
 /// CLIENT REPLY ON|OFF|SKIP
-pub fn client_reply(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_reply(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match base::lower(&argv[2]).as_str() {
         "on" => {
             c.reply_mode = ReplyMode::On;
@@ -414,7 +414,7 @@ pub fn client_reply(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn client_no_evict(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_no_evict(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match base::lower(&argv[2]).as_str() {
         "on" => {
             c.no_evict = true;
@@ -429,7 +429,7 @@ pub fn client_no_evict(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked and now is not.
-pub fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(id) = base::parse_i64(&argv[2]) else {
         return c.add_error(err::NOT_INTEGER);
     };
@@ -445,7 +445,7 @@ pub fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 
 /// Redis 7.0.15's text, without the client-side caching lines (TRACKING, TRACKINGINFO):
 /// tine does not have that yet.
-pub fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     super::reply_help_ending(
         c,
         "CLIENT",

@@ -59,7 +59,7 @@ pub(crate) trait ServerOps {
 }
 
 /// A handler's context (see the module doc).
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub(crate) data: &'a mut Data,
     pub(crate) server: &'a mut dyn ServerOps,
 }

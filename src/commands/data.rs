@@ -16,31 +16,31 @@ use tine_core::keyspace::Db;
 
 /// Counters behind INFO stats.
 #[derive(Default)]
-pub struct Stats {
-    pub total_connections_received: u64,
-    pub total_commands_processed: u64,
-    pub rejected_connections: u64,
-    pub total_net_input_bytes: u64,
-    pub total_net_output_bytes: u64,
-    pub expired_keys: u64,
-    pub evicted_keys: u64,
-    pub keyspace_hits: u64,
-    pub keyspace_misses: u64,
-    pub total_error_replies: u64,
-    pub unexpected_error_replies: u64,
-    pub total_reads_processed: u64,
-    pub total_writes_processed: u64,
+pub(crate) struct Stats {
+    pub(crate) total_connections_received: u64,
+    pub(crate) total_commands_processed: u64,
+    pub(crate) rejected_connections: u64,
+    pub(crate) total_net_input_bytes: u64,
+    pub(crate) total_net_output_bytes: u64,
+    pub(crate) expired_keys: u64,
+    pub(crate) evicted_keys: u64,
+    pub(crate) keyspace_hits: u64,
+    pub(crate) keyspace_misses: u64,
+    pub(crate) total_error_replies: u64,
+    pub(crate) unexpected_error_replies: u64,
+    pub(crate) total_reads_processed: u64,
+    pub(crate) total_writes_processed: u64,
     /// Error code -> count, for INFO errorstats.
-    pub errors: HashMap<String, u64>,
+    pub(crate) errors: HashMap<String, u64>,
     /// Samples for instantaneous_ops_per_sec and the kbps figures: (ms, commands, in, out).
-    pub ops_samples: [(i64, u64, u64, u64); 16],
-    pub ops_sample_idx: usize,
-    pub last_sample: (i64, u64, u64, u64),
+    pub(crate) ops_samples: [(i64, u64, u64, u64); 16],
+    pub(crate) ops_sample_idx: usize,
+    pub(crate) last_sample: (i64, u64, u64, u64),
 }
 
 impl Stats {
     /// A read lookup's outcome: keyspace_hits or keyspace_misses.
-    pub fn count_lookup(&mut self, found: bool) {
+    pub(crate) fn count_lookup(&mut self, found: bool) {
         if found {
             self.keyspace_hits += 1;
         } else {
@@ -49,7 +49,7 @@ impl Stats {
     }
 
     /// Records a sample every 100 ms, as Redis's trackInstantaneousMetric.
-    pub fn sample(&mut self, now_ms: i64) {
+    pub(crate) fn sample(&mut self, now_ms: i64) {
         let (t0, c0, i0, o0) = self.last_sample;
         if now_ms - t0 < 100 {
             return;
@@ -72,7 +72,7 @@ impl Stats {
     }
 
     /// Mean of the samples: (ops/s, input bytes/s, output bytes/s).
-    pub fn instantaneous(&self) -> (u64, u64, u64) {
+    pub(crate) fn instantaneous(&self) -> (u64, u64, u64) {
         let n = self.ops_sample_idx.clamp(1, 16) as u64;
         let taken = &self.ops_samples[..self.ops_sample_idx.min(16)];
         let sum = taken.iter().fold((0, 0, 0), |a, s| (a.0 + s.1, a.1 + s.2, a.2 + s.3));
@@ -81,18 +81,18 @@ impl Stats {
 }
 
 /// An entry of the slow log.
-pub struct SlowLogEntry {
-    pub id: u64,
-    pub time: i64,
-    pub duration_us: i64,
-    pub argv: Vec<Vec<u8>>,
-    pub peer: String,
-    pub name: Vec<u8>,
+pub(crate) struct SlowLogEntry {
+    pub(crate) id: u64,
+    pub(crate) time: i64,
+    pub(crate) duration_us: i64,
+    pub(crate) argv: Vec<Vec<u8>>,
+    pub(crate) peer: String,
+    pub(crate) name: Vec<u8>,
 }
 
 /// CLIENT PAUSE state.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum PauseKind {
+pub(crate) enum PauseKind {
     /// Only commands that may write are held.
     Write,
     All,
@@ -100,81 +100,80 @@ pub enum PauseKind {
 
 /// How SHUTDOWN / SIGTERM asked the server to stop.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ShutdownRequest {
-    pub nosave: bool,
-    pub save: bool,
-    pub now: bool,
-    pub force: bool,
+pub(crate) struct ShutdownRequest {
+    pub(crate) nosave: bool,
+    pub(crate) save: bool,
+    pub(crate) now: bool,
+    pub(crate) force: bool,
 }
 
 /// The data path's state (see the module doc).
-pub struct Data {
-    pub config: Config,
-    pub dbs: Vec<Db>,
-    pub stats: Stats,
-    pub cmd_stats: Vec<CommandStats>,
+pub(crate) struct Data {
+    pub(crate) config: Config,
+    pub(crate) dbs: Vec<Db>,
+    pub(crate) stats: Stats,
+    pub(crate) cmd_stats: Vec<CommandStats>,
     /// Changes since the last successful save.
-    pub dirty: u64,
+    pub(crate) dirty: u64,
     /// Channels and patterns clients subscribe to.
-    pub pubsub: crate::engine::pubsub::PubSub,
+    pub(crate) pubsub: crate::engine::pubsub::PubSub,
     /// `notify-keyspace-events` parsed (0: off).
-    pub notify_flags: u32,
+    pub(crate) notify_flags: u32,
     /// Keys WATCHed by all clients (0 lets commands skip the touched-key collection).
-    pub watched_keys: usize,
+    pub(crate) watched_keys: usize,
     /// The startup load in progress, if any (clients get -LOADING meanwhile).
-    pub loading: Option<crate::persist::rdb_io::Loading>,
+    pub(crate) loading: Option<crate::persist::rdb_io::Loading>,
     /// Eviction candidates kept between rounds (see `evict`).
-    pub eviction_pool: crate::engine::evict::EvictionPool,
+    pub(crate) eviction_pool: crate::engine::evict::EvictionPool,
     /// The time the running command started, in ms: one clock reading per command, so a
     /// command sees one consistent "now" (Redis's cmd_time_snapshot).
-    pub now_ms: i64,
+    pub(crate) now_ms: i64,
     /// Clients blocked on keys (BLPOP and friends): queues, deadlines, count.
-    pub blocking: crate::engine::blocking::Blocking,
+    pub(crate) blocking: crate::engine::blocking::Blocking,
     /// The propagation feed's state for the running command (`crate::engine::feed`).
-    pub prop: crate::engine::feed::Feed,
+    pub(crate) prop: crate::engine::feed::Feed,
     /// The append-only file (`crate::persist::aof`).
-    pub aof: crate::persist::aof::AofState,
+    pub(crate) aof: crate::persist::aof::AofState,
     /// True while replaying the AOF: `now_ms` stays as the loader set it, so nothing expires
     /// during the replay (Redis expires nothing while loading).
-    pub clock_frozen: bool,
-    pub config_file: Option<std::path::PathBuf>,
-    pub executable: String,
-    pub next_client_id: u64,
-    pub slowlog: std::collections::VecDeque<SlowLogEntry>,
-    pub slowlog_next_id: u64,
+    pub(crate) clock_frozen: bool,
+    pub(crate) config_file: Option<std::path::PathBuf>,
+    pub(crate) executable: String,
+    pub(crate) next_client_id: u64,
+    pub(crate) slowlog: std::collections::VecDeque<SlowLogEntry>,
+    pub(crate) slowlog_next_id: u64,
     /// Slots of clients in MONITOR mode.
-    pub monitors: Vec<usize>,
+    pub(crate) monitors: Vec<usize>,
     /// Slots of clients with output to write before the next poll.
-    pub pending_writes: Vec<usize>,
+    pub(crate) pending_writes: Vec<usize>,
     /// Slots of clients whose buffered input must be processed again (after a pause ends,
     /// or when a read was cut short for fairness).
-    pub pending_input: Vec<usize>,
-    pub pause: Option<(PauseKind, i64)>,
-    pub shutdown: Option<ShutdownRequest>,
+    pub(crate) pending_input: Vec<usize>,
+    pub(crate) pause: Option<(PauseKind, i64)>,
+    pub(crate) shutdown: Option<ShutdownRequest>,
     /// A SHUTDOWN command completed its preparation: the event loop returns.
-    pub exit_requested: bool,
-    pub lastsave: i64,
-    pub start_time: std::time::Instant,
-    pub start_unix: i64,
-    pub run_id: String,
-    pub hz: i64,
-    pub cronloops: u64,
+    pub(crate) exit_requested: bool,
+    pub(crate) lastsave: i64,
+    pub(crate) start_time: std::time::Instant,
+    pub(crate) run_id: String,
+    pub(crate) hz: i64,
+    pub(crate) cronloops: u64,
     /// The listening port actually bound (for INFO and the log).
-    pub tcp_port: u16,
-    pub debug_active_expire: bool,
+    pub(crate) tcp_port: u16,
+    pub(crate) debug_active_expire: bool,
     /// Peak of used_memory.
-    pub peak_memory: u64,
+    pub(crate) peak_memory: u64,
     /// Largest recent query and output buffers, for INFO clients.
-    pub recent_max_input: usize,
-    pub recent_max_output: usize,
+    pub(crate) recent_max_input: usize,
+    pub(crate) recent_max_output: usize,
     /// Set when CONFIG SET changed bind/port: the event loop rebinds.
-    pub rebind_requested: bool,
+    pub(crate) rebind_requested: bool,
     /// Listening sockets' descriptors (a fork child closes them first thing).
-    pub listener_fds: Vec<i32>,
+    pub(crate) listener_fds: Vec<i32>,
     /// LATENCY's samples (`latency-monitor-threshold`).
-    pub latency: crate::engine::latency::LatencyMonitor,
+    pub(crate) latency: crate::engine::latency::LatencyMonitor,
     /// Snapshot and child-process state.
-    pub persist: crate::persist::snapshot::PersistState<Data>,
+    pub(crate) persist: crate::persist::snapshot::PersistState<Data>,
     /// The sockets of connected clients by slot, which a fork child closes (the client table
     /// itself is the top layer's).
     pub(crate) client_fds: Vec<(usize, std::os::fd::RawFd)>,
@@ -218,7 +217,6 @@ impl Data {
             exit_requested: false,
             lastsave: now,
             start_time: std::time::Instant::now(),
-            start_unix: now,
             run_id: random_hex(40),
             cronloops: 0,
             tcp_port: 0,
@@ -236,7 +234,7 @@ impl Data {
 }
 
 /// Random lowercase hex, for run ids and replication ids.
-pub fn random_hex(len: usize) -> String {
+pub(crate) fn random_hex(len: usize) -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     (0..len).map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap()).collect()
@@ -260,10 +258,6 @@ impl crate::persist::PersistHost for Data {
 
     fn config(&self) -> &Config {
         &self.config
-    }
-
-    fn dbs(&self) -> &[Db] {
-        &self.dbs
     }
 
     fn persist_state(&self) -> &crate::persist::snapshot::PersistState<Self> {

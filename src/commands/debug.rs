@@ -11,17 +11,17 @@ use tine_core::log::Level;
 use tine_core::types::digest;
 
 /// Redis's words for a DEBUG refused by `enable-debug-command`.
-pub const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+pub(crate) const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
 /// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
-pub fn debug_allowed(srv: &Ctx<'_>, c: &Session) -> bool {
+pub(crate) fn debug_allowed(srv: &Ctx<'_>, c: &Session) -> bool {
     srv.data
         .config
         .enable_debug_command
         .allows(c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()))
 }
 
-pub fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let sub = base::lower(&argv[1]);
     match sub.as_str() {
         "help" => reply_help(

@@ -8,15 +8,15 @@ use tine_core::base::{self, parse_i64};
 use tine_core::rdb::RdbError;
 use tine_core::rdb::dump::{dump_payload, restore_payload};
 
-pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
-pub const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
-pub const BAD_DATA: &str = "ERR Bad data format";
-pub const BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
-pub const BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
-pub const BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+pub(crate) const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub(crate) const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub(crate) const BAD_DATA: &str = "ERR Bad data format";
+pub(crate) const BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub(crate) const BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+pub(crate) const BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
 
 /// DUMP key
-pub fn dump(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn dump(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let compression = srv.data.config.rdbcompression;
     match srv.lookup_read(c.db, &argv[1]) {
         None => c.add_null(),
@@ -28,7 +28,7 @@ pub fn dump(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
-pub fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut replace = false;
     let mut absttl = false;
     let mut idle: Option<i64> = None;

@@ -94,19 +94,19 @@ fn hset_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, name: &str) -> 
     Some(created)
 }
 
-pub fn hset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Some(n) = hset_generic(srv, c, argv, "hset") {
         c.add_int(n);
     }
 }
 
-pub fn hmset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hmset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if hset_generic(srv, c, argv, "hmset").is_some() {
         c.add_ok();
     }
 }
 
-pub fn hsetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hsetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let lim = limits(srv);
     let (field, value) = (&argv[2], &argv[3]);
     let set = with_hash_or_create(srv, c, &argv[1], |h| {
@@ -129,13 +129,13 @@ fn add_value(c: &mut Session, v: Option<Entry<'_>>) {
     }
 }
 
-pub fn hget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         add_value(c, h.and_then(|h| h.get(&argv[2])));
     }
 }
 
-pub fn hmget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hmget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_array(argv.len() - 2);
         for f in &argv[2..] {
@@ -144,7 +144,7 @@ pub fn hmget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let key = &argv[1];
     let deleted = match write_hash(srv, c, key) {
         Err(()) => return,
@@ -169,19 +169,19 @@ pub fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(deleted);
 }
 
-pub fn hlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_int(h.map_or(0, |h| h.len()) as i64);
     }
 }
 
-pub fn hexists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hexists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_int(h.is_some_and(|h| h.contains(&argv[2])) as i64);
     }
 }
 
-pub fn hstrlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hstrlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         let len = h.and_then(|h| h.get(&argv[2])).map_or(0, |v| v.str_len());
         c.add_int(len as i64);
@@ -219,15 +219,15 @@ fn reply_all(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], part: Part) {
     }
 }
 
-pub fn hgetall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hgetall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     reply_all(srv, c, &argv[1], Part::Both);
 }
 
-pub fn hkeys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hkeys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     reply_all(srv, c, &argv[1], Part::Fields);
 }
 
-pub fn hvals(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hvals(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     reply_all(srv, c, &argv[1], Part::Values);
 }
 
@@ -250,7 +250,7 @@ fn store_value(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], field: &[u8], val
     srv.data.dirty += 1;
 }
 
-pub fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (key, field) = (&argv[1], &argv[2]);
     let Some(by) = parse_i64(&argv[3]) else {
         c.add_error(err::NOT_INTEGER);
@@ -279,7 +279,7 @@ pub fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 
 /// HINCRBYFLOAT computes in f64, where Redis uses `long double`: results needing more than
 /// f64's precision or range can differ (see `base::format_human_float`).
-pub fn hincrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hincrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (key, field) = (&argv[1], &argv[2]);
     let Some(by) = parse_f64(&argv[3]) else {
         c.add_error(err::NOT_FLOAT);
@@ -338,7 +338,7 @@ fn reply_random_pairs<'a>(
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]
-pub fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut rng = rand::thread_rng();
     if argv.len() == 2 {
         match read_hash(srv, c, &argv[1]) {
@@ -404,7 +404,7 @@ pub fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
-pub fn hscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
         return;
     };

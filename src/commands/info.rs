@@ -23,13 +23,13 @@ const DEFAULT_SECTIONS: &[&str] = &[
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// INFO [section ...]
-pub fn info(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn info(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let text = info_text(srv, Some(c), &argv[1..]);
     c.add_verbatim(text.as_bytes());
 }
 
 /// Builds the INFO text for the requested sections ("default", "all", "everything" or names).
-pub fn info_text(srv: &mut Ctx<'_>, c: Option<&Session>, args: &[Vec<u8>]) -> String {
+pub(crate) fn info_text(srv: &mut Ctx<'_>, c: Option<&Session>, args: &[Vec<u8>]) -> String {
     let mut wanted: Vec<String> = Vec::new();
     if args.is_empty() {
         wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));

@@ -52,7 +52,7 @@ fn reply_command_info(c: &mut Session, r: &super::Resolved) {
 }
 
 /// COMMAND with no subcommand: every command's info.
-pub fn command(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn command(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let reg = registry();
     let tops: Vec<_> = reg.top_level().collect();
     c.add_array(tops.len());
@@ -61,11 +61,11 @@ pub fn command(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     }
 }
 
-pub fn command_count(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn command_count(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_int(registry().top_level().count() as i64);
 }
 
-pub fn command_info(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn command_info(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let reg = registry();
     if argv.len() == 2 {
         return command(_srv, c, argv);
@@ -79,7 +79,7 @@ pub fn command_info(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let reg = registry();
     let mut names: Vec<&str> = reg.all.iter().map(|r| r.full_name.as_str()).collect();
     if argv.len() == 5 && base::lower(&argv[2]) == "filterby" {
@@ -111,7 +111,7 @@ pub fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn command_docs(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn command_docs(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let reg = registry();
     let list: Vec<&super::Resolved> = if argv.len() == 2 {
         reg.top_level().collect()
@@ -131,7 +131,7 @@ pub fn command_docs(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn command_getkeys(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn command_getkeys(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let reg = registry();
     let args = &argv[2..];
     let Some(r) = reg.lookup(&args[0]) else {
@@ -155,7 +155,7 @@ pub fn command_getkeys(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn command_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn command_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     reply_help(
         c,
         "COMMAND",
@@ -182,7 +182,7 @@ pub fn command_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
 
 /// MEMORY USAGE key [SAMPLES count]: the key's estimated bytes (`db::memory`), nil when it
 /// does not exist. Nested values are sampled `count` times (default 5, 0 = all).
-pub fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut samples = 5usize;
     let mut opts = argv[3..].chunks(2);
     for opt in &mut opts {
@@ -204,7 +204,7 @@ pub fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     reply_help_ending(
         c,
         "MEMORY",
@@ -218,7 +218,7 @@ pub fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
 }
 
 /// LATENCY LATEST: for every event, its latest sample's time and latency and its maximum.
-pub fn latency_latest(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn latency_latest(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let rows: Vec<_> = srv.data.latency.events().map(|(e, s)| (e, s.latest(), s.max)).collect();
     c.add_array(rows.len());
     for (event, latest, max) in rows {
@@ -231,7 +231,7 @@ pub fn latency_latest(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
 }
 
 /// LATENCY HISTORY event: its samples, oldest first, as [time, latency] pairs.
-pub fn latency_history(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn latency_history(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let samples: Vec<_> =
         srv.data.latency.series(&argv[2]).map(|s| s.history().collect()).unwrap_or_default();
     c.add_array(samples.len());
@@ -243,13 +243,13 @@ pub fn latency_history(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// LATENCY RESET [event ...]: forgets those events (all without arguments); how many it forgot.
-pub fn latency_reset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn latency_reset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let n = srv.data.latency.reset(&argv[2..]);
     c.add_int(n as i64);
 }
 
 /// Redis 7.0.15's text, without DOCTOR, GRAPH and HISTOGRAM, which tine does not have.
-pub fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     reply_help_ending(
         c,
         "LATENCY",
@@ -266,7 +266,7 @@ pub fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     );
 }
 
-pub fn slowlog_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn slowlog_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let count = match argv.get(2) {
         None => 10,
         Some(a) => match parse_i64(a) {
@@ -299,16 +299,16 @@ pub fn slowlog_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn slowlog_len(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn slowlog_len(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_int(srv.data.slowlog.len() as i64);
 }
 
-pub fn slowlog_reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn slowlog_reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     srv.data.slowlog.clear();
     c.add_ok();
 }
 
-pub fn slowlog_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn slowlog_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     reply_help(
         c,
         "SLOWLOG",
@@ -326,7 +326,7 @@ pub fn slowlog_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     );
 }
 
-pub fn monitor(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn monitor(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     if c.monitor {
         return;
     }

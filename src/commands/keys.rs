@@ -8,7 +8,7 @@ use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_i64};
 use tine_core::keyspace::Value;
 
-pub fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut n = 0;
     for key in &argv[1..] {
         if srv.expire_if_needed(c.db, key) {
@@ -23,7 +23,7 @@ pub fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(n);
 }
 
-pub fn exists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn exists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut n = 0;
     for key in &argv[1..] {
         if srv.lookup_read_notouch(c.db, key, true).is_some() {
@@ -33,16 +33,16 @@ pub fn exists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(n);
 }
 
-pub fn touch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn touch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     exists(srv, c, argv)
 }
 
-pub fn type_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn type_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let t = srv.lookup_read_notouch(c.db, &argv[1], true).map(|v| v.type_name()).unwrap_or("none");
     c.add_simple(t);
 }
 
-pub fn keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let pattern = &argv[1];
     let all = pattern.as_slice() == b"*";
     let now = srv.data.now_ms;
@@ -59,7 +59,7 @@ pub fn keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 /// Parses a SCAN cursor as Redis's `parseScanCursorOrReply` does with `strtoul`: optional
 /// '+' or '-' (which negates modulo 2^64, so "-1" is the largest cursor), decimal digits, the
 /// whole argument consumed ("" is cursor 0), no leading space, no overflow.
-pub fn parse_cursor(c: &mut Session, arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(c: &mut Session, arg: &[u8]) -> Option<u64> {
     match strtoul_cursor(arg) {
         Some(v) => Some(v),
         None => {
@@ -107,7 +107,7 @@ mod cursor_tests {
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-pub fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(mut cursor) = parse_cursor(c, &argv[1]) else {
         return;
     };
@@ -175,7 +175,7 @@ pub fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_bulk_array(found.iter());
 }
 
-pub fn randomkey(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn randomkey(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     // A few tries to skip expired keys, as Redis's dbRandomKey: each one found is deleted,
     // counted and announced ("expired").
     for _ in 0..100 {
@@ -228,11 +228,11 @@ fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) {
     }
 }
 
-pub fn rename(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn rename(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     rename_generic(srv, c, argv, false);
 }
 
-pub fn renamenx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn renamenx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     rename_generic(srv, c, argv, true);
 }
 
@@ -309,16 +309,16 @@ fn expire_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit_ms: i64,
     c.add_int(1);
 }
 
-pub fn expire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn expire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     expire_generic(srv, c, argv, 1000, false);
 }
-pub fn pexpire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pexpire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     expire_generic(srv, c, argv, 1, false);
 }
-pub fn expireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn expireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     expire_generic(srv, c, argv, 1000, true);
 }
-pub fn pexpireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pexpireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     expire_generic(srv, c, argv, 1, true);
 }
 
@@ -335,20 +335,20 @@ fn ttl_generic(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], f: impl Fn(i64, i
     }
 }
 
-pub fn ttl(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn ttl(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     ttl_generic(srv, c, &argv[1], |t, now| ((t - now).max(0) + 500) / 1000);
 }
-pub fn pttl(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pttl(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     ttl_generic(srv, c, &argv[1], |t, now| (t - now).max(0));
 }
-pub fn expiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn expiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     ttl_generic(srv, c, &argv[1], |t, _| t / 1000);
 }
-pub fn pexpiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pexpiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     ttl_generic(srv, c, &argv[1], |t, _| t);
 }
 
-pub fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let now = srv.data.now_ms;
     let d = &mut srv.data.dbs[c.db];
     if d.get(&argv[1], now).is_some() && d.expire_of(&argv[1]).is_some() {
@@ -373,7 +373,7 @@ fn flush_mode_ok(c: &mut Session, argv: &Argv) -> bool {
     }
 }
 
-pub fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if !flush_mode_ok(c, argv) {
         return;
     }
@@ -382,7 +382,7 @@ pub fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if !flush_mode_ok(c, argv) {
         return;
     }
@@ -408,7 +408,7 @@ fn parse_db_index(srv: &Ctx<'_>, c: &mut Session, arg: &[u8]) -> Option<usize> {
     }
 }
 
-pub fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (Some(a), Some(b)) = (parse_i64(&argv[1]), parse_i64(&argv[2])) else {
         c.add_err("invalid first DB index");
         return;
@@ -428,7 +428,7 @@ pub fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn move_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn move_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(dst) = parse_db_index(srv, c, &argv[2]) else {
         return;
     };
@@ -454,7 +454,7 @@ pub fn move_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(1);
 }
 
-pub fn object_encoding(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn object_encoding(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match srv.lookup_read_notouch(c.db, &argv[2], false) {
         Some(v) => {
             let e = v.encoding();
@@ -464,7 +464,7 @@ pub fn object_encoding(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn object_refcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn object_refcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match srv.lookup_read_notouch(c.db, &argv[2], false) {
         // Redis shares small integers (refcount INT_MAX); tine never shares values.
         Some(_) => c.add_int(1),
@@ -472,7 +472,7 @@ pub fn object_refcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn object_idletime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn object_idletime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
         return c.add_null();
     }
@@ -483,7 +483,7 @@ pub fn object_idletime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int((tine_core::types::access::idle_ms(meta) / 1000) as i64);
 }
 
-pub fn object_freq(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn object_freq(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
         return c.add_null();
     }
@@ -494,7 +494,7 @@ pub fn object_freq(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(tine_core::types::access::lfu_decr_and_return(meta) as i64);
 }
 
-pub fn object_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn object_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     super::reply_help(
         c,
         "OBJECT",
@@ -517,7 +517,7 @@ pub fn object_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
 
 /// COPY source destination [DB destination-db] [REPLACE]. The value is deep-copied through
 /// the DUMP codec, which keeps its encoding as Redis's COPY does.
-pub fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut dst_db = c.db;
     let mut replace = false;
     let mut i = 3;

@@ -169,19 +169,19 @@ fn push_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End, only_
     c.add_int(len as i64);
 }
 
-pub fn lpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Head, false);
 }
 
-pub fn rpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn rpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Tail, false);
 }
 
-pub fn lpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Head, true);
 }
 
-pub fn rpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn rpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     push_generic(srv, c, argv, End::Tail, true);
 }
 
@@ -255,24 +255,24 @@ fn pop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) {
     popped(srv, db, key, n, emptied, end);
 }
 
-pub fn lpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     pop_generic(srv, c, argv, End::Head);
 }
 
-pub fn rpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn rpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     pop_generic(srv, c, argv, End::Tail);
 }
 
 // ----- reads -----
 
-pub fn llen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn llen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(l) = read_list(srv, c, &argv[1]) {
         let n = l.map_or(0, |l| l.len());
         c.add_int(n as i64);
     }
 }
 
-pub fn lindex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lindex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let l = match read_list(srv, c, &argv[1]) {
         Err(()) => return,
         Ok(None) => return c.add_null(),
@@ -306,7 +306,7 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     Some((start as usize, (stop - start + 1) as usize))
 }
 
-pub fn lrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(start) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -329,7 +329,7 @@ pub fn lrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let ele = &argv[2];
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
@@ -433,7 +433,7 @@ pub fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 
 // ----- edits -----
 
-pub fn lset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let l = match write_list(srv, c, &argv[1]) {
         Err(()) => return,
         Ok(None) => return c.add_error(err::NO_SUCH_KEY),
@@ -455,7 +455,7 @@ pub fn lset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn linsert(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn linsert(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let after = if argv[2].eq_ignore_ascii_case(b"after") {
         true
     } else if argv[2].eq_ignore_ascii_case(b"before") {
@@ -483,7 +483,7 @@ pub fn linsert(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(len as i64);
 }
 
-pub fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(count) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -539,7 +539,7 @@ pub fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(removed as i64);
 }
 
-pub fn ltrim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn ltrim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(start) = parse_int(c, &argv[2]) else {
         return;
     };
@@ -642,7 +642,7 @@ fn lmove_reply(srv: &mut Ctx<'_>, c: &mut Session, src: &[u8], dst: &[u8], from:
     }
 }
 
-pub fn lmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(from) = parse_end(c, &argv[3]) else {
         return;
     };
@@ -652,7 +652,7 @@ pub fn lmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     lmove_reply(srv, c, &argv[1], &argv[2], from, to);
 }
 
-pub fn rpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn rpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     lmove_reply(srv, c, &argv[1], &argv[2], End::Tail, End::Head);
 }
 
@@ -726,7 +726,7 @@ fn mpop_first(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>], end: End, co
     false
 }
 
-pub fn lmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(m) = parse_mpop(c, argv, 1) else {
         return;
     };
@@ -736,7 +736,7 @@ pub fn lmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(m) = parse_mpop(c, argv, 2) else {
         return;
     };
@@ -813,11 +813,11 @@ fn bpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) {
     blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BPOP);
 }
 
-pub fn blpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn blpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bpop_generic(srv, c, argv, End::Head);
 }
 
-pub fn brpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn brpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bpop_generic(srv, c, argv, End::Tail);
 }
 
@@ -877,7 +877,7 @@ fn bmove_generic(
     }
 }
 
-pub fn blmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn blmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(from) = parse_end(c, &argv[3]) else {
         return;
     };
@@ -887,7 +887,7 @@ pub fn blmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bmove_generic(srv, c, argv, from, to, &argv[5]);
 }
 
-pub fn brpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn brpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bmove_generic(srv, c, argv, End::Tail, End::Head, &argv[3]);
 }
 

@@ -12,35 +12,35 @@
 //! top layer implements, so no file here names the top layer. One file per family holds the
 //! handlers.
 
-pub mod config;
-pub mod connection;
+pub(crate) mod config;
+pub(crate) mod connection;
 pub(crate) mod ctx;
-pub mod data;
-pub mod debug;
-pub mod dump;
-pub mod hash;
-pub mod info;
-pub mod introspection;
-pub mod keys;
-pub mod list;
-pub mod multi;
-pub mod persist;
-pub mod pubsub;
-pub mod server;
-pub mod set;
-pub mod sort;
-pub mod strings;
-pub mod table;
-pub mod zset;
+pub(crate) mod data;
+pub(crate) mod debug;
+pub(crate) mod dump;
+pub(crate) mod hash;
+pub(crate) mod info;
+pub(crate) mod introspection;
+pub(crate) mod keys;
+pub(crate) mod list;
+pub(crate) mod multi;
+pub(crate) mod persist;
+pub(crate) mod pubsub;
+pub(crate) mod server;
+pub(crate) mod set;
+pub(crate) mod sort;
+pub(crate) mod strings;
+pub(crate) mod table;
+pub(crate) mod zset;
 
 /// Replies a HELP text: "<CMD> <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 /// the lines, and "HELP / Print this help.", as Redis's addReplyHelp.
-pub fn reply_help(c: &mut Session, cmd: &str, lines: &[&str]) {
+pub(crate) fn reply_help(c: &mut Session, cmd: &str, lines: &[&str]) {
     reply_help_ending(c, cmd, lines, "    Print this help.");
 }
 
 /// `reply_help` with another description of HELP itself (CLIENT's says "Prints").
-pub fn reply_help_ending(c: &mut Session, cmd: &str, lines: &[&str], help: &str) {
+pub(crate) fn reply_help_ending(c: &mut Session, cmd: &str, lines: &[&str], help: &str) {
     c.add_array(lines.len() + 3);
     c.add_simple(&format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd));
     for l in lines {
@@ -51,17 +51,19 @@ pub fn reply_help_ending(c: &mut Session, cmd: &str, lines: &[&str], help: &str)
 }
 
 /// Error replies shared by many commands, in Redis's words.
-pub mod err {
-    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-    pub const SYNTAX: &str = "ERR syntax error";
-    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
-    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
-    pub const NO_SUCH_KEY: &str = "ERR no such key";
-    pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
-    pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
-    pub const DB_INDEX: &str = "ERR DB index is out of range";
-    pub const STRING_TOO_LONG: &str =
+pub(crate) mod err {
+    pub(crate) const WRONGTYPE: &str =
+        "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub(crate) const SYNTAX: &str = "ERR syntax error";
+    pub(crate) const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    pub(crate) const NOT_FLOAT: &str = "ERR value is not a valid float";
+    pub(crate) const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    pub(crate) const NO_SUCH_KEY: &str = "ERR no such key";
+    pub(crate) const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+    pub(crate) const WRONGPASS: &str =
+        "WRONGPASS invalid username-password pair or user is disabled.";
+    pub(crate) const DB_INDEX: &str = "ERR DB index is out of range";
+    pub(crate) const STRING_TOO_LONG: &str =
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
     use super::CmdError;
@@ -121,8 +123,8 @@ pub(crate) use ctx::{Ctx, ServerOps};
 use data::{PauseKind, SlowLogEntry};
 
 /// Arguments of a command, the name first.
-pub type Argv = [Vec<u8>];
-pub type Handler = fn(&mut Ctx<'_>, &mut Session, &Argv);
+pub(crate) type Argv = [Vec<u8>];
+pub(crate) type Handler = fn(&mut Ctx<'_>, &mut Session, &Argv);
 
 /// A blocking command's retry: serves a client blocked with `argv` once `key` is ready
 /// (`engine::blocking`). Engine stores only its number in `RETRIES` (`retry`).
@@ -162,7 +164,7 @@ pub(crate) fn container(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 
 /// Where a command's keys are among its arguments.
 #[derive(Clone, Copy, Debug)]
-pub enum Keys {
+pub(crate) enum Keys {
     None,
     /// first, last (negative: from the end), step — Redis's legacy key positions.
     Range(i32, i32, i32),
@@ -175,71 +177,71 @@ pub enum Keys {
 }
 
 /// One row of the command table.
-pub struct Command {
-    pub name: &'static str,
+pub(crate) struct Command {
+    pub(crate) name: &'static str,
     /// Positive: exact argument count (name included); negative: at least -arity.
-    pub arity: i32,
+    pub(crate) arity: i32,
     /// Redis's command flags and tine's own dispatch roles, as bits of `flag` (`WRITE |
     /// DENYOOM | FAST`): a constant, so a row cannot name a flag that does not exist.
-    pub flags: u32,
+    pub(crate) flags: u32,
     /// ACL categories, without '@', in Redis's order.
-    pub acl: &'static [&'static str],
-    pub keys: Keys,
-    pub group: &'static str,
-    pub summary: &'static str,
-    pub since: &'static str,
-    pub handler: Handler,
-    pub subcommands: &'static [Command],
+    pub(crate) acl: &'static [&'static str],
+    pub(crate) keys: Keys,
+    pub(crate) group: &'static str,
+    pub(crate) summary: &'static str,
+    pub(crate) since: &'static str,
+    pub(crate) handler: Handler,
+    pub(crate) subcommands: &'static [Command],
     /// The keyspace event the command publishes on its first key once it has changed it, for
     /// the commands that leave that to dispatch (`engine::pubsub::CommandEvent`).
-    pub notify: Option<crate::engine::pubsub::Notify>,
+    pub(crate) notify: Option<crate::engine::pubsub::Notify>,
 }
 
 /// Command flags as bits. The first group are Redis's (COMMAND INFO prints those listed in
 /// `NAMES`); the second are tine's own dispatch roles, so that `call` reads bits declared in a
 /// row instead of comparing command names.
-pub mod flag {
-    pub const NONE: u32 = 0;
-    pub const WRITE: u32 = 1 << 0;
-    pub const READONLY: u32 = 1 << 1;
-    pub const DENYOOM: u32 = 1 << 2;
-    pub const ADMIN: u32 = 1 << 3;
-    pub const PUBSUB: u32 = 1 << 4;
-    pub const NOSCRIPT: u32 = 1 << 5;
-    pub const BLOCKING: u32 = 1 << 6;
-    pub const LOADING: u32 = 1 << 7;
-    pub const STALE: u32 = 1 << 8;
-    pub const SKIP_MONITOR: u32 = 1 << 9;
-    pub const SKIP_SLOWLOG: u32 = 1 << 10;
-    pub const FAST: u32 = 1 << 11;
-    pub const NO_AUTH: u32 = 1 << 12;
-    pub const MAY_REPLICATE: u32 = 1 << 13;
-    pub const SENTINEL: u32 = 1 << 14;
-    pub const NO_MULTI: u32 = 1 << 15;
-    pub const ALLOW_BUSY: u32 = 1 << 16;
-    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
-    pub const MOVABLE_KEYS: u32 = 1 << 18;
-    pub const NO_ASYNC_LOADING: u32 = 1 << 19;
-    pub const MODULE: u32 = 1 << 20;
-    pub const ASKING: u32 = 1 << 21;
-    pub const ONLY_SENTINEL: u32 = 1 << 22;
+pub(crate) mod flag {
+    pub(crate) const NONE: u32 = 0;
+    pub(crate) const WRITE: u32 = 1 << 0;
+    pub(crate) const READONLY: u32 = 1 << 1;
+    pub(crate) const DENYOOM: u32 = 1 << 2;
+    pub(crate) const ADMIN: u32 = 1 << 3;
+    pub(crate) const PUBSUB: u32 = 1 << 4;
+    pub(crate) const NOSCRIPT: u32 = 1 << 5;
+    pub(crate) const BLOCKING: u32 = 1 << 6;
+    pub(crate) const LOADING: u32 = 1 << 7;
+    pub(crate) const STALE: u32 = 1 << 8;
+    pub(crate) const SKIP_MONITOR: u32 = 1 << 9;
+    pub(crate) const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub(crate) const FAST: u32 = 1 << 11;
+    pub(crate) const NO_AUTH: u32 = 1 << 12;
+    pub(crate) const MAY_REPLICATE: u32 = 1 << 13;
+    pub(crate) const SENTINEL: u32 = 1 << 14;
+    pub(crate) const NO_MULTI: u32 = 1 << 15;
+    pub(crate) const ALLOW_BUSY: u32 = 1 << 16;
+    pub(crate) const NO_MANDATORY_KEYS: u32 = 1 << 17;
+    pub(crate) const MOVABLE_KEYS: u32 = 1 << 18;
+    pub(crate) const NO_ASYNC_LOADING: u32 = 1 << 19;
+    pub(crate) const MODULE: u32 = 1 << 20;
+    pub(crate) const ASKING: u32 = 1 << 21;
+    pub(crate) const ONLY_SENTINEL: u32 = 1 << 22;
     /// Redis's CMD_PROTECTED (DEBUG): refused unless `enable-debug-command` allows the
     /// client. Redis 7.0's COMMAND INFO does not print it, so it is not in `NAMES`.
-    pub const PROTECTED: u32 = 1 << 23;
+    pub(crate) const PROTECTED: u32 = 1 << 23;
 
     // tine's dispatch roles (never printed).
     /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT,
     /// RESET): the commands that control the transaction or the connection.
-    pub const TX_CONTROL: u32 = 1 << 24;
+    pub(crate) const TX_CONTROL: u32 = 1 << 24;
     /// Allowed to a RESP2 client in subscribed state ((P)(UN)SUBSCRIBE, PING, QUIT, RESET).
-    pub const SUBSCRIBED_OK: u32 = 1 << 25;
+    pub(crate) const SUBSCRIBED_OK: u32 = 1 << 25;
     /// Refused by MISCONF (failed persistence) although not a write: PING, as in Redis.
-    pub const MISCONF_DENIED: u32 = 1 << 26;
+    pub(crate) const MISCONF_DENIED: u32 = 1 << 26;
     /// Its own arguments are not fed to the AOF: the commands it runs are (EXEC).
-    pub const NO_PROPAGATE_SELF: u32 = 1 << 27;
+    pub(crate) const NO_PROPAGATE_SELF: u32 = 1 << 27;
 
     /// Redis's flag names in the order its COMMAND INFO prints them.
-    pub const NAMES: &[(&str, u32)] = &[
+    pub(crate) const NAMES: &[(&str, u32)] = &[
         ("write", WRITE),
         ("readonly", READONLY),
         ("denyoom", DENYOOM),
@@ -268,28 +270,28 @@ pub mod flag {
 
 /// A command or subcommand resolved from the table, with its parsed flags and its index in
 /// the statistics vector.
-pub struct Resolved {
-    pub cmd: &'static Command,
+pub(crate) struct Resolved {
+    pub(crate) cmd: &'static Command,
     /// "get", or "config|get" for a subcommand.
-    pub full_name: String,
-    pub flags: u32,
-    pub id: usize,
+    pub(crate) full_name: String,
+    pub(crate) flags: u32,
+    pub(crate) id: usize,
     /// Subcommands by lowercase name.
-    pub subs: HashMap<String, usize>,
+    pub(crate) subs: HashMap<String, usize>,
 }
 
 /// Per-command counters for INFO commandstats.
 #[derive(Default, Clone)]
-pub struct CommandStats {
-    pub calls: u64,
-    pub usec: u64,
-    pub rejected_calls: u64,
-    pub failed_calls: u64,
+pub(crate) struct CommandStats {
+    pub(crate) calls: u64,
+    pub(crate) usec: u64,
+    pub(crate) rejected_calls: u64,
+    pub(crate) failed_calls: u64,
 }
 
 /// Every command and subcommand, resolved once.
-pub struct Registry {
-    pub all: Vec<Resolved>,
+pub(crate) struct Registry {
+    pub(crate) all: Vec<Resolved>,
     by_name: hashbrown::HashMap<String, usize>,
 }
 
@@ -318,7 +320,7 @@ impl Registry {
     }
 
     /// Looks a top-level command up by name, case-insensitively.
-    pub fn lookup(&self, name: &[u8]) -> Option<&Resolved> {
+    pub(crate) fn lookup(&self, name: &[u8]) -> Option<&Resolved> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
             return None;
@@ -332,7 +334,7 @@ impl Registry {
 
     /// Looks a command up by its full name: "get", or "config|get" for a subcommand (as
     /// COMMAND INFO and COMMAND DOCS accept them).
-    pub fn lookup_full(&self, name: &[u8]) -> Option<&Resolved> {
+    pub(crate) fn lookup_full(&self, name: &[u8]) -> Option<&Resolved> {
         match name.iter().position(|&b| b == b'|') {
             Some(i) => {
                 let parent = self.lookup(&name[..i])?;
@@ -343,30 +345,30 @@ impl Registry {
     }
 
     /// Looks a subcommand of `parent` up.
-    pub fn lookup_sub(&self, parent: &Resolved, name: &[u8]) -> Option<&Resolved> {
+    pub(crate) fn lookup_sub(&self, parent: &Resolved, name: &[u8]) -> Option<&Resolved> {
         let lower = tine_core::base::lower(name);
         parent.subs.get(&lower).map(|&i| &self.all[i])
     }
 
     /// Top-level commands.
-    pub fn top_level(&self) -> impl Iterator<Item = &Resolved> {
+    pub(crate) fn top_level(&self) -> impl Iterator<Item = &Resolved> {
         self.all.iter().filter(|r| !r.full_name.contains('|'))
     }
 }
 
-pub fn registry() -> &'static Registry {
+pub(crate) fn registry() -> &'static Registry {
     static REG: OnceLock<Registry> = OnceLock::new();
     REG.get_or_init(Registry::build)
 }
 
 /// Fresh statistics, one entry per command and subcommand.
-pub fn new_stats() -> Vec<CommandStats> {
+pub(crate) fn new_stats() -> Vec<CommandStats> {
     vec![CommandStats::default(); registry().all.len()]
 }
 
 /// What `call` did with a command.
 #[derive(PartialEq, Eq, Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Done,
     /// CLIENT PAUSE holds the client; its command stays in the parser and runs later.
     Held,
@@ -425,7 +427,7 @@ fn resolve<'a>(reg: &'a Registry, argv: &Argv) -> Result<&'a Resolved, CmdError>
 
 /// Runs one parsed command of session `c`, arguments `argv` (which the caller took out of
 /// its connection's parser, and puts back if the command is held).
-pub fn call(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
+pub(crate) fn call(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
     let outcome = call_argv(srv, c, argv);
     // Clients blocked on keys this command made ready are served before anyone else is
     // replied to (top level only: EXEC will serve after its whole queue).
@@ -437,7 +439,7 @@ pub fn call(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
 }
 
 /// Runs a command given its arguments.
-pub fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
+pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
     let reg = registry();
     if c.reply_mode == crate::engine::session::ReplyMode::SkipNext {
         c.reply_mode = crate::engine::session::ReplyMode::Skipping;
@@ -631,7 +633,7 @@ fn end_reply_skip(c: &mut Session) {
 }
 
 /// True when clients must authenticate (requirepass is set).
-pub fn auth_required(srv: &Ctx<'_>) -> bool {
+pub(crate) fn auth_required(srv: &Ctx<'_>) -> bool {
     !srv.data.config.requirepass.is_empty()
 }
 
@@ -713,7 +715,7 @@ fn feed_monitors(srv: &mut Ctx<'_>, c: &Session, argv: &Argv) {
 }
 
 /// The keys of a command's arguments (COMMAND GETKEYS, and later cluster/ACL checks).
-pub fn key_positions(cmd: &Command, argv: &Argv) -> Result<Vec<usize>, &'static str> {
+pub(crate) fn key_positions(cmd: &Command, argv: &Argv) -> Result<Vec<usize>, &'static str> {
     let n = argv.len() as i32;
     match cmd.keys {
         Keys::None => Ok(vec![]),

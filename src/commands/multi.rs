@@ -16,7 +16,7 @@ use crate::commands::Ctx;
 use crate::engine::session::MultiState;
 use crate::engine::session::Session;
 
-pub fn multi(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn multi(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     if c.multi.is_some() {
         c.add_err("MULTI calls can not be nested");
         return;
@@ -25,7 +25,7 @@ pub fn multi(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_ok();
 }
 
-pub fn discard(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn discard(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     if c.multi.is_none() {
         c.add_err("DISCARD without MULTI");
         return;
@@ -35,7 +35,7 @@ pub fn discard(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_ok();
 }
 
-pub fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let Some(state) = c.multi.take() else {
         c.add_err("EXEC without MULTI");
         return;
@@ -63,7 +63,7 @@ pub fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.in_exec = false;
 }
 
-pub fn watch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn watch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if c.multi.is_some() {
         c.add_err("WATCH inside MULTI is not allowed");
         return;
@@ -81,13 +81,13 @@ pub fn watch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn unwatch(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn unwatch(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     unwatch_all(srv, c);
     c.add_ok();
 }
 
 /// Forgets every key the client watches and clears its "changed" mark.
-pub fn unwatch_all(srv: &mut Ctx<'_>, c: &mut Session) {
+pub(crate) fn unwatch_all(srv: &mut Ctx<'_>, c: &mut Session) {
     for (db, key, _) in c.watched.drain(..) {
         srv.data.dbs[db].unwatch(&key, c.slot);
         srv.data.watched_keys -= 1;
@@ -96,7 +96,7 @@ pub fn unwatch_all(srv: &mut Ctx<'_>, c: &mut Session) {
 }
 
 /// After a command: marks the clients whose watched keys it changed.
-pub fn collect_touched(srv: &mut Ctx<'_>, current: &mut Session) {
+pub(crate) fn collect_touched(srv: &mut Ctx<'_>, current: &mut Session) {
     for db in 0..srv.data.dbs.len() {
         if srv.data.dbs[db].touched_watchers.is_empty() {
             continue;

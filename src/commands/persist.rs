@@ -7,7 +7,7 @@ use crate::engine::session::Session;
 use crate::persist::snapshot;
 use tine_core::base;
 
-pub fn save(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn save(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     match snapshot::save(&mut *srv.data) {
         Ok(()) => c.add_ok(),
         Err(e) => c.add_error(&e.to_string()),
@@ -16,7 +16,7 @@ pub fn save(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
 
 /// BGSAVE [SCHEDULE]: with a child already running, SCHEDULE queues the save for when it is
 /// gone; without SCHEDULE it is refused, as Redis does.
-pub fn bgsave(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bgsave(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let schedule = match argv.get(1) {
         None => false,
         Some(a) if base::lower(a) == "schedule" && argv.len() == 2 => true,
@@ -47,7 +47,7 @@ pub fn bgsave(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// BGREWRITEAOF: with a child already running the rewrite is scheduled, as Redis does.
-pub fn bgrewriteaof(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn bgrewriteaof(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     use crate::persist::aof;
     if aof::rewrite_in_progress(&*srv.data) {
         c.add_err("Background append only file rewriting already in progress");

@@ -26,7 +26,7 @@ fn push_frame(c: &mut Session, kind: &[u8], name: Option<&[u8]>) {
     }
 }
 
-pub fn subscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn subscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     for ch in &argv[1..] {
         if c.channels.insert(ch.clone()) {
             srv.data.pubsub.channels.entry(ch.clone()).or_default().push(c.slot);
@@ -36,7 +36,7 @@ pub fn subscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     update_kind(c);
 }
 
-pub fn unsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn unsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let targets: Vec<Vec<u8>> =
         if argv.len() > 1 { argv[1..].to_vec() } else { c.channels.iter().cloned().collect() };
     if targets.is_empty() {
@@ -56,7 +56,7 @@ pub fn unsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     update_kind(c);
 }
 
-pub fn psubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn psubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     for p in &argv[1..] {
         if !c.patterns.contains(p) {
             c.patterns.push(p.clone());
@@ -67,7 +67,7 @@ pub fn psubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     update_kind(c);
 }
 
-pub fn punsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn punsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let targets: Vec<Vec<u8>> =
         if argv.len() > 1 { argv[1..].to_vec() } else { c.patterns.clone() };
     if targets.is_empty() {
@@ -84,12 +84,12 @@ pub fn punsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     update_kind(c);
 }
 
-pub fn publish(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn publish(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let n = crate::engine::pubsub::publish(srv, &argv[1], &argv[2], Some(c));
     c.add_int(n);
 }
 
-pub fn pubsub_channels(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pubsub_channels(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let pat = argv.get(2);
     let mut names: Vec<&Vec<u8>> = srv
         .data
@@ -105,7 +105,7 @@ pub fn pubsub_channels(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn pubsub_numsub(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pubsub_numsub(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_map(argv.len() - 2);
     for ch in &argv[2..] {
         c.add_bulk(ch);
@@ -113,14 +113,14 @@ pub fn pubsub_numsub(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn pubsub_numpat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn pubsub_numpat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let mut distinct: Vec<&Vec<u8>> = srv.data.pubsub.patterns.iter().map(|(p, _)| p).collect();
     distinct.sort();
     distinct.dedup();
     c.add_int(distinct.len() as i64);
 }
 
-pub fn pubsub_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn pubsub_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     super::reply_help(
         c,
         "PUBSUB",

@@ -6,19 +6,19 @@ use crate::commands::data::ShutdownRequest;
 use crate::engine::session::Session;
 use tine_core::base;
 
-pub fn time(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn time(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let us = base::ustime();
     c.add_array(2);
     c.add_bulk_i64(us / 1_000_000);
     c.add_bulk_i64(us % 1_000_000);
 }
 
-pub fn dbsize(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn dbsize(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     let n = srv.data.dbs[c.db].len();
     c.add_int(n as i64);
 }
 
-pub fn lastsave(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn lastsave(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_int(srv.data.lastsave);
 }
 
@@ -26,7 +26,7 @@ pub fn lastsave(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
 /// acknowledges, so as on a Redis master without replicas it answers 0 at once when 0 replicas
 /// are asked for (or inside MULTI/EXEC, where nothing may block), and otherwise blocks until
 /// the timeout (milliseconds, 0 = forever) and answers 0.
-pub fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(numreplicas) = base::parse_i64(&argv[1]) else {
         return c.add_error(err::NOT_INTEGER);
     };
@@ -47,7 +47,7 @@ pub fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 /// reply is Redis's for that case: the role, the replication offset (0, as INFO
 /// replication's `master_repl_offset`) and an empty replica list. Client libraries ask ROLE
 /// to tell a master from a replica.
-pub fn role(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn role(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     c.add_array(3);
     c.add_bulk(b"master");
     c.add_int(0);
@@ -55,7 +55,7 @@ pub fn role(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
-pub fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let mut req = ShutdownRequest::default();
     let mut abort = false;
     for a in &argv[1..] {

@@ -77,7 +77,7 @@ fn reply_members(c: &mut Session, members: &[Vec<u8>]) {
     }
 }
 
-pub fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let max = max_intset_entries(srv);
     let key = &argv[1];
     let added = match write_set(srv, c, key) {
@@ -94,7 +94,7 @@ pub fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(added as i64);
 }
 
-pub fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let key = &argv[1];
     let removed = match write_set(srv, c, key) {
         Err(()) => return,
@@ -119,7 +119,7 @@ pub fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(removed);
 }
 
-pub fn smembers(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn smembers(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match read_set(srv, c, &argv[1]) {
         Err(()) => {}
         Ok(None) => c.add_set(0),
@@ -127,14 +127,14 @@ pub fn smembers(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn sismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         let found = s.is_some_and(|s| s.contains(&argv[2]));
         c.add_int(found as i64);
     }
 }
 
-pub fn smismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn smismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         let found: Vec<bool> = argv[2..].iter().map(|m| s.is_some_and(|s| s.contains(m))).collect();
         c.add_array(found.len());
@@ -144,14 +144,14 @@ pub fn smismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn scard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn scard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         c.add_int(s.map_or(0, |s| s.len()) as i64);
     }
 }
 
 /// SPOP key [count]
-pub fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -276,7 +276,7 @@ pub(super) fn choose_distinct<T, R: rand::Rng + ?Sized>(
 }
 
 /// SRANDMEMBER key [count]
-pub fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
         return;
@@ -350,7 +350,7 @@ pub fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// SMOVE source destination member
-pub fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (src, dst, member) = (&argv[1], &argv[2], &argv[3]);
     let db = c.db;
     let max = max_intset_entries(srv);
@@ -515,7 +515,7 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], result: Option<S
     }
 }
 
-pub fn sinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match intersect(srv, c, &argv[1..], 0) {
         Err(()) => {}
         Ok(None) => c.add_set(0),
@@ -523,14 +523,14 @@ pub fn sinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn sinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(r) = intersect(srv, c, &argv[2..], 0) {
         store_result(srv, c, &argv[1], r);
     }
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
-pub fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let numkeys = match parse_i64(&argv[1]) {
         Some(n) if n >= 1 => n as u64,
         _ => {
@@ -567,25 +567,25 @@ pub fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn sunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Union) {
         reply_set(c, &s);
     }
 }
 
-pub fn sunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Union) {
         store_result(srv, c, &argv[1], Some(s));
     }
 }
 
-pub fn sdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Diff) {
         reply_set(c, &s);
     }
 }
 
-pub fn sdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Diff) {
         store_result(srv, c, &argv[1], Some(s));
     }
@@ -636,7 +636,7 @@ pub(super) fn reply_scan(c: &mut Session, cursor: u64, items: &[Vec<u8>]) {
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
-pub fn sscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
         return;
     };

@@ -69,11 +69,11 @@ struct Item {
     cmp: Option<Vec<u8>>,
 }
 
-pub fn sort(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sort(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     sort_generic(srv, c, argv, false);
 }
 
-pub fn sort_ro(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sort_ro(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     sort_generic(srv, c, argv, true);
 }
 

@@ -55,7 +55,7 @@ fn reply_str(c: &mut Session, s: Option<&Str>) {
     }
 }
 
-pub fn get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = get_str(srv, c, &argv[1]) {
         reply_str(c, s);
     }
@@ -109,7 +109,7 @@ fn store(srv: &mut Ctx<'_>, db: usize, key: &[u8], value: Str, expiry: Expiry) {
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
-pub fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (mut nx, mut xx, mut get, mut expiry) = (false, false, false, Expiry::None);
     // The expiry option given so far: Redis accepts the same one again (the last wins), not
     // another.
@@ -195,7 +195,7 @@ pub fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn setnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn setnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if srv.lookup_read_nostats(c.db, &argv[1]).is_some() {
         c.add_int(0);
     } else {
@@ -219,15 +219,15 @@ fn setex_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit: i64, nam
     c.add_ok();
 }
 
-pub fn setex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn setex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     setex_generic(srv, c, argv, 1000, "setex");
 }
 
-pub fn psetex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn psetex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     setex_generic(srv, c, argv, 1, "psetex");
 }
 
-pub fn getset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(old) = get_str(srv, c, &argv[1]) else {
         return;
     };
@@ -236,7 +236,7 @@ pub fn getset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     srv.propagate_as(crate::engine::feed::argv(&[b"SET", &argv[1], &argv[2]]));
 }
 
-pub fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(old) = get_str(srv, c, &argv[1]) else {
         return;
     };
@@ -251,7 +251,7 @@ pub fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST]
-pub fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     enum Change {
         None,
         Persist,
@@ -336,7 +336,7 @@ pub fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn mget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn mget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_array(argv.len() - 1);
     for key in &argv[1..] {
         match srv.lookup_read(c.db, key) {
@@ -349,7 +349,7 @@ pub fn mget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn mset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn mset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() % 2 == 0 {
         c.add_err("wrong number of arguments for 'mset' command");
         return;
@@ -360,7 +360,7 @@ pub fn mset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_ok();
 }
 
-pub fn msetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn msetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if argv.len() % 2 == 0 {
         c.add_err("wrong number of arguments for 'msetnx' command");
         return;
@@ -375,14 +375,14 @@ pub fn msetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(1);
 }
 
-pub fn strlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn strlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(s) = get_str(srv, c, &argv[1]) {
         let n = s.map(|s| s.len()).unwrap_or(0);
         c.add_int(n as i64);
     }
 }
 
-pub fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
     };
@@ -404,7 +404,7 @@ pub fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 }
 
 /// Redis's range arithmetic for GETRANGE: negative from the end, clamped.
-pub fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let (Some(mut start), Some(mut end)) = (parse_i64(&argv[2]), parse_i64(&argv[3])) else {
         c.add_error(err::NOT_INTEGER);
         return;
@@ -439,7 +439,7 @@ pub fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_bulk(&out);
 }
 
-pub fn setrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn setrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(offset) = parse_i64(&argv[2]) else {
         c.add_error(err::NOT_INTEGER);
         return;
@@ -497,22 +497,22 @@ fn incr_by(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], by: i64) {
     c.add_int(new);
 }
 
-pub fn incr(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn incr(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     incr_by(srv, c, &argv[1], 1);
 }
 
-pub fn decr(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn decr(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     incr_by(srv, c, &argv[1], -1);
 }
 
-pub fn incrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn incrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match parse_i64(&argv[2]) {
         Some(n) => incr_by(srv, c, &argv[1], n),
         None => c.add_error(err::NOT_INTEGER),
     }
 }
 
-pub fn decrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn decrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match parse_i64(&argv[2]) {
         Some(n) if n != i64::MIN => incr_by(srv, c, &argv[1], -n),
         Some(_) => c.add_err("decrement would overflow"),
@@ -564,7 +564,7 @@ pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-pub fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     // Redis checks the key's type before reading the increment.
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
         return;
@@ -613,7 +613,7 @@ fn parse_bit_offset(srv: &Ctx<'_>, c: &mut Session, arg: &[u8]) -> Option<u64> {
     }
 }
 
-pub fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(offset) = parse_bit_offset(srv, c, &argv[2]) else {
         return;
     };
@@ -646,7 +646,7 @@ pub fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(was as i64);
 }
 
-pub fn getbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(offset) = parse_bit_offset(srv, c, &argv[2]) else {
         return;
     };
@@ -738,7 +738,7 @@ fn count_bits(bytes: &[u8], first_bit: u64, last_bit: u64) -> u64 {
     n
 }
 
-pub fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     // Redis 7.0 looks the key up before parsing the range: a missing key is 0 and a wrong
     // type WRONGTYPE whatever the other arguments.
     let Ok(s) = get_str(srv, c, &argv[1]) else {
@@ -777,7 +777,7 @@ pub fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(count as i64);
 }
 
-pub fn bitpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bitpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     // Redis 7.0's order: the bit (an integer, then 0 or 1), the key (missing: an infinite
     // run of zeros; wrong type), and only then the range.
     let want = match parse_i64(&argv[2]) {
@@ -825,7 +825,7 @@ pub fn bitpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     #[derive(PartialEq)]
     enum Op {
         And,
@@ -884,7 +884,7 @@ pub fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 // LCS
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
-pub fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     // Redis looks both keys up and checks their types before reading any option.
     let mut vals = Vec::new();
     let mut wrong_type = false;

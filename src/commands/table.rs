@@ -86,7 +86,7 @@ const PUBSUB_SUBCOMMANDS: &[Command] = &[
 
 /// Every top-level command.
 #[rustfmt::skip]
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     // connection
     Command { name: "ping", arity: -1, flags: FAST | SUBSCRIBED_OK | MISCONF_DENIED, acl: &["fast", "connection"], keys: Keys::None, group: "connection", summary: "Ping the server", since: "1.0.0", handler: connection::ping, subcommands: &[] , notify: None },
     Command { name: "echo", arity: 2, flags: LOADING | STALE | FAST, acl: &["fast", "connection"], keys: Keys::None, group: "connection", summary: "Echo the given string", since: "1.0.0", handler: connection::echo, subcommands: &[] , notify: None },

@@ -122,12 +122,12 @@ fn add_elements_header(c: &mut Session, n: usize, withscores: bool) {
 // ----- ZADD / ZINCRBY ----------------------------------------------------------------------
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
-pub fn zadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     zadd_generic(srv, c, argv, false);
 }
 
 /// ZINCRBY key increment member: ZADD INCR, as Redis implements it.
-pub fn zincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     zadd_generic(srv, c, argv, true);
 }
 
@@ -251,7 +251,7 @@ fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool)
 
 // ----- single elements --------------------------------------------------------------------
 
-pub fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let db = c.db;
     let z = match write_zset(srv, c, &argv[1]) {
         Err(()) => return,
@@ -272,7 +272,7 @@ pub fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_int(deleted);
 }
 
-pub fn zscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match read_zset(srv, c, &argv[1]) {
         Err(()) => {}
         Ok(z) => match z.and_then(|z| z.score(&argv[2])) {
@@ -282,7 +282,7 @@ pub fn zscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(z) = read_zset(srv, c, &argv[1]) else {
         return;
     };
@@ -295,7 +295,7 @@ pub fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn zcard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zcard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if let Ok(z) = read_zset(srv, c, &argv[1]) {
         c.add_int(z.map_or(0, |z| z.len() as i64));
     }
@@ -311,15 +311,15 @@ fn rank_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, rev: bool) {
     }
 }
 
-pub fn zrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     rank_generic(srv, c, argv, false);
 }
 
-pub fn zrevrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrevrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     rank_generic(srv, c, argv, true);
 }
 
-pub fn zcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(r) = parse_score_range(&argv[2], &argv[3]) else {
         c.add_error(MIN_MAX_NOT_FLOAT);
         return;
@@ -330,7 +330,7 @@ pub fn zcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
 }
 
-pub fn zlexcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zlexcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Ok(r) = parse_lex_range(&argv[2], &argv[3]) else {
         c.add_error(MIN_MAX_NOT_LEX);
         return;
@@ -513,22 +513,22 @@ fn range_generic(
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-pub fn zrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Auto, None);
 }
-pub fn zrevrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrevrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Rank, Some(true));
 }
-pub fn zrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Score, Some(false));
 }
-pub fn zrevrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrevrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Score, Some(true));
 }
-pub fn zrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Lex, Some(false));
 }
-pub fn zrevrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrevrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     range_generic(srv, c, argv, RangeKind::Lex, Some(true));
 }
 
@@ -549,7 +549,7 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-pub fn zrangestore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrangestore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(req) = parse_range_request(c, argv, 3, true, RangeKind::Auto, None) else {
         return;
     };
@@ -601,13 +601,13 @@ fn remrange_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: Range
     c.add_int(removed as i64);
 }
 
-pub fn zremrangebyrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zremrangebyrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Rank);
 }
-pub fn zremrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zremrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Score);
 }
-pub fn zremrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zremrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     remrange_generic(srv, c, argv, RangeKind::Lex);
 }
 
@@ -615,20 +615,20 @@ pub fn zremrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 
 /// How a pop replies, as Redis's genericZpopCommand arguments.
 #[derive(Clone, Copy)]
-pub struct PopReply {
+pub(crate) struct PopReply {
     /// Name the key first (ZMPOP, BZPOPMIN...).
-    pub emit_key: bool,
+    pub(crate) emit_key: bool,
     /// Elements as [member, score] pairs rather than a flat list.
-    pub nested: bool,
+    pub(crate) nested: bool,
     /// Reply a null array (rather than an empty one) when no key has elements.
-    pub nil_when_empty: bool,
+    pub(crate) nil_when_empty: bool,
 }
 
 /// Pops up to `count` elements (`None`: one element, the plain form) from the first
 /// non-empty zset of `keys`, from the high end when `from_max`, and replies. Returns the key
 /// popped from, or None when nothing was popped (no key, a wrong type, or a count of 0). The
 /// blocking commands call this once a key has elements.
-pub fn pop_reply(
+pub(crate) fn pop_reply(
     srv: &mut Ctx<'_>,
     c: &mut Session,
     keys: &[Vec<u8>],
@@ -717,22 +717,22 @@ fn zpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool)
     pop_reply(srv, c, &argv[1..2], from_max, count, how);
 }
 
-pub fn zpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     zpop_generic(srv, c, argv, false);
 }
-pub fn zpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     zpop_generic(srv, c, argv, true);
 }
 
 /// A parsed `numkeys key... MIN|MAX [COUNT count]` (ZMPOP, and BZMPOP after its timeout).
-pub struct MpopArgs {
-    pub keys: Vec<Vec<u8>>,
-    pub from_max: bool,
-    pub count: usize,
+pub(crate) struct MpopArgs {
+    pub(crate) keys: Vec<Vec<u8>>,
+    pub(crate) from_max: bool,
+    pub(crate) count: usize,
 }
 
 /// Parses ZMPOP's arguments from `argv[numkeys_at]` on; None after replying the error.
-pub fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<MpopArgs> {
+pub(crate) fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<MpopArgs> {
     let numkeys =
         parse_positive_with(c, &argv[numkeys_at], "ERR numkeys should be greater than 0")? as usize;
     let where_at = numkeys_at.saturating_add(numkeys).saturating_add(1);
@@ -770,7 +770,7 @@ pub fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<Mpo
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-pub fn zmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(args) = parse_mpop(c, argv, 1) else {
         return;
     };
@@ -1011,32 +1011,32 @@ fn algebra_generic(
     }
 }
 
-pub fn zunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Union, false, false);
 }
-pub fn zinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, false, false);
 }
-pub fn zdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Diff, false, false);
 }
-pub fn zunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Union, true, false);
 }
-pub fn zinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, true, false);
 }
-pub fn zdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Diff, true, false);
 }
-pub fn zintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     algebra_generic(srv, c, argv, SetOp::Inter, false, true);
 }
 
 // ----- ZRANDMEMBER -----------------------------------------------------------------------------
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
-pub fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     use rand::Rng;
     use rand::seq::SliceRandom;
     let mut count = None;
@@ -1128,7 +1128,7 @@ pub fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 /// A listpack is returned whole with cursor 0, as Redis does. A skiplist is walked by rank:
 /// the cursor is the rank to continue from. Unlike Redis's bucket cursor, removing elements
 /// below the cursor between calls can make the scan skip elements that shifted down.
-pub fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(cursor) = super::keys::parse_cursor(c, &argv[2]) else {
         return;
     };
@@ -1273,16 +1273,16 @@ pub(crate) fn serve_bzpopmax(
     serve_bzpop(srv, c, key, true)
 }
 
-pub fn bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bzpop_generic(srv, c, argv, false);
 }
 
-pub fn bzpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bzpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     bzpop_generic(srv, c, argv, true);
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
-pub fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let Some(args) = parse_mpop(c, argv, 2) else {
         return;
     };

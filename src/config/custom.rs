@@ -3,7 +3,7 @@
 //! returns the normalised value CONFIG GET will show, or Redis's error text.
 
 /// `save <seconds> <changes> [...]`, or "" for no save points.
-pub fn save(_old: &str, new: &str) -> Result<String, String> {
+pub(crate) fn save(_old: &str, new: &str) -> Result<String, String> {
     let parts: Vec<&str> = new.split_whitespace().collect();
     if parts.is_empty() || (parts.len() == 1 && (parts[0] == "\"\"" || parts[0].is_empty())) {
         return Ok(String::new());
@@ -23,7 +23,7 @@ pub fn save(_old: &str, new: &str) -> Result<String, String> {
 }
 
 /// `bind addr [addr ...]`: at most 16 addresses, as Redis's CONFIG_BINDADDR_MAX.
-pub fn bind(_old: &str, new: &str) -> Result<String, String> {
+pub(crate) fn bind(_old: &str, new: &str) -> Result<String, String> {
     let addrs: Vec<&str> = new.split_whitespace().collect();
     if addrs.len() > 16 {
         return Err("Too many bind addresses specified.".into());
@@ -36,7 +36,7 @@ const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 
 /// `client-output-buffer-limit <class> <hard> <soft> <soft-seconds> [...]`: classes not named
 /// keep their old limits.
-pub fn client_output_buffer_limit(old: &str, new: &str) -> Result<String, String> {
+pub(crate) fn client_output_buffer_limit(old: &str, new: &str) -> Result<String, String> {
     let defaults = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
     let base = if old.is_empty() { defaults } else { old };
     let mut limits: Vec<[i64; 3]> = vec![[0; 3]; 3];
@@ -80,27 +80,27 @@ pub fn client_output_buffer_limit(old: &str, new: &str) -> Result<String, String
 }
 
 /// Keyspace notification classes, as bits.
-pub mod notify {
-    pub const KEYSPACE: u32 = 1 << 0; // K
-    pub const KEYEVENT: u32 = 1 << 1; // E
-    pub const GENERIC: u32 = 1 << 2; // g
-    pub const STRING: u32 = 1 << 3; // $
-    pub const LIST: u32 = 1 << 4; // l
-    pub const SET: u32 = 1 << 5; // s
-    pub const HASH: u32 = 1 << 6; // h
-    pub const ZSET: u32 = 1 << 7; // z
-    pub const EXPIRED: u32 = 1 << 8; // x
-    pub const EVICTED: u32 = 1 << 9; // e
-    pub const STREAM: u32 = 1 << 10; // t
-    pub const KEY_MISS: u32 = 1 << 11; // m
-    pub const MODULE: u32 = 1 << 12; // d
-    pub const NEW: u32 = 1 << 13; // n
+pub(crate) mod notify {
+    pub(crate) const KEYSPACE: u32 = 1 << 0; // K
+    pub(crate) const KEYEVENT: u32 = 1 << 1; // E
+    pub(crate) const GENERIC: u32 = 1 << 2; // g
+    pub(crate) const STRING: u32 = 1 << 3; // $
+    pub(crate) const LIST: u32 = 1 << 4; // l
+    pub(crate) const SET: u32 = 1 << 5; // s
+    pub(crate) const HASH: u32 = 1 << 6; // h
+    pub(crate) const ZSET: u32 = 1 << 7; // z
+    pub(crate) const EXPIRED: u32 = 1 << 8; // x
+    pub(crate) const EVICTED: u32 = 1 << 9; // e
+    pub(crate) const STREAM: u32 = 1 << 10; // t
+    pub(crate) const KEY_MISS: u32 = 1 << 11; // m
+    pub(crate) const MODULE: u32 = 1 << 12; // d
+    pub(crate) const NEW: u32 = 1 << 13; // n
     /// 'A': every class but m and n.
-    pub const ALL: u32 =
+    pub(crate) const ALL: u32 =
         GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
     /// Parses the class string; `None` for an unknown character.
-    pub fn parse(s: &str) -> Option<u32> {
+    pub(crate) fn parse(s: &str) -> Option<u32> {
         let mut flags = 0;
         for c in s.chars() {
             flags |= match c {
@@ -126,7 +126,7 @@ pub mod notify {
     }
 
     /// Prints flags in Redis's canonical order (keyspaceEventsFlagsToString).
-    pub fn render(flags: u32) -> String {
+    pub(crate) fn render(flags: u32) -> String {
         let mut s = String::new();
         if flags & ALL == ALL {
             s.push('A');
@@ -160,11 +160,11 @@ pub mod notify {
 /// `notify-keyspace-events <classes>`, as the set of classes it names (bits of `notify`), so
 /// the server reads flags, not the text. `pub` as the type of a public `Config` field.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub struct NotifyClasses(u32);
+pub(crate) struct NotifyClasses(u32);
 
 impl NotifyClasses {
     /// The classes as `notify` bits.
-    pub fn bits(self) -> u32 {
+    pub(crate) fn bits(self) -> u32 {
         self.0
     }
 }
@@ -183,14 +183,14 @@ impl super::ConfigValue for NotifyClasses {
 
 /// `notify-keyspace-events <classes>` as text: the directive's kind (so a config file line's
 /// words are joined and CONFIG REWRITE quotes it as free text); the value is `NotifyClasses`.
-pub fn notify_keyspace_events(_old: &str, new: &str) -> Result<String, String> {
+pub(crate) fn notify_keyspace_events(_old: &str, new: &str) -> Result<String, String> {
     use super::ConfigValue;
     let kind = super::Kind::Custom(notify_keyspace_events);
     NotifyClasses::parse(new, &kind, None).map(|c| c.render(&kind))
 }
 
 /// `oom-score-adj-values <primary> <replica> <bgchild>`, each -2000..2000.
-pub fn oom_score_adj_values(_old: &str, new: &str) -> Result<String, String> {
+pub(crate) fn oom_score_adj_values(_old: &str, new: &str) -> Result<String, String> {
     let vals: Vec<&str> = new.split_whitespace().collect();
     if vals.len() != 3 {
         return Err("wrong number of arguments".into());
@@ -207,7 +207,7 @@ pub fn oom_score_adj_values(_old: &str, new: &str) -> Result<String, String> {
 }
 
 /// `latency-tracking-info-percentiles <p> [...]`, each 0..100.
-pub fn percentiles(_old: &str, new: &str) -> Result<String, String> {
+pub(crate) fn percentiles(_old: &str, new: &str) -> Result<String, String> {
     let mut out = Vec::new();
     for v in new.split_whitespace() {
         let p: f64 = v
@@ -222,12 +222,12 @@ pub fn percentiles(_old: &str, new: &str) -> Result<String, String> {
 }
 
 /// `dir <path>`: the server changes into it when applying; here it is only stored.
-pub fn dir(_old: &str, new: &str) -> Result<String, String> {
+pub(crate) fn dir(_old: &str, new: &str) -> Result<String, String> {
     Ok(new.to_string())
 }
 
 /// `replicaof <host> <port>` or `replicaof no one`.
-pub fn replicaof(_old: &str, new: &str) -> Result<String, String> {
+pub(crate) fn replicaof(_old: &str, new: &str) -> Result<String, String> {
     let parts: Vec<&str> = new.split_whitespace().collect();
     match parts.as_slice() {
         [] => Ok(String::new()),

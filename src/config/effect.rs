@@ -11,7 +11,7 @@
 /// One thing the server does when a directive changes. `pub` because `Directive`, whose
 /// field it is, is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// `bind`, `port`: the listeners are closed and opened again on the new addresses.
     Rebind,
     /// `appendonly`: the AOF is started (with a rewrite) or stopped.
@@ -36,26 +36,28 @@ pub enum Effect {
 /// that caused them were given (so CONFIG SET acts as it always did: `appendonly yes dir x`
 /// starts the AOF before changing directory).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Effects(Vec<Effect>);
+pub(crate) struct Effects(Vec<Effect>);
 
 impl Effects {
     /// Adds an effect unless it is already there (`bind` and `port` rebind once).
-    pub fn add(&mut self, effect: Effect) {
+    pub(crate) fn add(&mut self, effect: Effect) {
         if !self.0.contains(&effect) {
             self.0.push(effect);
         }
     }
 
     /// The effects, each once, in order.
-    pub fn iter(&self) -> impl Iterator<Item = Effect> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Effect> + '_ {
         self.0.iter().copied()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn as_slice(&self) -> &[Effect] {
+    #[cfg(test)]
+    pub(crate) fn as_slice(&self) -> &[Effect] {
         &self.0
     }
 }

@@ -25,24 +25,24 @@ macro_rules! config_enum {
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-        pub enum $name { $( $(#[$vmeta])* $variant, )+ }
+        pub(crate) enum $name { $( $(#[$vmeta])* $variant, )+ }
 
         impl $name {
             /// Every accepted spelling with its value, in Redis's order.
-            pub const SPELLINGS: &'static [(&'static str, $name)] =
+            pub(crate) const SPELLINGS: &'static [(&'static str, $name)] =
                 &[ $( ($first, $name::$variant), $( ($alias, $name::$variant), )* )+ ];
 
             /// The accepted spellings alone, in Redis's order (the directive's `Kind::Enum`,
             /// and the list its error text names).
-            pub const NAMES: &'static [&'static str] = &[ $( $first, $( $alias, )* )+ ];
+            pub(crate) const NAMES: &'static [&'static str] = &[ $( $first, $( $alias, )* )+ ];
 
             /// The spelling CONFIG GET, CONFIG REWRITE and INFO print.
-            pub fn as_str(self) -> &'static str {
+            pub(crate) fn as_str(self) -> &'static str {
                 match self { $( $name::$variant => $first, )+ }
             }
 
             /// The value of a spelling, case-insensitively; `None` for any other word.
-            pub fn from_name(text: &str) -> Option<$name> {
+            pub(crate) fn from_name(text: &str) -> Option<$name> {
                 Self::SPELLINGS
                     .iter()
                     .find(|(s, _)| s.eq_ignore_ascii_case(text))
@@ -102,7 +102,7 @@ config_enum! {
 
 impl EnableCommand {
     /// Whether a connection (local or not) may use what this guards.
-    pub fn allows(self, local: bool) -> bool {
+    pub(crate) fn allows(self, local: bool) -> bool {
         match self {
             EnableCommand::Yes => true,
             EnableCommand::Local => local,
@@ -123,7 +123,7 @@ config_enum! {
 
 impl LogLevel {
     /// The log's own level for this setting.
-    pub fn level(self) -> tine_core::log::Level {
+    pub(crate) fn level(self) -> tine_core::log::Level {
         use tine_core::log::Level;
         match self {
             LogLevel::Debug => Level::Debug,
@@ -150,12 +150,12 @@ config_enum! {
 
 impl MaxmemoryPolicy {
     /// Keys carry LFU counters (not LRU clocks) in their access data.
-    pub fn is_lfu(self) -> bool {
+    pub(crate) fn is_lfu(self) -> bool {
         matches!(self, MaxmemoryPolicy::VolatileLfu | MaxmemoryPolicy::AllkeysLfu)
     }
 
     /// Only keys with a TTL may be evicted.
-    pub fn is_volatile(self) -> bool {
+    pub(crate) fn is_volatile(self) -> bool {
         matches!(
             self,
             MaxmemoryPolicy::VolatileLru
@@ -166,17 +166,17 @@ impl MaxmemoryPolicy {
     }
 
     /// The victim is a random key, not the best of a sampled pool.
-    pub fn is_random(self) -> bool {
+    pub(crate) fn is_random(self) -> bool {
         matches!(self, MaxmemoryPolicy::VolatileRandom | MaxmemoryPolicy::AllkeysRandom)
     }
 
     /// The pool prefers the key that expires soonest.
-    pub fn is_ttl(self) -> bool {
+    pub(crate) fn is_ttl(self) -> bool {
         self == MaxmemoryPolicy::VolatileTtl
     }
 
     /// Anything may be evicted at all (every policy but `noeviction`).
-    pub fn evicts(self) -> bool {
+    pub(crate) fn evicts(self) -> bool {
         self != MaxmemoryPolicy::NoEviction
     }
 }

@@ -65,40 +65,40 @@ use std::path::{Path, PathBuf};
 use tine_core::base::quote::{repr_arg, split_args};
 
 /// Deepest allowed include nesting (the top file is depth 0).
-pub const MAX_INCLUDE_DEPTH: usize = 16;
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// The message Redis gives for an unknown directive or a wrong argument count.
-pub const BAD_DIRECTIVE: &str = "Bad directive or wrong number of arguments";
+pub(crate) const BAD_DIRECTIVE: &str = "Bad directive or wrong number of arguments";
 /// The message Redis gives for a line [`split_args`] rejects.
-pub const UNBALANCED_QUOTES: &str = "Unbalanced quotes in configuration line";
+pub(crate) const UNBALANCED_QUOTES: &str = "Unbalanced quotes in configuration line";
 
 /// One directive line of a configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigLine {
+pub(crate) struct ConfigLine {
     /// The file the line is in (`<command line>`, `<stdin>` or the origin
     /// given to [`parse_config_str`] for text that is not from a file).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The line number Redis reports: 1-based within the text that was
     /// parsed in one go (a file, or the concatenation of a glob's files, or
     /// file + stdin + command-line options).
-    pub line_no: usize,
+    pub(crate) line_no: usize,
     /// 1-based line number inside `file`.
-    pub file_line_no: usize,
+    pub(crate) file_line_no: usize,
     /// The line, trimmed of ` \t\r\n`, as Redis prints it (invalid UTF-8 is
     /// replaced).
-    pub raw: String,
+    pub(crate) raw: String,
     /// The arguments; `args[0]` is the directive name, lower-cased.
-    pub args: Vec<Vec<u8>>,
+    pub(crate) args: Vec<Vec<u8>>,
 }
 
 impl ConfigLine {
     /// The directive name (`args[0]`) as text.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.args.first().map(|a| String::from_utf8_lossy(a).into_owned()).unwrap_or_default()
     }
 
     /// The arguments after the name, as text (invalid UTF-8 replaced).
-    pub fn values_lossy(&self) -> Vec<String> {
+    pub(crate) fn values_lossy(&self) -> Vec<String> {
         self.args.iter().skip(1).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
     }
 }
@@ -106,7 +106,7 @@ impl ConfigLine {
 /// Formats Redis's fatal configuration error for `line`. `product` replaces
 /// "Redis 7.0.15" in the banner (e.g. "tine"). The text starts with a newline
 /// and ends with one, exactly as Redis writes it to stderr.
-pub fn format_fatal(product: &str, line: &ConfigLine, msg: &str) -> String {
+pub(crate) fn format_fatal(product: &str, line: &ConfigLine, msg: &str) -> String {
     fatal_text(product, Some((line.line_no, &line.raw)), msg)
 }
 
@@ -123,7 +123,7 @@ fn fatal_text(product: &str, at: Option<(usize, &str)>, msg: &str) -> String {
 
 /// Why a configuration could not be read.
 #[derive(Debug)]
-pub enum ConfigFileError {
+pub(crate) enum ConfigFileError {
     /// A fatal error at a line (bad quoting, bad `include`, nesting too deep).
     /// `line.args` is empty when the line could not be split.
     Line { line: ConfigLine, message: String },
@@ -135,7 +135,7 @@ impl ConfigFileError {
     /// The text Redis would print for this error, with `product` in place of
     /// "Redis <version>". For [`ConfigFileError::Open`] that is the message
     /// part of Redis's log line (the caller adds its log prefix).
-    pub fn fatal_message(&self, product: &str) -> String {
+    pub(crate) fn fatal_message(&self, product: &str) -> String {
         match self {
             ConfigFileError::Line { line, message } => format_fatal(product, line, message),
             ConfigFileError::Open { path, error } => format!(
@@ -359,13 +359,18 @@ fn trim(b: &[u8]) -> &[u8] {
 
 /// Reads a configuration file (or every file a glob pattern matches),
 /// expanding includes. Relative paths are relative to the working directory.
-pub fn read_config(path: &Path) -> Result<Vec<ConfigLine>, ConfigFileError> {
+#[cfg(test)]
+pub(crate) fn read_config(path: &Path) -> Result<Vec<ConfigLine>, ConfigFileError> {
     load_server_config(Some(path), None, None)
 }
 
 /// Parses configuration text; `origin` names it in [`ConfigLine::file`].
 /// Includes are expanded relative to the working directory.
-pub fn parse_config_str(text: &str, origin: &str) -> Result<Vec<ConfigLine>, ConfigFileError> {
+#[cfg(test)]
+pub(crate) fn parse_config_str(
+    text: &str,
+    origin: &str,
+) -> Result<Vec<ConfigLine>, ConfigFileError> {
     let mut out = Vec::new();
     let seg = Segment { file: PathBuf::from(origin), bytes: text.as_bytes().to_vec() };
     Loader::new().parse(&[seg], 0, &mut out)?;
@@ -376,7 +381,7 @@ pub fn parse_config_str(text: &str, origin: &str) -> Result<Vec<ConfigLine>, Con
 /// text if given, then, if `options` is given, `"\n"` and the options text,
 /// all parsed as one text. Pass `options` (from [`parse_command_line`]) only
 /// when the server was given at least one argument, as Redis does.
-pub fn load_server_config(
+pub(crate) fn load_server_config(
     file: Option<&Path>,
     stdin: Option<&[u8]>,
     options: Option<&str>,
@@ -401,19 +406,19 @@ pub fn load_server_config(
 
 /// What `redis-server`'s arguments say about configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct CommandLine {
+pub(crate) struct CommandLine {
     /// The config file (first argument, when it does not start with `-`), as
     /// given: Redis makes it absolute against the working directory.
-    pub config_file: Option<String>,
+    pub(crate) config_file: Option<String>,
     /// A bare `-` was the first or last argument: read config from stdin.
-    pub config_from_stdin: bool,
+    pub(crate) config_from_stdin: bool,
     /// The options text Redis appends (after a `"\n"`) to the file's text.
-    pub options: String,
+    pub(crate) options: String,
 }
 
 /// First-argument flags that are not configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandLineError {
+pub(crate) enum CommandLineError {
     /// `-v` or `--version`.
     Version,
     /// `-h` or `--help`.
@@ -438,7 +443,7 @@ impl fmt::Display for CommandLineError {
 impl std::error::Error for CommandLineError {}
 
 /// Parses `redis-server`'s arguments (`args` excludes the program name).
-pub fn parse_command_line(args: &[String]) -> Result<CommandLine, CommandLineError> {
+pub(crate) fn parse_command_line(args: &[String]) -> Result<CommandLine, CommandLineError> {
     let mut cl = CommandLine::default();
     let Some(first) = args.first() else {
         return Ok(cl);
@@ -500,7 +505,8 @@ pub fn parse_command_line(args: &[String]) -> Result<CommandLine, CommandLineErr
 /// excludes the program name). The config file name and a stdin `-` are not
 /// part of it: see [`parse_command_line`], which returns those too. Reading
 /// stdin is left to the caller.
-pub fn args_to_config_text(args: &[String]) -> Result<String, CommandLineError> {
+#[cfg(test)]
+pub(crate) fn args_to_config_text(args: &[String]) -> Result<String, CommandLineError> {
     parse_command_line(args).map(|c| c.options)
 }
 

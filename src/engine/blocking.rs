@@ -124,7 +124,7 @@ pub(crate) enum EndWait {
 
 /// What a retry function did for a blocked client.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Served {
+pub(crate) enum Served {
     /// It replied: unblock the client.
     Done,
     /// The key does not hold what the client waits for: keep it blocked, in its place.
@@ -139,31 +139,31 @@ pub enum Served {
 /// (`commands::RETRIES`) and the host runs it (`BlockingHost::serve`). Engine never looks
 /// inside.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Retry(pub u8);
+pub(crate) struct Retry(pub u8);
 
 impl Retry {
     /// No retry: WAIT blocks on no key, so it is never served by one (a host serving it
     /// anyway keeps the client waiting).
-    pub const NONE: Retry = Retry(u8::MAX);
+    pub(crate) const NONE: Retry = Retry(u8::MAX);
 }
 
 /// What a blocked client waits for; stored on the client while it is blocked.
-pub struct BlockedOn {
-    pub db: usize,
+pub(crate) struct BlockedOn {
+    pub(crate) db: usize,
     /// Its keys, without duplicates, in argument order.
-    pub keys: Vec<Key>,
+    pub(crate) keys: Vec<Key>,
     /// Absolute deadline in ms, 0 for none.
-    pub deadline_ms: i64,
+    pub(crate) deadline_ms: i64,
     /// The command it blocked with.
-    pub argv: Vec<Vec<u8>>,
-    pub retry: Retry,
+    pub(crate) argv: Vec<Vec<u8>>,
+    pub(crate) retry: Retry,
     /// What it gets when its time runs out (or CLIENT UNBLOCK ends the wait).
-    pub on_timeout: TimeoutReply,
+    pub(crate) on_timeout: TimeoutReply,
 }
 
 /// The reply to a blocked client whose wait ends without being served.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum TimeoutReply {
+pub(crate) enum TimeoutReply {
     /// The blocking list and sorted-set commands: a null array.
     NullArray,
     /// WAIT: the number of replicas that acknowledged, which without replication is 0.
@@ -182,34 +182,35 @@ impl TimeoutReply {
 /// A queued client: its slot in the client table and its id (slots are reused).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Waiter {
-    pub slot: usize,
-    pub id: u64,
+    pub(crate) slot: usize,
+    pub(crate) id: u64,
 }
 
 /// The server-wide blocking state.
 #[derive(Default)]
-pub struct Blocking {
+pub(crate) struct Blocking {
     /// db -> key -> clients waiting for it, oldest first.
     queues: HashMap<usize, HashMap<Key, VecDeque<Waiter>>>,
     /// (deadline ms, client id, slot) of blocked clients with a timeout, soonest first.
     deadlines: BTreeSet<(i64, u64, usize)>,
     /// Number of blocked clients (INFO `blocked_clients`).
-    pub blocked_clients: usize,
+    pub(crate) blocked_clients: usize,
 }
 
 impl Blocking {
     /// The soonest deadline of a blocked client, for the poll timeout.
-    pub fn next_deadline(&self) -> Option<i64> {
+    pub(crate) fn next_deadline(&self) -> Option<i64> {
         self.deadlines.first().map(|&(d, _, _)| d)
     }
 
     /// Blocked clients with a deadline (INFO `clients_in_timeout_table`).
-    pub fn in_timeout_table(&self) -> usize {
+    pub(crate) fn in_timeout_table(&self) -> usize {
         self.deadlines.len()
     }
 
     /// Number of clients queued on `key` of `db` (tests, introspection).
-    pub fn waiting_on(&self, db: usize, key: &[u8]) -> usize {
+    #[cfg(test)]
+    pub(crate) fn waiting_on(&self, db: usize, key: &[u8]) -> usize {
         self.queues.get(&db).and_then(|m| m.get(key)).map_or(0, |q| q.len())
     }
 
@@ -347,7 +348,7 @@ fn decimal_seconds_to_ms(arg: &[u8]) -> Option<i64> {
 
 /// May this client block now? Not while EXEC runs its queue (and, later, not in a script): the
 /// caller then replies as on timeout.
-pub fn may_block(c: &Session) -> bool {
+pub(crate) fn may_block(c: &Session) -> bool {
     // Inside EXEC a blocking command answers as on timeout (Redis's CLIENT_DENY_BLOCKING).
     !c.in_exec
 }

@@ -34,7 +34,7 @@ pub(crate) trait EvictHost {
 }
 
 /// Redis's OOM error.
-pub const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub(crate) const OOM_ERROR: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 /// Candidates kept across rounds (Redis's EVPOOL_SIZE).
 const POOL_SIZE: usize = 16;
 
@@ -48,7 +48,7 @@ struct Candidate {
 
 /// The eviction pool, kept in the server between calls.
 #[derive(Default)]
-pub struct EvictionPool {
+pub(crate) struct EvictionPool {
     best: Vec<Candidate>,
 }
 

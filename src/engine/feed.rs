@@ -46,14 +46,14 @@
 use tine_core::keyspace::Db;
 
 /// One command to propagate: the db it applies to and its arguments.
-pub type Op = (usize, Vec<Vec<u8>>);
+pub(crate) type Op = (usize, Vec<Vec<u8>>);
 
 /// What the running command asked to propagate instead of its own arguments.
-pub type Replacement = Option<Vec<Vec<Vec<u8>>>>;
+pub(crate) type Replacement = Option<Vec<Vec<Vec<u8>>>>;
 
 /// What `before_command` notes and `after_command` needs back: the dirty counter before
 /// the handler ran, and the replacement of the command it runs inside (EXEC), set aside.
-pub type Before = (u64, Replacement);
+pub(crate) type Before = (u64, Replacement);
 
 /// A consumer of the feed: receives each finished command, in order. It emits SELECT itself
 /// when `db` differs from the last one it saw, since each consumer tracks its own db.
@@ -82,7 +82,7 @@ pub(crate) trait FeedHost {
 
 /// The state of the feed for the command being run.
 #[derive(Default)]
-pub struct Feed {
+pub(crate) struct Feed {
     /// Commands of the current execution unit, in order.
     unit: Vec<Op>,
     /// What the running command asked to propagate instead of its own arguments (`Some(vec![])`
@@ -91,32 +91,35 @@ pub struct Feed {
     /// Nesting of `call_argv` (EXEC runs its queue through it).
     depth: u32,
     /// Set while replaying the AOF: nothing is fed.
-    pub disabled: bool,
+    pub(crate) disabled: bool,
 }
 
 impl Feed {
     /// The running command propagates `argv` instead of its own arguments.
-    pub fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
+    pub(crate) fn propagate_as(&mut self, argv: Vec<Vec<u8>>) {
         self.replacement = Some(vec![argv]);
     }
 
     /// The running command propagates these commands (in its db) instead of its own.
-    pub fn propagate_many(&mut self, ops: Vec<Vec<Vec<u8>>>) {
+    pub(crate) fn propagate_many(&mut self, ops: Vec<Vec<Vec<u8>>>) {
         self.replacement = Some(ops);
     }
 
     /// The running command propagates nothing even though it changed the dataset.
-    pub fn propagate_none(&mut self) {
+    #[cfg(test)]
+    pub(crate) fn propagate_none(&mut self) {
         self.replacement = Some(Vec::new());
     }
 
     /// Adds a command to the current unit, before the running command's own.
-    pub fn also_propagate(&mut self, db: usize, argv: Vec<Vec<u8>>) {
+    #[cfg(test)]
+    pub(crate) fn also_propagate(&mut self, db: usize, argv: Vec<Vec<u8>>) {
         self.unit.push((db, argv));
     }
 
     /// True while a command runs inside another (EXEC's queue).
-    pub fn nested(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn nested(&self) -> bool {
         self.depth > 0
     }
 
@@ -191,7 +194,7 @@ impl Feed {
 }
 
 /// Builds an argv from byte slices.
-pub fn argv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
+pub(crate) fn argv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
     parts.iter().map(|p| p.to_vec()).collect()
 }
 

@@ -11,21 +11,21 @@
 use std::collections::BTreeMap;
 
 /// Samples kept per event (Redis's LATENCY_TS_LEN).
-pub const SAMPLES_PER_EVENT: usize = 160;
+pub(crate) const SAMPLES_PER_EVENT: usize = 160;
 
 /// One second's worst latency for an event.
 #[derive(Clone, Copy, Default)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Unix time in seconds; 0 for a slot not used yet.
-    pub time: i64,
+    pub(crate) time: i64,
     /// Milliseconds.
-    pub latency: u64,
+    pub(crate) latency: u64,
 }
 
 /// An event's samples: a ring, `next` the slot the next new second goes to.
-pub struct Series {
+pub(crate) struct Series {
     next: usize,
-    pub max: u64,
+    pub(crate) max: u64,
     samples: [Sample; SAMPLES_PER_EVENT],
 }
 
@@ -35,12 +35,12 @@ impl Series {
     }
 
     /// The most recent sample.
-    pub fn latest(&self) -> Sample {
+    pub(crate) fn latest(&self) -> Sample {
         self.samples[(self.next + SAMPLES_PER_EVENT - 1) % SAMPLES_PER_EVENT]
     }
 
     /// The samples, oldest first.
-    pub fn history(&self) -> impl Iterator<Item = Sample> + '_ {
+    pub(crate) fn history(&self) -> impl Iterator<Item = Sample> + '_ {
         (0..SAMPLES_PER_EVENT)
             .map(move |j| self.samples[(self.next + j) % SAMPLES_PER_EVENT])
             .filter(|s| s.time != 0)
@@ -49,14 +49,14 @@ impl Series {
 
 /// Every event's series (INFO has none of it; LATENCY reads it).
 #[derive(Default)]
-pub struct LatencyMonitor {
+pub(crate) struct LatencyMonitor {
     events: BTreeMap<&'static str, Series>,
 }
 
 impl LatencyMonitor {
     /// Records `ms` for `event` at `now_secs` if monitoring is on (`threshold_ms` > 0) and the
     /// latency reaches the threshold (Redis's latencyAddSampleIfNeeded).
-    pub fn add_if_needed(
+    pub(crate) fn add_if_needed(
         &mut self,
         threshold_ms: i64,
         event: &'static str,
@@ -82,16 +82,16 @@ impl LatencyMonitor {
     }
 
     /// Every event with samples.
-    pub fn events(&self) -> impl Iterator<Item = (&'static str, &Series)> {
+    pub(crate) fn events(&self) -> impl Iterator<Item = (&'static str, &Series)> {
         self.events.iter().map(|(e, s)| (*e, s))
     }
 
-    pub fn series(&self, event: &[u8]) -> Option<&Series> {
+    pub(crate) fn series(&self, event: &[u8]) -> Option<&Series> {
         self.events.iter().find(|(e, _)| e.as_bytes() == event).map(|(_, s)| s)
     }
 
     /// Forgets the named events (all when `events` is empty); returns how many it forgot.
-    pub fn reset(&mut self, events: &[Vec<u8>]) -> usize {
+    pub(crate) fn reset(&mut self, events: &[Vec<u8>]) -> usize {
         if events.is_empty() {
             let n = self.events.len();
             self.events.clear();

@@ -2,15 +2,15 @@
 //! `used_memory` that maxmemory is checked against, the resident size.
 
 /// Allocator statistics: (allocated, active, resident, peak-tracking happens in the server).
-pub struct MemoryFigures {
-    pub allocated: u64,
-    pub active: u64,
-    pub resident: u64,
-    pub rss: u64,
+pub(crate) struct MemoryFigures {
+    pub(crate) allocated: u64,
+    pub(crate) active: u64,
+    pub(crate) resident: u64,
+    pub(crate) rss: u64,
 }
 
 #[cfg(feature = "jemalloc")]
-pub fn memory_figures() -> MemoryFigures {
+pub(crate) fn memory_figures() -> MemoryFigures {
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
     MemoryFigures {
@@ -23,26 +23,26 @@ pub fn memory_figures() -> MemoryFigures {
 
 /// Without jemalloc (sanitizer builds) the only figure is the resident size.
 #[cfg(not(feature = "jemalloc"))]
-pub fn memory_figures() -> MemoryFigures {
+pub(crate) fn memory_figures() -> MemoryFigures {
     let rss = process_rss();
     MemoryFigures { allocated: rss, active: rss, resident: rss, rss }
 }
 
 /// The allocator's current figure of used memory (what maxmemory is compared with).
 #[cfg(feature = "jemalloc")]
-pub fn used_memory() -> u64 {
+pub(crate) fn used_memory() -> u64 {
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
     stats::allocated::read().unwrap_or(0) as u64
 }
 
 #[cfg(not(feature = "jemalloc"))]
-pub fn used_memory() -> u64 {
+pub(crate) fn used_memory() -> u64 {
     process_rss()
 }
 
 /// Resident set size of this process.
-pub fn process_rss() -> u64 {
+pub(crate) fn process_rss() -> u64 {
     #[cfg(target_os = "linux")]
     {
         if let Ok(s) = std::fs::read_to_string("/proc/self/statm") {
@@ -65,7 +65,7 @@ pub fn process_rss() -> u64 {
     }
 }
 
-pub fn total_system_memory() -> u64 {
+pub(crate) fn total_system_memory() -> u64 {
     // SAFETY: sysconf has no preconditions.
     unsafe {
         (libc::sysconf(libc::_SC_PHYS_PAGES) as u64)

@@ -6,11 +6,11 @@
 //! and the command context (`commands::Ctx`) implements. The import-rule test
 //! (tests/layers.rs) keeps it so.
 
-pub mod blocking;
-pub mod evict;
-pub mod expire;
-pub mod feed;
-pub mod latency;
-pub mod memory;
-pub mod pubsub;
-pub mod session;
+pub(crate) mod blocking;
+pub(crate) mod evict;
+pub(crate) mod expire;
+pub(crate) mod feed;
+pub(crate) mod latency;
+pub(crate) mod memory;
+pub(crate) mod pubsub;
+pub(crate) mod session;

@@ -33,16 +33,16 @@ pub(crate) trait PubSubHost {
 
 /// The subscription registry.
 #[derive(Default)]
-pub struct PubSub {
+pub(crate) struct PubSub {
     /// Channel -> slots of subscribed clients, in subscription order.
-    pub channels: HashMap<Vec<u8>, Vec<usize>>,
+    pub(crate) channels: HashMap<Vec<u8>, Vec<usize>>,
     /// (pattern, slot), in subscription order.
-    pub patterns: Vec<(Vec<u8>, usize)>,
+    pub(crate) patterns: Vec<(Vec<u8>, usize)>,
 }
 
 /// Appends a pub/sub message frame: `kind` ("message", "subscribe"...) then bulk parts, with a
 /// trailing integer for (un)subscribe counts.
-pub fn frame(
+pub(crate) fn frame(
     out: &mut Vec<u8>,
     resp: Resp,
     kind: &[u8],
@@ -165,38 +165,38 @@ pub(crate) fn forget_client<H: PubSubHost>(srv: &mut H, c: &Session) {
 /// without a lookup by name. Commands touching several keys (LMOVE, SMOVE, the multi-key pops)
 /// publish their events themselves.
 #[derive(Clone, Copy, Debug)]
-pub struct Notify {
+pub(crate) struct Notify {
     /// The `notify-keyspace-events` class (`notify::LIST`...).
-    pub class: u32,
-    pub event: &'static str,
+    pub(crate) class: u32,
+    pub(crate) event: &'static str,
     /// A STORE command: when it leaves the destination empty (and so removes it) only "del"
     /// is published, as Redis does.
-    pub store: bool,
+    pub(crate) store: bool,
     /// The event instead of `event` when an INCR option is among the arguments after the key
     /// (ZADD ... INCR publishes "zincr").
-    pub incr_event: Option<&'static str>,
+    pub(crate) incr_event: Option<&'static str>,
 }
 
 impl Notify {
     /// A command that publishes `event` of `class` on its key.
-    pub const fn on(class: u32, event: &'static str) -> Notify {
+    pub(crate) const fn on(class: u32, event: &'static str) -> Notify {
         Notify { class, event, store: false, incr_event: None }
     }
 
     /// A STORE command (see `store`).
-    pub const fn store(class: u32, event: &'static str) -> Notify {
+    pub(crate) const fn store(class: u32, event: &'static str) -> Notify {
         Notify { class, event, store: true, incr_event: None }
     }
 
     /// Publishes `event` instead when an INCR option is given.
-    pub const fn or_on_incr(self, event: &'static str) -> Notify {
+    pub(crate) const fn or_on_incr(self, event: &'static str) -> Notify {
         Notify { incr_event: Some(event), ..self }
     }
 }
 
 /// The keyspace event a command will publish once it has changed its key, captured before it
 /// runs (whether the key existed decides the "del" that follows an emptying removal).
-pub struct CommandEvent {
+pub(crate) struct CommandEvent {
     db: usize,
     key: Vec<u8>,
     class: u32,
@@ -209,7 +209,7 @@ impl CommandEvent {
     /// Captures the event the command's row declares; nothing is done unless notifications
     /// are on.
     /// `notify_flags` is `notify-keyspace-events` parsed, `data` the database `db`.
-    pub fn before(
+    pub(crate) fn before(
         notify_flags: u32,
         data: &Db,
         db: usize,

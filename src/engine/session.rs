@@ -20,15 +20,15 @@ use tine_core::protocol::reply;
 
 /// The queued commands of a client inside MULTI.
 #[derive(Default)]
-pub struct MultiState {
-    pub commands: Vec<Vec<Vec<u8>>>,
+pub(crate) struct MultiState {
+    pub(crate) commands: Vec<Vec<Vec<u8>>>,
     /// A queued command was rejected: EXEC must abort.
-    pub errored: bool,
+    pub(crate) errored: bool,
 }
 
 /// `CLIENT REPLY` modes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ReplyMode {
+pub(crate) enum ReplyMode {
     On,
     Off,
     /// Skip the reply of the next command only.
@@ -39,7 +39,7 @@ pub enum ReplyMode {
 
 /// The kind of a client for CLIENT LIST's flags and CLIENT KILL TYPE.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ClientKind {
+pub(crate) enum ClientKind {
     Normal,
     Replica,
     Primary,
@@ -47,63 +47,63 @@ pub enum ClientKind {
 }
 
 /// A client's session state.
-pub struct Session {
-    pub id: u64,
+pub(crate) struct Session {
+    pub(crate) id: u64,
     /// Index in the client table; also the mio token.
-    pub slot: usize,
+    pub(crate) slot: usize,
     /// "ip:port" of the peer (or "/path:0" for unix sockets), as CLIENT LIST prints it.
-    pub addr: String,
+    pub(crate) addr: String,
     /// "ip:port" of our side.
-    pub laddr: String,
-    pub peer_ip: Option<std::net::IpAddr>,
-    pub is_unix: bool,
-    pub name: Vec<u8>,
-    pub db: usize,
-    pub resp: Resp,
-    pub authenticated: bool,
+    pub(crate) laddr: String,
+    pub(crate) peer_ip: Option<std::net::IpAddr>,
+    pub(crate) is_unix: bool,
+    pub(crate) name: Vec<u8>,
+    pub(crate) db: usize,
+    pub(crate) resp: Resp,
+    pub(crate) authenticated: bool,
 
     /// Replies not yet written to the connection.
-    pub obuf: Vec<u8>,
-    pub reply_mode: ReplyMode,
+    pub(crate) obuf: Vec<u8>,
+    pub(crate) reply_mode: ReplyMode,
 
     /// Close once the pending output is written (QUIT, protocol errors).
-    pub close_after_reply: bool,
+    pub(crate) close_after_reply: bool,
     /// Close at the next opportunity without writing more (CLIENT KILL, limits).
-    pub close_asap: bool,
-    pub monitor: bool,
-    pub no_evict: bool,
-    pub kind: ClientKind,
+    pub(crate) close_asap: bool,
+    pub(crate) monitor: bool,
+    pub(crate) no_evict: bool,
+    pub(crate) kind: ClientKind,
     /// Seconds since the epoch, for CLIENT LIST age and idle, and `timeout`.
-    pub ctime: i64,
-    pub last_interaction: i64,
+    pub(crate) ctime: i64,
+    pub(crate) last_interaction: i64,
     /// Full name of the last command ("client|list").
-    pub last_cmd: &'static str,
+    pub(crate) last_cmd: &'static str,
     /// Error codes (first word) of the errors replied during the command being run,
     /// drained by the command layer into INFO errorstats.
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
     /// True while commands of this client wait for CLIENT PAUSE to end.
-    pub paused: bool,
+    pub(crate) paused: bool,
     /// Inside MULTI: the queued commands.
-    pub multi: Option<MultiState>,
+    pub(crate) multi: Option<MultiState>,
     /// True while EXEC runs the queue (blocking commands do not block then).
-    pub in_exec: bool,
+    pub(crate) in_exec: bool,
     /// WATCHed keys: (db, key, had a TTL when watched).
-    pub watched: Vec<(usize, Vec<u8>, bool)>,
+    pub(crate) watched: Vec<(usize, Vec<u8>, bool)>,
     /// A watched key changed: EXEC fails.
-    pub dirty_cas: bool,
+    pub(crate) dirty_cas: bool,
     /// Subscribed channels and patterns.
-    pub channels: std::collections::HashSet<Vec<u8>>,
-    pub patterns: Vec<Vec<u8>>,
+    pub(crate) channels: std::collections::HashSet<Vec<u8>>,
+    pub(crate) patterns: Vec<Vec<u8>>,
     /// The parser's `argv` holds a command that was held (by CLIENT PAUSE) and must run
     /// before anything else is parsed.
-    pub held_command: bool,
+    pub(crate) held_command: bool,
     /// Set while the client waits in a blocking command (BLPOP...): what it waits for. Its
     /// further commands wait in the query buffer meanwhile (see `super::blocking`).
-    pub blocked: Option<Box<super::blocking::BlockedOn>>,
+    pub(crate) blocked: Option<Box<super::blocking::BlockedOn>>,
 }
 
 impl Session {
-    pub fn new(
+    pub(crate) fn new(
         id: u64,
         slot: usize,
         is_unix: bool,
@@ -148,7 +148,7 @@ impl Session {
     }
 
     /// Formats a peer address as Redis does ("127.0.0.1:6379", "::1:6379").
-    pub fn format_addr(addr: &SocketAddr) -> String {
+    pub(crate) fn format_addr(addr: &SocketAddr) -> String {
         format!("{}:{}", addr.ip(), addr.port())
     }
 
@@ -160,23 +160,23 @@ impl Session {
 
     /// The output buffer to append a reply to, or `None` when replies are suppressed.
     #[inline]
-    pub fn out(&mut self) -> Option<&mut Vec<u8>> {
+    pub(crate) fn out(&mut self) -> Option<&mut Vec<u8>> {
         if self.replying() { Some(&mut self.obuf) } else { None }
     }
 
-    pub fn add_ok(&mut self) {
+    pub(crate) fn add_ok(&mut self) {
         if let Some(o) = self.out() {
             o.extend_from_slice(b"+OK\r\n");
         }
     }
-    pub fn add_simple(&mut self, s: &str) {
+    pub(crate) fn add_simple(&mut self, s: &str) {
         if let Some(o) = self.out() {
             reply::simple(o, s);
         }
     }
     /// Replies an error; `msg` starts with its code ("ERR ...", "WRONGTYPE ..."). The code is
     /// recorded for INFO errorstats even when replies are off, as Redis counts them.
-    pub fn add_error(&mut self, msg: &str) {
+    pub(crate) fn add_error(&mut self, msg: &str) {
         let code = msg.split(' ').next().unwrap_or("ERR").to_string();
         self.errors.push(code);
         if let Some(o) = self.out() {
@@ -184,79 +184,67 @@ impl Session {
         }
     }
     /// `-ERR <msg>`.
-    pub fn add_err(&mut self, msg: &str) {
+    pub(crate) fn add_err(&mut self, msg: &str) {
         self.add_error(&format!("ERR {}", msg));
     }
-    pub fn add_int(&mut self, n: i64) {
+    pub(crate) fn add_int(&mut self, n: i64) {
         if let Some(o) = self.out() {
             reply::integer(o, n);
         }
     }
-    pub fn add_bulk(&mut self, b: &[u8]) {
+    pub(crate) fn add_bulk(&mut self, b: &[u8]) {
         if let Some(o) = self.out() {
             reply::bulk(o, b);
         }
     }
-    pub fn add_bulk_i64(&mut self, n: i64) {
+    pub(crate) fn add_bulk_i64(&mut self, n: i64) {
         if let Some(o) = self.out() {
             reply::bulk_i64(o, n);
         }
     }
-    pub fn add_null(&mut self) {
+    pub(crate) fn add_null(&mut self) {
         let resp = self.resp;
         if let Some(o) = self.out() {
             reply::null(o, resp);
         }
     }
-    pub fn add_null_array(&mut self) {
+    pub(crate) fn add_null_array(&mut self) {
         let resp = self.resp;
         if let Some(o) = self.out() {
             reply::null_array(o, resp);
         }
     }
-    pub fn add_array(&mut self, n: usize) {
+    pub(crate) fn add_array(&mut self, n: usize) {
         if let Some(o) = self.out() {
             reply::array(o, n);
         }
     }
-    pub fn add_map(&mut self, n: usize) {
+    pub(crate) fn add_map(&mut self, n: usize) {
         let resp = self.resp;
         if let Some(o) = self.out() {
             reply::map(o, n, resp);
         }
     }
-    pub fn add_set(&mut self, n: usize) {
+    pub(crate) fn add_set(&mut self, n: usize) {
         let resp = self.resp;
         if let Some(o) = self.out() {
             reply::set(o, n, resp);
         }
     }
-    pub fn add_push(&mut self, n: usize) {
-        let resp = self.resp;
-        if let Some(o) = self.out() {
-            reply::push(o, n, resp);
-        }
-    }
-    pub fn add_double(&mut self, v: f64) {
+    pub(crate) fn add_double(&mut self, v: f64) {
         let resp = self.resp;
         if let Some(o) = self.out() {
             reply::double(o, v, resp);
         }
     }
-    pub fn add_bool(&mut self, v: bool) {
-        let resp = self.resp;
-        if let Some(o) = self.out() {
-            reply::boolean(o, v, resp);
-        }
-    }
-    pub fn add_verbatim(&mut self, text: &[u8]) {
+    pub(crate) fn add_verbatim(&mut self, text: &[u8]) {
         let resp = self.resp;
         if let Some(o) = self.out() {
             reply::verbatim(o, text, resp);
         }
     }
     /// An array of bulk strings.
-    pub fn add_bulk_array<I, B>(&mut self, items: I)
+    pub(crate) fn add_bulk_array<I, B>(&mut self, items: I)
     where
         I: ExactSizeIterator<Item = B>,
         B: AsRef<[u8]>,
@@ -268,7 +256,7 @@ impl Session {
     }
 
     /// The "flags" field of CLIENT LIST.
-    pub fn flags_string(&self) -> String {
+    pub(crate) fn flags_string(&self) -> String {
         let mut f = String::new();
         match self.kind {
             ClientKind::Replica => f.push('S'),

@@ -30,14 +30,14 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll};
 
 /// Windows that may end without an event between two cron ticks, on an idle server.
-pub const MAX_MISSES: u32 = 4;
+pub(crate) const MAX_MISSES: u32 = 4;
 /// A busy server may miss once more for every this many windows that caught an event (under
 /// redis-benchmark fewer than 1 in 100 windows miss).
-pub const HITS_PER_EXTRA_MISS: u32 = 8;
+pub(crate) const HITS_PER_EXTRA_MISS: u32 = 8;
 
 /// State of the busy-poll window (see the module docs).
 #[derive(Default)]
-pub struct BusyPoll {
+pub(crate) struct BusyPoll {
     /// Windows that ended without an event since the last cron tick.
     misses: u32,
     /// Windows that caught an event since the last cron tick.
@@ -46,14 +46,14 @@ pub struct BusyPoll {
 
 impl BusyPoll {
     /// Cron tick: a new allowance of misses.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         *self = BusyPoll::default();
     }
 
     /// How long to poll without blocking before sleeping, given `busy-poll-usec`, whether a
     /// fork child is alive, whether the last poll returned events and how long the loop would
     /// sleep.
-    pub fn window(
+    pub(crate) fn window(
         &self,
         busy_poll_usec: i64,
         child_alive: bool,
@@ -74,7 +74,7 @@ impl BusyPoll {
 
     /// Polls without blocking until an event arrives or `window` has passed. Returns true
     /// when `events` holds new events (the caller then skips its blocking poll).
-    pub fn spin(&mut self, poll: &mut Poll, events: &mut Events, window: Duration) -> bool {
+    pub(crate) fn spin(&mut self, poll: &mut Poll, events: &mut Events, window: Duration) -> bool {
         if window.is_zero() {
             return false;
         }

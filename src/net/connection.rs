@@ -13,25 +13,25 @@ use mio::net::{TcpStream, UnixStream};
 use tine_core::protocol::request::RequestParser;
 
 /// The socket of a client.
-pub enum Stream {
+pub(crate) enum Stream {
     Tcp(TcpStream),
     Unix(UnixStream),
 }
 
 impl Stream {
-    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
             Stream::Unix(s) => s.read(buf),
         }
     }
-    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(buf),
             Stream::Unix(s) => s.write(buf),
         }
     }
-    pub fn raw_fd(&self) -> i32 {
+    pub(crate) fn raw_fd(&self) -> i32 {
         use std::os::fd::AsRawFd;
         match self {
             Stream::Tcp(s) => s.as_raw_fd(),
@@ -44,38 +44,35 @@ impl Stream {
 /// initialized, so reading into it never re-zeroes memory (a `Vec::resize` per read would
 /// memset the whole read chunk on every event).
 #[derive(Default)]
-pub struct QueryBuf {
+pub(crate) struct QueryBuf {
     buf: Vec<u8>,
     end: usize,
 }
 
 impl QueryBuf {
     /// Room for at least `want` more bytes, to read into.
-    pub fn spare(&mut self, want: usize) -> &mut [u8] {
+    pub(crate) fn spare(&mut self, want: usize) -> &mut [u8] {
         if self.buf.len() - self.end < want {
             self.buf.resize(self.end + want, 0);
         }
         &mut self.buf[self.end..]
     }
     /// Marks `n` bytes of the spare room as data.
-    pub fn filled(&mut self, n: usize) {
+    pub(crate) fn filled(&mut self, n: usize) {
         self.end += n;
     }
     /// The data.
-    pub fn data(&self) -> &[u8] {
+    pub(crate) fn data(&self) -> &[u8] {
         &self.buf[..self.end]
     }
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.end
     }
-    pub fn is_empty(&self) -> bool {
-        self.end == 0
-    }
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.buf.len()
     }
     /// Drops the first `n` bytes (consumed commands), keeping the rest at the front.
-    pub fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         if n >= self.end {
             self.end = 0;
             // Give back a buffer that grew for a big request.
@@ -90,22 +87,22 @@ impl QueryBuf {
 }
 
 /// The transport half of a client.
-pub struct Connection {
-    pub stream: Stream,
-    pub qbuf: QueryBuf,
+pub(crate) struct Connection {
+    pub(crate) stream: Stream,
+    pub(crate) qbuf: QueryBuf,
     /// Read position in `qbuf`: bytes before it are consumed.
-    pub qpos: usize,
-    pub parser: RequestParser,
+    pub(crate) qpos: usize,
+    pub(crate) parser: RequestParser,
     /// Peak query buffer size seen since the last cron sample.
-    pub qbuf_peak: usize,
+    pub(crate) qbuf_peak: usize,
     /// Bytes of the session's reply buffer already written to the socket.
-    pub opos: usize,
+    pub(crate) opos: usize,
     /// True while the socket is registered for writable events.
-    pub want_write: bool,
+    pub(crate) want_write: bool,
 }
 
 impl Connection {
-    pub fn new(stream: Stream) -> Connection {
+    pub(crate) fn new(stream: Stream) -> Connection {
         Connection {
             stream,
             qbuf: QueryBuf::default(),
@@ -118,13 +115,13 @@ impl Connection {
     }
 
     /// True for a unix-socket connection.
-    pub fn is_unix(&self) -> bool {
+    pub(crate) fn is_unix(&self) -> bool {
         matches!(self.stream, Stream::Unix(_))
     }
 
     /// Writes pending output of `obuf` until the socket would block. Returns Ok(true) when
     /// everything was written.
-    pub fn flush(&mut self, obuf: &mut Vec<u8>) -> io::Result<bool> {
+    pub(crate) fn flush(&mut self, obuf: &mut Vec<u8>) -> io::Result<bool> {
         while self.opos < obuf.len() {
             match self.stream.write(&obuf[self.opos..]) {
                 Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "write returned 0")),

@@ -18,7 +18,7 @@ use socket2::{Domain, Socket, Type};
 use tine_core::log;
 use tine_core::log::Level;
 
-pub enum Listener {
+pub(crate) enum Listener {
     Tcp(TcpListener),
     /// The listener and its path.
     Unix(UnixListener, String),
@@ -26,27 +26,27 @@ pub enum Listener {
 
 /// What to listen on: the `bind`, `port`, `tcp-backlog`, `unixsocket` and `unixsocketperm`
 /// directives' values.
-pub struct ListenSpec {
+pub(crate) struct ListenSpec {
     /// The `bind` addresses, as written (`*`, `::*`, a leading `-` for optional ones).
-    pub bind: Vec<String>,
+    pub(crate) bind: Vec<String>,
     /// The TCP port; 0 for no TCP listener.
-    pub port: i64,
-    pub tcp_backlog: i64,
+    pub(crate) port: i64,
+    pub(crate) tcp_backlog: i64,
     /// The unix socket's path; empty for none.
-    pub unixsocket: String,
+    pub(crate) unixsocket: String,
     /// Its permissions; 0 leaves them as created.
-    pub unixsocketperm: i64,
+    pub(crate) unixsocketperm: i64,
 }
 
 /// The bound listeners; listener `i` is registered with `Token(i)`.
-pub struct Listeners {
+pub(crate) struct Listeners {
     list: Vec<Listener>,
     /// The TCP port bound (0 when none).
-    pub port: u16,
+    pub(crate) port: u16,
 }
 
 impl Listeners {
-    pub fn bind(config: &ListenSpec, registry: &Registry) -> io::Result<Listeners> {
+    pub(crate) fn bind(config: &ListenSpec, registry: &Registry) -> io::Result<Listeners> {
         let mut list = Vec::new();
         let mut port = 0u16;
         if config.port != 0 {
@@ -123,11 +123,11 @@ impl Listeners {
         Ok(Listeners { list, port })
     }
 
-    pub fn get_mut(&mut self, token: Token) -> Option<&mut Listener> {
+    pub(crate) fn get_mut(&mut self, token: Token) -> Option<&mut Listener> {
         self.list.get_mut(token.0)
     }
 
-    pub fn deregister(&mut self, registry: &Registry) {
+    pub(crate) fn deregister(&mut self, registry: &Registry) {
         for l in self.list.iter_mut() {
             let _ = match l {
                 Listener::Tcp(t) => registry.deregister(t),
@@ -137,7 +137,7 @@ impl Listeners {
     }
 
     /// Raw descriptors, which a fork child closes first thing.
-    pub fn raw_fds(&self) -> Vec<i32> {
+    pub(crate) fn raw_fds(&self) -> Vec<i32> {
         use std::os::fd::AsRawFd;
         self.list
             .iter()

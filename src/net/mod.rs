@@ -2,6 +2,6 @@
 //! (`connection`), and the busy-poll window (`busy_poll`). The session state commands work on
 //! is `crate::engine::session`; the event loop that drives them is `crate::app::event_loop`.
 
-pub mod busy_poll;
-pub mod connection;
-pub mod listen;
+pub(crate) mod busy_poll;
+pub(crate) mod connection;
+pub(crate) mod listen;

@@ -19,7 +19,7 @@ use tine_core::log::Level;
 
 /// What happens when a child of one kind ends (Redis's backgroundSaveDoneHandler,
 /// backgroundRewriteDoneHandler...).
-pub trait ChildJob<H>: 'static {
+pub(crate) trait ChildJob<H>: 'static {
     /// Handles the end of `child`, already reaped and removed from the slot.
     fn on_exit(self: Box<Self>, host: &mut H, child: RunningChild, exit: ChildExit);
 }
@@ -27,7 +27,7 @@ pub trait ChildJob<H>: 'static {
 /// The one running child, if any, with its on-exit job. Its accessors mirror `Option`'s
 /// (`is_some`, `as_ref`, `as_mut`), so readers of the running child (INFO, BGSAVE's checks)
 /// read it as they read the `Option<RunningChild>` it replaced.
-pub struct ChildSlot<H> {
+pub(crate) struct ChildSlot<H> {
     running: Option<(RunningChild, Box<dyn ChildJob<H>>)>,
 }
 
@@ -39,22 +39,22 @@ impl<H> Default for ChildSlot<H> {
 
 impl<H> ChildSlot<H> {
     /// True while a child runs.
-    pub fn is_some(&self) -> bool {
+    pub(crate) fn is_some(&self) -> bool {
         self.running.is_some()
     }
 
     /// True while no child runs.
-    pub fn is_none(&self) -> bool {
+    pub(crate) fn is_none(&self) -> bool {
         self.running.is_none()
     }
 
     /// The running child.
-    pub fn as_ref(&self) -> Option<&RunningChild> {
+    pub(crate) fn as_ref(&self) -> Option<&RunningChild> {
         self.running.as_ref().map(|(c, _)| c)
     }
 
     /// The running child, to drain its reports or stop it.
-    pub fn as_mut(&mut self) -> Option<&mut RunningChild> {
+    pub(crate) fn as_mut(&mut self) -> Option<&mut RunningChild> {
         self.running.as_mut().map(|(c, _)| c)
     }
 

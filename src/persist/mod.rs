@@ -10,10 +10,10 @@
 //! change, say, the AOF state and the dirty counter at once, and answers the one question persist cannot answer itself: which
 //! descriptors (listeners, client sockets, owned by `net`) a fork child must close.
 
-pub mod aof;
-pub mod child_slot;
-pub mod rdb_io;
-pub mod snapshot;
+pub(crate) mod aof;
+pub(crate) mod child_slot;
+pub(crate) mod rdb_io;
+pub(crate) mod snapshot;
 
 use std::os::fd::RawFd;
 
@@ -26,14 +26,12 @@ use tine_core::keyspace::Db;
 
 /// What persistence needs of the server, implemented by `commands::Data`. `Sized +
 /// 'static` because the child slot stores on-exit jobs typed by their host.
-pub trait PersistHost: Sized + 'static {
+pub(crate) trait PersistHost: Sized + 'static {
     /// Mutable borrows of every piece persistence drives, split so that they can be used
     /// together.
     fn parts(&mut self) -> Parts<'_, Self>;
     /// The configuration in force.
     fn config(&self) -> &Config;
-    /// The databases.
-    fn dbs(&self) -> &[Db];
     /// Snapshot figures and the child slot.
     fn persist_state(&self) -> &PersistState<Self>;
     /// The AOF.
@@ -45,19 +43,19 @@ pub trait PersistHost: Sized + 'static {
 }
 
 /// Split mutable borrows of the server state persistence drives (see [`PersistHost::parts`]).
-pub struct Parts<'a, H> {
-    pub config: &'a Config,
-    pub dbs: &'a mut Vec<Db>,
-    pub state: &'a mut PersistState<H>,
-    pub aof: &'a mut AofState,
+pub(crate) struct Parts<'a, H> {
+    pub(crate) config: &'a Config,
+    pub(crate) dbs: &'a mut Vec<Db>,
+    pub(crate) state: &'a mut PersistState<H>,
+    pub(crate) aof: &'a mut AofState,
     /// The startup load in progress, if any.
-    pub loading: &'a mut Option<Loading>,
+    pub(crate) loading: &'a mut Option<Loading>,
     /// Changes since the last successful save.
-    pub dirty: &'a mut u64,
+    pub(crate) dirty: &'a mut u64,
     /// Unix time of the last successful save (LASTSAVE).
-    pub lastsave: &'a mut i64,
+    pub(crate) lastsave: &'a mut i64,
     /// The latency monitor, which records how long each fork stalled the parent.
-    pub latency: &'a mut LatencyMonitor,
+    pub(crate) latency: &'a mut LatencyMonitor,
 }
 
 /// Tells the keyspace whether a fork child exists: while one does, tables do not resize all
@@ -80,16 +78,16 @@ pub(crate) mod testing {
     use super::*;
 
     pub(crate) struct FakeHost {
-        pub config: Config,
-        pub dbs: Vec<Db>,
-        pub state: PersistState<FakeHost>,
-        pub aof: AofState,
-        pub loading: Option<Loading>,
-        pub dirty: u64,
-        pub lastsave: i64,
-        pub latency: LatencyMonitor,
+        pub(crate) config: Config,
+        pub(crate) dbs: Vec<Db>,
+        pub(crate) state: PersistState<FakeHost>,
+        pub(crate) aof: AofState,
+        pub(crate) loading: Option<Loading>,
+        pub(crate) dirty: u64,
+        pub(crate) lastsave: i64,
+        pub(crate) latency: LatencyMonitor,
         /// What test child jobs saw, in order.
-        pub events: Vec<String>,
+        pub(crate) events: Vec<String>,
     }
 
     impl FakeHost {
@@ -125,9 +123,6 @@ pub(crate) mod testing {
         }
         fn config(&self) -> &Config {
             &self.config
-        }
-        fn dbs(&self) -> &[Db] {
-            &self.dbs
         }
         fn persist_state(&self) -> &PersistState<Self> {
             &self.state

@@ -19,7 +19,7 @@ use tine_core::rdb::reader::{SliceSource, Source, read_rdb_source};
 use tine_core::rdb::{self, LoadedRdb, RdbError, RdbOptions};
 
 /// The writer options the configuration selects.
-pub fn options(config: &Config) -> RdbOptions {
+pub(crate) fn options(config: &Config) -> RdbOptions {
     RdbOptions {
         compression: config.rdbcompression,
         checksum: config.rdbchecksum,
@@ -30,7 +30,7 @@ pub fn options(config: &Config) -> RdbOptions {
 
 /// Writes the whole keyspace as an RDB to `w`. In a child, `reporter` receives progress (keys
 /// processed); if the parent is gone the child exits at once, without publishing the file.
-pub fn write_snapshot<W: Write>(
+pub(crate) fn write_snapshot<W: Write>(
     config: &Config,
     dbs: &[Db],
     w: &mut W,
@@ -52,7 +52,7 @@ pub fn write_snapshot<W: Write>(
 /// Why a load failed. The text (`Display`) is what the log line or DEBUG RELOAD's error reply
 /// says, in Redis's words.
 #[derive(Debug)]
-pub enum LoadError {
+pub(crate) enum LoadError {
     /// The file exists but could not be read.
     Open { path: std::path::PathBuf, err: std::io::Error },
     /// The file is not a valid RDB.
@@ -86,14 +86,14 @@ impl From<AofError> for LoadError {
 }
 
 /// What loading a file found.
-pub enum LoadOutcome {
+pub(crate) enum LoadOutcome {
     NoFile,
-    Loaded { keys: u64, expired: u64 },
+    Loaded,
 }
 
 /// Loads `path` into the server's databases, replacing them. A missing file is not an error;
 /// a damaged one is, and leaves the server's data untouched.
-pub fn load_file<H: PersistHost>(h: &mut H, path: &Path) -> Result<LoadOutcome, LoadError> {
+pub(crate) fn load_file<H: PersistHost>(h: &mut H, path: &Path) -> Result<LoadOutcome, LoadError> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadOutcome::NoFile),
@@ -103,28 +103,27 @@ pub fn load_file<H: PersistHost>(h: &mut H, path: &Path) -> Result<LoadOutcome, 
     let limits = h.config().load_limits();
     let loaded =
         rdb::read_rdb(&data, &limits, tine_core::base::mstime()).map_err(LoadError::Rdb)?;
-    let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
     install(h, loaded);
     log!(Level::Notice, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
-    Ok(LoadOutcome::Loaded { keys, expired })
+    Ok(LoadOutcome::Loaded)
 }
 
 /// A load running on a background thread at startup. The thread parses the file into a new,
 /// separate keyspace — it never touches the live one — and the event loop installs it when the
 /// thread is done; meanwhile clients get -LOADING, as Redis answers while it loads.
-pub struct Loading {
-    pub started_unix: i64,
-    pub started: Instant,
-    pub total_bytes: u64,
+pub(crate) struct Loading {
+    pub(crate) started_unix: i64,
+    pub(crate) started: Instant,
+    pub(crate) total_bytes: u64,
     /// Bytes parsed so far, updated by the loader thread.
-    pub loaded_bytes: Arc<AtomicU64>,
+    pub(crate) loaded_bytes: Arc<AtomicU64>,
     pub(crate) thread: std::thread::JoinHandle<Result<LoadedRdb, LoadError>>,
     /// True when this is the AOF being loaded (`persist::aof::loader`), not dump.rdb.
-    pub aof: bool,
+    pub(crate) aof: bool,
 }
 
 impl Loading {
-    pub fn loaded(&self) -> u64 {
+    pub(crate) fn loaded(&self) -> u64 {
         self.loaded_bytes.load(Ordering::Relaxed)
     }
 }
@@ -150,7 +149,10 @@ impl Source for ProgressSource<'_> {
 }
 
 /// Starts loading `path` in the background; `Ok(None)` when there is no file.
-pub fn start_loading<H: PersistHost>(h: &H, path: &Path) -> Result<Option<Loading>, LoadError> {
+pub(crate) fn start_loading<H: PersistHost>(
+    h: &H,
+    path: &Path,
+) -> Result<Option<Loading>, LoadError> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -182,7 +184,7 @@ pub fn start_loading<H: PersistHost>(h: &H, path: &Path) -> Result<Option<Loadin
 /// Called from the event loop: when the loader thread is done, installs what it loaded.
 /// A damaged file is fatal at startup, as in Redis: the error is returned for the caller to
 /// log and exit with.
-pub fn poll_loading<H: PersistHost>(h: &mut H) -> Result<(), LoadError> {
+pub(crate) fn poll_loading<H: PersistHost>(h: &mut H) -> Result<(), LoadError> {
     let slot = h.parts().loading;
     if !slot.as_ref().is_some_and(|l| l.thread.is_finished()) {
         return Ok(());

@@ -29,14 +29,14 @@ use tine_core::log;
 use tine_core::log::Level;
 
 /// Redis's MISCONF text for a failed background save.
-pub const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub(crate) const MISCONF_RDB: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// How long after a failed BGSAVE a save point may try again (Redis's CONFIG_BGSAVE_RETRY_DELAY).
 const BGSAVE_RETRY_DELAY_SECS: i64 = 5;
 
 /// Why SAVE or BGSAVE did not save. The text (`Display`) is the error reply, in Redis's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SaveError {
+pub(crate) enum SaveError {
     /// A child already saves (SAVE, BGSAVE) or another child runs (BGSAVE).
     InProgress,
     /// The save failed; why is in the log only, as Redis replies a bare -ERR.
@@ -54,24 +54,24 @@ impl std::fmt::Display for SaveError {
 
 /// The persistence state INFO reports and the lifecycle needs. `H` is the host whose
 /// child-slot jobs run on exit (see `persist::child_slot`).
-pub struct PersistState<H> {
+pub(crate) struct PersistState<H> {
     /// The running child, if any (at most one), with its on-exit job.
-    pub child: ChildSlot<H>,
-    pub total_forks: u64,
-    pub latest_fork_usec: u64,
-    pub rdb_saves: u64,
-    pub last_bgsave_ok: bool,
-    pub last_bgsave_time_sec: i64,
+    pub(crate) child: ChildSlot<H>,
+    pub(crate) total_forks: u64,
+    pub(crate) latest_fork_usec: u64,
+    pub(crate) rdb_saves: u64,
+    pub(crate) last_bgsave_ok: bool,
+    pub(crate) last_bgsave_time_sec: i64,
     /// When the last BGSAVE was attempted (for the retry delay after a failure).
-    pub last_bgsave_try: i64,
-    pub rdb_last_cow_size: u64,
-    pub aof_last_cow_size: u64,
+    pub(crate) last_bgsave_try: i64,
+    pub(crate) rdb_last_cow_size: u64,
+    pub(crate) aof_last_cow_size: u64,
     /// BGSAVE SCHEDULE asked for a save once the running child is gone.
-    pub bgsave_scheduled: bool,
+    pub(crate) bgsave_scheduled: bool,
     /// `dirty` when the running BGSAVE forked: what its snapshot covers.
-    pub dirty_at_fork: u64,
-    pub rdb_last_load_keys_expired: u64,
-    pub rdb_last_load_keys_loaded: u64,
+    pub(crate) dirty_at_fork: u64,
+    pub(crate) rdb_last_load_keys_expired: u64,
+    pub(crate) rdb_last_load_keys_loaded: u64,
 }
 
 impl<H> Default for PersistState<H> {
@@ -95,7 +95,7 @@ impl<H> Default for PersistState<H> {
 }
 
 impl<H> PersistState<H> {
-    pub fn rdb_child_pid(&self) -> Option<i32> {
+    pub(crate) fn rdb_child_pid(&self) -> Option<i32> {
         self.child.as_ref().filter(|c| c.kind == ChildKind::RdbToFile).map(|c| c.pid)
     }
 
@@ -117,7 +117,7 @@ pub(crate) fn set_fail_forks(on: bool) {
 }
 
 /// The path of `dbfilename` in `dir` (the server has chdir'ed to `dir`).
-pub fn rdb_path<H: PersistHost>(h: &H) -> PathBuf {
+pub(crate) fn rdb_path<H: PersistHost>(h: &H) -> PathBuf {
     rdb_path_of(h.config())
 }
 
@@ -126,12 +126,12 @@ fn rdb_path_of(config: &Config) -> PathBuf {
 }
 
 /// The temp file a child with this pid writes.
-pub fn temp_rdb_path(pid: u32) -> PathBuf {
+pub(crate) fn temp_rdb_path(pid: u32) -> PathBuf {
     PathBuf::from(format!("temp-{}.rdb", pid))
 }
 
 /// True when write commands must be refused with MISCONF.
-pub fn writes_denied<H: PersistHost>(h: &H) -> bool {
+pub(crate) fn writes_denied<H: PersistHost>(h: &H) -> bool {
     let config = h.config();
     config.stop_writes_on_bgsave_error
         && !config.save.is_empty()
@@ -140,7 +140,7 @@ pub fn writes_denied<H: PersistHost>(h: &H) -> bool {
 
 /// Writes the snapshot to `path` through a temp file: write, fsync, rename, fsync the
 /// directory. Used by SAVE in the parent and by the BGSAVE child.
-pub fn save_to_file(
+pub(crate) fn save_to_file(
     config: &Config,
     dbs: &[Db],
     path: &Path,
@@ -198,7 +198,7 @@ fn root_dir() -> String {
 }
 
 /// fsyncs the directory holding `path`, so the rename itself is durable.
-pub fn fsync_dir(path: &Path) {
+pub(crate) fn fsync_dir(path: &Path) {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
@@ -206,7 +206,7 @@ pub fn fsync_dir(path: &Path) {
 }
 
 /// SAVE: a foreground save. Refused while a child saves (as Redis).
-pub fn save<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
+pub(crate) fn save<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
     if h.persist_state().rdb_child_pid().is_some() {
         return Err(SaveError::InProgress);
     }
@@ -217,7 +217,7 @@ pub fn save<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
 /// SHUTDOWN, FLUSHALL, DEBUG RELOAD. Success clears the dirty counter and a previous
 /// background-save error; a failure is logged and, as in Redis, leaves
 /// `rdb_last_bgsave_status` as it was (so a failed SHUTDOWN does not turn on MISCONF).
-pub fn save_in_foreground<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
+pub(crate) fn save_in_foreground<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
     let p = h.parts();
     let path = rdb_path_of(p.config);
     let temp = temp_rdb_path(std::process::id());
@@ -238,7 +238,7 @@ pub fn save_in_foreground<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
 }
 
 /// BGSAVE: forks a child that writes the snapshot.
-pub fn bgsave<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
+pub(crate) fn bgsave<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
     if h.persist_state().child.is_some() {
         return Err(SaveError::InProgress);
     }
@@ -283,7 +283,7 @@ pub fn bgsave<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
 /// Reaps a finished child, if any, and handles its end (each kind through its own job in the
 /// child slot); then starts a BGSAVE that waited for the slot. Called on SIGCHLD and every
 /// cron tick.
-pub fn check_children_done<H: PersistHost>(h: &mut H) {
+pub(crate) fn check_children_done<H: PersistHost>(h: &mut H) {
     child_slot::reap_finished(h);
     let st = h.parts().state;
     if st.child.is_none() && st.bgsave_scheduled {
@@ -337,7 +337,7 @@ fn bgsave_done<H: PersistHost>(h: &mut H, ch: RunningChild, exit: ChildExit) {
 }
 
 /// Kills the running BGSAVE child on purpose (SIGUSR1), e.g. on FLUSHALL or shutdown.
-pub fn kill_rdb_child<H: PersistHost>(h: &mut H) {
+pub(crate) fn kill_rdb_child<H: PersistHost>(h: &mut H) {
     let st = h.parts().state;
     if let Some(ch) = st.child.as_mut().filter(|c| c.kind == ChildKind::RdbToFile) {
         ch.kill_on_purpose();
@@ -351,7 +351,7 @@ pub fn kill_rdb_child<H: PersistHost>(h: &mut H) {
 /// child is stopped on purpose (its snapshot is of data that no longer exists), and with save
 /// points configured an (empty) RDB is written at once so that a restart does not bring the
 /// flushed data back; that save resets the dirty counter. Called after the keyspace is emptied.
-pub fn flushall_reset_rdb<H: PersistHost>(h: &mut H) {
+pub(crate) fn flushall_reset_rdb<H: PersistHost>(h: &mut H) {
     kill_rdb_child(h);
     if !h.config().save.is_empty() {
         let _ = save_in_foreground(h);
@@ -359,7 +359,7 @@ pub fn flushall_reset_rdb<H: PersistHost>(h: &mut H) {
 }
 
 /// Save points: start a BGSAVE when one is reached (cron), as Redis's serverCron.
-pub fn cron<H: PersistHost>(h: &mut H, now: i64) {
+pub(crate) fn cron<H: PersistHost>(h: &mut H, now: i64) {
     check_children_done(h);
     if h.persist_state().child.is_some() {
         return;
@@ -378,7 +378,7 @@ pub fn cron<H: PersistHost>(h: &mut H, now: i64) {
 }
 
 /// Stops a running child at shutdown: kills it (its snapshot would be stale) and reaps it.
-pub fn stop_child_for_shutdown<H: PersistHost>(h: &mut H) {
+pub(crate) fn stop_child_for_shutdown<H: PersistHost>(h: &mut H) {
     let p = h.parts();
     if let Some(ch) = p.state.child.as_mut() {
         log!(Level::Warning, "There is a child saving an .rdb. Killing it!");

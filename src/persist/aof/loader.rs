@@ -39,7 +39,7 @@ const LINE_MAX: usize = 1024;
 
 /// How loading one file ended (Redis's AOF_OK, AOF_TRUNCATED...).
 #[derive(Debug, PartialEq, Eq)]
-pub enum FileStatus {
+pub(crate) enum FileStatus {
     Ok,
     Truncated,
     Empty,
@@ -59,11 +59,11 @@ enum Stop {
 
 /// The command named by an AOF entry does not exist; nothing ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnknownCommand;
+pub(crate) struct UnknownCommand;
 
 /// What replays the AOF's commands into a private keyspace (Redis replays through a client
 /// with no connection). Built and used on the loader thread only.
-pub trait AofExecutor {
+pub(crate) trait AofExecutor {
     /// Runs one command's `argv` against the executor's keyspace, as the server would (its
     /// error replies, if any, are dropped, as Redis's loader drops them).
     fn execute(&mut self, argv: &[Vec<u8>]) -> Result<(), UnknownCommand>;
@@ -74,19 +74,19 @@ pub trait AofExecutor {
 }
 
 /// Builds the executor on the loader thread (a plain function, so the job can cross threads).
-pub type ExecutorFactory = fn(&Config) -> Box<dyn AofExecutor>;
+pub(crate) type ExecutorFactory = fn(&Config) -> Box<dyn AofExecutor>;
 
 /// What the loader needs from the main thread, owned.
-pub struct Job {
-    pub config: Config,
-    pub dir: PathBuf,
-    pub manifest: Manifest,
-    pub progress: Arc<AtomicU64>,
-    pub executor: ExecutorFactory,
+pub(crate) struct Job {
+    pub(crate) config: Config,
+    pub(crate) dir: PathBuf,
+    pub(crate) manifest: Manifest,
+    pub(crate) progress: Arc<AtomicU64>,
+    pub(crate) executor: ExecutorFactory,
 }
 
 /// The files to load and their total size; `Err` when one is missing (fatal).
-pub fn sizes(dir: &Path, m: &Manifest) -> Result<(u64, u64), String> {
+pub(crate) fn sizes(dir: &Path, m: &Manifest) -> Result<(u64, u64), String> {
     let mut total = 0;
     let mut base = 0;
     for f in m.files_to_load() {
@@ -104,7 +104,7 @@ pub fn sizes(dir: &Path, m: &Manifest) -> Result<(u64, u64), String> {
 }
 
 /// Loads every file of the manifest into a fresh keyspace. Runs on the loader thread.
-pub fn load_all(job: Job) -> Result<LoadedRdb, LoadError> {
+pub(crate) fn load_all(job: Job) -> Result<LoadedRdb, LoadError> {
     let mut exec = (job.executor)(&job.config);
     let files = job.manifest.files_to_load();
     let total_num = files.len();

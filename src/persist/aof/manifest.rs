@@ -15,32 +15,32 @@
 //! directory fsynced, so a crash leaves either the old or the new one.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Manifest keywords.
-pub const KEY_FILE_NAME: &str = "file";
-pub const KEY_FILE_SEQ: &str = "seq";
-pub const KEY_FILE_TYPE: &str = "type";
+pub(crate) const KEY_FILE_NAME: &str = "file";
+pub(crate) const KEY_FILE_SEQ: &str = "seq";
+pub(crate) const KEY_FILE_TYPE: &str = "type";
 /// File name parts.
-pub const BASE_FILE_SUFFIX: &str = ".base";
-pub const INCR_FILE_SUFFIX: &str = ".incr";
-pub const RDB_FORMAT_SUFFIX: &str = ".rdb";
-pub const AOF_FORMAT_SUFFIX: &str = ".aof";
-pub const MANIFEST_NAME_SUFFIX: &str = ".manifest";
-pub const TEMP_FILE_NAME_PREFIX: &str = "temp-";
+pub(crate) const BASE_FILE_SUFFIX: &str = ".base";
+pub(crate) const INCR_FILE_SUFFIX: &str = ".incr";
+pub(crate) const RDB_FORMAT_SUFFIX: &str = ".rdb";
+pub(crate) const AOF_FORMAT_SUFFIX: &str = ".aof";
+pub(crate) const MANIFEST_NAME_SUFFIX: &str = ".manifest";
+pub(crate) const TEMP_FILE_NAME_PREFIX: &str = "temp-";
 /// Longest manifest line Redis reads.
 const MANIFEST_MAX_LINE: usize = 1024;
 
 /// The type of a file in the manifest.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum FileType {
+pub(crate) enum FileType {
     Base,
     Incr,
     History,
 }
 
 impl FileType {
-    pub fn letter(self) -> char {
+    pub(crate) fn letter(self) -> char {
         match self {
             FileType::Base => 'b',
             FileType::Incr => 'i',
@@ -51,28 +51,28 @@ impl FileType {
 
 /// One file of the AOF.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AofInfo {
-    pub name: String,
-    pub seq: i64,
-    pub kind: FileType,
+pub(crate) struct AofInfo {
+    pub(crate) name: String,
+    pub(crate) seq: i64,
+    pub(crate) kind: FileType,
 }
 
 /// The manifest: the files of the AOF.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Manifest {
-    pub base: Option<AofInfo>,
-    pub incr: Vec<AofInfo>,
-    pub history: Vec<AofInfo>,
-    pub curr_base_seq: i64,
-    pub curr_incr_seq: i64,
+pub(crate) struct Manifest {
+    pub(crate) base: Option<AofInfo>,
+    pub(crate) incr: Vec<AofInfo>,
+    pub(crate) history: Vec<AofInfo>,
+    pub(crate) curr_base_seq: i64,
+    pub(crate) curr_incr_seq: i64,
 }
 
 /// Why a manifest could not be read (Redis's texts).
 #[derive(Debug, PartialEq, Eq)]
-pub struct ManifestError {
+pub(crate) struct ManifestError {
     /// The line (trimmed) where the error is, with its number.
-    pub line: Option<(usize, String)>,
-    pub reason: &'static str,
+    pub(crate) line: Option<(usize, String)>,
+    pub(crate) reason: &'static str,
 }
 
 impl std::fmt::Display for ManifestError {
@@ -87,18 +87,18 @@ impl std::fmt::Display for ManifestError {
 }
 
 /// The manifest's file name for `appendfilename`.
-pub fn manifest_name(aof_filename: &str) -> String {
+pub(crate) fn manifest_name(aof_filename: &str) -> String {
     format!("{}{}", aof_filename, MANIFEST_NAME_SUFFIX)
 }
 
 /// The temp name the manifest is written under before the rename.
-pub fn temp_manifest_name(aof_filename: &str) -> String {
+pub(crate) fn temp_manifest_name(aof_filename: &str) -> String {
     format!("{}{}{}", TEMP_FILE_NAME_PREFIX, aof_filename, MANIFEST_NAME_SUFFIX)
 }
 
 impl Manifest {
     /// Parses a manifest, as Redis's aofLoadManifestFromFile (strict: any bad line is an error).
-    pub fn parse(text: &[u8]) -> Result<Manifest, ManifestError> {
+    pub(crate) fn parse(text: &[u8]) -> Result<Manifest, ManifestError> {
         let mut m = Manifest::default();
         let mut maxseq = 0i64;
         let mut linenum = 0usize;
@@ -190,7 +190,7 @@ impl Manifest {
     }
 
     /// The manifest as text: base, history, incr files (Redis's getAofManifestAsString).
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut out = String::new();
         let all = self.base.iter().chain(self.history.iter()).chain(self.incr.iter());
         for ai in all {
@@ -214,7 +214,7 @@ impl Manifest {
 
     /// A new base name; the previous base (if any) becomes history (Redis's
     /// getNewBaseFileNameAndMarkPreAsHistory).
-    pub fn new_base(&mut self, aof_filename: &str, rdb_preamble: bool) -> String {
+    pub(crate) fn new_base(&mut self, aof_filename: &str, rdb_preamble: bool) -> String {
         if let Some(mut old) = self.base.take() {
             old.kind = FileType::History;
             self.history.insert(0, old);
@@ -228,7 +228,7 @@ impl Manifest {
     }
 
     /// A new incr file at the end of the list (Redis's getNewIncrAofName).
-    pub fn new_incr(&mut self, aof_filename: &str) -> String {
+    pub(crate) fn new_incr(&mut self, aof_filename: &str) -> String {
         self.curr_incr_seq += 1;
         let name = format!(
             "{}.{}{}{}",
@@ -243,7 +243,7 @@ impl Manifest {
     }
 
     /// The last incr file, created if there is none (Redis's getLastIncrAofName).
-    pub fn last_incr(&mut self, aof_filename: &str) -> String {
+    pub(crate) fn last_incr(&mut self, aof_filename: &str) -> String {
         match self.incr.last() {
             Some(ai) => ai.name.clone(),
             None => self.new_incr(aof_filename),
@@ -252,7 +252,7 @@ impl Manifest {
 
     /// After a rewrite: every incr file but the last one (being written, when `keep_last`)
     /// becomes history (Redis's markRewrittenIncrAofAsHistory).
-    pub fn mark_rewritten_incr_as_history(&mut self, keep_last: bool) {
+    pub(crate) fn mark_rewritten_incr_as_history(&mut self, keep_last: bool) {
         let keep = if keep_last { self.incr.pop() } else { None };
         let old: Vec<AofInfo> = std::mem::take(&mut self.incr);
         for mut ai in old.into_iter().rev() {
@@ -263,12 +263,12 @@ impl Manifest {
     }
 
     /// The base and incr files, in loading order.
-    pub fn files_to_load(&self) -> Vec<AofInfo> {
+    pub(crate) fn files_to_load(&self) -> Vec<AofInfo> {
         self.base.iter().chain(self.incr.iter()).cloned().collect()
     }
 
     /// Writes the manifest into `dir` atomically: temp file, fsync, rename, fsync the dir.
-    pub fn persist(&self, dir: &Path, aof_filename: &str) -> Result<(), String> {
+    pub(crate) fn persist(&self, dir: &Path, aof_filename: &str) -> Result<(), String> {
         let name = manifest_name(aof_filename);
         let tmp_name = temp_manifest_name(aof_filename);
         let path = dir.join(&name);
@@ -291,11 +291,6 @@ impl Manifest {
             .and_then(|d| d.sync_all())
             .map_err(|e| format!("Fail to fsync AOF directory {}: {}.", path.display(), e))
     }
-}
-
-/// Path of a file of the AOF inside the AOF directory.
-pub fn file_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }
 
 /// Redis's atoll: leading digits with an optional sign, 0 when none.

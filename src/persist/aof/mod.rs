@@ -19,10 +19,10 @@
 //! cron) succeeds. With `appendfsync always` a failure is fatal: [`flush`] returns
 //! [`AofFatal`] and the top layer exits.
 
-pub mod loader;
-pub mod manifest;
-pub mod rewrite;
-pub mod writer;
+pub(crate) mod loader;
+pub(crate) mod manifest;
+pub(crate) mod rewrite;
+pub(crate) mod writer;
 
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
@@ -37,11 +37,11 @@ use tine_core::log::Level;
 use writer::{FlushResult, Fsync, Writer};
 
 /// The MISCONF error write commands get after a failed AOF write, before the strerror text.
-pub const MISCONF_AOF_PREFIX: &str = "MISCONF Errors writing to the AOF file: ";
+pub(crate) const MISCONF_AOF_PREFIX: &str = "MISCONF Errors writing to the AOF file: ";
 
 /// Why an AOF operation failed (already logged in Redis's words; the text is for callers).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AofError(pub String);
+pub(crate) struct AofError(pub String);
 
 impl std::fmt::Display for AofError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,11 +61,11 @@ impl From<AofError> for String {
 /// flushAppendOnlyFile exits. Once raised it stays raised (`AofState::fatal`): every later
 /// flush returns it, so no reply path can miss it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AofFatal;
+pub(crate) struct AofFatal;
 
 /// Redis's aof_state.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
-pub enum Status {
+pub(crate) enum Status {
     #[default]
     Off,
     On,
@@ -73,20 +73,20 @@ pub enum Status {
 }
 
 /// Everything the server knows about its AOF.
-pub struct AofState {
-    pub status: Status,
-    pub manifest: Manifest,
-    pub w: Writer,
+pub(crate) struct AofState {
+    pub(crate) status: Status,
+    pub(crate) manifest: Manifest,
+    pub(crate) w: Writer,
     /// A rewrite waits for the running child to end (`aof_rewrite_scheduled`).
-    pub rewrite_scheduled: bool,
+    pub(crate) rewrite_scheduled: bool,
     /// Unix time the running rewrite started, -1 when none.
-    pub rewrite_time_start: i64,
-    pub rewrite_time_last: i64,
-    pub last_bgrewrite_ok: bool,
-    pub rewrites: u64,
-    pub consecutive_failures: u64,
+    pub(crate) rewrite_time_start: i64,
+    pub(crate) rewrite_time_last: i64,
+    pub(crate) last_bgrewrite_ok: bool,
+    pub(crate) rewrites: u64,
+    pub(crate) consecutive_failures: u64,
     /// `aof_current_size` after the last rewrite (auto-aof-rewrite-percentage's base).
-    pub rewrite_base_size: u64,
+    pub(crate) rewrite_base_size: u64,
     /// The "AOF rewrite limited" back-off: next delay and the time a rewrite may run again.
     limit_next_delay_minutes: i64,
     limit_next_time: i64,
@@ -119,35 +119,35 @@ impl Default for AofState {
 
 impl AofState {
     /// `Err` once a write or fsync failed with `appendfsync always`.
-    pub fn check_fatal(&self) -> Result<(), AofFatal> {
+    pub(crate) fn check_fatal(&self) -> Result<(), AofFatal> {
         self.fatal.map_or(Ok(()), Err)
     }
 }
 
 /// The AOF directory (relative to `dir`, the server's working directory).
-pub fn dir(config: &Config) -> PathBuf {
+pub(crate) fn dir(config: &Config) -> PathBuf {
     PathBuf::from(&config.appenddirname)
 }
 
 /// The fsync policy in force.
-pub fn policy(config: &Config) -> Fsync {
+pub(crate) fn policy(config: &Config) -> Fsync {
     Fsync::from_config(config.appendfsync)
 }
 
 /// True while a BGREWRITEAOF child runs.
-pub fn rewrite_in_progress<H: PersistHost>(h: &H) -> bool {
+pub(crate) fn rewrite_in_progress<H: PersistHost>(h: &H) -> bool {
     h.persist_state().child.as_ref().is_some_and(|c| c.kind == ChildKind::AofRewrite)
 }
 
 /// The AOF as a sink of the propagation feed (`crate::engine::feed::FeedSink`): what it
 /// borrows to append one command, so the feed need not know the server.
 pub(crate) struct AofFeed<'a> {
-    pub aof: &'a mut AofState,
+    pub(crate) aof: &'a mut AofState,
     /// The running child, if any: with `WaitRewrite` the AOF accepts commands only while the
     /// first rewrite runs.
-    pub child: Option<&'a crate::fork::RunningChild>,
+    pub(crate) child: Option<&'a crate::fork::RunningChild>,
     /// `aof-timestamp-enabled`.
-    pub timestamps: bool,
+    pub(crate) timestamps: bool,
 }
 
 impl crate::engine::feed::FeedSink for AofFeed<'_> {
@@ -176,7 +176,7 @@ impl crate::engine::feed::FeedSink for AofFeed<'_> {
 }
 
 /// The text of an errno, as strerror(3).
-pub fn strerror(code: i32) -> String {
+pub(crate) fn strerror(code: i32) -> String {
     let s = std::io::Error::from_raw_os_error(code).to_string();
     match s.rfind(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -185,7 +185,7 @@ pub fn strerror(code: i32) -> String {
 }
 
 /// The MISCONF reply write commands get while the AOF cannot be written, if so.
-pub fn writes_denied<H: PersistHost>(h: &H) -> Option<String> {
+pub(crate) fn writes_denied<H: PersistHost>(h: &H) -> Option<String> {
     let a = h.aof_state();
     if a.status == Status::Off {
         return None;
@@ -199,7 +199,7 @@ pub fn writes_denied<H: PersistHost>(h: &H) -> Option<String> {
 /// True when the buffer holds commands not yet written, or a fatal error is pending: replies
 /// must wait for [`flush`] (which reports the fatal error).
 #[inline]
-pub fn has_pending<H: PersistHost>(h: &H) -> bool {
+pub(crate) fn has_pending<H: PersistHost>(h: &H) -> bool {
     let a = h.aof_state();
     !a.w.buf.is_empty() || a.fatal.is_some()
 }
@@ -207,7 +207,7 @@ pub fn has_pending<H: PersistHost>(h: &H) -> bool {
 /// Writes (and fsyncs per policy) what commands appended. Called by the event loop before it
 /// writes replies, and by cron. With `appendfsync always` a failure is [`AofFatal`], as in
 /// Redis: the commands already ran and cannot be undone, and the caller must exit.
-pub fn flush<H: PersistHost>(h: &mut H, force: bool) -> Result<(), AofFatal> {
+pub(crate) fn flush<H: PersistHost>(h: &mut H, force: bool) -> Result<(), AofFatal> {
     let child = h.persist_state().child.is_some();
     let p = h.parts();
     if let Some(fatal) = p.aof.fatal {
@@ -231,7 +231,7 @@ pub fn flush<H: PersistHost>(h: &mut H, force: bool) -> Result<(), AofFatal> {
 }
 
 /// Cron: retries postponed and failed writes, starts scheduled and automatic rewrites.
-pub fn cron<H: PersistHost>(h: &mut H, now: i64) -> Result<(), AofFatal> {
+pub(crate) fn cron<H: PersistHost>(h: &mut H, now: i64) -> Result<(), AofFatal> {
     let a = h.aof_state();
     if a.status != Status::Off {
         if a.w.flush_postponed_start != 0 {
@@ -301,7 +301,7 @@ fn rewrite_limited(a: &mut AofState, now: i64) -> bool {
 }
 
 /// Creates the AOF directory if missing.
-pub fn create_dir(config: &Config) -> Result<(), String> {
+pub(crate) fn create_dir(config: &Config) -> Result<(), String> {
     let d = dir(config);
     match std::fs::create_dir(&d) {
         Ok(()) => Ok(()),
@@ -311,7 +311,7 @@ pub fn create_dir(config: &Config) -> Result<(), String> {
 }
 
 /// Opens a file of the AOF for appending.
-pub fn open_append(config: &Config, name: &str, truncate: bool) -> std::io::Result<File> {
+pub(crate) fn open_append(config: &Config, name: &str, truncate: bool) -> std::io::Result<File> {
     let mut o = OpenOptions::new();
     o.create(true);
     if truncate {
@@ -323,7 +323,7 @@ pub fn open_append(config: &Config, name: &str, truncate: bool) -> std::io::Resu
 }
 
 /// The size of a file of the AOF, as getAppendOnlyFileSize (0 and a log line when missing).
-pub fn file_size(config: &Config, name: &str) -> u64 {
+pub(crate) fn file_size(config: &Config, name: &str) -> u64 {
     match std::fs::metadata(dir(config).join(name)) {
         Ok(m) => m.len(),
         Err(e) => {
@@ -335,7 +335,7 @@ pub fn file_size(config: &Config, name: &str) -> u64 {
 
 /// Reads the manifest at startup, whether the AOF is on or not (so that turning it on later
 /// goes on with the sequence numbers). A damaged manifest is fatal, as in Redis.
-pub fn load_manifest_from_disk<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+pub(crate) fn load_manifest_from_disk<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
     let p = h.parts();
     let path = dir(p.config).join(manifest::manifest_name(&p.config.appendfilename));
     let data = match std::fs::read(&path) {
@@ -370,7 +370,7 @@ pub fn load_manifest_from_disk<H: PersistHost>(h: &mut H) -> Result<(), AofError
 
 /// After loading (or with nothing to load): creates a base if the AOF is empty, opens the last
 /// incr file for appending and persists the manifest (Redis's aofOpenIfNeededOnServerStart).
-pub fn open_on_server_start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+pub(crate) fn open_on_server_start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
     let p = h.parts();
     let config = p.config;
     if !config.appendonly {
@@ -417,7 +417,7 @@ impl From<String> for AofError {
 
 /// `CONFIG SET appendonly yes` (Redis's startAppendOnly): the AOF turns on once a rewrite has
 /// written its first base.
-pub fn start_append_only<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+pub(crate) fn start_append_only<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
     if h.aof_state().status != Status::Off {
         return Ok(());
     }
@@ -467,7 +467,7 @@ pub fn start_append_only<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
 /// `CONFIG SET appendonly no` (Redis's stopAppendOnly). A fatal flush stops it there, as
 /// Redis exits there: the state keeps the error and the event loop's next flush reports it
 /// before any reply leaves.
-pub fn stop_append_only<H: PersistHost>(h: &mut H) {
+pub(crate) fn stop_append_only<H: PersistHost>(h: &mut H) {
     if h.aof_state().status == Status::Off {
         return;
     }
@@ -492,7 +492,7 @@ pub fn stop_append_only<H: PersistHost>(h: &mut H) {
 }
 
 /// `CONFIG SET appendfsync always`: what was written so far is synced at once.
-pub fn fsync_policy_changed<H: PersistHost>(h: &mut H) {
+pub(crate) fn fsync_policy_changed<H: PersistHost>(h: &mut H) {
     let p = h.parts();
     let a = p.aof;
     if a.status != Status::Off && policy(p.config) == Fsync::Always {
@@ -507,7 +507,7 @@ pub fn fsync_policy_changed<H: PersistHost>(h: &mut H) {
 
 /// Shutdown: stop a rewrite child, write and fsync what is buffered. A fatal write is
 /// returned for the top layer to exit with.
-pub fn prepare_shutdown<H: PersistHost>(h: &mut H) -> Result<(), AofFatal> {
+pub(crate) fn prepare_shutdown<H: PersistHost>(h: &mut H) -> Result<(), AofFatal> {
     if rewrite_in_progress(h) {
         log!(Level::Warning, "There is a child rewriting the AOF. Killing it!");
         rewrite::kill_child(h);
@@ -523,7 +523,7 @@ pub fn prepare_shutdown<H: PersistHost>(h: &mut H) -> Result<(), AofFatal> {
 }
 
 /// The AOF fields of INFO persistence that follow `rdb_bgsave_child_pid`.
-pub fn info_fields<H: PersistHost>(h: &H, out: &mut Vec<(&'static str, String)>) {
+pub(crate) fn info_fields<H: PersistHost>(h: &H, out: &mut Vec<(&'static str, String)>) {
     let a = h.aof_state();
     let st = h.persist_state();
     let now = base::unix_time();
@@ -557,7 +557,7 @@ pub fn info_fields<H: PersistHost>(h: &H, out: &mut Vec<(&'static str, String)>)
 }
 
 /// The fields INFO persistence adds at its end while the AOF is on.
-pub fn info_enabled_fields<H: PersistHost>(h: &H, out: &mut Vec<(&'static str, String)>) {
+pub(crate) fn info_enabled_fields<H: PersistHost>(h: &H, out: &mut Vec<(&'static str, String)>) {
     let a = h.aof_state();
     if a.status == Status::Off {
         return;
@@ -629,7 +629,7 @@ fn upgrade_if_needed(config: &Config, a: &mut AofState) -> Result<(), AofError> 
 /// is nothing to load, opens the AOF at once. `Err` is fatal (logged; exit code 1).
 /// `executor` builds, on the loader thread, what replays the AOF's commands (the top layer
 /// supplies it: command semantics are not persistence's).
-pub fn start_loading<H: PersistHost>(
+pub(crate) fn start_loading<H: PersistHost>(
     h: &mut H,
     executor: loader::ExecutorFactory,
 ) -> Result<Option<crate::persist::rdb_io::Loading>, AofError> {
@@ -679,7 +679,7 @@ fn base_file_size(config: &Config, a: &AofState) -> u64 {
 }
 
 /// The loader thread is done and its keyspace installed: open the AOF for appending.
-pub fn loaded<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+pub(crate) fn loaded<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
     let p = h.parts();
     p.aof.rewrite_base_size = base_file_size(p.config, p.aof);
     open_on_server_start(h)

@@ -33,7 +33,7 @@ use tine_core::log::Level;
 const ITEMS_PER_CMD: usize = 64;
 
 /// The name the child renames its finished file to, in `dir`.
-pub fn temp_bg_name(pid: i32) -> String {
+pub(crate) fn temp_bg_name(pid: i32) -> String {
     format!("temp-rewriteaof-bg-{}.aof", pid)
 }
 
@@ -43,7 +43,7 @@ fn temp_name(pid: u32) -> String {
 }
 
 /// The temp incr file used while the AOF waits for its first rewrite.
-pub fn temp_incr_name(aof_filename: &str) -> String {
+pub(crate) fn temp_incr_name(aof_filename: &str) -> String {
     format!(
         "{}{}{}",
         super::manifest::TEMP_FILE_NAME_PREFIX,
@@ -54,7 +54,7 @@ pub fn temp_incr_name(aof_filename: &str) -> String {
 
 /// Writes the whole dataset as an AOF base to `path` (through a temp file, fsynced), as
 /// Redis's rewriteAppendOnlyFile. In a child, `reporter` gets progress.
-pub fn rewrite_to_file(
+pub(crate) fn rewrite_to_file(
     config: &Config,
     dbs: &[Db],
     path: &Path,
@@ -226,7 +226,7 @@ fn open_new_incr_for_append(config: &Config, a: &mut AofState) -> Result<(), Str
 
 /// Starts a background rewrite. `Err` when it could not (logged; the caller replies). A
 /// fatal AOF write on the way is kept in the AOF state for the event loop to exit on.
-pub fn start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+pub(crate) fn start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
     if h.persist_state().child.is_some() {
         return Err(AofError("another child process is active".into()));
     }
@@ -295,7 +295,7 @@ pub fn start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
 }
 
 /// Stops a running rewrite child on purpose (SIGUSR1), reaps it and removes its temp files.
-pub fn kill_child<H: PersistHost>(h: &mut H) {
+pub(crate) fn kill_child<H: PersistHost>(h: &mut H) {
     if !super::rewrite_in_progress(h) {
         return;
     }

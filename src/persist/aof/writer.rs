@@ -40,14 +40,14 @@ const MAX_POSTPONE_SECS: i64 = 2;
 
 /// The fsync policy (`appendfsync`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Fsync {
+pub(crate) enum Fsync {
     Always,
     EverySec,
     No,
 }
 
 impl Fsync {
-    pub fn from_config(v: crate::config::AppendFsync) -> Fsync {
+    pub(crate) fn from_config(v: crate::config::AppendFsync) -> Fsync {
         match v {
             crate::config::AppendFsync::Always => Fsync::Always,
             crate::config::AppendFsync::No => Fsync::No,
@@ -67,7 +67,7 @@ enum Job {
 }
 
 /// The background thread (Redis's bio for AOF fsync, close and lazy unlink).
-pub struct Bio {
+pub(crate) struct Bio {
     tx: Option<Sender<Job>>,
     /// fsync jobs queued or running (`aof_pending_bio_fsync`).
     pending_fsync: Arc<AtomicUsize>,
@@ -121,29 +121,29 @@ impl Bio {
     }
 
     /// fsync jobs queued or running.
-    pub fn pending_fsyncs(&self) -> usize {
+    pub(crate) fn pending_fsyncs(&self) -> usize {
         self.pending_fsync.load(Ordering::SeqCst)
     }
 
     /// The error of the last background fsync, if it failed.
-    pub fn fsync_error(&self) -> Option<i32> {
+    pub(crate) fn fsync_error(&self) -> Option<i32> {
         match self.fsync_errno.load(Ordering::SeqCst) {
             0 => None,
             e => Some(e),
         }
     }
 
-    pub fn clear_fsync_error(&self) {
+    pub(crate) fn clear_fsync_error(&self) {
         self.fsync_errno.store(0, Ordering::SeqCst);
     }
 
     /// Removes a file in the background.
-    pub fn unlink(&mut self, path: PathBuf) {
+    pub(crate) fn unlink(&mut self, path: PathBuf) {
         self.submit(Job::Unlink(path));
     }
 
     /// fsyncs and closes a file in the background.
-    pub fn fsync_and_close(&mut self, f: File) {
+    pub(crate) fn fsync_and_close(&mut self, f: File) {
         self.submit(Job::FsyncAndClose(f));
     }
 }
@@ -178,31 +178,31 @@ fn run_job(job: Job, errno: &AtomicI32) {
 }
 
 /// The writing side of the AOF.
-pub struct Writer {
+pub(crate) struct Writer {
     /// Commands executed but not yet written (Redis's aof_buf).
-    pub buf: Vec<u8>,
+    pub(crate) buf: Vec<u8>,
     /// The incr file being appended to.
-    pub file: Option<File>,
+    pub(crate) file: Option<File>,
     /// The db of the last command appended (a SELECT is written when it changes).
-    pub selected_db: Option<usize>,
+    pub(crate) selected_db: Option<usize>,
     /// Bytes of the base and incr files (`aof_current_size`).
-    pub current_size: u64,
+    pub(crate) current_size: u64,
     /// Bytes of the incr file being written.
-    pub last_incr_size: u64,
+    pub(crate) last_incr_size: u64,
     /// `current_size` at the last fsync.
-    pub fsync_offset: u64,
+    pub(crate) fsync_offset: u64,
     /// When the last fsync was done or scheduled (unix seconds).
-    pub last_fsync: i64,
+    pub(crate) last_fsync: i64,
     /// When an everysec write started being postponed (0: not postponed).
-    pub flush_postponed_start: i64,
+    pub(crate) flush_postponed_start: i64,
     /// Writes done without waiting for a slow fsync (`aof_delayed_fsync`).
-    pub delayed_fsync: u64,
-    pub last_write_ok: bool,
-    pub last_write_errno: i32,
+    pub(crate) delayed_fsync: u64,
+    pub(crate) last_write_ok: bool,
+    pub(crate) last_write_errno: i32,
     last_write_error_log: i64,
     /// The timestamp of the last `#TS:` annotation written.
-    pub cur_timestamp: i64,
-    pub bio: Bio,
+    pub(crate) cur_timestamp: i64,
+    pub(crate) bio: Bio,
 }
 
 impl Default for Writer {
@@ -228,7 +228,7 @@ impl Default for Writer {
 
 /// What the caller must do after a flush attempt.
 #[derive(Debug, PartialEq, Eq)]
-pub enum FlushResult {
+pub(crate) enum FlushResult {
     Ok,
     /// Nothing written yet (postponed, or a write error: the data stays in the buffer).
     Pending,
@@ -237,7 +237,7 @@ pub enum FlushResult {
 }
 
 /// Appends one command in RESP to `out` (Redis's catAppendOnlyGenericCommand).
-pub fn cat_command(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
+pub(crate) fn cat_command(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
     let mut ib = itoa::Buffer::new();
     out.push(b'*');
     out.extend_from_slice(ib.format(argv.len()).as_bytes());
@@ -252,7 +252,7 @@ pub fn cat_command(out: &mut Vec<u8>, argv: &[Vec<u8>]) {
 }
 
 /// Appends a SELECT in Redis's exact bytes.
-pub fn cat_select(out: &mut Vec<u8>, db: usize) {
+pub(crate) fn cat_select(out: &mut Vec<u8>, db: usize) {
     let s = db.to_string();
     out.extend_from_slice(format!("*2\r\n$6\r\nSELECT\r\n${}\r\n{}\r\n", s.len(), s).as_bytes());
 }
@@ -260,7 +260,7 @@ pub fn cat_select(out: &mut Vec<u8>, db: usize) {
 impl Writer {
     /// Writes the buffer and fsyncs per policy. `force`: write even if a background fsync is
     /// still running. `child_active`: a fork child exists (for no-appendfsync-on-rewrite).
-    pub fn flush(
+    pub(crate) fn flush(
         &mut self,
         policy: Fsync,
         force: bool,
@@ -411,7 +411,7 @@ impl Writer {
     }
 
     /// Appends the `#TS:` annotation when the second changed (aof-timestamp-enabled).
-    pub fn timestamp_annotation(&mut self, now: i64, force: bool) -> Option<String> {
+    pub(crate) fn timestamp_annotation(&mut self, now: i64, force: bool) -> Option<String> {
         if force || self.cur_timestamp < now {
             self.cur_timestamp = now;
             Some(format!("#TS:{}\r\n", now))
@@ -421,7 +421,7 @@ impl Writer {
     }
 
     /// The raw fd of the incr file (for the fork child to close).
-    pub fn raw_fd(&self) -> Option<i32> {
+    pub(crate) fn raw_fd(&self) -> Option<i32> {
         self.file.as_ref().map(|f| f.as_raw_fd())
     }
 }
