@@ -30,7 +30,7 @@ pub fn workspace_bin(name: &str) -> String {
     let bin = profile_dir.join(name);
     assert!(
         bin.exists(),
-        "{} is not built: run the tests for the whole workspace (scripts/test, or cargo test --workspace)",
+        "{} is not built: run scripts/test, or cargo build --workspace --bins before the tests",
         bin.display()
     );
     bin.display().to_string()
