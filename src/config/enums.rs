@@ -32,8 +32,8 @@ macro_rules! config_enum {
             pub(crate) const SPELLINGS: &'static [(&'static str, $name)] =
                 &[ $( ($first, $name::$variant), $( ($alias, $name::$variant), )* )+ ];
 
-            /// The accepted spellings alone, in Redis's order (the directive's `Kind::Enum`,
-            /// and the list its error text names).
+            /// The accepted spellings alone, in Redis's order (the list its error text
+            /// names).
             pub(crate) const NAMES: &'static [&'static str] = &[ $( $first, $( $alias, )* )+ ];
 
             /// The spelling CONFIG GET, CONFIG REWRITE and INFO print.
@@ -275,7 +275,7 @@ mod tests {
         spellings: &[(&str, T)],
         names: &'static [&'static str],
     ) {
-        let kind = Kind::Enum(names);
+        let kind = Kind::Enum;
         for (s, v) in spellings {
             for text in [s.to_string(), s.to_ascii_uppercase()] {
                 let parsed = T::parse(&text, &kind, None).unwrap();
@@ -315,12 +315,12 @@ mod tests {
 
     #[test]
     fn redis_error_texts() {
-        let kind = Kind::Enum(MaxmemoryPolicy::NAMES);
+        let kind = Kind::Enum;
         assert_eq!(
             MaxmemoryPolicy::parse("lru", &kind, None).unwrap_err(),
             "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
         );
-        let kind = Kind::Enum(OomScoreAdj::NAMES);
+        let kind = Kind::Enum;
         assert_eq!(
             OomScoreAdj::parse("x", &kind, None).unwrap_err(),
             "argument(s) must be one of the following: no, yes, relative, absolute"

@@ -46,11 +46,9 @@ pub(crate) enum Kind {
     MemoryOrPercent,
     /// An octal number (unixsocketperm).
     Octal,
-    /// One of a fixed set of words: the spellings of a type in `enums.rs` (`X::NAMES`).
-    // The words stand in the row for its reader; parsing uses the value type's own list
-    // (`config::enums`), so nothing reads them: a candidate for removal.
-    #[allow(dead_code)]
-    Enum(&'static [&'static str]),
+    /// One of a fixed set of words: the field's type in `enums.rs` holds the spellings
+    /// (`X::NAMES`), so the row need not repeat them.
+    Enum,
     /// Free text.
     Str,
     /// Validated and normalised by a function given (old value, new value).
