@@ -115,7 +115,7 @@ impl ServerOps for Clients {
         };
         if let Some(on_timeout) = on_timeout {
             match how {
-                EndWait::Error => c.add_error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                EndWait::Error => c.add_error_line("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
                 EndWait::Timeout => on_timeout.send(c),
             }
             Ctx::new(data, self).finish_blocked(c, 0);

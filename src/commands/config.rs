@@ -3,14 +3,14 @@
 //! `app/config_effects.rs`; this file only turns arguments into pairs and results into replies.
 
 use super::reply_help;
-use super::{Argv, err};
+use super::{Argv, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::{self, Kind};
 use crate::engine::session::Session;
 use tine_core::log;
 use tine_core::log::Level;
 
-pub(crate) fn config_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn config_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let patterns: Vec<&[u8]> = argv[2..].iter().map(|a| a.as_slice()).collect();
     let pairs = srv.data.config.get_matching(&patterns);
     c.add_map(pairs.len());
@@ -18,13 +18,14 @@ pub(crate) fn config_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         c.add_bulk(k.as_bytes());
         c.add_bulk(v.as_bytes());
     }
+    Ok(())
 }
 
-pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis 7.0 answers an odd number of name/value arguments with a plain syntax error.
     if argv.len() % 2 != 0 {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     let owned: Vec<(String, String)> = argv[2..]
         .chunks(2)
@@ -38,21 +39,23 @@ pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     match srv.server.config_set(srv.data, &pairs) {
         Ok(()) => c.add_ok(),
-        Err(e) => c.add_error(&e),
+        Err(e) => c.add_error_line(&e),
     }
+    Ok(())
 }
 
-pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     srv.data.stats = Default::default();
     srv.data.cmd_stats = super::new_stats();
     srv.data.peak_memory = 0;
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let Some(path) = srv.data.config_file.clone() else {
         c.add_err("The server is running without a config file");
-        return;
+        return Ok(());
     };
     match rewrite_config_file(&srv.data.config, &path) {
         Ok(()) => {
@@ -64,6 +67,7 @@ pub(crate) fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
             c.add_err(&format!("Rewriting config file: {}", e));
         }
     }
+    Ok(())
 }
 
 /// Formats a memory value as Redis's rewriteConfigFormatMemory: the largest unit that
@@ -152,7 +156,7 @@ pub(crate) fn rewrite_config_file(
     config::rewrite::write_atomically(path, &text)
 }
 
-pub(crate) fn config_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn config_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     reply_help(
         c,
         "CONFIG",
@@ -167,4 +171,5 @@ pub(crate) fn config_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
             "    Rewrite the configuration file.",
         ],
     );
+    Ok(())
 }

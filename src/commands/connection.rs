@@ -1,41 +1,44 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, AUTH, SELECT, HELLO and the CLIENT family.
 
-use super::{Argv, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::commands::data::PauseKind;
 use crate::engine::session::{ClientKind, ReplyMode, Session};
 use tine_core::base::{self, parse_i64};
 use tine_core::protocol::Resp;
 
-pub(crate) fn ping(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn ping(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 2 {
         c.add_err("wrong number of arguments for 'ping' command");
-        return;
+        return Ok(());
     }
     // A RESP2 client in subscribed state gets ["pong", msg], as Redis.
     if c.resp == Resp::V2 && !(c.channels.is_empty() && c.patterns.is_empty()) {
         c.add_array(2);
         c.add_bulk(b"pong");
         c.add_bulk(argv.get(1).map(|m| m.as_slice()).unwrap_or(b""));
-        return;
+        return Ok(());
     }
     match argv.get(1) {
         Some(msg) => c.add_bulk(msg),
         None => c.add_simple("PONG"),
     }
+    Ok(())
 }
 
-pub(crate) fn echo(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn echo(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     c.add_bulk(&argv[1]);
+    Ok(())
 }
 
-pub(crate) fn quit(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn quit(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_ok();
     c.close_after_reply = true;
+    Ok(())
 }
 
 /// RESET: back to a fresh connection's state, as Redis's clearClientConnectionState.
-pub(crate) fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.multi = None;
     crate::engine::pubsub::forget_client(srv, c);
     c.channels.clear();
@@ -55,10 +58,11 @@ pub(crate) fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     }
     c.authenticated = !super::auth_required(srv);
     c.add_simple("RESET");
+    Ok(())
 }
 
 /// Checks credentials for AUTH and HELLO. `user` is None for the one-argument AUTH form.
-fn check_auth(srv: &Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'static str> {
+fn check_auth(srv: &Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), CmdError> {
     let user_ok = user.map(|u| u == b"default").unwrap_or(true);
     let required = &srv.data.config.requirepass;
     if required.is_empty() {
@@ -71,14 +75,14 @@ fn check_auth(srv: &Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), &'s
     if user_ok && pass == required.as_bytes() { Ok(()) } else { Err(err::WRONGPASS) }
 }
 
-pub(crate) fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     if argv.len() == 2 && !super::auth_required(srv) {
         c.add_err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-        return;
+        return Ok(());
     }
     let (user, pass) =
         if argv.len() == 3 { (Some(&argv[1][..]), &argv[2]) } else { (None, &argv[1]) };
@@ -92,23 +96,25 @@ pub(crate) fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             c.add_error(e)
         }
     }
+    Ok(())
 }
 
-pub(crate) fn select(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn select(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(id) = parse_i64(&argv[1]) else {
         c.add_error(err::NOT_INTEGER);
-        return;
+        return Ok(());
     };
     if id < 0 || id as usize >= srv.data.dbs.len() {
         c.add_err("DB index is out of range");
-        return;
+        return Ok(());
     }
     c.db = id as usize;
     c.add_ok();
+    Ok(())
 }
 
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]
-pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut ver = None;
     let mut i = 1;
     if argv.len() >= 2 {
@@ -116,13 +122,13 @@ pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             Some(v) => ver = Some(v),
             None => {
                 c.add_err("Protocol version is not an integer or out of range");
-                return;
+                return Ok(());
             }
         }
         i = 2;
         if !(2..=3).contains(&ver.unwrap()) {
-            c.add_error("NOPROTO unsupported protocol version");
-            return;
+            c.add_error_line("NOPROTO unsupported protocol version");
+            return Ok(());
         }
     }
     let mut setname = None;
@@ -132,14 +138,14 @@ pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         if opt == "auth" && left >= 2 {
             if let Err(e) = check_auth(srv, Some(&argv[i + 1]), &argv[i + 2]) {
                 c.add_error(e);
-                return;
+                return Ok(());
             }
             c.authenticated = true;
             i += 3;
         } else if opt == "setname" && left >= 1 {
             if !valid_client_name(&argv[i + 1]) {
                 c.add_err("Client names cannot contain spaces, newlines or special characters.");
-                return;
+                return Ok(());
             }
             setname = Some(argv[i + 1].clone());
             i += 2;
@@ -148,12 +154,12 @@ pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                 "Syntax error in HELLO option '{}'",
                 String::from_utf8_lossy(&argv[i])
             ));
-            return;
+            return Ok(());
         }
     }
     if !c.authenticated && super::auth_required(srv) {
-        c.add_error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
-        return;
+        c.add_error_line("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return Ok(());
     }
     if let Some(n) = setname {
         c.name = n;
@@ -176,6 +182,7 @@ pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_bulk(b"master");
     c.add_bulk(b"modules");
     c.add_array(0);
+    Ok(())
 }
 
 /// Client names are printable ASCII without spaces.
@@ -183,30 +190,33 @@ fn valid_client_name(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
-pub(crate) fn client_id(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_id(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_int(c.id as i64);
+    Ok(())
 }
 
-pub(crate) fn client_setname(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_setname(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if !valid_client_name(&argv[2]) {
         c.add_err("Client names cannot contain spaces, newlines or special characters.");
-        return;
+        return Ok(());
     }
     c.name = argv[2].clone();
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn client_getname(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_getname(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     if c.name.is_empty() {
         c.add_null();
     } else {
         let n = c.name.clone();
         c.add_bulk(&n);
     }
+    Ok(())
 }
 
 /// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]
-pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut type_filter = None;
     let mut ids: Option<Vec<u64>> = None;
     let mut i = 2;
@@ -220,7 +230,7 @@ pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                         "Unknown client type '{}'",
                         String::from_utf8_lossy(&argv[i + 1])
                     ));
-                    return;
+                    return Ok(());
                 }
             }
             i += 2;
@@ -231,7 +241,7 @@ pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                     Some(n) => v.push(n as u64),
                     None => {
                         c.add_err("Invalid client ID");
-                        return;
+                        return Ok(());
                     }
                 }
             }
@@ -239,7 +249,7 @@ pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             i = argv.len();
         } else {
             c.add_error(err::SYNTAX);
-            return;
+            return Ok(());
         }
     }
     let now = base::unix_time();
@@ -249,11 +259,13 @@ pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     };
     let out = srv.server.client_list(c, now, &keep);
     c.add_verbatim(out.as_bytes());
+    Ok(())
 }
 
-pub(crate) fn client_info(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_info(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let line = format!("{}\n", srv.server.client_info(c, base::unix_time()));
     c.add_verbatim(line.as_bytes());
+    Ok(())
 }
 
 fn parse_kind(b: &[u8]) -> Option<ClientKind> {
@@ -267,7 +279,7 @@ fn parse_kind(b: &[u8]) -> Option<ClientKind> {
 }
 
 /// CLIENT KILL addr | CLIENT KILL [ID id] [ADDR a] [LADDR a] [TYPE t] [USER u] [SKIPME yes|no]
-pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     #[derive(Default)]
     struct Filter {
         id: Option<u64>,
@@ -285,7 +297,7 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     } else {
         if argv.len() % 2 != 0 {
             c.add_error(err::SYNTAX);
-            return;
+            return Ok(());
         }
         for pair in argv[2..].chunks(2) {
             let (opt, val) = (base::lower(&pair[0]), &pair[1]);
@@ -294,7 +306,7 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                     Some(n) => f.id = Some(n as u64),
                     None => {
                         c.add_err("client-id should be greater than 0");
-                        return;
+                        return Ok(());
                     }
                 },
                 "addr" => f.addr = Some(String::from_utf8_lossy(val).into_owned()),
@@ -306,13 +318,13 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                             "Unknown client type '{}'",
                             String::from_utf8_lossy(val)
                         ));
-                        return;
+                        return Ok(());
                     }
                 },
                 "user" => {
                     if val.as_slice() != b"default" {
                         c.add_err(&format!("No such user '{}'", String::from_utf8_lossy(val)));
-                        return;
+                        return Ok(());
                     }
                     f.user = Some(val.clone());
                 }
@@ -321,12 +333,12 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                     "no" => f.skipme = false,
                     _ => {
                         c.add_error(err::SYNTAX);
-                        return;
+                        return Ok(());
                     }
                 },
                 _ => {
                     c.add_error(err::SYNTAX);
-                    return;
+                    return Ok(());
                 }
             }
         }
@@ -357,17 +369,18 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     } else {
         c.add_int(killed);
     }
+    Ok(())
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]
-pub(crate) fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(ms) = parse_i64(&argv[2]) else {
         c.add_err("timeout is not an integer or out of range");
-        return;
+        return Ok(());
     };
     if ms < 0 {
         c.add_err("timeout is negative");
-        return;
+        return Ok(());
     }
     let kind = match argv.get(3).map(|a| base::lower(a)) {
         None => PauseKind::All,
@@ -375,12 +388,12 @@ pub(crate) fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         Some(s) if s == "write" => PauseKind::Write,
         Some(_) => {
             c.add_err("CLIENT PAUSE mode must be WRITE or ALL");
-            return;
+            return Ok(());
         }
     };
     if argv.len() > 4 {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     let until = base::mstime() + ms;
     // A pause never shortens one in force, and ALL wins over WRITE (Redis's pauseClients).
@@ -390,15 +403,17 @@ pub(crate) fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     };
     srv.data.pause = Some((kind, until));
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn client_unpause(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_unpause(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     srv.end_pause();
     c.add_ok();
+    Ok(())
 }
 
 /// CLIENT REPLY ON|OFF|SKIP
-pub(crate) fn client_reply(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_reply(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match base::lower(&argv[2]).as_str() {
         "on" => {
             c.reply_mode = ReplyMode::On;
@@ -412,9 +427,10 @@ pub(crate) fn client_reply(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         }
         _ => c.add_error(err::SYNTAX),
     }
+    Ok(())
 }
 
-pub(crate) fn client_no_evict(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_no_evict(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match base::lower(&argv[2]).as_str() {
         "on" => {
             c.no_evict = true;
@@ -426,26 +442,31 @@ pub(crate) fn client_no_evict(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) 
         }
         _ => c.add_error(err::SYNTAX),
     }
+    Ok(())
 }
 
 /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 when that client was blocked and now is not.
-pub(crate) fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(id) = base::parse_i64(&argv[2]) else {
-        return c.add_error(err::NOT_INTEGER);
+        return Err(err::NOT_INTEGER);
     };
     let error = match argv.get(3).map(|a| base::lower(a)) {
         None => false,
         Some(r) if r == "timeout" && argv.len() == 4 => false,
         Some(r) if r == "error" && argv.len() == 4 => true,
-        Some(_) => return c.add_err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        Some(_) => {
+            c.add_err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return Ok(());
+        }
     };
     let done = id >= 0 && crate::engine::blocking::unblock(srv, id as u64, error);
     c.add_int(done as i64);
+    Ok(())
 }
 
 /// Redis 7.0.15's text, without the client-side caching lines (TRACKING, TRACKINGINFO):
 /// tine does not have that yet.
-pub(crate) fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     super::reply_help_ending(
         c,
         "CLIENT",
@@ -493,4 +514,5 @@ pub(crate) fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
         ],
         "    Prints this help.",
     );
+    Ok(())
 }

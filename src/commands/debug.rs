@@ -2,7 +2,7 @@
 //! `enable-debug-command` allows the client.
 
 use super::reply_help;
-use super::{Argv, err};
+use super::{Argv, CmdResult, err};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
@@ -21,7 +21,7 @@ pub(crate) fn debug_allowed(srv: &Ctx<'_>, c: &Session) -> bool {
         .allows(c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()))
 }
 
-pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let sub = base::lower(&argv[1]);
     match sub.as_str() {
         "help" => reply_help(
@@ -66,7 +66,7 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             // Redis's getPositiveLongFromObjectOrReply: one message for both failures.
             let Some(count) = parse_i64(&argv[2]).filter(|&n| n >= 0) else {
                 c.add_err("value is out of range, must be positive");
-                return;
+                return Ok(());
             };
             let prefix: &[u8] = argv.get(3).map(|p| p.as_slice()).unwrap_or(b"key");
             let size = match argv.get(4) {
@@ -74,7 +74,7 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                     Some(n) => Some(n as usize),
                     None => {
                         c.add_err("value size is not an integer or out of range");
-                        return;
+                        return Ok(());
                     }
                 },
                 None => None,
@@ -128,7 +128,7 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         "reload" => {
             if let Err(e) = crate::persist::snapshot::save_in_foreground(&mut *srv.data) {
                 c.add_err(&format!("Error trying to save the DB: {}", e));
-                return;
+                return Ok(());
             }
             // Empty first, as Redis does: the dataset is then rebuilt in the memory the old one
             // freed, instead of both living at once (a peak of twice the data, and freed pages
@@ -154,4 +154,5 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             String::from_utf8_lossy(&argv[1])
         )),
     }
+    Ok(())
 }

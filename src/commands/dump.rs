@@ -1,7 +1,7 @@
 //! DUMP and RESTORE: one value serialized as Redis 7.0's payload (`persist::rdb::dump`), so
 //! keys move between tine and Redis (MIGRATE-style tooling, redis-cli --rdb users).
 
-use super::{Argv, err};
+use super::{Argv, CmdResult, err};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
@@ -16,7 +16,7 @@ pub(crate) const BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0"
 pub(crate) const BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
 
 /// DUMP key
-pub(crate) fn dump(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn dump(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let compression = srv.data.config.rdbcompression;
     match srv.lookup_read(c.db, &argv[1]) {
         None => c.add_null(),
@@ -25,10 +25,11 @@ pub(crate) fn dump(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             c.add_bulk(&p);
         }
     }
+    Ok(())
 }
 
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
-pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut replace = false;
     let mut absttl = false;
     let mut idle: Option<i64> = None;
@@ -42,11 +43,11 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             "idletime" if more >= 1 && freq.is_none() => {
                 let Some(n) = parse_i64(&argv[j + 1]) else {
                     c.add_error(err::NOT_INTEGER);
-                    return;
+                    return Ok(());
                 };
                 if n < 0 {
-                    c.add_error(BAD_IDLETIME);
-                    return;
+                    c.add_error_line(BAD_IDLETIME);
+                    return Ok(());
                 }
                 idle = Some(n);
                 j += 1;
@@ -54,45 +55,45 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             "freq" if more >= 1 && idle.is_none() => {
                 let Some(n) = parse_i64(&argv[j + 1]) else {
                     c.add_error(err::NOT_INTEGER);
-                    return;
+                    return Ok(());
                 };
                 if !(0..=255).contains(&n) {
-                    c.add_error(BAD_FREQ);
-                    return;
+                    c.add_error_line(BAD_FREQ);
+                    return Ok(());
                 }
                 freq = Some(n);
                 j += 1;
             }
             _ => {
                 c.add_error(err::SYNTAX);
-                return;
+                return Ok(());
             }
         }
         j += 1;
     }
     let key = &argv[1];
     if !replace && srv.lookup_write(c.db, key).is_some() {
-        c.add_error(BUSYKEY);
-        return;
+        c.add_error_line(BUSYKEY);
+        return Ok(());
     }
     let Some(mut ttl) = parse_i64(&argv[2]) else {
         c.add_error(err::NOT_INTEGER);
-        return;
+        return Ok(());
     };
     if ttl < 0 {
-        c.add_error(BAD_TTL);
-        return;
+        c.add_error_line(BAD_TTL);
+        return Ok(());
     }
     let limits = srv.data.config.load_limits();
     let value = match restore_payload(&argv[3], &limits) {
         Ok(v) => v,
         Err(RdbError::BadPayloadFooter) => {
-            c.add_error(BAD_PAYLOAD);
-            return;
+            c.add_error_line(BAD_PAYLOAD);
+            return Ok(());
         }
         Err(_) => {
-            c.add_error(BAD_DATA);
-            return;
+            c.add_error_line(BAD_DATA);
+            return Ok(());
         }
     };
     let now = srv.data.now_ms;
@@ -108,7 +109,7 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             srv.propagate_as(crate::engine::feed::argv(&[b"DEL", key]));
         }
         c.add_ok();
-        return;
+        return Ok(());
     }
     db.insert_new(key.as_slice().into(), value);
     if ttl != 0 {
@@ -125,4 +126,5 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let _ = (idle, freq);
     srv.data.dirty += 1;
     c.add_ok();
+    Ok(())
 }

@@ -8,7 +8,7 @@
 
 use super::set::{add_entry, choose_distinct, parse_random_count};
 use super::set::{parse_scan_options, reply_scan};
-use super::{Argv, err, keys::parse_cursor};
+use super::{Argv, CmdResult, err, keys::parse_cursor};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_f64, parse_i64};
@@ -94,19 +94,21 @@ fn hset_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, name: &str) -> 
     Some(created)
 }
 
-pub(crate) fn hset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Some(n) = hset_generic(srv, c, argv, "hset") {
         c.add_int(n);
     }
+    Ok(())
 }
 
-pub(crate) fn hmset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hmset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if hset_generic(srv, c, argv, "hmset").is_some() {
         c.add_ok();
     }
+    Ok(())
 }
 
-pub(crate) fn hsetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hsetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let lim = limits(srv);
     let (field, value) = (&argv[2], &argv[3]);
     let set = with_hash_or_create(srv, c, &argv[1], |h| {
@@ -120,6 +122,7 @@ pub(crate) fn hsetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         srv.data.dirty += set as u64;
         c.add_int(set as i64);
     }
+    Ok(())
 }
 
 fn add_value(c: &mut Session, v: Option<Entry<'_>>) {
@@ -129,25 +132,27 @@ fn add_value(c: &mut Session, v: Option<Entry<'_>>) {
     }
 }
 
-pub(crate) fn hget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         add_value(c, h.and_then(|h| h.get(&argv[2])));
     }
+    Ok(())
 }
 
-pub(crate) fn hmget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hmget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_array(argv.len() - 2);
         for f in &argv[2..] {
             add_value(c, h.and_then(|h| h.get(f)));
         }
     }
+    Ok(())
 }
 
-pub(crate) fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let key = &argv[1];
     let deleted = match write_hash(srv, c, key) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => 0,
         Ok(Some(h)) => {
             let mut n = 0;
@@ -167,25 +172,29 @@ pub(crate) fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     };
     srv.data.dirty += deleted as u64;
     c.add_int(deleted);
+    Ok(())
 }
 
-pub(crate) fn hlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_int(h.map_or(0, |h| h.len()) as i64);
     }
+    Ok(())
 }
 
-pub(crate) fn hexists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hexists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         c.add_int(h.is_some_and(|h| h.contains(&argv[2])) as i64);
     }
+    Ok(())
 }
 
-pub(crate) fn hstrlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hstrlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(h) = read_hash(srv, c, &argv[1]) {
         let len = h.and_then(|h| h.get(&argv[2])).map_or(0, |v| v.str_len());
         c.add_int(len as i64);
     }
+    Ok(())
 }
 
 /// What HGETALL, HKEYS and HVALS reply.
@@ -219,16 +228,19 @@ fn reply_all(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], part: Part) {
     }
 }
 
-pub(crate) fn hgetall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hgetall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     reply_all(srv, c, &argv[1], Part::Both);
+    Ok(())
 }
 
-pub(crate) fn hkeys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hkeys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     reply_all(srv, c, &argv[1], Part::Fields);
+    Ok(())
 }
 
-pub(crate) fn hvals(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hvals(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     reply_all(srv, c, &argv[1], Part::Values);
+    Ok(())
 }
 
 /// The current value of `field` for HINCRBY/HINCRBYFLOAT: `Ok(None)` when the key or field is
@@ -250,14 +262,14 @@ fn store_value(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], field: &[u8], val
     srv.data.dirty += 1;
 }
 
-pub(crate) fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (key, field) = (&argv[1], &argv[2]);
     let Some(by) = parse_i64(&argv[3]) else {
         c.add_error(err::NOT_INTEGER);
-        return;
+        return Ok(());
     };
     let Ok(cur) = current_value(srv, c, key, field) else {
-        return;
+        return Ok(());
     };
     let cur = match cur {
         None => 0,
@@ -265,32 +277,33 @@ pub(crate) fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             Some(n) => n,
             None => {
                 c.add_err("hash value is not an integer");
-                return;
+                return Ok(());
             }
         },
     };
     let Some(new) = cur.checked_add(by) else {
         c.add_error(err::OVERFLOW);
-        return;
+        return Ok(());
     };
     store_value(srv, c, key, field, itoa::Buffer::new().format(new).as_bytes());
     c.add_int(new);
+    Ok(())
 }
 
 /// HINCRBYFLOAT computes in f64, where Redis uses `long double`: results needing more than
 /// f64's precision or range can differ (see `base::format_human_float`).
-pub(crate) fn hincrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hincrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (key, field) = (&argv[1], &argv[2]);
     let Some(by) = parse_f64(&argv[3]) else {
         c.add_error(err::NOT_FLOAT);
-        return;
+        return Ok(());
     };
     if by.is_infinite() {
         c.add_err("value is NaN or Infinity");
-        return;
+        return Ok(());
     }
     let Ok(cur) = current_value(srv, c, key, field) else {
-        return;
+        return Ok(());
     };
     let cur = match cur {
         None => 0.0,
@@ -298,18 +311,19 @@ pub(crate) fn hincrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             Some(n) => n,
             None => {
                 c.add_err("hash value is not a float");
-                return;
+                return Ok(());
             }
         },
     };
     let Some(text) = base::format_human_float(cur + by) else {
         c.add_err("increment would produce NaN or Infinity");
-        return;
+        return Ok(());
     };
     store_value(srv, c, key, field, text.as_bytes());
     // Propagated as its result, so replicas and the AOF do not redo float arithmetic.
     srv.propagate_as(crate::engine::feed::argv(&[b"HSET", key, field, text.as_bytes()]));
     c.add_bulk(text.as_bytes());
+    Ok(())
 }
 
 /// Replies (field, value) pairs for HRANDFIELD: fields only, or with values — a flat array in
@@ -338,7 +352,7 @@ fn reply_random_pairs<'a>(
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]
-pub(crate) fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut rng = rand::thread_rng();
     if argv.len() == 2 {
         match read_hash(srv, c, &argv[1]) {
@@ -346,42 +360,42 @@ pub(crate) fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             Ok(None) => c.add_null(),
             Ok(Some(h)) => add_value(c, h.random_pair(&mut rng).map(|(f, _)| f)),
         }
-        return;
+        return Ok(());
     }
     let Some((signed, count, distinct)) = parse_random_count(c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     if argv.len() > 4 || (argv.len() == 4 && base::lower(&argv[3]) != "withvalues") {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     let with_values = argv.len() == 4;
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&signed) {
         c.add_err("value is out of range");
-        return;
+        return Ok(());
     }
     let h = match read_hash(srv, c, &argv[1]) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => {
             c.add_array(0);
-            return;
+            return Ok(());
         }
         Ok(Some(h)) => h,
     };
     if count == 0 {
         c.add_array(0);
-        return;
+        return Ok(());
     }
     if !distinct {
         // Repetitions allowed: independent picks.
         let picks = (0..count).filter_map(|_| h.random_pair(&mut rng));
         reply_random_pairs(c, count as usize, picks, with_values);
-        return;
+        return Ok(());
     }
     let size = h.len() as u64;
     if count >= size {
         reply_random_pairs(c, h.len(), h.iter(), with_values);
-        return;
+        return Ok(());
     }
     let chosen: Vec<(Vec<u8>, Vec<u8>)> = if count * 3 > size {
         let all = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
@@ -401,23 +415,24 @@ pub(crate) fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     };
     let pairs = chosen.iter().map(|(f, v)| (Entry::Str(f.as_slice()), Entry::Str(v.as_slice())));
     reply_random_pairs(c, chosen.len(), pairs, with_values);
+    Ok(())
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
-pub(crate) fn hscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn hscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let h = match read_hash(srv, c, &argv[1]) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => {
             reply_scan(c, 0, &[]);
-            return;
+            return Ok(());
         }
         Ok(Some(h)) => h,
     };
     let Some((pattern, count)) = parse_scan_options(c, &argv[3..]) else {
-        return;
+        return Ok(());
     };
     // Fields and values alternate; COUNT counts both, as Redis's list of replies does.
     let mut items: Vec<Vec<u8>> = Vec::new();
@@ -455,4 +470,5 @@ pub(crate) fn hscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         items = kept;
     }
     reply_scan(c, cursor, &items);
+    Ok(())
 }

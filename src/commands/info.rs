@@ -1,6 +1,6 @@
 //! INFO: every section Redis 7.0 has, in its field names and order.
 
-use super::{Argv, registry};
+use super::{Argv, CmdResult, registry};
 use crate::commands::Ctx;
 use crate::engine::memory::{memory_figures, total_system_memory};
 use crate::engine::session::Session;
@@ -23,9 +23,10 @@ const DEFAULT_SECTIONS: &[&str] = &[
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// INFO [section ...]
-pub(crate) fn info(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn info(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let text = info_text(srv, Some(c), &argv[1..]);
     c.add_verbatim(text.as_bytes());
+    Ok(())
 }
 
 /// Builds the INFO text for the requested sections ("default", "all", "everything" or names).

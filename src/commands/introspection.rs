@@ -1,7 +1,7 @@
 //! Looking at the server from inside: COMMAND (and its subcommands), SLOWLOG, LATENCY,
 //! MEMORY USAGE, MONITOR.
 
-use super::{Argv, Keys, err, flag, registry};
+use super::{Argv, CmdResult, Keys, err, flag, registry};
 use super::{reply_help, reply_help_ending};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
@@ -52,20 +52,22 @@ fn reply_command_info(c: &mut Session, r: &super::Resolved) {
 }
 
 /// COMMAND with no subcommand: every command's info.
-pub(crate) fn command(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn command(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let reg = registry();
     let tops: Vec<_> = reg.top_level().collect();
     c.add_array(tops.len());
     for r in tops {
         reply_command_info(c, r);
     }
+    Ok(())
 }
 
-pub(crate) fn command_count(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn command_count(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_int(registry().top_level().count() as i64);
+    Ok(())
 }
 
-pub(crate) fn command_info(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn command_info(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let reg = registry();
     if argv.len() == 2 {
         return command(_srv, c, argv);
@@ -77,9 +79,10 @@ pub(crate) fn command_info(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             None => c.add_null_array(),
         }
     }
+    Ok(())
 }
 
-pub(crate) fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let reg = registry();
     let mut names: Vec<&str> = reg.all.iter().map(|r| r.full_name.as_str()).collect();
     if argv.len() == 5 && base::lower(&argv[2]) == "filterby" {
@@ -88,7 +91,7 @@ pub(crate) fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         // error, as in Redis.
         if !matches!(kind.as_str(), "pattern" | "aclcat" | "module") {
             c.add_error(err::SYNTAX);
-            return;
+            return Ok(());
         }
         let val = &argv[4];
         names = reg
@@ -103,15 +106,16 @@ pub(crate) fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             .collect();
     } else if argv.len() != 2 {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     c.add_array(names.len());
     for n in names {
         c.add_bulk(n.as_bytes());
     }
+    Ok(())
 }
 
-pub(crate) fn command_docs(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn command_docs(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let reg = registry();
     let list: Vec<&super::Resolved> = if argv.len() == 2 {
         reg.top_level().collect()
@@ -129,19 +133,20 @@ pub(crate) fn command_docs(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         c.add_bulk(b"group");
         c.add_bulk(r.cmd.group.as_bytes());
     }
+    Ok(())
 }
 
-pub(crate) fn command_getkeys(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn command_getkeys(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let reg = registry();
     let args = &argv[2..];
     let Some(r) = reg.lookup(&args[0]) else {
         c.add_err("Invalid command specified");
-        return;
+        return Ok(());
     };
     let arity = r.cmd.arity;
     if (arity > 0 && args.len() as i32 != arity) || (args.len() as i32) < -arity {
         c.add_err("Invalid number of arguments specified for command");
-        return;
+        return Ok(());
     }
     match super::key_positions(r.cmd, args) {
         Ok(pos) if pos.is_empty() => c.add_err("The command has no key arguments"),
@@ -153,9 +158,10 @@ pub(crate) fn command_getkeys(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) 
         }
         Err(e) => c.add_err(e),
     }
+    Ok(())
 }
 
-pub(crate) fn command_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn command_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     reply_help(
         c,
         "COMMAND",
@@ -178,11 +184,12 @@ pub(crate) fn command_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
             "    Return the keys from a full Redis command.",
         ],
     );
+    Ok(())
 }
 
 /// MEMORY USAGE key [SAMPLES count]: the key's estimated bytes (`db::memory`), nil when it
 /// does not exist. Nested values are sampled `count` times (default 5, 0 = all).
-pub(crate) fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut samples = 5usize;
     let mut opts = argv[3..].chunks(2);
     for opt in &mut opts {
@@ -190,11 +197,11 @@ pub(crate) fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             [name, count] if name.eq_ignore_ascii_case(b"samples") => {
                 match base::parse_i64(count) {
                     Some(n) if n >= 0 => samples = n as usize,
-                    Some(_) => return c.add_error(err::SYNTAX),
-                    None => return c.add_error(err::NOT_INTEGER),
+                    Some(_) => return Err(err::SYNTAX),
+                    None => return Err(err::NOT_INTEGER),
                 }
             }
-            _ => return c.add_error(err::SYNTAX),
+            _ => return Err(err::SYNTAX),
         }
     }
     // As Redis: a plain lookup, no expiry, no keyspace statistics.
@@ -202,9 +209,10 @@ pub(crate) fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         Some(n) => c.add_int(n as i64),
         None => c.add_null(),
     }
+    Ok(())
 }
 
-pub(crate) fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     reply_help_ending(
         c,
         "MEMORY",
@@ -215,10 +223,11 @@ pub(crate) fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
         ],
         "    Prints this help.",
     );
+    Ok(())
 }
 
 /// LATENCY LATEST: for every event, its latest sample's time and latency and its maximum.
-pub(crate) fn latency_latest(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn latency_latest(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let rows: Vec<_> = srv.data.latency.events().map(|(e, s)| (e, s.latest(), s.max)).collect();
     c.add_array(rows.len());
     for (event, latest, max) in rows {
@@ -228,10 +237,11 @@ pub(crate) fn latency_latest(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
         c.add_int(latest.latency as i64);
         c.add_int(max as i64);
     }
+    Ok(())
 }
 
 /// LATENCY HISTORY event: its samples, oldest first, as [time, latency] pairs.
-pub(crate) fn latency_history(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn latency_history(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let samples: Vec<_> =
         srv.data.latency.series(&argv[2]).map(|s| s.history().collect()).unwrap_or_default();
     c.add_array(samples.len());
@@ -240,16 +250,18 @@ pub(crate) fn latency_history(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         c.add_int(s.time);
         c.add_int(s.latency as i64);
     }
+    Ok(())
 }
 
 /// LATENCY RESET [event ...]: forgets those events (all without arguments); how many it forgot.
-pub(crate) fn latency_reset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn latency_reset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let n = srv.data.latency.reset(&argv[2..]);
     c.add_int(n as i64);
+    Ok(())
 }
 
 /// Redis 7.0.15's text, without DOCTOR, GRAPH and HISTOGRAM, which tine does not have.
-pub(crate) fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     reply_help_ending(
         c,
         "LATENCY",
@@ -264,9 +276,10 @@ pub(crate) fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
         ],
         "    Prints this help.",
     );
+    Ok(())
 }
 
-pub(crate) fn slowlog_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn slowlog_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let count = match argv.get(2) {
         None => 10,
         Some(a) => match parse_i64(a) {
@@ -279,7 +292,7 @@ pub(crate) fn slowlog_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             }
             _ => {
                 c.add_err("count should be greater than or equal to -1");
-                return;
+                return Ok(());
             }
         },
     };
@@ -297,18 +310,21 @@ pub(crate) fn slowlog_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         c.add_bulk(e.peer.as_bytes());
         c.add_bulk(&e.name);
     }
+    Ok(())
 }
 
-pub(crate) fn slowlog_len(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn slowlog_len(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_int(srv.data.slowlog.len() as i64);
+    Ok(())
 }
 
-pub(crate) fn slowlog_reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn slowlog_reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     srv.data.slowlog.clear();
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn slowlog_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn slowlog_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     reply_help(
         c,
         "SLOWLOG",
@@ -324,13 +340,15 @@ pub(crate) fn slowlog_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
             "    Reset the slowlog.",
         ],
     );
+    Ok(())
 }
 
-pub(crate) fn monitor(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn monitor(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     if c.monitor {
-        return;
+        return Ok(());
     }
     c.monitor = true;
     srv.data.monitors.push(c.slot);
     c.add_ok();
+    Ok(())
 }

@@ -1,14 +1,14 @@
 //! Generic keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, the EXPIRE family, TTL,
 //! FLUSHDB/FLUSHALL, SWAPDB, MOVE, OBJECT.
 
-use super::{Argv, err};
+use super::{Argv, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_i64};
 use tine_core::keyspace::Value;
 
-pub(crate) fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut n = 0;
     for key in &argv[1..] {
         if srv.expire_if_needed(c.db, key) {
@@ -21,9 +21,10 @@ pub(crate) fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
     srv.data.dirty += n as u64;
     c.add_int(n);
+    Ok(())
 }
 
-pub(crate) fn exists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn exists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut n = 0;
     for key in &argv[1..] {
         if srv.lookup_read_notouch(c.db, key, true).is_some() {
@@ -31,18 +32,20 @@ pub(crate) fn exists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         }
     }
     c.add_int(n);
+    Ok(())
 }
 
-pub(crate) fn touch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn touch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     exists(srv, c, argv)
 }
 
-pub(crate) fn type_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn type_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let t = srv.lookup_read_notouch(c.db, &argv[1], true).map(|v| v.type_name()).unwrap_or("none");
     c.add_simple(t);
+    Ok(())
 }
 
-pub(crate) fn keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let pattern = &argv[1];
     let all = pattern.as_slice() == b"*";
     let now = srv.data.now_ms;
@@ -54,6 +57,7 @@ pub(crate) fn keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         .map(|(k, _)| k.to_vec())
         .collect();
     c.add_bulk_array(found.iter());
+    Ok(())
 }
 
 /// Parses a SCAN cursor as Redis's `parseScanCursorOrReply` does with `strtoul`: optional
@@ -107,9 +111,9 @@ mod cursor_tests {
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
-pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(mut cursor) = parse_cursor(c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let mut pattern: Option<&[u8]> = None;
     let mut count: i64 = 10;
@@ -119,7 +123,7 @@ pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         let opt = base::lower(&argv[i]);
         if i + 1 >= argv.len() {
             c.add_error(err::SYNTAX);
-            return;
+            return Ok(());
         }
         match opt.as_str() {
             "match" => pattern = Some(&argv[i + 1]),
@@ -127,17 +131,17 @@ pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                 Some(n) if n >= 1 => count = n,
                 Some(_) => {
                     c.add_error(err::SYNTAX);
-                    return;
+                    return Ok(());
                 }
                 None => {
                     c.add_error(err::NOT_INTEGER);
-                    return;
+                    return Ok(());
                 }
             },
             "type" => type_filter = Some(base::lower(&argv[i + 1])),
             _ => {
                 c.add_error(err::SYNTAX);
-                return;
+                return Ok(());
             }
         }
         i += 2;
@@ -173,9 +177,10 @@ pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_array(2);
     c.add_bulk(cursor.to_string().as_bytes());
     c.add_bulk_array(found.iter());
+    Ok(())
 }
 
-pub(crate) fn randomkey(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn randomkey(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     // A few tries to skip expired keys, as Redis's dbRandomKey: each one found is deleted,
     // counted and announced ("expired").
     for _ in 0..100 {
@@ -186,9 +191,10 @@ pub(crate) fn randomkey(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
             continue;
         }
         c.add_bulk(&k);
-        return;
+        return Ok(());
     }
     c.add_null();
+    Ok(())
 }
 
 fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) {
@@ -228,12 +234,14 @@ fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) {
     }
 }
 
-pub(crate) fn rename(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn rename(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     rename_generic(srv, c, argv, false);
+    Ok(())
 }
 
-pub(crate) fn renamenx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn renamenx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     rename_generic(srv, c, argv, true);
+    Ok(())
 }
 
 /// The EXPIRE family: `unit_ms` 1000 or 1, `absolute` for the *AT forms.
@@ -309,17 +317,21 @@ fn expire_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit_ms: i64,
     c.add_int(1);
 }
 
-pub(crate) fn expire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn expire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     expire_generic(srv, c, argv, 1000, false);
+    Ok(())
 }
-pub(crate) fn pexpire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pexpire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     expire_generic(srv, c, argv, 1, false);
+    Ok(())
 }
-pub(crate) fn expireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn expireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     expire_generic(srv, c, argv, 1000, true);
+    Ok(())
 }
-pub(crate) fn pexpireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pexpireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     expire_generic(srv, c, argv, 1, true);
+    Ok(())
 }
 
 /// TTL-like replies: -2 missing, -1 no expiry, else the figure from `f(expire_at_ms, now)`.
@@ -335,20 +347,24 @@ fn ttl_generic(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], f: impl Fn(i64, i
     }
 }
 
-pub(crate) fn ttl(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn ttl(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     ttl_generic(srv, c, &argv[1], |t, now| ((t - now).max(0) + 500) / 1000);
+    Ok(())
 }
-pub(crate) fn pttl(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pttl(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     ttl_generic(srv, c, &argv[1], |t, now| (t - now).max(0));
+    Ok(())
 }
-pub(crate) fn expiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn expiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     ttl_generic(srv, c, &argv[1], |t, _| t / 1000);
+    Ok(())
 }
-pub(crate) fn pexpiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pexpiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     ttl_generic(srv, c, &argv[1], |t, _| t);
+    Ok(())
 }
 
-pub(crate) fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let now = srv.data.now_ms;
     let d = &mut srv.data.dbs[c.db];
     if d.get(&argv[1], now).is_some() && d.expire_of(&argv[1]).is_some() {
@@ -359,6 +375,7 @@ pub(crate) fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     } else {
         c.add_int(0);
     }
+    Ok(())
 }
 
 /// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL.
@@ -373,23 +390,25 @@ fn flush_mode_ok(c: &mut Session, argv: &Argv) -> bool {
     }
 }
 
-pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if !flush_mode_ok(c, argv) {
-        return;
+        return Ok(());
     }
     let n = srv.data.dbs[c.db].clear();
     srv.data.dirty += n as u64;
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if !flush_mode_ok(c, argv) {
-        return;
+        return Ok(());
     }
     let n: usize = srv.data.dbs.iter_mut().map(|d| d.clear()).sum();
     srv.data.dirty += n as u64 + 1;
     crate::persist::snapshot::flushall_reset_rdb(&mut *srv.data);
     c.add_ok();
+    Ok(())
 }
 
 /// MOVE's target database: Redis reads it with getIntFromObjectOrReply, so anything that is
@@ -408,15 +427,15 @@ fn parse_db_index(srv: &Ctx<'_>, c: &mut Session, arg: &[u8]) -> Option<usize> {
     }
 }
 
-pub(crate) fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (Some(a), Some(b)) = (parse_i64(&argv[1]), parse_i64(&argv[2])) else {
         c.add_err("invalid first DB index");
-        return;
+        return Ok(());
     };
     let n = srv.data.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         c.add_error(err::DB_INDEX);
-        return;
+        return Ok(());
     }
     if a != b {
         let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
@@ -426,21 +445,22 @@ pub(crate) fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         srv.data.dirty += 1;
     }
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn move_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn move_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(dst) = parse_db_index(srv, c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     if dst == c.db {
         c.add_err("source and destination objects are the same");
-        return;
+        return Ok(());
     }
     if srv.lookup_read_nostats(c.db, &argv[1]).is_none()
         || srv.lookup_read_nostats(dst, &argv[1]).is_some()
     {
         c.add_int(0);
-        return;
+        return Ok(());
     }
     let expire = srv.data.dbs[c.db].expire_of(&argv[1]);
     let v = srv.data.dbs[c.db].remove(&argv[1]).expect("checked");
@@ -452,9 +472,10 @@ pub(crate) fn move_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     srv.notify(notify::GENERIC, "move_from", &argv[1], c.db);
     srv.notify(notify::GENERIC, "move_to", &argv[1], dst);
     c.add_int(1);
+    Ok(())
 }
 
-pub(crate) fn object_encoding(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn object_encoding(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match srv.lookup_read_notouch(c.db, &argv[2], false) {
         Some(v) => {
             let e = v.encoding();
@@ -462,39 +483,55 @@ pub(crate) fn object_encoding(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         }
         None => c.add_null(),
     }
+    Ok(())
 }
 
-pub(crate) fn object_refcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn object_refcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match srv.lookup_read_notouch(c.db, &argv[2], false) {
         // Redis shares small integers (refcount INT_MAX); tine never shares values.
         Some(_) => c.add_int(1),
         None => c.add_null(),
     }
+    Ok(())
 }
 
-pub(crate) fn object_idletime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn object_idletime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
-        return c.add_null();
+        {
+            c.add_null();
+            return Ok(());
+        }
     }
     if srv.data.config.maxmemory_policy.is_lfu() {
-        return c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        {
+            c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+            return Ok(());
+        }
     }
     let meta = srv.data.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
     c.add_int((tine_core::types::access::idle_ms(meta) / 1000) as i64);
+    Ok(())
 }
 
-pub(crate) fn object_freq(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn object_freq(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
-        return c.add_null();
+        {
+            c.add_null();
+            return Ok(());
+        }
     }
     if !srv.data.config.maxmemory_policy.is_lfu() {
-        return c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+        {
+            c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+            return Ok(());
+        }
     }
     let meta = srv.data.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
     c.add_int(tine_core::types::access::lfu_decr_and_return(meta) as i64);
+    Ok(())
 }
 
-pub(crate) fn object_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn object_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     super::reply_help(
         c,
         "OBJECT",
@@ -513,11 +550,12 @@ pub(crate) fn object_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
             "    <key>.",
         ],
     );
+    Ok(())
 }
 
 /// COPY source destination [DB destination-db] [REPLACE]. The value is deep-copied through
 /// the DUMP codec, which keeps its encoding as Redis's COPY does.
-pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut dst_db = c.db;
     let mut replace = false;
     let mut i = 3;
@@ -527,37 +565,49 @@ pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             "db" if i + 1 < argv.len() => {
                 match parse_i64(&argv[i + 1]) {
                     Some(n) if n >= 0 && (n as usize) < srv.data.dbs.len() => dst_db = n as usize,
-                    Some(_) => return c.add_error(err::DB_INDEX),
-                    None => return c.add_error(err::NOT_INTEGER),
+                    Some(_) => return Err(err::DB_INDEX),
+                    None => return Err(err::NOT_INTEGER),
                 }
                 i += 1;
             }
-            _ => return c.add_error(err::SYNTAX),
+            _ => return Err(err::SYNTAX),
         }
         i += 1;
     }
     let (src, dst) = (&argv[1], &argv[2]);
     if dst_db == c.db && src == dst {
-        return c.add_err("source and destination objects are the same");
+        {
+            c.add_err("source and destination objects are the same");
+            return Ok(());
+        }
     }
     // Strings are cloned as they are: Redis's dupStringObject keeps "raw", "embstr" or "int",
     // which a trip through the DUMP codec would not.
     let (payload, string) = match srv.lookup_read(c.db, src) {
-        None => return c.add_int(0),
+        None => {
+            c.add_int(0);
+            return Ok(());
+        }
         Some(Value::Str(s)) => (Vec::new(), Some(s.clone())),
         Some(v) => (tine_core::rdb::dump::dump_payload(v, false), None),
     };
     let expire = srv.data.dbs[c.db].expire_of(src);
     srv.expire_if_needed(dst_db, dst);
     if srv.data.dbs[dst_db].peek(dst).is_some() && !replace {
-        return c.add_int(0);
+        {
+            c.add_int(0);
+            return Ok(());
+        }
     }
     let limits = srv.data.config.load_limits();
     let value = match string {
         Some(s) => Value::Str(s),
         None => match tine_core::rdb::dump::restore_payload(&payload, &limits) {
             Ok(v) => v,
-            Err(e) => return c.add_err(&format!("COPY failed: {}", e)),
+            Err(e) => {
+                c.add_err(&format!("COPY failed: {}", e));
+                return Ok(());
+            }
         },
     };
     let d = &mut srv.data.dbs[dst_db];
@@ -569,4 +619,5 @@ pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     srv.data.dirty += 1;
     srv.notify(notify::GENERIC, "copy_to", dst, dst_db);
     c.add_int(1);
+    Ok(())
 }

@@ -13,7 +13,7 @@
 //! of its keys is created, the retry pops from that key and replies, or leaves the client
 //! waiting when the key is not a list.
 
-use super::{Argv, err};
+use super::{Argv, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::blocking::{self, Served};
@@ -137,14 +137,20 @@ fn push(l: &mut List, end: End, v: &[u8]) {
 
 // ----- pushes -----
 
-fn push_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End, only_existing: bool) {
+fn push_generic(
+    srv: &mut Ctx<'_>,
+    c: &mut Session,
+    argv: &Argv,
+    end: End,
+    only_existing: bool,
+) -> CmdResult {
     if argv[2..].iter().any(|e| e.len() > MAX_ELEMENT_SIZE) {
         c.add_err("Element too large");
-        return;
+        return Ok(());
     }
     let key = &argv[1];
     let len = match write_list(srv, c, key) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(Some(l)) => {
             for e in &argv[2..] {
                 push(l, end, e);
@@ -153,7 +159,7 @@ fn push_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End, only_
         }
         Ok(None) if only_existing => {
             c.add_int(0);
-            return;
+            return Ok(());
         }
         Ok(None) => {
             let mut l = new_list(srv);
@@ -167,22 +173,23 @@ fn push_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End, only_
     };
     srv.data.dirty += (argv.len() - 2) as u64;
     c.add_int(len as i64);
+    Ok(())
 }
 
-pub(crate) fn lpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    push_generic(srv, c, argv, End::Head, false);
+pub(crate) fn lpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    push_generic(srv, c, argv, End::Head, false)
 }
 
-pub(crate) fn rpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    push_generic(srv, c, argv, End::Tail, false);
+pub(crate) fn rpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    push_generic(srv, c, argv, End::Tail, false)
 }
 
-pub(crate) fn lpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    push_generic(srv, c, argv, End::Head, true);
+pub(crate) fn lpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    push_generic(srv, c, argv, End::Head, true)
 }
 
-pub(crate) fn rpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    push_generic(srv, c, argv, End::Tail, true);
+pub(crate) fn rpushx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    push_generic(srv, c, argv, End::Tail, true)
 }
 
 // ----- pops -----
@@ -214,32 +221,32 @@ fn popped(srv: &mut Ctx<'_>, db: usize, key: &[u8], popped: usize, emptied: bool
     }
 }
 
-fn pop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) {
+fn pop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) -> CmdResult {
     if argv.len() > 3 {
         c.add_err(&format!(
             "wrong number of arguments for '{}' command",
             tine_core::base::lower(&argv[0])
         ));
-        return;
+        return Ok(());
     }
     let count = match argv.get(2) {
         Some(a) => match parse_ranged(c, a, 0, i64::MAX, "value is out of range, must be positive")
         {
             Some(n) => Some(n),
-            None => return,
+            None => return Ok(()),
         },
         None => None,
     };
     let key = &argv[1];
     let db = c.db;
     let l = match write_list(srv, c, key) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => {
             match count {
                 Some(_) => c.add_null_array(),
                 None => c.add_null(),
             }
-            return;
+            return Ok(());
         }
         Ok(Some(l)) => l,
     };
@@ -253,39 +260,45 @@ fn pop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) {
     };
     let emptied = l.is_empty();
     popped(srv, db, key, n, emptied, end);
+    Ok(())
 }
 
-pub(crate) fn lpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    pop_generic(srv, c, argv, End::Head);
+pub(crate) fn lpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    pop_generic(srv, c, argv, End::Head)
 }
 
-pub(crate) fn rpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    pop_generic(srv, c, argv, End::Tail);
+pub(crate) fn rpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    pop_generic(srv, c, argv, End::Tail)
 }
 
 // ----- reads -----
 
-pub(crate) fn llen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn llen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(l) = read_list(srv, c, &argv[1]) {
         let n = l.map_or(0, |l| l.len());
         c.add_int(n as i64);
     }
+    Ok(())
 }
 
-pub(crate) fn lindex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lindex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let l = match read_list(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_null(),
+        Err(()) => return Ok(()),
+        Ok(None) => {
+            c.add_null();
+            return Ok(());
+        }
         Ok(Some(l)) => l,
     };
     let Some(index) = parse_i64(&argv[2]) else {
         c.add_error(err::NOT_INTEGER);
-        return;
+        return Ok(());
     };
     match l.get(index) {
         Some(e) => reply_entry(c, e),
         None => c.add_null(),
     }
+    Ok(())
 }
 
 /// Redis's clamping of a start/stop range against a list of `len` elements: `None` when the
@@ -306,16 +319,19 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
     Some((start as usize, (stop - start + 1) as usize))
 }
 
-pub(crate) fn lrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(start) = parse_int(c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let Some(stop) = parse_int(c, &argv[3]) else {
-        return;
+        return Ok(());
     };
     let l = match read_list(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_array(0),
+        Err(()) => return Ok(()),
+        Ok(None) => {
+            c.add_array(0);
+            return Ok(());
+        }
         Ok(Some(l)) => l,
     };
     match clamp_range(start, stop, l.len()) {
@@ -327,9 +343,10 @@ pub(crate) fn lrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             }
         }
     }
+    Ok(())
 }
 
-pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let ele = &argv[2];
     let mut rank: i64 = 1;
     let mut count: Option<i64> = None;
@@ -341,30 +358,30 @@ pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         if opt.eq_ignore_ascii_case(b"rank") && more {
             j += 1;
             let Some(r) = parse_int(c, &argv[j]) else {
-                return;
+                return Ok(());
             };
             if r == 0 {
                 c.add_err(
                     "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
                 );
-                return;
+                return Ok(());
             }
             rank = r;
         } else if opt.eq_ignore_ascii_case(b"count") && more {
             j += 1;
             let Some(n) = parse_ranged(c, &argv[j], 0, i64::MAX, "COUNT can't be negative") else {
-                return;
+                return Ok(());
             };
             count = Some(n);
         } else if opt.eq_ignore_ascii_case(b"maxlen") && more {
             j += 1;
             let Some(n) = parse_ranged(c, &argv[j], 0, i64::MAX, "MAXLEN can't be negative") else {
-                return;
+                return Ok(());
             };
             maxlen = n;
         } else {
             c.add_error(err::SYNTAX);
-            return;
+            return Ok(());
         }
         j += 1;
     }
@@ -375,13 +392,13 @@ pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         rank = rank.wrapping_neg();
     }
     let l = match read_list(srv, c, &argv[1]) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => {
             match count {
                 Some(_) => c.add_array(0),
                 None => c.add_null(),
             }
-            return;
+            return Ok(());
         }
         Ok(Some(l)) => l,
     };
@@ -429,23 +446,24 @@ pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             None => c.add_null(),
         },
     }
+    Ok(())
 }
 
 // ----- edits -----
 
-pub(crate) fn lset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let l = match write_list(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_error(err::NO_SUCH_KEY),
+        Err(()) => return Ok(()),
+        Ok(None) => return Err(err::NO_SUCH_KEY),
         Ok(Some(l)) => l,
     };
     let Some(index) = parse_i64(&argv[2]) else {
         c.add_error(err::NOT_INTEGER);
-        return;
+        return Ok(());
     };
     if argv[3].len() > MAX_ELEMENT_SIZE {
         c.add_err("Element too large");
-        return;
+        return Ok(());
     }
     if l.set(index, &argv[3]) {
         srv.data.dirty += 1;
@@ -453,44 +471,52 @@ pub(crate) fn lset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     } else {
         c.add_error(err::INDEX_OUT_OF_RANGE);
     }
+    Ok(())
 }
 
-pub(crate) fn linsert(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn linsert(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let after = if argv[2].eq_ignore_ascii_case(b"after") {
         true
     } else if argv[2].eq_ignore_ascii_case(b"before") {
         false
     } else {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     };
     if argv[4].len() > MAX_ELEMENT_SIZE {
         c.add_err("Element too large");
-        return;
+        return Ok(());
     }
     let l = match write_list(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_int(0),
+        Err(()) => return Ok(()),
+        Ok(None) => {
+            c.add_int(0);
+            return Ok(());
+        }
         Ok(Some(l)) => l,
     };
     let Some(at) = l.iter().position(|e| e.eq_bytes(&argv[3])) else {
         c.add_int(-1);
-        return;
+        return Ok(());
     };
     l.insert_at(if after { at + 1 } else { at }, &argv[4]);
     let len = l.len();
     srv.data.dirty += 1;
     c.add_int(len as i64);
+    Ok(())
 }
 
-pub(crate) fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(count) = parse_int(c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let db = c.db;
     let l = match write_list(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_int(0),
+        Err(()) => return Ok(()),
+        Ok(None) => {
+            c.add_int(0);
+            return Ok(());
+        }
         Ok(Some(l)) => l,
     };
     let ele = &argv[3];
@@ -537,19 +563,23 @@ pub(crate) fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     delete_if_empty(srv, db, &argv[1]);
     srv.data.dirty += removed as u64;
     c.add_int(removed as i64);
+    Ok(())
 }
 
-pub(crate) fn ltrim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn ltrim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(start) = parse_int(c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let Some(stop) = parse_int(c, &argv[3]) else {
-        return;
+        return Ok(());
     };
     let db = c.db;
     let l = match write_list(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_ok(),
+        Err(()) => return Ok(()),
+        Ok(None) => {
+            c.add_ok();
+            return Ok(());
+        }
         Ok(Some(l)) => l,
     };
     let len = l.len();
@@ -566,6 +596,7 @@ pub(crate) fn ltrim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     delete_if_empty(srv, db, &argv[1]);
     srv.data.dirty += (left + right) as u64;
     c.add_ok();
+    Ok(())
 }
 
 // ----- moves -----
@@ -642,18 +673,20 @@ fn lmove_reply(srv: &mut Ctx<'_>, c: &mut Session, src: &[u8], dst: &[u8], from:
     }
 }
 
-pub(crate) fn lmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(from) = parse_end(c, &argv[3]) else {
-        return;
+        return Ok(());
     };
     let Some(to) = parse_end(c, &argv[4]) else {
-        return;
+        return Ok(());
     };
     lmove_reply(srv, c, &argv[1], &argv[2], from, to);
+    Ok(())
 }
 
-pub(crate) fn rpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn rpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     lmove_reply(srv, c, &argv[1], &argv[2], End::Tail, End::Head);
+    Ok(())
 }
 
 // ----- LMPOP / BLMPOP -----
@@ -726,32 +759,34 @@ fn mpop_first(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>], end: End, co
     false
 }
 
-pub(crate) fn lmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(m) = parse_mpop(c, argv, 1) else {
-        return;
+        return Ok(());
     };
     let keys = &argv[m.first_key..m.first_key + m.numkeys];
     if !mpop_first(srv, c, keys, m.end, m.count) {
         c.add_null_array();
     }
+    Ok(())
 }
 
-pub(crate) fn blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(m) = parse_mpop(c, argv, 2) else {
-        return;
+        return Ok(());
     };
     let Some(deadline) = blocking::parse_timeout(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let keys = &argv[m.first_key..m.first_key + m.numkeys];
     if mpop_first(srv, c, keys, m.end, m.count) {
-        return;
+        return Ok(());
     }
     if !blocking::may_block(c) {
         c.add_null_array();
-        return;
+        return Ok(());
     }
     blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BLMPOP);
+    Ok(())
 }
 
 pub(crate) fn serve_blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
@@ -784,15 +819,15 @@ fn end_word(end: End) -> &'static [u8] {
     }
 }
 
-fn bpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) {
+fn bpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) -> CmdResult {
     let Some(deadline) = blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
-        return;
+        return Ok(());
     };
     let keys = &argv[1..argv.len() - 1];
     let db = c.db;
     for key in keys {
         match write_list(srv, c, key) {
-            Err(()) => return,
+            Err(()) => return Ok(()),
             Ok(None) => continue,
             Ok(Some(l)) => {
                 let v = pop(l, end).expect("lists are never empty");
@@ -802,23 +837,24 @@ fn bpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) {
                 c.add_bulk(&v);
                 popped(srv, db, key, 1, emptied, end);
                 srv.propagate_as(crate::engine::feed::argv(&[pop_name(end), key]));
-                return;
+                return Ok(());
             }
         }
     }
     if !blocking::may_block(c) {
         c.add_null_array();
-        return;
+        return Ok(());
     }
     blocking::block_for_keys(srv, c, keys, deadline, argv, super::retry::BPOP);
+    Ok(())
 }
 
-pub(crate) fn blpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    bpop_generic(srv, c, argv, End::Head);
+pub(crate) fn blpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    bpop_generic(srv, c, argv, End::Head)
 }
 
-pub(crate) fn brpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    bpop_generic(srv, c, argv, End::Tail);
+pub(crate) fn brpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    bpop_generic(srv, c, argv, End::Tail)
 }
 
 pub(crate) fn serve_bpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
@@ -877,18 +913,20 @@ fn bmove_generic(
     }
 }
 
-pub(crate) fn blmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn blmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(from) = parse_end(c, &argv[3]) else {
-        return;
+        return Ok(());
     };
     let Some(to) = parse_end(c, &argv[4]) else {
-        return;
+        return Ok(());
     };
     bmove_generic(srv, c, argv, from, to, &argv[5]);
+    Ok(())
 }
 
-pub(crate) fn brpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn brpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     bmove_generic(srv, c, argv, End::Tail, End::Head, &argv[3]);
+    Ok(())
 }
 
 /// Serves BLMOVE / BRPOPLPUSH from its ready source. A destination of the wrong type ends the

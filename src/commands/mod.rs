@@ -52,19 +52,23 @@ pub(crate) fn reply_help_ending(c: &mut Session, cmd: &str, lines: &[&str], help
 
 /// Error replies shared by many commands, in Redis's words.
 pub(crate) mod err {
-    pub(crate) const WRONGTYPE: &str =
-        "WRONGTYPE Operation against a key holding the wrong kind of value";
-    pub(crate) const SYNTAX: &str = "ERR syntax error";
-    pub(crate) const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
-    pub(crate) const NOT_FLOAT: &str = "ERR value is not a valid float";
-    pub(crate) const OVERFLOW: &str = "ERR increment or decrement would overflow";
-    pub(crate) const NO_SUCH_KEY: &str = "ERR no such key";
-    pub(crate) const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
-    pub(crate) const WRONGPASS: &str =
-        "WRONGPASS invalid username-password pair or user is disabled.";
-    pub(crate) const DB_INDEX: &str = "ERR DB index is out of range";
-    pub(crate) const STRING_TOO_LONG: &str =
-        "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    pub(crate) const WRONGTYPE: CmdError = CmdError::new(
+        "WRONGTYPE",
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+    );
+    pub(crate) const SYNTAX: CmdError = CmdError::new("ERR", "ERR syntax error");
+    pub(crate) const NOT_INTEGER: CmdError =
+        CmdError::new("ERR", "ERR value is not an integer or out of range");
+    pub(crate) const NOT_FLOAT: CmdError = CmdError::new("ERR", "ERR value is not a valid float");
+    pub(crate) const OVERFLOW: CmdError =
+        CmdError::new("ERR", "ERR increment or decrement would overflow");
+    pub(crate) const NO_SUCH_KEY: CmdError = CmdError::new("ERR", "ERR no such key");
+    pub(crate) const INDEX_OUT_OF_RANGE: CmdError = CmdError::new("ERR", "ERR index out of range");
+    pub(crate) const WRONGPASS: CmdError =
+        CmdError::new("WRONGPASS", "WRONGPASS invalid username-password pair or user is disabled.");
+    pub(crate) const DB_INDEX: CmdError = CmdError::new("ERR", "ERR DB index is out of range");
+    pub(crate) const STRING_TOO_LONG: CmdError =
+        CmdError::new("ERR", "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 
     use super::CmdError;
 
@@ -83,37 +87,11 @@ pub(crate) mod err {
         CmdError::new("ERR", "ERR Command not allowed inside a transaction");
 }
 
-/// An error reply, typed: the code INFO errorstats counts it under and the whole text Redis
-/// replies (code first). The dispatcher alone turns one into a reply and counts it
-/// (`fail`), so no one recovers the code by splitting text. Today it carries the
-/// dispatcher's own refusals; handlers are to return `Result<(), CmdError>` next, and the
-/// shape (a static or an owned text) is meant for that.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct CmdError {
-    /// "ERR", "WRONGTYPE", "NOAUTH"...: the first word of `text`.
-    pub(crate) code: &'static str,
-    /// The reply without the leading '-', code included.
-    pub(crate) text: std::borrow::Cow<'static, str>,
-}
+/// An error reply, typed (defined beside the reply encoder, so sessions can record one).
+pub(crate) use tine_core::protocol::CmdError;
 
-impl CmdError {
-    /// An error with a fixed text, which must begin with `code` (checked by a unit test for
-    /// the shared ones in `err`).
-    pub(crate) const fn new(code: &'static str, text: &'static str) -> CmdError {
-        CmdError { code, text: std::borrow::Cow::Borrowed(text) }
-    }
-
-    /// An error whose text is built at run time; it must begin with `code`.
-    pub(crate) fn owned(code: &'static str, text: String) -> CmdError {
-        debug_assert!(text.starts_with(code), "{} does not start with {}", text, code);
-        CmdError { code, text: std::borrow::Cow::Owned(text) }
-    }
-
-    /// "ERR <msg>", the generic error.
-    pub(crate) fn err(msg: &str) -> CmdError {
-        CmdError::owned("ERR", format!("ERR {}", msg))
-    }
-}
+/// What a handler returns: `Err` is replied and counted by the dispatcher (`fail`).
+pub(crate) type CmdResult = Result<(), CmdError>;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -124,7 +102,7 @@ use data::{PauseKind, SlowLogEntry};
 
 /// Arguments of a command, the name first.
 pub(crate) type Argv = [Vec<u8>];
-pub(crate) type Handler = fn(&mut Ctx<'_>, &mut Session, &Argv);
+pub(crate) type Handler = fn(&mut Ctx<'_>, &mut Session, &Argv) -> CmdResult;
 
 /// A blocking command's retry: serves a client blocked with `argv` once `key` is ready
 /// (`engine::blocking`). Engine stores only its number in `RETRIES` (`retry`).
@@ -155,11 +133,12 @@ pub(crate) const RETRIES: [RetryFn; 6] = [
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
-pub(crate) fn container(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn container(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     c.add_err(&format!(
         "unknown subcommand '{}'",
         String::from_utf8_lossy(argv.get(1).map(|a| a.as_slice()).unwrap_or(b""))
     ));
+    Ok(())
 }
 
 /// Where a command's keys are among its arguments.
@@ -542,7 +521,13 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     );
     let before = crate::engine::feed::before_command(srv);
     let dirty_before = srv.data.dirty;
-    (r.cmd.handler)(srv, c, argv);
+    let failed = match (r.cmd.handler)(srv, c, argv) {
+        Ok(()) => false,
+        Err(e) => {
+            fail(srv, c, e);
+            true
+        }
+    };
     if let Some(ev) = event.filter(|_| srv.data.dirty > dirty_before) {
         let exists = srv.data.dbs[ev.db()].peek(ev.key()).is_some();
         ev.after(srv, exists);
@@ -567,7 +552,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     let stats = &mut srv.data.cmd_stats[r.id];
     stats.calls += 1;
     stats.usec += usec;
-    if !c.errors.is_empty() {
+    if failed || !c.errors.is_empty() {
         stats.failed_calls += 1;
     }
     srv.data.stats.total_commands_processed += 1;
@@ -639,9 +624,8 @@ pub(crate) fn auth_required(srv: &Ctx<'_>) -> bool {
 
 /// Moves the errors the client replied through `Session::add_error` into INFO errorstats.
 pub(crate) fn finish_errors(srv: &mut Ctx<'_>, c: &mut Session) {
-    for code in c.errors.drain(..) {
-        srv.data.stats.total_error_replies += 1;
-        *srv.data.stats.errors.entry(code).or_insert(0) += 1;
+    for code in std::mem::take(&mut c.errors) {
+        count_error(srv, &code);
     }
 }
 

@@ -11,39 +11,41 @@
 //! those clients; their EXEC then replies a null array. A watched key that expires between
 //! WATCH and EXEC counts as changed, as in Redis 7.0.
 
-use super::Argv;
+use super::{Argv, CmdResult};
 use crate::commands::Ctx;
 use crate::engine::session::MultiState;
 use crate::engine::session::Session;
 
-pub(crate) fn multi(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn multi(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     if c.multi.is_some() {
         c.add_err("MULTI calls can not be nested");
-        return;
+        return Ok(());
     }
     c.multi = Some(MultiState::default());
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn discard(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn discard(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     if c.multi.is_none() {
         c.add_err("DISCARD without MULTI");
-        return;
+        return Ok(());
     }
     c.multi = None;
     unwatch_all(srv, c);
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let Some(state) = c.multi.take() else {
         c.add_err("EXEC without MULTI");
-        return;
+        return Ok(());
     };
     if state.errored {
         unwatch_all(srv, c);
-        c.add_error("EXECABORT Transaction discarded because of previous errors.");
-        return;
+        c.add_error_line("EXECABORT Transaction discarded because of previous errors.");
+        return Ok(());
     }
     let now = srv.data.now_ms;
     let expired_watch = c.watched.iter().any(|(db, key, had_ttl)| {
@@ -52,7 +54,7 @@ pub(crate) fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
     if c.dirty_cas || expired_watch {
         unwatch_all(srv, c);
         c.add_null_array();
-        return;
+        return Ok(());
     }
     unwatch_all(srv, c);
     c.add_array(state.commands.len());
@@ -61,12 +63,13 @@ pub(crate) fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
         super::call_argv(srv, c, argv);
     }
     c.in_exec = false;
+    Ok(())
 }
 
-pub(crate) fn watch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn watch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if c.multi.is_some() {
         c.add_err("WATCH inside MULTI is not allowed");
-        return;
+        return Ok(());
     }
     for key in &argv[1..] {
         if c.watched.iter().any(|(db, k, _)| *db == c.db && k.as_slice() == key.as_slice()) {
@@ -79,11 +82,13 @@ pub(crate) fn watch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         srv.data.watched_keys += 1;
     }
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn unwatch(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn unwatch(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     unwatch_all(srv, c);
     c.add_ok();
+    Ok(())
 }
 
 /// Forgets every key the client watches and clears its "changed" mark.

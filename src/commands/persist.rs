@@ -1,28 +1,29 @@
 //! Persistence commands: SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF. (LASTSAVE lives with the
 //! other server commands in admin.rs.)
 
-use super::{Argv, err};
+use super::{Argv, CmdResult, err};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use crate::persist::snapshot;
 use tine_core::base;
 
-pub(crate) fn save(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn save(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     match snapshot::save(&mut *srv.data) {
         Ok(()) => c.add_ok(),
-        Err(e) => c.add_error(&e.to_string()),
+        Err(e) => c.add_error_line(&e.to_string()),
     }
+    Ok(())
 }
 
 /// BGSAVE [SCHEDULE]: with a child already running, SCHEDULE queues the save for when it is
 /// gone; without SCHEDULE it is refused, as Redis does.
-pub(crate) fn bgsave(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bgsave(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let schedule = match argv.get(1) {
         None => false,
         Some(a) if base::lower(a) == "schedule" && argv.len() == 2 => true,
         Some(_) => {
             c.add_error(err::SYNTAX);
-            return;
+            return Ok(());
         }
     };
     // Inside MULTI/EXEC a fork would run with the transaction half applied: Redis schedules
@@ -38,16 +39,17 @@ pub(crate) fn bgsave(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         } else {
             c.add_err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
         }
-        return;
+        return Ok(());
     }
     match snapshot::bgsave(&mut *srv.data) {
         Ok(()) => c.add_simple("Background saving started"),
-        Err(e) => c.add_error(&e.to_string()),
+        Err(e) => c.add_error_line(&e.to_string()),
     }
+    Ok(())
 }
 
 /// BGREWRITEAOF: with a child already running the rewrite is scheduled, as Redis does.
-pub(crate) fn bgrewriteaof(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn bgrewriteaof(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     use crate::persist::aof;
     if aof::rewrite_in_progress(&*srv.data) {
         c.add_err("Background append only file rewriting already in progress");
@@ -63,4 +65,5 @@ pub(crate) fn bgrewriteaof(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
             "Can't execute an AOF background rewriting. Please check the server logs for more information.",
         );
     }
+    Ok(())
 }

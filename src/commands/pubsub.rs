@@ -1,7 +1,7 @@
 //! Pub/Sub commands: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB.
 //! The registry and delivery live in `crate::engine::pubsub`.
 
-use super::Argv;
+use super::{Argv, CmdResult};
 use crate::commands::Ctx;
 use crate::engine::pubsub::frame;
 use crate::engine::session::{ClientKind, Session};
@@ -26,7 +26,7 @@ fn push_frame(c: &mut Session, kind: &[u8], name: Option<&[u8]>) {
     }
 }
 
-pub(crate) fn subscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn subscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     for ch in &argv[1..] {
         if c.channels.insert(ch.clone()) {
             srv.data.pubsub.channels.entry(ch.clone()).or_default().push(c.slot);
@@ -34,9 +34,10 @@ pub(crate) fn subscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         push_frame(c, b"subscribe", Some(ch));
     }
     update_kind(c);
+    Ok(())
 }
 
-pub(crate) fn unsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn unsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let targets: Vec<Vec<u8>> =
         if argv.len() > 1 { argv[1..].to_vec() } else { c.channels.iter().cloned().collect() };
     if targets.is_empty() {
@@ -54,9 +55,10 @@ pub(crate) fn unsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         push_frame(c, b"unsubscribe", Some(&ch));
     }
     update_kind(c);
+    Ok(())
 }
 
-pub(crate) fn psubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn psubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     for p in &argv[1..] {
         if !c.patterns.contains(p) {
             c.patterns.push(p.clone());
@@ -65,9 +67,10 @@ pub(crate) fn psubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         push_frame(c, b"psubscribe", Some(p));
     }
     update_kind(c);
+    Ok(())
 }
 
-pub(crate) fn punsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn punsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let targets: Vec<Vec<u8>> =
         if argv.len() > 1 { argv[1..].to_vec() } else { c.patterns.clone() };
     if targets.is_empty() {
@@ -82,14 +85,16 @@ pub(crate) fn punsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         push_frame(c, b"punsubscribe", Some(&p));
     }
     update_kind(c);
+    Ok(())
 }
 
-pub(crate) fn publish(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn publish(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let n = crate::engine::pubsub::publish(srv, &argv[1], &argv[2], Some(c));
     c.add_int(n);
+    Ok(())
 }
 
-pub(crate) fn pubsub_channels(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pubsub_channels(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let pat = argv.get(2);
     let mut names: Vec<&Vec<u8>> = srv
         .data
@@ -103,24 +108,27 @@ pub(crate) fn pubsub_channels(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     for n in names {
         c.add_bulk(n);
     }
+    Ok(())
 }
 
-pub(crate) fn pubsub_numsub(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn pubsub_numsub(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     c.add_map(argv.len() - 2);
     for ch in &argv[2..] {
         c.add_bulk(ch);
         c.add_int(srv.data.pubsub.channels.get(ch).map(|v| v.len()).unwrap_or(0) as i64);
     }
+    Ok(())
 }
 
-pub(crate) fn pubsub_numpat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn pubsub_numpat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let mut distinct: Vec<&Vec<u8>> = srv.data.pubsub.patterns.iter().map(|(p, _)| p).collect();
     distinct.sort();
     distinct.dedup();
     c.add_int(distinct.len() as i64);
+    Ok(())
 }
 
-pub(crate) fn pubsub_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn pubsub_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     super::reply_help(
         c,
         "PUBSUB",
@@ -134,6 +142,7 @@ pub(crate) fn pubsub_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
             "    pattern subscriptions(default: no channels).",
         ],
     );
+    Ok(())
 }
 
 /// The error for other commands in subscribed state.

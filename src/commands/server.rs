@@ -1,61 +1,75 @@
 //! Server commands: TIME, DBSIZE, LASTSAVE, WAIT, ROLE, SHUTDOWN.
 
-use super::{Argv, err};
+use super::{Argv, CmdResult, err};
 use crate::commands::Ctx;
 use crate::commands::data::ShutdownRequest;
 use crate::engine::session::Session;
 use tine_core::base;
 
-pub(crate) fn time(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn time(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let us = base::ustime();
     c.add_array(2);
     c.add_bulk_i64(us / 1_000_000);
     c.add_bulk_i64(us % 1_000_000);
+    Ok(())
 }
 
-pub(crate) fn dbsize(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn dbsize(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let n = srv.data.dbs[c.db].len();
     c.add_int(n as i64);
+    Ok(())
 }
 
-pub(crate) fn lastsave(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn lastsave(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_int(srv.data.lastsave);
+    Ok(())
 }
 
 /// WAIT numreplicas timeout: with no replicas (replication is not built) nothing ever
 /// acknowledges, so as on a Redis master without replicas it answers 0 at once when 0 replicas
 /// are asked for (or inside MULTI/EXEC, where nothing may block), and otherwise blocks until
 /// the timeout (milliseconds, 0 = forever) and answers 0.
-pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(numreplicas) = base::parse_i64(&argv[1]) else {
-        return c.add_error(err::NOT_INTEGER);
+        return Err(err::NOT_INTEGER);
     };
     let Some(timeout) = base::parse_i64(&argv[2]) else {
-        return c.add_err("timeout is not an integer or out of range");
+        {
+            c.add_err("timeout is not an integer or out of range");
+            return Ok(());
+        }
     };
     if timeout < 0 {
-        return c.add_err("timeout is negative");
+        {
+            c.add_err("timeout is negative");
+            return Ok(());
+        }
     }
     if numreplicas <= 0 || !crate::engine::blocking::may_block(c) {
-        return c.add_int(0);
+        {
+            c.add_int(0);
+            return Ok(());
+        }
     }
     let deadline = if timeout == 0 { 0 } else { srv.data.now_ms.saturating_add(timeout) };
     crate::engine::blocking::block_for_replicas(srv, c, deadline, argv);
+    Ok(())
 }
 
 /// ROLE: tine is always a master without replicas for now (replication is not built), so the
 /// reply is Redis's for that case: the role, the replication offset (0, as INFO
 /// replication's `master_repl_offset`) and an empty replica list. Client libraries ask ROLE
 /// to tell a master from a replica.
-pub(crate) fn role(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) {
+pub(crate) fn role(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_array(3);
     c.add_bulk(b"master");
     c.add_int(0);
     c.add_array(0);
+    Ok(())
 }
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]
-pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut req = ShutdownRequest::default();
     let mut abort = false;
     for a in &argv[1..] {
@@ -67,13 +81,13 @@ pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             "abort" => abort = true,
             _ => {
                 c.add_error(err::SYNTAX);
-                return;
+                return Ok(());
             }
         }
     }
     if (abort && argv.len() > 2) || (req.nosave && req.save) {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     if abort {
         if srv.data.shutdown.take().is_some() {
@@ -81,11 +95,12 @@ pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         } else {
             c.add_err("No shutdown in progress.");
         }
-        return;
+        return Ok(());
     }
     if srv.server.shutdown(srv.data, req) {
         srv.data.exit_requested = true;
     } else {
         c.add_err("Errors trying to SHUTDOWN. Check logs.");
     }
+    Ok(())
 }

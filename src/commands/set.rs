@@ -7,7 +7,7 @@
 //! demand, as Redis's `sunionDiffGenericCommand` does), so a stored result gets the encoding
 //! Redis would give it. Also holds the HSCAN/SSCAN option parser shared with `hash.rs`.
 
-use super::{Argv, err, keys::parse_cursor};
+use super::{Argv, CmdResult, err, keys::parse_cursor};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_i64};
@@ -77,11 +77,11 @@ fn reply_members(c: &mut Session, members: &[Vec<u8>]) {
     }
 }
 
-pub(crate) fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let max = max_intset_entries(srv);
     let key = &argv[1];
     let added = match write_set(srv, c, key) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(Some(s)) => argv[2..].iter().filter(|m| s.insert(m, max)).count(),
         Ok(None) => {
             let mut s = Set::new();
@@ -92,12 +92,13 @@ pub(crate) fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     };
     srv.data.dirty += added as u64;
     c.add_int(added as i64);
+    Ok(())
 }
 
-pub(crate) fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let key = &argv[1];
     let removed = match write_set(srv, c, key) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => 0,
         Ok(Some(s)) => {
             let mut n = 0;
@@ -117,24 +118,27 @@ pub(crate) fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     };
     srv.data.dirty += removed as u64;
     c.add_int(removed);
+    Ok(())
 }
 
-pub(crate) fn smembers(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn smembers(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match read_set(srv, c, &argv[1]) {
         Err(()) => {}
         Ok(None) => c.add_set(0),
         Ok(Some(s)) => reply_set(c, s),
     }
+    Ok(())
 }
 
-pub(crate) fn sismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         let found = s.is_some_and(|s| s.contains(&argv[2]));
         c.add_int(found as i64);
     }
+    Ok(())
 }
 
-pub(crate) fn smismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn smismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         let found: Vec<bool> = argv[2..].iter().map(|m| s.is_some_and(|s| s.contains(m))).collect();
         c.add_array(found.len());
@@ -142,23 +146,25 @@ pub(crate) fn smismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             c.add_int(f as i64);
         }
     }
+    Ok(())
 }
 
-pub(crate) fn scard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn scard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = read_set(srv, c, &argv[1]) {
         c.add_int(s.map_or(0, |s| s.len()) as i64);
     }
+    Ok(())
 }
 
 /// SPOP key [count]
-pub(crate) fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     if argv.len() == 3 {
-        spop_with_count(srv, c, argv);
-        return;
+        spop_with_count(srv, c, argv)?;
+        return Ok(());
     }
     let key = &argv[1];
     let mut rng = rand::thread_rng();
@@ -181,30 +187,31 @@ pub(crate) fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             }
         }
     }
+    Ok(())
 }
 
-fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let count = match parse_i64(&argv[2]) {
         Some(n) if n >= 0 => n as u64,
         _ => {
-            c.add_error(ERR_NOT_POSITIVE);
-            return;
+            c.add_error_line(ERR_NOT_POSITIVE);
+            return Ok(());
         }
     };
     let key = &argv[1];
     let max = max_intset_entries(srv);
     let mut rng = rand::thread_rng();
     let s = match write_set(srv, c, key) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => {
             c.add_set(0);
-            return;
+            return Ok(());
         }
         Ok(Some(s)) => s,
     };
     if count == 0 {
         c.add_set(0);
-        return;
+        return Ok(());
     }
     let size = s.len() as u64;
     if count >= size {
@@ -213,7 +220,7 @@ fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         srv.data.dbs[c.db].remove(key);
         srv.data.dirty += 1;
         srv.propagate_as(crate::engine::feed::argv(&[b"DEL", key]));
-        return;
+        return Ok(());
     }
     let remaining = size - count;
     let popped: Vec<Vec<u8>> = if remaining * 5 > count {
@@ -244,6 +251,7 @@ fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         .collect();
     srv.propagate_many(srems);
     reply_members(c, &popped);
+    Ok(())
 }
 
 /// Parses SRANDMEMBER/HRANDFIELD's count: (how many, distinct?) or `None` after replying.
@@ -254,7 +262,7 @@ pub(super) fn parse_random_count(c: &mut Session, arg: &[u8]) -> Option<(i64, u6
             None
         }
         Some(i64::MIN) => {
-            c.add_error(ERR_COUNT_RANGE);
+            c.add_error_line(ERR_COUNT_RANGE);
             None
         }
         Some(n) if n >= 0 => Some((n, n as u64, true)),
@@ -276,10 +284,10 @@ pub(super) fn choose_distinct<T, R: rand::Rng + ?Sized>(
 }
 
 /// SRANDMEMBER key [count]
-pub(crate) fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     let mut rng = rand::thread_rng();
     if argv.len() == 2 {
@@ -291,22 +299,22 @@ pub(crate) fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                 None => c.add_null(),
             },
         }
-        return;
+        return Ok(());
     }
     let Some((_, count, distinct)) = parse_random_count(c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let s = match read_set(srv, c, &argv[1]) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => {
             c.add_array(0);
-            return;
+            return Ok(());
         }
         Ok(Some(s)) => s,
     };
     if count == 0 {
         c.add_array(0);
-        return;
+        return Ok(());
     }
     if !distinct {
         // Repetitions allowed: independent picks. Not preallocated: the count is the user's.
@@ -317,7 +325,7 @@ pub(crate) fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                 None => c.add_null(),
             }
         }
-        return;
+        return Ok(());
     }
     let size = s.len() as u64;
     if count >= size {
@@ -325,7 +333,7 @@ pub(crate) fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         for e in s.iter() {
             add_entry(c, e);
         }
-        return;
+        return Ok(());
     }
     let chosen: Vec<Vec<u8>> = if count * 3 > size {
         // A big part of the set: copy it and drop random members (Redis's CASE 3).
@@ -347,10 +355,11 @@ pub(crate) fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     for m in &chosen {
         c.add_bulk(m);
     }
+    Ok(())
 }
 
 /// SMOVE source destination member
-pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (src, dst, member) = (&argv[1], &argv[2], &argv[3]);
     let db = c.db;
     let max = max_intset_entries(srv);
@@ -360,25 +369,25 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     match (src_kind, dst_kind) {
         (None, _) => {
             c.add_int(0);
-            return;
+            return Ok(());
         }
         (Some(false), _) | (_, Some(false)) => {
             c.add_error(err::WRONGTYPE);
-            return;
+            return Ok(());
         }
         _ => {}
     }
     if src == dst {
         let found = matches!(srv.data.dbs[db].peek(src), Some(Value::Set(s)) if s.contains(member));
         c.add_int(found as i64);
-        return;
+        return Ok(());
     }
     let Ok(Some(s)) = write_set(srv, c, src) else {
-        return;
+        return Ok(());
     };
     if !s.remove(member) {
         c.add_int(0);
-        return;
+        return Ok(());
     }
     let emptied = s.is_empty();
     if emptied {
@@ -403,6 +412,7 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         srv.notify(crate::config::custom::notify::SET, "sadd", dst, db);
     }
     c.add_int(1);
+    Ok(())
 }
 
 /// Type-checks every key (expiring them as needed); `Err` after replying WRONGTYPE. Returns
@@ -515,32 +525,34 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], result: Option<S
     }
 }
 
-pub(crate) fn sinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match intersect(srv, c, &argv[1..], 0) {
         Err(()) => {}
         Ok(None) => c.add_set(0),
         Ok(Some(s)) => reply_set(c, &s),
     }
+    Ok(())
 }
 
-pub(crate) fn sinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(r) = intersect(srv, c, &argv[2..], 0) {
         store_result(srv, c, &argv[1], r);
     }
+    Ok(())
 }
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
-pub(crate) fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let numkeys = match parse_i64(&argv[1]) {
         Some(n) if n >= 1 => n as u64,
         _ => {
             c.add_err("numkeys should be greater than 0");
-            return;
+            return Ok(());
         }
     };
     if numkeys > (argv.len() - 2) as u64 {
         c.add_err("Number of keys can't be greater than number of args");
-        return;
+        return Ok(());
     }
     let keys_end = 2 + numkeys as usize;
     let mut limit = 0usize;
@@ -551,13 +563,13 @@ pub(crate) fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                 Some(n) if n >= 0 => limit = usize::try_from(n).unwrap_or(usize::MAX),
                 _ => {
                     c.add_err("LIMIT can't be negative");
-                    return;
+                    return Ok(());
                 }
             }
             i += 2;
         } else {
             c.add_error(err::SYNTAX);
-            return;
+            return Ok(());
         }
     }
     match intersect(srv, c, &argv[2..keys_end], limit) {
@@ -565,30 +577,35 @@ pub(crate) fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         Ok(None) => c.add_int(0),
         Ok(Some(s)) => c.add_int(s.len() as i64),
     }
+    Ok(())
 }
 
-pub(crate) fn sunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Union) {
         reply_set(c, &s);
     }
+    Ok(())
 }
 
-pub(crate) fn sunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Union) {
         store_result(srv, c, &argv[1], Some(s));
     }
+    Ok(())
 }
 
-pub(crate) fn sdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Diff) {
         reply_set(c, &s);
     }
+    Ok(())
 }
 
-pub(crate) fn sdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Diff) {
         store_result(srv, c, &argv[1], Some(s));
     }
+    Ok(())
 }
 
 /// HSCAN/SSCAN options after the cursor: (MATCH pattern, COUNT), or `None` after replying.
@@ -636,20 +653,20 @@ pub(super) fn reply_scan(c: &mut Session, cursor: u64, items: &[Vec<u8>]) {
 }
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
-pub(crate) fn sscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn sscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let s = match read_set(srv, c, &argv[1]) {
-        Err(()) => return,
+        Err(()) => return Ok(()),
         Ok(None) => {
             reply_scan(c, 0, &[]);
-            return;
+            return Ok(());
         }
         Ok(Some(s)) => s,
     };
     let Some((pattern, count)) = parse_scan_options(c, &argv[3..]) else {
-        return;
+        return Ok(());
     };
     let mut items: Vec<Vec<u8>> = Vec::new();
     match s {
@@ -672,6 +689,7 @@ pub(crate) fn sscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         items.retain(|m| glob_match(p, m, false));
     }
     reply_scan(c, cursor, &items);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use super::{Argv, err};
+use super::{Argv, CmdResult, err};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_f64, parse_i64};
@@ -69,15 +69,15 @@ struct Item {
     cmp: Option<Vec<u8>>,
 }
 
-pub(crate) fn sort(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    sort_generic(srv, c, argv, false);
+pub(crate) fn sort(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    sort_generic(srv, c, argv, false)
 }
 
-pub(crate) fn sort_ro(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    sort_generic(srv, c, argv, true);
+pub(crate) fn sort_ro(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    sort_generic(srv, c, argv, true)
 }
 
-fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool) {
+fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool) -> CmdResult {
     let (mut desc, mut alpha) = (false, false);
     let (mut offset, mut count) = (0i64, -1i64);
     let mut by: Option<&[u8]> = None;
@@ -97,7 +97,7 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
                         offset = o;
                         count = n;
                     }
-                    _ => return c.add_error(err::NOT_INTEGER),
+                    _ => return Err(err::NOT_INTEGER),
                 }
                 i += 2;
             }
@@ -118,7 +118,7 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
                 gets.push(&argv[i + 1]);
                 i += 1;
             }
-            _ => return c.add_error(err::SYNTAX),
+            _ => return Err(err::SYNTAX),
         }
         i += 1;
     }
@@ -135,7 +135,7 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
             elems.extend(s.iter().map(|e: Entry<'_>| e.as_bytes(&mut ib).to_vec()));
         }
         Some(Value::ZSet(z)) => elems.extend(z.iter().map(|(m, _)| m.as_bytes(&mut ib).to_vec())),
-        Some(_) => return c.add_error(err::WRONGTYPE),
+        Some(_) => return Err(err::WRONGTYPE),
     }
     // A stored result of an unsorted set must be deterministic: sort it (Redis does the same).
     if dontsort && is_set && store.is_some() {
@@ -162,7 +162,10 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
                     None => {
                         // A BY value that isn't a number sorts as 0... only when missing;
                         // present but not a number is an error, as in Redis.
-                        return c.add_err("One or more scores can't be converted into double");
+                        {
+                            c.add_err("One or more scores can't be converted into double");
+                            return Ok(());
+                        }
                     }
                 }
             }
@@ -240,4 +243,5 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
             c.add_int(n as i64);
         }
     }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! String commands: GET, SET and its variants, counters, ranges.
 
-use super::{Argv, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::session::Session;
@@ -55,10 +55,11 @@ fn reply_str(c: &mut Session, s: Option<&Str>) {
     }
 }
 
-pub(crate) fn get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = get_str(srv, c, &argv[1]) {
         reply_str(c, s);
     }
+    Ok(())
 }
 
 /// How a SET-like command sets the expiry.
@@ -109,7 +110,7 @@ fn store(srv: &mut Ctx<'_>, db: usize, key: &[u8], value: Str, expiry: Expiry) {
 }
 
 /// SET key value [NX|XX] [GET] [EX s|PX ms|EXAT ts|PXAT ms-ts|KEEPTTL]
-pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (mut nx, mut xx, mut get, mut expiry) = (false, false, false, Expiry::None);
     // The expiry option given so far: Redis accepts the same one again (the last wins), not
     // another.
@@ -137,7 +138,7 @@ pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             }
             _ => {
                 c.add_error(err::SYNTAX);
-                return;
+                return Ok(());
             }
         }
         i += 1;
@@ -145,7 +146,7 @@ pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     // The time is checked once every option is read: a syntax error wins (Redis 7.0).
     if let Some((arg, unit, absolute)) = pending {
         let Some(t) = parse_expire(srv, c, arg, unit, absolute, "set") else {
-            return;
+            return Ok(());
         };
         expiry = Expiry::At(t);
     }
@@ -153,7 +154,7 @@ pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let exists;
     if get {
         match get_str(srv, c, key) {
-            Err(()) => return,
+            Err(()) => return Ok(()),
             Ok(old) => {
                 exists = old.is_some();
                 reply_str(c, old);
@@ -168,7 +169,7 @@ pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         if !get {
             c.add_null();
         }
-        return;
+        return Ok(());
     }
     store(srv, c.db, key, Str::from_bytes(&argv[2]), expiry);
     // A relative or second-based expiry is propagated as the absolute ms it stood for.
@@ -193,15 +194,17 @@ pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     if !get {
         c.add_ok();
     }
+    Ok(())
 }
 
-pub(crate) fn setnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn setnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if srv.lookup_read_nostats(c.db, &argv[1]).is_some() {
         c.add_int(0);
     } else {
         store(srv, c.db, &argv[1], Str::from_bytes(&argv[2]), Expiry::None);
         c.add_int(1);
     }
+    Ok(())
 }
 
 fn setex_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit: i64, name: &str) {
@@ -219,26 +222,29 @@ fn setex_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit: i64, nam
     c.add_ok();
 }
 
-pub(crate) fn setex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn setex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     setex_generic(srv, c, argv, 1000, "setex");
+    Ok(())
 }
 
-pub(crate) fn psetex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn psetex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     setex_generic(srv, c, argv, 1, "psetex");
+    Ok(())
 }
 
-pub(crate) fn getset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Ok(old) = get_str(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     reply_str(c, old);
     store(srv, c.db, &argv[1], Str::from_bytes(&argv[2]), Expiry::None);
     srv.propagate_as(crate::engine::feed::argv(&[b"SET", &argv[1], &argv[2]]));
+    Ok(())
 }
 
-pub(crate) fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Ok(old) = get_str(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let found = old.is_some();
     reply_str(c, old);
@@ -248,10 +254,11 @@ pub(crate) fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         srv.data.dirty += 1;
         srv.notify(notify::GENERIC, "del", &argv[1], c.db);
     }
+    Ok(())
 }
 
 /// GETEX key [EX s|PX ms|EXAT ts|PXAT ms-ts|PERSIST]
-pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     enum Change {
         None,
         Persist,
@@ -281,7 +288,7 @@ pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             }
             _ => {
                 c.add_error(err::SYNTAX);
-                return;
+                return Ok(());
             }
         }
         i += 1;
@@ -289,13 +296,16 @@ pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     // Redis 7.0's order: options, then the key (missing: nil whatever the time), then the
     // time's validity, and only then the reply.
     match get_str(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_null(),
+        Err(()) => return Ok(()),
+        Ok(None) => {
+            c.add_null();
+            return Ok(());
+        }
         Ok(Some(_)) => {}
     }
     if let Some((arg, unit, absolute)) = pending {
         let Some(t) = parse_expire(srv, c, arg, unit, absolute, "getex") else {
-            return;
+            return Ok(());
         };
         change = Change::At(t);
     }
@@ -334,9 +344,10 @@ pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             srv.notify(notify::GENERIC, event, &argv[1], c.db);
         }
     }
+    Ok(())
 }
 
-pub(crate) fn mget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn mget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     c.add_array(argv.len() - 1);
     for key in &argv[1..] {
         match srv.lookup_read(c.db, key) {
@@ -347,51 +358,55 @@ pub(crate) fn mget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             _ => c.add_null(),
         }
     }
+    Ok(())
 }
 
-pub(crate) fn mset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn mset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() % 2 == 0 {
         c.add_err("wrong number of arguments for 'mset' command");
-        return;
+        return Ok(());
     }
     for pair in argv[1..].chunks(2) {
         store(srv, c.db, &pair[0], Str::from_bytes(&pair[1]), Expiry::None);
     }
     c.add_ok();
+    Ok(())
 }
 
-pub(crate) fn msetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn msetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() % 2 == 0 {
         c.add_err("wrong number of arguments for 'msetnx' command");
-        return;
+        return Ok(());
     }
     if argv[1..].chunks(2).any(|p| srv.lookup_read_nostats(c.db, &p[0]).is_some()) {
         c.add_int(0);
-        return;
+        return Ok(());
     }
     for pair in argv[1..].chunks(2) {
         store(srv, c.db, &pair[0], Str::from_bytes(&pair[1]), Expiry::None);
     }
     c.add_int(1);
+    Ok(())
 }
 
-pub(crate) fn strlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn strlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(s) = get_str(srv, c, &argv[1]) {
         let n = s.map(|s| s.len()).unwrap_or(0);
         c.add_int(n as i64);
     }
+    Ok(())
 }
 
-pub(crate) fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     // Appending to a missing key stores the argument as SET would (Redis dbAdds the
     // argument object: "int" or "embstr"); only a real append yields "raw".
     let created = old.is_none();
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
     if !check_string_length(srv, c, (v.len() + argv[2].len()) as u64) {
-        return;
+        return Ok(());
     }
     v.extend_from_slice(&argv[2]);
     let len = v.len();
@@ -401,16 +416,17 @@ pub(crate) fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "append", &argv[1], c.db);
     c.add_int(len as i64);
+    Ok(())
 }
 
 /// Redis's range arithmetic for GETRANGE: negative from the end, clamped.
-pub(crate) fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (Some(mut start), Some(mut end)) = (parse_i64(&argv[2]), parse_i64(&argv[3])) else {
         c.add_error(err::NOT_INTEGER);
-        return;
+        return Ok(());
     };
     let Ok(s) = get_str(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let mut buf = itoa::Buffer::new();
     let bytes: &[u8] = match s {
@@ -420,7 +436,7 @@ pub(crate) fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let len = bytes.len() as i64;
     if start < 0 && end < 0 && start > end {
         c.add_bulk(b"");
-        return;
+        return Ok(());
     }
     if start < 0 {
         start += len;
@@ -433,33 +449,34 @@ pub(crate) fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     end = end.min(len - 1);
     if start > end || len == 0 {
         c.add_bulk(b"");
-        return;
+        return Ok(());
     }
     let out = bytes[start as usize..=end as usize].to_vec();
     c.add_bulk(&out);
+    Ok(())
 }
 
-pub(crate) fn setrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn setrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(offset) = parse_i64(&argv[2]) else {
         c.add_error(err::NOT_INTEGER);
-        return;
+        return Ok(());
     };
     if offset < 0 {
         c.add_err("offset is out of range");
-        return;
+        return Ok(());
     }
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
     let patch = &argv[3];
     if patch.is_empty() {
         c.add_int(v.len() as i64);
-        return;
+        return Ok(());
     }
     let need = offset as u64 + patch.len() as u64;
     if !check_string_length(srv, c, need) {
-        return;
+        return Ok(());
     }
     if v.len() < need as usize {
         v.resize(need as usize, 0);
@@ -470,9 +487,10 @@ pub(crate) fn setrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "setrange", &argv[1], c.db);
     c.add_int(len as i64);
+    Ok(())
 }
 
-fn incr_by(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], by: i64) {
+fn incr_by(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], by: i64) -> CmdResult {
     // One lookup: the counter is updated in place (INCR is the hottest write of many workloads).
     let db = c.db;
     srv.expire_if_needed(db, key);
@@ -482,41 +500,42 @@ fn incr_by(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], by: i64) {
     let new = match (value, created) {
         (Value::Str(s), _) => {
             let Some(cur) = s.as_i64() else {
-                return c.add_error(err::NOT_INTEGER);
+                return Err(err::NOT_INTEGER);
             };
             let Some(new) = cur.checked_add(by) else {
-                return c.add_error(err::OVERFLOW);
+                return Err(err::OVERFLOW);
             };
             *s = Str::from_i64(new);
             new
         }
-        (_, _) => return c.add_error(err::WRONGTYPE),
+        (_, _) => return Err(err::WRONGTYPE),
     };
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "incrby", key, db);
     c.add_int(new);
+    Ok(())
 }
 
-pub(crate) fn incr(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    incr_by(srv, c, &argv[1], 1);
+pub(crate) fn incr(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    incr_by(srv, c, &argv[1], 1)
 }
 
-pub(crate) fn decr(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    incr_by(srv, c, &argv[1], -1);
+pub(crate) fn decr(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    incr_by(srv, c, &argv[1], -1)
 }
 
-pub(crate) fn incrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn incrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match parse_i64(&argv[2]) {
         Some(n) => incr_by(srv, c, &argv[1], n),
-        None => c.add_error(err::NOT_INTEGER),
+        None => Err(err::NOT_INTEGER),
     }
 }
 
-pub(crate) fn decrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn decrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match parse_i64(&argv[2]) {
         Some(n) if n != i64::MIN => incr_by(srv, c, &argv[1], -n),
-        Some(_) => c.add_err("decrement would overflow"),
-        None => c.add_error(err::NOT_INTEGER),
+        Some(_) => Err(CmdError::err("decrement would overflow")),
+        None => Err(err::NOT_INTEGER),
     }
 }
 
@@ -564,10 +583,10 @@ pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis checks the key's type before reading the increment.
     let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let cur = match old {
         None => 0.0,
@@ -575,18 +594,18 @@ pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             Some(v) => v,
             None => {
                 c.add_error(err::NOT_FLOAT);
-                return;
+                return Ok(());
             }
         },
     };
     let Some(by) = parse_ld(&argv[2]) else {
         c.add_error(err::NOT_FLOAT);
-        return;
+        return Ok(());
     };
     let new = cur + by;
     let Some(text) = base::format_human_float(new) else {
         c.add_err("increment would produce NaN or Infinity");
-        return;
+        return Ok(());
     };
     // Redis stores the result as a plain string object, never int-encoded.
     srv.data.dbs[c.db].set(&argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
@@ -595,6 +614,7 @@ pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "incrbyfloat", &argv[1], c.db);
     c.add_bulk(text.as_bytes());
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -613,20 +633,20 @@ fn parse_bit_offset(srv: &Ctx<'_>, c: &mut Session, arg: &[u8]) -> Option<u64> {
     }
 }
 
-pub(crate) fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(offset) = parse_bit_offset(srv, c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let on = match argv[3].as_slice() {
         b"0" => false,
         b"1" => true,
         _ => {
             c.add_err("bit is not an integer or out of range");
-            return;
+            return Ok(());
         }
     };
     let Ok(old) = get_str(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
     let byte = (offset >> 3) as usize;
@@ -644,20 +664,22 @@ pub(crate) fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "setbit", &argv[1], c.db);
     c.add_int(was as i64);
+    Ok(())
 }
 
-pub(crate) fn getbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn getbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(offset) = parse_bit_offset(srv, c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let Ok(s) = get_str(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let mut b = itoa::Buffer::new();
     let bytes: &[u8] = s.map(|s| s.bytes(&mut b)).unwrap_or(b"");
     let byte = (offset >> 3) as usize;
     let bit = bytes.get(byte).map(|v| v & (1 << (7 - (offset & 7))) != 0).unwrap_or(false);
     c.add_int(bit as i64);
+    Ok(())
 }
 
 /// Resolves a [start, end] range (negative from the end) over `len` units; `None` when empty.
@@ -738,15 +760,15 @@ fn count_bits(bytes: &[u8], first_bit: u64, last_bit: u64) -> u64 {
     n
 }
 
-pub(crate) fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis 7.0 looks the key up before parsing the range: a missing key is 0 and a wrong
     // type WRONGTYPE whatever the other arguments.
     let Ok(s) = get_str(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let Some(s) = s else {
         c.add_int(0);
-        return;
+        return Ok(());
     };
     let mut b = itoa::Buffer::new();
     let bytes: &[u8] = s.bytes(&mut b);
@@ -755,12 +777,12 @@ pub(crate) fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         if let (Some(s), Some(e)) = (parse_i64(&argv[2]), parse_i64(&argv[3])) {
             if s < 0 && e < 0 && s > e {
                 c.add_int(0);
-                return;
+                return Ok(());
             }
         }
     }
     let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true, false) else {
-        return;
+        return Ok(());
     };
     let units = if bits { bytes.len() as i64 * 8 } else { bytes.len() as i64 };
     let count = if argv.len() == 2 {
@@ -775,45 +797,46 @@ pub(crate) fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         }
     };
     c.add_int(count as i64);
+    Ok(())
 }
 
-pub(crate) fn bitpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bitpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis 7.0's order: the bit (an integer, then 0 or 1), the key (missing: an infinite
     // run of zeros; wrong type), and only then the range.
     let want = match parse_i64(&argv[2]) {
-        None => return c.add_error(err::NOT_INTEGER),
+        None => return Err(err::NOT_INTEGER),
         Some(0) => false,
         Some(1) => true,
         Some(_) => {
             c.add_err("The bit argument must be 1 or 0.");
-            return;
+            return Ok(());
         }
     };
     let Ok(s) = get_str(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let Some(s) = s else {
         c.add_int(if want { -1 } else { 0 });
-        return;
+        return Ok(());
     };
     let mut b = itoa::Buffer::new();
     let bytes = s.bytes(&mut b);
     let Some((start, end, bits)) = parse_bit_range(c, &argv[3..], false, true) else {
-        return;
+        return Ok(());
     };
     let total_bits = bytes.len() as i64 * 8;
     let units = if bits { total_bits } else { bytes.len() as i64 };
     let end_given = end.is_some();
     let Some((s_u, e_u)) = resolve_range(start, end.unwrap_or(-1), units) else {
         c.add_int(-1);
-        return;
+        return Ok(());
     };
     let (first, last) = if bits { (s_u, e_u) } else { (s_u * 8, e_u * 8 + 7) };
     for pos in first..=last {
         let bit = bytes[(pos >> 3) as usize] & (1 << (7 - (pos & 7))) != 0;
         if bit == want {
             c.add_int(pos);
-            return;
+            return Ok(());
         }
     }
     // Looking for a clear bit past the end of the string finds the first bit after it,
@@ -823,9 +846,10 @@ pub(crate) fn bitpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     } else {
         c.add_int(-1);
     }
+    Ok(())
 }
 
-pub(crate) fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     #[derive(PartialEq)]
     enum Op {
         And,
@@ -840,17 +864,17 @@ pub(crate) fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         "not" => Op::Not,
         _ => {
             c.add_error(err::SYNTAX);
-            return;
+            return Ok(());
         }
     };
     if op == Op::Not && argv.len() != 4 {
         c.add_err("BITOP NOT must be called with a single source key.");
-        return;
+        return Ok(());
     }
     let mut sources: Vec<Vec<u8>> = Vec::new();
     for key in &argv[3..] {
         match get_str(srv, c, key) {
-            Err(()) => return,
+            Err(()) => return Ok(()),
             Ok(v) => sources.push(v.map(|s| s.to_vec()).unwrap_or_default()),
         }
     }
@@ -878,13 +902,14 @@ pub(crate) fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         srv.notify(class, e, &argv[2], c.db);
     }
     c.add_int(out.len() as i64);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
 // LCS
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]
-pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis looks both keys up and checks their types before reading any option.
     let mut vals = Vec::new();
     let mut wrong_type = false;
@@ -897,7 +922,7 @@ pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
     if wrong_type {
         c.add_err("The specified keys must contain string values");
-        return;
+        return Ok(());
     }
     let (mut want_len, mut want_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut i = 3;
@@ -911,21 +936,21 @@ pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                     Some(n) => min_len = n.max(0),
                     None => {
                         c.add_error(err::NOT_INTEGER);
-                        return;
+                        return Ok(());
                     }
                 }
                 i += 1;
             }
             _ => {
                 c.add_error(err::SYNTAX);
-                return;
+                return Ok(());
             }
         }
         i += 1;
     }
     if want_len && want_idx {
         c.add_err("If you want both the length and indexes, please just use IDX.");
-        return;
+        return Ok(());
     }
     let (a, b) = (&vals[0], &vals[1]);
     // Dynamic programming table of LCS lengths, (len(a)+1) x (len(b)+1).
@@ -933,7 +958,7 @@ pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     let cells = (n + 1).checked_mul(m + 1);
     let Some(cells) = cells.filter(|&x| x <= 1 << 31) else {
         c.add_err("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
-        return;
+        return Ok(());
     };
     let mut dp = vec![0u32; cells];
     let at = |i: usize, j: usize| i * (m + 1) + j;
@@ -980,11 +1005,11 @@ pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
     if want_len {
         c.add_int(total as i64);
-        return;
+        return Ok(());
     }
     if !want_idx {
         c.add_bulk(&result);
-        return;
+        return Ok(());
     }
     let kept: Vec<_> =
         ranges.into_iter().filter(|((s, e), _)| (e - s + 1) as i64 >= min_len).collect();
@@ -1005,4 +1030,5 @@ pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     }
     c.add_bulk(b"len");
     c.add_int(total as i64);
+    Ok(())
 }

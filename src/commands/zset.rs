@@ -9,7 +9,7 @@
 //! bad argument leaves the data as it was. The data structure and its encodings live in
 //! `db/zset.rs`; this file only decides what to do and how to reply.
 
-use super::{Argv, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_f64, parse_i64};
@@ -92,7 +92,7 @@ fn parse_positive_with(c: &mut Session, arg: &[u8], msg: &str) -> Option<i64> {
     match parse_i64(arg) {
         Some(v) if v >= 1 => Some(v),
         _ => {
-            c.add_error(msg);
+            c.add_error_line(msg);
             None
         }
     }
@@ -122,13 +122,15 @@ fn add_elements_header(c: &mut Session, n: usize, withscores: bool) {
 // ----- ZADD / ZINCRBY ----------------------------------------------------------------------
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
-pub(crate) fn zadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     zadd_generic(srv, c, argv, false);
+    Ok(())
 }
 
 /// ZINCRBY key increment member: ZADD INCR, as Redis implements it.
-pub(crate) fn zincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     zadd_generic(srv, c, argv, true);
+    Ok(())
 }
 
 fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool) {
@@ -233,7 +235,7 @@ fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool)
     }
     srv.data.dirty += (added + updated) as u64;
     if nan {
-        c.add_error(NAN_RESULT);
+        c.add_error_line(NAN_RESULT);
         // The key may have been created empty for this command.
         delete_if_empty(srv, db, key);
         return;
@@ -251,11 +253,14 @@ fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool)
 
 // ----- single elements --------------------------------------------------------------------
 
-pub(crate) fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let db = c.db;
     let z = match write_zset(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_int(0),
+        Err(()) => return Ok(()),
+        Ok(None) => {
+            c.add_int(0);
+            return Ok(());
+        }
         Ok(Some(z)) => z,
     };
     let mut deleted = 0;
@@ -270,9 +275,10 @@ pub(crate) fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     delete_if_empty(srv, db, &argv[1]);
     srv.data.dirty += deleted as u64;
     c.add_int(deleted);
+    Ok(())
 }
 
-pub(crate) fn zscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     match read_zset(srv, c, &argv[1]) {
         Err(()) => {}
         Ok(z) => match z.and_then(|z| z.score(&argv[2])) {
@@ -280,11 +286,12 @@ pub(crate) fn zscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             None => c.add_null(),
         },
     }
+    Ok(())
 }
 
-pub(crate) fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Ok(z) = read_zset(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     c.add_array(argv.len() - 2);
     for m in &argv[2..] {
@@ -293,12 +300,14 @@ pub(crate) fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             None => c.add_null(),
         }
     }
+    Ok(())
 }
 
-pub(crate) fn zcard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zcard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if let Ok(z) = read_zset(srv, c, &argv[1]) {
         c.add_int(z.map_or(0, |z| z.len() as i64));
     }
+    Ok(())
 }
 
 fn rank_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, rev: bool) {
@@ -311,34 +320,38 @@ fn rank_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, rev: bool) {
     }
 }
 
-pub(crate) fn zrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     rank_generic(srv, c, argv, false);
+    Ok(())
 }
 
-pub(crate) fn zrevrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrevrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     rank_generic(srv, c, argv, true);
+    Ok(())
 }
 
-pub(crate) fn zcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Ok(r) = parse_score_range(&argv[2], &argv[3]) else {
-        c.add_error(MIN_MAX_NOT_FLOAT);
-        return;
+        c.add_error_line(MIN_MAX_NOT_FLOAT);
+        return Ok(());
     };
     if let Ok(z) = read_zset(srv, c, &argv[1]) {
         let n = z.and_then(|z| z.score_range_ranks(&r)).map_or(0, |(a, b)| b + 1 - a);
         c.add_int(n as i64);
     }
+    Ok(())
 }
 
-pub(crate) fn zlexcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zlexcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Ok(r) = parse_lex_range(&argv[2], &argv[3]) else {
-        c.add_error(MIN_MAX_NOT_LEX);
-        return;
+        c.add_error_line(MIN_MAX_NOT_LEX);
+        return Ok(());
     };
     if let Ok(z) = read_zset(srv, c, &argv[1]) {
         let n = z.and_then(|z| z.lex_range_ranks(&r)).map_or(0, |(a, b)| b + 1 - a);
         c.add_int(n as i64);
     }
+    Ok(())
 }
 
 // ----- the ZRANGE family -------------------------------------------------------------------
@@ -424,14 +437,14 @@ fn parse_range_request(
         RangeKind::Score => match parse_score_range(min, max) {
             Ok(r) => Selection::Score(r),
             Err(()) => {
-                c.add_error(MIN_MAX_NOT_FLOAT);
+                c.add_error_line(MIN_MAX_NOT_FLOAT);
                 return None;
             }
         },
         RangeKind::Lex => match parse_lex_range(min, max) {
             Ok(r) => Selection::Lex(r),
             Err(()) => {
-                c.add_error(MIN_MAX_NOT_LEX);
+                c.add_error_line(MIN_MAX_NOT_LEX);
                 return None;
             }
         },
@@ -513,23 +526,29 @@ fn range_generic(
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
-pub(crate) fn zrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     range_generic(srv, c, argv, RangeKind::Auto, None);
+    Ok(())
 }
-pub(crate) fn zrevrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrevrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     range_generic(srv, c, argv, RangeKind::Rank, Some(true));
+    Ok(())
 }
-pub(crate) fn zrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     range_generic(srv, c, argv, RangeKind::Score, Some(false));
+    Ok(())
 }
-pub(crate) fn zrevrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrevrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     range_generic(srv, c, argv, RangeKind::Score, Some(true));
+    Ok(())
 }
-pub(crate) fn zrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     range_generic(srv, c, argv, RangeKind::Lex, Some(false));
+    Ok(())
 }
-pub(crate) fn zrevrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrevrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     range_generic(srv, c, argv, RangeKind::Lex, Some(true));
+    Ok(())
 }
 
 /// Stores `pairs` at `dst` (replacing whatever was there, expiry dropped) or deletes `dst`
@@ -549,38 +568,45 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<
 }
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
-pub(crate) fn zrangestore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrangestore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(req) = parse_range_request(c, argv, 3, true, RangeKind::Auto, None) else {
-        return;
+        return Ok(());
     };
     let Ok(z) = read_zset(srv, c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let mut pairs = Vec::new();
     if let Some((a, b)) = z.and_then(|z| resolve_range(z, &req)) {
         z.expect("resolved").visit_ranks(a, b, false, |m, s| pairs.push((m.to_vec(), s)));
     }
     store_result(srv, c, &argv[1], pairs);
+    Ok(())
 }
 
 // ----- range removal -----------------------------------------------------------------------
 
-fn remrange_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: RangeKind) {
+fn remrange_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: RangeKind) -> CmdResult {
     let selection = match kind {
         RangeKind::Score => match parse_score_range(&argv[2], &argv[3]) {
             Ok(r) => Selection::Score(r),
-            Err(()) => return c.add_error(MIN_MAX_NOT_FLOAT),
+            Err(()) => {
+                c.add_error_line(MIN_MAX_NOT_FLOAT);
+                return Ok(());
+            }
         },
         RangeKind::Lex => match parse_lex_range(&argv[2], &argv[3]) {
             Ok(r) => Selection::Lex(r),
-            Err(()) => return c.add_error(MIN_MAX_NOT_LEX),
+            Err(()) => {
+                c.add_error_line(MIN_MAX_NOT_LEX);
+                return Ok(());
+            }
         },
         _ => {
             let Some(s) = parse_long(c, &argv[2]) else {
-                return;
+                return Ok(());
             };
             let Some(e) = parse_long(c, &argv[3]) else {
-                return;
+                return Ok(());
             };
             Selection::Rank(s, e)
         }
@@ -588,8 +614,11 @@ fn remrange_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: Range
     let req = RangeRequest { selection, rev: false, offset: 0, limit: -1, withscores: false };
     let db = c.db;
     let z = match write_zset(srv, c, &argv[1]) {
-        Err(()) => return,
-        Ok(None) => return c.add_int(0),
+        Err(()) => return Ok(()),
+        Ok(None) => {
+            c.add_int(0);
+            return Ok(());
+        }
         Ok(Some(z)) => z,
     };
     let removed = match resolve_range(z, &req) {
@@ -599,16 +628,17 @@ fn remrange_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: Range
     delete_if_empty(srv, db, &argv[1]);
     srv.data.dirty += removed as u64;
     c.add_int(removed as i64);
+    Ok(())
 }
 
-pub(crate) fn zremrangebyrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    remrange_generic(srv, c, argv, RangeKind::Rank);
+pub(crate) fn zremrangebyrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    remrange_generic(srv, c, argv, RangeKind::Rank)
 }
-pub(crate) fn zremrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    remrange_generic(srv, c, argv, RangeKind::Score);
+pub(crate) fn zremrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    remrange_generic(srv, c, argv, RangeKind::Score)
 }
-pub(crate) fn zremrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    remrange_generic(srv, c, argv, RangeKind::Lex);
+pub(crate) fn zremrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    remrange_generic(srv, c, argv, RangeKind::Lex)
 }
 
 // ----- pops ----------------------------------------------------------------------------------
@@ -697,16 +727,19 @@ pub(crate) fn pop_reply(
     Some(key.clone())
 }
 
-fn zpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool) {
+fn zpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool) -> CmdResult {
     if argv.len() > 3 {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     let mut count = None;
     if argv.len() == 3 {
         match parse_i64(&argv[2]) {
             Some(n) if n >= 0 => count = Some(n as usize),
-            _ => return c.add_error(NOT_POSITIVE),
+            _ => {
+                c.add_error_line(NOT_POSITIVE);
+                return Ok(());
+            }
         }
     }
     let how = PopReply {
@@ -715,13 +748,14 @@ fn zpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool)
         nil_when_empty: false,
     };
     pop_reply(srv, c, &argv[1..2], from_max, count, how);
+    Ok(())
 }
 
-pub(crate) fn zpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    zpop_generic(srv, c, argv, false);
+pub(crate) fn zpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    zpop_generic(srv, c, argv, false)
 }
-pub(crate) fn zpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    zpop_generic(srv, c, argv, true);
+pub(crate) fn zpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    zpop_generic(srv, c, argv, true)
 }
 
 /// A parsed `numkeys key... MIN|MAX [COUNT count]` (ZMPOP, and BZMPOP after its timeout).
@@ -770,9 +804,9 @@ pub(crate) fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Opt
 }
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-pub(crate) fn zmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(args) = parse_mpop(c, argv, 1) else {
-        return;
+        return Ok(());
     };
     let how = PopReply { emit_key: true, nested: true, nil_when_empty: true };
     let dirty_before = srv.data.dirty;
@@ -782,6 +816,7 @@ pub(crate) fn zmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         let cmd: &[u8] = if args.from_max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         srv.propagate_as(crate::engine::feed::argv(&[cmd, &key, popped.to_string().as_bytes()]));
     }
+    Ok(())
 }
 
 // ----- set algebra ---------------------------------------------------------------------------
@@ -941,26 +976,26 @@ fn algebra_generic(
     op: SetOp,
     store: bool,
     card: bool,
-) {
+) -> CmdResult {
     let numkeys_at = if store { 2 } else { 1 };
     let Some(setnum) = parse_long(c, &argv[numkeys_at]) else {
-        return;
+        return Ok(());
     };
     if setnum < 1 {
         c.add_err(&format!(
             "at least 1 input key is needed for '{}' command",
             base::lower(&argv[0])
         ));
-        return;
+        return Ok(());
     }
     if setnum as u64 > (argv.len() - numkeys_at - 1) as u64 {
         c.add_error(err::SYNTAX);
-        return;
+        return Ok(());
     }
     let setnum = setnum as usize;
     let keys = &argv[numkeys_at + 1..numkeys_at + 1 + setnum];
     let Ok(mut srcs) = read_sources(srv, c, keys) else {
-        return;
+        return Ok(());
     };
     let (mut how, mut withscores, mut limit) = (Aggregate::Sum, false, 0usize);
     let mut j = numkeys_at + 1 + setnum;
@@ -972,7 +1007,10 @@ fn algebra_generic(
             for src in srcs.iter_mut() {
                 match parse_f64(&argv[j]) {
                     Some(w) => src.weight = w,
-                    None => return c.add_err("weight value is not a float"),
+                    None => {
+                        c.add_err("weight value is not a float");
+                        return Ok(());
+                    }
                 }
                 j += 1;
             }
@@ -981,7 +1019,7 @@ fn algebra_generic(
                 "sum" => Aggregate::Sum,
                 "min" => Aggregate::Min,
                 "max" => Aggregate::Max,
-                _ => return c.add_error(err::SYNTAX),
+                _ => return Err(err::SYNTAX),
             };
             j += 2;
         } else if !store && !card && opt == "withscores" {
@@ -990,11 +1028,14 @@ fn algebra_generic(
         } else if card && remaining >= 2 && opt == "limit" {
             match parse_i64(&argv[j + 1]) {
                 Some(n) if n >= 0 => limit = n as usize,
-                _ => return c.add_err("LIMIT can't be negative"),
+                _ => {
+                    c.add_err("LIMIT can't be negative");
+                    return Ok(());
+                }
             }
             j += 2;
         } else {
-            return c.add_error(err::SYNTAX);
+            return Err(err::SYNTAX);
         }
     }
     let mut result = compute(srcs, op, how, if card { limit } else { 0 });
@@ -1009,60 +1050,64 @@ fn algebra_generic(
             add_element(c, m, *s, withscores);
         }
     }
+    Ok(())
 }
 
-pub(crate) fn zunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    algebra_generic(srv, c, argv, SetOp::Union, false, false);
+pub(crate) fn zunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    algebra_generic(srv, c, argv, SetOp::Union, false, false)
 }
-pub(crate) fn zinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    algebra_generic(srv, c, argv, SetOp::Inter, false, false);
+pub(crate) fn zinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    algebra_generic(srv, c, argv, SetOp::Inter, false, false)
 }
-pub(crate) fn zdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    algebra_generic(srv, c, argv, SetOp::Diff, false, false);
+pub(crate) fn zdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    algebra_generic(srv, c, argv, SetOp::Diff, false, false)
 }
-pub(crate) fn zunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    algebra_generic(srv, c, argv, SetOp::Union, true, false);
+pub(crate) fn zunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    algebra_generic(srv, c, argv, SetOp::Union, true, false)
 }
-pub(crate) fn zinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    algebra_generic(srv, c, argv, SetOp::Inter, true, false);
+pub(crate) fn zinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    algebra_generic(srv, c, argv, SetOp::Inter, true, false)
 }
-pub(crate) fn zdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    algebra_generic(srv, c, argv, SetOp::Diff, true, false);
+pub(crate) fn zdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    algebra_generic(srv, c, argv, SetOp::Diff, true, false)
 }
-pub(crate) fn zintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
-    algebra_generic(srv, c, argv, SetOp::Inter, false, true);
+pub(crate) fn zintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    algebra_generic(srv, c, argv, SetOp::Inter, false, true)
 }
 
 // ----- ZRANDMEMBER -----------------------------------------------------------------------------
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
-pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     use rand::Rng;
     use rand::seq::SliceRandom;
     let mut count = None;
     let mut withscores = false;
     if argv.len() >= 3 {
         let Some(l) = parse_long(c, &argv[2]) else {
-            return;
+            return Ok(());
         };
         if l == i64::MIN {
-            return c.add_err(
+            return Err(CmdError::err(
                 "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-            );
+            ));
         }
         if argv.len() > 4 || (argv.len() == 4 && base::lower(&argv[3]) != "withscores") {
-            return c.add_error(err::SYNTAX);
+            return Err(err::SYNTAX);
         }
         if argv.len() == 4 {
             withscores = true;
             if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-                return c.add_err("value is out of range");
+                {
+                    c.add_err("value is out of range");
+                    return Ok(());
+                }
             }
         }
         count = Some(l);
     }
     let Ok(z) = read_zset(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let mut rng = rand::thread_rng();
     let Some(l) = count else {
@@ -1073,15 +1118,21 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
                 c.add_bulk(&m);
             }
         }
-        return;
+        return Ok(());
     };
     let Some(z) = z else {
-        return c.add_array(0);
+        {
+            c.add_array(0);
+            return Ok(());
+        }
     };
     let size = z.len();
     let n = l.unsigned_abs() as usize;
     if n == 0 {
-        return c.add_array(0);
+        {
+            c.add_array(0);
+            return Ok(());
+        }
     }
     // Repetitions allowed: n independent draws.
     if l < 0 || n == 1 {
@@ -1090,13 +1141,13 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             let (m, s) = z.at_rank(rng.gen_range(0..size)).expect("in range");
             add_element(c, &m, s, withscores);
         }
-        return;
+        return Ok(());
     }
     // Distinct elements: everything, in order, when asking for at least the whole set.
     if n >= size {
         add_elements_header(c, size, withscores);
         z.visit_ranks(0, size - 1, false, |m, s| add_element(c, m, s, withscores));
-        return;
+        return Ok(());
     }
     let ranks: Vec<usize> = if n * 3 > size {
         let mut all: Vec<usize> = (0..size).collect();
@@ -1119,6 +1170,7 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         let (m, s) = z.at_rank(r).expect("in range");
         add_element(c, &m, s, withscores);
     }
+    Ok(())
 }
 
 // ----- ZSCAN -----------------------------------------------------------------------------------
@@ -1128,34 +1180,34 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
 /// A listpack is returned whole with cursor 0, as Redis does. A skiplist is walked by rank:
 /// the cursor is the rank to continue from. Unlike Redis's bucket cursor, removing elements
 /// below the cursor between calls can make the scan skip elements that shifted down.
-pub(crate) fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(cursor) = super::keys::parse_cursor(c, &argv[2]) else {
-        return;
+        return Ok(());
     };
     let Ok(z) = read_zset(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     let Some(z) = z else {
         c.add_array(2);
         c.add_bulk(b"0");
         c.add_array(0);
-        return;
+        return Ok(());
     };
     let mut pattern: Option<&[u8]> = None;
     let mut count: usize = 10;
     let mut i = 3;
     while i < argv.len() {
         if i + 1 >= argv.len() {
-            return c.add_error(err::SYNTAX);
+            return Err(err::SYNTAX);
         }
         match base::lower(&argv[i]).as_str() {
             "match" => pattern = Some(&argv[i + 1]),
             "count" => match parse_i64(&argv[i + 1]) {
                 Some(n) if n >= 1 => count = n as usize,
-                Some(_) => return c.add_error(err::SYNTAX),
-                None => return c.add_error(err::NOT_INTEGER),
+                Some(_) => return Err(err::SYNTAX),
+                None => return Err(err::NOT_INTEGER),
             },
-            _ => return c.add_error(err::SYNTAX),
+            _ => return Err(err::SYNTAX),
         }
         i += 2;
     }
@@ -1189,6 +1241,7 @@ pub(crate) fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
     c.add_array(2);
     c.add_bulk(next.to_string().as_bytes());
     c.add_bulk_array(found.iter());
+    Ok(())
 }
 
 // ----- blocking pops (see crate::engine::blocking) ---------------------------------------------------
@@ -1273,21 +1326,23 @@ pub(crate) fn serve_bzpopmax(
     serve_bzpop(srv, c, key, true)
 }
 
-pub(crate) fn bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     bzpop_generic(srv, c, argv, false);
+    Ok(())
 }
 
-pub(crate) fn bzpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bzpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     bzpop_generic(srv, c, argv, true);
+    Ok(())
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
-pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
+pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(args) = parse_mpop(c, argv, 2) else {
-        return;
+        return Ok(());
     };
     let Some(deadline) = crate::engine::blocking::parse_timeout(srv, c, &argv[1]) else {
-        return;
+        return Ok(());
     };
     match first_nonempty_zset(srv, c, &args.keys) {
         Err(()) => {}
@@ -1297,7 +1352,7 @@ pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
         Ok(None) => {
             if !crate::engine::blocking::may_block(c) {
                 c.add_null_array();
-                return;
+                return Ok(());
             }
             crate::engine::blocking::block_for_keys(
                 srv,
@@ -1309,6 +1364,7 @@ pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) {
             );
         }
     }
+    Ok(())
 }
 
 pub(crate) fn serve_bzmpop(

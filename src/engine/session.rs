@@ -15,8 +15,8 @@
 
 use std::net::SocketAddr;
 
-use tine_core::protocol::Resp;
 use tine_core::protocol::reply;
+use tine_core::protocol::{CmdError, Resp};
 
 /// The queued commands of a client inside MULTI.
 #[derive(Default)]
@@ -80,7 +80,7 @@ pub(crate) struct Session {
     pub(crate) last_cmd: &'static str,
     /// Error codes (first word) of the errors replied during the command being run,
     /// drained by the command layer into INFO errorstats.
-    pub(crate) errors: Vec<String>,
+    pub(crate) errors: Vec<std::borrow::Cow<'static, str>>,
     /// True while commands of this client wait for CLIENT PAUSE to end.
     pub(crate) paused: bool,
     /// Inside MULTI: the queued commands.
@@ -174,18 +174,27 @@ impl Session {
             reply::simple(o, s);
         }
     }
-    /// Replies an error; `msg` starts with its code ("ERR ...", "WRONGTYPE ..."). The code is
-    /// recorded for INFO errorstats even when replies are off, as Redis counts them.
-    pub(crate) fn add_error(&mut self, msg: &str) {
+    /// Replies an error inside a reply the command builds itself (an element of EXEC's
+    /// array, a blocked client's end); a command's own error is its handler's `Err`. The code
+    /// is recorded for INFO errorstats even when replies are off, as Redis counts them.
+    pub(crate) fn add_error(&mut self, e: CmdError) {
+        self.errors.push(std::borrow::Cow::Borrowed(e.code));
+        if let Some(o) = self.out() {
+            reply::error(o, &e.text);
+        }
+    }
+    /// TRANSITIONAL (issue 10): an error given as its whole line, its code recovered by
+    /// splitting; goes once every handler returns `CmdError`.
+    pub(crate) fn add_error_line(&mut self, msg: &str) {
         let code = msg.split(' ').next().unwrap_or("ERR").to_string();
-        self.errors.push(code);
+        self.errors.push(std::borrow::Cow::Owned(code));
         if let Some(o) = self.out() {
             reply::error(o, msg);
         }
     }
     /// `-ERR <msg>`.
     pub(crate) fn add_err(&mut self, msg: &str) {
-        self.add_error(&format!("ERR {}", msg));
+        self.add_error(CmdError::err(msg));
     }
     pub(crate) fn add_int(&mut self, n: i64) {
         if let Some(o) = self.out() {
