@@ -28,7 +28,7 @@ use crate::engine::feed::{Feed, FeedHost};
 use crate::engine::pubsub::{PubSub, PubSubHost};
 use crate::engine::session::Session;
 use crate::persist::aof::{AofFeed, Status};
-use tine_core::keyspace::{Db, Value};
+use tine_core::keyspace::{Keyspace, Value};
 
 /// What commands need of the server beyond the data half, implemented by the top layer on its
 /// client table. The client running the command is out of the table (its session is the
@@ -77,7 +77,7 @@ impl<'a> Ctx<'a> {
         if self.read_miss_announced(db, key, true) {
             return None;
         }
-        let v = self.data.dbs[db].get_accessed(key);
+        let v = self.data.dbs.get_accessed(db, key);
         self.data.stats.count_lookup(v.is_some());
         v
     }
@@ -127,7 +127,7 @@ impl<'a> Ctx<'a> {
     /// Deletes `key` if its time has passed: counts it and publishes the "expired" event.
     #[inline]
     pub(crate) fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
-        if self.data.dbs[db].expire_if_needed(key, self.data.now_ms) {
+        if self.data.dbs.expire_if_needed(db, key, self.data.now_ms) {
             self.data.stats.expired_keys += 1;
             self.notify(notify::EXPIRED, "expired", key, db);
             true
@@ -140,7 +140,7 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub(crate) fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(db, key);
-        self.data.dbs[db].get_mut(key, self.data.now_ms)
+        self.data.dbs.get_mut(db, key, self.data.now_ms)
     }
 
     /// Publishes a keyspace notification (see `pubsub::notify`).
@@ -228,24 +228,18 @@ impl<'a> Ctx<'a> {
         self.data.pending_input.push(c.slot);
     }
 
-    /// Counts and announces the keys a database's own lookups expired (`expired_unreported`)
-    /// in the databases that have lazily expired keys to feed.
+    /// Counts and announces the keys plain lookups expired (the outbox's unreported ones).
     #[cold]
     fn announce_lazily_expired(&mut self) {
-        for id in 0..self.data.dbs.len() {
-            if self.data.dbs[id].lazily_expired.is_empty() {
-                continue;
-            }
-            for key in std::mem::take(&mut self.data.dbs[id].expired_unreported) {
-                self.data.stats.expired_keys += 1;
-                self.notify(notify::EXPIRED, "expired", &key, id);
-            }
+        for (id, key) in self.data.dbs.take_unreported() {
+            self.data.stats.expired_keys += 1;
+            self.notify(notify::EXPIRED, "expired", &key, id);
         }
     }
 
     /// The AOF as the feed's sink, borrowed beside the feed.
     #[inline]
-    fn feed_parts(&mut self) -> (&mut Feed, &mut [Db], AofFeed<'_>) {
+    fn feed_parts(&mut self) -> (&mut Feed, &mut Keyspace, AofFeed<'_>) {
         let d = &mut *self.data;
         let sink = AofFeed {
             aof: &mut d.aof,
@@ -284,14 +278,14 @@ impl FeedHost for Ctx<'_> {
         self.data.aof.status != Status::Off
     }
 
-    /// Keys deleted by lazy expiry during the command (found by lookups in `Db`). Those a
-    /// database's own lookups deleted are first counted and announced as
-    /// `Ctx::expire_if_needed` does for the rest, so no path can forget `expired_keys` or
-    /// the "expired" event; then the feed turns them all into DEL. (Announcing every db's keys
-    /// before feeding any is the same output: events go to clients, DELs to the sink.)
+    /// Keys deleted by lazy expiry during the command (the keyspace outbox's expired keys).
+    /// Those plain lookups deleted are first counted and announced as `Ctx::expire_if_needed`
+    /// does for the rest, so no path can forget `expired_keys` or the "expired" event; then
+    /// the feed turns them all into DEL. (Announcing every key before feeding any is the same
+    /// output: events go to clients, DELs to the sink.)
     #[inline]
     fn flush_lazy_expired(&mut self) {
-        if !tine_core::keyspace::take_lazily_expired() {
+        if !self.data.dbs.has_expired() {
             return;
         }
         self.announce_lazily_expired();
@@ -309,7 +303,7 @@ impl EvictHost for Ctx<'_> {
         self.data.loading.is_some()
     }
 
-    fn evict_parts(&mut self) -> (&mut [Db], &mut EvictionPool) {
+    fn evict_parts(&mut self) -> (&mut Keyspace, &mut EvictionPool) {
         (&mut self.data.dbs, &mut self.data.eviction_pool)
     }
 
@@ -346,7 +340,7 @@ impl PubSubHost for Ctx<'_> {
 }
 
 impl ExpireHost for Ctx<'_> {
-    fn dbs(&mut self) -> &mut [Db] {
+    fn dbs(&mut self) -> &mut Keyspace {
         &mut self.data.dbs
     }
 
@@ -362,11 +356,11 @@ impl BlockingHost for Ctx<'_> {
         &mut self.data.blocking
     }
 
-    fn dbs(&mut self) -> &mut [Db] {
+    fn dbs(&mut self) -> &mut Keyspace {
         &mut self.data.dbs
     }
 
-    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]) {
+    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut Keyspace) {
         (&mut self.data.blocking, &mut self.data.dbs)
     }
 
@@ -376,7 +370,7 @@ impl BlockingHost for Ctx<'_> {
 
     fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
         self.data.now_ms = tine_core::base::mstime();
-        self.data.dbs[db].get(key, self.data.now_ms).is_some()
+        self.data.dbs.lookup(db, key, self.data.now_ms).is_some()
     }
 
     fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {
