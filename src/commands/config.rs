@@ -36,17 +36,9 @@ pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         })
         .collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    srv.server.config_set(srv.data, &pairs).map_err(config_set_error)?;
+    srv.server.config_set(srv.data, &pairs)?;
     c.add_ok();
     Ok(())
-}
-
-/// CONFIG SET's refusal as a typed error. `ServerOps::config_set` gives the whole reply line
-/// as text; every line it makes (`config::SetError::reply_text`, and `ConfigSetError`'s,
-/// which prefixes "ERR") begins with "ERR", so that is its code. The one place this file
-/// takes a code from text: it goes when `config_set` returns a `CmdError` itself.
-fn config_set_error(line: String) -> CmdError {
-    CmdError::owned("ERR", line)
 }
 
 pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {

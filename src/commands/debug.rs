@@ -11,7 +11,10 @@ use tine_core::log::Level;
 use tine_core::types::digest;
 
 /// Redis's words for a DEBUG refused by `enable-debug-command`.
-pub(crate) const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+pub(crate) const DEBUG_NOT_ALLOWED: CmdError = CmdError::new(
+    "ERR",
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+);
 
 /// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
 pub(crate) fn debug_allowed(srv: &Ctx<'_>, c: &Session) -> bool {

@@ -8,7 +8,7 @@
 
 use super::set::{add_entry, choose_distinct, parse_random_count};
 use super::set::{parse_scan_options, reply_scan};
-use super::{Argv, CmdError, CmdResult, err, keys::parse_cursor};
+use super::{Argv, CmdError, CmdResult, err, keys::scan_cursor};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_f64, parse_i64};
@@ -374,9 +374,7 @@ pub(crate) fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn hscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
-        return Ok(());
-    };
+    let mut cursor = scan_cursor(&argv[2])?;
     let Some(h) = read_hash(srv, c.db, &argv[1])? else {
         reply_scan(c, 0, &[]);
         return Ok(());

@@ -70,12 +70,6 @@ pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     strtoul_cursor(arg).ok_or(INVALID_CURSOR)
 }
 
-/// `scan_cursor` for the callers that still reply the error themselves (SSCAN, HSCAN,
-/// ZSCAN): None after replying it.
-pub(crate) fn parse_cursor(c: &mut Session, arg: &[u8]) -> Option<u64> {
-    scan_cursor(arg).map_err(|e| c.add_error(e)).ok()
-}
-
 fn strtoul_cursor(arg: &[u8]) -> Option<u64> {
     if arg.is_empty() {
         return Some(0);

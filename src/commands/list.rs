@@ -686,10 +686,7 @@ pub(crate) fn lmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
 
 pub(crate) fn blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let m = parse_mpop(argv, 2)?;
-    // parse_timeout (engine::blocking) replies its own error.
-    let Some(deadline) = blocking::parse_timeout(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let deadline = blocking::parse_timeout(srv, &argv[1])?;
     let keys = &argv[m.first_key..m.first_key + m.numkeys];
     if mpop_first(srv, c, keys, m.end, m.count)? {
         return Ok(());
@@ -739,10 +736,7 @@ fn end_word(end: End) -> &'static [u8] {
 }
 
 fn bpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) -> CmdResult {
-    // parse_timeout (engine::blocking) replies its own error.
-    let Some(deadline) = blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
-        return Ok(());
-    };
+    let deadline = blocking::parse_timeout(srv, &argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
     let db = c.db;
     for key in keys {
@@ -805,9 +799,7 @@ fn bmove_generic(
     to: End,
     timeout: &[u8],
 ) -> CmdResult {
-    let Some(deadline) = blocking::parse_timeout(srv, c, timeout) else {
-        return Ok(());
-    };
+    let deadline = blocking::parse_timeout(srv, timeout)?;
     if write_list(srv, c, &argv[1])?.is_some() {
         // The dataset is unchanged when this fails, so there is nothing to propagate.
         lmove_reply(srv, c, &argv[1], &argv[2], from, to)?;

@@ -7,7 +7,7 @@
 //! demand, as Redis's `sunionDiffGenericCommand` does), so a stored result gets the encoding
 //! Redis would give it. Also holds the HSCAN/SSCAN option parser shared with `hash.rs`.
 
-use super::{Argv, CmdError, CmdResult, err, keys::parse_cursor};
+use super::{Argv, CmdError, CmdResult, err, keys::scan_cursor};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_i64};
@@ -593,9 +593,7 @@ pub(super) fn reply_scan(c: &mut Session, cursor: u64, items: &[Vec<u8>]) {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn sscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
-        return Ok(());
-    };
+    let mut cursor = scan_cursor(&argv[2])?;
     let Some(s) = read_set(srv, c.db, &argv[1])? else {
         reply_scan(c, 0, &[]);
         return Ok(());

@@ -1057,10 +1057,7 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
 /// the cursor is the rank to continue from. Unlike Redis's bucket cursor, removing elements
 /// below the cursor between calls can make the scan skip elements that shifted down.
 pub(crate) fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    // parse_cursor (keys.rs) replies its own error.
-    let Some(cursor) = super::keys::parse_cursor(c, &argv[2]) else {
-        return Ok(());
-    };
+    let cursor = super::keys::scan_cursor(&argv[2])?;
     let Some(z) = read_zset(srv, c, &argv[1])? else {
         c.add_array(2);
         c.add_bulk(b"0");
@@ -1142,11 +1139,7 @@ const BZPOP_REPLY: PopReply = PopReply { emit_key: true, nested: false, nil_when
 const BZMPOP_REPLY: PopReply = PopReply { emit_key: true, nested: true, nil_when_empty: true };
 
 fn bzpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool) -> CmdResult {
-    // parse_timeout (engine::blocking) replies its own error.
-    let Some(deadline) = crate::engine::blocking::parse_timeout(srv, c, &argv[argv.len() - 1])
-    else {
-        return Ok(());
-    };
+    let deadline = crate::engine::blocking::parse_timeout(srv, &argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
     match first_nonempty_zset(srv, c, keys)? {
         Some(key) => {
@@ -1212,10 +1205,7 @@ pub(crate) fn bzpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let args = parse_mpop(argv, 2)?;
-    // parse_timeout (engine::blocking) replies its own error.
-    let Some(deadline) = crate::engine::blocking::parse_timeout(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let deadline = crate::engine::blocking::parse_timeout(srv, &argv[1])?;
     match first_nonempty_zset(srv, c, &args.keys)? {
         Some(key) => {
             pop_reply(srv, c, &[key], args.from_max, Some(args.count), BZMPOP_REPLY)?;
