@@ -58,6 +58,6 @@ impl AofExecutor for AofReplay {
     }
 
     fn dbs_mut(&mut self) -> &mut Keyspace {
-        &mut self.data.dbs
+        &mut self.data.keyspace
     }
 }

@@ -121,7 +121,7 @@ pub(crate) struct ShutdownRequest {
 /// The data path's state (see the module doc).
 pub(crate) struct Data {
     pub(crate) config: Config,
-    pub(crate) dbs: Keyspace,
+    pub(crate) keyspace: Keyspace,
     pub(crate) stats: Stats,
     pub(crate) cmd_stats: Vec<CommandStats>,
     /// Changes since the last successful save.
@@ -198,7 +198,7 @@ impl Data {
         let now = tine_core::base::unix_time();
         Data {
             config,
-            dbs,
+            keyspace: dbs,
             dirty: 0,
             now_ms: tine_core::base::mstime(),
             clock_frozen: false,
@@ -257,7 +257,7 @@ impl crate::persist::PersistHost for Data {
     fn parts(&mut self) -> crate::persist::Parts<'_, Self> {
         crate::persist::Parts {
             config: &self.config,
-            dbs: &mut self.dbs,
+            dbs: &mut self.keyspace,
             state: &mut self.persist,
             aof: &mut self.aof,
             loading: &mut self.loading,

@@ -41,15 +41,16 @@
 //! # Adding a blocking command (the shape BZPOPMIN follows in `commands::zset`)
 //!
 //! ```ignore
-//! pub fn bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv) {
+//! pub fn bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
 //!     let deadline = blocking::parse_timeout(srv, argv.last().unwrap())?;
-//!     // ... try every key; reply and return if one is a non-empty zset, WRONGTYPE if not a zset
-//!     if !blocking::may_block(c) { c.add_null_array(); return; }
+//!     // ... try every key; reply and return if one is a non-empty zset, Err(WRONGTYPE) if not
+//!     if !blocking::may_block(c) { c.add_null_array(); return Ok(()); }
 //!     blocking::block_for_keys(srv, c, &argv[1..argv.len() - 1], deadline, argv, retry::BZPOPMIN);
+//!     Ok(())
 //! }
 //! /// Called with the ready key: pop from it and reply, or say the client keeps waiting.
-//! fn serve_bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
-//!     match srv.dbs[c.db].get_mut(key, srv.now_ms) {
+//! fn serve_bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
+//!     match srv.data.keyspace.get_mut(c.db, key, srv.data.now_ms) {
 //!         Some(Value::ZSet(z)) => { /* pop, reply, delete the key if empty */ Served::Done }
 //!         _ => Served::KeepWaiting,
 //!     }
@@ -217,7 +218,14 @@ impl Blocking {
 
     /// Queues `me` at the back of each of `keys` (no duplicates) of `db`, tells the database
     /// the keys are waited for, and notes the deadline (0: none).
-    fn enqueue(&mut self, dbs: &mut Keyspace, db: usize, keys: &[Key], me: Waiter, deadline_ms: i64) {
+    fn enqueue(
+        &mut self,
+        dbs: &mut Keyspace,
+        db: usize,
+        keys: &[Key],
+        me: Waiter,
+        deadline_ms: i64,
+    ) {
         let queues = self.queues.entry(db).or_default();
         for k in keys {
             match queues.get_mut(&k[..]) {
@@ -236,7 +244,14 @@ impl Blocking {
 
     /// Takes `me` out of the queues of `keys` and the deadline set; the others keep their
     /// places.
-    fn dequeue(&mut self, dbs: &mut Keyspace, db: usize, keys: &[Key], me: Waiter, deadline_ms: i64) {
+    fn dequeue(
+        &mut self,
+        dbs: &mut Keyspace,
+        db: usize,
+        keys: &[Key],
+        me: Waiter,
+        deadline_ms: i64,
+    ) {
         if let Some(queues) = self.queues.get_mut(&db) {
             for k in keys {
                 if let Some(q) = queues.get_mut(&k[..]) {
@@ -495,7 +510,7 @@ mod tests {
     /// element, deleting it) the clients in `serves`, and the others keep waiting.
     struct Host {
         blocking: Blocking,
-        dbs: Vec<Db>,
+        dbs: Keyspace,
         /// (waiter, its keys, its deadline) of the blocked clients.
         blocked: Vec<(Waiter, Vec<Key>, i64)>,
         serves: Vec<u64>,

@@ -60,7 +60,7 @@ mod tests {
 
     /// Databases, and the deletions the cycle reported, in order.
     struct Host {
-        dbs: Vec<Db>,
+        dbs: Keyspace,
         expired: Vec<(usize, Vec<u8>)>,
     }
 

@@ -181,7 +181,11 @@ impl Feed {
 
     /// Feeds the keys lazy expiry deleted (the keyspace outbox's expired keys) as `DEL key`,
     /// in the order they expired.
-    pub(crate) fn propagate_lazily_expired(&mut self, dbs: &mut Keyspace, sink: &mut impl FeedSink) {
+    pub(crate) fn propagate_lazily_expired(
+        &mut self,
+        dbs: &mut Keyspace,
+        sink: &mut impl FeedSink,
+    ) {
         for (id, k) in dbs.take_expired() {
             self.propagate_now(sink, id, &[b"DEL".to_vec(), k.into_vec()]);
         }

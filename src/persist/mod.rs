@@ -58,7 +58,6 @@ pub(crate) struct Parts<'a, H> {
     pub(crate) latency: &'a mut LatencyMonitor,
 }
 
-
 /// An in-memory host for unit tests of the drivers: the pieces persistence drives, and no
 /// server around them.
 #[cfg(test)]

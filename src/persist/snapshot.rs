@@ -19,8 +19,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::child_slot::{self, ChildJob, ChildSlot};
 use super::PersistHost;
+use super::child_slot::{self, ChildJob, ChildSlot};
 use crate::config::Config;
 use crate::fork::{self as child, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
 use tine_core::base;

@@ -440,7 +440,11 @@ mod tests {
     #[test]
     fn byte_identical_to_redis() {
         let mut db = crate::keyspace::Keyspace::new(1);
-        db.insert_new(0, b"k".to_vec().into(), Value::Str(Str::from_bytes(&b"abcdefghij".repeat(10))));
+        db.insert_new(
+            0,
+            b"k".to_vec().into(),
+            Value::Str(Str::from_bytes(&b"abcdefghij".repeat(10))),
+        );
         let mut out = Vec::new();
         let mut n = 0;
         write_rdb(&mut out, &db, &redis_opts(), |k| n = k).unwrap();
