@@ -9,7 +9,7 @@ use std::process::Command;
 
 use common::{DIFF_ARGS, RedisServer, Rng, TestServer};
 use tine_core::keyspace::dataset_digest;
-use tine_core::keyspace::{Db, Str, Value};
+use tine_core::keyspace::{Db, Keyspace, Str, Value};
 use tine_core::rdb::build::{HashBuilder, ListBuilder, SetBuilder, ZSetBuilder};
 use tine_core::rdb::dump::restore_payload;
 use tine_core::rdb::{LoadLimits, RdbError, RdbOptions, read_rdb, write_rdb};
@@ -88,13 +88,12 @@ fn key(s: &str) -> tine_core::keyspace::Key {
 
 /// A keyspace of every type tine has, small and big encodings, with expiries, in dbs 0, 1
 /// and 5.
-fn sample_keyspace() -> Vec<Db> {
+fn sample_keyspace() -> Keyspace {
     let limits = LoadLimits::default();
     let mut rng = Rng(42);
-    let mut dbs: Vec<Db> = (0..16).map(Db::new).collect();
+    let mut dbs = Keyspace::new(16);
     let future = 4_102_444_800_000; // 2100-01-01
     {
-        let db = &mut dbs[0];
         for (k, v) in [
             ("int:small", &b"7"[..]),
             ("int:neg", b"-300"),
@@ -105,94 +104,93 @@ fn sample_keyspace() -> Vec<Db> {
             ("str:short", b"hello world"),
             ("str:utf8", "héllo ✓".as_bytes()),
         ] {
-            db.insert_new(key(k), Value::Str(Str::from_bytes(v)));
+            dbs.insert_new(0, key(k), Value::Str(Str::from_bytes(v)));
         }
-        db.insert_new(
+        dbs.insert_new(
+            0,
             key("str:compressible"),
             Value::Str(Str::from_bytes(&b"abcdefgh".repeat(500))),
         );
-        db.insert_new(key("str:random"), Value::Str(Str::from_bytes(&rng.bytes(3000))));
-        db.insert_new(key("str:expiring"), Value::Str(Str::from_bytes(b"bye later")));
-        db.set_expire(b"str:expiring", Some(future));
+        dbs.insert_new(0, key("str:random"), Value::Str(Str::from_bytes(&rng.bytes(3000))));
+        dbs.insert_new(0, key("str:expiring"), Value::Str(Str::from_bytes(b"bye later")));
+        dbs.set_expire(0, b"str:expiring", Some(future));
 
         // lists: small; many elements over several 8 KiB nodes; an element > 8 KiB
         let mut l = ListBuilder::new(&limits);
         for e in [&b"a"[..], b"12", b"-5", b"hello"] {
             l.push(e);
         }
-        db.insert_new(key("list:small"), l.finish().unwrap());
+        dbs.insert_new(0, key("list:small"), l.finish().unwrap());
         let mut l = ListBuilder::new(&limits);
         for i in 0..5000 {
             l.push(format!("element-{i}-{}", "x".repeat(i % 40)).as_bytes());
         }
-        db.insert_new(key("list:big"), l.finish().unwrap());
+        dbs.insert_new(0, key("list:big"), l.finish().unwrap());
         let mut l = ListBuilder::new(&limits);
         l.push(b"before");
         l.push(&rng.bytes(10_000));
         l.push(&b"z".repeat(9000));
         l.push(b"after");
-        db.insert_new(key("list:hugeelem"), l.finish().unwrap());
-        db.set_expire(b"list:hugeelem", Some(future + 1));
+        dbs.insert_new(0, key("list:hugeelem"), l.finish().unwrap());
+        dbs.set_expire(0, b"list:hugeelem", Some(future + 1));
     }
     {
-        let db = &mut dbs[1];
         // sets: intset, intset with 64-bit values, big intset (table), strings (table)
         let mut s = SetBuilder::new(&limits, 5, 5);
         for m in ["1", "2", "3", "-100", "40000"] {
             s.add(m.as_bytes().to_vec()).unwrap();
         }
-        db.insert_new(key("set:intset"), s.finish().unwrap());
+        dbs.insert_new(1, key("set:intset"), s.finish().unwrap());
         let mut s = SetBuilder::new(&limits, 2, 2);
         s.add(b"9223372036854775807".to_vec()).unwrap();
         s.add(b"-1".to_vec()).unwrap();
-        db.insert_new(key("set:intset64"), s.finish().unwrap());
+        dbs.insert_new(1, key("set:intset64"), s.finish().unwrap());
         let mut s = SetBuilder::new(&limits, 600, 600);
         for i in 0..600 {
             s.add((i * 3).to_string().into_bytes()).unwrap();
         }
-        db.insert_new(key("set:bigints"), s.finish().unwrap());
+        dbs.insert_new(1, key("set:bigints"), s.finish().unwrap());
         let mut s = SetBuilder::new(&limits, 50, 50);
         for i in 0..50 {
             s.add(format!("member:{i}").into_bytes()).unwrap();
         }
         s.add(b"17".to_vec()).unwrap();
-        db.insert_new(key("set:strings"), s.finish().unwrap());
-        db.set_expire(b"set:strings", Some(future));
+        dbs.insert_new(1, key("set:strings"), s.finish().unwrap());
+        dbs.set_expire(1, b"set:strings", Some(future));
 
         // hashes: listpack, table by count, table by value length
         let mut h = HashBuilder::new(&limits, 3, 3);
         h.add(b"name".to_vec(), b"tine".to_vec()).unwrap();
         h.add(b"age".to_vec(), b"3".to_vec()).unwrap();
         h.add(b"12".to_vec(), b"-12".to_vec()).unwrap();
-        db.insert_new(key("hash:small"), h.finish().unwrap());
+        dbs.insert_new(1, key("hash:small"), h.finish().unwrap());
         let mut h = HashBuilder::new(&limits, 600, 600);
         for i in 0..600 {
             h.add(format!("f{i}").into_bytes(), format!("v{}", i * 7).into_bytes()).unwrap();
         }
-        db.insert_new(key("hash:big"), h.finish().unwrap());
+        dbs.insert_new(1, key("hash:big"), h.finish().unwrap());
         let mut h = HashBuilder::new(&limits, 2, 2);
         h.add(b"short".to_vec(), b"x".to_vec()).unwrap();
         h.add(b"long".to_vec(), b"y".repeat(200)).unwrap();
-        db.insert_new(key("hash:longval"), h.finish().unwrap());
+        dbs.insert_new(1, key("hash:longval"), h.finish().unwrap());
     }
     {
-        let db = &mut dbs[5];
         let mut z = ZSetBuilder::new();
         for (m, s) in [("a", 1.0), ("b", 2.5), ("c", -3.0), ("d", 1e300), ("e", 0.1)] {
             z.add(m.as_bytes(), s).unwrap();
         }
-        db.insert_new(key("zset:small"), z.finish(&limits).unwrap());
+        dbs.insert_new(5, key("zset:small"), z.finish(&limits).unwrap());
         let mut z = ZSetBuilder::new();
         for i in 0..400 {
             z.add(format!("m{i}").as_bytes(), (i as f64) * 1.5 - 100.0).unwrap();
         }
         z.add(b"inf", f64::INFINITY).unwrap();
         z.add(b"-inf", f64::NEG_INFINITY).unwrap();
-        db.insert_new(key("zset:big"), z.finish(&limits).unwrap());
-        db.set_expire(b"zset:big", Some(future));
+        dbs.insert_new(5, key("zset:big"), z.finish(&limits).unwrap());
+        dbs.set_expire(5, b"zset:big", Some(future));
         let mut z = ZSetBuilder::new();
         z.add(&b"q".repeat(100), 1.0).unwrap();
-        db.insert_new(key("zset:longmember"), z.finish(&limits).unwrap());
+        dbs.insert_new(5, key("zset:longmember"), z.finish(&limits).unwrap());
     }
     dbs
 }
@@ -422,33 +420,32 @@ fn dump_restore_both_ways() {
 
 fn small_file(checksum: bool) -> Vec<u8> {
     let limits = LoadLimits::default();
-    let mut dbs: Vec<Db> = (0..16).map(Db::new).collect();
-    let db = &mut dbs[0];
-    db.insert_new(key("s"), Value::Str(Str::from_bytes(&b"ab".repeat(30))));
-    db.insert_new(key("i"), Value::Str(Str::from_i64(1000)));
+    let mut dbs = Keyspace::new(16);
+    dbs.insert_new(0, key("s"), Value::Str(Str::from_bytes(&b"ab".repeat(30))));
+    dbs.insert_new(0, key("i"), Value::Str(Str::from_i64(1000)));
     let mut l = ListBuilder::new(&limits);
     l.push(b"x");
     l.push(b"77");
-    db.insert_new(key("l"), l.finish().unwrap());
+    dbs.insert_new(0, key("l"), l.finish().unwrap());
     let mut s = SetBuilder::new(&limits, 2, 2);
     s.add(b"5".to_vec()).unwrap();
     s.add(b"6".to_vec()).unwrap();
-    db.insert_new(key("si"), s.finish().unwrap());
+    dbs.insert_new(0, key("si"), s.finish().unwrap());
     let mut s = SetBuilder::new(&limits, 1, 1);
     s.add(b"m".to_vec()).unwrap();
-    dbs[1].insert_new(key("st"), s.finish().unwrap());
+    dbs.insert_new(1, key("st"), s.finish().unwrap());
     let mut h = HashBuilder::new(&limits, 1, 1);
     h.add(b"f".to_vec(), b"v".to_vec()).unwrap();
-    dbs[1].insert_new(key("h"), h.finish().unwrap());
-    dbs[1].set_expire(b"h", Some(4_102_444_800_000));
+    dbs.insert_new(1, key("h"), h.finish().unwrap());
+    dbs.set_expire(1, b"h", Some(4_102_444_800_000));
     let mut z = ZSetBuilder::new();
     z.add(b"a", 1.5).unwrap();
-    dbs[1].insert_new(key("z"), z.finish(&limits).unwrap());
+    dbs.insert_new(1, key("z"), z.finish(&limits).unwrap());
     let mut z = ZSetBuilder::new();
     for i in 0..200 {
         z.add(format!("{i}").as_bytes(), i as f64).unwrap();
     }
-    dbs[2].insert_new(key("zbig"), z.finish(&limits).unwrap());
+    dbs.insert_new(2, key("zbig"), z.finish(&limits).unwrap());
     let mut out = Vec::new();
     let opts = RdbOptions { checksum, ..RdbOptions::default() };
     write_rdb(&mut out, &dbs, &opts, |_| {}).unwrap();

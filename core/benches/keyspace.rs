@@ -1,10 +1,10 @@
-//! The keyspace (`tine_core::keyspace::Db`: insert, lookup, overwrite) and listpack operations
+//! The keyspace (`tine_core::keyspace::Keyspace`: insert, lookup, overwrite) and listpack operations
 //! (`tine_core::types::listpack`).
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use tine_core::keyspace::{Db, Str, Value};
+use tine_core::keyspace::{Keyspace, Str, Value};
 use tine_core::types::listpack::Listpack;
 
 mod common;
@@ -17,10 +17,10 @@ fn value() -> Value {
     Value::Str(Str::from_bytes(&[b'v'; 100]))
 }
 
-fn filled(keys: &[Vec<u8>]) -> Db {
-    let mut db = Db::new(0);
+fn filled(keys: &[Vec<u8>]) -> Keyspace {
+    let mut db = Keyspace::new(1);
     for k in keys {
-        db.set(k, value(), false);
+        db.set(0, k, value(), false);
     }
     db
 }
@@ -34,10 +34,10 @@ fn keyspace(c: &mut Criterion) {
     g.throughput(Throughput::Elements(n as u64));
     g.bench_function("insert", |b| {
         b.iter_batched(
-            || Db::new(0),
+            || Keyspace::new(1),
             |mut db| {
                 for k in &ks {
-                    db.set(k, value(), false);
+                    db.set(0, k, value(), false);
                 }
                 db
             },
@@ -49,7 +49,7 @@ fn keyspace(c: &mut Criterion) {
         b.iter(|| {
             let mut found = 0;
             for &i in &order {
-                found += db.get(black_box(&ks[i]), 0).is_some() as usize;
+                found += db.lookup(0, black_box(&ks[i]), 0).is_some() as usize;
             }
             found
         })
@@ -65,7 +65,7 @@ fn keyspace(c: &mut Criterion) {
         b.iter(|| {
             let mut found = 0;
             for k in &missing {
-                found += db.get(black_box(k), 0).is_some() as usize;
+                found += db.lookup(0, black_box(k), 0).is_some() as usize;
             }
             found
         })
@@ -73,7 +73,7 @@ fn keyspace(c: &mut Criterion) {
     g.bench_function("overwrite", |b| {
         b.iter(|| {
             for &i in &order {
-                db.set(black_box(&ks[i]), value(), false);
+                db.set(0, black_box(&ks[i]), value(), false);
             }
         })
     });

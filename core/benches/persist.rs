@@ -4,15 +4,15 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tine_core::keyspace::{Db, Str, Value};
+use tine_core::keyspace::{Keyspace, Str, Value};
 use tine_core::rdb::{self, LoadLimits, RdbOptions, crc64, lzf};
 
 mod common;
 
 /// A keyspace of `n` string keys: 100-byte values that compress somewhat (a small alphabet)
 /// and integers, as DEBUG POPULATE and counters make.
-fn keyspace(n: usize) -> Vec<Db> {
-    let mut db = Db::new(0);
+fn keyspace(n: usize) -> Keyspace {
+    let mut ks = Keyspace::new(16);
     for i in 0..n {
         let key = format!("key:{}", i);
         let v = if i % 4 == 0 {
@@ -20,11 +20,9 @@ fn keyspace(n: usize) -> Vec<Db> {
         } else {
             Str::from_bytes(&common::bytes(100, i as u64, 8))
         };
-        db.set(key.as_bytes(), Value::Str(v), false);
+        ks.set(0, key.as_bytes(), Value::Str(v), false);
     }
-    (0..16)
-        .map(|i| if i == 0 { std::mem::replace(&mut db, Db::new(0)) } else { Db::new(i) })
-        .collect()
+    ks
 }
 
 fn rdb_codec(c: &mut Criterion) {

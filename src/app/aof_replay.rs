@@ -13,7 +13,7 @@ use crate::commands::data::Data;
 use crate::config::Config;
 use crate::engine::session::Session;
 use crate::persist::aof::loader::{AofExecutor, UnknownCommand};
-use tine_core::keyspace::Db;
+use tine_core::keyspace::Keyspace;
 
 /// Replays commands against a private data half through a session with no connection.
 pub(crate) struct AofReplay {
@@ -57,7 +57,7 @@ impl AofExecutor for AofReplay {
         self.client.multi.is_some()
     }
 
-    fn dbs_mut(&mut self) -> &mut Vec<Db> {
-        &mut self.data.dbs
+    fn dbs_mut(&mut self) -> &mut Keyspace {
+        &mut self.data.keyspace
     }
 }

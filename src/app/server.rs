@@ -154,14 +154,12 @@ pub(crate) fn cron(srv: &mut Server, now_ms: i64) {
         srv.data.peak_memory = srv.data.peak_memory.max(m.allocated);
     }
     if srv.data.config.activerehashing {
-        for db in srv.data.dbs.iter_mut() {
-            db.rehash_for(std::time::Duration::from_millis(1));
+        for db in 0..srv.data.keyspace.len() {
+            srv.data.keyspace.rehash_for(db, std::time::Duration::from_millis(1));
         }
     }
     if srv.data.cronloops % 10 == 0 {
-        for db in srv.data.dbs.iter_mut() {
-            db.shrink_if_sparse();
-        }
+        srv.data.keyspace.shrink_if_sparse();
     }
     if srv.data.debug_active_expire {
         let (effort, hz) = (srv.data.config.active_expire_effort, srv.data.hz);

@@ -106,7 +106,7 @@ pub(crate) fn select(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     let Some(id) = parse_i64(&argv[1]) else {
         return Err(err::NOT_INTEGER);
     };
-    if id < 0 || id as usize >= srv.data.dbs.len() {
+    if id < 0 || id as usize >= srv.data.keyspace.len() {
         return Err(err::DB_INDEX);
     }
     c.db = id as usize;

@@ -28,7 +28,7 @@ use crate::engine::feed::{Feed, FeedHost};
 use crate::engine::pubsub::{PubSub, PubSubHost};
 use crate::engine::session::Session;
 use crate::persist::aof::{AofFeed, Status};
-use tine_core::keyspace::{Db, Value};
+use tine_core::keyspace::{Keyspace, Value};
 use tine_core::protocol::CmdError;
 
 /// What commands need of the server beyond the data half, implemented by the top layer on its
@@ -78,7 +78,7 @@ impl<'a> Ctx<'a> {
         if self.read_miss_announced(db, key, true) {
             return None;
         }
-        let v = self.data.dbs[db].get_accessed(key);
+        let v = self.data.keyspace.get_accessed(db, key);
         self.data.stats.count_lookup(v.is_some());
         v
     }
@@ -96,7 +96,7 @@ impl<'a> Ctx<'a> {
         if self.read_miss_announced(db, key, notify_miss) {
             return None;
         }
-        let v = self.data.dbs[db].peek(key);
+        let v = self.data.keyspace[db].peek(key);
         self.data.stats.count_lookup(v.is_some());
         v
     }
@@ -109,7 +109,7 @@ impl<'a> Ctx<'a> {
     fn read_miss_announced(&mut self, db: usize, key: &[u8], notify_miss: bool) -> bool {
         self.expire_if_needed(db, key);
         let listening = self.data.notify_flags & notify::KEY_MISS != 0;
-        if !(notify_miss && listening) || self.data.dbs[db].peek(key).is_some() {
+        if !(notify_miss && listening) || self.data.keyspace[db].peek(key).is_some() {
             return false;
         }
         self.data.stats.count_lookup(false);
@@ -122,13 +122,13 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub(crate) fn lookup_read_nostats(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
         self.expire_if_needed(db, key);
-        self.data.dbs[db].peek(key)
+        self.data.keyspace[db].peek(key)
     }
 
     /// Deletes `key` if its time has passed: counts it and publishes the "expired" event.
     #[inline]
     pub(crate) fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
-        if self.data.dbs[db].expire_if_needed(key, self.data.now_ms) {
+        if self.data.keyspace.expire_if_needed(db, key, self.data.now_ms) {
             self.data.stats.expired_keys += 1;
             self.notify(notify::EXPIRED, "expired", key, db);
             true
@@ -141,7 +141,7 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub(crate) fn lookup_write(&mut self, db: usize, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(db, key);
-        self.data.dbs[db].get_mut(key, self.data.now_ms)
+        self.data.keyspace.get_mut(db, key, self.data.now_ms)
     }
 
     /// Publishes a keyspace notification (see `pubsub::notify`).
@@ -213,7 +213,7 @@ impl<'a> Ctx<'a> {
     /// completes, as Redis does, with `usec` spent serving it), then its output is written
     /// and its queued commands run.
     pub(crate) fn finish_blocked(&mut self, c: &mut Session, usec: u64) {
-        let Some(b) = self.data.blocking.detach(&mut self.data.dbs, c) else {
+        let Some(b) = self.data.blocking.detach(&mut self.data.keyspace, c) else {
             return;
         };
         if let Some(r) = crate::commands::registry().lookup(&b.argv[0]) {
@@ -229,31 +229,25 @@ impl<'a> Ctx<'a> {
         self.data.pending_input.push(c.slot);
     }
 
-    /// Counts and announces the keys a database's own lookups expired (`expired_unreported`)
-    /// in the databases that have lazily expired keys to feed.
+    /// Counts and announces the keys plain lookups expired (the outbox's unreported ones).
     #[cold]
     fn announce_lazily_expired(&mut self) {
-        for id in 0..self.data.dbs.len() {
-            if self.data.dbs[id].lazily_expired.is_empty() {
-                continue;
-            }
-            for key in std::mem::take(&mut self.data.dbs[id].expired_unreported) {
-                self.data.stats.expired_keys += 1;
-                self.notify(notify::EXPIRED, "expired", &key, id);
-            }
+        for (id, key) in self.data.keyspace.take_unreported() {
+            self.data.stats.expired_keys += 1;
+            self.notify(notify::EXPIRED, "expired", &key, id);
         }
     }
 
     /// The AOF as the feed's sink, borrowed beside the feed.
     #[inline]
-    fn feed_parts(&mut self) -> (&mut Feed, &mut [Db], AofFeed<'_>) {
+    fn feed_parts(&mut self) -> (&mut Feed, &mut Keyspace, AofFeed<'_>) {
         let d = &mut *self.data;
         let sink = AofFeed {
             aof: &mut d.aof,
             child: d.persist.child.as_ref(),
             timestamps: d.config.aof_timestamp_enabled,
         };
-        (&mut d.prop, &mut d.dbs, sink)
+        (&mut d.prop, &mut d.keyspace, sink)
     }
 }
 
@@ -285,14 +279,14 @@ impl FeedHost for Ctx<'_> {
         self.data.aof.status != Status::Off
     }
 
-    /// Keys deleted by lazy expiry during the command (found by lookups in `Db`). Those a
-    /// database's own lookups deleted are first counted and announced as
-    /// `Ctx::expire_if_needed` does for the rest, so no path can forget `expired_keys` or
-    /// the "expired" event; then the feed turns them all into DEL. (Announcing every db's keys
-    /// before feeding any is the same output: events go to clients, DELs to the sink.)
+    /// Keys deleted by lazy expiry during the command (the keyspace outbox's expired keys).
+    /// Those plain lookups deleted are first counted and announced as `Ctx::expire_if_needed`
+    /// does for the rest, so no path can forget `expired_keys` or the "expired" event; then
+    /// the feed turns them all into DEL. (Announcing every key before feeding any is the same
+    /// output: events go to clients, DELs to the sink.)
     #[inline]
     fn flush_lazy_expired(&mut self) {
-        if !tine_core::keyspace::take_lazily_expired() {
+        if !self.data.keyspace.has_expired() {
             return;
         }
         self.announce_lazily_expired();
@@ -310,8 +304,8 @@ impl EvictHost for Ctx<'_> {
         self.data.loading.is_some()
     }
 
-    fn evict_parts(&mut self) -> (&mut [Db], &mut EvictionPool) {
-        (&mut self.data.dbs, &mut self.data.eviction_pool)
+    fn evict_parts(&mut self) -> (&mut Keyspace, &mut EvictionPool) {
+        (&mut self.data.keyspace, &mut self.data.eviction_pool)
     }
 
     fn evicted(&mut self, db: usize, key: &[u8]) {
@@ -347,8 +341,8 @@ impl PubSubHost for Ctx<'_> {
 }
 
 impl ExpireHost for Ctx<'_> {
-    fn dbs(&mut self) -> &mut [Db] {
-        &mut self.data.dbs
+    fn dbs(&mut self) -> &mut Keyspace {
+        &mut self.data.keyspace
     }
 
     fn expired(&mut self, db: usize, key: &[u8]) {
@@ -363,12 +357,12 @@ impl BlockingHost for Ctx<'_> {
         &mut self.data.blocking
     }
 
-    fn dbs(&mut self) -> &mut [Db] {
-        &mut self.data.dbs
+    fn dbs(&mut self) -> &mut Keyspace {
+        &mut self.data.keyspace
     }
 
-    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]) {
-        (&mut self.data.blocking, &mut self.data.dbs)
+    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut Keyspace) {
+        (&mut self.data.blocking, &mut self.data.keyspace)
     }
 
     fn now_ms(&self) -> i64 {
@@ -377,7 +371,7 @@ impl BlockingHost for Ctx<'_> {
 
     fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
         self.data.now_ms = tine_core::base::mstime();
-        self.data.dbs[db].get(key, self.data.now_ms).is_some()
+        self.data.keyspace.lookup(db, key, self.data.now_ms).is_some()
     }
 
     fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {

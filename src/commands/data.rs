@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::commands::CommandStats;
 use crate::config::Config;
-use tine_core::keyspace::Db;
+use tine_core::keyspace::Keyspace;
 
 /// Counters behind INFO stats.
 #[derive(Default)]
@@ -121,7 +121,7 @@ pub(crate) struct ShutdownRequest {
 /// The data path's state (see the module doc).
 pub(crate) struct Data {
     pub(crate) config: Config,
-    pub(crate) dbs: Vec<Db>,
+    pub(crate) keyspace: Keyspace,
     pub(crate) stats: Stats,
     pub(crate) cmd_stats: Vec<CommandStats>,
     /// Changes since the last successful save.
@@ -193,12 +193,12 @@ pub(crate) struct Data {
 impl Data {
     pub(crate) fn new(config: Config) -> Data {
         let notify_flags = config.notify_keyspace_events.bits();
-        let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
+        let dbs = Keyspace::new(config.databases.max(1) as usize);
         let hz = config.hz.clamp(1, 500);
         let now = tine_core::base::unix_time();
         Data {
             config,
-            dbs,
+            keyspace: dbs,
             dirty: 0,
             now_ms: tine_core::base::mstime(),
             clock_frozen: false,
@@ -257,7 +257,7 @@ impl crate::persist::PersistHost for Data {
     fn parts(&mut self) -> crate::persist::Parts<'_, Self> {
         crate::persist::Parts {
             config: &self.config,
-            dbs: &mut self.dbs,
+            dbs: &mut self.keyspace,
             state: &mut self.persist,
             aof: &mut self.aof,
             loading: &mut self.loading,

@@ -51,13 +51,13 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             c.add_ok();
         }
         "digest" if argv.len() == 2 => {
-            let d = tine_core::keyspace::dataset_digest(&srv.data.dbs);
+            let d = tine_core::keyspace::dataset_digest(&srv.data.keyspace);
             c.add_simple(&digest::to_hex(&d));
         }
         "digest-value" => {
             c.add_array(argv.len() - 2);
             for key in &argv[2..] {
-                let db = &srv.data.dbs[c.db];
+                let db = &srv.data.keyspace[c.db];
                 let d = match db.peek(key) {
                     Some(v) => digest::value_digest(v, db.expire_of(key).is_some()),
                     None => [0u8; 20],
@@ -83,12 +83,12 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 },
                 None => None,
             };
-            let db = &mut srv.data.dbs[c.db];
+            let (ks, dbi) = (&mut srv.data.keyspace, c.db);
             for i in 0..count {
                 let mut key = prefix.to_vec();
                 key.push(b':');
                 key.extend_from_slice(i.to_string().as_bytes());
-                if db.peek(&key).is_some() {
+                if ks[dbi].peek(&key).is_some() {
                     continue;
                 }
                 let base = format!("value:{}", i).into_bytes();
@@ -101,28 +101,26 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                         v
                     }
                 };
-                db.insert_new(
+                ks.insert_new(
+                    dbi,
                     key.into_boxed_slice(),
                     tine_core::keyspace::Value::Str(tine_core::keyspace::Str::from_bytes(&val)),
                 );
             }
             c.add_ok();
         }
-        "object" if argv.len() == 3 => {
-            let db = &srv.data.dbs[c.db];
-            match db.peek(&argv[2]) {
-                Some(v) => {
-                    let text = format!(
-                        "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
-                        v as *const _ as usize,
-                        v.encoding(),
-                        v.serialized_length_estimate()
-                    );
-                    c.add_simple(&text);
-                }
-                None => return Err(err::NO_SUCH_KEY),
+        "object" if argv.len() == 3 => match srv.data.keyspace[c.db].peek(&argv[2]) {
+            Some(v) => {
+                let text = format!(
+                    "Value at:0x{:x} refcount:1 encoding:{} serializedlength:{} lru:0 lru_seconds_idle:0",
+                    v as *const _ as usize,
+                    v.encoding(),
+                    v.serialized_length_estimate()
+                );
+                c.add_simple(&text);
             }
-        }
+            None => return Err(err::NO_SUCH_KEY),
+        },
         // tine's own: make the next forks fail as if the OS refused, to test recovery.
         "fork-fail" if argv.len() == 3 => {
             crate::persist::snapshot::set_fail_forks(argv[2].as_slice() != b"0");
@@ -136,9 +134,7 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             // Empty first, as Redis does: the dataset is then rebuilt in the memory the old one
             // freed, instead of both living at once (a peak of twice the data, and freed pages
             // the allocator purges later).
-            for db in srv.data.dbs.iter_mut() {
-                db.clear();
-            }
+            srv.data.keyspace.clear_all();
             let path = crate::persist::snapshot::rdb_path(&*srv.data);
             match crate::persist::rdb_io::load_file(&mut *srv.data, &path) {
                 Ok(_) => {

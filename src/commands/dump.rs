@@ -79,8 +79,8 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
         Err(_) => return Err(BAD_DATA),
     };
     let now = srv.data.now_ms;
-    let db = &mut srv.data.dbs[c.db];
-    let deleted = replace && db.remove(key).is_some();
+    let (ks, dbi) = (&mut srv.data.keyspace, c.db);
+    let deleted = replace && ks.remove(dbi, key).is_some();
     if ttl != 0 && !absttl {
         ttl = ttl.saturating_add(now);
     }
@@ -93,9 +93,9 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
         c.add_ok();
         return Ok(());
     }
-    db.insert_new(key.as_slice().into(), value);
+    ks.insert_new(dbi, key.as_slice().into(), value);
     if ttl != 0 {
-        db.set_expire(key, Some(ttl));
+        ks.set_expire(dbi, key, Some(ttl));
         if !absttl {
             // A relative TTL is propagated as the absolute time it stood for.
             let mut p = argv.to_vec();

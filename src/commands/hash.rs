@@ -64,7 +64,7 @@ fn with_hash_or_create<R>(
             let mut h = Hash::new();
             let r = f(&mut h);
             if !h.is_empty() {
-                srv.data.dbs[db].insert_new(key.into(), Value::Hash(Box::new(h)));
+                srv.data.keyspace.insert_new(db, key.into(), Value::Hash(Box::new(h)));
             }
             Ok(r)
         }
@@ -150,7 +150,7 @@ pub(crate) fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
                 }
             }
             if h.is_empty() {
-                srv.data.dbs[c.db].remove(key);
+                srv.data.keyspace.remove(c.db, key);
             }
             n
         }

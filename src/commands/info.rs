@@ -404,7 +404,7 @@ fn info_errorstats(srv: &Ctx<'_>, out: &mut String) {
 
 fn info_keyspace(srv: &Ctx<'_>, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    for db in &srv.data.dbs {
+    for db in srv.data.keyspace.iter() {
         if db.is_empty() {
             continue;
         }

@@ -199,7 +199,7 @@ pub(crate) fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> C
         }
     }
     // As Redis: a plain lookup, no expiry, no keyspace statistics.
-    match srv.data.dbs[c.db].memory_usage(&argv[2], samples) {
+    match srv.data.keyspace[c.db].memory_usage(&argv[2], samples) {
         Some(n) => c.add_int(n as i64),
         None => c.add_null(),
     }

@@ -14,7 +14,7 @@ pub(crate) fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult 
         if srv.expire_if_needed(c.db, key) {
             continue;
         }
-        if srv.data.dbs[c.db].remove(key).is_some() {
+        if srv.data.keyspace.remove(c.db, key).is_some() {
             n += 1;
             srv.notify(notify::GENERIC, "del", key, c.db);
         }
@@ -49,7 +49,7 @@ pub(crate) fn keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     let pattern = &argv[1];
     let all = pattern.as_slice() == b"*";
     let now = srv.data.now_ms;
-    let d = &srv.data.dbs[c.db];
+    let d = &srv.data.keyspace[c.db];
     let found: Vec<Vec<u8>> = d
         .iter()
         .filter(|(k, _)| all || glob_match(pattern, k, false))
@@ -131,7 +131,7 @@ pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         }
         i += 2;
     }
-    let d = &srv.data.dbs[c.db];
+    let d = &srv.data.keyspace[c.db];
     let mut found: Vec<Vec<u8>> = Vec::new();
     let mut iterations = count * 10;
     loop {
@@ -169,7 +169,7 @@ pub(crate) fn randomkey(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> Cmd
     // A few tries to skip expired keys, as Redis's dbRandomKey: each one found is deleted,
     // counted and announced ("expired").
     for _ in 0..100 {
-        let Some(k) = srv.data.dbs[c.db].random_key().map(|k| k.to_vec()) else {
+        let Some(k) = srv.data.keyspace[c.db].random_key().map(|k| k.to_vec()) else {
             break;
         };
         if srv.expire_if_needed(c.db, &k) {
@@ -185,8 +185,8 @@ pub(crate) fn randomkey(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> Cmd
 fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) -> CmdResult {
     let (src, dst) = (&argv[1], &argv[2]);
     let now = srv.data.now_ms;
-    let d = &mut srv.data.dbs[c.db];
-    if d.get(src, now).is_none() {
+    let (ks, dbi) = (&mut srv.data.keyspace, c.db);
+    if ks.lookup(dbi, src, now).is_none() {
         return Err(err::NO_SUCH_KEY);
     }
     if src == dst {
@@ -197,16 +197,16 @@ fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) -> 
         }
         return Ok(());
     }
-    if nx && d.contains(dst, now) {
+    if nx && ks.contains(dbi, dst, now) {
         c.add_int(0);
         return Ok(());
     }
-    let expire = d.expire_of(src);
-    let value = d.remove(src).expect("checked above");
-    d.remove(dst);
-    d.set(dst, value, false);
+    let expire = ks[dbi].expire_of(src);
+    let value = ks.remove(dbi, src).expect("checked above");
+    ks.remove(dbi, dst);
+    ks.set(dbi, dst, value, false);
     if expire.is_some() {
-        d.set_expire(dst, expire);
+        ks.set_expire(dbi, dst, expire);
     }
     srv.data.dirty += 1;
     srv.notify(notify::GENERIC, "rename_from", src, c.db);
@@ -270,12 +270,12 @@ fn expire_generic(
         return Err(CmdError::err(&format!("invalid expire time in '{}' command", name)));
     };
     let now = srv.data.now_ms;
-    let d = &mut srv.data.dbs[c.db];
-    if d.get(&argv[1], now).is_none() {
+    let (ks, dbi) = (&mut srv.data.keyspace, c.db);
+    if ks.lookup(dbi, &argv[1], now).is_none() {
         c.add_int(0);
         return Ok(());
     }
-    let current = d.expire_of(&argv[1]);
+    let current = ks[dbi].expire_of(&argv[1]);
     let ok = match current {
         None => !(xx || gt),
         Some(t) => !nx && !(gt && when <= t) && !(lt && when >= t),
@@ -285,10 +285,10 @@ fn expire_generic(
         return Ok(());
     }
     let event = if when <= now {
-        d.remove(&argv[1]);
+        ks.remove(dbi, &argv[1]);
         "del"
     } else {
-        d.set_expire(&argv[1], Some(when));
+        ks.set_expire(dbi, &argv[1], Some(when));
         "expire"
     };
     // Propagated as its effect: an absolute PEXPIREAT, or the DEL of a time already past.
@@ -327,7 +327,7 @@ fn ttl_generic(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], f: impl Fn(i64, i
         c.add_int(-2);
         return;
     }
-    match srv.data.dbs[c.db].expire_of(key) {
+    match srv.data.keyspace[c.db].expire_of(key) {
         None => c.add_int(-1),
         Some(t) => c.add_int(f(t, now)),
     }
@@ -352,9 +352,9 @@ pub(crate) fn pexpiretime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
 
 pub(crate) fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let now = srv.data.now_ms;
-    let d = &mut srv.data.dbs[c.db];
-    if d.get(&argv[1], now).is_some() && d.expire_of(&argv[1]).is_some() {
-        d.set_expire(&argv[1], None);
+    let (ks, dbi) = (&mut srv.data.keyspace, c.db);
+    if ks.lookup(dbi, &argv[1], now).is_some() && ks[dbi].expire_of(&argv[1]).is_some() {
+        ks.set_expire(dbi, &argv[1], None);
         srv.data.dirty += 1;
         srv.notify(notify::GENERIC, "persist", &argv[1], c.db);
         c.add_int(1);
@@ -375,7 +375,7 @@ fn check_flush_mode(argv: &Argv) -> CmdResult {
 
 pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     check_flush_mode(argv)?;
-    let n = srv.data.dbs[c.db].clear();
+    let n = srv.data.keyspace.clear(c.db);
     srv.data.dirty += n as u64;
     c.add_ok();
     Ok(())
@@ -383,7 +383,7 @@ pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 
 pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     check_flush_mode(argv)?;
-    let n: usize = srv.data.dbs.iter_mut().map(|d| d.clear()).sum();
+    let n = srv.data.keyspace.clear_all();
     srv.data.dirty += n as u64 + 1;
     crate::persist::snapshot::flushall_reset_rdb(&mut *srv.data);
     c.add_ok();
@@ -395,7 +395,7 @@ pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
 fn parse_db_index(srv: &Ctx<'_>, arg: &[u8]) -> Result<usize, CmdError> {
     match parse_i64(arg).filter(|&i| i32::try_from(i).is_ok()) {
         None => Err(err::NOT_INTEGER),
-        Some(i) if i < 0 || i as usize >= srv.data.dbs.len() => Err(err::DB_INDEX),
+        Some(i) if i < 0 || i as usize >= srv.data.keyspace.len() => Err(err::DB_INDEX),
         Some(i) => Ok(i as usize),
     }
 }
@@ -407,15 +407,13 @@ pub(crate) fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     let (Some(a), Some(b)) = (parse_i64(&argv[1]), parse_i64(&argv[2])) else {
         return Err(CmdError::err("invalid first DB index"));
     };
-    let n = srv.data.dbs.len() as i64;
+    let n = srv.data.keyspace.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(err::DB_INDEX);
     }
     if a != b {
         let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
-        let (left, right) = srv.data.dbs.split_at_mut(hi);
-        left[lo].swap_contents(&mut right[0]);
-        crate::engine::blocking::signal_swapped_dbs(srv, lo, hi);
+        srv.data.keyspace.swap(lo, hi);
         srv.data.dirty += 1;
     }
     c.add_ok();
@@ -433,11 +431,11 @@ pub(crate) fn move_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         c.add_int(0);
         return Ok(());
     }
-    let expire = srv.data.dbs[c.db].expire_of(&argv[1]);
-    let v = srv.data.dbs[c.db].remove(&argv[1]).expect("checked");
-    srv.data.dbs[dst].set(&argv[1], v, false);
+    let expire = srv.data.keyspace[c.db].expire_of(&argv[1]);
+    let v = srv.data.keyspace.remove(c.db, &argv[1]).expect("checked");
+    srv.data.keyspace.set(dst, &argv[1], v, false);
     if expire.is_some() {
-        srv.data.dbs[dst].set_expire(&argv[1], expire);
+        srv.data.keyspace.set_expire(dst, &argv[1], expire);
     }
     srv.data.dirty += 1;
     srv.notify(notify::GENERIC, "move_from", &argv[1], c.db);
@@ -476,7 +474,7 @@ pub(crate) fn object_idletime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -
             "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    let meta = srv.data.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
+    let meta = srv.data.keyspace[c.db].access_meta(&argv[2]).unwrap_or(0);
     c.add_int((tine_core::types::access::idle_ms(meta) / 1000) as i64);
     Ok(())
 }
@@ -491,7 +489,7 @@ pub(crate) fn object_freq(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
             "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    let meta = srv.data.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
+    let meta = srv.data.keyspace[c.db].access_meta(&argv[2]).unwrap_or(0);
     c.add_int(tine_core::types::access::lfu_decr_and_return(meta) as i64);
     Ok(())
 }
@@ -529,7 +527,9 @@ pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
             "replace" => replace = true,
             "db" if i + 1 < argv.len() => {
                 match parse_i64(&argv[i + 1]) {
-                    Some(n) if n >= 0 && (n as usize) < srv.data.dbs.len() => dst_db = n as usize,
+                    Some(n) if n >= 0 && (n as usize) < srv.data.keyspace.len() => {
+                        dst_db = n as usize
+                    }
                     Some(_) => return Err(err::DB_INDEX),
                     None => return Err(err::NOT_INTEGER),
                 }
@@ -553,9 +553,9 @@ pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         Some(Value::Str(s)) => (Vec::new(), Some(s.clone())),
         Some(v) => (tine_core::rdb::dump::dump_payload(v, false), None),
     };
-    let expire = srv.data.dbs[c.db].expire_of(src);
+    let expire = srv.data.keyspace[c.db].expire_of(src);
     srv.expire_if_needed(dst_db, dst);
-    if srv.data.dbs[dst_db].peek(dst).is_some() && !replace {
+    if srv.data.keyspace[dst_db].peek(dst).is_some() && !replace {
         c.add_int(0);
         return Ok(());
     }
@@ -567,11 +567,11 @@ pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
             Err(e) => return Err(CmdError::err(&format!("COPY failed: {}", e))),
         },
     };
-    let d = &mut srv.data.dbs[dst_db];
-    d.remove(dst);
-    d.set(dst, value, false);
+    let (ks, dbi) = (&mut srv.data.keyspace, dst_db);
+    ks.remove(dbi, dst);
+    ks.set(dbi, dst, value, false);
     if expire.is_some() {
-        d.set_expire(dst, expire);
+        ks.set_expire(dbi, dst, expire);
     }
     srv.data.dirty += 1;
     srv.notify(notify::GENERIC, "copy_to", dst, dst_db);

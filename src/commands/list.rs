@@ -104,9 +104,9 @@ fn write_list<'a>(
 
 /// Deletes `key` if it holds an empty list.
 fn delete_if_empty(srv: &mut Ctx<'_>, db: usize, key: &[u8]) {
-    if let Some(Value::List(l)) = srv.data.dbs[db].peek(key) {
+    if let Some(Value::List(l)) = srv.data.keyspace[db].peek(key) {
         if l.is_empty() {
-            srv.data.dbs[db].remove(key);
+            srv.data.keyspace.remove(db, key);
         }
     }
 }
@@ -155,7 +155,7 @@ fn push_generic(
                 push(&mut l, end, e);
             }
             let len = l.len();
-            srv.data.dbs[c.db].insert_new(key.as_slice().into(), Value::List(Box::new(l)));
+            srv.data.keyspace.insert_new(c.db, key.as_slice().into(), Value::List(Box::new(l)));
             len
         }
     };
@@ -197,7 +197,7 @@ fn pop_range_reply(l: &mut List, c: &mut Session, end: End, count: i64) -> usize
 /// the changes.
 fn popped(srv: &mut Ctx<'_>, db: usize, key: &[u8], popped: usize, emptied: bool, end: End) {
     if emptied {
-        srv.data.dbs[db].remove(key);
+        srv.data.keyspace.remove(db, key);
     }
     srv.data.dirty += popped as u64;
     if popped > 0 {
@@ -544,7 +544,7 @@ fn move_element(
         write_list(srv, c, dst)?;
     }
     let now = srv.data.now_ms;
-    let Some(Value::List(l)) = srv.data.dbs[db].get_mut(src, now) else {
+    let Some(Value::List(l)) = srv.data.keyspace.get_mut(db, src, now) else {
         return Ok(None);
     };
     let v = pop(l, from).expect("lists are never empty");
@@ -558,15 +558,16 @@ fn move_element(
         srv.notify(notify::LIST, push_event, dst, db);
         srv.notify(notify::LIST, pop_event, src, db);
     } else {
-        match srv.data.dbs[db].get_mut(dst, now) {
+        match srv.data.keyspace.get_mut(db, dst, now) {
             Some(Value::List(d)) => push(d, to, &v),
             _ => {
                 let mut d = new_list(srv);
                 push(&mut d, to, &v);
-                srv.data.dbs[db].insert_new(dst.into(), Value::List(Box::new(d)));
+                srv.data.keyspace.insert_new(db, dst.into(), Value::List(Box::new(d)));
             }
         }
-        let emptied = matches!(srv.data.dbs[db].peek(src), Some(Value::List(l)) if l.is_empty());
+        let emptied =
+            matches!(srv.data.keyspace[db].peek(src), Some(Value::List(l)) if l.is_empty());
         delete_if_empty(srv, db, src);
         srv.notify(notify::LIST, push_event, dst, db);
         srv.notify(notify::LIST, pop_event, src, db);
@@ -700,7 +701,7 @@ pub(crate) fn blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
 }
 
 pub(crate) fn serve_blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
-    if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::List(_))) {
+    if !matches!(srv.data.keyspace[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }
     // Validated when it blocked, so this parse does not fail; a retry replies its own errors.
@@ -774,7 +775,7 @@ pub(crate) fn serve_bpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &
     let end = if argv[0].eq_ignore_ascii_case(b"brpop") { End::Tail } else { End::Head };
     let db = c.db;
     let now = srv.data.now_ms;
-    let Some(Value::List(l)) = srv.data.dbs[db].get_mut(key, now) else {
+    let Some(Value::List(l)) = srv.data.keyspace.get_mut(db, key, now) else {
         return Served::KeepWaiting;
     };
     let Some(v) = pop(l, end) else {
@@ -833,7 +834,7 @@ pub(crate) fn brpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
 /// Serves BLMOVE / BRPOPLPUSH from its ready source. A destination of the wrong type ends the
 /// wait with WRONGTYPE and leaves the source untouched, as Redis 7.0 does.
 pub(crate) fn serve_bmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
-    if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::List(_))) {
+    if !matches!(srv.data.keyspace[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }
     let (from, to) = if argv[0].eq_ignore_ascii_case(b"blmove") {

@@ -513,7 +513,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     c.last_cmd = r.full_name.as_str();
     let event = crate::engine::pubsub::CommandEvent::before(
         srv.data.notify_flags,
-        &srv.data.dbs[c.db],
+        &srv.data.keyspace[c.db],
         c.db,
         r.cmd.notify.as_ref(),
         argv,
@@ -528,7 +528,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         }
     };
     if let Some(ev) = event.filter(|_| srv.data.dirty > dirty_before) {
-        let exists = srv.data.dbs[ev.db()].peek(ev.key()).is_some();
+        let exists = srv.data.keyspace[ev.db()].peek(ev.key()).is_some();
         ev.after(srv, exists);
     }
     crate::engine::feed::after_command(

@@ -48,7 +48,7 @@ pub(crate) fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResul
     }
     let now = srv.data.now_ms;
     let expired_watch = c.watched.iter().any(|(db, key, had_ttl)| {
-        *had_ttl && srv.data.dbs[*db].expire_of(key).is_some_and(|t| t <= now)
+        *had_ttl && srv.data.keyspace[*db].expire_of(key).is_some_and(|t| t <= now)
     });
     if c.dirty_cas || expired_watch {
         unwatch_all(srv, c);
@@ -73,9 +73,9 @@ pub(crate) fn watch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         if c.watched.iter().any(|(db, k, _)| *db == c.db && k.as_slice() == key.as_slice()) {
             continue;
         }
-        let d = &mut srv.data.dbs[c.db];
-        let had_ttl = d.expire_of(key).is_some_and(|t| t > srv.data.now_ms);
-        d.watch(key, c.slot);
+        let (ks, dbi) = (&mut srv.data.keyspace, c.db);
+        let had_ttl = ks[dbi].expire_of(key).is_some_and(|t| t > srv.data.now_ms);
+        ks.watch(dbi, key, c.slot);
         c.watched.push((c.db, key.clone(), had_ttl));
         srv.data.watched_keys += 1;
     }
@@ -92,7 +92,7 @@ pub(crate) fn unwatch(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdRe
 /// Forgets every key the client watches and clears its "changed" mark.
 pub(crate) fn unwatch_all(srv: &mut Ctx<'_>, c: &mut Session) {
     for (db, key, _) in c.watched.drain(..) {
-        srv.data.dbs[db].unwatch(&key, c.slot);
+        srv.data.keyspace.unwatch(db, &key, c.slot);
         srv.data.watched_keys -= 1;
     }
     c.dirty_cas = false;
@@ -100,17 +100,14 @@ pub(crate) fn unwatch_all(srv: &mut Ctx<'_>, c: &mut Session) {
 
 /// After a command: marks the clients whose watched keys it changed.
 pub(crate) fn collect_touched(srv: &mut Ctx<'_>, current: &mut Session) {
-    for db in 0..srv.data.dbs.len() {
-        if srv.data.dbs[db].touched_watchers.is_empty() {
-            continue;
-        }
-        let slots = std::mem::take(&mut srv.data.dbs[db].touched_watchers);
-        for slot in slots {
-            if slot == current.slot {
-                current.dirty_cas = true;
-            } else if let Some((other, _)) = srv.server.session(slot) {
-                other.dirty_cas = true;
-            }
+    if !srv.data.keyspace.has_touched() {
+        return;
+    }
+    for slot in srv.data.keyspace.take_touched() {
+        if slot == current.slot {
+            current.dirty_cas = true;
+        } else if let Some((other, _)) = srv.server.session(slot) {
+            other.dirty_cas = true;
         }
     }
 }

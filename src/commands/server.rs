@@ -15,7 +15,7 @@ pub(crate) fn time(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResu
 }
 
 pub(crate) fn dbsize(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
-    let n = srv.data.dbs[c.db].len();
+    let n = srv.data.keyspace[c.db].len();
     c.add_int(n as i64);
     Ok(())
 }

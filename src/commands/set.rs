@@ -82,7 +82,7 @@ pub(crate) fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         None => {
             let mut s = Set::new();
             let n = argv[2..].iter().filter(|m| s.insert(m, max)).count();
-            srv.data.dbs[c.db].insert_new(key.as_slice().into(), Value::Set(Box::new(s)));
+            srv.data.keyspace.insert_new(c.db, key.as_slice().into(), Value::Set(Box::new(s)));
             n
         }
     };
@@ -106,7 +106,7 @@ pub(crate) fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
                 }
             }
             if s.is_empty() {
-                srv.data.dbs[c.db].remove(key);
+                srv.data.keyspace.remove(c.db, key);
             }
             n
         }
@@ -162,7 +162,7 @@ pub(crate) fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         Some(s) => {
             let m = s.pop_random(&mut rng);
             if s.is_empty() {
-                srv.data.dbs[c.db].remove(key);
+                srv.data.keyspace.remove(c.db, key);
             }
             match m {
                 Some(m) => {
@@ -198,7 +198,7 @@ fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     if count >= size {
         // The whole set, then the key goes.
         reply_set(c, s);
-        srv.data.dbs[c.db].remove(key);
+        srv.data.keyspace.remove(c.db, key);
         srv.data.dirty += 1;
         srv.propagate_as(crate::engine::feed::argv(&[b"DEL", key]));
         return Ok(());
@@ -342,7 +342,8 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         _ => {}
     }
     if src == dst {
-        let found = matches!(srv.data.dbs[db].peek(src), Some(Value::Set(s)) if s.contains(member));
+        let found =
+            matches!(srv.data.keyspace[db].peek(src), Some(Value::Set(s)) if s.contains(member));
         c.add_int(found as i64);
         return Ok(());
     }
@@ -355,7 +356,7 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     }
     let emptied = s.is_empty();
     if emptied {
-        srv.data.dbs[db].remove(src);
+        srv.data.keyspace.remove(db, src);
     }
     srv.data.dirty += 1;
     srv.notify(crate::config::custom::notify::SET, "srem", src, db);
@@ -367,7 +368,7 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         None => {
             let mut d = Set::new();
             d.insert(member, max);
-            srv.data.dbs[db].insert_new(dst.as_slice().into(), Value::Set(Box::new(d)));
+            srv.data.keyspace.insert_new(db, dst.as_slice().into(), Value::Set(Box::new(d)));
             true
         }
     };
@@ -396,7 +397,7 @@ fn check_set_keys(srv: &mut Ctx<'_>, db: usize, keys: &[Vec<u8>]) -> Result<Vec<
 /// The sets at `keys` (already checked), `None` for missing ones.
 fn peek_sets<'a>(srv: &'a Ctx<'_>, db: usize, keys: &[Vec<u8>]) -> Vec<Option<&'a Set>> {
     keys.iter()
-        .map(|k| match srv.data.dbs[db].peek(k) {
+        .map(|k| match srv.data.keyspace[db].peek(k) {
             Some(Value::Set(s)) => Some(&**s),
             _ => None,
         })
@@ -473,12 +474,12 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], result: Option<S
     match result {
         Some(s) if !s.is_empty() => {
             let n = s.len();
-            srv.data.dbs[db].set(dst, Value::Set(Box::new(s)), false);
+            srv.data.keyspace.set(db, dst, Value::Set(Box::new(s)), false);
             srv.data.dirty += 1;
             c.add_int(n as i64);
         }
         _ => {
-            if srv.data.dbs[db].remove(dst).is_some() {
+            if srv.data.keyspace.remove(db, dst).is_some() {
                 srv.data.dirty += 1;
             }
             c.add_int(0);

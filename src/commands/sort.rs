@@ -32,8 +32,8 @@ fn lookup_pattern(srv: &Ctx<'_>, db: usize, pattern: &[u8], elem: &[u8]) -> Opti
     key.extend_from_slice(&key_pat[..star]);
     key.extend_from_slice(elem);
     key.extend_from_slice(&key_pat[star + 1..]);
-    let value = srv.data.dbs[db].peek(&key)?;
-    if srv.data.dbs[db].expire_of(&key).is_some_and(|t| t <= srv.data.now_ms) {
+    let value = srv.data.keyspace[db].peek(&key)?;
+    if srv.data.keyspace[db].expire_of(&key).is_some_and(|t| t <= srv.data.now_ms) {
         return None;
     }
     match (value, field) {
@@ -226,7 +226,7 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
         Some(dest) => {
             let n = out.len();
             if n == 0 {
-                if srv.data.dbs[db].remove(dest).is_some() {
+                if srv.data.keyspace.remove(db, dest).is_some() {
                     srv.notify(crate::config::custom::notify::GENERIC, "del", dest, db);
                 }
             } else {
@@ -236,7 +236,7 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
                 for v in &out {
                     list.push_back(v.as_deref().unwrap_or(b""));
                 }
-                srv.data.dbs[db].set(dest, Value::List(Box::new(list)), false);
+                srv.data.keyspace.set(db, dest, Value::List(Box::new(list)), false);
                 srv.notify(crate::config::custom::notify::LIST, "sortstore", dest, db);
             }
             srv.data.dirty += n as u64;

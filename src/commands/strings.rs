@@ -85,10 +85,10 @@ fn parse_expire(
 
 /// Stores a string, applying an expiry choice.
 fn store(srv: &mut Ctx<'_>, db: usize, key: &[u8], value: Str, expiry: Expiry) {
-    let d = &mut srv.data.dbs[db];
-    d.set(key, Value::Str(value), expiry == Expiry::Keep);
+    let (ks, dbi) = (&mut srv.data.keyspace, db);
+    ks.set(dbi, key, Value::Str(value), expiry == Expiry::Keep);
     if let Expiry::At(t) = expiry {
-        d.set_expire(key, Some(t));
+        ks.set_expire(dbi, key, Some(t));
     }
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "set", key, db);
@@ -226,7 +226,7 @@ pub(crate) fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     let found = old.is_some();
     reply_str(c, old);
     if found {
-        srv.data.dbs[c.db].remove(&argv[1]);
+        srv.data.keyspace.remove(c.db, &argv[1]);
         srv.propagate_as(crate::engine::feed::argv(&[b"DEL", &argv[1]]));
         srv.data.dirty += 1;
         srv.notify(notify::GENERIC, "del", &argv[1], c.db);
@@ -276,18 +276,18 @@ pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     if let Some((arg, unit, absolute)) = pending {
         change = Change::At(parse_expire(srv, arg, unit, absolute, "getex")?);
     }
-    let val = srv.data.dbs[c.db].peek(&argv[1]);
+    let val = srv.data.keyspace[c.db].peek(&argv[1]);
     if let Some(Value::Str(s)) = val {
         let mut b = itoa::Buffer::new();
         c.add_bulk(s.bytes(&mut b));
     }
     let now = srv.data.now_ms;
-    let d = &mut srv.data.dbs[c.db];
+    let (ks, dbi) = (&mut srv.data.keyspace, c.db);
     match change {
         Change::None => {}
         Change::Persist => {
-            if d.expire_of(&argv[1]).is_some() {
-                d.set_expire(&argv[1], None);
+            if ks[dbi].expire_of(&argv[1]).is_some() {
+                ks.set_expire(dbi, &argv[1], None);
                 srv.propagate_as(crate::engine::feed::argv(&[b"PERSIST", &argv[1]]));
                 srv.data.dirty += 1;
                 srv.notify(notify::GENERIC, "persist", &argv[1], c.db);
@@ -295,11 +295,11 @@ pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         }
         Change::At(t) => {
             let event = if t <= now {
-                d.remove(&argv[1]);
+                ks.remove(dbi, &argv[1]);
                 srv.propagate_as(crate::engine::feed::argv(&[b"DEL", &argv[1]]));
                 "del"
             } else {
-                d.set_expire(&argv[1], Some(t));
+                ks.set_expire(dbi, &argv[1], Some(t));
                 srv.propagate_as(crate::engine::feed::argv(&[
                     b"PEXPIREAT",
                     &argv[1],
@@ -371,8 +371,8 @@ pub(crate) fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     v.extend_from_slice(&argv[2]);
     let len = v.len();
     let value = if created { Str::from_bytes(&v) } else { Str::from_modified(v) };
-    let d = &mut srv.data.dbs[c.db];
-    d.set(&argv[1], Value::Str(value), true);
+    let (ks, dbi) = (&mut srv.data.keyspace, c.db);
+    ks.set(dbi, &argv[1], Value::Str(value), true);
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "append", &argv[1], c.db);
     c.add_int(len as i64);
@@ -434,7 +434,7 @@ pub(crate) fn setrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
     }
     v[offset as usize..need as usize].copy_from_slice(patch);
     let len = v.len();
-    srv.data.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
+    srv.data.keyspace.set(c.db, &argv[1], Value::Str(Str::from_modified(v)), true);
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "setrange", &argv[1], c.db);
     c.add_int(len as i64);
@@ -447,7 +447,7 @@ fn incr_by(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], by: i64) -> CmdResult
     srv.expire_if_needed(db, key);
     let now = srv.data.now_ms;
     let (value, created) =
-        srv.data.dbs[db].get_or_create(key, now, || Value::Str(Str::from_i64(0)));
+        srv.data.keyspace.get_or_create(db, key, now, || Value::Str(Str::from_i64(0)));
     let new = match (value, created) {
         (Value::Str(s), _) => {
             let Some(cur) = s.as_i64() else {
@@ -552,7 +552,7 @@ pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
         return Err(CmdError::new("ERR", "ERR increment would produce NaN or Infinity"));
     };
     // Redis stores the result as a plain string object, never int-encoded.
-    srv.data.dbs[c.db].set(&argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
+    srv.data.keyspace.set(c.db, &argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
     // Float formatting may differ between machines: the result is propagated, not the step.
     srv.propagate_as(crate::engine::feed::argv(&[b"SET", &argv[1], text.as_bytes(), b"KEEPTTL"]));
     srv.data.dirty += 1;
@@ -594,7 +594,7 @@ pub(crate) fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     } else {
         v[byte] &= !mask;
     }
-    srv.data.dbs[c.db].set(&argv[1], Value::Str(Str::from_modified(v)), true);
+    srv.data.keyspace.set(c.db, &argv[1], Value::Str(Str::from_modified(v)), true);
     srv.data.dirty += 1;
     srv.notify(notify::STRING, "setbit", &argv[1], c.db);
     c.add_int(was as i64);
@@ -791,11 +791,11 @@ pub(crate) fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             Op::Xor => sources.iter().fold(0, |a, s| a ^ at(s)),
         };
     }
-    let d = &mut srv.data.dbs[c.db];
+    let (ks, dbi) = (&mut srv.data.keyspace, c.db);
     let event = if out.is_empty() {
-        d.remove(&argv[2]).map(|_| "del")
+        ks.remove(dbi, &argv[2]).map(|_| "del")
     } else {
-        d.set(&argv[2], Value::Str(Str::from_modified(out.clone())), false);
+        ks.set(dbi, &argv[2], Value::Str(Str::from_modified(out.clone())), false);
         Some("set")
     };
     srv.data.dirty += 1;

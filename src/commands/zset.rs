@@ -60,8 +60,8 @@ fn write_zset<'a>(
 
 /// Deletes `key` if its zset became empty (Redis never keeps empty collections).
 fn delete_if_empty(srv: &mut Ctx<'_>, db: usize, key: &[u8]) {
-    if matches!(srv.data.dbs[db].peek(key), Some(Value::ZSet(z)) if z.is_empty()) {
-        srv.data.dbs[db].remove(key);
+    if matches!(srv.data.keyspace[db].peek(key), Some(Value::ZSet(z)) if z.is_empty()) {
+        srv.data.keyspace.remove(db, key);
     }
 }
 
@@ -172,9 +172,9 @@ fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool)
             return Ok(());
         }
         let z = ZSet::new_for(lim, argv[at + 1].len());
-        srv.data.dbs[db].set(key, Value::ZSet(Box::new(z)), false);
+        srv.data.keyspace.set(db, key, Value::ZSet(Box::new(z)), false);
     }
-    let Some(Value::ZSet(z)) = srv.data.dbs[db].get_mut(key, srv.data.now_ms) else {
+    let Some(Value::ZSet(z)) = srv.data.keyspace.get_mut(db, key, srv.data.now_ms) else {
         unreachable!("zset present");
     };
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
@@ -501,9 +501,9 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<
     let n = pairs.len();
     if n > 0 {
         let z = ZSet::from_pairs(pairs, limits(srv));
-        srv.data.dbs[db].set(dst, Value::ZSet(Box::new(z)), false);
+        srv.data.keyspace.set(db, dst, Value::ZSet(Box::new(z)), false);
         srv.data.dirty += 1;
-    } else if srv.data.dbs[db].remove(dst).is_some() {
+    } else if srv.data.keyspace.remove(db, dst).is_some() {
         srv.data.dirty += 1;
     }
     c.add_int(n as i64);
@@ -605,7 +605,7 @@ pub(crate) fn pop_reply(
         c.add_array(0);
         return Ok(None);
     }
-    let Some(Value::ZSet(z)) = srv.data.dbs[db].get_mut(key, srv.data.now_ms) else {
+    let Some(Value::ZSet(z)) = srv.data.keyspace.get_mut(db, key, srv.data.now_ms) else {
         unreachable!("zset found above");
     };
     let popped = z.pop(count.unwrap_or(1), from_max);
@@ -629,7 +629,7 @@ pub(crate) fn pop_reply(
         c.add_bulk(m);
         c.add_double(*s);
     }
-    let emptied = matches!(srv.data.dbs[db].peek(key), Some(Value::ZSet(z)) if z.is_empty());
+    let emptied = matches!(srv.data.keyspace[db].peek(key), Some(Value::ZSet(z)) if z.is_empty());
     delete_if_empty(srv, db, key);
     srv.data.dirty += popped.len() as u64;
     if !popped.is_empty() {
@@ -1164,7 +1164,7 @@ fn serve_bzpop(
     key: &[u8],
     from_max: bool,
 ) -> crate::engine::blocking::Served {
-    match srv.data.dbs[c.db].peek(key) {
+    match srv.data.keyspace[c.db].peek(key) {
         Some(Value::ZSet(z)) if !z.is_empty() => {
             // A retry replies its own errors.
             if let Err(e) = pop_reply(srv, c, &[key.to_vec()], from_max, None, BZPOP_REPLY) {
@@ -1234,7 +1234,7 @@ pub(crate) fn serve_bzmpop(
     argv: &Argv,
     key: &[u8],
 ) -> crate::engine::blocking::Served {
-    if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::ZSet(z)) if !z.is_empty()) {
+    if !matches!(srv.data.keyspace[c.db].peek(key), Some(Value::ZSet(z)) if !z.is_empty()) {
         return crate::engine::blocking::Served::KeepWaiting;
     }
     // Validated when it blocked, so this parse does not fail; a retry replies its own errors.

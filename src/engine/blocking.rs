@@ -9,7 +9,7 @@
 //! 1. A blocking command first tries to do its work at once. When it cannot (every key is
 //!    missing or empty) it calls `block_for_keys`: the client is queued, in arrival order, on
 //!    each of its keys (`(db, key) -> FIFO of clients`), the database is told the key is
-//!    watched ([`tine_core::keyspace::Db::watch_key`]), the deadline (if any) goes into a sorted set, and
+//!    watched ([`tine_core::keyspace::Keyspace::block_on`]), the deadline (if any) goes into a sorted set, and
 //!    the command's arguments and a *retry* function are stored on the client
 //!    (the client's `blocked`). The client gets no reply yet.
 //! 2. While blocked, the event loop still reads the client's socket (so a disconnect is seen
@@ -17,7 +17,7 @@
 //!    they stay in the query buffer (the event loop's `process_input`, in `app::event_loop`,
 //!    stops at a blocked client).
 //! 3. Any write that *creates* a watched key marks it ready inside the keyspace
-//!    (`Db::signal_key_as_ready`, called by `Db::set`/`Db::insert_new`, as Redis's dbAdd);
+//!    (the keyspace's outbox, written by `Keyspace::set`/`insert_new`, as Redis's dbAdd);
 //!    SWAPDB marks every watched key that holds a value in both databases
 //!    (`signal_swapped_dbs`). Only creation needs a signal: a client only blocks on a key
 //!    that is missing or empty, and empty lists/sets are deleted, so a key becomes poppable
@@ -41,15 +41,16 @@
 //! # Adding a blocking command (the shape BZPOPMIN follows in `commands::zset`)
 //!
 //! ```ignore
-//! pub fn bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv) {
+//! pub fn bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
 //!     let deadline = blocking::parse_timeout(srv, argv.last().unwrap())?;
-//!     // ... try every key; reply and return if one is a non-empty zset, WRONGTYPE if not a zset
-//!     if !blocking::may_block(c) { c.add_null_array(); return; }
+//!     // ... try every key; reply and return if one is a non-empty zset, Err(WRONGTYPE) if not
+//!     if !blocking::may_block(c) { c.add_null_array(); return Ok(()); }
 //!     blocking::block_for_keys(srv, c, &argv[1..argv.len() - 1], deadline, argv, retry::BZPOPMIN);
+//!     Ok(())
 //! }
 //! /// Called with the ready key: pop from it and reply, or say the client keeps waiting.
-//! fn serve_bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
-//!     match srv.dbs[c.db].get_mut(key, srv.now_ms) {
+//! fn serve_bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: &[u8]) -> Served {
+//!     match srv.data.keyspace.get_mut(c.db, key, srv.data.now_ms) {
 //!         Some(Value::ZSet(z)) => { /* pop, reply, delete the key if empty */ Served::Done }
 //!         _ => Served::KeepWaiting,
 //!     }
@@ -84,7 +85,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::session::Session;
-use tine_core::keyspace::{Db, Key};
+use tine_core::keyspace::{Key, Keyspace};
 use tine_core::protocol::CmdError;
 
 /// A command's arguments (the command layer's `Argv`).
@@ -97,9 +98,9 @@ type Argv = [Vec<u8>];
 /// they are tested here with a host that records what it is asked.
 pub(crate) trait BlockingHost {
     fn blocking(&mut self) -> &mut Blocking;
-    fn dbs(&mut self) -> &mut [Db];
+    fn dbs(&mut self) -> &mut Keyspace;
     /// The queues and the databases, borrowed together.
-    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]);
+    fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut Keyspace);
     /// The running command's clock (deadlines are absolute).
     fn now_ms(&self) -> i64;
     /// True when `key` of `db` still exists (read with a fresh clock, as a retry runs with
@@ -217,7 +218,14 @@ impl Blocking {
 
     /// Queues `me` at the back of each of `keys` (no duplicates) of `db`, tells the database
     /// the keys are waited for, and notes the deadline (0: none).
-    fn enqueue(&mut self, dbs: &mut [Db], db: usize, keys: &[Key], me: Waiter, deadline_ms: i64) {
+    fn enqueue(
+        &mut self,
+        dbs: &mut Keyspace,
+        db: usize,
+        keys: &[Key],
+        me: Waiter,
+        deadline_ms: i64,
+    ) {
         let queues = self.queues.entry(db).or_default();
         for k in keys {
             match queues.get_mut(&k[..]) {
@@ -226,7 +234,7 @@ impl Blocking {
                     queues.insert(k.clone(), VecDeque::from([me]));
                 }
             }
-            dbs[db].watch_key(k);
+            dbs.block_on(db, k);
         }
         if deadline_ms != 0 {
             self.deadlines.insert((deadline_ms, me.id, me.slot));
@@ -236,7 +244,14 @@ impl Blocking {
 
     /// Takes `me` out of the queues of `keys` and the deadline set; the others keep their
     /// places.
-    fn dequeue(&mut self, dbs: &mut [Db], db: usize, keys: &[Key], me: Waiter, deadline_ms: i64) {
+    fn dequeue(
+        &mut self,
+        dbs: &mut Keyspace,
+        db: usize,
+        keys: &[Key],
+        me: Waiter,
+        deadline_ms: i64,
+    ) {
         if let Some(queues) = self.queues.get_mut(&db) {
             for k in keys {
                 if let Some(q) = queues.get_mut(&k[..]) {
@@ -245,7 +260,7 @@ impl Blocking {
                         queues.remove(&k[..]);
                     }
                 }
-                dbs[db].unwatch_key(k);
+                dbs.unblock_on(db, k);
             }
         }
         if deadline_ms != 0 {
@@ -256,7 +271,7 @@ impl Blocking {
 
     /// Removes client `c` from every queue and the deadline set; returns what it was blocked
     /// on (`None` when it was not blocked).
-    pub(crate) fn detach(&mut self, dbs: &mut [Db], c: &mut Session) -> Option<Box<BlockedOn>> {
+    pub(crate) fn detach(&mut self, dbs: &mut Keyspace, c: &mut Session) -> Option<Box<BlockedOn>> {
         let b = c.blocked.take()?;
         let me = Waiter { slot: c.slot, id: c.id };
         self.dequeue(dbs, b.db, &b.keys, me, b.deadline_ms);
@@ -412,12 +427,6 @@ pub(crate) fn forget_client<H: BlockingHost>(srv: &mut H, c: &mut Session) {
     blocking.detach(dbs, c);
 }
 
-/// After SWAPDB: the keys of both databases changed under their waiting clients.
-pub(crate) fn signal_swapped_dbs<H: BlockingHost>(srv: &mut H, a: usize, b: usize) {
-    srv.dbs()[a].signal_blocking_keys();
-    srv.dbs()[b].signal_blocking_keys();
-}
-
 /// Serves the clients blocked on keys marked ready, until no key is ready (Redis's
 /// handleClientsBlockedOnKeys). Runs after every top-level command.
 pub(crate) fn serve_ready_keys<H: BlockingHost>(host: &mut H) {
@@ -425,15 +434,10 @@ pub(crate) fn serve_ready_keys<H: BlockingHost>(host: &mut H) {
         return;
     }
     loop {
-        let mut batch: Vec<(usize, Key)> = Vec::new();
-        for (i, db) in host.dbs().iter_mut().enumerate() {
-            if db.has_ready_keys() {
-                batch.extend(db.take_ready_keys().into_iter().map(|k| (i, k)));
-            }
-        }
-        if batch.is_empty() {
+        if !host.dbs().has_ready() {
             return;
         }
+        let batch = host.dbs().take_ready();
         for (db, key) in batch {
             serve_key(host, db, &key);
         }
@@ -506,7 +510,7 @@ mod tests {
     /// element, deleting it) the clients in `serves`, and the others keep waiting.
     struct Host {
         blocking: Blocking,
-        dbs: Vec<Db>,
+        dbs: Keyspace,
         /// (waiter, its keys, its deadline) of the blocked clients.
         blocked: Vec<(Waiter, Vec<Key>, i64)>,
         serves: Vec<u64>,
@@ -518,7 +522,7 @@ mod tests {
         fn new() -> Host {
             Host {
                 blocking: Blocking::default(),
-                dbs: (0..2).map(Db::new).collect(),
+                dbs: Keyspace::new(2),
                 blocked: Vec::new(),
                 serves: Vec::new(),
                 served: Vec::new(),
@@ -545,7 +549,7 @@ mod tests {
         /// A write that creates `key`, as a command would.
         fn create(&mut self, key: &str) {
             let v = tine_core::keyspace::Value::Str(tine_core::keyspace::Str::from_bytes(b"x"));
-            self.dbs[0].set(key.as_bytes(), v, false);
+            self.dbs.set(0, key.as_bytes(), v, false);
         }
     }
 
@@ -553,22 +557,22 @@ mod tests {
         fn blocking(&mut self) -> &mut Blocking {
             &mut self.blocking
         }
-        fn dbs(&mut self) -> &mut [Db] {
+        fn dbs(&mut self) -> &mut Keyspace {
             &mut self.dbs
         }
-        fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut [Db]) {
+        fn blocking_and_dbs(&mut self) -> (&mut Blocking, &mut Keyspace) {
             (&mut self.blocking, &mut self.dbs)
         }
         fn now_ms(&self) -> i64 {
             0
         }
         fn key_exists(&mut self, db: usize, key: &[u8]) -> bool {
-            self.dbs[db].get(key, 0).is_some()
+            self.dbs.lookup(db, key, 0).is_some()
         }
         fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {
             if self.serves.contains(&w.id) {
                 self.served.push((w.id, key.to_vec()));
-                self.dbs[db].remove(key);
+                self.dbs.remove(db, key);
                 self.unblock(w.id);
             }
         }

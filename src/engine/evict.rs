@@ -18,7 +18,7 @@ use crate::engine::memory::used_memory;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use tine_core::keyspace::Db;
+use tine_core::keyspace::Keyspace;
 use tine_core::types::access;
 
 /// What eviction needs from the layer that owns the databases.
@@ -27,7 +27,7 @@ pub(crate) trait EvictHost {
     /// True while the startup load runs: nothing is evicted then.
     fn loading(&self) -> bool;
     /// The databases and the pool, borrowed together.
-    fn evict_parts(&mut self) -> (&mut [Db], &mut EvictionPool);
+    fn evict_parts(&mut self) -> (&mut Keyspace, &mut EvictionPool);
     /// `key` of `db` was evicted: count it (`evicted_keys`), mark the dataset dirty and
     /// publish the "evicted" event.
     fn evicted(&mut self, db: usize, key: &[u8]);
@@ -110,7 +110,7 @@ pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
         let Some((db, key)) = pick_victim(dbs, pool, policy, samples) else {
             return false;
         };
-        dbs[db].remove(&key);
+        dbs.remove(db, &key);
         srv.evicted(db, &key);
         used = used_memory();
         if budget.is_some_and(|b| started.elapsed() > b) {
@@ -124,7 +124,7 @@ pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
 
 /// Chooses the next key to evict under `policy`.
 fn pick_victim(
-    dbs: &mut [Db],
+    dbs: &mut Keyspace,
     pool: &mut EvictionPool,
     policy: crate::config::MaxmemoryPolicy,
     samples: usize,
@@ -175,7 +175,7 @@ fn pick_victim(
 /// One round of the pool policies: sample every database into the pool, then take the best
 /// candidate that still exists.
 fn pool_round(
-    dbs: &mut [Db],
+    dbs: &mut Keyspace,
     pool: &mut EvictionPool,
     policy: crate::config::MaxmemoryPolicy,
     volatile: bool,

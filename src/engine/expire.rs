@@ -9,11 +9,11 @@
 
 use std::time::{Duration, Instant};
 
-use tine_core::keyspace::Db;
+use tine_core::keyspace::Keyspace;
 
 /// What the cycle needs from the layer that owns the databases.
 pub(crate) trait ExpireHost {
-    fn dbs(&mut self) -> &mut [Db];
+    fn dbs(&mut self) -> &mut Keyspace;
     /// `key` of database `db` was deleted because its time had passed: count it
     /// (`expired_keys`), publish the "expired" event, feed `DEL key`, in that order.
     fn expired(&mut self, db: usize, key: &[u8]);
@@ -41,7 +41,7 @@ pub(crate) fn active_expire_cycle<H: ExpireHost>(host: &mut H, effort: i64, hz: 
             host.dbs()[id].sample_expires(per_loop, &mut sample);
             let mut expired = 0;
             for (key, when) in &sample {
-                if *when <= now_ms && host.dbs()[id].remove(key).is_some() {
+                if *when <= now_ms && host.dbs().remove(id, key).is_some() {
                     expired += 1;
                     host.expired(id, key);
                 }
@@ -60,12 +60,12 @@ mod tests {
 
     /// Databases, and the deletions the cycle reported, in order.
     struct Host {
-        dbs: Vec<Db>,
+        dbs: Keyspace,
         expired: Vec<(usize, Vec<u8>)>,
     }
 
     impl ExpireHost for Host {
-        fn dbs(&mut self) -> &mut [Db] {
+        fn dbs(&mut self) -> &mut Keyspace {
             &mut self.dbs
         }
         fn expired(&mut self, db: usize, key: &[u8]) {
@@ -74,10 +74,10 @@ mod tests {
     }
 
     fn host_with(keys: &[(usize, &str, i64)]) -> Host {
-        let mut h = Host { dbs: (0..2).map(Db::new).collect(), expired: Vec::new() };
+        let mut h = Host { dbs: Keyspace::new(2), expired: Vec::new() };
         for &(db, key, when) in keys {
-            h.dbs[db].set(key.as_bytes(), Value::Str(Str::from_bytes(b"v")), false);
-            h.dbs[db].set_expire(key.as_bytes(), Some(when));
+            h.dbs.set(db, key.as_bytes(), Value::Str(Str::from_bytes(b"v")), false);
+            h.dbs.set_expire(db, key.as_bytes(), Some(when));
         }
         h
     }
@@ -85,7 +85,7 @@ mod tests {
     #[test]
     fn deletes_and_reports_only_keys_whose_time_has_passed() {
         let mut h = host_with(&[(0, "old", 100), (0, "new", 10_000), (1, "old1", 50)]);
-        h.dbs[1].set(b"persistent", Value::Str(Str::from_bytes(b"v")), false);
+        h.dbs.set(1, b"persistent", Value::Str(Str::from_bytes(b"v")), false);
         active_expire_cycle(&mut h, 1, 10, 1_000);
         h.expired.sort();
         assert_eq!(h.expired, [(0, b"old".to_vec()), (1, b"old1".to_vec())]);

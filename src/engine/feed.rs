@@ -43,7 +43,7 @@
 //! `after_command`, `end_unit`, `propagate_now`) are generic over it, so the per-command
 //! path stays monomorphic and inlined, as it was when it took the server directly.
 
-use tine_core::keyspace::Db;
+use tine_core::keyspace::Keyspace;
 
 /// One command to propagate: the db it applies to and its arguments.
 pub(crate) type Op = (usize, Vec<Vec<u8>>);
@@ -179,16 +179,15 @@ impl Feed {
         sink.feed(db, argv);
     }
 
-    /// Feeds the keys lazy expiry deleted (`Db::lazily_expired`) as `DEL key`, db by db, and
-    /// empties those lists.
-    pub(crate) fn propagate_lazily_expired(&mut self, dbs: &mut [Db], sink: &mut impl FeedSink) {
-        for (id, db) in dbs.iter_mut().enumerate() {
-            if db.lazily_expired.is_empty() {
-                continue;
-            }
-            for k in std::mem::take(&mut db.lazily_expired) {
-                self.propagate_now(sink, id, &[b"DEL".to_vec(), k.into_vec()]);
-            }
+    /// Feeds the keys lazy expiry deleted (the keyspace outbox's expired keys) as `DEL key`,
+    /// in the order they expired.
+    pub(crate) fn propagate_lazily_expired(
+        &mut self,
+        dbs: &mut Keyspace,
+        sink: &mut impl FeedSink,
+    ) {
+        for (id, k) in dbs.take_expired() {
+            self.propagate_now(sink, id, &[b"DEL".to_vec(), k.into_vec()]);
         }
     }
 }
@@ -259,7 +258,7 @@ mod tests {
         dirty: u64,
         off: bool,
         fed: Vec<(usize, Vec<Vec<u8>>)>,
-        dbs: Vec<Db>,
+        dbs: Keyspace,
     }
 
     struct Recorder<'a>(&'a mut Vec<(usize, Vec<Vec<u8>>)>);
@@ -438,10 +437,13 @@ mod tests {
 
     #[test]
     fn expiry_deletions_are_fed_at_once_outside_the_unit() {
-        let mut h = Host { dbs: (0..3).map(Db::new).collect(), ..Host::default() };
+        let mut h = Host { dbs: Keyspace::new(3), ..Host::default() };
         run(&mut h, 0, "SET k v", write);
         propagate_now(&mut h, 1, args("DEL gone"));
-        h.dbs[2].lazily_expired.push(b"old".to_vec().into_boxed_slice());
+        let v = tine_core::keyspace::Value::Str(tine_core::keyspace::Str::from_bytes(b"v"));
+        h.dbs.set(2, b"old", v, false);
+        h.dbs.set_expire(2, b"old", Some(1));
+        assert!(h.dbs.lookup(2, b"old", 2).is_none());
         end_unit(&mut h);
         assert_eq!(fed(&h), pairs(&[(1, "DEL gone"), (2, "DEL old"), (0, "SET k v")]));
     }

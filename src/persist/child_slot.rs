@@ -12,7 +12,7 @@
 //! its own layer's host trait.
 
 use crate::fork::{ChildExit, RunningChild};
-use crate::persist::{PersistHost, set_fork_active};
+use crate::persist::PersistHost;
 use tine_core::base;
 use tine_core::log;
 use tine_core::log::Level;
@@ -98,7 +98,7 @@ pub(crate) fn reap_with<H: PersistHost>(
             continue;
         };
         ch.drain_reports();
-        set_fork_active(p.dbs, false);
+        p.dbs.set_fork_active(false);
         job.on_exit(h, ch, exit);
     }
 }
@@ -117,7 +117,7 @@ pub(crate) fn record_fork<H: PersistHost>(h: &mut H, fork_usec: u64) {
 pub(crate) fn occupy<H: PersistHost>(h: &mut H, child: RunningChild, job: Box<dyn ChildJob<H>>) {
     let p = h.parts();
     p.state.child.occupy(child, job);
-    set_fork_active(p.dbs, true);
+    p.dbs.set_fork_active(true);
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::engine::latency::LatencyMonitor;
 use aof::AofState;
 use rdb_io::Loading;
 use snapshot::PersistState;
-use tine_core::keyspace::Db;
+use tine_core::keyspace::Keyspace;
 
 /// What persistence needs of the server, implemented by `commands::Data`. `Sized +
 /// 'static` because the child slot stores on-exit jobs typed by their host.
@@ -45,7 +45,7 @@ pub(crate) trait PersistHost: Sized + 'static {
 /// Split mutable borrows of the server state persistence drives (see [`PersistHost::parts`]).
 pub(crate) struct Parts<'a, H> {
     pub(crate) config: &'a Config,
-    pub(crate) dbs: &'a mut Vec<Db>,
+    pub(crate) dbs: &'a mut Keyspace,
     pub(crate) state: &'a mut PersistState<H>,
     pub(crate) aof: &'a mut AofState,
     /// The startup load in progress, if any.
@@ -58,19 +58,6 @@ pub(crate) struct Parts<'a, H> {
     pub(crate) latency: &'a mut LatencyMonitor,
 }
 
-/// Tells the keyspace whether a fork child exists: while one does, tables do not resize all
-/// at once (copy-on-write discipline).
-pub(crate) fn set_fork_active(dbs: &mut [Db], active: bool) {
-    for db in dbs.iter_mut() {
-        db.set_fork_active(active);
-    }
-}
-
-/// Keys in all databases (what a child's progress is measured against).
-pub(crate) fn total_keys(dbs: &[Db]) -> u64 {
-    dbs.iter().map(|d| d.len() as u64).sum()
-}
-
 /// An in-memory host for unit tests of the drivers: the pieces persistence drives, and no
 /// server around them.
 #[cfg(test)]
@@ -79,7 +66,7 @@ pub(crate) mod testing {
 
     pub(crate) struct FakeHost {
         pub(crate) config: Config,
-        pub(crate) dbs: Vec<Db>,
+        pub(crate) dbs: Keyspace,
         pub(crate) state: PersistState<FakeHost>,
         pub(crate) aof: AofState,
         pub(crate) loading: Option<Loading>,
@@ -93,7 +80,7 @@ pub(crate) mod testing {
     impl FakeHost {
         pub(crate) fn new() -> FakeHost {
             let config = Config::default();
-            let dbs = (0..config.databases.max(1) as usize).map(Db::new).collect();
+            let dbs = Keyspace::new(config.databases.max(1) as usize);
             FakeHost {
                 config,
                 dbs,

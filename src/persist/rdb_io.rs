@@ -220,12 +220,7 @@ fn install<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
 /// Replaces the server's databases with loaded ones, without logging.
 fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
     let p = h.parts();
-    let mut dbs = loaded.dbs;
-    dbs.resize_with(p.dbs.len(), || tine_core::keyspace::Db::new(0));
-    for (i, db) in dbs.iter_mut().enumerate() {
-        db.id = i;
-    }
-    *p.dbs = dbs;
+    p.dbs.install(loaded.dbs);
     p.state.rdb_last_load_keys_loaded = loaded.keys_loaded;
     p.state.rdb_last_load_keys_expired = loaded.keys_expired;
 }

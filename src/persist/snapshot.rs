@@ -19,8 +19,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::PersistHost;
 use super::child_slot::{self, ChildJob, ChildSlot};
-use super::{PersistHost, set_fork_active, total_keys};
 use crate::config::Config;
 use crate::fork::{self as child, ChildExit, ChildKind, ChildReporter, OomScore, RunningChild};
 use tine_core::base;
@@ -263,7 +263,7 @@ pub(crate) fn bgsave<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
     match started {
         Ok(mut ch) => {
             ch.temp_file = Some(temp_rdb_path(ch.pid as u32));
-            ch.keys_total = total_keys(p.dbs);
+            ch.keys_total = p.dbs.total_keys();
             let dirty = *p.dirty;
             child_slot::record_fork(h, ch.fork_usec);
             h.parts().state.dirty_at_fork = dirty;
@@ -389,7 +389,7 @@ pub(crate) fn stop_child_for_shutdown<H: PersistHost>(h: &mut H) {
         // The child was sent SIGUSR1: it is gone almost at once.
         ch.reap_within(100, Duration::from_millis(10));
         p.state.child.clear();
-        set_fork_active(p.dbs, false);
+        p.dbs.set_fork_active(false);
     }
 }
 

@@ -1,5 +1,13 @@
 //! The keyspace: numbered databases, each a table of keys to values plus a table of expiry
-//! times, and the operations commands use on them (lookup with lazy expiry, set, delete).
+//! times, and the only API that looks keys up, inserts and removes them (`Keyspace`), with lazy
+//! expiry.
+//!
+//! What a change means beyond the tables is not acted on here but written to the keyspace's
+//! outbox (`Outbox`) as typed events, which the server drains after each command: keys deleted
+//! because their time had passed (to propagate as DEL, and, for those found by plain lookups,
+//! to count and announce), clients whose WATCHed keys changed, and keys made ready for clients
+//! blocked on them. One outbox for all databases, so "anything to do?" is one check, not
+//! sixteen (it used to be a thread-local counter).
 //!
 //! The keyspace knows no sockets, files or children. What it knows of forks is a policy the
 //! server sets (`set_fork_active`): while a child exists, lookups write nothing to shared
@@ -8,20 +16,264 @@
 use crate::types::dict::{Dict, ResizePolicy};
 use crate::types::digest::{self, Digest};
 
-thread_local! {
-    /// How many keys this thread's databases have expired on lookup since the last
-    /// `take_lazily_expired`: the server drains `Db::lazily_expired` after every command, and
-    /// with this it need not look at all 16 databases to find there is nothing (3% of a
-    /// pipelined PING). Per thread, as the databases are: the main loop's, or the AOF loader's.
-    static LAZILY_EXPIRED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// True when some database of this thread expired a key on lookup since the last call; resets.
-pub fn take_lazily_expired() -> bool {
-    LAZILY_EXPIRED.replace(0) > 0
-}
-
 pub use crate::types::{Key, StoredKey, Str, Value};
+
+/// What the keyspace's operations produced for the server to act on (see the module doc).
+#[derive(Default)]
+pub struct Outbox {
+    /// Keys deleted because their time had passed, (db, key) in order: the feed propagates
+    /// each as `DEL`.
+    expired: Vec<(usize, Key)>,
+    /// The subset of `expired` that plain lookups (`get`, `get_mut`, `get_or_create`) deleted,
+    /// rather than `expire_if_needed`, whose caller counts and announces the key itself: the
+    /// server has yet to count these in `expired_keys` and publish their "expired" events.
+    unreported: Vec<(usize, Key)>,
+    /// Slots of clients WATCHing a key that changed (their EXEC is to fail).
+    touched: Vec<usize>,
+    /// Keys clients block on that were created or signalled (Redis's `ready_keys`), (db, key)
+    /// in signal order, without duplicates.
+    ready: Vec<(usize, Key)>,
+}
+
+/// All the databases, and their outbox.
+pub struct Keyspace {
+    dbs: Vec<Db>,
+    out: Outbox,
+}
+
+/// Read access to the databases (`ks[db].peek(key)`, iteration for saving and the digest);
+/// every change goes through `Keyspace`'s methods, so none can skip the outbox.
+impl std::ops::Deref for Keyspace {
+    type Target = [Db];
+    #[inline]
+    fn deref(&self) -> &[Db] {
+        &self.dbs
+    }
+}
+
+/// One empty database.
+impl Default for Keyspace {
+    fn default() -> Keyspace {
+        Keyspace::new(1)
+    }
+}
+
+impl Keyspace {
+    /// `n` empty databases (at least one).
+    pub fn new(n: usize) -> Keyspace {
+        Keyspace { dbs: (0..n.max(1)).map(Db::new).collect(), out: Outbox::default() }
+    }
+
+    /// Replaces every database's contents with `loaded`'s (a load that finished), keeping the
+    /// number of databases. Clients blocked on keys and WATCHing keys stay registered; watched
+    /// keys that existed count as changed, and blocked-on keys that now hold a value are ready.
+    pub fn install(&mut self, loaded: Keyspace) {
+        let mut src = loaded.dbs.into_iter();
+        for db in self.dbs.iter_mut() {
+            db.touch_all_watched(&mut self.out);
+            let (keys, expires) = match src.next() {
+                Some(d) => (d.keys, d.expires),
+                None => (Dict::new(), Dict::new()),
+            };
+            db.keys = keys;
+            db.expires = expires;
+            db.touch_all_watched(&mut self.out);
+            db.signal_blocking_keys(&mut self.out);
+            let p = if db.fork_active { ResizePolicy::Avoid } else { ResizePolicy::Enable };
+            db.keys.set_resize_policy(p);
+            db.expires.set_resize_policy(p);
+        }
+    }
+
+    // ----- lookups -----
+
+    /// Looks a key up for reading, deleting it first if it has expired.
+    #[inline]
+    pub fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&Value> {
+        self.dbs[db].get(key, now_ms, &mut self.out)
+    }
+
+    /// Looks a key up for a command's read and records the access (LRU/LFU), unless a fork
+    /// child exists: then nothing is written. Does not expire (the caller did).
+    #[inline]
+    pub fn get_accessed(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
+        self.dbs[db].get_accessed(key)
+    }
+
+    /// Looks a key up for writing, deleting it first if it has expired.
+    #[inline]
+    pub fn get_mut(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.dbs[db].get_mut(key, now_ms, &mut self.out)
+    }
+
+    /// Looks a key up for writing, creating it with `make()` when missing (one hash lookup for
+    /// counters and other read-modify-write commands). The flag says whether it was created.
+    #[inline]
+    pub fn get_or_create(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now_ms: i64,
+        make: impl FnOnce() -> Value,
+    ) -> (&mut Value, bool) {
+        self.dbs[db].get_or_create(key, now_ms, make, &mut self.out)
+    }
+
+    /// True when the key exists (expiring it first if due).
+    pub fn contains(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        self.lookup(db, key, now_ms).is_some()
+    }
+
+    /// Deletes the key if its time has passed; true when it did. The caller counts and
+    /// announces it (it goes to the outbox for propagation only).
+    #[inline]
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        self.dbs[db].expire_if_needed(key, now_ms, &mut self.out)
+    }
+
+    // ----- changes -----
+
+    /// Sets a key's value, dropping any expiry unless `keep_ttl`.
+    #[inline]
+    pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        self.dbs[db].set(key, value, keep_ttl, &mut self.out)
+    }
+
+    /// Adds a key known not to exist.
+    #[inline]
+    pub fn insert_new(&mut self, db: usize, key: Key, value: Value) {
+        self.dbs[db].insert_new(key, value, &mut self.out)
+    }
+
+    /// Sets or clears a key's expiry. The key must exist.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], when_ms: Option<i64>) {
+        self.dbs[db].set_expire(key, when_ms, &mut self.out)
+    }
+
+    /// Removes a key; returns its value.
+    #[inline]
+    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Value> {
+        self.dbs[db].remove(key, &mut self.out)
+    }
+
+    /// Empties one database; returns how many keys it held.
+    pub fn clear(&mut self, db: usize) -> usize {
+        self.dbs[db].clear(&mut self.out)
+    }
+
+    /// Empties every database; returns how many keys they held.
+    pub fn clear_all(&mut self) -> usize {
+        (0..self.dbs.len()).map(|db| self.clear(db)).sum()
+    }
+
+    /// SWAPDB: exchanges two databases' contents (ids stay); watched keys that exist on
+    /// either side count as changed, and blocked-on keys that now hold a value are ready.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(hi);
+        left[lo].swap_contents(&mut right[0], &mut self.out);
+        self.dbs[a].signal_blocking_keys(&mut self.out);
+        self.dbs[b].signal_blocking_keys(&mut self.out);
+    }
+
+    // ----- WATCH and blocked clients -----
+
+    /// WATCH: the client in `slot` watches `key`.
+    pub fn watch(&mut self, db: usize, key: &[u8], slot: usize) {
+        self.dbs[db].watch(key, slot)
+    }
+
+    /// Stops `slot` watching `key`.
+    pub fn unwatch(&mut self, db: usize, key: &[u8], slot: usize) {
+        self.dbs[db].unwatch(key, slot)
+    }
+
+    /// Notes one more client blocked on `key`.
+    pub fn block_on(&mut self, db: usize, key: &[u8]) {
+        self.dbs[db].watch_key(key)
+    }
+
+    /// Notes one client less blocked on `key`.
+    pub fn unblock_on(&mut self, db: usize, key: &[u8]) {
+        self.dbs[db].unwatch_key(key)
+    }
+
+    /// Marks `key` ready if a client is blocked on it (Redis's signalKeyAsReady).
+    pub fn signal_key_as_ready(&mut self, db: usize, key: &[u8]) {
+        self.dbs[db].signal_key_as_ready(key, &mut self.out)
+    }
+
+    // ----- the outbox -----
+
+    /// True when lazy expiry deleted keys since the last `take_expired` (one check: the
+    /// common case after a command is that nothing did).
+    #[inline]
+    pub fn has_expired(&self) -> bool {
+        !self.out.expired.is_empty()
+    }
+
+    /// The keys lazy expiry deleted, (db, key) in order, for propagation as DEL.
+    pub fn take_expired(&mut self) -> Vec<(usize, Key)> {
+        std::mem::take(&mut self.out.expired)
+    }
+
+    /// The keys plain lookups expired that are yet to be counted and announced.
+    pub fn take_unreported(&mut self) -> Vec<(usize, Key)> {
+        std::mem::take(&mut self.out.unreported)
+    }
+
+    /// True when some WATCHing client's key changed since the last `take_touched`.
+    #[inline]
+    pub fn has_touched(&self) -> bool {
+        !self.out.touched.is_empty()
+    }
+
+    /// Slots of clients whose WATCHed keys changed (may repeat).
+    pub fn take_touched(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.out.touched)
+    }
+
+    /// True when keys were made ready for blocked clients since the last `take_ready`.
+    #[inline]
+    pub fn has_ready(&self) -> bool {
+        !self.out.ready.is_empty()
+    }
+
+    /// The keys made ready, (db, key) in signal order.
+    pub fn take_ready(&mut self) -> Vec<(usize, Key)> {
+        std::mem::take(&mut self.out.ready)
+    }
+
+    // ----- maintenance -----
+
+    /// While a fork child exists the tables must not resize all at once (copy-on-write), and
+    /// reads write no access metadata.
+    pub fn set_fork_active(&mut self, active: bool) {
+        for db in self.dbs.iter_mut() {
+            db.set_fork_active(active);
+        }
+    }
+
+    /// Incremental rehashing of one database from cron, within a time budget.
+    pub fn rehash_for(&mut self, db: usize, budget: std::time::Duration) {
+        self.dbs[db].rehash_for(budget)
+    }
+
+    /// Shrinks the tables that became sparse (cron).
+    pub fn shrink_if_sparse(&mut self) {
+        for db in self.dbs.iter_mut() {
+            db.shrink_if_sparse();
+        }
+    }
+
+    /// Keys in all databases.
+    pub fn total_keys(&self) -> u64 {
+        self.dbs.iter().map(|d| d.len() as u64).sum()
+    }
+}
 
 /// One database.
 pub struct Db {
@@ -32,37 +284,20 @@ pub struct Db {
     fork_active: bool,
     /// Clients WATCHing keys of this database: key -> their slots.
     watchers: std::collections::HashMap<Key, Vec<usize>>,
-    /// Slots of watchers whose keys changed; the server collects them after each command and
-    /// fails their EXEC. Every mutation below goes through `touch`, so no command can forget.
-    pub touched_watchers: Vec<usize>,
     /// Keys some client is blocked on, with how many clients wait for each (Redis's
-    /// `blocking_keys`; who waits is `crate::blocking`'s business).
+    /// `blocking_keys`; who waits is the server's blocking queues' business).
     blocking_keys: std::collections::HashMap<Key, u32>,
-    /// Watched keys created (or signalled) since the server last served blocked clients
-    /// (Redis's `ready_keys`), in signal order, without duplicates.
-    ready: Vec<Key>,
-    /// Keys lookups deleted because their time had passed, for the propagation feed to turn
-    /// into `DEL` (drained after every command by `crate::propagate`).
-    pub lazily_expired: Vec<Key>,
-    /// The subset of `lazily_expired` that this database's own lookups (`get`, `get_mut`,
-    /// `get_or_create`) deleted, rather than `Server::expire_if_needed`: the server has yet to
-    /// count them in `expired_keys` and publish their "expired" events (drained with them).
-    pub expired_unreported: Vec<Key>,
 }
 
 impl Db {
-    pub fn new(id: usize) -> Db {
+    fn new(id: usize) -> Db {
         Db {
             id,
             keys: Dict::new(),
             expires: Dict::new(),
             fork_active: false,
             watchers: Default::default(),
-            touched_watchers: Vec::new(),
             blocking_keys: std::collections::HashMap::new(),
-            ready: Vec::new(),
-            lazily_expired: Vec::new(),
-            expired_unreported: Vec::new(),
         }
     }
 
@@ -90,35 +325,30 @@ impl Db {
         matches!(self.expire_of(key), Some(t) if t <= now_ms)
     }
 
-    /// Deletes the key if its time has passed; true when it did.
-    pub fn expire_if_needed(&mut self, key: &[u8], now_ms: i64) -> bool {
+    fn expire_if_needed(&mut self, key: &[u8], now_ms: i64, out: &mut Outbox) -> bool {
         if self.is_expired(key, now_ms) {
-            self.remove(key);
-            self.lazily_expired.push(key.into());
-            LAZILY_EXPIRED.set(LAZILY_EXPIRED.get() + 1);
+            self.remove(key, out);
+            out.expired.push((self.id, key.into()));
             true
         } else {
             false
         }
     }
 
-    /// `expire_if_needed` for this database's own lookups: what it deletes is left for the
-    /// server to count and announce (see `expired_unreported`).
-    fn expire_found(&mut self, key: &[u8], now_ms: i64) {
-        if self.expire_if_needed(key, now_ms) {
-            self.expired_unreported.push(key.into());
+    /// `expire_if_needed` for plain lookups: what it deletes is left for the server to count
+    /// and announce (see `Outbox::unreported`).
+    fn expire_found(&mut self, key: &[u8], now_ms: i64, out: &mut Outbox) {
+        if self.expire_if_needed(key, now_ms, out) {
+            out.unreported.push((self.id, key.into()));
         }
     }
 
-    /// Looks a key up for reading, deleting it first if it has expired.
-    pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&Value> {
-        self.expire_found(key, now_ms);
+    fn get(&mut self, key: &[u8], now_ms: i64, out: &mut Outbox) -> Option<&Value> {
+        self.expire_found(key, now_ms, out);
         self.keys.get(key)
     }
 
-    /// Looks a key up for a command's read and records the access (LRU/LFU), unless a fork
-    /// child exists: then nothing is written.
-    pub fn get_accessed(&mut self, key: &[u8]) -> Option<&Value> {
+    fn get_accessed(&mut self, key: &[u8]) -> Option<&Value> {
         if self.fork_active {
             return self.keys.get(key);
         }
@@ -127,25 +357,23 @@ impl Db {
         Some(v)
     }
 
-    /// Looks a key up for writing, deleting it first if it has expired.
-    pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
-        self.expire_found(key, now_ms);
-        self.touch(key);
+    fn get_mut(&mut self, key: &[u8], now_ms: i64, out: &mut Outbox) -> Option<&mut Value> {
+        self.expire_found(key, now_ms, out);
+        self.touch(key, out);
         let (k, v) = self.keys.get_key_value_mut(key)?;
         k.touch();
         Some(v)
     }
 
-    /// Looks a key up for writing, creating it with `make()` when missing (one hash lookup for
-    /// counters and other read-modify-write commands). The flag says whether it was created.
-    pub fn get_or_create(
+    fn get_or_create(
         &mut self,
         key: &[u8],
         now_ms: i64,
         make: impl FnOnce() -> Value,
+        out: &mut Outbox,
     ) -> (&mut Value, bool) {
-        self.expire_found(key, now_ms);
-        self.touch(key);
+        self.expire_found(key, now_ms, out);
+        self.touch(key, out);
         // No ready-key signal: clients block on lists and sorted sets, which this never creates.
         self.keys.get_or_insert_by(key, || StoredKey::new(key), make)
     }
@@ -166,39 +394,32 @@ impl Db {
         self.keys.get(key)
     }
 
-    pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
-        self.get(key, now_ms).is_some()
-    }
-
-    /// Sets a key's value, dropping any expiry unless `keep_ttl`.
-    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
-        self.touch(key);
+    fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, out: &mut Outbox) {
+        self.touch(key, out);
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }
         let old = self.keys.upsert(key, value, || StoredKey::new(key), |k| k.touch());
         if old.is_none() {
-            self.signal_key_as_ready(key);
+            self.signal_key_as_ready(key, out);
         }
     }
 
-    /// Adds a key known not to exist.
-    pub fn insert_new(&mut self, key: Key, value: Value) {
-        self.touch(&key);
+    fn insert_new(&mut self, key: Key, value: Value, out: &mut Outbox) {
+        self.touch(&key, out);
         if !self.blocking_keys.is_empty() {
-            self.signal_key_as_ready(&key);
+            self.signal_key_as_ready(&key, out);
         }
         self.keys.insert(StoredKey::new(&key), value);
     }
 
-    // ----- keys clients are blocked on (see `crate::blocking`) -----
+    // ----- keys clients are blocked on -----
     //
     // Creating a key that a client waits for marks it "ready", whatever command created it
     // (a push, RENAME, MOVE, RESTORE...): a key a client blocks on is missing or empty when it
     // blocks, so creation is the event that can unblock it, as in Redis's dbAdd.
 
-    /// Notes one more client blocked on `key`.
-    pub fn watch_key(&mut self, key: &[u8]) {
+    fn watch_key(&mut self, key: &[u8]) {
         match self.blocking_keys.get_mut(key) {
             Some(n) => *n += 1,
             None => {
@@ -207,8 +428,7 @@ impl Db {
         }
     }
 
-    /// Notes one client less blocked on `key`.
-    pub fn unwatch_key(&mut self, key: &[u8]) {
+    fn unwatch_key(&mut self, key: &[u8]) {
         if let Some(n) = self.blocking_keys.get_mut(key) {
             *n -= 1;
             if *n == 0 {
@@ -217,19 +437,22 @@ impl Db {
         }
     }
 
-    /// Marks `key` ready if a client is blocked on it (Redis's signalKeyAsReady).
-    pub fn signal_key_as_ready(&mut self, key: &[u8]) {
+    fn signal_key_as_ready(&mut self, key: &[u8], out: &mut Outbox) {
         if self.blocking_keys.is_empty() || !self.blocking_keys.contains_key(key) {
             return;
         }
-        if !self.ready.iter().any(|k| &k[..] == key) {
-            self.ready.push(key.into());
+        let id = self.id;
+        if !out.ready.iter().any(|(d, k)| *d == id && &k[..] == key) {
+            out.ready.push((id, key.into()));
         }
     }
 
-    /// Marks ready every key clients block on that holds a value (after SWAPDB changed what the keys
-    /// hold, as Redis's scanDatabaseForReadyKeys).
-    pub fn signal_blocking_keys(&mut self) {
+    /// Marks ready every key clients block on that holds a value (after SWAPDB or a load
+    /// changed what the keys hold, as Redis's scanDatabaseForReadyKeys).
+    fn signal_blocking_keys(&mut self, out: &mut Outbox) {
+        if self.blocking_keys.is_empty() {
+            return;
+        }
         let present: Vec<Key> = self
             .blocking_keys
             .keys()
@@ -237,22 +460,12 @@ impl Db {
             .cloned()
             .collect();
         for k in present {
-            self.signal_key_as_ready(&k);
+            self.signal_key_as_ready(&k, out);
         }
     }
 
-    pub fn has_ready_keys(&self) -> bool {
-        !self.ready.is_empty()
-    }
-
-    /// The keys marked ready since the last call, in signal order.
-    pub fn take_ready_keys(&mut self) -> Vec<Key> {
-        std::mem::take(&mut self.ready)
-    }
-
-    /// Sets or clears a key's expiry. The key must exist.
-    pub fn set_expire(&mut self, key: &[u8], when_ms: Option<i64>) {
-        self.touch(key);
+    fn set_expire(&mut self, key: &[u8], when_ms: Option<i64>, out: &mut Outbox) {
+        self.touch(key, out);
         match when_ms {
             Some(t) => {
                 if let Some(e) = self.expires.get_mut(key) {
@@ -267,18 +480,17 @@ impl Db {
         }
     }
 
-    /// Removes a key; returns its value.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+    fn remove(&mut self, key: &[u8], out: &mut Outbox) -> Option<Value> {
         let (_, v) = self.keys.remove(key)?;
-        self.touch(key);
+        self.touch(key, out);
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
         Some(v)
     }
 
-    pub fn clear(&mut self) -> usize {
-        self.touch_all_watched();
+    fn clear(&mut self, out: &mut Outbox) -> usize {
+        self.touch_all_watched(out);
         let n = self.keys.len();
         self.keys = Dict::new();
         self.expires = Dict::new();
@@ -306,22 +518,19 @@ impl Db {
         self.keys.scan(cursor, f)
     }
 
-    /// While a fork child exists the tables must not resize all at once (copy-on-write).
-    pub fn set_fork_active(&mut self, active: bool) {
+    fn set_fork_active(&mut self, active: bool) {
         self.fork_active = active;
         let p = if active { ResizePolicy::Avoid } else { ResizePolicy::Enable };
         self.keys.set_resize_policy(p);
         self.expires.set_resize_policy(p);
     }
 
-    /// Incremental rehashing from cron, within a time budget.
-    pub fn rehash_for(&mut self, budget: std::time::Duration) {
+    fn rehash_for(&mut self, budget: std::time::Duration) {
         self.keys.rehash_for(budget);
         self.expires.rehash_for(budget);
     }
 
-    /// Shrinks tables that became sparse (cron).
-    pub fn shrink_if_sparse(&mut self) {
+    fn shrink_if_sparse(&mut self) {
         self.keys.shrink_to_fit_if_sparse();
         self.expires.shrink_to_fit_if_sparse();
     }
@@ -340,20 +549,19 @@ impl Db {
         out.extend(v.into_iter().map(|(k, t)| (k.clone(), *t)));
     }
 
-    /// Swaps contents with another database (SWAPDB); ids stay.
-    pub fn swap_contents(&mut self, other: &mut Db) {
+    fn swap_contents(&mut self, other: &mut Db, out: &mut Outbox) {
         // Watched keys that exist on either side change value.
         let mine: Vec<Key> =
             self.watchers.keys().filter(|k| other.keys.contains_key(&k[..])).cloned().collect();
         let theirs: Vec<Key> =
             other.watchers.keys().filter(|k| self.keys.contains_key(&k[..])).cloned().collect();
-        self.touch_all_watched();
-        other.touch_all_watched();
+        self.touch_all_watched(out);
+        other.touch_all_watched(out);
         for k in mine {
-            self.touch(&k);
+            self.touch(&k, out);
         }
         for k in theirs {
-            other.touch(&k);
+            other.touch(&k, out);
         }
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.expires, &mut other.expires);
@@ -361,35 +569,35 @@ impl Db {
 
     /// Records that `key` changed, for the clients WATCHing it.
     #[inline]
-    fn touch(&mut self, key: &[u8]) {
+    fn touch(&mut self, key: &[u8], out: &mut Outbox) {
         if !self.watchers.is_empty() {
             if let Some(slots) = self.watchers.get(key) {
-                self.touched_watchers.extend_from_slice(slots);
+                out.touched.extend_from_slice(slots);
             }
         }
     }
 
-    /// Every watched key that exists counts as changed (FLUSHDB, FLUSHALL, SWAPDB).
-    fn touch_all_watched(&mut self) {
-        let existing: Vec<usize> = self
+    /// Every watched key that exists counts as changed (FLUSHDB, FLUSHALL, SWAPDB, a load).
+    fn touch_all_watched(&mut self, out: &mut Outbox) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        let existing = self
             .watchers
             .iter()
             .filter(|(k, _)| self.keys.contains_key(&k[..]))
-            .flat_map(|(_, v)| v.iter().copied())
-            .collect();
-        self.touched_watchers.extend(existing);
+            .flat_map(|(_, v)| v.iter().copied());
+        out.touched.extend(existing);
     }
 
-    /// WATCH: the client in `slot` watches `key`.
-    pub fn watch(&mut self, key: &[u8], slot: usize) {
+    fn watch(&mut self, key: &[u8], slot: usize) {
         let v = self.watchers.entry(key.into()).or_default();
         if !v.contains(&slot) {
             v.push(slot);
         }
     }
 
-    /// Stops `slot` watching `key`.
-    pub fn unwatch(&mut self, key: &[u8], slot: usize) {
+    fn unwatch(&mut self, key: &[u8], slot: usize) {
         if let Some(v) = self.watchers.get_mut(key) {
             v.retain(|&s| s != slot);
             if v.is_empty() {

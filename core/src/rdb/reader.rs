@@ -46,7 +46,7 @@ use std::io::Read;
 use super::build::{self, HashBuilder, ListBuilder, SetBuilder, ZSetBuilder};
 use super::crc64::{Crc64, crc64};
 use super::*;
-use crate::keyspace::{Db, Value};
+use crate::keyspace::{Keyspace, Value};
 use crate::types::intset::IntSet;
 use crate::types::listpack::{Entry, Listpack};
 
@@ -89,7 +89,7 @@ impl Default for LoadLimits {
 pub struct LoadedRdb {
     pub version: u32,
     /// `limits.databases` databases, ids 0.., with the loaded keys and expiry times.
-    pub dbs: Vec<Db>,
+    pub dbs: Keyspace,
     /// AUX fields in file order (redis-ver, ctime, repl-id, repl-offset...).
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
     /// Function library code (FUNCTION2), in file order; tine does not run it yet.
@@ -523,7 +523,7 @@ pub fn read_rdb_source<S: Source>(
     }
     let mut out = LoadedRdb {
         version,
-        dbs: (0..limits.databases).map(Db::new).collect(),
+        dbs: Keyspace::new(limits.databases),
         aux: Vec::new(),
         functions: Vec::new(),
         keys_loaded: 0,
@@ -594,16 +594,16 @@ pub fn read_rdb_source<S: Source>(
             out.keys_expired += 1;
             continue;
         }
-        let d = out.dbs.get_mut(db).ok_or(RdbError::DbOutOfRange(db as u64))?;
+        let d = out.dbs.get(db).ok_or(RdbError::DbOutOfRange(db as u64))?;
         if d.peek(&key).is_some() {
             return Err(RdbError::DuplicateKey { db, key });
         }
         let key: crate::keyspace::Key = key.into_boxed_slice();
         if let Some(w) = when {
-            d.insert_new(key.clone(), value);
-            d.set_expire(&key, Some(w));
+            out.dbs.insert_new(db, key.clone(), value);
+            out.dbs.set_expire(db, &key, Some(w));
         } else {
-            d.insert_new(key, value);
+            out.dbs.insert_new(db, key, value);
         }
         out.keys_loaded += 1;
         if limits.key_load_delay != 0 {
@@ -696,9 +696,9 @@ mod tests {
     }
 
     /// The keyspace `old_file` describes, built directly.
-    fn old_expected() -> Vec<Db> {
+    fn old_expected() -> Keyspace {
         let l = LoadLimits::default();
-        let mut db = Db::new(0);
+        let mut db = Keyspace::new(1);
         let list = |items: &[&[u8]]| {
             let mut b = ListBuilder::new(&l);
             for i in items {
@@ -706,28 +706,28 @@ mod tests {
             }
             b.finish().unwrap()
         };
-        db.insert_new(b"list".to_vec().into(), list(&[b"a", b"100", b"hello"]));
-        db.set_expire(b"list", Some(2_000_000_000_000));
+        db.insert_new(0, b"list".to_vec().into(), list(&[b"a", b"100", b"hello"]));
+        db.set_expire(0, b"list", Some(2_000_000_000_000));
         let mut z = ZSetBuilder::new();
         z.add(b"a", 1.5).unwrap();
         z.add(b"b", f64::INFINITY).unwrap();
         z.add(b"c", -2.0).unwrap();
-        db.insert_new(b"zset1".to_vec().into(), z.finish(&l).unwrap());
-        db.insert_new(b"zl".to_vec().into(), list(&[b"x", b"-7", b"300000"]));
-        db.insert_new(b"ql".to_vec().into(), list(&[b"n1", b"1", &[b'q'; 300]]));
+        db.insert_new(0, b"zset1".to_vec().into(), z.finish(&l).unwrap());
+        db.insert_new(0, b"zl".to_vec().into(), list(&[b"x", b"-7", b"300000"]));
+        db.insert_new(0, b"ql".to_vec().into(), list(&[b"n1", b"1", &[b'q'; 300]]));
         let mut h = HashBuilder::new(&l, 2, 2);
         h.add(b"f".to_vec(), b"v".to_vec()).unwrap();
         h.add(b"12".to_vec(), b"xyz".to_vec()).unwrap();
-        db.insert_new(b"zm".to_vec().into(), h.finish().unwrap());
+        db.insert_new(0, b"zm".to_vec().into(), h.finish().unwrap());
         let mut h = HashBuilder::new(&l, 2, 2);
         h.add(b"k".to_vec(), b"5".to_vec()).unwrap();
         h.add(b"9".to_vec(), b"w".to_vec()).unwrap();
-        db.insert_new(b"hz".to_vec().into(), h.finish().unwrap());
+        db.insert_new(0, b"hz".to_vec().into(), h.finish().unwrap());
         let mut z = ZSetBuilder::new();
         z.add(b"lo", -3.0).unwrap();
         z.add(b"hi", 2.5).unwrap();
-        db.insert_new(b"zz".to_vec().into(), z.finish(&l).unwrap());
-        vec![db]
+        db.insert_new(0, b"zz".to_vec().into(), z.finish(&l).unwrap());
+        db
     }
 
     #[test]

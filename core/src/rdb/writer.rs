@@ -439,11 +439,15 @@ mod tests {
 
     #[test]
     fn byte_identical_to_redis() {
-        let mut db = Db::new(0);
-        db.insert_new(b"k".to_vec().into(), Value::Str(Str::from_bytes(&b"abcdefghij".repeat(10))));
+        let mut db = crate::keyspace::Keyspace::new(1);
+        db.insert_new(
+            0,
+            b"k".to_vec().into(),
+            Value::Str(Str::from_bytes(&b"abcdefghij".repeat(10))),
+        );
         let mut out = Vec::new();
         let mut n = 0;
-        write_rdb(&mut out, std::slice::from_ref(&db), &redis_opts(), |k| n = k).unwrap();
+        write_rdb(&mut out, &db, &redis_opts(), |k| n = k).unwrap();
         assert_eq!(n, 1);
         assert_eq!(out, REDIS_FILE);
     }
@@ -461,12 +465,10 @@ mod tests {
 
     #[test]
     fn checksum_off_writes_zeros_and_loads() {
-        let mut db = Db::new(3);
-        db.insert_new(b"a".to_vec().into(), Value::Str(Str::from_i64(-70000)));
-        db.set_expire(b"a", Some(4_000_000_000_000));
+        let mut dbs = crate::keyspace::Keyspace::new(4);
+        dbs.insert_new(3, b"a".to_vec().into(), Value::Str(Str::from_i64(-70000)));
+        dbs.set_expire(3, b"a", Some(4_000_000_000_000));
         let opts = RdbOptions { checksum: false, ..redis_opts() };
-        let mut dbs: Vec<Db> = (0..4).map(Db::new).collect();
-        dbs[3] = db;
         let mut out = Vec::new();
         write_rdb(&mut out, &dbs, &opts, |_| {}).unwrap();
         assert_eq!(&out[out.len() - 8..], &[0; 8]);

@@ -27,7 +27,7 @@ use super::AofError;
 use super::manifest::{AofInfo, Manifest};
 use crate::config::Config;
 use crate::persist::rdb_io::LoadError;
-use tine_core::keyspace::Db;
+use tine_core::keyspace::Keyspace;
 use tine_core::log;
 use tine_core::log::Level;
 use tine_core::rdb::reader::{SliceSource, Source, read_rdb_source};
@@ -70,7 +70,7 @@ pub(crate) trait AofExecutor {
     /// True while a MULTI is open: commands queued and not yet EXECed.
     fn in_multi(&self) -> bool;
     /// The executor's keyspace: an RDB preamble replaces it, and it is what the load yields.
-    fn dbs_mut(&mut self) -> &mut Vec<Db>;
+    fn dbs_mut(&mut self) -> &mut Keyspace;
 }
 
 /// Builds the executor on the loader thread (a plain function, so the job can cross threads).
@@ -140,8 +140,9 @@ pub(crate) fn load_all(job: Job) -> Result<LoadedRdb, LoadError> {
         done_bytes += std::fs::metadata(job.dir.join(&f.name)).map(|m| m.len()).unwrap_or(0);
         job.progress.store(done_bytes, Ordering::Relaxed);
     }
-    let dbs = std::mem::take(exec.dbs_mut());
-    let keys = crate::persist::total_keys(&dbs);
+    let n = exec.dbs_mut().len();
+    let dbs = std::mem::replace(exec.dbs_mut(), Keyspace::new(n));
+    let keys = dbs.total_keys();
     Ok(LoadedRdb {
         version: 10,
         dbs,
@@ -217,12 +218,7 @@ fn load_file(exec: &mut dyn AofExecutor, job: &Job, f: &AofInfo, offset: u64) ->
                     loaded.keys_loaded,
                     loaded.keys_expired
                 );
-                let mut dbs = loaded.dbs;
-                dbs.resize_with(exec.dbs_mut().len(), || tine_core::keyspace::Db::new(0));
-                for (i, db) in dbs.iter_mut().enumerate() {
-                    db.id = i;
-                }
-                *exec.dbs_mut() = dbs;
+                exec.dbs_mut().install(loaded.dbs);
                 pos = src.inner.position();
                 if old_style {
                     log!(Level::Notice, "Reading the remaining AOF tail...");
@@ -435,7 +431,7 @@ mod tests {
     struct FakeExec {
         ran: Vec<Vec<Vec<u8>>>,
         multi: bool,
-        dbs: Vec<Db>,
+        dbs: Keyspace,
     }
 
     impl AofExecutor for FakeExec {
@@ -454,13 +450,13 @@ mod tests {
         fn in_multi(&self) -> bool {
             self.multi
         }
-        fn dbs_mut(&mut self) -> &mut Vec<Db> {
+        fn dbs_mut(&mut self) -> &mut Keyspace {
             &mut self.dbs
         }
     }
 
     fn fake(_: &Config) -> Box<dyn AofExecutor> {
-        Box::new(FakeExec { ran: Vec::new(), multi: false, dbs: vec![Db::new(0)] })
+        Box::new(FakeExec { ran: Vec::new(), multi: false, dbs: Keyspace::new(1) })
     }
 
     fn job() -> Job {
@@ -474,7 +470,7 @@ mod tests {
     }
 
     fn run(data: &[u8]) -> (Option<Stop>, usize, FakeExec) {
-        let mut exec = FakeExec { ran: Vec::new(), multi: false, dbs: Vec::new() };
+        let mut exec = FakeExec { ran: Vec::new(), multi: false, dbs: Keyspace::new(1) };
         let (stop, valid) = replay(&mut exec, &job(), "t.aof", data, 0, 0);
         (stop, valid, exec)
     }

@@ -277,7 +277,7 @@ pub(crate) fn start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
     match started {
         Ok(mut ch) => {
             ch.temp_file = Some(PathBuf::from(temp_bg_name(ch.pid)));
-            ch.keys_total = crate::persist::total_keys(p.dbs);
+            ch.keys_total = p.dbs.total_keys();
             child_slot::record_fork(h, ch.fork_usec);
             log!(Level::Notice, "Background append only file rewriting started by pid {}", ch.pid);
             let a = &mut *h.parts().aof;
@@ -307,7 +307,7 @@ pub(crate) fn kill_child<H: PersistHost>(h: &mut H) {
     ch.kill_on_purpose();
     ch.reap_after_kill();
     remove_temp_files(ch.pid);
-    crate::persist::set_fork_active(p.dbs, false);
+    p.dbs.set_fork_active(false);
     p.aof.rewrite_time_start = -1;
 }
 
