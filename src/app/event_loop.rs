@@ -57,7 +57,7 @@ pub(crate) struct EventLoop {
 
 impl EventLoop {
     /// Binds the configured addresses and sets up signal delivery.
-    pub(crate) fn new(srv: &mut Server) -> io::Result<EventLoop> {
+    pub(crate) fn new(srv: &mut Server<'_>) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let listeners = Listeners::bind(&listen_spec(&srv.data.config), poll.registry())?;
         srv.data.tcp_port = listeners.port;
@@ -75,7 +75,7 @@ impl EventLoop {
     }
 
     /// Runs until a shutdown completes.
-    pub(crate) fn run(&mut self, srv: &mut Server) {
+    pub(crate) fn run(&mut self, srv: &mut Server<'_>) {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now();
         loop {
@@ -143,7 +143,7 @@ impl EventLoop {
     }
 
     /// Work done before every poll: held input, queued output, closing clients, rebinding.
-    fn before_sleep(&mut self, srv: &mut Server) {
+    fn before_sleep(&mut self, srv: &mut Server<'_>) {
         if srv.data.loading.is_some() {
             if let Err(e) = crate::persist::rdb_io::poll_loading(&mut srv.data) {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
@@ -192,7 +192,7 @@ impl EventLoop {
         }
     }
 
-    fn handle_signals(&mut self, srv: &mut Server) {
+    fn handle_signals(&mut self, srv: &mut Server<'_>) {
         let received: Vec<i32> = self.signals.pending().collect();
         for sig in received {
             if sig == SIGCHLD {
@@ -216,7 +216,7 @@ impl EventLoop {
         }
     }
 
-    fn accept(&mut self, srv: &mut Server, token: Token) {
+    fn accept(&mut self, srv: &mut Server<'_>, token: Token) {
         loop {
             let Some(listener) = self.listeners.get_mut(token) else {
                 return;
@@ -257,7 +257,7 @@ impl EventLoop {
 
     fn register_client(
         &mut self,
-        srv: &mut Server,
+        srv: &mut Server<'_>,
         mut stream: Stream,
         addr: String,
         laddr: String,
@@ -297,7 +297,7 @@ impl EventLoop {
 
     /// Reads what the client sent. `peer_closed`: the event said the peer shut its side, so we
     /// read on to the end of the stream instead of stopping at a short read.
-    fn handle_readable(&mut self, srv: &mut Server, slot: usize, peer_closed: bool) {
+    fn handle_readable(&mut self, srv: &mut Server<'_>, slot: usize, peer_closed: bool) {
         let Some(c) = srv.clients.get_mut(slot) else {
             return;
         };
@@ -372,7 +372,7 @@ impl EventLoop {
     }
 
     /// Parses and runs every complete command in the client's query buffer, then queues the replies for before_sleep.
-    fn process_input(&mut self, srv: &mut Server, slot: usize) {
+    fn process_input(&mut self, srv: &mut Server<'_>, slot: usize) {
         let Some(mut c) = srv.clients.take(slot) else {
             return;
         };
@@ -440,7 +440,7 @@ impl EventLoop {
 
     /// Writes a client's pending output; registers for writable events if the socket is full,
     /// closes the client if it asked to be closed after its reply.
-    fn write_or_register(&mut self, srv: &mut Server, slot: usize) {
+    fn write_or_register(&mut self, srv: &mut Server<'_>, slot: usize) {
         if crate::persist::aof::has_pending(&srv.data)
             && crate::persist::aof::flush(&mut srv.data, false).is_err()
         {
@@ -484,7 +484,7 @@ impl EventLoop {
         }
     }
 
-    fn reregister(&mut self, slot: usize, interest: Interest, srv: &mut Server) -> io::Result<()> {
+    fn reregister(&mut self, slot: usize, interest: Interest, srv: &mut Server<'_>) -> io::Result<()> {
         let Some(c) = srv.clients.get_mut(slot) else {
             return Ok(());
         };
@@ -495,12 +495,12 @@ impl EventLoop {
         }
     }
 
-    fn handle_writable(&mut self, srv: &mut Server, slot: usize) {
+    fn handle_writable(&mut self, srv: &mut Server<'_>, slot: usize) {
         self.write_or_register(srv, slot);
     }
 
     /// Removes a client: deregisters and closes its socket, forgets it everywhere.
-    pub(crate) fn close_client(&mut self, srv: &mut Server, slot: usize) {
+    pub(crate) fn close_client(&mut self, srv: &mut Server<'_>, slot: usize) {
         let Some(mut c) = srv.remove_client(slot) else {
             return;
         };
@@ -512,7 +512,7 @@ impl EventLoop {
     }
 
     /// Housekeeping `hz` times a second.
-    fn cron(&mut self, srv: &mut Server) {
+    fn cron(&mut self, srv: &mut Server<'_>) {
         srv.data.cronloops += 1;
         self.busy_poll.reset();
         let now_ms = base::mstime();
@@ -552,7 +552,7 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode 
 /// call (and kept there if CLIENT PAUSE holds the command), and the connection's figures are
 /// recorded for CLIENT LIST/INFO, since the client is out of its slot meanwhile.
 #[inline]
-fn run_command(srv: &mut Server, c: &mut Client) -> Outcome {
+fn run_command(srv: &mut Server<'_>, c: &mut Client) -> Outcome {
     let mut argv = std::mem::take(&mut c.conn.parser.argv);
     srv.clients.running = ConnFigures::of(&c.conn);
     let outcome = commands::call(&mut srv.ctx(), &mut c.session, &argv);
@@ -564,7 +564,7 @@ fn run_command(srv: &mut Server, c: &mut Client) -> Outcome {
     outcome
 }
 
-fn protected_mode_denies(srv: &Server, c: &Client) -> bool {
+fn protected_mode_denies(srv: &Server<'_>, c: &Client) -> bool {
     if !srv.data.config.protected_mode
         || c.session.is_unix
         || !srv.data.config.requirepass.is_empty()
