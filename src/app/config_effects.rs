@@ -13,6 +13,7 @@ use crate::commands::data::Data;
 use crate::config::{Effect, Effects, SetError};
 use tine_core::base;
 use tine_core::log as logging;
+use tine_core::protocol::CmdError;
 
 /// Why an effect could not be applied (the CONFIG SET is then undone).
 #[derive(Debug)]
@@ -44,12 +45,12 @@ pub(crate) enum ConfigSetError {
     Effect(EffectError),
 }
 
-impl ConfigSetError {
-    /// The whole error line of the reply (without the leading '-').
-    pub(crate) fn reply_text(&self) -> String {
-        match self {
-            ConfigSetError::Refused(e) => e.reply_text(),
-            ConfigSetError::Effect(e) => format!("ERR {}", e.reply_text()),
+impl From<ConfigSetError> for CmdError {
+    /// Both kinds are "ERR" errors, as in Redis's configSetCommand.
+    fn from(e: ConfigSetError) -> CmdError {
+        match e {
+            ConfigSetError::Refused(e) => e.to_cmd_error(),
+            ConfigSetError::Effect(e) => CmdError::err(&e.reply_text()),
         }
     }
 }
@@ -134,7 +135,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            err.reply_text(),
+            CmdError::from(err).text,
             "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
         );
         assert_eq!((data.config.hz, data.hz, data.notify_flags), (10, 10, 0));
@@ -147,7 +148,7 @@ mod tests {
         let err =
             config_set(&mut data, &[("hz", "50"), ("maxmemory-policy", "lru")]).unwrap_err();
         assert_eq!(
-            err.reply_text(),
+            CmdError::from(err).text,
             "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
         );
         assert_eq!((data.config.hz, data.hz), (10, 10));

@@ -415,9 +415,9 @@ impl EventLoop {
                         c.session.addr
                     );
                     c.session.add_err(&msg);
-                    c.session.errors.clear();
-                    srv.data.stats.total_error_replies += 1;
-                    *srv.data.stats.errors.entry("ERR".into()).or_insert(0) += 1;
+                    for code in std::mem::take(&mut c.session.errors) {
+                        srv.data.stats.count_error(code);
+                    }
                     c.session.close_after_reply = true;
                     break;
                 }

@@ -5,6 +5,7 @@
 //! another client and serving or ending a blocked client's wait.
 
 use std::time::Instant;
+use tine_core::protocol::CmdError;
 
 use crate::app::client::{ConnFigures, info_line};
 use crate::app::server::Clients;
@@ -54,8 +55,8 @@ impl ServerOps for Clients {
         info_line(running, &self.running, now)
     }
 
-    fn config_set(&mut self, data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), String> {
-        crate::app::config_effects::config_set(data, pairs).map_err(|e| e.reply_text())
+    fn config_set(&mut self, data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), CmdError> {
+        Ok(crate::app::config_effects::config_set(data, pairs)?)
     }
 
     fn shutdown(&mut self, data: &mut Data, req: ShutdownRequest) -> bool {
@@ -115,7 +116,10 @@ impl ServerOps for Clients {
         };
         if let Some(on_timeout) = on_timeout {
             match how {
-                EndWait::Error => c.add_error_line("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+                EndWait::Error => c.add_error(CmdError::new(
+                    "UNBLOCKED",
+                    "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+                )),
                 EndWait::Timeout => on_timeout.send(c),
             }
             Ctx::new(data, self).finish_blocked(c, 0);

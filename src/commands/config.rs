@@ -3,7 +3,7 @@
 //! `app/config_effects.rs`; this file only turns arguments into pairs and results into replies.
 
 use super::reply_help;
-use super::{Argv, CmdResult, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::{self, Kind};
 use crate::engine::session::Session;
@@ -24,8 +24,7 @@ pub(crate) fn config_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
 pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis 7.0 answers an odd number of name/value arguments with a plain syntax error.
     if argv.len() % 2 != 0 {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     let owned: Vec<(String, String)> = argv[2..]
         .chunks(2)
@@ -37,10 +36,8 @@ pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         })
         .collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    match srv.server.config_set(srv.data, &pairs) {
-        Ok(()) => c.add_ok(),
-        Err(e) => c.add_error_line(&e),
-    }
+    srv.server.config_set(srv.data, &pairs)?;
+    c.add_ok();
     Ok(())
 }
 
@@ -54,20 +51,19 @@ pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv)
 
 pub(crate) fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let Some(path) = srv.data.config_file.clone() else {
-        c.add_err("The server is running without a config file");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR The server is running without a config file"));
     };
     match rewrite_config_file(&srv.data.config, &path) {
         Ok(()) => {
             log!(Level::Notice, "CONFIG REWRITE executed with success.");
             c.add_ok();
+            Ok(())
         }
         Err(e) => {
             log!(Level::Warning, "CONFIG REWRITE failed: {}", e);
-            c.add_err(&format!("Rewriting config file: {}", e));
+            Err(CmdError::err(&format!("Rewriting config file: {}", e)))
         }
     }
-    Ok(())
 }
 
 /// Formats a memory value as Redis's rewriteConfigFormatMemory: the largest unit that

@@ -7,10 +7,17 @@ use crate::engine::session::{ClientKind, ReplyMode, Session};
 use tine_core::base::{self, parse_i64};
 use tine_core::protocol::Resp;
 
+const NOPROTO: CmdError = CmdError::new("NOPROTO", "NOPROTO unsupported protocol version");
+const HELLO_NOAUTH: CmdError = CmdError::new(
+    "NOAUTH",
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+);
+const BAD_CLIENT_NAME: CmdError =
+    CmdError::new("ERR", "ERR Client names cannot contain spaces, newlines or special characters.");
+
 pub(crate) fn ping(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 2 {
-        c.add_err("wrong number of arguments for 'ping' command");
-        return Ok(());
+        return Err(CmdError::err("wrong number of arguments for 'ping' command"));
     }
     // A RESP2 client in subscribed state gets ["pong", msg], as Redis.
     if c.resp == Resp::V2 && !(c.channels.is_empty() && c.patterns.is_empty()) {
@@ -77,36 +84,30 @@ fn check_auth(srv: &Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Cmd
 
 pub(crate) fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 3 {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     if argv.len() == 2 && !super::auth_required(srv) {
-        c.add_err("AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-        return Ok(());
+        return Err(CmdError::err(
+            "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
     }
     let (user, pass) =
         if argv.len() == 3 { (Some(&argv[1][..]), &argv[2]) } else { (None, &argv[1]) };
-    match check_auth(srv, user, pass) {
-        Ok(()) => {
-            c.authenticated = true;
-            c.add_ok();
-        }
-        Err(e) => {
-            tine_core::log!(tine_core::log::Level::Verbose, "AUTH failed for client id={}", c.id);
-            c.add_error(e)
-        }
+    if let Err(e) = check_auth(srv, user, pass) {
+        tine_core::log!(tine_core::log::Level::Verbose, "AUTH failed for client id={}", c.id);
+        return Err(e);
     }
+    c.authenticated = true;
+    c.add_ok();
     Ok(())
 }
 
 pub(crate) fn select(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(id) = parse_i64(&argv[1]) else {
-        c.add_error(err::NOT_INTEGER);
-        return Ok(());
+        return Err(err::NOT_INTEGER);
     };
     if id < 0 || id as usize >= srv.data.dbs.len() {
-        c.add_err("DB index is out of range");
-        return Ok(());
+        return Err(err::DB_INDEX);
     }
     c.db = id as usize;
     c.add_ok();
@@ -121,14 +122,12 @@ pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         match parse_i64(&argv[1]) {
             Some(v) => ver = Some(v),
             None => {
-                c.add_err("Protocol version is not an integer or out of range");
-                return Ok(());
+                return Err(CmdError::err("Protocol version is not an integer or out of range"));
             }
         }
         i = 2;
         if !(2..=3).contains(&ver.unwrap()) {
-            c.add_error_line("NOPROTO unsupported protocol version");
-            return Ok(());
+            return Err(NOPROTO);
         }
     }
     let mut setname = None;
@@ -136,30 +135,24 @@ pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         let opt = base::lower(&argv[i]);
         let left = argv.len() - i - 1;
         if opt == "auth" && left >= 2 {
-            if let Err(e) = check_auth(srv, Some(&argv[i + 1]), &argv[i + 2]) {
-                c.add_error(e);
-                return Ok(());
-            }
+            check_auth(srv, Some(&argv[i + 1]), &argv[i + 2])?;
             c.authenticated = true;
             i += 3;
         } else if opt == "setname" && left >= 1 {
             if !valid_client_name(&argv[i + 1]) {
-                c.add_err("Client names cannot contain spaces, newlines or special characters.");
-                return Ok(());
+                return Err(BAD_CLIENT_NAME);
             }
             setname = Some(argv[i + 1].clone());
             i += 2;
         } else {
-            c.add_err(&format!(
+            return Err(CmdError::err(&format!(
                 "Syntax error in HELLO option '{}'",
                 String::from_utf8_lossy(&argv[i])
-            ));
-            return Ok(());
+            )));
         }
     }
     if !c.authenticated && super::auth_required(srv) {
-        c.add_error_line("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
-        return Ok(());
+        return Err(HELLO_NOAUTH);
     }
     if let Some(n) = setname {
         c.name = n;
@@ -197,8 +190,7 @@ pub(crate) fn client_id(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> Cm
 
 pub(crate) fn client_setname(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if !valid_client_name(&argv[2]) {
-        c.add_err("Client names cannot contain spaces, newlines or special characters.");
-        return Ok(());
+        return Err(BAD_CLIENT_NAME);
     }
     c.name = argv[2].clone();
     c.add_ok();
@@ -226,11 +218,10 @@ pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
             match parse_kind(&argv[i + 1]) {
                 Some(k) => type_filter = Some(k),
                 None => {
-                    c.add_err(&format!(
+                    return Err(CmdError::err(&format!(
                         "Unknown client type '{}'",
                         String::from_utf8_lossy(&argv[i + 1])
-                    ));
-                    return Ok(());
+                    )));
                 }
             }
             i += 2;
@@ -239,17 +230,13 @@ pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
             for a in &argv[i + 1..] {
                 match parse_i64(a).filter(|&n| n > 0) {
                     Some(n) => v.push(n as u64),
-                    None => {
-                        c.add_err("Invalid client ID");
-                        return Ok(());
-                    }
+                    None => return Err(CmdError::err("Invalid client ID")),
                 }
             }
             ids = Some(v);
             i = argv.len();
         } else {
-            c.add_error(err::SYNTAX);
-            return Ok(());
+            return Err(err::SYNTAX);
         }
     }
     let now = base::unix_time();
@@ -296,50 +283,41 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
         f.skipme = false;
     } else {
         if argv.len() % 2 != 0 {
-            c.add_error(err::SYNTAX);
-            return Ok(());
+            return Err(err::SYNTAX);
         }
         for pair in argv[2..].chunks(2) {
             let (opt, val) = (base::lower(&pair[0]), &pair[1]);
             match opt.as_str() {
                 "id" => match parse_i64(val).filter(|&n| n > 0) {
                     Some(n) => f.id = Some(n as u64),
-                    None => {
-                        c.add_err("client-id should be greater than 0");
-                        return Ok(());
-                    }
+                    None => return Err(CmdError::err("client-id should be greater than 0")),
                 },
                 "addr" => f.addr = Some(String::from_utf8_lossy(val).into_owned()),
                 "laddr" => f.laddr = Some(String::from_utf8_lossy(val).into_owned()),
                 "type" => match parse_kind(val) {
                     Some(k) => f.kind = Some(k),
                     None => {
-                        c.add_err(&format!(
+                        return Err(CmdError::err(&format!(
                             "Unknown client type '{}'",
                             String::from_utf8_lossy(val)
-                        ));
-                        return Ok(());
+                        )));
                     }
                 },
                 "user" => {
                     if val.as_slice() != b"default" {
-                        c.add_err(&format!("No such user '{}'", String::from_utf8_lossy(val)));
-                        return Ok(());
+                        return Err(CmdError::err(&format!(
+                            "No such user '{}'",
+                            String::from_utf8_lossy(val)
+                        )));
                     }
                     f.user = Some(val.clone());
                 }
                 "skipme" => match base::lower(val).as_str() {
                     "yes" => f.skipme = true,
                     "no" => f.skipme = false,
-                    _ => {
-                        c.add_error(err::SYNTAX);
-                        return Ok(());
-                    }
+                    _ => return Err(err::SYNTAX),
                 },
-                _ => {
-                    c.add_error(err::SYNTAX);
-                    return Ok(());
-                }
+                _ => return Err(err::SYNTAX),
             }
         }
     }
@@ -362,10 +340,9 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
     }
     if old_style {
         if killed == 0 {
-            c.add_err("No such client");
-        } else {
-            c.add_ok();
+            return Err(CmdError::err("No such client"));
         }
+        c.add_ok();
     } else {
         c.add_int(killed);
     }
@@ -375,25 +352,19 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
 /// CLIENT PAUSE timeout [WRITE|ALL]
 pub(crate) fn client_pause(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(ms) = parse_i64(&argv[2]) else {
-        c.add_err("timeout is not an integer or out of range");
-        return Ok(());
+        return Err(CmdError::err("timeout is not an integer or out of range"));
     };
     if ms < 0 {
-        c.add_err("timeout is negative");
-        return Ok(());
+        return Err(CmdError::err("timeout is negative"));
     }
     let kind = match argv.get(3).map(|a| base::lower(a)) {
         None => PauseKind::All,
         Some(s) if s == "all" => PauseKind::All,
         Some(s) if s == "write" => PauseKind::Write,
-        Some(_) => {
-            c.add_err("CLIENT PAUSE mode must be WRITE or ALL");
-            return Ok(());
-        }
+        Some(_) => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
     };
     if argv.len() > 4 {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     let until = base::mstime() + ms;
     // A pause never shortens one in force, and ALL wins over WRITE (Redis's pauseClients).
@@ -425,7 +396,7 @@ pub(crate) fn client_reply(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> 
                 c.reply_mode = ReplyMode::SkipNext;
             }
         }
-        _ => c.add_error(err::SYNTAX),
+        _ => return Err(err::SYNTAX),
     }
     Ok(())
 }
@@ -440,7 +411,7 @@ pub(crate) fn client_no_evict(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) 
             c.no_evict = false;
             c.add_ok();
         }
-        _ => c.add_error(err::SYNTAX),
+        _ => return Err(err::SYNTAX),
     }
     Ok(())
 }
@@ -454,10 +425,7 @@ pub(crate) fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) ->
         None => false,
         Some(r) if r == "timeout" && argv.len() == 4 => false,
         Some(r) if r == "error" && argv.len() == 4 => true,
-        Some(_) => {
-            c.add_err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
-            return Ok(());
-        }
+        Some(_) => return Err(CmdError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
     };
     let done = id >= 0 && crate::engine::blocking::unblock(srv, id as u64, error);
     c.add_int(done as i64);

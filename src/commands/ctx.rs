@@ -29,6 +29,7 @@ use crate::engine::pubsub::{PubSub, PubSubHost};
 use crate::engine::session::Session;
 use crate::persist::aof::{AofFeed, Status};
 use tine_core::keyspace::{Db, Value};
+use tine_core::protocol::CmdError;
 
 /// What commands need of the server beyond the data half, implemented by the top layer on its
 /// client table. The client running the command is out of the table (its session is the
@@ -49,7 +50,7 @@ pub(crate) trait ServerOps {
     /// CLIENT INFO's line for the running client.
     fn client_info(&self, running: &Session, now: i64) -> String;
     /// CONFIG SET, all or nothing, with its effects; the error is the whole reply line.
-    fn config_set(&mut self, data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), String>;
+    fn config_set(&mut self, data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), CmdError>;
     /// The shutdown sequence; true when the server may exit.
     fn shutdown(&mut self, data: &mut Data, req: ShutdownRequest) -> bool;
     /// `BlockingHost::serve`: runs the retry of the client `w` names, if still waiting.
@@ -416,8 +417,8 @@ impl ServerOps for NoClients {
     fn client_info(&self, _running: &Session, _now: i64) -> String {
         String::new()
     }
-    fn config_set(&mut self, data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), String> {
-        data.config.set_many(pairs).map(|_| ()).map_err(|e| e.reply_text())
+    fn config_set(&mut self, data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), CmdError> {
+        data.config.set_many(pairs).map(|_| ()).map_err(|e| e.to_cmd_error())
     }
     fn shutdown(&mut self, _data: &mut Data, _req: ShutdownRequest) -> bool {
         false

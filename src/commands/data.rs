@@ -39,6 +39,17 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
+    /// One error reply, under its code, for INFO errorstats.
+    pub(crate) fn count_error(&mut self, code: &str) {
+        self.total_error_replies += 1;
+        match self.errors.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                self.errors.insert(code.to_string(), 1);
+            }
+        }
+    }
+
     /// A read lookup's outcome: keyspace_hits or keyspace_misses.
     pub(crate) fn count_lookup(&mut self, found: bool) {
         if found {

@@ -2,7 +2,7 @@
 //! `enable-debug-command` allows the client.
 
 use super::reply_help;
-use super::{Argv, CmdResult, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
@@ -11,7 +11,10 @@ use tine_core::log::Level;
 use tine_core::types::digest;
 
 /// Redis's words for a DEBUG refused by `enable-debug-command`.
-pub(crate) const DEBUG_NOT_ALLOWED: &str = "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+pub(crate) const DEBUG_NOT_ALLOWED: CmdError = CmdError::new(
+    "ERR",
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+);
 
 /// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
 pub(crate) fn debug_allowed(srv: &Ctx<'_>, c: &Session) -> bool {
@@ -65,16 +68,17 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         "populate" if (3..=5).contains(&argv.len()) => {
             // Redis's getPositiveLongFromObjectOrReply: one message for both failures.
             let Some(count) = parse_i64(&argv[2]).filter(|&n| n >= 0) else {
-                c.add_err("value is out of range, must be positive");
-                return Ok(());
+                return Err(CmdError::new("ERR", "ERR value is out of range, must be positive"));
             };
             let prefix: &[u8] = argv.get(3).map(|p| p.as_slice()).unwrap_or(b"key");
             let size = match argv.get(4) {
                 Some(s) => match parse_i64(s).filter(|&n| n >= 0) {
                     Some(n) => Some(n as usize),
                     None => {
-                        c.add_err("value size is not an integer or out of range");
-                        return Ok(());
+                        return Err(CmdError::new(
+                            "ERR",
+                            "ERR value size is not an integer or out of range",
+                        ));
                     }
                 },
                 None => None,
@@ -116,7 +120,7 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                     );
                     c.add_simple(&text);
                 }
-                None => c.add_error(err::NO_SUCH_KEY),
+                None => return Err(err::NO_SUCH_KEY),
             }
         }
         // tine's own: make the next forks fail as if the OS refused, to test recovery.
@@ -127,8 +131,7 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).
         "reload" => {
             if let Err(e) = crate::persist::snapshot::save_in_foreground(&mut *srv.data) {
-                c.add_err(&format!("Error trying to save the DB: {}", e));
-                return Ok(());
+                return Err(CmdError::err(&format!("Error trying to save the DB: {}", e)));
             }
             // Empty first, as Redis does: the dataset is then rebuilt in the memory the old one
             // freed, instead of both living at once (a peak of twice the data, and freed pages
@@ -142,17 +145,24 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                     log!(Level::Notice, "DB reloaded by DEBUG RELOAD");
                     c.add_ok();
                 }
-                Err(e) => c.add_err(&format!("Error trying to load the RDB dump: {}", e)),
+                Err(e) => {
+                    return Err(CmdError::err(&format!(
+                        "Error trying to load the RDB dump: {}",
+                        e
+                    )));
+                }
             }
         }
         "set-active-expire" if argv.len() == 3 => {
             srv.data.debug_active_expire = argv[2].as_slice() != b"0";
             c.add_ok();
         }
-        _ => c.add_err(&format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-            String::from_utf8_lossy(&argv[1])
-        )),
+        _ => {
+            return Err(CmdError::err(&format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+                String::from_utf8_lossy(&argv[1])
+            )));
+        }
     }
     Ok(())
 }

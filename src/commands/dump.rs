@@ -1,19 +1,23 @@
 //! DUMP and RESTORE: one value serialized as Redis 7.0's payload (`persist::rdb::dump`), so
 //! keys move between tine and Redis (MIGRATE-style tooling, redis-cli --rdb users).
 
-use super::{Argv, CmdResult, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
 use tine_core::rdb::RdbError;
 use tine_core::rdb::dump::{dump_payload, restore_payload};
 
-pub(crate) const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
-pub(crate) const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
-pub(crate) const BAD_DATA: &str = "ERR Bad data format";
-pub(crate) const BAD_TTL: &str = "ERR Invalid TTL value, must be >= 0";
-pub(crate) const BAD_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
-pub(crate) const BAD_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+pub(crate) const BUSYKEY: CmdError =
+    CmdError::new("BUSYKEY", "BUSYKEY Target key name already exists.");
+pub(crate) const BAD_PAYLOAD: CmdError =
+    CmdError::new("ERR", "ERR DUMP payload version or checksum are wrong");
+pub(crate) const BAD_DATA: CmdError = CmdError::new("ERR", "ERR Bad data format");
+pub(crate) const BAD_TTL: CmdError = CmdError::new("ERR", "ERR Invalid TTL value, must be >= 0");
+pub(crate) const BAD_IDLETIME: CmdError =
+    CmdError::new("ERR", "ERR Invalid IDLETIME value, must be >= 0");
+pub(crate) const BAD_FREQ: CmdError =
+    CmdError::new("ERR", "ERR Invalid FREQ value, must be >= 0 and <= 255");
 
 /// DUMP key
 pub(crate) fn dump(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
@@ -41,60 +45,38 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
             "replace" => replace = true,
             "absttl" => absttl = true,
             "idletime" if more >= 1 && freq.is_none() => {
-                let Some(n) = parse_i64(&argv[j + 1]) else {
-                    c.add_error(err::NOT_INTEGER);
-                    return Ok(());
-                };
+                let n = parse_i64(&argv[j + 1]).ok_or(err::NOT_INTEGER)?;
                 if n < 0 {
-                    c.add_error_line(BAD_IDLETIME);
-                    return Ok(());
+                    return Err(BAD_IDLETIME);
                 }
                 idle = Some(n);
                 j += 1;
             }
             "freq" if more >= 1 && idle.is_none() => {
-                let Some(n) = parse_i64(&argv[j + 1]) else {
-                    c.add_error(err::NOT_INTEGER);
-                    return Ok(());
-                };
+                let n = parse_i64(&argv[j + 1]).ok_or(err::NOT_INTEGER)?;
                 if !(0..=255).contains(&n) {
-                    c.add_error_line(BAD_FREQ);
-                    return Ok(());
+                    return Err(BAD_FREQ);
                 }
                 freq = Some(n);
                 j += 1;
             }
-            _ => {
-                c.add_error(err::SYNTAX);
-                return Ok(());
-            }
+            _ => return Err(err::SYNTAX),
         }
         j += 1;
     }
     let key = &argv[1];
     if !replace && srv.lookup_write(c.db, key).is_some() {
-        c.add_error_line(BUSYKEY);
-        return Ok(());
+        return Err(BUSYKEY);
     }
-    let Some(mut ttl) = parse_i64(&argv[2]) else {
-        c.add_error(err::NOT_INTEGER);
-        return Ok(());
-    };
+    let mut ttl = parse_i64(&argv[2]).ok_or(err::NOT_INTEGER)?;
     if ttl < 0 {
-        c.add_error_line(BAD_TTL);
-        return Ok(());
+        return Err(BAD_TTL);
     }
     let limits = srv.data.config.load_limits();
     let value = match restore_payload(&argv[3], &limits) {
         Ok(v) => v,
-        Err(RdbError::BadPayloadFooter) => {
-            c.add_error_line(BAD_PAYLOAD);
-            return Ok(());
-        }
-        Err(_) => {
-            c.add_error_line(BAD_DATA);
-            return Ok(());
-        }
+        Err(RdbError::BadPayloadFooter) => return Err(BAD_PAYLOAD),
+        Err(_) => return Err(BAD_DATA),
     };
     let now = srv.data.now_ms;
     let db = &mut srv.data.dbs[c.db];

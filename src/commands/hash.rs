@@ -8,7 +8,7 @@
 
 use super::set::{add_entry, choose_distinct, parse_random_count};
 use super::set::{parse_scan_options, reply_scan};
-use super::{Argv, CmdResult, err, keys::parse_cursor};
+use super::{Argv, CmdError, CmdResult, err, keys::scan_cursor};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_f64, parse_i64};
@@ -24,104 +24,92 @@ fn limits(srv: &Ctx<'_>) -> Limits {
     }
 }
 
-/// The hash at `key` for reading: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
+/// The hash at `key` in `db` for reading: `Ok(None)` when missing, WRONGTYPE when not a hash.
 fn read_hash<'a>(
     srv: &'a mut Ctx<'_>,
-    c: &mut Session,
+    db: usize,
     key: &[u8],
-) -> Result<Option<&'a Hash>, ()> {
-    match srv.lookup_read(c.db, key) {
+) -> Result<Option<&'a Hash>, CmdError> {
+    match srv.lookup_read(db, key) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
-/// The hash at `key` for writing: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
+/// The hash at `key` in `db` for writing: `Ok(None)` when missing, WRONGTYPE when not a hash.
 fn write_hash<'a>(
     srv: &'a mut Ctx<'_>,
-    c: &mut Session,
+    db: usize,
     key: &[u8],
-) -> Result<Option<&'a mut Hash>, ()> {
-    match srv.lookup_write(c.db, key) {
+) -> Result<Option<&'a mut Hash>, CmdError> {
+    match srv.lookup_write(db, key) {
         None => Ok(None),
         Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
-/// Runs `f` on the hash at `key`, creating an empty one when missing (kept only if `f` left
-/// something in it). `None` after replying WRONGTYPE.
+/// Runs `f` on the hash at `key` in `db`, creating an empty one when missing (kept only if
+/// `f` left something in it). WRONGTYPE, without running `f`, when the key is not a hash.
 fn with_hash_or_create<R>(
     srv: &mut Ctx<'_>,
-    c: &mut Session,
+    db: usize,
     key: &[u8],
     f: impl FnOnce(&mut Hash) -> R,
-) -> Option<R> {
-    match write_hash(srv, c, key) {
-        Err(()) => None,
-        Ok(Some(h)) => Some(f(h)),
-        Ok(None) => {
+) -> Result<R, CmdError> {
+    match write_hash(srv, db, key)? {
+        Some(h) => Ok(f(h)),
+        None => {
             let mut h = Hash::new();
             let r = f(&mut h);
             if !h.is_empty() {
-                srv.data.dbs[c.db].insert_new(key.into(), Value::Hash(Box::new(h)));
+                srv.data.dbs[db].insert_new(key.into(), Value::Hash(Box::new(h)));
             }
-            Some(r)
+            Ok(r)
         }
     }
 }
 
-/// HSET and HMSET: pairs after the key. Returns the number of new fields, `None` on error.
-fn hset_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, name: &str) -> Option<i64> {
+/// HSET and HMSET: pairs after the key. Returns the number of new fields, or the error.
+fn hset_generic(srv: &mut Ctx<'_>, db: usize, argv: &Argv, name: &str) -> Result<i64, CmdError> {
     if argv.len() % 2 == 1 {
-        c.add_err(&format!("wrong number of arguments for '{}' command", name));
-        return None;
+        return Err(CmdError::err(&format!("wrong number of arguments for '{}' command", name)));
     }
     let lim = limits(srv);
     let pairs = &argv[2..];
-    let created = with_hash_or_create(srv, c, &argv[1], |h| {
+    let created = with_hash_or_create(srv, db, &argv[1], |h| {
         h.prepare_for(pairs.iter().map(|a| a.as_slice()), lim);
         pairs.chunks_exact(2).filter(|p| h.insert(&p[0], &p[1], lim)).count() as i64
     })?;
     srv.data.dirty += (pairs.len() / 2) as u64;
-    Some(created)
+    Ok(created)
 }
 
 pub(crate) fn hset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Some(n) = hset_generic(srv, c, argv, "hset") {
-        c.add_int(n);
-    }
+    let n = hset_generic(srv, c.db, argv, "hset")?;
+    c.add_int(n);
     Ok(())
 }
 
 pub(crate) fn hmset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if hset_generic(srv, c, argv, "hmset").is_some() {
-        c.add_ok();
-    }
+    hset_generic(srv, c.db, argv, "hmset")?;
+    c.add_ok();
     Ok(())
 }
 
 pub(crate) fn hsetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let lim = limits(srv);
     let (field, value) = (&argv[2], &argv[3]);
-    let set = with_hash_or_create(srv, c, &argv[1], |h| {
+    let set = with_hash_or_create(srv, c.db, &argv[1], |h| {
         if h.contains(field) {
             return false;
         }
         h.prepare_for([field.as_slice(), value.as_slice()].into_iter(), lim);
         h.insert(field, value, lim)
-    });
-    if let Some(set) = set {
-        srv.data.dirty += set as u64;
-        c.add_int(set as i64);
-    }
+    })?;
+    srv.data.dirty += set as u64;
+    c.add_int(set as i64);
     Ok(())
 }
 
@@ -133,28 +121,25 @@ fn add_value(c: &mut Session, v: Option<Entry<'_>>) {
 }
 
 pub(crate) fn hget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(h) = read_hash(srv, c, &argv[1]) {
-        add_value(c, h.and_then(|h| h.get(&argv[2])));
-    }
+    let h = read_hash(srv, c.db, &argv[1])?;
+    add_value(c, h.and_then(|h| h.get(&argv[2])));
     Ok(())
 }
 
 pub(crate) fn hmget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(h) = read_hash(srv, c, &argv[1]) {
-        c.add_array(argv.len() - 2);
-        for f in &argv[2..] {
-            add_value(c, h.and_then(|h| h.get(f)));
-        }
+    let h = read_hash(srv, c.db, &argv[1])?;
+    c.add_array(argv.len() - 2);
+    for f in &argv[2..] {
+        add_value(c, h.and_then(|h| h.get(f)));
     }
     Ok(())
 }
 
 pub(crate) fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let key = &argv[1];
-    let deleted = match write_hash(srv, c, key) {
-        Err(()) => return Ok(()),
-        Ok(None) => 0,
-        Ok(Some(h)) => {
+    let deleted = match write_hash(srv, c.db, key)? {
+        None => 0,
+        Some(h) => {
             let mut n = 0;
             for f in &argv[2..] {
                 if h.remove(f) {
@@ -176,24 +161,21 @@ pub(crate) fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 }
 
 pub(crate) fn hlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(h) = read_hash(srv, c, &argv[1]) {
-        c.add_int(h.map_or(0, |h| h.len()) as i64);
-    }
+    let h = read_hash(srv, c.db, &argv[1])?;
+    c.add_int(h.map_or(0, |h| h.len()) as i64);
     Ok(())
 }
 
 pub(crate) fn hexists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(h) = read_hash(srv, c, &argv[1]) {
-        c.add_int(h.is_some_and(|h| h.contains(&argv[2])) as i64);
-    }
+    let h = read_hash(srv, c.db, &argv[1])?;
+    c.add_int(h.is_some_and(|h| h.contains(&argv[2])) as i64);
     Ok(())
 }
 
 pub(crate) fn hstrlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(h) = read_hash(srv, c, &argv[1]) {
-        let len = h.and_then(|h| h.get(&argv[2])).map_or(0, |v| v.str_len());
-        c.add_int(len as i64);
-    }
+    let h = read_hash(srv, c.db, &argv[1])?;
+    let len = h.and_then(|h| h.get(&argv[2])).map_or(0, |v| v.str_len());
+    c.add_int(len as i64);
     Ok(())
 }
 
@@ -205,10 +187,8 @@ enum Part {
     Both,
 }
 
-fn reply_all(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], part: Part) {
-    let Ok(h) = read_hash(srv, c, key) else {
-        return;
-    };
+fn reply_all(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], part: Part) -> CmdResult {
+    let h = read_hash(srv, c.db, key)?;
     let n = h.map_or(0, |h| h.len());
     if part == Part::Both {
         c.add_map(n);
@@ -216,7 +196,7 @@ fn reply_all(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], part: Part) {
         c.add_array(n);
     }
     let Some(h) = h else {
-        return;
+        return Ok(());
     };
     for (f, v) in h.iter() {
         if part != Part::Values {
@@ -226,66 +206,58 @@ fn reply_all(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], part: Part) {
             add_entry(c, v);
         }
     }
+    Ok(())
 }
 
 pub(crate) fn hgetall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    reply_all(srv, c, &argv[1], Part::Both);
-    Ok(())
+    reply_all(srv, c, &argv[1], Part::Both)
 }
 
 pub(crate) fn hkeys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    reply_all(srv, c, &argv[1], Part::Fields);
-    Ok(())
+    reply_all(srv, c, &argv[1], Part::Fields)
 }
 
 pub(crate) fn hvals(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    reply_all(srv, c, &argv[1], Part::Values);
-    Ok(())
+    reply_all(srv, c, &argv[1], Part::Values)
 }
 
 /// The current value of `field` for HINCRBY/HINCRBYFLOAT: `Ok(None)` when the key or field is
-/// missing, `Err` after replying WRONGTYPE.
+/// missing, WRONGTYPE when the key is not a hash.
 fn current_value(
     srv: &mut Ctx<'_>,
-    c: &mut Session,
+    db: usize,
     key: &[u8],
     field: &[u8],
-) -> Result<Option<Vec<u8>>, ()> {
-    let h = write_hash(srv, c, key)?;
+) -> Result<Option<Vec<u8>>, CmdError> {
+    let h = write_hash(srv, db, key)?;
     Ok(h.and_then(|h| h.get(field)).map(|v| v.to_vec()))
 }
 
-/// Writes the new value of an increment (creating the hash when missing).
-fn store_value(srv: &mut Ctx<'_>, c: &mut Session, key: &[u8], field: &[u8], value: &[u8]) {
+/// Writes the new value of an increment (creating the hash when missing); WRONGTYPE cannot
+/// happen here, `current_value` having checked the key.
+fn store_value(srv: &mut Ctx<'_>, db: usize, key: &[u8], field: &[u8], value: &[u8]) -> CmdResult {
     let lim = limits(srv);
-    with_hash_or_create(srv, c, key, |h| h.insert(field, value, lim));
+    with_hash_or_create(srv, db, key, |h| h.insert(field, value, lim))?;
     srv.data.dirty += 1;
+    Ok(())
 }
 
 pub(crate) fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (key, field) = (&argv[1], &argv[2]);
     let Some(by) = parse_i64(&argv[3]) else {
-        c.add_error(err::NOT_INTEGER);
-        return Ok(());
+        return Err(err::NOT_INTEGER);
     };
-    let Ok(cur) = current_value(srv, c, key, field) else {
-        return Ok(());
-    };
-    let cur = match cur {
+    let cur = match current_value(srv, c.db, key, field)? {
         None => 0,
         Some(v) => match parse_i64(&v) {
             Some(n) => n,
-            None => {
-                c.add_err("hash value is not an integer");
-                return Ok(());
-            }
+            None => return Err(CmdError::new("ERR", "ERR hash value is not an integer")),
         },
     };
     let Some(new) = cur.checked_add(by) else {
-        c.add_error(err::OVERFLOW);
-        return Ok(());
+        return Err(err::OVERFLOW);
     };
-    store_value(srv, c, key, field, itoa::Buffer::new().format(new).as_bytes());
+    store_value(srv, c.db, key, field, itoa::Buffer::new().format(new).as_bytes())?;
     c.add_int(new);
     Ok(())
 }
@@ -295,31 +267,22 @@ pub(crate) fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 pub(crate) fn hincrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (key, field) = (&argv[1], &argv[2]);
     let Some(by) = parse_f64(&argv[3]) else {
-        c.add_error(err::NOT_FLOAT);
-        return Ok(());
+        return Err(err::NOT_FLOAT);
     };
     if by.is_infinite() {
-        c.add_err("value is NaN or Infinity");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR value is NaN or Infinity"));
     }
-    let Ok(cur) = current_value(srv, c, key, field) else {
-        return Ok(());
-    };
-    let cur = match cur {
+    let cur = match current_value(srv, c.db, key, field)? {
         None => 0.0,
         Some(v) => match parse_f64(&v) {
             Some(n) => n,
-            None => {
-                c.add_err("hash value is not a float");
-                return Ok(());
-            }
+            None => return Err(CmdError::new("ERR", "ERR hash value is not a float")),
         },
     };
     let Some(text) = base::format_human_float(cur + by) else {
-        c.add_err("increment would produce NaN or Infinity");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR increment would produce NaN or Infinity"));
     };
-    store_value(srv, c, key, field, text.as_bytes());
+    store_value(srv, c.db, key, field, text.as_bytes())?;
     // Propagated as its result, so replicas and the AOF do not redo float arithmetic.
     srv.propagate_as(crate::engine::feed::argv(&[b"HSET", key, field, text.as_bytes()]));
     c.add_bulk(text.as_bytes());
@@ -355,32 +318,23 @@ fn reply_random_pairs<'a>(
 pub(crate) fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let mut rng = rand::thread_rng();
     if argv.len() == 2 {
-        match read_hash(srv, c, &argv[1]) {
-            Err(()) => {}
-            Ok(None) => c.add_null(),
-            Ok(Some(h)) => add_value(c, h.random_pair(&mut rng).map(|(f, _)| f)),
+        match read_hash(srv, c.db, &argv[1])? {
+            None => c.add_null(),
+            Some(h) => add_value(c, h.random_pair(&mut rng).map(|(f, _)| f)),
         }
         return Ok(());
     }
-    let Some((signed, count, distinct)) = parse_random_count(c, &argv[2]) else {
-        return Ok(());
-    };
+    let (signed, count, distinct) = parse_random_count(&argv[2])?;
     if argv.len() > 4 || (argv.len() == 4 && base::lower(&argv[3]) != "withvalues") {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     let with_values = argv.len() == 4;
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&signed) {
-        c.add_err("value is out of range");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR value is out of range"));
     }
-    let h = match read_hash(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_array(0);
-            return Ok(());
-        }
-        Ok(Some(h)) => h,
+    let Some(h) = read_hash(srv, c.db, &argv[1])? else {
+        c.add_array(0);
+        return Ok(());
     };
     if count == 0 {
         c.add_array(0);
@@ -420,20 +374,12 @@ pub(crate) fn hrandfield(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn hscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
+    let mut cursor = scan_cursor(&argv[2])?;
+    let Some(h) = read_hash(srv, c.db, &argv[1])? else {
+        reply_scan(c, 0, &[]);
         return Ok(());
     };
-    let h = match read_hash(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            reply_scan(c, 0, &[]);
-            return Ok(());
-        }
-        Ok(Some(h)) => h,
-    };
-    let Some((pattern, count)) = parse_scan_options(c, &argv[3..]) else {
-        return Ok(());
-    };
+    let (pattern, count) = parse_scan_options(&argv[3..])?;
     // Fields and values alternate; COUNT counts both, as Redis's list of replies does.
     let mut items: Vec<Vec<u8>> = Vec::new();
     match h {

@@ -1,7 +1,7 @@
 //! Looking at the server from inside: COMMAND (and its subcommands), SLOWLOG, LATENCY,
 //! MEMORY USAGE, MONITOR.
 
-use super::{Argv, CmdResult, Keys, err, flag, registry};
+use super::{Argv, CmdError, CmdResult, Keys, err, flag, registry};
 use super::{reply_help, reply_help_ending};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
@@ -90,8 +90,7 @@ pub(crate) fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> 
         // MODULE matches nothing (tine loads no modules); an unknown filter is a syntax
         // error, as in Redis.
         if !matches!(kind.as_str(), "pattern" | "aclcat" | "module") {
-            c.add_error(err::SYNTAX);
-            return Ok(());
+            return Err(err::SYNTAX);
         }
         let val = &argv[4];
         names = reg
@@ -105,8 +104,7 @@ pub(crate) fn command_list(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> 
             .map(|r| r.full_name.as_str())
             .collect();
     } else if argv.len() != 2 {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     c.add_array(names.len());
     for n in names {
@@ -140,23 +138,19 @@ pub(crate) fn command_getkeys(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) 
     let reg = registry();
     let args = &argv[2..];
     let Some(r) = reg.lookup(&args[0]) else {
-        c.add_err("Invalid command specified");
-        return Ok(());
+        return Err(CmdError::err("Invalid command specified"));
     };
     let arity = r.cmd.arity;
     if (arity > 0 && args.len() as i32 != arity) || (args.len() as i32) < -arity {
-        c.add_err("Invalid number of arguments specified for command");
-        return Ok(());
+        return Err(CmdError::err("Invalid number of arguments specified for command"));
     }
-    match super::key_positions(r.cmd, args) {
-        Ok(pos) if pos.is_empty() => c.add_err("The command has no key arguments"),
-        Ok(pos) => {
-            c.add_array(pos.len());
-            for p in pos {
-                c.add_bulk(&args[p]);
-            }
-        }
-        Err(e) => c.add_err(e),
+    let pos = super::key_positions(r.cmd, args).map_err(CmdError::err)?;
+    if pos.is_empty() {
+        return Err(CmdError::err("The command has no key arguments"));
+    }
+    c.add_array(pos.len());
+    for p in pos {
+        c.add_bulk(&args[p]);
     }
     Ok(())
 }
@@ -290,10 +284,7 @@ pub(crate) fn slowlog_get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
                     n as usize
                 }
             }
-            _ => {
-                c.add_err("count should be greater than or equal to -1");
-                return Ok(());
-            }
+            _ => return Err(CmdError::err("count should be greater than or equal to -1")),
         },
     };
     let entries: Vec<_> = srv.data.slowlog.iter().take(count).collect();

@@ -1,7 +1,7 @@
 //! Generic keyspace commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, the EXPIRE family, TTL,
 //! FLUSHDB/FLUSHALL, SWAPDB, MOVE, OBJECT.
 
-use super::{Argv, CmdResult, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::session::Session;
@@ -60,17 +60,14 @@ pub(crate) fn keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     Ok(())
 }
 
+const INVALID_CURSOR: CmdError = CmdError::new("ERR", "ERR invalid cursor");
+
 /// Parses a SCAN cursor as Redis's `parseScanCursorOrReply` does with `strtoul`: optional
 /// '+' or '-' (which negates modulo 2^64, so "-1" is the largest cursor), decimal digits, the
-/// whole argument consumed ("" is cursor 0), no leading space, no overflow.
-pub(crate) fn parse_cursor(c: &mut Session, arg: &[u8]) -> Option<u64> {
-    match strtoul_cursor(arg) {
-        Some(v) => Some(v),
-        None => {
-            c.add_err("invalid cursor");
-            None
-        }
-    }
+/// whole argument consumed ("" is cursor 0), no leading space, no overflow. Err is "invalid
+/// cursor".
+pub(crate) fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    strtoul_cursor(arg).ok_or(INVALID_CURSOR)
 }
 
 fn strtoul_cursor(arg: &[u8]) -> Option<u64> {
@@ -112,9 +109,7 @@ mod cursor_tests {
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
 pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(mut cursor) = parse_cursor(c, &argv[1]) else {
-        return Ok(());
-    };
+    let mut cursor = scan_cursor(&argv[1])?;
     let mut pattern: Option<&[u8]> = None;
     let mut count: i64 = 10;
     let mut type_filter: Option<String> = None;
@@ -122,27 +117,17 @@ pub(crate) fn scan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     while i < argv.len() {
         let opt = base::lower(&argv[i]);
         if i + 1 >= argv.len() {
-            c.add_error(err::SYNTAX);
-            return Ok(());
+            return Err(err::SYNTAX);
         }
         match opt.as_str() {
             "match" => pattern = Some(&argv[i + 1]),
             "count" => match parse_i64(&argv[i + 1]) {
                 Some(n) if n >= 1 => count = n,
-                Some(_) => {
-                    c.add_error(err::SYNTAX);
-                    return Ok(());
-                }
-                None => {
-                    c.add_error(err::NOT_INTEGER);
-                    return Ok(());
-                }
+                Some(_) => return Err(err::SYNTAX),
+                None => return Err(err::NOT_INTEGER),
             },
             "type" => type_filter = Some(base::lower(&argv[i + 1])),
-            _ => {
-                c.add_error(err::SYNTAX);
-                return Ok(());
-            }
+            _ => return Err(err::SYNTAX),
         }
         i += 2;
     }
@@ -197,13 +182,12 @@ pub(crate) fn randomkey(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> Cmd
     Ok(())
 }
 
-fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) {
+fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) -> CmdResult {
     let (src, dst) = (&argv[1], &argv[2]);
     let now = srv.data.now_ms;
     let d = &mut srv.data.dbs[c.db];
     if d.get(src, now).is_none() {
-        c.add_error(err::NO_SUCH_KEY);
-        return;
+        return Err(err::NO_SUCH_KEY);
     }
     if src == dst {
         if nx {
@@ -211,11 +195,11 @@ fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) {
         } else {
             c.add_ok();
         }
-        return;
+        return Ok(());
     }
     if nx && d.contains(dst, now) {
         c.add_int(0);
-        return;
+        return Ok(());
     }
     let expire = d.expire_of(src);
     let value = d.remove(src).expect("checked above");
@@ -232,20 +216,25 @@ fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) {
     } else {
         c.add_ok();
     }
+    Ok(())
 }
 
 pub(crate) fn rename(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    rename_generic(srv, c, argv, false);
-    Ok(())
+    rename_generic(srv, c, argv, false)
 }
 
 pub(crate) fn renamenx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    rename_generic(srv, c, argv, true);
-    Ok(())
+    rename_generic(srv, c, argv, true)
 }
 
 /// The EXPIRE family: `unit_ms` 1000 or 1, `absolute` for the *AT forms.
-fn expire_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit_ms: i64, absolute: bool) {
+fn expire_generic(
+    srv: &mut Ctx<'_>,
+    c: &mut Session,
+    argv: &Argv,
+    unit_ms: i64,
+    absolute: bool,
+) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in &argv[3..] {
         match base::lower(a).as_str() {
@@ -254,37 +243,37 @@ fn expire_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit_ms: i64,
             "gt" => gt = true,
             "lt" => lt = true,
             _ => {
-                c.add_err(&format!("Unsupported option {}", String::from_utf8_lossy(a)));
-                return;
+                return Err(CmdError::err(&format!(
+                    "Unsupported option {}",
+                    String::from_utf8_lossy(a)
+                )));
             }
         }
     }
     if nx && (xx || gt || lt) {
-        c.add_err("NX and XX, GT or LT options at the same time are not compatible");
-        return;
+        return Err(CmdError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        c.add_err("GT and LT options at the same time are not compatible");
-        return;
+        return Err(CmdError::err("GT and LT options at the same time are not compatible"));
     }
     // The time is read after the flags, as Redis 7.0 does: a flag error wins.
     let Some(n) = parse_i64(&argv[2]) else {
-        c.add_error(err::NOT_INTEGER);
-        return;
+        return Err(err::NOT_INTEGER);
     };
     let name = base::lower(&argv[0]);
     let when = n
         .checked_mul(unit_ms)
         .and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.data.now_ms) });
     let Some(when) = when else {
-        c.add_err(&format!("invalid expire time in '{}' command", name));
-        return;
+        return Err(CmdError::err(&format!("invalid expire time in '{}' command", name)));
     };
     let now = srv.data.now_ms;
     let d = &mut srv.data.dbs[c.db];
     if d.get(&argv[1], now).is_none() {
         c.add_int(0);
-        return;
+        return Ok(());
     }
     let current = d.expire_of(&argv[1]);
     let ok = match current {
@@ -293,7 +282,7 @@ fn expire_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit_ms: i64,
     };
     if !ok {
         c.add_int(0);
-        return;
+        return Ok(());
     }
     let event = if when <= now {
         d.remove(&argv[1]);
@@ -315,23 +304,20 @@ fn expire_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit_ms: i64,
     srv.data.dirty += 1;
     srv.notify(notify::GENERIC, event, &argv[1], c.db);
     c.add_int(1);
+    Ok(())
 }
 
 pub(crate) fn expire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    expire_generic(srv, c, argv, 1000, false);
-    Ok(())
+    expire_generic(srv, c, argv, 1000, false)
 }
 pub(crate) fn pexpire(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    expire_generic(srv, c, argv, 1, false);
-    Ok(())
+    expire_generic(srv, c, argv, 1, false)
 }
 pub(crate) fn expireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    expire_generic(srv, c, argv, 1000, true);
-    Ok(())
+    expire_generic(srv, c, argv, 1000, true)
 }
 pub(crate) fn pexpireat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    expire_generic(srv, c, argv, 1, true);
-    Ok(())
+    expire_generic(srv, c, argv, 1, true)
 }
 
 /// TTL-like replies: -2 missing, -1 no expiry, else the figure from `f(expire_at_ms, now)`.
@@ -378,22 +364,17 @@ pub(crate) fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     Ok(())
 }
 
-/// Parses the optional ASYNC|SYNC of FLUSHDB/FLUSHALL.
-fn flush_mode_ok(c: &mut Session, argv: &Argv) -> bool {
+/// Checks the optional ASYNC|SYNC of FLUSHDB/FLUSHALL: Err is a syntax error.
+fn check_flush_mode(argv: &Argv) -> CmdResult {
     match argv.get(1).map(|a| base::lower(a)) {
-        None => true,
-        Some(m) if (m == "async" || m == "sync") && argv.len() == 2 => true,
-        _ => {
-            c.add_error(err::SYNTAX);
-            false
-        }
+        None => Ok(()),
+        Some(m) if (m == "async" || m == "sync") && argv.len() == 2 => Ok(()),
+        _ => Err(err::SYNTAX),
     }
 }
 
 pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if !flush_mode_ok(c, argv) {
-        return Ok(());
-    }
+    check_flush_mode(argv)?;
     let n = srv.data.dbs[c.db].clear();
     srv.data.dirty += n as u64;
     c.add_ok();
@@ -401,9 +382,7 @@ pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 }
 
 pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if !flush_mode_ok(c, argv) {
-        return Ok(());
-    }
+    check_flush_mode(argv)?;
     let n: usize = srv.data.dbs.iter_mut().map(|d| d.clear()).sum();
     srv.data.dirty += n as u64 + 1;
     crate::persist::snapshot::flushall_reset_rdb(&mut *srv.data);
@@ -413,29 +392,24 @@ pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
 
 /// MOVE's target database: Redis reads it with getIntFromObjectOrReply, so anything that is
 /// not a 32-bit integer is "value is not an integer or out of range".
-fn parse_db_index(srv: &Ctx<'_>, c: &mut Session, arg: &[u8]) -> Option<usize> {
+fn parse_db_index(srv: &Ctx<'_>, arg: &[u8]) -> Result<usize, CmdError> {
     match parse_i64(arg).filter(|&i| i32::try_from(i).is_ok()) {
-        None => {
-            c.add_error(err::NOT_INTEGER);
-            None
-        }
-        Some(i) if i < 0 || i as usize >= srv.data.dbs.len() => {
-            c.add_error(err::DB_INDEX);
-            None
-        }
-        Some(i) => Some(i as usize),
+        None => Err(err::NOT_INTEGER),
+        Some(i) if i < 0 || i as usize >= srv.data.dbs.len() => Err(err::DB_INDEX),
+        Some(i) => Ok(i as usize),
     }
 }
 
+const SAME_OBJECT: CmdError =
+    CmdError::new("ERR", "ERR source and destination objects are the same");
+
 pub(crate) fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (Some(a), Some(b)) = (parse_i64(&argv[1]), parse_i64(&argv[2])) else {
-        c.add_err("invalid first DB index");
-        return Ok(());
+        return Err(CmdError::err("invalid first DB index"));
     };
     let n = srv.data.dbs.len() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
-        c.add_error(err::DB_INDEX);
-        return Ok(());
+        return Err(err::DB_INDEX);
     }
     if a != b {
         let (lo, hi) = (a.min(b) as usize, a.max(b) as usize);
@@ -449,12 +423,9 @@ pub(crate) fn swapdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
 }
 
 pub(crate) fn move_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(dst) = parse_db_index(srv, c, &argv[2]) else {
-        return Ok(());
-    };
+    let dst = parse_db_index(srv, &argv[2])?;
     if dst == c.db {
-        c.add_err("source and destination objects are the same");
-        return Ok(());
+        return Err(SAME_OBJECT);
     }
     if srv.lookup_read_nostats(c.db, &argv[1]).is_none()
         || srv.lookup_read_nostats(dst, &argv[1]).is_some()
@@ -497,16 +468,13 @@ pub(crate) fn object_refcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -
 
 pub(crate) fn object_idletime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
-        {
-            c.add_null();
-            return Ok(());
-        }
+        c.add_null();
+        return Ok(());
     }
     if srv.data.config.maxmemory_policy.is_lfu() {
-        {
-            c.add_err("An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-            return Ok(());
-        }
+        return Err(CmdError::err(
+            "An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
     }
     let meta = srv.data.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
     c.add_int((tine_core::types::access::idle_ms(meta) / 1000) as i64);
@@ -515,16 +483,13 @@ pub(crate) fn object_idletime(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -
 
 pub(crate) fn object_freq(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if srv.lookup_read_notouch(c.db, &argv[2], false).is_none() {
-        {
-            c.add_null();
-            return Ok(());
-        }
+        c.add_null();
+        return Ok(());
     }
     if !srv.data.config.maxmemory_policy.is_lfu() {
-        {
-            c.add_err("An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-            return Ok(());
-        }
+        return Err(CmdError::err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
     }
     let meta = srv.data.dbs[c.db].access_meta(&argv[2]).unwrap_or(0);
     c.add_int(tine_core::types::access::lfu_decr_and_return(meta) as i64);
@@ -576,10 +541,7 @@ pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     }
     let (src, dst) = (&argv[1], &argv[2]);
     if dst_db == c.db && src == dst {
-        {
-            c.add_err("source and destination objects are the same");
-            return Ok(());
-        }
+        return Err(SAME_OBJECT);
     }
     // Strings are cloned as they are: Redis's dupStringObject keeps "raw", "embstr" or "int",
     // which a trip through the DUMP codec would not.
@@ -594,20 +556,15 @@ pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     let expire = srv.data.dbs[c.db].expire_of(src);
     srv.expire_if_needed(dst_db, dst);
     if srv.data.dbs[dst_db].peek(dst).is_some() && !replace {
-        {
-            c.add_int(0);
-            return Ok(());
-        }
+        c.add_int(0);
+        return Ok(());
     }
     let limits = srv.data.config.load_limits();
     let value = match string {
         Some(s) => Value::Str(s),
         None => match tine_core::rdb::dump::restore_payload(&payload, &limits) {
             Ok(v) => v,
-            Err(e) => {
-                c.add_err(&format!("COPY failed: {}", e));
-                return Ok(());
-            }
+            Err(e) => return Err(CmdError::err(&format!("COPY failed: {}", e))),
         },
     };
     let d = &mut srv.data.dbs[dst_db];

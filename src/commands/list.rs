@@ -13,7 +13,7 @@
 //! of its keys is created, the retry pops from that key and replies, or leaves the client
 //! waiting when the key is not a list.
 
-use super::{Argv, CmdResult, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::blocking::{self, Served};
@@ -27,6 +27,9 @@ use tine_core::types::listpack::Entry;
 /// bigger one in a "plain" node; tine refuses it rather than fail later).
 const MAX_ELEMENT_SIZE: usize = u32::MAX as usize - 64;
 
+/// An element longer than `MAX_ELEMENT_SIZE`.
+const ELEMENT_TOO_LARGE: CmdError = CmdError::new("ERR", "ERR Element too large");
+
 /// Which end of a list.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum End {
@@ -34,36 +37,29 @@ enum End {
     Tail,
 }
 
-/// LEFT / RIGHT, case-insensitively (Redis's getListPositionFromObjectOrReply).
-fn parse_end(c: &mut Session, arg: &[u8]) -> Option<End> {
+/// LEFT / RIGHT, case-insensitively (Redis's getListPositionFromObjectOrReply); a syntax
+/// error otherwise.
+fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
     if arg.eq_ignore_ascii_case(b"left") {
-        Some(End::Head)
+        Ok(End::Head)
     } else if arg.eq_ignore_ascii_case(b"right") {
-        Some(End::Tail)
+        Ok(End::Tail)
     } else {
-        c.add_error(err::SYNTAX);
-        None
+        Err(err::SYNTAX)
     }
 }
 
-/// Parses an integer argument, replying Redis's generic error when it is not one.
-fn parse_int(c: &mut Session, arg: &[u8]) -> Option<i64> {
-    let v = parse_i64(arg);
-    if v.is_none() {
-        c.add_error(err::NOT_INTEGER);
-    }
-    v
+/// Parses an integer argument; Redis's generic error when it is not one.
+fn parse_int(arg: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(arg).ok_or(err::NOT_INTEGER)
 }
 
-/// Parses an integer in `min..=max`, replying `msg` for anything else (Redis's
+/// Parses an integer in `min..=max`; "ERR `msg`" for anything else (Redis's
 /// getRangeLongFromObjectOrReply with a message).
-fn parse_ranged(c: &mut Session, arg: &[u8], min: i64, max: i64, msg: &str) -> Option<i64> {
+fn parse_ranged(arg: &[u8], min: i64, max: i64, msg: &str) -> Result<i64, CmdError> {
     match parse_i64(arg) {
-        Some(v) if v >= min && v <= max => Some(v),
-        _ => {
-            c.add_err(msg);
-            None
-        }
+        Some(v) if v >= min && v <= max => Ok(v),
+        _ => Err(CmdError::err(msg)),
     }
 }
 
@@ -80,35 +76,29 @@ fn reply_entry(c: &mut Session, e: Entry<'_>) {
     }
 }
 
-/// The list at `key` for reading: Ok(None) when missing, Err after replying WRONGTYPE.
+/// The list at `key` for reading: Ok(None) when missing, Err(WRONGTYPE) when not a list.
 fn read_list<'a>(
     srv: &'a mut Ctx<'_>,
-    c: &mut Session,
+    c: &Session,
     key: &[u8],
-) -> Result<Option<&'a List>, ()> {
+) -> Result<Option<&'a List>, CmdError> {
     match srv.lookup_read(c.db, key) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
-/// The list at `key` for writing: Ok(None) when missing, Err after replying WRONGTYPE.
+/// The list at `key` for writing: Ok(None) when missing, Err(WRONGTYPE) when not a list.
 fn write_list<'a>(
     srv: &'a mut Ctx<'_>,
-    c: &mut Session,
+    c: &Session,
     key: &[u8],
-) -> Result<Option<&'a mut List>, ()> {
+) -> Result<Option<&'a mut List>, CmdError> {
     match srv.lookup_write(c.db, key) {
         None => Ok(None),
         Some(Value::List(l)) => Ok(Some(l)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
@@ -145,23 +135,21 @@ fn push_generic(
     only_existing: bool,
 ) -> CmdResult {
     if argv[2..].iter().any(|e| e.len() > MAX_ELEMENT_SIZE) {
-        c.add_err("Element too large");
-        return Ok(());
+        return Err(ELEMENT_TOO_LARGE);
     }
     let key = &argv[1];
-    let len = match write_list(srv, c, key) {
-        Err(()) => return Ok(()),
-        Ok(Some(l)) => {
+    let len = match write_list(srv, c, key)? {
+        Some(l) => {
             for e in &argv[2..] {
                 push(l, end, e);
             }
             l.len()
         }
-        Ok(None) if only_existing => {
+        None if only_existing => {
             c.add_int(0);
             return Ok(());
         }
-        Ok(None) => {
+        None => {
             let mut l = new_list(srv);
             for e in &argv[2..] {
                 push(&mut l, end, e);
@@ -223,32 +211,26 @@ fn popped(srv: &mut Ctx<'_>, db: usize, key: &[u8], popped: usize, emptied: bool
 
 fn pop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) -> CmdResult {
     if argv.len() > 3 {
-        c.add_err(&format!(
-            "wrong number of arguments for '{}' command",
-            tine_core::base::lower(&argv[0])
+        return Err(CmdError::owned(
+            "ERR",
+            format!(
+                "ERR wrong number of arguments for '{}' command",
+                tine_core::base::lower(&argv[0])
+            ),
         ));
-        return Ok(());
     }
     let count = match argv.get(2) {
-        Some(a) => match parse_ranged(c, a, 0, i64::MAX, "value is out of range, must be positive")
-        {
-            Some(n) => Some(n),
-            None => return Ok(()),
-        },
+        Some(a) => Some(parse_ranged(a, 0, i64::MAX, "value is out of range, must be positive")?),
         None => None,
     };
     let key = &argv[1];
     let db = c.db;
-    let l = match write_list(srv, c, key) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            match count {
-                Some(_) => c.add_null_array(),
-                None => c.add_null(),
-            }
-            return Ok(());
+    let Some(l) = write_list(srv, c, key)? else {
+        match count {
+            Some(_) => c.add_null_array(),
+            None => c.add_null(),
         }
-        Ok(Some(l)) => l,
+        return Ok(());
     };
     let n = match count {
         Some(n) => pop_range_reply(l, c, end, n),
@@ -274,26 +256,17 @@ pub(crate) fn rpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 // ----- reads -----
 
 pub(crate) fn llen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(l) = read_list(srv, c, &argv[1]) {
-        let n = l.map_or(0, |l| l.len());
-        c.add_int(n as i64);
-    }
+    let n = read_list(srv, c, &argv[1])?.map_or(0, |l| l.len());
+    c.add_int(n as i64);
     Ok(())
 }
 
 pub(crate) fn lindex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let l = match read_list(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_null();
-            return Ok(());
-        }
-        Ok(Some(l)) => l,
-    };
-    let Some(index) = parse_i64(&argv[2]) else {
-        c.add_error(err::NOT_INTEGER);
+    let Some(l) = read_list(srv, c, &argv[1])? else {
+        c.add_null();
         return Ok(());
     };
+    let index = parse_int(&argv[2])?;
     match l.get(index) {
         Some(e) => reply_entry(c, e),
         None => c.add_null(),
@@ -320,19 +293,11 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
 }
 
 pub(crate) fn lrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(start) = parse_int(c, &argv[2]) else {
+    let start = parse_int(&argv[2])?;
+    let stop = parse_int(&argv[3])?;
+    let Some(l) = read_list(srv, c, &argv[1])? else {
+        c.add_array(0);
         return Ok(());
-    };
-    let Some(stop) = parse_int(c, &argv[3]) else {
-        return Ok(());
-    };
-    let l = match read_list(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_array(0);
-            return Ok(());
-        }
-        Ok(Some(l)) => l,
     };
     match clamp_range(start, stop, l.len()) {
         None => c.add_array(0),
@@ -357,31 +322,22 @@ pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         let more = j + 1 < argv.len();
         if opt.eq_ignore_ascii_case(b"rank") && more {
             j += 1;
-            let Some(r) = parse_int(c, &argv[j]) else {
-                return Ok(());
-            };
+            let r = parse_int(&argv[j])?;
             if r == 0 {
-                c.add_err(
-                    "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
-                );
-                return Ok(());
+                return Err(CmdError::new(
+                    "ERR",
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
+                ));
             }
             rank = r;
         } else if opt.eq_ignore_ascii_case(b"count") && more {
             j += 1;
-            let Some(n) = parse_ranged(c, &argv[j], 0, i64::MAX, "COUNT can't be negative") else {
-                return Ok(());
-            };
-            count = Some(n);
+            count = Some(parse_ranged(&argv[j], 0, i64::MAX, "COUNT can't be negative")?);
         } else if opt.eq_ignore_ascii_case(b"maxlen") && more {
             j += 1;
-            let Some(n) = parse_ranged(c, &argv[j], 0, i64::MAX, "MAXLEN can't be negative") else {
-                return Ok(());
-            };
-            maxlen = n;
+            maxlen = parse_ranged(&argv[j], 0, i64::MAX, "MAXLEN can't be negative")?;
         } else {
-            c.add_error(err::SYNTAX);
-            return Ok(());
+            return Err(err::SYNTAX);
         }
         j += 1;
     }
@@ -391,16 +347,12 @@ pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     if from_tail {
         rank = rank.wrapping_neg();
     }
-    let l = match read_list(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            match count {
-                Some(_) => c.add_array(0),
-                None => c.add_null(),
-            }
-            return Ok(());
+    let Some(l) = read_list(srv, c, &argv[1])? else {
+        match count {
+            Some(_) => c.add_array(0),
+            None => c.add_null(),
         }
-        Ok(Some(l)) => l,
+        return Ok(());
     };
     let len = l.len();
     let limit =
@@ -452,25 +404,16 @@ pub(crate) fn lpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 // ----- edits -----
 
 pub(crate) fn lset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let l = match write_list(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => return Err(err::NO_SUCH_KEY),
-        Ok(Some(l)) => l,
-    };
-    let Some(index) = parse_i64(&argv[2]) else {
-        c.add_error(err::NOT_INTEGER);
-        return Ok(());
-    };
+    let l = write_list(srv, c, &argv[1])?.ok_or(err::NO_SUCH_KEY)?;
+    let index = parse_int(&argv[2])?;
     if argv[3].len() > MAX_ELEMENT_SIZE {
-        c.add_err("Element too large");
-        return Ok(());
+        return Err(ELEMENT_TOO_LARGE);
     }
-    if l.set(index, &argv[3]) {
-        srv.data.dirty += 1;
-        c.add_ok();
-    } else {
-        c.add_error(err::INDEX_OUT_OF_RANGE);
+    if !l.set(index, &argv[3]) {
+        return Err(err::INDEX_OUT_OF_RANGE);
     }
+    srv.data.dirty += 1;
+    c.add_ok();
     Ok(())
 }
 
@@ -480,20 +423,14 @@ pub(crate) fn linsert(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     } else if argv[2].eq_ignore_ascii_case(b"before") {
         false
     } else {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     };
     if argv[4].len() > MAX_ELEMENT_SIZE {
-        c.add_err("Element too large");
-        return Ok(());
+        return Err(ELEMENT_TOO_LARGE);
     }
-    let l = match write_list(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_int(0);
-            return Ok(());
-        }
-        Ok(Some(l)) => l,
+    let Some(l) = write_list(srv, c, &argv[1])? else {
+        c.add_int(0);
+        return Ok(());
     };
     let Some(at) = l.iter().position(|e| e.eq_bytes(&argv[3])) else {
         c.add_int(-1);
@@ -507,17 +444,11 @@ pub(crate) fn linsert(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 }
 
 pub(crate) fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(count) = parse_int(c, &argv[2]) else {
-        return Ok(());
-    };
+    let count = parse_int(&argv[2])?;
     let db = c.db;
-    let l = match write_list(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_int(0);
-            return Ok(());
-        }
-        Ok(Some(l)) => l,
+    let Some(l) = write_list(srv, c, &argv[1])? else {
+        c.add_int(0);
+        return Ok(());
     };
     let ele = &argv[3];
     let limit = if count == 0 {
@@ -567,20 +498,12 @@ pub(crate) fn lrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 }
 
 pub(crate) fn ltrim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(start) = parse_int(c, &argv[2]) else {
-        return Ok(());
-    };
-    let Some(stop) = parse_int(c, &argv[3]) else {
-        return Ok(());
-    };
+    let start = parse_int(&argv[2])?;
+    let stop = parse_int(&argv[3])?;
     let db = c.db;
-    let l = match write_list(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_ok();
-            return Ok(());
-        }
-        Ok(Some(l)) => l,
+    let Some(l) = write_list(srv, c, &argv[1])? else {
+        c.add_ok();
+        return Ok(());
     };
     let len = l.len();
     let (left, right) = match clamp_range(start, stop, len) {
@@ -601,38 +524,28 @@ pub(crate) fn ltrim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
 
 // ----- moves -----
 
-/// What an LMOVE-like step found.
-enum Moved {
-    /// The source is missing.
-    NoSource,
-    /// Replied WRONGTYPE (source or destination is not a list).
-    WrongType,
-    Value(Vec<u8>),
-}
-
 /// Moves one element from `src` to `dst` (Redis's lmoveGenericCommand without the reply):
-/// both types are checked before anything changes; when `src == dst` the element rotates
-/// within the same list.
+/// both types are checked before anything changes (Err(WRONGTYPE) when either is not a
+/// list); when `src == dst` the element rotates within the same list. Ok(None) when the
+/// source is missing, else the element moved.
 fn move_element(
     srv: &mut Ctx<'_>,
-    c: &mut Session,
+    c: &Session,
     src: &[u8],
     dst: &[u8],
     from: End,
     to: End,
-) -> Moved {
+) -> Result<Option<Vec<u8>>, CmdError> {
     let db = c.db;
-    match write_list(srv, c, src) {
-        Err(()) => return Moved::WrongType,
-        Ok(None) => return Moved::NoSource,
-        Ok(Some(_)) => {}
+    if write_list(srv, c, src)?.is_none() {
+        return Ok(None);
     }
-    if src != dst && write_list(srv, c, dst).is_err() {
-        return Moved::WrongType;
+    if src != dst {
+        write_list(srv, c, dst)?;
     }
     let now = srv.data.now_ms;
     let Some(Value::List(l)) = srv.data.dbs[db].get_mut(src, now) else {
-        return Moved::NoSource;
+        return Ok(None);
     };
     let v = pop(l, from).expect("lists are never empty");
     // Redis publishes the push on the destination before the pop on the source.
@@ -662,31 +575,33 @@ fn move_element(
         }
     }
     srv.data.dirty += 1;
-    Moved::Value(v)
+    Ok(Some(v))
 }
 
-fn lmove_reply(srv: &mut Ctx<'_>, c: &mut Session, src: &[u8], dst: &[u8], from: End, to: End) {
-    match move_element(srv, c, src, dst, from, to) {
-        Moved::NoSource => c.add_null(),
-        Moved::WrongType => {}
-        Moved::Value(v) => c.add_bulk(&v),
+/// Moves one element and replies it (a null bulk when the source is missing).
+fn lmove_reply(
+    srv: &mut Ctx<'_>,
+    c: &mut Session,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> CmdResult {
+    match move_element(srv, c, src, dst, from, to)? {
+        None => c.add_null(),
+        Some(v) => c.add_bulk(&v),
     }
+    Ok(())
 }
 
 pub(crate) fn lmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(from) = parse_end(c, &argv[3]) else {
-        return Ok(());
-    };
-    let Some(to) = parse_end(c, &argv[4]) else {
-        return Ok(());
-    };
-    lmove_reply(srv, c, &argv[1], &argv[2], from, to);
-    Ok(())
+    let from = parse_end(&argv[3])?;
+    let to = parse_end(&argv[4])?;
+    lmove_reply(srv, c, &argv[1], &argv[2], from, to)
 }
 
 pub(crate) fn rpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    lmove_reply(srv, c, &argv[1], &argv[2], End::Tail, End::Head);
-    Ok(())
+    lmove_reply(srv, c, &argv[1], &argv[2], End::Tail, End::Head)
 }
 
 // ----- LMPOP / BLMPOP -----
@@ -700,32 +615,27 @@ struct Mpop {
 }
 
 /// Parses `numkeys key... LEFT|RIGHT [COUNT n]` starting at `numkeys_at`, as Redis's
-/// lmpopGenericCommand, replying the error on failure.
-fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
-    let numkeys =
-        parse_ranged(c, &argv[numkeys_at], 1, i64::MAX, "numkeys should be greater than 0")?;
+/// lmpopGenericCommand; Err is the error to reply.
+fn parse_mpop(argv: &Argv, numkeys_at: usize) -> Result<Mpop, CmdError> {
+    let numkeys = parse_ranged(&argv[numkeys_at], 1, i64::MAX, "numkeys should be greater than 0")?;
     let where_at = usize::try_from(numkeys)
         .ok()
         .and_then(|n| n.checked_add(numkeys_at + 1))
-        .filter(|&w| w < argv.len());
-    let Some(where_at) = where_at else {
-        c.add_error(err::SYNTAX);
-        return None;
-    };
-    let end = parse_end(c, &argv[where_at])?;
+        .filter(|&w| w < argv.len())
+        .ok_or(err::SYNTAX)?;
+    let end = parse_end(&argv[where_at])?;
     let mut count: Option<i64> = None;
     let mut j = where_at + 1;
     while j < argv.len() {
         if count.is_none() && argv[j].eq_ignore_ascii_case(b"count") && j + 1 < argv.len() {
             j += 1;
-            count = Some(parse_ranged(c, &argv[j], 1, i64::MAX, "count should be greater than 0")?);
+            count = Some(parse_ranged(&argv[j], 1, i64::MAX, "count should be greater than 0")?);
         } else {
-            c.add_error(err::SYNTAX);
-            return None;
+            return Err(err::SYNTAX);
         }
         j += 1;
     }
-    Some(Mpop {
+    Ok(Mpop {
         first_key: numkeys_at + 1,
         numkeys: numkeys as usize,
         end,
@@ -734,14 +644,20 @@ fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<Mpop> {
 }
 
 /// Pops from the first non-empty list among the keys, replying `[key, [elements]]`. Returns
-/// false (after replying nothing) when every key is missing, true when it replied.
-fn mpop_first(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>], end: End, count: i64) -> bool {
+/// Ok(false) (after replying nothing) when every key is missing, Ok(true) when it replied,
+/// Err(WRONGTYPE) (nothing replied) when a key before the first list is not a list.
+fn mpop_first(
+    srv: &mut Ctx<'_>,
+    c: &mut Session,
+    keys: &[Vec<u8>],
+    end: End,
+    count: i64,
+) -> Result<bool, CmdError> {
     let db = c.db;
     for key in keys {
-        match write_list(srv, c, key) {
-            Err(()) => return true,
-            Ok(None) => continue,
-            Ok(Some(l)) => {
+        match write_list(srv, c, key)? {
+            None => continue,
+            Some(l) => {
                 c.add_array(2);
                 c.add_bulk(key);
                 let n = pop_range_reply(l, c, end, count);
@@ -752,33 +668,27 @@ fn mpop_first(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>], end: End, co
                     key,
                     count.to_string().as_bytes(),
                 ]));
-                return true;
+                return Ok(true);
             }
         }
     }
-    false
+    Ok(false)
 }
 
 pub(crate) fn lmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(m) = parse_mpop(c, argv, 1) else {
-        return Ok(());
-    };
+    let m = parse_mpop(argv, 1)?;
     let keys = &argv[m.first_key..m.first_key + m.numkeys];
-    if !mpop_first(srv, c, keys, m.end, m.count) {
+    if !mpop_first(srv, c, keys, m.end, m.count)? {
         c.add_null_array();
     }
     Ok(())
 }
 
 pub(crate) fn blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(m) = parse_mpop(c, argv, 2) else {
-        return Ok(());
-    };
-    let Some(deadline) = blocking::parse_timeout(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let m = parse_mpop(argv, 2)?;
+    let deadline = blocking::parse_timeout(srv, &argv[1])?;
     let keys = &argv[m.first_key..m.first_key + m.numkeys];
-    if mpop_first(srv, c, keys, m.end, m.count) {
+    if mpop_first(srv, c, keys, m.end, m.count)? {
         return Ok(());
     }
     if !blocking::may_block(c) {
@@ -793,11 +703,17 @@ pub(crate) fn serve_blmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key:
     if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::List(_))) {
         return Served::KeepWaiting;
     }
-    // Validated when it blocked, so this parse replies nothing.
-    let Some(m) = parse_mpop(c, argv, 2) else {
-        return Served::Done;
+    // Validated when it blocked, so this parse does not fail; a retry replies its own errors.
+    let m = match parse_mpop(argv, 2) {
+        Ok(m) => m,
+        Err(e) => {
+            c.add_error(e);
+            return Served::Done;
+        }
     };
-    mpop_first(srv, c, &[key.to_vec()], m.end, m.count);
+    if let Err(e) = mpop_first(srv, c, &[key.to_vec()], m.end, m.count) {
+        c.add_error(e);
+    }
     Served::Done
 }
 
@@ -820,16 +736,13 @@ fn end_word(end: End) -> &'static [u8] {
 }
 
 fn bpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, end: End) -> CmdResult {
-    let Some(deadline) = blocking::parse_timeout(srv, c, &argv[argv.len() - 1]) else {
-        return Ok(());
-    };
+    let deadline = blocking::parse_timeout(srv, &argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
     let db = c.db;
     for key in keys {
-        match write_list(srv, c, key) {
-            Err(()) => return Ok(()),
-            Ok(None) => continue,
-            Ok(Some(l)) => {
+        match write_list(srv, c, key)? {
+            None => continue,
+            Some(l) => {
                 let v = pop(l, end).expect("lists are never empty");
                 let emptied = l.is_empty();
                 c.add_array(2);
@@ -885,48 +798,36 @@ fn bmove_generic(
     from: End,
     to: End,
     timeout: &[u8],
-) {
-    let Some(deadline) = blocking::parse_timeout(srv, c, timeout) else {
-        return;
-    };
-    match write_list(srv, c, &argv[1]) {
-        Err(()) => {}
-        Ok(Some(_)) => {
-            lmove_reply(srv, c, &argv[1], &argv[2], from, to);
-            // Served at once: propagated as the non-blocking form.
-            if argv[0].eq_ignore_ascii_case(b"brpoplpush") {
-                srv.propagate_as(crate::engine::feed::argv(&[b"RPOPLPUSH", &argv[1], &argv[2]]));
-            } else {
-                srv.propagate_as(crate::engine::feed::argv(&[
-                    b"LMOVE", &argv[1], &argv[2], &argv[3], &argv[4],
-                ]));
-            }
+) -> CmdResult {
+    let deadline = blocking::parse_timeout(srv, timeout)?;
+    if write_list(srv, c, &argv[1])?.is_some() {
+        // The dataset is unchanged when this fails, so there is nothing to propagate.
+        lmove_reply(srv, c, &argv[1], &argv[2], from, to)?;
+        // Served at once: propagated as the non-blocking form.
+        if argv[0].eq_ignore_ascii_case(b"brpoplpush") {
+            srv.propagate_as(crate::engine::feed::argv(&[b"RPOPLPUSH", &argv[1], &argv[2]]));
+        } else {
+            srv.propagate_as(crate::engine::feed::argv(&[
+                b"LMOVE", &argv[1], &argv[2], &argv[3], &argv[4],
+            ]));
         }
-        Ok(None) => {
-            if !blocking::may_block(c) {
-                // Redis answers a null bulk here, not the null array of a timeout.
-                c.add_null();
-                return;
-            }
-            blocking::block_for_keys(srv, c, &argv[1..2], deadline, argv, super::retry::BMOVE);
-        }
+    } else if !blocking::may_block(c) {
+        // Redis answers a null bulk here, not the null array of a timeout.
+        c.add_null();
+    } else {
+        blocking::block_for_keys(srv, c, &argv[1..2], deadline, argv, super::retry::BMOVE);
     }
+    Ok(())
 }
 
 pub(crate) fn blmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(from) = parse_end(c, &argv[3]) else {
-        return Ok(());
-    };
-    let Some(to) = parse_end(c, &argv[4]) else {
-        return Ok(());
-    };
-    bmove_generic(srv, c, argv, from, to, &argv[5]);
-    Ok(())
+    let from = parse_end(&argv[3])?;
+    let to = parse_end(&argv[4])?;
+    bmove_generic(srv, c, argv, from, to, &argv[5])
 }
 
 pub(crate) fn brpoplpush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    bmove_generic(srv, c, argv, End::Tail, End::Head, &argv[3]);
-    Ok(())
+    bmove_generic(srv, c, argv, End::Tail, End::Head, &argv[3])
 }
 
 /// Serves BLMOVE / BRPOPLPUSH from its ready source. A destination of the wrong type ends the
@@ -943,7 +844,10 @@ pub(crate) fn serve_bmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: 
     } else {
         (End::Tail, End::Head)
     };
-    lmove_reply(srv, c, key, &argv[2], from, to);
+    // A retry replies its own errors (a destination that is not a list).
+    if let Err(e) = lmove_reply(srv, c, key, &argv[2], from, to) {
+        c.add_error(e);
+    }
     srv.propagate_as(crate::engine::feed::argv(&[
         b"LMOVE",
         key,

@@ -133,12 +133,11 @@ pub(crate) const RETRIES: [RetryFn; 6] = [
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
-pub(crate) fn container(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    c.add_err(&format!(
+pub(crate) fn container(_srv: &mut Ctx<'_>, _c: &mut Session, argv: &Argv) -> CmdResult {
+    Err(CmdError::err(&format!(
         "unknown subcommand '{}'",
         String::from_utf8_lossy(argv.get(1).map(|a| a.as_slice()).unwrap_or(b""))
-    ));
-    Ok(())
+    )))
 }
 
 /// Where a command's keys are among its arguments.
@@ -431,7 +430,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     // DEBUG is a protected command (enable-debug-command): refused before it runs, as Redis's
     // processCommand does, so it counts as rejected, not as a failed call.
     if r.flags & flag::PROTECTED != 0 && !debug::debug_allowed(srv, c) {
-        return reject(srv, c, r.id, CmdError::err(debug::DEBUG_NOT_ALLOWED));
+        return reject(srv, c, r.id, debug::DEBUG_NOT_ALLOWED);
     }
 
     if !c.authenticated && r.flags & flag::NO_AUTH == 0 && auth_required(srv) {
@@ -631,13 +630,7 @@ pub(crate) fn finish_errors(srv: &mut Ctx<'_>, c: &mut Session) {
 
 /// Counts one error reply in INFO errorstats.
 fn count_error(srv: &mut Ctx<'_>, code: &str) {
-    srv.data.stats.total_error_replies += 1;
-    match srv.data.stats.errors.get_mut(code) {
-        Some(n) => *n += 1,
-        None => {
-            srv.data.stats.errors.insert(code.to_string(), 1);
-        }
-    }
+    srv.data.stats.count_error(code);
 }
 
 /// Records a slow command, as Redis's slowlogPushEntryIfNeeded: at most 32 arguments, each

@@ -11,15 +11,17 @@
 //! those clients; their EXEC then replies a null array. A watched key that expires between
 //! WATCH and EXEC counts as changed, as in Redis 7.0.
 
-use super::{Argv, CmdResult};
+use super::{Argv, CmdError, CmdResult};
 use crate::commands::Ctx;
 use crate::engine::session::MultiState;
 use crate::engine::session::Session;
 
+const EXECABORT: CmdError =
+    CmdError::new("EXECABORT", "EXECABORT Transaction discarded because of previous errors.");
+
 pub(crate) fn multi(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     if c.multi.is_some() {
-        c.add_err("MULTI calls can not be nested");
-        return Ok(());
+        return Err(CmdError::err("MULTI calls can not be nested"));
     }
     c.multi = Some(MultiState::default());
     c.add_ok();
@@ -28,8 +30,7 @@ pub(crate) fn multi(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdRes
 
 pub(crate) fn discard(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     if c.multi.is_none() {
-        c.add_err("DISCARD without MULTI");
-        return Ok(());
+        return Err(CmdError::err("DISCARD without MULTI"));
     }
     c.multi = None;
     unwatch_all(srv, c);
@@ -39,13 +40,11 @@ pub(crate) fn discard(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdRe
 
 pub(crate) fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let Some(state) = c.multi.take() else {
-        c.add_err("EXEC without MULTI");
-        return Ok(());
+        return Err(CmdError::err("EXEC without MULTI"));
     };
     if state.errored {
         unwatch_all(srv, c);
-        c.add_error_line("EXECABORT Transaction discarded because of previous errors.");
-        return Ok(());
+        return Err(EXECABORT);
     }
     let now = srv.data.now_ms;
     let expired_watch = c.watched.iter().any(|(db, key, had_ttl)| {
@@ -68,8 +67,7 @@ pub(crate) fn exec(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResul
 
 pub(crate) fn watch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if c.multi.is_some() {
-        c.add_err("WATCH inside MULTI is not allowed");
-        return Ok(());
+        return Err(CmdError::err("WATCH inside MULTI is not allowed"));
     }
     for key in &argv[1..] {
         if c.watched.iter().any(|(db, k, _)| *db == c.db && k.as_slice() == key.as_slice()) {

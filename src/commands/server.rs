@@ -1,6 +1,6 @@
 //! Server commands: TIME, DBSIZE, LASTSAVE, WAIT, ROLE, SHUTDOWN.
 
-use super::{Argv, CmdResult, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::commands::data::ShutdownRequest;
 use crate::engine::session::Session;
@@ -34,22 +34,14 @@ pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         return Err(err::NOT_INTEGER);
     };
     let Some(timeout) = base::parse_i64(&argv[2]) else {
-        {
-            c.add_err("timeout is not an integer or out of range");
-            return Ok(());
-        }
+        return Err(CmdError::err("timeout is not an integer or out of range"));
     };
     if timeout < 0 {
-        {
-            c.add_err("timeout is negative");
-            return Ok(());
-        }
+        return Err(CmdError::err("timeout is negative"));
     }
     if numreplicas <= 0 || !crate::engine::blocking::may_block(c) {
-        {
-            c.add_int(0);
-            return Ok(());
-        }
+        c.add_int(0);
+        return Ok(());
     }
     let deadline = if timeout == 0 { 0 } else { srv.data.now_ms.saturating_add(timeout) };
     crate::engine::blocking::block_for_replicas(srv, c, deadline, argv);
@@ -79,28 +71,22 @@ pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
             "now" => req.now = true,
             "force" => req.force = true,
             "abort" => abort = true,
-            _ => {
-                c.add_error(err::SYNTAX);
-                return Ok(());
-            }
+            _ => return Err(err::SYNTAX),
         }
     }
     if (abort && argv.len() > 2) || (req.nosave && req.save) {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     if abort {
-        if srv.data.shutdown.take().is_some() {
-            c.add_ok();
-        } else {
-            c.add_err("No shutdown in progress.");
+        if srv.data.shutdown.take().is_none() {
+            return Err(CmdError::err("No shutdown in progress."));
         }
+        c.add_ok();
         return Ok(());
     }
-    if srv.server.shutdown(srv.data, req) {
-        srv.data.exit_requested = true;
-    } else {
-        c.add_err("Errors trying to SHUTDOWN. Check logs.");
+    if !srv.server.shutdown(srv.data, req) {
+        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
     }
+    srv.data.exit_requested = true;
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! demand, as Redis's `sunionDiffGenericCommand` does), so a stored result gets the encoding
 //! Redis would give it. Also holds the HSCAN/SSCAN option parser shared with `hash.rs`.
 
-use super::{Argv, CmdResult, err, keys::parse_cursor};
+use super::{Argv, CmdError, CmdResult, err, keys::scan_cursor};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_i64};
@@ -16,40 +16,37 @@ use tine_core::types::listpack::{Entry, IntBuf};
 use tine_core::types::set::Set;
 
 /// `getPositiveLongFromObjectOrReply`'s default message (SPOP count).
-const ERR_NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+const ERR_NOT_POSITIVE: CmdError =
+    CmdError::new("ERR", "ERR value is out of range, must be positive");
 /// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`'s message (SRANDMEMBER, HRANDFIELD).
-pub(super) const ERR_COUNT_RANGE: &str =
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub(super) const ERR_COUNT_RANGE: CmdError = CmdError::new(
+    "ERR",
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
 
 fn max_intset_entries(srv: &Ctx<'_>) -> usize {
     usize::try_from(srv.data.config.set_max_intset_entries).unwrap_or(0)
 }
 
-/// The set at `key` for reading: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
-fn read_set<'a>(srv: &'a mut Ctx<'_>, c: &mut Session, key: &[u8]) -> Result<Option<&'a Set>, ()> {
-    match srv.lookup_read(c.db, key) {
+/// The set at `key` in `db` for reading: `Ok(None)` when missing, WRONGTYPE when not a set.
+fn read_set<'a>(srv: &'a mut Ctx<'_>, db: usize, key: &[u8]) -> Result<Option<&'a Set>, CmdError> {
+    match srv.lookup_read(db, key) {
         None => Ok(None),
         Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
-/// The set at `key` for writing: `Ok(None)` when missing, `Err` after replying WRONGTYPE.
+/// The set at `key` in `db` for writing: `Ok(None)` when missing, WRONGTYPE when not a set.
 fn write_set<'a>(
     srv: &'a mut Ctx<'_>,
-    c: &mut Session,
+    db: usize,
     key: &[u8],
-) -> Result<Option<&'a mut Set>, ()> {
-    match srv.lookup_write(c.db, key) {
+) -> Result<Option<&'a mut Set>, CmdError> {
+    match srv.lookup_write(db, key) {
         None => Ok(None),
         Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
@@ -80,10 +77,9 @@ fn reply_members(c: &mut Session, members: &[Vec<u8>]) {
 pub(crate) fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let max = max_intset_entries(srv);
     let key = &argv[1];
-    let added = match write_set(srv, c, key) {
-        Err(()) => return Ok(()),
-        Ok(Some(s)) => argv[2..].iter().filter(|m| s.insert(m, max)).count(),
-        Ok(None) => {
+    let added = match write_set(srv, c.db, key)? {
+        Some(s) => argv[2..].iter().filter(|m| s.insert(m, max)).count(),
+        None => {
             let mut s = Set::new();
             let n = argv[2..].iter().filter(|m| s.insert(m, max)).count();
             srv.data.dbs[c.db].insert_new(key.as_slice().into(), Value::Set(Box::new(s)));
@@ -97,10 +93,9 @@ pub(crate) fn sadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 
 pub(crate) fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let key = &argv[1];
-    let removed = match write_set(srv, c, key) {
-        Err(()) => return Ok(()),
-        Ok(None) => 0,
-        Ok(Some(s)) => {
+    let removed = match write_set(srv, c.db, key)? {
+        None => 0,
+        Some(s) => {
             let mut n = 0;
             for m in &argv[2..] {
                 if s.remove(m) {
@@ -122,56 +117,49 @@ pub(crate) fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 }
 
 pub(crate) fn smembers(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    match read_set(srv, c, &argv[1]) {
-        Err(()) => {}
-        Ok(None) => c.add_set(0),
-        Ok(Some(s)) => reply_set(c, s),
+    match read_set(srv, c.db, &argv[1])? {
+        None => c.add_set(0),
+        Some(s) => reply_set(c, s),
     }
     Ok(())
 }
 
 pub(crate) fn sismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = read_set(srv, c, &argv[1]) {
-        let found = s.is_some_and(|s| s.contains(&argv[2]));
-        c.add_int(found as i64);
-    }
+    let s = read_set(srv, c.db, &argv[1])?;
+    let found = s.is_some_and(|s| s.contains(&argv[2]));
+    c.add_int(found as i64);
     Ok(())
 }
 
 pub(crate) fn smismember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = read_set(srv, c, &argv[1]) {
-        let found: Vec<bool> = argv[2..].iter().map(|m| s.is_some_and(|s| s.contains(m))).collect();
-        c.add_array(found.len());
-        for f in found {
-            c.add_int(f as i64);
-        }
+    let s = read_set(srv, c.db, &argv[1])?;
+    let found: Vec<bool> = argv[2..].iter().map(|m| s.is_some_and(|s| s.contains(m))).collect();
+    c.add_array(found.len());
+    for f in found {
+        c.add_int(f as i64);
     }
     Ok(())
 }
 
 pub(crate) fn scard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = read_set(srv, c, &argv[1]) {
-        c.add_int(s.map_or(0, |s| s.len()) as i64);
-    }
+    let s = read_set(srv, c.db, &argv[1])?;
+    c.add_int(s.map_or(0, |s| s.len()) as i64);
     Ok(())
 }
 
 /// SPOP key [count]
 pub(crate) fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 3 {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     if argv.len() == 3 {
-        spop_with_count(srv, c, argv)?;
-        return Ok(());
+        return spop_with_count(srv, c, argv);
     }
     let key = &argv[1];
     let mut rng = rand::thread_rng();
-    match write_set(srv, c, key) {
-        Err(()) => {}
-        Ok(None) => c.add_null(),
-        Ok(Some(s)) => {
+    match write_set(srv, c.db, key)? {
+        None => c.add_null(),
+        Some(s) => {
             let m = s.pop_random(&mut rng);
             if s.is_empty() {
                 srv.data.dbs[c.db].remove(key);
@@ -193,21 +181,14 @@ pub(crate) fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let count = match parse_i64(&argv[2]) {
         Some(n) if n >= 0 => n as u64,
-        _ => {
-            c.add_error_line(ERR_NOT_POSITIVE);
-            return Ok(());
-        }
+        _ => return Err(ERR_NOT_POSITIVE),
     };
     let key = &argv[1];
     let max = max_intset_entries(srv);
     let mut rng = rand::thread_rng();
-    let s = match write_set(srv, c, key) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_set(0);
-            return Ok(());
-        }
-        Ok(Some(s)) => s,
+    let Some(s) = write_set(srv, c.db, key)? else {
+        c.add_set(0);
+        return Ok(());
     };
     if count == 0 {
         c.add_set(0);
@@ -254,19 +235,13 @@ fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     Ok(())
 }
 
-/// Parses SRANDMEMBER/HRANDFIELD's count: (how many, distinct?) or `None` after replying.
-pub(super) fn parse_random_count(c: &mut Session, arg: &[u8]) -> Option<(i64, u64, bool)> {
+/// Parses SRANDMEMBER/HRANDFIELD's count: (the count, how many, distinct?), or the error.
+pub(super) fn parse_random_count(arg: &[u8]) -> Result<(i64, u64, bool), CmdError> {
     match parse_i64(arg) {
-        None => {
-            c.add_error(err::NOT_INTEGER);
-            None
-        }
-        Some(i64::MIN) => {
-            c.add_error_line(ERR_COUNT_RANGE);
-            None
-        }
-        Some(n) if n >= 0 => Some((n, n as u64, true)),
-        Some(n) => Some((n, n.unsigned_abs(), false)),
+        None => Err(err::NOT_INTEGER),
+        Some(i64::MIN) => Err(ERR_COUNT_RANGE),
+        Some(n) if n >= 0 => Ok((n, n as u64, true)),
+        Some(n) => Ok((n, n.unsigned_abs(), false)),
     }
 }
 
@@ -286,31 +261,23 @@ pub(super) fn choose_distinct<T, R: rand::Rng + ?Sized>(
 /// SRANDMEMBER key [count]
 pub(crate) fn srandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 3 {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     let mut rng = rand::thread_rng();
     if argv.len() == 2 {
-        match read_set(srv, c, &argv[1]) {
-            Err(()) => {}
-            Ok(None) => c.add_null(),
-            Ok(Some(s)) => match s.random_member(&mut rng) {
+        match read_set(srv, c.db, &argv[1])? {
+            None => c.add_null(),
+            Some(s) => match s.random_member(&mut rng) {
                 Some(m) => c.add_bulk(&m),
                 None => c.add_null(),
             },
         }
         return Ok(());
     }
-    let Some((_, count, distinct)) = parse_random_count(c, &argv[2]) else {
+    let (_, count, distinct) = parse_random_count(&argv[2])?;
+    let Some(s) = read_set(srv, c.db, &argv[1])? else {
+        c.add_array(0);
         return Ok(());
-    };
-    let s = match read_set(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_array(0);
-            return Ok(());
-        }
-        Ok(Some(s)) => s,
     };
     if count == 0 {
         c.add_array(0);
@@ -371,10 +338,7 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             c.add_int(0);
             return Ok(());
         }
-        (Some(false), _) | (_, Some(false)) => {
-            c.add_error(err::WRONGTYPE);
-            return Ok(());
-        }
+        (Some(false), _) | (_, Some(false)) => return Err(err::WRONGTYPE),
         _ => {}
     }
     if src == dst {
@@ -382,7 +346,7 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         c.add_int(found as i64);
         return Ok(());
     }
-    let Ok(Some(s)) = write_set(srv, c, src) else {
+    let Some(s) = write_set(srv, db, src)? else {
         return Ok(());
     };
     if !s.remove(member) {
@@ -398,9 +362,9 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     if emptied {
         srv.notify(crate::config::custom::notify::GENERIC, "del", src, db);
     }
-    let added = match write_set(srv, c, dst) {
-        Ok(Some(d)) => d.insert(member, max),
-        _ => {
+    let added = match write_set(srv, db, dst)? {
+        Some(d) => d.insert(member, max),
+        None => {
             let mut d = Set::new();
             d.insert(member, max);
             srv.data.dbs[db].insert_new(dst.as_slice().into(), Value::Set(Box::new(d)));
@@ -415,18 +379,15 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     Ok(())
 }
 
-/// Type-checks every key (expiring them as needed); `Err` after replying WRONGTYPE. Returns
-/// which keys exist.
-fn check_set_keys(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>]) -> Result<Vec<bool>, ()> {
+/// Type-checks every key in `db` (expiring them as needed): which keys exist, or WRONGTYPE
+/// at the first that is not a set.
+fn check_set_keys(srv: &mut Ctx<'_>, db: usize, keys: &[Vec<u8>]) -> Result<Vec<bool>, CmdError> {
     let mut exists = Vec::with_capacity(keys.len());
     for k in keys {
-        match srv.lookup_read(c.db, k) {
+        match srv.lookup_read(db, k) {
             None => exists.push(false),
             Some(Value::Set(_)) => exists.push(true),
-            Some(_) => {
-                c.add_error(err::WRONGTYPE);
-                return Err(());
-            }
+            Some(_) => return Err(err::WRONGTYPE),
         }
     }
     Ok(exists)
@@ -442,20 +403,20 @@ fn peek_sets<'a>(srv: &'a Ctx<'_>, db: usize, keys: &[Vec<u8>]) -> Vec<Option<&'
         .collect()
 }
 
-/// The intersection of `keys` as a new set, stopping at `limit` members (0: no limit).
-/// `Ok(None)` when one of the keys is missing (the result is empty).
+/// The intersection of `keys` in `db` as a new set, stopping at `limit` members (0: no
+/// limit). `Ok(None)` when one of the keys is missing (the result is empty).
 fn intersect(
     srv: &mut Ctx<'_>,
-    c: &mut Session,
+    db: usize,
     keys: &[Vec<u8>],
     limit: usize,
-) -> Result<Option<Set>, ()> {
-    let exists = check_set_keys(srv, c, keys)?;
+) -> Result<Option<Set>, CmdError> {
+    let exists = check_set_keys(srv, db, keys)?;
     if exists.iter().any(|e| !e) {
         return Ok(None);
     }
     let max = max_intset_entries(srv);
-    let mut sets: Vec<&Set> = peek_sets(srv, c.db, keys).into_iter().flatten().collect();
+    let mut sets: Vec<&Set> = peek_sets(srv, db, keys).into_iter().flatten().collect();
     sets.sort_by_key(|s| s.len());
     let mut out = Set::new();
     let mut ib = IntBuf::default();
@@ -477,11 +438,11 @@ enum SetOp {
     Diff,
 }
 
-/// The union or difference of `keys` as a new set.
-fn union_diff(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>], op: SetOp) -> Result<Set, ()> {
-    check_set_keys(srv, c, keys)?;
+/// The union or difference of `keys` in `db` as a new set.
+fn union_diff(srv: &mut Ctx<'_>, db: usize, keys: &[Vec<u8>], op: SetOp) -> Result<Set, CmdError> {
+    check_set_keys(srv, db, keys)?;
     let max = max_intset_entries(srv);
-    let sets = peek_sets(srv, c.db, keys);
+    let sets = peek_sets(srv, db, keys);
     let mut out = Set::new();
     let mut ib = IntBuf::default();
     match op {
@@ -526,18 +487,16 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], result: Option<S
 }
 
 pub(crate) fn sinter(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    match intersect(srv, c, &argv[1..], 0) {
-        Err(()) => {}
-        Ok(None) => c.add_set(0),
-        Ok(Some(s)) => reply_set(c, &s),
+    match intersect(srv, c.db, &argv[1..], 0)? {
+        None => c.add_set(0),
+        Some(s) => reply_set(c, &s),
     }
     Ok(())
 }
 
 pub(crate) fn sinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(r) = intersect(srv, c, &argv[2..], 0) {
-        store_result(srv, c, &argv[1], r);
-    }
+    let r = intersect(srv, c.db, &argv[2..], 0)?;
+    store_result(srv, c, &argv[1], r);
     Ok(())
 }
 
@@ -545,14 +504,13 @@ pub(crate) fn sinterstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
 pub(crate) fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let numkeys = match parse_i64(&argv[1]) {
         Some(n) if n >= 1 => n as u64,
-        _ => {
-            c.add_err("numkeys should be greater than 0");
-            return Ok(());
-        }
+        _ => return Err(CmdError::new("ERR", "ERR numkeys should be greater than 0")),
     };
     if numkeys > (argv.len() - 2) as u64 {
-        c.add_err("Number of keys can't be greater than number of args");
-        return Ok(());
+        return Err(CmdError::new(
+            "ERR",
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     let keys_end = 2 + numkeys as usize;
     let mut limit = 0usize;
@@ -561,58 +519,46 @@ pub(crate) fn sintercard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         if base::lower(&argv[i]) == "limit" && i + 1 < argv.len() {
             match parse_i64(&argv[i + 1]) {
                 Some(n) if n >= 0 => limit = usize::try_from(n).unwrap_or(usize::MAX),
-                _ => {
-                    c.add_err("LIMIT can't be negative");
-                    return Ok(());
-                }
+                _ => return Err(CmdError::new("ERR", "ERR LIMIT can't be negative")),
             }
             i += 2;
         } else {
-            c.add_error(err::SYNTAX);
-            return Ok(());
+            return Err(err::SYNTAX);
         }
     }
-    match intersect(srv, c, &argv[2..keys_end], limit) {
-        Err(()) => {}
-        Ok(None) => c.add_int(0),
-        Ok(Some(s)) => c.add_int(s.len() as i64),
+    match intersect(srv, c.db, &argv[2..keys_end], limit)? {
+        None => c.add_int(0),
+        Some(s) => c.add_int(s.len() as i64),
     }
     Ok(())
 }
 
 pub(crate) fn sunion(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Union) {
-        reply_set(c, &s);
-    }
+    let s = union_diff(srv, c.db, &argv[1..], SetOp::Union)?;
+    reply_set(c, &s);
     Ok(())
 }
 
 pub(crate) fn sunionstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Union) {
-        store_result(srv, c, &argv[1], Some(s));
-    }
+    let s = union_diff(srv, c.db, &argv[2..], SetOp::Union)?;
+    store_result(srv, c, &argv[1], Some(s));
     Ok(())
 }
 
 pub(crate) fn sdiff(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = union_diff(srv, c, &argv[1..], SetOp::Diff) {
-        reply_set(c, &s);
-    }
+    let s = union_diff(srv, c.db, &argv[1..], SetOp::Diff)?;
+    reply_set(c, &s);
     Ok(())
 }
 
 pub(crate) fn sdiffstore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = union_diff(srv, c, &argv[2..], SetOp::Diff) {
-        store_result(srv, c, &argv[1], Some(s));
-    }
+    let s = union_diff(srv, c.db, &argv[2..], SetOp::Diff)?;
+    store_result(srv, c, &argv[1], Some(s));
     Ok(())
 }
 
-/// HSCAN/SSCAN options after the cursor: (MATCH pattern, COUNT), or `None` after replying.
-pub(super) fn parse_scan_options<'a>(
-    c: &mut Session,
-    args: &'a [Vec<u8>],
-) -> Option<(Option<&'a [u8]>, usize)> {
+/// HSCAN/SSCAN options after the cursor: (MATCH pattern, COUNT), or the error.
+pub(super) fn parse_scan_options(args: &[Vec<u8>]) -> Result<(Option<&[u8]>, usize), CmdError> {
     let mut pattern = None;
     let mut count = 10usize;
     let mut i = 0;
@@ -620,26 +566,19 @@ pub(super) fn parse_scan_options<'a>(
         let opt = base::lower(&args[i]);
         if opt == "count" && i + 1 < args.len() {
             match parse_i64(&args[i + 1]) {
-                None => {
-                    c.add_error(err::NOT_INTEGER);
-                    return None;
-                }
-                Some(n) if n < 1 => {
-                    c.add_error(err::SYNTAX);
-                    return None;
-                }
+                None => return Err(err::NOT_INTEGER),
+                Some(n) if n < 1 => return Err(err::SYNTAX),
                 Some(n) => count = usize::try_from(n).unwrap_or(usize::MAX),
             }
         } else if opt == "match" && i + 1 < args.len() {
             let p = args[i + 1].as_slice();
             pattern = if p == b"*" { None } else { Some(p) };
         } else {
-            c.add_error(err::SYNTAX);
-            return None;
+            return Err(err::SYNTAX);
         }
         i += 2;
     }
-    Some((pattern, count))
+    Ok((pattern, count))
 }
 
 /// Replies `*2 cursor [items]` with items as bulk strings.
@@ -654,20 +593,12 @@ pub(super) fn reply_scan(c: &mut Session, cursor: u64, items: &[Vec<u8>]) {
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub(crate) fn sscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(mut cursor) = parse_cursor(c, &argv[2]) else {
+    let mut cursor = scan_cursor(&argv[2])?;
+    let Some(s) = read_set(srv, c.db, &argv[1])? else {
+        reply_scan(c, 0, &[]);
         return Ok(());
     };
-    let s = match read_set(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            reply_scan(c, 0, &[]);
-            return Ok(());
-        }
-        Ok(Some(s)) => s,
-    };
-    let Some((pattern, count)) = parse_scan_options(c, &argv[3..]) else {
-        return Ok(());
-    };
+    let (pattern, count) = parse_scan_options(&argv[3..])?;
     let mut items: Vec<Vec<u8>> = Vec::new();
     match s {
         Set::Intset(_) => {

@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use super::{Argv, CmdResult, err};
+use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_f64, parse_i64};
@@ -62,6 +62,9 @@ fn sort_strtod(v: &[u8]) -> Option<f64> {
     }
     Some(x)
 }
+
+const NOT_DOUBLE: CmdError =
+    CmdError::new("ERR", "ERR One or more scores can't be converted into double");
 
 struct Item {
     elem: Vec<u8>,
@@ -162,10 +165,7 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
                     None => {
                         // A BY value that isn't a number sorts as 0... only when missing;
                         // present but not a number is an error, as in Redis.
-                        {
-                            c.add_err("One or more scores can't be converted into double");
-                            return Ok(());
-                        }
+                        return Err(NOT_DOUBLE);
                     }
                 }
             }

@@ -7,24 +7,21 @@ use crate::engine::session::Session;
 use tine_core::base::{self, parse_f64, parse_i64};
 use tine_core::keyspace::{Str, Value};
 
-/// Largest string SETRANGE/APPEND may build (Redis checks proto-max-bulk-len).
-fn check_string_length(srv: &Ctx<'_>, c: &mut Session, len: u64) -> bool {
+/// Largest string SETRANGE/APPEND may build (Redis checks proto-max-bulk-len): the error
+/// when `len` is over it.
+fn check_string_length(srv: &Ctx<'_>, len: u64) -> CmdResult {
     if len > srv.data.config.proto_max_bulk_len as u64 {
-        c.add_error(err::STRING_TOO_LONG);
-        return false;
+        return Err(err::STRING_TOO_LONG);
     }
-    true
+    Ok(())
 }
 
-/// The string at `key` (None if missing), or Err after replying WRONGTYPE.
-fn get_str<'a>(srv: &'a mut Ctx<'_>, c: &mut Session, key: &[u8]) -> Result<Option<&'a Str>, ()> {
-    match srv.lookup_read(c.db, key) {
+/// The string at `key` in `db` (None if missing), or WRONGTYPE.
+fn get_str<'a>(srv: &'a mut Ctx<'_>, db: usize, key: &[u8]) -> Result<Option<&'a Str>, CmdError> {
+    match srv.lookup_read(db, key) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
@@ -32,16 +29,13 @@ fn get_str<'a>(srv: &'a mut Ctx<'_>, c: &mut Session, key: &[u8]) -> Result<Opti
 /// looks those up with lookupKeyWrite, which counts no keyspace hit or miss.
 fn get_str_for_write<'a>(
     srv: &'a mut Ctx<'_>,
-    c: &mut Session,
+    db: usize,
     key: &[u8],
-) -> Result<Option<&'a Str>, ()> {
-    match srv.lookup_read_nostats(c.db, key) {
+) -> Result<Option<&'a Str>, CmdError> {
+    match srv.lookup_read_nostats(db, key) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
@@ -56,9 +50,8 @@ fn reply_str(c: &mut Session, s: Option<&Str>) {
 }
 
 pub(crate) fn get(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = get_str(srv, c, &argv[1]) {
-        reply_str(c, s);
-    }
+    let s = get_str(srv, c.db, &argv[1])?;
+    reply_str(c, s);
     Ok(())
 }
 
@@ -70,28 +63,23 @@ enum Expiry {
     At(i64),
 }
 
-/// Parses an expire amount in `unit_ms` (1000 for seconds) as absolute or relative; `None`
-/// after replying the error.
+/// Parses an expire amount in `unit_ms` (1000 for seconds) as absolute or relative: the
+/// absolute time in ms, or the error.
 fn parse_expire(
     srv: &Ctx<'_>,
-    c: &mut Session,
     arg: &[u8],
     unit_ms: i64,
     absolute: bool,
     cmd: &str,
-) -> Option<i64> {
+) -> Result<i64, CmdError> {
     let Some(n) = parse_i64(arg) else {
-        c.add_error(err::NOT_INTEGER);
-        return None;
+        return Err(err::NOT_INTEGER);
     };
     let ms = n.checked_mul(unit_ms);
     let when = ms.and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(srv.data.now_ms) });
     match when {
-        Some(w) if n > 0 => Some(w),
-        _ => {
-            c.add_err(&format!("invalid expire time in '{}' command", cmd));
-            None
-        }
+        Some(w) if n > 0 => Ok(w),
+        _ => Err(CmdError::err(&format!("invalid expire time in '{}' command", cmd))),
     }
 }
 
@@ -136,30 +124,20 @@ pub(crate) fn set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult 
                 expire_opt = Some(opt);
                 i += 1;
             }
-            _ => {
-                c.add_error(err::SYNTAX);
-                return Ok(());
-            }
+            _ => return Err(err::SYNTAX),
         }
         i += 1;
     }
     // The time is checked once every option is read: a syntax error wins (Redis 7.0).
     if let Some((arg, unit, absolute)) = pending {
-        let Some(t) = parse_expire(srv, c, arg, unit, absolute, "set") else {
-            return Ok(());
-        };
-        expiry = Expiry::At(t);
+        expiry = Expiry::At(parse_expire(srv, arg, unit, absolute, "set")?);
     }
     let key = &argv[1];
     let exists;
     if get {
-        match get_str(srv, c, key) {
-            Err(()) => return Ok(()),
-            Ok(old) => {
-                exists = old.is_some();
-                reply_str(c, old);
-            }
-        }
+        let old = get_str(srv, c.db, key)?;
+        exists = old.is_some();
+        reply_str(c, old);
     } else if nx || xx {
         exists = srv.lookup_read_nostats(c.db, key).is_some();
     } else {
@@ -207,10 +185,14 @@ pub(crate) fn setnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     Ok(())
 }
 
-fn setex_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit: i64, name: &str) {
-    let Some(t) = parse_expire(srv, c, &argv[2], unit, false, name) else {
-        return;
-    };
+fn setex_generic(
+    srv: &mut Ctx<'_>,
+    c: &mut Session,
+    argv: &Argv,
+    unit: i64,
+    name: &str,
+) -> CmdResult {
+    let t = parse_expire(srv, &argv[2], unit, false, name)?;
     store(srv, c.db, &argv[1], Str::from_bytes(&argv[3]), Expiry::At(t));
     srv.propagate_as(crate::engine::feed::argv(&[
         b"SET",
@@ -220,22 +202,19 @@ fn setex_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, unit: i64, nam
         t.to_string().as_bytes(),
     ]));
     c.add_ok();
+    Ok(())
 }
 
 pub(crate) fn setex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    setex_generic(srv, c, argv, 1000, "setex");
-    Ok(())
+    setex_generic(srv, c, argv, 1000, "setex")
 }
 
 pub(crate) fn psetex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    setex_generic(srv, c, argv, 1, "psetex");
-    Ok(())
+    setex_generic(srv, c, argv, 1, "psetex")
 }
 
 pub(crate) fn getset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Ok(old) = get_str(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let old = get_str(srv, c.db, &argv[1])?;
     reply_str(c, old);
     store(srv, c.db, &argv[1], Str::from_bytes(&argv[2]), Expiry::None);
     srv.propagate_as(crate::engine::feed::argv(&[b"SET", &argv[1], &argv[2]]));
@@ -243,9 +222,7 @@ pub(crate) fn getset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
 }
 
 pub(crate) fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Ok(old) = get_str(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let old = get_str(srv, c.db, &argv[1])?;
     let found = old.is_some();
     reply_str(c, old);
     if found {
@@ -286,28 +263,18 @@ pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 given = Some(opt);
                 i += 1;
             }
-            _ => {
-                c.add_error(err::SYNTAX);
-                return Ok(());
-            }
+            _ => return Err(err::SYNTAX),
         }
         i += 1;
     }
     // Redis 7.0's order: options, then the key (missing: nil whatever the time), then the
     // time's validity, and only then the reply.
-    match get_str(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_null();
-            return Ok(());
-        }
-        Ok(Some(_)) => {}
+    if get_str(srv, c.db, &argv[1])?.is_none() {
+        c.add_null();
+        return Ok(());
     }
     if let Some((arg, unit, absolute)) = pending {
-        let Some(t) = parse_expire(srv, c, arg, unit, absolute, "getex") else {
-            return Ok(());
-        };
-        change = Change::At(t);
+        change = Change::At(parse_expire(srv, arg, unit, absolute, "getex")?);
     }
     let val = srv.data.dbs[c.db].peek(&argv[1]);
     if let Some(Value::Str(s)) = val {
@@ -363,8 +330,7 @@ pub(crate) fn mget(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 
 pub(crate) fn mset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() % 2 == 0 {
-        c.add_err("wrong number of arguments for 'mset' command");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR wrong number of arguments for 'mset' command"));
     }
     for pair in argv[1..].chunks(2) {
         store(srv, c.db, &pair[0], Str::from_bytes(&pair[1]), Expiry::None);
@@ -375,8 +341,7 @@ pub(crate) fn mset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 
 pub(crate) fn msetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() % 2 == 0 {
-        c.add_err("wrong number of arguments for 'msetnx' command");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR wrong number of arguments for 'msetnx' command"));
     }
     if argv[1..].chunks(2).any(|p| srv.lookup_read_nostats(c.db, &p[0]).is_some()) {
         c.add_int(0);
@@ -390,24 +355,19 @@ pub(crate) fn msetnx(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
 }
 
 pub(crate) fn strlen(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(s) = get_str(srv, c, &argv[1]) {
-        let n = s.map(|s| s.len()).unwrap_or(0);
-        c.add_int(n as i64);
-    }
+    let s = get_str(srv, c.db, &argv[1])?;
+    let n = s.map(|s| s.len()).unwrap_or(0);
+    c.add_int(n as i64);
     Ok(())
 }
 
 pub(crate) fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let old = get_str_for_write(srv, c.db, &argv[1])?;
     // Appending to a missing key stores the argument as SET would (Redis dbAdds the
     // argument object: "int" or "embstr"); only a real append yields "raw".
     let created = old.is_none();
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
-    if !check_string_length(srv, c, (v.len() + argv[2].len()) as u64) {
-        return Ok(());
-    }
+    check_string_length(srv, (v.len() + argv[2].len()) as u64)?;
     v.extend_from_slice(&argv[2]);
     let len = v.len();
     let value = if created { Str::from_bytes(&v) } else { Str::from_modified(v) };
@@ -422,12 +382,9 @@ pub(crate) fn append(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
 /// Redis's range arithmetic for GETRANGE: negative from the end, clamped.
 pub(crate) fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let (Some(mut start), Some(mut end)) = (parse_i64(&argv[2]), parse_i64(&argv[3])) else {
-        c.add_error(err::NOT_INTEGER);
-        return Ok(());
+        return Err(err::NOT_INTEGER);
     };
-    let Ok(s) = get_str(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let s = get_str(srv, c.db, &argv[1])?;
     let mut buf = itoa::Buffer::new();
     let bytes: &[u8] = match s {
         Some(s) => s.bytes(&mut buf),
@@ -458,16 +415,12 @@ pub(crate) fn getrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
 
 pub(crate) fn setrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(offset) = parse_i64(&argv[2]) else {
-        c.add_error(err::NOT_INTEGER);
-        return Ok(());
+        return Err(err::NOT_INTEGER);
     };
     if offset < 0 {
-        c.add_err("offset is out of range");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR offset is out of range"));
     }
-    let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let old = get_str_for_write(srv, c.db, &argv[1])?;
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
     let patch = &argv[3];
     if patch.is_empty() {
@@ -475,9 +428,7 @@ pub(crate) fn setrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
         return Ok(());
     }
     let need = offset as u64 + patch.len() as u64;
-    if !check_string_length(srv, c, need) {
-        return Ok(());
-    }
+    check_string_length(srv, need)?;
     if v.len() < need as usize {
         v.resize(need as usize, 0);
     }
@@ -585,27 +536,20 @@ pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
 
 pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis checks the key's type before reading the increment.
-    let Ok(old) = get_str_for_write(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let old = get_str_for_write(srv, c.db, &argv[1])?;
     let cur = match old {
         None => 0.0,
         Some(s) => match parse_ld(&s.to_vec()) {
             Some(v) => v,
-            None => {
-                c.add_error(err::NOT_FLOAT);
-                return Ok(());
-            }
+            None => return Err(err::NOT_FLOAT),
         },
     };
     let Some(by) = parse_ld(&argv[2]) else {
-        c.add_error(err::NOT_FLOAT);
-        return Ok(());
+        return Err(err::NOT_FLOAT);
     };
     let new = cur + by;
     let Some(text) = base::format_human_float(new) else {
-        c.add_err("increment would produce NaN or Infinity");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR increment would produce NaN or Infinity"));
     };
     // Redis stores the result as a plain string object, never int-encoded.
     srv.data.dbs[c.db].set(&argv[1], Value::Str(Str::from_text(text.as_bytes())), true);
@@ -621,33 +565,23 @@ pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
 // Bit operations
 
 /// Largest bit offset: strings are at most 512 MiB (Redis's checkBitOffset with the default
-/// proto-max-bulk-len).
-fn parse_bit_offset(srv: &Ctx<'_>, c: &mut Session, arg: &[u8]) -> Option<u64> {
+/// proto-max-bulk-len). The offset, or the error.
+fn parse_bit_offset(srv: &Ctx<'_>, arg: &[u8]) -> Result<u64, CmdError> {
     let max_bits = (srv.data.config.proto_max_bulk_len as u64) * 8;
     match parse_i64(arg) {
-        Some(n) if n >= 0 && (n as u64) < max_bits => Some(n as u64),
-        _ => {
-            c.add_err("bit offset is not an integer or out of range");
-            None
-        }
+        Some(n) if n >= 0 && (n as u64) < max_bits => Ok(n as u64),
+        _ => Err(CmdError::new("ERR", "ERR bit offset is not an integer or out of range")),
     }
 }
 
 pub(crate) fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(offset) = parse_bit_offset(srv, c, &argv[2]) else {
-        return Ok(());
-    };
+    let offset = parse_bit_offset(srv, &argv[2])?;
     let on = match argv[3].as_slice() {
         b"0" => false,
         b"1" => true,
-        _ => {
-            c.add_err("bit is not an integer or out of range");
-            return Ok(());
-        }
+        _ => return Err(CmdError::new("ERR", "ERR bit is not an integer or out of range")),
     };
-    let Ok(old) = get_str(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let old = get_str(srv, c.db, &argv[1])?;
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
     let byte = (offset >> 3) as usize;
     if v.len() <= byte {
@@ -668,12 +602,8 @@ pub(crate) fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
 }
 
 pub(crate) fn getbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(offset) = parse_bit_offset(srv, c, &argv[2]) else {
-        return Ok(());
-    };
-    let Ok(s) = get_str(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let offset = parse_bit_offset(srv, &argv[2])?;
+    let s = get_str(srv, c.db, &argv[1])?;
     let mut b = itoa::Buffer::new();
     let bytes: &[u8] = s.map(|s| s.bytes(&mut b)).unwrap_or(b"");
     let byte = (offset >> 3) as usize;
@@ -696,51 +626,42 @@ fn resolve_range(mut start: i64, mut end: i64, len: i64) -> Option<(i64, i64)> {
 
 /// Parses the optional `start end [BYTE|BIT]` of BITCOUNT/BITPOS from `args`, in Redis
 /// 7.0's order: BITCOUNT reads start, end, then the unit; BITPOS reads start, the unit, then
-/// end (`unit_before_end`). Returns (start, end if given, bit units).
+/// end (`unit_before_end`). Returns (start, end if given, bit units), or the first error.
 fn parse_bit_range(
-    c: &mut Session,
     args: &[Vec<u8>],
     end_required: bool,
     unit_before_end: bool,
-) -> Option<(i64, Option<i64>, bool)> {
+) -> Result<(i64, Option<i64>, bool), CmdError> {
     if args.is_empty() {
-        return Some((0, None, false));
+        return Ok((0, None, false));
     }
     if (end_required && args.len() == 1) || args.len() > 3 {
-        c.add_error(err::SYNTAX);
-        return None;
+        return Err(err::SYNTAX);
     }
     let Some(start) = parse_i64(&args[0]) else {
-        c.add_error(err::NOT_INTEGER);
-        return None;
+        return Err(err::NOT_INTEGER);
     };
-    let parse_unit = |c: &mut Session| match args.get(2).map(|a| base::lower(a)) {
-        None => Some(false),
-        Some(u) if u == "byte" => Some(false),
-        Some(u) if u == "bit" => Some(true),
-        Some(_) => {
-            c.add_error(err::SYNTAX);
-            None
-        }
+    let parse_unit = || match args.get(2).map(|a| base::lower(a)) {
+        None => Ok(false),
+        Some(u) if u == "byte" => Ok(false),
+        Some(u) if u == "bit" => Ok(true),
+        Some(_) => Err(err::SYNTAX),
     };
     let mut bits = false;
     if unit_before_end {
-        bits = parse_unit(c)?;
+        bits = parse_unit()?;
     }
     let end = match args.get(1) {
         Some(a) => match parse_i64(a) {
             Some(n) => Some(n),
-            None => {
-                c.add_error(err::NOT_INTEGER);
-                return None;
-            }
+            None => return Err(err::NOT_INTEGER),
         },
         None => None,
     };
     if !unit_before_end {
-        bits = parse_unit(c)?;
+        bits = parse_unit()?;
     }
-    Some((start, end, bits))
+    Ok((start, end, bits))
 }
 
 fn count_bits(bytes: &[u8], first_bit: u64, last_bit: u64) -> u64 {
@@ -763,10 +684,7 @@ fn count_bits(bytes: &[u8], first_bit: u64, last_bit: u64) -> u64 {
 pub(crate) fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis 7.0 looks the key up before parsing the range: a missing key is 0 and a wrong
     // type WRONGTYPE whatever the other arguments.
-    let Ok(s) = get_str(srv, c, &argv[1]) else {
-        return Ok(());
-    };
-    let Some(s) = s else {
+    let Some(s) = get_str(srv, c.db, &argv[1])? else {
         c.add_int(0);
         return Ok(());
     };
@@ -781,9 +699,7 @@ pub(crate) fn bitcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
             }
         }
     }
-    let Some((start, end, bits)) = parse_bit_range(c, &argv[2..], true, false) else {
-        return Ok(());
-    };
+    let (start, end, bits) = parse_bit_range(&argv[2..], true, false)?;
     let units = if bits { bytes.len() as i64 * 8 } else { bytes.len() as i64 };
     let count = if argv.len() == 2 {
         bytes.iter().map(|b| b.count_ones() as u64).sum()
@@ -807,23 +723,15 @@ pub(crate) fn bitpos(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
         None => return Err(err::NOT_INTEGER),
         Some(0) => false,
         Some(1) => true,
-        Some(_) => {
-            c.add_err("The bit argument must be 1 or 0.");
-            return Ok(());
-        }
+        Some(_) => return Err(CmdError::new("ERR", "ERR The bit argument must be 1 or 0.")),
     };
-    let Ok(s) = get_str(srv, c, &argv[1]) else {
-        return Ok(());
-    };
-    let Some(s) = s else {
+    let Some(s) = get_str(srv, c.db, &argv[1])? else {
         c.add_int(if want { -1 } else { 0 });
         return Ok(());
     };
     let mut b = itoa::Buffer::new();
     let bytes = s.bytes(&mut b);
-    let Some((start, end, bits)) = parse_bit_range(c, &argv[3..], false, true) else {
-        return Ok(());
-    };
+    let (start, end, bits) = parse_bit_range(&argv[3..], false, true)?;
     let total_bits = bytes.len() as i64 * 8;
     let units = if bits { total_bits } else { bytes.len() as i64 };
     let end_given = end.is_some();
@@ -862,21 +770,15 @@ pub(crate) fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         "or" => Op::Or,
         "xor" => Op::Xor,
         "not" => Op::Not,
-        _ => {
-            c.add_error(err::SYNTAX);
-            return Ok(());
-        }
+        _ => return Err(err::SYNTAX),
     };
     if op == Op::Not && argv.len() != 4 {
-        c.add_err("BITOP NOT must be called with a single source key.");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR BITOP NOT must be called with a single source key."));
     }
     let mut sources: Vec<Vec<u8>> = Vec::new();
     for key in &argv[3..] {
-        match get_str(srv, c, key) {
-            Err(()) => return Ok(()),
-            Ok(v) => sources.push(v.map(|s| s.to_vec()).unwrap_or_default()),
-        }
+        let v = get_str(srv, c.db, key)?;
+        sources.push(v.map(|s| s.to_vec()).unwrap_or_default());
     }
     let maxlen = sources.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut out = vec![0u8; maxlen];
@@ -921,8 +823,7 @@ pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult 
         }
     }
     if wrong_type {
-        c.add_err("The specified keys must contain string values");
-        return Ok(());
+        return Err(CmdError::new("ERR", "ERR The specified keys must contain string values"));
     }
     let (mut want_len, mut want_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut i = 3;
@@ -934,31 +835,29 @@ pub(crate) fn lcs(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult 
             "minmatchlen" if i + 1 < argv.len() => {
                 match parse_i64(&argv[i + 1]) {
                     Some(n) => min_len = n.max(0),
-                    None => {
-                        c.add_error(err::NOT_INTEGER);
-                        return Ok(());
-                    }
+                    None => return Err(err::NOT_INTEGER),
                 }
                 i += 1;
             }
-            _ => {
-                c.add_error(err::SYNTAX);
-                return Ok(());
-            }
+            _ => return Err(err::SYNTAX),
         }
         i += 1;
     }
     if want_len && want_idx {
-        c.add_err("If you want both the length and indexes, please just use IDX.");
-        return Ok(());
+        return Err(CmdError::new(
+            "ERR",
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
     }
     let (a, b) = (&vals[0], &vals[1]);
     // Dynamic programming table of LCS lengths, (len(a)+1) x (len(b)+1).
     let (n, m) = (a.len(), b.len());
     let cells = (n + 1).checked_mul(m + 1);
     let Some(cells) = cells.filter(|&x| x <= 1 << 31) else {
-        c.add_err("Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
-        return Ok(());
+        return Err(CmdError::new(
+            "ERR",
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
     };
     let mut dp = vec![0u32; cells];
     let at = |i: usize, j: usize| i * (m + 1) + j;

@@ -18,10 +18,11 @@ use tine_core::protocol::Resp;
 use tine_core::types::skiplist::{LexRange, ScoreRange, parse_lex_range, parse_score_range};
 use tine_core::types::zset::{Limits, ZSet, element_cmp, score_to_listpack_text};
 
-const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
-const MIN_MAX_NOT_LEX: &str = "ERR min or max not valid string range item";
-const NAN_RESULT: &str = "ERR resulting score is not a number (NaN)";
-const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+const MIN_MAX_NOT_FLOAT: CmdError = CmdError::new("ERR", "ERR min or max is not a float");
+const MIN_MAX_NOT_LEX: CmdError =
+    CmdError::new("ERR", "ERR min or max not valid string range item");
+const NAN_RESULT: CmdError = CmdError::new("ERR", "ERR resulting score is not a number (NaN)");
+const NOT_POSITIVE: CmdError = CmdError::new("ERR", "ERR value is out of range, must be positive");
 
 /// The listpack limits of the configuration.
 fn limits(srv: &Ctx<'_>) -> Limits {
@@ -31,35 +32,29 @@ fn limits(srv: &Ctx<'_>) -> Limits {
     }
 }
 
-/// The zset at `key` for reading (None if missing), or Err after replying WRONGTYPE.
+/// The zset at `key` for reading (None if missing), or Err(WRONGTYPE).
 fn read_zset<'a>(
     srv: &'a mut Ctx<'_>,
-    c: &mut Session,
+    c: &Session,
     key: &[u8],
-) -> Result<Option<&'a ZSet>, ()> {
+) -> Result<Option<&'a ZSet>, CmdError> {
     match srv.lookup_read(c.db, key) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
-/// The zset at `key` for writing (None if missing), or Err after replying WRONGTYPE.
+/// The zset at `key` for writing (None if missing), or Err(WRONGTYPE).
 fn write_zset<'a>(
     srv: &'a mut Ctx<'_>,
-    c: &mut Session,
+    c: &Session,
     key: &[u8],
-) -> Result<Option<&'a mut ZSet>, ()> {
+) -> Result<Option<&'a mut ZSet>, CmdError> {
     match srv.lookup_write(c.db, key) {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => {
-            c.add_error(err::WRONGTYPE);
-            Err(())
-        }
+        Some(_) => Err(err::WRONGTYPE),
     }
 }
 
@@ -71,30 +66,20 @@ fn delete_if_empty(srv: &mut Ctx<'_>, db: usize, key: &[u8]) {
 }
 
 /// Parses a score argument (ZADD, ZINCRBY): a float, `inf` allowed, NaN refused.
-fn parse_score(c: &mut Session, arg: &[u8]) -> Option<f64> {
-    let v = parse_f64(arg);
-    if v.is_none() {
-        c.add_error(err::NOT_FLOAT);
-    }
-    v
+fn parse_score(arg: &[u8]) -> Result<f64, CmdError> {
+    parse_f64(arg).ok_or(err::NOT_FLOAT)
 }
 
-fn parse_long(c: &mut Session, arg: &[u8]) -> Option<i64> {
-    let v = parse_i64(arg);
-    if v.is_none() {
-        c.add_error(err::NOT_INTEGER);
-    }
-    v
+fn parse_long(arg: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(arg).ok_or(err::NOT_INTEGER)
 }
 
-/// Redis's getRangeLongFromObjectOrReply with a message for both failures.
-fn parse_positive_with(c: &mut Session, arg: &[u8], msg: &str) -> Option<i64> {
+/// Redis's getRangeLongFromObjectOrReply with a message for both failures: `e` unless `arg`
+/// is an integer of at least 1.
+fn parse_positive_with(arg: &[u8], e: CmdError) -> Result<i64, CmdError> {
     match parse_i64(arg) {
-        Some(v) if v >= 1 => Some(v),
-        _ => {
-            c.add_error_line(msg);
-            None
-        }
+        Some(v) if v >= 1 => Ok(v),
+        _ => Err(e),
     }
 }
 
@@ -123,17 +108,15 @@ fn add_elements_header(c: &mut Session, n: usize, withscores: bool) {
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
 pub(crate) fn zadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    zadd_generic(srv, c, argv, false);
-    Ok(())
+    zadd_generic(srv, c, argv, false)
 }
 
 /// ZINCRBY key increment member: ZADD INCR, as Redis implements it.
 pub(crate) fn zincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    zadd_generic(srv, c, argv, true);
-    Ok(())
+    zadd_generic(srv, c, argv, true)
 }
 
-fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool) {
+fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
     let mut at = 2;
     while at < argv.len() {
@@ -150,35 +133,35 @@ fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool)
     }
     let elements = argv.len() - at;
     if elements % 2 != 0 || elements == 0 {
-        c.add_error(err::SYNTAX);
-        return;
+        return Err(err::SYNTAX);
     }
     let pairs = elements / 2;
     if nx && xx {
-        c.add_err("XX and NX options at the same time are not compatible");
-        return;
+        return Err(CmdError::new(
+            "ERR",
+            "ERR XX and NX options at the same time are not compatible",
+        ));
     }
     if (nx && (gt || lt)) || (gt && lt) {
-        c.add_err("GT, LT, and/or NX options at the same time are not compatible");
-        return;
+        return Err(CmdError::new(
+            "ERR",
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ));
     }
     if incr && pairs > 1 {
-        c.add_err("INCR option supports a single increment-element pair");
-        return;
+        return Err(CmdError::new(
+            "ERR",
+            "ERR INCR option supports a single increment-element pair",
+        ));
     }
     let mut scores = Vec::with_capacity(pairs);
     for j in 0..pairs {
-        let Some(s) = parse_score(c, &argv[at + 2 * j]) else {
-            return;
-        };
-        scores.push(s);
+        scores.push(parse_score(&argv[at + 2 * j])?);
     }
     let lim = limits(srv);
     let key = &argv[1];
     let db = c.db;
-    let Ok(existing) = write_zset(srv, c, key) else {
-        return;
-    };
+    let existing = write_zset(srv, c, key)?;
     if existing.is_none() {
         if xx {
             if incr {
@@ -186,7 +169,7 @@ fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool)
             } else {
                 c.add_int(0);
             }
-            return;
+            return Ok(());
         }
         let z = ZSet::new_for(lim, argv[at + 1].len());
         srv.data.dbs[db].set(key, Value::ZSet(Box::new(z)), false);
@@ -235,10 +218,9 @@ fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool)
     }
     srv.data.dirty += (added + updated) as u64;
     if nan {
-        c.add_error_line(NAN_RESULT);
         // The key may have been created empty for this command.
         delete_if_empty(srv, db, key);
-        return;
+        return Err(NAN_RESULT);
     }
     if incr {
         if processed > 0 {
@@ -249,19 +231,16 @@ fn zadd_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, mut incr: bool)
     } else {
         c.add_int(if ch { added + updated } else { added });
     }
+    Ok(())
 }
 
 // ----- single elements --------------------------------------------------------------------
 
 pub(crate) fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let db = c.db;
-    let z = match write_zset(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_int(0);
-            return Ok(());
-        }
-        Ok(Some(z)) => z,
+    let Some(z) = write_zset(srv, c, &argv[1])? else {
+        c.add_int(0);
+        return Ok(());
     };
     let mut deleted = 0;
     for m in &argv[2..] {
@@ -279,20 +258,15 @@ pub(crate) fn zrem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 }
 
 pub(crate) fn zscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    match read_zset(srv, c, &argv[1]) {
-        Err(()) => {}
-        Ok(z) => match z.and_then(|z| z.score(&argv[2])) {
-            Some(s) => c.add_double(s),
-            None => c.add_null(),
-        },
+    match read_zset(srv, c, &argv[1])?.and_then(|z| z.score(&argv[2])) {
+        Some(s) => c.add_double(s),
+        None => c.add_null(),
     }
     Ok(())
 }
 
 pub(crate) fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Ok(z) = read_zset(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let z = read_zset(srv, c, &argv[1])?;
     c.add_array(argv.len() - 2);
     for m in &argv[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -304,53 +278,41 @@ pub(crate) fn zmscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 }
 
 pub(crate) fn zcard(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    if let Ok(z) = read_zset(srv, c, &argv[1]) {
-        c.add_int(z.map_or(0, |z| z.len() as i64));
-    }
+    let z = read_zset(srv, c, &argv[1])?;
+    c.add_int(z.map_or(0, |z| z.len() as i64));
     Ok(())
 }
 
-fn rank_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, rev: bool) {
-    let Ok(z) = read_zset(srv, c, &argv[1]) else {
-        return;
-    };
+fn rank_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, rev: bool) -> CmdResult {
+    let z = read_zset(srv, c, &argv[1])?;
     match z.and_then(|z| Some((z.len(), z.rank(&argv[2])?.0))) {
         Some((len, r)) => c.add_int(if rev { len - 1 - r } else { r } as i64),
         None => c.add_null(),
     }
+    Ok(())
 }
 
 pub(crate) fn zrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    rank_generic(srv, c, argv, false);
-    Ok(())
+    rank_generic(srv, c, argv, false)
 }
 
 pub(crate) fn zrevrank(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    rank_generic(srv, c, argv, true);
-    Ok(())
+    rank_generic(srv, c, argv, true)
 }
 
 pub(crate) fn zcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Ok(r) = parse_score_range(&argv[2], &argv[3]) else {
-        c.add_error_line(MIN_MAX_NOT_FLOAT);
-        return Ok(());
-    };
-    if let Ok(z) = read_zset(srv, c, &argv[1]) {
-        let n = z.and_then(|z| z.score_range_ranks(&r)).map_or(0, |(a, b)| b + 1 - a);
-        c.add_int(n as i64);
-    }
+    let r = parse_score_range(&argv[2], &argv[3]).map_err(|()| MIN_MAX_NOT_FLOAT)?;
+    let z = read_zset(srv, c, &argv[1])?;
+    let n = z.and_then(|z| z.score_range_ranks(&r)).map_or(0, |(a, b)| b + 1 - a);
+    c.add_int(n as i64);
     Ok(())
 }
 
 pub(crate) fn zlexcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Ok(r) = parse_lex_range(&argv[2], &argv[3]) else {
-        c.add_error_line(MIN_MAX_NOT_LEX);
-        return Ok(());
-    };
-    if let Ok(z) = read_zset(srv, c, &argv[1]) {
-        let n = z.and_then(|z| z.lex_range_ranks(&r)).map_or(0, |(a, b)| b + 1 - a);
-        c.add_int(n as i64);
-    }
+    let r = parse_lex_range(&argv[2], &argv[3]).map_err(|()| MIN_MAX_NOT_LEX)?;
+    let z = read_zset(srv, c, &argv[1])?;
+    let n = z.and_then(|z| z.lex_range_ranks(&r)).map_or(0, |(a, b)| b + 1 - a);
+    c.add_int(n as i64);
     Ok(())
 }
 
@@ -385,13 +347,12 @@ struct RangeRequest {
 /// Parses `<min> <max> [options]` starting at `argv[first]` (Redis's zrangeGenericCommand
 /// steps 1 and 2). `rev` is None when REV may be given as an option (ZRANGE, ZRANGESTORE).
 fn parse_range_request(
-    c: &mut Session,
     argv: &Argv,
     first: usize,
     store: bool,
     mut kind: RangeKind,
     rev: Option<bool>,
-) -> Option<RangeRequest> {
+) -> Result<RangeRequest, CmdError> {
     let mut reverse = rev.unwrap_or(false);
     let (mut offset, mut limit, mut withscores) = (0i64, -1i64, false);
     let mut j = first + 2;
@@ -401,8 +362,8 @@ fn parse_range_request(
         if !store && opt == "withscores" {
             withscores = true;
         } else if opt == "limit" && left >= 2 {
-            offset = parse_long(c, &argv[j + 1])?;
-            limit = parse_long(c, &argv[j + 2])?;
+            offset = parse_long(&argv[j + 1])?;
+            limit = parse_long(&argv[j + 2])?;
             j += 2;
         } else if rev.is_none() && opt == "rev" {
             reverse = true;
@@ -411,8 +372,7 @@ fn parse_range_request(
         } else if kind == RangeKind::Auto && opt == "byscore" {
             kind = RangeKind::Score;
         } else {
-            c.add_error(err::SYNTAX);
-            return None;
+            return Err(err::SYNTAX);
         }
         j += 1;
     }
@@ -420,37 +380,29 @@ fn parse_range_request(
         kind = RangeKind::Rank;
     }
     if limit != -1 && kind == RangeKind::Rank {
-        c.add_err(
-            "syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
-        );
-        return None;
+        return Err(CmdError::new(
+            "ERR",
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
     }
     if withscores && kind == RangeKind::Lex {
-        c.add_err("syntax error, WITHSCORES not supported in combination with BYLEX");
-        return None;
+        return Err(CmdError::new(
+            "ERR",
+            "ERR syntax error, WITHSCORES not supported in combination with BYLEX",
+        ));
     }
     let (mut min, mut max) = (&argv[first], &argv[first + 1]);
     if reverse && kind != RangeKind::Rank {
         std::mem::swap(&mut min, &mut max);
     }
     let selection = match kind {
-        RangeKind::Score => match parse_score_range(min, max) {
-            Ok(r) => Selection::Score(r),
-            Err(()) => {
-                c.add_error_line(MIN_MAX_NOT_FLOAT);
-                return None;
-            }
-        },
-        RangeKind::Lex => match parse_lex_range(min, max) {
-            Ok(r) => Selection::Lex(r),
-            Err(()) => {
-                c.add_error_line(MIN_MAX_NOT_LEX);
-                return None;
-            }
-        },
-        _ => Selection::Rank(parse_long(c, min)?, parse_long(c, max)?),
+        RangeKind::Score => {
+            Selection::Score(parse_score_range(min, max).map_err(|()| MIN_MAX_NOT_FLOAT)?)
+        }
+        RangeKind::Lex => Selection::Lex(parse_lex_range(min, max).map_err(|()| MIN_MAX_NOT_LEX)?),
+        _ => Selection::Rank(parse_long(min)?, parse_long(max)?),
     };
-    Some(RangeRequest { selection, rev: reverse, offset, limit, withscores })
+    Ok(RangeRequest { selection, rev: reverse, offset, limit, withscores })
 }
 
 /// Normalizes Redis rank indexes (negative from the end) to an inclusive window, or None when
@@ -505,16 +457,11 @@ fn range_generic(
     argv: &Argv,
     kind: RangeKind,
     rev: Option<bool>,
-) {
-    let Some(req) = parse_range_request(c, argv, 2, false, kind, rev) else {
-        return;
-    };
-    let Ok(z) = read_zset(srv, c, &argv[1]) else {
-        return;
-    };
-    let Some(z) = z else {
+) -> CmdResult {
+    let req = parse_range_request(argv, 2, false, kind, rev)?;
+    let Some(z) = read_zset(srv, c, &argv[1])? else {
         c.add_array(0);
-        return;
+        return Ok(());
     };
     match resolve_range(z, &req) {
         None => c.add_array(0),
@@ -523,32 +470,27 @@ fn range_generic(
             z.visit_ranks(a, b, req.rev, |m, s| add_element(c, m, s, req.withscores));
         }
     }
+    Ok(())
 }
 
 /// ZRANGE key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]
 pub(crate) fn zrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    range_generic(srv, c, argv, RangeKind::Auto, None);
-    Ok(())
+    range_generic(srv, c, argv, RangeKind::Auto, None)
 }
 pub(crate) fn zrevrange(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    range_generic(srv, c, argv, RangeKind::Rank, Some(true));
-    Ok(())
+    range_generic(srv, c, argv, RangeKind::Rank, Some(true))
 }
 pub(crate) fn zrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    range_generic(srv, c, argv, RangeKind::Score, Some(false));
-    Ok(())
+    range_generic(srv, c, argv, RangeKind::Score, Some(false))
 }
 pub(crate) fn zrevrangebyscore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    range_generic(srv, c, argv, RangeKind::Score, Some(true));
-    Ok(())
+    range_generic(srv, c, argv, RangeKind::Score, Some(true))
 }
 pub(crate) fn zrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    range_generic(srv, c, argv, RangeKind::Lex, Some(false));
-    Ok(())
+    range_generic(srv, c, argv, RangeKind::Lex, Some(false))
 }
 pub(crate) fn zrevrangebylex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    range_generic(srv, c, argv, RangeKind::Lex, Some(true));
-    Ok(())
+    range_generic(srv, c, argv, RangeKind::Lex, Some(true))
 }
 
 /// Stores `pairs` at `dst` (replacing whatever was there, expiry dropped) or deletes `dst`
@@ -569,12 +511,8 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<
 
 /// ZRANGESTORE dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]
 pub(crate) fn zrangestore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(req) = parse_range_request(c, argv, 3, true, RangeKind::Auto, None) else {
-        return Ok(());
-    };
-    let Ok(z) = read_zset(srv, c, &argv[2]) else {
-        return Ok(());
-    };
+    let req = parse_range_request(argv, 3, true, RangeKind::Auto, None)?;
+    let z = read_zset(srv, c, &argv[2])?;
     let mut pairs = Vec::new();
     if let Some((a, b)) = z.and_then(|z| resolve_range(z, &req)) {
         z.expect("resolved").visit_ranks(a, b, false, |m, s| pairs.push((m.to_vec(), s)));
@@ -587,39 +525,19 @@ pub(crate) fn zrangestore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
 
 fn remrange_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: RangeKind) -> CmdResult {
     let selection = match kind {
-        RangeKind::Score => match parse_score_range(&argv[2], &argv[3]) {
-            Ok(r) => Selection::Score(r),
-            Err(()) => {
-                c.add_error_line(MIN_MAX_NOT_FLOAT);
-                return Ok(());
-            }
-        },
-        RangeKind::Lex => match parse_lex_range(&argv[2], &argv[3]) {
-            Ok(r) => Selection::Lex(r),
-            Err(()) => {
-                c.add_error_line(MIN_MAX_NOT_LEX);
-                return Ok(());
-            }
-        },
-        _ => {
-            let Some(s) = parse_long(c, &argv[2]) else {
-                return Ok(());
-            };
-            let Some(e) = parse_long(c, &argv[3]) else {
-                return Ok(());
-            };
-            Selection::Rank(s, e)
+        RangeKind::Score => {
+            Selection::Score(parse_score_range(&argv[2], &argv[3]).map_err(|()| MIN_MAX_NOT_FLOAT)?)
         }
+        RangeKind::Lex => {
+            Selection::Lex(parse_lex_range(&argv[2], &argv[3]).map_err(|()| MIN_MAX_NOT_LEX)?)
+        }
+        _ => Selection::Rank(parse_long(&argv[2])?, parse_long(&argv[3])?),
     };
     let req = RangeRequest { selection, rev: false, offset: 0, limit: -1, withscores: false };
     let db = c.db;
-    let z = match write_zset(srv, c, &argv[1]) {
-        Err(()) => return Ok(()),
-        Ok(None) => {
-            c.add_int(0);
-            return Ok(());
-        }
-        Ok(Some(z)) => z,
+    let Some(z) = write_zset(srv, c, &argv[1])? else {
+        c.add_int(0);
+        return Ok(());
     };
     let removed = match resolve_range(z, &req) {
         Some((a, b)) => z.remove_ranks(a, b),
@@ -656,8 +574,9 @@ pub(crate) struct PopReply {
 
 /// Pops up to `count` elements (`None`: one element, the plain form) from the first
 /// non-empty zset of `keys`, from the high end when `from_max`, and replies. Returns the key
-/// popped from, or None when nothing was popped (no key, a wrong type, or a count of 0). The
-/// blocking commands call this once a key has elements.
+/// popped from, or None when nothing was popped (no key, or a count of 0); Err(WRONGTYPE),
+/// with nothing replied, for a key of another type met before the first zset. The blocking
+/// commands call this once a key has elements.
 pub(crate) fn pop_reply(
     srv: &mut Ctx<'_>,
     c: &mut Session,
@@ -665,17 +584,13 @@ pub(crate) fn pop_reply(
     from_max: bool,
     count: Option<usize>,
     how: PopReply,
-) -> Option<Vec<u8>> {
+) -> Result<Option<Vec<u8>>, CmdError> {
     let db = c.db;
     let mut found = None;
     for key in keys {
-        match write_zset(srv, c, key) {
-            Err(()) => return None,
-            Ok(None) => continue,
-            Ok(Some(_)) => {
-                found = Some(key);
-                break;
-            }
+        if write_zset(srv, c, key)?.is_some() {
+            found = Some(key);
+            break;
         }
     }
     let Some(key) = found else {
@@ -684,11 +599,11 @@ pub(crate) fn pop_reply(
         } else {
             c.add_array(0);
         }
-        return None;
+        return Ok(None);
     };
     if count == Some(0) {
         c.add_array(0);
-        return None;
+        return Ok(None);
     }
     let Some(Value::ZSet(z)) = srv.data.dbs[db].get_mut(key, srv.data.now_ms) else {
         unreachable!("zset found above");
@@ -724,22 +639,18 @@ pub(crate) fn pop_reply(
             srv.notify(crate::config::custom::notify::GENERIC, "del", key, db);
         }
     }
-    Some(key.clone())
+    Ok(Some(key.clone()))
 }
 
 fn zpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool) -> CmdResult {
     if argv.len() > 3 {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     let mut count = None;
     if argv.len() == 3 {
         match parse_i64(&argv[2]) {
             Some(n) if n >= 0 => count = Some(n as usize),
-            _ => {
-                c.add_error_line(NOT_POSITIVE);
-                return Ok(());
-            }
+            _ => return Err(NOT_POSITIVE),
         }
     }
     let how = PopReply {
@@ -747,7 +658,7 @@ fn zpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool)
         nested: c.resp == Resp::V3 && count.is_some(),
         nil_when_empty: false,
     };
-    pop_reply(srv, c, &argv[1..2], from_max, count, how);
+    pop_reply(srv, c, &argv[1..2], from_max, count, how)?;
     Ok(())
 }
 
@@ -765,38 +676,32 @@ pub(crate) struct MpopArgs {
     pub(crate) count: usize,
 }
 
-/// Parses ZMPOP's arguments from `argv[numkeys_at]` on; None after replying the error.
-pub(crate) fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Option<MpopArgs> {
-    let numkeys =
-        parse_positive_with(c, &argv[numkeys_at], "ERR numkeys should be greater than 0")? as usize;
+/// Parses ZMPOP's arguments from `argv[numkeys_at]` on; Err is the error to reply.
+pub(crate) fn parse_mpop(argv: &Argv, numkeys_at: usize) -> Result<MpopArgs, CmdError> {
+    const NUMKEYS: CmdError = CmdError::new("ERR", "ERR numkeys should be greater than 0");
+    const COUNT: CmdError = CmdError::new("ERR", "ERR count should be greater than 0");
+    let numkeys = parse_positive_with(&argv[numkeys_at], NUMKEYS)? as usize;
     let where_at = numkeys_at.saturating_add(numkeys).saturating_add(1);
     if where_at >= argv.len() {
-        c.add_error(err::SYNTAX);
-        return None;
+        return Err(err::SYNTAX);
     }
     let from_max = match base::lower(&argv[where_at]).as_str() {
         "min" => false,
         "max" => true,
-        _ => {
-            c.add_error(err::SYNTAX);
-            return None;
-        }
+        _ => return Err(err::SYNTAX),
     };
     let mut count = None;
     let mut j = where_at + 1;
     while j < argv.len() {
         if count.is_none() && base::lower(&argv[j]) == "count" && j + 1 < argv.len() {
             j += 1;
-            count =
-                Some(parse_positive_with(c, &argv[j], "ERR count should be greater than 0")?
-                    as usize);
+            count = Some(parse_positive_with(&argv[j], COUNT)? as usize);
         } else {
-            c.add_error(err::SYNTAX);
-            return None;
+            return Err(err::SYNTAX);
         }
         j += 1;
     }
-    Some(MpopArgs {
+    Ok(MpopArgs {
         keys: argv[numkeys_at + 1..where_at].to_vec(),
         from_max,
         count: count.unwrap_or(1),
@@ -805,12 +710,10 @@ pub(crate) fn parse_mpop(c: &mut Session, argv: &Argv, numkeys_at: usize) -> Opt
 
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
 pub(crate) fn zmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(args) = parse_mpop(c, argv, 1) else {
-        return Ok(());
-    };
+    let args = parse_mpop(argv, 1)?;
     let how = PopReply { emit_key: true, nested: true, nil_when_empty: true };
     let dirty_before = srv.data.dirty;
-    if let Some(key) = pop_reply(srv, c, &args.keys, args.from_max, Some(args.count), how) {
+    if let Some(key) = pop_reply(srv, c, &args.keys, args.from_max, Some(args.count), how)? {
         // Propagated as what it did: ZPOPMIN/ZPOPMAX key <popped>.
         let popped = srv.data.dirty - dirty_before;
         let cmd: &[u8] = if args.from_max { b"ZPOPMAX" } else { b"ZPOPMIN" };
@@ -874,8 +777,9 @@ impl Source {
     }
 }
 
-/// Reads the inputs of the set algebra; Err after replying WRONGTYPE.
-fn read_sources(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>]) -> Result<Vec<Source>, ()> {
+/// Reads the inputs of the set algebra; Err(WRONGTYPE) for a key that is neither a zset nor a
+/// set.
+fn read_sources(srv: &mut Ctx<'_>, c: &Session, keys: &[Vec<u8>]) -> Result<Vec<Source>, CmdError> {
     let mut out = Vec::with_capacity(keys.len());
     let mut ib = tine_core::types::listpack::IntBuf::default();
     for key in keys {
@@ -885,10 +789,7 @@ fn read_sources(srv: &mut Ctx<'_>, c: &mut Session, keys: &[Vec<u8>]) -> Result<
                 z.iter().map(|(m, s)| (m.as_bytes(&mut ib).to_vec(), s)).collect()
             }
             Some(Value::Set(s)) => s.iter().map(|m| (m.as_bytes(&mut ib).to_vec(), 1.0)).collect(),
-            Some(_) => {
-                c.add_error(err::WRONGTYPE);
-                return Err(());
-            }
+            Some(_) => return Err(err::WRONGTYPE),
         };
         out.push(Source { elements, index: None, weight: 1.0 });
     }
@@ -978,25 +879,19 @@ fn algebra_generic(
     card: bool,
 ) -> CmdResult {
     let numkeys_at = if store { 2 } else { 1 };
-    let Some(setnum) = parse_long(c, &argv[numkeys_at]) else {
-        return Ok(());
-    };
+    let setnum = parse_long(&argv[numkeys_at])?;
     if setnum < 1 {
-        c.add_err(&format!(
-            "at least 1 input key is needed for '{}' command",
-            base::lower(&argv[0])
+        return Err(CmdError::owned(
+            "ERR",
+            format!("ERR at least 1 input key is needed for '{}' command", base::lower(&argv[0])),
         ));
-        return Ok(());
     }
     if setnum as u64 > (argv.len() - numkeys_at - 1) as u64 {
-        c.add_error(err::SYNTAX);
-        return Ok(());
+        return Err(err::SYNTAX);
     }
     let setnum = setnum as usize;
     let keys = &argv[numkeys_at + 1..numkeys_at + 1 + setnum];
-    let Ok(mut srcs) = read_sources(srv, c, keys) else {
-        return Ok(());
-    };
+    let mut srcs = read_sources(srv, c, keys)?;
     let (mut how, mut withscores, mut limit) = (Aggregate::Sum, false, 0usize);
     let mut j = numkeys_at + 1 + setnum;
     while j < argv.len() {
@@ -1005,13 +900,8 @@ fn algebra_generic(
         if op != SetOp::Diff && !card && remaining > setnum && opt == "weights" {
             j += 1;
             for src in srcs.iter_mut() {
-                match parse_f64(&argv[j]) {
-                    Some(w) => src.weight = w,
-                    None => {
-                        c.add_err("weight value is not a float");
-                        return Ok(());
-                    }
-                }
+                src.weight = parse_f64(&argv[j])
+                    .ok_or(CmdError::new("ERR", "ERR weight value is not a float"))?;
                 j += 1;
             }
         } else if op != SetOp::Diff && !card && remaining >= 2 && opt == "aggregate" {
@@ -1028,10 +918,7 @@ fn algebra_generic(
         } else if card && remaining >= 2 && opt == "limit" {
             match parse_i64(&argv[j + 1]) {
                 Some(n) if n >= 0 => limit = n as usize,
-                _ => {
-                    c.add_err("LIMIT can't be negative");
-                    return Ok(());
-                }
+                _ => return Err(CmdError::new("ERR", "ERR LIMIT can't be negative")),
             }
             j += 2;
         } else {
@@ -1084,9 +971,7 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
     let mut count = None;
     let mut withscores = false;
     if argv.len() >= 3 {
-        let Some(l) = parse_long(c, &argv[2]) else {
-            return Ok(());
-        };
+        let l = parse_long(&argv[2])?;
         if l == i64::MIN {
             return Err(CmdError::err(
                 "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
@@ -1098,17 +983,12 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
         if argv.len() == 4 {
             withscores = true;
             if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-                {
-                    c.add_err("value is out of range");
-                    return Ok(());
-                }
+                return Err(CmdError::new("ERR", "ERR value is out of range"));
             }
         }
         count = Some(l);
     }
-    let Ok(z) = read_zset(srv, c, &argv[1]) else {
-        return Ok(());
-    };
+    let z = read_zset(srv, c, &argv[1])?;
     let mut rng = rand::thread_rng();
     let Some(l) = count else {
         match z {
@@ -1121,18 +1001,14 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
         return Ok(());
     };
     let Some(z) = z else {
-        {
-            c.add_array(0);
-            return Ok(());
-        }
+        c.add_array(0);
+        return Ok(());
     };
     let size = z.len();
     let n = l.unsigned_abs() as usize;
     if n == 0 {
-        {
-            c.add_array(0);
-            return Ok(());
-        }
+        c.add_array(0);
+        return Ok(());
     }
     // Repetitions allowed: n independent draws.
     if l < 0 || n == 1 {
@@ -1181,13 +1057,8 @@ pub(crate) fn zrandmember(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
 /// the cursor is the rank to continue from. Unlike Redis's bucket cursor, removing elements
 /// below the cursor between calls can make the scan skip elements that shifted down.
 pub(crate) fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(cursor) = super::keys::parse_cursor(c, &argv[2]) else {
-        return Ok(());
-    };
-    let Ok(z) = read_zset(srv, c, &argv[1]) else {
-        return Ok(());
-    };
-    let Some(z) = z else {
+    let cursor = super::keys::scan_cursor(&argv[2])?;
+    let Some(z) = read_zset(srv, c, &argv[1])? else {
         c.add_array(2);
         c.add_bulk(b"0");
         c.add_array(0);
@@ -1246,22 +1117,19 @@ pub(crate) fn zscan(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
 
 // ----- blocking pops (see crate::engine::blocking) ---------------------------------------------------
 
-/// The first of `keys` holding a non-empty zset; `Err` after replying WRONGTYPE for a key of
-/// another type met first (Redis checks the keys in order).
+/// The first of `keys` holding a non-empty zset; Err(WRONGTYPE) for a key of another type met
+/// first (Redis checks the keys in order).
 fn first_nonempty_zset(
     srv: &mut Ctx<'_>,
-    c: &mut Session,
+    c: &Session,
     keys: &[Vec<u8>],
-) -> Result<Option<Vec<u8>>, ()> {
+) -> Result<Option<Vec<u8>>, CmdError> {
     for key in keys {
         match srv.lookup_read_nostats(c.db, key) {
             None => continue,
             Some(Value::ZSet(z)) if !z.is_empty() => return Ok(Some(key.clone())),
             Some(Value::ZSet(_)) => continue,
-            Some(_) => {
-                c.add_error(err::WRONGTYPE);
-                return Err(());
-            }
+            Some(_) => return Err(err::WRONGTYPE),
         }
     }
     Ok(None)
@@ -1270,26 +1138,23 @@ fn first_nonempty_zset(
 const BZPOP_REPLY: PopReply = PopReply { emit_key: true, nested: false, nil_when_empty: true };
 const BZMPOP_REPLY: PopReply = PopReply { emit_key: true, nested: true, nil_when_empty: true };
 
-fn bzpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool) {
-    let Some(deadline) = crate::engine::blocking::parse_timeout(srv, c, &argv[argv.len() - 1])
-    else {
-        return;
-    };
+fn bzpop_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, from_max: bool) -> CmdResult {
+    let deadline = crate::engine::blocking::parse_timeout(srv, &argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
-    match first_nonempty_zset(srv, c, keys) {
-        Err(()) => {}
-        Ok(Some(key)) => {
-            pop_reply(srv, c, &[key], from_max, None, BZPOP_REPLY);
+    match first_nonempty_zset(srv, c, keys)? {
+        Some(key) => {
+            pop_reply(srv, c, &[key], from_max, None, BZPOP_REPLY)?;
         }
-        Ok(None) => {
+        None => {
             if !crate::engine::blocking::may_block(c) {
                 c.add_null_array();
-                return;
+                return Ok(());
             }
             let serve = if from_max { super::retry::BZPOPMAX } else { super::retry::BZPOPMIN };
             crate::engine::blocking::block_for_keys(srv, c, keys, deadline, argv, serve);
         }
     }
+    Ok(())
 }
 
 /// Serves a client blocked in BZPOPMIN/BZPOPMAX once `key` is ready.
@@ -1301,7 +1166,10 @@ fn serve_bzpop(
 ) -> crate::engine::blocking::Served {
     match srv.data.dbs[c.db].peek(key) {
         Some(Value::ZSet(z)) if !z.is_empty() => {
-            pop_reply(srv, c, &[key.to_vec()], from_max, None, BZPOP_REPLY);
+            // A retry replies its own errors.
+            if let Err(e) = pop_reply(srv, c, &[key.to_vec()], from_max, None, BZPOP_REPLY) {
+                c.add_error(e);
+            }
             crate::engine::blocking::Served::Done
         }
         _ => crate::engine::blocking::Served::KeepWaiting,
@@ -1327,29 +1195,22 @@ pub(crate) fn serve_bzpopmax(
 }
 
 pub(crate) fn bzpopmin(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    bzpop_generic(srv, c, argv, false);
-    Ok(())
+    bzpop_generic(srv, c, argv, false)
 }
 
 pub(crate) fn bzpopmax(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    bzpop_generic(srv, c, argv, true);
-    Ok(())
+    bzpop_generic(srv, c, argv, true)
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
 pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let Some(args) = parse_mpop(c, argv, 2) else {
-        return Ok(());
-    };
-    let Some(deadline) = crate::engine::blocking::parse_timeout(srv, c, &argv[1]) else {
-        return Ok(());
-    };
-    match first_nonempty_zset(srv, c, &args.keys) {
-        Err(()) => {}
-        Ok(Some(key)) => {
-            pop_reply(srv, c, &[key], args.from_max, Some(args.count), BZMPOP_REPLY);
+    let args = parse_mpop(argv, 2)?;
+    let deadline = crate::engine::blocking::parse_timeout(srv, &argv[1])?;
+    match first_nonempty_zset(srv, c, &args.keys)? {
+        Some(key) => {
+            pop_reply(srv, c, &[key], args.from_max, Some(args.count), BZMPOP_REPLY)?;
         }
-        Ok(None) => {
+        None => {
             if !crate::engine::blocking::may_block(c) {
                 c.add_null_array();
                 return Ok(());
@@ -1376,10 +1237,18 @@ pub(crate) fn serve_bzmpop(
     if !matches!(srv.data.dbs[c.db].peek(key), Some(Value::ZSet(z)) if !z.is_empty()) {
         return crate::engine::blocking::Served::KeepWaiting;
     }
-    // Validated when it blocked, so this parse replies nothing.
-    let Some(args) = parse_mpop(c, argv, 2) else {
-        return crate::engine::blocking::Served::Done;
+    // Validated when it blocked, so this parse does not fail; a retry replies its own errors.
+    let args = match parse_mpop(argv, 2) {
+        Ok(args) => args,
+        Err(e) => {
+            c.add_error(e);
+            return crate::engine::blocking::Served::Done;
+        }
     };
-    pop_reply(srv, c, &[key.to_vec()], args.from_max, Some(args.count), BZMPOP_REPLY);
+    if let Err(e) =
+        pop_reply(srv, c, &[key.to_vec()], args.from_max, Some(args.count), BZMPOP_REPLY)
+    {
+        c.add_error(e);
+    }
     crate::engine::blocking::Served::Done
 }

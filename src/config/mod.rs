@@ -231,6 +231,11 @@ pub(crate) enum SetError {
 }
 
 impl SetError {
+    /// The error Redis 7.0 replies with.
+    pub(crate) fn to_cmd_error(&self) -> tine_core::protocol::CmdError {
+        tine_core::protocol::CmdError::owned("ERR", self.reply_text())
+    }
+
     /// The error line Redis 7.0 replies with (without the leading '-').
     pub(crate) fn reply_text(&self) -> String {
         match self {

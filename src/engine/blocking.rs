@@ -42,7 +42,7 @@
 //!
 //! ```ignore
 //! pub fn bzpopmin(srv: &mut Server, c: &mut Session, argv: &Argv) {
-//!     let Some(deadline) = blocking::parse_timeout(srv, c, argv.last().unwrap()) else { return };
+//!     let deadline = blocking::parse_timeout(srv, argv.last().unwrap())?;
 //!     // ... try every key; reply and return if one is a non-empty zset, WRONGTYPE if not a zset
 //!     if !blocking::may_block(c) { c.add_null_array(); return; }
 //!     blocking::block_for_keys(srv, c, &argv[1..argv.len() - 1], deadline, argv, retry::BZPOPMIN);
@@ -85,6 +85,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::session::Session;
 use tine_core::keyspace::{Db, Key};
+use tine_core::protocol::CmdError;
 
 /// A command's arguments (the command layer's `Argv`).
 type Argv = [Vec<u8>];
@@ -264,22 +265,20 @@ impl Blocking {
 }
 
 /// Parses a blocking timeout in seconds as Redis 7.0's getTimeoutFromObjectOrReply does and
-/// returns the absolute deadline in ms (0 = wait forever), or `None` after replying the error.
+/// returns the absolute deadline in ms (0 = wait forever), or the error to reply.
 /// Fractions round up to the next millisecond; a deadline beyond the clock's range waits
 /// forever (as Redis, whose timeout table is unsigned).
-pub(crate) fn parse_timeout<H: BlockingHost>(srv: &H, c: &mut Session, arg: &[u8]) -> Option<i64> {
+pub(crate) fn parse_timeout<H: BlockingHost>(srv: &H, arg: &[u8]) -> Result<i64, CmdError> {
     let Some(ms) = timeout_ms(arg) else {
-        c.add_err("timeout is not a float or out of range");
-        return None;
+        return Err(CmdError::new("ERR", "ERR timeout is not a float or out of range"));
     };
     if ms < 0 {
-        c.add_err("timeout is negative");
-        return None;
+        return Err(CmdError::new("ERR", "ERR timeout is negative"));
     }
     if ms == 0 {
-        return Some(0);
+        return Ok(0);
     }
-    Some(srv.now_ms().checked_add(ms).unwrap_or(i64::MAX))
+    Ok(srv.now_ms().checked_add(ms).unwrap_or(i64::MAX))
 }
 
 /// Seconds as text -> ms, rounded up (C's `(long long)ceill(x * 1000)`): `None` when it is not a

@@ -80,7 +80,7 @@ pub(crate) struct Session {
     pub(crate) last_cmd: &'static str,
     /// Error codes (first word) of the errors replied during the command being run,
     /// drained by the command layer into INFO errorstats.
-    pub(crate) errors: Vec<std::borrow::Cow<'static, str>>,
+    pub(crate) errors: Vec<&'static str>,
     /// True while commands of this client wait for CLIENT PAUSE to end.
     pub(crate) paused: bool,
     /// Inside MULTI: the queued commands.
@@ -178,18 +178,9 @@ impl Session {
     /// array, a blocked client's end); a command's own error is its handler's `Err`. The code
     /// is recorded for INFO errorstats even when replies are off, as Redis counts them.
     pub(crate) fn add_error(&mut self, e: CmdError) {
-        self.errors.push(std::borrow::Cow::Borrowed(e.code));
+        self.errors.push(e.code);
         if let Some(o) = self.out() {
             reply::error(o, &e.text);
-        }
-    }
-    /// TRANSITIONAL (issue 10): an error given as its whole line, its code recovered by
-    /// splitting; goes once every handler returns `CmdError`.
-    pub(crate) fn add_error_line(&mut self, msg: &str) {
-        let code = msg.split(' ').next().unwrap_or("ERR").to_string();
-        self.errors.push(std::borrow::Cow::Owned(code));
-        if let Some(o) = self.out() {
-            reply::error(o, msg);
         }
     }
     /// `-ERR <msg>`.
