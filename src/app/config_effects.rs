@@ -111,11 +111,8 @@ mod tests {
     #[test]
     fn effects_reach_the_server() {
         let mut data = Data::new(Config::default());
-        config_set(
-            &mut data,
-            &[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")],
-        )
-        .unwrap();
+        config_set(&mut data, &[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")])
+            .unwrap();
         assert_eq!(data.hz, 50);
         assert_eq!(data.notify_flags, crate::config::custom::notify::parse("KEA").unwrap());
         assert!(data.rebind_requested);
@@ -145,8 +142,7 @@ mod tests {
     #[test]
     fn a_refused_pair_changes_nothing() {
         let mut data = Data::new(Config::default());
-        let err =
-            config_set(&mut data, &[("hz", "50"), ("maxmemory-policy", "lru")]).unwrap_err();
+        let err = config_set(&mut data, &[("hz", "50"), ("maxmemory-policy", "lru")]).unwrap_err();
         assert_eq!(
             CmdError::from(err).text,
             "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"

@@ -84,7 +84,7 @@ impl EventLoop {
                 return;
             }
             if let Some(req) = srv.data.shutdown {
-                if crate::app::shutdown::prepare(&mut srv.data, req) {
+                if crate::app::shutdown::prepare(srv.data, req) {
                     return;
                 }
                 srv.data.shutdown = None;
@@ -145,9 +145,9 @@ impl EventLoop {
     /// Work done before every poll: held input, queued output, closing clients, rebinding.
     fn before_sleep(&mut self, srv: &mut Server<'_>) {
         if srv.data.loading.is_some() {
-            if let Err(e) = crate::persist::rdb_io::poll_loading(&mut srv.data) {
+            if let Err(e) = crate::persist::rdb_io::poll_loading(srv.data) {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
-                crate::app::shutdown::remove_pidfile(&srv.data);
+                crate::app::shutdown::remove_pidfile(srv.data);
                 std::process::exit(1);
             }
         }
@@ -163,8 +163,8 @@ impl EventLoop {
         }
         // The AOF is written (and fsynced with appendfsync always) before any reply leaves,
         // as Redis's beforeSleep calls flushAppendOnlyFile before handleClientsWithPendingWrites.
-        if crate::persist::aof::flush(&mut srv.data, false).is_err() {
-            crate::app::shutdown::exit_on_aof_fatal(&srv.data);
+        if crate::persist::aof::flush(srv.data, false).is_err() {
+            crate::app::shutdown::exit_on_aof_fatal(srv.data);
         }
         let mut writes = std::mem::take(&mut srv.data.pending_writes);
         for slot in writes.drain(..) {
@@ -196,14 +196,14 @@ impl EventLoop {
         let received: Vec<i32> = self.signals.pending().collect();
         for sig in received {
             if sig == SIGCHLD {
-                crate::persist::snapshot::check_children_done(&mut srv.data);
+                crate::persist::snapshot::check_children_done(srv.data);
                 continue;
             }
             let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
             self.shutdown_signals += 1;
             if self.shutdown_signals > 1 && srv.data.shutdown.is_some() {
                 log!(Level::Warning, "You insist... exiting now.");
-                crate::app::shutdown::remove_pidfile(&srv.data);
+                crate::app::shutdown::remove_pidfile(srv.data);
                 std::process::exit(1);
             }
             log!(Level::Warning, "Received {} scheduling shutdown...", name);
@@ -441,10 +441,10 @@ impl EventLoop {
     /// Writes a client's pending output; registers for writable events if the socket is full,
     /// closes the client if it asked to be closed after its reply.
     fn write_or_register(&mut self, srv: &mut Server<'_>, slot: usize) {
-        if crate::persist::aof::has_pending(&srv.data)
-            && crate::persist::aof::flush(&mut srv.data, false).is_err()
+        if crate::persist::aof::has_pending(srv.data)
+            && crate::persist::aof::flush(srv.data, false).is_err()
         {
-            crate::app::shutdown::exit_on_aof_fatal(&srv.data);
+            crate::app::shutdown::exit_on_aof_fatal(srv.data);
         }
         let Some(c) = srv.clients.get_mut(slot) else {
             return;
@@ -484,7 +484,12 @@ impl EventLoop {
         }
     }
 
-    fn reregister(&mut self, slot: usize, interest: Interest, srv: &mut Server<'_>) -> io::Result<()> {
+    fn reregister(
+        &mut self,
+        slot: usize,
+        interest: Interest,
+        srv: &mut Server<'_>,
+    ) -> io::Result<()> {
         let Some(c) = srv.clients.get_mut(slot) else {
             return Ok(());
         };

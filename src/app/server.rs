@@ -93,7 +93,6 @@ pub(crate) fn new_data(config: Config) -> Data {
 }
 
 impl Server<'_> {
-
     /// Adds a connected client to the table, and its socket to those a fork child closes
     /// (`Data::client_fds`).
     pub(crate) fn add_client(&mut self, c: Box<Client>) {
@@ -173,8 +172,8 @@ pub(crate) fn cron(srv: &mut Server<'_>, now_ms: i64) {
         let (effort, hz) = (srv.data.config.active_expire_effort, srv.data.hz);
         crate::engine::expire::active_expire_cycle(&mut srv.ctx(), effort, hz, now_ms);
     }
-    crate::persist::snapshot::cron(&mut srv.data, now_ms / 1000);
-    if crate::persist::aof::cron(&mut srv.data, now_ms / 1000).is_err() {
-        crate::app::shutdown::exit_on_aof_fatal(&srv.data);
+    crate::persist::snapshot::cron(srv.data, now_ms / 1000);
+    if crate::persist::aof::cron(srv.data, now_ms / 1000).is_err() {
+        crate::app::shutdown::exit_on_aof_fatal(srv.data);
     }
 }

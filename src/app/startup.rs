@@ -205,10 +205,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     }
     if srv.data.config.appendonly {
         // With the AOF on, the AOF (not dump.rdb) is the dataset, as in Redis.
-        match crate::persist::aof::start_loading(
-            srv.data,
-            crate::app::aof_replay::new_executor,
-        ) {
+        match crate::persist::aof::start_loading(srv.data, crate::app::aof_replay::new_executor) {
             Ok(loading) => srv.data.loading = loading,
             Err(_) => {
                 // Logged by the AOF code in Redis's words.
