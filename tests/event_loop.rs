@@ -1,5 +1,6 @@
 //! The event loop's own behaviour: the busy-poll window (`busy-poll-usec`, tine's own
-//! directive) and what it may cost a server that is not busy.
+//! directive) and what it may cost a server that is not busy; a command that yields to the
+//! loop while it runs (Redis's processEventsWhileBlocked, driven here by tine's DEBUG YIELD).
 
 mod common;
 
@@ -64,4 +65,99 @@ fn a_trickle_of_requests_does_not_keep_the_server_spinning() {
         "{requests} requests in {elapsed:.1}s used {used} ticks ({:.0}% of a core)",
         share * 100.0
     );
+}
+
+const BUSY_SCRIPT: &str =
+    "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+
+/// Sends `DEBUG YIELD <ms>` on `a` (without reading its reply) and returns once `b` has seen
+/// the server busy: one PING answered -BUSY (those answered before the command started are
+/// PONGs).
+fn start_yield(a: &mut Raw, b: &mut Raw, ms: &str) {
+    a.send_cmd(&["DEBUG", "YIELD", ms]);
+    let mut last = String::new();
+    let busy = eventually(Duration::from_secs(20), || {
+        last = b.cmd_str(&["PING"]);
+        last == BUSY_SCRIPT
+    });
+    assert!(busy, "the server never answered busy; last reply {last:?}");
+}
+
+/// While a command yields, the loop keeps serving: other clients get -BUSY (in a MULTI too),
+/// a new connection is accepted, what the running client sends meanwhile waits for its
+/// command, and afterwards everything runs as before.
+#[test]
+fn a_command_that_yields_leaves_the_others_busy_and_the_loop_serving() {
+    let server = TestServer::with_args(&["--enable-debug-command", "yes"]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    for bad in ["soon", "-1"] {
+        assert_eq!(
+            a.cmd_str(&["DEBUG", "YIELD", bad]),
+            "-ERR value is out of range, must be positive\r\n"
+        );
+    }
+    assert_eq!(b.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
+    // Long enough for the steps below on a loaded machine; the test waits for the reply.
+    start_yield(&mut a, &mut b, "5000");
+    // The running client's next command arrives meanwhile: it runs once DEBUG YIELD ends.
+    a.send_cmd(&["GET", "k"]);
+    assert_eq!(b.cmd_str(&["GET", "k"]), BUSY_SCRIPT);
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str(&["PING"]), BUSY_SCRIPT);
+    // SHUTDOWN would save a dataset the command is changing: only NOSAVE is allowed.
+    assert_eq!(c.cmd_str(&["SHUTDOWN"]), BUSY_SCRIPT);
+    // allow_busy commands run: MULTI opens, but a command to queue is refused and fails it.
+    assert_eq!(c.cmd_str(&["MULTI"]), "+OK\r\n");
+    assert_eq!(c.cmd_str(&["INCR", "n"]), BUSY_SCRIPT);
+
+    assert_eq!(a.reply_str(), "+OK\r\n");
+    assert_eq!(a.reply_str(), "$1\r\nv\r\n");
+    assert_eq!(b.cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(b.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+    assert_eq!(
+        c.cmd_str(&["EXEC"]),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(c.cmd_str(&["PING"]), "+PONG\r\n");
+    let info = String::from_utf8_lossy(&b.cmd(&["INFO", "errorstats"])).into_owned();
+    assert_eq!(
+        info_field(&info, "errorstat_BUSY").as_deref(),
+        Some("count=5"),
+        "INFO errorstats:\n{info}"
+    );
+}
+
+/// A SIGTERM that arrives while a command yields is kept for after it, as Redis does: the
+/// command completes and replies, then the server shuts down.
+#[test]
+fn sigterm_while_a_command_yields_shuts_down_after_it() {
+    let mut server = TestServer::with_args(&["--enable-debug-command", "yes"]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    start_yield(&mut a, &mut b, "3000");
+    server.signal(libc::SIGTERM);
+    assert!(
+        eventually(Duration::from_secs(20), || server.log().contains("Received SIGTERM")),
+        "the signal was not noted while busy"
+    );
+    assert_eq!(b.cmd_str(&["PING"]), BUSY_SCRIPT);
+    assert_eq!(a.reply_str(), "+OK\r\n");
+    let status = server.wait_exit(Duration::from_secs(20)).expect("the server exits");
+    assert!(status.success(), "{status:?}");
+}
+
+/// SHUTDOWN NOSAVE is allowed while busy and ends the server at once, the yielding command
+/// never to reply (Redis's shutdownCommand exits from within the nested loop).
+#[test]
+fn shutdown_nosave_while_a_command_yields_exits_at_once() {
+    let mut server = TestServer::with_args(&["--enable-debug-command", "yes"]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    start_yield(&mut a, &mut b, "120000");
+    b.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    let status = server.wait_exit(Duration::from_secs(20)).expect("exits before the yield ends");
+    assert!(status.success(), "{status:?}");
+    assert!(a.closed_within(Duration::from_secs(5)));
+    assert!(a.pending().is_empty(), "the yielding command replied: {:?}", a.pending());
 }

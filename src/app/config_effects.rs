@@ -106,28 +106,24 @@ fn apply_config_effect(data: &mut Data, effect: Effect) -> Result<(), EffectErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::server::Server;
     use crate::config::Config;
 
     #[test]
     fn effects_reach_the_server() {
-        let mut srv = Server::new(Config::default());
-        config_set(
-            &mut srv.data,
-            &[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")],
-        )
-        .unwrap();
-        assert_eq!(srv.data.hz, 50);
-        assert_eq!(srv.data.notify_flags, crate::config::custom::notify::parse("KEA").unwrap());
-        assert!(srv.data.rebind_requested);
+        let mut data = Data::new(Config::default());
+        config_set(&mut data, &[("hz", "50"), ("notify-keyspace-events", "KEA"), ("port", "7000")])
+            .unwrap();
+        assert_eq!(data.hz, 50);
+        assert_eq!(data.notify_flags, crate::config::custom::notify::parse("KEA").unwrap());
+        assert!(data.rebind_requested);
     }
 
     #[test]
     fn a_failed_effect_undoes_the_whole_config_set() {
-        let mut srv = Server::new(Config::default());
-        srv.data.config.enable_protected_configs = crate::config::EnableCommand::Yes;
+        let mut data = Data::new(Config::default());
+        data.config.enable_protected_configs = crate::config::EnableCommand::Yes;
         let err = config_set(
-            &mut srv.data,
+            &mut data,
             &[
                 ("hz", "50"),
                 ("notify-keyspace-events", "KEA"),
@@ -139,19 +135,18 @@ mod tests {
             CmdError::from(err).text,
             "ERR CONFIG SET failed (possibly related to argument 'dir') - No such file or directory"
         );
-        assert_eq!((srv.data.config.hz, srv.data.hz, srv.data.notify_flags), (10, 10, 0));
-        assert_eq!(srv.data.config.notify_keyspace_events.bits(), 0);
+        assert_eq!((data.config.hz, data.hz, data.notify_flags), (10, 10, 0));
+        assert_eq!(data.config.notify_keyspace_events.bits(), 0);
     }
 
     #[test]
     fn a_refused_pair_changes_nothing() {
-        let mut srv = Server::new(Config::default());
-        let err =
-            config_set(&mut srv.data, &[("hz", "50"), ("maxmemory-policy", "lru")]).unwrap_err();
+        let mut data = Data::new(Config::default());
+        let err = config_set(&mut data, &[("hz", "50"), ("maxmemory-policy", "lru")]).unwrap_err();
         assert_eq!(
             CmdError::from(err).text,
             "ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
         );
-        assert_eq!((srv.data.config.hz, srv.data.hz), (10, 10));
+        assert_eq!((data.config.hz, data.hz), (10, 10));
     }
 }

@@ -14,10 +14,22 @@
 //! take everything is the client registered for writable events, and it is registered back
 //! to read-only once its output drains. Output produced for other clients (MONITOR, pub/sub,
 //! unblocking) goes through the same queue.
+//!
+//! A long command can hand control back to the loop while it runs
+//! (`process_events_while_blocked`, Redis's processEventsWhileBlocked, reached through
+//! `commands::Ctx::yield_to_event_loop` and `app::server_ops::Running`): a few rounds of a
+//! poll that does not wait, with the same accept, read, run and write as above. The running
+//! client is out of its slot meanwhile, so it is not served: what it sends is read once its
+//! command ends. Other clients' commands meet `Data::busy` in the dispatcher and get -BUSY
+//! (unless flagged `allow_busy`), so none of them can yield in turn. A SIGTERM or SIGINT is
+//! only noted there (`Data::shutdown`), and the shutdown runs once the command ends, as in
+//! Redis; a child's end is reaped then too. A SHUTDOWN NOSAVE served in there exits at once.
 
+use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
+use mio::event::Event;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::net::busy_poll::BusyPoll;
@@ -26,7 +38,8 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::app::client::{Client, ConnFigures};
 use crate::app::server::{Server, ShutdownRequest};
-use crate::commands::{self, Outcome};
+use crate::app::server_ops::Running;
+use crate::commands::{self, Ctx, Outcome};
 use crate::engine::session::{ClientKind, Session};
 use crate::net::connection::Stream;
 use crate::net::listen::{ListenSpec, Listener, Listeners};
@@ -42,22 +55,55 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Bytes read from one client per event before others get their turn.
 const READ_BUDGET: usize = 1024 * 1024;
 
+/// What a poll reported for one token, kept in `EventLoop::ready` until handled.
+#[derive(Clone, Copy)]
+struct Ready {
+    token: Token,
+    readable: bool,
+    /// The peer shut its side, or the socket failed.
+    closed: bool,
+    writable: bool,
+}
+
+impl Ready {
+    fn of(ev: &Event) -> Ready {
+        let closed = ev.is_read_closed() || ev.is_error();
+        Ready {
+            token: ev.token(),
+            readable: ev.is_readable() || closed,
+            closed,
+            writable: ev.is_writable(),
+        }
+    }
+}
+
 /// The event loop and what it owns.
 pub(crate) struct EventLoop {
     poll: Poll,
     listeners: Listeners,
     signals: Signals,
-    /// Clients whose read was cut short by the per-event budget: read again before polling.
-    pending_reads: Vec<usize>,
+    /// Clients to read again before polling: their read was cut short by the per-event
+    /// budget, or they sent something while their command yielded (with whether the peer
+    /// closed its side).
+    pending_reads: Vec<(usize, bool)>,
     /// Number of SIGINT/SIGTERM received (a second one while shutting down exits at once).
     shutdown_signals: u32,
     /// Polls awake for a moment before sleeping, while busy (`busy-poll-usec`).
     busy_poll: BusyPoll,
+    /// True while a command yields to the loop (`process_events_while_blocked`).
+    nested: bool,
+    /// The event buffer of `process_events_while_blocked` (the main loop's is `run`'s).
+    nested_events: Option<Events>,
+    /// Events polled and not handled yet. A queue beside the loop, not the poll's buffer,
+    /// because a command that yields runs in the middle of a batch: the events after its own
+    /// are handled by the nested loop (the poll is edge-triggered and would not report them
+    /// again), and the rest of the batch is what remains here when it ends.
+    ready: VecDeque<Ready>,
 }
 
 impl EventLoop {
     /// Binds the configured addresses and sets up signal delivery.
-    pub(crate) fn new(srv: &mut Server) -> io::Result<EventLoop> {
+    pub(crate) fn new(srv: &mut Server<'_>) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let listeners = Listeners::bind(&listen_spec(&srv.data.config), poll.registry())?;
         srv.data.tcp_port = listeners.port;
@@ -71,11 +117,14 @@ impl EventLoop {
             shutdown_signals: 0,
             pending_reads: Vec::new(),
             busy_poll: BusyPoll::default(),
+            nested: false,
+            nested_events: None,
+            ready: VecDeque::new(),
         })
     }
 
     /// Runs until a shutdown completes.
-    pub(crate) fn run(&mut self, srv: &mut Server) {
+    pub(crate) fn run(&mut self, srv: &mut Server<'_>) {
         let mut events = Events::with_capacity(1024);
         let mut next_cron = Instant::now();
         loop {
@@ -84,7 +133,7 @@ impl EventLoop {
                 return;
             }
             if let Some(req) = srv.data.shutdown {
-                if crate::app::shutdown::prepare(&mut srv.data, req) {
+                if crate::app::shutdown::prepare(srv.data, req) {
                     return;
                 }
                 srv.data.shutdown = None;
@@ -118,22 +167,7 @@ impl EventLoop {
                     }
                 }
             }
-            for ev in events.iter() {
-                let token = ev.token();
-                if token == SIGNAL_TOKEN {
-                    self.handle_signals(srv);
-                } else if token.0 >= CLIENT_BASE {
-                    let slot = token.0 - CLIENT_BASE;
-                    if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                        self.handle_readable(srv, slot, ev.is_read_closed() || ev.is_error());
-                    }
-                    if ev.is_writable() {
-                        self.handle_writable(srv, slot);
-                    }
-                } else {
-                    self.accept(srv, token);
-                }
-            }
+            self.handle_events(srv, &events);
             if Instant::now() >= next_cron {
                 self.cron(srv);
                 let period = Duration::from_micros(1_000_000 / srv.effective_hz() as u64);
@@ -142,42 +176,99 @@ impl EventLoop {
         }
     }
 
+    /// Queues what a poll reported and handles the queue (`ready`) in order; returns how
+    /// many events were handled.
+    fn handle_events(&mut self, srv: &mut Server<'_>, events: &Events) -> usize {
+        self.ready.extend(events.iter().map(Ready::of));
+        let mut handled = 0;
+        while let Some(r) = self.ready.pop_front() {
+            self.handle_event(srv, r);
+            handled += 1;
+        }
+        handled
+    }
+
+    /// One ready event: a signal, a client's socket, a listener.
+    fn handle_event(&mut self, srv: &mut Server<'_>, r: Ready) {
+        if r.token == SIGNAL_TOKEN {
+            self.handle_signals(srv);
+        } else if r.token.0 >= CLIENT_BASE {
+            let slot = r.token.0 - CLIENT_BASE;
+            if self.nested && srv.clients.get_mut(slot).is_none() {
+                // The client whose command yields: its socket is read once the command ends
+                // (no new edge would announce what is waiting there).
+                if r.readable {
+                    self.defer_read(slot, r.closed);
+                }
+                return;
+            }
+            if r.readable {
+                self.handle_readable(srv, slot, r.closed);
+            }
+            if r.writable {
+                self.handle_writable(srv, slot);
+            }
+        } else {
+            self.accept(srv, r.token);
+        }
+    }
+
+    /// Queues a client to be read before the next poll.
+    fn defer_read(&mut self, slot: usize, peer_closed: bool) {
+        match self.pending_reads.iter_mut().find(|r| r.0 == slot) {
+            Some(r) => r.1 |= peer_closed,
+            None => self.pending_reads.push((slot, peer_closed)),
+        }
+    }
+
+    /// Redis's processEventsWhileBlocked, for a command that yields (see the module doc):
+    /// up to four rounds of a poll that does not wait, each followed by the work of
+    /// `before_sleep` that serves clients (held reads and input, the AOF write, replies,
+    /// closing). Returns the number of events and held clients handled. Never nests: a
+    /// command run in here is refused as busy before it could yield.
+    pub(crate) fn process_events_while_blocked(&mut self, srv: &mut Server<'_>) -> usize {
+        if self.nested {
+            return 0;
+        }
+        self.nested = true;
+        let mut events = self.nested_events.take().unwrap_or_else(|| Events::with_capacity(256));
+        let mut handled = self.serve_pending(srv);
+        for _ in 0..4 {
+            if let Err(e) = self.poll.poll(&mut events, Some(Duration::ZERO)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log!(Level::Warning, "Event loop poll failed: {}", e);
+                }
+            }
+            let mut round = self.handle_events(srv, &events);
+            round += self.serve_pending(srv);
+            if srv.data.exit_requested {
+                // SHUTDOWN NOSAVE, allowed while busy, has done its preparation: exit now, as
+                // Redis's shutdownCommand does, the yielding command never to return.
+                std::process::exit(0);
+            }
+            handled += round;
+            if round == 0 {
+                break;
+            }
+        }
+        self.nested_events = Some(events);
+        self.nested = false;
+        handled
+    }
+
     /// Work done before every poll: held input, queued output, closing clients, rebinding.
-    fn before_sleep(&mut self, srv: &mut Server) {
+    fn before_sleep(&mut self, srv: &mut Server<'_>) {
         if srv.data.loading.is_some() {
-            if let Err(e) = crate::persist::rdb_io::poll_loading(&mut srv.data) {
+            if let Err(e) = crate::persist::rdb_io::poll_loading(srv.data) {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
-                crate::app::shutdown::remove_pidfile(&srv.data);
+                crate::app::shutdown::remove_pidfile(srv.data);
                 std::process::exit(1);
             }
         }
         if srv.data.blocking.next_deadline().is_some() {
             crate::engine::blocking::handle_timeouts(&mut srv.ctx(), base::mstime());
         }
-        for slot in std::mem::take(&mut self.pending_reads) {
-            self.handle_readable(srv, slot, false);
-        }
-        let pending = std::mem::take(&mut srv.data.pending_input);
-        for slot in pending {
-            self.process_input(srv, slot);
-        }
-        // The AOF is written (and fsynced with appendfsync always) before any reply leaves,
-        // as Redis's beforeSleep calls flushAppendOnlyFile before handleClientsWithPendingWrites.
-        if crate::persist::aof::flush(&mut srv.data, false).is_err() {
-            crate::app::shutdown::exit_on_aof_fatal(&srv.data);
-        }
-        let mut writes = std::mem::take(&mut srv.data.pending_writes);
-        for slot in writes.drain(..) {
-            self.write_or_register(srv, slot);
-        }
-        if srv.data.pending_writes.is_empty() {
-            srv.data.pending_writes = writes; // keep the capacity for the next batch
-        }
-        let to_close: Vec<usize> =
-            srv.clients.iter().filter(|c| c.session.close_asap).map(|c| c.session.slot).collect();
-        for slot in to_close {
-            self.close_client(srv, slot);
-        }
+        self.serve_pending(srv);
         if srv.data.rebind_requested {
             srv.data.rebind_requested = false;
             match Listeners::bind(&listen_spec(&srv.data.config), self.poll.registry()) {
@@ -192,18 +283,64 @@ impl EventLoop {
         }
     }
 
-    fn handle_signals(&mut self, srv: &mut Server) {
+    /// Serves what is held for clients: reads cut short, input to process again, then the
+    /// AOF write, queued replies and clients to close. While a command yields, what concerns
+    /// its client (out of its slot) is kept for after. Returns the reads and inputs handled.
+    fn serve_pending(&mut self, srv: &mut Server<'_>) -> usize {
+        let mut handled = 0;
+        for (slot, peer_closed) in std::mem::take(&mut self.pending_reads) {
+            if self.nested && srv.clients.get_mut(slot).is_none() {
+                self.defer_read(slot, peer_closed);
+                continue;
+            }
+            handled += 1;
+            self.handle_readable(srv, slot, peer_closed);
+        }
+        let pending = std::mem::take(&mut srv.data.pending_input);
+        for slot in pending {
+            if self.nested && srv.clients.get_mut(slot).is_none() {
+                srv.data.pending_input.push(slot);
+                continue;
+            }
+            handled += 1;
+            self.process_input(srv, slot);
+        }
+        // The AOF is written (and fsynced with appendfsync always) before any reply leaves,
+        // as Redis's beforeSleep calls flushAppendOnlyFile before handleClientsWithPendingWrites.
+        if crate::persist::aof::flush(srv.data, false).is_err() {
+            crate::app::shutdown::exit_on_aof_fatal(srv.data);
+        }
+        let mut writes = std::mem::take(&mut srv.data.pending_writes);
+        for slot in writes.drain(..) {
+            self.write_or_register(srv, slot);
+        }
+        if srv.data.pending_writes.is_empty() {
+            srv.data.pending_writes = writes; // keep the capacity for the next batch
+        }
+        let to_close: Vec<usize> =
+            srv.clients.iter().filter(|c| c.session.close_asap).map(|c| c.session.slot).collect();
+        for slot in to_close {
+            self.close_client(srv, slot);
+        }
+        handled
+    }
+
+    fn handle_signals(&mut self, srv: &mut Server<'_>) {
         let received: Vec<i32> = self.signals.pending().collect();
         for sig in received {
             if sig == SIGCHLD {
-                crate::persist::snapshot::check_children_done(&mut srv.data);
+                // Not while a command yields: the child's end changes persistence state under
+                // it. The cron's waitpid (the safety net) reaps it once the command ends.
+                if !self.nested {
+                    crate::persist::snapshot::check_children_done(srv.data);
+                }
                 continue;
             }
             let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
             self.shutdown_signals += 1;
             if self.shutdown_signals > 1 && srv.data.shutdown.is_some() {
                 log!(Level::Warning, "You insist... exiting now.");
-                crate::app::shutdown::remove_pidfile(&srv.data);
+                crate::app::shutdown::remove_pidfile(srv.data);
                 std::process::exit(1);
             }
             log!(Level::Warning, "Received {} scheduling shutdown...", name);
@@ -216,7 +353,7 @@ impl EventLoop {
         }
     }
 
-    fn accept(&mut self, srv: &mut Server, token: Token) {
+    fn accept(&mut self, srv: &mut Server<'_>, token: Token) {
         loop {
             let Some(listener) = self.listeners.get_mut(token) else {
                 return;
@@ -257,7 +394,7 @@ impl EventLoop {
 
     fn register_client(
         &mut self,
-        srv: &mut Server,
+        srv: &mut Server<'_>,
         mut stream: Stream,
         addr: String,
         laddr: String,
@@ -297,7 +434,7 @@ impl EventLoop {
 
     /// Reads what the client sent. `peer_closed`: the event said the peer shut its side, so we
     /// read on to the end of the stream instead of stopping at a short read.
-    fn handle_readable(&mut self, srv: &mut Server, slot: usize, peer_closed: bool) {
+    fn handle_readable(&mut self, srv: &mut Server<'_>, slot: usize, peer_closed: bool) {
         let Some(c) = srv.clients.get_mut(slot) else {
             return;
         };
@@ -318,7 +455,7 @@ impl EventLoop {
                     if read_total >= READ_BUDGET {
                         // More may be waiting and no new edge will announce it: read again
                         // before the next poll (other clients get their turn first).
-                        self.pending_reads.push(slot);
+                        self.pending_reads.push((slot, false));
                         break;
                     }
                     // A short read drained the socket: the next arrival (or the peer's FIN)
@@ -372,7 +509,7 @@ impl EventLoop {
     }
 
     /// Parses and runs every complete command in the client's query buffer, then queues the replies for before_sleep.
-    fn process_input(&mut self, srv: &mut Server, slot: usize) {
+    fn process_input(&mut self, srv: &mut Server<'_>, slot: usize) {
         let Some(mut c) = srv.clients.take(slot) else {
             return;
         };
@@ -387,7 +524,7 @@ impl EventLoop {
             // A command held by CLIENT PAUSE runs first, from the arguments it kept.
             if c.session.held_command {
                 c.session.held_command = false;
-                if run_command(srv, &mut c) == Outcome::Held {
+                if run_command(self, srv, &mut c) == Outcome::Held {
                     c.session.held_command = true;
                     break;
                 }
@@ -399,7 +536,7 @@ impl EventLoop {
             };
             match c.conn.parser.next(c.conn.qbuf.data(), &mut c.conn.qpos, limits) {
                 Parsed::Command => {
-                    if run_command(srv, &mut c) == Outcome::Held {
+                    if run_command(self, srv, &mut c) == Outcome::Held {
                         c.session.held_command = true;
                         break;
                     }
@@ -440,11 +577,11 @@ impl EventLoop {
 
     /// Writes a client's pending output; registers for writable events if the socket is full,
     /// closes the client if it asked to be closed after its reply.
-    fn write_or_register(&mut self, srv: &mut Server, slot: usize) {
-        if crate::persist::aof::has_pending(&srv.data)
-            && crate::persist::aof::flush(&mut srv.data, false).is_err()
+    fn write_or_register(&mut self, srv: &mut Server<'_>, slot: usize) {
+        if crate::persist::aof::has_pending(srv.data)
+            && crate::persist::aof::flush(srv.data, false).is_err()
         {
-            crate::app::shutdown::exit_on_aof_fatal(&srv.data);
+            crate::app::shutdown::exit_on_aof_fatal(srv.data);
         }
         let Some(c) = srv.clients.get_mut(slot) else {
             return;
@@ -484,7 +621,12 @@ impl EventLoop {
         }
     }
 
-    fn reregister(&mut self, slot: usize, interest: Interest, srv: &mut Server) -> io::Result<()> {
+    fn reregister(
+        &mut self,
+        slot: usize,
+        interest: Interest,
+        srv: &mut Server<'_>,
+    ) -> io::Result<()> {
         let Some(c) = srv.clients.get_mut(slot) else {
             return Ok(());
         };
@@ -495,12 +637,12 @@ impl EventLoop {
         }
     }
 
-    fn handle_writable(&mut self, srv: &mut Server, slot: usize) {
+    fn handle_writable(&mut self, srv: &mut Server<'_>, slot: usize) {
         self.write_or_register(srv, slot);
     }
 
     /// Removes a client: deregisters and closes its socket, forgets it everywhere.
-    pub(crate) fn close_client(&mut self, srv: &mut Server, slot: usize) {
+    pub(crate) fn close_client(&mut self, srv: &mut Server<'_>, slot: usize) {
         let Some(mut c) = srv.remove_client(slot) else {
             return;
         };
@@ -512,7 +654,7 @@ impl EventLoop {
     }
 
     /// Housekeeping `hz` times a second.
-    fn cron(&mut self, srv: &mut Server) {
+    fn cron(&mut self, srv: &mut Server<'_>) {
         srv.data.cronloops += 1;
         self.busy_poll.reset();
         let now_ms = base::mstime();
@@ -546,16 +688,16 @@ impl EventLoop {
 /// The reply a protected-mode server gives a non-local client, in Redis's words.
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Redis denies non-loopback clients when protected mode is on, no bind address was given
-/// (the default "* -::*") and the default user has no password.
 /// Runs the command whose arguments are in the client's parser: they are taken out for the
 /// call (and kept there if CLIENT PAUSE holds the command), and the connection's figures are
-/// recorded for CLIENT LIST/INFO, since the client is out of its slot meanwhile.
+/// recorded for CLIENT LIST/INFO, since the client is out of its slot meanwhile. The command's
+/// context reaches the event loop (`Running`), so that it may yield to it.
 #[inline]
-fn run_command(srv: &mut Server, c: &mut Client) -> Outcome {
+fn run_command(ev: &mut EventLoop, srv: &mut Server<'_>, c: &mut Client) -> Outcome {
     let mut argv = std::mem::take(&mut c.conn.parser.argv);
     srv.clients.running = ConnFigures::of(&c.conn);
-    let outcome = commands::call(&mut srv.ctx(), &mut c.session, &argv);
+    let mut server = Running { clients: &mut *srv.clients, ev };
+    let outcome = commands::call(&mut Ctx::new(srv.data, &mut server), &mut c.session, &argv);
     if outcome != Outcome::Held {
         // Keep the vector's allocation for the next command.
         argv.clear();
@@ -564,7 +706,9 @@ fn run_command(srv: &mut Server, c: &mut Client) -> Outcome {
     outcome
 }
 
-fn protected_mode_denies(srv: &Server, c: &Client) -> bool {
+/// Redis denies non-loopback clients when protected mode is on, no bind address was given
+/// (the default "* -::*") and the default user has no password.
+fn protected_mode_denies(srv: &Server<'_>, c: &Client) -> bool {
     if !srv.data.config.protected_mode
         || c.session.is_unix
         || !srv.data.config.requirepass.is_empty()

@@ -1,10 +1,14 @@
 //! The server aggregate: the data half (`commands::Data`: configuration, databases,
 //! statistics, persistence...) beside the client table (`Clients`, connections and sessions),
-//! two fields so that they can be borrowed apart, and the housekeeping that runs on every cron
-//! tick. The event loop (`app::event_loop`) drives it; commands run against a context built
-//! from it (`Server::ctx`: the data half and the client table as `commands::ServerOps`). It
-//! holds no socket handles of its own besides the clients' — listeners and the poller belong
-//! to the event loop.
+//! and the housekeeping that runs on every cron tick. The event loop (`app::event_loop`)
+//! drives it; commands run against a context built from it (`Server::ctx`: the data half and
+//! the client table as `commands::ServerOps`). It holds no socket handles of its own besides
+//! the clients' — listeners and the poller belong to the event loop.
+//!
+//! `Server` is two borrows, not two owned fields: startup owns the halves, and a command that
+//! hands control back to the event loop (`ServerOps::process_events_while_blocked`) holds the
+//! data half in its context, so the loop then runs on a `Server` built from that borrow and
+//! the client table.
 
 use crate::app::client::{Client, ConnFigures};
 pub(crate) use crate::commands::data::{Data, PauseKind, ShutdownRequest};
@@ -70,24 +74,25 @@ impl Clients {
     }
 }
 
-/// The whole server state.
-pub(crate) struct Server {
+/// The whole server state (see the module doc).
+pub(crate) struct Server<'a> {
     /// The data path: what commands change (`commands::Data`).
-    pub(crate) data: Data,
-    pub(crate) clients: Clients,
+    pub(crate) data: &'a mut Data,
+    pub(crate) clients: &'a mut Clients,
 }
 
-impl Server {
-    pub(crate) fn new(config: Config) -> Server {
-        tine_core::types::access::update(
-            tine_core::base::mstime(),
-            config.maxmemory_policy.is_lfu(),
-            config.lfu_log_factor,
-            config.lfu_decay_time,
-        );
-        Server { data: Data::new(config), clients: Clients::default() }
-    }
+/// The data half of a new server; its LRU/LFU clock starts now.
+pub(crate) fn new_data(config: Config) -> Data {
+    tine_core::types::access::update(
+        tine_core::base::mstime(),
+        config.maxmemory_policy.is_lfu(),
+        config.lfu_log_factor,
+        config.lfu_decay_time,
+    );
+    Data::new(config)
+}
 
+impl Server<'_> {
     /// Adds a connected client to the table, and its socket to those a fork child closes
     /// (`Data::client_fds`).
     pub(crate) fn add_client(&mut self, c: Box<Client>) {
@@ -106,7 +111,7 @@ impl Server {
     /// `ServerOps` (two borrows, no allocation).
     #[inline]
     pub(crate) fn ctx(&mut self) -> crate::commands::Ctx<'_> {
-        crate::commands::Ctx::new(&mut self.data, &mut self.clients)
+        crate::commands::Ctx::new(self.data, self.clients)
     }
 
     /// Marks a client as having output to write before the next poll.
@@ -140,7 +145,7 @@ impl Server {
 }
 
 /// Server housekeeping on every cron tick: memory peak, hz, incremental rehashing.
-pub(crate) fn cron(srv: &mut Server, now_ms: i64) {
+pub(crate) fn cron(srv: &mut Server<'_>, now_ms: i64) {
     srv.data.now_ms = now_ms;
     tine_core::types::access::update(
         now_ms,
@@ -165,8 +170,8 @@ pub(crate) fn cron(srv: &mut Server, now_ms: i64) {
         let (effort, hz) = (srv.data.config.active_expire_effort, srv.data.hz);
         crate::engine::expire::active_expire_cycle(&mut srv.ctx(), effort, hz, now_ms);
     }
-    crate::persist::snapshot::cron(&mut srv.data, now_ms / 1000);
-    if crate::persist::aof::cron(&mut srv.data, now_ms / 1000).is_err() {
-        crate::app::shutdown::exit_on_aof_fatal(&srv.data);
+    crate::persist::snapshot::cron(srv.data, now_ms / 1000);
+    if crate::persist::aof::cron(srv.data, now_ms / 1000).is_err() {
+        crate::app::shutdown::exit_on_aof_fatal(srv.data);
     }
 }

@@ -3,12 +3,18 @@
 //! layer holds, and the top layer's own actions (CONFIG SET's effects, SHUTDOWN). The engine's
 //! host traits are implemented on `commands::Ctx`, which forwards here only delivery to
 //! another client and serving or ending a blocked client's wait.
+//!
+//! `Running` is the same table with the event loop beside it: the `ServerOps` of a command the
+//! event loop runs, so that a long command can hand control back to the loop
+//! (`process_events_while_blocked`). Every other context (cron, timeouts, a blocked client's
+//! retry) is built on the bare table and cannot yield.
 
 use std::time::Instant;
 use tine_core::protocol::CmdError;
 
 use crate::app::client::{ConnFigures, info_line};
-use crate::app::server::Clients;
+use crate::app::event_loop::EventLoop;
+use crate::app::server::{Clients, Server};
 use crate::commands::data::{Data, ShutdownRequest};
 use crate::commands::{Ctx, ServerOps};
 use crate::engine::blocking::{EndWait, Served, Waiter};
@@ -126,5 +132,57 @@ impl ServerOps for Clients {
         }
         self.put_back(taken);
         on_timeout.is_some()
+    }
+}
+
+/// The client table and the event loop, for a command the event loop runs (see the module
+/// doc): everything but `process_events_while_blocked` is the table's.
+pub(crate) struct Running<'a> {
+    pub(crate) clients: &'a mut Clients,
+    pub(crate) ev: &'a mut EventLoop,
+}
+
+impl ServerOps for Running<'_> {
+    #[inline]
+    fn session(&mut self, slot: usize) -> Option<(&mut Session, usize)> {
+        self.clients.session(slot)
+    }
+    fn for_each_session(&mut self, f: &mut dyn FnMut(&mut Session)) {
+        self.clients.for_each_session(f)
+    }
+    fn connected(&self) -> usize {
+        self.clients.connected()
+    }
+    fn clients_memory(&self) -> usize {
+        self.clients.clients_memory()
+    }
+    fn client_list(&self, running: &Session, now: i64, keep: &dyn Fn(&Session) -> bool) -> String {
+        self.clients.client_list(running, now, keep)
+    }
+    fn client_info(&self, running: &Session, now: i64) -> String {
+        self.clients.client_info(running, now)
+    }
+    fn config_set(&mut self, data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), CmdError> {
+        self.clients.config_set(data, pairs)
+    }
+    fn shutdown(&mut self, data: &mut Data, req: ShutdownRequest) -> bool {
+        self.clients.shutdown(data, req)
+    }
+    fn serve(&mut self, data: &mut Data, db: usize, key: &[u8], w: Waiter) {
+        self.clients.serve(data, db, key, w)
+    }
+    fn end_wait(&mut self, data: &mut Data, slot: Option<usize>, id: u64, how: EndWait) -> bool {
+        self.clients.end_wait(data, slot, id, how)
+    }
+
+    /// The loop runs on a `Server` made of the command's data borrow and the table; the
+    /// running client is out of its slot, so it is not served (its input waits). The
+    /// connection figures recorded for it are kept across the commands run in there.
+    fn process_events_while_blocked(&mut self, data: &mut Data) -> usize {
+        let running = self.clients.running;
+        let n =
+            self.ev.process_events_while_blocked(&mut Server { data, clients: &mut *self.clients });
+        self.clients.running = running;
+        n
     }
 }

@@ -177,7 +177,9 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     // SAFETY: setting a signal's disposition to SIG_IGN has no handler to be unsafe about.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
 
-    let mut srv = Server::new(config);
+    let mut data = crate::app::server::new_data(config);
+    let mut clients = crate::app::server::Clients::default();
+    let mut srv = Server { data: &mut data, clients: &mut clients };
     srv.data.config_file = config_path;
     adjust_open_files_limit(&mut srv);
 
@@ -190,37 +192,34 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
                 "Failed listening on port {} (tcp), aborting.",
                 srv.data.config.port
             );
-            crate::app::shutdown::remove_pidfile(&srv.data);
+            crate::app::shutdown::remove_pidfile(srv.data);
             return 1;
         }
     };
     log!(Level::Notice, "Running mode=standalone, port={}.", srv.data.tcp_port);
     log!(Level::Warning, "Server initialized");
-    if crate::persist::aof::load_manifest_from_disk(&mut srv.data).is_err() {
+    if crate::persist::aof::load_manifest_from_disk(srv.data).is_err() {
         // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.
-        crate::app::shutdown::remove_pidfile(&srv.data);
+        crate::app::shutdown::remove_pidfile(srv.data);
         return 1;
     }
     if srv.data.config.appendonly {
         // With the AOF on, the AOF (not dump.rdb) is the dataset, as in Redis.
-        match crate::persist::aof::start_loading(
-            &mut srv.data,
-            crate::app::aof_replay::new_executor,
-        ) {
+        match crate::persist::aof::start_loading(srv.data, crate::app::aof_replay::new_executor) {
             Ok(loading) => srv.data.loading = loading,
             Err(_) => {
                 // Logged by the AOF code in Redis's words.
-                crate::app::shutdown::remove_pidfile(&srv.data);
+                crate::app::shutdown::remove_pidfile(srv.data);
                 return 1;
             }
         }
     } else {
-        let rdb = crate::persist::snapshot::rdb_path(&srv.data);
-        match crate::persist::rdb_io::start_loading(&srv.data, &rdb) {
+        let rdb = crate::persist::snapshot::rdb_path(srv.data);
+        match crate::persist::rdb_io::start_loading(srv.data, &rdb) {
             Ok(loading) => srv.data.loading = loading,
             Err(e) => {
                 log!(Level::Warning, "Fatal error loading the DB: {}. Exiting.", e);
-                crate::app::shutdown::remove_pidfile(&srv.data);
+                crate::app::shutdown::remove_pidfile(srv.data);
                 return 1;
             }
         }
@@ -251,7 +250,7 @@ fn disable_thp(config: &Config) {
 
 /// Raises the open files limit to fit maxclients, or lowers maxclients to fit the limit, as
 /// Redis's adjustOpenFilesLimit.
-fn adjust_open_files_limit(srv: &mut Server) {
+fn adjust_open_files_limit(srv: &mut Server<'_>) {
     const RESERVED_FDS: u64 = 32;
     let wanted = srv.data.config.maxclients as u64 + RESERVED_FDS;
     // SAFETY: getrlimit/setrlimit write into / read from the struct we own.

@@ -7,7 +7,9 @@
 //! notifications with no one to deliver to) touches only `data` and never goes through `dyn`.
 //! What needs the other clients' connections goes through `ServerOps`: delivering to another
 //! client, serving or ending a blocked client's wait, CLIENT LIST/KILL, the figures INFO
-//! reads of the client table, and the two top-layer actions CONFIG SET's effects and SHUTDOWN.
+//! reads of the client table, the two top-layer actions CONFIG SET's effects and SHUTDOWN,
+//! and handing control back to the event loop while a long command runs
+//! (`process_events_while_blocked`, through `Ctx::yield_to_event_loop`).
 //!
 //! The plan was a narrow `ServerOps` over a big top half (slow log, latency, persistence,
 //! shutdown...). It is the other way round here, because only the client table holds what
@@ -19,7 +21,7 @@
 //! `ExpireHost`) are implemented here for `Ctx`, so the engine's subsystems run against a
 //! context too; the top layer builds one (`Server::ctx`) for its own calls (cron, timeouts).
 
-use crate::commands::data::{Data, ShutdownRequest};
+use crate::commands::data::{BusyKind, Data, ShutdownRequest};
 use crate::config::custom::notify;
 use crate::engine::blocking::{Blocking, BlockingHost, EndWait, Waiter};
 use crate::engine::evict::{EvictHost, EvictionPool};
@@ -57,6 +59,15 @@ pub(crate) trait ServerOps {
     fn serve(&mut self, data: &mut Data, db: usize, key: &[u8], w: Waiter);
     /// `BlockingHost::end_wait`.
     fn end_wait(&mut self, data: &mut Data, slot: Option<usize>, id: u64, how: EndWait) -> bool;
+    /// Redis's processEventsWhileBlocked: serves the event loop once without waiting (accepts
+    /// connections, reads and runs other clients' commands, writes replies, notes signals)
+    /// while the running command keeps its place; returns the number of events handled. Call
+    /// it through `Ctx::yield_to_event_loop`, which marks the server busy. The default does
+    /// nothing: contexts with no event loop behind them (the AOF replay, tests, a blocked
+    /// client's retry) cannot yield.
+    fn process_events_while_blocked(&mut self, _data: &mut Data) -> usize {
+        0
+    }
 }
 
 /// A handler's context (see the module doc).
@@ -69,6 +80,21 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub(crate) fn new(data: &'a mut Data, server: &'a mut dyn ServerOps) -> Ctx<'a> {
         Ctx { data, server }
+    }
+
+    /// Lets the event loop serve other clients in the middle of a long command (a slow
+    /// script, a long load), as Redis's processEventsWhileBlocked: the server is busy with
+    /// `kind` meanwhile, so they get -BUSY for every command not flagged `allow_busy`. A
+    /// command run in there cannot yield in turn (the server is already busy): 0 is returned
+    /// and nothing is served, so yields never nest. Returns the number of events handled.
+    pub(crate) fn yield_to_event_loop(&mut self, kind: BusyKind) -> usize {
+        if self.data.busy.is_some() {
+            return 0;
+        }
+        self.data.busy = Some(kind);
+        let n = self.server.process_events_while_blocked(self.data);
+        self.data.busy = None;
+        n
     }
 
     /// Looks a key up for a read command (Redis's lookupKeyRead): expires it if due, counts a

@@ -118,6 +118,20 @@ pub(crate) struct ShutdownRequest {
     pub(crate) force: bool,
 }
 
+/// What a command that hands control back to the event loop while it runs
+/// (`Ctx::yield_to_event_loop`) is busy with: it decides the -BUSY text other clients get, as
+/// Redis tells an EVAL from an FCALL from a module command.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[allow(dead_code, reason = "FCALL and module commands will yield as these (issue 13)")]
+pub(crate) enum BusyKind {
+    /// EVAL/EVALSHA (and DEBUG YIELD): "You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    Script,
+    /// FCALL: "You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    Function,
+    /// A module command that yields.
+    Module,
+}
+
 /// The data path's state (see the module doc).
 pub(crate) struct Data {
     pub(crate) config: Config,
@@ -164,6 +178,10 @@ pub(crate) struct Data {
     pub(crate) shutdown: Option<ShutdownRequest>,
     /// A SHUTDOWN command completed its preparation: the event loop returns.
     pub(crate) exit_requested: bool,
+    /// Set while a command lets the event loop serve other clients in the middle of its run
+    /// (`Ctx::yield_to_event_loop`): they get -BUSY unless their command is flagged
+    /// `allow_busy`, and none of them can yield in turn.
+    pub(crate) busy: Option<BusyKind>,
     pub(crate) lastsave: i64,
     pub(crate) start_time: std::time::Instant,
     pub(crate) run_id: String,
@@ -226,6 +244,7 @@ impl Data {
             pause: None,
             shutdown: None,
             exit_requested: false,
+            busy: None,
             lastsave: now,
             start_time: std::time::Instant::now(),
             run_id: random_hex(40),

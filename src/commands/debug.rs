@@ -1,9 +1,11 @@
 //! DEBUG and its subcommands (DIGEST, RELOAD, SLEEP, OBJECT, POPULATE...), refused unless
-//! `enable-debug-command` allows the client.
+//! `enable-debug-command` allows the client. DEBUG YIELD is tine's own: a command that runs for
+//! a while and yields to the event loop meanwhile, as a slow script does, to test that path.
 
 use super::reply_help;
 use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
+use crate::commands::data::BusyKind;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
 use tine_core::log;
@@ -43,11 +45,33 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Setting it to 0 disables expiring keys in background when they are not accessed.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
+                "YIELD <milliseconds>",
+                "    (tine only) Run for <milliseconds>, letting the event loop serve other clients",
+                "    meanwhile as a slow script does: they get -BUSY, new connections are accepted.",
             ],
         ),
         "sleep" if argv.len() == 3 => {
             let secs = base::parse_f64(&argv[2]).unwrap_or(0.0).max(0.0);
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            c.add_ok();
+        }
+        "yield" if argv.len() == 3 => {
+            // Redis's getPositiveLongFromObjectOrReply words, as DEBUG POPULATE.
+            let out_of_range =
+                || CmdError::new("ERR", "ERR value is out of range, must be positive");
+            let ms = parse_i64(&argv[2]).filter(|&n| n >= 0).ok_or_else(out_of_range)?;
+            let deadline = std::time::Instant::now()
+                .checked_add(std::time::Duration::from_millis(ms as u64))
+                .ok_or_else(out_of_range)?;
+            // Yield every couple of milliseconds, as a script does from its interrupt hook.
+            loop {
+                srv.yield_to_event_loop(BusyKind::Script);
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::sleep((deadline - now).min(std::time::Duration::from_millis(2)));
+            }
             c.add_ok();
         }
         "digest" if argv.len() == 2 => {

@@ -1,5 +1,6 @@
 //! Commands: the table that defines them (`table.rs`), the registry built from it, and `call`,
-//! the one path every command takes — lookup, arity, authentication and pause checks, the
+//! the one path every command takes — lookup, arity, authentication, loading, busy and pause
+//! checks, the
 //! handler, then statistics, the slow log and MONITOR.
 //!
 //! Dispatch decides by the bits a row declares (`flag`), never by a command's name, and its
@@ -85,6 +86,26 @@ pub(crate) mod err {
     /// A `no_multi` command inside MULTI.
     pub(crate) const NOMULTI: CmdError =
         CmdError::new("ERR", "ERR Command not allowed inside a transaction");
+
+    /// A command not flagged `allow_busy` while another yields (`Data::busy`), in Redis
+    /// 7.0's words for each kind of busy command (shared.slowevalerr, slowscripterr,
+    /// slowmoduleerr).
+    pub(crate) fn busy(kind: crate::commands::data::BusyKind) -> CmdError {
+        use crate::commands::data::BusyKind;
+        match kind {
+            BusyKind::Script => CmdError::new(
+                "BUSY",
+                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+            ),
+            BusyKind::Function => CmdError::new(
+                "BUSY",
+                "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+            ),
+            BusyKind::Module => {
+                CmdError::new("BUSY", "BUSY Redis is busy running a module command.")
+            }
+        }
+    }
 }
 
 /// An error reply, typed (defined beside the reply encoder, so sessions can record one).
@@ -407,6 +428,12 @@ fn resolve<'a>(reg: &'a Registry, argv: &Argv) -> Result<&'a Resolved, CmdError>
 /// its connection's parser, and puts back if the command is held).
 pub(crate) fn call(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
     let outcome = call_argv(srv, c, argv);
+    // While another command yields (`Data::busy`), this one runs inside it: the unit of the
+    // feed and the keys made ready are the yielding command's, ended and served when it
+    // ends, as Redis propagates only at execution nesting 0.
+    if srv.data.busy.is_some() {
+        return outcome;
+    }
     // Clients blocked on keys this command made ready are served before anyone else is
     // replied to (top level only: EXEC will serve after its whole queue).
     // The command is one unit of the propagation feed; each blocked client it serves is
@@ -442,8 +469,19 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         return reject(srv, c, r.id, err::LOADING);
     }
 
+    // While a command yields to the event loop (a slow script...), only the commands flagged
+    // `allow_busy` run; the others, inside MULTI too, are refused (Redis's processCommand;
+    // MULTI, DISCARD and WATCH are allowed so that a pipelined transaction is not cut in two).
+    if let Some(kind) = srv.data.busy {
+        if r.flags & flag::ALLOW_BUSY == 0 {
+            return reject(srv, c, r.id, err::busy(kind));
+        }
+    }
+
     // maxmemory: evict first; if that cannot free enough, refuse commands that may grow memory.
+    // Not while a command yields: its propagation must not be mixed with eviction's DELs.
     if srv.data.config.maxmemory > 0
+        && srv.data.busy.is_none()
         && !c.in_exec
         && !crate::engine::evict::perform_evictions(srv)
         && r.flags & flag::DENYOOM != 0
@@ -750,6 +788,7 @@ mod tests {
 mod dispatch_tests {
     use super::*;
     use crate::config::Config;
+    use crate::engine::blocking::{EndWait, Waiter};
 
     struct Fixture {
         data: data::Data,
@@ -982,5 +1021,114 @@ mod dispatch_tests {
         assert!(
             reg.all.iter().filter(|r| r.cmd.notify.is_some()).all(|r| r.flags & flag::WRITE != 0)
         );
+    }
+
+    const BUSY_SCRIPT: &str = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+
+    #[test]
+    fn while_busy_only_allow_busy_commands_run() {
+        let mut f = fixture();
+        assert_eq!(f.run(&["set", "k", "v"]), "+OK\r\n");
+        f.data.busy = Some(data::BusyKind::Script);
+        assert_eq!(f.run(&["get", "k"]), BUSY_SCRIPT);
+        assert_eq!(f.run(&["ping"]), BUSY_SCRIPT);
+        // Not even SHUTDOWN, unless NOSAVE.
+        assert_eq!(f.run(&["shutdown"]), BUSY_SCRIPT);
+        assert_eq!(f.stats("get").rejected_calls, 1);
+        assert_eq!(f.stats("get").calls, 0);
+        // allow_busy: the connection's own commands and the transaction's controls.
+        assert!(f.run(&["hello", "2"]).starts_with("*14\r\n"));
+        assert_eq!(f.run(&["multi"]), "+OK\r\n");
+        // Refused inside MULTI too (not queued), which fails the transaction.
+        assert_eq!(f.run(&["incr", "n"]), BUSY_SCRIPT);
+        assert_eq!(f.errorstat("BUSY"), 4);
+        f.data.busy = Some(data::BusyKind::Function);
+        assert_eq!(
+            f.run(&["exec"]),
+            "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+        );
+        f.data.busy = None;
+        assert_eq!(
+            f.run(&["exec"]),
+            "-EXECABORT Transaction discarded because of previous errors.\r\n"
+        );
+        assert_eq!(f.run(&["get", "k"]), "$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn debug_yield_checks_its_argument() {
+        let mut f = fixture();
+        f.data.config.enable_debug_command = crate::config::EnableCommand::Yes;
+        for bad in ["abc", "-1", "99999999999999999999"] {
+            assert_eq!(
+                f.run(&["debug", "yield", bad]),
+                "-ERR value is out of range, must be positive\r\n"
+            );
+        }
+        // Without an event loop behind the context (NoClients) it just runs its time.
+        assert_eq!(f.run(&["debug", "yield", "0"]), "+OK\r\n");
+        assert_eq!(f.data.busy, None);
+    }
+
+    /// A server whose event loop runs one command that tries to yield in turn.
+    struct Reentrant {
+        inner: Option<usize>,
+    }
+
+    impl ServerOps for Reentrant {
+        fn session(&mut self, _slot: usize) -> Option<(&mut Session, usize)> {
+            None
+        }
+        fn for_each_session(&mut self, _f: &mut dyn FnMut(&mut Session)) {}
+        fn connected(&self) -> usize {
+            1
+        }
+        fn clients_memory(&self) -> usize {
+            0
+        }
+        fn client_list(
+            &self,
+            _running: &Session,
+            _now: i64,
+            _keep: &dyn Fn(&Session) -> bool,
+        ) -> String {
+            String::new()
+        }
+        fn client_info(&self, _running: &Session, _now: i64) -> String {
+            String::new()
+        }
+        fn config_set(&mut self, _d: &mut data::Data, _p: &[(&str, &str)]) -> CmdResult {
+            Ok(())
+        }
+        fn shutdown(&mut self, _d: &mut data::Data, _r: data::ShutdownRequest) -> bool {
+            false
+        }
+        fn serve(&mut self, _d: &mut data::Data, _db: usize, _k: &[u8], _w: Waiter) {}
+        fn end_wait(
+            &mut self,
+            _d: &mut data::Data,
+            _s: Option<usize>,
+            _i: u64,
+            _h: EndWait,
+        ) -> bool {
+            false
+        }
+        fn process_events_while_blocked(&mut self, d: &mut data::Data) -> usize {
+            assert_eq!(d.busy, Some(data::BusyKind::Script));
+            let mut inner = Reentrant { inner: None };
+            self.inner = Some(Ctx::new(d, &mut inner).yield_to_event_loop(data::BusyKind::Script));
+            assert!(inner.inner.is_none(), "a yield inside a yield reached the event loop");
+            1
+        }
+    }
+
+    #[test]
+    fn yields_do_not_nest() {
+        let mut f = fixture();
+        let mut server = Reentrant { inner: None };
+        let mut ctx = Ctx::new(&mut f.data, &mut server);
+        assert_eq!(ctx.yield_to_event_loop(data::BusyKind::Script), 1);
+        assert_eq!(ctx.data.busy, None);
+        assert_eq!(server.inner, Some(0));
     }
 }

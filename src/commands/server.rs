@@ -84,6 +84,11 @@ pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
         c.add_ok();
         return Ok(());
     }
+    // While a command yields (a slow script), only SHUTDOWN NOSAVE may end the server: a save
+    // would write a dataset the command is halfway through changing (Redis's shutdownCommand).
+    if let Some(kind) = srv.data.busy.filter(|_| !req.nosave) {
+        return Err(err::busy(kind));
+    }
     if !srv.server.shutdown(srv.data, req) {
         return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
     }
