@@ -118,8 +118,9 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::engine::session::Session;
+use crate::engine::stats::{CommandStats, SlowLogEntry};
 pub(crate) use ctx::{Ctx, ServerOps};
-use data::{PauseKind, SlowLogEntry};
+use data::PauseKind;
 
 /// Arguments of a command, the name first.
 pub(crate) type Argv = [Vec<u8>];
@@ -277,15 +278,6 @@ pub(crate) struct Resolved {
     pub(crate) id: usize,
     /// Subcommands by lowercase name.
     pub(crate) subs: HashMap<String, usize>,
-}
-
-/// Per-command counters for INFO commandstats.
-#[derive(Default, Clone)]
-pub(crate) struct CommandStats {
-    pub(crate) calls: u64,
-    pub(crate) usec: u64,
-    pub(crate) rejected_calls: u64,
-    pub(crate) failed_calls: u64,
 }
 
 /// Every command and subcommand, resolved once.

@@ -1,7 +1,8 @@
 //! Subsystems that own their state: blocking queues (`blocking`), the propagation feed
 //! (`feed`), pub/sub and keyspace notifications (`pubsub`), eviction (`evict`), the active
 //! expire cycle (`expire`), the latency monitor (`latency`), the allocator's memory figures
-//! (`memory`), the session state a client holds (`session`). The layer's rule: they never
+//! (`memory`), the session state a client holds (`session`), the server's counters: stats,
+//! errorstats, commandstats, the slow log (`stats`). The layer's rule: they never
 //! name the server aggregate (`crate::app`); what they need from it is a trait they define
 //! and the command context (`commands::Ctx`) implements. The import-rule test
 //! (tests/layers.rs) keeps it so.
@@ -14,3 +15,4 @@ pub(crate) mod latency;
 pub(crate) mod memory;
 pub(crate) mod pubsub;
 pub(crate) mod session;
+pub(crate) mod stats;
