@@ -24,7 +24,7 @@ pub struct Outbox {
     /// Keys deleted because their time had passed, (db, key) in order: the feed propagates
     /// each as `DEL`.
     expired: Vec<(usize, Key)>,
-    /// The subset of `expired` that plain lookups (`get`, `get_mut`, `get_or_create`) deleted,
+    /// The subset of `expired` that plain lookups (`lookup`, `get_mut`, `get_or_create`) deleted,
     /// rather than `expire_if_needed`, whose caller counts and announces the key itself: the
     /// server has yet to count these in `expired_keys` and publish their "expired" events.
     unreported: Vec<(usize, Key)>,
