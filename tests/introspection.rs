@@ -442,6 +442,34 @@ fn role_answers_as_a_master_without_replicas() {
     assert_same(&mut t, &mut r, &["COMMAND", "INFO", "role"]);
 }
 
+/// The replication identity INFO shows is its own random id, not the run id, and DEBUG
+/// CHANGE-REPL-ID replaces it and forgets the second one, as Redis 7.0's.
+#[test]
+fn replication_ids_and_debug_change_repl_id() {
+    let server = TestServer::with_args(&["--enable-debug-command", "yes"]);
+    let mut t = server.raw();
+    let repl = |t: &mut Raw| t.cmd_str(&["INFO", "replication"]);
+    let before = repl(&mut t);
+    let id = common::info_field(&before, "master_replid").expect("master_replid");
+    let run_id = common::info_field(&t.cmd_str(&["INFO", "server"]), "run_id").expect("run_id");
+    assert_eq!(id.len(), 40);
+    assert_ne!(id, run_id);
+    assert_eq!(t.cmd_str(&["DEBUG", "CHANGE-REPL-ID"]), "+OK\r\n");
+    let after = repl(&mut t);
+    let new_id = common::info_field(&after, "master_replid").expect("master_replid");
+    assert_eq!(new_id.len(), 40);
+    assert_ne!(new_id, id);
+    assert_eq!(
+        common::info_field(&after, "master_replid2").as_deref(),
+        Some("0000000000000000000000000000000000000000")
+    );
+    assert_eq!(common::info_field(&after, "second_repl_offset").as_deref(), Some("-1"));
+    if let Some(redis) = RedisServer::with_args(&["--enable-debug-command", "yes"]) {
+        let mut r = redis.raw();
+        assert_same(&mut t, &mut r, &["DEBUG", "CHANGE-REPL-ID", "extra"]);
+    }
+}
+
 #[test]
 fn debug_is_gated_by_enable_debug_command() {
     let server = TestServer::start();

@@ -96,6 +96,8 @@ pub(crate) struct Data {
     pub(crate) lastsave: i64,
     pub(crate) start_time: std::time::Instant,
     pub(crate) run_id: String,
+    /// The replication identity and offset (INFO replication, ROLE, PSYNC).
+    pub(crate) repl: crate::repl::state::ReplState,
     pub(crate) hz: i64,
     pub(crate) cronloops: u64,
     /// The listening port actually bound (for INFO and the log).
@@ -158,7 +160,8 @@ impl Data {
             busy: None,
             lastsave: now,
             start_time: std::time::Instant::now(),
-            run_id: random_hex(40),
+            run_id: tine_core::base::random_hex(40),
+            repl: Default::default(),
             cronloops: 0,
             tcp_port: 0,
             debug_active_expire: true,
@@ -172,13 +175,6 @@ impl Data {
             client_fds: Vec::new(),
         }
     }
-}
-
-/// Random lowercase hex, for run ids and replication ids.
-pub(crate) fn random_hex(len: usize) -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..len).map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap()).collect()
 }
 
 /// Persistence's host is the data half: everything a save, a rewrite or a child's on-exit

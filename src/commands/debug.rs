@@ -33,6 +33,9 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             c,
             "DEBUG",
             &[
+                "CHANGE-REPL-ID",
+                "    Change the replication IDs of the instance.",
+                "    Dangerous: should be used only for testing the replication subsystem.",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
@@ -172,6 +175,12 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                     )));
                 }
             }
+        }
+        "change-repl-id" if argv.len() == 2 => {
+            srv.data.repl.change_replid();
+            srv.data.repl.clear_replid2();
+            log!(Level::Warning, "Changing replication IDs after receiving DEBUG change-repl-id");
+            c.add_ok();
         }
         "set-active-expire" if argv.len() == 3 => {
             srv.data.debug_active_expire = argv[2].as_slice() != b"0";

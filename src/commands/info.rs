@@ -344,10 +344,11 @@ fn info_replication(srv: &Ctx<'_>, out: &mut String) {
     line(out, "role", "master");
     line(out, "connected_slaves", 0);
     line(out, "master_failover_state", "no-failover");
-    line(out, "master_replid", &srv.data.run_id);
-    line(out, "master_replid2", "0000000000000000000000000000000000000000");
-    line(out, "master_repl_offset", 0);
-    line(out, "second_repl_offset", -1);
+    let repl = &srv.data.repl;
+    line(out, "master_replid", repl.replid());
+    line(out, "master_replid2", repl.replid2());
+    line(out, "master_repl_offset", repl.offset());
+    line(out, "second_repl_offset", repl.second_replid_offset());
     line(out, "repl_backlog_active", 0);
     line(out, "repl_backlog_size", srv.data.config.repl_backlog_size);
     line(out, "repl_backlog_first_byte_offset", 0);

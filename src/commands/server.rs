@@ -48,14 +48,14 @@ pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     Ok(())
 }
 
-/// ROLE: tine is always a master without replicas for now (replication is not built), so the
-/// reply is Redis's for that case: the role, the replication offset (0, as INFO
-/// replication's `master_repl_offset`) and an empty replica list. Client libraries ask ROLE
-/// to tell a master from a replica.
-pub(crate) fn role(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+/// ROLE: tine is always a master without replicas for now (replication is being built), so
+/// the reply is Redis's for that case: the role, the replication offset (INFO replication's
+/// `master_repl_offset`) and an empty replica list. Client libraries ask ROLE to tell a
+/// master from a replica.
+pub(crate) fn role(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_array(3);
     c.add_bulk(b"master");
-    c.add_int(0);
+    c.add_int(srv.data.repl.offset());
     c.add_array(0);
     Ok(())
 }

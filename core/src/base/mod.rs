@@ -10,6 +10,13 @@ pub mod quote;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Random lowercase hex, for run ids and replication ids (Redis's getRandomHexChars).
+pub fn random_hex(len: usize) -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..len).map(|_| std::char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+}
+
 /// Parses a byte string as an `i64` the way Redis's `string2ll` does: an optional '-', then
 /// digits with no leading zeros (except "0" itself), no '+', no spaces, no overflow.
 /// Returns `None` for anything else, so "007", " 1", "+1" and "-0" are not integers.
