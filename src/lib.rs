@@ -9,6 +9,7 @@ pub mod engine;
 pub mod fork;
 pub mod net;
 pub mod persist;
+pub(crate) mod repl;
 
 pub(crate) use app::startup::pidfile_path;
 /// The version tine reports as `redis_version` (clients decide features by it) ...
