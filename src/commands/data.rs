@@ -98,6 +98,8 @@ pub(crate) struct Data {
     pub(crate) run_id: String,
     /// The replication identity and offset (INFO replication, ROLE, PSYNC).
     pub(crate) repl: crate::repl::state::ReplState,
+    /// The replication stream: backlog and replicas' output, and `master_repl_offset`.
+    pub(crate) repl_buf: crate::repl::buffer::ReplBuffer,
     pub(crate) hz: i64,
     pub(crate) cronloops: u64,
     /// The listening port actually bound (for INFO and the log).
@@ -126,6 +128,7 @@ impl Data {
         let notify_flags = config.notify_keyspace_events.bits();
         let dbs = Keyspace::new(config.databases.max(1) as usize);
         let hz = config.hz.clamp(1, 500);
+        let repl_buf = crate::repl::buffer::ReplBuffer::new(config.repl_backlog_size);
         let now = tine_core::base::unix_time();
         Data {
             config,
@@ -162,6 +165,7 @@ impl Data {
             start_time: std::time::Instant::now(),
             run_id: tine_core::base::random_hex(40),
             repl: Default::default(),
+            repl_buf,
             cronloops: 0,
             tcp_port: 0,
             debug_active_expire: true,

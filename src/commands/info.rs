@@ -201,9 +201,10 @@ fn info_memory(srv: &mut Ctx<'_>, out: &mut String) {
     );
     line(out, "mem_fragmentation_bytes", m.rss as i64 - m.allocated as i64);
     line(out, "mem_not_counted_for_evict", 0);
-    line(out, "mem_replication_backlog", 0);
-    line(out, "mem_total_replication_buffers", 0);
-    line(out, "mem_clients_slaves", 0);
+    let (backlog_mem, replicas_mem) = srv.data.repl_buf.memory_split();
+    line(out, "mem_replication_backlog", backlog_mem);
+    line(out, "mem_total_replication_buffers", srv.data.repl_buf.mem_total_replication_buffers());
+    line(out, "mem_clients_slaves", replicas_mem);
     line(out, "mem_clients_normal", srv.server.clients_memory());
     line(out, "mem_cluster_links", 0);
     line(out, "mem_aof_buffer", 0);
@@ -347,12 +348,13 @@ fn info_replication(srv: &Ctx<'_>, out: &mut String) {
     let repl = &srv.data.repl;
     line(out, "master_replid", repl.replid());
     line(out, "master_replid2", repl.replid2());
-    line(out, "master_repl_offset", repl.offset());
+    let buf = &srv.data.repl_buf;
+    line(out, "master_repl_offset", buf.master_repl_offset());
     line(out, "second_repl_offset", repl.second_replid_offset());
-    line(out, "repl_backlog_active", 0);
+    line(out, "repl_backlog_active", buf.has_backlog() as i32);
     line(out, "repl_backlog_size", srv.data.config.repl_backlog_size);
-    line(out, "repl_backlog_first_byte_offset", 0);
-    line(out, "repl_backlog_histlen", 0);
+    line(out, "repl_backlog_first_byte_offset", buf.backlog_first_byte_offset());
+    line(out, "repl_backlog_histlen", buf.backlog_histlen());
 }
 
 fn info_cpu(out: &mut String) {

@@ -55,7 +55,7 @@ pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 pub(crate) fn role(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_array(3);
     c.add_bulk(b"master");
-    c.add_int(srv.data.repl.offset());
+    c.add_int(srv.data.repl_buf.master_repl_offset());
     c.add_array(0);
     Ok(())
 }

@@ -1,8 +1,13 @@
 //! Replication, primary and replica side (issue 11). The layer sits above persistence and
 //! transport: it will start its own fork-child kind in the persist slot (the snapshot streamed
-//! to replicas), load a primary's snapshot into a new keyspace, and own the replication links.
+//! to replicas), load a primary's snapshot into a new keyspace, own the replication links and
+//! speak PSYNC.
 //!
-//! Built so far: the replication identity (`state`: replid, replid2, offsets), which INFO,
-//! ROLE, DEBUG CHANGE-REPL-ID and the RDB's aux fields read.
+//! Built so far: the replication identity (`state`: replid, replid2 and where the second
+//! history ends), which INFO, ROLE and DEBUG CHANGE-REPL-ID read; and the shared replication
+//! buffer (`buffer`), the one copy of the replication stream that the backlog and every
+//! replica read from, which also keeps `master_repl_offset`.
 
+#[allow(dead_code, reason = "the primary's stream and PSYNC use it next (issue 11)")]
+pub(crate) mod buffer;
 pub(crate) mod state;

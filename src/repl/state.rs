@@ -1,7 +1,8 @@
 //! The replication identity of this node, as Redis 7.0 keeps it (PSYNC2): the id of the
 //! history it serves (`replid`), the id it served before its last promotion (`replid2`) and
-//! the offset up to which that older history is shared (`second_replid_offset`), and how many
-//! bytes of its stream exist (`master_repl_offset`).
+//! and the offset up to which that older history is shared (`second_replid_offset`). How many
+//! bytes of the stream exist (`master_repl_offset`) is the replication buffer's figure
+//! (`buffer::ReplBuffer`), which moves it as the stream is fed: one offset, as Redis has.
 //!
 //! Why two ids: a replica promoted with REPLICAOF NO ONE starts a new history but its former
 //! siblings, which followed the same primary, can still continue partially from it up to the
@@ -12,13 +13,11 @@ use tine_core::base::random_hex;
 /// Redis's "no second id": forty zeros.
 const NO_REPLID: &str = "0000000000000000000000000000000000000000";
 
-/// This node's replication identity and offset.
+/// This node's replication identity.
 #[derive(Debug, Clone)]
 pub(crate) struct ReplState {
     replid: String,
     replid2: String,
-    /// Bytes of the replication stream produced or received so far.
-    offset: i64,
     /// The first offset not shared with `replid2`'s history; -1 without a second id.
     second_replid_offset: i64,
 }
@@ -28,7 +27,6 @@ impl Default for ReplState {
         ReplState {
             replid: random_hex(40),
             replid2: NO_REPLID.to_string(),
-            offset: 0,
             second_replid_offset: -1,
         }
     }
@@ -41,19 +39,9 @@ impl ReplState {
     pub(crate) fn replid2(&self) -> &str {
         &self.replid2
     }
-    /// INFO's `master_repl_offset`.
-    pub(crate) fn offset(&self) -> i64 {
-        self.offset
-    }
     /// INFO's `second_repl_offset`.
     pub(crate) fn second_replid_offset(&self) -> i64 {
         self.second_replid_offset
-    }
-
-    /// Counts bytes added to the replication stream.
-    #[allow(dead_code, reason = "the replication stream and PSYNC use it next (issue 11)")]
-    pub(crate) fn advance(&mut self, bytes: usize) {
-        self.offset += bytes as i64;
     }
 
     /// A new history begins (Redis's changeReplicationId): a new random id.
@@ -68,11 +56,12 @@ impl ReplState {
     }
 
     /// On promotion (Redis's shiftReplicationId): the current history becomes the second one,
-    /// valid up to the next byte, and a new one begins, so former siblings can continue.
+    /// valid up to the byte after `master_repl_offset`, and a new one begins, so former
+    /// siblings can continue.
     #[allow(dead_code, reason = "the replication stream and PSYNC use it next (issue 11)")]
-    pub(crate) fn shift_replid(&mut self) {
+    pub(crate) fn shift_replid(&mut self, master_repl_offset: i64) {
         self.replid2 = std::mem::take(&mut self.replid);
-        self.second_replid_offset = self.offset + 1;
+        self.second_replid_offset = master_repl_offset + 1;
         self.change_replid();
     }
 
@@ -103,15 +92,14 @@ mod tests {
         assert_eq!(a.replid().len(), 40);
         assert!(a.replid().bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a.replid(), b.replid());
-        assert_eq!((a.replid2(), a.offset(), a.second_replid_offset()), (NO_REPLID, 0, -1));
+        assert_eq!((a.replid2(), a.second_replid_offset()), (NO_REPLID, -1));
     }
 
     #[test]
     fn promotion_keeps_the_old_history_up_to_the_next_byte() {
         let mut s = ReplState::default();
-        s.advance(100);
         let old = s.replid().to_string();
-        s.shift_replid();
+        s.shift_replid(100);
         assert_ne!(s.replid(), old);
         assert_eq!((s.replid2(), s.second_replid_offset()), (old.as_str(), 101));
         assert!(s.shares_history(&old, 101));
