@@ -685,6 +685,42 @@ fn damage_in_a_file_that_is_not_the_last_is_refused_and_left_alone() {
     }
 }
 
+/// True once `pid` has exited (gone, or a zombie nobody has reaped yet).
+fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid)) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        // SAFETY: kill with signal 0 only checks whether the pid exists.
+        Err(_) => unsafe { libc::kill(pid, 0) != 0 },
+    }
+}
+
+/// A rewrite child whose parent is SIGKILLed stops at its next progress report and removes
+/// the file it was writing, as a BGSAVE child does: nobody else ever will.
+#[test]
+fn killed_parent_during_rewrite_leaves_no_temp_file_or_child() {
+    let mut s = tine_aof(&[]);
+    let mut con = s.client();
+    populate_slow(&mut con, 3000);
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    let child: i32 = info_persist(&mut con, "aof_rewrite_child_pid").parse().unwrap();
+    assert!(child > 0);
+    let temp = s.path(&format!("temp-rewriteaof-{}.aof", child));
+    assert!(eventually(WAIT, || temp.exists()), "the child never created {}", temp.display());
+    drop(con);
+    s.signal(libc::SIGKILL);
+    s.wait_exit(WAIT).unwrap();
+    assert!(eventually(WAIT, || process_gone(child)), "the rewrite child outlived its parent");
+    for dir in [s.dir.path().to_path_buf(), aof_dir(&s)] {
+        let temps: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("temp-"))
+            .collect();
+        assert!(temps.is_empty(), "left in {}: {:?}", dir.display(), temps);
+    }
+}
+
 fn set_fsize_limit(pid: u32, bytes: u64) {
     let lim = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: libc::RLIM_INFINITY };
     // SAFETY: prlimit on our own child process with a struct we own.
