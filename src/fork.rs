@@ -197,14 +197,24 @@ impl ChildReporter {
         self.temp_file = Some(path.to_path_buf());
     }
 
+    /// The file named by `set_temp_file` is published (renamed to its final name): it is no
+    /// longer this child's to remove.
+    pub(crate) fn clear_temp_file(&mut self) {
+        self.temp_file = None;
+    }
+
     /// Ends the child because the parent is gone (EPIPE on the info pipe), as Redis's
-    /// sendChildInfoGeneric: logs, removes the unfinished file, and `_exit`s.
+    /// sendChildInfoGeneric: logs, removes the unfinished file, and `_exit`s. The one way out
+    /// for every child kind that finds its parent gone: nothing it wrote is published, and
+    /// nothing it wrote is left behind.
     pub(crate) fn exit_parent_gone(&self) -> ! {
         tine_core::log::warning("Child failed reporting info to parent, exiting. Broken pipe");
         if let Some(t) = &self.temp_file {
             let _ = std::fs::remove_file(t);
         }
-        exit_parent_gone()
+        // SAFETY: a ChildReporter exists only in a fork child (`child_main`); see there on
+        // why `_exit`.
+        unsafe { libc::_exit(CHILD_EXIT_PARENT_GONE) }
     }
 
     fn send(&self, r: ChildReport) -> Result<(), ParentGone> {
@@ -460,7 +470,7 @@ where
             };
             match reporter.send(r) {
                 Ok(()) => 0,
-                Err(ParentGone) => CHILD_EXIT_PARENT_GONE,
+                Err(ParentGone) => reporter.exit_parent_gone(),
             }
         }
         Ok(Err(ChildError::ParentGone)) => reporter.exit_parent_gone(),
@@ -473,13 +483,6 @@ where
     // SAFETY: leave without destructors, atexit handlers or stdio flushing: everything this
     // process holds is a copy of the parent's and belongs to the parent.
     unsafe { libc::_exit(code) }
-}
-
-/// Ends a child whose parent is gone, at once: nothing it wrote is published (the temp file
-/// is never renamed).
-pub(crate) fn exit_parent_gone() -> ! {
-    // SAFETY: only called in a fork child; see `child_main` on why `_exit`.
-    unsafe { libc::_exit(CHILD_EXIT_PARENT_GONE) }
 }
 
 /// Why a child body failed: it found its parent gone (the child exits at once, its file

@@ -511,6 +511,216 @@ fn corrupted_middle_and_missing_file_are_fatal() {
     assert!(log.contains("Unknown AOF file type"), "{}", log);
 }
 
+/// Every file of `dir` and its bytes, by name.
+fn dir_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// A copy of `s`'s AOF directory in a fresh temp dir, for redis-server to load.
+fn copy_for_redis(s: &TestServer) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("redis-test").tempdir().unwrap();
+    copy_dir(&aof_dir(s), &dir.path().join("appendonlydir"));
+    dir
+}
+
+/// redis-server 7.0 on a copy of `s`'s AOF directory, expected to refuse to start: its exit
+/// code, its log and the copied directory's files afterwards. `None` without redis-server.
+fn redis_refuses(s: &TestServer, extra: &[&str]) -> Option<(i32, String, Vec<(String, Vec<u8>)>)> {
+    if !redis_available() {
+        return None;
+    }
+    let dir = copy_for_redis(s);
+    let log = dir.path().join("redis.log");
+    let port = free_port().to_string();
+    let d = dir.path().to_str().unwrap().to_string();
+    let mut args = vec![
+        "--port",
+        &port,
+        "--dir",
+        &d,
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--logfile",
+        log.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = run_to_exit(REDIS_BIN, &args, dir.path(), Duration::from_secs(60));
+    Some((
+        out.status.code().unwrap_or(-1),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        dir_bytes(&dir.path().join("appendonlydir")),
+    ))
+}
+
+fn bad_format_line(file: &str) -> String {
+    format!(
+        "Bad file format reading the append only file {}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>",
+        file
+    )
+}
+
+/// Bytes that cannot begin a command at the end of the last incr file are damage, not a
+/// write cut short by a crash: the server refuses to start, as Redis does, and leaves every
+/// file as it was for the operator to repair (aof-load-truncated does not apply).
+#[test]
+fn garbage_at_the_end_of_the_last_file_is_refused_and_left_alone() {
+    let mut s = tine_aof(&[]);
+    let mut con = s.client();
+    for i in 0..20 {
+        let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
+    }
+    drop(con);
+    s.stop();
+    let incr = last_incr(&s);
+    let good = std::fs::read(&incr).unwrap();
+    let tails: [&[u8]; 4] = [b"hello", b"hello\r\n", b"*abc", b"*2\r\n$3\r\nDEL\r\nxyz"];
+    for tail in tails {
+        let what = String::from_utf8_lossy(tail).into_owned();
+        std::fs::write(&incr, [good.as_slice(), tail].concat()).unwrap();
+        let before = dir_bytes(&aof_dir(&s));
+        let _ = std::fs::remove_file(s.path("fail.log"));
+        let (code, log) = start_fails(&s, &[]);
+        assert_eq!(code, 1, "tail {:?}: {}", what, log);
+        assert!(log.contains(&bad_format_line("appendonly.aof.1.incr.aof")), "{:?}: {}", what, log);
+        assert!(!log.contains("Truncating"), "tail {:?}: {}", what, log);
+        assert!(dir_bytes(&aof_dir(&s)) == before, "tail {:?}: the AOF directory changed", what);
+        if let Some((code, log, after)) = redis_refuses(&s, &[]) {
+            assert_eq!(code, 1, "redis, tail {:?}: {}", what, log);
+            assert!(log.contains(&bad_format_line("appendonly.aof.1.incr.aof")), "{}", log);
+            assert!(after == before, "redis changed the AOF directory, tail {:?}", what);
+        }
+    }
+}
+
+/// A command cut short at the end of the last file, wherever the cut falls, is dropped and
+/// the file truncated to the last whole command (aof-load-truncated yes, the default), at
+/// the same offset redis-server truncates the same file.
+#[test]
+fn a_command_cut_short_at_the_end_is_truncated_as_redis_does() {
+    let mut s = tine_aof(&[]);
+    let mut con = s.client();
+    for i in 0..20 {
+        let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
+    }
+    let want = digest(&mut con);
+    drop(con);
+    s.stop();
+    let incr = last_incr(&s);
+    let good = std::fs::read(&incr).unwrap();
+    let next = resp(&["SET", "cut", "value"]);
+    for n in [1, 2, 4, 9, next.len() - 1] {
+        std::fs::write(&incr, [good.as_slice(), &next[..n]].concat()).unwrap();
+        let redis_copy = copy_for_redis(&s);
+        s.restart();
+        let mut con = s.client();
+        assert_eq!(digest(&mut con), want, "cut after {} bytes", n);
+        drop(con);
+        s.stop();
+        let line = format!(
+            "!!! Truncating the AOF appendonly.aof.1.incr.aof at offset {} !!!",
+            good.len()
+        );
+        assert!(s.log().contains(&line), "cut after {} bytes: {}", n, s.log());
+        assert_eq!(std::fs::read(&incr).unwrap(), good, "cut after {} bytes", n);
+        if let Some(mut r) = RedisServer::in_dir(redis_copy, &["--appendonly", "yes"]) {
+            r.stop();
+            assert!(r.log().contains(&line), "redis, cut after {} bytes: {}", n, r.log());
+            let redis_incr = r.path("appendonlydir").join("appendonly.aof.1.incr.aof");
+            assert_eq!(std::fs::read(redis_incr).unwrap(), good, "redis, cut after {}", n);
+        }
+    }
+}
+
+/// Damage in an incr file that is not the last one is fatal whatever it is: garbage (Redis's
+/// format error) or a command cut short (Redis: "the truncated file is not the last file").
+/// Either way the files stay as they were: Redis truncates the cut file before it refuses,
+/// tine leaves it for the operator.
+#[test]
+fn damage_in_a_file_that_is_not_the_last_is_refused_and_left_alone() {
+    let mut s = tine_aof(&[]);
+    let mut con = s.client();
+    for i in 0..20 {
+        let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
+    }
+    drop(con);
+    s.stop();
+    let incr1 = last_incr(&s);
+    let good = std::fs::read(&incr1).unwrap();
+    let mut m = manifest(&s);
+    m.push_str("file appendonly.aof.2.incr.aof seq 2 type i\n");
+    std::fs::write(aof_dir(&s).join("appendonly.aof.manifest"), m).unwrap();
+    std::fs::write(aof_dir(&s).join("appendonly.aof.2.incr.aof"), resp(&["SET", "two", "2"]))
+        .unwrap();
+    let set = resp(&["SET", "after", "1"]);
+    let garbage = [b"hello\r\n".as_slice(), &set].concat();
+    let cut = &set[..set.len() - 3];
+    let cases: [(&[u8], String); 3] = [
+        (&garbage, bad_format_line("appendonly.aof.1.incr.aof")),
+        (b"hello", bad_format_line("appendonly.aof.1.incr.aof")),
+        (cut, "Fatal error: the truncated file is not the last file".to_string()),
+    ];
+    for (tail, line) in cases {
+        let what = String::from_utf8_lossy(tail).into_owned();
+        std::fs::write(&incr1, [good.as_slice(), tail].concat()).unwrap();
+        let before = dir_bytes(&aof_dir(&s));
+        let _ = std::fs::remove_file(s.path("fail.log"));
+        let (code, log) = start_fails(&s, &[]);
+        assert_eq!(code, 1, "tail {:?}: {}", what, log);
+        assert!(log.contains(&line), "tail {:?}: {}", what, log);
+        assert!(dir_bytes(&aof_dir(&s)) == before, "tail {:?}: the AOF directory changed", what);
+        if let Some((code, log, _)) = redis_refuses(&s, &[]) {
+            assert_eq!(code, 1, "redis, tail {:?}: {}", what, log);
+            assert!(log.contains(&line), "redis, tail {:?}: {}", what, log);
+        }
+    }
+}
+
+/// True once `pid` has exited (gone, or a zombie nobody has reaped yet).
+fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid)) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        // SAFETY: kill with signal 0 only checks whether the pid exists.
+        Err(_) => unsafe { libc::kill(pid, 0) != 0 },
+    }
+}
+
+/// A rewrite child whose parent is SIGKILLed stops at its next progress report and removes
+/// the file it was writing, as a BGSAVE child does: nobody else ever will.
+#[test]
+fn killed_parent_during_rewrite_leaves_no_temp_file_or_child() {
+    let mut s = tine_aof(&[]);
+    let mut con = s.client();
+    populate_slow(&mut con, 3000);
+    let _: String = redis::cmd("BGREWRITEAOF").query(&mut con).unwrap();
+    let child: i32 = info_persist(&mut con, "aof_rewrite_child_pid").parse().unwrap();
+    assert!(child > 0);
+    let temp = s.path(&format!("temp-rewriteaof-{}.aof", child));
+    assert!(eventually(WAIT, || temp.exists()), "the child never created {}", temp.display());
+    drop(con);
+    s.signal(libc::SIGKILL);
+    s.wait_exit(WAIT).unwrap();
+    assert!(eventually(WAIT, || process_gone(child)), "the rewrite child outlived its parent");
+    for dir in [s.dir.path().to_path_buf(), aof_dir(&s)] {
+        let temps: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("temp-"))
+            .collect();
+        assert!(temps.is_empty(), "left in {}: {:?}", dir.display(), temps);
+    }
+}
+
 fn set_fsize_limit(pid: u32, bytes: u64) {
     let lim = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: libc::RLIM_INFINITY };
     // SAFETY: prlimit on our own child process with a struct we own.

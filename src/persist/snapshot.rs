@@ -170,7 +170,7 @@ pub(crate) fn save_to_file(
     drop(w);
     // A child whose parent died meanwhile must not publish: a restarted server may already
     // have loaded (or be writing) dump.rdb.
-    if let Some(r) = reporter {
+    if let Some(r) = reporter.as_deref_mut() {
         if r.check_parent_now().is_err() {
             r.exit_parent_gone();
         }
@@ -184,6 +184,10 @@ pub(crate) fn save_to_file(
             root_dir(),
             base::strerror(&e)
         ));
+    }
+    // Published: a parent found gone at the last report does not make it unpublished.
+    if let Some(r) = reporter {
+        r.clear_temp_file();
     }
     fsync_dir(path);
     Ok(())

@@ -16,7 +16,10 @@
 //! write) is dropped and the file truncated to the last whole command, with Redis's warnings,
 //! when `aof-load-truncated yes` (the default); otherwise, and for any other damage, the load
 //! fails with a log line naming the file (and the offset), and the server exits with code 1.
-//! An incomplete MULTI at the end is reverted the same way.
+//! An incomplete MULTI at the end is reverted the same way. Bytes that cannot begin a command
+//! are a format error even at the very end of the file (Redis reads lines with fgets, which
+//! returns a last line without its newline): they are not a crash's leftovers, and a file is
+//! never truncated but to drop a command cut short at the end of the last file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -112,7 +115,7 @@ pub(crate) fn load_all(job: Job) -> Result<LoadedRdb, LoadError> {
     for (i, f) in files.iter().enumerate() {
         let last_file = i + 1 == total_num;
         let start = Instant::now();
-        let status = load_file(exec.as_mut(), &job, f, done_bytes);
+        let status = load_file(exec.as_mut(), &job, f, done_bytes, last_file);
         let kind = if f.kind == super::manifest::FileType::Base { "base" } else { "incr" };
         if status == FileStatus::Ok || (status == FileStatus::Truncated && last_file) {
             log!(
@@ -176,8 +179,15 @@ impl Source for ProgressSource<'_> {
     }
 }
 
-/// Loads one file through `exec` (Redis's loadSingleAppendOnlyFile).
-fn load_file(exec: &mut dyn AofExecutor, job: &Job, f: &AofInfo, offset: u64) -> FileStatus {
+/// Loads one file through `exec` (Redis's loadSingleAppendOnlyFile). `last_file`: the last
+/// file the manifest lists, the only one a crash can have left cut short.
+fn load_file(
+    exec: &mut dyn AofExecutor,
+    job: &Job,
+    f: &AofInfo,
+    offset: u64,
+    last_file: bool,
+) -> FileStatus {
     let path = job.dir.join(&f.name);
     let data = match std::fs::read(&path) {
         Ok(d) => d,
@@ -270,6 +280,16 @@ fn load_file(exec: &mut dyn AofExecutor, job: &Job, f: &AofInfo, offset: u64) ->
             );
             FileStatus::Failed
         }
+        Some(Stop::Eof) if job.config.aof_load_truncated && !last_file => {
+            // Redis truncates this file too before it refuses to go on; the load fails either
+            // way (load_all), so the file is left as it is for the operator.
+            log!(
+                Level::Warning,
+                "!!! Warning: short read while loading the AOF file {}!!!",
+                f.name
+            );
+            FileStatus::Truncated
+        }
         Some(Stop::Eof) => {
             if job.config.aof_load_truncated {
                 log!(
@@ -313,17 +333,21 @@ fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// One line up to and including '\n' (fgets with Redis's buffer): `None` at end of data
-/// without a newline.
+/// One line up to and including '\n', as fgets reads it with Redis's buffer: `None` only when
+/// no byte is left. Bytes at the end of the data without a newline are a line too, so that
+/// garbage at the end of a file is judged as a header (a format error), not taken for a
+/// command cut short.
 fn line(data: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     let rest = &data[pos..];
+    if rest.is_empty() {
+        return None;
+    }
+    // A line longer than the buffer: fgets returns it in pieces; the next piece is not a
+    // header, which makes it a format error, as in Redis.
     let limit = rest.len().min(LINE_MAX - 1);
     match rest[..limit].iter().position(|&b| b == b'\n') {
         Some(i) => Some((&rest[..i + 1], pos + i + 1)),
-        // A line longer than the buffer: fgets returns it in pieces; the next piece is not a
-        // header, which makes it a format error, as in Redis.
-        None if limit == LINE_MAX - 1 => Some((&rest[..limit], pos + limit)),
-        None => None,
+        None => Some((&rest[..limit], pos + limit)),
     }
 }
 
@@ -376,6 +400,10 @@ fn replay(
         }
         if hdr[0] != b'*' {
             return (Some(Stop::Format(pos)), valid_up_to);
+        }
+        if hdr.len() == 1 {
+            // A lone '*' at the very end: the write of a command stopped after its first byte.
+            return (Some(Stop::Eof), valid_up_to);
         }
         let argc = header_number(&hdr[1..]);
         if argc < 1 {
@@ -524,6 +552,40 @@ mod tests {
         let data = [SET, b"hello\r\n".as_slice()].concat();
         let (stop, valid, _) = run(&data);
         assert!(matches!(stop, Some(Stop::Format(at)) if at == SET.len()));
+        assert_eq!(valid, SET.len());
+    }
+
+    #[test]
+    fn garbage_at_the_very_end_is_a_format_error_not_a_cut() {
+        for tail in [b"hello".as_slice(), b"*abc", b"*3\r\n$3\r\nSET\r\nxyz", b"\r\n"] {
+            let data = [SET, tail].concat();
+            let (stop, valid, exec) = run(&data);
+            assert!(
+                matches!(stop, Some(Stop::Format(_))),
+                "tail {:?}",
+                String::from_utf8_lossy(tail)
+            );
+            assert_eq!(valid, SET.len());
+            assert_eq!(exec.ran.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_command_cut_after_any_byte_is_a_cut() {
+        let next = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nw\r";
+        for n in 1..next.len() {
+            let data = [SET, &next[..n]].concat();
+            let (stop, valid, _) = run(&data);
+            assert!(matches!(stop, Some(Stop::Eof)), "cut after {} bytes", n);
+            assert_eq!(valid, SET.len());
+        }
+    }
+
+    #[test]
+    fn an_annotation_without_newline_at_the_end_is_skipped() {
+        let data = [SET, b"#TS:1700000000".as_slice()].concat();
+        let (stop, valid, _) = run(&data);
+        assert!(stop.is_none());
         assert_eq!(valid, SET.len());
     }
 

@@ -58,9 +58,12 @@ pub(crate) fn rewrite_to_file(
     config: &Config,
     dbs: &[Db],
     path: &Path,
-    reporter: Option<&mut ChildReporter>,
+    mut reporter: Option<&mut ChildReporter>,
 ) -> Result<(), String> {
     let tmp = PathBuf::from(temp_name(std::process::id()));
+    if let Some(r) = reporter.as_deref_mut() {
+        r.set_temp_file(&tmp);
+    }
     let file = std::fs::File::create(&tmp).map_err(|e| {
         let msg =
             format!("Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): {}", e);
@@ -68,7 +71,7 @@ pub(crate) fn rewrite_to_file(
         msg
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let result = write_base(config, dbs, &mut w, reporter)
+    let result = write_base(config, dbs, &mut w, reporter.as_deref_mut())
         .and_then(|_| w.flush().map_err(|e| e.to_string()))
         .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
     drop(w);
@@ -78,11 +81,22 @@ pub(crate) fn rewrite_to_file(
         let _ = std::fs::remove_file(&tmp);
         return Err(msg);
     }
+    // A child whose parent died meanwhile stops here, its file removed.
+    if let Some(r) = reporter.as_deref_mut() {
+        if r.check_parent_now().is_err() {
+            r.exit_parent_gone();
+        }
+    }
     if let Err(e) = std::fs::rename(&tmp, path) {
         let msg = format!("Error moving temp append only file on the final destination: {}", e);
         log!(Level::Warning, "{}", msg);
         let _ = std::fs::remove_file(&tmp);
         return Err(msg);
+    }
+    // In a child, `path` is still a temp file only the parent renames into the AOF directory:
+    // if the parent is found gone at the last report, the child removes it.
+    if let Some(r) = reporter {
+        r.set_temp_file(path);
     }
     Ok(())
 }
@@ -99,7 +113,7 @@ fn write_base<W: Write>(
         tine_core::base::debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
             if r.progress(done).is_err() {
-                child::exit_parent_gone();
+                r.exit_parent_gone();
             }
         }
     };
