@@ -406,3 +406,149 @@ fn config_resetstat() {
     // The keys are still there: only statistics were reset.
     assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut con).unwrap(), 10);
 }
+
+/// The bounds a server names when it refuses a value: "... between A and B inclusive".
+fn named_bounds(reply: &str) -> Option<(i128, i128)> {
+    let rest = reply.split("between ").nth(1)?;
+    let mut it = rest.split(" inclusive").next()?.split(" and ");
+    Some((it.next()?.trim().parse().ok()?, it.next()?.trim().parse().ok()?))
+}
+
+/// Values to try around a pair of bounds, plus the edges of every C integer type Redis
+/// stores directives in (so a row whose bounds Redis never names is still exercised).
+fn bound_candidates(bounds: &[(i128, i128)]) -> Vec<String> {
+    let mut vals: Vec<i128> = vec![
+        -101,
+        -100,
+        -1,
+        0,
+        1,
+        i32::MIN as i128 - 1,
+        i32::MAX as i128 + 1,
+        u32::MAX as i128 + 1,
+        i64::MIN as i128,
+        i64::MAX as i128,
+        i64::MAX as i128 + 1,
+        u64::MAX as i128,
+        u64::MAX as i128 + 1,
+    ];
+    for &(lo, hi) in bounds {
+        vals.extend([lo - 1, lo, hi, hi + 1]);
+    }
+    vals.sort();
+    vals.dedup();
+    vals.iter().map(i128::to_string).collect()
+}
+
+/// Directives where setting an in-range value would act on the host (listen on a port, raise
+/// the open files limit), so only values both servers refuse are sent.
+const OUT_OF_RANGE_ONLY: &[&str] = &["port", "tls-port", "maxclients"];
+
+/// Every numeric directive's bounds against redis-server: each mutable one is CONFIG SET to
+/// values around the bounds either server names (and to the edges of the C integer types),
+/// the replies compared exactly, and after a success the value CONFIG GET then shows; each
+/// immutable one is given on the command line around Redis's bounds, and must fail to start
+/// with Redis's message or start as Redis does. The directive list is tine's own CONFIG GET *,
+/// so a row added later with wrong bounds is caught.
+#[test]
+fn numeric_directive_bounds_match_redis() {
+    let Some((tine, redis)) = start_pair(&["--save", ""]) else {
+        return;
+    };
+    let mut t = Raw::connect(tine.port);
+    let mut r = Raw::connect(redis.port);
+    let all = config_get(&mut tine.client(), &["*"]);
+    let real_all = config_get(&mut redis.client(), &["*"]);
+    let mut immutable: Vec<String> = Vec::new();
+    let mut checked = 0;
+    for (name, value) in &all {
+        let numeric = !value.is_empty()
+            && value.strip_prefix('-').unwrap_or(value).bytes().all(|b| b.is_ascii_digit());
+        // Not in Redis's list: tine's own directive.
+        let Some(real_value) = real_all.get(name) else {
+            continue;
+        };
+        if !numeric {
+            continue;
+        }
+        // Each server back to its own value (they differ for `port`).
+        let restore = |t: &mut Raw, r: &mut Raw| {
+            assert_eq!(t.cmd_str(&["CONFIG", "SET", name, value]), "+OK\r\n", "restore {name}");
+            assert_eq!(
+                r.cmd_str(&["CONFIG", "SET", name, real_value]),
+                "+OK\r\n",
+                "restore {name}"
+            );
+        };
+        let ts = t.cmd_str(&["CONFIG", "SET", name, value]);
+        let rs = r.cmd_str(&["CONFIG", "SET", name, real_value]);
+        assert_eq!(ts, rs, "CONFIG SET {name} to its current value (left tine, right redis)");
+        if rs.contains("immutable") {
+            immutable.push(name.clone());
+            continue;
+        }
+        // The bounds each server names for values out of any C type's range.
+        let mut bounds = Vec::new();
+        for probe in [&i64::MIN.to_string(), "-1", &u64::MAX.to_string()] {
+            let (ts, rs) = both(&mut t, &mut r, &["CONFIG", "SET", name, probe]);
+            bounds.extend(named_bounds(&ts));
+            bounds.extend(named_bounds(&rs));
+            if ts.starts_with("+OK") || rs.starts_with("+OK") {
+                restore(&mut t, &mut r);
+            }
+        }
+        bounds.sort();
+        bounds.dedup();
+        let redis_bounds = bounds.first().copied();
+        for v in bound_candidates(&bounds) {
+            if OUT_OF_RANGE_ONLY.contains(&name.as_str()) {
+                let (lo, hi) = redis_bounds.expect("bounds named for a host-bound directive");
+                let n: i128 = v.parse().unwrap();
+                if n >= lo && n <= hi {
+                    continue;
+                }
+            }
+            let (ts, rs) = both(&mut t, &mut r, &["CONFIG", "SET", name, &v]);
+            assert_eq!(ts, rs, "CONFIG SET {name} {v} (left tine, right redis)");
+            if rs.starts_with("+OK") {
+                let (tg, rg) = both(&mut t, &mut r, &["CONFIG", "GET", name]);
+                assert_eq!(tg, rg, "CONFIG GET {name} after setting {v} (left tine, right redis)");
+                restore(&mut t, &mut r);
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} mutable numeric directives were checked");
+    assert!(immutable.iter().any(|n| n == "databases"), "{immutable:?}");
+
+    // Immutable ones: on the command line.
+    for name in &immutable {
+        let flag = format!("--{name}");
+        let (_, probe) = fatal(REDIS_BIN, None, &[&flag, &i64::MIN.to_string()]);
+        let bounds: Vec<(i128, i128)> =
+            probe.lines().last().and_then(named_bounds).into_iter().collect();
+        for v in bound_candidates(&bounds) {
+            let n: i128 = v.parse().unwrap();
+            let in_range = bounds.iter().all(|&(lo, hi)| n >= lo && n <= hi)
+                && n >= i64::MIN as i128
+                && n <= i64::MAX as i128;
+            if in_range {
+                // Start both (not at a huge size: 2^31 databases would allocate them all).
+                if !(0..=1 << 16).contains(&n) {
+                    continue;
+                }
+                let ours = TestServer::with_args(&["--save", "", &flag, &v]);
+                let Some(real) = RedisServer::with_args(&["--save", "", &flag, &v]) else {
+                    return;
+                };
+                let tg = ours.raw().cmd_str(&["CONFIG", "GET", name]);
+                let rg = real.raw().cmd_str(&["CONFIG", "GET", name]);
+                assert_eq!(tg, rg, "started with {flag} {v} (left tine, right redis)");
+            } else {
+                let (tc, tt) = fatal(TINE_BIN.as_str(), None, &[&flag, &v]);
+                let (rc, rt) = fatal(REDIS_BIN, None, &[&flag, &v]);
+                assert_eq!((tc, tt), (rc, rt), "started with {flag} {v} (left tine, right redis)");
+            }
+        }
+    }
+}

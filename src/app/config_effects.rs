@@ -79,7 +79,17 @@ pub(crate) fn config_set(data: &mut Data, pairs: &[(&str, &str)]) -> Result<(), 
 fn apply_config_effect(data: &mut Data, effect: Effect) -> Result<(), EffectError> {
     match effect {
         Effect::LogLevel => logging::set_level(data.config.loglevel.level()),
-        Effect::Hz => data.hz = data.config.hz.clamp(1, 500),
+        // As Redis's updateHZ: the stored value is clamped too, so CONFIG GET shows 1..500.
+        Effect::Hz => {
+            data.config.hz = data.config.hz.clamp(1, 500);
+            data.hz = data.config.hz;
+        }
+        // As Redis's resizeReplicationBacklog: under 16 KiB becomes 16 KiB, and the backlog
+        // is trimmed to the new size.
+        Effect::ReplBacklogSize => {
+            data.repl_buf.set_backlog_size(data.config.repl_backlog_size);
+            data.config.repl_backlog_size = data.repl_buf.backlog_size();
+        }
         Effect::NotifyFlags => data.notify_flags = data.config.notify_keyspace_events.bits(),
         // The event loop re-creates the listeners before it next polls.
         Effect::Rebind => data.rebind_requested = true,

@@ -68,10 +68,10 @@ pub(crate) fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -
 
 /// Formats a memory value as Redis's rewriteConfigFormatMemory: the largest unit that
 /// divides it exactly.
-fn format_memory(v: i64) -> String {
-    const GB: i64 = 1 << 30;
-    const MB: i64 = 1 << 20;
-    const KB: i64 = 1 << 10;
+fn format_memory(v: u64) -> String {
+    const GB: u64 = 1 << 30;
+    const MB: u64 = 1 << 20;
+    const KB: u64 = 1 << 10;
     if v != 0 && v % GB == 0 {
         format!("{}gb", v / GB)
     } else if v != 0 && v % MB == 0 {
@@ -88,7 +88,7 @@ fn directive_lines(d: &config::Directive, value: &str) -> Vec<String> {
     use tine_core::base::quote::{quote_arg, repr_arg};
     let name = d.name;
     match d.kind {
-        Kind::Memory { .. } => {
+        Kind::Memory { .. } | Kind::UMemory => {
             vec![format!("{} {}", name, format_memory(value.parse().unwrap_or(0)))]
         }
         Kind::Str => vec![format!("{} {}", name, repr_arg(value.as_bytes()))],

@@ -124,10 +124,12 @@ pub(crate) struct Data {
 }
 
 impl Data {
-    pub(crate) fn new(config: Config) -> Data {
+    pub(crate) fn new(mut config: Config) -> Data {
+        // As Redis, which stores the clamped value: CONFIG GET hz and INFO show it.
+        config.hz = config.hz.clamp(1, 500);
         let notify_flags = config.notify_keyspace_events.bits();
         let dbs = Keyspace::new(config.databases.max(1) as usize);
-        let hz = config.hz.clamp(1, 500);
+        let hz = config.hz;
         let repl_buf = crate::repl::buffer::ReplBuffer::new(config.repl_backlog_size);
         let now = tine_core::base::unix_time();
         Data {

@@ -182,7 +182,7 @@ fn info_memory(srv: &mut Ctx<'_>, out: &mut String) {
     line(out, "used_memory_lua", 0);
     line(out, "used_memory_scripts", 0);
     line(out, "maxmemory", srv.data.config.maxmemory);
-    line(out, "maxmemory_human", bytes_to_human(srv.data.config.maxmemory.max(0) as u64));
+    line(out, "maxmemory_human", bytes_to_human(srv.data.config.maxmemory));
     line(out, "maxmemory_policy", srv.data.config.maxmemory_policy.as_str());
     line(
         out,

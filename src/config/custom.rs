@@ -56,8 +56,8 @@ pub(crate) fn client_output_buffer_limit(old: &str, new: &str) -> Result<String,
                     );
                 }
             };
-            let hard = super::parse_memory(g[1]);
-            let soft = super::parse_memory(g[2]);
+            let hard = super::parse_memory(g[1]).and_then(|v| i64::try_from(v).ok());
+            let soft = super::parse_memory(g[2]).and_then(|v| i64::try_from(v).ok());
             let secs = g[3].parse::<i64>().ok().filter(|s| *s >= 0);
             match (hard, soft, secs) {
                 (Some(h), Some(s), Some(t)) => limits[class] = [h, s, t],

@@ -40,8 +40,13 @@ pub(crate) enum Kind {
     Bool,
     /// A decimal integer within bounds.
     Int { min: i64, max: i64 },
-    /// A byte count with optional unit (k, kb, m, mb, g, gb), printed in bytes.
+    /// A byte count with optional unit (k, kb, m, mb, g, gb), printed in bytes, stored in a
+    /// signed field: as Redis's signed memory directives, a value above `i64::MAX` wraps
+    /// negative and so fails the bounds check.
     Memory { min: i64, max: i64 },
+    /// A byte count stored in an unsigned 64-bit field (Redis's `unsigned long long` memory
+    /// directives, maxmemory): every value `memtoull` parses is in range.
+    UMemory,
     /// A byte count, or a percentage of maxmemory ("10%"), stored negated.
     MemoryOrPercent,
     /// An octal number (unixsocketperm).
@@ -110,24 +115,49 @@ impl ConfigValue for i64 {
             Kind::Memory { min, max } => {
                 let v = parse_memory(text)
                     .ok_or_else(|| "argument must be a memory value".to_string())?;
-                (v, min, max)
+                // As Redis's numericParseString + numericBoundaryCheck for a signed type: the
+                // unsigned parse is reinterpreted, so 2^63 and above come out negative.
+                (v as i64, min, max)
             }
             Kind::MemoryOrPercent => {
-                if let Some(p) = text.strip_suffix('%') {
-                    let v: i64 =
-                        p.parse().ok().filter(|v| *v >= 0).ok_or_else(|| {
-                            "argument must be a memory or percent value".to_string()
-                        })?;
-                    return Ok(-v);
+                // As Redis 7.0's maxmemory-clients (ssize_t, -100..SSIZE_MAX, a percentage
+                // stored negated): a memory value comes first, reinterpreted as signed, so
+                // one of 2^64-100 and above reads as a percentage; "N%" is N >= 0.
+                let v = match parse_memory(text) {
+                    Some(v) => v as i64,
+                    None => text
+                        .strip_suffix('%')
+                        .filter(|p| !p.is_empty())
+                        .and_then(|p| tine_core::base::parse_i64(p.as_bytes()))
+                        .filter(|v| *v >= 0)
+                        .map(|v| -v)
+                        .ok_or_else(|| "argument must be a memory or percent value".to_string())?,
+                };
+                if v < -100 {
+                    return Err("percentage argument must be less or equal to 100".into());
                 }
-                let v = parse_memory(text)
-                    .ok_or_else(|| "argument must be a memory or percent value".to_string())?;
-                (v, 0, i64::MAX)
+                return Ok(v);
             }
             Kind::Octal => {
-                let v = i64::from_str_radix(text, 8)
-                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
-                (v, 0, 0o777)
+                // As Redis's strtoll(.., 8): a sign, octal digits (none at all is 0), saturating;
+                // its bounds are printed in octal.
+                let (neg, digits) = match text.as_bytes().first() {
+                    Some(b'-') => (true, &text[1..]),
+                    Some(b'+') => (false, &text[1..]),
+                    _ => (false, text),
+                };
+                if !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                    return Err("argument couldn't be parsed as an octal number".into());
+                }
+                let v = digits.bytes().fold(0i64, |acc, d| {
+                    let next = acc.checked_mul(8).and_then(|a| a.checked_add(i64::from(d - b'0')));
+                    next.unwrap_or(i64::MAX)
+                });
+                let v = if neg { if v == i64::MAX { i64::MIN } else { -v } } else { v };
+                if !(0..=0o777).contains(&v) {
+                    return Err("argument must be between 0 and 777 inclusive".into());
+                }
+                return Ok(v);
             }
             _ => return Err("internal error: integer field with a non-integer kind".into()),
         };
@@ -145,6 +175,20 @@ impl ConfigValue for i64 {
     }
 }
 
+impl ConfigValue for u64 {
+    fn parse(text: &str, kind: &Kind, _old: Option<&Self>) -> Result<Self, String> {
+        match kind {
+            Kind::UMemory => {
+                parse_memory(text).ok_or_else(|| "argument must be a memory value".to_string())
+            }
+            _ => Err("internal error: unsigned field with a kind other than UMemory".into()),
+        }
+    }
+    fn render(&self, _kind: &Kind) -> String {
+        self.to_string()
+    }
+}
+
 impl ConfigValue for String {
     fn parse(text: &str, kind: &Kind, old: Option<&Self>) -> Result<Self, String> {
         match kind {
@@ -157,13 +201,15 @@ impl ConfigValue for String {
     }
 }
 
-/// Parses a memory value as Redis's `memtoull`: a non-negative integer with an optional
-/// case-insensitive unit b, k (1000), kb (1024), m, mb, g, gb.
-pub(crate) fn parse_memory(text: &str) -> Option<i64> {
-    let lower = text.to_ascii_lowercase();
-    let digits_end = lower.find(|c: char| !(c.is_ascii_digit() || c == '-')).unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(digits_end);
-    let mul: i64 = match unit {
+/// Parses a memory value as Redis 7.0's `memtoull`: digits with an optional case-insensitive
+/// unit b, k (1000), kb (1024), m, mb, g, gb; `None` for a sign, any other character or unit.
+/// Like the C original (strtoull, then a multiplication), a number too large saturates at
+/// `u64::MAX` and the unit's product wraps; no digits at all ("kb") is 0.
+pub(crate) fn parse_memory(text: &str) -> Option<u64> {
+    let bytes = text.as_bytes();
+    let digits_end = bytes.iter().position(|b| !b.is_ascii_digit()).unwrap_or(bytes.len());
+    let (num, unit) = text.split_at(digits_end);
+    let mul: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" => 1000,
         "kb" => 1024,
@@ -173,11 +219,14 @@ pub(crate) fn parse_memory(text: &str) -> Option<i64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    let n: i64 = num.parse().ok()?;
-    if n < 0 {
+    // memtoull copies the digits to a 128-byte buffer first and refuses more.
+    if num.len() >= 128 {
         return None;
     }
-    n.checked_mul(mul)
+    let n = num.bytes().fold(0u64, |acc, d| {
+        acc.checked_mul(10).and_then(|a| a.checked_add(u64::from(d - b'0'))).unwrap_or(u64::MAX)
+    });
+    Some(n.wrapping_mul(mul))
 }
 
 macro_rules! config_table {
@@ -440,6 +489,10 @@ mod tests {
         assert_eq!(parse_memory("100"), Some(100));
         assert_eq!(parse_memory("x"), None);
         assert_eq!(parse_memory("-1"), None);
+        assert_eq!(parse_memory("+1"), None);
+        assert_eq!(parse_memory("18446744073709551616"), Some(u64::MAX));
+        assert_eq!(parse_memory("kb"), Some(0));
+        assert_eq!(parse_memory("20000000000gb"), Some(3028092406290448384));
     }
 }
 

@@ -26,7 +26,7 @@ config_table! {
     acllog_max_len: i64 = "acllog-max-len", &[], Kind::Int { min: 0, max: i64::MAX }, "128", 0;
     active_defrag_cycle_max: i64 = "active-defrag-cycle-max", &[], Kind::Int { min: 1, max: 99 }, "25", 0;
     active_defrag_cycle_min: i64 = "active-defrag-cycle-min", &[], Kind::Int { min: 1, max: 99 }, "1", 0;
-    active_defrag_ignore_bytes: i64 = "active-defrag-ignore-bytes", &[], Kind::Memory { min: 0, max: i64::MAX }, "104857600", 0;
+    active_defrag_ignore_bytes: i64 = "active-defrag-ignore-bytes", &[], Kind::Memory { min: 1, max: i64::MAX }, "104857600", 0;
     active_defrag_max_scan_fields: i64 = "active-defrag-max-scan-fields", &[], Kind::Int { min: 1, max: i64::MAX }, "1000", 0;
     active_defrag_threshold_lower: i64 = "active-defrag-threshold-lower", &[], Kind::Int { min: 0, max: 1000 }, "10", 0;
     active_defrag_threshold_upper: i64 = "active-defrag-threshold-upper", &[], Kind::Int { min: 0, max: 1000 }, "100", 0;
@@ -53,7 +53,7 @@ config_table! {
     bio_cpulist: String = "bio_cpulist", &[], Kind::Str, "", IMMUTABLE;
     busy_reply_threshold: i64 = "busy-reply-threshold", &["lua-time-limit"], Kind::Int { min: 0, max: i64::MAX }, "5000", 0;
     client_output_buffer_limit: String = "client-output-buffer-limit", &[], Kind::Custom(custom::client_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0;
-    client_query_buffer_limit: i64 = "client-query-buffer-limit", &[], Kind::Memory { min: 0, max: i64::MAX }, "1073741824", IMPLEMENTED;
+    client_query_buffer_limit: i64 = "client-query-buffer-limit", &[], Kind::Memory { min: 1024 * 1024, max: i64::MAX }, "1073741824", IMPLEMENTED;
     cluster_allow_pubsubshard_when_down: bool = "cluster-allow-pubsubshard-when-down", &[], Kind::Bool, "yes", 0;
     cluster_allow_reads_when_down: bool = "cluster-allow-reads-when-down", &[], Kind::Bool, "no", 0;
     cluster_allow_replica_migration: bool = "cluster-allow-replica-migration", &[], Kind::Bool, "yes", 0;
@@ -64,10 +64,10 @@ config_table! {
     cluster_announce_tls_port: i64 = "cluster-announce-tls-port", &[], Kind::Int { min: 0, max: 65535 }, "0", 0;
     cluster_config_file: String = "cluster-config-file", &[], Kind::Str, "nodes.conf", IMMUTABLE;
     cluster_enabled: bool = "cluster-enabled", &[], Kind::Bool, "no", IMMUTABLE;
-    cluster_link_sendbuf_limit: i64 = "cluster-link-sendbuf-limit", &[], Kind::Memory { min: 0, max: i64::MAX }, "0", 0;
+    cluster_link_sendbuf_limit: u64 = "cluster-link-sendbuf-limit", &[], Kind::UMemory, "0", 0;
     cluster_migration_barrier: i64 = "cluster-migration-barrier", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "1", 0;
     cluster_node_timeout: i64 = "cluster-node-timeout", &[], Kind::Int { min: 0, max: i64::MAX }, "15000", 0;
-    cluster_port: i64 = "cluster-port", &[], Kind::Int { min: 0, max: i64::MAX }, "0", IMMUTABLE;
+    cluster_port: i64 = "cluster-port", &[], Kind::Int { min: 0, max: 65535 }, "0", IMMUTABLE;
     cluster_preferred_endpoint_type: ClusterEndpointType = "cluster-preferred-endpoint-type", &[], Kind::Enum, "ip", 0;
     cluster_replica_no_failover: bool = "cluster-replica-no-failover", &["cluster-slave-no-failover"], Kind::Bool, "no", 0;
     cluster_replica_validity_factor: i64 = "cluster-replica-validity-factor", &["cluster-slave-validity-factor"], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", 0;
@@ -75,7 +75,7 @@ config_table! {
     crash_log_enabled: bool = "crash-log-enabled", &[], Kind::Bool, "yes", IMPLEMENTED;
     crash_memcheck_enabled: bool = "crash-memcheck-enabled", &[], Kind::Bool, "yes", IMPLEMENTED;
     daemonize: bool = "daemonize", &[], Kind::Bool, "no", IMMUTABLE | IMPLEMENTED;
-    databases: i64 = "databases", &[], Kind::Int { min: 0, max: i64::MAX }, "16", IMMUTABLE | IMPLEMENTED;
+    databases: i64 = "databases", &[], Kind::Int { min: 1, max: i32::MAX as i64 }, "16", IMMUTABLE | IMPLEMENTED;
     dbfilename: String = "dbfilename", &[], Kind::Str, "dump.rdb", PROTECTED | IMPLEMENTED;
     dir: String = "dir", &[], Kind::Custom(custom::dir), "", PROTECTED | IMPLEMENTED => Dir;
     disable_thp: bool = "disable-thp", &[], Kind::Bool, "yes", IMMUTABLE | IMPLEMENTED;
@@ -88,7 +88,7 @@ config_table! {
     hll_sparse_max_bytes: i64 = "hll-sparse-max-bytes", &[], Kind::Memory { min: 0, max: i64::MAX }, "3000", 0;
     hz: i64 = "hz", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED => Hz;
     ignore_warnings: String = "ignore-warnings", &[], Kind::Str, "", IMPLEMENTED;
-    io_threads: i64 = "io-threads", &[], Kind::Int { min: 0, max: i64::MAX }, "1", IMMUTABLE | IMPLEMENTED;
+    io_threads: i64 = "io-threads", &[], Kind::Int { min: 1, max: 128 }, "1", IMMUTABLE | IMPLEMENTED;
     io_threads_do_reads: bool = "io-threads-do-reads", &[], Kind::Bool, "no", IMMUTABLE | IMPLEMENTED;
     jemalloc_bg_thread: bool = "jemalloc-bg-thread", &[], Kind::Bool, "yes", IMPLEMENTED;
     latency_monitor_threshold: i64 = "latency-monitor-threshold", &[], Kind::Int { min: 0, max: i64::MAX }, "0", IMPLEMENTED;
@@ -108,7 +108,7 @@ config_table! {
     masterauth: String = "masterauth", &[], Kind::Str, "", SENSITIVE;
     masteruser: String = "masteruser", &[], Kind::Str, "", 0;
     maxclients: i64 = "maxclients", &[], Kind::Int { min: 1, max: 4294967295 }, "10000", IMPLEMENTED;
-    maxmemory: i64 = "maxmemory", &[], Kind::Memory { min: 0, max: i64::MAX }, "0", IMPLEMENTED;
+    maxmemory: u64 = "maxmemory", &[], Kind::UMemory, "0", IMPLEMENTED;
     maxmemory_clients: i64 = "maxmemory-clients", &[], Kind::MemoryOrPercent, "0", 0;
     maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity", &[], Kind::Int { min: 0, max: 100 }, "10", IMPLEMENTED;
     maxmemory_policy: MaxmemoryPolicy = "maxmemory-policy", &[], Kind::Enum, "noeviction", IMPLEMENTED => KeyAccess;
@@ -124,14 +124,14 @@ config_table! {
     proc_title_template: String = "proc-title-template", &[], Kind::Str, "{title} {listen-addr} {server-mode}", IMPLEMENTED;
     propagation_error_behavior: PropagationErrorBehavior = "propagation-error-behavior", &[], Kind::Enum, "ignore", 0;
     protected_mode: bool = "protected-mode", &[], Kind::Bool, "yes", IMPLEMENTED;
-    proto_max_bulk_len: i64 = "proto-max-bulk-len", &[], Kind::Memory { min: 0, max: i64::MAX }, "536870912", IMPLEMENTED;
+    proto_max_bulk_len: i64 = "proto-max-bulk-len", &[], Kind::Memory { min: 1024 * 1024, max: i64::MAX }, "536870912", IMPLEMENTED;
     rdb_del_sync_files: bool = "rdb-del-sync-files", &[], Kind::Bool, "no", IMPLEMENTED;
     rdb_key_save_delay: i64 = "rdb-key-save-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED;
     key_load_delay: i64 = "key-load-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED;
     rdb_save_incremental_fsync: bool = "rdb-save-incremental-fsync", &[], Kind::Bool, "yes", 0;
     rdbchecksum: bool = "rdbchecksum", &[], Kind::Bool, "yes", IMMUTABLE | IMPLEMENTED;
     rdbcompression: bool = "rdbcompression", &[], Kind::Bool, "yes", IMPLEMENTED;
-    repl_backlog_size: i64 = "repl-backlog-size", &[], Kind::Memory { min: 0, max: i64::MAX }, "1048576", 0;
+    repl_backlog_size: i64 = "repl-backlog-size", &[], Kind::Memory { min: 1, max: i64::MAX }, "1048576", 0 => ReplBacklogSize;
     repl_backlog_ttl: i64 = "repl-backlog-ttl", &[], Kind::Int { min: 0, max: i64::MAX }, "3600", 0;
     repl_disable_tcp_nodelay: bool = "repl-disable-tcp-nodelay", &[], Kind::Bool, "no", 0;
     repl_diskless_load: ReplDisklessLoad = "repl-diskless-load", &[], Kind::Enum, "disabled", 0;
@@ -161,7 +161,7 @@ config_table! {
     shutdown_timeout: i64 = "shutdown-timeout", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", 0;
     slowlog_log_slower_than: i64 = "slowlog-log-slower-than", &[], Kind::Int { min: -1, max: i64::MAX }, "10000", IMPLEMENTED;
     slowlog_max_len: i64 = "slowlog-max-len", &[], Kind::Int { min: 0, max: i64::MAX }, "128", IMPLEMENTED;
-    socket_mark_id: i64 = "socket-mark-id", &[], Kind::Int { min: 0, max: i64::MAX }, "0", IMMUTABLE;
+    socket_mark_id: i64 = "socket-mark-id", &[], Kind::Int { min: 0, max: u32::MAX as i64 }, "0", IMMUTABLE;
     stop_writes_on_bgsave_error: bool = "stop-writes-on-bgsave-error", &[], Kind::Bool, "yes", IMPLEMENTED;
     stream_node_max_bytes: i64 = "stream-node-max-bytes", &[], Kind::Memory { min: 0, max: i64::MAX }, "4096", 0;
     stream_node_max_entries: i64 = "stream-node-max-entries", &[], Kind::Int { min: 0, max: i64::MAX }, "100", 0;
@@ -169,7 +169,7 @@ config_table! {
     syslog_enabled: bool = "syslog-enabled", &[], Kind::Bool, "no", IMMUTABLE;
     syslog_facility: SyslogFacility = "syslog-facility", &[], Kind::Enum, "local0", IMMUTABLE;
     syslog_ident: String = "syslog-ident", &[], Kind::Str, "redis", IMMUTABLE;
-    tcp_backlog: i64 = "tcp-backlog", &[], Kind::Int { min: 0, max: i64::MAX }, "511", IMMUTABLE | IMPLEMENTED;
+    tcp_backlog: i64 = "tcp-backlog", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "511", IMMUTABLE | IMPLEMENTED;
     tcp_keepalive: i64 = "tcp-keepalive", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "300", IMPLEMENTED;
     timeout: i64 = "timeout", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", IMPLEMENTED;
     tls_auth_clients: TlsAuthClients = "tls-auth-clients", &[], Kind::Enum, "yes", 0;

@@ -83,7 +83,7 @@ impl EvictionPool {
 /// Frees memory until used memory is at most `maxmemory`. Returns false when that could not
 /// be done (nothing evictable, or `noeviction`): the caller refuses denyoom commands.
 pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
-    let max = srv.config().maxmemory.max(0) as u64;
+    let max = srv.config().maxmemory;
     if max == 0 || srv.loading() {
         return true;
     }
