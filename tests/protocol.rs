@@ -299,3 +299,30 @@ fn big_pipeline_sent_at_once_is_read_to_the_end() {
     drop(writer);
     assert!(done, "not every pipelined SET was executed: {}", raw.cmd_str(&["DBSIZE"]));
 }
+
+/// A client that sends its commands and shuts its sending side (`echo PING | nc -N`) gets
+/// every reply before the server closes: the end of the stream is not a reason to drop
+/// replies already queued. A reply bigger than the socket buffer takes several writes.
+#[test]
+fn half_closed_connections_get_their_replies() {
+    let server = TestServer::start();
+    let try_once = |request: &[u8]| -> Vec<u8> {
+        let mut c = server.raw();
+        c.send(request);
+        c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(c.closed_within(Duration::from_secs(10)), "connection left open");
+        c.pending().to_vec()
+    };
+    for i in 0..50 {
+        assert_eq!(try_once(b"PING\r\n"), b"+PONG\r\n", "try {i}");
+        let set = resp(&["SET", "k", &i.to_string()]);
+        assert_eq!(try_once(&set), b"+OK\r\n", "try {i}");
+    }
+    let big = "x".repeat(4 << 20);
+    let mut request = resp(&["SET", "big", &big]);
+    request.extend(resp(&["GET", "big"]));
+    let mut want = b"+OK\r\n".to_vec();
+    want.extend(format!("${}\r\n{}\r\n", big.len(), big).as_bytes());
+    assert!(try_once(&request) == want, "the big reply was cut short");
+    assert_eq!(server.raw().cmd_str(&["GET", "k"]), "$2\r\n49\r\n");
+}

@@ -496,15 +496,25 @@ impl EventLoop {
             self.process_input(srv, slot);
         }
         if closed {
-            if let Some(c) = srv.clients.get_mut(slot) {
-                log!(
-                    Level::Verbose,
-                    "Client closed connection id={} addr={}",
-                    c.session.id,
-                    c.session.addr
-                );
+            let Some(c) = srv.clients.get_mut(slot) else {
+                return;
+            };
+            log!(
+                Level::Verbose,
+                "Client closed connection id={} addr={}",
+                c.session.id,
+                c.session.addr
+            );
+            if c.has_pending_output() {
+                // The peer may have shut only its sending side (`echo PING | nc -N`) and still
+                // wait for the replies to what it sent: close once they are written (or the
+                // write fails), as Redis, whose beforeSleep writes them before it reads the
+                // end of the stream. Its input is all processed: nothing more will run.
+                c.session.close_after_reply = true;
+                srv.note_pending_write(slot);
+            } else {
+                self.close_client(srv, slot);
             }
-            self.close_client(srv, slot);
         }
     }
 
