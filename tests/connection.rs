@@ -386,3 +386,71 @@ fn reset_restores_connection_defaults() {
     assert_eq!(field(&info, "resp"), "2");
     assert_eq!(field(&info, "name"), "");
 }
+
+/// Not local to Redis's islocalClient, which takes only 127.0.0.1, ::1 and unix sockets
+/// (Linux routes all of 127.0.0.0/8 to the loopback, so a test can connect from it).
+const NOT_LOCAL: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
+
+/// What a connection from `from` gets without sending anything, until the server closes
+/// (or two quiet seconds pass).
+fn greeting(port: u16, from: std::net::Ipv4Addr) -> String {
+    let mut c = Raw::connect_from(from, port);
+    let closed = c.closed_within(Duration::from_secs(2));
+    let got = String::from_utf8_lossy(c.pending()).into_owned();
+    if closed { got } else { format!("{got}(open)") }
+}
+
+/// Protected mode refuses 127.0.0.2 (not local), with the default bind and with an explicit
+/// one alike: Redis 7.0's check does not look at `bind`. A password, or protected mode off,
+/// lets it in.
+#[test]
+fn protected_mode_refuses_non_local_loopback_addresses_whatever_bind_says() {
+    for args in [&[][..], &["--bind", "127.0.0.1"][..], &["--bind", "* -::*"][..]] {
+        let server = TestServer::with_args(args);
+        let got = greeting(server.port, NOT_LOCAL);
+        assert!(got.starts_with("-DENIED Redis is running in protected mode"), "{args:?}: {got}");
+        assert_eq!(server.raw().cmd_str(&["PING"]), "+PONG\r\n", "{args:?}: from 127.0.0.1");
+        if let Some(redis) = RedisServer::with_args(args) {
+            assert_eq!(got, greeting(redis.port, NOT_LOCAL), "{args:?}: vs redis");
+        }
+    }
+    for args in [&["--protected-mode", "no"][..], &["--requirepass", "pw"][..]] {
+        let server = TestServer::with_args(args);
+        assert_eq!(greeting(server.port, NOT_LOCAL), "(open)", "{args:?}");
+    }
+}
+
+/// `enable-debug-command local` and `enable-protected-configs local` allow 127.0.0.1 and
+/// refuse 127.0.0.2, as Redis's islocalClient decides, with Redis's words.
+#[test]
+fn debug_and_protected_configs_local_allow_only_local_clients() {
+    let args = [
+        "--protected-mode",
+        "no",
+        "--enable-debug-command",
+        "local",
+        "--enable-protected-configs",
+        "local",
+    ];
+    let tine = TestServer::with_args(&args);
+    let redis = RedisServer::with_args(&args);
+    let mut far_replies = Vec::new();
+    for server in std::iter::once(&tine).chain(redis.as_ref()) {
+        let dir = server.dir.path().to_str().unwrap();
+        let mut local = server.raw();
+        assert!(local.cmd_str(&["DEBUG", "DIGEST"]).starts_with('+'));
+        assert_eq!(local.cmd_str(&["CONFIG", "SET", "dir", dir]), "+OK\r\n");
+        let mut far = Raw::connect_from(NOT_LOCAL, server.port);
+        let debug = far.cmd_str(&["DEBUG", "DIGEST"]);
+        assert!(debug.starts_with("-ERR DEBUG command not allowed."), "{debug}");
+        let config = far.cmd_str(&["CONFIG", "SET", "dir", dir]);
+        assert_eq!(
+            config,
+            "-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n"
+        );
+        far_replies.push((debug, config));
+    }
+    if let [t, r] = &far_replies[..] {
+        assert_eq!(t, r, "vs redis");
+    }
+}

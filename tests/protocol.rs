@@ -299,3 +299,107 @@ fn big_pipeline_sent_at_once_is_read_to_the_end() {
     drop(writer);
     assert!(done, "not every pipelined SET was executed: {}", raw.cmd_str(&["DBSIZE"]));
 }
+
+/// A client that sends its commands and shuts its sending side (`echo PING | nc -N`) gets
+/// every reply before the server closes: the end of the stream is not a reason to drop
+/// replies already queued. A reply bigger than the socket buffer takes several writes.
+#[test]
+fn half_closed_connections_get_their_replies() {
+    let server = TestServer::start();
+    let try_once = |request: &[u8]| -> Vec<u8> {
+        let mut c = server.raw();
+        c.send(request);
+        c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(c.closed_within(Duration::from_secs(10)), "connection left open");
+        c.pending().to_vec()
+    };
+    for i in 0..50 {
+        assert_eq!(try_once(b"PING\r\n"), b"+PONG\r\n", "try {i}");
+        let set = resp(&["SET", "k", &i.to_string()]);
+        assert_eq!(try_once(&set), b"+OK\r\n", "try {i}");
+    }
+    let big = "x".repeat(4 << 20);
+    let mut request = resp(&["SET", "big", &big]);
+    request.extend(resp(&["GET", "big"]));
+    let mut want = b"+OK\r\n".to_vec();
+    want.extend(format!("${}\r\n{}\r\n", big.len(), big).as_bytes());
+    assert!(try_once(&request) == want, "the big reply was cut short");
+    assert_eq!(server.raw().cmd_str(&["GET", "k"]), "$2\r\n49\r\n");
+}
+
+/// Sends `bytes` on a fresh connection and returns what arrives within `quiet` of silence
+/// (or until the server closes), and whether it closed.
+fn exchange(port: u16, bytes: &[u8], quiet: Duration) -> (Vec<u8>, bool) {
+    let mut c = Raw::connect(port);
+    c.send(bytes);
+    let closed = c.closed_within(quiet);
+    (c.pending().to_vec(), closed)
+}
+
+/// Redis ends a multibulk or bulk header at the first '\r' and skips the byte after it,
+/// whatever it is; a NUL byte before the '\r' hides it (strchr), and so does one before an
+/// inline command's '\n': those requests wait, unanswered.
+#[test]
+fn header_lines_end_where_redis_ends_them() {
+    let server = TestServer::start();
+    let redis = RedisServer::start();
+    let cases: &[(&str, &[u8], &[u8])] = &[
+        ("byte after the count's \\r", b"*1\rX$4\r\nPING\r\n", b"+PONG\r\n"),
+        ("byte after the bulk length's \\r", b"*1\r\n$4\rXPING\r\n", b"+PONG\r\n"),
+        ("NUL in the count", b"*1\x00\r\n$4\r\nPING\r\n", b""),
+        ("NUL in the bulk length", b"*1\r\n$4\x00\r\nPING\r\n", b""),
+        ("NUL in an inline command", b"PING\x00\r\n", b""),
+    ];
+    for (what, bytes, want) in cases {
+        let quiet = Duration::from_millis(500);
+        let (got, closed) = exchange(server.port, bytes, quiet);
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want), "{what}");
+        assert!(!closed, "{what}: closed");
+        if let Some(redis) = &redis {
+            assert_eq!((got, closed), exchange(redis.port, bytes, quiet), "{what}: vs redis");
+        }
+    }
+}
+
+/// An inline command longer than 64 KiB is refused however it arrives. Redis refuses it when
+/// it holds more than 64 KiB without a newline, so what it accepts depends on how the bytes
+/// were cut (in one write, on how much its read happened to take); tine refuses what Redis
+/// refuses when the line comes in small pieces. 64 KiB itself is accepted.
+#[test]
+fn inline_requests_over_64k_are_refused_however_they_arrive() {
+    let server = TestServer::start();
+    let redis = RedisServer::start();
+    let line = |len: usize| {
+        let mut l = b"PING".to_vec();
+        l.resize(len, b' ');
+        l.extend_from_slice(b"\n");
+        l
+    };
+    let too_big = "-ERR Protocol error: too big inline request\r\n";
+    for len in [64 * 1024 + 1, 70_000, 200_000] {
+        let (got, closed) = exchange(server.port, &line(len), Duration::from_secs(5));
+        assert_eq!(String::from_utf8_lossy(&got), too_big, "{len} bytes in one write");
+        assert!(closed, "{len} bytes in one write: left open");
+    }
+    let pieces = |port: u16| {
+        let mut c = Raw::connect(port);
+        for piece in line(70_000).chunks(1024) {
+            if c.stream.write_all(piece).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let closed = c.closed_within(Duration::from_secs(5));
+        (String::from_utf8_lossy(c.pending()).into_owned(), closed)
+    };
+    assert_eq!(pieces(server.port), (too_big.to_string(), true), "in pieces");
+    let mut ok = server.raw();
+    ok.send(&line(64 * 1024));
+    assert_eq!(ok.reply_str(), "+PONG\r\n");
+    if let Some(redis) = redis {
+        assert_eq!(pieces(redis.port), (too_big.to_string(), true), "redis, in pieces");
+        let mut ok = redis.raw();
+        ok.send(&line(64 * 1024));
+        assert_eq!(ok.reply_str(), "+PONG\r\n");
+    }
+}

@@ -496,15 +496,25 @@ impl EventLoop {
             self.process_input(srv, slot);
         }
         if closed {
-            if let Some(c) = srv.clients.get_mut(slot) {
-                log!(
-                    Level::Verbose,
-                    "Client closed connection id={} addr={}",
-                    c.session.id,
-                    c.session.addr
-                );
+            let Some(c) = srv.clients.get_mut(slot) else {
+                return;
+            };
+            log!(
+                Level::Verbose,
+                "Client closed connection id={} addr={}",
+                c.session.id,
+                c.session.addr
+            );
+            if c.has_pending_output() {
+                // The peer may have shut only its sending side (`echo PING | nc -N`) and still
+                // wait for the replies to what it sent: close once they are written (or the
+                // write fails), as Redis, whose beforeSleep writes them before it reads the
+                // end of the stream. Its input is all processed: nothing more will run.
+                c.session.close_after_reply = true;
+                srv.note_pending_write(slot);
+            } else {
+                self.close_client(srv, slot);
             }
-            self.close_client(srv, slot);
         }
     }
 
@@ -685,8 +695,9 @@ impl EventLoop {
     }
 }
 
-/// The reply a protected-mode server gives a non-local client, in Redis's words.
-const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+/// The reply a protected-mode server gives a non-local client, in Redis 7.0.15's words (its
+/// typo "Setup a an" included).
+const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Runs the command whose arguments are in the client's parser: they are taken out for the
 /// call (and kept there if CLIENT PAUSE holds the command), and the connection's figures are
@@ -706,22 +717,12 @@ fn run_command(ev: &mut EventLoop, srv: &mut Server<'_>, c: &mut Client) -> Outc
     outcome
 }
 
-/// Redis denies non-loopback clients when protected mode is on, no bind address was given
-/// (the default "* -::*") and the default user has no password.
+/// Redis 7.0 refuses a client that is not local (`Session::is_local`) when protected mode is
+/// on and the default user has no password, whatever `bind` says.
 fn protected_mode_denies(srv: &Server<'_>, c: &Client) -> bool {
-    if !srv.data.config.protected_mode
-        || c.session.is_unix
-        || !srv.data.config.requirepass.is_empty()
-    {
-        return false;
-    }
-    if srv.data.config.bind != "* -::*" {
-        return false;
-    }
-    match c.session.peer_ip {
-        Some(ip) => !ip.is_loopback(),
-        None => false,
-    }
+    srv.data.config.protected_mode
+        && srv.data.config.requirepass.is_empty()
+        && !c.session.is_local()
 }
 
 /// What the configuration says to listen on, for `net::listen`.

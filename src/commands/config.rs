@@ -36,6 +36,7 @@ pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         })
         .collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    srv.data.config.check_set_names(&pairs, c.is_local()).map_err(|e| e.to_cmd_error())?;
     srv.server.config_set(srv.data, &pairs)?;
     c.add_ok();
     Ok(())

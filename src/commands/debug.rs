@@ -20,10 +20,7 @@ pub(crate) const DEBUG_NOT_ALLOWED: CmdError = CmdError::new(
 
 /// Whether `enable-debug-command` lets this client run DEBUG (checked by dispatch).
 pub(crate) fn debug_allowed(srv: &Ctx<'_>, c: &Session) -> bool {
-    srv.data
-        .config
-        .enable_debug_command
-        .allows(c.is_unix || c.peer_ip.is_some_and(|ip| ip.is_loopback()))
+    srv.data.config.enable_debug_command.allows(c.is_local())
 }
 
 pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {

@@ -340,10 +340,41 @@ impl Config {
         lookup(name).map(|d| (d.get)(self))
     }
 
+    /// Redis's first pass over CONFIG SET's names, before any value is parsed: the first
+    /// unknown, immutable or repeated directive, or protected one that
+    /// `enable-protected-configs` does not allow this client (`local`: as
+    /// `Session::is_local`), fails the whole command.
+    pub(crate) fn check_set_names(
+        &self,
+        pairs: &[(&str, &str)],
+        local: bool,
+    ) -> Result<(), SetError> {
+        let mut seen: Vec<&'static str> = Vec::with_capacity(pairs.len());
+        for (name, _) in pairs {
+            let d = lookup(name).ok_or_else(|| SetError::Unknown(name.to_string()))?;
+            let refused = if d.has(flags::IMMUTABLE) {
+                Some("can't set immutable config")
+            } else if d.has(flags::PROTECTED) && !self.enable_protected_configs.allows(local) {
+                Some("can't set protected config")
+            } else if seen.contains(&d.name) {
+                Some("duplicate parameter")
+            } else {
+                None
+            };
+            if let Some(reason) = refused {
+                return Err(SetError::Failed(name.to_string(), reason.into()));
+            }
+            seen.push(d.name);
+        }
+        Ok(())
+    }
+
     /// CONFIG SET with several pairs, all or nothing: either every pair is applied or the
     /// config is left exactly as it was. Returns the effects the server must apply for the
     /// directives set (each once, in the order given; a directive set to its current value
     /// still counts, as CONFIG SET always acted on every directive named).
+    /// Protected directives are not refused here: whether they may be set depends on the
+    /// client (`check_set_names`, which CONFIG SET runs first).
     pub(crate) fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<Effects, SetError> {
         let mut seen: Vec<&'static str> = Vec::new();
         let mut effects = Effects::default();
@@ -357,12 +388,6 @@ impl Config {
                 return Err(SetError::Failed(
                     name.to_string(),
                     "can't set immutable config".into(),
-                ));
-            }
-            if d.has(flags::PROTECTED) && self.enable_protected_configs != EnableCommand::Yes {
-                return Err(SetError::Failed(
-                    name.to_string(),
-                    "can't set protected config".into(),
                 ));
             }
             (d.set)(&mut staged, value).map_err(|e| SetError::Failed(name.to_string(), e))?;

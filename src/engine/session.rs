@@ -147,6 +147,16 @@ impl Session {
         }
     }
 
+    /// Whether the client is local as Redis's islocalClient decides: a unix socket, or a TCP
+    /// peer at exactly 127.0.0.1 or ::1 (not the rest of 127.0.0.0/8). Protected mode,
+    /// `enable-debug-command local` and `enable-protected-configs local` go by it.
+    pub(crate) fn is_local(&self) -> bool {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        self.is_unix
+            || matches!(self.peer_ip, Some(IpAddr::V4(ip)) if ip == Ipv4Addr::LOCALHOST)
+            || matches!(self.peer_ip, Some(IpAddr::V6(ip)) if ip == Ipv6Addr::LOCALHOST)
+    }
+
     /// Formats a peer address as Redis does ("127.0.0.1:6379", "::1:6379").
     pub(crate) fn format_addr(addr: &SocketAddr) -> String {
         format!("{}:{}", addr.ip(), addr.port())

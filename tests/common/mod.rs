@@ -470,6 +470,21 @@ impl Raw {
         Raw { stream, buf: Vec::new() }
     }
 
+    /// Connects to 127.0.0.1:`port` from the local address `from` (Linux routes all of
+    /// 127.0.0.0/8 to the loopback, so 127.0.0.2 is a source a test can use).
+    pub fn connect_from(from: std::net::Ipv4Addr, port: u16) -> Raw {
+        use socket2::{Domain, Socket, Type};
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        sock.bind(&std::net::SocketAddr::from((from, 0)).into())
+            .unwrap_or_else(|e| panic!("bind to {}: {}", from, e));
+        sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+            .unwrap_or_else(|e| panic!("connect to port {} from {}: {}", port, from, e));
+        let stream: TcpStream = sock.into();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        Raw { stream, buf: Vec::new() }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).unwrap();
     }

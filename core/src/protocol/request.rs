@@ -3,8 +3,11 @@
 //!
 //! The parser is incremental: it keeps how many bulks are left and the length of the bulk it
 //! waits for, so a command that arrives in many reads is never re-parsed from the start (a
-//! million-argument MSET sent slowly stays linear). Limits are Redis's: a line header longer
-//! than 64 KiB, a multibulk count above `i32::MAX`, a bulk above `proto-max-bulk-len`, and for
+//! million-argument MSET sent slowly stays linear). Lines end where Redis 7.0 ends them: a
+//! header at its first '\r' (the byte after it is skipped unread), an inline command at its
+//! first '\n', and never when a NUL byte comes first (Redis searches with `strchr`). Limits are
+//! Redis's: an inline command or header line longer than 64 KiB, however it arrives, a
+//! multibulk count above `i32::MAX`, a bulk above `proto-max-bulk-len`, and for
 //! clients not yet authenticated more than 10 arguments or a bulk above 16 KiB, are protocol
 //! errors; the caller replies `-ERR Protocol error: ...` and closes the connection.
 
@@ -89,25 +92,41 @@ pub struct RequestParser {
     pub inline: bool,
 }
 
-/// Finds "\r\n" in `buf`, returning the index of '\r'.
-fn find_crlf(buf: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = memchr(b'\r', &buf[from..]) {
-        let at = from + i;
-        if at + 1 < buf.len() {
-            if buf[at + 1] == b'\n' {
-                return Some(at);
-            }
-            from = at + 1;
-        } else {
-            return None;
-        }
-    }
-    None
+/// Where a line ends, as `line_end` and `header_end` find it.
+#[derive(Debug, PartialEq)]
+enum LineEnd {
+    /// The index of the byte that ends the line.
+    At(usize),
+    /// Not yet: more bytes may end the line.
+    Partial,
+    /// The limit passed without an end: a protocol error.
+    TooLong,
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
+/// Finds the end of a line as Redis 7.0 does: the first `stop` byte, searched with C's
+/// `strchr`, so a NUL byte before it hides it and the line never ends. Only the first
+/// `PROTO_INLINE_MAX_SIZE + 1` bytes are searched: a longer line is refused whether it came
+/// in one read or many (Redis refuses it when it comes in pieces), so what lies beyond them
+/// never matters and a big buffer is not scanned again on every read.
+#[inline]
+fn line_end(buf: &[u8], stop: u8) -> LineEnd {
+    let window = &buf[..buf.len().min(PROTO_INLINE_MAX_SIZE + 1)];
+    match window.iter().position(|&b| b == stop || b == 0) {
+        Some(at) if window[at] == stop => LineEnd::At(at),
+        _ if buf.len() > PROTO_INLINE_MAX_SIZE => LineEnd::TooLong,
+        _ => LineEnd::Partial,
+    }
+}
+
+/// Finds the end of a multibulk or bulk header: Redis ends it at the first '\r' and skips the
+/// byte after it whatever it is (`*1\rX` is a count of 1), so that byte must have arrived.
+/// `At` is the index of the '\r'.
+#[inline]
+fn header_end(buf: &[u8]) -> LineEnd {
+    match line_end(buf, b'\r') {
+        LineEnd::At(cr) if cr + 1 >= buf.len() => LineEnd::Partial,
+        end => end,
+    }
 }
 
 /// Parses a header number (after '*' or '$') as Redis's string2ll does.
@@ -185,11 +204,10 @@ impl RequestParser {
         limits: Limits,
     ) -> Result<bool, ProtocolError> {
         let rest = &buf[*pos..];
-        let Some(cr) = find_crlf(rest) else {
-            if rest.len() > PROTO_INLINE_MAX_SIZE {
-                return Err(ProtocolError::TooBigMultibulkCount);
-            }
-            return Ok(false);
+        let cr = match header_end(rest) {
+            LineEnd::At(cr) => cr,
+            LineEnd::Partial => return Ok(false),
+            LineEnd::TooLong => return Err(ProtocolError::TooBigMultibulkCount),
         };
         let n = header_number(&rest[1..cr]).ok_or(ProtocolError::InvalidMultibulkLength)?;
         if n > i32::MAX as i64 {
@@ -219,11 +237,10 @@ impl RequestParser {
                 if rest.is_empty() {
                     return Ok(false);
                 }
-                let Some(cr) = find_crlf(rest) else {
-                    if rest.len() > PROTO_INLINE_MAX_SIZE {
-                        return Err(ProtocolError::TooBigBulkCount);
-                    }
-                    return Ok(false);
+                let cr = match header_end(rest) {
+                    LineEnd::At(cr) => cr,
+                    LineEnd::Partial => return Ok(false),
+                    LineEnd::TooLong => return Err(ProtocolError::TooBigBulkCount),
                 };
                 if rest[0] != b'$' {
                     return Err(ProtocolError::ExpectedDollar(rest[0]));
@@ -255,11 +272,10 @@ impl RequestParser {
     /// arrived yet.
     fn inline(&mut self, buf: &[u8], pos: &mut usize) -> Result<Option<()>, ProtocolError> {
         let rest = &buf[*pos..];
-        let Some(nl) = memchr(b'\n', rest) else {
-            if rest.len() > PROTO_INLINE_MAX_SIZE {
-                return Err(ProtocolError::TooBigInline);
-            }
-            return Ok(None);
+        let nl = match line_end(rest, b'\n') {
+            LineEnd::At(nl) => nl,
+            LineEnd::Partial => return Ok(None),
+            LineEnd::TooLong => return Err(ProtocolError::TooBigInline),
         };
         let mut line = &rest[..nl];
         if line.last() == Some(&b'\r') {
@@ -346,5 +362,50 @@ mod tests {
             Parsed::Error(ProtocolError::UnauthenticatedMultibulkLength)
         );
         assert_eq!(parse_all(b"*0\r\n*-1\r\n").0.len(), 0);
+    }
+
+    #[test]
+    fn headers_end_at_the_first_cr_and_skip_the_next_byte() {
+        let ping = vec![b"PING".to_vec()];
+        assert_eq!(parse_all(b"*1\rX$4\r\nPING\r\n"), (vec![ping.clone()], None));
+        assert_eq!(parse_all(b"*1\r\n$4\rXPING\r\n"), (vec![ping.clone()], None));
+        // The skipped byte must have arrived before the header counts as read.
+        let mut p = RequestParser::new();
+        let mut pos = 0;
+        assert_eq!(p.next(b"*1\r", &mut pos, AUTHED), Parsed::Incomplete);
+        assert_eq!(pos, 0);
+        assert_eq!(p.next(b"*1\r\n$4\r", &mut pos, AUTHED), Parsed::Incomplete);
+        assert_eq!(p.next(b"*1\r\n$4\r\nPING\r\n", &mut pos, AUTHED), Parsed::Command);
+        assert_eq!(p.argv, ping);
+        // A NUL byte before the '\r' hides it, as Redis's strchr: the line never ends.
+        assert_eq!(parse_all(b"*1\x00\r\n$4\r\nPING\r\n"), (vec![], None));
+        assert_eq!(parse_all(b"*1\r\n$4\x00\r\nPING\r\n"), (vec![], None));
+        assert_eq!(parse_all(b"PING\x00\r\n"), (vec![], None));
+        let mut hidden = b"PING\x00\r\n".to_vec();
+        hidden.resize(PROTO_INLINE_MAX_SIZE + 1, b'a');
+        assert_eq!(parse_all(&hidden).1, Some(ProtocolError::TooBigInline));
+    }
+
+    #[test]
+    fn inline_lines_over_the_limit_are_refused_however_they_arrive() {
+        // 64 KiB before the newline is the most accepted, in one read or many.
+        let mut ok = b"PING".to_vec();
+        ok.resize(PROTO_INLINE_MAX_SIZE, b' ');
+        ok.extend_from_slice(b"\n");
+        assert_eq!(parse_all(&ok), (vec![vec![b"PING".to_vec()]], None));
+        for too_big in [PROTO_INLINE_MAX_SIZE + 1, 70_000, 1 << 20] {
+            let mut line = b"PING".to_vec();
+            line.resize(too_big, b' ');
+            line.extend_from_slice(b"\r\n");
+            assert_eq!(parse_all(&line), (vec![], Some(ProtocolError::TooBigInline)));
+        }
+        let mut count = b"*".to_vec();
+        count.resize(PROTO_INLINE_MAX_SIZE + 1, b'0');
+        count.extend_from_slice(b"1\r\n$4\r\nPING\r\n");
+        assert_eq!(parse_all(&count).1, Some(ProtocolError::TooBigMultibulkCount));
+        let mut bulk = b"*1\r\n$".to_vec();
+        bulk.resize(PROTO_INLINE_MAX_SIZE + 6, b'0');
+        bulk.extend_from_slice(b"4\r\nPING\r\n");
+        assert_eq!(parse_all(&bulk).1, Some(ProtocolError::TooBigBulkCount));
     }
 }
