@@ -403,3 +403,78 @@ fn inline_requests_over_64k_are_refused_however_they_arrive() {
         assert_eq!(ok.reply_str(), "+PONG\r\n");
     }
 }
+
+/// Errors that echo a client's command name or argument do so as Redis does: raw bytes (0xff
+/// stays 0xff, not U+FFFD), CR and LF as spaces, cut at a NUL (Redis prints a C string) and
+/// at 128 bytes where Redis writes `%.128s`, the unknown command's argument list capped as
+/// processCommand caps it. Compared byte for byte with redis-server.
+#[test]
+fn errors_echo_client_bytes_as_redis_does() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    let (mut t, mut r) = (ours.raw(), real.raw());
+    let long_name = [b"n\xff".as_slice(), &[b'x'; 298]].concat();
+    let long_arg = [b"a\r\n\xff".as_slice(), &[b'y'; 296]].concat();
+    let long_arg2 = [&[b'z'; 299][..], b"\xfe"].concat();
+    let weird: &[&[u8]] = &[
+        b"fo\xffo\r\nx",
+        b"a\xffb\r\nc",
+        b"\r\n",
+        b"nul\x00after",
+        b"\x00",
+        b"",
+        b"\xff\xfe\xfd",
+        &long_name,
+        &long_arg,
+        &long_arg2,
+    ];
+    let mut cases: Vec<Vec<&[u8]>> = Vec::new();
+    // Unknown commands: the name alone, with one argument, with many (the 128-byte cap on
+    // the list, an argument cut to fit, a NUL ending an argument).
+    for name in weird {
+        cases.push(vec![name]);
+        for arg in weird {
+            cases.push(vec![name, arg]);
+        }
+    }
+    cases.push(vec![b"nosuch", &long_arg, &long_arg2]);
+    cases.push(vec![b"nosuch", b"a\x00b", &long_arg2]);
+    cases.push(vec![b"nosuch", &[b'c'; 120], &[b'd'; 20], b"e"]);
+    cases.push(vec![b"nosuch", &[b'c'; 123], b"d", b"e"]);
+    cases.push(vec![b"nosuch", &[b'c'; 124], b"\xff", b"e"]);
+    cases.push(vec![b"nosuch", &[b'c'; 125], b"d"]);
+    // Unknown subcommands of containers, and the containers' own arity errors.
+    for container in [b"CONFIG".as_slice(), b"object", b"Client"] {
+        cases.push(vec![container]);
+        for sub in weird {
+            cases.push(vec![container, sub]);
+            cases.push(vec![container, sub, b"x\xff"]);
+        }
+    }
+    // Arity errors name the command as the table spells it, whatever the client sent.
+    cases.push(vec![b"GET"]);
+    cases.push(vec![b"gEt", b"a", b"\xff"]);
+    cases.push(vec![b"config", b"get"]);
+    cases.push(vec![b"CONFIG", b"SET", b"\xff"]);
+    cases.push(vec![b"object", b"encoding"]);
+    // Other errors echoing an argument as `%s` or `%.128s`.
+    for arg in weird {
+        cases.push(vec![b"HELLO", b"3", arg]);
+        cases.push(vec![b"CLIENT", b"KILL", b"TYPE", arg]);
+        cases.push(vec![b"CLIENT", b"LIST", b"TYPE", arg]);
+        cases.push(vec![b"CLIENT", b"KILL", b"USER", arg]);
+        cases.push(vec![b"DEBUG", arg]);
+        cases.push(vec![b"CONFIG", b"SET", arg, b"1"]);
+        cases.push(vec![b"CONFIG", b"SET", b"hz", b"10", arg, b"1"]);
+    }
+    for case in &cases {
+        let (mine, theirs) = (t.cmd_bytes(case), r.cmd_bytes(case));
+        assert_eq!(
+            mine.escape_ascii().to_string(),
+            theirs.escape_ascii().to_string(),
+            "reply to {:?} differs (left: tine, right: redis)",
+            case.iter().map(|a| a.escape_ascii().to_string()).collect::<Vec<_>>()
+        );
+    }
+}

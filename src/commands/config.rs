@@ -5,7 +5,7 @@
 use super::reply_help;
 use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
-use crate::config::{self, Kind};
+use crate::config::{self, Kind, SetError};
 use crate::engine::session::Session;
 use tine_core::log;
 use tine_core::log::Level;
@@ -36,7 +36,20 @@ pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         })
         .collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    srv.data.config.check_set_names(&pairs, c.is_local()).map_err(|e| e.to_cmd_error())?;
+    srv.data.config.check_set_names(&pairs, c.is_local()).map_err(|e| match &e {
+        // Redis echoes the unknown name as the client sent it (`%s`: raw bytes, up to a NUL);
+        // the first name spelled so is the one refused, as every other one of that spelling.
+        SetError::Unknown(name) => match owned.iter().position(|(n, _)| n == name) {
+            Some(i) => CmdError::err_echo(
+                "Unknown option or number of arguments for CONFIG SET - '",
+                &argv[2 + 2 * i],
+                None,
+                "'",
+            ),
+            None => e.to_cmd_error(),
+        },
+        SetError::Failed(..) => e.to_cmd_error(),
+    })?;
     srv.server.config_set(srv.data, &pairs)?;
     c.add_ok();
     Ok(())

@@ -145,10 +145,7 @@ pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             setname = Some(argv[i + 1].clone());
             i += 2;
         } else {
-            return Err(CmdError::err(&format!(
-                "Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(&argv[i])
-            )));
+            return Err(CmdError::err_echo("Syntax error in HELLO option '", &argv[i], None, "'"));
         }
     }
     if !c.authenticated && super::auth_required(srv) {
@@ -218,10 +215,12 @@ pub(crate) fn client_list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
             match parse_kind(&argv[i + 1]) {
                 Some(k) => type_filter = Some(k),
                 None => {
-                    return Err(CmdError::err(&format!(
-                        "Unknown client type '{}'",
-                        String::from_utf8_lossy(&argv[i + 1])
-                    )));
+                    return Err(CmdError::err_echo(
+                        "Unknown client type '",
+                        &argv[i + 1],
+                        None,
+                        "'",
+                    ));
                 }
             }
             i += 2;
@@ -297,18 +296,12 @@ pub(crate) fn client_kill(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
                 "type" => match parse_kind(val) {
                     Some(k) => f.kind = Some(k),
                     None => {
-                        return Err(CmdError::err(&format!(
-                            "Unknown client type '{}'",
-                            String::from_utf8_lossy(val)
-                        )));
+                        return Err(CmdError::err_echo("Unknown client type '", val, None, "'"));
                     }
                 },
                 "user" => {
                     if val.as_slice() != b"default" {
-                        return Err(CmdError::err(&format!(
-                            "No such user '{}'",
-                            String::from_utf8_lossy(val)
-                        )));
+                        return Err(CmdError::err_echo("No such user '", val, None, "'"));
                     }
                     f.user = Some(val.clone());
                 }

@@ -184,10 +184,12 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             c.add_ok();
         }
         _ => {
-            return Err(CmdError::err(&format!(
-                "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                String::from_utf8_lossy(&argv[1])
-            )));
+            return Err(CmdError::err_echo(
+                "unknown subcommand or wrong number of arguments for '",
+                &argv[1],
+                Some(128),
+                "'. Try DEBUG HELP.",
+            ));
         }
     }
     Ok(())

@@ -117,6 +117,8 @@ pub(crate) type CmdResult = Result<(), CmdError>;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use tine_core::protocol::echo_arg;
+
 use crate::engine::session::Session;
 use crate::engine::stats::{CommandStats, SlowLogEntry};
 pub(crate) use ctx::{Ctx, ServerOps};
@@ -156,10 +158,8 @@ pub(crate) const RETRIES: [RetryFn; 6] = [
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
 /// dispatcher answers those cases before this could run.
 pub(crate) fn container(_srv: &mut Ctx<'_>, _c: &mut Session, argv: &Argv) -> CmdResult {
-    Err(CmdError::err(&format!(
-        "unknown subcommand '{}'",
-        String::from_utf8_lossy(argv.get(1).map(|a| a.as_slice()).unwrap_or(b""))
-    )))
+    let sub = argv.get(1).map(|a| a.as_slice()).unwrap_or(b"");
+    Err(CmdError::err_echo("unknown subcommand '", sub, Some(128), "'"))
 }
 
 /// Where a command's keys are among its arguments.
@@ -365,41 +365,43 @@ pub(crate) enum Outcome {
     Held,
 }
 
-/// Formats the argument list of an unknown command for the error, as Redis does.
-fn args_preview(argv: &Argv) -> String {
-    let mut s = String::new();
+/// The error for a command name not in the table, as Redis's processCommand words it: the name
+/// as `%.128s`, then each argument quoted as `'%.*s' ` with what is left of 128 bytes, while
+/// fewer than 128 bytes are written (so the last one may be cut, and the quotes count).
+fn unknown_command(argv: &Argv) -> CmdError {
+    let mut t = b"ERR unknown command '".to_vec();
+    echo_arg(&mut t, &argv[0], Some(128));
+    t.extend_from_slice(b"', with args beginning with: ");
+    let start = t.len();
     for a in argv.iter().skip(1) {
-        if s.len() >= 128 {
+        let used = t.len() - start;
+        if used >= 128 {
             break;
         }
-        let text = String::from_utf8_lossy(a);
-        let cut: String = text.chars().take(128 - s.len().min(128)).collect();
-        s.push_str(&format!("'{}' ", cut));
+        t.push(b'\'');
+        echo_arg(&mut t, a, Some(128 - used));
+        t.extend_from_slice(b"' ");
     }
-    s
+    CmdError::bytes("ERR", t)
+}
+
+/// "unknown subcommand" for container `name` (already upper case), echoing the subcommand
+/// as Redis's `%.128s`.
+fn unknown_subcommand(sub: &[u8], name: &str) -> CmdError {
+    CmdError::err_echo("unknown subcommand '", sub, Some(128), &format!("'. Try {name} HELP."))
 }
 
 /// Resolves the command in `argv` to a table entry, or the error to reply: unknown command,
 /// unknown subcommand, wrong number of arguments.
 fn resolve<'a>(reg: &'a Registry, argv: &Argv) -> Result<&'a Resolved, CmdError> {
     let Some(top) = reg.lookup(&argv[0]) else {
-        let name: String = String::from_utf8_lossy(&argv[0]).chars().take(128).collect();
-        return Err(CmdError::err(&format!(
-            "unknown command '{}', with args beginning with: {}",
-            name,
-            args_preview(argv)
-        )));
+        return Err(unknown_command(argv));
     };
     let resolved = if !top.subs.is_empty() && argv.len() >= 2 {
         match reg.lookup_sub(top, &argv[1]) {
             Some(sub) => sub,
             None => {
-                let sub: String = String::from_utf8_lossy(&argv[1]).chars().take(128).collect();
-                return Err(CmdError::err(&format!(
-                    "unknown subcommand '{}'. Try {} HELP.",
-                    sub,
-                    top.cmd.name.to_ascii_uppercase()
-                )));
+                return Err(unknown_subcommand(&argv[1], &top.cmd.name.to_ascii_uppercase()));
             }
         }
     } else {
@@ -988,7 +990,7 @@ mod dispatch_tests {
     #[test]
     fn error_constants_begin_with_their_code() {
         for e in [err::NOAUTH, err::LOADING, err::OOM, err::MISCONF_RDB, err::NOMULTI] {
-            assert!(e.text.starts_with(&format!("{} ", e.code)), "{:?}", e);
+            assert!(e.text.starts_with(format!("{} ", e.code).as_bytes()), "{:?}", e);
         }
     }
 

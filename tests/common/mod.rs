@@ -413,6 +413,17 @@ pub fn resp(args: &[&str]) -> Vec<u8> {
     out
 }
 
+/// Encodes a command of arbitrary bytes (not UTF-8, CR, LF, NUL...) as a RESP multibulk.
+pub fn resp_bytes(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 /// Length of the first complete RESP2/RESP3 reply in `buf`, or `None` if incomplete.
 pub fn frame_len(buf: &[u8]) -> Option<usize> {
     fn line_end(buf: &[u8], from: usize) -> Option<usize> {
@@ -421,7 +432,9 @@ pub fn frame_len(buf: &[u8]) -> Option<usize> {
     fn frame(buf: &[u8], at: usize) -> Option<usize> {
         let t = *buf.get(at)?;
         let end = line_end(buf, at + 1)?;
-        let head = std::str::from_utf8(&buf[at + 1..end]).ok()?;
+        // A simple or error line may hold any bytes (errors echo the client's); only lengths
+        // are parsed.
+        let head = std::str::from_utf8(&buf[at + 1..end]).unwrap_or("");
         let after = end + 2;
         match t {
             b'+' | b'-' | b':' | b'_' | b'#' | b',' | b'(' => Some(after),
@@ -497,6 +510,12 @@ impl Raw {
     /// Sends a command and returns the raw bytes of its reply.
     pub fn cmd(&mut self, args: &[&str]) -> Vec<u8> {
         self.send_cmd(args);
+        self.reply()
+    }
+
+    /// Sends a command of arbitrary bytes and returns the raw bytes of its reply.
+    pub fn cmd_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(&resp_bytes(args));
         self.reply()
     }
 

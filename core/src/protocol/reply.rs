@@ -37,9 +37,9 @@ pub fn simple(out: &mut Vec<u8>, s: &str) {
 
 /// An error line; `msg` carries its code ("ERR ...", "WRONGTYPE ..."). Newlines inside would
 /// break the protocol, so they become spaces as in Redis's addReplyErrorLength.
-pub fn error(out: &mut Vec<u8>, msg: &str) {
+pub fn error(out: &mut Vec<u8>, msg: &[u8]) {
     out.push(ERROR);
-    for &b in msg.as_bytes() {
+    for &b in msg {
         out.push(if b == b'\r' || b == b'\n' { b' ' } else { b });
     }
     out.extend_from_slice(CRLF);
@@ -142,7 +142,7 @@ mod tests {
         double(&mut o, 1.5, Resp::V3);
         double(&mut o, 1.5, Resp::V2);
         boolean(&mut o, true, Resp::V3);
-        error(&mut o, "ERR a\nb");
+        error(&mut o, b"ERR a\nb");
         assert_eq!(
             o,
             b"$2\r\nhi\r\n:-5\r\n$-1\r\n_\r\n*4\r\n%2\r\n,1.5\r\n$3\r\n1.5\r\n#t\r\n-ERR a b\r\n"
