@@ -569,3 +569,116 @@ fn debug_populate() {
         assert_same(&mut raw, &mut r, args);
     }
 }
+
+/// The server's resident set size in MB, from /proc (what `ps` shows; INFO's
+/// used_memory_rss may be a cron tick old).
+fn rss_mb(server: &TestServer) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in\n{status}"));
+    kb / 1024.0
+}
+
+/// Fills ~200 MB (50,000 values of 4,000 bytes) and checks that the server did grow.
+fn fill_200mb(server: &TestServer, raw: &mut Raw) {
+    assert_eq!(raw.cmd_str(&["DEBUG", "POPULATE", "50000", "key", "4000"]), "+OK\r\n");
+    let rss = rss_mb(server);
+    assert!(rss > 150.0, "RSS after filling is only {rss:.1} MB");
+}
+
+/// After a flush the pages go back to the OS at once, as in Redis (which purges jemalloc after
+/// a synchronous FLUSHALL/FLUSHDB: RSS ~20 MB after 220 MB), not when they decay, and not
+/// never on an idle server (before: 226 MB for good). The background thread is off so that
+/// only the purge can return them; every flush is synchronous in tine, ASYNC included.
+#[cfg(target_os = "linux")]
+#[test]
+fn flushall_and_flushdb_return_memory_to_the_os() {
+    let server = TestServer::with_args(&[
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--jemalloc-bg-thread",
+        "no",
+    ]);
+    let mut raw = server.raw();
+    for flush in [&["FLUSHALL"][..], &["FLUSHDB", "ASYNC"], &["FLUSHDB"], &["FLUSHALL", "SYNC"]] {
+        fill_200mb(&server, &mut raw);
+        assert_eq!(raw.cmd_str(flush), "+OK\r\n");
+        let mut last = 0.0;
+        let dropped = eventually(Duration::from_secs(5), || {
+            last = rss_mb(&server);
+            last < 60.0
+        });
+        assert!(dropped, "RSS still {last:.1} MB 5 s after {flush:?}");
+    }
+}
+
+/// With `jemalloc-bg-thread yes` (the default) memory freed key by key goes back to the OS
+/// while the server sits idle, as jemalloc's background thread purges pages as they decay
+/// (10 s by default); before, an idle server kept them all.
+#[cfg(target_os = "linux")]
+#[test]
+fn background_thread_returns_memory_freed_by_del_while_idle() {
+    let server = TestServer::with_args(DIFF_ARGS);
+    let mut raw = server.raw();
+    fill_200mb(&server, &mut raw);
+    let keys: Vec<String> = (0..50000).map(|i| format!("key:{i}")).collect();
+    let mut del = vec!["DEL"];
+    del.extend(keys.iter().map(String::as_str));
+    assert_eq!(raw.cmd_str(&del), ":50000\r\n");
+    let mut last = 0.0;
+    let dropped = eventually(Duration::from_secs(60), || {
+        last = rss_mb(&server);
+        last < 60.0
+    });
+    assert!(dropped, "RSS still {last:.1} MB 60 s after DEL of everything");
+}
+
+/// The number of threads of the server process.
+#[cfg(target_os = "linux")]
+fn threads(server: &TestServer) -> usize {
+    std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap().count()
+}
+
+/// MEMORY PURGE, MEMORY HELP and CONFIG SET/GET jemalloc-bg-thread as redis-server; the
+/// directive starts and stops jemalloc's background thread.
+#[test]
+fn memory_purge_and_jemalloc_bg_thread_as_redis() {
+    let Some((tine, redis)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    let (mut t, mut r) = (tine.raw(), redis.raw());
+    for args in [
+        &["MEMORY", "PURGE"][..],
+        &["MEMORY", "purge"],
+        &["MEMORY", "PURGE", "x"],
+        &["CONFIG", "GET", "jemalloc-bg-thread"],
+        &["CONFIG", "SET", "jemalloc-bg-thread", "no"],
+        &["CONFIG", "GET", "jemalloc-bg-thread"],
+        &["MEMORY", "PURGE"],
+        &["CONFIG", "SET", "jemalloc-bg-thread", "maybe"],
+        &["CONFIG", "SET", "jemalloc-bg-thread", "yes"],
+        &["CONFIG", "GET", "jemalloc-bg-thread"],
+    ] {
+        assert_same(&mut t, &mut r, args);
+    }
+    // tine's MEMORY HELP lists only what it has, in Redis's words.
+    let (th, rh) = both(&mut t, &mut r, &["MEMORY", "HELP"]);
+    let purge = "+PURGE\r\n+    Attempt to purge dirty pages for reclamation by the allocator.\r\n";
+    assert!(rh.contains(purge), "{rh}");
+    assert!(th.contains(purge), "{th}");
+
+    #[cfg(target_os = "linux")]
+    {
+        let with = threads(&tine);
+        assert_eq!(t.cmd_str(&["CONFIG", "SET", "jemalloc-bg-thread", "no"]), "+OK\r\n");
+        assert!(eventually(Duration::from_secs(10), || threads(&tine) < with), "thread kept");
+        let without = threads(&tine);
+        assert_eq!(t.cmd_str(&["CONFIG", "SET", "jemalloc-bg-thread", "yes"]), "+OK\r\n");
+        assert!(eventually(Duration::from_secs(10), || threads(&tine) > without), "no thread");
+    }
+}

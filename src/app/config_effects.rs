@@ -103,6 +103,11 @@ fn apply_config_effect(data: &mut Data, effect: Effect) -> Result<(), EffectErro
             }
         }
         Effect::FsyncPolicy => crate::persist::aof::fsync_policy_changed(data),
+        // As Redis's set_jemalloc_bg_thread: a failure (jemalloc built without background
+        // thread support) is not an error of CONFIG SET; the value is kept either way.
+        Effect::JemallocBgThread => {
+            crate::engine::memory::set_background_thread(data.config.jemalloc_bg_thread);
+        }
         Effect::KeyAccess => tine_core::types::access::update(
             data.now_ms,
             data.config.maxmemory_policy.is_lfu(),

@@ -182,6 +182,9 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     let mut srv = Server { data: &mut data, clients: &mut clients };
     srv.data.config_file = config_path;
     adjust_open_files_limit(&mut srv);
+    // As Redis's InitServerLast: jemalloc's background thread returns freed pages to the OS
+    // even while the server is idle. Started after daemonizing, so it is not lost to a fork.
+    crate::engine::memory::set_background_thread(srv.data.config.jemalloc_bg_thread);
 
     let mut event_loop = match EventLoop::new(&mut srv) {
         Ok(l) => l,

@@ -206,11 +206,22 @@ pub(crate) fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> C
     Ok(())
 }
 
+/// MEMORY PURGE: every arena's dirty pages back to the OS, as Redis's (jemalloc_purge).
+pub(crate) fn memory_purge(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    if !crate::engine::memory::purge() {
+        return Err(CmdError::err("Error purging dirty pages"));
+    }
+    c.add_ok();
+    Ok(())
+}
+
 pub(crate) fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     reply_help_ending(
         c,
         "MEMORY",
         &[
+            "PURGE",
+            "    Attempt to purge dirty pages for reclamation by the allocator.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",

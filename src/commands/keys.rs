@@ -365,6 +365,12 @@ pub(crate) fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 }
 
 /// Checks the optional ASYNC|SYNC of FLUSHDB/FLUSHALL: Err is a syntax error.
+///
+/// Every flush here frees the values before replying, ASYNC included (tine has no lazy-free
+/// thread), so every flush then purges jemalloc's dirty pages, as Redis does after a
+/// synchronous one: the dataset is gone, and without the purge its pages would stay resident
+/// until they decay, or for good on an idle server without jemalloc's background thread.
+/// (Redis skips the purge after ASYNC only because its pages are not freed yet then.)
 fn check_flush_mode(argv: &Argv) -> CmdResult {
     match argv.get(1).map(|a| base::lower(a)) {
         None => Ok(()),
@@ -378,6 +384,7 @@ pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     let n = srv.data.keyspace.clear(c.db);
     srv.data.dirty += n as u64;
     c.add_ok();
+    crate::engine::memory::purge();
     Ok(())
 }
 
@@ -387,6 +394,7 @@ pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
     srv.data.dirty += n as u64 + 1;
     crate::persist::snapshot::flushall_reset_rdb(&mut *srv.data);
     c.add_ok();
+    crate::engine::memory::purge();
     Ok(())
 }
 

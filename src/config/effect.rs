@@ -33,6 +33,10 @@ pub(crate) enum Effect {
     /// `repl-backlog-size`: as Redis's resizeReplicationBacklog, a size under 16 KiB is
     /// raised to 16 KiB (CONFIG GET shows it; a size given at startup is kept as is).
     ReplBacklogSize,
+    /// `jemalloc-bg-thread`: jemalloc's background purging thread is started or stopped, as
+    /// Redis's updateJemallocBgThread (without it, freed pages go back to the OS only when
+    /// the allocator is next called, so not at all on an idle server).
+    JemallocBgThread,
 }
 
 /// The effects of one change of the configuration, each once, in the order the directives
@@ -88,6 +92,7 @@ mod tests {
         ("notify-keyspace-events", Effect::NotifyFlags),
         ("dir", Effect::Dir),
         ("repl-backlog-size", Effect::ReplBacklogSize),
+        ("jemalloc-bg-thread", Effect::JemallocBgThread),
     ];
 
     /// Directives Redis 7.0 applies at CONFIG SET (apply functions in its config.c) that tine
@@ -99,7 +104,6 @@ mod tests {
         "oom-score-adj",
         "oom-score-adj-values",
         "proc-title-template",
-        "jemalloc-bg-thread",
     ];
 
     /// Every variant, by an exhaustive match, so a new one must be added here (and so to a row).
@@ -114,6 +118,7 @@ mod tests {
             Effect::NotifyFlags,
             Effect::Dir,
             Effect::ReplBacklogSize,
+            Effect::JemallocBgThread,
         ];
         for e in all {
             match e {
@@ -125,7 +130,8 @@ mod tests {
                 | Effect::LogLevel
                 | Effect::NotifyFlags
                 | Effect::Dir
-                | Effect::ReplBacklogSize => {}
+                | Effect::ReplBacklogSize
+                | Effect::JemallocBgThread => {}
             }
         }
         all.to_vec()

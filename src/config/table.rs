@@ -90,7 +90,7 @@ config_table! {
     ignore_warnings: String = "ignore-warnings", &[], Kind::Str, "", IMPLEMENTED;
     io_threads: i64 = "io-threads", &[], Kind::Int { min: 1, max: 128 }, "1", IMMUTABLE | IMPLEMENTED;
     io_threads_do_reads: bool = "io-threads-do-reads", &[], Kind::Bool, "no", IMMUTABLE | IMPLEMENTED;
-    jemalloc_bg_thread: bool = "jemalloc-bg-thread", &[], Kind::Bool, "yes", IMPLEMENTED;
+    jemalloc_bg_thread: bool = "jemalloc-bg-thread", &[], Kind::Bool, "yes", IMPLEMENTED => JemallocBgThread;
     latency_monitor_threshold: i64 = "latency-monitor-threshold", &[], Kind::Int { min: 0, max: i64::MAX }, "0", IMPLEMENTED;
     latency_tracking: bool = "latency-tracking", &[], Kind::Bool, "yes", 0;
     latency_tracking_info_percentiles: String = "latency-tracking-info-percentiles", &[], Kind::Custom(custom::percentiles), "50 99 99.9", 0;

@@ -41,6 +41,49 @@ pub(crate) fn used_memory() -> u64 {
     process_rss()
 }
 
+/// Starts or stops jemalloc's background thread, which returns freed pages to the OS as they
+/// decay (jemalloc's default decay: 10 s), whether or not the server is busy; without it
+/// jemalloc purges only from inside allocator calls, so an idle server keeps them. As Redis's
+/// set_jemalloc_bg_thread: applied at startup and on CONFIG SET of `jemalloc-bg-thread`.
+/// False when jemalloc refused (built without background thread support).
+#[cfg(feature = "jemalloc")]
+pub(crate) fn set_background_thread(enable: bool) -> bool {
+    tikv_jemalloc_ctl::background_thread::write(enable).is_ok()
+}
+
+#[cfg(not(feature = "jemalloc"))]
+pub(crate) fn set_background_thread(_enable: bool) -> bool {
+    true
+}
+
+/// Returns every arena's unused dirty pages to the OS now, as Redis's jemalloc_purge (after a
+/// synchronous FLUSHALL/FLUSHDB and for MEMORY PURGE). False when jemalloc refused.
+#[cfg(feature = "jemalloc")]
+pub(crate) fn purge() -> bool {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge": 4096 is jemalloc 5's MALLCTL_ARENAS_ALL, "all
+    // arenas". The control takes no value and refuses (EPERM) any pointer, which
+    // tikv-jemalloc-ctl's API always passes, hence the direct call.
+    const NAME: &std::ffi::CStr = c"arena.4096.purge";
+    // SAFETY: mallctl with a NUL-terminated name and no old or new value (all null, length
+    // 0) reads and writes no memory of ours.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            NAME.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    rc == 0
+}
+
+/// Other allocators: nothing to do, as Redis's MEMORY PURGE without jemalloc.
+#[cfg(not(feature = "jemalloc"))]
+pub(crate) fn purge() -> bool {
+    true
+}
+
 /// Resident set size of this process.
 pub(crate) fn process_rss() -> u64 {
     #[cfg(target_os = "linux")]
