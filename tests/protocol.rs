@@ -467,7 +467,10 @@ fn errors_echo_client_bytes_as_redis_does() {
         cases.push(vec![b"DEBUG", arg]);
         cases.push(vec![b"CONFIG", b"SET", arg, b"1"]);
         cases.push(vec![b"CONFIG", b"SET", b"hz", b"10", arg, b"1"]);
+        // At the end of the message: Redis trims CR and LF there rather than mapping them.
+        cases.push(vec![b"EXPIRE", b"k", b"10", arg]);
     }
+    cases.push(vec![b"EXPIRE", b"k", b"10", b"\r\nx\r\n"]);
     for case in &cases {
         let (mine, theirs) = (t.cmd_bytes(case), r.cmd_bytes(case));
         assert_eq!(

@@ -243,10 +243,7 @@ fn expire_generic(
             "gt" => gt = true,
             "lt" => lt = true,
             _ => {
-                return Err(CmdError::err(&format!(
-                    "Unsupported option {}",
-                    String::from_utf8_lossy(a)
-                )));
+                return Err(CmdError::err_echo("Unsupported option ", a, None, ""));
             }
         }
     }

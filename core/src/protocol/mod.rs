@@ -37,7 +37,23 @@ impl CmdError {
 
     /// "ERR <before><arg><after>", the client's argument echoed as Redis's `%.<max>s` prints
     /// it (`echo_arg`): raw bytes, so a non-UTF-8 argument comes back as it was sent.
+    ///
+    /// Redis's addReplyErrorFormat first trims CR and LF from both ends of the message, so an
+    /// argument at an end loses its CRs and LFs there instead of showing them as spaces.
     pub fn err_echo(before: &str, arg: &[u8], max: Option<usize>, after: &str) -> CmdError {
+        let is_crlf = |b: &u8| *b == b'\r' || *b == b'\n';
+        let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+        let mut arg = &arg[..max.map_or(end, |m| end.min(m))];
+        if after.is_empty() {
+            while arg.last().is_some_and(is_crlf) {
+                arg = &arg[..arg.len() - 1];
+            }
+        }
+        if before.is_empty() {
+            while arg.first().is_some_and(is_crlf) {
+                arg = &arg[1..];
+            }
+        }
         let mut t = Vec::with_capacity(4 + before.len() + arg.len() + after.len());
         t.extend_from_slice(b"ERR ");
         t.extend_from_slice(before.as_bytes());
@@ -135,6 +151,10 @@ mod echo_tests {
         t.clear();
         echo_arg(&mut t, &[b'x'; 300], Some(128));
         assert_eq!(t.len(), 128);
+        let e = CmdError::err_echo("Unsupported option ", b"a\xff\r\n", None, "");
+        assert_eq!(&*e.text, b"ERR Unsupported option a\xff");
+        let e = CmdError::err_echo("x '", b"a\r\n", None, "'");
+        assert_eq!(&*e.text, b"ERR x 'a  '");
         let e = CmdError::err_echo("unknown subcommand '", b"f\xff", Some(128), "'.");
         assert_eq!(&*e.text, b"ERR unknown subcommand 'f\xff'.");
         assert_eq!(e.to_string(), "ERR unknown subcommand 'f\u{fffd}'.");
