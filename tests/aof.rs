@@ -475,17 +475,25 @@ fn truncated_tail_is_dropped_or_refused() {
     assert_eq!(std::fs::metadata(&incr).unwrap().len(), good_len);
 }
 
-#[test]
-fn corrupted_middle_and_missing_file_are_fatal() {
+/// A stopped AOF server that wrote 20 keys: the server, the DEBUG DIGEST of its data, its
+/// last incr file and that file's bytes (the damage tests write over the file and back).
+fn stopped_with_20_keys() -> (TestServer, String, PathBuf, Vec<u8>) {
     let mut s = tine_aof(&[]);
     let mut con = s.client();
     for i in 0..20 {
         let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
     }
+    let want = digest(&mut con);
     drop(con);
     s.stop();
     let incr = last_incr(&s);
     let good = std::fs::read(&incr).unwrap();
+    (s, want, incr, good)
+}
+
+#[test]
+fn corrupted_middle_and_missing_file_are_fatal() {
+    let (s, _, incr, good) = stopped_with_20_keys();
     let mut bad = good.clone();
     let mid = bad.len() / 2;
     bad[mid..mid + 6].copy_from_slice(b"!oops!");
@@ -574,15 +582,7 @@ fn bad_format_line(file: &str) -> String {
 /// file as it was for the operator to repair (aof-load-truncated does not apply).
 #[test]
 fn garbage_at_the_end_of_the_last_file_is_refused_and_left_alone() {
-    let mut s = tine_aof(&[]);
-    let mut con = s.client();
-    for i in 0..20 {
-        let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
-    }
-    drop(con);
-    s.stop();
-    let incr = last_incr(&s);
-    let good = std::fs::read(&incr).unwrap();
+    let (s, _, incr, good) = stopped_with_20_keys();
     let tails: [&[u8]; 4] = [b"hello", b"hello\r\n", b"*abc", b"*2\r\n$3\r\nDEL\r\nxyz"];
     for tail in tails {
         let what = String::from_utf8_lossy(tail).into_owned();
@@ -607,16 +607,7 @@ fn garbage_at_the_end_of_the_last_file_is_refused_and_left_alone() {
 /// the same offset redis-server truncates the same file.
 #[test]
 fn a_command_cut_short_at_the_end_is_truncated_as_redis_does() {
-    let mut s = tine_aof(&[]);
-    let mut con = s.client();
-    for i in 0..20 {
-        let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
-    }
-    let want = digest(&mut con);
-    drop(con);
-    s.stop();
-    let incr = last_incr(&s);
-    let good = std::fs::read(&incr).unwrap();
+    let (mut s, want, incr, good) = stopped_with_20_keys();
     let next = resp(&["SET", "cut", "value"]);
     for n in [1, 2, 4, 9, next.len() - 1] {
         std::fs::write(&incr, [good.as_slice(), &next[..n]].concat()).unwrap();
@@ -647,15 +638,7 @@ fn a_command_cut_short_at_the_end_is_truncated_as_redis_does() {
 /// tine leaves it for the operator.
 #[test]
 fn damage_in_a_file_that_is_not_the_last_is_refused_and_left_alone() {
-    let mut s = tine_aof(&[]);
-    let mut con = s.client();
-    for i in 0..20 {
-        let _: () = redis::cmd("SET").arg(format!("k{}", i)).arg(i).query(&mut con).unwrap();
-    }
-    drop(con);
-    s.stop();
-    let incr1 = last_incr(&s);
-    let good = std::fs::read(&incr1).unwrap();
+    let (s, _, incr1, good) = stopped_with_20_keys();
     let mut m = manifest(&s);
     m.push_str("file appendonly.aof.2.incr.aof seq 2 type i\n");
     std::fs::write(aof_dir(&s).join("appendonly.aof.manifest"), m).unwrap();

@@ -608,12 +608,7 @@ fn flushall_and_flushdb_return_memory_to_the_os() {
     for flush in [&["FLUSHALL"][..], &["FLUSHDB", "ASYNC"], &["FLUSHDB"], &["FLUSHALL", "SYNC"]] {
         fill_200mb(&server, &mut raw);
         assert_eq!(raw.cmd_str(flush), "+OK\r\n");
-        let mut last = 0.0;
-        let dropped = eventually(Duration::from_secs(5), || {
-            last = rss_mb(&server);
-            last < 60.0
-        });
-        assert!(dropped, "RSS still {last:.1} MB 5 s after {flush:?}");
+        assert_rss_falls_below_60mb(&server, 5, &format!("{flush:?}"));
     }
 }
 
@@ -630,12 +625,18 @@ fn background_thread_returns_memory_freed_by_del_while_idle() {
     let mut del = vec!["DEL"];
     del.extend(keys.iter().map(String::as_str));
     assert_eq!(raw.cmd_str(&del), ":50000\r\n");
+    assert_rss_falls_below_60mb(&server, 60, "DEL of everything");
+}
+
+/// Waits up to `secs` for the server's RSS to fall under 60 MB, else fails naming `after`.
+#[cfg(target_os = "linux")]
+fn assert_rss_falls_below_60mb(server: &TestServer, secs: u64, after: &str) {
     let mut last = 0.0;
-    let dropped = eventually(Duration::from_secs(60), || {
-        last = rss_mb(&server);
+    let dropped = eventually(Duration::from_secs(secs), || {
+        last = rss_mb(server);
         last < 60.0
     });
-    assert!(dropped, "RSS still {last:.1} MB 60 s after DEL of everything");
+    assert!(dropped, "RSS still {last:.1} MB {secs} s after {after}");
 }
 
 /// The number of threads of the server process.

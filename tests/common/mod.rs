@@ -404,13 +404,7 @@ pub fn run_to_exit(bin: &str, args: &[&str], cwd: &Path, limit: Duration) -> Fin
 
 /// Encodes a command as a RESP multibulk.
 pub fn resp(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    resp_bytes(&args.iter().map(|a| a.as_bytes()).collect::<Vec<_>>())
 }
 
 /// Encodes a command of arbitrary bytes (not UTF-8, CR, LF, NUL...) as a RESP multibulk.

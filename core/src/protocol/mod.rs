@@ -42,8 +42,7 @@ impl CmdError {
     /// argument at an end loses its CRs and LFs there instead of showing them as spaces.
     pub fn err_echo(before: &str, arg: &[u8], max: Option<usize>, after: &str) -> CmdError {
         let is_crlf = |b: &u8| *b == b'\r' || *b == b'\n';
-        let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
-        let mut arg = &arg[..max.map_or(end, |m| end.min(m))];
+        let mut arg = percent_s(arg, max);
         if after.is_empty() {
             while arg.last().is_some_and(is_crlf) {
                 arg = &arg[..arg.len() - 1];
@@ -127,9 +126,15 @@ impl PartialEq<String> for ErrText {
 /// (Redis maps them in the whole error, so the reply stays one line). Other bytes are kept
 /// raw. `max` None is a plain `%s`.
 pub fn echo_arg(out: &mut Vec<u8>, arg: &[u8], max: Option<usize>) {
+    out.extend(
+        percent_s(arg, max).iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+    );
+}
+
+/// What C's `%.<max>s` prints of `arg`: up to its first NUL, at most `max` bytes.
+fn percent_s(arg: &[u8], max: Option<usize>) -> &[u8] {
     let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
-    let end = max.map_or(end, |m| end.min(m));
-    out.extend(arg[..end].iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+    &arg[..max.map_or(end, |m| end.min(m))]
 }
 
 /// The protocol versions HELLO can select.
