@@ -26,10 +26,11 @@ use crate::config::custom::notify;
 use crate::engine::blocking::{Blocking, BlockingHost, EndWait, Waiter};
 use crate::engine::evict::{EvictHost, EvictionPool};
 use crate::engine::expire::ExpireHost;
-use crate::engine::feed::{Feed, FeedHost};
+use crate::engine::feed::{Feed, FeedHost, FeedSink, Targets};
 use crate::engine::pubsub::{PubSub, PubSubHost};
 use crate::engine::session::Session;
 use crate::persist::aof::{AofFeed, Status};
+use crate::repl::feed::ReplFeed;
 use tine_core::keyspace::{Keyspace, Value};
 use tine_core::protocol::CmdError;
 
@@ -264,22 +265,43 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// The AOF as the feed's sink, borrowed beside the feed.
+    /// The feed's sink (the AOF and the replication stream), borrowed beside the feed.
     #[inline]
-    fn feed_parts(&mut self) -> (&mut Feed, &mut Keyspace, AofFeed<'_>) {
+    fn feed_parts(&mut self) -> (&mut Feed, &mut Keyspace, Sinks<'_>) {
         let d = &mut *self.data;
-        let sink = AofFeed {
-            aof: &mut d.aof,
-            child: d.persist.child.as_ref(),
-            timestamps: d.config.aof_timestamp_enabled,
+        let sink = Sinks {
+            aof: AofFeed {
+                aof: &mut d.aof,
+                child: d.persist.child.as_ref(),
+                timestamps: d.config.aof_timestamp_enabled,
+            },
+            repl: ReplFeed { buf: &mut d.repl_buf, stream: &mut d.repl_stream },
         };
         (&mut d.prop, &mut d.keyspace, sink)
     }
 }
 
+/// The feed's two consumers, each command handed to those its targets name.
+pub(crate) struct Sinks<'a> {
+    aof: AofFeed<'a>,
+    repl: ReplFeed<'a>,
+}
+
+impl FeedSink for Sinks<'_> {
+    #[inline]
+    fn feed(&mut self, to: Targets, db: usize, argv: &[Vec<u8>]) {
+        if to.aof {
+            self.aof.feed(db, argv);
+        }
+        if to.replicas {
+            self.repl.feed(db, argv);
+        }
+    }
+}
+
 impl FeedHost for Ctx<'_> {
     type Sink<'s>
-        = AofFeed<'s>
+        = Sinks<'s>
     where
         Self: 's;
 
@@ -289,7 +311,7 @@ impl FeedHost for Ctx<'_> {
     }
 
     #[inline]
-    fn feed_and_sink(&mut self) -> (&mut Feed, AofFeed<'_>) {
+    fn feed_and_sink(&mut self) -> (&mut Feed, Sinks<'_>) {
         let (feed, _, sink) = self.feed_parts();
         (feed, sink)
     }
@@ -299,10 +321,11 @@ impl FeedHost for Ctx<'_> {
         self.data.dirty
     }
 
-    /// The AOF, on or being turned on (replicas will be the next consumer).
+    /// The AOF, on or being turned on, or the replication backlog (which exists while
+    /// replicas are attached, and after, for their partial resyncs).
     #[inline]
     fn has_consumer(&self) -> bool {
-        self.data.aof.status != Status::Off
+        self.data.aof.status != Status::Off || self.data.repl_buf.has_backlog()
     }
 
     /// Keys deleted by lazy expiry during the command (the keyspace outbox's expired keys).

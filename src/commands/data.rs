@@ -100,6 +100,8 @@ pub(crate) struct Data {
     pub(crate) repl: crate::repl::state::ReplState,
     /// The replication stream: backlog and replicas' output, and `master_repl_offset`.
     pub(crate) repl_buf: crate::repl::buffer::ReplBuffer,
+    /// The replication stream's own state: its selected db (`crate::repl::feed`).
+    pub(crate) repl_stream: crate::repl::feed::ReplStream,
     pub(crate) hz: i64,
     pub(crate) cronloops: u64,
     /// The listening port actually bound (for INFO and the log).
@@ -168,6 +170,7 @@ impl Data {
             run_id: tine_core::base::random_hex(40),
             repl: Default::default(),
             repl_buf,
+            repl_stream: Default::default(),
             cronloops: 0,
             tcp_port: 0,
             debug_active_expire: true,

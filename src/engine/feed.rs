@@ -1,4 +1,4 @@
-//! The propagation feed: what a write command turns into for the AOF (and, later, replicas).
+//! The propagation feed: what a write command turns into for the AOF and the replicas.
 //! There is ONE feed; both consumers read the same stream of commands, in Redis 7.0's shape.
 //!
 //! # How a command is propagated
@@ -31,8 +31,9 @@
 //! unit, as Redis 7.0 propagates them.
 //!
 //! The feed never blocks and never touches the disk itself: it hands each finished command to
-//! a `FeedSink` — the AOF's appends to its in-memory buffer (`persist::aof::AofFeed`), which
-//! the event loop writes before replying; replicas will be the next sink.
+//! a `FeedSink`, with the [`Targets`] it goes to — the AOF's half appends to its in-memory
+//! buffer (`persist::aof::AofFeed`), which the event loop writes before replying; the
+//! replicas' half to the shared replication buffer (`repl::feed::ReplFeed`).
 //!
 //! # Why a state, a sink and a host
 //!
@@ -45,8 +46,34 @@
 
 use tine_core::keyspace::Keyspace;
 
-/// One command to propagate: the db it applies to and its arguments.
-pub(crate) type Op = (usize, Vec<Vec<u8>>);
+/// One command to propagate: where it goes, the db it applies to and its arguments.
+pub(crate) type Op = (Targets, usize, Vec<Vec<u8>>);
+
+/// Which consumers of the feed receive a command: the AOF, the replicas (the replication
+/// stream, backlog included), or both. Almost everything goes to both; the exceptions are
+/// why this exists: a replica applying its primary's stream feeds its own AOF only (its
+/// replicas get the primary's bytes as they came, so the stream stays byte-identical down a
+/// chain), PING and REPLCONF GETACK go to replicas only, and a script may route its effects
+/// (`redis.set_repl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Targets {
+    pub(crate) aof: bool,
+    pub(crate) replicas: bool,
+}
+
+#[allow(dead_code, reason = "replicas and scripts route commands next (issues 11, 13)")]
+impl Targets {
+    pub(crate) const ALL: Targets = Targets { aof: true, replicas: true };
+    pub(crate) const AOF: Targets = Targets { aof: true, replicas: false };
+    pub(crate) const REPLICAS: Targets = Targets { aof: false, replicas: true };
+    pub(crate) const NONE: Targets = Targets { aof: false, replicas: false };
+}
+
+impl Default for Targets {
+    fn default() -> Targets {
+        Targets::ALL
+    }
+}
 
 /// What the running command asked to propagate instead of its own arguments.
 pub(crate) type Replacement = Option<Vec<Vec<Vec<u8>>>>;
@@ -55,10 +82,11 @@ pub(crate) type Replacement = Option<Vec<Vec<Vec<u8>>>>;
 /// the handler ran, and the replacement of the command it runs inside (EXEC), set aside.
 pub(crate) type Before = (u64, Replacement);
 
-/// A consumer of the feed: receives each finished command, in order. It emits SELECT itself
-/// when `db` differs from the last one it saw, since each consumer tracks its own db.
+/// The consumers of the feed: receive each finished command, in order, with the targets it
+/// goes to. Each consumer emits SELECT itself when `db` differs from the last one it saw,
+/// since each tracks its own db.
 pub(crate) trait FeedSink {
-    fn feed(&mut self, db: usize, argv: &[Vec<u8>]);
+    fn feed(&mut self, to: Targets, db: usize, argv: &[Vec<u8>]);
 }
 
 /// What the feed needs from the layer that owns it (the server aggregate): the feed's own
@@ -92,6 +120,9 @@ pub(crate) struct Feed {
     depth: u32,
     /// Set while replaying the AOF: nothing is fed.
     pub(crate) disabled: bool,
+    /// Where the commands recorded from now on go (see [`Targets`]): all consumers, but the
+    /// AOF only while a replica applies its primary's stream.
+    pub(crate) targets: Targets,
 }
 
 impl Feed {
@@ -114,7 +145,7 @@ impl Feed {
     /// Adds a command to the current unit, before the running command's own.
     #[cfg(test)]
     pub(crate) fn also_propagate(&mut self, db: usize, argv: Vec<Vec<u8>>) {
-        self.unit.push((db, argv));
+        self.unit.push((self.targets, db, argv));
     }
 
     /// True while a command runs inside another (EXEC's queue).
@@ -139,13 +170,14 @@ impl Feed {
 
     /// Adds a command that changed the dataset to the unit: its replacement or its arguments.
     fn record(&mut self, db: usize, argv: &[Vec<u8>], replacement: Replacement) {
+        let to = self.targets;
         match replacement {
             Some(ops) => {
                 for op in ops {
-                    self.unit.push((db, op));
+                    self.unit.push((to, db, op));
                 }
             }
-            None => self.unit.push((db, argv.to_vec())),
+            None => self.unit.push((to, db, argv.to_vec())),
         }
     }
 
@@ -159,15 +191,20 @@ impl Feed {
             return;
         }
         if unit.len() > 1 {
-            let db = unit[0].0;
-            sink.feed(db, &[b"MULTI".to_vec()]);
-            for (db, argv) in &unit {
-                sink.feed(*db, argv);
+            // MULTI and EXEC go wherever any of the unit's commands go.
+            let to = unit.iter().fold(Targets::NONE, |t, (o, _, _)| Targets {
+                aof: t.aof || o.aof,
+                replicas: t.replicas || o.replicas,
+            });
+            let db = unit[0].1;
+            sink.feed(to, db, &[b"MULTI".to_vec()]);
+            for (to, db, argv) in &unit {
+                sink.feed(*to, *db, argv);
             }
-            sink.feed(db, &[b"EXEC".to_vec()]);
+            sink.feed(to, db, &[b"EXEC".to_vec()]);
         } else {
-            let (db, argv) = &unit[0];
-            sink.feed(*db, argv);
+            let (to, db, argv) = &unit[0];
+            sink.feed(*to, *db, argv);
         }
     }
 
@@ -176,7 +213,7 @@ impl Feed {
         if self.disabled {
             return;
         }
-        sink.feed(db, argv);
+        sink.feed(self.targets, db, argv);
     }
 
     /// Feeds the keys lazy expiry deleted (the keyspace outbox's expired keys) as `DEL key`,
@@ -264,8 +301,10 @@ mod tests {
     struct Recorder<'a>(&'a mut Vec<(usize, Vec<Vec<u8>>)>);
 
     impl FeedSink for Recorder<'_> {
-        fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
-            self.0.push((db, argv.to_vec()));
+        fn feed(&mut self, to: Targets, db: usize, argv: &[Vec<u8>]) {
+            if to != Targets::NONE {
+                self.0.push((db, argv.to_vec()));
+            }
         }
     }
 
@@ -433,6 +472,33 @@ mod tests {
         h.feed.disabled = false;
         end_unit(&mut h);
         assert!(h.fed.is_empty());
+    }
+
+    #[test]
+    fn each_command_keeps_the_targets_in_force_when_it_ran_and_multi_goes_to_all_of_them() {
+        struct Routes(Vec<(Targets, String)>);
+        impl FeedSink for Routes {
+            fn feed(&mut self, to: Targets, _db: usize, argv: &[Vec<u8>]) {
+                self.0.push((to, String::from_utf8_lossy(&argv[0]).into_owned()));
+            }
+        }
+        let mut h = Host::default();
+        h.feed.targets = Targets::AOF;
+        run(&mut h, 0, "SET a 1", write);
+        h.feed.targets = Targets::REPLICAS;
+        run(&mut h, 0, "PING", write);
+        h.feed.targets = Targets::ALL;
+        let mut routes = Routes(Vec::new());
+        h.feed.end_unit(&mut routes);
+        assert_eq!(
+            routes.0,
+            vec![
+                (Targets::ALL, "MULTI".to_string()),
+                (Targets::AOF, "SET".to_string()),
+                (Targets::REPLICAS, "PING".to_string()),
+                (Targets::ALL, "EXEC".to_string()),
+            ]
+        );
     }
 
     #[test]

@@ -10,4 +10,5 @@
 
 #[allow(dead_code, reason = "the primary's stream and PSYNC use it next (issue 11)")]
 pub(crate) mod buffer;
+pub(crate) mod feed;
 pub(crate) mod state;

@@ -139,8 +139,9 @@ pub(crate) fn rewrite_in_progress<H: PersistHost>(h: &H) -> bool {
     h.persist_state().child.as_ref().is_some_and(|c| c.kind == ChildKind::AofRewrite)
 }
 
-/// The AOF as a sink of the propagation feed (`crate::engine::feed::FeedSink`): what it
-/// borrows to append one command, so the feed need not know the server.
+/// The AOF as a consumer of the propagation feed (one half of the feed's sink, built in
+/// commands/ctx.rs): what it borrows to append one command, so the feed need not know the
+/// server.
 pub(crate) struct AofFeed<'a> {
     pub(crate) aof: &'a mut AofState,
     /// The running child, if any: with `WaitRewrite` the AOF accepts commands only while the
@@ -150,9 +151,9 @@ pub(crate) struct AofFeed<'a> {
     pub(crate) timestamps: bool,
 }
 
-impl crate::engine::feed::FeedSink for AofFeed<'_> {
+impl AofFeed<'_> {
     /// Appends one propagated command to the AOF buffer (Redis's feedAppendOnlyFile).
-    fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
+    pub(crate) fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
         let accepting = match self.aof.status {
             Status::Off => false,
             Status::On => true,
@@ -694,7 +695,6 @@ mod tests {
 
     /// The AOF's feed sink over the fake host, as the server builds it (commands/ctx.rs).
     fn feed(h: &mut FakeHost, db: usize, argv: &[Vec<u8>]) {
-        use crate::engine::feed::FeedSink;
         let timestamps = h.config.aof_timestamp_enabled;
         AofFeed { aof: &mut h.aof, child: h.state.child.as_ref(), timestamps }.feed(db, argv);
     }
