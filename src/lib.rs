@@ -7,6 +7,8 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod fork;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod net;
 pub mod persist;
 pub mod repl;

@@ -366,7 +366,7 @@ pub(crate) fn read_config(path: &Path) -> Result<Vec<ConfigLine>, ConfigFileErro
 
 /// Parses configuration text; `origin` names it in [`ConfigLine::file`].
 /// Includes are expanded relative to the working directory.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn parse_config_str(
     text: &str,
     origin: &str,

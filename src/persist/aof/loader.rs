@@ -51,7 +51,7 @@ pub(crate) enum FileStatus {
 }
 
 /// Why a replay stopped.
-enum Stop {
+pub(crate) enum Stop {
     /// The data ended inside a command.
     Eof,
     /// Not the AOF format, at this offset.
@@ -371,7 +371,7 @@ fn header_number(b: &[u8]) -> i64 {
 
 /// Replays commands from `pos`. Returns how it stopped (`None`: clean end of file) and the
 /// offset just past the last whole command (minus an unfinished MULTI).
-fn replay(
+pub(crate) fn replay(
     exec: &mut dyn AofExecutor,
     job: &Job,
     name: &str,
