@@ -1037,3 +1037,25 @@ fn children_are_reaped_on_sigchld_and_leave_no_zombies() {
     assert!(log.contains("* Background saving terminated with success"));
     assert_eq!(field(&mut r, "persistence", "rdb_last_bgsave_status"), "ok");
 }
+
+/// A rewrite child that renamed its file and exited just before its parent died leaves
+/// `temp-rewriteaof-bg-<pid>.aof` (Redis leaves it forever): the next start removes the temp
+/// files of processes that no longer exist, and keeps anything else.
+#[test]
+fn startup_removes_temp_files_of_dead_processes() {
+    let mut t = tine(&[]);
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let stale = [format!("temp-rewriteaof-bg-{}.aof", dead), format!("temp-{}.rdb", dead)];
+    for n in &stale {
+        std::fs::write(t.path(n), b"*1\r\n$4\r\nPING\r\n").unwrap();
+    }
+    std::fs::write(t.path("notes.txt"), b"keep").unwrap();
+    t.restart();
+    for n in &stale {
+        assert!(!t.path(n).exists(), "{} left after a restart", n);
+    }
+    assert!(t.path("notes.txt").exists());
+    assert!(t.log().contains(&format!("left by process {}, which no longer exists", dead)));
+}

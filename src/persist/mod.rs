@@ -12,6 +12,7 @@
 
 pub(crate) mod aof;
 pub(crate) mod child_slot;
+pub(crate) mod orphans;
 pub(crate) mod rdb_io;
 pub(crate) mod snapshot;
 
