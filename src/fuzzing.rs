@@ -86,8 +86,7 @@ impl AofExecutor for Guarded {
 
 /// An AOF incr file's bytes, replayed through the real command dispatcher as the loader does.
 pub fn aof(data: &[u8]) {
-    let mut config = Config::default();
-    config.save = String::new();
+    let config = Config { save: String::new(), ..Config::default() };
     let job = Job {
         config: config.clone(),
         dir: std::path::PathBuf::from("."),
