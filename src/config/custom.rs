@@ -39,8 +39,11 @@ const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 pub(crate) fn client_output_buffer_limit(old: &str, new: &str) -> Result<String, String> {
     let defaults = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
     let base = if old.is_empty() { defaults } else { old };
-    let mut limits: Vec<[i64; 3]> = vec![[0; 3]; 3];
-    let parse_groups = |text: &str, limits: &mut Vec<[i64; 3]>| -> Result<(), String> {
+    // Hard and soft limits are byte counts up to u64::MAX (Redis's memtoull); soft_seconds
+    // fits an int, as Redis stores it (where Redis silently truncates a bigger number, this
+    // refuses it).
+    let mut limits: Vec<[u64; 3]> = vec![[0; 3]; 3];
+    let parse_groups = |text: &str, limits: &mut Vec<[u64; 3]>| -> Result<(), String> {
         let parts: Vec<&str> = text.split_whitespace().collect();
         if parts.is_empty() || parts.len() % 4 != 0 {
             return Err("Wrong number of arguments in buffer limit configuration.".into());
@@ -56,9 +59,9 @@ pub(crate) fn client_output_buffer_limit(old: &str, new: &str) -> Result<String,
                     );
                 }
             };
-            let hard = super::parse_memory(g[1]).and_then(|v| i64::try_from(v).ok());
-            let soft = super::parse_memory(g[2]).and_then(|v| i64::try_from(v).ok());
-            let secs = g[3].parse::<i64>().ok().filter(|s| *s >= 0);
+            let hard = super::parse_memory(g[1]);
+            let soft = super::parse_memory(g[2]);
+            let secs = g[3].parse::<i32>().ok().filter(|s| *s >= 0).map(|s| s as u64);
             match (hard, soft, secs) {
                 (Some(h), Some(s), Some(t)) => limits[class] = [h, s, t],
                 _ => return Err(
@@ -248,6 +251,21 @@ mod tests {
         let v = client_output_buffer_limit("", "pubsub 64mb 16mb 90").unwrap();
         assert_eq!(v, "normal 0 0 0 slave 268435456 67108864 60 pubsub 67108864 16777216 90");
         assert!(client_output_buffer_limit("", "bogus 1 2 3").is_err());
+        // Byte limits up to u64::MAX as Redis; soft_seconds within an int.
+        let v = client_output_buffer_limit(
+            "",
+            "normal 18446744073709551615 9223372036854775808 2147483647",
+        );
+        assert_eq!(
+            v.unwrap(),
+            "normal 18446744073709551615 9223372036854775808 2147483647 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        // A bigger byte count saturates, as Redis's memtoull (redis-server shows u64::MAX too).
+        let v = client_output_buffer_limit("", "normal 18446744073709551616 0 0").unwrap();
+        assert!(v.starts_with("normal 18446744073709551615 0 0 "));
+        for bad in ["normal 1 2 2147483648", "normal 1 2 -1", "normal -1 0 0"] {
+            assert!(client_output_buffer_limit("", bad).is_err(), "{}", bad);
+        }
     }
 
     #[test]
