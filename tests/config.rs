@@ -552,3 +552,61 @@ fn numeric_directive_bounds_match_redis() {
         }
     }
 }
+
+/// `maxclients` against the open files limit, as Redis's adjustOpenFilesLimit: a limit the
+/// server cannot raise lowers maxclients to what fits (with Redis's three log lines), and a
+/// limit that leaves no room for a client stops the start. Runs under `prlimit` (util-linux).
+#[test]
+fn maxclients_follows_an_open_files_limit_it_cannot_raise() {
+    if std::process::Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("prlimit not found; skipped");
+        return;
+    }
+    let tine = workspace_bin("tine-server");
+    let dir = tempfile::tempdir().unwrap();
+    let f = run_to_exit(
+        "prlimit",
+        &["--nofile=20:20", &tine, "--port", "0", "--save", "", "--maxclients", "10000"],
+        dir.path(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(f.status.code(), Some(1));
+    assert!(
+        f.stdout.contains(
+            "Your current 'ulimit -n' of 20 is not enough for the server to start. Please increase your open file limit to at least 10032. Exiting."
+        ),
+        "{}",
+        f.stdout
+    );
+
+    let port = free_port();
+    let mut child = std::process::Command::new("prlimit")
+        .args(["--nofile=100:100", &tine, "--port", &port.to_string(), "--save", ""])
+        .args(["--maxclients", "10000"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut con = None;
+    eventually(Duration::from_secs(10), || {
+        con = std::net::TcpStream::connect(("127.0.0.1", port)).ok().map(|_| connect(port, false));
+        con.is_some()
+    });
+    let mut con = con.expect("the server started");
+    let v: Vec<String> = redis::cmd("CONFIG").arg("GET").arg("maxclients").query(&mut con).unwrap();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    // The limit may be raised when the process may (CAP_SYS_RESOURCE): then nothing to check.
+    if v[1] != "10000" {
+        assert_eq!(v[1], "68");
+        let log = String::from_utf8_lossy(&out.stdout);
+        for line in [
+            "You requested maxclients of 10000 requiring at least 10032 max file descriptors.",
+            "Server can't set maximum open files to 10032 because of OS error:",
+            "Current maximum open files is 100. maxclients has been reduced to 68 to compensate for low ulimit.",
+        ] {
+            assert!(log.contains(line), "missing {:?} in\n{}", line, log);
+        }
+    }
+}

@@ -181,7 +181,10 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     let mut clients = crate::app::server::Clients::default();
     let mut srv = Server { data: &mut data, clients: &mut clients };
     srv.data.config_file = config_path;
-    adjust_open_files_limit(&mut srv);
+    if !adjust_open_files_limit(&mut srv) {
+        crate::app::shutdown::remove_pidfile(srv.data);
+        return 1;
+    }
     // As Redis's InitServerLast: jemalloc's background thread returns freed pages to the OS
     // even while the server is idle. Started after daemonizing, so it is not lost to a fork.
     crate::engine::memory::set_background_thread(srv.data.config.jemalloc_bg_thread);
@@ -253,41 +256,62 @@ fn disable_thp(config: &Config) {
 }
 
 /// Raises the open files limit to fit maxclients, or lowers maxclients to fit the limit, as
-/// Redis's adjustOpenFilesLimit.
-fn adjust_open_files_limit(srv: &mut Server<'_>) {
+/// Redis's adjustOpenFilesLimit. False when the limit leaves no room for a single client: the
+/// server must not start (logged).
+fn adjust_open_files_limit(srv: &mut Server<'_>) -> bool {
     const RESERVED_FDS: u64 = 32;
     let wanted = srv.data.config.maxclients as u64 + RESERVED_FDS;
-    // SAFETY: getrlimit/setrlimit write into / read from the struct we own.
-    unsafe {
-        let mut lim: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return;
-        }
-        if (lim.rlim_cur as u64) >= wanted {
-            return;
-        }
-        let mut target = wanted;
-        while target > lim.rlim_cur as u64 {
-            let new =
-                libc::rlimit { rlim_cur: target as _, rlim_max: lim.rlim_max.max(target as _) };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 {
-                return;
-            }
-            target = target.saturating_sub(16);
-        }
-        let cur = lim.rlim_cur as u64;
-        if cur > RESERVED_FDS {
-            let old = srv.data.config.maxclients;
-            srv.data.config.maxclients = (cur - RESERVED_FDS) as i64;
-            log!(
-                Level::Warning,
-                "You requested maxclients of {} requiring at least {} max file descriptors. Server can't set maximum open files to {} because of OS error: Operation not permitted. Current maximum open files is {}. maxclients has been reduced to {} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
-                old,
-                wanted,
-                wanted,
-                cur,
-                srv.data.config.maxclients
-            );
-        }
+    // SAFETY: getrlimit writes into the struct we own.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return true;
     }
+    let cur = lim.rlim_cur as u64;
+    if cur >= wanted {
+        return true;
+    }
+    let mut target = wanted;
+    let mut setrlimit_error = String::new();
+    while target > cur {
+        let new = libc::rlimit { rlim_cur: target as _, rlim_max: lim.rlim_max.max(target as _) };
+        // SAFETY: setrlimit reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } == 0 {
+            return true;
+        }
+        if setrlimit_error.is_empty() {
+            setrlimit_error = tine_core::base::strerror(&std::io::Error::last_os_error());
+        }
+        target = target.saturating_sub(16);
+    }
+    if cur <= RESERVED_FDS {
+        log!(
+            Level::Warning,
+            "Your current 'ulimit -n' of {} is not enough for the server to start. Please increase your open file limit to at least {}. Exiting.",
+            cur,
+            wanted
+        );
+        return false;
+    }
+    let old = srv.data.config.maxclients;
+    srv.data.config.maxclients = (cur - RESERVED_FDS) as i64;
+    // Redis's three lines, in its words.
+    log!(
+        Level::Warning,
+        "You requested maxclients of {} requiring at least {} max file descriptors.",
+        old,
+        wanted
+    );
+    log!(
+        Level::Warning,
+        "Server can't set maximum open files to {} because of OS error: {}.",
+        wanted,
+        setrlimit_error
+    );
+    log!(
+        Level::Warning,
+        "Current maximum open files is {}. maxclients has been reduced to {} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+        cur,
+        srv.data.config.maxclients
+    );
+    true
 }
