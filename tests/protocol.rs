@@ -33,6 +33,28 @@ fn pipeline_of_1000_commands_in_one_write_replies_in_order() {
     assert_eq!(raw.cmd_str(&["GET", "k999"]), "$4\r\nv999\r\n");
 }
 
+/// Error replies that echo what the client sent (unknown command, unknown subcommand) carry
+/// its bytes as Redis does: not UTF-8 is kept byte for byte, CR and LF become spaces.
+#[test]
+fn errors_echo_the_clients_bytes_as_redis() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let cases: &[&[&[u8]]] = &[
+        &[b"F\xe9\xffO\r\nX", b"a\xff", b"B\r\nC"],
+        &[b"CONFIG", b"G\xffET\r\n"],
+        &[b"cLiEnT", b"\xc3\xa9\xff"],
+        &[b"OBJECT", b"\xffx"],
+        &[b"XINFO\xff"],
+        &[b"MEMORY", b"\xe9"],
+    ];
+    let (mut t, mut r) = (server.raw(), redis.raw());
+    for args in cases {
+        assert_eq!(t.cmd_bytes(args), r.cmd_bytes(args), "{:?}", args);
+    }
+}
+
 #[test]
 fn inline_commands_match_redis() {
     let server = TestServer::start();
