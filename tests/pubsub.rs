@@ -452,3 +452,85 @@ const COLLECTIONS: &[&[&str]] = &[
 fn keyspace_events_collections() {
     on_both(&[], |s| record_events(s, "KEA", "2", COLLECTIONS));
 }
+
+/// Sharded pub/sub (Redis 7.0): SSUBSCRIBE/SUNSUBSCRIBE replies and their own count, SPUBLISH
+/// reaching shard subscribers only (and PUBLISH never them, patterns never them), the RESP2
+/// subscribed context held by shard subscriptions alone, PUBSUB SHARDCHANNELS/SHARDNUMSUB,
+/// SSUBSCRIBE refused in MULTI, RESP3 push frames, CLIENT LIST's sub/psub/ssub counts.
+#[test]
+fn sharded_pubsub() {
+    on_both(&[], |s| {
+        let mut log = Vec::new();
+        let (mut sub, mut other) = (s.raw(), s.raw());
+        sub.send_cmd(&["SSUBSCRIBE", "a", "b", "a"]);
+        sub.send_cmd(&["SUBSCRIBE", "x"]);
+        sub.send_cmd(&["PSUBSCRIBE", "*"]);
+        sub.send_cmd(&["GET", "k"]);
+        log.push(drain(&mut sub));
+        let list = other.cmd_str(&["CLIENT", "LIST"]);
+        let counts: Vec<&str> = list
+            .split(' ')
+            .filter(|f| f.starts_with("sub=") || f.starts_with("psub=") || f.starts_with("ssub="))
+            .collect();
+        log.push(counts.join(" "));
+        for cmd in [
+            &["SPUBLISH", "a", "hi"][..],
+            &["PUBLISH", "a", "plain"],
+            // (the order of several channels is the hash table's, so one at a time)
+            &["PUBSUB", "SHARDCHANNELS", "b*"],
+            &["PUBSUB", "SHARDCHANNELS", "a*"],
+            &["PUBSUB", "SHARDNUMSUB"],
+            &["PUBSUB", "SHARDNUMSUB", "a", "b", "c"],
+            &["PUBSUB", "NUMSUB", "a"],
+            &["PUBSUB", "CHANNELS"],
+        ] {
+            log.push(other.cmd_str(cmd));
+        }
+        log.push(drain(&mut sub));
+        sub.send_cmd(&["SUNSUBSCRIBE", "b", "zz"]);
+        sub.send_cmd(&["UNSUBSCRIBE"]);
+        sub.send_cmd(&["PUNSUBSCRIBE"]);
+        sub.send_cmd(&["GET", "k"]);
+        sub.send_cmd(&["SUNSUBSCRIBE"]);
+        sub.send_cmd(&["GET", "k"]);
+        sub.send_cmd(&["SUNSUBSCRIBE"]);
+        log.push(drain(&mut sub));
+        other.send_cmd(&["MULTI"]);
+        other.send_cmd(&["SSUBSCRIBE", "q"]);
+        other.send_cmd(&["EXEC"]);
+        log.push(drain(&mut other));
+        let mut push = s.raw();
+        push.cmd(&["HELLO", "3"]);
+        push.send_cmd(&["SSUBSCRIBE", "c"]);
+        push.send_cmd(&["GET", "k"]);
+        log.push(drain(&mut push));
+        log.push(other.cmd_str(&["SPUBLISH", "c", "m"]));
+        log.push(drain(&mut push));
+        log
+    });
+}
+
+/// Pub/sub frames are pushes: CLIENT REPLY OFF/SKIP silences replies but not (un)subscribe
+/// confirmations nor messages, as in Redis 7.0.
+#[test]
+fn subscribe_frames_pass_client_reply_off() {
+    on_both(&[], |s| {
+        let mut log = Vec::new();
+        for proto in ["2", "3"] {
+            let (mut c, mut p) = (s.raw(), s.raw());
+            c.cmd(&["HELLO", proto]);
+            c.send_cmd(&["CLIENT", "REPLY", "OFF"]);
+            c.send_cmd(&["PING"]);
+            c.send_cmd(&["SUBSCRIBE", "ch"]);
+            c.send_cmd(&["SSUBSCRIBE", "sch"]);
+            log.push(drain(&mut c));
+            log.push(p.cmd_str(&["PUBLISH", "ch", "m1"]));
+            log.push(p.cmd_str(&["SPUBLISH", "sch", "m2"]));
+            log.push(drain(&mut c));
+            c.send_cmd(&["UNSUBSCRIBE"]);
+            c.send_cmd(&["SUNSUBSCRIBE"]);
+            log.push(drain(&mut c));
+        }
+        log
+    });
+}

@@ -83,7 +83,7 @@ impl ConnFigures {
 pub(crate) fn info_line(s: &Session, f: &ConnFigures, now: i64) -> String {
     let pending = s.obuf.len() - f.opos;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
         s.id,
         s.addr,
         s.laddr,
@@ -93,6 +93,9 @@ pub(crate) fn info_line(s: &Session, f: &ConnFigures, now: i64) -> String {
         now - s.last_interaction,
         s.flags_string(),
         s.db,
+        s.channels.len(),
+        s.patterns.len(),
+        s.shard_channels.len(),
         f.qbuf,
         f.qbuf_free,
         f.argv_mem,

@@ -50,6 +50,7 @@ pub(crate) fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResu
     crate::engine::pubsub::forget_client(srv, c);
     c.channels.clear();
     c.patterns.clear();
+    c.shard_channels.clear();
     if c.kind == ClientKind::PubSub {
         c.kind = ClientKind::Normal;
     }
@@ -428,7 +429,7 @@ pub(crate) fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) ->
 /// Redis 7.0.15's text, without the client-side caching lines (TRACKING, TRACKINGINFO):
 /// tine does not have that yet.
 pub(crate) fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
-    super::reply_help_ending(
+    super::reply_help(
         c,
         "CLIENT",
         &[
@@ -473,7 +474,6 @@ pub(crate) fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> 
             "NO-EVICT (ON|OFF)",
             "    Protect current client connection from eviction.",
         ],
-        "    Prints this help.",
     );
     Ok(())
 }

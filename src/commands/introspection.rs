@@ -1,8 +1,8 @@
 //! Looking at the server from inside: COMMAND (and its subcommands), SLOWLOG, LATENCY,
 //! MEMORY USAGE, MONITOR.
 
+use super::reply_help;
 use super::{Argv, CmdError, CmdResult, Keys, err, flag, registry};
-use super::{reply_help, reply_help_ending};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
 use tine_core::base::{self, parse_i64};
@@ -216,7 +216,7 @@ pub(crate) fn memory_purge(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) ->
 }
 
 pub(crate) fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
-    reply_help_ending(
+    reply_help(
         c,
         "MEMORY",
         &[
@@ -226,7 +226,6 @@ pub(crate) fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> 
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",
         ],
-        "    Prints this help.",
     );
     Ok(())
 }
@@ -267,7 +266,7 @@ pub(crate) fn latency_reset(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> 
 
 /// Redis 7.0.15's text, without DOCTOR, GRAPH and HISTOGRAM, which tine does not have.
 pub(crate) fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
-    reply_help_ending(
+    reply_help(
         c,
         "LATENCY",
         &[
@@ -279,7 +278,6 @@ pub(crate) fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) ->
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
         ],
-        "    Prints this help.",
     );
     Ok(())
 }

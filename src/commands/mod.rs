@@ -35,20 +35,15 @@ pub(crate) mod table;
 pub(crate) mod zset;
 
 /// Replies a HELP text: "<CMD> <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-/// the lines, and "HELP / Print this help.", as Redis's addReplyHelp.
+/// the lines, and "HELP / Prints this help.", as Redis's addReplyHelp.
 pub(crate) fn reply_help(c: &mut Session, cmd: &str, lines: &[&str]) {
-    reply_help_ending(c, cmd, lines, "    Print this help.");
-}
-
-/// `reply_help` with another description of HELP itself (CLIENT's says "Prints").
-pub(crate) fn reply_help_ending(c: &mut Session, cmd: &str, lines: &[&str], help: &str) {
     c.add_array(lines.len() + 3);
     c.add_simple(&format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd));
     for l in lines {
         c.add_simple(l);
     }
     c.add_simple("HELP");
-    c.add_simple(help);
+    c.add_simple("    Prints this help.");
 }
 
 /// Error replies shared by many commands, in Redis's words.
@@ -485,7 +480,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
 
     // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
     if c.resp == tine_core::protocol::Resp::V2
-        && !(c.channels.is_empty() && c.patterns.is_empty())
+        && c.subscribed()
         && r.flags & flag::SUBSCRIBED_OK == 0
     {
         fail(srv, c, pubsub::subscribed_context_error(r.cmd.name));

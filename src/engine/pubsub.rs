@@ -38,6 +38,17 @@ pub(crate) struct PubSub {
     pub(crate) channels: HashMap<Vec<u8>, Vec<usize>>,
     /// (pattern, slot), in subscription order.
     pub(crate) patterns: Vec<(Vec<u8>, usize)>,
+    /// Shard channel -> slots of subscribed clients (SSUBSCRIBE). Without cluster mode every
+    /// shard channel is on this node; they are still a namespace apart from `channels`, and
+    /// patterns never match them, as in Redis 7.0.
+    pub(crate) shard_channels: HashMap<Vec<u8>, Vec<usize>>,
+}
+
+impl PubSub {
+    /// The registry of plain or shard channels.
+    pub(crate) fn channels_of(&mut self, shard: bool) -> &mut HashMap<Vec<u8>, Vec<usize>> {
+        if shard { &mut self.shard_channels } else { &mut self.channels }
+    }
 }
 
 /// Appends a pub/sub message frame: `kind` ("message", "subscribe"...) then bulk parts, with a
@@ -70,23 +81,46 @@ pub(crate) fn publish<H: PubSubHost>(
     message: &[u8],
     publisher: Option<&mut Session>,
 ) -> i64 {
+    publish_to(srv, false, channel, message, publisher)
+}
+
+/// SPUBLISH: delivers `message` to the subscribers of the shard channel (as "smessage").
+pub(crate) fn publish_shard<H: PubSubHost>(
+    srv: &mut H,
+    channel: &[u8],
+    message: &[u8],
+    publisher: Option<&mut Session>,
+) -> i64 {
+    publish_to(srv, true, channel, message, publisher)
+}
+
+fn publish_to<H: PubSubHost>(
+    srv: &mut H,
+    shard: bool,
+    channel: &[u8],
+    message: &[u8],
+    publisher: Option<&mut Session>,
+) -> i64 {
     let mut targets: Vec<(usize, Option<Vec<u8>>)> = Vec::new();
     let registry = srv.pubsub();
-    if let Some(slots) = registry.channels.get(channel) {
+    if let Some(slots) = registry.channels_of(shard).get(channel) {
         targets.extend(slots.iter().map(|&s| (s, None)));
     }
-    for (pat, slot) in &registry.patterns {
-        if tine_core::base::glob_match(pat, channel, false) {
-            targets.push((*slot, Some(pat.clone())));
+    if !shard {
+        for (pat, slot) in &registry.patterns {
+            if tine_core::base::glob_match(pat, channel, false) {
+                targets.push((*slot, Some(pat.clone())));
+            }
         }
     }
+    let kind: &[u8] = if shard { b"smessage" } else { b"message" };
     let mut publisher = publisher;
     let mut delivered = 0;
     for (slot, pattern) in targets {
         let deliver = |c: &mut Session| {
             let resp = c.resp;
             match &pattern {
-                None => frame(&mut c.obuf, resp, b"message", &[Some(channel), Some(message)], None),
+                None => frame(&mut c.obuf, resp, kind, &[Some(channel), Some(message)], None),
                 Some(p) => frame(
                     &mut c.obuf,
                     resp,
@@ -149,15 +183,26 @@ pub(crate) fn notify<H: PubSubHost>(srv: &mut H, class: u32, event: &str, key: &
 /// Removes every subscription of a closing client.
 pub(crate) fn forget_client<H: PubSubHost>(srv: &mut H, c: &Session) {
     let registry = srv.pubsub();
-    for ch in &c.channels {
-        if let Some(v) = registry.channels.get_mut(ch) {
-            v.retain(|&s| s != c.slot);
-            if v.is_empty() {
-                registry.channels.remove(ch);
-            }
+    for (shard, names) in [(false, &c.channels), (true, &c.shard_channels)] {
+        for ch in names {
+            remove_subscriber(registry.channels_of(shard), ch, c.slot);
         }
     }
     registry.patterns.retain(|(_, s)| *s != c.slot);
+}
+
+/// Removes `slot` from a channel's subscribers, and the channel when none is left.
+pub(crate) fn remove_subscriber(
+    channels: &mut HashMap<Vec<u8>, Vec<usize>>,
+    channel: &[u8],
+    slot: usize,
+) {
+    if let Some(v) = channels.get_mut(channel) {
+        v.retain(|&s| s != slot);
+        if v.is_empty() {
+            channels.remove(channel);
+        }
+    }
 }
 
 /// The keyspace event of a collection command that changes the one key it names first,

@@ -91,9 +91,11 @@ pub(crate) struct Session {
     pub(crate) watched: Vec<(usize, Vec<u8>, bool)>,
     /// A watched key changed: EXEC fails.
     pub(crate) dirty_cas: bool,
-    /// Subscribed channels and patterns.
+    /// Subscribed channels and patterns, and shard channels (SSUBSCRIBE: a namespace of
+    /// their own, as in Redis 7.0).
     pub(crate) channels: std::collections::HashSet<Vec<u8>>,
     pub(crate) patterns: Vec<Vec<u8>>,
+    pub(crate) shard_channels: std::collections::HashSet<Vec<u8>>,
     /// The parser's `argv` holds a command that was held (by CLIENT PAUSE) and must run
     /// before anything else is parsed.
     pub(crate) held_command: bool,
@@ -103,6 +105,12 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// True while the client holds any subscription (channel, pattern or shard channel): a
+    /// RESP2 client is then in the subscribed context.
+    pub(crate) fn subscribed(&self) -> bool {
+        !(self.channels.is_empty() && self.patterns.is_empty() && self.shard_channels.is_empty())
+    }
+
     pub(crate) fn new(
         id: u64,
         slot: usize,
@@ -143,6 +151,7 @@ impl Session {
             dirty_cas: false,
             channels: Default::default(),
             patterns: Vec::new(),
+            shard_channels: Default::default(),
             blocked: None,
         }
     }
