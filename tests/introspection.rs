@@ -683,3 +683,76 @@ fn memory_purge_and_jemalloc_bg_thread_as_redis() {
         assert!(eventually(Duration::from_secs(10), || threads(&tine) > without), "no thread");
     }
 }
+
+/// Per-command latency tracking (Redis 7.0): INFO latencystats with the configured
+/// percentiles, LATENCY HISTOGRAM's calls and cumulative buckets, subcommands apart, CONFIG
+/// RESETSTAT clearing them, `latency-tracking no` recording nothing.
+#[test]
+fn latency_tracking_and_histogram() {
+    let s = TestServer::with_args(&["--enable-debug-command", "yes"]);
+    let mut c = s.client();
+    let stats = |c: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("latencystats").query(c).unwrap()
+    };
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("a").arg("b").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("a").arg("c").query(&mut c).unwrap();
+    let _: Option<String> = redis::cmd("GET").arg("a").query(&mut c).unwrap();
+    let _: () = redis::cmd("DEBUG").arg("SLEEP").arg("0.05").query(&mut c).unwrap();
+    let _: i64 = redis::cmd("CLIENT").arg("ID").query(&mut c).unwrap();
+    let info = stats(&mut c);
+    let line = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(&format!("latency_percentiles_usec_{}:", name)))
+            .map(|l| l.to_string())
+    };
+    let set = line("set").expect("set has latency figures");
+    assert!(set.contains(":p50=") && set.contains(",p99=") && set.contains(",p99.9="), "{}", set);
+    assert!(line("client|id").is_some(), "{}", info);
+    let debug = line("debug").unwrap();
+    let p50: f64 = debug.split("p50=").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    assert!(p50 >= 50_000.0, "{}", debug);
+
+    let h: redis::Value = redis::cmd("LATENCY")
+        .arg("HISTOGRAM")
+        .arg("set")
+        .arg("nosuch")
+        .arg("get")
+        .query(&mut c)
+        .unwrap();
+    let redis::Value::Array(items) = h else { panic!("{:?}", h) };
+    assert_eq!(items.len(), 4, "{:?}", items);
+    assert_eq!(items[0], redis::Value::BulkString(b"set".to_vec()));
+    let redis::Value::Array(set_h) = &items[1] else { panic!() };
+    assert_eq!(set_h[0], redis::Value::BulkString(b"calls".to_vec()));
+    assert_eq!(set_h[1], redis::Value::Int(2));
+    assert_eq!(set_h[2], redis::Value::BulkString(b"histogram_usec".to_vec()));
+    let redis::Value::Array(buckets) = &set_h[3] else { panic!() };
+    assert!(!buckets.is_empty() && buckets.len() % 2 == 0);
+    // The last bucket counts every sample.
+    assert_eq!(buckets[buckets.len() - 1], redis::Value::Int(2));
+    let all: redis::Value =
+        redis::cmd("LATENCY").arg("HISTOGRAM").arg("client").query(&mut c).unwrap();
+    let redis::Value::Array(all) = all else { panic!() };
+    assert_eq!(all[0], redis::Value::BulkString(b"client|id".to_vec()));
+
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("latency-tracking-info-percentiles")
+        .arg("0.0 50.0 100.0")
+        .query(&mut c)
+        .unwrap();
+    let v: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("latency-tracking-info-percentiles")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(v[1], "0 50 100");
+    assert!(stats(&mut c).contains("latency_percentiles_usec_set:p0="));
+
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut c).unwrap();
+    let _: () =
+        redis::cmd("CONFIG").arg("SET").arg("latency-tracking").arg("no").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET").arg("a").arg("b").query(&mut c).unwrap();
+    assert!(!stats(&mut c).contains("latency_percentiles_usec_set:"));
+}

@@ -245,8 +245,7 @@ impl<'a> Ctx<'a> {
         };
         if let Some(r) = crate::commands::registry().lookup(&b.argv[0]) {
             let stats = &mut self.data.cmd_stats[r.id];
-            stats.calls += 1;
-            stats.usec += usec;
+            stats.record_call(usec, self.data.config.latency_tracking);
             if !c.errors.is_empty() {
                 stats.failed_calls += 1;
             }

@@ -80,7 +80,7 @@ pub(crate) fn info_text(srv: &mut Ctx<'_>, c: Option<&Session>, args: &[Vec<u8>]
             "module_list" | "modules" => out.push_str("# Modules\r\n"),
             "commandstats" => info_commandstats(srv, &mut out),
             "errorstats" => info_errorstats(srv, &mut out),
-            "latencystats" => out.push_str("# Latencystats\r\n"),
+            "latencystats" => info_latencystats(srv, &mut out),
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "keyspace" => info_keyspace(srv, &mut out),
             _ => {}
@@ -393,6 +393,31 @@ fn info_commandstats(srv: &Ctx<'_>, out: &mut String) {
             st.rejected_calls,
             st.failed_calls
         );
+    }
+}
+
+/// `latency_percentiles_usec_<cmd>:p50=1.003,p99=...`, the percentiles of
+/// `latency-tracking-info-percentiles`, for every command with samples.
+fn info_latencystats(srv: &Ctx<'_>, out: &mut String) {
+    out.push_str("# Latencystats\r\n");
+    let percentiles: Vec<(&str, f64)> = srv
+        .data
+        .config
+        .latency_tracking_info_percentiles
+        .split_whitespace()
+        .filter_map(|p| Some((p, p.parse().ok()?)))
+        .collect();
+    for r in &registry().all {
+        let Some(h) = srv.data.cmd_stats[r.id].latency.as_ref().filter(|h| h.total() > 0) else {
+            continue;
+        };
+        let _ = write!(out, "latency_percentiles_usec_{}:", r.full_name);
+        for (i, (label, p)) in percentiles.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ =
+                write!(out, "{}p{}={:.3}", sep, label, h.value_at_percentile(*p) as f64 / 1000.0);
+        }
+        out.push_str("\r\n");
     }
 }
 

@@ -576,8 +576,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     }
 
     let stats = &mut srv.data.cmd_stats[r.id];
-    stats.calls += 1;
-    stats.usec += usec;
+    stats.record_call(usec, srv.data.config.latency_tracking);
     if failed || !c.errors.is_empty() {
         stats.failed_calls += 1;
     }
@@ -1001,7 +1000,17 @@ mod dispatch_tests {
         assert_eq!(with(flag::TX_CONTROL), ["discard", "exec", "multi", "quit", "reset", "watch"]);
         assert_eq!(
             with(flag::SUBSCRIBED_OK),
-            ["ping", "psubscribe", "punsubscribe", "quit", "reset", "subscribe", "unsubscribe"]
+            [
+                "ping",
+                "psubscribe",
+                "punsubscribe",
+                "quit",
+                "reset",
+                "ssubscribe",
+                "subscribe",
+                "sunsubscribe",
+                "unsubscribe"
+            ]
         );
         assert_eq!(with(flag::MISCONF_DENIED), ["ping"]);
         assert_eq!(with(flag::NO_PROPAGATE_SELF), ["exec"]);

@@ -100,4 +100,19 @@ pub(crate) struct CommandStats {
     pub(crate) usec: u64,
     pub(crate) rejected_calls: u64,
     pub(crate) failed_calls: u64,
+    /// Latencies for INFO latencystats and LATENCY HISTOGRAM (`latency-tracking yes`),
+    /// allocated when the command first runs with tracking on.
+    pub(crate) latency: Option<tine_core::base::histogram::LatencyHistogram>,
+}
+
+impl CommandStats {
+    /// Counts one completed call that took `usec` (Redis's call() and updateStatsOnUnblock).
+    #[inline]
+    pub(crate) fn record_call(&mut self, usec: u64, tracking: bool) {
+        self.calls += 1;
+        self.usec += usec;
+        if tracking {
+            self.latency.get_or_insert_with(Default::default).record(usec.saturating_mul(1000));
+        }
+    }
 }

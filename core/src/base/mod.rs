@@ -5,6 +5,7 @@
 //! whether "007" is an integer (it is not), `%.17g` decides how a float score prints, and
 //! `stringmatchlen` decides what `KEYS`, `SCAN MATCH`, `PSUBSCRIBE` and `CONFIG GET` match.
 
+pub mod histogram;
 pub mod log;
 pub mod quote;
 
