@@ -11,7 +11,7 @@ use super::set::{parse_scan_options, reply_scan};
 use super::{Argv, CmdError, CmdResult, err, keys::scan_cursor};
 use crate::commands::Ctx;
 use crate::engine::session::Session;
-use tine_core::base::{self, glob_match, parse_f64, parse_i64};
+use tine_core::base::{self, glob_match, parse_i64};
 use tine_core::keyspace::Value;
 use tine_core::protocol::Resp;
 use tine_core::types::hash::{Hash, Limits};
@@ -262,24 +262,24 @@ pub(crate) fn hincrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     Ok(())
 }
 
-/// HINCRBYFLOAT computes in f64, where Redis uses `long double`: results needing more than
-/// f64's precision or range can differ (see `base::format_human_float`).
+/// HINCRBYFLOAT in Redis's `long double` (`base::longdouble`), as INCRBYFLOAT.
 pub(crate) fn hincrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    use tine_core::base::longdouble::LongDouble;
     let (key, field) = (&argv[1], &argv[2]);
-    let Some(by) = parse_f64(&argv[3]) else {
+    let Some(by) = LongDouble::parse(&argv[3]) else {
         return Err(err::NOT_FLOAT);
     };
-    if by.is_infinite() {
+    if !by.is_finite() {
         return Err(CmdError::new("ERR", "ERR value is NaN or Infinity"));
     }
     let cur = match current_value(srv, c.db, key, field)? {
-        None => 0.0,
-        Some(v) => match parse_f64(&v) {
+        None => LongDouble::ZERO,
+        Some(v) => match LongDouble::parse(&v) {
             Some(n) => n,
             None => return Err(CmdError::new("ERR", "ERR hash value is not a float")),
         },
     };
-    let Some(text) = base::format_human_float(cur + by) else {
+    let Some(text) = (cur + by).to_human() else {
         return Err(CmdError::new("ERR", "ERR increment would produce NaN or Infinity"));
     };
     store_value(srv, c.db, key, field, text.as_bytes())?;

@@ -4,7 +4,8 @@ use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::session::Session;
-use tine_core::base::{self, parse_f64, parse_i64};
+use tine_core::base::longdouble::LongDouble;
+use tine_core::base::{self, parse_i64};
 use tine_core::keyspace::{Str, Value};
 
 /// Largest string SETRANGE/APPEND may build (Redis checks proto-max-bulk-len): the error
@@ -85,6 +86,10 @@ fn parse_expire(
 
 /// Stores a string, applying an expiry choice.
 fn store(srv: &mut Ctx<'_>, db: usize, key: &[u8], value: Str, expiry: Expiry) {
+    // As Redis's setKey (lookupKeyWrite first): a key already past its expiry is deleted
+    // (counted, announced, propagated as DEL) before the new value goes in, so KEEPTTL never
+    // keeps a time that has passed. Free when the db has no expiring key.
+    srv.expire_if_needed(db, key);
     let (ks, dbi) = (&mut srv.data.keyspace, db);
     ks.set(dbi, key, Value::Str(value), expiry == Expiry::Keep);
     if let Expiry::At(t) = expiry {
@@ -490,12 +495,7 @@ pub(crate) fn decrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     }
 }
 
-/// A float as Redis's string2ld reads it with strtold: decimal forms as `parse_f64`, and
-/// also C99 hex floats ("0x10", "-0x1.8p3"), which strtold accepts.
-fn parse_ld(s: &[u8]) -> Option<f64> {
-    parse_f64(s).or_else(|| parse_hex_float(s))
-}
-
+/// A C99 hex float ("0x10", "-0x1.8p3") as strtod reads it (SORT's scores).
 pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
     let (neg, rest) = match s.first()? {
         b'-' => (true, &s[1..]),
@@ -534,21 +534,22 @@ pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
+/// INCRBYFLOAT in Redis's `long double` (`base::longdouble`): the same digits as
+/// redis-server, and its range (to about 1.2e4932).
 pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     // Redis checks the key's type before reading the increment.
     let old = get_str_for_write(srv, c.db, &argv[1])?;
     let cur = match old {
-        None => 0.0,
-        Some(s) => match parse_ld(&s.to_vec()) {
+        None => LongDouble::ZERO,
+        Some(s) => match LongDouble::parse(&s.to_vec()) {
             Some(v) => v,
             None => return Err(err::NOT_FLOAT),
         },
     };
-    let Some(by) = parse_ld(&argv[2]) else {
+    let Some(by) = LongDouble::parse(&argv[2]) else {
         return Err(err::NOT_FLOAT);
     };
-    let new = cur + by;
-    let Some(text) = base::format_human_float(new) else {
+    let Some(text) = (cur + by).to_human() else {
         return Err(CmdError::new("ERR", "ERR increment would produce NaN or Infinity"));
     };
     // Redis stores the result as a plain string object, never int-encoded.

@@ -7,6 +7,7 @@
 
 pub mod histogram;
 pub mod log;
+pub mod longdouble;
 pub mod quote;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -110,18 +111,6 @@ pub fn format_g(v: f64, precision: usize) -> String {
 
 fn trim_fraction_zeros(s: &str) -> &str {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
-}
-
-/// Formats a long double the way Redis's `ld2string(LD_STR_HUMAN)` does for INCRBYFLOAT and
-/// HINCRBYFLOAT: `%.17Lf` with trailing zeros and point removed. We compute in f64, so values
-/// needing more than f64's precision can differ in the last digits.
-pub fn format_human_float(v: f64) -> Option<String> {
-    if !v.is_finite() {
-        return None;
-    }
-    let s = format!("{:.17}", v);
-    let t = trim_fraction_zeros(&s);
-    Some(if t == "-0" { "0".to_string() } else { t.to_string() })
 }
 
 /// Redis's `stringmatchlen`: glob-style matching with `*`, `?`, `[...]` (ranges, `^` negation)
@@ -323,8 +312,6 @@ mod tests {
         assert_eq!(format_double(-3.0), "-3");
         assert_eq!(format_double(1e20), "1e+20");
         assert_eq!(format_double(1.5e-7), "1.4999999999999999e-07");
-        assert_eq!(format_human_float(10.5).unwrap(), "10.5");
-        assert_eq!(format_human_float(3.0).unwrap(), "3");
     }
 
     #[test]
