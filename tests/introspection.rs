@@ -756,3 +756,21 @@ fn latency_tracking_and_histogram() {
     let _: () = redis::cmd("SET").arg("a").arg("b").query(&mut c).unwrap();
     assert!(!stats(&mut c).contains("latency_percentiles_usec_set:"));
 }
+
+/// TOUCH is an access (Redis's lookupKeyRead), EXISTS is not: only TOUCH resets the idle time.
+#[test]
+fn touch_resets_the_idle_time_and_exists_does_not() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    let _: () = redis::cmd("MSET").arg("a").arg("1").arg("b").arg("2").query(&mut c).unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    let n: i64 = redis::cmd("TOUCH").arg("a").arg("nope").query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = redis::cmd("EXISTS").arg("b").query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    let idle = |c: &mut redis::Connection, k: &str| -> i64 {
+        redis::cmd("OBJECT").arg("IDLETIME").arg(k).query(c).unwrap()
+    };
+    assert!(idle(&mut c, "a") < 2);
+    assert!(idle(&mut c, "b") >= 2);
+}

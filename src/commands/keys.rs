@@ -35,8 +35,16 @@ pub(crate) fn exists(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     Ok(())
 }
 
+/// TOUCH: EXISTS that is an access (Redis's lookupKeyRead): the keys' LRU/LFU data moves.
 pub(crate) fn touch(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    exists(srv, c, argv)
+    let mut n = 0;
+    for key in &argv[1..] {
+        if srv.lookup_read(c.db, key).is_some() {
+            n += 1;
+        }
+    }
+    c.add_int(n);
+    Ok(())
 }
 
 pub(crate) fn type_(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
