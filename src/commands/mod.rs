@@ -20,6 +20,7 @@ pub(crate) mod data;
 pub(crate) mod debug;
 pub(crate) mod dump;
 pub(crate) mod hash;
+pub(crate) mod hll;
 pub(crate) mod info;
 pub(crate) mod introspection;
 pub(crate) mod keys;

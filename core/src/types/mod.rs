@@ -8,6 +8,7 @@ pub mod access;
 pub mod dict;
 pub mod digest;
 pub mod hash;
+pub mod hll;
 pub mod intset;
 pub mod list;
 pub mod listpack;
