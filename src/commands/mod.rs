@@ -13,6 +13,7 @@
 //! top layer implements, so no file here names the top layer. One file per family holds the
 //! handlers.
 
+pub(crate) mod bitfield;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod ctx;
