@@ -20,6 +20,7 @@ pub(crate) mod ctx;
 pub(crate) mod data;
 pub(crate) mod debug;
 pub(crate) mod dump;
+pub(crate) mod geo;
 pub(crate) mod hash;
 pub(crate) mod hll;
 pub(crate) mod info;

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod dict;
 pub mod digest;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod intset;
