@@ -88,7 +88,10 @@ fn run(t: &mut Raw, rd: &mut Raw, seed: u64, steps: usize) {
         let cmd = command(&mut r);
         let a: Vec<&str> = cmd.iter().map(|s| s.as_str()).collect();
         let (x, y) = (t.cmd_str(&a), rd.cmd_str(&a));
-        assert_eq!(x, y, "seed {seed} step {step}: reply to {a:?} differs (left: tine, right: redis)");
+        assert_eq!(
+            x, y,
+            "seed {seed} step {step}: reply to {a:?} differs (left: tine, right: redis)"
+        );
         for k in ["b1", "b2", "n"] {
             let (x, y) = (t.cmd_str(&["GET", k]), rd.cmd_str(&["GET", k]));
             assert_eq!(x, y, "seed {seed} step {step}: {k} after {a:?} differs");

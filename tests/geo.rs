@@ -43,8 +43,13 @@ impl Gen {
     fn point(&mut self) -> (String, String) {
         let r = &mut self.r;
         match r.below(20) {
-            0 => (r.pick(&["180", "-180", "0"]).into(), r.pick(&["85.05112878", "-85.05112878", "0"]).into()),
-            1 => (format!("{:.6}", float(r, -180.0, 180.0)), format!("{:.6}", float(r, -85.0, 85.0))),
+            0 => (
+                r.pick(&["180", "-180", "0"]).into(),
+                r.pick(&["85.05112878", "-85.05112878", "0"]).into(),
+            ),
+            1 => {
+                (format!("{:.6}", float(r, -180.0, 180.0)), format!("{:.6}", float(r, -85.0, 85.0)))
+            }
             _ => {
                 let (cx, cy) = self.centers[r.below(self.centers.len() as u64) as usize];
                 let spread = [0.01, 0.5, 3.0][r.below(3) as usize];
@@ -82,7 +87,10 @@ impl Gen {
 
     fn center(&mut self) -> (String, String) {
         if self.r.chance(5) {
-            return (self.r.pick(&["181", "x", "10"]).into(), self.r.pick(&["86", "1", "y"]).into());
+            return (
+                self.r.pick(&["181", "x", "10"]).into(),
+                self.r.pick(&["86", "1", "y"]).into(),
+            );
         }
         self.point()
     }
@@ -188,7 +196,10 @@ impl Gen {
                 self.options(&mut v, store);
             }
             13..=16 => {
-                v.extend(["GEOSEARCH".to_string(), if self.r.chance(5) { "nokey".into() } else { key() }]);
+                v.extend([
+                    "GEOSEARCH".to_string(),
+                    if self.r.chance(5) { "nokey".into() } else { key() },
+                ]);
                 if self.r.chance(50) {
                     self.from(&mut v);
                     self.shape(&mut v);
@@ -208,7 +219,13 @@ impl Gen {
                 }
             }
             20 => v.extend(["ZREM".to_string(), key(), self.member()]),
-            _ => v.extend(["ZRANGE".to_string(), "dst".into(), "0".into(), "-1".into(), "WITHSCORES".into()]),
+            _ => v.extend([
+                "ZRANGE".to_string(),
+                "dst".into(),
+                "0".into(),
+                "-1".into(),
+                "WITHSCORES".into(),
+            ]),
         }
         v
     }
@@ -220,7 +237,8 @@ fn run(t: &mut Raw, rd: &mut Raw, seed: u64, steps: usize, resp3: bool) {
         rd.cmd(&["HELLO", "3"]);
     }
     let mut r = Rng::new(seed);
-    let centers = (0..4).map(|_| (float(&mut r, -179.0, 179.0), float(&mut r, -84.0, 84.0))).collect();
+    let centers =
+        (0..4).map(|_| (float(&mut r, -179.0, 179.0), float(&mut r, -84.0, 84.0))).collect();
     let mut g = Gen { r, centers };
     let mut found = 0;
     for step in 0..steps {
@@ -230,9 +248,13 @@ fn run(t: &mut Raw, rd: &mut Raw, seed: u64, steps: usize, resp3: bool) {
             eprintln!("{step}: {a:?}");
         }
         let (x, y) = (t.cmd_str(&a), rd.cmd_str(&a));
-        assert_eq!(x, y, "seed {seed} step {step}: reply to {a:?} differs (left: tine, right: redis)");
+        assert_eq!(
+            x, y,
+            "seed {seed} step {step}: reply to {a:?} differs (left: tine, right: redis)"
+        );
         if a[0].starts_with("GEOSEARCH") || a[0].starts_with("GEORADIUS") {
-            found += (x.starts_with('*') && !x.starts_with("*0") || x.starts_with(":") && x != ":0\r\n") as usize;
+            found += (x.starts_with('*') && !x.starts_with("*0")
+                || x.starts_with(":") && x != ":0\r\n") as usize;
         }
     }
     println!("{found} searches found something");
@@ -285,7 +307,16 @@ fn edge_cases() {
     };
     let (mut t, mut r) = (ours.raw(), real.raw());
     let cases: &[&[&str]] = &[
-        &["GEOADD", "Sicily", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
+        &[
+            "GEOADD",
+            "Sicily",
+            "13.361389",
+            "38.115556",
+            "Palermo",
+            "15.087269",
+            "37.502669",
+            "Catania",
+        ],
         &["GEODIST", "Sicily", "Palermo", "Catania"],
         &["GEORADIUS", "Sicily", "15", "37", "100", "km"],
         &["GEORADIUS", "Sicily", "15", "37", "200", "km", "WITHDIST", "WITHCOORD", "WITHHASH"],
@@ -298,10 +329,45 @@ fn edge_cases() {
         &["GEOPOS", "Sicily", "sw", "ne"],
         &["GEOHASH", "Sicily", "sw", "ne"],
         &["GEOSEARCH", "Sicily", "FROMLONLAT", "0", "0", "BYRADIUS", "20000", "km", "ASC"],
-        &["GEOSEARCH", "Sicily", "FROMLONLAT", "1", "1", "FROMMEMBER", "Palermo", "BYRADIUS", "1", "km"],
-        &["GEOSEARCH", "Sicily", "BYRADIUS", "1", "km", "BYBOX", "1", "1", "km", "FROMLONLAT", "1", "1"],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "FROMLONLAT",
+            "1",
+            "1",
+            "FROMMEMBER",
+            "Palermo",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &[
+            "GEOSEARCH",
+            "Sicily",
+            "BYRADIUS",
+            "1",
+            "km",
+            "BYBOX",
+            "1",
+            "1",
+            "km",
+            "FROMLONLAT",
+            "1",
+            "1",
+        ],
         &["GEORADIUS_RO", "Sicily", "15", "37", "200", "km", "STORE", "x"],
-        &["GEOSEARCHSTORE", "d", "Sicily", "FROMMEMBER", "Palermo", "BYBOX", "400", "400", "km", "STOREDIST"],
+        &[
+            "GEOSEARCHSTORE",
+            "d",
+            "Sicily",
+            "FROMMEMBER",
+            "Palermo",
+            "BYBOX",
+            "400",
+            "400",
+            "km",
+            "STOREDIST",
+        ],
         &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
         &["GEOSEARCHSTORE", "d", "nokey", "FROMMEMBER", "Palermo", "BYBOX", "400", "400", "km"],
         &["EXISTS", "d"],

@@ -196,7 +196,8 @@ pub(crate) fn bitfield_ro(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cm
 
 fn generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, ro: bool) -> CmdResult {
     let ops = parse_ops(srv, argv)?;
-    let highest_write = ops.iter().filter(|o| o.kind != Kind::Get).map(|o| o.offset + o.bits as u64 - 1).max();
+    let highest_write =
+        ops.iter().filter(|o| o.kind != Kind::Get).map(|o| o.offset + o.bits as u64 - 1).max();
     let Some(highest) = highest_write else {
         // Only reads: a missing key reads as zeros.
         let s = match srv.lookup_read(c.db, &argv[1]) {

@@ -37,7 +37,10 @@ fn parse_lonlat(lon: &[u8], lat: &[u8]) -> Result<(f64, f64), CmdError> {
     if !(geohash::LONG_MIN..=geohash::LONG_MAX).contains(&x)
         || !(geohash::LAT_MIN..=geohash::LAT_MAX).contains(&y)
     {
-        return Err(CmdError::owned("ERR", format!("ERR invalid longitude,latitude pair {x:.6},{y:.6}")));
+        return Err(CmdError::owned(
+            "ERR",
+            format!("ERR invalid longitude,latitude pair {x:.6},{y:.6}"),
+        ));
     }
     Ok((x, y))
 }
@@ -140,8 +143,10 @@ pub(crate) fn geodist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 /// GEOHASH key [member ...]
 pub(crate) fn geohash(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let z = zset_of(srv.lookup_read(c.db, &argv[1]))?;
-    let hashes: Vec<Option<String>> =
-        argv[2..].iter().map(|m| z.and_then(|z| z.score(m)).map(geohash::standard_geohash)).collect();
+    let hashes: Vec<Option<String>> = argv[2..]
+        .iter()
+        .map(|m| z.and_then(|z| z.score(m)).map(geohash::standard_geohash))
+        .collect();
     c.add_array(hashes.len());
     for h in hashes {
         match h {
@@ -223,7 +228,12 @@ fn members_in_shape(z: &ZSet, x: f64, y: f64, shape: Shape, limit: usize) -> Vec
         if limit != 0 && out.len() >= limit {
             break;
         }
-        let r = ScoreRange { min: min as f64, min_exclusive: false, max: max as f64, max_exclusive: true };
+        let r = ScoreRange {
+            min: min as f64,
+            min_exclusive: false,
+            max: max as f64,
+            max_exclusive: true,
+        };
         let Some((first, last)) = z.score_range_ranks(&r) else {
             continue;
         };
@@ -403,8 +413,12 @@ fn search(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: Kind) -> CmdRes
     }
     let returned = if count == 0 { points.len() } else { points.len().min(count as usize) };
     match sort {
-        Sort::Asc => points.sort_by(|a, b| a.dist.partial_cmp(&b.dist).unwrap_or(std::cmp::Ordering::Equal)),
-        Sort::Desc => points.sort_by(|a, b| b.dist.partial_cmp(&a.dist).unwrap_or(std::cmp::Ordering::Equal)),
+        Sort::Asc => {
+            points.sort_by(|a, b| a.dist.partial_cmp(&b.dist).unwrap_or(std::cmp::Ordering::Equal))
+        }
+        Sort::Desc => {
+            points.sort_by(|a, b| b.dist.partial_cmp(&a.dist).unwrap_or(std::cmp::Ordering::Equal))
+        }
         Sort::None => {}
     }
     points.truncate(returned);

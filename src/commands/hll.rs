@@ -11,7 +11,8 @@ use tine_core::base;
 use tine_core::keyspace::{Str, Value};
 use tine_core::types::hll;
 
-const INVALID_HLL: CmdError = CmdError::new("INVALIDOBJ", "INVALIDOBJ Corrupted HLL object detected");
+const INVALID_HLL: CmdError =
+    CmdError::new("INVALIDOBJ", "INVALIDOBJ Corrupted HLL object detected");
 const NOT_HLL: CmdError =
     CmdError::new("WRONGTYPE", "WRONGTYPE Key is not a valid HyperLogLog string value.");
 

@@ -65,7 +65,13 @@ fn squash(v: u64) -> u32 {
 }
 
 /// Encodes a point over the given ranges; None outside them or Redis's global limits.
-pub fn encode(long_range: Range, lat_range: Range, longitude: f64, latitude: f64, step: u32) -> Option<Hash> {
+pub fn encode(
+    long_range: Range,
+    lat_range: Range,
+    longitude: f64,
+    latitude: f64,
+    step: u32,
+) -> Option<Hash> {
     if !(LONG_MIN..=LONG_MAX).contains(&longitude) || !(LAT_MIN..=LAT_MAX).contains(&latitude) {
         return None;
     }
@@ -127,8 +133,9 @@ pub fn decode_score(score: f64) -> (f64, f64) {
 pub fn standard_geohash(score: f64) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789bcdefghjkmnpqrstuvwxyz";
     let (x, y) = decode_score(score);
-    let h = encode(Range { min: -180.0, max: 180.0 }, Range { min: -90.0, max: 90.0 }, x, y, STEP_MAX)
-        .unwrap_or_default();
+    let h =
+        encode(Range { min: -180.0, max: 180.0 }, Range { min: -90.0, max: 90.0 }, x, y, STEP_MAX)
+            .unwrap_or_default();
     (0..11)
         .map(|i| {
             let idx = if i == 10 { 0 } else { (h.bits >> (52 - (i + 1) * 5)) & 0x1f };
@@ -267,11 +274,14 @@ pub fn search_cells(center_x: f64, center_y: f64, shape: Shape) -> [Hash; 9] {
 
     let radius_m = match shape {
         Shape::Radius(r) => r,
-        Shape::Box { width, height } => ((width / 2.0) * (width / 2.0) + (height / 2.0) * (height / 2.0)).sqrt(),
+        Shape::Box { width, height } => {
+            ((width / 2.0) * (width / 2.0) + (height / 2.0) * (height / 2.0)).sqrt()
+        }
     };
     let mut steps = estimate_steps(radius_m, center_y);
     let at = |steps: u32| {
-        let h = encode(WGS84_LONG, WGS84_LAT, center_x, center_y, steps).unwrap_or(Hash { bits: 0, step: steps });
+        let h = encode(WGS84_LONG, WGS84_LAT, center_x, center_y, steps)
+            .unwrap_or(Hash { bits: 0, step: steps });
         let n = [
             moved(h, 0, 1),   // north
             moved(h, 0, -1),  // south

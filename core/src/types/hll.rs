@@ -248,7 +248,12 @@ pub fn sparse_to_dense(hll: &mut Vec<u8>) -> Result<bool, Corrupt> {
 /// covering it is split (into at most XZERO-VAL-XZERO), adjacent equal VALs near it merged,
 /// and the HLL promoted to dense when the value does not fit a VAL or the string would grow
 /// past `max_bytes`. Ok(true) when a register changed.
-fn sparse_set(hll: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Result<bool, Corrupt> {
+fn sparse_set(
+    hll: &mut Vec<u8>,
+    index: usize,
+    count: u8,
+    max_bytes: usize,
+) -> Result<bool, Corrupt> {
     if count > VAL_MAX_VALUE {
         return promote(hll, index, count);
     }
@@ -361,7 +366,12 @@ fn promote(hll: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> 
 
 /// Raises register `index` to `count` whatever the encoding; Ok(true) when it changed.
 /// `max_bytes` is `hll-sparse-max-bytes`.
-pub fn set_register(hll: &mut Vec<u8>, index: usize, count: u8, max_bytes: usize) -> Result<bool, Corrupt> {
+pub fn set_register(
+    hll: &mut Vec<u8>,
+    index: usize,
+    count: u8,
+    max_bytes: usize,
+) -> Result<bool, Corrupt> {
     if is_dense(hll) {
         Ok(dense_set(&mut hll[HEADER..], index, count))
     } else {
