@@ -95,6 +95,9 @@ fn run(t: &mut Raw, rd: &mut Raw, seed: u64, steps: usize) {
         for k in ["b1", "b2", "n"] {
             let (x, y) = (t.cmd_str(&["GET", k]), rd.cmd_str(&["GET", k]));
             assert_eq!(x, y, "seed {seed} step {step}: {k} after {a:?} differs");
+            let enc = ["OBJECT", "ENCODING", k];
+            let (x, y) = (t.cmd_str(&enc), rd.cmd_str(&enc));
+            assert_eq!(x, y, "seed {seed} step {step}: encoding of {k} after {a:?} differs");
         }
         if r.chance(2) {
             for k in ["b1", "b2"] {

@@ -82,7 +82,16 @@ fn command(r: &mut Rng) -> Vec<String> {
             v.extend(["CONFIG", "SET", "hll-sparse-max-bytes"].map(String::from));
             v.push(r.pick(&["0", "30", "100", "3000"]).into());
         }
-        16 => v.extend(["SET", "s", "not an hll"].map(String::from)),
+        16 => {
+            if r.chance(50) {
+                v.extend(["SET", "s", "not an hll"].map(String::from));
+            } else {
+                // A valid empty sparse HLL written with SET (XZERO 16256, ZERO 64, ZERO 64), so
+                // an "embstr" string: PFADD and PFCOUNT make it raw as Redis does.
+                v.extend(["SET", "h3"].map(String::from));
+                v.push(format!("HYLL\u{1}{}\u{7f}\u{7f}??", "\0".repeat(11)));
+            }
+        }
         17 => {
             // Damage a sparse HLL's tail (Redis's own suite does this): both servers must
             // notice the same way.
@@ -111,6 +120,8 @@ fn differential_pf_commands() {
         for key in KEYS {
             let get = ["GET".to_string(), key.to_string()];
             same(&mut t, &mut r, &get, seed, step);
+            let enc = ["OBJECT".to_string(), "ENCODING".to_string(), key.to_string()];
+            same(&mut t, &mut r, &enc, seed, step);
         }
     }
 }

@@ -223,6 +223,8 @@ fn generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, ro: bool) -> CmdResu
         Some(Value::Str(s)) => (s.to_vec(), true),
         Some(_) => return Err(err::WRONGTYPE),
     };
+    // Redis makes the string raw (dbUnshareStringValue) even when nothing changes.
+    let raw = matches!(srv.data.keyspace[c.db].peek(&argv[1]), Some(Value::Str(s)) if s.encoding() == "raw");
     let need = (highest >> 3) as usize + 1;
     // Creating or growing the string makes every write a change, even of an equal value.
     let grown = !existed || s.len() < need;
@@ -276,7 +278,7 @@ fn generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, ro: bool) -> CmdResu
             }
         }
     }
-    if grown || changes > 0 {
+    if grown || changes > 0 || !raw {
         // Redis keeps a string it created or grew even when every write failed (without
         // counting it as a change).
         srv.data.keyspace.set(c.db, &argv[1], Value::Str(Str::from_modified(s)), true);

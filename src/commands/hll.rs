@@ -33,6 +33,15 @@ fn sparse_max(srv: &Ctx<'_>) -> usize {
     srv.data.config.hll_sparse_max_bytes.max(0) as usize
 }
 
+/// Redis's dbUnshareStringValue, which PFADD, PFCOUNT and PFDEBUG call whatever they then
+/// do: a string that is not "raw" (an HLL written with SET is "embstr" up to 44 bytes)
+/// becomes raw.
+fn unshare(srv: &mut Ctx<'_>, db: usize, key: &[u8], h: &[u8]) {
+    if matches!(srv.data.keyspace[db].peek(key), Some(Value::Str(s)) if s.encoding() != "raw") {
+        store(srv, db, key, h.to_vec());
+    }
+}
+
 fn store(srv: &mut Ctx<'_>, db: usize, key: &[u8], b: Vec<u8>) {
     srv.data.keyspace.set(db, key, Value::Str(Str::from_modified(b)), true);
 }
@@ -41,7 +50,10 @@ pub(crate) fn pfadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     let found = hll_of(srv.lookup_read_nostats(c.db, &argv[1]))?;
     let mut updated = 0u64;
     let mut h = match found {
-        Some(b) => b,
+        Some(b) => {
+            unshare(srv, c.db, &argv[1], &b);
+            b
+        }
         None => {
             updated += 1;
             hll::new_sparse()
@@ -82,6 +94,7 @@ pub(crate) fn pfcount(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
         c.add_int(0);
         return Ok(());
     };
+    unshare(srv, c.db, &argv[1], &h);
     let card = match hll::cached_card(&h) {
         Some(card) => card,
         None => {
@@ -133,6 +146,7 @@ pub(crate) fn pfdebug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     let Some(mut h) = hll_of(srv.lookup_read_nostats(c.db, &argv[2]))? else {
         return Err(CmdError::new("ERR", "ERR The specified key does not exist"));
     };
+    unshare(srv, c.db, &argv[2], &h);
     match cmd.as_str() {
         "getreg" => {
             if hll::sparse_to_dense(&mut h).map_err(|_| INVALID_HLL)? {
