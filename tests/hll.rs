@@ -58,7 +58,13 @@ fn command(r: &mut Rng) -> Vec<String> {
             let n = if r.chance(10) { 200 + r.below(400) } else { r.below(6) };
             let range = if r.chance(50) { 50 } else { 100_000 };
             for _ in 0..n {
-                v.push(format!("e{}", r.below(range)));
+                // Lengths from 2 to over 16 bytes, so every MurmurHash64A tail length is hit.
+                let e = r.below(range);
+                v.push(match e % 3 {
+                    0 => format!("e{e}"),
+                    1 => format!("element:{e}:{}", "x".repeat((e % 11) as usize)),
+                    _ => format!("{e:x}"),
+                });
             }
         }
         9..=11 => {
