@@ -9,6 +9,7 @@ use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::session::Session;
+use std::cmp::Ordering;
 use tine_core::base::{self, parse_f64, parse_i64};
 use tine_core::keyspace::Value;
 use tine_core::protocol::Resp;
@@ -412,14 +413,20 @@ fn search(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: Kind) -> CmdRes
         return Ok(());
     }
     let returned = if count == 0 { points.len() } else { points.len().min(count as usize) };
-    match sort {
-        Sort::Asc => {
-            points.sort_by(|a, b| a.dist.partial_cmp(&b.dist).unwrap_or(std::cmp::Ordering::Equal))
+    if sort != Sort::None {
+        let cmp = |a: &Point, b: &Point| {
+            let o = a.dist.partial_cmp(&b.dist).unwrap_or(Ordering::Equal);
+            if sort == Sort::Desc { o.reverse() } else { o }
+        };
+        if returned == points.len() {
+            // Redis's qsort (glibc's, a merge sort: stable).
+            points.sort_by(cmp);
+        } else {
+            // Redis sorts only the first `returned` with its partial quicksort; equal
+            // distances come out in that algorithm's order.
+            let n = points.len();
+            partial_qsort(&mut points, 0, n, 0, returned - 1, &cmp);
         }
-        Sort::Desc => {
-            points.sort_by(|a, b| b.dist.partial_cmp(&a.dist).unwrap_or(std::cmp::Ordering::Equal))
-        }
-        Sort::None => {}
     }
     points.truncate(returned);
     for p in &mut points {
@@ -471,4 +478,152 @@ fn search(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: Kind) -> CmdRes
         }
     }
     Ok(())
+}
+
+/// A partial quicksort in the order of Redis 7.0's pqsort (a BSD quicksort: median-of-three
+/// pivots, ninther above 40 elements, equal elements gathered at both ends, insertion sort
+/// under 7 elements; 7.0's has no switch to insertion sort after a pass without swaps) that
+/// recurses only into the parts overlapping positions `lr..=rr`. Only the order of equal elements depends on following
+/// it exactly. Sorts `v[a..a + n]`.
+fn partial_qsort<T>(
+    v: &mut [T],
+    mut a: usize,
+    mut n: usize,
+    lr: usize,
+    rr: usize,
+    cmp: &impl Fn(&T, &T) -> Ordering,
+) {
+    let insertion = |v: &mut [T], a: usize, n: usize| {
+        for m in a + 1..a + n {
+            let mut l = m;
+            while l > a && cmp(&v[l - 1], &v[l]) == Ordering::Greater {
+                v.swap(l, l - 1);
+                l -= 1;
+            }
+        }
+    };
+    let med3 = |v: &[T], x: usize, y: usize, z: usize| {
+        if cmp(&v[x], &v[y]) == Ordering::Less {
+            if cmp(&v[y], &v[z]) == Ordering::Less {
+                y
+            } else if cmp(&v[x], &v[z]) == Ordering::Less {
+                z
+            } else {
+                x
+            }
+        } else if cmp(&v[y], &v[z]) == Ordering::Greater {
+            y
+        } else if cmp(&v[x], &v[z]) == Ordering::Less {
+            x
+        } else {
+            z
+        }
+    };
+    let vecswap = |v: &mut [T], x: usize, y: usize, k: usize| {
+        for i in 0..k {
+            v.swap(x + i, y + i);
+        }
+    };
+    let overlaps = |first: usize, last: usize| !(rr < first || lr > last);
+    loop {
+        if n < 7 {
+            insertion(v, a, n);
+            return;
+        }
+        let mut pm = a + n / 2;
+        if n > 7 {
+            let mut pl = a;
+            let mut pn = a + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, pl, pl + d, pl + 2 * d);
+                pm = med3(v, pm - d, pm, pm + d);
+                pn = med3(v, pn - 2 * d, pn - d, pn);
+            }
+            pm = med3(v, pl, pm, pn);
+        }
+        v.swap(a, pm);
+        let (mut pa, mut pb) = (a + 1, a + 1);
+        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
+        loop {
+            while pb <= pc {
+                match cmp(&v[pb], &v[a]) {
+                    Ordering::Greater => break,
+                    Ordering::Equal => {
+                        v.swap(pa, pb);
+                        pa += 1;
+                    }
+                    Ordering::Less => {}
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                match cmp(&v[pc], &v[a]) {
+                    Ordering::Less => break,
+                    Ordering::Equal => {
+                        v.swap(pc, pd);
+                        pd -= 1;
+                    }
+                    Ordering::Greater => {}
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb, pc);
+            pb += 1;
+            pc -= 1;
+        }
+        let pn = a + n;
+        let r = (pa - a).min(pb - pa);
+        vecswap(v, a, pb - r, r);
+        let r = (pd - pc).min(pn - pd - 1);
+        vecswap(v, pb, pn - r, r);
+        let r = pb - pa;
+        if r > 1 && overlaps(a, a + r - 1) {
+            partial_qsort(v, a, r, lr, rr, cmp);
+        }
+        let r = pd - pc;
+        if r > 1 && overlaps(pn - r, pn - 1) {
+            a = pn - r;
+            n = r;
+            continue;
+        }
+        return;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_qsort_sorts_the_requested_prefix() {
+        let mut seed = 7u64;
+        for n in [1usize, 5, 7, 8, 40, 41, 200] {
+            let mut v: Vec<u32> = (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((seed >> 33) % 50) as u32
+                })
+                .collect();
+            let mut sorted = v.clone();
+            sorted.sort();
+            let k = n.div_ceil(3);
+            partial_qsort(&mut v, 0, n, 0, k - 1, &|a: &u32, b: &u32| a.cmp(b));
+            assert_eq!(v[..k], sorted[..k], "n={n}");
+        }
+    }
+
+    #[test]
+    fn partial_qsort_of_equals_puts_the_last_first() {
+        // What redis-server does with equal distances (all members at one point): the pivot,
+        // the last element, is swapped to the front and nothing else moves.
+        let mut v: Vec<(u32, usize)> = (0..100).map(|i| (0, i)).collect();
+        partial_qsort(&mut v, 0, 100, 0, 2, &|a: &(u32, usize), b: &(u32, usize)| a.0.cmp(&b.0));
+        assert_eq!(v[0].1, 99);
+        assert_eq!(v[1].1, 1);
+        assert_eq!(v[99].1, 0);
+    }
 }
