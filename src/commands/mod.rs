@@ -13,13 +13,16 @@
 //! top layer implements, so no file here names the top layer. One file per family holds the
 //! handlers.
 
+pub(crate) mod bitfield;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod ctx;
 pub(crate) mod data;
 pub(crate) mod debug;
 pub(crate) mod dump;
+pub(crate) mod geo;
 pub(crate) mod hash;
+pub(crate) mod hll;
 pub(crate) mod info;
 pub(crate) mod introspection;
 pub(crate) mod keys;

@@ -583,21 +583,30 @@ pub(crate) fn setbit(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
         _ => return Err(CmdError::new("ERR", "ERR bit is not an integer or out of range")),
     };
     let old = get_str(srv, c.db, &argv[1])?;
+    let existed = old.is_some();
+    // Redis makes the string raw (dbUnshareStringValue) even when nothing changes.
+    let raw = old.is_some_and(|s| s.encoding() == "raw");
     let mut v = old.map(|s| s.to_vec()).unwrap_or_default();
     let byte = (offset >> 3) as usize;
+    // Created or grown: a change even when the bit stays as it was (Redis 7.0).
+    let grown = !existed || v.len() <= byte;
     if v.len() <= byte {
         v.resize(byte + 1, 0);
     }
     let mask = 1u8 << (7 - (offset & 7));
     let was = v[byte] & mask != 0;
-    if on {
-        v[byte] |= mask;
-    } else {
-        v[byte] &= !mask;
+    if grown || was != on {
+        if on {
+            v[byte] |= mask;
+        } else {
+            v[byte] &= !mask;
+        }
+        srv.data.keyspace.set(c.db, &argv[1], Value::Str(Str::from_modified(v)), true);
+        srv.data.dirty += 1;
+        srv.notify(notify::STRING, "setbit", &argv[1], c.db);
+    } else if !raw {
+        srv.data.keyspace.set(c.db, &argv[1], Value::Str(Str::from_modified(v)), true);
     }
-    srv.data.keyspace.set(c.db, &argv[1], Value::Str(Str::from_modified(v)), true);
-    srv.data.dirty += 1;
-    srv.notify(notify::STRING, "setbit", &argv[1], c.db);
     c.add_int(was as i64);
     Ok(())
 }

@@ -85,7 +85,7 @@ config_table! {
     enable_protected_configs: EnableCommand = "enable-protected-configs", &[], Kind::Enum, "no", IMMUTABLE | IMPLEMENTED;
     hash_max_listpack_entries: i64 = "hash-max-listpack-entries", &["hash-max-ziplist-entries"], Kind::Int { min: 0, max: i64::MAX }, "512", IMPLEMENTED;
     hash_max_listpack_value: i64 = "hash-max-listpack-value", &["hash-max-ziplist-value"], Kind::Memory { min: 0, max: i64::MAX }, "64", IMPLEMENTED;
-    hll_sparse_max_bytes: i64 = "hll-sparse-max-bytes", &[], Kind::Memory { min: 0, max: i64::MAX }, "3000", 0;
+    hll_sparse_max_bytes: i64 = "hll-sparse-max-bytes", &[], Kind::Memory { min: 0, max: i64::MAX }, "3000", IMPLEMENTED;
     hz: i64 = "hz", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED => Hz;
     ignore_warnings: String = "ignore-warnings", &[], Kind::Str, "", IMPLEMENTED;
     io_threads: i64 = "io-threads", &[], Kind::Int { min: 1, max: 128 }, "1", IMMUTABLE | IMPLEMENTED;

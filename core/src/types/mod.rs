@@ -7,7 +7,9 @@
 pub mod access;
 pub mod dict;
 pub mod digest;
+pub mod geohash;
 pub mod hash;
+pub mod hll;
 pub mod intset;
 pub mod list;
 pub mod listpack;
