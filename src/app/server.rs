@@ -89,7 +89,9 @@ pub(crate) fn new_data(config: Config) -> Data {
         config.lfu_log_factor,
         config.lfu_decay_time,
     );
-    Data::new(config)
+    let mut data = Data::new(config);
+    data.aof_executor = Some(crate::app::aof_replay::new_executor);
+    data
 }
 
 impl Server<'_> {

@@ -100,6 +100,9 @@ pub(crate) struct Data {
     pub(crate) repl: crate::repl::state::ReplState,
     /// The replication stream: backlog and replicas' output, and `master_repl_offset`.
     pub(crate) repl_buf: crate::repl::buffer::ReplBuffer,
+    /// What replays AOF commands (the top layer's `app::aof_replay`), for DEBUG LOADAOF;
+    /// `None` where there is none (the AOF replay's own data half, tests).
+    pub(crate) aof_executor: Option<crate::persist::aof::loader::ExecutorFactory>,
     /// The replication stream's own state: its selected db (`crate::repl::feed`).
     pub(crate) repl_stream: crate::repl::feed::ReplStream,
     pub(crate) hz: i64,
@@ -171,6 +174,7 @@ impl Data {
             repl: Default::default(),
             repl_buf,
             repl_stream: Default::default(),
+            aof_executor: None,
             cronloops: 0,
             tcp_port: 0,
             debug_active_expire: true,

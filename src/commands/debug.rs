@@ -37,6 +37,8 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "OBJECT <key>",
                 "    Show low level info about the key and associated value.",
                 "POPULATE <count> [<prefix>] [<size>]",
@@ -148,6 +150,17 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         // tine's own: make the next forks fail as if the OS refused, to test recovery.
         "fork-fail" if argv.len() == 3 => {
             crate::persist::snapshot::set_fail_forks(argv[2].as_slice() != b"0");
+            c.add_ok();
+        }
+        // Replay the AOF from disk into a new dataset (Redis's DEBUG LOADAOF).
+        "loadaof" if argv.len() == 2 => {
+            let Some(executor) = srv.data.aof_executor else {
+                return Err(CmdError::err("DEBUG LOADAOF is not available here"));
+            };
+            if let Err(e) = crate::persist::aof::reload_now(&mut *srv.data, executor) {
+                return Err(CmdError::err(&format!("Error loading the append only file: {}", e)));
+            }
+            log!(Level::Warning, "Append Only File loaded by DEBUG LOADAOF");
             c.add_ok();
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).

@@ -218,7 +218,7 @@ fn install<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
 }
 
 /// Replaces the server's databases with loaded ones, without logging.
-fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
+pub(crate) fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
     let p = h.parts();
     p.dbs.install(loaded.dbs);
     p.state.rdb_last_load_keys_loaded = loaded.keys_loaded;

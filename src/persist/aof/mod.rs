@@ -674,6 +674,45 @@ pub(crate) fn start_loading<H: PersistHost>(
     }))
 }
 
+/// DEBUG LOADAOF (Redis's debugCommand "loadaof"): writes what the AOF buffer holds, reads
+/// the manifest from disk again and replays every file on this thread, then replaces the
+/// dataset with what was loaded. Unlike Redis, which empties the dataset first and exits if
+/// the load fails, the dataset is replaced only when the load succeeded: a damaged AOF gets
+/// an error reply and loses nothing.
+pub(crate) fn reload_now<H: PersistHost>(
+    h: &mut H,
+    executor: loader::ExecutorFactory,
+) -> Result<(), crate::persist::rdb_io::LoadError> {
+    if h.aof_state().status == Status::On && flush(h, true).is_err() {
+        return Err(AofError("the AOF buffer could not be written".into()).into());
+    }
+    load_manifest_from_disk(h)?;
+    let m = h.aof_state().manifest.clone();
+    let loaded = if m.base.is_none() && m.incr.is_empty() {
+        None
+    } else {
+        let job = loader::Job {
+            config: h.config().clone(),
+            dir: dir(h.config()),
+            manifest: m,
+            progress: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            executor,
+        };
+        Some(loader::load_all(job)?)
+    };
+    let p = h.parts();
+    match loaded {
+        Some(l) => crate::persist::rdb_io::install_dbs(h, l),
+        None => {
+            p.dbs.clear_all();
+        }
+    }
+    let p = h.parts();
+    *p.dirty = 0;
+    p.aof.rewrite_base_size = base_file_size(p.config, p.aof);
+    Ok(())
+}
+
 /// Size of the manifest's base file, 0 when there is none.
 fn base_file_size(config: &Config, a: &AofState) -> u64 {
     a.manifest.base.as_ref().map_or(0, |b| file_size(config, &b.name))
