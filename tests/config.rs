@@ -610,3 +610,18 @@ fn maxclients_follows_an_open_files_limit_it_cannot_raise() {
         }
     }
 }
+
+/// A bare `save` line (Redis's own test suite writes one) disables snapshots, as in Redis 7.0;
+/// a bare multi-value directive of another kind is still refused.
+#[test]
+fn a_bare_save_line_disables_snapshots() {
+    let server = TestServer::with_config("save 60 1\nsave \n");
+    let mut con = server.client();
+    assert_eq!(get1(&mut con, "save"), "");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.conf"), "client-output-buffer-limit\n").unwrap();
+    let tine = workspace_bin("tine-server");
+    let conf = dir.path().join("bad.conf");
+    let f = run_to_exit(&tine, &[conf.to_str().unwrap()], dir.path(), Duration::from_secs(10));
+    assert_eq!(f.status.code(), Some(1));
+}
