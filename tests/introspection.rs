@@ -774,3 +774,16 @@ fn touch_resets_the_idle_time_and_exists_does_not() {
     assert!(idle(&mut c, "a") < 2);
     assert!(idle(&mut c, "b") >= 2);
 }
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD is accepted and refused as Redis 7.0 does (the suite's
+/// list tests set it around functional checks; tine's quicklist has no plain nodes).
+#[test]
+fn debug_quicklist_packed_threshold_as_redis() {
+    let args = ["--enable-debug-command", "yes"];
+    let t = TestServer::with_args(&args);
+    let Some(r) = RedisServer::with_args(&args) else { return };
+    let (mut tc, mut rc) = (t.raw(), r.raw());
+    for v in ["0", "1b", "5b", "1gb", "4gb", "-1", "abc", "1.5"] {
+        assert_same(&mut tc, &mut rc, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", v]);
+    }
+}

@@ -43,6 +43,9 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Show low level info about the key and associated value.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>.",
+                "QUICKLIST-PACKED-THRESHOLD <size>",
+                "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+                "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not accessed.",
                 "SLEEP <seconds>",
@@ -150,6 +153,22 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         // tine's own: make the next forks fail as if the OS refused, to test recovery.
         "fork-fail" if argv.len() == 3 => {
             crate::persist::snapshot::set_fail_forks(argv[2].as_slice() != b"0");
+            c.add_ok();
+        }
+        // Redis 7.0 stores list elements above this size in "plain" quicklist nodes of their
+        // own. tine's quicklist keeps every element in a listpack node, big ones included,
+        // so the knob is checked and accepted as Redis accepts it, and changes no behaviour
+        // a command can see (the suite's list tests use it around functional checks).
+        "quicklist-packed-threshold" if argv.len() == 3 => {
+            let ok = std::str::from_utf8(&argv[2])
+                .ok()
+                .and_then(crate::config::parse_memory)
+                .is_some_and(|v| v <= u32::MAX as u64);
+            if !ok {
+                return Err(CmdError::err(
+                    "argument must be a memory value bigger than 1 and smaller than 4gb",
+                ));
+            }
             c.add_ok();
         }
         // Replay the AOF from disk into a new dataset (Redis's DEBUG LOADAOF).
