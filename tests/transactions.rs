@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Raw, RedisServer, TestServer};
+use common::{Raw, RedisServer, TestServer, eventually, info_field};
 
 /// Runs `scenario` on tine and on redis-server; asserts the recorded replies are equal.
 /// Without redis-server, runs it on tine only (the scenario's own asserts still apply).
@@ -243,4 +243,23 @@ fn exec_is_atomic_for_other_clients() {
     let rep = a.cmd_str(&["EXEC"]);
     assert!(rep.starts_with("*100\r\n:1\r\n"), "{rep}");
     assert_eq!(b.cmd_str(&["LLEN", "l"]), ":100\r\n");
+}
+
+/// A blocked BRPOPLPUSH served by another client's push writes its destination: a client
+/// WATCHing that destination must see its EXEC fail, as in Redis.
+#[test]
+fn a_push_made_by_a_served_blocked_client_touches_watch() {
+    let s = TestServer::start();
+    let (mut r, mut blocked, mut w) = (s.raw(), s.raw(), s.raw());
+    r.cmd(&["SET", "some", "v"]);
+    blocked.send_cmd(&["BRPOPLPUSH", "src", "dst", "0"]);
+    assert!(eventually(Duration::from_secs(5), || {
+        info_field(&r.cmd_str(&["INFO", "clients"]), "blocked_clients").as_deref() == Some("1")
+    }));
+    assert_eq!(w.cmd_str(&["WATCH", "dst"]), "+OK\r\n");
+    assert_eq!(w.cmd_str(&["MULTI"]), "+OK\r\n");
+    assert_eq!(w.cmd_str(&["GET", "some"]), "+QUEUED\r\n");
+    r.cmd(&["LPUSH", "src", "element"]);
+    assert_eq!(blocked.reply_str(), "$7\r\nelement\r\n");
+    assert_eq!(w.cmd_str(&["EXEC"]), "*-1\r\n");
 }

@@ -91,6 +91,10 @@ impl ServerOps for Clients {
             };
             crate::engine::feed::after_command(&mut ctx, db, &argv, before, true);
             crate::engine::feed::end_unit(&mut ctx);
+            // What the retry wrote (BLMOVE's push) touches WATCHed keys, as any command does.
+            if ctx.data.watched_keys > 0 {
+                crate::commands::multi::collect_touched(&mut ctx, c);
+            }
             let usec = start.elapsed().as_micros() as u64;
             if let Some(b) = c.blocked.as_mut() {
                 b.argv = argv;
