@@ -503,3 +503,22 @@ fn errors_echo_client_bytes_as_redis_does() {
         );
     }
 }
+
+/// DEBUG PROTOCOL <type> replies each RESP type byte for byte as Redis, in RESP2 and RESP3.
+#[test]
+fn debug_protocol_replies_every_type_as_redis() {
+    let args = ["--enable-debug-command", "yes"];
+    let t = TestServer::with_args(&args);
+    let Some(r) = RedisServer::with_args(&args) else { return };
+    for proto in ["2", "3"] {
+        let (mut tc, mut rc) = (t.raw(), r.raw());
+        tc.cmd(&["HELLO", proto]);
+        rc.cmd(&["HELLO", proto]);
+        for ty in [
+            "string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib",
+            "push", "verbatim", "true", "false", "nosuch",
+        ] {
+            assert_same(&mut tc, &mut rc, &["DEBUG", "PROTOCOL", ty]);
+        }
+    }
+}

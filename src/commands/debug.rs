@@ -43,6 +43,10 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Show low level info about the key and associated value.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>.",
+                "PROTOCOL <type>",
+                "    Reply with a test value of the specified type. <type> can be: string,",
+                "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+                "    true, false.",
                 "QUICKLIST-PACKED-THRESHOLD <size>",
                 "    Sets the threshold for elements to be inserted as plain vs packed nodes",
                 "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
@@ -154,6 +158,45 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         "fork-fail" if argv.len() == 3 => {
             crate::persist::snapshot::set_fail_forks(argv[2].as_slice() != b"0");
             c.add_ok();
+        }
+        // A reply of each RESP type, for client tests (Redis's DEBUG PROTOCOL), byte for byte.
+        "protocol" if argv.len() == 3 => {
+            let resp3 = c.resp == tine_core::protocol::Resp::V3;
+            let bytes: &[u8] = match (base::lower(&argv[2]).as_str(), resp3) {
+                ("string", _) => b"$11\r\nHello World\r\n",
+                ("integer", _) => b":12345\r\n",
+                ("double", false) => b"$5\r\n3.141\r\n",
+                ("double", true) => b",3.141\r\n",
+                ("bignum", false) => b"$37\r\n1234567999999999999999999999999999999\r\n",
+                ("bignum", true) => b"(1234567999999999999999999999999999999\r\n",
+                ("null", false) => b"$-1\r\n",
+                ("null", true) => b"_\r\n",
+                ("array", _) => b"*3\r\n:0\r\n:1\r\n:2\r\n",
+                ("set", false) => b"*3\r\n:0\r\n:1\r\n:2\r\n",
+                ("set", true) => b"~3\r\n:0\r\n:1\r\n:2\r\n",
+                ("map", false) => b"*6\r\n:0\r\n:0\r\n:1\r\n:1\r\n:2\r\n:0\r\n",
+                ("map", true) => b"%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n",
+                ("attrib", false) => b"$39\r\nSome real reply following the attribute\r\n",
+                ("attrib", true) => b"|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n$39\r\nSome real reply following the attribute\r\n",
+                ("push", false) => {
+                    return Err(CmdError::err("RESP2 is not supported by this command"));
+                }
+                ("push", true) => b">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n$40\r\nSome real reply following the push reply\r\n",
+                ("verbatim", false) => b"$25\r\nThis is a verbatim\nstring\r\n",
+                ("verbatim", true) => b"=29\r\ntxt:This is a verbatim\nstring\r\n",
+                ("true", false) => b":1\r\n",
+                ("true", true) => b"#t\r\n",
+                ("false", false) => b":0\r\n",
+                ("false", true) => b"#f\r\n",
+                _ => {
+                    return Err(CmdError::err(
+                        "Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+                    ));
+                }
+            };
+            if let Some(o) = c.out() {
+                o.extend_from_slice(bytes);
+            }
         }
         // Redis 7.0 stores list elements above this size in "plain" quicklist nodes of their
         // own. tine's quicklist keeps every element in a listpack node, big ones included,
