@@ -787,3 +787,47 @@ fn debug_quicklist_packed_threshold_as_redis() {
         assert_same(&mut tc, &mut rc, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", v]);
     }
 }
+
+/// RESTORE ... IDLETIME sets the key's idle time under an LRU policy, ... FREQ its counter
+/// under an LFU one (Redis's objectSetLRUOrLFU).
+#[test]
+fn restore_sets_idle_time_and_frequency() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    let _: () = redis::cmd("SET").arg("foo").arg("bar").query(&mut c).unwrap();
+    let dump: Vec<u8> = redis::cmd("DUMP").arg("foo").query(&mut c).unwrap();
+    let _: () = redis::cmd("DEL").arg("foo").query(&mut c).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lru")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("foo")
+        .arg(0)
+        .arg(&dump)
+        .arg("IDLETIME")
+        .arg(1000)
+        .query(&mut c)
+        .unwrap();
+    let idle: i64 = redis::cmd("OBJECT").arg("IDLETIME").arg("foo").query(&mut c).unwrap();
+    assert!((1000..=1010).contains(&idle), "{}", idle);
+    let _: () = redis::cmd("DEL").arg("foo").query(&mut c).unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lfu")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("RESTORE")
+        .arg("foo")
+        .arg(0)
+        .arg(&dump)
+        .arg("FREQ")
+        .arg(100)
+        .query(&mut c)
+        .unwrap();
+    let freq: i64 = redis::cmd("OBJECT").arg("FREQ").arg("foo").query(&mut c).unwrap();
+    assert_eq!(freq, 100);
+}

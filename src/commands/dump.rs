@@ -104,8 +104,9 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
             srv.propagate_as(p);
         }
     }
-    // IDLETIME/FREQ are validated; tine keeps no per-key LRU/LFU data yet.
-    let _ = (idle, freq);
+    if let Some(meta) = tine_core::types::access::from_idle_or_freq(idle, freq) {
+        srv.data.keyspace.set_access_meta(c.db, key, meta);
+    }
     srv.data.dirty += 1;
     c.add_ok();
     Ok(())

@@ -145,6 +145,11 @@ impl Keyspace {
         self.dbs[db].insert_new(key, value, &mut self.out)
     }
 
+    /// Sets a key's LRU/LFU metadata (`types::access`), as RESTORE's IDLETIME and FREQ do.
+    pub fn set_access_meta(&mut self, db: usize, key: &[u8], meta: u32) {
+        self.dbs[db].set_access_meta(key, meta)
+    }
+
     /// Sets or clears a key's expiry. The key must exist.
     pub fn set_expire(&mut self, db: usize, key: &[u8], when_ms: Option<i64>) {
         self.dbs[db].set_expire(key, when_ms, &mut self.out)
@@ -387,6 +392,13 @@ impl Db {
     /// The access metadata of a key (OBJECT IDLETIME/FREQ, eviction).
     pub fn access_meta(&self, key: &[u8]) -> Option<u32> {
         self.keys.get_key_value(key).map(|(k, _)| k.meta())
+    }
+
+    /// Sets a key's access metadata (RESTORE ... IDLETIME/FREQ). Not an access or a change.
+    fn set_access_meta(&mut self, key: &[u8], meta: u32) {
+        if let Some((k, _)) = self.keys.get_key_value_mut(key) {
+            k.set_meta(meta);
+        }
     }
 
     /// Looks a key up without expiring it (DEBUG, SCAN filters, digest).

@@ -69,6 +69,23 @@ pub fn touched(old: u32) -> u32 {
     }
 }
 
+/// The metadata RESTORE ... IDLETIME/FREQ (and an RDB's LRU/LFU opcodes) give a key, as
+/// Redis's objectSetLRUOrLFU: under an LFU policy the frequency (if given) with the current
+/// minutes; otherwise the idle seconds (if given) turned into an access time on the clock,
+/// half the clock ahead when that would wrap below zero. None when the option given does not
+/// apply to the policy.
+pub fn from_idle_or_freq(idle_secs: Option<i64>, freq: Option<i64>) -> Option<u32> {
+    if lfu_mode() {
+        let f = freq?;
+        return Some((minutes() << 8) | f.clamp(0, 255) as u32);
+    }
+    let idle = idle_secs?;
+    let clock = lru_clock() as i64;
+    let abs = clock - idle.saturating_mul(1000) / LRU_CLOCK_RESOLUTION_MS;
+    let abs = if abs < 0 { (clock + LRU_CLOCK_MAX as i64 / 2) % LRU_CLOCK_MAX as i64 } else { abs };
+    Some(abs as u32)
+}
+
 /// Seconds since the key was used (LRU metadata), as Redis's estimateObjectIdleTime.
 pub fn idle_ms(meta: u32) -> u64 {
     let now = lru_clock();
