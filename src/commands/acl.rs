@@ -3,8 +3,10 @@
 //! AUTH's credential check, and `check`, the dispatcher's one call per command for a client
 //! whose user is restricted. The users themselves and the checks live in `engine::acl`.
 
-use super::{err, registry, Argv, CmdError, CmdResult, Ctx, Resolved};
-use crate::engine::acl::{CatalogEntry, Denied, KeyPattern, LogEntry, Request, Selector, User, CATEGORIES};
+use super::{Argv, CmdError, CmdResult, Ctx, Resolved, err, registry};
+use crate::engine::acl::{
+    CATEGORIES, CatalogEntry, Denied, KeyPattern, LogEntry, Request, Selector, User,
+};
 use crate::engine::session::Session;
 
 /// Redis's error for one bad SETUSER rule.
@@ -182,9 +184,12 @@ fn apply_rule(u: &mut User, rule: &[u8]) -> Result<(), &'static str> {
             }
             Some(b'#') => {
                 let h = &rule[1..];
-                if h.len() != 64 || !h.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+                if h.len() != 64
+                    || !h.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
                 {
-                    return Err("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters");
+                    return Err(
+                        "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters",
+                    );
                 }
                 let h = String::from_utf8_lossy(h).to_string();
                 if !u.passwords.contains(&h) {
@@ -201,12 +206,15 @@ fn apply_rule(u: &mut User, rule: &[u8]) -> Result<(), &'static str> {
                 let before = u.passwords.len();
                 u.passwords.retain(|p| *p != h);
                 if u.passwords.len() == before {
-                    return Err("The password you are trying to remove from the user does not exist");
+                    return Err(
+                        "The password you are trying to remove from the user does not exist",
+                    );
                 }
             }
             Some(b'(') if rule.last() == Some(&b')') => {
                 let mut s = Selector::empty(u.root.allowed.len());
-                for part in rule[1..rule.len() - 1].split(|&b| b == b' ').filter(|p| !p.is_empty()) {
+                for part in rule[1..rule.len() - 1].split(|&b| b == b' ').filter(|p| !p.is_empty())
+                {
                     apply_selector_rule(&mut s, part)?;
                 }
                 u.selectors.push(s);
@@ -389,7 +397,11 @@ pub(crate) fn genpass(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
     let bits = if argv.len() > 2 {
         match tine_core::base::parse_i64(&argv[2]) {
             Some(b) if (1..=4096).contains(&b) => b,
-            Some(_) => return Err(CmdError::err("ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096")),
+            Some(_) => {
+                return Err(CmdError::err(
+                    "ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096",
+                ));
+            }
             None => return Err(err::NOT_INTEGER),
         }
     } else {
@@ -475,7 +487,9 @@ pub(crate) fn dryrun(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
 }
 
 pub(crate) fn load(_srv: &mut Ctx<'_>, _c: &mut Session, _argv: &Argv) -> CmdResult {
-    Err(CmdError::err("This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration."))
+    Err(CmdError::err(
+        "This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.",
+    ))
 }
 
 pub(crate) fn save(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
@@ -551,8 +565,15 @@ pub(crate) fn check(srv: &mut Ctx<'_>, c: &mut Session, r: &Resolved, argv: &Arg
             return Ok(());
         }
     }
+    // Commands flagged no_auth (AUTH, HELLO) are open to every user, as Redis.
+    if r.flags & super::flag::NO_AUTH != 0 {
+        return Ok(());
+    }
     let Some(u) = srv.data.acl.users.get(&c.user) else {
-        return Err(CmdError::new("NOPERM", "NOPERM this user has no permissions to run this command"));
+        return Err(CmdError::new(
+            "NOPERM",
+            "NOPERM this user has no permissions to run this command",
+        ));
     };
     let Err(d) = check_user(u, r, argv) else {
         return Ok(());

@@ -7,9 +7,27 @@ use std::collections::{BTreeMap, VecDeque};
 
 /// Redis 7.0's ACL categories, in the order ACL CAT lists them.
 pub(crate) const CATEGORIES: [&str; 21] = [
-    "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap",
-    "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous",
-    "connection", "transaction", "scripting",
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
 ];
 
 /// A key pattern, with the access it grants (`~` both, `%R~` read, `%W~` write).
@@ -164,11 +182,13 @@ impl Selector {
         let additive = !self.base_all;
         let mut out = String::from(if additive { "-@all" } else { "+@all" });
         let mut fake = vec![!additive; self.allowed.len()];
+        // Categories are weighed on a copy from which each one emitted is taken back out.
+        let mut temp = self.allowed.clone();
         for cat in CATEGORIES {
             let (mut on, mut off) = (0, 0);
             for (id, e) in catalog.iter().enumerate() {
                 if e.top && e.cats.contains(&cat) {
-                    if self.allowed.get(id).copied().unwrap_or(false) {
+                    if temp.get(id).copied().unwrap_or(false) {
                         on += 1;
                     } else {
                         off += 1;
@@ -182,6 +202,9 @@ impl Selector {
                     if e.cats.contains(&cat) {
                         if let Some(b) = fake.get_mut(id) {
                             *b = additive;
+                        }
+                        if let Some(b) = temp.get_mut(id) {
+                            *b = !additive;
                         }
                     }
                 }
