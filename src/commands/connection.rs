@@ -64,23 +64,11 @@ pub(crate) fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResu
         c.monitor = false;
         srv.data.monitors.retain(|&s| s != c.slot);
     }
+    c.user = "default".to_string();
+    c.acl_epoch = 0;
     c.authenticated = !super::auth_required(srv);
     c.add_simple("RESET");
     Ok(())
-}
-
-/// Checks credentials for AUTH and HELLO. `user` is None for the one-argument AUTH form.
-fn check_auth(srv: &Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> Result<(), CmdError> {
-    let user_ok = user.map(|u| u == b"default").unwrap_or(true);
-    let required = &srv.data.config.requirepass;
-    if required.is_empty() {
-        // The default user has "nopass": any password works for it.
-        if user_ok {
-            return Ok(());
-        }
-        return Err(err::WRONGPASS);
-    }
-    if user_ok && pass == required.as_bytes() { Ok(()) } else { Err(err::WRONGPASS) }
 }
 
 pub(crate) fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
@@ -94,11 +82,10 @@ pub(crate) fn auth(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     }
     let (user, pass) =
         if argv.len() == 3 { (Some(&argv[1][..]), &argv[2]) } else { (None, &argv[1]) };
-    if let Err(e) = check_auth(srv, user, pass) {
+    if let Err(e) = super::acl::authenticate(srv, c, user, pass) {
         tine_core::log!(tine_core::log::Level::Verbose, "AUTH failed for client id={}", c.id);
         return Err(e);
     }
-    c.authenticated = true;
     c.add_ok();
     Ok(())
 }
@@ -136,8 +123,7 @@ pub(crate) fn hello(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         let opt = base::lower(&argv[i]);
         let left = argv.len() - i - 1;
         if opt == "auth" && left >= 2 {
-            check_auth(srv, Some(&argv[i + 1]), &argv[i + 2])?;
-            c.authenticated = true;
+            super::acl::authenticate(srv, c, Some(&argv[i + 1]), &argv[i + 2])?;
             i += 3;
         } else if opt == "setname" && left >= 1 {
             if !valid_client_name(&argv[i + 1]) {

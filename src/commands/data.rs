@@ -78,6 +78,8 @@ pub(crate) struct Data {
     pub(crate) next_client_id: u64,
     pub(crate) slowlog: std::collections::VecDeque<SlowLogEntry>,
     pub(crate) slowlog_next_id: u64,
+    /// ACL users and the ACL LOG (`engine::acl`).
+    pub(crate) acl: crate::engine::acl::Acl,
     /// Slots of clients in MONITOR mode.
     pub(crate) monitors: Vec<usize>,
     /// Slots of clients with output to write before the next poll.
@@ -161,6 +163,7 @@ impl Data {
             next_client_id: 1,
             slowlog: Default::default(),
             slowlog_next_id: 0,
+            acl: crate::engine::acl::Acl::new(super::registry().all.len()),
             monitors: Vec::new(),
             pending_writes: Vec::new(),
             pending_input: Vec::new(),

@@ -13,6 +13,7 @@
 //! top layer implements, so no file here names the top layer. One file per family holds the
 //! handlers.
 
+pub(crate) mod acl;
 pub(crate) mod bitfield;
 pub(crate) mod config;
 pub(crate) mod connection;
@@ -456,6 +457,13 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         return reject(srv, c, r.id, err::NOAUTH);
     }
 
+    // ACL: one flag test for a user that may run anything (the common case).
+    if !(c.acl_free && c.acl_epoch == srv.data.acl.epoch) {
+        if let Err(e) = acl::check(srv, c, r, argv) {
+            return reject(srv, c, r.id, e);
+        }
+    }
+
     // While the dataset loads, only commands flagged `loading` run.
     if srv.data.loading.is_some() && r.flags & flag::LOADING == 0 {
         return reject(srv, c, r.id, err::LOADING);
@@ -645,9 +653,9 @@ fn end_reply_skip(c: &mut Session) {
     }
 }
 
-/// True when clients must authenticate (requirepass is set).
+/// True when clients must authenticate (the default user is off or has a password).
 pub(crate) fn auth_required(srv: &Ctx<'_>) -> bool {
-    !srv.data.config.requirepass.is_empty()
+    acl::auth_required(srv)
 }
 
 /// Moves the errors the client replied through `Session::add_error` into INFO errorstats.

@@ -11,6 +11,23 @@ use crate::config::custom::notify;
 use crate::engine::pubsub::Notify;
 
 #[rustfmt::skip]
+const ACL_SUBCOMMANDS: &[Command] = &[
+    Command { name: "cat", arity: -2, flags: NOSCRIPT | LOADING | STALE, acl: &["slow"], keys: Keys::None, group: "server", summary: "List the ACL categories or the commands inside a category", since: "6.0.0", handler: acl::cat, subcommands: &[], notify: None },
+    Command { name: "deluser", arity: -3, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Remove the specified ACL users and the associated rules", since: "6.0.0", handler: acl::deluser, subcommands: &[], notify: None },
+    Command { name: "dryrun", arity: -4, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Returns whether the user can execute the given command without executing the command.", since: "7.0.0", handler: acl::dryrun, subcommands: &[], notify: None },
+    Command { name: "genpass", arity: -2, flags: NOSCRIPT | LOADING | STALE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Generate a pseudorandom secure password to use for ACL users", since: "6.0.0", handler: acl::genpass, subcommands: &[], notify: None },
+    Command { name: "getuser", arity: 3, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Get the rules for a specific ACL user", since: "6.0.0", handler: acl::getuser, subcommands: &[], notify: None },
+    Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Show helpful text about the different subcommands", since: "6.0.0", handler: acl::help, subcommands: &[], notify: None },
+    Command { name: "list", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "List the current ACL rules in ACL config file format", since: "6.0.0", handler: acl::list, subcommands: &[], notify: None },
+    Command { name: "load", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Reload the ACLs from the configured ACL file", since: "6.0.0", handler: acl::load, subcommands: &[], notify: None },
+    Command { name: "log", arity: -2, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "List latest events denied because of ACLs in place", since: "6.0.0", handler: acl::log, subcommands: &[], notify: None },
+    Command { name: "save", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Save the current ACL rules in the configured ACL file", since: "6.0.0", handler: acl::save, subcommands: &[], notify: None },
+    Command { name: "setuser", arity: -3, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Modify or create the rules for a specific ACL user", since: "6.0.0", handler: acl::setuser, subcommands: &[], notify: None },
+    Command { name: "users", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "List the username of all the configured ACL rules", since: "6.0.0", handler: acl::users, subcommands: &[], notify: None },
+    Command { name: "whoami", arity: 2, flags: NOSCRIPT | LOADING | STALE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Return the name of the user associated to the current connection", since: "6.0.0", handler: acl::whoami, subcommands: &[], notify: None },
+];
+
+#[rustfmt::skip]
 const CLIENT_SUBCOMMANDS: &[Command] = &[
     Command { name: "id", arity: 2, flags: NOSCRIPT | LOADING | STALE, acl: &["slow", "connection"], keys: Keys::None, group: "connection", summary: "Returns the client ID for the current connection", since: "5.0.0", handler: connection::client_id, subcommands: &[] , notify: None },
     Command { name: "setname", arity: 3, flags: NOSCRIPT | LOADING | STALE, acl: &["slow", "connection"], keys: Keys::None, group: "connection", summary: "Set the current connection name", since: "2.6.9", handler: connection::client_setname, subcommands: &[] , notify: None },
@@ -91,6 +108,7 @@ const PUBSUB_SUBCOMMANDS: &[Command] = &[
 /// Every top-level command.
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[Command] = &[
+    Command { name: "acl", arity: -2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "server", summary: "A container for Access List Control commands ", since: "6.0.0", handler: container, subcommands: ACL_SUBCOMMANDS, notify: None },
     // connection
     Command { name: "ping", arity: -1, flags: FAST | SUBSCRIBED_OK | MISCONF_DENIED, acl: &["fast", "connection"], keys: Keys::None, group: "connection", summary: "Ping the server", since: "1.0.0", handler: connection::ping, subcommands: &[] , notify: None },
     Command { name: "echo", arity: 2, flags: LOADING | STALE | FAST, acl: &["fast", "connection"], keys: Keys::None, group: "connection", summary: "Echo the given string", since: "1.0.0", handler: connection::echo, subcommands: &[] , notify: None },

@@ -7,6 +7,7 @@
 //! and the command context (`commands::Ctx`) implements. The import-rule test
 //! (tests/layers.rs) keeps it so.
 
+pub(crate) mod acl;
 pub(crate) mod blocking;
 pub(crate) mod evict;
 pub(crate) mod expire;

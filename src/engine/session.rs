@@ -61,6 +61,12 @@ pub(crate) struct Session {
     pub(crate) db: usize,
     pub(crate) resp: Resp,
     pub(crate) authenticated: bool,
+    /// The ACL user this client runs as.
+    pub(crate) user: String,
+    /// The ACL epoch `acl_free` was computed at (`engine::acl::Acl::epoch`); 0: never.
+    pub(crate) acl_epoch: u64,
+    /// The user may run anything: the dispatcher skips the ACL check (valid at `acl_epoch`).
+    pub(crate) acl_free: bool,
 
     /// Replies not yet written to the connection.
     pub(crate) obuf: Vec<u8>,
@@ -132,6 +138,9 @@ impl Session {
             db: 0,
             resp: Resp::V2,
             authenticated: false,
+            user: "default".to_string(),
+            acl_epoch: 0,
+            acl_free: false,
             obuf: Vec::new(),
             reply_mode: ReplyMode::On,
             close_after_reply: false,

@@ -1,0 +1,660 @@
+//! The ACL command (SETUSER, GETUSER, DELUSER, USERS, LIST, CAT, WHOAMI, GENPASS, LOG,
+//! DRYRUN, HELP), the rule parser (it needs the command table for `+cmd` and `+@category`),
+//! AUTH's credential check, and `check`, the dispatcher's one call per command for a client
+//! whose user is restricted. The users themselves and the checks live in `engine::acl`.
+
+use super::{Argv, CmdError, CmdResult, Ctx, Resolved, err, registry};
+use crate::engine::acl::{
+    CATEGORIES, CatalogEntry, Denied, KeyPattern, LogEntry, Request, Selector, User,
+};
+use crate::engine::session::Session;
+
+/// Redis's error for one bad SETUSER rule.
+fn rule_error(rule: &[u8], why: &str) -> CmdError {
+    CmdError::err_echo("Error in ACL SETUSER modifier '", rule, None, &format!("': {why}"))
+}
+
+const UNKNOWN_CMD: &str = "Unknown command or category name in ACL";
+const AFTER_ALLKEYS: &str = "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns";
+const AFTER_ALLCHANNELS: &str = "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels";
+
+/// The command table as the rule text needs it, by registry id.
+fn catalog() -> &'static [CatalogEntry] {
+    static CAT: std::sync::OnceLock<Vec<CatalogEntry>> = std::sync::OnceLock::new();
+    CAT.get_or_init(|| {
+        registry()
+            .all
+            .iter()
+            .map(|r| CatalogEntry {
+                name: r.full_name.clone(),
+                cats: r.cmd.acl,
+                top: !r.full_name.contains('|'),
+            })
+            .collect()
+    })
+}
+
+/// Ids of the registry entries (commands and subcommands) in `cat`.
+fn category_ids(cat: &str) -> Vec<usize> {
+    registry().all.iter().filter(|r| r.cmd.acl.contains(&cat)).map(|r| r.id).collect()
+}
+
+/// Applies one selector rule (commands, keys, channels) to `s`.
+fn apply_selector_rule(s: &mut Selector, rule: &[u8]) -> Result<(), &'static str> {
+    let text = String::from_utf8_lossy(rule).to_string();
+    let lower = text.to_ascii_lowercase();
+    match lower.as_str() {
+        "allkeys" | "~*" => {
+            s.all_keys = true;
+            s.keys.clear();
+            return Ok(());
+        }
+        "resetkeys" => {
+            s.all_keys = false;
+            s.keys.clear();
+            return Ok(());
+        }
+        "allchannels" | "&*" => {
+            s.all_channels = true;
+            s.channels.clear();
+            return Ok(());
+        }
+        "resetchannels" => {
+            s.all_channels = false;
+            s.channels.clear();
+            return Ok(());
+        }
+        "allcommands" | "+@all" => {
+            s.all_commands = true;
+            s.base_all = true;
+            s.allowed.iter_mut().for_each(|b| *b = true);
+            return Ok(());
+        }
+        "nocommands" | "-@all" => {
+            s.all_commands = false;
+            s.base_all = false;
+            s.allowed.iter_mut().for_each(|b| *b = false);
+            return Ok(());
+        }
+        _ => {}
+    }
+    match rule.first() {
+        Some(b'~') | Some(b'%') => {
+            let (read, write, pat) = if rule[0] == b'~' {
+                (true, true, &rule[1..])
+            } else {
+                let Some(t) = rule.iter().position(|&b| b == b'~') else {
+                    return Err("Syntax error");
+                };
+                let (mut r, mut w) = (false, false);
+                for &f in &rule[1..t] {
+                    match f.to_ascii_uppercase() {
+                        b'R' => r = true,
+                        b'W' => w = true,
+                        _ => return Err("Syntax error"),
+                    }
+                }
+                if !r && !w {
+                    return Err("Syntax error");
+                }
+                (r, w, &rule[t + 1..])
+            };
+            if s.all_keys {
+                return Err(AFTER_ALLKEYS);
+            }
+            if let Some(k) = s.keys.iter_mut().find(|k| k.pattern == pat) {
+                k.read |= read;
+                k.write |= write;
+            } else {
+                s.keys.push(KeyPattern { pattern: pat.to_vec(), read, write });
+            }
+            Ok(())
+        }
+        Some(b'&') => {
+            if s.all_channels {
+                return Err(AFTER_ALLCHANNELS);
+            }
+            let pat = rule[1..].to_vec();
+            if !s.channels.contains(&pat) {
+                s.channels.push(pat);
+            }
+            Ok(())
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            let allow = sign == b'+';
+            let name = &lower[1..];
+            let ids: Vec<usize> = if let Some(cat) = name.strip_prefix('@') {
+                if !CATEGORIES.contains(&cat) {
+                    return Err(UNKNOWN_CMD);
+                }
+                category_ids(cat)
+            } else {
+                let reg = registry();
+                let Some(r) = reg.lookup_full(name.as_bytes()) else {
+                    return Err(UNKNOWN_CMD);
+                };
+                if name.contains('|') && !allow {
+                    // Redis 7.0 refuses to remove a single subcommand only when the parent has
+                    // none; removing one of a container is allowed.
+                }
+                let mut v = vec![r.id];
+                v.extend(r.subs.values().copied());
+                v
+            };
+            for id in ids {
+                if let Some(b) = s.allowed.get_mut(id) {
+                    *b = allow;
+                }
+            }
+            if !allow {
+                s.all_commands = false;
+            }
+            Ok(())
+        }
+        _ => Err("Syntax error"),
+    }
+}
+
+/// Applies one SETUSER rule to `u` (Redis's ACLSetUser).
+fn apply_rule(u: &mut User, rule: &[u8]) -> Result<(), &'static str> {
+    let lower = String::from_utf8_lossy(rule).to_ascii_lowercase();
+    match lower.as_str() {
+        "on" => u.enabled = true,
+        "off" => u.enabled = false,
+        "nopass" => {
+            u.nopass = true;
+            u.passwords.clear();
+        }
+        "resetpass" => {
+            u.nopass = false;
+            u.passwords.clear();
+        }
+        "clearselectors" => u.selectors.clear(),
+        "reset" => {
+            let n = u.root.allowed.len();
+            *u = User::new(&u.name.clone(), n);
+        }
+        _ => match rule.first() {
+            Some(b'>') => {
+                let h = crate::engine::acl::sha256_hex(&rule[1..]);
+                if !u.passwords.contains(&h) {
+                    u.passwords.push(h);
+                }
+                u.nopass = false;
+            }
+            Some(b'#') => {
+                let h = &rule[1..];
+                if h.len() != 64
+                    || !h.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+                {
+                    return Err(
+                        "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters",
+                    );
+                }
+                let h = String::from_utf8_lossy(h).to_string();
+                if !u.passwords.contains(&h) {
+                    u.passwords.push(h);
+                }
+                u.nopass = false;
+            }
+            Some(b'<') | Some(b'!') => {
+                let h = if rule[0] == b'<' {
+                    crate::engine::acl::sha256_hex(&rule[1..])
+                } else {
+                    String::from_utf8_lossy(&rule[1..]).to_string()
+                };
+                let before = u.passwords.len();
+                u.passwords.retain(|p| *p != h);
+                if u.passwords.len() == before {
+                    return Err(
+                        "The password you are trying to remove from the user does not exist",
+                    );
+                }
+            }
+            Some(b'(') if rule.last() == Some(&b')') => {
+                let mut s = Selector::empty(u.root.allowed.len());
+                for part in rule[1..rule.len() - 1].split(|&b| b == b' ').filter(|p| !p.is_empty())
+                {
+                    apply_selector_rule(&mut s, part)?;
+                }
+                u.selectors.push(s);
+            }
+            _ => apply_selector_rule(&mut u.root, rule)?,
+        },
+    }
+    Ok(())
+}
+
+/// Joins `(...)` selectors split over several arguments, as Redis's ACLMergeSelectorArguments.
+fn merge_selectors(args: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, CmdError> {
+    let mut out = Vec::new();
+    let mut open: Option<Vec<u8>> = None;
+    for a in args {
+        if let Some(mut cur) = open.take() {
+            cur.push(b' ');
+            cur.extend_from_slice(a);
+            if a.last() == Some(&b')') {
+                out.push(cur);
+            } else {
+                open = Some(cur);
+            }
+        } else if a.first() == Some(&b'(') && a.last() != Some(&b')') {
+            open = Some(a.clone());
+        } else {
+            out.push(a.clone());
+        }
+    }
+    if let Some(cur) = open {
+        return Err(CmdError::err_echo(
+            "Unmatched parenthesis in acl selector starting at '",
+            &cur,
+            None,
+            "'.",
+        ));
+    }
+    Ok(out)
+}
+
+/// Keeps the default user in step with `requirepass`.
+fn sync(srv: &mut Ctx<'_>) {
+    let rp = srv.data.config.requirepass.clone();
+    srv.data.acl.sync_requirepass(&rp);
+}
+
+/// Creates or changes a user with `rules`, all or none. Used by SETUSER and `user` lines.
+pub(crate) fn set_user(srv: &mut Ctx<'_>, name: &[u8], rules: &[Vec<u8>]) -> Result<(), CmdError> {
+    sync(srv);
+    let rules = merge_selectors(rules)?;
+    let name_s = String::from_utf8_lossy(name).to_string();
+    let n = srv.data.acl.ncommands;
+    let mut u = srv.data.acl.users.get(&name_s).cloned().unwrap_or_else(|| User::new(&name_s, n));
+    for r in &rules {
+        if let Err(why) = apply_rule(&mut u, r) {
+            return Err(rule_error(r, why));
+        }
+    }
+    srv.data.acl.users.insert(name_s, u);
+    srv.data.acl.epoch += 1;
+    Ok(())
+}
+
+pub(crate) fn setuser(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    set_user(srv, &argv[2], &argv[3..])?;
+    c.add_ok();
+    Ok(())
+}
+
+pub(crate) fn getuser(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    sync(srv);
+    let name = String::from_utf8_lossy(&argv[2]).to_string();
+    let Some(u) = srv.data.acl.users.get(&name) else {
+        c.add_null();
+        return Ok(());
+    };
+    let u = u.clone();
+    c.add_map(6);
+    c.add_bulk(b"flags");
+    let flags = u.flags();
+    c.add_array(flags.len());
+    for f in flags {
+        c.add_bulk(f.as_bytes());
+    }
+    c.add_bulk(b"passwords");
+    c.add_array(u.passwords.len());
+    for p in &u.passwords {
+        c.add_bulk(p.as_bytes());
+    }
+    c.add_bulk(b"commands");
+    c.add_bulk(u.root.describe_commands(catalog()).as_bytes());
+    c.add_bulk(b"keys");
+    c.add_bulk(u.root.describe_keys().as_bytes());
+    c.add_bulk(b"channels");
+    c.add_bulk(u.root.describe_channels().as_bytes());
+    c.add_bulk(b"selectors");
+    c.add_array(u.selectors.len());
+    for s in &u.selectors {
+        c.add_map(3);
+        c.add_bulk(b"commands");
+        c.add_bulk(s.describe_commands(catalog()).as_bytes());
+        c.add_bulk(b"keys");
+        c.add_bulk(s.describe_keys().as_bytes());
+        c.add_bulk(b"channels");
+        c.add_bulk(s.describe_channels().as_bytes());
+    }
+    Ok(())
+}
+
+pub(crate) fn deluser(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    sync(srv);
+    if argv[2..].iter().any(|n| n == b"default") {
+        return Err(CmdError::err("The 'default' user cannot be removed"));
+    }
+    let mut deleted = 0;
+    for n in &argv[2..] {
+        let name = String::from_utf8_lossy(n).to_string();
+        if srv.data.acl.users.remove(&name).is_some() {
+            deleted += 1;
+            // Clients authenticated as the user are disconnected (ACLFreeUserAndKillClients).
+            srv.server.for_each_session(&mut |s| {
+                if s.user == name {
+                    s.close_asap = true;
+                }
+            });
+            if c.user == name {
+                c.close_after_reply = true;
+            }
+        }
+    }
+    srv.data.acl.epoch += 1;
+    c.add_int(deleted);
+    Ok(())
+}
+
+pub(crate) fn users(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    sync(srv);
+    let names: Vec<Vec<u8>> = srv.data.acl.users.keys().map(|k| k.as_bytes().to_vec()).collect();
+    c.add_bulk_array(names.iter());
+    Ok(())
+}
+
+pub(crate) fn list(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    sync(srv);
+    let lines: Vec<String> =
+        srv.data.acl.users.values().map(|u| format!("user {}", u.describe(catalog()))).collect();
+    c.add_bulk_array(lines.iter().map(|l| l.as_bytes()));
+    Ok(())
+}
+
+pub(crate) fn cat(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::err("wrong number of arguments for 'acl|cat' command"));
+    }
+    if argv.len() == 2 {
+        c.add_bulk_array(CATEGORIES.iter().map(|s| s.as_bytes()));
+        return Ok(());
+    }
+    let cat = String::from_utf8_lossy(&argv[2]).to_ascii_lowercase();
+    if !CATEGORIES.contains(&cat.as_str()) {
+        return Err(CmdError::err_echo("Unknown category '", &argv[2], None, "'"));
+    }
+    let names: Vec<String> = registry()
+        .all
+        .iter()
+        .filter(|r| r.cmd.acl.contains(&cat.as_str()))
+        .map(|r| r.full_name.clone())
+        .collect();
+    c.add_bulk_array(names.iter().map(|n| n.as_bytes()));
+    Ok(())
+}
+
+pub(crate) fn whoami(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    let u = c.user.clone();
+    c.add_bulk(u.as_bytes());
+    Ok(())
+}
+
+pub(crate) fn genpass(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    let bits = if argv.len() > 2 {
+        match tine_core::base::parse_i64(&argv[2]) {
+            Some(b) if (1..=4096).contains(&b) => b,
+            Some(_) => {
+                return Err(CmdError::err(
+                    "ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096",
+                ));
+            }
+            None => return Err(err::NOT_INTEGER),
+        }
+    } else {
+        256
+    };
+    let chars = ((bits + 3) / 4) as usize;
+    let mut s = String::with_capacity(chars);
+    while s.len() < chars {
+        s.push_str(&format!("{:016x}", rand::random::<u64>()));
+    }
+    s.truncate(chars);
+    c.add_bulk(s.as_bytes());
+    Ok(())
+}
+
+pub(crate) fn log(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::err("wrong number of arguments for 'acl|log' command"));
+    }
+    let mut count = usize::MAX;
+    if argv.len() == 3 {
+        if argv[2].eq_ignore_ascii_case(b"reset") {
+            srv.data.acl.log.clear();
+            c.add_ok();
+            return Ok(());
+        }
+        match tine_core::base::parse_i64(&argv[2]) {
+            Some(n) if n >= 0 => count = n as usize,
+            _ => return Err(err::NOT_INTEGER),
+        }
+    }
+    let now = tine_core::base::mstime();
+    let entries: Vec<LogEntry> = srv.data.acl.log.iter().take(count).cloned().collect();
+    c.add_array(entries.len());
+    for e in entries {
+        c.add_map(7);
+        c.add_bulk(b"count");
+        c.add_int(e.count as i64);
+        c.add_bulk(b"reason");
+        c.add_bulk(e.reason.as_bytes());
+        c.add_bulk(b"context");
+        c.add_bulk(e.context.as_bytes());
+        c.add_bulk(b"object");
+        c.add_bulk(&e.object);
+        c.add_bulk(b"username");
+        c.add_bulk(&e.username);
+        c.add_bulk(b"age-seconds");
+        c.add_double((now - e.ctime_ms) as f64 / 1000.0);
+        c.add_bulk(b"client-info");
+        c.add_bulk(e.client_info.as_bytes());
+    }
+    Ok(())
+}
+
+pub(crate) fn dryrun(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    sync(srv);
+    let name = String::from_utf8_lossy(&argv[2]).to_string();
+    let Some(u) = srv.data.acl.users.get(&name).cloned() else {
+        return Err(CmdError::err_echo("User '", &argv[2], None, "' not found"));
+    };
+    let cmd_argv = &argv[3..];
+    let r = super::resolve(registry(), cmd_argv)?;
+    match check_user(&u, r, cmd_argv) {
+        Ok(()) => c.add_ok(),
+        Err(d) => {
+            let text = match d {
+                Denied::Command => {
+                    format!("This user has no permissions to run the '{}' command", r.full_name)
+                }
+                Denied::Key(p) => format!(
+                    "This user has no permissions to access the '{}' key",
+                    String::from_utf8_lossy(&cmd_argv[p])
+                ),
+                Denied::Channel(p) => format!(
+                    "This user has no permissions to access the '{}' channel",
+                    String::from_utf8_lossy(&cmd_argv[p])
+                ),
+            };
+            c.add_bulk(text.as_bytes());
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn load(_srv: &mut Ctx<'_>, _c: &mut Session, _argv: &Argv) -> CmdResult {
+    Err(CmdError::err(
+        "This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.",
+    ))
+}
+
+pub(crate) fn save(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    load(srv, c, argv)
+}
+
+pub(crate) fn help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    super::reply_help(
+        c,
+        "ACL",
+        &[
+            "CAT [<category>]",
+            "    List all commands that belong to <category>, or all command categories",
+            "    when no category is specified.",
+            "DELUSER <username> [<username> ...]",
+            "    Delete a list of users.",
+            "DRYRUN <username> <command> [<arg> ...]",
+            "    Returns whether the user can execute the given command without executing the command.",
+            "GETUSER <username>",
+            "    Get the user's details.",
+            "GENPASS [<bits>]",
+            "    Generate a secure 256-bit user password. The optional `bits` argument can",
+            "    be used to specify a different size.",
+            "LIST",
+            "    Show users details in config file format.",
+            "LOAD",
+            "    Reload users from the ACL file.",
+            "LOG [<count> | RESET]",
+            "    Show the ACL log entries.",
+            "SAVE",
+            "    Save the current config to the ACL file.",
+            "SETUSER <username> <attribute> [<attribute> ...]",
+            "    Create or modify a user with the specified attributes.",
+            "USERS",
+            "    List all the registered usernames.",
+            "WHOAMI",
+            "    Return the current connection username.",
+        ],
+    );
+    Ok(())
+}
+
+/// Checks `argv` (command `r`) against user `u`: keys from the table, channels of the
+/// pub/sub commands.
+fn check_user(u: &User, r: &Resolved, argv: &Argv) -> Result<(), Denied> {
+    let keys = super::key_positions(r.cmd, argv).unwrap_or_default();
+    let (channels, patterns): (Vec<usize>, bool) = match r.full_name.as_str() {
+        "publish" | "spublish" => (vec![1], false),
+        "subscribe" | "ssubscribe" => ((1..argv.len()).collect(), false),
+        "psubscribe" => ((1..argv.len()).collect(), true),
+        _ => (vec![], false),
+    };
+    let write = r.flags & super::flag::WRITE != 0;
+    let q = Request {
+        id: r.id,
+        argv,
+        keys: &keys,
+        read: !write,
+        write,
+        channels: &channels,
+        channel_patterns: patterns,
+    };
+    u.check(&q)
+}
+
+/// The dispatcher's ACL check, for a client whose cached flag does not say "unrestricted".
+/// Refreshes that flag; on a denial, logs it (ACL LOG) and returns Redis's NOPERM error.
+pub(crate) fn check(srv: &mut Ctx<'_>, c: &mut Session, r: &Resolved, argv: &Argv) -> CmdResult {
+    if c.acl_epoch != srv.data.acl.epoch {
+        c.acl_epoch = srv.data.acl.epoch;
+        c.acl_free = srv.data.acl.users.get(&c.user).map(|u| u.unrestricted()).unwrap_or(false);
+        if c.acl_free {
+            return Ok(());
+        }
+    }
+    // Commands flagged no_auth (AUTH, HELLO) are open to every user, as Redis.
+    if r.flags & super::flag::NO_AUTH != 0 {
+        return Ok(());
+    }
+    let Some(u) = srv.data.acl.users.get(&c.user) else {
+        return Err(CmdError::new(
+            "NOPERM",
+            "NOPERM this user has no permissions to run this command",
+        ));
+    };
+    let Err(d) = check_user(u, r, argv) else {
+        return Ok(());
+    };
+    let (reason, object, e) = match d {
+        Denied::Command => (
+            "command",
+            r.full_name.as_bytes().to_vec(),
+            CmdError::owned(
+                "NOPERM",
+                format!("NOPERM this user has no permissions to run the '{}' command", r.full_name),
+            ),
+        ),
+        Denied::Key(p) => (
+            "key",
+            argv[p].clone(),
+            CmdError::new(
+                "NOPERM",
+                "NOPERM this user has no permissions to access one of the keys used as arguments",
+            ),
+        ),
+        Denied::Channel(p) => (
+            "channel",
+            argv[p].clone(),
+            CmdError::new(
+                "NOPERM",
+                "NOPERM this user has no permissions to access one of the channels used as arguments",
+            ),
+        ),
+    };
+    let context = if c.in_exec || c.multi.is_some() { "multi" } else { "toplevel" };
+    let username = c.user.as_bytes().to_vec();
+    add_log(srv, c, reason, context, object, username);
+    if c.in_exec {
+        return Err(CmdError::new(
+            "NOPERM",
+            "NOPERM ACLs rules changed between the moment the transaction was accumulated and its execution",
+        ));
+    }
+    Err(e)
+}
+
+/// Adds an ACL LOG entry for client `c`.
+fn add_log(
+    srv: &mut Ctx<'_>,
+    c: &Session,
+    reason: &'static str,
+    context: &'static str,
+    object: Vec<u8>,
+    username: Vec<u8>,
+) {
+    let now = tine_core::base::mstime();
+    let client_info = srv.server.client_info(c, now / 1000);
+    let max = srv.data.config.acllog_max_len.max(0) as usize;
+    let e = LogEntry { count: 1, reason, context, object, username, ctime_ms: now, client_info };
+    srv.data.acl.add_log(e, max);
+}
+
+/// True when a new connection must AUTH first (the default user is off or has a password).
+pub(crate) fn auth_required(srv: &Ctx<'_>) -> bool {
+    srv.data.acl.auth_required(&srv.data.config.requirepass)
+}
+
+/// Checks credentials for AUTH and HELLO (`user` None: the default user); on success the
+/// client runs as that user. A failure is logged (reason `auth`) and answered -WRONGPASS.
+pub(crate) fn authenticate(
+    srv: &mut Ctx<'_>,
+    c: &mut Session,
+    user: Option<&[u8]>,
+    pass: &[u8],
+) -> CmdResult {
+    sync(srv);
+    let name = String::from_utf8_lossy(user.unwrap_or(b"default")).to_string();
+    let ok = srv.data.acl.users.get(&name).map(|u| u.password_ok(pass)).unwrap_or(false);
+    if !ok {
+        let context = if c.multi.is_some() { "multi" } else { "toplevel" };
+        add_log(srv, c, "auth", context, b"AUTH".to_vec(), name.into_bytes());
+        return Err(err::WRONGPASS);
+    }
+    c.user = name;
+    c.acl_epoch = 0;
+    c.authenticated = true;
+    Ok(())
+}
