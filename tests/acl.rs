@@ -74,7 +74,7 @@ fn key_patterns_categories_and_disabled_users() {
         c.cmd_str(&["SET", "a1", "x"]),
         "-NOPERM this user has no permissions to run the 'set' command\r\n"
     );
-    assert_eq!(c.cmd_str(&["ACL", "WHOAMI"]).starts_with("-NOPERM"), true);
+    assert!(c.cmd_str(&["ACL", "WHOAMI"]).starts_with("-NOPERM"));
     assert!(c.cmd_str(&["CLIENT", "LIST"]).starts_with("-NOPERM"));
     let list = admin.cmd_str(&["CLIENT", "LIST"]);
     assert!(list.contains("user=ro"), "{list}");

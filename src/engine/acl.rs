@@ -301,7 +301,7 @@ impl User {
             return true;
         }
         let h = sha256_hex(pass);
-        self.passwords.iter().any(|p| *p == h)
+        self.passwords.contains(&h)
     }
 
     /// Checks a request against the root and then every selector; the most relevant denial
