@@ -27,6 +27,7 @@ pub(crate) mod list;
 pub(crate) mod multi;
 pub(crate) mod persist;
 pub(crate) mod pubsub;
+pub(crate) mod replication;
 pub(crate) mod server;
 pub(crate) mod set;
 pub(crate) mod sort;
@@ -505,6 +506,13 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         if let Some(e) = denied {
             return reject(srv, c, r.id, e);
         }
+    }
+    // min-replicas-to-write: writes need enough replicas that acknowledged lately.
+    if r.flags & flag::WRITE != 0
+        && srv.data.config.min_replicas_to_write > 0
+        && replication::not_enough_good_replicas(srv.data)
+    {
+        return reject(srv, c, r.id, replication::NOREPLICAS);
     }
     // Inside MULTI: queue, except the commands that control the transaction.
     if c.multi.is_some() && r.flags & flag::TX_CONTROL == 0 {
