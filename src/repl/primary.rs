@@ -304,8 +304,9 @@ impl Primary {
             self.no_replicas_since = tine_core::base::unix_time();
         }
         let served_diskless = link.state == LinkState::WaitBgsaveEnd && link.diskless;
+        // Once the pipe is read to EOF the child is done: it exits by itself.
         served_diskless
-            && self.diskless.is_some()
+            && self.diskless.as_ref().is_some_and(|d| d.pipes.is_some())
             && !self.links.iter().any(|l| l.state == LinkState::WaitBgsaveEnd && l.diskless)
     }
 }
