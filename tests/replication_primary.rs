@@ -333,6 +333,12 @@ fn wait_and_min_replicas_to_write() {
     cmd(&mut con, &["INCR", "n"]);
     assert_eq!(cmd(&mut con, &["WAIT", "1", "5000"]), redis::Value::Int(1));
     assert_eq!(cmd(&mut con, &["WAIT", "2", "200"]), redis::Value::Int(1));
+    // A stopped replica acknowledges nothing (unit/wait's scenario).
+    replica.signal(libc::SIGSTOP);
+    cmd(&mut con, &["INCR", "n"]);
+    assert_eq!(cmd(&mut con, &["WAIT", "1", "500"]), redis::Value::Int(0));
+    replica.signal(libc::SIGCONT);
+    assert_eq!(cmd(&mut con, &["WAIT", "1", "5000"]), redis::Value::Int(1));
     cmd(&mut con, &["CONFIG", "SET", "min-replicas-to-write", "2"]);
     let err = redis::cmd("SET").arg("k").arg("v").query::<redis::Value>(&mut con).unwrap_err();
     assert!(err.to_string().contains("NOREPLICAS"), "{}", err);

@@ -732,14 +732,9 @@ impl EventLoop {
             return;
         }
         self.pumping = true;
-        loop {
-            match primary::read_pipe(&mut srv.data.primary) {
-                PipeRead::Chunk => {
-                    for slot in primary::diskless_slots(&srv.data.primary) {
-                        self.write_or_register(srv, slot);
-                    }
-                }
-                PipeRead::Nothing | PipeRead::Eof => break,
+        while primary::read_pipe(&mut srv.data.primary) == PipeRead::Chunk {
+            for slot in primary::diskless_slots(&srv.data.primary) {
+                self.write_or_register(srv, slot);
             }
         }
         self.pumping = false;
@@ -771,6 +766,11 @@ impl EventLoop {
         let d = &mut *srv.data;
         if !d.primary.links.is_empty() {
             d.primary.slots_to_write(&d.repl_buf, &mut d.pending_writes);
+        }
+        // Blocks the replicas let go of are freed a few at a time as they go; the rest here,
+        // ten times the per-call bound, as Redis's beforeSleep.
+        if d.repl_buf.has_backlog() {
+            d.repl_buf.trim(crate::repl::buffer::TRIM_BLOCKS_PER_CALL * 10);
         }
     }
 

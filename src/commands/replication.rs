@@ -7,9 +7,8 @@
 use super::{Argv, CmdError, CmdResult, Ctx};
 use crate::engine::blocking::EndWait;
 use crate::engine::session::{ClientKind, Session};
-use crate::fork::ChildKind;
 use crate::repl::feed::ReplFeed;
-use crate::repl::primary::{self, LinkState, ReplicaLink, SyncJob};
+use crate::repl::primary::{self, ChildActivity, LinkState, ReplicaLink, SyncJob};
 use tine_core::base;
 use tine_core::log;
 use tine_core::log::Level;
@@ -75,8 +74,8 @@ fn sync_command(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     }
     let d = &mut *srv.data;
     let capa_eof = d.primary.link(c.slot).is_some_and(|l| l.conf.capa_eof);
-    match d.persist.child.as_ref().map(|ch| ch.kind) {
-        Some(ChildKind::RdbToFile) => {
+    match primary::child_activity(d) {
+        ChildActivity::Disk => {
             // A BGSAVE for replication runs: join it if another replica with the same
             // capabilities waits for it, sharing its position in the stream (Redis's
             // copyReplicaOutputBuffer). A BGSAVE started for another reason has no such
@@ -117,17 +116,17 @@ fn sync_command(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
                 ),
             }
         }
-        Some(ChildKind::RdbToReplicas) => {
+        ChildActivity::Sockets => {
             log!(
                 Level::Notice,
                 "Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC"
             )
         }
-        Some(ChildKind::AofRewrite) => log!(
+        ChildActivity::Other => log!(
             Level::Notice,
             "No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed"
         ),
-        None => {
+        ChildActivity::None => {
             if d.config.repl_diskless_sync && capa_eof && d.config.repl_diskless_sync_delay > 0 {
                 log!(Level::Notice, "Delay next BGSAVE for diskless SYNC");
             } else {
@@ -286,7 +285,6 @@ pub(crate) fn start_bgsave_for_replication(srv: &mut Ctx<'_>, mut running: Optio
             l.diskless = diskless;
             l.psync_initial_offset = offset;
             l.reader = d.repl_buf.add_replica_at_end();
-            l.last_progress_ms = base::mstime();
             if l.pre_psync { None } else { Some(format!("+FULLRESYNC {} {}\r\n", replid, offset)) }
         } else {
             l.close = true;
@@ -528,8 +526,7 @@ pub(crate) fn cron(srv: &mut Ctx<'_>, now_ms: i64) {
             log!(Level::Warning, "Disconnecting timedout replica (streaming sync): {}", l.name);
             l.close = true;
         } else if matches!(l.state, LinkState::WaitBgsaveEnd | LinkState::SendBulk)
-            && (l.diskless || l.state == LinkState::SendBulk)
-            && now_ms - l.last_progress_ms > timeout * 1000
+            && l.stalled_since.is_some_and(|t| now_ms - t > timeout * 1000)
         {
             log!(Level::Warning, "Disconnecting timedout replica (full sync): {}", l.name);
             l.close = true;

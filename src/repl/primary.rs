@@ -160,9 +160,10 @@ pub(crate) struct ReplicaLink {
     bulk: Option<DiskBulk>,
     /// Bytes of the diskless transfer's current chunk written to this replica.
     pipe_pos: usize,
-    /// When a write to it last made progress, or last found nothing to write (ms): a replica
-    /// with bytes waiting and no progress for `repl-timeout` is dropped.
-    pub(crate) last_progress_ms: i64,
+    /// While its socket is full during a transfer: when a write last made progress (ms), as
+    /// Redis's repl_last_partial_write. A replica stalled for `repl-timeout` is dropped; one
+    /// that simply waits for a slow child is not.
+    pub(crate) stalled_since: Option<i64>,
     /// Since when (ms) it is over the soft output buffer limit.
     pub(crate) soft_limit_since: Option<i64>,
     /// Set by a failed sync or a limit: the top layer closes the client.
@@ -189,7 +190,7 @@ impl ReplicaLink {
             stream_on_ack: false,
             bulk: None,
             pipe_pos: 0,
-            last_progress_ms: tine_core::base::mstime(),
+            stalled_since: None,
             soft_limit_since: None,
             close: false,
         }
@@ -311,6 +312,28 @@ impl Primary {
     }
 }
 
+/// What the child slot holds, as a full sync sees it (Redis's rdb_child_type).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ChildActivity {
+    None,
+    /// A BGSAVE to disk (for replicas or not).
+    Disk,
+    /// A diskless sync child.
+    Sockets,
+    /// An AOF rewrite.
+    Other,
+}
+
+/// What runs in the child slot now.
+pub(crate) fn child_activity<H: PersistHost>(h: &H) -> ChildActivity {
+    match h.persist_state().child.as_ref().map(|c| c.kind) {
+        None => ChildActivity::None,
+        Some(ChildKind::RdbToFile) => ChildActivity::Disk,
+        Some(ChildKind::RdbToReplicas) => ChildActivity::Sockets,
+        Some(ChildKind::AofRewrite) => ChildActivity::Other,
+    }
+}
+
 /// What the replication layer asks of the server's data half: persistence's host, plus the
 /// primary's state. Implemented by `commands::Data`.
 pub(crate) trait ReplHost: PersistHost {
@@ -401,8 +424,13 @@ pub(crate) fn write_payload(
         }
         _ => Ok(Written::Done),
     };
-    if written > 0 || result.as_ref().is_ok_and(|r| *r != Written::Blocked) {
-        link.last_progress_ms = now_ms;
+    match result {
+        Ok(Written::Blocked) => {
+            if written > 0 || link.stalled_since.is_none() {
+                link.stalled_since = Some(now_ms);
+            }
+        }
+        _ => link.stalled_since = None,
     }
     *net_repl_output_bytes += written as u64;
     result
