@@ -438,7 +438,9 @@ where
     F: FnOnce(&mut ChildReporter) -> Result<(), ChildError>,
 {
     tine_core::log::set_role(tine_core::log::ROLE_CHILD);
-    die_with_parent();
+    if kind == ChildKind::RdbToReplicas {
+        die_with_parent();
+    }
     // SAFETY: closing descriptors this process inherited and will never use: listeners,
     // clients, and the read end of our own info pipe.
     unsafe {
@@ -531,8 +533,11 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 }
 
 /// On Linux the kernel kills the child with SIGKILL when the parent dies, whatever it is
-/// doing (a child blocked writing into a full pipe nobody reads, a long file save): no child
-/// outlives the server. Elsewhere the closed pipe ends (EPIPE) do the same job, later.
+/// doing (blocked writing into a full pipe nobody reads): no child outlives the server.
+/// Elsewhere the closed pipe ends (EPIPE) do the same job, later. Only for the diskless sync
+/// child, which writes no file: a file-writing child must live on to its next report, find
+/// the parent gone (EPIPE) and remove its temp file (`ChildReporter::exit_parent_gone`); a
+/// SIGKILL would leave the file behind.
 fn die_with_parent() {
     #[cfg(target_os = "linux")]
     {
