@@ -345,3 +345,63 @@ fn wait_and_min_replicas_to_write() {
     let role = cmd(&mut con, &["ROLE"]);
     assert!(format!("{:?}", role).contains("master"), "{:?}", role);
 }
+
+/// The only replica of a disk-based sync goes away: with no save point the child is stopped
+/// (SIGUSR1, not an error) rather than left to write a file nobody needs.
+#[test]
+fn disk_sync_child_stopped_when_its_replica_dies() {
+    let tine = primary(&["--repl-diskless-sync", "no", "--rdb-key-save-delay", "2000"]);
+    let mut con = tine.client();
+    cmd(&mut con, &["DEBUG", "POPULATE", "2000"]);
+    let Some(mut replica) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert!(eventually(SYNC_LIMIT, || !children_of(tine.pid()).is_empty()));
+    replica.signal(libc::SIGKILL);
+    replica.wait_exit(Duration::from_secs(5));
+    assert!(eventually(SYNC_LIMIT, || children_of(tine.pid()).is_empty()), "{}", tine.log());
+    assert!(tine.log().contains("Background saving terminated by signal 10"), "{}", tine.log());
+    assert_eq!(field(&tine, "persistence", "rdb_last_bgsave_status"), "ok");
+    assert!(eventually(Duration::from_secs(5), || temp_files(&tine).is_empty()));
+    assert_eq!(field(&tine, "replication", "connected_slaves"), "0");
+}
+
+/// With requirepass, SYNC, PSYNC and REPLCONF need authentication.
+#[test]
+fn replication_commands_need_auth() {
+    let tine = primary(&["--requirepass", "secret"]);
+    let mut raw = tine.raw();
+    for args in [&["SYNC"][..], &["PSYNC", "?", "-1"], &["REPLCONF", "listening-port", "1"]] {
+        assert_eq!(raw.cmd_str(args), "-NOAUTH Authentication required.\r\n", "{:?}", args);
+    }
+    assert_eq!(raw.cmd_str(&["AUTH", "secret"]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["REPLCONF", "listening-port", "1"]), "+OK\r\n");
+    assert_eq!(
+        raw.cmd_str(&["REPLCONF", "bogus", "1"]),
+        "-ERR Unrecognized REPLCONF option: bogus\r\n"
+    );
+}
+
+/// A replica that sends garbage is dropped; the primary keeps its data and its other
+/// replicas.
+#[test]
+fn replica_sending_garbage_is_dropped() {
+    let tine = primary(&["--repl-diskless-sync-delay", "0"]);
+    let mut con = tine.client();
+    write_mixed(&mut con, 1);
+    let Some(good) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert_in_sync(&tine, &good);
+    let mut bad = tine.raw();
+    bad.send(b"REPLCONF capa eof capa psync2\r\n");
+    assert_eq!(bad.reply_str(), "+OK\r\n");
+    bad.send(b"PSYNC ? -1\r\n");
+    let got = bad.read_for(Duration::from_millis(1500));
+    assert!(got.starts_with(b"+FULLRESYNC "), "{:?}", String::from_utf8_lossy(&got));
+    bad.send(b"*abc\r\n\x00\x01garbage\r\n");
+    assert!(bad.closed_within(Duration::from_secs(5)));
+    write_mixed(&mut con, 2);
+    assert_in_sync(&tine, &good);
+    assert_eq!(field(&tine, "replication", "connected_slaves"), "1");
+}

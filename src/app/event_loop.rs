@@ -785,22 +785,39 @@ impl EventLoop {
             }
         }
         let d = &mut *srv.data;
-        if d.primary.client_closed(&mut d.repl_buf, slot, c.session.id) {
-            log!(
-                Level::Warning,
-                "Diskless rdb transfer, last replica dropped, killing fork child."
-            );
-            if let Some(ch) = d.persist.child.as_mut() {
-                if ch.kind == crate::fork::ChildKind::RdbToReplicas {
-                    ch.kill_on_purpose();
+        let no_save_points = d.config.save_points().is_empty();
+        match d.primary.client_closed(&mut d.repl_buf, slot, c.session.id, no_save_points) {
+            Some(crate::repl::primary::ChildActivity::Sockets) => {
+                log!(
+                    Level::Warning,
+                    "Diskless rdb transfer, last replica dropped, killing fork child."
+                );
+                if let Some(ch) = d.persist.child.as_mut() {
+                    if ch.kind == crate::fork::ChildKind::RdbToReplicas {
+                        ch.kill_on_purpose();
+                    }
+                }
+                if let Some(t) = d.primary.diskless.as_mut() {
+                    if let Some(fd) = t.pipe_fd() {
+                        let _ = self.poll.registry().deregister(&mut mio::unix::SourceFd(&fd));
+                    }
+                }
+                d.primary.diskless = None;
+            }
+            Some(crate::repl::primary::ChildActivity::Disk) => {
+                // No save point needs the file: stop the child rather than let it dirty
+                // copy-on-write pages for nobody (seed 001).
+                if let Some(ch) = d.persist.child.as_mut() {
+                    if ch.kind == crate::fork::ChildKind::RdbToFile {
+                        log!(
+                            Level::Notice,
+                            "Background saving for replication stopped: no replica waits for it"
+                        );
+                        ch.kill_on_purpose();
+                    }
                 }
             }
-            if let Some(t) = d.primary.diskless.as_mut() {
-                if let Some(fd) = t.pipe_fd() {
-                    let _ = self.poll.registry().deregister(&mut mio::unix::SourceFd(&fd));
-                }
-            }
-            d.primary.diskless = None;
+            _ => {}
         }
         let _ = match &mut c.conn.stream {
             Stream::Tcp(s) => self.poll.registry().deregister(s),

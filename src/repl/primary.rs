@@ -291,12 +291,19 @@ impl Primary {
     }
 
     /// Forgets a closing client: its link and position in the buffer, its REPLCONF settings.
-    /// True when it was the last replica a diskless child served: the caller kills the child.
-    pub(crate) fn client_closed(&mut self, buf: &mut ReplBuffer, slot: usize, id: u64) -> bool {
+    /// Returns the sync child to stop because this was the last replica it served: a diskless
+    /// child while it still streams (once its pipe is read to EOF it exits by itself), or a
+    /// disk one when `no_save_points` (with save points the file still serves persistence;
+    /// Redis kills it only then too).
+    pub(crate) fn client_closed(
+        &mut self,
+        buf: &mut ReplBuffer,
+        slot: usize,
+        id: u64,
+        no_save_points: bool,
+    ) -> Option<ChildActivity> {
         self.confs.remove(&id);
-        let Some(i) = self.links.iter().position(|l| l.slot == slot && l.client_id == id) else {
-            return false;
-        };
+        let i = self.links.iter().position(|l| l.slot == slot && l.client_id == id)?;
         let link = self.links.remove(i);
         if let Some(r) = link.reader {
             buf.remove_replica(r);
@@ -304,11 +311,24 @@ impl Primary {
         if self.links.is_empty() {
             self.no_replicas_since = tine_core::base::unix_time();
         }
-        let served_diskless = link.state == LinkState::WaitBgsaveEnd && link.diskless;
-        // Once the pipe is read to EOF the child is done: it exits by itself.
-        served_diskless
-            && self.diskless.as_ref().is_some_and(|d| d.pipes.is_some())
-            && !self.links.iter().any(|l| l.state == LinkState::WaitBgsaveEnd && l.diskless)
+        if link.state != LinkState::WaitBgsaveEnd {
+            return None;
+        }
+        let others = self
+            .links
+            .iter()
+            .any(|l| l.state == LinkState::WaitBgsaveEnd && l.diskless == link.diskless);
+        if others {
+            return None;
+        }
+        if link.diskless {
+            self.diskless
+                .as_ref()
+                .is_some_and(|d| d.pipes.is_some())
+                .then_some(ChildActivity::Sockets)
+        } else {
+            no_save_points.then_some(ChildActivity::Disk)
+        }
     }
 }
 
