@@ -389,7 +389,12 @@ pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
     check_flush_mode(argv)?;
     let n = srv.data.keyspace.clear_all();
     srv.data.dirty += n as u64 + 1;
+    // The save FLUSHALL makes with save points resets the dirty counter; restore it, as Redis
+    // does, or the feed would see no change and FLUSHALL would reach neither the AOF nor the
+    // replicas.
+    let dirty = srv.data.dirty;
     crate::persist::snapshot::flushall_reset_rdb(&mut *srv.data);
+    srv.data.dirty = dirty;
     c.add_ok();
     crate::engine::memory::purge();
     Ok(())

@@ -196,12 +196,14 @@ impl Feed {
                 aof: t.aof || o.aof,
                 replicas: t.replicas || o.replicas,
             });
-            let db = unit[0].1;
-            sink.feed(to, db, &[b"MULTI".to_vec()]);
+            // MULTI in the first command's db, EXEC in the last one's: no SELECT comes between
+            // the last command and EXEC (Redis feeds both without a db of their own).
+            let (first, last) = (unit[0].1, unit[unit.len() - 1].1);
+            sink.feed(to, first, &[b"MULTI".to_vec()]);
             for (to, db, argv) in &unit {
                 sink.feed(*to, *db, argv);
             }
-            sink.feed(to, db, &[b"EXEC".to_vec()]);
+            sink.feed(to, last, &[b"EXEC".to_vec()]);
         } else {
             let (to, db, argv) = &unit[0];
             sink.feed(*to, *db, argv);
