@@ -504,6 +504,23 @@ mod tests {
     }
 
     #[test]
+    fn multi_takes_the_first_commands_db_and_exec_the_last_ones() {
+        struct Dbs(Vec<(usize, String)>);
+        impl FeedSink for Dbs {
+            fn feed(&mut self, _to: Targets, db: usize, argv: &[Vec<u8>]) {
+                self.0.push((db, String::from_utf8_lossy(&argv[0]).into_owned()));
+            }
+        }
+        let mut h = Host { dbs: Keyspace::new(4), ..Host::default() };
+        run(&mut h, 1, "SET a 1", write);
+        run(&mut h, 3, "SET b 2", write);
+        let mut dbs = Dbs(Vec::new());
+        h.feed.end_unit(&mut dbs);
+        let want = [(1, "MULTI"), (1, "SET"), (3, "SET"), (3, "EXEC")];
+        assert_eq!(dbs.0, want.map(|(d, c)| (d, c.to_string())).to_vec());
+    }
+
+    #[test]
     fn expiry_deletions_are_fed_at_once_outside_the_unit() {
         let mut h = Host { dbs: Keyspace::new(3), ..Host::default() };
         run(&mut h, 0, "SET k v", write);

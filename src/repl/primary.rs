@@ -754,3 +754,82 @@ pub(crate) fn save_info(
         offset: buf.master_repl_offset(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(slot: usize, state: LinkState, diskless: bool) -> ReplicaLink {
+        let mut l =
+            ReplicaLink::new(slot, slot as u64 + 100, ReplConf::default(), "10.0.0.1".into());
+        l.state = state;
+        l.diskless = diskless;
+        l
+    }
+
+    #[test]
+    fn the_replica_class_of_the_output_limits_is_read_from_the_normalized_value() {
+        let mut c = Config::default();
+        assert_eq!(replica_output_limits(&c), (268435456, 67108864, 60));
+        c.client_output_buffer_limit = "normal 0 0 0 slave 1000 500 3 pubsub 1 1 1".into();
+        assert_eq!(replica_output_limits(&c), (1000, 500, 3));
+    }
+
+    #[test]
+    fn output_limits_hard_at_once_soft_after_its_seconds() {
+        let mut buf = ReplBuffer::new(1 << 20);
+        assert!(buf.create_backlog());
+        let mut l = link(1, LinkState::Online, false);
+        l.reader = buf.add_replica_at_end();
+        buf.append(&vec![b'x'; 40_000]);
+        let used = buf.replica_buffer_memory(l.reader.as_ref().unwrap()).unwrap() as u64;
+        assert!(over_output_limit(&mut l, &buf, (used, 0, 0), 0));
+        assert!(!over_output_limit(&mut l, &buf, (0, used, 2), 1000));
+        assert!(!over_output_limit(&mut l, &buf, (0, used, 2), 2500));
+        assert!(over_output_limit(&mut l, &buf, (0, used, 2), 3001));
+        assert!(!over_output_limit(&mut l, &buf, (0, used + 1, 2), 4000));
+        assert_eq!(l.soft_limit_since, None);
+        buf.remove_replica(l.reader.take().unwrap());
+    }
+
+    #[test]
+    fn wait_counts_online_replicas_at_the_offset_and_min_replicas_their_lag() {
+        let mut p = Primary::default();
+        let mut a = link(1, LinkState::Online, false);
+        a.ack_off = 100;
+        a.ack_time = 50;
+        let mut b = link(2, LinkState::Online, false);
+        b.ack_off = 80;
+        b.ack_time = 58;
+        let mut c = link(3, LinkState::WaitBgsaveEnd, true);
+        c.ack_off = 500;
+        p.links = vec![a, b, c];
+        assert_eq!(p.acked(80), 2);
+        assert_eq!(p.acked(90), 1);
+        assert_eq!(p.acked(501), 0);
+        assert_eq!(p.good_replicas(10, 60), 2);
+        assert_eq!(p.good_replicas(5, 60), 1);
+    }
+
+    #[test]
+    fn the_last_replica_of_a_child_stops_it_but_not_while_others_wait() {
+        let mut buf = ReplBuffer::new(1 << 20);
+        let mut p = Primary::default();
+        p.links = vec![
+            link(1, LinkState::WaitBgsaveEnd, false),
+            link(2, LinkState::WaitBgsaveEnd, false),
+            link(3, LinkState::Online, false),
+        ];
+        assert_eq!(p.client_closed(&mut buf, 1, 101, true), None);
+        // The link's id must match: a reused slot is another client.
+        assert_eq!(p.client_closed(&mut buf, 2, 999, true), None);
+        assert_eq!(p.client_closed(&mut buf, 2, 102, false), None, "save points need the file");
+        p.links.push(link(4, LinkState::WaitBgsaveEnd, false));
+        assert_eq!(p.client_closed(&mut buf, 4, 104, true), Some(ChildActivity::Disk));
+        assert_eq!(p.client_closed(&mut buf, 3, 103, true), None);
+        assert!(p.links.is_empty());
+        // Diskless: only while the pipe is still read.
+        p.links.push(link(5, LinkState::WaitBgsaveEnd, true));
+        assert_eq!(p.client_closed(&mut buf, 5, 105, true), None, "no transfer running");
+    }
+}
