@@ -794,7 +794,6 @@ mod tests {
 
     #[test]
     fn wait_counts_online_replicas_at_the_offset_and_min_replicas_their_lag() {
-        let mut p = Primary::default();
         let mut a = link(1, LinkState::Online, false);
         a.ack_off = 100;
         a.ack_time = 50;
@@ -803,7 +802,7 @@ mod tests {
         b.ack_time = 58;
         let mut c = link(3, LinkState::WaitBgsaveEnd, true);
         c.ack_off = 500;
-        p.links = vec![a, b, c];
+        let p = Primary { links: vec![a, b, c], ..Primary::default() };
         assert_eq!(p.acked(80), 2);
         assert_eq!(p.acked(90), 1);
         assert_eq!(p.acked(501), 0);
@@ -814,12 +813,12 @@ mod tests {
     #[test]
     fn the_last_replica_of_a_child_stops_it_but_not_while_others_wait() {
         let mut buf = ReplBuffer::new(1 << 20);
-        let mut p = Primary::default();
-        p.links = vec![
+        let links = vec![
             link(1, LinkState::WaitBgsaveEnd, false),
             link(2, LinkState::WaitBgsaveEnd, false),
             link(3, LinkState::Online, false),
         ];
+        let mut p = Primary { links, ..Primary::default() };
         assert_eq!(p.client_closed(&mut buf, 1, 101, true), None);
         // The link's id must match: a reused slot is another client.
         assert_eq!(p.client_closed(&mut buf, 2, 999, true), None);
