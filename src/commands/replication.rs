@@ -184,6 +184,13 @@ fn try_partial(
             link.name,
             offset
         );
+        if offset > d.repl_buf.master_repl_offset() {
+            log!(
+                Level::Warning,
+                "Warning: replica {} tried to PSYNC with an offset that is greater than the master replication offset.",
+                link.name
+            );
+        }
         return false;
     };
     let pending = d.repl_buf.master_repl_offset() - offset + 1;
