@@ -118,6 +118,9 @@ pub(crate) struct Feed {
     replacement: Replacement,
     /// Nesting of `call_argv` (EXEC runs its queue through it).
     depth: u32,
+    /// The running command is propagated even if it changed nothing (Redis's
+    /// forceCommandPropagation: FLUSHALL and FLUSHDB of empty databases).
+    forced: bool,
     /// Set while replaying the AOF: nothing is fed.
     pub(crate) disabled: bool,
     /// Where the commands recorded from now on go (see [`Targets`]): all consumers, but the
@@ -134,6 +137,11 @@ impl Feed {
     /// The running command propagates these commands (in its db) instead of its own.
     pub(crate) fn propagate_many(&mut self, ops: Vec<Vec<Vec<u8>>>) {
         self.replacement = Some(ops);
+    }
+
+    /// The running command is propagated whether or not it changed the dataset.
+    pub(crate) fn force_propagation(&mut self) {
+        self.forced = true;
     }
 
     /// The running command propagates nothing even though it changed the dataset.
@@ -255,10 +263,11 @@ pub(crate) fn after_command<H: FeedHost>(
 ) {
     let (dirty_before, outer_replacement) = before;
     let replacement = host.feed_state().leave(outer_replacement);
+    let forced = std::mem::take(&mut host.feed_state().forced);
     host.flush_lazy_expired();
     if host.feed_state().disabled
         || !propagate_self
-        || host.dirty() <= dirty_before
+        || (host.dirty() <= dirty_before && !forced)
         || !host.has_consumer()
     {
         return;
