@@ -513,6 +513,16 @@ mod tests {
     }
 
     #[test]
+    fn a_forced_command_is_fed_without_a_change_and_the_force_ends_with_it() {
+        let mut h = Host::default();
+        run(&mut h, 0, "FLUSHDB", |h| h.feed.force_propagation());
+        end_unit(&mut h);
+        run(&mut h, 0, "GET k", |_| {});
+        end_unit(&mut h);
+        assert_eq!(fed(&h), pairs(&[(0, "FLUSHDB")]));
+    }
+
+    #[test]
     fn multi_takes_the_first_commands_db_and_exec_the_last_ones() {
         struct Dbs(Vec<(usize, String)>);
         impl FeedSink for Dbs {
