@@ -405,3 +405,56 @@ fn replica_sending_garbage_is_dropped() {
     assert_in_sync(&tine, &good);
     assert_eq!(field(&tine, "replication", "connected_slaves"), "1");
 }
+
+/// A replica that stops reading is dropped by `client-output-buffer-limit replica`, one that
+/// stops acknowledging by `repl-timeout`; each comes back in sync. Once no replica is left,
+/// `repl-backlog-ttl` frees the backlog.
+#[test]
+fn output_limit_timeout_and_backlog_ttl() {
+    let tine = primary(&["--repl-diskless-sync-delay", "0"]);
+    let mut con = tine.client();
+    write_mixed(&mut con, 1);
+    let Some(mut replica) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert_in_sync(&tine, &replica);
+
+    cmd(&mut con, &["CONFIG", "SET", "client-output-buffer-limit", "replica 1mb 0 0"]);
+    replica.signal(libc::SIGSTOP);
+    let value = "v".repeat(10_000);
+    for i in 0..1500 {
+        cmd(&mut con, &["SET", &format!("big:{}", i % 50), &value]);
+        if i % 100 == 99 && tine.log().contains("overcoming of output buffer limits") {
+            break;
+        }
+    }
+    assert!(
+        eventually(SYNC_LIMIT, || tine.log().contains("overcoming of output buffer limits")),
+        "{}",
+        tine.log()
+    );
+    assert!(eventually(SYNC_LIMIT, || field(&tine, "replication", "connected_slaves") == "0"));
+    replica.signal(libc::SIGCONT);
+    assert_in_sync(&tine, &replica);
+
+    cmd(&mut con, &["CONFIG", "SET", "repl-timeout", "2"]);
+    replica.signal(libc::SIGSTOP);
+    assert!(
+        eventually(SYNC_LIMIT, || tine
+            .log()
+            .contains("Disconnecting timedout replica (streaming sync)")),
+        "{}",
+        tine.log()
+    );
+    replica.signal(libc::SIGCONT);
+    write_mixed(&mut con, 2);
+    assert_in_sync(&tine, &replica);
+
+    cmd(&mut con, &["CONFIG", "SET", "repl-backlog-ttl", "1"]);
+    replica.stop();
+    assert!(eventually(SYNC_LIMIT, || field(&tine, "replication", "repl_backlog_active") == "0"));
+    assert!(
+        tine.log()
+            .contains("Replication backlog freed after 1 seconds without connected replicas.")
+    );
+}

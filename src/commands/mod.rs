@@ -434,6 +434,8 @@ pub(crate) fn call(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
     // The command is one unit of the propagation feed; each blocked client it serves is
     // another, after it (as Redis 7.0 propagates them).
     crate::engine::feed::end_unit(srv);
+    // As Redis's processCommand, after the command's writes are in the stream.
+    c.woff = srv.data.repl_buf.master_repl_offset();
     crate::engine::blocking::serve_ready_keys(srv);
     outcome
 }

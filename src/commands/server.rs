@@ -25,9 +25,8 @@ pub(crate) fn lastsave(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdR
     Ok(())
 }
 
-/// WAIT numreplicas timeout: the number of replicas that acknowledged the stream up to now
-/// (Redis waits for the client's own last write; the whole stream so far is at least that).
-/// Answers at once when enough already did, or inside MULTI/EXEC where nothing may block;
+/// WAIT numreplicas timeout: the number of replicas that acknowledged the stream up to this
+/// client's last command (`Session::woff`). Answers at once when enough already did, or inside MULTI/EXEC where nothing may block;
 /// otherwise blocks until enough acknowledge or the timeout (milliseconds, 0 = forever) and
 /// answers the count. Replicas are asked for their offset (REPLCONF GETACK) before the next
 /// poll.
@@ -41,7 +40,7 @@ pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     if timeout < 0 {
         return Err(CmdError::err("timeout is negative"));
     }
-    let offset = srv.data.repl_buf.master_repl_offset();
+    let offset = c.woff;
     let acked = srv.data.primary.acked(offset);
     if acked >= numreplicas || !crate::engine::blocking::may_block(c) {
         c.add_int(acked);
