@@ -265,8 +265,9 @@ pub(crate) fn start_bgsave_for_replication(srv: &mut Ctx<'_>, mut running: Optio
     let offset = d.repl_buf.master_repl_offset();
     let replid = d.repl.replid().to_string();
     let started = if diskless {
-        let info = primary::save_info(&d.repl_buf, &d.repl, None)
-            .unwrap_or(tine_core::rdb::ReplInfo { stream_db: 0, id: replid.clone(), offset });
+        // The stream was just reset to select again: its db is 0 in the aux fields, as
+        // Redis's slaveseldb -1. No backlog (an rdb-only client): no repl aux fields.
+        let info = primary::save_info(&d.repl_buf, &d.repl, None);
         match primary::start_diskless_child(d, info) {
             Ok(ch) => {
                 log!(Level::Notice, "Background RDB transfer started by pid {}", ch.pid);
@@ -419,7 +420,7 @@ pub(crate) fn before_sleep(srv: &mut Ctx<'_>) {
         let d = &mut *srv.data;
         ReplFeed { buf: &mut d.repl_buf, stream: &mut d.repl_stream }.feed_in_current_db(&argv);
     }
-    process_waits(srv, false);
+    process_waits(srv);
     close_marked(srv);
     maybe_start_sync(srv);
 }
@@ -464,9 +465,11 @@ fn maybe_start_sync(srv: &mut Ctx<'_>) {
     start_bgsave_for_replication(srv, None);
 }
 
-/// Ends the WAITs whose replicas acknowledged enough (or, `timeouts`, whose time is up is
-/// left to the blocking machinery, which replies the count through `acked`).
-pub(crate) fn process_waits(srv: &mut Ctx<'_>, _timeouts: bool) {
+/// Ends the WAITs whose replicas acknowledged enough (Redis's processClientsWaitingReplicas),
+/// replying the count; a WAIT whose time is up is ended by the blocking machinery, which
+/// replies the count too (`TimeoutReply::ReplicaAcks`). Forgets entries whose client is gone
+/// or no longer blocked.
+pub(crate) fn process_waits(srv: &mut Ctx<'_>) {
     if srv.data.primary.waiting.is_empty() {
         return;
     }
@@ -556,7 +559,7 @@ pub(crate) fn cron(srv: &mut Ctx<'_>, now_ms: i64) {
     }
     check_output_limits(srv, now_ms);
     close_marked(srv);
-    process_waits(srv, true);
+    process_waits(srv);
     maybe_start_sync(srv);
 }
 

@@ -545,7 +545,7 @@ pub(crate) fn diskless_slots(p: &Primary) -> Vec<usize> {
 /// ends go to [`Primary::diskless`]; the caller occupies the slot with [`SyncJob`].
 pub(crate) fn start_diskless_child<H: ReplHost>(
     h: &mut H,
-    repl: tine_core::rdb::ReplInfo,
+    repl: Option<tine_core::rdb::ReplInfo>,
 ) -> io::Result<RunningChild> {
     let pipes = fork::RdbPipes::new()?;
     let mut close = h.child_fds();
@@ -578,7 +578,7 @@ fn diskless_body(
     rdb_write: RawFd,
     exit_read: RawFd,
     mark: &str,
-    repl: tine_core::rdb::ReplInfo,
+    repl: Option<tine_core::rdb::ReplInfo>,
 ) -> Result<(), ChildError> {
     // The pipe is the parent's descriptor copy: never closed here (the child leaves with
     // `_exit`), so the File is not dropped.
@@ -591,7 +591,7 @@ fn diskless_body(
     let io_err =
         |e: io::Error| ChildError::Failed(format!("Write error sending DB to replicas: {}", e));
     w.write_all(format!("$EOF:{}\r\n", mark).as_bytes()).map_err(io_err)?;
-    crate::persist::rdb_io::write_snapshot(config, dbs, &mut w, Some(&mut *reporter), Some(repl))
+    crate::persist::rdb_io::write_snapshot(config, dbs, &mut w, Some(&mut *reporter), repl)
         .map_err(ChildError::Failed)?;
     w.write_all(mark.as_bytes()).map_err(io_err)?;
     w.flush().map_err(io_err)?;
