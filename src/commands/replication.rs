@@ -331,7 +331,8 @@ pub(crate) fn replconf(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
                 None => return Err(super::err::NOT_INTEGER),
             },
             "ip-address" => {
-                if val.len() >= 46 {
+                // Redis's NET_HOST_STR_LEN.
+                if val.len() >= 256 {
                     return Err(CmdError::err(&format!(
                         "REPLCONF ip-address provided by replica instance is too long: {} bytes",
                         val.len()
@@ -363,7 +364,10 @@ pub(crate) fn replconf(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
             "rdb-only" => match base::parse_i64(val) {
                 Some(0) => conf.rdb_only = false,
                 Some(1) => conf.rdb_only = true,
-                _ => return Err(super::err::SYNTAX),
+                Some(_) => {
+                    return Err(CmdError::err("value is out of range, value must between 0 and 1"));
+                }
+                None => return Err(super::err::NOT_INTEGER),
             },
             "rdb-filter-only" => {
                 let filters = String::from_utf8_lossy(val).to_ascii_lowercase();
