@@ -234,6 +234,21 @@ fn redis_cli_rdb_and_replica() {
     let check = Command::new("redis-check-rdb").arg(&file).output().unwrap();
     let text = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success() && text.contains("RDB looks OK"), "{}", text);
+    assert!(!text.contains("[info] 0 keys read"), "{}", text);
+
+    // Functions only: no data (tine has no functions yet, so no database at all).
+    let ffile = tine.path("functions.rdb");
+    let out = run_to_exit(
+        "redis-cli",
+        &["-p", &port, "--functions-rdb", ffile.to_str().unwrap()],
+        tine.dir.path(),
+        Duration::from_secs(20),
+    );
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("Transfer finished with success"), "{}", said);
+    let check = Command::new("redis-check-rdb").arg(&ffile).output().unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success() && text.contains("[info] 0 keys read"), "{}", text);
 
     // Line-buffered: redis-cli's stdout is a pipe here, and it is killed at the end.
     let mut cli = Command::new("stdbuf")

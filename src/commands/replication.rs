@@ -45,6 +45,9 @@ fn sync_command(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     }
     let psync = base::lower(&argv[0]) == "psync";
     let conf = srv.data.primary.confs.remove(&c.id).unwrap_or_default();
+    if conf.rdb_filter_functions && !conf.capa_eof {
+        return Err(CmdError::err("Filtered replica requires EOF capability"));
+    }
     let mut link = ReplicaLink::new(c.slot, c.id, conf, peer_ip(&c.addr));
     log!(Level::Notice, "Replica {} asks for synchronization", link.name);
 
@@ -238,23 +241,25 @@ pub(crate) fn start_bgsave_for_replication(srv: &mut Ctx<'_>, mut running: Optio
     if d.persist.child.is_some() {
         return;
     }
-    let waiting: Vec<usize> = d
+    // One snapshot serves replicas asking for the same content: the first waiting one's
+    // (a functions-only RDB, `rdb-filter-only functions`, or the whole dataset); the others
+    // wait for the next fork, as Redis's slave_req.
+    let Some(filtered) = d
         .primary
         .links
         .iter()
-        .filter(|l| l.state == LinkState::WaitBgsaveStart)
-        .map(|l| l.slot)
-        .collect();
-    if waiting.is_empty() {
+        .find(|l| l.state == LinkState::WaitBgsaveStart)
+        .map(|l| l.conf.rdb_filter_functions)
+    else {
         return;
-    }
-    let all_eof = d
-        .primary
-        .links
-        .iter()
-        .filter(|l| l.state == LinkState::WaitBgsaveStart)
-        .all(|l| l.conf.capa_eof);
-    let diskless = d.config.repl_diskless_sync && all_eof;
+    };
+    let joins = |l: &ReplicaLink| {
+        l.state == LinkState::WaitBgsaveStart && l.conf.rdb_filter_functions == filtered
+    };
+    let waiting: Vec<usize> = d.primary.links.iter().filter(|l| joins(l)).map(|l| l.slot).collect();
+    let all_eof = d.primary.links.iter().filter(|l| joins(l)).all(|l| l.conf.capa_eof);
+    // A filtered snapshot is never a file others could use: always through the pipe.
+    let diskless = (d.config.repl_diskless_sync || filtered) && all_eof;
     log!(
         Level::Notice,
         "Starting BGSAVE for SYNC with target: {}",
@@ -268,7 +273,7 @@ pub(crate) fn start_bgsave_for_replication(srv: &mut Ctx<'_>, mut running: Optio
         // The stream was just reset to select again: its db is 0 in the aux fields, as
         // Redis's slaveseldb -1. No backlog (an rdb-only client): no repl aux fields.
         let info = primary::save_info(&d.repl_buf, &d.repl, None);
-        match primary::start_diskless_child(d, info) {
+        match primary::start_diskless_child(d, info, filtered) {
             Ok(ch) => {
                 log!(Level::Notice, "Background RDB transfer started by pid {}", ch.pid);
                 crate::persist::child_slot::occupy(d, ch, Box::new(SyncJob { diskless: true }));

@@ -543,9 +543,12 @@ pub(crate) fn diskless_slots(p: &Primary) -> Vec<usize> {
 /// Forks the diskless child (Redis's rdbSaveToSlavesSockets): it writes `$EOF:<mark>\r\n`,
 /// the RDB and the mark into the RDB pipe, then waits on the safe-to-exit pipe. The parent's
 /// ends go to [`Primary::diskless`]; the caller occupies the slot with [`SyncJob`].
+/// `functions_only`: the replicas asked for functions and no data (`rdb-filter-only
+/// functions`); tine has no functions yet, so the RDB holds no database.
 pub(crate) fn start_diskless_child<H: ReplHost>(
     h: &mut H,
     repl: Option<tine_core::rdb::ReplInfo>,
+    functions_only: bool,
 ) -> io::Result<RunningChild> {
     let pipes = fork::RdbPipes::new()?;
     let mut close = h.child_fds();
@@ -555,7 +558,7 @@ pub(crate) fn start_diskless_child<H: ReplHost>(
     let oom = fork::OomScore::from_config(p.config);
     let mark = tine_core::base::random_hex(40);
     let ch = {
-        let (config, dbs): (&Config, &[Db]) = (p.config, p.dbs);
+        let (config, dbs): (&Config, &[Db]) = (p.config, if functions_only { &[] } else { p.dbs });
         fork::start(ChildKind::RdbToReplicas, &close, oom, |reporter| {
             diskless_body(config, dbs, reporter, rdb_write, exit_read, &mark, repl)
         })?
