@@ -572,9 +572,10 @@ pub(crate) fn cron(srv: &mut Ctx<'_>, now_ms: i64) {
     maybe_start_sync(srv);
 }
 
-/// True on a primary (a replica keeps its backlog whatever the TTL). The replica side plugs
-/// its role in here.
-fn master_is_self(_data: &super::data::Data) -> bool {
+/// True on a primary: `repl-backlog-ttl` frees the backlog only there (a replica keeps it,
+/// as Redis), and `min-replicas-to-write` applies only there. The replica side plugs its role
+/// in here.
+pub(crate) fn master_is_self(_data: &super::data::Data) -> bool {
     true
 }
 
