@@ -50,8 +50,6 @@ pub(crate) enum ChildKind {
     /// BGSAVE: an RDB to a file.
     RdbToFile,
     /// Diskless sync: an RDB into a pipe the parent fans out to replicas.
-    /// Constructed by the replication layer (next); the child slot's tests use it already.
-    #[cfg_attr(not(test), allow(dead_code))]
     RdbToReplicas,
     /// BGREWRITEAOF: a new AOF base.
     AofRewrite,
@@ -440,6 +438,9 @@ where
     F: FnOnce(&mut ChildReporter) -> Result<(), ChildError>,
 {
     tine_core::log::set_role(tine_core::log::ROLE_CHILD);
+    if kind == ChildKind::RdbToReplicas {
+        die_with_parent();
+    }
     // SAFETY: closing descriptors this process inherited and will never use: listeners,
     // clients, and the read end of our own info pipe.
     unsafe {
@@ -529,6 +530,92 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// On Linux the kernel kills the child with SIGKILL when the parent dies, whatever it is
+/// doing (blocked writing into a full pipe nobody reads): no child outlives the server.
+/// Elsewhere the closed pipe ends (EPIPE) do the same job, later. Only for the diskless sync
+/// child, which writes no file: a file-writing child must live on to its next report, find
+/// the parent gone (EPIPE) and remove its temp file (`ChildReporter::exit_parent_gone`); a
+/// SIGKILL would leave the file behind.
+fn die_with_parent() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory of ours.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+        // The parent may have died between fork and prctl: then we are already orphaned.
+        // SAFETY: getppid has no preconditions.
+        if unsafe { libc::getppid() } == 1 {
+            // SAFETY: a fork child leaves with `_exit` (see `child_main`).
+            unsafe { libc::_exit(CHILD_EXIT_PARENT_GONE) };
+        }
+    }
+}
+
+/// The two pipes of a diskless sync (Redis's rdb_pipe and rdb_child_exit_pipe): the child
+/// writes the RDB into `rdb_write` and the parent reads `rdb_read`; when the child is done it
+/// blocks in read() on `exit_read` until the parent closes `exit_write`, which the parent
+/// does once it has read the RDB pipe to EOF. So the child is never reaped while its bytes
+/// are still in the pipe, and it gets EOF at once if the parent dies.
+///
+/// The child must close `rdb_read` and `exit_write` (pass [`RdbPipes::child_closes`] to
+/// [`start`]); the parent drops `rdb_write` and `exit_read` after the fork
+/// ([`RdbPipes::into_parent`]).
+pub(crate) struct RdbPipes {
+    pub(crate) rdb_read: OwnedFd,
+    pub(crate) rdb_write: OwnedFd,
+    pub(crate) exit_read: OwnedFd,
+    pub(crate) exit_write: OwnedFd,
+}
+
+/// The parent's ends of [`RdbPipes`]: the RDB pipe's read end (non-blocking) and the
+/// safe-to-exit pipe's write end, whose closing lets the child exit.
+pub(crate) struct ParentPipes {
+    pub(crate) rdb_read: File,
+    #[allow(dead_code, reason = "held only to be closed: dropping it lets the child exit")]
+    pub(crate) exit_write: OwnedFd,
+}
+
+impl RdbPipes {
+    pub(crate) fn new() -> io::Result<RdbPipes> {
+        let (rdb_read, rdb_write) = pipe()?;
+        let (exit_read, exit_write) = pipe()?;
+        Ok(RdbPipes { rdb_read, rdb_write, exit_read, exit_write })
+    }
+
+    /// What the child must not hold: the read end of the pipe it writes, and the write end of
+    /// the pipe it waits on (or it would never see EOF there).
+    pub(crate) fn child_closes(&self) -> [RawFd; 2] {
+        [self.rdb_read.as_raw_fd(), self.exit_write.as_raw_fd()]
+    }
+
+    /// The child's ends, as raw descriptors for the child body (which never closes them: it
+    /// leaves with `_exit`).
+    pub(crate) fn child_ends(&self) -> (RawFd, RawFd) {
+        (self.rdb_write.as_raw_fd(), self.exit_read.as_raw_fd())
+    }
+
+    /// After the fork, in the parent: closes the child's ends and keeps its own.
+    pub(crate) fn into_parent(self) -> io::Result<ParentPipes> {
+        set_nonblocking(self.rdb_read.as_raw_fd())?;
+        drop(self.rdb_write);
+        drop(self.exit_read);
+        Ok(ParentPipes { rdb_read: File::from(self.rdb_read), exit_write: self.exit_write })
+    }
+}
+
+/// In the child, once its RDB is all in the pipe: blocks until the parent closes the
+/// safe-to-exit pipe's write end (it has read everything) or dies (EOF all the same).
+pub(crate) fn wait_safe_to_exit(exit_read: RawFd) {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: reading into our own one-byte buffer from a descriptor this child holds.
+        let n = unsafe { libc::read(exit_read, b.as_mut_ptr().cast(), 1) };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return;
+    }
 }
 
 /// Names the process (what `ps -o comm`, `top` and `pgrep` show).

@@ -50,6 +50,8 @@ use tine_core::{base, log};
 /// Tokens below this are the loop's own (listeners, signals); clients are `CLIENT_BASE + slot`.
 const CLIENT_BASE: usize = 1024;
 const SIGNAL_TOKEN: Token = Token(1000);
+/// The read end of a diskless sync's RDB pipe (`repl::primary`).
+const RDB_PIPE_TOKEN: Token = Token(1001);
 /// Bytes read per read(2) call.
 const READ_CHUNK: usize = 16 * 1024;
 /// Bytes read from one client per event before others get their turn.
@@ -94,6 +96,9 @@ pub(crate) struct EventLoop {
     nested: bool,
     /// The event buffer of `process_events_while_blocked` (the main loop's is `run`'s).
     nested_events: Option<Events>,
+    /// True while the diskless transfer is being pumped (`pump_diskless`), so that a write
+    /// that finishes a chunk does not pump again from inside.
+    pumping: bool,
     /// Events polled and not handled yet. A queue beside the loop, not the poll's buffer,
     /// because a command that yields runs in the middle of a batch: the events after its own
     /// are handled by the nested loop (the poll is edge-triggered and would not report them
@@ -119,6 +124,7 @@ impl EventLoop {
             busy_poll: BusyPoll::default(),
             nested: false,
             nested_events: None,
+            pumping: false,
             ready: VecDeque::new(),
         })
     }
@@ -192,6 +198,8 @@ impl EventLoop {
     fn handle_event(&mut self, srv: &mut Server<'_>, r: Ready) {
         if r.token == SIGNAL_TOKEN {
             self.handle_signals(srv);
+        } else if r.token == RDB_PIPE_TOKEN {
+            self.pump_diskless(srv);
         } else if r.token.0 >= CLIENT_BASE {
             let slot = r.token.0 - CLIENT_BASE;
             if self.nested && srv.clients.get_mut(slot).is_none() {
@@ -268,6 +276,7 @@ impl EventLoop {
         if srv.data.blocking.next_deadline().is_some() {
             crate::engine::blocking::handle_timeouts(&mut srv.ctx(), base::mstime());
         }
+        self.replication_before_sleep(srv);
         self.serve_pending(srv);
         if srv.data.rebind_requested {
             srv.data.rebind_requested = false;
@@ -596,12 +605,19 @@ impl EventLoop {
         let Some(c) = srv.clients.get_mut(slot) else {
             return;
         };
-        if c.has_pending_output() {
+        let is_replica = c.session.kind == ClientKind::Replica;
+        if c.has_pending_output() || is_replica {
             let before = c.pending_output();
-            let result = c.flush();
+            let mut result = c.flush();
             let written = before - c.pending_output();
             srv.data.stats.total_net_output_bytes += written as u64;
             srv.data.recent_max_output = srv.data.recent_max_output.max(before);
+            if is_replica && matches!(result, Ok(true)) && !c.session.close_after_reply {
+                result = self.write_replica_payload(srv, slot);
+            }
+            let Some(c) = srv.clients.get_mut(slot) else {
+                return;
+            };
             match result {
                 Ok(true) => {
                     srv.data.stats.total_writes_processed += 1;
@@ -651,11 +667,158 @@ impl EventLoop {
         self.write_or_register(srv, slot);
     }
 
+    /// Writes what follows a replica's reply buffer (`repl::primary::write_payload`): its RDB
+    /// file, its share of the diskless chunk, or the stream. Ok(true) when nothing is left
+    /// to write now.
+    fn write_replica_payload(&mut self, srv: &mut Server<'_>, slot: usize) -> io::Result<bool> {
+        use crate::repl::primary::{self, Written};
+        let Some(c) = srv.clients.get_mut(slot) else {
+            return Ok(true);
+        };
+        let now_ms = base::mstime();
+        let d = &mut *srv.data;
+        let written = primary::write_payload(
+            &mut d.primary,
+            &mut d.repl_buf,
+            slot,
+            &mut c.conn.stream,
+            now_ms,
+        );
+        match written {
+            Ok(Written::Blocked) => Ok(false),
+            Ok(Written::BulkDone) => {
+                if primary::bulk_done(&mut srv.data.primary, slot) {
+                    // Online: the stream since the fork follows at once.
+                    return self.write_replica_payload(srv, slot);
+                }
+                if let Some(c) = srv.clients.get_mut(slot) {
+                    c.session.close_after_reply = true;
+                }
+                Ok(true)
+            }
+            Ok(Written::Done) => {
+                let diskless = srv.data.primary.link(slot).is_some_and(|l| {
+                    l.diskless && l.state == crate::repl::primary::LinkState::WaitBgsaveEnd
+                });
+                if diskless && !self.pumping {
+                    self.pump_diskless(srv);
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                if let Some(l) = srv.data.primary.link(slot) {
+                    if l.state == crate::repl::primary::LinkState::Online {
+                        log!(Level::Verbose, "Error writing to client: {}", e);
+                    } else {
+                        log!(
+                            Level::Warning,
+                            "Diskless rdb transfer, write error sending DB to replica: {}",
+                            e
+                        );
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Fans the diskless child's RDB out to its replicas: reads a chunk of the pipe once every
+    /// replica took the previous one, writes it to each (those whose socket is full wait for
+    /// a writable event), and so on until the pipe is empty or a replica lags (Redis's
+    /// rdbPipeReadHandler and rdbPipeWriteHandler).
+    fn pump_diskless(&mut self, srv: &mut Server<'_>) {
+        use crate::repl::primary::{self, PipeRead};
+        if self.pumping {
+            return;
+        }
+        self.pumping = true;
+        while primary::read_pipe(&mut srv.data.primary) == PipeRead::Chunk {
+            for slot in primary::diskless_slots(&srv.data.primary) {
+                self.write_or_register(srv, slot);
+            }
+        }
+        self.pumping = false;
+    }
+
+    /// The replication work before every poll: WAIT, syncs to start, links to close (the
+    /// command layer's half), the diskless pipe to register, replicas with bytes to write.
+    fn replication_before_sleep(&mut self, srv: &mut Server<'_>) {
+        crate::commands::replication::before_sleep(&mut srv.ctx());
+        let d = &mut *srv.data;
+        if let Some(t) = d.primary.diskless.as_mut() {
+            if !t.registered {
+                if let Some(fd) = t.pipe_fd() {
+                    t.registered = true;
+                    let mut src = mio::unix::SourceFd(&fd);
+                    if let Err(e) =
+                        self.poll.registry().register(&mut src, RDB_PIPE_TOKEN, Interest::READABLE)
+                    {
+                        log!(
+                            Level::Warning,
+                            "Can't register the RDB pipe with the event loop: {}",
+                            e
+                        );
+                    }
+                    self.pump_diskless(srv);
+                }
+            }
+        }
+        let d = &mut *srv.data;
+        if !d.primary.links.is_empty() {
+            d.primary.slots_to_write(&d.repl_buf, &mut d.pending_writes);
+        }
+        // Blocks the replicas let go of are freed a few at a time as they go; the rest here,
+        // ten times the per-call bound, as Redis's beforeSleep.
+        if d.repl_buf.has_backlog() {
+            d.repl_buf.trim(crate::repl::buffer::TRIM_BLOCKS_PER_CALL * 10);
+        }
+    }
+
     /// Removes a client: deregisters and closes its socket, forgets it everywhere.
     pub(crate) fn close_client(&mut self, srv: &mut Server<'_>, slot: usize) {
         let Some(mut c) = srv.remove_client(slot) else {
             return;
         };
+        if c.session.kind == ClientKind::Replica {
+            if let Some(l) = srv.data.primary.link(slot) {
+                log!(Level::Warning, "Connection with replica {} lost.", l.name);
+            }
+        }
+        let d = &mut *srv.data;
+        let no_save_points = d.config.save_points().is_empty();
+        match d.primary.client_closed(&mut d.repl_buf, slot, c.session.id, no_save_points) {
+            Some(crate::repl::primary::ChildActivity::Sockets) => {
+                log!(
+                    Level::Warning,
+                    "Diskless rdb transfer, last replica dropped, killing fork child."
+                );
+                if let Some(ch) = d.persist.child.as_mut() {
+                    if ch.kind == crate::fork::ChildKind::RdbToReplicas {
+                        ch.kill_on_purpose();
+                    }
+                }
+                if let Some(t) = d.primary.diskless.as_mut() {
+                    if let Some(fd) = t.pipe_fd() {
+                        let _ = self.poll.registry().deregister(&mut mio::unix::SourceFd(&fd));
+                    }
+                }
+                d.primary.diskless = None;
+            }
+            Some(crate::repl::primary::ChildActivity::Disk) => {
+                // No save point needs the file: stop the child rather than let it dirty
+                // copy-on-write pages for nobody (seed 001).
+                if let Some(ch) = d.persist.child.as_mut() {
+                    if ch.kind == crate::fork::ChildKind::RdbToFile {
+                        log!(
+                            Level::Notice,
+                            "Background saving for replication stopped: no replica waits for it"
+                        );
+                        ch.kill_on_purpose();
+                    }
+                }
+            }
+            _ => {}
+        }
         let _ = match &mut c.conn.stream {
             Stream::Tcp(s) => self.poll.registry().deregister(s),
             Stream::Unix(s) => self.poll.registry().deregister(s),
@@ -671,6 +834,7 @@ impl EventLoop {
         srv.data.stats.sample(now_ms);
         srv.paused(now_ms);
         crate::app::server::cron(srv, now_ms);
+        crate::commands::replication::cron(&mut srv.ctx(), now_ms);
         crate::engine::blocking::handle_timeouts(&mut srv.ctx(), now_ms);
         // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
         if srv.data.config.timeout > 0 {

@@ -130,7 +130,12 @@ impl ServerOps for Clients {
                     "UNBLOCKED",
                     "UNBLOCKED client unblocked via CLIENT UNBLOCK",
                 )),
-                EndWait::Timeout => on_timeout.send(c),
+                EndWait::Timeout => match on_timeout {
+                    crate::engine::blocking::TimeoutReply::ReplicaAcks(offset) => {
+                        c.add_int(data.primary.acked(offset))
+                    }
+                    other => other.send(c),
+                },
             }
             Ctx::new(data, self).finish_blocked(c, 0);
         }

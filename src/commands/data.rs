@@ -107,6 +107,8 @@ pub(crate) struct Data {
     pub(crate) aof_executor: Option<crate::persist::aof::loader::ExecutorFactory>,
     /// The replication stream's own state: its selected db (`crate::repl::feed`).
     pub(crate) repl_stream: crate::repl::feed::ReplStream,
+    /// The primary side: replicas' links, full syncs, WAIT (`crate::repl::primary`).
+    pub(crate) primary: crate::repl::primary::Primary,
     pub(crate) hz: i64,
     pub(crate) cronloops: u64,
     /// The listening port actually bound (for INFO and the log).
@@ -178,6 +180,7 @@ impl Data {
             repl_buf,
             repl_stream: Default::default(),
             aof_executor: None,
+            primary: crate::repl::primary::Primary { no_replicas_since: now, ..Default::default() },
             cronloops: 0,
             tcp_port: 0,
             debug_active_expire: true,
@@ -226,5 +229,17 @@ impl crate::persist::PersistHost for Data {
         let mut fds: Vec<std::os::fd::RawFd> = self.listener_fds.clone();
         fds.extend(self.client_fds.iter().map(|&(_, fd)| fd));
         fds
+    }
+
+    /// The aux fields of a primary with a backlog (Redis's rdbPopulateSaveInfo).
+    fn repl_info(&self) -> Option<tine_core::rdb::ReplInfo> {
+        crate::repl::primary::save_info(&self.repl_buf, &self.repl, self.repl_stream.seldb)
+    }
+}
+
+/// The replication layer's host: persistence's, plus the primary's state.
+impl crate::repl::primary::ReplHost for Data {
+    fn primary(&mut self) -> &mut crate::repl::primary::Primary {
+        &mut self.primary
     }
 }

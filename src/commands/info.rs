@@ -294,15 +294,15 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
     line(out, "total_net_input_bytes", s.total_net_input_bytes);
     line(out, "total_net_output_bytes", s.total_net_output_bytes);
     line(out, "total_net_repl_input_bytes", 0);
-    line(out, "total_net_repl_output_bytes", 0);
+    line(out, "total_net_repl_output_bytes", srv.data.primary.net_repl_output_bytes);
     line(out, "instantaneous_input_kbps", format!("{:.2}", in_bps as f64 / 1024.0));
     line(out, "instantaneous_output_kbps", format!("{:.2}", out_bps as f64 / 1024.0));
     line(out, "instantaneous_input_repl_kbps", "0.00");
     line(out, "instantaneous_output_repl_kbps", "0.00");
     line(out, "rejected_connections", s.rejected_connections);
-    line(out, "sync_full", 0);
-    line(out, "sync_partial_ok", 0);
-    line(out, "sync_partial_err", 0);
+    line(out, "sync_full", srv.data.primary.sync_full);
+    line(out, "sync_partial_ok", srv.data.primary.sync_partial_ok);
+    line(out, "sync_partial_err", srv.data.primary.sync_partial_err);
     line(out, "expired_keys", s.expired_keys);
     line(out, "expired_stale_perc", "0.00");
     line(out, "expired_time_cap_reached_count", 0);
@@ -343,7 +343,7 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
 fn info_replication(srv: &Ctx<'_>, out: &mut String) {
     out.push_str("# Replication\r\n");
     line(out, "role", "master");
-    line(out, "connected_slaves", 0);
+    replication_primary_fields(srv, out);
     line(out, "master_failover_state", "no-failover");
     let repl = &srv.data.repl;
     line(out, "master_replid", repl.replid());
@@ -355,6 +355,25 @@ fn info_replication(srv: &Ctx<'_>, out: &mut String) {
     line(out, "repl_backlog_size", srv.data.config.repl_backlog_size);
     line(out, "repl_backlog_first_byte_offset", buf.backlog_first_byte_offset());
     line(out, "repl_backlog_histlen", buf.backlog_histlen());
+}
+
+/// A primary's replicas: `connected_slaves` and one `slaveN` line each, as Redis 7.0.
+fn replication_primary_fields(srv: &Ctx<'_>, out: &mut String) {
+    let p = &srv.data.primary;
+    line(out, "connected_slaves", p.links.len());
+    let now = tine_core::base::unix_time();
+    for (i, l) in p.links.iter().enumerate() {
+        let _ = write!(
+            out,
+            "slave{}:ip={},port={},state={},offset={},lag={}\r\n",
+            i,
+            l.ip(),
+            l.conf.listening_port,
+            l.state.info_name(),
+            l.ack_off,
+            now - l.ack_time
+        );
+    }
 }
 
 fn info_cpu(out: &mut String) {

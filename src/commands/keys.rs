@@ -388,6 +388,8 @@ pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     check_flush_mode(argv)?;
     let n = srv.data.keyspace.clear(c.db);
     srv.data.dirty += n as u64;
+    // An empty db changes nothing, but FLUSHDB is propagated all the same (as Redis forces it).
+    srv.data.prop.force_propagation();
     c.add_ok();
     crate::engine::memory::purge();
     Ok(())
@@ -398,6 +400,9 @@ pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
     let n = srv.data.keyspace.clear_all();
     srv.data.dirty += n as u64 + 1;
     crate::persist::snapshot::flushall_reset_rdb(&mut *srv.data);
+    // The save made with save points resets the dirty counter, and empty databases change
+    // nothing: FLUSHALL reaches the AOF and the replicas all the same, as Redis forces it.
+    srv.data.prop.force_propagation();
     c.add_ok();
     crate::engine::memory::purge();
     Ok(())

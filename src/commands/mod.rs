@@ -31,6 +31,7 @@ pub(crate) mod list;
 pub(crate) mod multi;
 pub(crate) mod persist;
 pub(crate) mod pubsub;
+pub(crate) mod replication;
 pub(crate) mod server;
 pub(crate) mod set;
 pub(crate) mod sort;
@@ -432,6 +433,8 @@ pub(crate) fn call(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
     // The command is one unit of the propagation feed; each blocked client it serves is
     // another, after it (as Redis 7.0 propagates them).
     crate::engine::feed::end_unit(srv);
+    // As Redis's processCommand, after the command's writes are in the stream.
+    c.woff = srv.data.repl_buf.master_repl_offset();
     crate::engine::blocking::serve_ready_keys(srv);
     outcome
 }
@@ -511,6 +514,13 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         if let Some(e) = denied {
             return reject(srv, c, r.id, e);
         }
+    }
+    // min-replicas-to-write: writes need enough replicas that acknowledged lately.
+    if r.flags & flag::WRITE != 0
+        && srv.data.config.min_replicas_to_write > 0
+        && replication::not_enough_good_replicas(srv.data)
+    {
+        return reject(srv, c, r.id, replication::NOREPLICAS);
     }
     // Inside MULTI: queue, except the commands that control the transaction.
     if c.multi.is_some() && r.flags & flag::TX_CONTROL == 0 {

@@ -25,10 +25,11 @@ pub(crate) fn lastsave(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdR
     Ok(())
 }
 
-/// WAIT numreplicas timeout: with no replicas (replication is not built) nothing ever
-/// acknowledges, so as on a Redis master without replicas it answers 0 at once when 0 replicas
-/// are asked for (or inside MULTI/EXEC, where nothing may block), and otherwise blocks until
-/// the timeout (milliseconds, 0 = forever) and answers 0.
+/// WAIT numreplicas timeout: the number of replicas that acknowledged the stream up to this
+/// client's last command (`Session::woff`). Answers at once when enough already did, or inside MULTI/EXEC where nothing may block;
+/// otherwise blocks until enough acknowledge or the timeout (milliseconds, 0 = forever) and
+/// answers the count. Replicas are asked for their offset (REPLCONF GETACK) before the next
+/// poll.
 pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     let Some(numreplicas) = base::parse_i64(&argv[1]) else {
         return Err(err::NOT_INTEGER);
@@ -39,24 +40,43 @@ pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     if timeout < 0 {
         return Err(CmdError::err("timeout is negative"));
     }
-    if numreplicas <= 0 || !crate::engine::blocking::may_block(c) {
-        c.add_int(0);
+    let offset = c.woff;
+    let acked = srv.data.primary.acked(offset);
+    if acked >= numreplicas || !crate::engine::blocking::may_block(c) {
+        c.add_int(acked);
         return Ok(());
     }
     let deadline = if timeout == 0 { 0 } else { srv.data.now_ms.saturating_add(timeout) };
-    crate::engine::blocking::block_for_replicas(srv, c, deadline, argv);
+    crate::engine::blocking::block_for_replicas(srv, c, deadline, argv, offset);
+    let p = &mut srv.data.primary;
+    p.waiting.retain(|w| w.id != c.id);
+    p.waiting.push(crate::repl::primary::WaitEntry { slot: c.slot, id: c.id, offset, numreplicas });
+    p.get_ack = true;
     Ok(())
 }
 
-/// ROLE: tine is always a master without replicas for now (replication is being built), so
-/// the reply is Redis's for that case: the role, the replication offset (INFO replication's
-/// `master_repl_offset`) and an empty replica list. Client libraries ask ROLE to tell a
+/// ROLE on a primary: the role, the replication offset (INFO's `master_repl_offset`) and
+/// each online replica's ip, port and acknowledged offset. Client libraries ask ROLE to tell a
 /// master from a replica.
 pub(crate) fn role(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.add_array(3);
     c.add_bulk(b"master");
     c.add_int(srv.data.repl_buf.master_repl_offset());
-    c.add_array(0);
+    let online: Vec<_> = srv
+        .data
+        .primary
+        .links
+        .iter()
+        .filter(|l| l.state == crate::repl::primary::LinkState::Online)
+        .map(|l| (l.ip().to_string(), l.conf.listening_port, l.ack_off))
+        .collect();
+    c.add_array(online.len());
+    for (ip, port, off) in online {
+        c.add_array(3);
+        c.add_bulk(ip.as_bytes());
+        c.add_bulk(port.to_string().as_bytes());
+        c.add_bulk(off.to_string().as_bytes());
+    }
     Ok(())
 }
 

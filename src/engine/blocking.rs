@@ -168,15 +168,16 @@ pub(crate) struct BlockedOn {
 pub(crate) enum TimeoutReply {
     /// The blocking list and sorted-set commands: a null array.
     NullArray,
-    /// WAIT: the number of replicas that acknowledged, which without replication is 0.
-    ReplicaAcks,
+    /// WAIT: the number of replicas that acknowledged this offset (counted by the replication
+    /// layer above, which ends the wait; `send` alone can only say 0).
+    ReplicaAcks(i64),
 }
 
 impl TimeoutReply {
     pub(crate) fn send(self, c: &mut Session) {
         match self {
             TimeoutReply::NullArray => c.add_null_array(),
-            TimeoutReply::ReplicaAcks => c.add_int(0),
+            TimeoutReply::ReplicaAcks(_) => c.add_int(0),
         }
     }
 }
@@ -399,18 +400,19 @@ pub(crate) fn block_for_keys<H: BlockingHost>(
     }));
 }
 
-/// Blocks client `c` in WAIT until `deadline_ms` (0 = forever). No replica exists to
-/// acknowledge, so only the deadline, CLIENT UNBLOCK or a disconnect end the wait, as on a
-/// Redis master whose replicas are gone.
+/// Blocks client `c` in WAIT until `deadline_ms` (0 = forever) for replicas to acknowledge
+/// `offset`. The replication layer ends the wait when enough did; the deadline, CLIENT
+/// UNBLOCK or a disconnect end it otherwise.
 pub(crate) fn block_for_replicas<H: BlockingHost>(
     srv: &mut H,
     c: &mut Session,
     deadline_ms: i64,
     argv: &Argv,
+    offset: i64,
 ) {
     block_for_keys(srv, c, &[], deadline_ms, argv, Retry::NONE);
     if let Some(b) = c.blocked.as_mut() {
-        b.on_timeout = TimeoutReply::ReplicaAcks;
+        b.on_timeout = TimeoutReply::ReplicaAcks(offset);
     }
 }
 

@@ -118,6 +118,9 @@ pub(crate) struct Feed {
     replacement: Replacement,
     /// Nesting of `call_argv` (EXEC runs its queue through it).
     depth: u32,
+    /// The running command is propagated even if it changed nothing (Redis's
+    /// forceCommandPropagation: FLUSHALL and FLUSHDB of empty databases).
+    forced: bool,
     /// Set while replaying the AOF: nothing is fed.
     pub(crate) disabled: bool,
     /// Where the commands recorded from now on go (see [`Targets`]): all consumers, but the
@@ -134,6 +137,11 @@ impl Feed {
     /// The running command propagates these commands (in its db) instead of its own.
     pub(crate) fn propagate_many(&mut self, ops: Vec<Vec<Vec<u8>>>) {
         self.replacement = Some(ops);
+    }
+
+    /// The running command is propagated whether or not it changed the dataset.
+    pub(crate) fn force_propagation(&mut self) {
+        self.forced = true;
     }
 
     /// The running command propagates nothing even though it changed the dataset.
@@ -196,12 +204,14 @@ impl Feed {
                 aof: t.aof || o.aof,
                 replicas: t.replicas || o.replicas,
             });
-            let db = unit[0].1;
-            sink.feed(to, db, &[b"MULTI".to_vec()]);
+            // MULTI in the first command's db, EXEC in the last one's: no SELECT comes between
+            // the last command and EXEC (Redis feeds both without a db of their own).
+            let (first, last) = (unit[0].1, unit[unit.len() - 1].1);
+            sink.feed(to, first, &[b"MULTI".to_vec()]);
             for (to, db, argv) in &unit {
                 sink.feed(*to, *db, argv);
             }
-            sink.feed(to, db, &[b"EXEC".to_vec()]);
+            sink.feed(to, last, &[b"EXEC".to_vec()]);
         } else {
             let (to, db, argv) = &unit[0];
             sink.feed(*to, *db, argv);
@@ -253,10 +263,11 @@ pub(crate) fn after_command<H: FeedHost>(
 ) {
     let (dirty_before, outer_replacement) = before;
     let replacement = host.feed_state().leave(outer_replacement);
+    let forced = std::mem::take(&mut host.feed_state().forced);
     host.flush_lazy_expired();
     if host.feed_state().disabled
         || !propagate_self
-        || host.dirty() <= dirty_before
+        || (host.dirty() <= dirty_before && !forced)
         || !host.has_consumer()
     {
         return;
@@ -499,6 +510,33 @@ mod tests {
                 (Targets::ALL, "EXEC".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn a_forced_command_is_fed_without_a_change_and_the_force_ends_with_it() {
+        let mut h = Host::default();
+        run(&mut h, 0, "FLUSHDB", |h| h.feed.force_propagation());
+        end_unit(&mut h);
+        run(&mut h, 0, "GET k", |_| {});
+        end_unit(&mut h);
+        assert_eq!(fed(&h), pairs(&[(0, "FLUSHDB")]));
+    }
+
+    #[test]
+    fn multi_takes_the_first_commands_db_and_exec_the_last_ones() {
+        struct Dbs(Vec<(usize, String)>);
+        impl FeedSink for Dbs {
+            fn feed(&mut self, _to: Targets, db: usize, argv: &[Vec<u8>]) {
+                self.0.push((db, String::from_utf8_lossy(&argv[0]).into_owned()));
+            }
+        }
+        let mut h = Host { dbs: Keyspace::new(4), ..Host::default() };
+        run(&mut h, 1, "SET a 1", write);
+        run(&mut h, 3, "SET b 2", write);
+        let mut dbs = Dbs(Vec::new());
+        h.feed.end_unit(&mut dbs);
+        let want = [(1, "MULTI"), (1, "SET"), (3, "SET"), (3, "EXEC")];
+        assert_eq!(dbs.0, want.map(|(d, c)| (d, c.to_string())).to_vec());
     }
 
     #[test]

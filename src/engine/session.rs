@@ -84,6 +84,9 @@ pub(crate) struct Session {
     pub(crate) last_interaction: i64,
     /// Full name of the last command ("client|list").
     pub(crate) last_cmd: &'static str,
+    /// The replication offset after this client's last command (Redis's `c->woff`): what
+    /// WAIT waits for replicas to acknowledge.
+    pub(crate) woff: i64,
     /// Error codes (first word) of the errors replied during the command being run,
     /// drained by the command layer into INFO errorstats.
     pub(crate) errors: Vec<&'static str>,
@@ -151,6 +154,7 @@ impl Session {
             ctime: now,
             last_interaction: now,
             last_cmd: "NULL",
+            woff: 0,
             errors: Vec::new(),
             paused: false,
             held_command: false,

@@ -41,6 +41,12 @@ pub(crate) trait PersistHost: Sized + 'static {
     /// (the client running the command that forks included). They belong to `net`, which
     /// persistence cannot name.
     fn child_fds(&self) -> Vec<RawFd>;
+    /// The replication state a snapshot saves as aux fields (repl-stream-db, repl-id,
+    /// repl-offset), as Redis's rdbPopulateSaveInfo: None when there is no history to
+    /// continue (the replication layer above answers).
+    fn repl_info(&self) -> Option<tine_core::rdb::ReplInfo> {
+        None
+    }
 }
 
 /// Split mutable borrows of the server state persistence drives (see [`PersistHost::parts`]).

@@ -30,14 +30,16 @@ pub(crate) fn options(config: &Config) -> RdbOptions {
 
 /// Writes the whole keyspace as an RDB to `w`. In a child, `reporter` receives progress (keys
 /// processed); if the parent is gone the child exits at once, without publishing the file.
+/// `repl` is the replication state saved as aux fields (`PersistHost::repl_info`).
 pub(crate) fn write_snapshot<W: Write>(
     config: &Config,
     dbs: &[Db],
     w: &mut W,
     mut reporter: Option<&mut ChildReporter>,
+    repl: Option<rdb::ReplInfo>,
 ) -> Result<(), String> {
     let delay = config.rdb_key_save_delay;
-    let opts = options(config);
+    let opts = RdbOptions { repl, ..options(config) };
     rdb::write_rdb(w, dbs, &opts, |done| {
         tine_core::base::debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {

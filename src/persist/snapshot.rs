@@ -146,6 +146,7 @@ pub(crate) fn save_to_file(
     path: &Path,
     temp: &Path,
     mut reporter: Option<&mut ChildReporter>,
+    repl: Option<tine_core::rdb::ReplInfo>,
 ) -> Result<(), String> {
     if let Some(r) = reporter.as_deref_mut() {
         r.set_temp_file(temp);
@@ -159,7 +160,7 @@ pub(crate) fn save_to_file(
         )
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let written = super::rdb_io::write_snapshot(config, dbs, &mut w, reporter.as_deref_mut());
+    let written = super::rdb_io::write_snapshot(config, dbs, &mut w, reporter.as_deref_mut(), repl);
     let result = written
         .and_then(|_| w.flush().map_err(|e| e.to_string()))
         .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
@@ -222,11 +223,12 @@ pub(crate) fn save<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
 /// background-save error; a failure is logged and, as in Redis, leaves
 /// `rdb_last_bgsave_status` as it was (so a failed SHUTDOWN does not turn on MISCONF).
 pub(crate) fn save_in_foreground<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
+    let repl = h.repl_info();
     let p = h.parts();
     let path = rdb_path_of(p.config);
     let temp = temp_rdb_path(std::process::id());
     p.state.rdb_saves += 1;
-    match save_to_file(p.config, p.dbs, &path, &temp, None) {
+    match save_to_file(p.config, p.dbs, &path, &temp, None, repl) {
         Ok(()) => {
             log!(Level::Notice, "DB saved on disk");
             *p.dirty = 0;
@@ -243,10 +245,20 @@ pub(crate) fn save_in_foreground<H: PersistHost>(h: &mut H) -> Result<(), SaveEr
 
 /// BGSAVE: forks a child that writes the snapshot.
 pub(crate) fn bgsave<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
+    bgsave_with_job(h, Box::new(BgsaveJob))
+}
+
+/// BGSAVE with another on-exit job: the replication layer's disk-based full sync, whose job
+/// runs [`BgsaveJob`]'s and then hands the file to the replicas waiting for it.
+pub(crate) fn bgsave_with_job<H: PersistHost>(
+    h: &mut H,
+    job: Box<dyn ChildJob<H>>,
+) -> Result<(), SaveError> {
     if h.persist_state().child.is_some() {
         return Err(SaveError::InProgress);
     }
     let close = h.child_fds();
+    let repl = h.repl_info();
     let p = h.parts();
     p.state.last_bgsave_try = base::unix_time();
     // Redis counts a background save when it is attempted (rdbSaveBackground), so a save
@@ -258,7 +270,7 @@ pub(crate) fn bgsave<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
         let (config, dbs): (&Config, &[Db]) = (p.config, p.dbs);
         child::start(ChildKind::RdbToFile, &close, oom, |reporter| {
             let temp = temp_rdb_path(std::process::id());
-            save_to_file(config, dbs, &path, &temp, Some(&mut *reporter))?;
+            save_to_file(config, dbs, &path, &temp, Some(&mut *reporter), repl)?;
             log!(Level::Notice, "DB saved on disk");
             reporter.log_cow("RDB");
             Ok(())
@@ -272,7 +284,7 @@ pub(crate) fn bgsave<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
             child_slot::record_fork(h, ch.fork_usec);
             h.parts().state.dirty_at_fork = dirty;
             log!(Level::Notice, "Background saving started by pid {}", ch.pid);
-            child_slot::occupy(h, ch, Box::new(BgsaveJob));
+            child_slot::occupy(h, ch, job);
             Ok(())
         }
         Err(e) => {

@@ -1,0 +1,475 @@
+//! tine as a replication primary, against the real programs (issue 11, primary side): a real
+//! redis-server 7.0 replicating from tine with disk and diskless full syncs under a write
+//! load of every type, then a partial resync (+CONTINUE) after the link is killed; two
+//! replicas served by one diskless child; `redis-cli --rdb` and `--replica`; the sync children
+//! SIGKILLed midway and a replica killed mid-transfer; WAIT and min-replicas-to-write.
+//!
+//! Full syncs are stretched with `rdb-key-save-delay` over a few thousand small keys, so that
+//! writes land while the snapshot is produced and transferred, without big data. Every check
+//! ends with DEBUG DIGEST equal on both servers. Helpers stay local to this file.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const SYNC_LIMIT: Duration = Duration::from_secs(30);
+
+/// tine as a primary: no save points, DEBUG allowed, and `extra`.
+fn primary(extra: &[&str]) -> TestServer {
+    let mut args = vec!["--save", "", "--enable-debug-command", "yes"];
+    args.extend_from_slice(extra);
+    TestServer::with_args(&args)
+}
+
+/// A redis-server replica of tine (None when redis-server is not installed).
+fn redis_replica(of: &TestServer, extra: &[&str]) -> Option<TestServer> {
+    let port = of.port.to_string();
+    let mut args = vec!["--save", "", "--enable-debug-command", "yes", "--replicaof", "127.0.0.1"];
+    args.push(&port);
+    args.extend_from_slice(extra);
+    RedisServer::with_args(&args)
+}
+
+fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(con).unwrap_or_else(|e| panic!("{:?}: {}", args, e))
+}
+
+fn digest(s: &TestServer) -> String {
+    let mut con = s.client();
+    redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap()
+}
+
+fn info_of(s: &TestServer, section: &str) -> String {
+    info(&mut s.client(), section)
+}
+
+fn field(s: &TestServer, section: &str, name: &str) -> String {
+    info_field(&info_of(s, section), name).unwrap_or_default()
+}
+
+/// Writes of every type, in several dbs, with expires (round `r` makes them differ).
+fn write_mixed(con: &mut redis::Connection, r: usize) {
+    for db in [0, 3, 9] {
+        cmd(con, &["SELECT", &db.to_string()]);
+        let k = |name: &str| format!("{}:{}:{}", name, db, r % 7);
+        cmd(con, &["SET", &k("str"), &format!("v{}", r)]);
+        cmd(con, &["INCRBY", &k("cnt"), "3"]);
+        cmd(con, &["RPUSH", &k("list"), "a", &r.to_string(), "c"]);
+        cmd(con, &["LPOP", &k("list")]);
+        cmd(con, &["HSET", &k("hash"), "f", &r.to_string(), "g", "x"]);
+        cmd(con, &["SADD", &k("set"), &r.to_string(), "m"]);
+        cmd(con, &["SREM", &k("set"), "m"]);
+        cmd(con, &["ZADD", &k("zset"), &r.to_string(), "a", "2.5", "b"]);
+        cmd(con, &["ZINCRBY", &k("zset"), "1", "b"]);
+        cmd(con, &["SET", &k("ttl"), "x", "EX", "1000"]);
+        cmd(con, &["PEXPIRE", &k("hash"), "500000"]);
+        cmd(con, &["DEL", &format!("str:{}:{}", db, (r + 3) % 7)]);
+    }
+    cmd(con, &["SELECT", "0"]);
+}
+
+/// Waits until the replica's link is up and it has the primary's whole stream, then checks
+/// the digests are equal.
+fn assert_in_sync(tine: &TestServer, replica: &TestServer) {
+    let synced = eventually(SYNC_LIMIT, || {
+        field(replica, "replication", "master_link_status") == "up"
+            && field(replica, "replication", "slave_repl_offset")
+                == field(tine, "replication", "master_repl_offset")
+    });
+    assert!(
+        synced,
+        "replica not in sync\n--- tine ---\n{}\n--- replica ---\n{}",
+        tine.log(),
+        replica.log()
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || digest(tine) == digest(replica)),
+        "digests differ\n--- tine ---\n{}\n--- replica ---\n{}",
+        tine.log(),
+        replica.log()
+    );
+}
+
+/// The pids of a process's children (the sync child, while one lives).
+fn children_of(pid: u32) -> Vec<i32> {
+    let out = Command::new("ps").args(["--ppid", &pid.to_string(), "-o", "pid="]).output();
+    match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn temp_files(s: &TestServer) -> Vec<String> {
+    std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("temp-"))
+        .collect()
+}
+
+/// A full sync (disk or diskless) under writes before and during it, then CLIENT KILL TYPE
+/// replica and a partial resync.
+fn full_then_partial(diskless: &str) {
+    let tine = primary(&[
+        "--repl-diskless-sync",
+        diskless,
+        "--repl-diskless-sync-delay",
+        "0",
+        "--rdb-key-save-delay",
+        "100",
+    ]);
+    let mut con = tine.client();
+    cmd(&mut con, &["DEBUG", "POPULATE", "3000"]);
+    for r in 0..20 {
+        write_mixed(&mut con, r);
+    }
+    let Some(replica) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    // Writes while the child produces and the parent transfers the snapshot.
+    for r in 20..80 {
+        write_mixed(&mut con, r);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_in_sync(&tine, &replica);
+    assert_eq!(field(&tine, "stats", "sync_full"), "1");
+    let target = if diskless == "yes" { "replicas sockets" } else { "disk" };
+    assert!(tine.log().contains(&format!("Starting BGSAVE for SYNC with target: {}", target)));
+    let roles = info_of(&tine, "replication");
+    assert!(roles.contains("connected_slaves:1"), "{}", roles);
+    assert!(roles.contains(",state=online,"), "{}", roles);
+
+    // The link dies; the replica continues from the backlog.
+    cmd(&mut con, &["CLIENT", "KILL", "TYPE", "replica"]);
+    for r in 80..90 {
+        write_mixed(&mut con, r);
+    }
+    assert!(
+        eventually(SYNC_LIMIT, || field(&tine, "stats", "sync_partial_ok") == "1"),
+        "no partial resync\n{}",
+        tine.log()
+    );
+    for r in 90..100 {
+        write_mixed(&mut con, r);
+    }
+    assert_in_sync(&tine, &replica);
+    assert_eq!(field(&tine, "stats", "sync_full"), "1");
+    assert!(replica.log().contains("Successful partial resynchronization with master"));
+    assert!(tine.log().contains("Partial resynchronization request from"));
+}
+
+#[test]
+fn redis_replica_disk_sync_then_partial_resync() {
+    full_then_partial("no");
+}
+
+#[test]
+fn redis_replica_diskless_sync_then_partial_resync() {
+    full_then_partial("yes");
+}
+
+/// Two replicas arriving within `repl-diskless-sync-delay` share one child, and the stream
+/// written meanwhile is held once in the shared buffer, not once per replica.
+#[test]
+fn two_replicas_share_one_diskless_child() {
+    let tine = primary(&["--repl-diskless-sync-delay", "1", "--rdb-key-save-delay", "300"]);
+    let mut con = tine.client();
+    cmd(&mut con, &["DEBUG", "POPULATE", "3000"]);
+    let Some(a) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    let Some(b) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert!(eventually(SYNC_LIMIT, || field(&tine, "persistence", "rdb_bgsave_in_progress") == "1"));
+    // About 400 KB of stream while the child runs: both replicas wait for it.
+    let value = "x".repeat(4000);
+    for i in 0..100 {
+        cmd(&mut con, &["SET", &format!("big:{}", i), &value]);
+    }
+    let mem: i64 = field(&tine, "memory", "mem_total_replication_buffers").parse().unwrap();
+    let histlen: i64 = field(&tine, "replication", "repl_backlog_histlen").parse().unwrap();
+    assert!(histlen > 400_000, "histlen {}", histlen);
+    assert!(mem < histlen * 3 / 2, "replication buffers {} for a stream of {}", mem, histlen);
+    assert_in_sync(&tine, &a);
+    assert_in_sync(&tine, &b);
+    let log = tine.log();
+    assert_eq!(log.matches("Starting BGSAVE for SYNC with target: replicas sockets").count(), 1);
+    assert_eq!(field(&tine, "stats", "total_forks"), "1");
+    assert_eq!(field(&tine, "replication", "connected_slaves"), "2");
+}
+
+/// `redis-cli --rdb` gets a file redis-check-rdb accepts; `redis-cli --replica` shows the
+/// stream.
+#[test]
+fn redis_cli_rdb_and_replica() {
+    if !redis_available() {
+        return;
+    }
+    let tine = primary(&["--repl-diskless-sync-delay", "0"]);
+    let mut con = tine.client();
+    cmd(&mut con, &["DEBUG", "POPULATE", "500"]);
+    write_mixed(&mut con, 1);
+    let file = tine.path("cli.rdb");
+    let port = tine.port.to_string();
+    let out = run_to_exit(
+        "redis-cli",
+        &["-p", &port, "--rdb", file.to_str().unwrap()],
+        tine.dir.path(),
+        Duration::from_secs(20),
+    );
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("Transfer finished with success"), "{}", said);
+    let check = Command::new("redis-check-rdb").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success() && text.contains("RDB looks OK"), "{}", text);
+    assert!(!text.contains("[info] 0 keys read"), "{}", text);
+
+    // Functions only: no data (tine has no functions yet, so no database at all).
+    let ffile = tine.path("functions.rdb");
+    let out = run_to_exit(
+        "redis-cli",
+        &["-p", &port, "--functions-rdb", ffile.to_str().unwrap()],
+        tine.dir.path(),
+        Duration::from_secs(20),
+    );
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("Transfer finished with success"), "{}", said);
+    let check = Command::new("redis-check-rdb").arg(&ffile).output().unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success() && text.contains("[info] 0 keys read"), "{}", text);
+
+    // Line-buffered: redis-cli's stdout is a pipe here, and it is killed at the end.
+    let mut cli = Command::new("stdbuf")
+        .args(["-oL", "redis-cli", "-p", &port, "--replica"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(eventually(Duration::from_secs(10), || {
+        info_of(&tine, "replication").contains(",state=online,")
+    }));
+    cmd(&mut con, &["SET", "seen-by", "cli"]);
+    // A diskless replica gets the stream after its first ACK (once a second), as in Redis.
+    std::thread::sleep(Duration::from_millis(2000));
+    let _ = cli.kill();
+    let out = cli.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.to_lowercase().contains("\"set\",\"seen-by\",\"cli\""), "{}", text);
+}
+
+/// SIGKILL of the sync child midway (diskless, then disk): the replica's sync fails, it
+/// retries, and ends in sync; no temp file and no child left.
+#[test]
+fn killed_sync_children_recover() {
+    for diskless in ["yes", "no"] {
+        let tine = primary(&[
+            "--repl-diskless-sync",
+            diskless,
+            "--repl-diskless-sync-delay",
+            "0",
+            "--rdb-key-save-delay",
+            "2000",
+        ]);
+        let mut con = tine.client();
+        cmd(&mut con, &["DEBUG", "POPULATE", "2000"]);
+        let Some(replica) = redis_replica(&tine, &[]) else {
+            return;
+        };
+        assert!(eventually(SYNC_LIMIT, || !children_of(tine.pid()).is_empty()));
+        std::thread::sleep(Duration::from_millis(300));
+        for pid in children_of(tine.pid()) {
+            // SAFETY: kill(2) on a child of the server this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        assert!(eventually(SYNC_LIMIT, || tine.log().contains("terminated by signal 9")));
+        cmd(&mut con, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+        write_mixed(&mut con, 5);
+        assert_in_sync(&tine, &replica);
+        assert!(eventually(Duration::from_secs(10), || children_of(tine.pid()).is_empty()));
+        assert!(temp_files(&tine).is_empty(), "{:?}", temp_files(&tine));
+        assert!(field(&tine, "stats", "sync_full").parse::<i64>().unwrap() >= 2);
+    }
+}
+
+/// A replica killed mid-transfer is dropped; the other replica of the same child goes on.
+#[test]
+fn replica_killed_mid_transfer_leaves_the_other() {
+    let tine = primary(&["--repl-diskless-sync-delay", "1", "--rdb-key-save-delay", "1000"]);
+    let mut con = tine.client();
+    cmd(&mut con, &["DEBUG", "POPULATE", "2000"]);
+    let Some(mut doomed) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    let Some(survivor) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert!(eventually(SYNC_LIMIT, || !children_of(tine.pid()).is_empty()));
+    std::thread::sleep(Duration::from_millis(500));
+    doomed.signal(libc::SIGKILL);
+    doomed.wait_exit(Duration::from_secs(5));
+    write_mixed(&mut con, 2);
+    assert!(eventually(SYNC_LIMIT, || tine.log().contains("Connection with replica")));
+    assert_in_sync(&tine, &survivor);
+    assert_eq!(field(&tine, "replication", "connected_slaves"), "1");
+    assert_eq!(field(&tine, "stats", "sync_full"), "2");
+}
+
+/// WAIT counts replicas that acknowledged; min-replicas-to-write refuses writes without
+/// enough of them.
+#[test]
+fn wait_and_min_replicas_to_write() {
+    let tine = primary(&["--repl-diskless-sync-delay", "0"]);
+    let mut con = tine.client();
+    cmd(&mut con, &["SET", "k", "v"]);
+    assert_eq!(cmd(&mut con, &["WAIT", "0", "0"]), redis::Value::Int(0));
+    assert_eq!(cmd(&mut con, &["WAIT", "1", "100"]), redis::Value::Int(0));
+    cmd(&mut con, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+    let err = redis::cmd("SET").arg("k").arg("v").query::<redis::Value>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("Not enough good replicas to write"), "{}", err);
+    let Some(replica) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert_in_sync(&tine, &replica);
+    assert!(eventually(SYNC_LIMIT, || {
+        redis::cmd("SET").arg("k").arg("w").query::<redis::Value>(&mut con).is_ok()
+    }));
+    cmd(&mut con, &["INCR", "n"]);
+    assert_eq!(cmd(&mut con, &["WAIT", "1", "5000"]), redis::Value::Int(1));
+    assert_eq!(cmd(&mut con, &["WAIT", "2", "200"]), redis::Value::Int(1));
+    // A stopped replica acknowledges nothing (unit/wait's scenario).
+    replica.signal(libc::SIGSTOP);
+    cmd(&mut con, &["INCR", "n"]);
+    assert_eq!(cmd(&mut con, &["WAIT", "1", "500"]), redis::Value::Int(0));
+    replica.signal(libc::SIGCONT);
+    assert_eq!(cmd(&mut con, &["WAIT", "1", "5000"]), redis::Value::Int(1));
+    cmd(&mut con, &["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    let err = redis::cmd("SET").arg("k").arg("v").query::<redis::Value>(&mut con).unwrap_err();
+    assert!(err.to_string().contains("NOREPLICAS"), "{}", err);
+    let role = cmd(&mut con, &["ROLE"]);
+    assert!(format!("{:?}", role).contains("master"), "{:?}", role);
+}
+
+/// The only replica of a disk-based sync goes away: with no save point the child is stopped
+/// (SIGUSR1, not an error) rather than left to write a file nobody needs.
+#[test]
+fn disk_sync_child_stopped_when_its_replica_dies() {
+    let tine = primary(&["--repl-diskless-sync", "no", "--rdb-key-save-delay", "2000"]);
+    let mut con = tine.client();
+    cmd(&mut con, &["DEBUG", "POPULATE", "2000"]);
+    let Some(mut replica) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert!(eventually(SYNC_LIMIT, || !children_of(tine.pid()).is_empty()));
+    replica.signal(libc::SIGKILL);
+    replica.wait_exit(Duration::from_secs(5));
+    assert!(eventually(SYNC_LIMIT, || children_of(tine.pid()).is_empty()), "{}", tine.log());
+    assert!(tine.log().contains("Background saving terminated by signal 10"), "{}", tine.log());
+    assert_eq!(field(&tine, "persistence", "rdb_last_bgsave_status"), "ok");
+    assert!(eventually(Duration::from_secs(5), || temp_files(&tine).is_empty()));
+    assert_eq!(field(&tine, "replication", "connected_slaves"), "0");
+}
+
+/// With requirepass, SYNC, PSYNC and REPLCONF need authentication.
+#[test]
+fn replication_commands_need_auth() {
+    let tine = primary(&["--requirepass", "secret"]);
+    let mut raw = tine.raw();
+    for args in [&["SYNC"][..], &["PSYNC", "?", "-1"], &["REPLCONF", "listening-port", "1"]] {
+        assert_eq!(raw.cmd_str(args), "-NOAUTH Authentication required.\r\n", "{:?}", args);
+    }
+    assert_eq!(raw.cmd_str(&["AUTH", "secret"]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["REPLCONF", "listening-port", "1"]), "+OK\r\n");
+    assert_eq!(
+        raw.cmd_str(&["REPLCONF", "bogus", "1"]),
+        "-ERR Unrecognized REPLCONF option: bogus\r\n"
+    );
+}
+
+/// A replica that sends garbage is dropped; the primary keeps its data and its other
+/// replicas.
+#[test]
+fn replica_sending_garbage_is_dropped() {
+    let tine = primary(&["--repl-diskless-sync-delay", "0"]);
+    let mut con = tine.client();
+    write_mixed(&mut con, 1);
+    let Some(good) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert_in_sync(&tine, &good);
+    let mut bad = tine.raw();
+    bad.send(b"REPLCONF capa eof capa psync2\r\n");
+    assert_eq!(bad.reply_str(), "+OK\r\n");
+    bad.send(b"PSYNC ? -1\r\n");
+    let got = bad.read_for(Duration::from_millis(1500));
+    assert!(got.starts_with(b"+FULLRESYNC "), "{:?}", String::from_utf8_lossy(&got));
+    bad.send(b"*abc\r\n\x00\x01garbage\r\n");
+    assert!(bad.closed_within(Duration::from_secs(5)));
+    write_mixed(&mut con, 2);
+    assert_in_sync(&tine, &good);
+    assert_eq!(field(&tine, "replication", "connected_slaves"), "1");
+}
+
+/// A replica that stops reading is dropped by `client-output-buffer-limit replica`, one that
+/// stops acknowledging by `repl-timeout`; each comes back in sync. Once no replica is left,
+/// `repl-backlog-ttl` frees the backlog.
+#[test]
+fn output_limit_timeout_and_backlog_ttl() {
+    let tine = primary(&["--repl-diskless-sync-delay", "0"]);
+    let mut con = tine.client();
+    write_mixed(&mut con, 1);
+    let Some(mut replica) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    assert_in_sync(&tine, &replica);
+
+    cmd(&mut con, &["CONFIG", "SET", "client-output-buffer-limit", "replica 1mb 0 0"]);
+    replica.signal(libc::SIGSTOP);
+    let value = "v".repeat(10_000);
+    for i in 0..1500 {
+        cmd(&mut con, &["SET", &format!("big:{}", i % 50), &value]);
+        if i % 100 == 99 && tine.log().contains("overcoming of output buffer limits") {
+            break;
+        }
+    }
+    assert!(
+        eventually(SYNC_LIMIT, || tine.log().contains("overcoming of output buffer limits")),
+        "{}",
+        tine.log()
+    );
+    assert!(eventually(SYNC_LIMIT, || field(&tine, "replication", "connected_slaves") == "0"));
+    replica.signal(libc::SIGCONT);
+    assert_in_sync(&tine, &replica);
+
+    cmd(&mut con, &["CONFIG", "SET", "repl-timeout", "2"]);
+    replica.signal(libc::SIGSTOP);
+    assert!(
+        eventually(SYNC_LIMIT, || tine
+            .log()
+            .contains("Disconnecting timedout replica (streaming sync)")),
+        "{}",
+        tine.log()
+    );
+    replica.signal(libc::SIGCONT);
+    write_mixed(&mut con, 2);
+    assert_in_sync(&tine, &replica);
+
+    cmd(&mut con, &["CONFIG", "SET", "repl-backlog-ttl", "1"]);
+    replica.stop();
+    assert!(eventually(SYNC_LIMIT, || field(&tine, "replication", "repl_backlog_active") == "0"));
+    assert!(
+        tine.log()
+            .contains("Replication backlog freed after 1 seconds without connected replicas.")
+    );
+}
