@@ -102,6 +102,9 @@ pub(crate) struct Data {
     pub(crate) repl_buf: crate::repl::buffer::ReplBuffer,
     /// The replication stream's own state: its selected db (`crate::repl::feed`).
     pub(crate) repl_stream: crate::repl::feed::ReplStream,
+    /// The replica side: the primary this node follows, the link's state, the cached master
+    /// (`crate::repl::replica`).
+    pub(crate) replica: crate::repl::replica::Replica,
     pub(crate) hz: i64,
     pub(crate) cronloops: u64,
     /// The listening port actually bound (for INFO and the log).
@@ -171,6 +174,7 @@ impl Data {
             repl: Default::default(),
             repl_buf,
             repl_stream: Default::default(),
+            replica: Default::default(),
             cronloops: 0,
             tcp_port: 0,
             debug_active_expire: true,

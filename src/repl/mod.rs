@@ -6,9 +6,11 @@
 //! Built so far: the replication identity (`state`: replid, replid2 and where the second
 //! history ends), which INFO, ROLE and DEBUG CHANGE-REPL-ID read; and the shared replication
 //! buffer (`buffer`), the one copy of the replication stream that the backlog and every
-//! replica read from, which also keeps `master_repl_offset`.
+//! replica read from, which also keeps `master_repl_offset`; and the replica side
+//! (`replica`): the link to this node's primary, from the handshake to the loaded full sync.
 
 #[allow(dead_code, reason = "the primary's stream and PSYNC use it next (issue 11)")]
 pub(crate) mod buffer;
 pub(crate) mod feed;
+pub(crate) mod replica;
 pub(crate) mod state;
