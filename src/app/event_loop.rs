@@ -144,7 +144,7 @@ impl EventLoop {
                 srv.data.shutdown = None;
             }
             let now = Instant::now();
-            let timeout = if srv.data.loading.is_some() {
+            let timeout = if srv.data.loading.is_some() || srv.data.replica.load.is_some() {
                 Duration::from_millis(10)
             } else if srv.data.pending_input.is_empty() && self.pending_reads.is_empty() {
                 let cron_in = next_cron.saturating_duration_since(now);

@@ -108,7 +108,11 @@ fn finish_load(
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
-            log!(Level::Warning, "Short read or OOM loading DB. Unrecoverable error, aborting now: {}", e);
+            log!(
+                Level::Warning,
+                "Short read or OOM loading DB. Unrecoverable error, aborting now: {}",
+                e
+            );
             log!(
                 Level::Warning,
                 "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
@@ -252,10 +256,8 @@ pub(crate) fn process_master_input(ev: &mut EventLoop, srv: &mut Server<'_>, c: 
         if c.session.close_asap || c.session.close_after_reply {
             break;
         }
-        let limits = Limits {
-            max_bulk_len: srv.data.config.proto_max_bulk_len,
-            authenticated: true,
-        };
+        let limits =
+            Limits { max_bulk_len: srv.data.config.proto_max_bulk_len, authenticated: true };
         match c.conn.parser.next(c.conn.qbuf.data(), &mut c.conn.qpos, limits) {
             Parsed::Command => {
                 if is_getack(&c.conn.parser.argv) {
@@ -328,7 +330,9 @@ pub(crate) fn cron(ev: &mut EventLoop, srv: &mut Server<'_>, now_ms: i64) {
         return;
     }
     srv.data.replica.last_cron_ms = now_ms;
-    if !srv.data.replica.is_replica() {
+    // Not while the startup load runs: its RDB may hold the history to continue (Redis loads
+    // before it connects).
+    if !srv.data.replica.is_replica() || srv.data.loading.is_some() {
         return;
     }
     srv.data.replica.cron(ev.registry(), &srv.data.config);

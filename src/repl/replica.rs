@@ -103,7 +103,9 @@ pub(crate) enum Step {
     Nothing,
     /// +CONTINUE: the socket becomes the master client now (with the bytes already read);
     /// `new_replid`: the primary's history has a new id.
-    Continue { new_replid: Option<String> },
+    Continue {
+        new_replid: Option<String>,
+    },
     /// +FULLRESYNC: a full sync begins (sub-replicas must go, the cached master is gone).
     FullSyncStarted,
     /// The payload arrived and is being parsed (`Replica::load`).
@@ -202,9 +204,7 @@ impl Replica {
         match self.state {
             LinkState::Connect => "connect",
             LinkState::Connecting => "connecting",
-            LinkState::ReceivePing | LinkState::Handshake | LinkState::ReceivePsync => {
-                "handshake"
-            }
+            LinkState::ReceivePing | LinkState::Handshake | LinkState::ReceivePsync => "handshake",
             LinkState::Transfer | LinkState::Loading => "sync",
             LinkState::Connected => "connected",
             LinkState::None => "unknown",
@@ -286,7 +286,8 @@ impl Replica {
                 return;
             }
         };
-        if let Err(e) = registry.register(&mut s, LINK_TOKEN, Interest::READABLE | Interest::WRITABLE)
+        if let Err(e) =
+            registry.register(&mut s, LINK_TOKEN, Interest::READABLE | Interest::WRITABLE)
         {
             log!(Level::Warning, "Unable to connect to MASTER: {}", e);
             return;
@@ -344,10 +345,7 @@ impl Replica {
                     if total > 0 {
                         return Ok(total);
                     }
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection lost",
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection lost"));
                 }
                 Ok(n) => {
                     self.inbuf.extend_from_slice(&chunk[..n]);
@@ -494,8 +492,7 @@ impl Replica {
                 LinkState::Handshake => {
                     let Some(l) = self.line() else { return Step::Nothing };
                     let what = self.expect.remove(0);
-                    if l.starts_with('-') {
-                        let e = &l[1..];
+                    if let Some(e) = l.strip_prefix('-') {
                         match what {
                             Expect::Auth => {
                                 log!(Level::Warning, "Unable to AUTH to MASTER: {}", e);
@@ -628,11 +625,7 @@ impl Replica {
     /// Prepares the payload's sink (temp file or memory) and reads what already arrived.
     fn start_transfer(&mut self, cfg: &Config) -> Step {
         let sink = if cfg.repl_diskless_load == ReplDisklessLoad::Disabled {
-            let path = PathBuf::from(format!(
-                "temp-{}.{}.rdb",
-                unix_time(),
-                std::process::id()
-            ));
+            let path = PathBuf::from(format!("temp-{}.{}.rdb", unix_time(), std::process::id()));
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => Sink::File { path, file },
                 Err(e) => {
@@ -846,12 +839,7 @@ impl Replica {
             }
         };
         log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
-        self.load = Some(LoadJob {
-            thread: Some(thread),
-            temp,
-            async_loading,
-            cancel,
-        });
+        self.load = Some(LoadJob { thread: Some(thread), temp, async_loading, cancel });
         self.state = LinkState::Loading;
         Step::Loading
     }
@@ -894,12 +882,10 @@ impl Replica {
                 self.fail();
                 return true;
             }
-            LinkState::Loading => {
-                // A long load: the primary must not time us out (Redis sends "\n" while it
-                // flushes and loads).
-                if self.sock.is_some() {
-                    self.send(b"\n");
-                }
+            // A long load: the primary must not time us out (Redis sends "\n" while it
+            // flushes and loads).
+            LinkState::Loading if self.sock.is_some() => {
+                self.send(b"\n");
             }
             LinkState::Connect => self.connect(registry),
             _ => {}
