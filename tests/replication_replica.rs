@@ -440,3 +440,28 @@ fn a_lying_or_garbage_primary_leaves_the_data_intact() {
         }
     }
 }
+
+#[test]
+fn wait_on_the_primary_counts_the_replica_acks() {
+    let primary = redis_primary(&[]);
+    let replica = tine(&["--repl-diskless-load", "on-empty-db"]);
+    replicaof(&replica, &primary);
+    wait_in_sync(&replica, &primary);
+    let mut con = primary.client();
+    for i in 0..20 {
+        redis::cmd("SET").arg("w").arg(i).query::<()>(&mut con).unwrap();
+        // REPLCONF GETACK from the primary is answered by the master client's input path.
+        let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut con).unwrap();
+        assert_eq!(acked, 1);
+    }
+    // The replica's own backlog holds the primary's stream since the sync, byte for byte
+    // as many as the primary's offset moved.
+    wait_in_sync(&replica, &primary);
+    let r = info(&replica, "replication");
+    assert_eq!(
+        info_field(&r, "master_repl_offset"),
+        Some(field(&primary, "replication", "master_repl_offset"))
+    );
+    assert_eq!(info_field(&r, "repl_backlog_active").as_deref(), Some("1"));
+    assert!(replica.log().contains("receiving streamed RDB from master with EOF to parser"));
+}

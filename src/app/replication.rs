@@ -43,23 +43,27 @@ pub(crate) fn before_sleep(ev: &mut EventLoop, srv: &mut Server<'_>) {
 /// primary keeps it as its second id for the replicas that followed it.
 fn restore_repl_info(srv: &mut Server<'_>, id: String, offset: i64, db: i64) {
     let d = &mut *srv.data;
-    if d.repl_buf.has_backlog() || !d.repl_buf.set_master_repl_offset(offset) {
+    // Older Redis versions saved a repl-stream-db of -1 by mistake: no history then, as Redis.
+    if db < 0 || d.repl_buf.has_backlog() || !d.repl_buf.set_master_repl_offset(offset) {
         return;
     }
     d.repl.set_replid(&id);
     if d.replica.is_replica() {
         crate::commands::replicaof::cache_myself(d);
-        d.replica.stream_db = db.max(0) as usize;
+        d.replica.stream_db = (db as usize).min(d.keyspace.len() - 1);
     } else {
-        // A primary keeps the restored history as its second one (Redis 7.0's
-        // loadDataFromDisk for a master).
+        // A primary keeps the restored history as its second one, with a backlog starting
+        // after it (Redis 7.0's loadDataFromDisk for a master: replicas that followed it
+        // continue).
         d.repl.shift_replid(offset);
+        d.repl_buf.create_backlog();
     }
 }
 
 /// An event on the link's socket.
 pub(crate) fn on_link_event(ev: &mut EventLoop, srv: &mut Server<'_>, writable: bool) {
     let port = srv.data.tcp_port;
+    srv.data.replica.dataset_empty = srv.data.keyspace.total_keys() == 0;
     let step = srv.data.replica.on_event(ev.registry(), &srv.data.config, port, writable);
     handle_step(ev, srv, step);
 }

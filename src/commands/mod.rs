@@ -505,8 +505,12 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     }
 
     // A failed background save, or a failed AOF write, stops writes (and PING, as Redis)
-    // until persistence works again.
-    if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0 {
+    // until persistence works again. Not for a replica's primary: refusing its stream would
+    // silently diverge (Redis panics there unless replica-ignore-disk-write-errors; tine
+    // applies it and leaves MISCONF to the replica's own clients).
+    if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0
+        && c.kind != crate::engine::session::ClientKind::Primary
+    {
         let denied = if crate::persist::snapshot::writes_denied(&*srv.data) {
             Some(err::MISCONF_RDB)
         } else {

@@ -150,6 +150,9 @@ pub(crate) struct Replica {
     /// Connect before the next poll rather than at the next cron (REPLICAOF, a lost link),
     /// as Redis connects at once there.
     pub(crate) connect_now: bool,
+    /// Whether this node holds no keys, set by the server before each event: with
+    /// `repl-diskless-load on-empty-db` the payload goes to the parser only then.
+    pub(crate) dataset_empty: bool,
 }
 
 impl Default for Replica {
@@ -174,6 +177,7 @@ impl Default for Replica {
             last_cron_ms: 0,
             prev_replid: None,
             connect_now: false,
+            dataset_empty: true,
         }
     }
 }
@@ -624,7 +628,13 @@ impl Replica {
 
     /// Prepares the payload's sink (temp file or memory) and reads what already arrived.
     fn start_transfer(&mut self, cfg: &Config) -> Step {
-        let sink = if cfg.repl_diskless_load == ReplDisklessLoad::Disabled {
+        // Redis's useDisklessLoad.
+        let diskless = match cfg.repl_diskless_load {
+            ReplDisklessLoad::Disabled => false,
+            ReplDisklessLoad::OnEmptyDb => self.dataset_empty,
+            ReplDisklessLoad::SwapDb => true,
+        };
+        let sink = if !diskless {
             let path = PathBuf::from(format!("temp-{}.{}.rdb", unix_time(), std::process::id()));
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(file) => Sink::File { path, file },
@@ -695,7 +705,7 @@ impl Replica {
                 );
                 return self.fail();
             }
-            let diskless = cfg.repl_diskless_load != ReplDisklessLoad::Disabled;
+            let diskless = matches!(t.sink, Sink::Memory(_));
             if let Some(mark) = text.strip_prefix("$EOF:") {
                 if mark.len() != EOF_MARK_SIZE {
                     log!(Level::Warning, "Bad protocol from MASTER: wrong EOF mark length");
