@@ -112,11 +112,7 @@ fn finish_load(
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
-            log!(
-                Level::Warning,
-                "Short read or OOM loading DB. Unrecoverable error, aborting now: {}",
-                e
-            );
+            log!(Level::Warning, "{}", e);
             log!(
                 Level::Warning,
                 "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
@@ -276,6 +272,16 @@ pub(crate) fn process_master_input(ev: &mut EventLoop, srv: &mut Server<'_>, c: 
                     run_command(ev, srv, c);
                     srv.data.keyspace.set_expiry(Expiry::Hide);
                     srv.data.prop.targets = Targets::ALL;
+                    if c.session.obuf.get(mark) == Some(&b'-') {
+                        // The datasets may now differ: say so, as Redis's afterErrorReply.
+                        let reply = String::from_utf8_lossy(&c.session.obuf[mark + 1..]);
+                        log!(
+                            Level::Warning,
+                            "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
+                            reply.trim_end(),
+                            c.session.last_cmd
+                        );
+                    }
                     c.session.obuf.truncate(mark);
                     c.session.paused = false;
                 }

@@ -88,6 +88,8 @@ pub(crate) fn set_master(srv: &mut Ctx<'_>, host: String, port: u16) {
 /// link is to connect, lazy expiry follows the primary, the stream is the primary's.
 pub(crate) fn mark_replica(data: &mut Data, host: String, port: u16) {
     log::set_role(log::ROLE_REPLICA);
+    // What CONFIG REWRITE writes back, as Redis's rewriteConfigReplicaOfOption.
+    data.config.replicaof = format!("{} {}", host, port);
     data.replica.master = Some((host, port));
     data.replica.state = LinkState::Connect;
     data.keyspace.set_expiry(Expiry::Hide);
@@ -107,6 +109,7 @@ pub(crate) fn unset_master(srv: &mut Ctx<'_>) {
         return;
     }
     srv.data.replica.master = None;
+    srv.data.config.replicaof.clear();
     log::set_role(log::ROLE_PRIMARY);
     drop_master_client(srv);
     srv.data.replica.cached = None;

@@ -388,9 +388,8 @@ impl Replica {
             return Step::Nothing;
         }
         if self.state == LinkState::Connecting {
-            if !writable {
-                return Step::Nothing;
-            }
+            // A refused connect may come as an error event without the writable bit: the
+            // socket's pending error is checked either way.
             let s = self.sock.as_ref().expect("checked");
             let err = match s.take_error() {
                 Ok(Some(e)) => Some(e),
