@@ -465,3 +465,49 @@ fn wait_on_the_primary_counts_the_replica_acks() {
     assert_eq!(info_field(&r, "repl_backlog_active").as_deref(), Some("1"));
     assert!(replica.log().contains("receiving streamed RDB from master with EOF to parser"));
 }
+
+/// A full resync of the same history (the replica fell out of the primary's backlog) with
+/// swapdb: reads are served from the old data while the new one loads (async loading, seed
+/// 000), never refused with -LOADING, and the datasets are swapped at the end.
+#[test]
+fn swapdb_full_resync_of_the_same_history_keeps_serving_reads() {
+    let primary = redis_primary(&["--repl-backlog-size", "16384"]);
+    cmd::<()>(&primary, &["DEBUG", "POPULATE", "60000", "key", "40"]).unwrap();
+    let replica = tine(&["--repl-diskless-load", "swapdb"]);
+    replicaof(&replica, &primary);
+    wait_in_sync(&replica, &primary);
+    // The replica stops reading for a moment; the primary drops it and writes past its
+    // backlog, so the replica's PSYNC of the same id ends in +FULLRESYNC.
+    let port = replica.port;
+    let sleeper = std::thread::spawn(move || {
+        let mut con = common::connect(port, false);
+        redis::cmd("DEBUG").arg("SLEEP").arg("1").query::<()>(&mut con).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    cmd::<i64>(&primary, &["CLIENT", "KILL", "TYPE", "replica"]).unwrap();
+    let big = "x".repeat(1024);
+    for i in 0..100 {
+        cmd::<()>(&primary, &["SET", &format!("big:{}", i), &big]).unwrap();
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut raw = common::Raw::connect(port);
+            let mut refused = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if raw.cmd_str(&["GET", "key:1"]).starts_with("-LOADING") {
+                    refused += 1;
+                }
+            }
+            refused
+        })
+    };
+    sleeper.join().unwrap();
+    wait_in_sync(&replica, &primary);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(reader.join().unwrap(), 0);
+    assert_eq!(field(&primary, "stats", "sync_full"), "2");
+    assert!(replica.log().contains("MASTER <-> REPLICA sync: Swapping active DB with loaded DB"));
+    assert_eq!(digest(&replica), digest(&primary));
+}

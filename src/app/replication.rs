@@ -66,6 +66,10 @@ pub(crate) fn on_link_event(ev: &mut EventLoop, srv: &mut Server<'_>, writable: 
     srv.data.replica.dataset_empty = srv.data.keyspace.total_keys() == 0;
     let step = srv.data.replica.on_event(ev.registry(), &srv.data.config, port, writable);
     handle_step(ev, srv, step);
+    // A small payload parsed inline is installed before any other client is served.
+    if let Some((job, result)) = srv.data.replica.finished_load() {
+        finish_load(ev, srv, job, result);
+    }
 }
 
 fn handle_step(ev: &mut EventLoop, srv: &mut Server<'_>, step: Step) {
@@ -109,6 +113,8 @@ fn finish_load(
     result: Result<tine_core::rdb::LoadedRdb, String>,
 ) {
     let disk = job.temp.is_some();
+    let swapdb = !disk
+        && srv.data.config.repl_diskless_load == crate::config::enums::ReplDisklessLoad::SwapDb;
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
@@ -118,6 +124,12 @@ fn finish_load(
                 "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
                 if disk { "disk" } else { "socket" }
             );
+            if swapdb {
+                log!(
+                    Level::Notice,
+                    "MASTER <-> REPLICA sync: Discarding temporary DB in background"
+                );
+            }
             if let Some(p) = &job.temp {
                 let _ = std::fs::remove_file(p);
             }
@@ -141,7 +153,11 @@ fn finish_load(
             return;
         }
     }
-    log!(Level::Notice, "MASTER <-> REPLICA sync: Flushing old data");
+    if swapdb {
+        log!(Level::Notice, "MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+    } else {
+        log!(Level::Notice, "MASTER <-> REPLICA sync: Flushing old data");
+    }
     let d = &mut *srv.data;
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
     let stream_db = loaded
@@ -154,6 +170,9 @@ fn finish_load(
     d.persist.rdb_last_load_keys_expired = expired;
     d.dirty += 1;
     log!(Level::Notice, "Done loading RDB, keys loaded: {}, keys expired: {}.", keys, expired);
+    if swapdb {
+        log!(Level::Notice, "MASTER <-> REPLICA sync: Discarding old DB in background");
+    }
     // The primary's history from +FULLRESYNC: its id, its offset, and a backlog of our own
     // (PSYNC2: a replica keeps one, to serve its sub-replicas and a promotion).
     let (id, offset) = d.replica.fullsync.take().unwrap_or_else(|| ("?".to_string(), -1));

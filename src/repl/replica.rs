@@ -34,6 +34,11 @@ pub(crate) const LINK_TOKEN: Token = Token(1002);
 /// Length of the EOF mark of a diskless primary's payload (Redis's RDB_EOF_MARK_SIZE).
 const EOF_MARK_SIZE: usize = 40;
 
+/// Payloads up to this size are parsed at once on the event loop: as short a stop as Redis's
+/// own load, which serves events (and -LOADING) only every 2 MB, so small syncs never refuse
+/// a client with -LOADING. Larger ones are parsed on a thread.
+const INLINE_LOAD_MAX: u64 = 2 * 1024 * 1024;
+
 /// Bytes read from the link per read(2).
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -91,6 +96,8 @@ struct Transfer {
 /// A payload being parsed on the loader thread.
 pub(crate) struct LoadJob {
     thread: Option<std::thread::JoinHandle<Result<LoadedRdb, String>>>,
+    /// The result of a payload parsed inline (`INLINE_LOAD_MAX`).
+    ready: Option<Result<LoadedRdb, String>>,
     /// The temp file (disabled mode), renamed to `dbfilename` on success, deleted otherwise.
     pub(crate) temp: Option<PathBuf>,
     /// True when clients keep being served the old data meanwhile (swapdb, same history).
@@ -575,8 +582,10 @@ impl Replica {
                     self.fullsync = Some(("?".to_string(), -1));
                 }
             }
-            self.prev_replid = self.cached.take().map(|(id, _)| id);
-            if self.prev_replid.is_some() {
+            // Redis compares the primary's id with its own (server.replid), which a failed
+            // full sync leaves as it was: so is the last cached id here.
+            if let Some((id, _)) = self.cached.take() {
+                self.prev_replid = Some(id);
                 log!(Level::Notice, "Discarding previously cached master state.");
             }
             return self.start_transfer(cfg);
@@ -825,7 +834,7 @@ impl Replica {
             && self.fullsync.as_ref().is_some_and(|(id, _)| Some(id) == self.prev_replid.as_ref());
         let path = temp.clone();
         let flag = cancel.clone();
-        let spawned = std::thread::Builder::new().name("tine-repl-load".into()).spawn(move || {
+        let parse = move || {
             let bytes = match (data, path) {
                 (Some(v), _) => v,
                 (None, Some(p)) => std::fs::read(&p).map_err(|e| e.to_string())?,
@@ -836,7 +845,15 @@ impl Replica {
             }
             tine_core::rdb::read_rdb(&bytes, &limits, tine_core::base::mstime())
                 .map_err(|e| e.to_string())
-        });
+        };
+        log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
+        if t.read <= INLINE_LOAD_MAX {
+            let ready = Some(parse());
+            self.load = Some(LoadJob { thread: None, ready, temp, async_loading, cancel });
+            self.state = LinkState::Loading;
+            return Step::Loading;
+        }
+        let spawned = std::thread::Builder::new().name("tine-repl-load".into()).spawn(parse);
         let thread = match spawned {
             Ok(t) => t,
             Err(e) => {
@@ -847,19 +864,23 @@ impl Replica {
                 return self.fail();
             }
         };
-        log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
-        self.load = Some(LoadJob { thread: Some(thread), temp, async_loading, cancel });
+        self.load =
+            Some(LoadJob { thread: Some(thread), ready: None, temp, async_loading, cancel });
         self.state = LinkState::Loading;
         Step::Loading
     }
 
     /// The finished load, if the thread is done.
     pub(crate) fn finished_load(&mut self) -> Option<(LoadJob, Result<LoadedRdb, String>)> {
-        let done = self.load.as_ref()?.thread.as_ref().is_some_and(|t| t.is_finished());
+        let job = self.load.as_ref()?;
+        let done = job.ready.is_some() || job.thread.as_ref().is_some_and(|t| t.is_finished());
         if !done {
             return None;
         }
         let mut job = self.load.take()?;
+        if let Some(result) = job.ready.take() {
+            return Some((job, result));
+        }
         let thread = job.thread.take()?;
         let result = thread.join().unwrap_or_else(|_| Err("the loader thread panicked".into()));
         Some((job, result))
