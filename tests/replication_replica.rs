@@ -472,7 +472,22 @@ fn wait_on_the_primary_counts_the_replica_acks() {
 #[test]
 fn swapdb_full_resync_of_the_same_history_keeps_serving_reads() {
     let primary = redis_primary(&["--repl-backlog-size", "16384"]);
-    cmd::<()>(&primary, &["DEBUG", "POPULATE", "60000", "key", "40"]).unwrap();
+    // Over 2 MB of values LZF cannot shrink: parsed on the loader thread, not inline.
+    let mut con = primary.client();
+    let mut seed: u64 = 7;
+    for chunk in 0..30 {
+        let mut p = redis::pipe();
+        for i in 0..100 {
+            let v: String = (0..1000)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (b'a' + (seed >> 59) as u8 % 26) as char
+                })
+                .collect();
+            p.cmd("SET").arg(format!("key:{}", chunk * 100 + i)).arg(v).ignore();
+        }
+        p.query::<()>(&mut con).unwrap();
+    }
     let replica = tine(&["--repl-diskless-load", "swapdb"]);
     replicaof(&replica, &primary);
     wait_in_sync(&replica, &primary);
