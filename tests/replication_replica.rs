@@ -526,3 +526,21 @@ fn swapdb_full_resync_of_the_same_history_keeps_serving_reads() {
     assert!(replica.log().contains("MASTER <-> REPLICA sync: Swapping active DB with loaded DB"));
     assert_eq!(digest(&replica), digest(&primary));
 }
+
+#[test]
+fn authenticates_with_masteruser_and_masterauth() {
+    let primary = redis_primary(&["--requirepass", "s3cret"]);
+    let replica = tine(&["--masteruser", "default", "--masterauth", "s3cret"]);
+    replicaof(&replica, &primary);
+    let mut p = primary.client();
+    redis::cmd("AUTH").arg("s3cret").query::<()>(&mut p).unwrap();
+    redis::cmd("SET").arg("k").arg("v").query::<()>(&mut p).unwrap();
+    assert!(eventually(SYNC_WAIT, || cmd::<Option<String>>(&replica, &["GET", "k"])
+        .unwrap()
+        .is_some()));
+    // A wrong password: the handshake stops at AUTH, in Redis's words, and is retried.
+    let other = tine(&["--masterauth", "wrong"]);
+    replicaof(&other, &primary);
+    assert!(eventually(SYNC_WAIT, || other.log().contains("Unable to AUTH to MASTER: WRONGPASS")));
+    assert_eq!(field(&other, "replication", "master_link_status"), "down");
+}

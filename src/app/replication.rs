@@ -329,6 +329,9 @@ pub(crate) fn process_master_input(ev: &mut EventLoop, srv: &mut Server<'_>, c: 
     c.conn.qbuf.consume(applied);
     c.conn.qpos -= applied;
     srv.data.replica.unapplied = c.conn.qbuf.len() as i64;
+    // The db the primary's stream has selected: an RDB saved now records it as
+    // repl-stream-db (Redis's rdbPopulateSaveInfo on a replica).
+    srv.data.replica.stream_db = c.session.db;
     srv.data.replica.last_io = c.session.last_interaction;
 }
 

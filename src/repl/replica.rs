@@ -147,7 +147,9 @@ pub(crate) struct Replica {
     pub(crate) last_io: i64,
     /// When the current connect/handshake began, unix seconds.
     handshake_start: i64,
-    /// The db the master client starts in (aux `repl-stream-db`).
+    /// The db the master client starts in (aux `repl-stream-db` of the payload or of the
+    /// startup RDB), then the db its stream has selected: what an RDB saved on this replica
+    /// records as repl-stream-db.
     pub(crate) stream_db: usize,
     /// Last time the cron's once-a-second work ran (ms).
     pub(crate) last_cron_ms: i64,
