@@ -3,9 +3,11 @@
 //! (replication.c). Everything runs on the event loop without blocking: a non-blocking
 //! connect, the handshake (PING, AUTH, REPLCONF listening-port / ip-address / capa, PSYNC) as
 //! a state machine fed by readable and writable events, then the full sync's payload in either
-//! form (`$<len>` from a disk-based primary, `$EOF:<mark>` from a diskless one), kept in a
-//! temp file (`repl-diskless-load disabled`) or in memory (`swapdb`, `on-empty-db`) and parsed
-//! on a thread into a new keyspace while the old one keeps serving.
+//! form (`$<len>` from a disk-based primary, `$EOF:<mark>` from a diskless one): written to a
+//! temp file and parsed once complete (`repl-diskless-load disabled`), or streamed as it
+//! arrives to a loader thread that parses it into a new keyspace (`swapdb`, `on-empty-db`
+//! into an empty dataset) while the old one stays, serving reads when the primary continues
+//! the same history (async loading). The old keyspace is replaced only on success.
 //!
 //! This module owns the socket and the bytes; what a step means for the server (installing
 //! the keyspace, the replication id and offset, turning the socket into a client) is the top
@@ -17,6 +19,7 @@ use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -74,10 +77,38 @@ enum Expect {
     Capa,
 }
 
-/// Where the payload goes while it arrives.
+/// Where the payload goes while it arrives: a temp file (`repl-diskless-load disabled`), or
+/// the loader thread, which parses it as it comes into a new keyspace (diskless load).
 enum Sink {
     File { path: PathBuf, file: std::fs::File },
-    Memory(Vec<u8>),
+    Parser(mpsc::Sender<Vec<u8>>),
+}
+
+/// The payload as the loader thread reads it: the chunks the event loop received, in order;
+/// the channel's end (the transfer finished, or was dropped) is the end of the stream, so a
+/// cut transfer is a short read for the parser, whose work is then thrown away.
+struct ChannelReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(c) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// A full sync's payload being received.
@@ -658,7 +689,33 @@ impl Replica {
                 }
             }
         } else {
-            Sink::Memory(Vec::new())
+            // Parsed as it arrives, into a new keyspace: the old one serves (async loading)
+            // or waits behind -LOADING, and stays if the transfer fails.
+            let limits = tine_core::rdb::LoadLimits { skip_expired: false, ..cfg.load_limits() };
+            let (tx, rx) = mpsc::channel();
+            let reader = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+            let spawned =
+                std::thread::Builder::new().name("tine-repl-load".into()).spawn(move || {
+                    tine_core::rdb::read_rdb_from(reader, &limits, tine_core::base::mstime())
+                        .map_err(|e| e.to_string())
+                });
+            let thread = match spawned {
+                Ok(t) => t,
+                Err(e) => {
+                    log!(Level::Warning, "Can't start the replica loader thread: {}", e);
+                    return self.fail();
+                }
+            };
+            let async_loading = self.same_history(cfg);
+            log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
+            self.load = Some(LoadJob {
+                thread: Some(thread),
+                ready: None,
+                temp: None,
+                async_loading,
+                cancel: Arc::new(AtomicBool::new(false)),
+            });
+            Sink::Parser(tx)
         };
         self.transfer = Some(Transfer {
             size: None,
@@ -715,7 +772,7 @@ impl Replica {
                 );
                 return self.fail();
             }
-            let diskless = matches!(t.sink, Sink::Memory(_));
+            let diskless = matches!(t.sink, Sink::Parser(_));
             if let Some(mark) = text.strip_prefix("$EOF:") {
                 if mark.len() != EOF_MARK_SIZE {
                     log!(Level::Warning, "Bad protocol from MASTER: wrong EOF mark length");
@@ -775,8 +832,9 @@ impl Replica {
             }
             let written = match &mut t.sink {
                 Sink::File { file, .. } => file.write_all(&chunk),
-                Sink::Memory(v) => {
-                    v.extend_from_slice(&chunk);
+                // A parser that stopped (bad payload) says why once the transfer ends.
+                Sink::Parser(tx) => {
+                    let _ = tx.send(chunk);
                     Ok(())
                 }
             };
@@ -802,11 +860,12 @@ impl Replica {
         self.start_load(cfg, t, mark)
     }
 
-    /// The payload is complete: the temp file is synced, then parsed on a thread.
+    /// The payload is complete: the temp file is synced, then parsed (inline when small, on a
+    /// thread otherwise); a payload streamed to the parser only has its end signalled.
     fn start_load(&mut self, cfg: &Config, t: Transfer, mark: bool) -> Step {
         let limits = tine_core::rdb::LoadLimits { skip_expired: false, ..cfg.load_limits() };
         let cancel = Arc::new(AtomicBool::new(false));
-        let (temp, data) = match t.sink {
+        let path = match t.sink {
             Sink::File { path, file } => {
                 let synced = if mark {
                     file.set_len(t.read - EOF_MARK_SIZE as u64).and_then(|_| file.sync_all())
@@ -822,26 +881,33 @@ impl Replica {
                     let _ = std::fs::remove_file(&path);
                     return self.fail();
                 }
-                (Some(path), None)
+                path
             }
-            Sink::Memory(mut v) => {
-                if mark {
-                    v.truncate(v.len() - EOF_MARK_SIZE);
+            Sink::Parser(tx) => {
+                // The end of the stream (the mark, if any, is past the RDB's own end: the
+                // parser never reads it). A small payload is waited for here, as Redis's
+                // load answers no one for its first 2 MB.
+                drop(tx);
+                self.state = LinkState::Loading;
+                if let Some(job) = self.load.as_mut() {
+                    if t.read <= INLINE_LOAD_MAX {
+                        if let Some(h) = job.thread.take() {
+                            job.ready = Some(
+                                h.join()
+                                    .unwrap_or_else(|_| Err("the loader thread panicked".into())),
+                            );
+                        }
+                    }
                 }
-                (None, Some(v))
+                return Step::Loading;
             }
         };
-        // Same history as ours: the old data keeps serving reads meanwhile (swapdb only).
-        let async_loading = cfg.repl_diskless_load == ReplDisklessLoad::SwapDb
-            && self.fullsync.as_ref().is_some_and(|(id, _)| Some(id) == self.prev_replid.as_ref());
-        let path = temp.clone();
+        // A disk load: the old data is flushed once it succeeds, no async loading.
+        let async_loading = false;
+        let temp = Some(path.clone());
         let flag = cancel.clone();
         let parse = move || {
-            let bytes = match (data, path) {
-                (Some(v), _) => v,
-                (None, Some(p)) => std::fs::read(&p).map_err(|e| e.to_string())?,
-                (None, None) => Vec::new(),
-            };
+            let bytes = std::fs::read(&path).map_err(|e| e.to_string())?;
             if flag.load(Ordering::Relaxed) {
                 return Err("cancelled".to_string());
             }
@@ -870,6 +936,13 @@ impl Replica {
             Some(LoadJob { thread: Some(thread), ready: None, temp, async_loading, cancel });
         self.state = LinkState::Loading;
         Step::Loading
+    }
+
+    /// The primary continues the history this node followed: with swapdb the old data keeps
+    /// serving reads during the load (async loading, Redis's check of its replid).
+    fn same_history(&self, cfg: &Config) -> bool {
+        cfg.repl_diskless_load == ReplDisklessLoad::SwapDb
+            && self.fullsync.as_ref().is_some_and(|(id, _)| Some(id) == self.prev_replid.as_ref())
     }
 
     /// The finished load, if the thread is done.
