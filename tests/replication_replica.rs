@@ -544,3 +544,32 @@ fn authenticates_with_masteruser_and_masterauth() {
     assert!(eventually(SYNC_WAIT, || other.log().contains("Unable to AUTH to MASTER: WRONGPASS")));
     assert_eq!(field(&other, "replication", "master_link_status"), "down");
 }
+
+#[test]
+fn a_replica_with_the_aof_on_rewrites_it_after_a_full_sync() {
+    let primary = redis_primary(&[]);
+    write_load(&primary, 0);
+    let mut replica = tine(&["--appendonly", "yes"]);
+    cmd::<()>(&replica, &["SET", "mine", "1"]).unwrap();
+    replicaof(&replica, &primary);
+    wait_in_sync(&replica, &primary);
+    write_load(&primary, 1);
+    wait_in_sync(&replica, &primary);
+    assert!(eventually(SYNC_WAIT, || {
+        let p = info(&replica, "persistence");
+        info_field(&p, "aof_rewrite_in_progress").as_deref() == Some("0")
+            && info_field(&p, "aof_rewrite_scheduled").as_deref() == Some("0")
+            && info_field(&p, "aof_enabled").as_deref() == Some("1")
+    }));
+    let want = digest(&primary);
+    // Restarted on its AOF alone (no replicaof): the synced dataset, not the old one.
+    cmd::<()>(&replica, &["CONFIG", "SET", "appendfsync", "always"]).unwrap();
+    cmd::<()>(&primary, &["SET", "last", "1"]).unwrap();
+    wait_in_sync(&replica, &primary);
+    let want_after = digest(&primary);
+    assert_ne!(want, want_after);
+    replica.stop();
+    replica.restart();
+    assert!(eventually(SYNC_WAIT, || field(&replica, "persistence", "loading") == "0"));
+    assert_eq!(digest(&replica), want_after);
+}

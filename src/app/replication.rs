@@ -188,11 +188,28 @@ fn finish_load(
     d.repl_buf.set_master_repl_offset(offset.max(0));
     d.repl_buf.create_backlog();
     d.replica.stream_db = stream_db;
+    // The AOF holds the old dataset and none of the loaded one: a rewrite starts it again
+    // from what was loaded (Redis's stop/restart of the AOF around a full sync).
+    if d.aof.status != crate::persist::aof::Status::Off {
+        crate::persist::aof::stop_append_only(d);
+        restart_aof(d);
+    }
     become_master_client(ev, srv);
     if srv.data.replica.master_slot.is_some() {
         // The primary streams nothing after a diskless payload before our first ACK.
         send_ack(srv);
         log!(Level::Notice, "MASTER <-> REPLICA sync: Finished with success");
+    }
+}
+
+/// Redis's restartAOFAfterSYNC: retried once a second (cron) until it starts.
+fn restart_aof(d: &mut crate::commands::data::Data) {
+    d.replica.aof_restart_pending = crate::persist::aof::start_append_only(d).is_err();
+    if d.replica.aof_restart_pending {
+        log!(
+            Level::Warning,
+            "Failed enabling the AOF after successful master synchronization! Trying it again in one second."
+        );
     }
 }
 
@@ -368,6 +385,9 @@ pub(crate) fn cron(ev: &mut EventLoop, srv: &mut Server<'_>, now_ms: i64) {
         return;
     }
     srv.data.replica.cron(ev.registry(), &srv.data.config);
+    if srv.data.replica.aof_restart_pending {
+        restart_aof(srv.data);
+    }
     let Some(slot) = srv.data.replica.master_slot else {
         return;
     };

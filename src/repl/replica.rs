@@ -193,6 +193,8 @@ pub(crate) struct Replica {
     /// Whether this node holds no keys, set by the server before each event: with
     /// `repl-diskless-load on-empty-db` the payload goes to the parser only then.
     pub(crate) dataset_empty: bool,
+    /// The AOF could not restart after a full sync: the cron tries again.
+    pub(crate) aof_restart_pending: bool,
 }
 
 impl Default for Replica {
@@ -218,6 +220,7 @@ impl Default for Replica {
             prev_replid: None,
             connect_now: false,
             dataset_empty: true,
+            aof_restart_pending: false,
         }
     }
 }
