@@ -174,10 +174,9 @@ pub(crate) struct Replica {
     pub(crate) unapplied: i64,
     /// When the link state last changed to down (Redis's repl_down_since; 0: never up).
     pub(crate) down_since: i64,
-    /// Last byte received from the primary (handshake, transfer or stream), unix seconds.
+    /// Last byte received from the primary (handshake, transfer or stream), unix seconds; the
+    /// handshake's timeout counts from it, so a primary's newlines keep a slow one alive.
     pub(crate) last_io: i64,
-    /// When the current connect/handshake began, unix seconds.
-    handshake_start: i64,
     /// The db the master client starts in (aux `repl-stream-db` of the payload or of the
     /// startup RDB), then the db its stream has selected: what an RDB saved on this replica
     /// records as repl-stream-db.
@@ -214,7 +213,6 @@ impl Default for Replica {
             unapplied: 0,
             down_since: 0,
             last_io: 0,
-            handshake_start: 0,
             stream_db: 0,
             last_cron_ms: 0,
             prev_replid: None,
@@ -341,7 +339,6 @@ impl Replica {
         }
         self.sock = Some(s);
         self.state = LinkState::Connecting;
-        self.handshake_start = unix_time();
         self.last_io = unix_time();
         log!(Level::Notice, "MASTER <-> REPLICA sync started");
     }
@@ -537,6 +534,9 @@ impl Replica {
                 }
                 LinkState::Handshake => {
                     let Some(l) = self.line() else { return Step::Nothing };
+                    if self.expect.is_empty() {
+                        return Step::Nothing;
+                    }
                     let what = self.expect.remove(0);
                     if let Some(e) = l.strip_prefix('-') {
                         match what {
@@ -974,7 +974,7 @@ impl Replica {
             | LinkState::ReceivePing
             | LinkState::Handshake
             | LinkState::ReceivePsync
-                if now - self.handshake_start > timeout =>
+                if now - self.last_io > timeout =>
             {
                 log!(Level::Warning, "Timeout connecting to the MASTER...");
                 self.fail();
