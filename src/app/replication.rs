@@ -165,7 +165,12 @@ fn finish_load(
         .and_then(tine_core::base::parse_i64)
         .filter(|&n| n >= 0 && (n as usize) < d.keyspace.len())
         .unwrap_or(0) as usize;
-    d.keyspace.install(loaded.dbs);
+    let old = d.keyspace.install(loaded.dbs);
+    // Freeing a large dataset takes a while: not on the event loop.
+    let freed = std::thread::Builder::new().name("tine-repl-free".into()).spawn(move || drop(old));
+    if freed.is_err() {
+        log!(Level::Warning, "Can't start the thread that frees the old dataset: freed inline");
+    }
     d.persist.rdb_last_load_keys_loaded = keys;
     d.persist.rdb_last_load_keys_expired = expired;
     d.dirty += 1;

@@ -40,6 +40,9 @@ pub struct Outbox {
     ready: Vec<(usize, Key)>,
 }
 
+/// A dataset `Keyspace::install` replaced: its tables, freed when this is dropped.
+pub struct Retired(#[allow(dead_code)] Vec<(Dict<StoredKey, Value>, Dict<Key, i64>)>);
+
 /// How lazy expiry treats a key whose time has passed (Redis's expireIfNeeded, which asks
 /// whether the server is a replica and whether its primary runs the command).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -106,22 +109,28 @@ impl Keyspace {
     /// Replaces every database's contents with `loaded`'s (a load that finished), keeping the
     /// number of databases. Clients blocked on keys and WATCHing keys stay registered; watched
     /// keys that existed count as changed, and blocked-on keys that now hold a value are ready.
-    pub fn install(&mut self, loaded: Keyspace) {
+    /// The replaced contents are returned, for the caller to free where it likes (dropping
+    /// them at once is the plain case; a replica frees its old dataset on a thread).
+    pub fn install(&mut self, loaded: Keyspace) -> Retired {
         let mut src = loaded.dbs.into_iter();
+        let mut retired = Vec::with_capacity(self.dbs.len());
         for db in self.dbs.iter_mut() {
             db.touch_all_watched(&mut self.out);
             let (keys, expires) = match src.next() {
                 Some(d) => (d.keys, d.expires),
                 None => (Dict::new(), Dict::new()),
             };
-            db.keys = keys;
-            db.expires = expires;
+            retired.push((
+                std::mem::replace(&mut db.keys, keys),
+                std::mem::replace(&mut db.expires, expires),
+            ));
             db.touch_all_watched(&mut self.out);
             db.signal_blocking_keys(&mut self.out);
             let p = if db.fork_active { ResizePolicy::Avoid } else { ResizePolicy::Enable };
             db.keys.set_resize_policy(p);
             db.expires.set_resize_policy(p);
         }
+        Retired(retired)
     }
 
     // ----- lookups -----
