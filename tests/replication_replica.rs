@@ -573,3 +573,35 @@ fn a_replica_with_the_aof_on_rewrites_it_after_a_full_sync() {
     assert!(eventually(SYNC_WAIT, || field(&replica, "persistence", "loading") == "0"));
     assert_eq!(digest(&replica), want_after);
 }
+
+/// The names of INFO replication's fields, in order.
+fn field_names(s: &TestServer) -> Vec<String> {
+    info(s, "replication")
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+        .collect()
+}
+
+#[test]
+fn info_replication_has_redis_fields_in_redis_order() {
+    let primary = redis_primary(&[]);
+    let replica = tine(&[]);
+    let reference = redis_primary(&[]);
+    for s in [&replica, &reference] {
+        replicaof(s, &primary);
+        wait_in_sync(s, &primary);
+    }
+    assert_eq!(field_names(&replica), field_names(&reference));
+    // A link down: master_link_down_since_seconds appears, in the same place.
+    primary.signal(libc::SIGKILL);
+    assert!(eventually(SYNC_WAIT, || {
+        [&replica, &reference]
+            .iter()
+            .all(|s| field(s, "replication", "master_link_status") == "down")
+    }));
+    assert_eq!(field_names(&replica), field_names(&reference));
+    let role: Vec<redis::Value> = cmd(&replica, &["ROLE"]).unwrap();
+    let want: Vec<redis::Value> = cmd(&reference, &["ROLE"]).unwrap();
+    assert_eq!(role[0], want[0]);
+    assert_eq!(role.len(), want.len());
+}

@@ -291,8 +291,15 @@ impl Replica {
         self.outbuf.clear();
         self.expect.clear();
         if let Some(t) = self.transfer.take() {
-            if let Sink::File { path, .. } = t.sink {
-                let _ = std::fs::remove_file(path);
+            match t.sink {
+                Sink::File { path, .. } => {
+                    let _ = std::fs::remove_file(path);
+                }
+                // The parser gets the end of its stream and gives up; its keyspace is dropped.
+                Sink::Parser(_) => log!(
+                    Level::Notice,
+                    "MASTER <-> REPLICA sync: Discarding temporary DB in background"
+                ),
             }
         }
         if let Some(l) = self.load.take() {
@@ -999,5 +1006,64 @@ impl Replica {
             _ => {}
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_reader_gives_the_chunks_in_order_then_the_end() {
+        let (tx, rx) = mpsc::channel();
+        tx.send(b"REDIS".to_vec()).unwrap();
+        tx.send(Vec::new()).unwrap();
+        tx.send(b"0010xyz".to_vec()).unwrap();
+        drop(tx);
+        let mut r = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+        let mut all = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(all, b"REDIS0010xyz");
+    }
+
+    #[test]
+    fn a_cut_stream_is_a_short_read_for_the_parser() {
+        let (tx, rx) = mpsc::channel();
+        tx.send(b"REDIS0010\xfa".to_vec()).unwrap();
+        drop(tx);
+        let r = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+        let got = tine_core::rdb::read_rdb_from(r, &Default::default(), 0);
+        assert!(got.is_err());
+    }
+
+    #[test]
+    fn role_words_as_redis() {
+        let mut r = Replica::default();
+        let words: Vec<&str> = [
+            LinkState::Connect,
+            LinkState::Connecting,
+            LinkState::ReceivePing,
+            LinkState::Handshake,
+            LinkState::ReceivePsync,
+            LinkState::Transfer,
+            LinkState::Connected,
+        ]
+        .iter()
+        .map(|s| {
+            r.state = *s;
+            r.state_word()
+        })
+        .collect();
+        assert_eq!(
+            words,
+            ["connect", "connecting", "handshake", "handshake", "handshake", "sync", "connected"]
+        );
     }
 }
