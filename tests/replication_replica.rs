@@ -605,3 +605,76 @@ fn info_replication_has_redis_fields_in_redis_order() {
     assert_eq!(role[0], want[0]);
     assert_eq!(role.len(), want.len());
 }
+
+/// A primary that answers the handshake up to `answers` commands (the last with `last`), then
+/// holds the connection open, silent.
+fn silent_primary(answers: usize, last: &'static [u8]) -> (u16, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let mut got = Vec::new();
+        let mut answered = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(8);
+        let mut buf = [0u8; 4096];
+        while std::time::Instant::now() < deadline {
+            match s.read(&mut buf) {
+                Ok(0) => return, // the replica gave up: done
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            let cmds = got.iter().filter(|&&b| b == b'*').count().min(answers);
+            while answered < cmds {
+                answered += 1;
+                let reply: &[u8] = if answered == answers { last } else { b"+OK\r\n" };
+                s.write_all(reply).unwrap();
+            }
+        }
+    });
+    (port, h)
+}
+
+#[test]
+fn repl_timeout_during_handshake_and_transfer() {
+    // Silent after PING: the handshake times out.
+    let replica = tine(&["--repl-timeout", "1"]);
+    write_load(&replica, 2);
+    let before = digest(&replica);
+    let (port, h) = silent_primary(0, b"");
+    cmd::<()>(&replica, &["REPLICAOF", "127.0.0.1", &port.to_string()]).unwrap();
+    assert!(eventually(SYNC_WAIT, || replica
+        .log()
+        .contains("Timeout connecting to the MASTER...")));
+    h.join().unwrap();
+    // Silent in the middle of a payload: the transfer times out, the temp file goes.
+    let (port, h) = silent_primary(
+        4,
+        b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n$1000\r\nREDIS0010",
+    );
+    cmd::<()>(&replica, &["REPLICAOF", "127.0.0.1", &port.to_string()]).unwrap();
+    assert!(eventually(SYNC_WAIT, || replica
+        .log()
+        .contains("Timeout receiving bulk data from MASTER...")));
+    h.join().unwrap();
+    assert!(temp_files(&replica).is_empty());
+    assert_eq!(digest(&replica), before);
+}
+
+#[test]
+fn blocked_clients_are_unblocked_when_becoming_a_replica() {
+    let primary = redis_primary(&[]);
+    let replica = tine(&[]);
+    let reference = redis_primary(&[]);
+    for s in [&replica, &reference] {
+        let mut blocked = s.raw();
+        blocked.send_cmd(&["BLPOP", "list", "0"]);
+        assert!(eventually(SYNC_WAIT, || field(s, "clients", "blocked_clients") == "1"));
+        replicaof(s, &primary);
+        assert_eq!(
+            String::from_utf8_lossy(&blocked.reply()),
+            "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n"
+        );
+        assert!(eventually(SYNC_WAIT, || field(s, "clients", "blocked_clients") == "0"));
+    }
+}
