@@ -678,3 +678,25 @@ fn blocked_clients_are_unblocked_when_becoming_a_replica() {
         assert!(eventually(SYNC_WAIT, || field(s, "clients", "blocked_clients") == "0"));
     }
 }
+
+#[test]
+fn a_primary_that_cannot_psync_yet_is_retried() {
+    let replica = tine(&[]);
+    for reply in [
+        &b"-LOADING Redis is loading the dataset in memory\r\n"[..],
+        &b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n"[..],
+    ] {
+        let (port, h) = silent_primary(4, reply);
+        cmd::<()>(&replica, &["REPLICAOF", "127.0.0.1", &port.to_string()]).unwrap();
+        h.join().unwrap();
+        assert!(
+            replica
+                .log()
+                .contains("Master is currently unable to PSYNC but should be in the future")
+        );
+        // Retried from the cron: a refused connect now, the listener being gone.
+        assert!(eventually(SYNC_WAIT, || replica
+            .log()
+            .contains("Error condition on socket for SYNC")));
+    }
+}
