@@ -48,7 +48,7 @@ use tine_core::protocol::request::{Limits, Parsed};
 use tine_core::{base, log};
 
 /// Tokens below this are the loop's own (listeners, signals); clients are `CLIENT_BASE + slot`.
-const CLIENT_BASE: usize = 1024;
+pub(crate) const CLIENT_BASE: usize = 1024;
 const SIGNAL_TOKEN: Token = Token(1000);
 /// The read end of a diskless sync's RDB pipe (`repl::primary`).
 const RDB_PIPE_TOKEN: Token = Token(1001);
@@ -129,6 +129,11 @@ impl EventLoop {
         })
     }
 
+    /// The poll's registry (the replica's master link registers there).
+    pub(crate) fn registry(&self) -> &mio::Registry {
+        self.poll.registry()
+    }
+
     /// Runs until a shutdown completes.
     pub(crate) fn run(&mut self, srv: &mut Server<'_>) {
         let mut events = Events::with_capacity(1024);
@@ -145,7 +150,7 @@ impl EventLoop {
                 srv.data.shutdown = None;
             }
             let now = Instant::now();
-            let timeout = if srv.data.loading.is_some() {
+            let timeout = if srv.data.loading.is_some() || srv.data.replica.load.is_some() {
                 Duration::from_millis(10)
             } else if srv.data.pending_input.is_empty() && self.pending_reads.is_empty() {
                 let cron_in = next_cron.saturating_duration_since(now);
@@ -216,13 +221,15 @@ impl EventLoop {
             if r.writable {
                 self.handle_writable(srv, slot);
             }
+        } else if r.token == crate::repl::replica::LINK_TOKEN {
+            crate::app::replication::on_link_event(self, srv, r.writable);
         } else {
             self.accept(srv, r.token);
         }
     }
 
     /// Queues a client to be read before the next poll.
-    fn defer_read(&mut self, slot: usize, peer_closed: bool) {
+    pub(crate) fn defer_read(&mut self, slot: usize, peer_closed: bool) {
         match self.pending_reads.iter_mut().find(|r| r.0 == slot) {
             Some(r) => r.1 |= peer_closed,
             None => self.pending_reads.push((slot, peer_closed)),
@@ -278,6 +285,7 @@ impl EventLoop {
         }
         self.replication_before_sleep(srv);
         self.serve_pending(srv);
+        crate::app::replication::before_sleep(self, srv);
         if srv.data.rebind_requested {
             srv.data.rebind_requested = false;
             match Listeners::bind(&listen_spec(&srv.data.config), self.poll.registry()) {
@@ -532,6 +540,12 @@ impl EventLoop {
         let Some(mut c) = srv.clients.take(slot) else {
             return;
         };
+        if c.session.kind == ClientKind::Primary {
+            crate::app::replication::process_master_input(self, srv, &mut c);
+            srv.clients.put_back(c);
+            srv.note_pending_write(slot);
+            return;
+        }
         loop {
             if c.session.close_after_reply
                 || c.session.close_asap
@@ -776,6 +790,7 @@ impl EventLoop {
 
     /// Removes a client: deregisters and closes its socket, forgets it everywhere.
     pub(crate) fn close_client(&mut self, srv: &mut Server<'_>, slot: usize) {
+        crate::app::replication::master_lost(srv, slot);
         let Some(mut c) = srv.remove_client(slot) else {
             return;
         };
@@ -834,6 +849,7 @@ impl EventLoop {
         srv.data.stats.sample(now_ms);
         srv.paused(now_ms);
         crate::app::server::cron(srv, now_ms);
+        crate::app::replication::cron(self, srv, now_ms);
         crate::commands::replication::cron(&mut srv.ctx(), now_ms);
         crate::engine::blocking::handle_timeouts(&mut srv.ctx(), now_ms);
         // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
@@ -868,7 +884,7 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode 
 /// recorded for CLIENT LIST/INFO, since the client is out of its slot meanwhile. The command's
 /// context reaches the event loop (`Running`), so that it may yield to it.
 #[inline]
-fn run_command(ev: &mut EventLoop, srv: &mut Server<'_>, c: &mut Client) -> Outcome {
+pub(crate) fn run_command(ev: &mut EventLoop, srv: &mut Server<'_>, c: &mut Client) -> Outcome {
     let mut argv = std::mem::take(&mut c.conn.parser.argv);
     srv.clients.running = ConnFigures::of(&c.conn);
     let mut server = Running { clients: &mut *srv.clients, ev };

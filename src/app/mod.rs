@@ -11,6 +11,7 @@ pub(crate) mod aof_replay;
 pub(crate) mod client;
 pub(crate) mod config_effects;
 pub(crate) mod event_loop;
+pub(crate) mod replication;
 pub(crate) mod server;
 mod server_ops;
 pub(crate) mod shutdown;

@@ -168,7 +168,10 @@ pub(crate) fn cron(srv: &mut Server<'_>, now_ms: i64) {
     if srv.data.cronloops % 10 == 0 {
         srv.data.keyspace.shrink_if_sparse();
     }
-    if srv.data.debug_active_expire {
+    // A replica expires nothing itself: its primary's DELs do (Redis's activeExpireCycle runs
+    // on masters only). Keys a writable replica gave a TTL itself are not tracked apart as
+    // Redis 7.0's slaveKeysWithExpire: they expire when read-written or by the primary.
+    if srv.data.debug_active_expire && !srv.data.replica.is_replica() {
         let (effort, hz) = (srv.data.config.active_expire_effort, srv.data.hz);
         crate::engine::expire::active_expire_cycle(&mut srv.ctx(), effort, hz, now_ms);
     }

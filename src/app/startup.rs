@@ -231,6 +231,13 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
             }
         }
     }
+    // `replicaof` in the configuration: a replica from the start, connecting at the first cron
+    // (its cached master comes from the RDB's aux fields once loaded).
+    if let Some((host, port)) = srv.data.config.replicaof.clone().rsplit_once(' ') {
+        if let Ok(port) = port.parse::<u16>() {
+            crate::commands::replicaof::mark_replica(srv.data, host.to_string(), port);
+        }
+    }
     log!(Level::Notice, "Ready to accept connections");
     event_loop.run(&mut srv);
     0

@@ -134,13 +134,17 @@ impl<'a> Ctx<'a> {
     /// otherwise the caller looks up once and counts.
     #[inline]
     fn read_miss_announced(&mut self, db: usize, key: &[u8], notify_miss: bool) -> bool {
-        self.expire_if_needed(db, key);
-        let listening = self.data.notify_flags & notify::KEY_MISS != 0;
-        if !(notify_miss && listening) || self.data.keyspace[db].peek(key).is_some() {
+        // On a replica an expired key stays in place but reads as missing (`Expiry::Hide`).
+        let hidden = self.expire_if_needed(db, key)
+            && self.data.keyspace.expiry() == tine_core::keyspace::Expiry::Hide;
+        let listening = notify_miss && self.data.notify_flags & notify::KEY_MISS != 0;
+        if !hidden && (!listening || self.data.keyspace[db].peek(key).is_some()) {
             return false;
         }
         self.data.stats.count_lookup(false);
-        self.notify(notify::KEY_MISS, "keymiss", key, db);
+        if listening {
+            self.notify(notify::KEY_MISS, "keymiss", key, db);
+        }
         true
     }
 
@@ -148,13 +152,24 @@ impl<'a> Ctx<'a> {
     /// commands that write (Redis's lookupKeyWrite: SET NX, INCR, MOVE...).
     #[inline]
     pub(crate) fn lookup_read_nostats(&mut self, db: usize, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         self.data.keyspace[db].peek(key)
     }
 
     /// Deletes `key` if its time has passed: counts it and publishes the "expired" event.
+    /// True when the key is to be treated as missing. On a replica nothing is deleted (the
+    /// primary's DEL will come, Redis's expireIfNeeded): an expired key is only reported as
+    /// missing to the replica's own clients, and is present for its primary's commands.
     #[inline]
     pub(crate) fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        use tine_core::keyspace::Expiry;
+        match self.data.keyspace.expiry() {
+            Expiry::Delete => {}
+            Expiry::Hide => return self.data.keyspace.is_expired(db, key, self.data.now_ms),
+            Expiry::Keep => return false,
+        }
         if self.data.keyspace.expire_if_needed(db, key, self.data.now_ms) {
             self.data.stats.expired_keys += 1;
             self.notify(notify::EXPIRED, "expired", key, db);

@@ -109,6 +109,9 @@ pub(crate) struct Data {
     pub(crate) repl_stream: crate::repl::feed::ReplStream,
     /// The primary side: replicas' links, full syncs, WAIT (`crate::repl::primary`).
     pub(crate) primary: crate::repl::primary::Primary,
+    /// The replica side: the primary this node follows, the link's state, the cached master
+    /// (`crate::repl::replica`).
+    pub(crate) replica: crate::repl::replica::Replica,
     pub(crate) hz: i64,
     pub(crate) cronloops: u64,
     /// The listening port actually bound (for INFO and the log).
@@ -181,6 +184,7 @@ impl Data {
             repl_stream: Default::default(),
             aof_executor: None,
             primary: crate::repl::primary::Primary { no_replicas_since: now, ..Default::default() },
+            replica: Default::default(),
             cronloops: 0,
             tcp_port: 0,
             debug_active_expire: true,
@@ -232,8 +236,16 @@ impl crate::persist::PersistHost for Data {
     }
 
     /// The aux fields of a primary with a backlog (Redis's rdbPopulateSaveInfo).
+    /// As Redis's rdbPopulateSaveInfo: on a replica, the db its primary's stream has
+    /// selected (a sub-replica loading this RDB continues that stream); on a primary, the
+    /// db its own stream last selected.
     fn repl_info(&self) -> Option<tine_core::rdb::ReplInfo> {
-        crate::repl::primary::save_info(&self.repl_buf, &self.repl, self.repl_stream.seldb)
+        let seldb = if self.replica.is_replica() {
+            Some(self.replica.stream_db)
+        } else {
+            self.repl_stream.seldb
+        };
+        crate::repl::primary::save_info(&self.repl_buf, &self.repl, seldb)
     }
 }
 

@@ -222,8 +222,8 @@ fn info_persistence(srv: &mut Ctx<'_>, out: &mut String) {
     let ch = p.child.as_ref();
     let rdb_child = p.rdb_child();
     out.push_str("# Persistence\r\n");
-    line(out, "loading", srv.data.loading.is_some() as u8);
-    line(out, "async_loading", 0);
+    line(out, "loading", (srv.data.loading.is_some() || srv.data.replica.blocks_clients()) as u8);
+    line(out, "async_loading", srv.data.replica.async_loading() as u8);
     if let Some(l) = &srv.data.loading {
         let done = l.loaded();
         let perc = if l.total_bytes > 0 { done as f64 * 100.0 / l.total_bytes as f64 } else { 0.0 };
@@ -342,7 +342,11 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
 
 fn info_replication(srv: &Ctx<'_>, out: &mut String) {
     out.push_str("# Replication\r\n");
-    line(out, "role", "master");
+    if srv.data.replica.is_replica() {
+        replication_replica_fields(srv, out);
+    } else {
+        line(out, "role", "master");
+    }
     replication_primary_fields(srv, out);
     line(out, "master_failover_state", "no-failover");
     let repl = &srv.data.repl;
@@ -374,6 +378,48 @@ fn replication_primary_fields(srv: &Ctx<'_>, out: &mut String) {
             now - l.ack_time
         );
     }
+}
+
+/// The replica's own lines of INFO replication, from `role:slave` to `replica_announced`,
+/// field by field as Redis 7.0's genRedisInfoString.
+fn replication_replica_fields(srv: &Ctx<'_>, out: &mut String) {
+    let r = &srv.data.replica;
+    let Some((host, port)) = &r.master else {
+        return;
+    };
+    let now = tine_core::base::unix_time();
+    let up = r.link_up();
+    line(out, "role", "slave");
+    line(out, "master_host", host);
+    line(out, "master_port", port);
+    line(out, "master_link_status", if up { "up" } else { "down" });
+    line(out, "master_last_io_seconds_ago", if up { now - r.last_io } else { -1 });
+    line(out, "master_sync_in_progress", r.sync_in_progress() as u8);
+    // Applied and read offsets of the master client, else of the cached master, else 1 (as
+    // Redis initialises them).
+    let (applied, read) = if r.master_slot.is_some() {
+        let off = srv.data.repl_buf.master_repl_offset();
+        (off, off + r.unapplied)
+    } else {
+        r.cached.as_ref().map_or((1, 1), |(_, o)| (*o, *o))
+    };
+    line(out, "slave_read_repl_offset", read);
+    line(out, "slave_repl_offset", applied);
+    if let Some((total, read, last_io)) = r.transfer_figures() {
+        let perc = if total != 0 { read as f64 / total as f64 * 100.0 } else { 0.0 };
+        line(out, "master_sync_total_bytes", total);
+        line(out, "master_sync_read_bytes", read);
+        line(out, "master_sync_left_bytes", total - read);
+        line(out, "master_sync_perc", format!("{:.2}", perc));
+        line(out, "master_sync_last_io_seconds_ago", now - last_io);
+    }
+    if !up {
+        let since = if r.down_since != 0 { now - r.down_since } else { -1 };
+        line(out, "master_link_down_since_seconds", since);
+    }
+    line(out, "slave_priority", srv.data.config.replica_priority);
+    line(out, "slave_read_only", srv.data.config.replica_read_only as u8);
+    line(out, "replica_announced", srv.data.config.replica_announced as u8);
 }
 
 fn info_cpu(out: &mut String) {

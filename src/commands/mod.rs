@@ -31,6 +31,7 @@ pub(crate) mod list;
 pub(crate) mod multi;
 pub(crate) mod persist;
 pub(crate) mod pubsub;
+pub(crate) mod replicaof;
 pub(crate) mod replication;
 pub(crate) mod server;
 pub(crate) mod set;
@@ -76,6 +77,12 @@ pub(crate) mod err {
     /// A command that needs authentication, from a client that has not authenticated.
     pub(crate) const NOAUTH: CmdError = CmdError::new("NOAUTH", "NOAUTH Authentication required.");
     /// A command not flagged `loading` while the dataset loads.
+    pub(crate) const READONLY_REPLICA: CmdError =
+        CmdError::new("READONLY", "READONLY You can't write against a read only replica.");
+    pub(crate) const MASTERDOWN: CmdError = CmdError::new(
+        "MASTERDOWN",
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+    );
     pub(crate) const LOADING: CmdError =
         CmdError::new("LOADING", "LOADING Redis is loading the dataset in memory");
     /// A command that may grow memory, when eviction cannot get under maxmemory.
@@ -467,8 +474,11 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         }
     }
 
-    // While the dataset loads, only commands flagged `loading` run.
-    if srv.data.loading.is_some() && r.flags & flag::LOADING == 0 {
+    // While the dataset loads (at startup, or a replica's full sync), only commands flagged
+    // `loading` run.
+    if (srv.data.loading.is_some() || srv.data.replica.blocks_clients())
+        && r.flags & flag::LOADING == 0
+    {
         return reject(srv, c, r.id, err::LOADING);
     }
 
@@ -485,6 +495,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     // Not while a command yields: its propagation must not be mixed with eviction's DELs.
     if srv.data.config.maxmemory > 0
         && srv.data.busy.is_none()
+        && !(srv.data.replica.is_replica() && srv.data.config.replica_ignore_maxmemory)
         && !c.in_exec
         && !crate::engine::evict::perform_evictions(srv)
         && r.flags & flag::DENYOOM != 0
@@ -503,8 +514,12 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     }
 
     // A failed background save, or a failed AOF write, stops writes (and PING, as Redis)
-    // until persistence works again.
-    if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0 {
+    // until persistence works again. Not for a replica's primary: refusing its stream would
+    // silently diverge (Redis panics there unless replica-ignore-disk-write-errors; tine
+    // applies it and leaves MISCONF to the replica's own clients).
+    if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0
+        && c.kind != crate::engine::session::ClientKind::Primary
+    {
         let denied = if crate::persist::snapshot::writes_denied(&*srv.data) {
             Some(err::MISCONF_RDB)
         } else {
@@ -521,6 +536,23 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         && replication::not_enough_good_replicas(srv.data)
     {
         return reject(srv, c, r.id, replication::NOREPLICAS);
+    }
+    // A replica: writes only from its primary (`replica-read-only`), and without a link to the
+    // primary only the commands flagged `stale` unless `replica-serve-stale-data` (Redis's
+    // processCommand).
+    if srv.data.replica.is_replica() && c.kind != crate::engine::session::ClientKind::Primary {
+        if srv.data.config.replica_read_only && r.flags & flag::WRITE != 0 {
+            return reject(srv, c, r.id, err::READONLY_REPLICA);
+        }
+        if !srv.data.replica.link_up()
+            && !srv.data.config.replica_serve_stale_data
+            && r.flags & flag::STALE == 0
+        {
+            return reject(srv, c, r.id, err::MASTERDOWN);
+        }
+    }
+    if srv.data.replica.async_loading() && r.flags & flag::NO_ASYNC_LOADING != 0 {
+        return reject(srv, c, r.id, err::LOADING);
     }
     // Inside MULTI: queue, except the commands that control the transaction.
     if c.multi.is_some() && r.flags & flag::TX_CONTROL == 0 {
@@ -540,6 +572,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     // CLIENT PAUSE: hold the client (its command stays queued) until the pause ends.
     if srv.data.pause.is_some()
         && c.kind != crate::engine::session::ClientKind::Replica
+        && c.kind != crate::engine::session::ClientKind::Primary
         && !c.in_exec
     {
         let now = tine_core::base::mstime();

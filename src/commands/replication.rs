@@ -14,9 +14,9 @@ use tine_core::log;
 use tine_core::log::Level;
 
 /// A replica of a replica must refuse to sync while its own primary link is down
-/// (-NOMASTERLINK). The replica side plugs its link state in here.
-pub(crate) fn master_link_is_down(_data: &super::data::Data) -> bool {
-    false
+/// (-NOMASTERLINK), as Redis's syncCommand.
+pub(crate) fn master_link_is_down(data: &super::data::Data) -> bool {
+    data.replica.is_replica() && !data.replica.link_up()
 }
 
 /// SYNC: the old protocol's full sync (no +FULLRESYNC line, no ACKs).
@@ -573,10 +573,9 @@ pub(crate) fn cron(srv: &mut Ctx<'_>, now_ms: i64) {
 }
 
 /// True on a primary: `repl-backlog-ttl` frees the backlog only there (a replica keeps it,
-/// as Redis), and `min-replicas-to-write` applies only there. The replica side plugs its role
-/// in here.
-pub(crate) fn master_is_self(_data: &super::data::Data) -> bool {
-    true
+/// as Redis), and `min-replicas-to-write` applies only there.
+pub(crate) fn master_is_self(data: &super::data::Data) -> bool {
+    !data.replica.is_replica()
 }
 
 fn check_output_limits(srv: &mut Ctx<'_>, now_ms: i64) {

@@ -59,6 +59,22 @@ pub(crate) fn wait(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
 /// each online replica's ip, port and acknowledged offset. Client libraries ask ROLE to tell a
 /// master from a replica.
 pub(crate) fn role(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    let r = &srv.data.replica;
+    if let Some((host, port)) = &r.master {
+        // As Redis: the applied offset of the master client, else of the cached master, else -1.
+        let offset = if r.master_slot.is_some() {
+            srv.data.repl_buf.master_repl_offset()
+        } else {
+            r.cached.as_ref().map_or(-1, |(_, o)| *o)
+        };
+        c.add_array(5);
+        c.add_bulk(b"slave");
+        c.add_bulk(host.as_bytes());
+        c.add_int(*port as i64);
+        c.add_bulk(r.state_word().as_bytes());
+        c.add_int(offset);
+        return Ok(());
+    }
     c.add_array(3);
     c.add_bulk(b"master");
     c.add_int(srv.data.repl_buf.master_repl_offset());

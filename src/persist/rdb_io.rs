@@ -222,6 +222,13 @@ fn install<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
 /// Replaces the server's databases with loaded ones, without logging.
 pub(crate) fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
     let p = h.parts();
+    let aux_int = |name: &str| loaded.aux(name).and_then(tine_core::base::parse_i64);
+    if let (Some(id), Some(off)) = (loaded.aux("repl-id"), aux_int("repl-offset")) {
+        if id.len() == 40 {
+            let db = aux_int("repl-stream-db").unwrap_or(0);
+            p.state.loaded_repl_info = Some((String::from_utf8_lossy(id).into_owned(), off, db));
+        }
+    }
     p.dbs.install(loaded.dbs);
     p.state.rdb_last_load_keys_loaded = loaded.keys_loaded;
     p.state.rdb_last_load_keys_expired = loaded.keys_expired;

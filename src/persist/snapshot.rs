@@ -71,6 +71,9 @@ pub(crate) struct PersistState<H> {
     /// `dirty` when the running BGSAVE forked: what its snapshot covers.
     pub(crate) dirty_at_fork: u64,
     pub(crate) rdb_last_load_keys_expired: u64,
+    /// The replication history a startup load found in the RDB's aux fields (repl-id,
+    /// repl-offset, repl-stream-db), for the replica side to continue from (taken once).
+    pub(crate) loaded_repl_info: Option<(String, i64, i64)>,
     pub(crate) rdb_last_load_keys_loaded: u64,
 }
 
@@ -89,6 +92,7 @@ impl<H> Default for PersistState<H> {
             bgsave_scheduled: false,
             dirty_at_fork: 0,
             rdb_last_load_keys_expired: 0,
+            loaded_repl_info: None,
             rdb_last_load_keys_loaded: 0,
         }
     }

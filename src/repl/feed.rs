@@ -17,6 +17,10 @@ pub(crate) struct ReplStream {
     /// (after a full sync begins, as Redis resets slaveseldb to -1).
     pub(crate) seldb: Option<usize>,
     scratch: Vec<u8>,
+    /// Set while this node is a replica: its stream is its primary's, proxied byte for byte
+    /// (`crate::repl::replica`), so nothing it runs itself is fed (Redis's
+    /// replicationFeedSlaves returns at once on a replica).
+    pub(crate) proxying: bool,
 }
 
 #[allow(dead_code, reason = "full syncs and replica pings use it next (issue 11)")]
@@ -37,7 +41,7 @@ impl ReplFeed<'_> {
     /// Appends one propagated command to the stream (Redis's replicationFeedSlaves).
     #[inline]
     pub(crate) fn feed(&mut self, db: usize, argv: &[Vec<u8>]) {
-        if !self.buf.has_backlog() {
+        if !self.buf.has_backlog() || self.stream.proxying {
             return;
         }
         let out = &mut self.stream.scratch;

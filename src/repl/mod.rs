@@ -6,10 +6,13 @@
 //! Built so far: the replication identity (`state`: replid, replid2 and where the second
 //! history ends), which INFO, ROLE and DEBUG CHANGE-REPL-ID read; and the shared replication
 //! buffer (`buffer`), the one copy of the replication stream that the backlog and every
-//! replica read from, which also keeps `master_repl_offset`; and the primary side (`primary`:
-//! the links to replicas, full syncs to disk or through the diskless child's pipe).
+//! replica read from, which also keeps `master_repl_offset`; the primary side (`primary`:
+//! the links to replicas, full syncs to disk or through the diskless child's pipe); and the
+//! replica side (`replica`): the link to this node's primary, from the handshake to the
+//! loaded full sync.
 
 pub(crate) mod buffer;
 pub(crate) mod feed;
 pub(crate) mod primary;
+pub(crate) mod replica;
 pub(crate) mod state;

@@ -49,6 +49,19 @@ impl ReplState {
         self.replid = random_hex(40);
     }
 
+    /// Takes the primary's history id, as a replica does after a full sync or when its primary
+    /// announces a new id on +CONTINUE.
+    pub(crate) fn set_replid(&mut self, id: &str) {
+        self.replid = id.to_string();
+    }
+
+    /// The history `old` stays valid up to `second_offset` (a replica whose primary changed
+    /// id on +CONTINUE, as Redis's slaveTryPartialResynchronization).
+    pub(crate) fn set_replid2(&mut self, old: &str, second_offset: i64) {
+        self.replid2 = old.to_string();
+        self.second_replid_offset = second_offset;
+    }
+
     /// Forgets the previous history (Redis's clearReplicationId2).
     pub(crate) fn clear_replid2(&mut self) {
         self.replid2 = NO_REPLID.to_string();
@@ -58,7 +71,6 @@ impl ReplState {
     /// On promotion (Redis's shiftReplicationId): the current history becomes the second one,
     /// valid up to the byte after `master_repl_offset`, and a new one begins, so former
     /// siblings can continue.
-    #[allow(dead_code, reason = "the replication stream and PSYNC use it next (issue 11)")]
     pub(crate) fn shift_replid(&mut self, master_repl_offset: i64) {
         self.replid2 = std::mem::take(&mut self.replid);
         self.second_replid_offset = master_repl_offset + 1;

@@ -9,6 +9,11 @@
 //! blocked on them. One outbox for all databases, so "anything to do?" is one check, not
 //! sixteen (it used to be a thread-local counter).
 //!
+//! On a replica, lazy expiry follows the primary (`Expiry`, set by the server): an expired key
+//! reads as missing to the replica's own clients but is deleted only by the DEL its primary
+//! sends, and the primary's own commands see it as present, as on the primary itself until it
+//! expires it there; otherwise the datasets diverge.
+//!
 //! The keyspace knows no sockets, files or children. What it knows of forks is a policy the
 //! server sets (`set_fork_active`): while a child exists, lookups write nothing to shared
 //! pages and the tables do not resize all at once.
@@ -35,10 +40,29 @@ pub struct Outbox {
     ready: Vec<(usize, Key)>,
 }
 
+/// A dataset `Keyspace::install` replaced: its tables, freed when this is dropped.
+pub struct Retired(#[allow(dead_code)] Vec<(Dict<StoredKey, Value>, Dict<Key, i64>)>);
+
+/// How lazy expiry treats a key whose time has passed (Redis's expireIfNeeded, which asks
+/// whether the server is a replica and whether its primary runs the command).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Expiry {
+    /// A primary: the key is deleted when found (and the DEL propagated).
+    #[default]
+    Delete,
+    /// A replica serving its own clients: reads see the key as missing and leave it in place
+    /// (no DEL, no `expired_keys`); a write (a writable replica) deletes it, as Redis's
+    /// `force_delete_expired` for write lookups.
+    Hide,
+    /// A replica running its primary's commands: the key is there until the primary's DEL.
+    Keep,
+}
+
 /// All the databases, and their outbox.
 pub struct Keyspace {
     dbs: Vec<Db>,
     out: Outbox,
+    expiry: Expiry,
 }
 
 /// Read access to the databases (`ks[db].peek(key)`, iteration for saving and the digest);
@@ -61,28 +85,52 @@ impl Default for Keyspace {
 impl Keyspace {
     /// `n` empty databases (at least one).
     pub fn new(n: usize) -> Keyspace {
-        Keyspace { dbs: (0..n.max(1)).map(Db::new).collect(), out: Outbox::default() }
+        Keyspace {
+            dbs: (0..n.max(1)).map(Db::new).collect(),
+            out: Outbox::default(),
+            expiry: Expiry::Delete,
+        }
+    }
+
+    /// How lazy expiry behaves from now on (see `Expiry`); kept across `install`.
+    pub fn set_expiry(&mut self, expiry: Expiry) {
+        self.expiry = expiry;
+    }
+
+    pub fn expiry(&self) -> Expiry {
+        self.expiry
+    }
+
+    /// True when the key's time has passed, whatever `Expiry` says (nothing is deleted).
+    pub fn is_expired(&self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        self.dbs[db].is_expired(key, now_ms)
     }
 
     /// Replaces every database's contents with `loaded`'s (a load that finished), keeping the
     /// number of databases. Clients blocked on keys and WATCHing keys stay registered; watched
     /// keys that existed count as changed, and blocked-on keys that now hold a value are ready.
-    pub fn install(&mut self, loaded: Keyspace) {
+    /// The replaced contents are returned, for the caller to free where it likes (dropping
+    /// them at once is the plain case; a replica frees its old dataset on a thread).
+    pub fn install(&mut self, loaded: Keyspace) -> Retired {
         let mut src = loaded.dbs.into_iter();
+        let mut retired = Vec::with_capacity(self.dbs.len());
         for db in self.dbs.iter_mut() {
             db.touch_all_watched(&mut self.out);
             let (keys, expires) = match src.next() {
                 Some(d) => (d.keys, d.expires),
                 None => (Dict::new(), Dict::new()),
             };
-            db.keys = keys;
-            db.expires = expires;
+            retired.push((
+                std::mem::replace(&mut db.keys, keys),
+                std::mem::replace(&mut db.expires, expires),
+            ));
             db.touch_all_watched(&mut self.out);
             db.signal_blocking_keys(&mut self.out);
             let p = if db.fork_active { ResizePolicy::Avoid } else { ResizePolicy::Enable };
             db.keys.set_resize_policy(p);
             db.expires.set_resize_policy(p);
         }
+        Retired(retired)
     }
 
     // ----- lookups -----
@@ -90,7 +138,11 @@ impl Keyspace {
     /// Looks a key up for reading, deleting it first if it has expired.
     #[inline]
     pub fn lookup(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&Value> {
-        self.dbs[db].get(key, now_ms, &mut self.out)
+        match self.expiry {
+            Expiry::Delete => self.dbs[db].get(key, now_ms, &mut self.out),
+            Expiry::Hide if self.dbs[db].is_expired(key, now_ms) => None,
+            Expiry::Hide | Expiry::Keep => self.dbs[db].keys.get(key),
+        }
     }
 
     /// Looks a key up for a command's read and records the access (LRU/LFU), unless a fork
@@ -103,6 +155,7 @@ impl Keyspace {
     /// Looks a key up for writing, deleting it first if it has expired.
     #[inline]
     pub fn get_mut(&mut self, db: usize, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        let now_ms = if self.expiry == Expiry::Keep { i64::MIN } else { now_ms };
         self.dbs[db].get_mut(key, now_ms, &mut self.out)
     }
 
@@ -116,6 +169,7 @@ impl Keyspace {
         now_ms: i64,
         make: impl FnOnce() -> Value,
     ) -> (&mut Value, bool) {
+        let now_ms = if self.expiry == Expiry::Keep { i64::MIN } else { now_ms };
         self.dbs[db].get_or_create(key, now_ms, make, &mut self.out)
     }
 
@@ -125,9 +179,14 @@ impl Keyspace {
     }
 
     /// Deletes the key if its time has passed; true when it did. The caller counts and
-    /// announces it (it goes to the outbox for propagation only).
+    /// announces it (it goes to the outbox for propagation only). Only a primary deletes
+    /// (`Expiry::Delete`); on a replica this is false, and `is_expired` says whether the key
+    /// is to be hidden.
     #[inline]
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8], now_ms: i64) -> bool {
+        if self.expiry != Expiry::Delete {
+            return false;
+        }
         self.dbs[db].expire_if_needed(key, now_ms, &mut self.out)
     }
 

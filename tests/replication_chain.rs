@@ -1,0 +1,170 @@
+//! Replication between several nodes, tine and redis-server mixed (issue 11's chain tests):
+//! chains three deep in every mix of the two programs, with the stream byte-identical down
+//! the chain (equal `master_repl_offset` everywhere, equal DEBUG DIGEST); promotion of a
+//! middle node with REPLICAOF NO ONE and its former sibling continuing partially from it
+//! (+CONTINUE, PSYNC2's replid2); a primary restarted from its own RDB continuing
+//! partially with its replica. Only what Redis defines is looked at: INFO fields, ROLE,
+//! DEBUG DIGEST.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// A node of either program, with diskless sync without delay (the tests' speed).
+fn node(redis: bool, extra: &[&str]) -> Option<TestServer> {
+    let mut args = vec!["--save", "", "--enable-debug-command", "yes"];
+    args.extend_from_slice(&["--repl-diskless-sync-delay", "0"]);
+    args.extend_from_slice(extra);
+    if redis { RedisServer::with_args(&args) } else { Some(TestServer::with_args(&args)) }
+}
+
+fn field(s: &TestServer, section: &str, name: &str) -> String {
+    let mut c = s.raw();
+    let info = c.cmd_str(&["INFO", section]);
+    info_field(&info, name).unwrap_or_default()
+}
+
+fn replicate(replica: &TestServer, primary: &TestServer) {
+    let mut c = replica.raw();
+    let r = c.cmd_str(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+    assert!(r.starts_with("+OK"), "{}", r);
+}
+
+fn wait_up(replica: &TestServer) {
+    let up = eventually(Duration::from_secs(30), || {
+        field(replica, "replication", "master_link_status") == "up"
+    });
+    assert!(up, "replica on port {} never came up:\n{}", replica.port, replica.log());
+}
+
+/// Waits until every node has the primary's master_repl_offset, then compares digests.
+fn assert_same_data(nodes: &[&TestServer]) {
+    let primary = nodes[0];
+    let synced = eventually(Duration::from_secs(30), || {
+        let want = field(primary, "replication", "master_repl_offset");
+        nodes[1..].iter().all(|n| field(n, "replication", "master_repl_offset") == want)
+    });
+    let offsets: Vec<String> =
+        nodes.iter().map(|n| field(n, "replication", "master_repl_offset")).collect();
+    assert!(synced, "offsets never met: {:?}", offsets);
+    let digests: Vec<String> =
+        nodes.iter().map(|n| n.raw().cmd_str(&["DEBUG", "DIGEST"])).collect();
+    assert!(digests.windows(2).all(|w| w[0] == w[1]), "digests differ: {:?}", digests);
+}
+
+/// Writes of every type, in two databases, with expiries, MULTI/EXEC and a blocked pop.
+fn write_load(primary: &TestServer, round: usize) {
+    let mut c = primary.raw();
+    for i in 0..200 {
+        let k = format!("{}:{}", round, i);
+        c.cmd(&["SET", &format!("s:{}", k), &"v".repeat(i % 50)]);
+        c.cmd(&["INCRBY", &format!("n:{}", i % 7), "3"]);
+        c.cmd(&["RPUSH", &format!("l:{}", i % 5), &k]);
+        c.cmd(&["HSET", &format!("h:{}", i % 5), &k, "x"]);
+        c.cmd(&["SADD", &format!("set:{}", i % 5), &k]);
+        c.cmd(&["ZADD", &format!("z:{}", i % 5), &i.to_string(), &k]);
+        if i % 10 == 0 {
+            c.cmd(&["SET", &format!("e:{}", k), "x", "PX", "100000"]);
+            c.cmd(&["INCRBYFLOAT", "f", "0.1"]);
+        }
+    }
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["LPUSH", "db3list", "a", "b"]);
+    c.cmd(&["SPOP", "set:1"]);
+    c.cmd(&["EXEC"]);
+    c.cmd(&["SELECT", "0"]);
+}
+
+/// A chain primary -> middle -> leaf for each mix of the programs (`true` is redis-server):
+/// the same data and the same offsets everywhere (the middle node passes its primary's
+/// stream on unchanged).
+#[test]
+fn chains_of_three_in_every_mix() {
+    if !redis_available() {
+        return;
+    }
+    for mix in
+        [[false, false, false], [false, true, false], [true, false, true], [true, false, false]]
+    {
+        let p = node(mix[0], &[]).unwrap();
+        let m = node(mix[1], &[]).unwrap();
+        let l = node(mix[2], &[]).unwrap();
+        write_load(&p, 0);
+        replicate(&m, &p);
+        wait_up(&m);
+        replicate(&l, &m);
+        wait_up(&l);
+        write_load(&p, 1);
+        assert_same_data(&[&p, &m, &l]);
+        // A link killed in the middle of the chain ends in a partial resync.
+        let mut mc = m.raw();
+        mc.cmd(&["CLIENT", "KILL", "TYPE", "master"]);
+        write_load(&p, 2);
+        wait_up(&m);
+        assert_same_data(&[&p, &m, &l]);
+        assert_eq!(field(&p, "stats", "sync_full"), "1", "mix {:?}: a second full sync", mix);
+        assert!(field(&p, "stats", "sync_partial_ok") != "0", "mix {:?}", mix);
+    }
+}
+
+/// PSYNC2: the middle node of primary -> {a, b} is promoted; b follows a with a partial
+/// resync (a's replid2 is the old primary's id), and the data stays the same.
+#[test]
+fn a_promoted_sibling_serves_the_others_a_partial_resync() {
+    for redis_a in [false, true] {
+        if redis_a && !redis_available() {
+            continue;
+        }
+        let p = node(false, &[]).unwrap();
+        let a = node(redis_a, &[]).unwrap();
+        let b = node(false, &[]).unwrap();
+        write_load(&p, 0);
+        replicate(&a, &p);
+        replicate(&b, &p);
+        wait_up(&a);
+        wait_up(&b);
+        write_load(&p, 1);
+        assert_same_data(&[&p, &a, &b]);
+        let old_id = field(&p, "replication", "master_replid");
+        assert!(a.raw().cmd_str(&["REPLICAOF", "NO", "ONE"]).starts_with("+OK"));
+        assert_eq!(field(&a, "replication", "master_replid2"), old_id);
+        replicate(&b, &a);
+        wait_up(&b);
+        let mut ac = a.raw();
+        ac.cmd(&["SET", "after-promotion", "1"]);
+        assert_same_data(&[&a, &b]);
+        assert_eq!(field(&a, "stats", "sync_full"), "0", "b needed a full sync from a");
+        assert_eq!(field(&a, "stats", "sync_partial_ok"), "1");
+    }
+}
+
+/// A primary restarted (SHUTDOWN saves its RDB with repl-id and repl-offset) continues with
+/// its replica partially.
+#[test]
+fn a_restarted_primary_continues_from_its_rdb() {
+    let mut p = TestServer::with_args(&[
+        "--save",
+        "3600 1",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let r = node(false, &[]).unwrap();
+    write_load(&p, 0);
+    replicate(&r, &p);
+    wait_up(&r);
+    write_load(&p, 1);
+    assert_same_data(&[&p, &r]);
+    p.restart();
+    // (the harness restarts a server on a new port: the replica is pointed there)
+    replicate(&r, &p);
+    wait_up(&r);
+    p.raw().cmd(&["SET", "after-restart", "1"]);
+    assert_same_data(&[&p, &r]);
+    assert_eq!(field(&p, "stats", "sync_full"), "0", "the replica needed a full sync");
+    assert_eq!(field(&p, "stats", "sync_partial_ok"), "1");
+}
