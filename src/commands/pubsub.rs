@@ -119,13 +119,18 @@ pub(crate) fn punsubscribe(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> C
     Ok(())
 }
 
+/// PUBLISH. Also sent to replicas (not to the AOF), whose subscribers get the message too,
+/// as Redis 7.0 propagates it outside cluster mode.
 pub(crate) fn publish(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    srv.data.prop.force_propagation_to(crate::engine::feed::Targets::REPLICAS);
     let n = crate::engine::pubsub::publish(srv, &argv[1], &argv[2], Some(c));
     c.add_int(n);
     Ok(())
 }
 
+/// SPUBLISH, sent to replicas as PUBLISH is.
 pub(crate) fn spublish(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    srv.data.prop.force_propagation_to(crate::engine::feed::Targets::REPLICAS);
     let n = crate::engine::pubsub::publish_shard(srv, &argv[1], &argv[2], Some(c));
     c.add_int(n);
     Ok(())

@@ -121,6 +121,8 @@ pub(crate) struct Feed {
     /// The running command is propagated even if it changed nothing (Redis's
     /// forceCommandPropagation: FLUSHALL and FLUSHDB of empty databases).
     forced: bool,
+    /// Where a forced command goes, when only some consumers want it (PUBLISH: replicas).
+    forced_to: Option<Targets>,
     /// Set while replaying the AOF: nothing is fed.
     pub(crate) disabled: bool,
     /// Where the commands recorded from now on go (see [`Targets`]): all consumers, but the
@@ -142,6 +144,13 @@ impl Feed {
     /// The running command is propagated whether or not it changed the dataset.
     pub(crate) fn force_propagation(&mut self) {
         self.forced = true;
+    }
+
+    /// The running command is propagated, to these consumers only, whether or not it changed
+    /// the dataset (Redis's forceCommandPropagation with PROPAGATE_REPL: PUBLISH, SPUBLISH).
+    pub(crate) fn force_propagation_to(&mut self, to: Targets) {
+        self.forced = true;
+        self.forced_to = Some(to);
     }
 
     /// The running command propagates nothing even though it changed the dataset.
@@ -177,8 +186,20 @@ impl Feed {
     }
 
     /// Adds a command that changed the dataset to the unit: its replacement or its arguments.
-    fn record(&mut self, db: usize, argv: &[Vec<u8>], replacement: Replacement) {
-        let to = self.targets;
+    fn record(
+        &mut self,
+        db: usize,
+        argv: &[Vec<u8>],
+        replacement: Replacement,
+        only: Option<Targets>,
+    ) {
+        let to = match only {
+            Some(o) => Targets {
+                aof: self.targets.aof && o.aof,
+                replicas: self.targets.replicas && o.replicas,
+            },
+            None => self.targets,
+        };
         match replacement {
             Some(ops) => {
                 for op in ops {
@@ -264,6 +285,7 @@ pub(crate) fn after_command<H: FeedHost>(
     let (dirty_before, outer_replacement) = before;
     let replacement = host.feed_state().leave(outer_replacement);
     let forced = std::mem::take(&mut host.feed_state().forced);
+    let only = host.feed_state().forced_to.take();
     host.flush_lazy_expired();
     if host.feed_state().disabled
         || !propagate_self
@@ -272,7 +294,7 @@ pub(crate) fn after_command<H: FeedHost>(
     {
         return;
     }
-    host.feed_state().record(db, argv, replacement);
+    host.feed_state().record(db, argv, replacement, only);
 }
 
 /// Ends the execution unit: feeds its commands, wrapped in MULTI/EXEC when more than one.
