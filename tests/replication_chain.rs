@@ -203,3 +203,18 @@ fn published_messages_reach_the_replicas_subscribers() {
         assert!(!aof, "PUBLISH reached the AOF");
     }
 }
+
+/// CONFIG RESETSTAT clears the replication counters too (sync_full, sync_partial_*), as
+/// Redis's resetServerStats: the suite resets them before each step it counts.
+#[test]
+fn config_resetstat_clears_the_sync_counters() {
+    let p = node(false, &[]).unwrap();
+    let r = node(false, &[]).unwrap();
+    replicate(&r, &p);
+    wait_up(&r);
+    assert_eq!(field(&p, "stats", "sync_full"), "1");
+    p.raw().cmd(&["CONFIG", "RESETSTAT"]);
+    for f in ["sync_full", "sync_partial_ok", "sync_partial_err", "total_net_repl_output_bytes"] {
+        assert_eq!(field(&p, "stats", f), "0", "{}", f);
+    }
+}
