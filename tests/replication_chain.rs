@@ -218,3 +218,18 @@ fn config_resetstat_clears_the_sync_counters() {
         assert_eq!(field(&p, "stats", f), "0", "{}", f);
     }
 }
+
+/// REPLICAOF inside MULTI: the transaction runs to its end (the read-only check is made when
+/// a command is queued, not again in EXEC), then writes are refused, as in Redis.
+#[test]
+fn a_transaction_that_makes_the_node_a_replica_runs_to_its_end() {
+    let s = node(false, &[]).unwrap();
+    let mut c = s.raw();
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "foo2", "bar"]);
+    c.cmd(&["REPLICAOF", "localhost", "9999"]);
+    c.cmd(&["SET", "foo3", "bar"]);
+    assert_eq!(c.cmd_str(&["EXEC"]), "*3\r\n+OK\r\n+OK\r\n+OK\r\n");
+    assert!(c.cmd_str(&["SET", "foo4", "bar"]).starts_with("-READONLY"));
+    assert_eq!(c.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
+}

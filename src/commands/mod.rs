@@ -539,8 +539,12 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     }
     // A replica: writes only from its primary (`replica-read-only`), and without a link to the
     // primary only the commands flagged `stale` unless `replica-serve-stale-data` (Redis's
-    // processCommand).
-    if srv.data.replica.is_replica() && c.kind != crate::engine::session::ClientKind::Primary {
+    // processCommand). Checked when a command is queued, not again when EXEC runs it: a
+    // transaction that made this node a replica (REPLICAOF inside MULTI) runs to its end.
+    if srv.data.replica.is_replica()
+        && c.kind != crate::engine::session::ClientKind::Primary
+        && !c.in_exec
+    {
         if srv.data.config.replica_read_only && r.flags & flag::WRITE != 0 {
             return reject(srv, c, r.id, err::READONLY_REPLICA);
         }
