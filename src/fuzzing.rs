@@ -25,6 +25,11 @@ pub fn manifest(data: &[u8]) {
         return;
     }
     let text = m.to_text();
+    if text.lines().any(|l| l.len() > crate::persist::aof::manifest::MANIFEST_MAX_LINE) {
+        // A name whose quoted form passes the line limit: Redis writes such a line too and
+        // cannot read it back either (its fgets buffer is the same size).
+        return;
+    }
     let again = Manifest::parse(text.as_bytes()).expect("a manifest tine wrote must parse");
     assert_eq!(again, m, "a manifest changed through a write and a read");
 }
@@ -171,8 +176,12 @@ mod tests {
         for s in manifests {
             manifest(s);
         }
-        // Found by the fuzzer: a manifest of comments only parses (as in Redis) to nothing.
+        // Found by the fuzzer: a manifest of comments only parses (as in Redis) to nothing;
+        // a file name that is not UTF-8 is refused rather than mangled.
         manifest(b"#file appendonly.aof.1.incr.aof seq 1 type i\n");
+        let bad = b"file a\xf6\xf6.aof seq 1 type i\n";
+        manifest(bad);
+        assert!(Manifest::parse(bad).is_err());
         for s in aofs {
             aof(s);
         }

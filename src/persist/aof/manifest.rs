@@ -29,7 +29,7 @@ pub(crate) const AOF_FORMAT_SUFFIX: &str = ".aof";
 pub(crate) const MANIFEST_NAME_SUFFIX: &str = ".manifest";
 pub(crate) const TEMP_FILE_NAME_PREFIX: &str = "temp-";
 /// Longest manifest line Redis reads.
-const MANIFEST_MAX_LINE: usize = 1024;
+pub(crate) const MANIFEST_MAX_LINE: usize = 1024;
 
 /// The type of a file in the manifest.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -129,6 +129,11 @@ impl Manifest {
                 ));
             }
             let trimmed = line.trim_matches([' ', '\t', '\r', '\n']);
+            // tine names its files from `appendfilename`, which is text: a line that is not
+            // UTF-8 could only be read mangled (a file name then naming another file).
+            if std::str::from_utf8(raw).is_err() {
+                return Err(err(linenum, trimmed, "Invalid AOF manifest file format"));
+            }
             if trimmed.is_empty() {
                 return Err(err(linenum, trimmed, "Invalid AOF manifest file format"));
             }
