@@ -233,3 +233,29 @@ fn a_transaction_that_makes_the_node_a_replica_runs_to_its_end() {
     assert!(c.cmd_str(&["SET", "foo4", "bar"]).starts_with("-READONLY"));
     assert_eq!(c.cmd_str(&["REPLICAOF", "NO", "ONE"]), "+OK\r\n");
 }
+
+/// LMPOP/BLMPOP and ZMPOP/BZMPOP reach replicas as the pops they did with the count actually
+/// popped (LPOP/RPOP/ZPOPMIN/ZPOPMAX key <n>), as Redis 7.0 propagates them.
+#[test]
+fn multi_key_pops_are_propagated_as_what_they_popped() {
+    let p = node(false, &[]).unwrap();
+    // A plain SYNC: the disk payload, then the stream.
+    let mut sync = p.raw();
+    sync.send_cmd(&["SYNC"]);
+    let mut got = Vec::new();
+    let synced = eventually(Duration::from_secs(10), || {
+        got.extend_from_slice(&sync.read_for(Duration::from_millis(50)));
+        got.windows(9).any(|w| w == b"REDIS0010") && got.len() > 20
+    });
+    assert!(synced, "no RDB payload: {:?}", String::from_utf8_lossy(&got));
+    let _ = sync.read_for(Duration::from_millis(300));
+    let mut c = p.raw();
+    c.cmd(&["RPUSH", "ml", "a", "b"]);
+    c.cmd(&["LMPOP", "1", "ml", "RIGHT", "COUNT", "10"]);
+    c.cmd(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+    c.cmd(&["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"]);
+    let stream = String::from_utf8_lossy(&sync.read_for(Duration::from_millis(500))).into_owned();
+    assert!(stream.contains("*3\r\n$4\r\nRPOP\r\n$2\r\nml\r\n$1\r\n2\r\n"), "{:?}", stream);
+    assert!(stream.contains("*3\r\n$7\r\nZPOPMAX\r\n$1\r\nz\r\n$1\r\n3\r\n"), "{:?}", stream);
+    assert!(!stream.to_ascii_lowercase().contains("mpop"), "{:?}", stream);
+}

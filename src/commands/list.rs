@@ -664,10 +664,11 @@ fn mpop_first(
                 let n = pop_range_reply(l, c, end, count);
                 let emptied = l.is_empty();
                 popped(srv, db, key, n, emptied, end);
+                // As what it did: LPOP/RPOP key <popped>, as Redis 7.0 propagates it.
                 srv.propagate_as(crate::engine::feed::argv(&[
                     pop_name(end),
                     key,
-                    count.to_string().as_bytes(),
+                    n.to_string().as_bytes(),
                 ]));
                 return Ok(true);
             }

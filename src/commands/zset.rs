@@ -714,12 +714,17 @@ pub(crate) fn zmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     let how = PopReply { emit_key: true, nested: true, nil_when_empty: true };
     let dirty_before = srv.data.dirty;
     if let Some(key) = pop_reply(srv, c, &args.keys, args.from_max, Some(args.count), how)? {
-        // Propagated as what it did: ZPOPMIN/ZPOPMAX key <popped>.
-        let popped = srv.data.dirty - dirty_before;
-        let cmd: &[u8] = if args.from_max { b"ZPOPMAX" } else { b"ZPOPMIN" };
-        srv.propagate_as(crate::engine::feed::argv(&[cmd, &key, popped.to_string().as_bytes()]));
+        propagate_mpop(srv, &key, args.from_max, dirty_before);
     }
     Ok(())
+}
+
+/// (B)ZMPOP is propagated as what it did, ZPOPMIN/ZPOPMAX key <popped> (as Redis 7.0), the
+/// popped count being the dirty counter's growth since `dirty_before`.
+fn propagate_mpop(srv: &mut Ctx<'_>, key: &[u8], from_max: bool, dirty_before: u64) {
+    let popped = srv.data.dirty - dirty_before;
+    let cmd: &[u8] = if from_max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    srv.propagate_as(crate::engine::feed::argv(&[cmd, key, popped.to_string().as_bytes()]));
 }
 
 // ----- set algebra ---------------------------------------------------------------------------
@@ -1208,7 +1213,9 @@ pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     let deadline = crate::engine::blocking::parse_timeout(srv, &argv[1])?;
     match first_nonempty_zset(srv, c, &args.keys)? {
         Some(key) => {
-            pop_reply(srv, c, &[key], args.from_max, Some(args.count), BZMPOP_REPLY)?;
+            let dirty_before = srv.data.dirty;
+            pop_reply(srv, c, &[key.clone()], args.from_max, Some(args.count), BZMPOP_REPLY)?;
+            propagate_mpop(srv, &key, args.from_max, dirty_before);
         }
         None => {
             if !crate::engine::blocking::may_block(c) {
@@ -1245,10 +1252,10 @@ pub(crate) fn serve_bzmpop(
             return crate::engine::blocking::Served::Done;
         }
     };
-    if let Err(e) =
-        pop_reply(srv, c, &[key.to_vec()], args.from_max, Some(args.count), BZMPOP_REPLY)
-    {
-        c.add_error(e);
+    let dirty_before = srv.data.dirty;
+    match pop_reply(srv, c, &[key.to_vec()], args.from_max, Some(args.count), BZMPOP_REPLY) {
+        Ok(_) => propagate_mpop(srv, key, args.from_max, dirty_before),
+        Err(e) => c.add_error(e),
     }
     crate::engine::blocking::Served::Done
 }
