@@ -61,7 +61,6 @@ pub(crate) struct Targets {
     pub(crate) replicas: bool,
 }
 
-#[allow(dead_code, reason = "replicas and scripts route commands next (issues 11, 13)")]
 impl Targets {
     pub(crate) const ALL: Targets = Targets { aof: true, replicas: true };
     pub(crate) const AOF: Targets = Targets { aof: true, replicas: false };

@@ -173,7 +173,6 @@ impl ReplBuffer {
     /// Sets the offset the stream continues from, as a replica does after a full sync (it
     /// takes its primary's offset). Only without a backlog (false otherwise, nothing done):
     /// with one, the offset is the end of the history it holds.
-    #[allow(dead_code, reason = "the replica side sets its offset after a full sync (issue 11)")]
     pub(crate) fn set_master_repl_offset(&mut self, offset: i64) -> bool {
         if self.backlog || offset < 0 {
             return false;

@@ -23,7 +23,6 @@ pub(crate) struct ReplStream {
     pub(crate) proxying: bool,
 }
 
-#[allow(dead_code, reason = "full syncs and replica pings use it next (issue 11)")]
 impl ReplStream {
     /// The next command is preceded by a SELECT, whatever its db.
     pub(crate) fn force_select(&mut self) {
@@ -54,7 +53,6 @@ impl ReplFeed<'_> {
         self.buf.append(out);
     }
 
-    #[allow(dead_code, reason = "replica pings and GETACK use it next (issue 11)")]
     /// Appends a command that goes to replicas in whatever db the stream has selected (PING,
     /// REPLCONF GETACK): no SELECT precedes it, as Redis feeds them with slaveseldb.
     pub(crate) fn feed_in_current_db(&mut self, argv: &[Vec<u8>]) {

@@ -80,7 +80,6 @@ impl ReplState {
     /// True when a replica asking to continue `replid` from `offset` shares this node's
     /// history up to there (Redis's check in masterTryPartialResynchronization; whether the
     /// bytes are still in the backlog is the buffer's question).
-    #[allow(dead_code, reason = "the replication stream and PSYNC use it next (issue 11)")]
     pub(crate) fn shares_history(&self, replid: &str, offset: i64) -> bool {
         replid == self.replid
             || (replid == self.replid2
@@ -89,7 +88,6 @@ impl ReplState {
     }
 }
 
-#[allow(dead_code, reason = "the replication stream and PSYNC use it next (issue 11)")]
 fn replid2_is_set(id: &str) -> bool {
     id != NO_REPLID
 }
