@@ -55,7 +55,7 @@ fn sort_strtod(v: &[u8]) -> Option<f64> {
     }
     let start = v.iter().position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
     let t = &v[start..];
-    let x = parse_f64(t).or_else(|| super::strings::parse_hex_float(t))?;
+    let x = parse_f64(t).or_else(|| tine_core::base::longdouble::parse_hex_f64(t))?;
     // strtod reports ERANGE for overflow to infinity (a written "inf" is fine).
     if x.is_infinite() && !t.iter().any(|b| b.is_ascii_alphabetic() && *b != b'e' && *b != b'E') {
         return None;

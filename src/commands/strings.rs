@@ -495,45 +495,6 @@ pub(crate) fn decrby(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     }
 }
 
-/// A C99 hex float ("0x10", "-0x1.8p3") as strtod reads it (SORT's scores).
-pub(super) fn parse_hex_float(s: &[u8]) -> Option<f64> {
-    let (neg, rest) = match s.first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let rest = rest.strip_prefix(b"0x").or_else(|| rest.strip_prefix(b"0X"))?;
-    let (mant, exp) = match rest.iter().position(|&b| b == b'p' || b == b'P') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    let mut value = 0f64;
-    let mut scale = 0i32;
-    let (mut digits, mut seen_dot) = (0, false);
-    for &b in mant {
-        match b {
-            b'.' if !seen_dot => seen_dot = true,
-            _ => {
-                let d = (b as char).to_digit(16)?;
-                value = value * 16.0 + d as f64;
-                digits += 1;
-                if seen_dot {
-                    scale -= 4;
-                }
-            }
-        }
-    }
-    if digits == 0 {
-        return None;
-    }
-    if let Some(e) = exp {
-        let e = std::str::from_utf8(e).ok()?.parse::<i32>().ok()?;
-        scale = scale.checked_add(e)?;
-    }
-    let v = value * 2f64.powi(scale);
-    Some(if neg { -v } else { v })
-}
-
 /// INCRBYFLOAT in Redis's `long double` (`base::longdouble`): the same digits as
 /// redis-server, and its range (to about 1.2e4932).
 pub(crate) fn incrbyfloat(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {

@@ -303,9 +303,16 @@ fn parse_decimal(s: &[u8]) -> Option<LongDouble> {
     }
 }
 
-/// A C99 hex float as strtold reads it ("0x10", "-0x1.8p3"): exact up to 64 significant
-/// bits (more are cut, not rounded).
-fn parse_hex(s: &[u8]) -> Option<LongDouble> {
+/// A C99 hex float ("0x10", "-0x1.8p3") taken apart: `(-1)^neg * q * 2^scale`, plus a
+/// non-zero remainder below `q`'s last bit when `sticky` (digits past 124 bits are cut).
+struct HexFloat {
+    neg: bool,
+    q: u128,
+    scale: i64,
+    sticky: bool,
+}
+
+fn hex_float(s: &[u8]) -> Option<HexFloat> {
     let (neg, rest) = match s.first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
@@ -345,11 +352,25 @@ fn parse_hex(s: &[u8]) -> Option<LongDouble> {
         let e = std::str::from_utf8(e).ok()?.parse::<i64>().ok()?;
         scale = scale.checked_add(e)?;
     }
-    if q == 0 {
-        return Some(LongDouble::Finite { neg, mant: 0, exp: 0 });
+    Some(HexFloat { neg, q, scale, sticky })
+}
+
+/// A C99 hex float as strtold reads it: exact up to 64 significant bits, rounded to nearest
+/// past them.
+fn parse_hex(s: &[u8]) -> Option<LongDouble> {
+    let h = hex_float(s)?;
+    if h.q == 0 {
+        return Some(LongDouble::Finite { neg: h.neg, mant: 0, exp: 0 });
     }
-    let scale = scale.clamp(-40000, 40000) as i32;
-    Some(round(neg, q, scale, sticky))
+    Some(round(h.neg, h.q, h.scale.clamp(-40000, 40000) as i32, h.sticky))
+}
+
+/// A C99 hex float as a double (strtod's reading, for SORT's scores); None when the exponent
+/// does not fit an int.
+pub fn parse_hex_f64(s: &[u8]) -> Option<f64> {
+    let h = hex_float(s)?;
+    let v = h.q as f64 * 2f64.powi(i32::try_from(h.scale).ok()?);
+    Some(if h.neg { -v } else { v })
 }
 
 /// A non-negative big integer, little-endian 32-bit limbs.
