@@ -8,24 +8,9 @@
 
 mod common;
 
-use common::{DIFF_ARGS, Raw, Rng, start_pair};
+use common::{DIFF_ARGS, Raw, Rng, seed, start_pair, steps};
 
 const KEYS: &[&str] = &["b1", "b2", "n", "l"];
-
-fn seed() -> u64 {
-    match std::env::var("TINE_SEED") {
-        Ok(s) => s.parse().expect("TINE_SEED is a number"),
-        Err(_) => {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-                % 1_000_000
-        }
-    }
-}
-
-fn steps() -> usize {
-    std::env::var("TINE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(1500)
-}
 
 fn ty(r: &mut Rng) -> String {
     match r.below(30) {
@@ -117,7 +102,7 @@ fn differential_bitfield() {
     };
     let seed = seed();
     println!("seed {seed}");
-    run(&mut ours.raw(), &mut real.raw(), seed, steps());
+    run(&mut ours.raw(), &mut real.raw(), seed, steps(1500));
 }
 
 #[test]

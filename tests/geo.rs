@@ -9,24 +9,9 @@
 
 mod common;
 
-use common::{DIFF_ARGS, Raw, Rng, start_pair};
+use common::{DIFF_ARGS, Raw, Rng, seed, start_pair, steps};
 
 const MEMBERS: usize = 40;
-
-fn seed() -> u64 {
-    match std::env::var("TINE_SEED") {
-        Ok(s) => s.parse().expect("TINE_SEED is a number"),
-        Err(_) => {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-                % 1_000_000
-        }
-    }
-}
-
-fn steps() -> usize {
-    std::env::var("TINE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(800)
-}
 
 /// A uniform float in [lo, hi) printed with up to 6 decimals.
 fn float(r: &mut Rng, lo: f64, hi: f64) -> f64 {
@@ -278,7 +263,7 @@ fn differential_resp2() {
     };
     let seed = seed();
     println!("seed {seed}");
-    run(&mut ours.raw(), &mut real.raw(), seed, steps(), false);
+    run(&mut ours.raw(), &mut real.raw(), seed, steps(800), false);
 }
 
 #[test]
@@ -288,7 +273,7 @@ fn differential_resp3() {
     };
     let seed = seed();
     println!("seed {seed}");
-    run(&mut ours.raw(), &mut real.raw(), seed, steps(), true);
+    run(&mut ours.raw(), &mut real.raw(), seed, steps(800), true);
 }
 
 #[test]

@@ -12,24 +12,9 @@
 
 mod common;
 
-use common::{DIFF_ARGS, Raw, Rng, start_pair};
+use common::{DIFF_ARGS, Raw, Rng, seed, start_pair, steps};
 
 const KEYS: &[&str] = &["h1", "h2", "h3", "s"];
-
-fn seed() -> u64 {
-    match std::env::var("TINE_SEED") {
-        Ok(s) => s.parse().expect("TINE_SEED is a number"),
-        Err(_) => {
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-                as u64
-                % 1_000_000
-        }
-    }
-}
-
-fn steps() -> usize {
-    std::env::var("TINE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(600)
-}
 
 fn same(t: &mut Raw, r: &mut Raw, args: &[String], seed: u64, step: usize) {
     let a: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
@@ -120,7 +105,7 @@ fn differential_pf_commands() {
     let seed = seed();
     println!("seed {seed}");
     let mut rng = Rng::new(seed);
-    for step in 0..steps() {
+    for step in 0..steps(600) {
         let cmd = command(&mut rng);
         same(&mut t, &mut r, &cmd, seed, step);
         for key in KEYS {

@@ -556,30 +556,14 @@ fn differential(seed: u64, steps: usize, resp3: bool) {
     assert_eq!(a, b, "seed {seed}: final DEBUG DIGEST");
 }
 
-fn seed_from_env(default: u64) -> u64 {
-    match std::env::var("TINE_SEED") {
-        Ok(s) => s.parse().expect("TINE_SEED is a number"),
-        Err(_) => default,
-    }
-}
-
-fn steps() -> usize {
-    std::env::var("TINE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(4000)
-}
-
-fn fresh_seed() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-        % 1_000_000
-}
-
 #[test]
 fn differential_resp2() {
-    differential(seed_from_env(fresh_seed()), steps(), false);
+    differential(common::seed(), common::steps(4000), false);
 }
 
 #[test]
 fn differential_resp3() {
-    differential(seed_from_env(fresh_seed()), steps(), true);
+    differential(common::seed(), common::steps(4000), true);
 }
 
 #[test]

@@ -813,3 +813,21 @@ pub fn seed_from_env(var: &str) -> u64 {
 /// run can be replayed.
 #[allow(unused_imports)] // not every test binary draws random data
 pub use tine_core::base::SplitMix64 as Rng;
+
+/// The seed of a random differential run: `TINE_SEED` to replay one, else a fresh one (the
+/// tests print it).
+pub fn seed() -> u64 {
+    match std::env::var("TINE_SEED") {
+        Ok(s) => s.parse().expect("TINE_SEED is a number"),
+        Err(_) => {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as u64
+                % 1_000_000
+        }
+    }
+}
+
+/// The number of steps of a random run: `TINE_STEPS`, else `default`.
+pub fn steps(default: usize) -> usize {
+    std::env::var("TINE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
