@@ -59,8 +59,7 @@ pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv)
     srv.data.stats = Default::default();
     srv.data.cmd_stats = super::new_stats();
     // The replication counters are the primary's, reset with the rest (resetServerStats).
-    let p = &mut srv.data.primary;
-    (p.sync_full, p.sync_partial_ok, p.sync_partial_err, p.net_repl_output_bytes) = (0, 0, 0, 0);
+    srv.data.primary.stats = Default::default();
     srv.data.peak_memory = 0;
     c.add_ok();
     Ok(())

@@ -62,13 +62,13 @@ fn sync_command(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
             }
         }
         if replid != "?" {
-            srv.data.primary.sync_partial_err += 1;
+            srv.data.primary.stats.partial_err += 1;
         }
     } else {
         link.pre_psync = true;
     }
     // A full sync.
-    srv.data.primary.sync_full += 1;
+    srv.data.primary.stats.full += 1;
     c.kind = ClientKind::Replica;
     let rdb_only = link.conf.rdb_only;
     srv.data.primary.links.push(link);
@@ -205,7 +205,7 @@ fn try_partial(
     } else {
         c.add_simple("CONTINUE");
     }
-    d.primary.sync_partial_ok += 1;
+    d.primary.stats.partial_ok += 1;
     log!(
         Level::Notice,
         "Partial resynchronization request from {} accepted. Sending {} bytes of backlog starting from offset {}.",

@@ -227,6 +227,15 @@ pub(crate) struct WaitEntry {
     pub(crate) numreplicas: i64,
 }
 
+/// The primary side's counters in INFO stats.
+#[derive(Default)]
+pub(crate) struct SyncStats {
+    pub(crate) full: u64,
+    pub(crate) partial_ok: u64,
+    pub(crate) partial_err: u64,
+    pub(crate) net_repl_output_bytes: u64,
+}
+
 /// The primary side's state (see the module doc).
 #[derive(Default)]
 pub(crate) struct Primary {
@@ -234,11 +243,8 @@ pub(crate) struct Primary {
     /// REPLCONF settings of clients that have not synced yet, by client id.
     pub(crate) confs: std::collections::HashMap<u64, ReplConf>,
     pub(crate) diskless: Option<Diskless>,
-    /// INFO stats.
-    pub(crate) sync_full: u64,
-    pub(crate) sync_partial_ok: u64,
-    pub(crate) sync_partial_err: u64,
-    pub(crate) net_repl_output_bytes: u64,
+    /// INFO stats (CONFIG RESETSTAT clears them).
+    pub(crate) stats: SyncStats,
     /// Since when (unix seconds) no replica is attached (`repl-backlog-ttl`).
     pub(crate) no_replicas_since: i64,
     /// The last second the once-a-second work ran, and how many times it ran.
@@ -393,7 +399,7 @@ pub(crate) fn write_payload(
     s: &mut Stream,
     now_ms: i64,
 ) -> io::Result<Written> {
-    let Primary { links, diskless, net_repl_output_bytes, .. } = p;
+    let Primary { links, diskless, stats, .. } = p;
     let Some(link) = links.iter_mut().find(|l| l.slot == slot) else {
         return Ok(Written::Done);
     };
@@ -452,7 +458,7 @@ pub(crate) fn write_payload(
         }
         _ => link.stalled_since = None,
     }
-    *net_repl_output_bytes += written as u64;
+    stats.net_repl_output_bytes += written as u64;
     result
 }
 
