@@ -221,34 +221,28 @@ fn redis_cli_rdb_and_replica() {
     let mut con = tine.client();
     cmd(&mut con, &["DEBUG", "POPULATE", "500"]);
     write_mixed(&mut con, 1);
-    let file = tine.path("cli.rdb");
     let port = tine.port.to_string();
-    let out = run_to_exit(
-        "redis-cli",
-        &["-p", &port, "--rdb", file.to_str().unwrap()],
-        tine.dir.path(),
-        Duration::from_secs(20),
-    );
-    let said = format!("{}{}", out.stdout, out.stderr);
-    assert!(said.contains("Transfer finished with success"), "{}", said);
-    let check = Command::new("redis-check-rdb").arg(&file).output().unwrap();
-    let text = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success() && text.contains("RDB looks OK"), "{}", text);
+    // `redis-cli <flag> FILE` against tine, then redis-check-rdb's report on the file.
+    let fetch = |flag: &str, name: &str| -> (bool, String) {
+        let file = tine.path(name);
+        let out = run_to_exit(
+            "redis-cli",
+            &["-p", &port, flag, file.to_str().unwrap()],
+            tine.dir.path(),
+            Duration::from_secs(20),
+        );
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(said.contains("Transfer finished with success"), "{}", said);
+        let check = Command::new("redis-check-rdb").arg(&file).output().unwrap();
+        (check.status.success(), String::from_utf8_lossy(&check.stdout).into_owned())
+    };
+    let (ok, text) = fetch("--rdb", "cli.rdb");
+    assert!(ok && text.contains("RDB looks OK"), "{}", text);
     assert!(!text.contains("[info] 0 keys read"), "{}", text);
 
     // Functions only: no data (tine has no functions yet, so no database at all).
-    let ffile = tine.path("functions.rdb");
-    let out = run_to_exit(
-        "redis-cli",
-        &["-p", &port, "--functions-rdb", ffile.to_str().unwrap()],
-        tine.dir.path(),
-        Duration::from_secs(20),
-    );
-    let said = format!("{}{}", out.stdout, out.stderr);
-    assert!(said.contains("Transfer finished with success"), "{}", said);
-    let check = Command::new("redis-check-rdb").arg(&ffile).output().unwrap();
-    let text = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success() && text.contains("[info] 0 keys read"), "{}", text);
+    let (ok, text) = fetch("--functions-rdb", "functions.rdb");
+    assert!(ok && text.contains("[info] 0 keys read"), "{}", text);
 
     // Line-buffered: redis-cli's stdout is a pipe here, and it is killed at the end.
     let mut cli = Command::new("stdbuf")
