@@ -214,38 +214,32 @@ fn estimate_steps(mut range_m: f64, lat: f64) -> u32 {
     step.clamp(1, 26) as u32
 }
 
-fn move_x(h: &mut Hash, d: i32) {
+/// Moves the box one cell along the axis whose interleaved bits `axis` selects (the odd
+/// bits for longitude, the even ones for latitude): `d` > 0 forward, < 0 back, 0 not at all.
+/// The filler of the other axis's bits makes the carry (or borrow) run through this axis's.
+fn move_axis(h: &mut Hash, d: i32, axis: u64) {
     if d == 0 {
         return;
     }
-    let mut x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let y = h.bits & 0x5555_5555_5555_5555;
-    let zz = 0x5555_5555_5555_5555u64 >> (64 - h.step * 2);
+    let mut moved = h.bits & axis;
+    let kept = h.bits & !axis;
+    let zz = !axis >> (64 - h.step * 2);
     if d > 0 {
-        x = x.wrapping_add(zz + 1);
+        moved = moved.wrapping_add(zz + 1);
     } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
+        moved |= zz;
+        moved = moved.wrapping_sub(zz + 1);
     }
-    x &= 0xaaaa_aaaa_aaaa_aaaau64 >> (64 - h.step * 2);
-    h.bits = x | y;
+    moved &= axis >> (64 - h.step * 2);
+    h.bits = moved | kept;
+}
+
+fn move_x(h: &mut Hash, d: i32) {
+    move_axis(h, d, 0xaaaa_aaaa_aaaa_aaaa);
 }
 
 fn move_y(h: &mut Hash, d: i32) {
-    if d == 0 {
-        return;
-    }
-    let x = h.bits & 0xaaaa_aaaa_aaaa_aaaa;
-    let mut y = h.bits & 0x5555_5555_5555_5555;
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64 >> (64 - h.step * 2);
-    if d > 0 {
-        y = y.wrapping_add(zz + 1);
-    } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
-    }
-    y &= 0x5555_5555_5555_5555u64 >> (64 - h.step * 2);
-    h.bits = x | y;
+    move_axis(h, d, 0x5555_5555_5555_5555);
 }
 
 fn moved(h: Hash, dx: i32, dy: i32) -> Hash {
