@@ -1214,7 +1214,14 @@ pub(crate) fn bzmpop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     match first_nonempty_zset(srv, c, &args.keys)? {
         Some(key) => {
             let dirty_before = srv.data.dirty;
-            pop_reply(srv, c, &[key.clone()], args.from_max, Some(args.count), BZMPOP_REPLY)?;
+            pop_reply(
+                srv,
+                c,
+                std::slice::from_ref(&key),
+                args.from_max,
+                Some(args.count),
+                BZMPOP_REPLY,
+            )?;
             propagate_mpop(srv, &key, args.from_max, dirty_before);
         }
         None => {
