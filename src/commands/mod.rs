@@ -36,6 +36,7 @@ pub(crate) mod replication;
 pub(crate) mod server;
 pub(crate) mod set;
 pub(crate) mod sort;
+pub(crate) mod stream;
 pub(crate) mod strings;
 pub(crate) mod table;
 pub(crate) mod zset;
@@ -150,16 +151,20 @@ pub(crate) mod retry {
     pub(crate) const BZPOPMIN: Retry = Retry(3);
     pub(crate) const BZPOPMAX: Retry = Retry(4);
     pub(crate) const BZMPOP: Retry = Retry(5);
+    pub(crate) const XREAD: Retry = Retry(6);
+    pub(crate) const XREADGROUP: Retry = Retry(7);
 }
 
 /// The retry functions, in the order of their numbers in `retry`.
-pub(crate) const RETRIES: [RetryFn; 6] = [
+pub(crate) const RETRIES: [RetryFn; 8] = [
     list::serve_blmpop,
     list::serve_bpop,
     list::serve_bmove,
     zset::serve_bzpopmin,
     zset::serve_bzpopmax,
     zset::serve_bzmpop,
+    stream::serve_xread,
+    stream::serve_xreadgroup,
 ];
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
