@@ -401,7 +401,8 @@ pub(crate) fn xadd(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         Some((id, false)) => {
             if s.last_id.ms == id.ms {
                 if s.last_id.seq == u64::MAX {
-                    return Err(NOT_GREATER);
+                    // Redis 7.0 fails here without setting errno: its generic message.
+                    return Err(CmdError::new("ERR", "ERR Elements are too large to be stored"));
                 }
                 StreamId::new(id.ms, s.last_id.seq + 1)
             } else {
@@ -638,6 +639,17 @@ fn setid_op(key: &[u8], group: &[u8], g: &Group) -> Vec<Vec<u8>> {
         g.last_id.to_bytes(),
         b"ENTRIESREAD".to_vec(),
         g.entries_read.to_string().into_bytes(),
+    ]
+}
+
+/// `XGROUP CREATECONSUMER key group consumer`: a consumer XREADGROUP created.
+fn createconsumer_op(key: &[u8], group: &[u8], consumer: &[u8]) -> Vec<Vec<u8>> {
+    vec![
+        b"XGROUP".to_vec(),
+        b"CREATECONSUMER".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        consumer.to_vec(),
     ]
 }
 
@@ -1026,7 +1038,7 @@ pub(crate) fn xclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
         if forced_new {
             g.pel.insert(
                 id,
-                Nack { delivery_time: now, delivery_count: 0, consumer: Box::from(&b""[..]) },
+                Nack { delivery_time: now, delivery_count: 1, consumer: Box::from(&b""[..]) },
             );
         }
         let Some(n) = g.pel.get(&id) else { continue };
@@ -1253,9 +1265,9 @@ fn parse_read(srv: &Ctx<'_>, argv: &Argv, readgroup: bool) -> Result<ReadArgs, C
             a.streams_at = i + 1;
             let n = argv.len() - a.streams_at;
             if n % 2 != 0 {
-                let (name, sym) = if readgroup { ("xreadgroup", '>') } else { ("xread", '$') };
+                let (name, sym) = if readgroup { ("XREADGROUP", '>') } else { ("XREAD", '$') };
                 return Err(CmdError::err(&format!(
-                    "Unbalanced '{}' list of streams: for each stream key an ID or '{}' must be specified.",
+                    "Unbalanced {} list of streams: for each stream key an ID or '{}' must be specified.",
                     name, sym
                 )));
             }
@@ -1454,7 +1466,7 @@ fn xread_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, readgroup: boo
             c.add_array(2);
         }
         c.add_bulk(key);
-        let start = if history { gt } else { gt.incr().unwrap_or(StreamId::MAX) };
+        let start = gt.incr().unwrap_or(StreamId::MAX);
         match &a.group {
             None => {
                 let s = read_stream(srv, db, key)?.expect("exists");
@@ -1465,6 +1477,9 @@ fn xread_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, readgroup: boo
                 let s = stream_mut(srv, db, key);
                 let grp = s.groups.get_mut(g.as_slice()).expect("checked");
                 let created = touch_consumer(grp, cname, now);
+                if created {
+                    ops.push(createconsumer_op(key, g, cname));
+                }
                 serve_group(s, c, key, g, cname, start, a.count, a.noack, history, now, &mut ops);
                 srv.data.dirty += 1;
                 if created {
@@ -1509,8 +1524,11 @@ fn xread_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, readgroup: boo
             stored[a.streams_at + a.nkeys + i] = id.to_bytes();
         }
     }
-    let retry = if readgroup { super::retry::XREADGROUP } else { super::retry::XREAD };
-    blocking::block_for_keys(srv, c, keys, deadline, &stored, retry);
+    if readgroup {
+        blocking::block_for_stream_keys(srv, c, keys, deadline, &stored, super::retry::XREADGROUP);
+    } else {
+        blocking::block_for_keys(srv, c, keys, deadline, &stored, super::retry::XREAD);
+    }
     Ok(())
 }
 
@@ -1544,6 +1562,10 @@ fn serve_read(
     let id_arg = &argv[a.streams_at + a.nkeys + i];
     let now = srv.data.now_ms;
     let Some(Value::Stream(s)) = srv.data.keyspace[db].peek(key) else {
+        if readgroup {
+            c.add_error(CmdError::new("UNBLOCKED", "UNBLOCKED the stream key no longer exists"));
+            return Served::Done;
+        }
         return Served::KeepWaiting;
     };
     let gt = match &a.group {
@@ -1584,9 +1606,13 @@ fn serve_read(
             let s = stream_mut(srv, db, key);
             let grp = s.groups.get_mut(g.as_slice()).expect("checked");
             let created = touch_consumer(grp, cname, now);
+            if created {
+                ops.push(createconsumer_op(key, g, cname));
+            }
             serve_group(s, c, key, g, cname, start, count, a.noack, false, now, &mut ops);
             srv.data.dirty += 1;
             if created {
+                srv.data.dirty += 1;
                 srv.notify(notify::STREAM, "xgroup-createconsumer", key, db);
             }
             srv.propagate_many(ops);

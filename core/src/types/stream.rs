@@ -459,6 +459,10 @@ impl Stream {
         }
         let numfields = (fields.len() / 2) as i64;
         if new_node {
+            // The node that was last will not grow any more: give back its growth slack.
+            if let Some((_, last)) = self.nodes.iter_mut().next_back() {
+                last.shrink_to_fit();
+            }
             let mut lp = Listpack::new();
             lp.push_int(1);
             lp.push_int(0);
