@@ -1,8 +1,9 @@
-//! The stream type, in Redis 7.0's layout: entries live in listpacks ("nodes") kept in an
-//! ordered map keyed by each node's master ID (Redis uses a radix tree keyed by the 128-bit
-//! big-endian ID; a B-tree of the same keys gives the same order, the same per-node heap
-//! blocks, and so the same memory and copy-on-write behaviour: appending dirties the last
-//! node only). Consumer groups, their pending entries lists (PEL) and consumers sit beside.
+//! The stream type, in Redis 7.0's layout: entries live in listpacks ("nodes") kept in order
+//! of each node's master ID (Redis uses a radix tree keyed by the 128-bit big-endian ID;
+//! tine keeps (master ID, listpack) pairs in a ring buffer searched by binary search, see
+//! `NodeMap`: the same order and per-node heap blocks, so the same copy-on-write behaviour —
+//! appending dirties the last node only — and less overhead per node than either a rax or a
+//! B-tree). Consumer groups, their pending entries lists (PEL) and consumers sit beside.
 //!
 //! # A node's listpack, byte for byte as Redis writes it
 //!
@@ -21,7 +22,7 @@
 //! Everything that reads a node assumes it was checked (`validate_node`): nodes built here
 //! are valid by construction, nodes loaded from RDB/RESTORE are validated before use.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::listpack::{Entry, Listpack};
 
@@ -186,10 +187,64 @@ pub enum Trim {
     MinId(StreamId),
 }
 
+/// The nodes in master-ID order. Entries are only ever appended at the end and trimmed from
+/// the front, so a ring buffer of (master ID, listpack) pairs holds them with one slot each
+/// (a B-tree's half-full leaves cost twice that, more than Redis's rax) and finds a node by
+/// binary search. Appending writes the last slot only; a node emptied in the middle by XDEL
+/// is the one case that moves slots.
+#[derive(Clone, Debug, Default)]
+struct NodeMap {
+    v: VecDeque<(StreamId, Listpack)>,
+}
+
+impl NodeMap {
+    fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    /// Index of the last node whose master ID is <= `id`.
+    fn le_index(&self, id: StreamId) -> Option<usize> {
+        self.v.partition_point(|(k, _)| *k <= id).checked_sub(1)
+    }
+
+    /// Adds a node; `master` is normally greater than every key (else it is put in order,
+    /// replacing an equal key).
+    fn insert(&mut self, master: StreamId, lp: Listpack) {
+        match self.v.back() {
+            None => self.v.push_back((master, lp)),
+            Some((k, _)) if *k < master => self.v.push_back((master, lp)),
+            _ => {
+                let i = self.v.partition_point(|(k, _)| *k < master);
+                if i < self.v.len() && self.v[i].0 == master {
+                    self.v[i].1 = lp;
+                } else {
+                    self.v.insert(i, (master, lp));
+                }
+            }
+        }
+    }
+
+    fn remove_at(&mut self, i: usize) {
+        if i == 0 {
+            self.v.pop_front();
+        } else {
+            self.v.remove(i);
+        }
+        let cap = self.v.capacity();
+        if cap > 64 && self.v.len() * 4 < cap {
+            self.v.shrink_to(self.v.len() * 2);
+        }
+    }
+
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (&StreamId, &Listpack)> {
+        self.v.iter().map(|(k, lp)| (k, lp))
+    }
+}
+
 /// The stream value.
 #[derive(Clone, Debug, Default)]
 pub struct Stream {
-    nodes: BTreeMap<StreamId, Listpack>,
+    nodes: NodeMap,
     /// Live entries.
     pub length: u64,
     /// The greatest ID ever added (or set by XSETID).
@@ -440,7 +495,7 @@ impl Stream {
         } else {
             max_bytes
         };
-        if let Some((_, lp)) = self.nodes.iter().next_back() {
+        if let Some((_, lp)) = self.nodes.v.back() {
             new_node = false;
             if (lp.bytes_len() + totelelen) as u64 >= node_max {
                 new_node = true;
@@ -460,7 +515,7 @@ impl Stream {
         let numfields = (fields.len() / 2) as i64;
         if new_node {
             // The node that was last will not grow any more: give back its growth slack.
-            if let Some((_, last)) = self.nodes.iter_mut().next_back() {
+            if let Some((_, last)) = self.nodes.v.back_mut() {
                 last.shrink_to_fit();
             }
             let mut lp = Listpack::new();
@@ -473,7 +528,8 @@ impl Stream {
             lp.push_int(0);
             self.nodes.insert(id, lp);
         }
-        let (&master_id, lp) = self.nodes.iter_mut().next_back().expect("a node exists");
+        let (master_id, lp) = self.nodes.v.back_mut().expect("a node exists");
+        let master_id = *master_id;
         let mut flags = 0;
         if !new_node {
             // Bump the live count, and see whether the fields are the master's.
@@ -528,9 +584,8 @@ impl Stream {
             return;
         }
         if !rev {
-            let first_key =
-                self.nodes.range(..=start).next_back().map(|(k, _)| *k).unwrap_or(start);
-            for (k, lp) in self.nodes.range(first_key..) {
+            let first = self.nodes.le_index(start).unwrap_or(0);
+            for (k, lp) in self.nodes.v.range(first..) {
                 if *k > end {
                     return;
                 }
@@ -547,7 +602,10 @@ impl Stream {
                 }
             }
         } else {
-            for (k, lp) in self.nodes.range(..=end).rev() {
+            let Some(last) = self.nodes.le_index(end) else {
+                return;
+            };
+            for (k, lp) in self.nodes.v.range(..=last).rev() {
                 let entries = node_entries(*k, lp, true);
                 for r in entries.into_iter().rev() {
                     if r.flags & FLAG_DELETED != 0 || r.id > end {
@@ -590,7 +648,7 @@ impl Stream {
 
     /// True when `id` is a live entry.
     pub fn contains(&self, id: StreamId) -> bool {
-        let Some((k, lp)) = self.nodes.range(..=id).next_back() else {
+        let Some((k, lp)) = self.nodes.le_index(id).map(|i| &self.nodes.v[i]) else {
             return false;
         };
         node_entries(*k, lp, false).iter().any(|r| r.id == id && r.flags & FLAG_DELETED == 0)
@@ -616,9 +674,11 @@ impl Stream {
     /// Flags entry `id` deleted (removing its node when it was the node's last live entry).
     /// True when it was a live entry. Does not touch first_id/max_deleted (callers do).
     pub fn delete(&mut self, id: StreamId) -> bool {
-        let Some((&k, lp)) = self.nodes.range_mut(..=id).next_back() else {
+        let Some(i) = self.nodes.le_index(id) else {
             return false;
         };
+        let (k, lp) = &mut self.nodes.v[i];
+        let k = *k;
         let Some((pos, flags)) = node_entries(k, lp, false)
             .iter()
             .find(|r| r.id == id && r.flags & FLAG_DELETED == 0)
@@ -629,7 +689,7 @@ impl Stream {
         let p = lp.first().expect("master entry");
         let count = int_at(lp, p);
         if count <= 1 {
-            self.nodes.remove(&k);
+            self.nodes.remove_at(i);
         } else {
             lp.replace_at(pos, (flags | FLAG_DELETED).to_string().as_bytes());
             lp.replace_at(p, (count - 1).to_string().as_bytes());
@@ -669,9 +729,10 @@ impl Stream {
             if limit > 0 && deleted >= limit {
                 break;
             }
-            let Some((&k, lp)) = self.nodes.iter().next() else {
+            let Some((k, lp)) = self.nodes.v.front() else {
                 break;
             };
+            let k = *k;
             let (m_count, m_deleted) = {
                 let m = master(k, lp);
                 (m.count, m.deleted)
@@ -688,7 +749,7 @@ impl Stream {
                 }
             };
             if remove_node {
-                self.nodes.remove(&k);
+                self.nodes.remove_at(0);
                 self.length -= entries;
                 deleted += entries;
                 continue;
@@ -715,7 +776,7 @@ impl Stream {
                     self.length -= 1;
                 }
             }
-            let lp = self.nodes.get_mut(&k).expect("node");
+            let lp = &mut self.nodes.v[0].1;
             // Replacing a small flag integer keeps every entry's size: positions hold.
             for (pos, flags) in marks {
                 lp.replace_at(pos, flags.to_string().as_bytes());
@@ -738,7 +799,7 @@ impl Stream {
     /// The first entry's ID, deleted ones included (Redis's streamGetEdgeID without skipping
     /// tombstones), or the greatest ID for an empty stream: what MINID ~ propagates as.
     pub fn first_id_with_tombstones(&self) -> StreamId {
-        match self.nodes.iter().next() {
+        match self.nodes.v.front() {
             Some((k, lp)) => node_entries(*k, lp, false).first().map_or(StreamId::MAX, |r| r.id),
             None => StreamId::MAX,
         }
@@ -747,7 +808,7 @@ impl Stream {
     /// The first ID of the first node (its master ID) — approximate trims propagate the first
     /// live entry's ID instead, see `edge_id`.
     pub fn first_node_id(&self) -> Option<StreamId> {
-        self.nodes.keys().next().copied()
+        self.nodes.v.front().map(|(k, _)| *k)
     }
 
     /// Redis's streamRangeHasTombstones: might a deleted entry lie in `start..=end`?
@@ -806,7 +867,7 @@ impl Stream {
 
     /// Bytes the nodes take (MEMORY USAGE).
     pub fn node_bytes(&self) -> impl Iterator<Item = usize> + '_ {
-        self.nodes.values().map(|lp| lp.allocated_bytes())
+        self.nodes.v.iter().map(|(_, lp)| lp.allocated_bytes())
     }
 
     /// Recomputes first_id from the nodes (after loading).
