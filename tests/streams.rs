@@ -601,3 +601,25 @@ fn aof_replays_streams() {
     assert_eq!(query(&mut c, &["XINFO", "GROUPS", "s"]), groups);
     assert_eq!(query(&mut c, &["XPENDING", "s", "g"]), pending);
 }
+
+/// XREAD/XREADGROUP name their keys after STREAMS: ACL key rules and COMMAND GETKEYS see them.
+#[test]
+fn stream_read_keys_for_acl_and_getkeys() {
+    let Some(mut p) = Pair::start(DIFF_ARGS) else {
+        return;
+    };
+    let cases: &[&[&str]] = &[
+        &["ACL", "SETUSER", "u", "on", ">pw", "~a*", "+@all"],
+        &["COMMAND", "GETKEYS", "XREAD", "COUNT", "1", "STREAMS", "a", "b", "0", "0"],
+        &["COMMAND", "GETKEYS", "XREADGROUP", "GROUP", "g", "c", "STREAMS", "a", ">"],
+        &["AUTH", "u", "pw"],
+        &["XREAD", "STREAMS", "b", "0"],
+        &["XREAD", "STREAMS", "a", "b", "0", "0"],
+        &["XREAD", "STREAMS", "a", "0"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "bb", ">"],
+    ];
+    for c in cases {
+        let (t, r) = p.both(c, false);
+        assert_eq!(t, r, "{c:?}");
+    }
+}

@@ -186,6 +186,9 @@ pub(crate) enum Keys {
         numkeys_at: usize,
         dest_first: bool,
     },
+    /// The first half of the arguments after the STREAMS keyword (XREAD, XREADGROUP), found
+    /// past the options as Redis's xreadGetKeys does.
+    Streams,
 }
 
 /// One row of the command table.
@@ -797,6 +800,29 @@ pub(crate) fn key_positions(cmd: &Command, argv: &Argv) -> Result<Vec<usize>, &'
                 i += step.max(1);
             }
             Ok(v)
+        }
+        Keys::Streams => {
+            let mut i = 1;
+            let mut at = None;
+            while i < argv.len() {
+                match tine_core::base::lower(&argv[i]).as_str() {
+                    "block" | "count" => i += 1,
+                    "group" => i += 2,
+                    "noack" => {}
+                    "streams" => {
+                        at = Some(i + 1);
+                        break;
+                    }
+                    _ => break,
+                }
+                i += 1;
+            }
+            let at = at.ok_or("Invalid arguments specified for command")?;
+            let n = argv.len() - at.min(argv.len());
+            if n % 2 != 0 {
+                return Err("Invalid arguments specified for command");
+            }
+            Ok((at..at + n / 2).collect())
         }
         Keys::NumKeys { numkeys_at, dest_first } => {
             let count = argv
