@@ -14,6 +14,7 @@ use super::{Argv, CmdError, CmdResult, err};
 use crate::commands::Ctx;
 use crate::config::custom::notify;
 use crate::engine::blocking::{self, Served};
+use crate::engine::feed::FeedHost;
 use crate::engine::session::{ClientKind, Session};
 use tine_core::base::{self, parse_i64};
 use tine_core::keyspace::Value;
@@ -27,9 +28,6 @@ const INVALID_ID: CmdError =
     CmdError::new("ERR", "ERR Invalid stream ID specified as stream command argument");
 const INVALID_START: CmdError = CmdError::new("ERR", "ERR invalid start ID for the interval");
 const INVALID_END: CmdError = CmdError::new("ERR", "ERR invalid end ID for the interval");
-
-/// An entry copied out of its node (while the group it goes to changes).
-type OwnedEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
 
 /// How many entries a blocked XREAD without COUNT gets (Redis's XREAD_BLOCKED_DEFAULT_COUNT).
 const XREAD_BLOCKED_DEFAULT_COUNT: usize = 1000;
@@ -1318,6 +1316,7 @@ fn serve_group(
     noack: bool,
     history: bool,
     now: i64,
+    propagate: bool,
     ops: &mut Vec<Vec<Vec<u8>>>,
 ) {
     if history {
@@ -1349,50 +1348,42 @@ fn serve_group(
         }
         return;
     }
-    let entries: Vec<OwnedEntry> = s
-        .range(start, StreamId::MAX, false, count)
-        .into_iter()
-        .map(|e| (e.id, e.fields.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()))
-        .collect();
+    // The groups are taken out while the entries (borrowed from the nodes) are replied.
+    let mut groups = std::mem::take(&mut s.groups);
+    let g = groups.get_mut(gname).expect("checked");
+    let entries = s.range(start, StreamId::MAX, false, count);
     let mut propagate_last_id = false;
     c.add_array(entries.len());
-    for (id, fields) in entries {
-        let tomb = s.range_has_tombstones(Some(id), None);
-        let estimate = s.estimate_distance_from_first_ever_entry(id);
-        let entries_added = s.entries_added;
-        let g = s.groups.get_mut(gname).expect("checked");
+    for e in &entries {
+        let id = e.id;
         if id > g.last_id {
-            if g.entries_read != INVALID_ENTRIES_READ && !tomb {
+            if g.entries_read != INVALID_ENTRIES_READ && !s.range_has_tombstones(Some(id), None) {
                 g.entries_read += 1;
-            } else if entries_added > 0 {
-                g.entries_read = estimate;
+            } else if s.entries_added > 0 {
+                g.entries_read = s.estimate_distance_from_first_ever_entry(id);
             }
             g.last_id = id;
             propagate_last_id = true;
         }
-        c.add_array(2);
-        add_id(c, id);
-        c.add_array(fields.len() * 2);
-        for (f, v) in &fields {
-            c.add_bulk(f);
-            c.add_bulk(v);
-        }
+        add_entry(c, e);
         if !noack {
-            if let Some(old) = g.pel.get(&id).map(|n| n.consumer.clone()) {
-                if let Some(k) = g.consumers.get_mut(&old) {
+            let fresh = Nack { delivery_time: now, delivery_count: 1, consumer: cname.into() };
+            if let Some(old) = g.pel.insert(id, fresh) {
+                if let Some(k) = g.consumers.get_mut(&old.consumer) {
                     k.pel.remove(&id);
                 }
             }
-            g.pel
-                .insert(id, Nack { delivery_time: now, delivery_count: 1, consumer: cname.into() });
             g.consumers.get_mut(cname).expect("created").pel.insert(id);
-            let n = g.pel[&id].clone();
-            ops.push(xclaim_op(key, gname, g, &id.to_bytes(), &n));
+            if propagate {
+                ops.push(xclaim_op(key, gname, g, &id.to_bytes(), &g.pel[&id]));
+            }
         }
     }
-    if propagate_last_id {
-        ops.push(setid_op(key, gname, &s.groups[gname]));
+    if propagate_last_id && propagate {
+        ops.push(setid_op(key, gname, g));
     }
+    drop(entries);
+    s.groups = groups;
 }
 
 fn xread_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, readgroup: bool) -> CmdResult {
@@ -1433,6 +1424,8 @@ fn xread_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, readgroup: boo
     }
     let now = srv.data.now_ms;
     let dirty_before = srv.data.dirty;
+    // Building the XCLAIMs costs: only when the AOF or replicas take them.
+    let propagate = srv.has_consumer();
     let mut ops = Vec::new();
     let mut served = 0usize;
     let mut header_at = None;
@@ -1480,7 +1473,9 @@ fn xread_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, readgroup: boo
                 if created {
                     ops.push(createconsumer_op(key, g, cname));
                 }
-                serve_group(s, c, key, g, cname, start, a.count, a.noack, history, now, &mut ops);
+                serve_group(
+                    s, c, key, g, cname, start, a.count, a.noack, history, now, propagate, &mut ops,
+                );
                 srv.data.dirty += 1;
                 if created {
                     srv.data.dirty += 1;
@@ -1602,6 +1597,7 @@ fn serve_read(
             add_entries(c, &entries);
         }
         Some((g, cname)) => {
+            let propagate = srv.has_consumer();
             let mut ops = Vec::new();
             let s = stream_mut(srv, db, key);
             let grp = s.groups.get_mut(g.as_slice()).expect("checked");
@@ -1609,7 +1605,9 @@ fn serve_read(
             if created {
                 ops.push(createconsumer_op(key, g, cname));
             }
-            serve_group(s, c, key, g, cname, start, count, a.noack, false, now, &mut ops);
+            serve_group(
+                s, c, key, g, cname, start, count, a.noack, false, now, propagate, &mut ops,
+            );
             srv.data.dirty += 1;
             if created {
                 srv.data.dirty += 1;
