@@ -1005,6 +1005,7 @@ pub(crate) fn xclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     } else {
         deliverytime = now;
     }
+    let propagate = srv.has_consumer();
     let s = stream_mut(srv, db, key);
     let mut propagate_last_id = false;
     {
@@ -1025,7 +1026,9 @@ pub(crate) fn xclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
         if !exists {
             if g.pel.contains_key(&id) {
                 let n = g.pel[&id].clone();
-                ops.push(xclaim_op(key, gname, g, &argv[at], &n));
+                if propagate {
+                    ops.push(xclaim_op(key, gname, g, &argv[at], &n));
+                }
                 propagate_last_id = false;
                 dirty += 1;
                 g.ack(id);
@@ -1065,14 +1068,18 @@ pub(crate) fn xclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
             g.consumers.get_mut(cname.as_slice()).expect("created").pel.insert(id);
         }
         let n = g.pel[&id].clone();
-        ops.push(xclaim_op(key, gname, g, &argv[at], &n));
+        if propagate {
+            ops.push(xclaim_op(key, gname, g, &argv[at], &n));
+        }
         propagate_last_id = false;
         dirty += 1;
         replies.push(id);
     }
     if propagate_last_id {
         let g = &s.groups[gname.as_slice()];
-        ops.push(setid_op(key, gname, g));
+        if propagate {
+            ops.push(setid_op(key, gname, g));
+        }
         dirty += 1;
     }
     c.add_array(replies.len());
@@ -1130,6 +1137,7 @@ pub(crate) fn xautoclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         return Err(nogroup_key_or_group(key, gname, b""));
     }
     let now = srv.data.now_ms;
+    let propagate = srv.has_consumer();
     let s = stream_mut(srv, db, key);
     let mut attempts = count.saturating_mul(10);
     let candidates: Vec<StreamId> = {
@@ -1153,7 +1161,9 @@ pub(crate) fn xautoclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         let g = s.groups.get_mut(gname.as_slice()).expect("checked");
         if !exists {
             let n = g.pel[&id].clone();
-            ops.push(xclaim_op(key, gname, g, &id.to_bytes(), &n));
+            if propagate {
+                ops.push(xclaim_op(key, gname, g, &id.to_bytes(), &n));
+            }
             dirty += 1;
             g.ack(id);
             deleted.push(id);
@@ -1183,7 +1193,9 @@ pub(crate) fn xautoclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
             g.consumers.get_mut(cname.as_slice()).expect("created").pel.insert(id);
         }
         let n = g.pel[&id].clone();
-        ops.push(xclaim_op(key, gname, g, &id.to_bytes(), &n));
+        if propagate {
+            ops.push(xclaim_op(key, gname, g, &id.to_bytes(), &n));
+        }
         dirty += 1;
         claimed.push(id);
         count -= 1;
