@@ -12,7 +12,7 @@ fn reply_command_info(c: &mut Session, r: &super::Resolved) {
     let (first, last, step) = match cmd.keys {
         Keys::None => (0, 0, 0),
         Keys::Range(f, l, s) => (f, l, s),
-        Keys::NumKeys { .. } => (0, 0, 0),
+        Keys::NumKeys { .. } | Keys::Streams => (0, 0, 0),
     };
     c.add_array(10);
     c.add_bulk(r.full_name.as_bytes());

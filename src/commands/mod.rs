@@ -36,6 +36,7 @@ pub(crate) mod replication;
 pub(crate) mod server;
 pub(crate) mod set;
 pub(crate) mod sort;
+pub(crate) mod stream;
 pub(crate) mod strings;
 pub(crate) mod table;
 pub(crate) mod zset;
@@ -150,16 +151,20 @@ pub(crate) mod retry {
     pub(crate) const BZPOPMIN: Retry = Retry(3);
     pub(crate) const BZPOPMAX: Retry = Retry(4);
     pub(crate) const BZMPOP: Retry = Retry(5);
+    pub(crate) const XREAD: Retry = Retry(6);
+    pub(crate) const XREADGROUP: Retry = Retry(7);
 }
 
 /// The retry functions, in the order of their numbers in `retry`.
-pub(crate) const RETRIES: [RetryFn; 6] = [
+pub(crate) const RETRIES: [RetryFn; 8] = [
     list::serve_blmpop,
     list::serve_bpop,
     list::serve_bmove,
     zset::serve_bzpopmin,
     zset::serve_bzpopmax,
     zset::serve_bzmpop,
+    stream::serve_xread,
+    stream::serve_xreadgroup,
 ];
 
 /// Handler of a container command (CONFIG, CLIENT...) run without a known subcommand; the
@@ -181,6 +186,9 @@ pub(crate) enum Keys {
         numkeys_at: usize,
         dest_first: bool,
     },
+    /// The first half of the arguments after the STREAMS keyword (XREAD, XREADGROUP), found
+    /// past the options as Redis's xreadGetKeys does.
+    Streams,
 }
 
 /// One row of the command table.
@@ -792,6 +800,29 @@ pub(crate) fn key_positions(cmd: &Command, argv: &Argv) -> Result<Vec<usize>, &'
                 i += step.max(1);
             }
             Ok(v)
+        }
+        Keys::Streams => {
+            let mut i = 1;
+            let mut at = None;
+            while i < argv.len() {
+                match tine_core::base::lower(&argv[i]).as_str() {
+                    "block" | "count" => i += 1,
+                    "group" => i += 2,
+                    "noack" => {}
+                    "streams" => {
+                        at = Some(i + 1);
+                        break;
+                    }
+                    _ => break,
+                }
+                i += 1;
+            }
+            let at = at.ok_or("Invalid arguments specified for command")?;
+            let n = argv.len() - at.min(argv.len());
+            if n % 2 != 0 {
+                return Err("Invalid arguments specified for command");
+            }
+            Ok((at..at + n / 2).collect())
         }
         Keys::NumKeys { numkeys_at, dest_first } => {
             let count = argv

@@ -1,5 +1,5 @@
 //! Blocking commands: clients that wait for keys (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP,
-//! BZPOPMIN, BZPOPMAX, BZMPOP) or for replicas (WAIT) — who waits for which key, in which
+//! BZPOPMIN, BZPOPMAX, BZMPOP, XREAD, XREADGROUP) or for replicas (WAIT) — who waits for which key, in which
 //! order, until when, and how a waiting client is served. This file is the one place for that
 //! machinery; the commands' own semantics stay in their families (`commands::list`,
 //! `commands::zset`), handed in as retry functions.
@@ -81,6 +81,10 @@
 //!   (SWAPDB, later EXEC) can tell the difference.
 //! * A client that is skipped on a ready key (it waits for another type) keeps its place in
 //!   the queue; Redis 7.0 moves it to the back.
+//! * Streams: XADD signals its key ready even when the key existed (new entries, not a new
+//!   key, is what XREAD waits for), XGROUP DESTROY too; and XREADGROUP clients
+//!   (`block_for_stream_keys`) are also retried when their key stops being a stream, after
+//!   any command, so they get Redis's -UNBLOCKED error at once.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -192,6 +196,10 @@ pub(crate) struct Waiter {
 /// The server-wide blocking state.
 #[derive(Default)]
 pub(crate) struct Blocking {
+    /// Clients blocked in XREADGROUP, (db, key, client) per key: they are served (with an
+    /// error) when their key stops being a stream, not only when it is written (Redis's
+    /// unblockDeletedStreamReadgroupClients).
+    needs_stream: Vec<(usize, Key, Waiter)>,
     /// db -> key -> clients waiting for it, oldest first.
     queues: HashMap<usize, HashMap<Key, VecDeque<Waiter>>>,
     /// (deadline ms, client id, slot) of blocked clients with a timeout, soonest first.
@@ -266,6 +274,9 @@ impl Blocking {
         }
         if deadline_ms != 0 {
             self.deadlines.remove(&(deadline_ms, me.id, me.slot));
+        }
+        if !self.needs_stream.is_empty() {
+            self.needs_stream.retain(|(_, _, w)| w.id != me.id);
         }
         self.blocked_clients -= 1;
     }
@@ -400,6 +411,26 @@ pub(crate) fn block_for_keys<H: BlockingHost>(
     }));
 }
 
+/// Blocks client `c` as `block_for_keys` does, and also ends its wait (through `retry`) when
+/// one of its keys stops holding a stream: XREADGROUP, whose group goes with the key.
+pub(crate) fn block_for_stream_keys<H: BlockingHost>(
+    srv: &mut H,
+    c: &mut Session,
+    keys: &[Vec<u8>],
+    deadline_ms: i64,
+    argv: &Argv,
+    retry: Retry,
+) {
+    block_for_keys(srv, c, keys, deadline_ms, argv, retry);
+    let me = Waiter { slot: c.slot, id: c.id };
+    let db = c.db;
+    if let Some(b) = c.blocked.as_ref() {
+        for k in &b.keys {
+            srv.blocking().needs_stream.push((db, k.clone(), me));
+        }
+    }
+}
+
 /// Blocks client `c` in WAIT until `deadline_ms` (0 = forever) for replicas to acknowledge
 /// `offset`. The replication layer ends the wait when enough did; the deadline, CLIENT
 /// UNBLOCK or a disconnect end it otherwise.
@@ -435,6 +466,9 @@ pub(crate) fn serve_ready_keys<H: BlockingHost>(host: &mut H) {
     if host.blocking().blocked_clients == 0 {
         return;
     }
+    if !host.blocking().needs_stream.is_empty() {
+        serve_gone_streams(host);
+    }
     loop {
         if !host.dbs().has_ready() {
             return;
@@ -443,6 +477,25 @@ pub(crate) fn serve_ready_keys<H: BlockingHost>(host: &mut H) {
         for (db, key) in batch {
             serve_key(host, db, &key);
         }
+    }
+}
+
+/// Retries the XREADGROUP clients whose key no longer holds a stream (deleted, retyped,
+/// flushed, swapped away): their retry answers the error.
+fn serve_gone_streams<H: BlockingHost>(host: &mut H) {
+    let gone: Vec<(usize, Key, Waiter)> = {
+        let (blocking, dbs) = host.blocking_and_dbs();
+        blocking
+            .needs_stream
+            .iter()
+            .filter(|(db, k, _)| {
+                !matches!(dbs[*db].peek(k), Some(tine_core::keyspace::Value::Stream(_)))
+            })
+            .cloned()
+            .collect()
+    };
+    for (db, key, w) in gone {
+        host.serve(db, &key, w);
     }
 }
 

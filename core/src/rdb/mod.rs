@@ -162,8 +162,9 @@ pub enum RdbError {
         expected: u64,
         got: u64,
     },
-    /// A value type tine does not hold (streams).
-    StreamsNotSupported,
+    /// A stream that fails its integrity checks (the reason in Redis's words where it has
+    /// them).
+    BadStream(&'static str),
     /// Module values or module AUX data: tine has no modules.
     ModuleNotSupported,
     /// The pre-release function format Redis itself refuses.
@@ -209,9 +210,7 @@ impl fmt::Display for RdbError {
             RdbError::ChecksumMismatch { expected, got } => {
                 write!(f, "Wrong RDB checksum expected: ({expected:x}) got: ({got:x})")
             }
-            RdbError::StreamsNotSupported => {
-                write!(f, "RDB holds a stream; streams are not supported by tine")
-            }
+            RdbError::BadStream(why) => write!(f, "Stream integrity check failed: {why}"),
             RdbError::ModuleNotSupported => {
                 write!(f, "RDB holds module data; modules are not supported by tine")
             }

@@ -27,7 +27,7 @@
 //! (8-byte LE doubles); HASH; the blobs HASH_ZIPMAP, LIST_ZIPLIST, SET_INTSET, ZSET_ZIPLIST,
 //! HASH_ZIPLIST, HASH_LISTPACK, ZSET_LISTPACK; LIST_QUICKLIST (a count of ziplist nodes) and
 //! LIST_QUICKLIST_2 (a count of nodes, each a container — 1 PLAIN, 2 PACKED — and a blob).
-//! Ziplists and zipmaps become listpacks. Streams and module values are refused with a clear
+//! Ziplists and zipmaps become listpacks; streams are checked whole (`Reader::stream`). Module values are refused with a clear
 //! error. Encodings follow Redis's rules for the configured thresholds (`build.rs`). A value
 //! with no elements is skipped and counted, as 7.0 does.
 //!
@@ -329,6 +329,109 @@ impl<'s, S: Source> Reader<'s, S> {
     // Values
     // -----------------------------------------------------------------------------------
 
+    /// A stream (RDB_TYPE_STREAM_LISTPACKS, `v2` for Redis 7.0's STREAM_LISTPACKS_2), checked
+    /// whole before it is accepted: every node as Redis's deep stream listpack check (and IDs
+    /// increasing across nodes, up to the last ID), the length equal to the live entries,
+    /// group and consumer names unique, every consumer's pending entry in its group's PEL
+    /// once, and every PEL entry owned by a consumer. A stream that passes cannot break later.
+    fn stream(&mut self, v2: bool) -> Result<crate::types::stream::Stream, RdbError> {
+        use crate::types::stream::{Group, Nack, Stream, StreamId, validate_node};
+        let bad = RdbError::BadStream;
+        let mut s = Stream::new();
+        let nodes = self.length()?;
+        let mut live = 0u64;
+        let mut prev_last: Option<StreamId> = None;
+        for _ in 0..nodes {
+            let key = self.string()?;
+            let master = StreamId::decode(&key)
+                .ok_or(bad("Stream node key entry is not the size of a stream ID"))?;
+            let lp = Listpack::from_bytes(self.string()?)?;
+            let (n, edges) = validate_node(master, &lp).map_err(|e| bad(e.0))?;
+            if prev_last.is_some_and(|p| master <= p) {
+                return Err(bad("Stream node IDs are not increasing"));
+            }
+            if let Some((_, last)) = edges {
+                prev_last = Some(last);
+            }
+            prev_last = prev_last.max(Some(master));
+            live += n;
+            s.push_loaded_node(master, lp);
+        }
+        s.length = self.length()?;
+        s.last_id = StreamId::new(self.length()?, self.length()?);
+        if v2 {
+            s.first_id = StreamId::new(self.length()?, self.length()?);
+            s.max_deleted_entry_id = StreamId::new(self.length()?, self.length()?);
+            s.entries_added = self.length()?;
+        } else {
+            s.entries_added = s.length;
+            s.refresh_first_id();
+        }
+        if s.length != live {
+            return Err(bad("Stream length inconsistent with its entries"));
+        }
+        if s.length > 0 && s.edge_id(false).is_some_and(|l| l > s.last_id) {
+            return Err(bad("Stream has an entry past its last ID"));
+        }
+        let groups = self.length()?;
+        for _ in 0..groups {
+            let name = self.string()?;
+            let last_id = StreamId::new(self.length()?, self.length()?);
+            let entries_read = if v2 {
+                self.length()? as i64
+            } else {
+                s.estimate_distance_from_first_ever_entry(last_id)
+            };
+            if s.groups.contains_key(&name[..]) {
+                return Err(bad("Duplicated consumer group name"));
+            }
+            let mut g = Group::new(last_id, entries_read);
+            let pel = self.length()?;
+            for _ in 0..pel {
+                let raw: [u8; 16] = self.array()?;
+                let id = StreamId::decode(&raw).ok_or(bad("Bad PEL ID"))?;
+                let delivery_time = self.millis()?;
+                let delivery_count = self.length()?;
+                let nack = Nack { delivery_time, delivery_count, consumer: Box::from(&b""[..]) };
+                if g.pel.insert(id, nack).is_some() {
+                    return Err(bad("Duplicated global PEL entry loading stream consumer group"));
+                }
+            }
+            let mut owned = 0u64;
+            let consumers = self.length()?;
+            for _ in 0..consumers {
+                let cname = self.string()?;
+                if g.consumers.contains_key(&cname[..]) {
+                    return Err(bad("Duplicate stream consumer detected"));
+                }
+                let seen_time = self.millis()?;
+                let mut c = crate::types::stream::Consumer { seen_time, ..Default::default() };
+                let n = self.length()?;
+                for _ in 0..n {
+                    let raw: [u8; 16] = self.array()?;
+                    let id = StreamId::decode(&raw).ok_or(bad("Bad PEL ID"))?;
+                    let nack = g
+                        .pel
+                        .get_mut(&id)
+                        .ok_or(bad("Consumer entry not found in group global PEL"))?;
+                    if !nack.consumer.is_empty() || !c.pel.insert(id) {
+                        return Err(bad(
+                            "Duplicated consumer PEL entry loading a stream consumer group",
+                        ));
+                    }
+                    nack.consumer = cname.clone().into_boxed_slice();
+                    owned += 1;
+                }
+                g.consumers.insert(cname.into_boxed_slice(), c);
+            }
+            if owned != g.pel.len() as u64 {
+                return Err(bad("Stream CG PEL entry without consumer"));
+            }
+            s.groups.insert(name.into_boxed_slice(), g);
+        }
+        Ok(s)
+    }
+
     /// `rdbLoadObject`: the value of type `t`; `None` when it has no elements.
     pub fn value(&mut self, t: u8, limits: &LoadLimits) -> Result<Option<Value>, RdbError> {
         match t {
@@ -457,7 +560,7 @@ impl<'s, S: Source> Reader<'s, S> {
                 build::hash_from_listpack(limits, lp, None)
             }
             RDB_TYPE_STREAM_LISTPACKS | RDB_TYPE_STREAM_LISTPACKS_2 => {
-                Err(RdbError::StreamsNotSupported)
+                Ok(Some(Value::Stream(Box::new(self.stream(t == RDB_TYPE_STREAM_LISTPACKS_2)?))))
             }
             RDB_TYPE_MODULE_PRE_GA | RDB_TYPE_MODULE_2 => Err(RdbError::ModuleNotSupported),
             other => Err(RdbError::UnknownType(other)),
@@ -778,10 +881,7 @@ mod tests {
         let f = b"REDIS0003\xfe\x10\xff";
         assert_eq!(read_rdb(f, &LoadLimits::default(), 0).err(), Some(RdbError::DbOutOfRange(16)));
         let f = b"REDIS0010\x0f\x01s";
-        assert_eq!(
-            read_rdb(f, &LoadLimits::default(), 0).err(),
-            Some(RdbError::StreamsNotSupported)
-        );
+        assert_eq!(read_rdb(f, &LoadLimits::default(), 0).err(), Some(RdbError::Truncated));
         let f = b"REDIS0010\x08\x01s";
         assert_eq!(read_rdb(f, &LoadLimits::default(), 0).err(), Some(RdbError::UnknownType(8)));
     }

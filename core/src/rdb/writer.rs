@@ -289,7 +289,50 @@ impl<'w, W: Write> RdbWriter<'w, W> {
                     RDB_TYPE_HASH
                 }
             }
+            Value::Stream(_) => RDB_TYPE_STREAM_LISTPACKS_2,
         }
+    }
+
+    /// A stream as Redis 7.0's RDB_TYPE_STREAM_LISTPACKS_2: the nodes (master ID as a
+    /// 16-byte string, the listpack as a string), the counters and IDs, then each group with
+    /// its PEL (raw IDs, delivery time and count) and consumers (name, seen time, raw IDs).
+    fn stream(&mut self, s: &crate::types::stream::Stream) -> io::Result<()> {
+        self.len(s.node_count() as u64)?;
+        for (id, lp) in s.nodes() {
+            self.string(&id.encode())?;
+            self.string(lp.as_bytes())?;
+        }
+        self.len(s.length)?;
+        self.len(s.last_id.ms)?;
+        self.len(s.last_id.seq)?;
+        self.len(s.first_id.ms)?;
+        self.len(s.first_id.seq)?;
+        self.len(s.max_deleted_entry_id.ms)?;
+        self.len(s.max_deleted_entry_id.seq)?;
+        self.len(s.entries_added)?;
+        self.len(s.groups.len() as u64)?;
+        for (name, g) in &s.groups {
+            self.string(name)?;
+            self.len(g.last_id.ms)?;
+            self.len(g.last_id.seq)?;
+            self.len(g.entries_read as u64)?;
+            self.len(g.pel.len() as u64)?;
+            for (id, n) in &g.pel {
+                self.raw(&id.encode())?;
+                self.millis(n.delivery_time)?;
+                self.len(n.delivery_count)?;
+            }
+            self.len(g.consumers.len() as u64)?;
+            for (cname, c) in &g.consumers {
+                self.string(cname)?;
+                self.millis(c.seen_time)?;
+                self.len(c.pel.len() as u64)?;
+                for id in &c.pel {
+                    self.raw(&id.encode())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The value's body, as `rdbSaveObject`.
@@ -358,6 +401,7 @@ impl<'w, W: Write> RdbWriter<'w, W> {
                     Ok(())
                 }
             },
+            Value::Stream(s) => self.stream(s),
         }
     }
 }

@@ -24,6 +24,7 @@ pub const OBJ_LIST: u32 = 1;
 pub const OBJ_SET: u32 = 2;
 pub const OBJ_ZSET: u32 = 3;
 pub const OBJ_HASH: u32 = 4;
+pub const OBJ_STREAM: u32 = 6;
 
 fn sha1(data: &[u8]) -> Digest {
     Sha1::digest(data).into()

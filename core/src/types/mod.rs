@@ -1,6 +1,6 @@
 //! The value types and the structures under them, in Redis's own compact formats: the
 //! fork-aware hash table (`dict`), listpack, intset, quicklist, skiplist, and the value
-//! encodings built on them (`value`, `hash`, `set`, `zset`, `list`), plus what is computed
+//! encodings built on them (`value`, `hash`, `set`, `zset`, `list`, `stream`), plus what is computed
 //! from values (DEBUG DIGEST in `digest`, MEMORY USAGE estimates in `memory`) and the LRU/LFU
 //! access data kept beside each key (`access`). Nothing here knows the keyspace's databases.
 
@@ -17,6 +17,7 @@ pub mod memory;
 pub mod quicklist;
 pub mod set;
 pub mod skiplist;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

@@ -156,6 +156,7 @@ pub enum Value {
     Hash(Box<super::hash::Hash>),
     Set(Box<super::set::Set>),
     ZSet(Box<super::zset::ZSet>),
+    Stream(Box<super::stream::Stream>),
 }
 
 impl Value {
@@ -167,6 +168,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -178,6 +180,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -189,6 +192,7 @@ impl Value {
             Value::Hash(h) => h.len() * 16,
             Value::Set(s) => s.len() * 8,
             Value::ZSet(z) => z.len() * 16,
+            Value::Stream(s) => s.node_bytes().sum::<usize>(),
         }
     }
 
@@ -201,6 +205,7 @@ impl Value {
             Value::Hash(_) => OBJ_HASH,
             Value::Set(_) => OBJ_SET,
             Value::ZSet(_) => OBJ_ZSET,
+            Value::Stream(_) => OBJ_STREAM,
         }
     }
 
@@ -233,6 +238,22 @@ impl Value {
                 for (m, score) in z.iter() {
                     xor_pair(d, m.as_bytes(&mut ib), crate::base::format_double(score).as_bytes());
                 }
+            }
+            Value::Stream(s) => {
+                // Entries only, in order: "<ms>.<seq>", then each field and value.
+                s.for_each_in(
+                    super::stream::StreamId::MIN,
+                    super::stream::StreamId::MAX,
+                    false,
+                    |e| {
+                        mix(d, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                        for (f, v) in &e.fields {
+                            mix(d, f.as_bytes(&mut ib));
+                            mix(d, v.as_bytes(&mut ib2));
+                        }
+                        true
+                    },
+                );
             }
         }
     }

@@ -7,7 +7,8 @@
 //!    slot with [`RewriteJob`], this kind's on-exit job (`persist::child_slot`).
 //! 2. The child writes the dataset of its copy-on-write snapshot to
 //!    `temp-rewriteaof-<pid>.aof` — an RDB with `aof-use-rdb-preamble yes`, else commands
-//!    (SET, RPUSH, SADD, ZADD, HMSET, PEXPIREAT, at most 64 items per command) — fsyncs it,
+//!    (SET, RPUSH, SADD, ZADD, HMSET, PEXPIREAT, at most 64 items per command; streams as
+//!    XADD, XSETID, XGROUP CREATE and XCLAIM, as Redis's rewriteStreamObject) — fsyncs it,
 //!    renames it `temp-rewriteaof-bg-<pid>.aof` and exits 0. The parent keeps appending to the
 //!    new incr file meanwhile.
 //! 3. On success the parent renames the temp file into the AOF directory as the next base,
@@ -196,6 +197,86 @@ fn rewrite_value(out: &mut Vec<u8>, key: &[u8], value: &tine_core::keyspace::Val
                 .map(|(f, v)| vec![f.as_bytes(&mut ib).to_vec(), v.as_bytes(&mut ib2).to_vec()])
                 .collect();
             batched(b"HMSET", items);
+        }
+        Value::Stream(s) => rewrite_stream(out, key, s),
+    }
+}
+
+/// The commands that rebuild a stream, as Redis 7.0's rewriteStreamObject: an XADD per entry
+/// (an empty stream is made with `XADD key MAXLEN 0 0-1 x y`), XSETID with the counters,
+/// then per group XGROUP CREATE ... ENTRIESREAD, and per consumer its pending entries as
+/// `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n JUSTID FORCE` (XGROUP CREATECONSUMER
+/// for a consumer with none).
+fn rewrite_stream(out: &mut Vec<u8>, key: &[u8], s: &tine_core::types::stream::Stream) {
+    use tine_core::types::stream::StreamId;
+    let b = |x: &[u8]| x.to_vec();
+    let mut ib = tine_core::types::listpack::IntBuf::default();
+    let mut ib2 = tine_core::types::listpack::IntBuf::default();
+    if s.length > 0 {
+        s.for_each_in(StreamId::MIN, StreamId::MAX, false, |e| {
+            let mut argv = vec![b(b"XADD"), key.to_vec(), e.id.to_bytes()];
+            for (f, v) in &e.fields {
+                argv.push(f.as_bytes(&mut ib).to_vec());
+                argv.push(v.as_bytes(&mut ib2).to_vec());
+            }
+            super::writer::cat_command(out, &argv);
+            true
+        });
+    } else {
+        let argv = [b(b"XADD"), key.to_vec(), b(b"MAXLEN"), b(b"0"), b(b"0-1"), b(b"x"), b(b"y")];
+        super::writer::cat_command(out, &argv);
+    }
+    let argv = [
+        b(b"XSETID"),
+        key.to_vec(),
+        s.last_id.to_bytes(),
+        b(b"ENTRIESADDED"),
+        s.entries_added.to_string().into_bytes(),
+        b(b"MAXDELETEDID"),
+        s.max_deleted_entry_id.to_bytes(),
+    ];
+    super::writer::cat_command(out, &argv);
+    for (name, g) in &s.groups {
+        let argv = [
+            b(b"XGROUP"),
+            b(b"CREATE"),
+            key.to_vec(),
+            name.to_vec(),
+            g.last_id.to_bytes(),
+            b(b"ENTRIESREAD"),
+            g.entries_read.to_string().into_bytes(),
+        ];
+        super::writer::cat_command(out, &argv);
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                let argv = [
+                    b(b"XGROUP"),
+                    b(b"CREATECONSUMER"),
+                    key.to_vec(),
+                    name.to_vec(),
+                    cname.to_vec(),
+                ];
+                super::writer::cat_command(out, &argv);
+                continue;
+            }
+            for id in &c.pel {
+                let Some(n) = g.pel.get(id) else { continue };
+                let argv = [
+                    b(b"XCLAIM"),
+                    key.to_vec(),
+                    name.to_vec(),
+                    cname.to_vec(),
+                    b(b"0"),
+                    id.to_bytes(),
+                    b(b"TIME"),
+                    n.delivery_time.to_string().into_bytes(),
+                    b(b"RETRYCOUNT"),
+                    n.delivery_count.to_string().into_bytes(),
+                    b(b"JUSTID"),
+                    b(b"FORCE"),
+                ];
+                super::writer::cat_command(out, &argv);
+            }
         }
     }
 }
