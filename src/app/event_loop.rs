@@ -143,11 +143,8 @@ impl EventLoop {
             if srv.data.exit_requested {
                 return;
             }
-            if let Some(req) = srv.data.shutdown {
-                if crate::app::shutdown::prepare(srv.data, req) {
-                    return;
-                }
-                srv.data.shutdown = None;
+            if crate::app::shutdown::before_poll(srv) {
+                return;
             }
             let now = Instant::now();
             let timeout = if srv.data.loading.is_some() || srv.data.replica.load.is_some() {
@@ -843,6 +840,9 @@ impl EventLoop {
 
     /// Housekeeping `hz` times a second.
     fn cron(&mut self, srv: &mut Server<'_>) {
+        if srv.data.cron_paused {
+            return;
+        }
         srv.data.cronloops += 1;
         self.busy_poll.reset();
         let now_ms = base::mstime();

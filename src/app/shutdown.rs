@@ -5,8 +5,16 @@
 //! `commands::ServerOps::shutdown`); the signal directives are parsed here
 //! too (`ShutdownRequest::from_directive`). Also the one exit for a fatal AOF write, which
 //! persistence reports and the top acts on.
+//!
+//! A primary whose replicas have not acknowledged the whole stream first waits for them, up to
+//! `shutdown-timeout`, with writes paused (Redis 7.0): SHUTDOWN blocks its client and the wait
+//! is recorded (`commands::replication::ShutdownWait`); a signal's shutdown begins it here.
+//! [`before_poll`] ends it, before every poll, once the replicas caught up or the time is up:
+//! the shutdown then finishes, or, if it fails, is cancelled as SHUTDOWN ABORT cancels it.
 
+use crate::app::server::Server;
 use crate::commands::data::{Data, ShutdownRequest};
+use crate::commands::replication;
 use tine_core::log;
 use tine_core::log::Level;
 
@@ -27,10 +35,67 @@ impl ShutdownRequest {
     }
 }
 
-/// Runs the shutdown sequence. Returns true when the server may exit; false when it must
-/// keep serving (a required save failed and FORCE was not given).
+/// Before every poll: a signal's shutdown is begun (waiting for replicas, or at once), and a
+/// wait for replicas that is over is finished. True when the server may exit.
+pub(crate) fn before_poll(srv: &mut Server<'_>) -> bool {
+    // Redis acts on both in its cron, which DEBUG PAUSE-CRON holds.
+    if srv.data.cron_paused {
+        return false;
+    }
+    if let Some(w) = srv.data.shutdown_wait.as_ref() {
+        let req = w.req;
+        if tine_core::base::mstime() < w.deadline_ms && !replication::replicas_in_sync(srv.data) {
+            return false;
+        }
+        if finish(srv.data, req) {
+            return true;
+        }
+        replication::cancel_shutdown(&mut srv.ctx());
+        return false;
+    }
+    let Some(req) = srv.data.shutdown else {
+        return false;
+    };
+    log!(Level::Warning, "User requested shutdown...");
+    if replication::shutdown_must_wait(srv.data, &req) {
+        replication::begin_shutdown_wait(srv.data, req);
+        return false;
+    }
+    if finish(srv.data, req) {
+        return true;
+    }
+    srv.data.shutdown = None;
+    false
+}
+
+/// Runs the shutdown sequence at once (SHUTDOWN with nothing to wait for). Returns true when
+/// the server may exit; false when it must keep serving (a required save failed and FORCE was
+/// not given).
 pub(crate) fn prepare(data: &mut Data, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
+    finish(data, req)
+}
+
+/// The shutdown sequence proper (Redis's finishShutdown): true when the server may exit.
+fn finish(data: &mut Data, req: ShutdownRequest) -> bool {
+    let offset = data.repl_buf.master_repl_offset();
+    data.primary.log_lagging_at_shutdown(offset, tine_core::base::unix_time());
+    // The first rewrite after `appendonly yes` holds the only complete AOF: without FORCE,
+    // no exit before it is written.
+    if data.aof.status == crate::persist::aof::Status::WaitRewrite
+        && crate::persist::aof::rewrite_in_progress(data)
+    {
+        if req.force {
+            log!(Level::Warning, "Writing initial AOF. Exit anyway.");
+        } else {
+            log!(Level::Warning, "Writing initial AOF, can't exit.");
+            log!(
+                Level::Warning,
+                "Errors trying to shut down the server. Check the logs for more information."
+            );
+            return false;
+        }
+    }
     if crate::persist::aof::prepare_shutdown(data).is_err() {
         exit_on_aof_fatal(data);
     }

@@ -139,6 +139,9 @@ fn info_server(srv: &Ctx<'_>, out: &mut String) {
         srv.data.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
     );
     line(out, "io_threads_active", 0);
+    if let Some(ms) = super::replication::shutdown_in_ms(srv.data) {
+        line(out, "shutdown_in_milliseconds", ms);
+    }
 }
 
 fn info_clients(srv: &Ctx<'_>, _c: Option<&Session>, out: &mut String) {

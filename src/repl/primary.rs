@@ -270,6 +270,38 @@ impl Primary {
             as i64
     }
 
+    /// True when every replica acknowledged `offset` (Redis's isReadyToShutdown: a replica
+    /// still in its full sync has acknowledged nothing, so it is waited for too).
+    pub(crate) fn all_acked(&self, offset: i64) -> bool {
+        self.links.iter().all(|l| l.ack_off == offset)
+    }
+
+    /// Logs, as Redis's finishShutdown, each replica that has not acknowledged `offset` and
+    /// how many have.
+    pub(crate) fn log_lagging_at_shutdown(&self, offset: i64, now: i64) {
+        let mut lagging = 0;
+        for l in self.links.iter().filter(|l| l.ack_off != offset) {
+            lagging += 1;
+            let lag = if l.state == LinkState::Online { now - l.ack_time } else { 0 };
+            log!(
+                Level::Warning,
+                "Lagging replica {} reported offset {} behind master, lag={}, state={}.",
+                l.name,
+                offset - l.ack_off,
+                lag,
+                l.state.info_name()
+            );
+        }
+        if !self.links.is_empty() {
+            log!(
+                Level::Notice,
+                "{} of {} replicas are in sync when shutting down.",
+                self.links.len() - lagging,
+                self.links.len()
+            );
+        }
+    }
+
     /// Online replicas that acknowledged within `max_lag` seconds (Redis's
     /// repl_good_slaves_count, for `min-replicas-to-write`).
     pub(crate) fn good_replicas(&self, max_lag: i64, now: i64) -> i64 {
