@@ -169,6 +169,64 @@ fn a_restarted_primary_continues_from_its_rdb() {
     assert_eq!(field(&p, "stats", "sync_partial_ok"), "1");
 }
 
+/// A primary restarted from an RDB holding keys that expired meanwhile drops them at load and
+/// opens its new backlog with a DEL for each (Redis's rdbLoad with RDBFLAGS_FEED_REPL): its
+/// replica, redis-server when installed, continues partially and drops them too.
+#[test]
+fn a_restarted_primary_sends_dels_for_the_keys_its_load_expired() {
+    let mut p = TestServer::with_args(&[
+        "--save",
+        "3600 1",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let r = node(redis_available(), &[]).unwrap();
+    replicate(&r, &p);
+    wait_up(&r);
+    let mut c = p.raw();
+    c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    for db in 0..4 {
+        c.cmd(&["SELECT", &db.to_string()]);
+        for i in 0..25 {
+            c.cmd(&["SET", &format!("short:{}", i), "x", "PX", "10"]);
+        }
+        c.cmd(&["SET", "kept", "y"]);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    // The replica has it all, and said so (no shutdown wait, no GETACK to move the offset).
+    let acked = eventually(Duration::from_secs(10), || {
+        let off = field(&p, "replication", "master_repl_offset");
+        field(&r, "replication", "master_repl_offset") == off
+            && field(&p, "replication", "slave0").contains(&format!("offset={},", off))
+    });
+    assert!(
+        acked,
+        "replica never acknowledged
+{}",
+        p.log()
+    );
+    let offset: i64 = field(&p, "replication", "master_repl_offset").parse().unwrap();
+    p.restart();
+    // (the harness restarts a server on a new port: the replica is pointed there)
+    replicate(&r, &p);
+    wait_up(&r);
+    assert_eq!(field(&p, "persistence", "rdb_last_load_keys_expired"), "100");
+    assert_eq!(field(&p, "persistence", "rdb_last_load_keys_loaded"), "4");
+    let histlen: i64 = field(&p, "replication", "repl_backlog_histlen").parse().unwrap();
+    assert!(histlen > 0, "no DEL in the new backlog");
+    let now: i64 = field(&p, "replication", "master_repl_offset").parse().unwrap();
+    assert_eq!(now, offset + histlen);
+    assert_same_data(&[&p, &r]);
+    assert_eq!(field(&p, "stats", "sync_partial_ok"), "1", "the replica needed a full sync");
+    let mut rc = r.raw();
+    for db in 0..4 {
+        rc.cmd(&["SELECT", &db.to_string()]);
+        assert_eq!(rc.cmd_str(&["DBSIZE"]), ":1\r\n", "db {} kept expired keys", db);
+    }
+}
+
 /// PUBLISH and SPUBLISH on a primary reach the subscribers of its replicas (Redis 7.0
 /// propagates them to replicas, not to the AOF), whichever program the replica is.
 #[test]

@@ -14,6 +14,7 @@ use crate::app::server::Server;
 use crate::engine::feed::Targets;
 use crate::engine::session::{ClientKind, Session};
 use crate::net::connection::Stream;
+use crate::repl::feed::ReplFeed;
 use crate::repl::replica::{LinkState, Step};
 use tine_core::keyspace::Expiry;
 use tine_core::log;
@@ -25,6 +26,7 @@ use tine_core::protocol::request::{Limits, Parsed};
 pub(crate) fn before_sleep(ev: &mut EventLoop, srv: &mut Server<'_>) {
     if let Some((id, offset, db)) = srv.data.persist.loaded_repl_info.take() {
         restore_repl_info(srv, id, offset, db);
+        srv.data.persist.loaded_expired = Vec::new();
     }
     let r = &mut srv.data.replica;
     if r.connect_now {
@@ -57,6 +59,14 @@ fn restore_repl_info(srv: &mut Server<'_>, id: String, offset: i64, db: i64) {
         // continue).
         d.repl.shift_replid(offset);
         d.repl_buf.create_backlog();
+        // The keys the load dropped as expired are still on those replicas: a DEL for each
+        // opens the new backlog, as Redis's rdbLoad with RDBFLAGS_FEED_REPL (so a replica
+        // that continues deletes them, and one too far behind resyncs in full).
+        let del: &[u8] = if d.config.lazyfree_lazy_expire { b"UNLINK" } else { b"DEL" };
+        let mut feed = ReplFeed { buf: &mut d.repl_buf, stream: &mut d.repl_stream };
+        for (db, key) in std::mem::take(&mut d.persist.loaded_expired) {
+            feed.feed(db, &[del.to_vec(), key.to_vec()]);
+        }
     }
 }
 
