@@ -467,3 +467,32 @@ fn output_limit_timeout_and_backlog_ttl() {
             .contains("Replication backlog freed after 1 seconds without connected replicas.")
     );
 }
+
+/// A hard output limit below `repl-backlog-size` counts as the backlog's size (Redis's
+/// checkClientOutputBufferLimits): a stopped replica whose pending stream the backlog still
+/// holds is not dropped for it, and catches up without any new sync.
+#[test]
+fn replica_output_limit_below_the_backlog_size_is_the_backlog_size() {
+    let tine = primary(&["--repl-diskless-sync-delay", "0", "--repl-backlog-size", "64mb"]);
+    let mut con = tine.client();
+    let Some(replica) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    write_mixed(&mut con, 1);
+    assert_in_sync(&tine, &replica);
+    cmd(&mut con, &["CONFIG", "SET", "client-output-buffer-limit", "replica 512k 0 0"]);
+    replica.signal(libc::SIGSTOP);
+    let value = "v".repeat(1 << 20);
+    for i in 0..24 {
+        cmd(&mut con, &["SET", &format!("big:{}", i % 4), &value]);
+    }
+    let buffered: u64 = field(&tine, "memory", "mem_total_replication_buffers").parse().unwrap();
+    assert!(buffered > 4 << 20, "the stream did not wait in tine: {}", buffered);
+    // Two once-a-second checks of the limits.
+    std::thread::sleep(Duration::from_millis(2200));
+    replica.signal(libc::SIGCONT);
+    assert_in_sync(&tine, &replica);
+    assert!(!tine.log().contains("overcoming of output buffer limits"), "{}", tine.log());
+    assert_eq!(field(&tine, "stats", "sync_full"), "1");
+    assert_eq!(field(&tine, "stats", "sync_partial_ok"), "0");
+}

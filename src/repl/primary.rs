@@ -741,7 +741,9 @@ pub(crate) fn bulk_done(p: &mut Primary, slot: usize) -> bool {
 }
 
 /// Parses the `replica` (or `slave`) class of `client-output-buffer-limit`: hard, soft bytes
-/// and soft seconds.
+/// and soft seconds. A hard limit below `repl-backlog-size` counts as the backlog's size, as
+/// in Redis's checkClientOutputBufferLimits: a replica's output is the backlog's own blocks,
+/// and a partial resync the backlog allows must not be cut by the limit.
 pub(crate) fn replica_output_limits(config: &Config) -> (u64, u64, i64) {
     let words: Vec<&str> = config.client_output_buffer_limit.split_whitespace().collect();
     let mut found = (256 << 20, 64 << 20, 60);
@@ -751,6 +753,10 @@ pub(crate) fn replica_output_limits(config: &Config) -> (u64, u64, i64) {
             let mem = |s: &str| s.parse::<u64>().unwrap_or(0);
             found = (mem(w[1]), mem(w[2]), w[3].parse().unwrap_or(0));
         }
+    }
+    let backlog = config.repl_backlog_size.max(0) as u64;
+    if found.0 > 0 && found.0 < backlog {
+        found.0 = backlog;
     }
     found
 }
@@ -812,8 +818,14 @@ mod tests {
     fn the_replica_class_of_the_output_limits_is_read_from_the_normalized_value() {
         let mut c = Config::default();
         assert_eq!(replica_output_limits(&c), (268435456, 67108864, 60));
+        c.repl_backlog_size = 100;
         c.client_output_buffer_limit = "normal 0 0 0 slave 1000 500 3 pubsub 1 1 1".into();
         assert_eq!(replica_output_limits(&c), (1000, 500, 3));
+        // A hard limit below the backlog's size is the backlog's size; no hard limit stays.
+        c.repl_backlog_size = 1 << 20;
+        assert_eq!(replica_output_limits(&c), (1 << 20, 500, 3));
+        c.client_output_buffer_limit = "slave 0 500 3".into();
+        assert_eq!(replica_output_limits(&c), (0, 500, 3));
     }
 
     #[test]
