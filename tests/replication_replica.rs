@@ -700,3 +700,40 @@ fn a_primary_that_cannot_psync_yet_is_retried() {
             .contains("Error condition on socket for SYNC")));
     }
 }
+
+/// A writable replica expires the keys its own clients gave a TTL (Redis 7.0's
+/// slaveKeysWithExpire), and only those: a key of its primary waits for the primary's DEL.
+/// The primary's bytes count as `total_net_repl_input_bytes`, not as client input.
+#[test]
+fn a_writable_replica_expires_its_own_keys_only() {
+    let p = redis_primary(&[]);
+    let r = tine(&[]);
+    assert_eq!(replicaof(&r, &p), "OK");
+    cmd::<()>(&p, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).unwrap();
+    cmd::<()>(&p, &["SET", "theirs", "1", "PX", "300"]).unwrap();
+    wait_in_sync(&r, &p);
+    cmd::<()>(&r, &["CONFIG", "SET", "replica-read-only", "no"]).unwrap();
+    cmd::<()>(&r, &["SET", "mine", "1", "PX", "300"]).unwrap();
+    cmd::<()>(&r, &["SET", "mine-kept", "1", "EX", "1000"]).unwrap();
+    cmd::<()>(&r, &["SET", "persisted", "1", "PX", "300"]).unwrap();
+    cmd::<()>(&r, &["PERSIST", "persisted"]).unwrap();
+    assert!(eventually(Duration::from_secs(5), || {
+        field(&r, "stats", "slave_expires_tracked_keys") == "3"
+    }));
+    // Its own key goes; the primary's stays (expired, hidden) until the primary deletes it.
+    assert!(
+        eventually(Duration::from_secs(5), || cmd::<i64>(&r, &["DBSIZE"]).unwrap() == 3),
+        "{}",
+        r.log()
+    );
+    assert_eq!(cmd::<i64>(&r, &["EXISTS", "theirs", "mine"]).unwrap(), 0);
+    assert_eq!(field(&r, "stats", "expired_keys"), "1");
+    assert_eq!(field(&r, "stats", "slave_expires_tracked_keys"), "1");
+    cmd::<()>(&p, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]).unwrap();
+    assert!(eventually(Duration::from_secs(5), || cmd::<i64>(&r, &["DBSIZE"]).unwrap() == 2));
+    let repl_in: u64 = field(&r, "stats", "total_net_repl_input_bytes").parse().unwrap();
+    assert!(repl_in > 0, "no replication input counted");
+    // REPLICAOF NO ONE: a primary tracks nothing apart.
+    assert_eq!(cmd::<String>(&r, &["REPLICAOF", "NO", "ONE"]).unwrap(), "OK");
+    assert_eq!(field(&r, "stats", "slave_expires_tracked_keys"), "0");
+}

@@ -488,7 +488,12 @@ impl EventLoop {
             }
         }
         if read_total > 0 {
-            srv.data.stats.total_net_input_bytes += read_total as u64;
+            // The primary's stream counts apart, as Redis's stat_net_repl_input_bytes.
+            if c.session.kind == ClientKind::Primary {
+                srv.data.replica.net_repl_input_bytes += read_total as u64;
+            } else {
+                srv.data.stats.total_net_input_bytes += read_total as u64;
+            }
             srv.data.stats.total_reads_processed += 1;
             c.session.last_interaction = base::unix_time();
             let qlen = c.conn.qbuf.len() - c.conn.qpos;

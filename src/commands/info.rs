@@ -296,7 +296,7 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
     line(out, "instantaneous_ops_per_sec", ops);
     line(out, "total_net_input_bytes", s.total_net_input_bytes);
     line(out, "total_net_output_bytes", s.total_net_output_bytes);
-    line(out, "total_net_repl_input_bytes", 0);
+    line(out, "total_net_repl_input_bytes", srv.data.replica.net_repl_input_bytes);
     line(out, "total_net_repl_output_bytes", srv.data.primary.stats.net_repl_output_bytes);
     line(out, "instantaneous_input_kbps", format!("{:.2}", in_bps as f64 / 1024.0));
     line(out, "instantaneous_output_kbps", format!("{:.2}", out_bps as f64 / 1024.0));
@@ -322,7 +322,7 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
     line(out, "latest_fork_usec", srv.data.persist.latest_fork_usec);
     line(out, "total_forks", srv.data.persist.total_forks);
     line(out, "migrate_cached_sockets", 0);
-    line(out, "slave_expires_tracked_keys", 0);
+    line(out, "slave_expires_tracked_keys", srv.data.replica.own_expires.len());
     line(out, "active_defrag_hits", 0);
     line(out, "active_defrag_misses", 0);
     line(out, "active_defrag_key_hits", 0);

@@ -194,6 +194,13 @@ pub(crate) struct Replica {
     pub(crate) dataset_empty: bool,
     /// The AOF could not restart after a full sync: the cron tries again.
     pub(crate) aof_restart_pending: bool,
+    /// Keys this writable replica's own clients gave an expiry, with a bit per db (0-63) they
+    /// were set in (Redis's slaveKeysWithExpire): the replica expires these itself, the
+    /// primary's keys only by its DELs. INFO's `slave_expires_tracked_keys`.
+    pub(crate) own_expires: std::collections::HashMap<tine_core::keyspace::Key, u64>,
+    /// Bytes read from the primary: handshake, payload and stream (INFO
+    /// `total_net_repl_input_bytes`; the master client's reads add theirs).
+    pub(crate) net_repl_input_bytes: u64,
 }
 
 impl Default for Replica {
@@ -219,6 +226,8 @@ impl Default for Replica {
             connect_now: false,
             dataset_empty: true,
             aof_restart_pending: false,
+            own_expires: Default::default(),
+            net_repl_input_bytes: 0,
         }
     }
 }
@@ -400,6 +409,7 @@ impl Replica {
                 }
                 Ok(n) => {
                     self.inbuf.extend_from_slice(&chunk[..n]);
+                    self.net_repl_input_bytes += n as u64;
                     total += n;
                     if self.inbuf.len() > 64 * 1024 * 1024 {
                         return Ok(total);
