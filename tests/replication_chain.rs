@@ -227,6 +227,32 @@ fn a_restarted_primary_sends_dels_for_the_keys_its_load_expired() {
     }
 }
 
+/// A replica that resyncs in full from its primary makes its own replicas resync with it, even
+/// when the whole (small) payload arrived with the +FULLRESYNC line (Redis's
+/// replicationAttachToNewMaster): otherwise they keep the replaced dataset.
+#[test]
+fn a_full_sync_in_the_middle_of_a_chain_resyncs_the_end() {
+    let mut p = node(false, &[]).unwrap();
+    let r = node(false, &[]).unwrap();
+    let s = node(false, &[]).unwrap();
+    p.raw().cmd(&["SET", "before", "1"]);
+    replicate(&r, &p);
+    wait_up(&r);
+    replicate(&s, &r);
+    wait_up(&s);
+    assert_same_data(&[&p, &r, &s]);
+    // No RDB: the restarted primary has a new history and no data.
+    p.restart();
+    replicate(&r, &p);
+    wait_up(&r);
+    p.raw().cmd(&["SET", "after", "1"]);
+    assert!(
+        eventually(Duration::from_secs(10), || s.raw().cmd_str(&["EXISTS", "before"]) == ":0\r\n")
+    );
+    assert_same_data(&[&p, &r, &s]);
+    assert_eq!(field(&r, "stats", "sync_full"), "2", "the end of the chain did not resync");
+}
+
 /// PUBLISH and SPUBLISH on a primary reach the subscribers of its replicas (Redis 7.0
 /// propagates them to replicas, not to the AOF), whichever program the replica is.
 #[test]

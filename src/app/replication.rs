@@ -240,6 +240,11 @@ fn finish_load(
     if swapdb {
         log!(Level::Notice, "MASTER <-> REPLICA sync: Discarding old DB in background");
     }
+    // Sub-replicas follow the history this load replaced: they resync with us (Redis's
+    // replicationAttachToNewMaster). Those the transfer's start disconnected already are
+    // gone; this catches a payload that arrived whole with its +FULLRESYNC line.
+    disconnect_replicas(srv);
+    let d = &mut *srv.data;
     // The primary's history from +FULLRESYNC: its id, its offset, and a backlog of our own
     // (PSYNC2: a replica keeps one, to serve its sub-replicas and a promotion).
     let (id, offset) = d.replica.fullsync.take().unwrap_or_else(|| ("?".to_string(), -1));

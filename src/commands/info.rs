@@ -146,7 +146,12 @@ fn info_server(srv: &Ctx<'_>, out: &mut String) {
 
 fn info_clients(srv: &Ctx<'_>, _c: Option<&Session>, out: &mut String) {
     out.push_str("# Clients\r\n");
-    line(out, "connected_clients", srv.server.connected());
+    // Replicas are not counted (Redis's server.clients minus server.slaves).
+    line(
+        out,
+        "connected_clients",
+        srv.server.connected().saturating_sub(srv.data.primary.links.len()),
+    );
     line(out, "cluster_connections", 0);
     line(out, "maxclients", srv.data.config.maxclients);
     line(out, "client_recent_max_input_buffer", srv.data.recent_max_input);
