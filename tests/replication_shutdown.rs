@@ -196,3 +196,23 @@ fn shutdown_now_does_not_wait() {
     assert!(tine.log().contains("Lagging replica"), "{}", tine.log());
     assert!(!tine.log().contains("Waiting for replicas"), "{}", tine.log());
 }
+
+/// A second SIGINT while the shutdown's final save runs ends the process at once (Redis's "You
+/// insist... exiting now."), removing the temp RDB, even though the event loop is busy
+/// saving.
+#[test]
+fn a_second_sigint_interrupts_the_final_save() {
+    let mut tine = TestServer::with_args(&["--save", "3600 1", "--rdb-key-save-delay", "100000"]);
+    let mut con = tine.client();
+    for i in 0..20 {
+        let _: () = redis::cmd("SET").arg(i).arg(i).query(&mut con).unwrap();
+    }
+    let temp = tine.path(&format!("temp-{}.rdb", tine.pid()));
+    tine.signal(libc::SIGINT);
+    assert!(eventually(Duration::from_secs(5), || temp.exists()), "{}", tine.log());
+    tine.signal(libc::SIGINT);
+    let exited = tine.wait_exit(Duration::from_secs(1)).expect("still saving");
+    assert_eq!(exited.code(), Some(1));
+    assert!(!temp.exists());
+    assert!(!tine.path("dump.rdb").exists());
+}

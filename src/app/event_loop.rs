@@ -115,6 +115,7 @@ impl EventLoop {
         srv.data.listener_fds = listeners.raw_fds();
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD])?;
         poll.registry().register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        crate::app::shutdown::install_insist_handler();
         Ok(EventLoop {
             poll,
             listeners,

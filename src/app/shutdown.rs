@@ -12,6 +12,10 @@
 //! [`before_poll`] ends it, before every poll, once the replicas caught up or the time is up:
 //! the shutdown then finishes, or, if it fails, is cancelled as SHUTDOWN ABORT cancels it.
 
+use std::ffi::CString;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::app::server::Server;
 use crate::commands::data::{Data, ShutdownRequest};
 use crate::commands::replication;
@@ -68,6 +72,37 @@ pub(crate) fn before_poll(srv: &mut Server<'_>) -> bool {
     false
 }
 
+/// True while the final save runs: a SIGINT then ends the process at once (Redis's "You
+/// insist... exiting now."), from the signal handler, since the event loop is busy saving.
+static FINAL_SAVE: AtomicBool = AtomicBool::new(false);
+/// The final save's temp file, removed by that handler.
+static TEMP_RDB: OnceLock<CString> = OnceLock::new();
+
+/// Installs the handler that lets a SIGINT interrupt the final save of a shutdown (a second
+/// SIGINT, as the first one began the shutdown): the temp RDB is removed and the process
+/// exits with 1. Called once at startup, beside the event loop's own signal delivery.
+pub(crate) fn install_insist_handler() {
+    let temp = crate::persist::snapshot::temp_rdb_path(std::process::id());
+    if let Ok(c) = CString::new(temp.to_string_lossy().into_owned()) {
+        let _ = TEMP_RDB.set(c);
+    }
+    // SAFETY: the handler only loads atomics and calls unlink(2) and _exit(2), which are
+    // async-signal-safe; it allocates nothing and takes no lock.
+    let registered = unsafe {
+        signal_hook::low_level::register(libc::SIGINT, || {
+            if FINAL_SAVE.load(Ordering::SeqCst) {
+                if let Some(p) = TEMP_RDB.get() {
+                    libc::unlink(p.as_ptr());
+                }
+                libc::_exit(1);
+            }
+        })
+    };
+    if let Err(e) = registered {
+        log!(Level::Warning, "Can't install the SIGINT handler for shutdown saves: {}", e);
+    }
+}
+
 /// Runs the shutdown sequence at once (SHUTDOWN with nothing to wait for). Returns true when
 /// the server may exit; false when it must keep serving (a required save failed and FORCE was
 /// not given).
@@ -106,7 +141,10 @@ fn finish(data: &mut Data, req: ShutdownRequest) -> bool {
         (req.save || !data.config.save.is_empty()) && !req.nosave && data.loading.is_none();
     if must_save {
         log!(Level::Notice, "Saving the final RDB snapshot before exiting.");
-        match crate::persist::snapshot::save(data) {
+        FINAL_SAVE.store(true, Ordering::SeqCst);
+        let saved = crate::persist::snapshot::save(data);
+        FINAL_SAVE.store(false, Ordering::SeqCst);
+        match saved {
             Ok(()) => {}
             Err(_) if req.force => {
                 log!(Level::Warning, "Error trying to save the DB. Exit anyway.");
