@@ -338,7 +338,17 @@ fn multi_key_pops_are_propagated_as_what_they_popped() {
     c.cmd(&["LMPOP", "1", "ml", "RIGHT", "COUNT", "10"]);
     c.cmd(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
     c.cmd(&["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"]);
+    // A BRPOPLPUSH served once it blocked goes out as RPOPLPUSH (BLMOVE as LMOVE).
+    let mut blocked = p.raw();
+    blocked.send_cmd(&["BRPOPLPUSH", "src", "dst", "0"]);
+    assert!(eventually(Duration::from_secs(5), || {
+        info_field(&c.cmd_str(&["INFO", "clients"]), "blocked_clients").as_deref() == Some("1")
+    }));
+    c.cmd(&["LPUSH", "src", "x"]);
+    assert_eq!(blocked.reply_str(), "$1\r\nx\r\n");
     let stream = String::from_utf8_lossy(&sync.read_for(Duration::from_millis(500))).into_owned();
+    assert!(stream.contains("*3\r\n$9\r\nRPOPLPUSH\r\n$3\r\nsrc\r\n$3\r\ndst\r\n"), "{:?}", stream);
+    assert!(!stream.contains("LMOVE"), "{:?}", stream);
     assert!(stream.contains("*3\r\n$4\r\nRPOP\r\n$2\r\nml\r\n$1\r\n2\r\n"), "{:?}", stream);
     assert!(stream.contains("*3\r\n$7\r\nZPOPMAX\r\n$1\r\nz\r\n$1\r\n3\r\n"), "{:?}", stream);
     assert!(!stream.to_ascii_lowercase().contains("mpop"), "{:?}", stream);
