@@ -80,37 +80,8 @@ enum Expect {
 /// Where the payload goes while it arrives: a temp file (`repl-diskless-load disabled`), or
 /// the loader thread, which parses it as it comes into a new keyspace (diskless load).
 enum Sink {
-    File {
-        path: PathBuf,
-        file: std::fs::File,
-    },
+    File { path: PathBuf, file: std::fs::File },
     Parser(mpsc::Sender<Vec<u8>>),
-    /// `repl-diskless-load disabled` on a replica with no data: the payload goes to the temp
-    /// file as in `File`, and to a parser as it arrives, so that the load overlaps the
-    /// transfer instead of reading the file again after it (with nothing to keep, parsing
-    /// early costs no second dataset in memory). The file still becomes the RDB on success.
-    Tee {
-        path: PathBuf,
-        file: std::fs::File,
-        tx: mpsc::Sender<Vec<u8>>,
-        parser: Parser,
-    },
-}
-
-/// The loader thread of a payload parsed as it arrives.
-type Parser = std::thread::JoinHandle<Result<LoadedRdb, String>>;
-
-/// Starts a thread parsing what is sent to the returned channel into a new keyspace (a
-/// primary's expired keys kept: its DELs will come).
-fn spawn_parser(cfg: &Config) -> io::Result<(mpsc::Sender<Vec<u8>>, Parser)> {
-    let limits = tine_core::rdb::LoadLimits { skip_expired: false, ..cfg.load_limits() };
-    let (tx, rx) = mpsc::channel();
-    let reader = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
-    let thread = std::thread::Builder::new().name("tine-repl-load".into()).spawn(move || {
-        tine_core::rdb::read_rdb_from(reader, &limits, tine_core::base::mstime())
-            .map_err(|e| e.to_string())
-    })?;
-    Ok((tx, thread))
 }
 
 /// The payload as the loader thread reads it: the chunks the event loop received, in order;
@@ -330,8 +301,7 @@ impl Replica {
         self.expect.clear();
         if let Some(t) = self.transfer.take() {
             match t.sink {
-                // A tee's parser gets the end of its stream and gives up alone.
-                Sink::File { path, .. } | Sink::Tee { path, .. } => {
+                Sink::File { path, .. } => {
                     let _ = std::fs::remove_file(path);
                 }
                 // The parser gets the end of its stream and gives up; its keyspace is dropped.
@@ -728,10 +698,6 @@ impl Replica {
         let sink = if !diskless {
             let path = PathBuf::from(format!("temp-{}.{}.rdb", unix_time(), std::process::id()));
             match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) if self.dataset_empty => match spawn_parser(cfg) {
-                    Ok((tx, parser)) => Sink::Tee { path, file, tx, parser },
-                    Err(_) => Sink::File { path, file },
-                },
                 Ok(file) => Sink::File { path, file },
                 Err(e) => {
                     log!(
@@ -745,7 +711,15 @@ impl Replica {
         } else {
             // Parsed as it arrives, into a new keyspace: the old one serves (async loading)
             // or waits behind -LOADING, and stays if the transfer fails.
-            let (tx, thread) = match spawn_parser(cfg) {
+            let limits = tine_core::rdb::LoadLimits { skip_expired: false, ..cfg.load_limits() };
+            let (tx, rx) = mpsc::channel();
+            let reader = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+            let spawned =
+                std::thread::Builder::new().name("tine-repl-load".into()).spawn(move || {
+                    tine_core::rdb::read_rdb_from(reader, &limits, tine_core::base::mstime())
+                        .map_err(|e| e.to_string())
+                });
+            let thread = match spawned {
                 Ok(t) => t,
                 Err(e) => {
                     log!(Level::Warning, "Can't start the replica loader thread: {}", e);
@@ -878,11 +852,6 @@ impl Replica {
             }
             let written = match &mut t.sink {
                 Sink::File { file, .. } => file.write_all(&chunk),
-                Sink::Tee { file, tx, .. } => {
-                    let written = file.write_all(&chunk);
-                    let _ = tx.send(chunk);
-                    written
-                }
                 // A parser that stopped (bad payload) says why once the transfer ends.
                 Sink::Parser(tx) => {
                     let _ = tx.send(chunk);
@@ -916,12 +885,23 @@ impl Replica {
     fn start_load(&mut self, cfg: &Config, t: Transfer, mark: bool) -> Step {
         let limits = tine_core::rdb::LoadLimits { skip_expired: false, ..cfg.load_limits() };
         let cancel = Arc::new(AtomicBool::new(false));
-        let (path, file, parser) = match t.sink {
-            Sink::File { path, file } => (path, file, None),
-            // The end of the parser's stream (past the RDB's end with a mark: never read).
-            Sink::Tee { path, file, tx, parser } => {
-                drop(tx);
-                (path, file, Some(parser))
+        let path = match t.sink {
+            Sink::File { path, file } => {
+                let synced = if mark {
+                    file.set_len(t.read - EOF_MARK_SIZE as u64).and_then(|_| file.sync_all())
+                } else {
+                    file.sync_all()
+                };
+                if let Err(e) = synced {
+                    log!(
+                        Level::Warning,
+                        "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {}",
+                        e
+                    );
+                    let _ = std::fs::remove_file(&path);
+                    return self.fail();
+                }
+                path
             }
             Sink::Parser(tx) => {
                 // The end of the stream (the mark, if any, is past the RDB's own end: the
@@ -942,35 +922,6 @@ impl Replica {
                 return Step::Loading;
             }
         };
-        let synced = if mark {
-            file.set_len(t.read - EOF_MARK_SIZE as u64).and_then(|_| file.sync_all())
-        } else {
-            file.sync_all()
-        };
-        if let Err(e) = synced {
-            log!(
-                Level::Warning,
-                "Failed trying to sync the temp DB to disk in MASTER <-> REPLICA synchronization: {}",
-                e
-            );
-            let _ = std::fs::remove_file(&path);
-            return self.fail();
-        }
-        if let Some(parser) = parser {
-            // Parsed while it arrived: what is left of the parse is waited for (inline when
-            // small, as below).
-            log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
-            let temp = Some(path);
-            let (thread, ready) = if t.read <= INLINE_LOAD_MAX {
-                let r = parser.join().unwrap_or_else(|_| Err("the loader thread panicked".into()));
-                (None, Some(r))
-            } else {
-                (Some(parser), None)
-            };
-            self.load = Some(LoadJob { thread, ready, temp, async_loading: false, cancel });
-            self.state = LinkState::Loading;
-            return Step::Loading;
-        }
         // A disk load: the old data is flushed once it succeeds, no async loading.
         let async_loading = false;
         let temp = Some(path.clone());
