@@ -719,6 +719,12 @@ impl EventLoop {
                 });
                 if diskless && !self.pumping {
                     self.pump_diskless(srv);
+                    // The pump may have left this replica part of the next chunk (its socket
+                    // full again): its writer must keep waiting for writable, or the pipe
+                    // is never read again and the child blocks until repl-timeout.
+                    if primary::chunk_pending_for(&srv.data.primary, slot) {
+                        return Ok(false);
+                    }
                 }
                 Ok(true)
             }

@@ -502,6 +502,16 @@ fn chunk_pending(p: &Primary) -> bool {
     p.links.iter().any(|l| l.state == LinkState::WaitBgsaveEnd && l.diskless && l.pipe_pos < d.len)
 }
 
+/// True while the replica in `slot` has not taken the whole current diskless chunk.
+pub(crate) fn chunk_pending_for(p: &Primary, slot: usize) -> bool {
+    let Some(d) = p.diskless.as_ref() else {
+        return false;
+    };
+    p.links.iter().any(|l| {
+        l.slot == slot && l.state == LinkState::WaitBgsaveEnd && l.diskless && l.pipe_pos < d.len
+    })
+}
+
 /// What reading the RDB pipe gave.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum PipeRead {
