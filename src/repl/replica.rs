@@ -392,8 +392,10 @@ impl Replica {
         self.flush()
     }
 
-    /// Reads what the socket has into `inbuf`; Err on EOF or error.
-    fn fill(&mut self) -> io::Result<usize> {
+    /// Reads what the socket has into `inbuf`; Err on EOF or error. True when it stopped at
+    /// the 64 MB bound with the socket maybe not drained: the poll is edge-triggered, so the
+    /// caller reads again once it has consumed `inbuf`.
+    fn fill(&mut self) -> io::Result<bool> {
         let Some(s) = self.sock.as_mut() else {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "no link"));
         };
@@ -403,7 +405,7 @@ impl Replica {
             match s.read(&mut chunk) {
                 Ok(0) => {
                     if total > 0 {
-                        return Ok(total);
+                        return Ok(false);
                     }
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection lost"));
                 }
@@ -412,10 +414,10 @@ impl Replica {
                     self.net_repl_input_bytes += n as u64;
                     total += n;
                     if self.inbuf.len() > 64 * 1024 * 1024 {
-                        return Ok(total);
+                        return Ok(true);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -479,23 +481,36 @@ impl Replica {
             // The stream that follows waits in the socket until the master client reads it.
             return Step::Nothing;
         }
-        match self.fill() {
-            Ok(_) => {}
-            Err(e) => {
-                if self.state == LinkState::Transfer {
-                    log!(Level::Warning, "I/O error trying to sync with MASTER: {}", e);
-                } else {
-                    log!(
-                        Level::Warning,
-                        "Master closed the connection during the SYNC handshake: {}",
-                        e
-                    );
+        // A payload larger than what one read takes is read on until the socket is drained:
+        // no new edge would announce what is left, and the primary, its socket full, would
+        // wait for us until its repl-timeout.
+        let mut started = false;
+        loop {
+            let capped = match self.fill() {
+                Ok(capped) => capped,
+                Err(e) => {
+                    if self.state == LinkState::Transfer {
+                        log!(Level::Warning, "I/O error trying to sync with MASTER: {}", e);
+                    } else {
+                        log!(
+                            Level::Warning,
+                            "Master closed the connection during the SYNC handshake: {}",
+                            e
+                        );
+                    }
+                    return self.fail();
                 }
-                return self.fail();
+            };
+            self.last_io = unix_time();
+            let step = self.advance(cfg, my_port);
+            let again = capped && self.state == LinkState::Transfer;
+            match step {
+                Step::FullSyncStarted if again => started = true,
+                Step::Nothing if again => {}
+                Step::Nothing if started => return Step::FullSyncStarted,
+                other => return other,
             }
         }
-        self.last_io = unix_time();
-        self.advance(cfg, my_port)
     }
 
     /// Runs the state machine over what `inbuf` holds.
