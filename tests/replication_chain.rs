@@ -169,6 +169,90 @@ fn a_restarted_primary_continues_from_its_rdb() {
     assert_eq!(field(&p, "stats", "sync_partial_ok"), "1");
 }
 
+/// A primary restarted from an RDB holding keys that expired meanwhile drops them at load and
+/// opens its new backlog with a DEL for each (Redis's rdbLoad with RDBFLAGS_FEED_REPL): its
+/// replica, redis-server when installed, continues partially and drops them too.
+#[test]
+fn a_restarted_primary_sends_dels_for_the_keys_its_load_expired() {
+    let mut p = TestServer::with_args(&[
+        "--save",
+        "3600 1",
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let r = node(redis_available(), &[]).unwrap();
+    replicate(&r, &p);
+    wait_up(&r);
+    let mut c = p.raw();
+    c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    for db in 0..4 {
+        c.cmd(&["SELECT", &db.to_string()]);
+        for i in 0..25 {
+            c.cmd(&["SET", &format!("short:{}", i), "x", "PX", "10"]);
+        }
+        c.cmd(&["SET", "kept", "y"]);
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    // The replica has it all, and said so (no shutdown wait, no GETACK to move the offset).
+    let acked = eventually(Duration::from_secs(10), || {
+        let off = field(&p, "replication", "master_repl_offset");
+        field(&r, "replication", "master_repl_offset") == off
+            && field(&p, "replication", "slave0").contains(&format!("offset={},", off))
+    });
+    assert!(
+        acked,
+        "replica never acknowledged
+{}",
+        p.log()
+    );
+    let offset: i64 = field(&p, "replication", "master_repl_offset").parse().unwrap();
+    p.restart();
+    // (the harness restarts a server on a new port: the replica is pointed there)
+    replicate(&r, &p);
+    wait_up(&r);
+    assert_eq!(field(&p, "persistence", "rdb_last_load_keys_expired"), "100");
+    assert_eq!(field(&p, "persistence", "rdb_last_load_keys_loaded"), "4");
+    let histlen: i64 = field(&p, "replication", "repl_backlog_histlen").parse().unwrap();
+    assert!(histlen > 0, "no DEL in the new backlog");
+    let now: i64 = field(&p, "replication", "master_repl_offset").parse().unwrap();
+    assert_eq!(now, offset + histlen);
+    assert_same_data(&[&p, &r]);
+    assert_eq!(field(&p, "stats", "sync_partial_ok"), "1", "the replica needed a full sync");
+    let mut rc = r.raw();
+    for db in 0..4 {
+        rc.cmd(&["SELECT", &db.to_string()]);
+        assert_eq!(rc.cmd_str(&["DBSIZE"]), ":1\r\n", "db {} kept expired keys", db);
+    }
+}
+
+/// A replica that resyncs in full from its primary makes its own replicas resync with it, even
+/// when the whole (small) payload arrived with the +FULLRESYNC line (Redis's
+/// replicationAttachToNewMaster): otherwise they keep the replaced dataset.
+#[test]
+fn a_full_sync_in_the_middle_of_a_chain_resyncs_the_end() {
+    let mut p = node(false, &[]).unwrap();
+    let r = node(false, &[]).unwrap();
+    let s = node(false, &[]).unwrap();
+    p.raw().cmd(&["SET", "before", "1"]);
+    replicate(&r, &p);
+    wait_up(&r);
+    replicate(&s, &r);
+    wait_up(&s);
+    assert_same_data(&[&p, &r, &s]);
+    // No RDB: the restarted primary has a new history and no data.
+    p.restart();
+    replicate(&r, &p);
+    wait_up(&r);
+    p.raw().cmd(&["SET", "after", "1"]);
+    assert!(
+        eventually(Duration::from_secs(10), || s.raw().cmd_str(&["EXISTS", "before"]) == ":0\r\n")
+    );
+    assert_same_data(&[&p, &r, &s]);
+    assert_eq!(field(&r, "stats", "sync_full"), "2", "the end of the chain did not resync");
+}
+
 /// PUBLISH and SPUBLISH on a primary reach the subscribers of its replicas (Redis 7.0
 /// propagates them to replicas, not to the AOF), whichever program the replica is.
 #[test]
@@ -254,7 +338,17 @@ fn multi_key_pops_are_propagated_as_what_they_popped() {
     c.cmd(&["LMPOP", "1", "ml", "RIGHT", "COUNT", "10"]);
     c.cmd(&["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
     c.cmd(&["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"]);
+    // A BRPOPLPUSH served once it blocked goes out as RPOPLPUSH (BLMOVE as LMOVE).
+    let mut blocked = p.raw();
+    blocked.send_cmd(&["BRPOPLPUSH", "src", "dst", "0"]);
+    assert!(eventually(Duration::from_secs(5), || {
+        info_field(&c.cmd_str(&["INFO", "clients"]), "blocked_clients").as_deref() == Some("1")
+    }));
+    c.cmd(&["LPUSH", "src", "x"]);
+    assert_eq!(blocked.reply_str(), "$1\r\nx\r\n");
     let stream = String::from_utf8_lossy(&sync.read_for(Duration::from_millis(500))).into_owned();
+    assert!(stream.contains("*3\r\n$9\r\nRPOPLPUSH\r\n$3\r\nsrc\r\n$3\r\ndst\r\n"), "{:?}", stream);
+    assert!(!stream.contains("LMOVE"), "{:?}", stream);
     assert!(stream.contains("*3\r\n$4\r\nRPOP\r\n$2\r\nml\r\n$1\r\n2\r\n"), "{:?}", stream);
     assert!(stream.contains("*3\r\n$7\r\nZPOPMAX\r\n$1\r\nz\r\n$1\r\n3\r\n"), "{:?}", stream);
     assert!(!stream.to_ascii_lowercase().contains("mpop"), "{:?}", stream);

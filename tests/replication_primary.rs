@@ -467,3 +467,89 @@ fn output_limit_timeout_and_backlog_ttl() {
             .contains("Replication backlog freed after 1 seconds without connected replicas.")
     );
 }
+
+/// A hard output limit below `repl-backlog-size` counts as the backlog's size (Redis's
+/// checkClientOutputBufferLimits): a stopped replica whose pending stream the backlog still
+/// holds is not dropped for it, and catches up without any new sync.
+#[test]
+fn replica_output_limit_below_the_backlog_size_is_the_backlog_size() {
+    let tine = primary(&["--repl-diskless-sync-delay", "0", "--repl-backlog-size", "64mb"]);
+    let mut con = tine.client();
+    let Some(replica) = redis_replica(&tine, &[]) else {
+        return;
+    };
+    write_mixed(&mut con, 1);
+    assert_in_sync(&tine, &replica);
+    cmd(&mut con, &["CONFIG", "SET", "client-output-buffer-limit", "replica 512k 0 0"]);
+    replica.signal(libc::SIGSTOP);
+    let value = "v".repeat(1 << 20);
+    for i in 0..24 {
+        cmd(&mut con, &["SET", &format!("big:{}", i % 4), &value]);
+    }
+    let buffered: u64 = field(&tine, "memory", "mem_total_replication_buffers").parse().unwrap();
+    assert!(buffered > 4 << 20, "the stream did not wait in tine: {}", buffered);
+    // Two once-a-second checks of the limits.
+    std::thread::sleep(Duration::from_millis(2200));
+    replica.signal(libc::SIGCONT);
+    assert_in_sync(&tine, &replica);
+    assert!(!tine.log().contains("overcoming of output buffer limits"), "{}", tine.log());
+    assert_eq!(field(&tine, "stats", "sync_full"), "1");
+    assert_eq!(field(&tine, "stats", "sync_partial_ok"), "0");
+}
+
+/// A diskless transfer to a replica that reads slowly keeps going to its end: each chunk the
+/// replica's socket only partly took is finished on a writable event, and the pump that
+/// follows may leave part of the next chunk waiting, whose writable interest must stay (it was
+/// dropped, so the pipe was never read again and the child blocked until repl-timeout).
+#[test]
+fn a_slow_reader_gets_the_whole_diskless_payload() {
+    use std::io::{Read, Write};
+    let tine = primary(&[
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--rdbcompression",
+        "no",
+        "--repl-timeout",
+        "5",
+    ]);
+    cmd(&mut tine.client(), &["DEBUG", "POPULATE", "200", "big", "100000"]);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", tine.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    s.write_all(&resp(&["REPLCONF", "capa", "eof"])).unwrap();
+    let mut ok = [0u8; 5];
+    s.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n");
+    s.write_all(&resp(&["PSYNC", "?", "-1"])).unwrap();
+    let mut got: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    let start = std::time::Instant::now();
+    let mut mark: Option<Vec<u8>> = None;
+    loop {
+        let n = s.read(&mut buf).unwrap_or(0);
+        assert!(
+            n > 0,
+            "the transfer stopped after {} bytes: {:?}\n{}",
+            got.len(),
+            String::from_utf8_lossy(&got[..got.len().min(200)]),
+            tine.log()
+        );
+        got.extend_from_slice(&buf[..n]);
+        if mark.is_none() {
+            if let Some(p) = got.windows(5).position(|w| w == b"$EOF:") {
+                if got.len() >= p + 45 {
+                    mark = Some(got[p + 5..p + 45].to_vec());
+                }
+            }
+        }
+        if let Some(m) = &mark {
+            if got.len() > 40 && got.ends_with(m) && got.len() > 20_000_000 {
+                break;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "too slow\n{}", tine.log());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(!tine.log().contains("Disconnecting timedout replica"), "{}", tine.log());
+}

@@ -700,3 +700,85 @@ fn a_primary_that_cannot_psync_yet_is_retried() {
             .contains("Error condition on socket for SYNC")));
     }
 }
+
+/// A writable replica expires the keys its own clients gave a TTL (Redis 7.0's
+/// slaveKeysWithExpire), and only those: a key of its primary waits for the primary's DEL.
+/// The primary's bytes count as `total_net_repl_input_bytes`, not as client input.
+#[test]
+fn a_writable_replica_expires_its_own_keys_only() {
+    let p = redis_primary(&[]);
+    let r = tine(&[]);
+    assert_eq!(replicaof(&r, &p), "OK");
+    cmd::<()>(&p, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]).unwrap();
+    cmd::<()>(&p, &["SET", "theirs", "1", "PX", "300"]).unwrap();
+    wait_in_sync(&r, &p);
+    cmd::<()>(&r, &["CONFIG", "SET", "replica-read-only", "no"]).unwrap();
+    cmd::<()>(&r, &["SET", "mine", "1", "PX", "300"]).unwrap();
+    cmd::<()>(&r, &["SET", "mine-kept", "1", "EX", "1000"]).unwrap();
+    cmd::<()>(&r, &["SET", "persisted", "1", "PX", "300"]).unwrap();
+    cmd::<()>(&r, &["PERSIST", "persisted"]).unwrap();
+    assert!(eventually(Duration::from_secs(5), || {
+        field(&r, "stats", "slave_expires_tracked_keys") == "3"
+    }));
+    // Its own key goes; the primary's stays (expired, hidden) until the primary deletes it.
+    assert!(
+        eventually(Duration::from_secs(5), || cmd::<i64>(&r, &["DBSIZE"]).unwrap() == 3),
+        "{}",
+        r.log()
+    );
+    assert_eq!(cmd::<i64>(&r, &["EXISTS", "theirs", "mine"]).unwrap(), 0);
+    assert_eq!(field(&r, "stats", "expired_keys"), "1");
+    assert_eq!(field(&r, "stats", "slave_expires_tracked_keys"), "1");
+    cmd::<()>(&p, &["DEBUG", "SET-ACTIVE-EXPIRE", "1"]).unwrap();
+    assert!(eventually(Duration::from_secs(5), || cmd::<i64>(&r, &["DBSIZE"]).unwrap() == 2));
+    let repl_in: u64 = field(&r, "stats", "total_net_repl_input_bytes").parse().unwrap();
+    assert!(repl_in > 0, "no replication input counted");
+    // REPLICAOF NO ONE: a primary tracks nothing apart.
+    assert_eq!(cmd::<String>(&r, &["REPLICAOF", "NO", "ONE"]).unwrap(), "OK");
+    assert_eq!(field(&r, "stats", "slave_expires_tracked_keys"), "0");
+}
+
+/// The master client is not held by CLIENT PAUSE and is not refused with -MISCONF: the
+/// replica keeps applying its primary's stream while its own clients are paused (as Redis),
+/// and after its own background save failed (Redis 7.0 panics there unless
+/// `replica-ignore-disk-write-errors yes`; tine applies it, as with that setting).
+#[test]
+fn the_primarys_stream_passes_client_pause_and_misconf() {
+    let p = redis_primary(&[]);
+    let r = tine(&[]);
+    assert_eq!(replicaof(&r, &p), "OK");
+    wait_in_sync(&r, &p);
+    cmd::<()>(&r, &["CLIENT", "PAUSE", "20000", "WRITE"]).unwrap();
+    cmd::<()>(&p, &["SET", "while-paused", "1"]).unwrap();
+    wait_in_sync(&r, &p);
+    assert_eq!(cmd::<Option<String>>(&r, &["GET", "while-paused"]).unwrap().as_deref(), Some("1"));
+    cmd::<()>(&r, &["CLIENT", "UNPAUSE"]).unwrap();
+
+    // A failed BGSAVE (its child killed), with a save point so that it stops writes.
+    cmd::<()>(&r, &["CONFIG", "SET", "save", "3600 1000"]).unwrap();
+    cmd::<()>(&r, &["CONFIG", "SET", "rdb-key-save-delay", "1000000"]).unwrap();
+    cmd::<String>(&r, &["BGSAVE"]).unwrap();
+    let child = || {
+        let out = std::process::Command::new("ps")
+            .args(["--ppid", &r.pid().to_string(), "-o", "pid="])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().map(str::to_string)
+    };
+    assert!(eventually(Duration::from_secs(5), || child().is_some()));
+    let pid: i32 = child().unwrap().parse().unwrap();
+    // SAFETY: kill(2) on the pid of the replica's own fork child.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(eventually(Duration::from_secs(5), || {
+        field(&r, "persistence", "rdb_last_bgsave_status") == "err"
+    }));
+    cmd::<()>(&r, &["CONFIG", "SET", "replica-read-only", "no"]).unwrap();
+    let refused = cmd::<()>(&r, &["SET", "own", "1"]).unwrap_err();
+    assert_eq!(refused.code(), Some("MISCONF"), "{:?}", refused);
+    cmd::<()>(&p, &["SET", "after-failed-save", "1"]).unwrap();
+    wait_in_sync(&r, &p);
+    assert_eq!(
+        cmd::<Option<String>>(&r, &["GET", "after-failed-save"]).unwrap().as_deref(),
+        Some("1")
+    );
+}

@@ -115,6 +115,7 @@ impl EventLoop {
         srv.data.listener_fds = listeners.raw_fds();
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGCHLD])?;
         poll.registry().register(&mut signals, SIGNAL_TOKEN, Interest::READABLE)?;
+        crate::app::shutdown::install_insist_handler();
         Ok(EventLoop {
             poll,
             listeners,
@@ -143,11 +144,8 @@ impl EventLoop {
             if srv.data.exit_requested {
                 return;
             }
-            if let Some(req) = srv.data.shutdown {
-                if crate::app::shutdown::prepare(srv.data, req) {
-                    return;
-                }
-                srv.data.shutdown = None;
+            if crate::app::shutdown::before_poll(srv) {
+                return;
             }
             let now = Instant::now();
             let timeout = if srv.data.loading.is_some() || srv.data.replica.load.is_some() {
@@ -491,7 +489,12 @@ impl EventLoop {
             }
         }
         if read_total > 0 {
-            srv.data.stats.total_net_input_bytes += read_total as u64;
+            // The primary's stream counts apart, as Redis's stat_net_repl_input_bytes.
+            if c.session.kind == ClientKind::Primary {
+                srv.data.replica.net_repl_input_bytes += read_total as u64;
+            } else {
+                srv.data.stats.total_net_input_bytes += read_total as u64;
+            }
             srv.data.stats.total_reads_processed += 1;
             c.session.last_interaction = base::unix_time();
             let qlen = c.conn.qbuf.len() - c.conn.qpos;
@@ -716,6 +719,12 @@ impl EventLoop {
                 });
                 if diskless && !self.pumping {
                     self.pump_diskless(srv);
+                    // The pump may have left this replica part of the next chunk (its socket
+                    // full again): its writer must keep waiting for writable, or the pipe
+                    // is never read again and the child blocks until repl-timeout.
+                    if primary::chunk_pending_for(&srv.data.primary, slot) {
+                        return Ok(false);
+                    }
                 }
                 Ok(true)
             }
@@ -843,6 +852,9 @@ impl EventLoop {
 
     /// Housekeeping `hz` times a second.
     fn cron(&mut self, srv: &mut Server<'_>) {
+        if srv.data.cron_paused {
+            return;
+        }
         srv.data.cronloops += 1;
         self.busy_poll.reset();
         let now_ms = base::mstime();

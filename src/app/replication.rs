@@ -14,6 +14,7 @@ use crate::app::server::Server;
 use crate::engine::feed::Targets;
 use crate::engine::session::{ClientKind, Session};
 use crate::net::connection::Stream;
+use crate::repl::feed::ReplFeed;
 use crate::repl::replica::{LinkState, Step};
 use tine_core::keyspace::Expiry;
 use tine_core::log;
@@ -25,6 +26,7 @@ use tine_core::protocol::request::{Limits, Parsed};
 pub(crate) fn before_sleep(ev: &mut EventLoop, srv: &mut Server<'_>) {
     if let Some((id, offset, db)) = srv.data.persist.loaded_repl_info.take() {
         restore_repl_info(srv, id, offset, db);
+        srv.data.persist.loaded_expired = Vec::new();
     }
     let r = &mut srv.data.replica;
     if r.connect_now {
@@ -35,6 +37,56 @@ pub(crate) fn before_sleep(ev: &mut EventLoop, srv: &mut Server<'_>) {
     }
     if let Some((job, result)) = srv.data.replica.finished_load() {
         finish_load(ev, srv, job, result);
+    }
+    track_own_expires(srv);
+}
+
+/// Notes the keys this replica's own clients gave an expiry (the keyspace reports them while
+/// lazy expiry hides, Redis's rememberSlaveKeyWithExpire); only a writable replica has them.
+fn track_own_expires(srv: &mut Server<'_>) {
+    let noted = srv.data.keyspace.take_own_expires();
+    if noted.is_empty() || !srv.data.replica.is_replica() {
+        return;
+    }
+    for (db, key) in noted {
+        // Redis's bitmap holds 64 dbs; keys of the others are left to the primary.
+        if db < 64 {
+            *srv.data.replica.own_expires.entry(key).or_insert(0) |= 1 << db;
+        }
+    }
+}
+
+/// Expires the keys this replica's own clients gave an expiry (Redis's expireSlaveKeys, run
+/// with the cron): deleted when due (counted, announced, a DEL in this node's AOF), forgotten
+/// when gone or persistent, kept otherwise; within about a millisecond per call.
+fn expire_own_keys(srv: &mut Server<'_>, now_ms: i64) {
+    if srv.data.replica.own_expires.is_empty() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    let keys: Vec<(tine_core::keyspace::Key, u64)> =
+        srv.data.replica.own_expires.iter().map(|(k, &dbs)| (k.clone(), dbs)).collect();
+    for (i, (key, dbs)) in keys.into_iter().enumerate() {
+        let mut left = 0u64;
+        for db in (0..64usize).filter(|&d| dbs & (1 << d) != 0) {
+            let Some(when) = srv.data.keyspace.get(db).and_then(|d| d.expire_of(&key)) else {
+                continue;
+            };
+            if when <= now_ms {
+                srv.data.keyspace.remove(db, &key);
+                crate::engine::expire::ExpireHost::expired(&mut srv.ctx(), db, &key);
+            } else {
+                left |= 1 << db;
+            }
+        }
+        if left == 0 {
+            srv.data.replica.own_expires.remove(&key);
+        } else {
+            srv.data.replica.own_expires.insert(key, left);
+        }
+        if i % 64 == 63 && start.elapsed() > std::time::Duration::from_millis(1) {
+            break;
+        }
     }
 }
 
@@ -57,6 +109,14 @@ fn restore_repl_info(srv: &mut Server<'_>, id: String, offset: i64, db: i64) {
         // continue).
         d.repl.shift_replid(offset);
         d.repl_buf.create_backlog();
+        // The keys the load dropped as expired are still on those replicas: a DEL for each
+        // opens the new backlog, as Redis's rdbLoad with RDBFLAGS_FEED_REPL (so a replica
+        // that continues deletes them, and one too far behind resyncs in full).
+        let del: &[u8] = if d.config.lazyfree_lazy_expire { b"UNLINK" } else { b"DEL" };
+        let mut feed = ReplFeed { buf: &mut d.repl_buf, stream: &mut d.repl_stream };
+        for (db, key) in std::mem::take(&mut d.persist.loaded_expired) {
+            feed.feed(db, &[del.to_vec(), key.to_vec()]);
+        }
     }
 }
 
@@ -166,6 +226,8 @@ fn finish_load(
         .filter(|&n| n >= 0 && (n as usize) < d.keyspace.len())
         .unwrap_or(0) as usize;
     let old = d.keyspace.install(loaded.dbs);
+    // Keys of the replaced dataset (Redis's emptyData flushes slaveKeysWithExpire).
+    d.replica.own_expires.clear();
     // Freeing a large dataset takes a while: not on the event loop.
     let freed = std::thread::Builder::new().name("tine-repl-free".into()).spawn(move || drop(old));
     if freed.is_err() {
@@ -178,6 +240,11 @@ fn finish_load(
     if swapdb {
         log!(Level::Notice, "MASTER <-> REPLICA sync: Discarding old DB in background");
     }
+    // Sub-replicas follow the history this load replaced: they resync with us (Redis's
+    // replicationAttachToNewMaster). Those the transfer's start disconnected already are
+    // gone; this catches a payload that arrived whole with its +FULLRESYNC line.
+    disconnect_replicas(srv);
+    let d = &mut *srv.data;
     // The primary's history from +FULLRESYNC: its id, its offset, and a backlog of our own
     // (PSYNC2: a replica keeps one, to serve its sub-replicas and a promotion).
     let (id, offset) = d.replica.fullsync.take().unwrap_or_else(|| ("?".to_string(), -1));
@@ -380,6 +447,9 @@ pub(crate) fn master_lost(srv: &mut Server<'_>, slot: usize) {
 
 /// Once a second: the link's timeouts and reconnection, REPLCONF ACK, the master timeout.
 pub(crate) fn cron(ev: &mut EventLoop, srv: &mut Server<'_>, now_ms: i64) {
+    if srv.data.replica.is_replica() && srv.data.debug_active_expire {
+        expire_own_keys(srv, now_ms);
+    }
     if now_ms - srv.data.replica.last_cron_ms < 1000 {
         return;
     }

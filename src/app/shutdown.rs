@@ -5,8 +5,20 @@
 //! `commands::ServerOps::shutdown`); the signal directives are parsed here
 //! too (`ShutdownRequest::from_directive`). Also the one exit for a fatal AOF write, which
 //! persistence reports and the top acts on.
+//!
+//! A primary whose replicas have not acknowledged the whole stream first waits for them, up to
+//! `shutdown-timeout`, with writes paused (Redis 7.0): SHUTDOWN blocks its client and the wait
+//! is recorded (`commands::replication::ShutdownWait`); a signal's shutdown begins it here.
+//! [`before_poll`] ends it, before every poll, once the replicas caught up or the time is up:
+//! the shutdown then finishes, or, if it fails, is cancelled as SHUTDOWN ABORT cancels it.
 
+use std::ffi::CString;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::app::server::Server;
 use crate::commands::data::{Data, ShutdownRequest};
+use crate::commands::replication;
 use tine_core::log;
 use tine_core::log::Level;
 
@@ -27,10 +39,98 @@ impl ShutdownRequest {
     }
 }
 
-/// Runs the shutdown sequence. Returns true when the server may exit; false when it must
-/// keep serving (a required save failed and FORCE was not given).
+/// Before every poll: a signal's shutdown is begun (waiting for replicas, or at once), and a
+/// wait for replicas that is over is finished. True when the server may exit.
+pub(crate) fn before_poll(srv: &mut Server<'_>) -> bool {
+    // Redis acts on both in its cron, which DEBUG PAUSE-CRON holds.
+    if srv.data.cron_paused {
+        return false;
+    }
+    if let Some(w) = srv.data.shutdown_wait.as_ref() {
+        let req = w.req;
+        if tine_core::base::mstime() < w.deadline_ms && !replication::replicas_in_sync(srv.data) {
+            return false;
+        }
+        if finish(srv.data, req) {
+            return true;
+        }
+        replication::cancel_shutdown(&mut srv.ctx());
+        return false;
+    }
+    let Some(req) = srv.data.shutdown else {
+        return false;
+    };
+    log!(Level::Warning, "User requested shutdown...");
+    if replication::shutdown_must_wait(srv.data, &req) {
+        replication::begin_shutdown_wait(srv.data, req);
+        return false;
+    }
+    if finish(srv.data, req) {
+        return true;
+    }
+    srv.data.shutdown = None;
+    false
+}
+
+/// True while the final save runs: a SIGINT then ends the process at once (Redis's "You
+/// insist... exiting now."), from the signal handler, since the event loop is busy saving.
+static FINAL_SAVE: AtomicBool = AtomicBool::new(false);
+/// The final save's temp file, removed by that handler.
+static TEMP_RDB: OnceLock<CString> = OnceLock::new();
+
+/// Installs the handler that lets a SIGINT interrupt the final save of a shutdown (a second
+/// SIGINT, as the first one began the shutdown): the temp RDB is removed and the process
+/// exits with 1. Called once at startup, beside the event loop's own signal delivery.
+pub(crate) fn install_insist_handler() {
+    let temp = crate::persist::snapshot::temp_rdb_path(std::process::id());
+    if let Ok(c) = CString::new(temp.to_string_lossy().into_owned()) {
+        let _ = TEMP_RDB.set(c);
+    }
+    // SAFETY: the handler only loads atomics and calls unlink(2) and _exit(2), which are
+    // async-signal-safe; it allocates nothing and takes no lock.
+    let registered = unsafe {
+        signal_hook::low_level::register(libc::SIGINT, || {
+            if FINAL_SAVE.load(Ordering::SeqCst) {
+                if let Some(p) = TEMP_RDB.get() {
+                    libc::unlink(p.as_ptr());
+                }
+                libc::_exit(1);
+            }
+        })
+    };
+    if let Err(e) = registered {
+        log!(Level::Warning, "Can't install the SIGINT handler for shutdown saves: {}", e);
+    }
+}
+
+/// Runs the shutdown sequence at once (SHUTDOWN with nothing to wait for). Returns true when
+/// the server may exit; false when it must keep serving (a required save failed and FORCE was
+/// not given).
 pub(crate) fn prepare(data: &mut Data, req: ShutdownRequest) -> bool {
     log!(Level::Warning, "User requested shutdown...");
+    finish(data, req)
+}
+
+/// The shutdown sequence proper (Redis's finishShutdown): true when the server may exit.
+fn finish(data: &mut Data, req: ShutdownRequest) -> bool {
+    let offset = data.repl_buf.master_repl_offset();
+    data.primary.log_lagging_at_shutdown(offset, tine_core::base::unix_time());
+    // The first rewrite after `appendonly yes` holds the only complete AOF: without FORCE,
+    // no exit before it is written.
+    if data.aof.status == crate::persist::aof::Status::WaitRewrite
+        && crate::persist::aof::rewrite_in_progress(data)
+    {
+        if req.force {
+            log!(Level::Warning, "Writing initial AOF. Exit anyway.");
+        } else {
+            log!(Level::Warning, "Writing initial AOF, can't exit.");
+            log!(
+                Level::Warning,
+                "Errors trying to shut down the server. Check the logs for more information."
+            );
+            return false;
+        }
+    }
     if crate::persist::aof::prepare_shutdown(data).is_err() {
         exit_on_aof_fatal(data);
     }
@@ -41,7 +141,10 @@ pub(crate) fn prepare(data: &mut Data, req: ShutdownRequest) -> bool {
         (req.save || !data.config.save.is_empty()) && !req.nosave && data.loading.is_none();
     if must_save {
         log!(Level::Notice, "Saving the final RDB snapshot before exiting.");
-        match crate::persist::snapshot::save(data) {
+        FINAL_SAVE.store(true, Ordering::SeqCst);
+        let saved = crate::persist::snapshot::save(data);
+        FINAL_SAVE.store(false, Ordering::SeqCst);
+        match saved {
             Ok(()) => {}
             Err(_) if req.force => {
                 log!(Level::Warning, "Error trying to save the DB. Exit anyway.");

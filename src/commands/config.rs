@@ -60,6 +60,7 @@ pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv)
     srv.data.cmd_stats = super::new_stats();
     // The replication counters are the primary's, reset with the rest (resetServerStats).
     srv.data.primary.stats = Default::default();
+    srv.data.replica.net_repl_input_bytes = 0;
     srv.data.peak_memory = 0;
     c.add_ok();
     Ok(())

@@ -225,9 +225,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Ends a CLIENT PAUSE and queues the held clients for processing.
+    /// Ends a CLIENT PAUSE and queues the held clients for processing. A shutdown waiting for
+    /// replicas keeps writes paused (Redis's pause purposes: CLIENT UNPAUSE ends only its own).
     pub(crate) fn end_pause(&mut self) {
-        self.data.pause = None;
+        self.data.pause = self
+            .data
+            .shutdown_wait
+            .as_ref()
+            .map(|_| (crate::commands::data::PauseKind::Write, i64::MAX));
         let pending = &mut self.data.pending_input;
         self.server.for_each_session(&mut |s| {
             if s.paused {

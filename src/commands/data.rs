@@ -89,6 +89,10 @@ pub(crate) struct Data {
     pub(crate) pending_input: Vec<usize>,
     pub(crate) pause: Option<(PauseKind, i64)>,
     pub(crate) shutdown: Option<ShutdownRequest>,
+    /// A shutdown waiting for its replicas to catch up (`replication::ShutdownWait`).
+    pub(crate) shutdown_wait: Option<super::replication::ShutdownWait>,
+    /// DEBUG PAUSE-CRON: the cron (and the shutdown a signal asked for) is held.
+    pub(crate) cron_paused: bool,
     /// A SHUTDOWN command completed its preparation: the event loop returns.
     pub(crate) exit_requested: bool,
     /// Set while a command lets the event loop serve other clients in the middle of its run
@@ -174,6 +178,8 @@ impl Data {
             pending_input: Vec::new(),
             pause: None,
             shutdown: None,
+            shutdown_wait: None,
+            cron_paused: false,
             exit_requested: false,
             busy: None,
             lastsave: now,

@@ -41,6 +41,8 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "OBJECT <key>",
                 "    Show low level info about the key and associated value.",
+                "PAUSE-CRON <0|1>",
+                "    Stop periodic cron job processing.",
                 "POPULATE <count> [<prefix>] [<size>]",
                 "    Create <count> string keys named key:<num>.",
                 "PROTOCOL <type>",
@@ -252,6 +254,13 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             srv.data.repl.change_replid();
             srv.data.repl.clear_replid2();
             log!(Level::Warning, "Changing replication IDs after receiving DEBUG change-repl-id");
+            c.add_ok();
+        }
+        "pause-cron" if argv.len() == 3 => {
+            // As Redis's atoi: a number's leading digits, anything else is 0.
+            let digits: Vec<u8> =
+                argv[2].iter().copied().take_while(|b| b.is_ascii_digit()).collect();
+            srv.data.cron_paused = digits.iter().any(|&d| d != b'0');
             c.add_ok();
         }
         "set-active-expire" if argv.len() == 3 => {

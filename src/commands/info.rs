@@ -139,11 +139,19 @@ fn info_server(srv: &Ctx<'_>, out: &mut String) {
         srv.data.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
     );
     line(out, "io_threads_active", 0);
+    if let Some(ms) = super::replication::shutdown_in_ms(srv.data) {
+        line(out, "shutdown_in_milliseconds", ms);
+    }
 }
 
 fn info_clients(srv: &Ctx<'_>, _c: Option<&Session>, out: &mut String) {
     out.push_str("# Clients\r\n");
-    line(out, "connected_clients", srv.server.connected());
+    // Replicas are not counted (Redis's server.clients minus server.slaves).
+    line(
+        out,
+        "connected_clients",
+        srv.server.connected().saturating_sub(srv.data.primary.links.len()),
+    );
     line(out, "cluster_connections", 0);
     line(out, "maxclients", srv.data.config.maxclients);
     line(out, "client_recent_max_input_buffer", srv.data.recent_max_input);
@@ -293,7 +301,7 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
     line(out, "instantaneous_ops_per_sec", ops);
     line(out, "total_net_input_bytes", s.total_net_input_bytes);
     line(out, "total_net_output_bytes", s.total_net_output_bytes);
-    line(out, "total_net_repl_input_bytes", 0);
+    line(out, "total_net_repl_input_bytes", srv.data.replica.net_repl_input_bytes);
     line(out, "total_net_repl_output_bytes", srv.data.primary.stats.net_repl_output_bytes);
     line(out, "instantaneous_input_kbps", format!("{:.2}", in_bps as f64 / 1024.0));
     line(out, "instantaneous_output_kbps", format!("{:.2}", out_bps as f64 / 1024.0));
@@ -319,7 +327,7 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
     line(out, "latest_fork_usec", srv.data.persist.latest_fork_usec);
     line(out, "total_forks", srv.data.persist.total_forks);
     line(out, "migrate_cached_sockets", 0);
-    line(out, "slave_expires_tracked_keys", 0);
+    line(out, "slave_expires_tracked_keys", srv.data.replica.own_expires.len());
     line(out, "active_defrag_hits", 0);
     line(out, "active_defrag_misses", 0);
     line(out, "active_defrag_key_hits", 0);

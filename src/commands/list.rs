@@ -850,13 +850,18 @@ pub(crate) fn serve_bmove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, key: 
     if let Err(e) = lmove_reply(srv, c, key, &argv[2], from, to) {
         c.add_error(e);
     }
-    srv.propagate_as(crate::engine::feed::argv(&[
-        b"LMOVE",
-        key,
-        &argv[2],
-        end_word(from),
-        end_word(to),
-    ]));
+    // As Redis's serveClientBlockedOnList: BRPOPLPUSH goes out as RPOPLPUSH, BLMOVE as LMOVE.
+    if argv[0].eq_ignore_ascii_case(b"brpoplpush") {
+        srv.propagate_as(crate::engine::feed::argv(&[b"RPOPLPUSH", key, &argv[2]]));
+    } else {
+        srv.propagate_as(crate::engine::feed::argv(&[
+            b"LMOVE",
+            key,
+            &argv[2],
+            end_word(from),
+            end_word(to),
+        ]));
+    }
     Served::Done
 }
 

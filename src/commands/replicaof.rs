@@ -131,6 +131,8 @@ pub(crate) fn unset_master(srv: &mut Ctx<'_>) {
     srv.data.repl_stream.proxying = false;
     srv.data.repl_stream.force_select();
     srv.data.keyspace.set_expiry(Expiry::Delete);
+    // A primary expires every key itself.
+    srv.data.replica.own_expires.clear();
 }
 
 /// Caches the master client's history (replid, applied offset) and closes it.

@@ -4,6 +4,7 @@
 //! once-a-second replication cron (pings, keep-alives, timeouts, backlog TTL, output limits),
 //! and WAIT's wake-ups. The links themselves and the sync children are `repl::primary`'s.
 
+use super::data::{PauseKind, ShutdownRequest};
 use super::{Argv, CmdError, CmdResult, Ctx};
 use crate::engine::blocking::EndWait;
 use crate::engine::session::{ClientKind, Session};
@@ -610,3 +611,127 @@ pub(crate) fn not_enough_good_replicas(data: &super::data::Data) -> bool {
 /// Redis's -NOREPLICAS.
 pub(crate) const NOREPLICAS: CmdError =
     CmdError::new("NOREPLICAS", "NOREPLICAS Not enough good replicas to write.");
+
+/// A shutdown waiting for its replicas to catch up (Redis 7.0's `shutdown_mstime` and the
+/// clients blocked in SHUTDOWN): writes are paused meanwhile, and the top layer ends it before
+/// a poll once every replica acknowledged the whole stream or the time is up
+/// (`app::shutdown::before_poll`).
+pub(crate) struct ShutdownWait {
+    /// When it stops waiting (ms), `shutdown-timeout` after it began.
+    pub(crate) deadline_ms: i64,
+    /// What the shutdown was asked to do (SHUTDOWN's flags, or the signal's directive).
+    pub(crate) req: ShutdownRequest,
+    /// Clients blocked in SHUTDOWN, by slot and id: an error ends their wait if the shutdown
+    /// fails or is aborted; otherwise the process exits under them.
+    pub(crate) blocked: Vec<(usize, u64)>,
+}
+
+/// Redis's prepareForShutdown test: a shutdown without NOW waits (up to `shutdown-timeout`,
+/// unless that is 0) while some replica has not acknowledged the whole stream.
+pub(crate) fn shutdown_must_wait(data: &super::data::Data, req: &ShutdownRequest) -> bool {
+    !req.now && data.config.shutdown_timeout != 0 && !replicas_in_sync(data)
+}
+
+/// Every replica acknowledged `master_repl_offset` (Redis's isReadyToShutdown).
+pub(crate) fn replicas_in_sync(data: &super::data::Data) -> bool {
+    data.primary.all_acked(data.repl_buf.master_repl_offset())
+}
+
+/// Begins waiting for the replicas (Redis's prepareForShutdown when it returns early): writes
+/// are paused, and unless clients were already paused the replicas are asked for their offset
+/// at once.
+pub(crate) fn begin_shutdown_wait(data: &mut super::data::Data, req: ShutdownRequest) {
+    let now = base::mstime();
+    let paused = data.pause.is_some_and(|(_, until)| until > now);
+    if !paused && !data.primary.links.is_empty() {
+        let argv = [b"REPLCONF".to_vec(), b"GETACK".to_vec(), b"*".to_vec()];
+        ReplFeed { buf: &mut data.repl_buf, stream: &mut data.repl_stream }
+            .feed_in_current_db(&argv);
+    }
+    // A CLIENT PAUSE ALL running now holds everything until its end, then the shutdown's
+    // write pause takes over (`Ctx::end_pause`); anything else becomes a write pause that
+    // lasts as long as the wait.
+    data.pause = match data.pause {
+        Some((PauseKind::All, until)) if until > now => Some((PauseKind::All, until)),
+        _ => Some((PauseKind::Write, i64::MAX)),
+    };
+    let timeout = data.config.shutdown_timeout.saturating_mul(1000);
+    data.shutdown_wait =
+        Some(ShutdownWait { deadline_ms: now.saturating_add(timeout), req, blocked: Vec::new() });
+    log!(Level::Notice, "Waiting for replicas before shutting down.");
+}
+
+/// SHUTDOWN's part in the wait (Redis's shutdownCommand blocking its client): when a wait is
+/// running, or this shutdown must wait, the client blocks until it ends. Returns false when
+/// the shutdown may go ahead at once.
+pub(crate) fn shutdown_blocks(
+    srv: &mut Ctx<'_>,
+    c: &mut Session,
+    argv: &Argv,
+    req: ShutdownRequest,
+) -> bool {
+    if srv.data.shutdown_wait.is_none() {
+        if !shutdown_must_wait(srv.data, &req) {
+            return false;
+        }
+        log!(Level::Warning, "User requested shutdown...");
+        begin_shutdown_wait(srv.data, req);
+    }
+    crate::engine::blocking::block_for_keys(
+        srv,
+        c,
+        &[],
+        0,
+        argv,
+        crate::engine::blocking::Retry::NONE,
+    );
+    if let Some(w) = srv.data.shutdown_wait.as_mut() {
+        w.blocked.push((c.slot, c.id));
+    }
+    true
+}
+
+/// SHUTDOWN ABORT (Redis's abortShutdown): cancels a wait for replicas, or a signal's shutdown
+/// not begun yet. False when there is none.
+pub(crate) fn abort_shutdown(srv: &mut Ctx<'_>) -> bool {
+    if srv.data.shutdown_wait.is_none() && srv.data.shutdown.is_none() {
+        return false;
+    }
+    cancel_shutdown(srv);
+    log!(Level::Notice, "Shutdown manually aborted.");
+    true
+}
+
+/// Ends a shutdown that will not happen (Redis's cancelShutdown): the clients blocked in
+/// SHUTDOWN get an error, and writes resume (a CLIENT PAUSE ALL that was running keeps its
+/// time).
+pub(crate) fn cancel_shutdown(srv: &mut Ctx<'_>) {
+    srv.data.shutdown = None;
+    let Some(w) = srv.data.shutdown_wait.take() else {
+        return;
+    };
+    for (slot, id) in w.blocked {
+        let Ctx { data, server } = srv;
+        let Some((s, _)) = server.session(slot) else {
+            continue;
+        };
+        if s.id != id || s.blocked.is_none() {
+            continue;
+        }
+        data.blocking.detach(&mut data.keyspace, s);
+        s.add_err("Errors trying to SHUTDOWN. Check logs.");
+        data.pending_writes.push(slot);
+        data.pending_input.push(slot);
+    }
+    let now = base::mstime();
+    match srv.data.pause {
+        Some((PauseKind::All, until)) if until != i64::MAX && until > now => {}
+        Some(_) => srv.end_pause(),
+        None => {}
+    }
+}
+
+/// INFO's `shutdown_in_milliseconds`, while a shutdown waits for replicas.
+pub(crate) fn shutdown_in_ms(data: &super::data::Data) -> Option<i64> {
+    data.shutdown_wait.as_ref().map(|w| w.deadline_ms - base::mstime())
+}

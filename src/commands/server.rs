@@ -114,7 +114,7 @@ pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
         return Err(err::SYNTAX);
     }
     if abort {
-        if srv.data.shutdown.take().is_none() {
+        if !super::replication::abort_shutdown(srv) {
             return Err(CmdError::err("No shutdown in progress."));
         }
         c.add_ok();
@@ -124,6 +124,10 @@ pub(crate) fn shutdown(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
     // would write a dataset the command is halfway through changing (Redis's shutdownCommand).
     if let Some(kind) = srv.data.busy.filter(|_| !req.nosave) {
         return Err(err::busy(kind));
+    }
+    // Replicas behind: the client blocks while they catch up (or joins a wait running).
+    if super::replication::shutdown_blocks(srv, c, argv, req) {
+        return Ok(());
     }
     if !srv.server.shutdown(srv.data, req) {
         return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));

@@ -102,7 +102,8 @@ pub(crate) fn load_file<H: PersistHost>(h: &mut H, path: &Path) -> Result<LoadOu
         Err(err) => return Err(LoadError::Open { path: path.to_path_buf(), err }),
     };
     let started = Instant::now();
-    let limits = h.config().load_limits();
+    // Expired keys are loaded, then dropped by `install` (a primary's, by name).
+    let limits = rdb::LoadLimits { skip_expired: false, ..h.config().load_limits() };
     let loaded =
         rdb::read_rdb(&data, &limits, tine_core::base::mstime()).map_err(LoadError::Rdb)?;
     install(h, loaded);
@@ -160,7 +161,8 @@ pub(crate) fn start_loading<H: PersistHost>(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(err) => return Err(LoadError::Open { path: path.to_path_buf(), err }),
     };
-    let limits = h.config().load_limits();
+    // Expired keys are loaded, then dropped by `install` (a primary's, by name).
+    let limits = rdb::LoadLimits { skip_expired: false, ..h.config().load_limits() };
     let progress = Arc::new(AtomicU64::new(0));
     let total_bytes = data.len() as u64;
     let thread_progress = progress.clone();
@@ -212,11 +214,42 @@ pub(crate) fn poll_loading<H: PersistHost>(h: &mut H) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Replaces the server's databases with loaded ones.
-fn install<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
+/// Replaces the server's databases with a loaded RDB's. A primary (no `replicaof`) drops the
+/// keys whose time has passed, as Redis's rdbLoad on a master; a replica keeps them for its
+/// primary's DELs.
+fn install<H: PersistHost>(h: &mut H, mut loaded: LoadedRdb) {
+    let mut expired_keys = Vec::new();
+    if h.config().replicaof.is_empty() {
+        expired_keys = drop_expired(&mut loaded, tine_core::base::mstime());
+    }
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
     install_dbs(h, loaded);
+    let st = h.parts().state;
+    if st.loaded_repl_info.is_some() {
+        st.loaded_expired = expired_keys;
+    }
     log!(Level::Notice, "Done loading RDB, keys loaded: {}, keys expired: {}.", keys, expired);
+}
+
+/// Removes the keys of `loaded` whose expiry is before `now_ms`, counting them as expired
+/// rather than loaded; returns them, (db, key), db by db.
+fn drop_expired(loaded: &mut LoadedRdb, now_ms: i64) -> Vec<(usize, tine_core::keyspace::Key)> {
+    let mut gone = Vec::new();
+    for db in 0..loaded.dbs.len() {
+        let due: Vec<tine_core::keyspace::Key> = loaded.dbs[db]
+            .iter_expires()
+            .filter(|(_, when)| **when < now_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in due {
+            if loaded.dbs.remove(db, &k).is_some() {
+                loaded.keys_loaded -= 1;
+                loaded.keys_expired += 1;
+                gone.push((db, k));
+            }
+        }
+    }
+    gone
 }
 
 /// Replaces the server's databases with loaded ones, without logging.

@@ -74,6 +74,10 @@ pub(crate) struct PersistState<H> {
     /// The replication history a startup load found in the RDB's aux fields (repl-id,
     /// repl-offset, repl-stream-db), for the replica side to continue from (taken once).
     pub(crate) loaded_repl_info: Option<(String, i64, i64)>,
+    /// Keys that load found expired and dropped, (db, key) in file order, kept beside
+    /// `loaded_repl_info` only: a restarted primary feeds a DEL for each into its new backlog
+    /// (Redis's RDBFLAGS_FEED_REPL), so replicas continuing its history drop them too.
+    pub(crate) loaded_expired: Vec<(usize, tine_core::keyspace::Key)>,
     pub(crate) rdb_last_load_keys_loaded: u64,
 }
 
@@ -93,6 +97,7 @@ impl<H> Default for PersistState<H> {
             dirty_at_fork: 0,
             rdb_last_load_keys_expired: 0,
             loaded_repl_info: None,
+            loaded_expired: Vec::new(),
             rdb_last_load_keys_loaded: 0,
         }
     }

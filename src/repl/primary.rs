@@ -270,6 +270,38 @@ impl Primary {
             as i64
     }
 
+    /// True when every replica acknowledged `offset` (Redis's isReadyToShutdown: a replica
+    /// still in its full sync has acknowledged nothing, so it is waited for too).
+    pub(crate) fn all_acked(&self, offset: i64) -> bool {
+        self.links.iter().all(|l| l.ack_off == offset)
+    }
+
+    /// Logs, as Redis's finishShutdown, each replica that has not acknowledged `offset` and
+    /// how many have.
+    pub(crate) fn log_lagging_at_shutdown(&self, offset: i64, now: i64) {
+        let mut lagging = 0;
+        for l in self.links.iter().filter(|l| l.ack_off != offset) {
+            lagging += 1;
+            let lag = if l.state == LinkState::Online { now - l.ack_time } else { 0 };
+            log!(
+                Level::Warning,
+                "Lagging replica {} reported offset {} behind master, lag={}, state={}.",
+                l.name,
+                offset - l.ack_off,
+                lag,
+                l.state.info_name()
+            );
+        }
+        if !self.links.is_empty() {
+            log!(
+                Level::Notice,
+                "{} of {} replicas are in sync when shutting down.",
+                self.links.len() - lagging,
+                self.links.len()
+            );
+        }
+    }
+
     /// Online replicas that acknowledged within `max_lag` seconds (Redis's
     /// repl_good_slaves_count, for `min-replicas-to-write`).
     pub(crate) fn good_replicas(&self, max_lag: i64, now: i64) -> i64 {
@@ -468,6 +500,16 @@ fn chunk_pending(p: &Primary) -> bool {
         return false;
     };
     p.links.iter().any(|l| l.state == LinkState::WaitBgsaveEnd && l.diskless && l.pipe_pos < d.len)
+}
+
+/// True while the replica in `slot` has not taken the whole current diskless chunk.
+pub(crate) fn chunk_pending_for(p: &Primary, slot: usize) -> bool {
+    let Some(d) = p.diskless.as_ref() else {
+        return false;
+    };
+    p.links.iter().any(|l| {
+        l.slot == slot && l.state == LinkState::WaitBgsaveEnd && l.diskless && l.pipe_pos < d.len
+    })
 }
 
 /// What reading the RDB pipe gave.
@@ -709,7 +751,9 @@ pub(crate) fn bulk_done(p: &mut Primary, slot: usize) -> bool {
 }
 
 /// Parses the `replica` (or `slave`) class of `client-output-buffer-limit`: hard, soft bytes
-/// and soft seconds.
+/// and soft seconds. A hard limit below `repl-backlog-size` counts as the backlog's size, as
+/// in Redis's checkClientOutputBufferLimits: a replica's output is the backlog's own blocks,
+/// and a partial resync the backlog allows must not be cut by the limit.
 pub(crate) fn replica_output_limits(config: &Config) -> (u64, u64, i64) {
     let words: Vec<&str> = config.client_output_buffer_limit.split_whitespace().collect();
     let mut found = (256 << 20, 64 << 20, 60);
@@ -719,6 +763,10 @@ pub(crate) fn replica_output_limits(config: &Config) -> (u64, u64, i64) {
             let mem = |s: &str| s.parse::<u64>().unwrap_or(0);
             found = (mem(w[1]), mem(w[2]), w[3].parse().unwrap_or(0));
         }
+    }
+    let backlog = config.repl_backlog_size.max(0) as u64;
+    if found.0 > 0 && found.0 < backlog {
+        found.0 = backlog;
     }
     found
 }
@@ -780,8 +828,14 @@ mod tests {
     fn the_replica_class_of_the_output_limits_is_read_from_the_normalized_value() {
         let mut c = Config::default();
         assert_eq!(replica_output_limits(&c), (268435456, 67108864, 60));
+        c.repl_backlog_size = 100;
         c.client_output_buffer_limit = "normal 0 0 0 slave 1000 500 3 pubsub 1 1 1".into();
         assert_eq!(replica_output_limits(&c), (1000, 500, 3));
+        // A hard limit below the backlog's size is the backlog's size; no hard limit stays.
+        c.repl_backlog_size = 1 << 20;
+        assert_eq!(replica_output_limits(&c), (1 << 20, 500, 3));
+        c.client_output_buffer_limit = "slave 0 500 3".into();
+        assert_eq!(replica_output_limits(&c), (0, 500, 3));
     }
 
     #[test]

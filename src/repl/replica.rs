@@ -194,6 +194,13 @@ pub(crate) struct Replica {
     pub(crate) dataset_empty: bool,
     /// The AOF could not restart after a full sync: the cron tries again.
     pub(crate) aof_restart_pending: bool,
+    /// Keys this writable replica's own clients gave an expiry, with a bit per db (0-63) they
+    /// were set in (Redis's slaveKeysWithExpire): the replica expires these itself, the
+    /// primary's keys only by its DELs. INFO's `slave_expires_tracked_keys`.
+    pub(crate) own_expires: std::collections::HashMap<tine_core::keyspace::Key, u64>,
+    /// Bytes read from the primary: handshake, payload and stream (INFO
+    /// `total_net_repl_input_bytes`; the master client's reads add theirs).
+    pub(crate) net_repl_input_bytes: u64,
 }
 
 impl Default for Replica {
@@ -219,6 +226,8 @@ impl Default for Replica {
             connect_now: false,
             dataset_empty: true,
             aof_restart_pending: false,
+            own_expires: Default::default(),
+            net_repl_input_bytes: 0,
         }
     }
 }
@@ -383,8 +392,10 @@ impl Replica {
         self.flush()
     }
 
-    /// Reads what the socket has into `inbuf`; Err on EOF or error.
-    fn fill(&mut self) -> io::Result<usize> {
+    /// Reads what the socket has into `inbuf`; Err on EOF or error. True when it stopped at
+    /// the 64 MB bound with the socket maybe not drained: the poll is edge-triggered, so the
+    /// caller reads again once it has consumed `inbuf`.
+    fn fill(&mut self) -> io::Result<bool> {
         let Some(s) = self.sock.as_mut() else {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "no link"));
         };
@@ -394,18 +405,19 @@ impl Replica {
             match s.read(&mut chunk) {
                 Ok(0) => {
                     if total > 0 {
-                        return Ok(total);
+                        return Ok(false);
                     }
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection lost"));
                 }
                 Ok(n) => {
                     self.inbuf.extend_from_slice(&chunk[..n]);
+                    self.net_repl_input_bytes += n as u64;
                     total += n;
                     if self.inbuf.len() > 64 * 1024 * 1024 {
-                        return Ok(total);
+                        return Ok(true);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
@@ -469,23 +481,36 @@ impl Replica {
             // The stream that follows waits in the socket until the master client reads it.
             return Step::Nothing;
         }
-        match self.fill() {
-            Ok(_) => {}
-            Err(e) => {
-                if self.state == LinkState::Transfer {
-                    log!(Level::Warning, "I/O error trying to sync with MASTER: {}", e);
-                } else {
-                    log!(
-                        Level::Warning,
-                        "Master closed the connection during the SYNC handshake: {}",
-                        e
-                    );
+        // A payload larger than what one read takes is read on until the socket is drained:
+        // no new edge would announce what is left, and the primary, its socket full, would
+        // wait for us until its repl-timeout.
+        let mut started = false;
+        loop {
+            let capped = match self.fill() {
+                Ok(capped) => capped,
+                Err(e) => {
+                    if self.state == LinkState::Transfer {
+                        log!(Level::Warning, "I/O error trying to sync with MASTER: {}", e);
+                    } else {
+                        log!(
+                            Level::Warning,
+                            "Master closed the connection during the SYNC handshake: {}",
+                            e
+                        );
+                    }
+                    return self.fail();
                 }
-                return self.fail();
+            };
+            self.last_io = unix_time();
+            let step = self.advance(cfg, my_port);
+            let again = capped && self.state == LinkState::Transfer;
+            match step {
+                Step::FullSyncStarted if again => started = true,
+                Step::Nothing if again => {}
+                Step::Nothing if started => return Step::FullSyncStarted,
+                other => return other,
             }
         }
-        self.last_io = unix_time();
-        self.advance(cfg, my_port)
     }
 
     /// Runs the state machine over what `inbuf` holds.

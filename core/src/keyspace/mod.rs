@@ -38,6 +38,9 @@ pub struct Outbox {
     /// Keys clients block on that were created or signalled (Redis's `ready_keys`), (db, key)
     /// in signal order, without duplicates.
     ready: Vec<(usize, Key)>,
+    /// Keys given an expiry while lazy expiry hides (a writable replica's own clients): the
+    /// replica expires those itself (Redis's slaveKeysWithExpire).
+    own_expires: Vec<(usize, Key)>,
 }
 
 /// A dataset `Keyspace::install` replaced: its tables, freed when this is dropped.
@@ -209,8 +212,12 @@ impl Keyspace {
         self.dbs[db].set_access_meta(key, meta)
     }
 
-    /// Sets or clears a key's expiry. The key must exist.
+    /// Sets or clears a key's expiry. The key must exist. In `Expiry::Hide` (a replica running
+    /// its own clients' commands) a key given an expiry is noted for `take_own_expires`.
     pub fn set_expire(&mut self, db: usize, key: &[u8], when_ms: Option<i64>) {
+        if when_ms.is_some() && self.expiry == Expiry::Hide {
+            self.out.own_expires.push((db, key.into()));
+        }
         self.dbs[db].set_expire(key, when_ms, &mut self.out)
     }
 
@@ -282,6 +289,11 @@ impl Keyspace {
     /// The keys lazy expiry deleted, (db, key) in order, for propagation as DEL.
     pub fn take_expired(&mut self) -> Vec<(usize, Key)> {
         std::mem::take(&mut self.out.expired)
+    }
+
+    /// The keys a replica's own clients gave an expiry since the last call, (db, key).
+    pub fn take_own_expires(&mut self) -> Vec<(usize, Key)> {
+        std::mem::take(&mut self.out.own_expires)
     }
 
     /// The keys plain lookups expired that are yet to be counted and announced.
