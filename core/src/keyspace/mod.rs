@@ -207,6 +207,22 @@ impl Keyspace {
         self.dbs[db].insert_new(key, value, &mut self.out)
     }
 
+    /// Adds a key read by a load: one hash and one probe, where a `peek` then `insert_new`
+    /// would take two. A key the database already holds is left alone and `false` returned
+    /// (the caller refuses the file). A load touches no watcher and wakes no blocked client:
+    /// it fills a keyspace nobody sees yet.
+    pub fn insert_loaded(&mut self, db: usize, key: &[u8], value: Value) -> bool {
+        let (_, inserted) =
+            self.dbs[db].keys.get_or_insert_by(key, || StoredKey::new(key), || value);
+        inserted
+    }
+
+    /// Makes room in one database for `keys` keys and `expires` expiries (RESIZEDB's sizes).
+    pub fn expand(&mut self, db: usize, keys: usize, expires: usize) {
+        self.dbs[db].keys.expand(keys);
+        self.dbs[db].expires.expand(expires);
+    }
+
     /// Sets a key's LRU/LFU metadata (`types::access`), as RESTORE's IDLETIME and FREQ do.
     pub fn set_access_meta(&mut self, db: usize, key: &[u8], meta: u32) {
         self.dbs[db].set_access_meta(key, meta)
@@ -387,6 +403,11 @@ impl Db {
 
     pub fn expires_len(&self) -> usize {
         self.expires.len()
+    }
+
+    /// Buckets of the key table and of the expiry table (DEBUG HTSTATS's sizes, load tests).
+    pub fn table_sizes(&self) -> (usize, usize) {
+        (self.keys.buckets(), self.expires.buckets())
     }
 
     /// The expiry time (ms since the epoch) of a key, if it has one.

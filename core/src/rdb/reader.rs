@@ -11,7 +11,7 @@
 //! | 0xFE | SELECTDB: a length, the database the following keys go to              |
 //! | 0xFD | EXPIRETIME: 4-byte LE seconds, for the next key                         |
 //! | 0xFC | EXPIRETIME_MS: 8-byte LE milliseconds, for the next key                 |
-//! | 0xFB | RESIZEDB: two lengths (a sizing hint, read and ignored)                 |
+//! | 0xFB | RESIZEDB: two lengths, key and expiry counts (the tables are presized) |
 //! | 0xFA | AUX: two strings, kept for the caller (repl-id, repl-offset...)         |
 //! | 0xF9 | FREQ: one byte (LFU counter of the next key; ignored)                   |
 //! | 0xF8 | IDLE: a length (LRU idle seconds of the next key; ignored)              |
@@ -665,8 +665,13 @@ pub fn read_rdb_source<S: Source>(
                 continue;
             }
             RDB_OPCODE_RESIZEDB => {
-                rd.length()?;
-                rd.length()?;
+                let keys = rd.length()?;
+                let expires = rd.length()?;
+                // A hint, and the file's word only: no key takes fewer than 3 bytes (type,
+                // key length, value), so a file promises no more keys than that allows, and
+                // a stream of unknown length gets at most a million buckets ahead of its keys.
+                let cap = rd.src.remaining().map_or(1 << 20, |r| r / 3) as u64;
+                out.dbs.expand(db, keys.min(cap) as usize, expires.min(keys).min(cap) as usize);
                 continue;
             }
             RDB_OPCODE_AUX => {
@@ -697,16 +702,12 @@ pub fn read_rdb_source<S: Source>(
             out.keys_expired += 1;
             continue;
         }
-        let d = out.dbs.get(db).ok_or(RdbError::DbOutOfRange(db as u64))?;
-        if d.peek(&key).is_some() {
+        out.dbs.get(db).ok_or(RdbError::DbOutOfRange(db as u64))?;
+        if !out.dbs.insert_loaded(db, &key, value) {
             return Err(RdbError::DuplicateKey { db, key });
         }
-        let key: crate::keyspace::Key = key.into_boxed_slice();
         if let Some(w) = when {
-            out.dbs.insert_new(db, key.clone(), value);
             out.dbs.set_expire(db, &key, Some(w));
-        } else {
-            out.dbs.insert_new(db, key, value);
         }
         out.keys_loaded += 1;
         if limits.key_load_delay != 0 {
@@ -884,6 +885,30 @@ mod tests {
         assert_eq!(read_rdb(f, &LoadLimits::default(), 0).err(), Some(RdbError::Truncated));
         let f = b"REDIS0010\x08\x01s";
         assert_eq!(read_rdb(f, &LoadLimits::default(), 0).err(), Some(RdbError::UnknownType(8)));
+    }
+
+    /// RESIZEDB presizes the tables (one allocation instead of doubling while keys arrive),
+    /// but only as far as the file could hold that many keys: a lying hint costs nothing.
+    #[test]
+    fn resizedb_presizes_within_what_the_file_can_hold() {
+        let mut f = b"REDIS0010\xfe\x00\xfb\x80\x00\x00\x10\x00\x40\x80".to_vec();
+        f.extend_from_slice(b"\x00\x01a\x01x\xff");
+        f.extend_from_slice(&crc64(&f).to_le_bytes());
+        let r = read_rdb(&f, &LoadLimits::default(), 0).unwrap();
+        assert_eq!(r.keys_loaded, 1);
+        let (keys, expires) = r.dbs[0].table_sizes();
+        assert!(keys <= 8 && expires <= 8, "a 4096-key hint in a 30-byte file: {keys}/{expires}");
+        let mut f = b"REDIS0010\xfe\x00\xfb\x40\x64\x0a".to_vec();
+        for i in 0..100u8 {
+            f.extend_from_slice(&[0, 2, b'k', i, 1, b'x']);
+        }
+        f.push(0xff);
+        f.extend_from_slice(&crc64(&f).to_le_bytes());
+        let r = read_rdb(&f, &LoadLimits::default(), 0).unwrap();
+        assert_eq!(r.keys_loaded, 100);
+        // Presized to 128 buckets at once; grown from empty the table would have doubled to
+        // 128 as well, so check the expiry table, which had no entry to grow it: 16 for 10.
+        assert_eq!(r.dbs[0].table_sizes(), (128, 16));
     }
 
     /// The fuzz targets' bodies over mutated inputs: never a panic.

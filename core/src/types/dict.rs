@@ -814,6 +814,15 @@ where
         self.rehash_idx = 0;
     }
 
+    /// Redis's `dictExpand`: makes room for `n` entries at once (a load that knows its key
+    /// count from RESIZEDB), so the table does not double its way up while they arrive.
+    /// Nothing happens while a rehash runs or when `n` is not above the current count.
+    pub fn expand(&mut self, n: usize) {
+        if n > self.len() {
+            self.resize(n);
+        }
+    }
+
     /// Redis's `_dictExpandIfNeeded`, called before adding a new key.
     fn expand_if_needed(&mut self) {
         if self.is_rehashing() {
