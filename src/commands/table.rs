@@ -105,6 +105,16 @@ const PUBSUB_SUBCOMMANDS: &[Command] = &[
     Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow"], keys: Keys::None, group: "pubsub", summary: "Show helpful text about the different subcommands", since: "6.2.0", handler: pubsub::pubsub_help, subcommands: &[] , notify: None },
 ];
 
+#[rustfmt::skip]
+const SCRIPT_SUBCOMMANDS: &[Command] = &[
+    Command { name: "load", arity: 3, flags: NOSCRIPT | STALE, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Load the specified Lua script into the script cache.", since: "2.6.0", handler: scripting::script_load, subcommands: &[], notify: None },
+    Command { name: "exists", arity: -3, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Check existence of scripts in the script cache.", since: "2.6.0", handler: scripting::script_exists, subcommands: &[], notify: None },
+    Command { name: "flush", arity: -2, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Remove all the scripts from the script cache.", since: "2.6.0", handler: scripting::script_flush, subcommands: &[], notify: None },
+    Command { name: "kill", arity: 2, flags: NOSCRIPT | ALLOW_BUSY, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Kill the script currently in execution.", since: "2.6.0", handler: scripting::script_kill, subcommands: &[], notify: None },
+    Command { name: "debug", arity: 3, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Set the debug mode for executed scripts.", since: "3.2.0", handler: scripting::script_debug, subcommands: &[], notify: None },
+    Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: scripting::script_help, subcommands: &[], notify: None },
+];
+
 /// Every top-level command.
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[Command] = &[
@@ -329,4 +339,10 @@ pub(crate) static COMMANDS: &[Command] = &[
     Command { name: "sdiff", arity: -2, flags: READONLY, acl: &["read", "set", "slow"], keys: Keys::Range(1, -1, 1), group: "set", summary: "Subtract multiple sets", since: "1.0.0", handler: set::sdiff, subcommands: &[] , notify: None },
     Command { name: "sdiffstore", arity: -3, flags: WRITE | DENYOOM, acl: &["write", "set", "slow"], keys: Keys::Range(1, -1, 1), group: "set", summary: "Subtract multiple sets and store the resulting set in a key", since: "1.0.0", handler: set::sdiffstore, subcommands: &[] , notify: Some(Notify::store(notify::SET, "sdiffstore")) },
     Command { name: "sscan", arity: -3, flags: READONLY, acl: &["read", "set", "slow"], keys: Keys::Range(1, 1, 1), group: "set", summary: "Incrementally iterate Set elements", since: "2.8.0", handler: set::sscan, subcommands: &[] , notify: None },
+    // scripting
+    Command { name: "eval", arity: -3, flags: NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a Lua script server side", since: "2.6.0", handler: scripting::eval, subcommands: &[], notify: None },
+    Command { name: "evalsha", arity: -3, flags: NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a Lua script server side", since: "2.6.0", handler: scripting::evalsha, subcommands: &[], notify: None },
+    Command { name: "eval_ro", arity: -3, flags: READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a read-only Lua script server side", since: "7.0.0", handler: scripting::eval_ro, subcommands: &[], notify: None },
+    Command { name: "evalsha_ro", arity: -3, flags: READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a read-only Lua script server side", since: "7.0.0", handler: scripting::evalsha_ro, subcommands: &[], notify: None },
+    Command { name: "script", arity: -2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "scripting", summary: "A container for Lua scripts management commands", since: "2.6.0", handler: container, subcommands: SCRIPT_SUBCOMMANDS, notify: None },
 ];

@@ -1,0 +1,331 @@
+//! Scripting (EVAL, EVALSHA, EVAL_RO, SCRIPT) against the real thing: the same scripts run on
+//! tine and on redis-server 7.0 and the replies must be the same byte for byte, in RESP2 and
+//! RESP3 — reply conversion both ways, error texts (with the script's SHA and line), the
+//! sandbox (read-only globals, missing functions, no bytecode), rand48, read-only scripts and
+//! shebang flags. Effects replication is checked in the AOF: a script's writes are there as
+//! the commands it ran, wrapped in MULTI/EXEC, never as EVAL. A slow script gets other clients
+//! -BUSY and SCRIPT KILL stops it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{DIFF_ARGS, Raw, TestServer, eventually, start_pair};
+
+/// Scripts whose replies are compared (each run as `EVAL <script> 0` unless it has keys).
+const SCRIPTS: &[&str] = &[
+    "return 'hello'",
+    "return 42",
+    "return 3.99",
+    "return -3.99",
+    "return 1e100",
+    "return {1,2,3.7,'x',nil,4}",
+    "return {1,{2,{3,{4}}}}",
+    "return true",
+    "return false",
+    "return nil",
+    "return {true,false}",
+    "return {ok='fine'}",
+    "return {err='My Error'}",
+    "return {err='a\\r\\nb'}",
+    "return {double=3.5}",
+    "return {big_number='1234567890123456789012'}",
+    "return {map={a=1}}",
+    "return {set={a=true}}",
+    "return {verbatim_string={format='txt', string='hi'}}",
+    "return redis.status_reply('PONG')",
+    "return redis.error_reply('x')",
+    "return redis.error_reply('-FOO bar')",
+    "return redis.error_reply(1)",
+    "return redis.status_reply()",
+    "return _G",
+    "local a = {}; setmetatable(a,{__index=function() foo() end}) return a",
+    // Errors, with the script's line.
+    "x=1",
+    "return y",
+    "\n\nreturn y",
+    "syntax error here",
+    "error('boom')",
+    "error({err='My Error'})",
+    "return error(1)",
+    "return redis.call('nosuch')",
+    "return redis.call('incr','a','b')",
+    "return redis.call()",
+    "return redis.pcall()",
+    "return redis.call('get', {})",
+    "return redis.pcall('get', {})",
+    "return redis.pcall('nosuch')",
+    "return redis.call('blpop','x',0)",
+    "return redis.call('eval','return 1','0')",
+    "return redis.sha1hex()",
+    "return redis.sha1hex('')",
+    "return redis.setresp(4)",
+    "return redis.log()",
+    "return redis.log('x', 'y')",
+    "return redis.log(9, 'y')",
+    "return redis.set_repl(9)",
+    "local ok, e = pcall(redis.call, 'nosuch') return e",
+    "local ok, e = pcall(function() error({err='x'}) end) return type(e)",
+    "return pcall(error, 'x')",
+    "return {xpcall(function() error({err='x'}) end, function(e) return e end)}",
+    // Commands and their replies in Lua.
+    "redis.call('set','x','1') return redis.call('lpush','x','1')",
+    "redis.call('set','x','1') return redis.pcall('lpush','x','1')",
+    "redis.call('del','h') redis.call('hset','h','a','1') return redis.call('hgetall','h')",
+    "redis.setresp(3) return redis.call('hgetall','h')",
+    "redis.setresp(3) return {true,false}",
+    "redis.setresp(3) return redis.call('debug','protocol','double')",
+    "redis.setresp(3) return redis.call('debug','protocol','bignum')",
+    "redis.setresp(3) return redis.call('debug','protocol','null')",
+    "redis.setresp(3) return redis.call('debug','protocol','verbatim')",
+    "redis.setresp(3) return redis.call('debug','protocol','true')",
+    "redis.setresp(3) return redis.call('debug','protocol','false')",
+    "redis.setresp(3) return redis.call('debug','protocol','set')",
+    "redis.setresp(3) return redis.call('debug','protocol','map')",
+    "local foo = redis.pcall('incr','nokey') return {type(foo),foo}",
+    "local foo = redis.pcall('get','nokey') return {type(foo),foo == false}",
+    "local foo = redis.pcall('set','k','v') return {type(foo),foo['ok']}",
+    "return redis.call('get', 1.5)",
+    "return redis.call('select', 3)",
+    "return redis.call('get','k')",
+    "local t = {} for i=1,500 do t[i] = i end return redis.call('rpush', 'big', unpack(t))",
+    // The sandbox.
+    "setmetatable(_G, {})",
+    "local g = getmetatable(_G); g.__index = {}",
+    "redis = function() return 1 end",
+    "_G = {}",
+    "redis.call = 1",
+    "string.foo = 1",
+    "math.random = nil",
+    "rawset(_G, 'x', 1)",
+    "loadfile('x')",
+    "dofile('x')",
+    "print('x')",
+    "return type(os)",
+    "return type(io)",
+    "return loadstring(string.dump(function() return 1 end))()",
+    "return loadstring('return 7')()",
+    "local t = {} for k,v in pairs(redis) do t[#t+1]=k end table.sort(t) return t",
+    "return {redis.REDIS_VERSION, redis.REDIS_VERSION_NUM, redis.LOG_WARNING, redis.REPL_ALL}",
+    "return tostring(0.1)",
+    "return string.format('%d %s', 3, 'x')",
+    "math.randomseed(42); return {math.random(), math.random(100), math.random(5,10)}",
+    "math.randomseed(7); local t = {} for i=1,20 do t[i] = math.random(1000) end return t",
+    "return redis.replicate_commands()",
+    "return redis.acl_check_cmd('get','x')",
+    "return redis.acl_check_cmd('nosuch')",
+    "local function f(n) if n == 0 then return 0 end return 1 + f(n-1) end return f(100)",
+];
+
+#[test]
+fn replies_and_errors_match_redis_in_both_protocols() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    for proto in ["2", "3"] {
+        let (mut t, mut r) = (ours.raw(), real.raw());
+        assert_eq!(
+            t.cmd_str(&["HELLO", proto]).is_empty(),
+            r.cmd_str(&["HELLO", proto]).is_empty()
+        );
+        for s in SCRIPTS {
+            let args = ["EVAL", s, "0"];
+            let (a, b) = (t.cmd_str(&args), r.cmd_str(&args));
+            assert_eq!(a, b, "RESP{proto} EVAL {s:?} (left: tine, right: redis)");
+        }
+    }
+}
+
+#[test]
+fn eval_arguments_evalsha_and_script_commands_match_redis() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    let (mut t, mut r) = (ours.raw(), real.raw());
+    let keys = "return {KEYS[1],KEYS[2],ARGV[1],ARGV[2],#KEYS,#ARGV}";
+    let sha_get = "fd758d1589d044dd850a6f05d52f2eefd27f033f";
+    let cmds: &[&[&str]] = &[
+        &["EVAL", keys, "2", "a", "b", "c", "d"],
+        &["EVAL", keys, "0"],
+        &["EVAL", keys, "-1"],
+        &["EVAL", keys, "3", "a"],
+        &["EVAL", keys, "x"],
+        &["EVAL", keys, "99999999999999999999"],
+        &["EVAL", "return 1"],
+        &["SET", "mykey", "myval"],
+        &["EVAL", "return redis.call('get',KEYS[1])", "1", "mykey"],
+        &["EVALSHA", sha_get, "1", "mykey"],
+        &["EVALSHA", &"FD758D1589D044DD850A6F05D52F2EEFD27F033F", "1", "mykey"],
+        &["EVALSHA", "NotValidShaSUM", "0"],
+        &["EVALSHA", "ffd632c7d33e571e9f24556ebed26c3479a87130", "0"],
+        &["SCRIPT", "LOAD", "return 'loaded'"],
+        &["SCRIPT", "LOAD", "return +"],
+        &["SCRIPT", "EXISTS", sha_get, "ffd632c7d33e571e9f24556ebed26c3479a87130"],
+        &["SCRIPT", "FLUSH", "BAD"],
+        &["SCRIPT", "FLUSH", "ASYNC"],
+        &["SCRIPT", "EXISTS", sha_get],
+        &["EVALSHA", sha_get, "1", "mykey"],
+        &["SCRIPT", "KILL"],
+        &["SCRIPT", "NOSUCH"],
+        &["SCRIPT", "HELP"],
+        // Read-only scripts.
+        &["EVAL_RO", "return redis.call('get','mykey')", "0"],
+        &["EVAL_RO", "return redis.call('set','mykey','x')", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn redis.call('set','mykey','x')", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn redis.call('get','mykey')", "0"],
+        &["EVAL_RO", "#!lua\nreturn 1", "0"],
+        &["EVAL", "#!lua\nreturn redis.call('set','k2','v')", "0"],
+        &["EVAL", "#!lua flags=bogus\nreturn 1", "0"],
+        &["EVAL", "#!lua name=x\nreturn 1", "0"],
+        &["EVAL", "#!python\nreturn 1", "0"],
+        &[
+            "EVAL",
+            "#!lua flags=allow-oom,allow-stale,no-cluster,allow-cross-slot-keys\nreturn 2",
+            "0",
+        ],
+        // The script client's db is the caller's, and its SELECT stays inside.
+        &["SELECT", "5"],
+        &["SET", "k", "db5"],
+        &["EVAL", "redis.call('select','6') redis.call('set','k','db6') return 1", "0"],
+        &["GET", "k"],
+        &["SELECT", "6"],
+        &["GET", "k"],
+        &["SELECT", "0"],
+        // Inside MULTI.
+        &["MULTI"],
+        &["EVAL", "return redis.call('incr','n')", "0"],
+        &["EVAL", "return redis.call('incr','n')", "0"],
+        &["EXEC"],
+    ];
+    for cmd in cmds {
+        let (a, b) = (t.cmd_str(cmd), r.cmd_str(cmd));
+        assert_eq!(a, b, "{cmd:?} (left: tine, right: redis)");
+    }
+    let d = ["DEBUG", "DIGEST"];
+    assert_eq!(t.cmd_str(&d), r.cmd_str(&d));
+}
+
+#[test]
+fn oom_and_errorstats_match_redis() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    let (mut t, mut r) = (ours.raw(), real.raw());
+    let cmds: &[&[&str]] = &[
+        &["CONFIG", "RESETSTAT"],
+        &["SET", "s", "v"],
+        &["EVAL", "return redis.call('lpush','s','x')", "0"],
+        &["EVAL", "return redis.pcall('lpush','s','x')", "0"],
+        &["EVAL", "error('x')", "0"],
+        &["EVAL", "return {err='MYCODE oops'}", "0"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["EVAL", "return redis.call('set','x','1')", "0"],
+        &["EVAL", "return redis.call('get','x')", "0"],
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        &["EVAL", "#!lua flags=allow-oom\nreturn redis.call('set','x','1')", "0"],
+        &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+    ];
+    for cmd in cmds {
+        let (a, b) = (t.cmd_str(cmd), r.cmd_str(cmd));
+        assert_eq!(a, b, "{cmd:?} (left: tine, right: redis)");
+    }
+    let stats = |c: &mut Raw| -> Vec<String> {
+        let info = c.cmd_str(&["INFO", "errorstats"]);
+        let mut v: Vec<String> =
+            info.lines().filter(|l| l.starts_with("errorstat_")).map(String::from).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(stats(&mut t), stats(&mut r));
+}
+
+/// The AOF's incremental file as text.
+fn aof_text(s: &TestServer) -> String {
+    let dir = s.path("appendonlydir");
+    let mut text = String::new();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    names.sort();
+    for p in names {
+        if p.to_string_lossy().ends_with(".incr.aof") {
+            text.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap_or_default()));
+        }
+    }
+    text
+}
+
+#[test]
+fn script_effects_reach_the_aof_as_commands_in_multi_exec() {
+    let s = TestServer::with_args(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd_str(&[
+            "EVAL",
+            "redis.call('set','a','1') redis.call('incr','a') redis.call('get','a') return 1",
+            "0"
+        ]),
+        ":1\r\n"
+    );
+    assert_eq!(c.cmd_str(&["EVAL", "return redis.call('set','single','1')", "0"]), "+OK\r\n");
+    assert_eq!(c.cmd_str(&["EVAL", "return redis.call('get','a')", "0"]), "$1\r\n2\r\n");
+    // set_repl(REPL_NONE) keeps the write out of the AOF.
+    c.cmd_str(&[
+        "EVAL",
+        "redis.set_repl(redis.REPL_NONE) redis.call('set','hidden','1') redis.set_repl(redis.REPL_ALL) redis.call('set','shown','1')",
+        "0",
+    ]);
+    let mut text = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            text = aof_text(&s);
+            text.contains("shown")
+        }),
+        "AOF: {text:?}"
+    );
+    assert!(!text.contains("EVAL") && !text.contains("eval"), "{text:?}");
+    assert!(!text.contains("hidden"), "{text:?}");
+    let multi = "*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$4\r\nincr\r\n$1\r\na\r\n*1\r\n$4\r\nEXEC\r\n";
+    assert!(text.contains(multi), "{text:?}");
+    // A single write is not wrapped.
+    assert!(text.contains("*3\r\n$3\r\nset\r\n$6\r\nsingle\r\n$1\r\n1\r\n*3"), "{text:?}");
+    // The AOF loads back to the same data.
+    drop(c);
+    let mut s = s;
+    s.restart();
+    let mut c = s.raw();
+    assert_eq!(c.cmd_str(&["GET", "a"]), "$1\r\n2\r\n");
+    assert_eq!(c.cmd_str(&["GET", "hidden"]), "$-1\r\n");
+}
+
+#[test]
+fn slow_script_gets_others_busy_and_script_kill_stops_it() {
+    let s = TestServer::with_args(&["--busy-reply-threshold", "100"]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    a.send_cmd(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    let mut reply = String::new();
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            reply = b.cmd_str(&["PING"]);
+            reply.starts_with("-BUSY")
+        }),
+        "{reply}"
+    );
+    assert_eq!(
+        reply,
+        "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    assert_eq!(b.cmd_str(&["SCRIPT", "KILL"]), "+OK\r\n");
+    let r = a.reply_str();
+    assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{r}");
+    assert_eq!(b.cmd_str(&["PING"]), "+PONG\r\n");
+    assert_eq!(b.cmd_str(&["SCRIPT", "KILL"]), "-NOTBUSY No scripts in execution right now.\r\n");
+    // A script that wrote cannot be killed.
+    a.send_cmd(&["EVAL", "redis.call('set','x','1') while true do end", "0"]);
+    assert!(eventually(Duration::from_secs(20), || b.cmd_str(&["PING"]).starts_with("-BUSY")));
+    assert!(b.cmd_str(&["SCRIPT", "KILL"]).starts_with("-UNKILLABLE"));
+    b.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(b.closed_within(Duration::from_secs(20)));
+}
