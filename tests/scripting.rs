@@ -155,7 +155,7 @@ fn eval_arguments_evalsha_and_script_commands_match_redis() {
         &["SET", "mykey", "myval"],
         &["EVAL", "return redis.call('get',KEYS[1])", "1", "mykey"],
         &["EVALSHA", sha_get, "1", "mykey"],
-        &["EVALSHA", &"FD758D1589D044DD850A6F05D52F2EEFD27F033F", "1", "mykey"],
+        &["EVALSHA", "FD758D1589D044DD850A6F05D52F2EEFD27F033F", "1", "mykey"],
         &["EVALSHA", "NotValidShaSUM", "0"],
         &["EVALSHA", "ffd632c7d33e571e9f24556ebed26c3479a87130", "0"],
         &["SCRIPT", "LOAD", "return 'loaded'"],
@@ -328,4 +328,75 @@ fn slow_script_gets_others_busy_and_script_kill_stops_it() {
     assert!(b.cmd_str(&["SCRIPT", "KILL"]).starts_with("-UNKILLABLE"));
     b.send_cmd(&["SHUTDOWN", "NOSAVE"]);
     assert!(b.closed_within(Duration::from_secs(20)));
+}
+
+#[test]
+fn functions_load_call_list_and_errors_match_redis() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    let lib_a =
+        "#!lua name=a\nredis.register_function('f', function(k, a) return {k[1], a[1]} end)";
+    let lib_c = "#!lua name=c\nredis.register_function{function_name='g', callback=function(k, a) return redis.call('get', k[1]) end, flags={'no-writes'}, description='desc'}";
+    let lib_w = "#!lua name=w\nredis.register_function('w', function(k, a) redis.call('set', k[1], a[1]) return redis.call('incr', k[1]) end)";
+    let cmds: &[&[&str]] = &[
+        &["FUNCTION", "LOAD", "return 1"],
+        &["FUNCTION", "LOAD", "#!lua"],
+        &["FUNCTION", "LOAD", "#!lua name=a foo=bar"],
+        &["FUNCTION", "LOAD", "#!lua name=a\nsyntax error"],
+        &["FUNCTION", "LOAD", "#!lua name=a\nerror('x')"],
+        &["FUNCTION", "LOAD", "#!lua name=a\nredis.call('ping')"],
+        &["FUNCTION", "LOAD", "#!lua name=a\nredis.register_function('f-1', function() end)"],
+        &["FUNCTION", "LOAD", "#!lua name=e\nredis.register_function('x')"],
+        &["FUNCTION", "LOAD", "#!lua name=e\nredis.register_function()"],
+        &["FUNCTION", "LOAD", "#!lua name=e\nredis.register_function{callback=function() end}"],
+        &["FUNCTION", "LOAD", "#!lua name=e\nredis.register_function{function_name='x'}"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=e\nredis.register_function{function_name='x', callback=function() end, flags={'bad'}}",
+        ],
+        &["FUNCTION", "LOAD", "#!lua name=e\nreturn math.floor(1)"],
+        &["FUNCTION", "LOAD", "#!lua name=e\nx = 1"],
+        &["FUNCTION", "LOAD", "#!lua name=e\nreturn 1"],
+        &["FUNCTION", "LOAD", lib_a],
+        &["FUNCTION", "LOAD", lib_a],
+        &["FUNCTION", "LOAD", "REPLACE", lib_a],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=b\nredis.register_function('f', function() return 1 end)",
+        ],
+        &["FUNCTION", "LOAD", lib_c],
+        &["FUNCTION", "LOAD", lib_w],
+        &["FCALL", "f", "1", "x", "y"],
+        &["FCALL", "nosuch", "0"],
+        &["FCALL", "f", "-1"],
+        &["FCALL", "f", "5"],
+        &["FCALL_RO", "f", "0"],
+        &["FCALL", "w", "1", "k", "41"],
+        &["FCALL_RO", "g", "1", "k"],
+        &["FCALL_RO", "w", "1", "k", "1"],
+        &["FUNCTION", "LIST", "LIBRARYNAME", "c"],
+        &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "a"],
+        &["FUNCTION", "LIST", "BAD"],
+        &["FUNCTION", "STATS"],
+        &["FUNCTION", "KILL"],
+        &["FUNCTION", "DELETE", "a"],
+        &["FUNCTION", "DELETE", "a"],
+        &["FCALL", "f", "0"],
+        &["FUNCTION", "FLUSH", "BAD"],
+        &["FUNCTION", "FLUSH"],
+        &["FUNCTION", "STATS"],
+        &["FUNCTION", "HELP"],
+    ];
+    for proto in ["2", "3"] {
+        let (mut t, mut r) = (ours.raw(), real.raw());
+        t.cmd_str(&["HELLO", proto]);
+        r.cmd_str(&["HELLO", proto]);
+        for cmd in cmds {
+            let (a, b) = (t.cmd_str(cmd), r.cmd_str(cmd));
+            assert_eq!(a, b, "RESP{proto} {cmd:?} (left: tine, right: redis)");
+        }
+    }
 }

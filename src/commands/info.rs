@@ -179,17 +179,18 @@ fn info_memory(srv: &mut Ctx<'_>, out: &mut String) {
     line(out, "allocator_resident", m.resident);
     line(out, "total_system_memory", sys);
     line(out, "total_system_memory_human", bytes_to_human(sys));
-    // Scripting's figures, in Redis 7.0's order (functions: none yet).
+    // Scripting's figures, in Redis 7.0's order.
     let sc = &srv.data.scripting;
     let (vm_eval, scripts_eval) = (sc.vm_memory(), sc.scripts_bytes);
-    let (vm_functions, functions_bytes) = (32 * 1024, 0);
+    let (vm_functions, functions_bytes) = (sc.functions.vm_memory(), sc.functions.code_bytes());
+    let (libraries, functions) = sc.functions.counts();
     line(out, "used_memory_lua", vm_eval);
     line(out, "used_memory_vm_eval", vm_eval);
     line(out, "used_memory_lua_human", bytes_to_human(vm_eval as u64));
     line(out, "used_memory_scripts_eval", scripts_eval);
     line(out, "number_of_cached_scripts", sc.cached());
-    line(out, "number_of_functions", 0);
-    line(out, "number_of_libraries", 0);
+    line(out, "number_of_functions", functions);
+    line(out, "number_of_libraries", libraries);
     line(out, "used_memory_vm_functions", vm_functions);
     line(out, "used_memory_vm_total", vm_eval + vm_functions);
     line(out, "used_memory_vm_total_human", bytes_to_human((vm_eval + vm_functions) as u64));

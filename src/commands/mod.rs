@@ -1081,7 +1081,7 @@ mod dispatch_tests {
         // EXEC and the EVAL family: the commands they run are propagated, not themselves.
         assert_eq!(
             with(flag::NO_PROPAGATE_SELF),
-            ["eval", "eval_ro", "evalsha", "evalsha_ro", "exec"]
+            ["eval", "eval_ro", "evalsha", "evalsha_ro", "exec", "fcall", "fcall_ro"]
         );
         assert_eq!(with(flag::PROTECTED), ["debug"]);
         // Only commands that write declare a keyspace event.

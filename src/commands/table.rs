@@ -115,6 +115,19 @@ const SCRIPT_SUBCOMMANDS: &[Command] = &[
     Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: scripting::script_help, subcommands: &[], notify: None },
 ];
 
+#[rustfmt::skip]
+const FUNCTION_SUBCOMMANDS: &[Command] = &[
+    Command { name: "load", arity: -3, flags: WRITE | DENYOOM | NOSCRIPT, acl: &["write", "slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Create a function with the given arguments (name, code, description)", since: "7.0.0", handler: scripting::function::load, subcommands: &[], notify: None },
+    Command { name: "delete", arity: 3, flags: WRITE | NOSCRIPT, acl: &["write", "slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Delete a function by name", since: "7.0.0", handler: scripting::function::delete, subcommands: &[], notify: None },
+    Command { name: "flush", arity: -2, flags: WRITE | NOSCRIPT, acl: &["write", "slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Deleting all functions", since: "7.0.0", handler: scripting::function::flush, subcommands: &[], notify: None },
+    Command { name: "kill", arity: 2, flags: NOSCRIPT | ALLOW_BUSY, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Kill the function currently in execution.", since: "7.0.0", handler: scripting::function::kill, subcommands: &[], notify: None },
+    Command { name: "list", arity: -2, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "List information about all the functions", since: "7.0.0", handler: scripting::function::list, subcommands: &[], notify: None },
+    Command { name: "stats", arity: 2, flags: NOSCRIPT | ALLOW_BUSY, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Return information about the function currently running (name, description, duration)", since: "7.0.0", handler: scripting::function::stats, subcommands: &[], notify: None },
+    Command { name: "dump", arity: 2, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Dump all functions into a serialized binary payload", since: "7.0.0", handler: scripting::function::dump, subcommands: &[], notify: None },
+    Command { name: "restore", arity: -3, flags: WRITE | DENYOOM | NOSCRIPT, acl: &["write", "slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Restore all the functions on the given payload", since: "7.0.0", handler: scripting::function::restore, subcommands: &[], notify: None },
+    Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Show helpful text about the different subcommands", since: "7.0.0", handler: scripting::function::help, subcommands: &[], notify: None },
+];
+
 /// Every top-level command.
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[Command] = &[
@@ -345,4 +358,7 @@ pub(crate) static COMMANDS: &[Command] = &[
     Command { name: "eval_ro", arity: -3, flags: READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a read-only Lua script server side", since: "7.0.0", handler: scripting::eval_ro, subcommands: &[], notify: None },
     Command { name: "evalsha_ro", arity: -3, flags: READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a read-only Lua script server side", since: "7.0.0", handler: scripting::evalsha_ro, subcommands: &[], notify: None },
     Command { name: "script", arity: -2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "scripting", summary: "A container for Lua scripts management commands", since: "2.6.0", handler: container, subcommands: SCRIPT_SUBCOMMANDS, notify: None },
+    Command { name: "fcall", arity: -3, flags: NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Invoke a function", since: "7.0.0", handler: scripting::function::fcall, subcommands: &[], notify: None },
+    Command { name: "fcall_ro", arity: -3, flags: READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Invoke a read-only function", since: "7.0.0", handler: scripting::function::fcall_ro, subcommands: &[], notify: None },
+    Command { name: "function", arity: -2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "scripting", summary: "A container for function commands", since: "7.0.0", handler: container, subcommands: FUNCTION_SUBCOMMANDS, notify: None },
 ];

@@ -16,6 +16,7 @@
 //! the event loop answer other clients (-BUSY, SCRIPT KILL, SHUTDOWN NOSAVE) between
 //! instructions, through `Ctx::yield_to_event_loop`.
 
+pub(crate) mod function;
 mod reply;
 
 use std::cell::{Cell, RefCell};
@@ -32,7 +33,7 @@ use crate::engine::feed::Targets;
 use crate::engine::session::{ClientKind, Session};
 
 /// Shebang flags (`#!lua flags=...`), as bits.
-mod sflag {
+pub(super) mod sflag {
     pub(super) const NO_WRITES: u32 = 1;
     pub(super) const ALLOW_OOM: u32 = 2;
     pub(super) const ALLOW_STALE: u32 = 4;
@@ -55,24 +56,28 @@ struct Script {
 }
 
 /// The Lua VM and the sandbox's pieces the runs need.
-struct Vm {
-    lua: Lua,
+pub(super) struct Vm {
+    pub(super) lua: Lua,
     /// The real globals table (KEYS and ARGV are set in it, raw).
-    globals: Table,
+    pub(super) globals: Table,
     /// What scripts see as their globals: the read-only proxy.
-    env: Table,
+    pub(super) env: Table,
     /// The run's scoped function behind `redis.call` and the others that need the context.
-    live: Rc<RefCell<Option<Function>>>,
-    run: Function,
-    handler: Function,
+    pub(super) live: Rc<RefCell<Option<Function>>>,
+    pub(super) run: Function,
+    /// Runs a function with its (KEYS, ARGV) arguments (FCALL).
+    pub(super) run_with: Function,
+    pub(super) handler: Function,
     /// The hook's way to the running command's context: the scoped tick function of the run.
-    tick: Rc<RefCell<Option<Function>>>,
+    pub(super) tick: Rc<RefCell<Option<Function>>>,
     /// Set once the running script was killed: the hook raises the kill error at once.
-    killed: Rc<Cell<bool>>,
+    pub(super) killed: Rc<Cell<bool>>,
 }
 
 /// The running script, as SCRIPT KILL and INFO see it.
 pub(crate) struct Running {
+    /// EVAL (SCRIPT KILL stops it) or FCALL (FUNCTION KILL does).
+    pub(crate) is_eval: bool,
     /// The script has run a write command: SCRIPT KILL refuses it (UNKILLABLE).
     pub(crate) wrote: bool,
     pub(crate) timed_out: bool,
@@ -93,6 +98,8 @@ pub(crate) struct Scripting {
     pub(crate) running: Option<Running>,
     /// The script client, kept between runs.
     client: Option<Session>,
+    /// FUNCTION's libraries and their VM (`function.rs`).
+    pub(crate) functions: function::Functions,
     rand: Rc<Cell<u64>>,
 }
 
@@ -164,7 +171,7 @@ pub(crate) fn lua_number_text(n: f64) -> String {
     }
 }
 
-fn sha1_hex(data: &[u8]) -> String {
+pub(super) fn sha1_hex(data: &[u8]) -> String {
     use sha1::Digest as _;
     let d = sha1::Sha1::digest(data);
     let mut s = String::with_capacity(40);
@@ -216,7 +223,7 @@ impl std::fmt::Display for ScriptError {
 impl std::error::Error for ScriptError {}
 
 /// Raises `{err = ...}` from a Rust function (see `err_table` for the code).
-fn raise<T>(msg: &str) -> mlua::Result<T> {
+pub(super) fn raise<T>(msg: &str) -> mlua::Result<T> {
     Err(mlua::Error::external(ScriptError { text: err_text(msg.as_bytes()), ignore_stats: false }))
 }
 
@@ -285,7 +292,7 @@ fn ok_values(v: impl IntoIterator<Item = Value>) -> MultiValue {
 }
 
 /// The text of a value used as an error message (Lua's tostring for the common kinds).
-fn value_text(v: &Value) -> Vec<u8> {
+pub(super) fn value_text(v: &Value) -> Vec<u8> {
     match v {
         Value::String(s) => s.as_bytes().to_vec(),
         Value::Integer(n) => n.to_string().into_bytes(),
@@ -298,7 +305,7 @@ fn value_text(v: &Value) -> Vec<u8> {
 }
 
 /// Builds a VM: the standard libraries Redis loads, the bundled ones, the sandbox.
-fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
+pub(super) fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
     let lua =
         Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, mlua::LuaOptions::default())?;
     let globals = lua.globals();
@@ -408,7 +415,7 @@ fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
         })?,
     )?;
     let prelude = lua.load(include_str!("prelude.lua")).set_name("=tine").into_function()?;
-    let (env, real_of, run, _run_with): (Table, Table, Function, Function) =
+    let (env, real_of, run, run_with): (Table, Table, Function, Function) =
         prelude.call((raw, globals.clone()))?;
     // setmetatable and rawset refuse read-only tables, as C functions (no Lua frame of ours
     // between the script and the error).
@@ -435,6 +442,7 @@ fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
         env,
         live,
         run,
+        run_with,
         handler,
         tick: Rc::new(RefCell::new(None)),
         killed: Rc::new(Cell::new(false)),
@@ -603,6 +611,7 @@ fn eval_generic(
         func,
         flags: if ro { flags | sflag::NO_WRITES } else { flags },
         name: sha,
+        kind: BusyKind::Script,
         keys: &argv[3..3 + nk],
         args: &argv[3 + nk..],
     };
@@ -612,7 +621,7 @@ fn eval_generic(
 
 /// The checks before a script runs (Redis's scriptPrepareForRun): a script with a shebang is
 /// refused at once on OOM, on a stale replica, or when it may write where writes are refused.
-fn prepare_checks(srv: &mut Ctx<'_>, c: &Session, flags: u32, ro: bool) -> CmdResult {
+pub(super) fn prepare_checks(srv: &mut Ctx<'_>, c: &Session, flags: u32, ro: bool) -> CmdResult {
     let d = &*srv.data;
     let from_primary = c.kind == ClientKind::Primary;
     let stale =
@@ -656,13 +665,15 @@ fn prepare_checks(srv: &mut Ctx<'_>, c: &Session, flags: u32, ro: bool) -> CmdRe
 }
 
 /// One run of a script or function.
-struct Run<'a> {
-    func: Function,
-    flags: u32,
+pub(super) struct Run<'a> {
+    pub(super) func: Function,
+    /// Script (EVAL: KEYS and ARGV are globals) or Function (FCALL: they are the arguments).
+    pub(super) kind: BusyKind,
+    pub(super) flags: u32,
     /// The SHA (EVAL) or function name, for error messages.
-    name: String,
-    keys: &'a [Vec<u8>],
-    args: &'a [Vec<u8>],
+    pub(super) name: String,
+    pub(super) keys: &'a [Vec<u8>],
+    pub(super) args: &'a [Vec<u8>],
 }
 
 /// What the per-run functions share: the context, the script client, the run's flags.
@@ -672,6 +683,7 @@ struct RunState<'c, 'd> {
     caller_kind: ClientKind,
     caller_acl_free: bool,
     flags: u32,
+    kind: BusyKind,
     threshold_ms: u64,
     start: Instant,
 }
@@ -706,8 +718,12 @@ impl reply::ErrorSink for SessionErrors<'_> {
 }
 
 /// Runs a script and replies its result (or error) to `c`.
-fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
-    let vm = match srv.data.scripting.vm() {
+pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
+    let vm = match if run.kind == BusyKind::Script {
+        srv.data.scripting.vm()
+    } else {
+        srv.data.scripting.functions.vm()
+    } {
         Ok(vm) => vm,
         Err(e) => {
             c.add_err(&e.to_string());
@@ -718,20 +734,26 @@ fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
         vm.lua.clone(),
         vm.globals.clone(),
         vm.live.clone(),
-        vm.run.clone(),
+        if run.kind == BusyKind::Script { vm.run.clone() } else { vm.run_with.clone() },
         vm.handler.clone(),
         vm.tick.clone(),
         vm.killed.clone(),
     );
-    let set_args = || -> mlua::Result<()> {
-        globals.raw_set("KEYS", lua_array(&lua, run.keys)?)?;
-        globals.raw_set("ARGV", lua_array(&lua, run.args)?)?;
-        Ok(())
+    let set_args = || -> mlua::Result<(Table, Table)> {
+        let (k, a) = (lua_array(&lua, run.keys)?, lua_array(&lua, run.args)?);
+        if run.kind == BusyKind::Script {
+            globals.raw_set("KEYS", k.clone())?;
+            globals.raw_set("ARGV", a.clone())?;
+        }
+        Ok((k, a))
     };
-    if let Err(e) = set_args() {
-        c.add_err(&e.to_string());
-        return;
-    }
+    let (keys_t, args_t) = match set_args() {
+        Ok(t) => t,
+        Err(e) => {
+            c.add_err(&e.to_string());
+            return;
+        }
+    };
     let mut client = srv.data.scripting.client.take().unwrap_or_else(|| {
         let mut s = Session::new(0, c.slot, false, "lua".into(), String::new(), 0);
         s.in_exec = true;
@@ -750,7 +772,8 @@ fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
     client.obuf.clear();
     srv.data.scripting.kill = false;
     killed.set(false);
-    srv.data.scripting.running = Some(Running { wrote: false, timed_out: false });
+    srv.data.scripting.running =
+        Some(Running { is_eval: run.kind == BusyKind::Script, wrote: false, timed_out: false });
     let targets = srv.data.prop.targets;
     let threshold_ms = srv.data.config.busy_reply_threshold.max(0) as u64;
     let state = RefCell::new(RunState {
@@ -759,6 +782,7 @@ fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
         caller_kind: c.kind,
         caller_acl_free: c.acl_free,
         flags: run.flags,
+        kind: run.kind,
         threshold_ms,
         start: Instant::now(),
     });
@@ -800,7 +824,11 @@ fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
         })?;
         *live.borrow_mut() = Some(dispatch);
         *tick_slot.borrow_mut() = Some(tick);
-        let r = runner.call::<(bool, Value)>((run.func.clone(), handler.clone()));
+        let r = if run.kind == BusyKind::Script {
+            runner.call::<(bool, Value)>((run.func.clone(), handler.clone()))
+        } else {
+            runner.call::<(bool, Value)>((run.func.clone(), handler.clone(), keys_t, args_t))
+        };
         *tick_slot.borrow_mut() = None;
         *live.borrow_mut() = None;
         r
@@ -1101,7 +1129,7 @@ impl RunState<'_, '_> {
                 );
             }
         }
-        self.srv.yield_to_event_loop(BusyKind::Script);
+        self.srv.yield_to_event_loop(self.kind);
         self.srv.data.scripting.kill
     }
 }
@@ -1158,7 +1186,7 @@ pub(crate) fn script_flush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> C
 /// SCRIPT KILL: stops the running script unless it wrote.
 pub(crate) fn script_kill(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let s = &mut srv.data.scripting;
-    let Some(run) = s.running.as_ref() else {
+    let Some(run) = s.running.as_ref().filter(|r| r.is_eval) else {
         return Err(CmdError::new("NOTBUSY", "NOTBUSY No scripts in execution right now."));
     };
     if run.wrote {
