@@ -17,6 +17,7 @@
 //! instructions, through `Ctx::yield_to_event_loop`.
 
 pub(crate) mod function;
+mod libs;
 mod reply;
 
 use std::cell::{Cell, RefCell};
@@ -390,13 +391,31 @@ pub(super) fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
             Ok(())
         })?,
     )?;
+    // A Rust error caught by a script's pcall: Redis's error table for ours, the message
+    // (as Lua's C functions raise it) for the libraries'.
     raw.raw_set(
         "unwrap",
         lua.create_function(|lua, e: Value| match e {
-            Value::Error(e) => Ok(Value::Table(error_to_table(lua, &e)?)),
+            Value::Error(e) if script_error(&e).is_some() => {
+                Ok(Value::Table(error_to_table(lua, &e)?))
+            }
+            Value::Error(e) => {
+                let mut inner: &mlua::Error = &e;
+                while let mlua::Error::CallbackError { cause, .. } = inner {
+                    inner = cause;
+                }
+                let msg = match inner {
+                    mlua::Error::RuntimeError(m) => m.clone(),
+                    other => other.to_string(),
+                };
+                Ok(Value::String(lua.create_string(msg)?))
+            }
             other => Ok(other),
         })?,
     )?;
+    raw.raw_set("cjson", libs::cjson(&lua)?)?;
+    raw.raw_set("cmsgpack", libs::cmsgpack(&lua)?)?;
+    raw.raw_set("bit", libs::bit(&lua)?)?;
     let r1 = rand.clone();
     raw.raw_set(
         "lrand48",
@@ -469,6 +488,20 @@ fn error_handler(lua: &Lua, e: Value) -> mlua::Result<Table> {
     }
     let t = match e {
         Value::Table(t) => t,
+        // A library function's error (luaL_error's, in C): the calling line first.
+        Value::Error(e) if script_error(&e).is_none() => {
+            let t = error_to_table(lua, &e)?;
+            if let Some((source, Some(line))) = &place {
+                let msg: mlua::String = t.raw_get("err")?;
+                let msg = msg.as_bytes();
+                let short = source.strip_prefix('@').unwrap_or(source);
+                let text =
+                    [b"ERR ".as_slice(), format!("{}:{}: ", short, line).as_bytes(), &msg[4..]]
+                        .concat();
+                t.raw_set("err", lua.create_string(&text)?)?;
+            }
+            t
+        }
         Value::Error(e) => error_to_table(lua, &e)?,
         other => {
             let t = lua.create_table()?;
