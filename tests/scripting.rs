@@ -148,6 +148,18 @@ const SCRIPTS: &[&str] = &[
     "return bit.band('x')",
     "cjson.encode = 1",
     "bit.band = 1",
+    "return struct.pack('>I4', 258)",
+    "return {struct.unpack('<i2', struct.pack('<i2', -2))}",
+    "return struct.pack('bBhHlLiI', 1,2,3,4,5,6,7,8)",
+    "return {struct.unpack('bBhH', struct.pack('bBhH', -1,255,-300,65535))}",
+    "return {struct.size('>!4bi'), struct.pack('!4bi', 1, 2)}",
+    "return struct.pack('c3s', 'abcdef', 'xy')",
+    "return {struct.unpack('>d', struct.pack('>d', 1.5))}",
+    "return struct.pack('y', 1)",
+    "return {struct.unpack('I4', 'ab')}",
+    "return struct.size('s')",
+    "return {struct.unpack('>I2', 'abcd', 3)}",
+    "struct.pack = 1",
 ];
 
 #[test]

@@ -1,7 +1,8 @@
-//! The libraries Redis 7.0 bundles with its Lua: `bit` (LuaBitOp), `cjson` (lua-cjson 2.1) and
+//! The libraries Redis 7.0 bundles with its Lua: `bit` (LuaBitOp), `cjson` (lua-cjson 2.1),
 //! `cmsgpack` (lua-cmsgpack 0.4), written here in Rust to their C originals' behaviour — the
 //! same encodings byte for byte, table iteration in Lua's own `next` order, the same error
-//! texts — since no crate offers them as Lua 5.1 modules. (`struct` is not there yet.)
+//! texts — since no crate offers them as Lua 5.1 modules; and `struct` (Roberto Ierusalimschy's
+//! struct 0.2: pack, unpack, size).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -1003,4 +1004,300 @@ mod tests {
         mp_number(&mut out, -1099511627776.0);
         assert_eq!(out, [0xd3, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00]);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// struct
+
+/// One parsed option of a `struct` format.
+struct StructOpt {
+    opt: u8,
+    size: usize,
+}
+
+/// A format's reader: endianness and alignment as `>`, `<`, `!` set them.
+struct StructFmt<'a> {
+    fname: &'static str,
+    f: &'a [u8],
+    i: usize,
+    little: bool,
+    align: usize,
+}
+
+impl StructFmt<'_> {
+    fn new<'a>(f: &'a [u8], fname: &'static str) -> StructFmt<'a> {
+        StructFmt { fname, f, i: 0, little: cfg!(target_endian = "little"), align: 1 }
+    }
+
+    fn num(&mut self, default: usize) -> usize {
+        let start = self.i;
+        while self.i < self.f.len() && self.f[self.i].is_ascii_digit() {
+            self.i += 1;
+        }
+        if self.i == start {
+            return default;
+        }
+        std::str::from_utf8(&self.f[start..self.i])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// The next option that takes room or a value; None at the end.
+    fn next(&mut self) -> mlua::Result<Option<StructOpt>> {
+        while self.i < self.f.len() {
+            let opt = self.f[self.i];
+            self.i += 1;
+            let size = match opt {
+                b' ' => continue,
+                b'>' => {
+                    self.little = false;
+                    continue;
+                }
+                b'<' => {
+                    self.little = true;
+                    continue;
+                }
+                b'!' => {
+                    self.align = self.num(8);
+                    continue;
+                }
+                b'x' | b'b' | b'B' => 1,
+                b'h' | b'H' => 2,
+                b'l' | b'L' | b'T' | b'd' => 8,
+                b'f' => 4,
+                b'i' | b'I' => {
+                    let n = self.num(4);
+                    if n > 8 {
+                        return Err(mlua::Error::runtime(format!(
+                            "integral size {} is larger than limit of 8",
+                            n
+                        )));
+                    }
+                    n
+                }
+                b'c' => self.num(1),
+                b's' => 0,
+                other => {
+                    return bad_arg(
+                        1,
+                        self.fname,
+                        &format!("invalid format option '{}'", other as char),
+                    );
+                }
+            };
+            return Ok(Some(StructOpt { opt, size }));
+        }
+        Ok(None)
+    }
+
+    /// Padding before an option of `size` at `pos`.
+    fn gap(&self, opt: u8, size: usize, pos: usize) -> usize {
+        if matches!(opt, b'c' | b's' | b'x') || size <= 1 || self.align <= 1 {
+            return 0;
+        }
+        let a = size.min(self.align);
+        (a - (pos & (a - 1))) & (a - 1)
+    }
+}
+
+fn put_int(out: &mut Vec<u8>, v: u64, size: usize, little: bool) {
+    let bytes = v.to_le_bytes();
+    if little {
+        out.extend_from_slice(&bytes[..size]);
+    } else {
+        out.extend(bytes[..size].iter().rev());
+    }
+}
+
+pub(crate) fn structlib(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set(
+        "pack",
+        lua.create_function(|lua, args: MultiValue| {
+            let Some(Value::String(fmt)) = args.front() else {
+                return bad_arg(
+                    1,
+                    "pack",
+                    &format!("string expected, got {}", type_name(args.front())),
+                );
+            };
+            let fmt = fmt.as_bytes().to_vec();
+            let mut f = StructFmt::new(&fmt, "pack");
+            let mut out = Vec::new();
+            let mut arg = 1;
+            while let Some(o) = f.next()? {
+                let pad = f.gap(o.opt, o.size, out.len());
+                out.extend(std::iter::repeat_n(0u8, pad));
+                match o.opt {
+                    b'x' => out.push(0),
+                    b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
+                        let n = check_num(&args, arg, "pack")?;
+                        arg += 1;
+                        let v = if n < 0.0 { (n as i64) as u64 } else { n as u64 };
+                        put_int(&mut out, v, o.size, f.little);
+                    }
+                    b'f' => {
+                        let n = check_num(&args, arg, "pack")? as f32;
+                        arg += 1;
+                        put_int(&mut out, n.to_bits() as u64, 4, f.little);
+                    }
+                    b'd' => {
+                        let n = check_num(&args, arg, "pack")?;
+                        arg += 1;
+                        put_int(&mut out, n.to_bits(), 8, f.little);
+                    }
+                    b'c' | b's' => {
+                        let s = match args.get(arg) {
+                            Some(Value::String(s)) => s.as_bytes().to_vec(),
+                            Some(Value::Integer(n)) => n.to_string().into_bytes(),
+                            Some(Value::Number(n)) => super::lua_number_text(*n).into_bytes(),
+                            other => {
+                                return bad_arg(
+                                    arg + 1,
+                                    "pack",
+                                    &format!("string expected, got {}", type_name(other)),
+                                );
+                            }
+                        };
+                        arg += 1;
+                        if o.opt == b's' {
+                            out.extend_from_slice(&s);
+                            out.push(0);
+                        } else {
+                            let size = if o.size == 0 { s.len() } else { o.size };
+                            if s.len() < size {
+                                return bad_arg(arg, "pack", "string too short");
+                            }
+                            out.extend_from_slice(&s[..size]);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            lua.create_string(&out)
+        })?,
+    )?;
+    t.raw_set(
+        "unpack",
+        lua.create_function(|lua, args: MultiValue| {
+            let (Some(Value::String(fmt)), Some(Value::String(data))) = (args.front(), args.get(1))
+            else {
+                let (n, v) = if matches!(args.front(), Some(Value::String(_))) {
+                    (2, args.get(1))
+                } else {
+                    (1, args.front())
+                };
+                return bad_arg(n, "unpack", &format!("string expected, got {}", type_name(v)));
+            };
+            let fmt = fmt.as_bytes().to_vec();
+            let data = data.as_bytes().to_vec();
+            let init = if args.len() > 2 { check_num(&args, 2, "unpack")? as i64 } else { 1 };
+            if init < 1 {
+                return bad_arg(3, "unpack", "offset must be 1 or greater");
+            }
+            let mut pos = (init - 1) as usize;
+            let mut f = StructFmt::new(&fmt, "unpack");
+            let mut out = MultiValue::new();
+            let mut last_num: Option<f64> = None;
+            while let Some(o) = f.next()? {
+                pos += f.gap(o.opt, o.size, pos);
+                let need = |size: usize| -> mlua::Result<()> {
+                    if pos + size > data.len() {
+                        return bad_arg(2, "unpack", "data string too short");
+                    }
+                    Ok(())
+                };
+                match o.opt {
+                    b'x' => {
+                        pos += 1;
+                        continue;
+                    }
+                    b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
+                        need(o.size)?;
+                        let b = &data[pos..pos + o.size];
+                        let mut v: u64 = 0;
+                        if f.little {
+                            for &x in b.iter().rev() {
+                                v = (v << 8) | x as u64;
+                            }
+                        } else {
+                            for &x in b {
+                                v = (v << 8) | x as u64;
+                            }
+                        }
+                        let n = if o.opt.is_ascii_lowercase() && o.size < 8 {
+                            let shift = 64 - 8 * o.size as u32;
+                            (((v << shift) as i64) >> shift) as f64
+                        } else if o.opt.is_ascii_lowercase() {
+                            v as i64 as f64
+                        } else {
+                            v as f64
+                        };
+                        pos += o.size;
+                        last_num = Some(n);
+                        out.push_back(Value::Number(n));
+                    }
+                    b'f' | b'd' => {
+                        need(o.size)?;
+                        let mut b = data[pos..pos + o.size].to_vec();
+                        if !f.little {
+                            b.reverse();
+                        }
+                        let n = if o.opt == b'f' {
+                            f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64
+                        } else {
+                            f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
+                        };
+                        pos += o.size;
+                        last_num = Some(n);
+                        out.push_back(Value::Number(n));
+                    }
+                    b'c' => {
+                        let mut size = o.size;
+                        if size == 0 {
+                            let Some(n) = last_num.take() else {
+                                return Err(mlua::Error::runtime(
+                                    "format 'c0' needs a previous size",
+                                ));
+                            };
+                            out.pop_back();
+                            size = n as usize;
+                        }
+                        need(size)?;
+                        out.push_back(Value::String(lua.create_string(&data[pos..pos + size])?));
+                        pos += size;
+                    }
+                    b's' => {
+                        let Some(end) = data[pos.min(data.len())..].iter().position(|&b| b == 0)
+                        else {
+                            return Err(mlua::Error::runtime("unfinished string in data"));
+                        };
+                        out.push_back(Value::String(lua.create_string(&data[pos..pos + end])?));
+                        pos += end + 1;
+                    }
+                    _ => {}
+                }
+            }
+            out.push_back(Value::Number((pos + 1) as f64));
+            Ok(out)
+        })?,
+    )?;
+    t.raw_set(
+        "size",
+        lua.create_function(|_, fmt: mlua::String| {
+            let fmt = fmt.as_bytes().to_vec();
+            let mut f = StructFmt::new(&fmt, "size");
+            let mut pos = 0usize;
+            while let Some(o) = f.next()? {
+                if o.opt == b's' || (o.opt == b'c' && o.size == 0) {
+                    let what = format!("option '{}' has no fixed size", o.opt as char);
+                    return bad_arg(1, "size", &what);
+                }
+                pos += f.gap(o.opt, o.size, pos) + o.size;
+            }
+            Ok(pos as f64)
+        })?,
+    )?;
+    Ok(t)
 }

@@ -416,6 +416,7 @@ pub(super) fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
     raw.raw_set("cjson", libs::cjson(&lua)?)?;
     raw.raw_set("cmsgpack", libs::cmsgpack(&lua)?)?;
     raw.raw_set("bit", libs::bit(&lua)?)?;
+    raw.raw_set("struct", libs::structlib(&lua)?)?;
     let r1 = rand.clone();
     raw.raw_set(
         "lrand48",
