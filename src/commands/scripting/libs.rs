@@ -974,38 +974,6 @@ pub(crate) fn cmsgpack(lua: &Lua) -> mlua::Result<Table> {
     Ok(t)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fmt_g_is_cs_percent_g() {
-        assert_eq!(fmt_g(100.0, 14), "100");
-        assert_eq!(fmt_g(0.0003, 14), "0.0003");
-        assert_eq!(fmt_g(1023.2, 14), "1023.2");
-        assert_eq!(fmt_g(-5000.0, 14), "-5000");
-        assert_eq!(fmt_g(1e20, 14), "1e+20");
-        assert_eq!(fmt_g(0.1, 14), "0.1");
-    }
-
-    #[test]
-    fn bit_normalises_as_luabitop() {
-        assert_eq!(tobit(4294967295.0), -1);
-        assert_eq!(tobit(2147483648.0), i32::MIN);
-        assert_eq!(tobit(1.0), 1);
-    }
-
-    #[test]
-    fn msgpack_numbers() {
-        let mut out = Vec::new();
-        mp_number(&mut out, 0.1);
-        assert_eq!(out, [0xcb, 0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a]);
-        out.clear();
-        mp_number(&mut out, -1099511627776.0);
-        assert_eq!(out, [0xd3, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00]);
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // struct
 
@@ -1300,4 +1268,36 @@ pub(crate) fn structlib(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fmt_g_is_cs_percent_g() {
+        assert_eq!(fmt_g(100.0, 14), "100");
+        assert_eq!(fmt_g(0.0003, 14), "0.0003");
+        assert_eq!(fmt_g(1023.2, 14), "1023.2");
+        assert_eq!(fmt_g(-5000.0, 14), "-5000");
+        assert_eq!(fmt_g(1e20, 14), "1e+20");
+        assert_eq!(fmt_g(0.1, 14), "0.1");
+    }
+
+    #[test]
+    fn bit_normalises_as_luabitop() {
+        assert_eq!(tobit(4294967295.0), -1);
+        assert_eq!(tobit(2147483648.0), i32::MIN);
+        assert_eq!(tobit(1.0), 1);
+    }
+
+    #[test]
+    fn msgpack_numbers() {
+        let mut out = Vec::new();
+        mp_number(&mut out, 0.1);
+        assert_eq!(out, [0xcb, 0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a]);
+        out.clear();
+        mp_number(&mut out, -1099511627776.0);
+        assert_eq!(out, [0xd3, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00]);
+    }
 }
