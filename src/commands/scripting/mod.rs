@@ -102,6 +102,8 @@ pub(crate) struct Scripting {
     /// FUNCTION's libraries and their VM (`function.rs`).
     pub(crate) functions: function::Functions,
     rand: Rc<Cell<u64>>,
+    /// Runs so far (the periodic GC step).
+    runs: u64,
 }
 
 impl Scripting {
@@ -869,6 +871,11 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
     });
     lua.remove_hook();
     let script_resp = state.into_inner().client.resp;
+    // As Redis: a step of garbage collection every 50 runs keeps the VM small between them.
+    srv.data.scripting.runs += 1;
+    if srv.data.scripting.runs % 50 == 0 {
+        let _ = lua.gc_step_kbytes(50);
+    }
     srv.data.prop.targets = targets;
     if client.dirty_cas {
         c.dirty_cas = true;
