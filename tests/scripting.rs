@@ -367,6 +367,17 @@ fn slow_script_gets_others_busy_and_script_kill_stops_it() {
     assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{r}");
     assert_eq!(b.cmd_str(&["PING"]), "+PONG\r\n");
     assert_eq!(b.cmd_str(&["SCRIPT", "KILL"]), "-NOTBUSY No scripts in execution right now.\r\n");
+    // Not even when the script catches errors with pcall.
+    a.send_cmd(&[
+        "EVAL",
+        "local f = function() while 1 do redis.call('ping') end end while 1 do pcall(f) end",
+        "0",
+    ]);
+    assert!(eventually(Duration::from_secs(20), || b.cmd_str(&["PING"]).starts_with("-BUSY")));
+    assert_eq!(b.cmd_str(&["SCRIPT", "KILL"]), "+OK\r\n");
+    let r = a.reply_str();
+    assert!(r.contains("killed by user"), "{r}");
+    assert_eq!(b.cmd_str(&["PING"]), "+PONG\r\n");
     // A script that wrote cannot be killed.
     a.send_cmd(&["EVAL", "redis.call('set','x','1') while true do end", "0"]);
     assert!(eventually(Duration::from_secs(20), || b.cmd_str(&["PING"]).starts_with("-BUSY")));

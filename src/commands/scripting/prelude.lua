@@ -8,16 +8,27 @@ local setfenv, loadstring, load, floor, pcall = setfenv, loadstring, load, math.
 
 -- Errors raised by the Rust functions reach Lua as userdata; scripts see Redis's error tables.
 local unwrap = raw.unwrap
+local KILLED = 'ERR Script killed by user with SCRIPT KILL...'
 local function fix(ok, ...)
   if ok then return ok, ... end
   local e = ...
   if type(e) == 'userdata' then e = unwrap(e) end
+  -- SCRIPT KILL cannot be caught: the script ends (Redis raises it again on every line).
+  if type(e) == 'table' and rawget(e, 'err') == KILLED then error(e, 0) end
   -- As Redis's pcall: an error table with a message is caught as that message.
   if type(e) == 'table' then
     local m = rawget(e, 'err')
     if type(m) == 'string' or type(m) == 'number' then e = m end
   end
   return false, e
+end
+
+local function rethrow_kill(ok, ...)
+  if not ok then
+    local e = ...
+    if type(e) == 'table' and rawget(e, 'err') == KILLED then error(e, 0) end
+  end
+  return ok, ...
 end
 
 -- Read-only tables: an empty proxy whose reads go to the real table and whose writes fail.
@@ -107,10 +118,11 @@ G.loadstring = safe_loadstring
 G.load = safe_load
 G.pcall = function(f, ...) return fix(pcall(f, ...)) end
 G.xpcall = function(f, h)
-  return xpcall(f, function(e)
+  return rethrow_kill(xpcall(f, function(e)
     if type(e) == 'userdata' then e = unwrap(e) end
+    if type(e) == 'table' and rawget(e, 'err') == KILLED then return e end
     return h(e)
-  end)
+  end))
 end
 G.next = function(t, k)
   local r = real_of[t]
