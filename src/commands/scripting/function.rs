@@ -21,6 +21,8 @@ use crate::engine::session::Session;
 
 /// A registered function.
 struct Func {
+    /// As registered (the library's map is keyed by the lower-case name).
+    name: String,
     callback: Function,
     flags: u32,
     description: Option<Vec<u8>>,
@@ -43,7 +45,7 @@ pub(crate) struct Functions {
     load_globals: Option<Table>,
     registered: Registered,
     libraries: BTreeMap<String, Library>,
-    /// Function name -> library name.
+    /// Function name in lower case (FCALL's names are case-insensitive) -> its library.
     index: BTreeMap<String, String>,
 }
 
@@ -217,10 +219,10 @@ fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
     let Some(list) = reg.as_mut() else {
         return raise("redis.register_function can only be called on FUNCTION LOAD command");
     };
-    if list.iter().any(|(n, _)| *n == name) {
+    if list.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
         return raise("Function already exists in the library");
     }
-    list.push((name, Func { callback, flags, description }));
+    list.push((name.clone(), Func { name, callback, flags, description }));
     Ok(())
 }
 
@@ -229,7 +231,9 @@ fn library_name(code: &[u8]) -> Result<String, CmdError> {
     if !code.starts_with(b"#!") {
         return Err(CmdError::err("Missing library metadata"));
     }
-    let end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
+    let Some(end) = code.iter().position(|&b| b == b'\n') else {
+        return Err(CmdError::err("Invalid library metadata"));
+    };
     let line = String::from_utf8_lossy(&code[..end]).into_owned();
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or("");
@@ -240,10 +244,11 @@ fn library_name(code: &[u8]) -> Result<String, CmdError> {
             None => return Err(CmdError::err("Invalid library metadata")),
         }
     }
-    if engine != "#!lua" {
-        return Err(CmdError::err("Invalid library metadata"));
+    let name = name.ok_or_else(|| CmdError::err("Invalid library metadata"))?;
+    if !engine[2..].eq_ignore_ascii_case("lua") {
+        return Err(CmdError::err(&format!("Engine '{}' not found", &engine[2..])));
     }
-    name.ok_or_else(|| CmdError::err("Invalid library metadata"))
+    Ok(name)
 }
 
 /// FUNCTION LOAD [REPLACE] code.
@@ -314,7 +319,7 @@ pub(crate) fn load(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         return Err(CmdError::err("No functions registered"));
     }
     for (fname, _) in &list {
-        if let Some(lib) = f.index.get(fname) {
+        if let Some(lib) = f.index.get(&fname.to_ascii_lowercase()) {
             if *lib != name {
                 return Err(CmdError::err(&format!("Function {} already exists", fname)));
             }
@@ -327,6 +332,7 @@ pub(crate) fn load(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     }
     let mut functions = BTreeMap::new();
     for (fname, func) in list {
+        let fname = fname.to_ascii_lowercase();
         f.index.insert(fname.clone(), name.clone());
         functions.insert(fname, func);
     }
@@ -424,7 +430,7 @@ pub(crate) fn list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         .libraries
         .iter()
         .filter(|(n, _)| {
-            pattern.as_ref().is_none_or(|p| tine_core::base::glob_match(p, n.as_bytes(), false))
+            pattern.as_ref().is_none_or(|p| tine_core::base::glob_match(p, n.as_bytes(), true))
         })
         .collect();
     c.add_array(libs.len());
@@ -436,10 +442,10 @@ pub(crate) fn list(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         c.add_bulk(b"LUA");
         c.add_bulk(b"functions");
         c.add_array(lib.functions.len());
-        for (fname, func) in &lib.functions {
+        for func in lib.functions.values() {
             c.add_map(3);
             c.add_bulk(b"name");
-            c.add_bulk(fname.as_bytes());
+            c.add_bulk(func.name.as_bytes());
             c.add_bulk(b"description");
             match &func.description {
                 Some(d) => c.add_bulk(d),
@@ -543,14 +549,15 @@ pub(crate) fn fcall_ro(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
 }
 
 fn fcall_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, ro: bool) -> CmdResult {
-    let name = String::from_utf8_lossy(&argv[1]).into_owned();
+    let name = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
     let f = &srv.data.scripting.functions;
     let Some(func) = f.index.get(&name).and_then(|lib| f.libraries.get(lib)?.functions.get(&name))
     else {
         return Err(CmdError::err("Function not found"));
     };
-    let (callback, flags) = (func.callback.clone(), func.flags);
-    let numkeys = tine_core::base::parse_i64(&argv[2]).ok_or(err::NOT_INTEGER)?;
+    let (callback, flags, name) = (func.callback.clone(), func.flags, func.name.clone());
+    let numkeys = tine_core::base::parse_i64(&argv[2])
+        .ok_or_else(|| CmdError::err("Bad number of keys provided"))?;
     if numkeys > (argv.len() - 3) as i64 {
         return Err(CmdError::err("Number of keys can't be greater than number of args"));
     }
