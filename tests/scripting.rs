@@ -160,6 +160,12 @@ const SCRIPTS: &[&str] = &[
     "return struct.size('s')",
     "return {struct.unpack('>I2', 'abcd', 3)}",
     "struct.pack = 1",
+    // Big tables both ways (walked without holding every element).
+    "local t = {} for i=1,20000 do t[tostring(i)]=i end return #cmsgpack.pack(t)",
+    "local t = {} for i=1,20000 do t[tostring(i)]=i end return #cjson.encode(t)",
+    "local t = {} for i=1,5000 do t[i]=i end return redis.call('rpush', 'biglist', unpack(t))",
+    "return #redis.call('lrange', 'biglist', 0, -1)",
+    "local t = {} for i=1,20000 do t[i]=i end return redis.call('rpush', 'x2', unpack(t))",
 ];
 
 #[test]
@@ -366,6 +372,10 @@ fn slow_script_gets_others_busy_and_script_kill_stops_it() {
     let r = a.reply_str();
     assert!(r.starts_with("-ERR Script killed by user with SCRIPT KILL..."), "{r}");
     assert_eq!(b.cmd_str(&["PING"]), "+PONG\r\n");
+    // A big map reply leaves in full, the server alive.
+    let big = "local t = {} for i=1,20000 do t[tostring(i)]=i end return {map=t}";
+    let r = b.cmd_str(&["EVAL", big, "0"]);
+    assert!(r.starts_with("*40000\r\n"), "{}", &r[..r.len().min(40)]);
     assert_eq!(b.cmd_str(&["SCRIPT", "KILL"]), "-NOTBUSY No scripts in execution right now.\r\n");
     // Not even when the script catches errors with pcall.
     a.send_cmd(&[

@@ -797,13 +797,16 @@ fn mp_encode(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
                     mp_encode(out, &t.raw_get::<Value>(i)?, level + 1)?;
                 }
             } else {
-                let pairs: Vec<(Value, Value)> =
-                    t.pairs::<Value, Value>().collect::<Result<_, _>>()?;
-                mp_len(out, pairs.len(), 0x80, 15, 0xde, 0xdf);
-                for (k, val) in &pairs {
-                    mp_encode(out, k, level + 1)?;
-                    mp_encode(out, val, level + 1)?;
-                }
+                let mut len = 0;
+                t.for_each::<Value, Value>(|_, _| {
+                    len += 1;
+                    Ok(())
+                })?;
+                mp_len(out, len, 0x80, 15, 0xde, 0xdf);
+                t.for_each::<Value, Value>(|k, val| {
+                    mp_encode(out, &k, level + 1)?;
+                    mp_encode(out, &val, level + 1)
+                })?;
             }
         }
         _ => out.push(0xc0),

@@ -68,6 +68,10 @@ pub(super) struct Vm {
     pub(super) run: Function,
     /// Runs a function with its (KEYS, ARGV) arguments (FCALL).
     pub(super) run_with: Function,
+    /// Lua's own `next` (the reply writer walks maps with it).
+    pub(super) next: Function,
+    /// `redis.call`'s arguments, passed to the run's function beside the Lua stack.
+    pub(super) argv: ArgvSlot,
     pub(super) handler: Function,
     /// The hook's way to the running command's context: the scoped tick function of the run.
     pub(super) tick: Rc<RefCell<Option<Function>>>,
@@ -265,6 +269,7 @@ fn error_to_table(lua: &Lua, e: &mlua::Error) -> mlua::Result<Table> {
 /// and raises the error table it reports.
 fn live_op(
     slot: &RefCell<Option<Function>>,
+    argv_slot: &ArgvSlot,
     op: i64,
     raise_err: bool,
     args: MultiValue,
@@ -273,7 +278,13 @@ fn live_op(
         return raise("This Redis command is not allowed from script");
     };
     let mut a = MultiValue::from_iter([Value::Integer(op), Value::Boolean(raise_err)]);
-    a.extend(args);
+    if op == 0 {
+        // A command's arguments go across as bytes, not as Lua values: a call with thousands
+        // of them (unpack of a big table) would not fit the Lua stack a second time.
+        *argv_slot.borrow_mut() = command_argv(&args);
+    } else {
+        a.extend(args);
+    }
     let (ok, v): (bool, Value) = f.call(a)?;
     if ok {
         return Ok(v);
@@ -286,6 +297,26 @@ fn live_op(
         other => (value_text(other), false),
     };
     Err(mlua::Error::external(ScriptError { text, ignore_stats }))
+}
+
+/// The arguments of a `redis.call` on their way to the run's scoped function.
+pub(super) type ArgvSlot = Rc<RefCell<Result<Vec<Vec<u8>>, &'static [u8]>>>;
+
+/// `redis.call`'s arguments as a command, or the error for what cannot be one.
+fn command_argv(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static [u8]> {
+    if args.is_empty() {
+        return Err(b"Please specify at least one argument for this redis lib call");
+    }
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Integer(n) => argv.push(n.to_string().into_bytes()),
+            Value::Number(n) => argv.push(lua_number_text(*n).into_bytes()),
+            _ => return Err(b"Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(argv)
 }
 
 fn ok_values(v: impl IntoIterator<Item = Value>) -> MultiValue {
@@ -313,6 +344,7 @@ pub(super) fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
         Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, mlua::LuaOptions::default())?;
     let globals = lua.globals();
     let live: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
+    let argv: ArgvSlot = Rc::new(RefCell::new(Ok(Vec::new())));
     let raw = lua.create_table()?;
     raw.raw_set("version", "7.0.15")?;
     raw.raw_set("version_num", 0x07000f)?;
@@ -323,10 +355,12 @@ pub(super) fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
         ("set_repl", 2, true),
         ("acl_check_cmd", 3, true),
     ] {
-        let slot = live.clone();
+        let (slot, argv_slot) = (live.clone(), argv.clone());
         raw.raw_set(
             name,
-            lua.create_function(move |_, args: MultiValue| live_op(&slot, op, raise_err, args))?,
+            lua.create_function(move |_, args: MultiValue| {
+                live_op(&slot, &argv_slot, op, raise_err, args)
+            })?,
         )?;
     }
     raw.raw_set(
@@ -436,6 +470,7 @@ pub(super) fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
             Ok(())
         })?,
     )?;
+    let next: Function = globals.raw_get("next")?;
     let prelude = lua.load(include_str!("prelude.lua")).set_name("=tine").into_function()?;
     let (env, real_of, run, run_with): (Table, Table, Function, Function) =
         prelude.call((raw, globals.clone()))?;
@@ -465,6 +500,8 @@ pub(super) fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
         live,
         run,
         run_with,
+        next,
+        argv,
         handler,
         tick: Rc::new(RefCell::new(None)),
         killed: Rc::new(Cell::new(false)),
@@ -766,6 +803,8 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
             return;
         }
     };
+    let next = vm.next.clone();
+    let argv_slot = vm.argv.clone();
     let (lua, globals, live, runner, handler, tick_slot, killed) = (
         vm.lua.clone(),
         vm.globals.clone(),
@@ -846,7 +885,10 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
             let raise_err = matches!(args.pop_front(), Some(Value::Boolean(true)));
             let mut st = state.borrow_mut();
             match op {
-                0 => st.call(lua, raise_err, args),
+                0 => {
+                    let argv = std::mem::replace(&mut *argv_slot.borrow_mut(), Ok(Vec::new()));
+                    st.call(lua, raise_err, argv)
+                }
                 1 => st.setresp(args),
                 2 => st.set_repl(args),
                 _ => st.acl_check_cmd(args),
@@ -892,7 +934,14 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
     match result {
         Ok((true, v)) => {
             if let Some(o) = c.out() {
-                reply::lua_to_resp(o, &v, resp, script_resp, &mut SessionErrors(&mut errors));
+                reply::lua_to_resp(
+                    o,
+                    &v,
+                    resp,
+                    script_resp,
+                    &next,
+                    &mut SessionErrors(&mut errors),
+                );
             } else {
                 // Replies off: the errors inside still count.
                 let mut sink = Vec::new();
@@ -901,6 +950,7 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
                     &v,
                     resp,
                     script_resp,
+                    &next,
                     &mut SessionErrors(&mut errors),
                 );
             }
@@ -954,28 +1004,20 @@ fn reply_script_error(srv: &mut Ctx<'_>, c: &mut Session, name: &str, v: &Value)
 
 impl RunState<'_, '_> {
     /// `redis.call` / `redis.pcall`: (true, reply) or (false, error table to raise).
-    fn call(&mut self, lua: &Lua, raise_err: bool, args: MultiValue) -> mlua::Result<MultiValue> {
+    fn call(
+        &mut self,
+        lua: &Lua,
+        raise_err: bool,
+        argv: Result<Vec<Vec<u8>>, &'static [u8]>,
+    ) -> mlua::Result<MultiValue> {
         let fail = |lua: &Lua, msg: &[u8]| -> mlua::Result<MultiValue> {
             let t = err_table(lua, msg)?;
             Ok(MultiValue::from_iter([Value::Boolean(!raise_err), Value::Table(t)]))
         };
-        if args.is_empty() {
-            return fail(lua, b"Please specify at least one argument for this redis lib call");
-        }
-        let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-        for a in args.iter() {
-            match a {
-                Value::String(s) => argv.push(s.as_bytes().to_vec()),
-                Value::Integer(n) => argv.push(n.to_string().into_bytes()),
-                Value::Number(n) => argv.push(lua_number_text(*n).into_bytes()),
-                _ => {
-                    return fail(
-                        lua,
-                        b"Lua redis lib command arguments must be strings or integers",
-                    );
-                }
-            }
-        }
+        let argv = match argv {
+            Ok(a) => a,
+            Err(msg) => return fail(lua, msg),
+        };
         if let Err(e) = self.check_command(&argv) {
             return fail(lua, &e);
         }

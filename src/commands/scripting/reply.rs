@@ -9,7 +9,7 @@
 //! with `err` / `ok` / `double` / `big_number` / `map` / `set` / `verbatim_string` fields, and
 //! other tables as arrays up to their first nil.
 
-use mlua::{Lua, Table, Value};
+use mlua::{Function, Lua, Table, Value};
 use tine_core::protocol::{Resp, reply};
 
 /// How deep a returned table may nest before the reply says "reached lua stack limit" (Redis
@@ -175,16 +175,51 @@ fn table_str(t: &Table, key: &str) -> Option<mlua::String> {
 
 /// Converts the value a script returned into the caller's reply (Redis's
 /// luaReplyToRedisReply). Booleans follow the script's protocol (`redis.setresp`), the rest the
-/// caller's.
+/// caller's. `next` is Lua's own (raw) `next`, to walk maps and sets one pair at a time.
 pub(crate) fn lua_to_resp(
     out: &mut Vec<u8>,
     v: &Value,
     resp: Resp,
     script_resp: Resp,
+    next: &Function,
     errs: &mut dyn ErrorSink,
 ) {
     let mut cx = Cx { resp, script_resp, errs };
-    to_resp(out, v, &mut cx, 0)
+    let mut stack = vec![Frame::Val(v.clone(), 0)];
+    while let Some(f) = stack.pop() {
+        match f {
+            Frame::Val(v, depth) => one(out, &v, &mut cx, depth, &mut stack),
+            Frame::Arr { t, i, n, depth } => {
+                if i > n {
+                    continue;
+                }
+                let v = t.raw_get::<Value>(i).unwrap_or(Value::Nil);
+                stack.push(Frame::Arr { t, i: i + 1, n, depth });
+                one(out, &v, &mut cx, depth, &mut stack);
+            }
+            Frame::Map { t, key, set, depth } => {
+                let Ok((k, v)) = next.call::<(Value, Value)>((t.clone(), key)) else {
+                    continue;
+                };
+                if k.is_nil() {
+                    continue;
+                }
+                stack.push(Frame::Map { t, key: k.clone(), set, depth });
+                if !set {
+                    stack.push(Frame::Val(v, depth));
+                }
+                one(out, &k, &mut cx, depth, &mut stack);
+            }
+        }
+    }
+}
+
+/// Work left in a reply: a value, or the rest of an array or map, walked without holding its
+/// elements (a table of a million entries holds no million Lua references).
+enum Frame {
+    Val(Value, usize),
+    Arr { t: Table, i: usize, n: usize, depth: usize },
+    Map { t: Table, key: Value, set: bool, depth: usize },
 }
 
 struct Cx<'a> {
@@ -201,22 +236,17 @@ fn number_reply(out: &mut Vec<u8>, n: f64) {
     reply::integer(out, v);
 }
 
-/// Iterative (an explicit stack), so a deeply nested table cannot overflow the thread's stack.
-fn to_resp(out: &mut Vec<u8>, root: &Value, cx: &mut Cx<'_>, _depth: usize) {
-    let mut stack: Vec<(Value, usize)> = vec![(root.clone(), 0)];
-    while let Some((v, depth)) = stack.pop() {
-        one(out, &v, cx, depth, &mut stack);
-    }
+fn table_len(t: &Table) -> usize {
+    let mut n = 0;
+    let _ = t.for_each::<Value, Value>(|_, _| {
+        n += 1;
+        Ok(())
+    });
+    n
 }
 
-/// Writes one value; the elements of a collection are pushed on `stack`, last first.
-fn one(
-    out: &mut Vec<u8>,
-    v: &Value,
-    cx: &mut Cx<'_>,
-    depth: usize,
-    stack: &mut Vec<(Value, usize)>,
-) {
+/// Writes one value; a collection's elements are left on `stack` as a frame.
+fn one(out: &mut Vec<u8>, v: &Value, cx: &mut Cx<'_>, depth: usize, stack: &mut Vec<Frame>) {
     let resp = cx.resp;
     match v {
         Value::String(s) => reply::bulk(out, &s.as_bytes()),
@@ -278,21 +308,13 @@ fn one(
                 return;
             }
             if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
-                let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().flatten().collect();
-                reply::map(out, pairs.len(), resp);
-                for (k, v) in pairs.into_iter().rev() {
-                    stack.push((v, depth + 1));
-                    stack.push((k, depth + 1));
-                }
+                reply::map(out, table_len(&m), resp);
+                stack.push(Frame::Map { t: m, key: Value::Nil, set: false, depth: depth + 1 });
                 return;
             }
             if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
-                let keys: Vec<Value> =
-                    m.pairs::<Value, Value>().flatten().map(|(k, _)| k).collect();
-                reply::set(out, keys.len(), resp);
-                for k in keys.into_iter().rev() {
-                    stack.push((k, depth + 1));
-                }
+                reply::set(out, table_len(&m), resp);
+                stack.push(Frame::Map { t: m, key: Value::Nil, set: true, depth: depth + 1 });
                 return;
             }
             if let Ok(Value::Table(vs)) = t.raw_get::<Value>("verbatim_string") {
@@ -315,19 +337,12 @@ fn one(
                 }
             }
             // An array: elements 1.. up to the first nil.
-            let mut items = Vec::new();
-            let mut i = 1;
-            loop {
-                match t.raw_get::<Value>(i) {
-                    Ok(Value::Nil) | Err(_) => break,
-                    Ok(v) => items.push(v),
-                }
-                i += 1;
+            let mut n = 0;
+            while !matches!(t.raw_get::<Value>(n + 1), Ok(Value::Nil) | Err(_)) {
+                n += 1;
             }
-            reply::array(out, items.len());
-            for v in items.into_iter().rev() {
-                stack.push((v, depth + 1));
-            }
+            reply::array(out, n);
+            stack.push(Frame::Arr { t: t.clone(), i: 1, n, depth: depth + 1 });
         }
         _ => reply::null(out, resp),
     }
