@@ -493,19 +493,26 @@ pub(super) fn new_vm(rand: Rc<Cell<u64>>) -> mlua::Result<Vm> {
     }
     lua.set_globals(env.clone())?;
     let handler = lua.create_function(|lua, e: Value| error_handler(lua, e))?;
-    Ok(Vm {
-        lua,
-        globals,
-        env,
-        live,
-        run,
-        run_with,
-        next,
-        argv,
-        handler,
-        tick: Rc::new(RefCell::new(None)),
-        killed: Rc::new(Cell::new(false)),
-    })
+    // The time check, installed once: every HOOK_EVERY instructions it calls the run's tick
+    // (when a run is on), which lets the event loop in past the busy threshold and reports
+    // SCRIPT KILL; a killed script gets the kill error from then on.
+    let tick: Rc<RefCell<Option<Function>>> = Rc::new(RefCell::new(None));
+    let killed = Rc::new(Cell::new(false));
+    let (hook_slot, hook_killed) = (tick.clone(), killed.clone());
+    lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
+        if hook_killed.get() {
+            return raise("Script killed by user with SCRIPT KILL...");
+        }
+        let f = hook_slot.borrow().clone();
+        if let Some(f) = f {
+            if f.call::<bool>(())? {
+                hook_killed.set(true);
+                return raise("Script killed by user with SCRIPT KILL...");
+            }
+        }
+        Ok(VmState::Continue)
+    })?;
+    Ok(Vm { lua, globals, env, live, run, run_with, next, argv, handler, tick, killed })
 }
 
 /// The message handler of a run (Redis's __redis__err__handler): the error as a table with
@@ -861,21 +868,6 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
         threshold_ms,
         start: Instant::now(),
     });
-    let hook_slot = tick_slot.clone();
-    let hook_killed = killed.clone();
-    let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-        if hook_killed.get() {
-            return raise("Script killed by user with SCRIPT KILL...");
-        }
-        let f = hook_slot.borrow().clone();
-        if let Some(f) = f {
-            if f.call::<bool>(())? {
-                hook_killed.set(true);
-                return raise("Script killed by user with SCRIPT KILL...");
-            }
-        }
-        Ok(VmState::Continue)
-    });
     let result = lua.scope(|scope| {
         let dispatch = scope.create_function(|lua, mut args: MultiValue| {
             let op = match args.pop_front() {
@@ -911,8 +903,8 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
         *live.borrow_mut() = None;
         r
     });
-    lua.remove_hook();
     let script_resp = state.into_inner().client.resp;
+    killed.set(false);
     // As Redis: a step of garbage collection every 50 runs keeps the VM small between them.
     srv.data.scripting.runs += 1;
     if srv.data.scripting.runs % 50 == 0 {
