@@ -44,6 +44,9 @@ pub(super) mod sflag {
     pub(super) const EVAL_COMPAT: u32 = 32;
 }
 
+/// The most arguments `redis.call` takes (see `command_argv`).
+const MAX_CALL_ARGS: usize = 7990;
+
 /// How often (VM instructions) a running script checks its time, as Redis's count hook.
 const HOOK_EVERY: u32 = 100_000;
 
@@ -306,6 +309,11 @@ pub(super) type ArgvSlot = Rc<RefCell<Result<Vec<Vec<u8>>, &'static [u8]>>>;
 fn command_argv(args: &MultiValue) -> Result<Vec<Vec<u8>>, &'static [u8]> {
     if args.is_empty() {
         return Err(b"Please specify at least one argument for this redis lib call");
+    }
+    // mlua cannot return from a Rust function called with about 8000 arguments (the Lua stack
+    // of a C function is full): refused before the command runs, never applied then failed.
+    if args.len() > MAX_CALL_ARGS {
+        return Err(b"Too many arguments for a redis lib call (at most 7990)");
     }
     let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
     for a in args.iter() {

@@ -12,9 +12,11 @@
 use mlua::{Function, Lua, Table, Value};
 use tine_core::protocol::{Resp, reply};
 
-/// How deep a returned table may nest before the reply says "reached lua stack limit" (Redis
-/// stops where Lua's C stack would overflow).
-const MAX_DEPTH: usize = 7995;
+/// How deep a returned table may nest before the reply says "reached lua stack limit". Redis
+/// stops where Lua's C stack would overflow (7995 levels); tine stops sooner, since each level
+/// holds a Lua reference while it is written and mlua's references share one 8000-slot stack
+/// with everything else the VM holds.
+const MAX_DEPTH: usize = 1000;
 
 /// Parses one RESP reply at `buf[*pos..]` into a Lua value, advancing `pos`.
 pub(crate) fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Value> {
