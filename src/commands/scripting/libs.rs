@@ -116,6 +116,10 @@ pub(crate) fn bit(lua: &Lua) -> mlua::Result<Table> {
 // ---------------------------------------------------------------------------------------
 // cjson
 
+/// The deepest nesting cjson walks whatever its max-depth settings say: each level holds a Lua
+/// reference, and mlua's references share one 8000-slot stack (past it, mlua panics).
+const JSON_DEPTH_CAP: i64 = 1000;
+
 /// lua-cjson's configuration (global to the VM, as in Redis: not reset between scripts).
 struct JsonCfg {
     sparse_convert: Cell<bool>,
@@ -253,7 +257,7 @@ fn json_encode(cfg: &JsonCfg, out: &mut Vec<u8>, v: &Value, depth: i64) -> mlua:
         Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
         Value::Table(t) => {
             let depth = depth + 1;
-            if depth > cfg.encode_max_depth.get() {
+            if depth > cfg.encode_max_depth.get().min(JSON_DEPTH_CAP) {
                 return Err(mlua::Error::runtime(format!(
                     "Cannot serialise, excessive nesting ({})",
                     depth
@@ -348,7 +352,7 @@ impl JsonParser<'_> {
 
     fn enter(&mut self) -> mlua::Result<()> {
         self.depth += 1;
-        if self.depth > self.cfg.decode_max_depth.get() {
+        if self.depth > self.cfg.decode_max_depth.get().min(JSON_DEPTH_CAP) {
             return Err(mlua::Error::runtime(format!(
                 "Found too many nested data structures ({}) at character {}",
                 self.depth,
