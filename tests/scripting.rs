@@ -485,3 +485,40 @@ fn functions_load_call_list_and_errors_match_redis() {
         }
     }
 }
+
+/// A FUNCTION DUMP payload moves between tine and redis-server both ways.
+#[test]
+fn function_dump_and_restore_interoperate_with_redis() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    let (mut t, mut r) = (ours.client(), real.client());
+    let lib1 = "#!lua name=lib1\nredis.register_function('f1', function() return 1 end)";
+    let lib2 = "#!lua name=lib2\nredis.register_function{function_name='f2', callback=function() return 2 end, flags={'no-writes'}}";
+    for con in [&mut t, &mut r] {
+        for lib in [lib1, lib2] {
+            assert!(common::query(con, &["FUNCTION", "LOAD", lib]).is_ok());
+        }
+    }
+    let dump = |con: &mut redis::Connection| {
+        common::bytes(&common::query(con, &["FUNCTION", "DUMP"]).unwrap())
+    };
+    let (from_tine, from_redis) = (dump(&mut t), dump(&mut r));
+    for (con, payload) in [(&mut t, &from_redis), (&mut r, &from_tine)] {
+        let restore = |con: &mut redis::Connection, args: &[&[u8]]| common::query(con, args);
+        assert!(
+            restore(con, &[b"FUNCTION", b"RESTORE", payload]).is_err(),
+            "APPEND onto the same libraries"
+        );
+        assert_eq!(
+            restore(con, &[b"FUNCTION", b"RESTORE", payload, b"FLUSH"]),
+            Ok(redis::Value::Okay)
+        );
+        assert_eq!(common::query(con, &["FCALL_RO", "f2", "0"]), Ok(redis::Value::Int(2)));
+        assert_eq!(common::query(con, &["FCALL", "f1", "0"]), Ok(redis::Value::Int(1)));
+    }
+    for args in [&["FUNCTION", "RESTORE", "garbage"][..], &["FUNCTION", "RESTORE", "x", "BAD"][..]]
+    {
+        assert_eq!(common::query(&mut t, args), common::query(&mut r, args), "{args:?}");
+    }
+}

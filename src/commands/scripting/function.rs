@@ -20,6 +20,7 @@ use crate::commands::{Argv, CmdError, CmdResult, Ctx, err};
 use crate::engine::session::Session;
 
 /// A registered function.
+#[derive(Clone)]
 struct Func {
     /// As registered (the library's map is keyed by the lower-case name).
     name: String,
@@ -29,6 +30,7 @@ struct Func {
 }
 
 /// A library: its code and functions by name.
+#[derive(Clone)]
 struct Library {
     code: Vec<u8>,
     functions: BTreeMap<String, Func>,
@@ -270,11 +272,73 @@ pub(crate) fn load(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         return Err(CmdError::err("Function code is missing"));
     }
     let code = &argv[argv.len() - 1];
-    let name = library_name(code)?;
     let f = &mut srv.data.scripting.functions;
-    if !replace && f.libraries.contains_key(&name) {
-        return Err(CmdError::err(&format!("Library '{}' already exists", name)));
+    let (name, lib) = compile_library(f, code, |f, name| {
+        if !replace && f.libraries.contains_key(name) {
+            return Err(CmdError::err(&format!("Library '{}' already exists", name)));
+        }
+        Ok(())
+    })?;
+    let mut libraries = std::mem::take(&mut f.libraries);
+    let result = add_library(&mut libraries, name.clone(), lib, true);
+    f.set_libraries(libraries);
+    result?;
+    srv.data.dirty += 1;
+    c.add_bulk(name.as_bytes());
+    Ok(())
+}
+
+impl Functions {
+    /// Installs a set of libraries and rebuilds the function index from it.
+    fn set_libraries(&mut self, libraries: BTreeMap<String, Library>) {
+        self.index.clear();
+        for (name, lib) in &libraries {
+            for fname in lib.functions.keys() {
+                self.index.insert(fname.clone(), name.clone());
+            }
+        }
+        self.libraries = libraries;
     }
+}
+
+/// Adds a library to a set: an existing one of the same name is replaced when `replace`, else
+/// refused; a function name another library has is refused. Nothing changes on refusal.
+fn add_library(
+    libraries: &mut BTreeMap<String, Library>,
+    name: String,
+    lib: Library,
+    replace: bool,
+) -> CmdResult {
+    if !replace && libraries.contains_key(&name) {
+        // LOAD's check (before compiling) quotes the name, RESTORE's does not, as Redis.
+        return Err(CmdError::err(&format!("Library {} already exists", name)));
+    }
+    for (other, l) in libraries.iter() {
+        if *other == name {
+            continue;
+        }
+        if let Some(func) = lib.functions.iter().find(|(f, _)| l.functions.contains_key(*f)) {
+            return Err(CmdError::err(&format!("Function {} already exists", func.1.name)));
+        }
+    }
+    libraries.insert(name, lib);
+    Ok(())
+}
+
+/// Compiles a library's code and runs it with the library API, collecting its functions;
+/// `check` sees the library's name first (FUNCTION LOAD refuses an existing one early).
+fn compile_library(
+    f: &mut Functions,
+    code: &[u8],
+    check: impl FnOnce(&Functions, &str) -> CmdResult,
+) -> Result<(String, Library), CmdError> {
+    let name = library_name(code)?;
+    if !valid_name(&name) {
+        return Err(CmdError::err(
+            "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+        ));
+    }
+    check(f, &name)?;
     let vm = f.vm().map_err(|e| CmdError::err(&e.to_string()))?;
     let (lua, env, handler, run) =
         (vm.lua.clone(), vm.env.clone(), vm.handler.clone(), vm.run.clone());
@@ -318,28 +382,11 @@ pub(crate) fn load(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     if list.is_empty() {
         return Err(CmdError::err("No functions registered"));
     }
-    for (fname, _) in &list {
-        if let Some(lib) = f.index.get(&fname.to_ascii_lowercase()) {
-            if *lib != name {
-                return Err(CmdError::err(&format!("Function {} already exists", fname)));
-            }
-        }
-    }
-    if let Some(old) = f.libraries.remove(&name) {
-        for fname in old.functions.keys() {
-            f.index.remove(fname);
-        }
-    }
     let mut functions = BTreeMap::new();
     for (fname, func) in list {
-        let fname = fname.to_ascii_lowercase();
-        f.index.insert(fname.clone(), name.clone());
-        functions.insert(fname, func);
+        functions.insert(fname.to_ascii_lowercase(), func);
     }
-    f.libraries.insert(name.clone(), Library { code: code.clone(), functions });
-    srv.data.dirty += 1;
-    c.add_bulk(name.as_bytes());
-    Ok(())
+    Ok((name, Library { code: code.to_vec(), functions }))
 }
 
 /// FUNCTION DELETE library.
@@ -483,14 +530,95 @@ pub(crate) fn stats(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResu
     Ok(())
 }
 
-/// FUNCTION DUMP: not yet (the payload is the RDB's function format).
-pub(crate) fn dump(_srv: &mut Ctx<'_>, _c: &mut Session, _argv: &Argv) -> CmdResult {
-    Err(CmdError::err("FUNCTION DUMP is not supported by this server yet"))
+/// RDB_OPCODE_FUNCTION2: a library's code, as Redis 7.0 writes functions in an RDB and in
+/// FUNCTION DUMP's payload.
+const OPCODE_FUNCTION2: u8 = 245;
+/// The pre-GA form (RDB_OPCODE_FUNCTION), which Redis 7.0 refuses too.
+const OPCODE_FUNCTION_PRE_GA: u8 = 246;
+
+/// FUNCTION DUMP: every library as `FUNCTION2 <code>`, with DUMP's footer (RDB version and
+/// CRC-64), so the payload moves between tine and Redis either way.
+pub(crate) fn dump(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    use tine_core::rdb::writer::RdbWriter;
+    let mut out = Vec::new();
+    {
+        let mut w = RdbWriter::new(&mut out, srv.data.config.rdbcompression, false);
+        for lib in srv.data.scripting.functions.libraries.values() {
+            // Writing into a Vec cannot fail.
+            let _ = w.byte(OPCODE_FUNCTION2);
+            let _ = w.string(&lib.code);
+        }
+        let _ = w.finish();
+    }
+    out.extend_from_slice(&(tine_core::rdb::RDB_VERSION as u16).to_le_bytes());
+    let crc = tine_core::rdb::crc64::crc64(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    c.add_bulk(&out);
+    Ok(())
 }
 
-/// FUNCTION RESTORE: not yet (see `dump`).
-pub(crate) fn restore(_srv: &mut Ctx<'_>, _c: &mut Session, _argv: &Argv) -> CmdResult {
-    Err(CmdError::err("FUNCTION RESTORE is not supported by this server yet"))
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]: all the payload's libraries or none.
+pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    #[derive(PartialEq)]
+    enum Policy {
+        Flush,
+        Append,
+        Replace,
+    }
+    let policy = match argv.get(3).map(|a| tine_core::base::lower(a)) {
+        None => Policy::Append,
+        Some(p) if argv.len() == 4 => match p.as_str() {
+            "flush" => Policy::Flush,
+            "append" => Policy::Append,
+            "replace" => Policy::Replace,
+            _ => {
+                return Err(CmdError::err(
+                    "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+                ));
+            }
+        },
+        Some(_) => return Err(err::SYNTAX),
+    };
+    let body = tine_core::rdb::dump::verify_payload(&argv[2])
+        .map_err(|_| CmdError::err("DUMP payload version or checksum are wrong"))?;
+    let mut codes = Vec::new();
+    {
+        use tine_core::rdb::reader::{Reader, SliceSource};
+        let mut src = SliceSource::new(body);
+        let mut rd = Reader::new(&mut src);
+        while rd.src.position() < body.len() {
+            let t = rd
+                .byte()
+                .map_err(|_| CmdError::err("DUMP payload version or checksum are wrong"))?;
+            if t == OPCODE_FUNCTION_PRE_GA {
+                return Err(CmdError::err("Pre-GA function format not supported"));
+            }
+            if t != OPCODE_FUNCTION2 {
+                return Err(CmdError::err("given type is not a function"));
+            }
+            let code = rd
+                .string()
+                .map_err(|_| CmdError::err("DUMP payload version or checksum are wrong"))?;
+            codes.push(code);
+        }
+    }
+    let f = &mut srv.data.scripting.functions;
+    let mut loaded = Vec::new();
+    for code in &codes {
+        loaded.push(compile_library(f, code, |_, _| Ok(()))?);
+    }
+    let mut libraries = if policy == Policy::Flush {
+        BTreeMap::new()
+    } else {
+        f.libraries.iter().map(|(n, l)| (n.clone(), l.clone())).collect()
+    };
+    for (name, lib) in loaded {
+        add_library(&mut libraries, name, lib, policy == Policy::Replace)?;
+    }
+    f.set_libraries(libraries);
+    srv.data.dirty += 1;
+    c.add_ok();
+    Ok(())
 }
 
 pub(crate) fn help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
