@@ -388,6 +388,16 @@ fn slow_script_gets_others_busy_and_script_kill_stops_it() {
     let r = a.reply_str();
     assert!(r.contains("killed by user"), "{r}");
     assert_eq!(b.cmd_str(&["PING"]), "+PONG\r\n");
+    // A function: FUNCTION STATS shows it, SCRIPT KILL is not for it, FUNCTION KILL is.
+    let lib = "#!lua name=loop\nredis.register_function('spin', function() while true do end end)";
+    assert_eq!(b.cmd_str(&["FUNCTION", "LOAD", lib]), "$4\r\nloop\r\n");
+    a.send_cmd(&["FCALL", "spin", "0"]);
+    assert!(eventually(Duration::from_secs(20), || b.cmd_str(&["PING"]).starts_with("-BUSY")));
+    let stats = b.cmd_str(&["FUNCTION", "STATS"]);
+    assert!(stats.contains("$4\r\nspin\r\n$7\r\ncommand\r\n*3\r\n$5\r\nFCALL"), "{stats}");
+    assert!(b.cmd_str(&["SCRIPT", "KILL"]).starts_with("-BUSY"));
+    assert_eq!(b.cmd_str(&["FUNCTION", "KILL"]), "+OK\r\n");
+    assert!(a.reply_str().contains("killed by user"));
     // A script that wrote cannot be killed.
     a.send_cmd(&["EVAL", "redis.call('set','x','1') while true do end", "0"]);
     assert!(eventually(Duration::from_secs(20), || b.cmd_str(&["PING"]).starts_with("-BUSY")));

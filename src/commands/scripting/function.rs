@@ -428,9 +428,12 @@ pub(crate) fn flush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
 /// FUNCTION KILL.
 pub(crate) fn kill(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let s = &mut srv.data.scripting;
-    let Some(run) = s.running.as_ref().filter(|r| !r.is_eval) else {
+    let Some(run) = s.running.as_ref() else {
         return Err(CmdError::new("NOTBUSY", "NOTBUSY No scripts in execution right now."));
     };
+    if run.is_eval {
+        return Err(err::busy(BusyKind::Script));
+    }
     if run.wrote {
         return Err(CmdError::new(
             "UNKILLABLE",
@@ -518,7 +521,18 @@ pub(crate) fn stats(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResu
     let (libs, funcs) = srv.data.scripting.functions.counts();
     c.add_map(2);
     c.add_bulk(b"running_script");
-    c.add_null();
+    match srv.data.scripting.running.as_ref().filter(|r| !r.is_eval) {
+        Some(run) => {
+            c.add_map(3);
+            c.add_bulk(b"name");
+            c.add_bulk(run.name.as_bytes());
+            c.add_bulk(b"command");
+            c.add_bulk_array(run.argv.iter());
+            c.add_bulk(b"duration_ms");
+            c.add_int(run.start.elapsed().as_millis() as i64);
+        }
+        None => c.add_null(),
+    }
     c.add_bulk(b"engines");
     c.add_map(1);
     c.add_bulk(b"LUA");
@@ -577,7 +591,11 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
                 ));
             }
         },
-        Some(_) => return Err(err::SYNTAX),
+        Some(_) => {
+            return Err(CmdError::err(
+                "unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.",
+            ));
+        }
     };
     let body = tine_core::rdb::dump::verify_payload(&argv[2])
         .map_err(|_| CmdError::err("DUMP payload version or checksum are wrong"))?;
@@ -701,6 +719,7 @@ fn fcall_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, ro: bool) -> C
         name,
         keys: &argv[3..3 + nk],
         args: &argv[3 + nk..],
+        argv,
     };
     run_script(srv, c, run);
     Ok(())

@@ -86,6 +86,10 @@ pub(super) struct Vm {
 pub(crate) struct Running {
     /// EVAL (SCRIPT KILL stops it) or FCALL (FUNCTION KILL does).
     pub(crate) is_eval: bool,
+    /// The function's name and the command that runs it, and since when (FUNCTION STATS).
+    pub(crate) name: String,
+    pub(crate) argv: Vec<Vec<u8>>,
+    pub(crate) start: Instant,
     /// The script has run a write command: SCRIPT KILL refuses it (UNKILLABLE).
     pub(crate) wrote: bool,
     pub(crate) timed_out: bool,
@@ -704,6 +708,7 @@ fn eval_generic(
         kind: BusyKind::Script,
         keys: &argv[3..3 + nk],
         args: &argv[3 + nk..],
+        argv,
     };
     run_script(srv, c, run);
     Ok(())
@@ -764,6 +769,8 @@ pub(super) struct Run<'a> {
     pub(super) name: String,
     pub(super) keys: &'a [Vec<u8>],
     pub(super) args: &'a [Vec<u8>],
+    /// The whole command (FUNCTION STATS shows it).
+    pub(super) argv: &'a [Vec<u8>],
 }
 
 /// What the per-run functions share: the context, the script client, the run's flags.
@@ -864,8 +871,14 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
     client.obuf.clear();
     srv.data.scripting.kill = false;
     killed.set(false);
-    srv.data.scripting.running =
-        Some(Running { is_eval: run.kind == BusyKind::Script, wrote: false, timed_out: false });
+    srv.data.scripting.running = Some(Running {
+        is_eval: run.kind == BusyKind::Script,
+        name: run.name.clone(),
+        argv: if run.kind == BusyKind::Function { run.argv.to_vec() } else { Vec::new() },
+        start: Instant::now(),
+        wrote: false,
+        timed_out: false,
+    });
     let targets = srv.data.prop.targets;
     let threshold_ms = srv.data.config.busy_reply_threshold.max(0) as u64;
     let state = RefCell::new(RunState {
@@ -1271,9 +1284,12 @@ pub(crate) fn script_flush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> C
 /// SCRIPT KILL: stops the running script unless it wrote.
 pub(crate) fn script_kill(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     let s = &mut srv.data.scripting;
-    let Some(run) = s.running.as_ref().filter(|r| r.is_eval) else {
+    let Some(run) = s.running.as_ref() else {
         return Err(CmdError::new("NOTBUSY", "NOTBUSY No scripts in execution right now."));
     };
+    if !run.is_eval {
+        return Err(err::busy(BusyKind::Function));
+    }
     if run.wrote {
         return Err(CmdError::new(
             "UNKILLABLE",
