@@ -404,10 +404,20 @@ pub(crate) fn delete(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     Ok(())
 }
 
+/// Redis's text for a subcommand given too many arguments, echoing it as typed.
+fn wrong_subcommand_args(sub: &[u8]) -> CmdError {
+    CmdError::err_echo(
+        "unknown subcommand or wrong number of arguments for '",
+        sub,
+        Some(128),
+        "'. Try FUNCTION HELP.",
+    )
+}
+
 /// FUNCTION FLUSH [ASYNC|SYNC].
 pub(crate) fn flush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 3 {
-        return Err(err::SYNTAX);
+        return Err(wrong_subcommand_args(&argv[1]));
     }
     if argv.len() == 3 {
         let a = tine_core::base::lower(&argv[2]);
@@ -592,9 +602,7 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
             }
         },
         Some(_) => {
-            return Err(CmdError::err(
-                "unknown subcommand or wrong number of arguments for 'restore'. Try FUNCTION HELP.",
-            ));
+            return Err(wrong_subcommand_args(&argv[1]));
         }
     };
     let body = tine_core::rdb::dump::verify_payload(&argv[2])

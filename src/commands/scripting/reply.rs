@@ -299,7 +299,12 @@ fn one(out: &mut Vec<u8>, v: &Value, cx: &mut Cx<'_>, depth: usize, stack: &mut 
                 _ => {}
             }
             if let Some(s) = table_str(t, "big_number") {
-                let s = s.as_bytes().to_vec();
+                // CR and LF become spaces, as Redis's addReplyBigNum leaves no line break in.
+                let s: Vec<u8> = s
+                    .as_bytes()
+                    .iter()
+                    .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+                    .collect();
                 if resp == Resp::V2 {
                     reply::bulk(out, &s);
                 } else {
