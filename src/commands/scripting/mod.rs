@@ -880,6 +880,9 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
         timed_out: false,
     });
     let targets = srv.data.prop.targets;
+    // The script's commands all see the time it started (Redis blocks the clock during a
+    // script): a key does not expire between two of its commands.
+    let clock_was_frozen = std::mem::replace(&mut srv.data.clock_frozen, true);
     let threshold_ms = srv.data.config.busy_reply_threshold.max(0) as u64;
     let state = RefCell::new(RunState {
         srv,
@@ -934,6 +937,7 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
         let _ = lua.gc_step_kbytes(50);
     }
     srv.data.prop.targets = targets;
+    srv.data.clock_frozen = clock_was_frozen;
     if client.dirty_cas {
         c.dirty_cas = true;
     }
