@@ -249,7 +249,6 @@ fn eval_arguments_evalsha_and_script_commands_match_redis() {
             "redis.call('SET', 'tk', 'v', 'PX', '1') redis.call('DEBUG', 'SLEEP', '0.01') return redis.call('EXISTS', 'tk')",
             "0",
         ],
-        &["EXISTS", "tk"],
         // Inside MULTI.
         &["MULTI"],
         &["EVAL", "return redis.call('incr','n')", "0"],
