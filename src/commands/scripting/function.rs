@@ -42,7 +42,7 @@ type Registered = Rc<RefCell<Option<Vec<(String, Func)>>>>;
 /// The libraries, the functions index and the functions' VM.
 #[derive(Default)]
 pub(crate) struct Functions {
-    vm: Option<Vm>,
+    vm: Option<Rc<Vm>>,
     /// The load-time globals (`redis.register_function`...), built with the VM.
     load_globals: Option<Table>,
     registered: Registered,
@@ -64,13 +64,13 @@ fn valid_name(s: &str) -> bool {
 }
 
 impl Functions {
-    pub(super) fn vm(&mut self) -> mlua::Result<&Vm> {
+    pub(super) fn vm(&mut self) -> mlua::Result<Rc<Vm>> {
         if self.vm.is_none() {
             let vm = new_vm(Rc::new(std::cell::Cell::new(super::rand48::INITIAL)))?;
             self.load_globals = Some(load_api(&vm.lua, self.registered.clone())?);
-            self.vm = Some(vm);
+            self.vm = Some(Rc::new(vm));
         }
-        Ok(self.vm.as_ref().expect("just created"))
+        Ok(self.vm.clone().expect("just created"))
     }
 
     /// Libraries and functions (INFO number_of_libraries / number_of_functions).

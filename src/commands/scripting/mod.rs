@@ -98,7 +98,7 @@ pub(crate) struct Running {
 /// Scripting's state in the data half.
 #[derive(Default)]
 pub(crate) struct Scripting {
-    vm: Option<Vm>,
+    vm: Option<Rc<Vm>>,
     /// Cached scripts by lowercase SHA-1 hex.
     scripts: HashMap<String, Script>,
     /// Bytes of the cached scripts' bodies (INFO used_memory_scripts_eval).
@@ -130,14 +130,14 @@ impl Scripting {
         self.vm.as_ref().map(|v| v.lua.used_memory()).unwrap_or(32 * 1024)
     }
 
-    fn vm(&mut self) -> mlua::Result<&Vm> {
+    fn vm(&mut self) -> mlua::Result<Rc<Vm>> {
         if self.vm.is_none() {
             if self.rand.get() == 0 {
                 self.rand.set(rand48::INITIAL);
             }
-            self.vm = Some(new_vm(self.rand.clone())?);
+            self.vm = Some(Rc::new(new_vm(self.rand.clone())?));
         }
-        Ok(self.vm.as_ref().expect("just created"))
+        Ok(self.vm.clone().expect("just created"))
     }
 }
 
@@ -827,19 +827,13 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
             return;
         }
     };
-    let next = vm.next.clone();
-    let argv_slot = vm.argv.clone();
-    let (lua, globals, live, runner, handler, tick_slot, killed) = (
-        vm.lua.clone(),
-        vm.globals.clone(),
-        vm.live.clone(),
-        if run.kind == BusyKind::Script { vm.run.clone() } else { vm.run_with.clone() },
-        vm.handler.clone(),
-        vm.tick.clone(),
-        vm.killed.clone(),
-    );
+    // One handle on the VM for the run (an Rc), its parts borrowed from it.
+    let (next, argv_slot) = (&vm.next, &vm.argv);
+    let (lua, globals, live, handler, tick_slot, killed) =
+        (&vm.lua, &vm.globals, &vm.live, &vm.handler, &vm.tick, &vm.killed);
+    let runner = if run.kind == BusyKind::Script { &vm.run } else { &vm.run_with };
     let set_args = || -> mlua::Result<(Table, Table)> {
-        let (k, a) = (lua_array(&lua, run.keys)?, lua_array(&lua, run.args)?);
+        let (k, a) = (lua_array(lua, run.keys)?, lua_array(lua, run.args)?);
         if run.kind == BusyKind::Script {
             globals.raw_set("KEYS", k.clone())?;
             globals.raw_set("ARGV", a.clone())?;
