@@ -947,14 +947,7 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
     match result {
         Ok((true, v)) => {
             if let Some(o) = c.out() {
-                reply::lua_to_resp(
-                    o,
-                    &v,
-                    resp,
-                    script_resp,
-                    &next,
-                    &mut SessionErrors(&mut errors),
-                );
+                reply::lua_to_resp(o, &v, resp, script_resp, next, &mut SessionErrors(&mut errors));
             } else {
                 // Replies off: the errors inside still count.
                 let mut sink = Vec::new();
@@ -963,7 +956,7 @@ pub(super) fn run_script(srv: &mut Ctx<'_>, c: &mut Session, run: Run<'_>) {
                     &v,
                     resp,
                     script_resp,
-                    &next,
+                    next,
                     &mut SessionErrors(&mut errors),
                 );
             }
