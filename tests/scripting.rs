@@ -540,3 +540,51 @@ fn function_dump_and_restore_interoperate_with_redis() {
         assert_eq!(common::query(&mut t, args), common::query(&mut r, args), "{args:?}");
     }
 }
+
+/// A script's effects reach replicas (a tine one and a redis-server one) as its commands: the
+/// replicas end with the primary's data, non-deterministic commands included, and a
+/// `set_repl(REPL_AOF)` write stays off them.
+#[test]
+fn script_effects_reach_tine_and_redis_replicas() {
+    let primary = TestServer::with_args(DIFF_ARGS);
+    let mut replicas = vec![TestServer::with_args(DIFF_ARGS)];
+    replicas.extend(common::RedisServer::with_args(DIFF_ARGS));
+    for r in &replicas {
+        let reply = r.raw().cmd_str(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+        assert!(reply.starts_with("+OK"), "{reply}");
+    }
+    for r in &replicas {
+        let up = eventually(Duration::from_secs(30), || {
+            let info = r.raw().cmd_str(&["INFO", "replication"]);
+            common::info_field(&info, "master_link_status").as_deref() == Some("up")
+        });
+        assert!(up, "replica on port {} never came up", r.port);
+    }
+    let mut c = primary.raw();
+    let scripts = [
+        "redis.call('set','a','1') redis.call('incr','a') redis.call('rpush','l','x','y') return 1",
+        "redis.call('sadd','s','1','2','3','4','5') redis.call('spop','s') return redis.call('scard','s')",
+        "redis.call('set','t','v','EX','100') return redis.call('ttl','t')",
+        "redis.set_repl(redis.REPL_AOF) redis.call('set','aof_only','1') return 1",
+    ];
+    for s in scripts {
+        assert!(c.cmd_str(&["EVAL", s, "0"]).starts_with(':'), "{s}");
+    }
+    let lib = "#!lua name=r\nredis.register_function('w', function(k, a) return redis.call('incrby', k[1], a[1]) end)";
+    assert!(c.cmd_str(&["FUNCTION", "LOAD", lib]).starts_with('$'));
+    assert_eq!(c.cmd_str(&["FCALL", "w", "1", "n", "5"]), ":5\r\n");
+    let digest = |s: &TestServer, keys: &[&str]| -> Vec<String> {
+        let mut c = s.raw();
+        keys.iter().map(|k| c.cmd_str(&["DEBUG", "DIGEST-VALUE", k])).collect()
+    };
+    let keys = ["a", "l", "s", "t", "n"];
+    let want = digest(&primary, &keys);
+    for r in &replicas {
+        let same = eventually(Duration::from_secs(20), || digest(r, &keys) == want);
+        assert!(same, "replica on port {}: {:?} != {:?}", r.port, digest(r, &keys), want);
+        assert_eq!(r.raw().cmd_str(&["EXISTS", "aof_only"]), ":0\r\n");
+        // The library reached the replica: its write function is refused there as a write.
+        let reply = r.raw().cmd_str(&["FCALL", "w", "1", "n", "0"]);
+        assert!(reply.starts_with("-READONLY"), "{reply}");
+    }
+}
