@@ -534,7 +534,7 @@ pub(crate) fn help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResu
 
 /// Checks `argv` (command `r`) against user `u`: keys from the table, channels of the
 /// pub/sub commands.
-fn check_user(u: &User, r: &Resolved, argv: &Argv) -> Result<(), Denied> {
+pub(crate) fn check_user(u: &User, r: &Resolved, argv: &Argv) -> Result<(), Denied> {
     let keys = super::key_positions(r.cmd, argv).unwrap_or_default();
     let (channels, patterns): (Vec<usize>, bool) = match r.full_name.as_str() {
         "publish" | "spublish" => (vec![1], false),

@@ -137,6 +137,8 @@ pub(crate) struct Data {
     /// The sockets of connected clients by slot, which a fork child closes (the client table
     /// itself is the top layer's).
     pub(crate) client_fds: Vec<(usize, std::os::fd::RawFd)>,
+    /// EVAL's Lua VM, script cache and running script (`commands::scripting`).
+    pub(crate) scripting: crate::commands::scripting::Scripting,
 }
 
 impl Data {
@@ -202,6 +204,7 @@ impl Data {
             persist: Default::default(),
             latency: Default::default(),
             client_fds: Vec::new(),
+            scripting: Default::default(),
         }
     }
 }

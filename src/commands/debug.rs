@@ -54,6 +54,8 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+                "SET-DISABLE-DENY-SCRIPTS <0|1>",
+                "    Enable/disable the denial of scripts calling commands flagged noscript.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
                 "YIELD <milliseconds>",
@@ -61,6 +63,11 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    meanwhile as a slow script does: they get -BUSY, new connections are accepted.",
             ],
         ),
+        // Lets scripts run commands flagged noscript (the suite's hook into a running script).
+        "set-disable-deny-scripts" if argv.len() == 3 => {
+            srv.data.scripting.disable_deny_scripts = base::parse_i64(&argv[2]).unwrap_or(0) != 0;
+            c.add_ok();
+        }
         "sleep" if argv.len() == 3 => {
             let secs = base::parse_f64(&argv[2]).unwrap_or(0.0).max(0.0);
             std::thread::sleep(std::time::Duration::from_secs_f64(secs));

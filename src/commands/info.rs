@@ -187,8 +187,24 @@ fn info_memory(srv: &mut Ctx<'_>, out: &mut String) {
     line(out, "allocator_resident", m.resident);
     line(out, "total_system_memory", sys);
     line(out, "total_system_memory_human", bytes_to_human(sys));
-    line(out, "used_memory_lua", 0);
-    line(out, "used_memory_scripts", 0);
+    // Scripting's figures, in Redis 7.0's order.
+    let sc = &srv.data.scripting;
+    let (vm_eval, scripts_eval) = (sc.vm_memory(), sc.scripts_bytes);
+    let (vm_functions, functions_bytes) = (sc.functions.vm_memory(), sc.functions.code_bytes());
+    let (libraries, functions) = sc.functions.counts();
+    line(out, "used_memory_lua", vm_eval);
+    line(out, "used_memory_vm_eval", vm_eval);
+    line(out, "used_memory_lua_human", bytes_to_human(vm_eval as u64));
+    line(out, "used_memory_scripts_eval", scripts_eval);
+    line(out, "number_of_cached_scripts", sc.cached());
+    line(out, "number_of_functions", functions);
+    line(out, "number_of_libraries", libraries);
+    line(out, "used_memory_vm_functions", vm_functions);
+    line(out, "used_memory_vm_total", vm_eval + vm_functions);
+    line(out, "used_memory_vm_total_human", bytes_to_human((vm_eval + vm_functions) as u64));
+    line(out, "used_memory_functions", functions_bytes);
+    line(out, "used_memory_scripts", scripts_eval + functions_bytes);
+    line(out, "used_memory_scripts_human", bytes_to_human((scripts_eval + functions_bytes) as u64));
     line(out, "maxmemory", srv.data.config.maxmemory);
     line(out, "maxmemory_human", bytes_to_human(srv.data.config.maxmemory));
     line(out, "maxmemory_policy", srv.data.config.maxmemory_policy.as_str());

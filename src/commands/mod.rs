@@ -33,6 +33,7 @@ pub(crate) mod persist;
 pub(crate) mod pubsub;
 pub(crate) mod replicaof;
 pub(crate) mod replication;
+pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod set;
 pub(crate) mod sort;
@@ -252,7 +253,7 @@ pub(crate) mod flag {
     pub(crate) const SUBSCRIBED_OK: u32 = 1 << 25;
     /// Refused by MISCONF (failed persistence) although not a write: PING, as in Redis.
     pub(crate) const MISCONF_DENIED: u32 = 1 << 26;
-    /// Its own arguments are not fed to the AOF: the commands it runs are (EXEC).
+    /// Its own arguments are not fed to the AOF: the commands it runs are (EXEC, EVAL...).
     pub(crate) const NO_PROPAGATE_SELF: u32 = 1 << 27;
 
     /// Redis's flag names in the order its COMMAND INFO prints them.
@@ -501,14 +502,20 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
 
     // maxmemory: evict first; if that cannot free enough, refuse commands that may grow memory.
     // Not while a command yields: its propagation must not be mixed with eviction's DELs.
+    // The outcome is kept for scripts (Redis's script_oom): their commands are checked against
+    // the memory state at the script's start, not against memory the script itself uses.
     if srv.data.config.maxmemory > 0
         && srv.data.busy.is_none()
         && !(srv.data.replica.is_replica() && srv.data.config.replica_ignore_maxmemory)
         && !c.in_exec
-        && !crate::engine::evict::perform_evictions(srv)
-        && r.flags & flag::DENYOOM != 0
     {
-        return reject(srv, c, r.id, err::OOM);
+        let oom = !crate::engine::evict::perform_evictions(srv);
+        srv.data.scripting.script_oom = oom;
+        if oom && r.flags & flag::DENYOOM != 0 {
+            return reject(srv, c, r.id, err::OOM);
+        }
+    } else if !c.in_exec {
+        srv.data.scripting.script_oom = false;
     }
 
     // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
@@ -1102,7 +1109,11 @@ mod dispatch_tests {
             ]
         );
         assert_eq!(with(flag::MISCONF_DENIED), ["ping"]);
-        assert_eq!(with(flag::NO_PROPAGATE_SELF), ["exec"]);
+        // EXEC and the EVAL family: the commands they run are propagated, not themselves.
+        assert_eq!(
+            with(flag::NO_PROPAGATE_SELF),
+            ["eval", "eval_ro", "evalsha", "evalsha_ro", "exec", "fcall", "fcall_ro"]
+        );
         assert_eq!(with(flag::PROTECTED), ["debug"]);
         // Only commands that write declare a keyspace event.
         assert!(

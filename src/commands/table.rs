@@ -123,6 +123,29 @@ const XINFO_SUBCOMMANDS: &[Command] = &[
     Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["stream", "slow"], keys: Keys::None, group: "stream", summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: stream::xinfo_help, subcommands: &[], notify: None },
 ];
 
+#[rustfmt::skip]
+const SCRIPT_SUBCOMMANDS: &[Command] = &[
+    Command { name: "load", arity: 3, flags: NOSCRIPT | STALE, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Load the specified Lua script into the script cache.", since: "2.6.0", handler: scripting::script_load, subcommands: &[], notify: None },
+    Command { name: "exists", arity: -3, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Check existence of scripts in the script cache.", since: "2.6.0", handler: scripting::script_exists, subcommands: &[], notify: None },
+    Command { name: "flush", arity: -2, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Remove all the scripts from the script cache.", since: "2.6.0", handler: scripting::script_flush, subcommands: &[], notify: None },
+    Command { name: "kill", arity: 2, flags: NOSCRIPT | ALLOW_BUSY, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Kill the script currently in execution.", since: "2.6.0", handler: scripting::script_kill, subcommands: &[], notify: None },
+    Command { name: "debug", arity: 3, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Set the debug mode for executed scripts.", since: "3.2.0", handler: scripting::script_debug, subcommands: &[], notify: None },
+    Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Show helpful text about the different subcommands", since: "5.0.0", handler: scripting::script_help, subcommands: &[], notify: None },
+];
+
+#[rustfmt::skip]
+const FUNCTION_SUBCOMMANDS: &[Command] = &[
+    Command { name: "load", arity: -3, flags: WRITE | DENYOOM | NOSCRIPT, acl: &["write", "slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Create a function with the given arguments (name, code, description)", since: "7.0.0", handler: scripting::function::load, subcommands: &[], notify: None },
+    Command { name: "delete", arity: 3, flags: WRITE | NOSCRIPT, acl: &["write", "slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Delete a function by name", since: "7.0.0", handler: scripting::function::delete, subcommands: &[], notify: None },
+    Command { name: "flush", arity: -2, flags: WRITE | NOSCRIPT, acl: &["write", "slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Deleting all functions", since: "7.0.0", handler: scripting::function::flush, subcommands: &[], notify: None },
+    Command { name: "kill", arity: 2, flags: NOSCRIPT | ALLOW_BUSY, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Kill the function currently in execution.", since: "7.0.0", handler: scripting::function::kill, subcommands: &[], notify: None },
+    Command { name: "list", arity: -2, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "List information about all the functions", since: "7.0.0", handler: scripting::function::list, subcommands: &[], notify: None },
+    Command { name: "stats", arity: 2, flags: NOSCRIPT | ALLOW_BUSY, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Return information about the function currently running (name, description, duration)", since: "7.0.0", handler: scripting::function::stats, subcommands: &[], notify: None },
+    Command { name: "dump", arity: 2, flags: NOSCRIPT, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Dump all functions into a serialized binary payload", since: "7.0.0", handler: scripting::function::dump, subcommands: &[], notify: None },
+    Command { name: "restore", arity: -3, flags: WRITE | DENYOOM | NOSCRIPT, acl: &["write", "slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Restore all the functions on the given payload", since: "7.0.0", handler: scripting::function::restore, subcommands: &[], notify: None },
+    Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow", "scripting"], keys: Keys::None, group: "scripting", summary: "Show helpful text about the different subcommands", since: "7.0.0", handler: scripting::function::help, subcommands: &[], notify: None },
+];
+
 /// Every top-level command.
 #[rustfmt::skip]
 pub(crate) static COMMANDS: &[Command] = &[
@@ -363,4 +386,13 @@ pub(crate) static COMMANDS: &[Command] = &[
     Command { name: "xautoclaim", arity: -6, flags: WRITE | FAST, acl: &["write", "stream", "fast"], keys: Keys::Range(1, 1, 1), group: "stream", summary: "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", since: "6.2.0", handler: stream::xautoclaim, subcommands: &[], notify: None },
     Command { name: "xgroup", arity: -2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "stream", summary: "A container for consumer groups commands", since: "5.0.0", handler: container, subcommands: XGROUP_SUBCOMMANDS, notify: None },
     Command { name: "xinfo", arity: -2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "stream", summary: "A container for stream introspection commands", since: "5.0.0", handler: container, subcommands: XINFO_SUBCOMMANDS, notify: None },
+    // scripting
+    Command { name: "eval", arity: -3, flags: NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a Lua script server side", since: "2.6.0", handler: scripting::eval, subcommands: &[], notify: None },
+    Command { name: "evalsha", arity: -3, flags: NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a Lua script server side", since: "2.6.0", handler: scripting::evalsha, subcommands: &[], notify: None },
+    Command { name: "eval_ro", arity: -3, flags: READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a read-only Lua script server side", since: "7.0.0", handler: scripting::eval_ro, subcommands: &[], notify: None },
+    Command { name: "evalsha_ro", arity: -3, flags: READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Execute a read-only Lua script server side", since: "7.0.0", handler: scripting::evalsha_ro, subcommands: &[], notify: None },
+    Command { name: "script", arity: -2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "scripting", summary: "A container for Lua scripts management commands", since: "2.6.0", handler: container, subcommands: SCRIPT_SUBCOMMANDS, notify: None },
+    Command { name: "fcall", arity: -3, flags: NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Invoke a function", since: "7.0.0", handler: scripting::function::fcall, subcommands: &[], notify: None },
+    Command { name: "fcall_ro", arity: -3, flags: READONLY | NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_PROPAGATE_SELF, acl: &["slow", "scripting"], keys: Keys::NumKeys { numkeys_at: 2, dest_first: false }, group: "scripting", summary: "Invoke a read-only function", since: "7.0.0", handler: scripting::function::fcall_ro, subcommands: &[], notify: None },
+    Command { name: "function", arity: -2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "scripting", summary: "A container for function commands", since: "7.0.0", handler: container, subcommands: FUNCTION_SUBCOMMANDS, notify: None },
 ];

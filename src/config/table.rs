@@ -51,7 +51,7 @@ config_table! {
     bind_source_addr: String = "bind-source-addr", &[], Kind::Str, "", 0;
     busy_poll_usec: i64 = "busy-poll-usec", &[], Kind::Int { min: 0, max: 1000 }, "20", IMPLEMENTED | TINE_ONLY;
     bio_cpulist: String = "bio_cpulist", &[], Kind::Str, "", IMMUTABLE;
-    busy_reply_threshold: i64 = "busy-reply-threshold", &["lua-time-limit"], Kind::Int { min: 0, max: i64::MAX }, "5000", 0;
+    busy_reply_threshold: i64 = "busy-reply-threshold", &["lua-time-limit"], Kind::Int { min: 0, max: i64::MAX }, "5000", IMPLEMENTED;
     client_output_buffer_limit: String = "client-output-buffer-limit", &[], Kind::Custom(custom::client_output_buffer_limit), "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", 0;
     client_query_buffer_limit: i64 = "client-query-buffer-limit", &[], Kind::Memory { min: 1024 * 1024, max: i64::MAX }, "1073741824", IMPLEMENTED;
     cluster_allow_pubsubshard_when_down: bool = "cluster-allow-pubsubshard-when-down", &[], Kind::Bool, "yes", 0;

@@ -199,6 +199,11 @@ impl Feed {
             },
             None => self.targets,
         };
+        // A script's writes under `redis.set_repl(REPL_NONE)` go nowhere: not even into the
+        // unit, so they do not make it a MULTI/EXEC (Redis's alsoPropagate drops them).
+        if to == Targets::NONE {
+            return;
+        }
         match replacement {
             Some(ops) => {
                 for op in ops {
@@ -531,6 +536,19 @@ mod tests {
                 (Targets::ALL, "EXEC".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn commands_routed_nowhere_are_not_part_of_the_unit() {
+        // A script's write under redis.set_repl(REPL_NONE) beside one that goes everywhere:
+        // one command fed, not a MULTI/EXEC of one.
+        let mut h = Host::default();
+        h.feed.targets = Targets::NONE;
+        run(&mut h, 0, "SET hidden 1", write);
+        h.feed.targets = Targets::ALL;
+        run(&mut h, 0, "SET shown 1", write);
+        end_unit(&mut h);
+        assert_eq!(fed(&h), pairs(&[(0, "SET shown 1")]));
     }
 
     #[test]
