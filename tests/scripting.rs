@@ -167,6 +167,11 @@ const SCRIPTS: &[&str] = &[
     "local t = {} for i=1,5000 do t[i]=i end return redis.call('rpush', 'biglist', unpack(t))",
     "return #redis.call('lrange', 'biglist', 0, -1)",
     "local t = {} for i=1,20000 do t[i]=i end return redis.call('rpush', 'x2', unpack(t))",
+    // Streams: reads work, BLOCK is refused in the command's own spelling.
+    "redis.pcall('xgroup','create','sx','g','$','MKSTREAM') return redis.pcall('xread','STREAMS','sx','$')",
+    "return redis.pcall('xread','BLOCK',0,'STREAMS','sx','$')",
+    "return redis.pcall('XREADGROUP','GROUP','g','c','block','10','STREAMS','sx','>')",
+    "return redis.pcall('xreadgroup','GROUP','g','c','STREAMS','sx','>')",
 ];
 
 #[test]

@@ -1254,6 +1254,16 @@ fn parse_read(srv: &Ctx<'_>, argv: &Argv, readgroup: bool) -> Result<ReadArgs, C
         let more = argv.len() - i - 1;
         let opt = base::lower(&argv[i]);
         if opt == "block" && more > 0 {
+            if srv.data.scripting.running.is_some() {
+                // Redis refuses BLOCK from a script (Lua or a function) outright, before
+                // reading the timeout, in the command's own spelling.
+                return Err(CmdError::err_echo(
+                    "",
+                    &argv[0],
+                    None,
+                    " command is not allowed with BLOCK option from scripts",
+                ));
+            }
             i += 1;
             let ms = parse_ll_or(&argv[i], "ERR timeout is not an integer or out of range")?;
             if ms < 0 {
