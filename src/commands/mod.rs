@@ -465,6 +465,14 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         Ok(r) => r,
         Err(e) => return refuse_unresolved(srv, c, argv, e),
     };
+    // The flags the state checks below see: EXEC's own plus what its queued commands need.
+    let flags = match &c.multi {
+        Some(m) if r.cmd.name == "exec" => {
+            let need = r.flags | (m.flags & (flag::WRITE | flag::DENYOOM | flag::MAY_REPLICATE));
+            if m.some_not_stale { need & !flag::STALE } else { need }
+        }
+        _ => r.flags,
+    };
 
     // DEBUG is a protected command (enable-debug-command): refused before it runs, as Redis's
     // processCommand does, so it counts as rejected, not as a failed call.
@@ -511,7 +519,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     {
         let oom = !crate::engine::evict::perform_evictions(srv);
         srv.data.scripting.script_oom = oom;
-        if oom && r.flags & flag::DENYOOM != 0 {
+        if oom && flags & flag::DENYOOM != 0 {
             return reject(srv, c, r.id, err::OOM);
         }
     } else if !c.in_exec {
@@ -532,7 +540,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     // until persistence works again. Not for a replica's primary: refusing its stream would
     // silently diverge (Redis panics there unless replica-ignore-disk-write-errors; tine
     // applies it and leaves MISCONF to the replica's own clients).
-    if r.flags & (flag::WRITE | flag::MISCONF_DENIED) != 0
+    if flags & (flag::WRITE | flag::MISCONF_DENIED) != 0
         && c.kind != crate::engine::session::ClientKind::Primary
     {
         let denied = if crate::persist::snapshot::writes_denied(&*srv.data) {
@@ -546,7 +554,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         }
     }
     // min-replicas-to-write: writes need enough replicas that acknowledged lately.
-    if r.flags & flag::WRITE != 0
+    if flags & flag::WRITE != 0
         && srv.data.config.min_replicas_to_write > 0
         && replication::not_enough_good_replicas(srv.data)
     {
@@ -560,12 +568,12 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         && c.kind != crate::engine::session::ClientKind::Primary
         && !c.in_exec
     {
-        if srv.data.config.replica_read_only && r.flags & flag::WRITE != 0 {
+        if srv.data.config.replica_read_only && flags & flag::WRITE != 0 {
             return reject(srv, c, r.id, err::READONLY_REPLICA);
         }
         if !srv.data.replica.link_up()
             && !srv.data.config.replica_serve_stale_data
-            && r.flags & flag::STALE == 0
+            && flags & flag::STALE == 0
         {
             return reject(srv, c, r.id, err::MASTERDOWN);
         }
@@ -581,7 +589,10 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
             }
             fail(srv, c, err::NOMULTI);
         } else {
-            c.multi.as_mut().expect("checked").commands.push(argv.to_vec());
+            let m = c.multi.as_mut().expect("checked");
+            m.commands.push(argv.to_vec());
+            m.flags |= r.flags;
+            m.some_not_stale |= r.flags & flag::STALE == 0;
             c.add_simple("QUEUED");
         }
         end_reply_skip(c);
@@ -596,7 +607,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     {
         let now = tine_core::base::mstime();
         if let Some(kind) = srv.paused(now) {
-            let may_write = r.flags & (flag::WRITE | flag::MAY_REPLICATE) != 0;
+            let may_write = flags & (flag::WRITE | flag::MAY_REPLICATE) != 0;
             if kind == PauseKind::All || may_write {
                 c.paused = true;
                 return Outcome::Held;
@@ -687,12 +698,23 @@ fn refuse_unresolved(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, e: CmdErro
 }
 
 /// Refuses a command before it runs (Redis's rejectCommand): the error reply, the command's
-/// `rejected_calls`, and a MULTI in progress is marked to fail at EXEC.
+/// `rejected_calls`, and a MULTI in progress is marked to fail at EXEC. A refused EXEC itself
+/// (a slow script running, -LOADING...) discards the transaction and says why, as Redis's
+/// execCommandAbort: the client must not stay in MULTI with half a decision.
 fn reject(srv: &mut Ctx<'_>, c: &mut Session, id: usize, e: CmdError) -> Outcome {
     srv.data.cmd_stats[id].rejected_calls += 1;
-    if let Some(m) = c.multi.as_mut() {
-        m.errored = true;
-    }
+    let e = if c.multi.is_some() && registry().all[id].cmd.name == "exec" {
+        c.multi = None;
+        multi::unwatch_all(srv, c);
+        let mut text = b"EXECABORT Transaction discarded because of: ".to_vec();
+        text.extend_from_slice(&e.text);
+        CmdError::bytes("EXECABORT", text)
+    } else {
+        if let Some(m) = c.multi.as_mut() {
+            m.errored = true;
+        }
+        e
+    };
     fail(srv, c, e);
     end_reply_skip(c);
     Outcome::Done
@@ -1021,6 +1043,45 @@ mod dispatch_tests {
         assert_eq!(f.errorstat("ERR"), 2);
         assert_eq!(f.errorstat("EXECABORT"), 1);
         assert_eq!(f.stats("exec").failed_calls, 1);
+    }
+
+    #[test]
+    fn exec_refused_while_busy_discards_the_transaction() {
+        let mut f = fixture();
+        f.run(&["multi"]);
+        assert_eq!(f.run(&["incr", "x"]), "+QUEUED\r\n");
+        f.data.busy = Some(crate::commands::data::BusyKind::Script);
+        assert!(f.run(&["incr", "x"]).starts_with("-BUSY "));
+        assert_eq!(
+            f.run(&["exec"]),
+            "-EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. \
+             You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+        );
+        f.data.busy = None;
+        // Out of MULTI: nothing ran, and the next command runs at once.
+        assert_eq!(f.run(&["get", "x"]), "$-1\r\n");
+        assert_eq!(f.errorstat("EXECABORT"), 1);
+        assert_eq!(f.stats("exec").rejected_calls, 1);
+    }
+
+    #[test]
+    fn exec_is_checked_with_its_queued_commands_flags() {
+        let mut f = fixture();
+        f.run(&["set", "x", "1"]);
+        // Writes queued, then min-replicas-to-write raised: EXEC aborts, nothing ran.
+        f.run(&["multi"]);
+        assert_eq!(f.run(&["incr", "x"]), "+QUEUED\r\n");
+        f.data.config.min_replicas_to_write = 2;
+        assert_eq!(
+            f.run(&["exec"]),
+            "-EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas \
+             to write.\r\n"
+        );
+        assert_eq!(f.run(&["get", "x"]), "$1\r\n1\r\n");
+        // Reads only: EXEC runs.
+        f.run(&["multi"]);
+        f.run(&["get", "x"]);
+        assert_eq!(f.run(&["exec"]), "*1\r\n$1\r\n1\r\n");
     }
 
     #[test]

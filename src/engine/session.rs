@@ -24,6 +24,12 @@ pub(crate) struct MultiState {
     pub(crate) commands: Vec<Vec<Vec<u8>>>,
     /// A queued command was rejected: EXEC must abort.
     pub(crate) errored: bool,
+    /// The union of the queued commands' flags, and whether every one of them may run on a
+    /// stale replica: EXEC is checked with them (write, deny-oom, stale...) when it arrives,
+    /// as Redis's mstate.cmd_flags / cmd_inv_flags, so a state change after queueing (a
+    /// min-replicas-to-write raised, a lost primary link) aborts it instead of half-running it.
+    pub(crate) flags: u32,
+    pub(crate) some_not_stale: bool,
 }
 
 /// `CLIENT REPLY` modes.
