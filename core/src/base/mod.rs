@@ -116,10 +116,20 @@ fn trim_fraction_zeros(s: &str) -> &str {
 /// Redis's `stringmatchlen`: glob-style matching with `*`, `?`, `[...]` (ranges, `^` negation)
 /// and `\` escapes, optionally case-insensitive.
 pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
-    glob_match_impl(pattern, string, nocase, 0)
+    glob_match_impl(pattern, string, nocase, 0, &mut false)
 }
 
-fn glob_match_impl(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool {
+/// `skip_longer` is Redis's skipLongerMatches: once the rest of a pattern after a `*` has
+/// matched nowhere in the rest of the string, no earlier `*` can help by matching more, so
+/// every pending `*` gives up at once. Without it `a*a*a*...*b` against a long run of `a`s
+/// takes exponential time (one KEYS call could hold the server for hours).
+fn glob_match_impl(
+    mut p: &[u8],
+    mut s: &[u8],
+    nocase: bool,
+    depth: u32,
+    skip_longer: &mut bool,
+) -> bool {
     // Bound recursion on pathological patterns like "*****...".
     if depth > 1000 {
         return false;
@@ -136,11 +146,15 @@ fn glob_match_impl(mut p: &[u8], mut s: &[u8], nocase: bool, depth: u32) -> bool
                 if p.len() == 1 {
                     return true;
                 }
-                for i in 0..=s.len() {
-                    if glob_match_impl(&p[1..], &s[i..], nocase, depth + 1) {
+                for i in 0..s.len() {
+                    if glob_match_impl(&p[1..], &s[i..], nocase, depth + 1, skip_longer) {
                         return true;
                     }
+                    if *skip_longer {
+                        return false;
+                    }
                 }
+                *skip_longer = true;
                 return false;
             }
             b'?' => {
@@ -326,6 +340,15 @@ mod tests {
         assert!(glob_match(b"HZ", b"hz", true));
         assert!(!glob_match(b"a*b", b"acd", false));
         assert!(glob_match(b"a**", b"a", false));
+        assert!(glob_match(b"*a*b*c", b"xxaybzzc", false));
+        assert!(!glob_match(b"*a*b*c", b"xxaybzzcd", false));
+        assert!(glob_match(b"a*b", b"ab", false));
+        assert!(!glob_match(b"a*b", b"a", false));
+        // The suite's "pattern matching long nested loops": exponential without the early
+        // give-up (this test would not finish), immediate with it.
+        let pattern = [&b"a*"[..]; 40].concat().into_iter().chain(*b"b").collect::<Vec<u8>>();
+        assert!(!glob_match(&pattern, &[b'a'; 50], false));
+        assert!(glob_match(&pattern, &[&[b'a'; 50][..], b"b"].concat(), false));
     }
 }
 
