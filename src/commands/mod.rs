@@ -1201,16 +1201,15 @@ mod dispatch_tests {
         // Refused inside MULTI too (not queued), which fails the transaction.
         assert_eq!(f.run(&["incr", "n"]), BUSY_SCRIPT);
         assert_eq!(f.errorstat("BUSY"), 4);
+        // EXEC refused while busy discards the transaction and says why (execCommandAbort).
         f.data.busy = Some(data::BusyKind::Function);
         assert_eq!(
             f.run(&["exec"]),
-            "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+            "-EXECABORT Transaction discarded because of: BUSY Redis is busy running a script. \
+             You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
         );
         f.data.busy = None;
-        assert_eq!(
-            f.run(&["exec"]),
-            "-EXECABORT Transaction discarded because of previous errors.\r\n"
-        );
+        assert_eq!(f.run(&["exec"]), "-ERR EXEC without MULTI\r\n");
         assert_eq!(f.run(&["get", "k"]), "$1\r\nv\r\n");
     }
 
