@@ -33,7 +33,7 @@ pub(crate) struct ShutdownRequest {
 /// (`Ctx::yield_to_event_loop`) is busy with: it decides the -BUSY text other clients get, as
 /// Redis tells an EVAL from an FCALL from a module command.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[allow(dead_code, reason = "FCALL and module commands will yield as these (issue 13)")]
+#[allow(dead_code, reason = "no module command yields: tine has no modules")]
 pub(crate) enum BusyKind {
     /// EVAL/EVALSHA (and DEBUG YIELD): "You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
     Script,

@@ -1050,22 +1050,12 @@ pub(crate) fn xclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
             consumer_touched = true;
             created_consumer = touch_consumer(g, cname, now);
         }
-        let old = g.pel[&id].consumer.clone();
-        if *old != cname[..] {
-            if let Some(k) = g.consumers.get_mut(&old) {
-                k.pel.remove(&id);
-            }
-        }
-        let n = g.pel.get_mut(&id).expect("present");
+        let n = g.hand_over(id, cname);
         n.delivery_time = deliverytime;
         if retrycount >= 0 {
             n.delivery_count = retrycount as u64;
         } else if !justid {
             n.delivery_count += 1;
-        }
-        if *old != cname[..] {
-            n.consumer = cname.as_slice().into();
-            g.consumers.get_mut(cname.as_slice()).expect("created").pel.insert(id);
         }
         let n = g.pel[&id].clone();
         if propagate {
@@ -1177,20 +1167,10 @@ pub(crate) fn xautoclaim(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
             consumer_touched = true;
             created_consumer = touch_consumer(g, cname, now);
         }
-        let old = g.pel[&id].consumer.clone();
-        if *old != cname[..] {
-            if let Some(k) = g.consumers.get_mut(&old) {
-                k.pel.remove(&id);
-            }
-        }
-        let n = g.pel.get_mut(&id).expect("present");
+        let n = g.hand_over(id, cname);
         n.delivery_time = now;
         if !justid {
             n.delivery_count += 1;
-        }
-        if *old != cname[..] {
-            n.consumer = cname.as_slice().into();
-            g.consumers.get_mut(cname.as_slice()).expect("created").pel.insert(id);
         }
         let n = g.pel[&id].clone();
         if propagate {

@@ -161,6 +161,21 @@ impl Group {
         Some(c.pel.len())
     }
 
+    /// Makes the pending entry `id` belong to consumer `to` (which must exist): out of its
+    /// old owner's PEL, into `to`'s (XCLAIM, XAUTOCLAIM). Returns the entry, for its
+    /// delivery time and count.
+    pub fn hand_over(&mut self, id: StreamId, to: &[u8]) -> &mut Nack {
+        let n = self.pel.get_mut(&id).expect("a pending entry");
+        if *n.consumer != *to {
+            if let Some(k) = self.consumers.get_mut(&n.consumer) {
+                k.pel.remove(&id);
+            }
+            n.consumer = to.into();
+            self.consumers.get_mut(to).expect("an existing consumer").pel.insert(id);
+        }
+        n
+    }
+
     /// Acknowledges `id`: removes it from the group PEL and its consumer's; true when it
     /// was pending.
     pub fn ack(&mut self, id: StreamId) -> bool {

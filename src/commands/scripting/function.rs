@@ -16,7 +16,7 @@ use mlua::{Function, Lua, MultiValue, Table, Value};
 
 use super::{Run, Vm, new_vm, prepare_checks, raise, run_script, sflag};
 use crate::commands::data::BusyKind;
-use crate::commands::{Argv, CmdError, CmdResult, Ctx, err};
+use crate::commands::{Argv, CmdError, CmdResult, Ctx};
 use crate::engine::session::Session;
 
 /// A registered function.
@@ -437,22 +437,7 @@ pub(crate) fn flush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
 
 /// FUNCTION KILL.
 pub(crate) fn kill(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
-    let s = &mut srv.data.scripting;
-    let Some(run) = s.running.as_ref() else {
-        return Err(CmdError::new("NOTBUSY", "NOTBUSY No scripts in execution right now."));
-    };
-    if run.is_eval {
-        return Err(err::busy(BusyKind::Script));
-    }
-    if run.wrote {
-        return Err(CmdError::new(
-            "UNKILLABLE",
-            "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
-        ));
-    }
-    s.kill = true;
-    c.add_ok();
-    Ok(())
+    super::kill_running(srv, c, BusyKind::Function)
 }
 
 fn flag_names(flags: u32) -> Vec<&'static str> {

@@ -1275,12 +1275,19 @@ pub(crate) fn script_flush(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> C
 
 /// SCRIPT KILL: stops the running script unless it wrote.
 pub(crate) fn script_kill(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    kill_running(srv, c, BusyKind::Script)
+}
+
+/// SCRIPT KILL and FUNCTION KILL: each stops only its own kind (the other gets the other
+/// kind's -BUSY, as Redis), and nothing that already wrote.
+pub(crate) fn kill_running(srv: &mut Ctx<'_>, c: &mut Session, kind: BusyKind) -> CmdResult {
     let s = &mut srv.data.scripting;
     let Some(run) = s.running.as_ref() else {
         return Err(CmdError::new("NOTBUSY", "NOTBUSY No scripts in execution right now."));
     };
-    if !run.is_eval {
-        return Err(err::busy(BusyKind::Function));
+    let running = if run.is_eval { BusyKind::Script } else { BusyKind::Function };
+    if running != kind {
+        return Err(err::busy(running));
     }
     if run.wrote {
         return Err(CmdError::new(
