@@ -281,3 +281,24 @@ fn no_active_expiry_with_debug_set_active_expire_0() {
     c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
     assert!(eventually(Duration::from_secs(10), || { c.cmd_str(&["DBSIZE"]) == ":0\r\n" }));
 }
+
+/// As Redis's updateMaxmemory: lowering `maxmemory` below what is used evicts at once, inside
+/// the CONFIG SET (a subscriber sees the "evicted" events before any later command), and logs
+/// a warning. Without it the keys stayed until the next write.
+#[test]
+fn config_set_maxmemory_evicts_at_once() {
+    let srv = start();
+    let mut c = srv.raw();
+    let mut sub = srv.raw();
+    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    sub.cmd(&["PSUBSCRIBE", "*"]);
+    c.cmd(&["SET", "foo", "bar"]);
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+    let event = sub.reply_str();
+    assert!(event.contains("__keyevent@0__:evicted") && event.contains("foo"), "{event}");
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(c.cmd_str(&["DBSIZE"]), ":0\r\n");
+    assert_eq!(stat(&mut c, "evicted_keys"), 1);
+    assert!(srv.log().contains("is smaller than the current memory usage"), "{}", srv.log());
+}

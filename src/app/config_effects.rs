@@ -108,6 +108,22 @@ fn apply_config_effect(data: &mut Data, effect: Effect) -> Result<(), EffectErro
         Effect::JemallocBgThread => {
             crate::engine::memory::set_background_thread(data.config.jemalloc_bg_thread);
         }
+        Effect::Maxmemory => {
+            let max = data.config.maxmemory;
+            if max != 0 {
+                let used = crate::engine::memory::used_memory();
+                if max < used {
+                    logging::log(
+                        logging::Level::Warning,
+                        &format!(
+                            "WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.",
+                            max, used
+                        ),
+                    );
+                }
+                data.evict_requested = true;
+            }
+        }
         Effect::KeyAccess => tine_core::types::access::update(
             data.now_ms,
             data.config.maxmemory_policy.is_lfu(),

@@ -51,6 +51,11 @@ pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         SetError::Failed(..) => e.to_cmd_error(),
     })?;
     srv.server.config_set(srv.data, &pairs)?;
+    if std::mem::take(&mut srv.data.evict_requested) {
+        // As Redis's updateMaxmemory: evict now, announcing each key, whatever the outcome
+        // (a failure here only means later writes get OOM).
+        crate::engine::evict::perform_evictions(srv);
+    }
     c.add_ok();
     Ok(())
 }

@@ -128,6 +128,8 @@ pub(crate) struct Data {
     pub(crate) recent_max_output: usize,
     /// Set when CONFIG SET changed bind/port: the event loop rebinds.
     pub(crate) rebind_requested: bool,
+    /// Set when CONFIG SET lowered `maxmemory`: CONFIG SET evicts before it replies.
+    pub(crate) evict_requested: bool,
     /// Listening sockets' descriptors (a fork child closes them first thing).
     pub(crate) listener_fds: Vec<i32>,
     /// LATENCY's samples (`latency-monitor-threshold`).
@@ -200,6 +202,7 @@ impl Data {
             recent_max_input: 0,
             recent_max_output: 0,
             rebind_requested: false,
+            evict_requested: false,
             listener_fds: Vec::new(),
             persist: Default::default(),
             latency: Default::default(),

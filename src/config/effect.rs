@@ -37,6 +37,10 @@ pub(crate) enum Effect {
     /// Redis's updateJemallocBgThread (without it, freed pages go back to the OS only when
     /// the allocator is next called, so not at all on an idle server).
     JemallocBgThread,
+    /// `maxmemory`: as Redis's updateMaxmemory, a limit below what is used is warned about
+    /// in the log and keys are evicted at once (not at the next write), with their
+    /// "evicted" events.
+    Maxmemory,
 }
 
 /// The effects of one change of the configuration, each once, in the order the directives
@@ -93,18 +97,14 @@ mod tests {
         ("dir", Effect::Dir),
         ("repl-backlog-size", Effect::ReplBacklogSize),
         ("jemalloc-bg-thread", Effect::JemallocBgThread),
+        ("maxmemory", Effect::Maxmemory),
     ];
 
     /// Directives Redis 7.0 applies at CONFIG SET (apply functions in its config.c) that tine
     /// stores but does not act on at once yet; named so that giving one an effect is a
     /// deliberate change of this list, not an accident.
-    const NOT_APPLIED_YET: &[&str] = &[
-        "maxmemory",
-        "maxclients",
-        "oom-score-adj",
-        "oom-score-adj-values",
-        "proc-title-template",
-    ];
+    const NOT_APPLIED_YET: &[&str] =
+        &["maxclients", "oom-score-adj", "oom-score-adj-values", "proc-title-template"];
 
     /// Every variant, by an exhaustive match, so a new one must be added here (and so to a row).
     fn all_effects() -> Vec<Effect> {
@@ -119,6 +119,7 @@ mod tests {
             Effect::Dir,
             Effect::ReplBacklogSize,
             Effect::JemallocBgThread,
+            Effect::Maxmemory,
         ];
         for e in all {
             match e {
@@ -131,7 +132,8 @@ mod tests {
                 | Effect::NotifyFlags
                 | Effect::Dir
                 | Effect::ReplBacklogSize
-                | Effect::JemallocBgThread => {}
+                | Effect::JemallocBgThread
+                | Effect::Maxmemory => {}
             }
         }
         all.to_vec()
@@ -170,8 +172,10 @@ mod tests {
     #[test]
     fn set_many_reports_the_effects_of_what_changed() {
         let mut c = Config::default();
-        let fx = c.set_many(&[("maxmemory", "1mb"), ("slowlog-max-len", "10")]).unwrap();
+        let fx = c.set_many(&[("slowlog-max-len", "10"), ("maxclients", "100")]).unwrap();
         assert!(fx.is_empty());
+        let fx = c.set_many(&[("maxmemory", "1mb"), ("slowlog-max-len", "10")]).unwrap();
+        assert_eq!(fx.as_slice(), &[Effect::Maxmemory]);
         let fx = c
             .set_many(&[
                 ("appendonly", "yes"),

@@ -108,7 +108,7 @@ config_table! {
     masterauth: String = "masterauth", &[], Kind::Str, "", SENSITIVE | IMPLEMENTED;
     masteruser: String = "masteruser", &[], Kind::Str, "", IMPLEMENTED;
     maxclients: i64 = "maxclients", &[], Kind::Int { min: 1, max: 4294967295 }, "10000", IMPLEMENTED;
-    maxmemory: u64 = "maxmemory", &[], Kind::UMemory, "0", IMPLEMENTED;
+    maxmemory: u64 = "maxmemory", &[], Kind::UMemory, "0", IMPLEMENTED => Maxmemory;
     maxmemory_clients: i64 = "maxmemory-clients", &[], Kind::MemoryOrPercent, "0", 0;
     maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity", &[], Kind::Int { min: 0, max: 100 }, "10", IMPLEMENTED;
     maxmemory_policy: MaxmemoryPolicy = "maxmemory-policy", &[], Kind::Enum, "noeviction", IMPLEMENTED => KeyAccess;
@@ -126,8 +126,9 @@ config_table! {
     protected_mode: bool = "protected-mode", &[], Kind::Bool, "yes", IMPLEMENTED;
     proto_max_bulk_len: i64 = "proto-max-bulk-len", &[], Kind::Memory { min: 1024 * 1024, max: i64::MAX }, "536870912", IMPLEMENTED;
     rdb_del_sync_files: bool = "rdb-del-sync-files", &[], Kind::Bool, "no", IMPLEMENTED;
-    rdb_key_save_delay: i64 = "rdb-key-save-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED;
-    key_load_delay: i64 = "key-load-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED;
+    rdb_key_save_delay: i64 = "rdb-key-save-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED | HIDDEN;
+    key_load_delay: i64 = "key-load-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED | HIDDEN;
+    loading_process_events_interval_bytes: i64 = "loading-process-events-interval-bytes", &[], Kind::Int { min: 1024, max: i32::MAX as i64 }, "2097152", HIDDEN;
     rdb_save_incremental_fsync: bool = "rdb-save-incremental-fsync", &[], Kind::Bool, "yes", 0;
     rdbchecksum: bool = "rdbchecksum", &[], Kind::Bool, "yes", IMMUTABLE | IMPLEMENTED;
     rdbcompression: bool = "rdbcompression", &[], Kind::Bool, "yes", IMPLEMENTED;
