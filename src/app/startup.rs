@@ -205,6 +205,7 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     log!(Level::Notice, "Running mode=standalone, port={}.", srv.data.tcp_port);
     log!(Level::Warning, "Server initialized");
     crate::persist::orphans::remove_orphan_temp_files(std::path::Path::new("."));
+    srv.data.startup_memory = crate::engine::memory::used_memory();
     if crate::persist::aof::load_manifest_from_disk(srv.data).is_err() {
         // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.
         crate::app::shutdown::remove_pidfile(srv.data);

@@ -123,6 +123,9 @@ pub(crate) struct Data {
     pub(crate) debug_active_expire: bool,
     /// Peak of used_memory.
     pub(crate) peak_memory: u64,
+    /// used_memory when the server was ready, before loading data (Redis's
+    /// initial_memory_usage): INFO's used_memory_startup, MEMORY STATS' startup.allocated.
+    pub(crate) startup_memory: u64,
     /// Largest recent query and output buffers, for INFO clients.
     pub(crate) recent_max_input: usize,
     pub(crate) recent_max_output: usize,
@@ -199,6 +202,7 @@ impl Data {
             tcp_port: 0,
             debug_active_expire: true,
             peak_memory: 0,
+            startup_memory: 0,
             recent_max_input: 0,
             recent_max_output: 0,
             rebind_requested: false,

@@ -2,7 +2,7 @@
 
 use super::{Argv, CmdResult, registry};
 use crate::commands::Ctx;
-use crate::engine::memory::{memory_figures, total_system_memory};
+use crate::engine::memory::total_system_memory;
 use crate::engine::session::Session;
 use std::fmt::Write as _;
 use tine_core::base::{self, bytes_to_human};
@@ -162,9 +162,10 @@ fn info_clients(srv: &Ctx<'_>, _c: Option<&Session>, out: &mut String) {
 }
 
 fn info_memory(srv: &mut Ctx<'_>, out: &mut String) {
-    let m = memory_figures();
-    srv.data.peak_memory = srv.data.peak_memory.max(m.allocated);
-    let peak = srv.data.peak_memory;
+    // One reading of the allocator for every figure (the overhead refreshes the peak).
+    let o = super::memory::overhead(srv);
+    let m = &o.mem;
+    let peak = o.peak;
     let sys = total_system_memory();
     out.push_str("# Memory\r\n");
     line(out, "used_memory", m.allocated);
@@ -178,10 +179,10 @@ fn info_memory(srv: &mut Ctx<'_>, out: &mut String) {
         "used_memory_peak_perc",
         format!("{:.2}%", m.allocated as f64 * 100.0 / peak.max(1) as f64),
     );
-    line(out, "used_memory_overhead", 0);
-    line(out, "used_memory_startup", 0);
-    line(out, "used_memory_dataset", m.allocated);
-    line(out, "used_memory_dataset_perc", "100.00%");
+    line(out, "used_memory_overhead", o.total);
+    line(out, "used_memory_startup", o.startup);
+    line(out, "used_memory_dataset", o.dataset());
+    line(out, "used_memory_dataset_perc", format!("{:.2}%", o.dataset_perc()));
     line(out, "allocator_allocated", m.allocated);
     line(out, "allocator_active", m.active);
     line(out, "allocator_resident", m.resident);

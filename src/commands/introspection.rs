@@ -1,5 +1,5 @@
 //! Looking at the server from inside: COMMAND (and its subcommands), SLOWLOG, LATENCY,
-//! MEMORY USAGE, MONITOR.
+//! MONITOR. MEMORY is `memory.rs`.
 
 use super::reply_help;
 use super::{Argv, CmdError, CmdResult, Keys, err, flag, registry};
@@ -176,55 +176,6 @@ pub(crate) fn command_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) ->
             "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
-        ],
-    );
-    Ok(())
-}
-
-/// MEMORY USAGE key [SAMPLES count]: the key's estimated bytes (`db::memory`), nil when it
-/// does not exist. Nested values are sampled `count` times (default 5, 0 = all).
-pub(crate) fn memory_usage(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    let mut samples = 5usize;
-    let mut opts = argv[3..].chunks(2);
-    for opt in &mut opts {
-        match opt {
-            [name, count] if name.eq_ignore_ascii_case(b"samples") => {
-                match base::parse_i64(count) {
-                    Some(n) if n >= 0 => samples = n as usize,
-                    Some(_) => return Err(err::SYNTAX),
-                    None => return Err(err::NOT_INTEGER),
-                }
-            }
-            _ => return Err(err::SYNTAX),
-        }
-    }
-    // As Redis: a plain lookup, no expiry, no keyspace statistics.
-    match srv.data.keyspace[c.db].memory_usage(&argv[2], samples) {
-        Some(n) => c.add_int(n as i64),
-        None => c.add_null(),
-    }
-    Ok(())
-}
-
-/// MEMORY PURGE: every arena's dirty pages back to the OS, as Redis's (jemalloc_purge).
-pub(crate) fn memory_purge(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
-    if !crate::engine::memory::purge() {
-        return Err(CmdError::err("Error purging dirty pages"));
-    }
-    c.add_ok();
-    Ok(())
-}
-
-pub(crate) fn memory_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
-    reply_help(
-        c,
-        "MEMORY",
-        &[
-            "PURGE",
-            "    Attempt to purge dirty pages for reclamation by the allocator.",
-            "USAGE <key> [SAMPLES <count>]",
-            "    Return memory in bytes used by <key> and its value. Nested values are",
-            "    sampled up to <count> times (default: 5, 0 means sample all).",
         ],
     );
     Ok(())

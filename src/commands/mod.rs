@@ -28,6 +28,7 @@ pub(crate) mod info;
 pub(crate) mod introspection;
 pub(crate) mod keys;
 pub(crate) mod list;
+pub(crate) mod memory;
 pub(crate) mod multi;
 pub(crate) mod persist;
 pub(crate) mod pubsub;

@@ -90,9 +90,12 @@ const LATENCY_SUBCOMMANDS: &[Command] = &[
 
 #[rustfmt::skip]
 const MEMORY_SUBCOMMANDS: &[Command] = &[
-    Command { name: "usage", arity: -3, flags: READONLY, acl: &["read", "slow"], keys: Keys::Range(2, 2, 1), group: "server", summary: "Estimate the memory usage of a key", since: "4.0.0", handler: introspection::memory_usage, subcommands: &[] , notify: None },
-    Command { name: "purge", arity: 2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Ask the allocator to release memory", since: "4.0.0", handler: introspection::memory_purge, subcommands: &[], notify: None },
-    Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Show helpful text about the different subcommands", since: "4.0.0", handler: introspection::memory_help, subcommands: &[] , notify: None },
+    Command { name: "usage", arity: -3, flags: READONLY, acl: &["read", "slow"], keys: Keys::Range(2, 2, 1), group: "server", summary: "Estimate the memory usage of a key", since: "4.0.0", handler: memory::memory_usage, subcommands: &[] , notify: None },
+    Command { name: "stats", arity: 2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Show memory usage details", since: "4.0.0", handler: memory::memory_stats, subcommands: &[], notify: None },
+    Command { name: "doctor", arity: 2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Outputs memory problems report", since: "4.0.0", handler: memory::memory_doctor, subcommands: &[], notify: None },
+    Command { name: "malloc-stats", arity: 2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Show allocator internal stats", since: "4.0.0", handler: memory::memory_malloc_stats, subcommands: &[], notify: None },
+    Command { name: "purge", arity: 2, flags: NONE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Ask the allocator to release memory", since: "4.0.0", handler: memory::memory_purge, subcommands: &[], notify: None },
+    Command { name: "help", arity: 2, flags: LOADING | STALE, acl: &["slow"], keys: Keys::None, group: "server", summary: "Show helpful text about the different subcommands", since: "4.0.0", handler: memory::memory_help, subcommands: &[] , notify: None },
 ];
 
 #[rustfmt::skip]

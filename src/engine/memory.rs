@@ -115,3 +115,35 @@ pub(crate) fn total_system_memory() -> u64 {
             .saturating_mul(libc::sysconf(libc::_SC_PAGESIZE) as u64)
     }
 }
+
+/// jemalloc's own statistics report (malloc_stats_print), for MEMORY MALLOC-STATS; None
+/// without jemalloc (Redis then answers "Stats not supported for the current allocator").
+#[cfg(feature = "jemalloc")]
+pub(crate) fn malloc_stats() -> Option<String> {
+    use std::ffi::{CStr, c_char, c_void};
+    unsafe extern "C" fn append(out: *mut c_void, text: *const c_char) {
+        // SAFETY: `out` is the `&mut Vec<u8>` passed below, alive for the whole call of
+        // malloc_stats_print, which calls this on the same thread; `text` is a NUL-terminated
+        // string jemalloc owns for the duration of this call.
+        unsafe {
+            let out = &mut *(out as *mut Vec<u8>);
+            out.extend_from_slice(CStr::from_ptr(text).to_bytes());
+        }
+    }
+    let mut out: Vec<u8> = Vec::new();
+    // SAFETY: the callback only appends to `out` (see above); a null opts pointer asks for
+    // the default report.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(append),
+            &mut out as *mut Vec<u8> as *mut c_void,
+            std::ptr::null(),
+        );
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(not(feature = "jemalloc"))]
+pub(crate) fn malloc_stats() -> Option<String> {
+    None
+}
