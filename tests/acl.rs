@@ -124,3 +124,126 @@ fn requirepass_is_the_default_users_password() {
     assert_eq!(c.cmd_str(&["AUTH", "default", "secret"]), "+OK\r\n");
     assert_eq!(c.cmd_str(&["ACL", "WHOAMI"]), "$7\r\ndefault\r\n");
 }
+
+const USERS_ACL: &str = "user alice on allcommands allkeys &* >alice\nuser bob on -@all +@set +acl ~set* &* >bob\nuser default on nopass ~* &* +@all\n";
+
+/// A bad ACL file: a duplicate, a line without `user`, an unknown command, a comment line
+/// (Redis does not skip those), a bare `user`.
+const BAD_TAIL: &str =
+    "\nuser alice on nopass ~* -@all\nbogus line\nuser carl on +nosuch\n  # comment\nuser\n";
+
+/// `aclfile`: loaded at startup, ACL LOAD (errors in Redis's words, all collected, nothing
+/// applied; clients of the old users disconnected on success) and ACL SAVE (the file Redis
+/// writes), against redis-server with the same files. Before, ACL LOAD/SAVE always answered
+/// that no ACL file was configured and `aclfile` was ignored.
+#[test]
+fn acl_file_load_and_save_as_redis() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let files: Vec<std::path::PathBuf> = dirs.iter().map(|d| d.path().join("users.acl")).collect();
+    for f in &files {
+        std::fs::write(f, USERS_ACL).unwrap();
+    }
+    let (a0, a1) = (files[0].to_str().unwrap(), files[1].to_str().unwrap());
+    let ours = TestServer::with_args(&["--save", "", "--aclfile", a0]);
+    let Some(real) = common::RedisServer::with_args(&["--save", "", "--aclfile", a1]) else {
+        return;
+    };
+    let (mut o, mut r) = (ours.raw(), real.raw());
+    same(
+        &mut o,
+        &mut r,
+        &[&["ACL", "LIST"], &["AUTH", "bob", "bob"], &["SADD", "set", "1"], &["SET", "k", "v"]],
+    );
+    // Errors: the same text once the file names are the same.
+    for f in &files {
+        std::fs::write(f, format!("{USERS_ACL}{BAD_TAIL}")).unwrap();
+    }
+    let (eo, er) = (o.cmd_str(&["ACL", "LOAD"]), r.cmd_str(&["ACL", "LOAD"]));
+    assert_eq!(eo.replace(a0, "F"), er.replace(a1, "F"));
+    assert!(
+        eo.contains("Duplicate user 'alice' found on line 5") && eo.contains("no change"),
+        "{eo}"
+    );
+    // Nothing changed: bob is still bob, and still connected.
+    same(&mut o, &mut r, &[&["ACL", "WHOAMI"], &["ACL", "LIST"]]);
+    // ACL SAVE writes what ACL LIST shows, and a good file loads.
+    same(
+        &mut o,
+        &mut r,
+        &[&["ACL", "SETUSER", "eve", "on", ">eve", "+get", "allkeys"], &["ACL", "SAVE"]],
+    );
+    let (fo, fr) =
+        (std::fs::read_to_string(&files[0]).unwrap(), std::fs::read_to_string(&files[1]).unwrap());
+    assert_eq!(fo, fr);
+    assert!(fo.contains("user eve on #"), "{fo}");
+    // A successful load disconnects clients of the old users (bob here), after the reply.
+    let mut watcher = ours.raw();
+    watcher.cmd(&["AUTH", "alice", "alice"]);
+    assert_eq!(o.cmd_str(&["ACL", "LOAD"]), "+OK\r\n");
+    assert!(o.closed_within(std::time::Duration::from_secs(5)));
+    assert!(watcher.closed_within(std::time::Duration::from_secs(5)));
+    let mut o = ours.raw();
+    assert_eq!(o.cmd_str(&["AUTH", "eve", "eve"]), "+OK\r\n");
+    assert!(o.cmd_str(&["SET", "k", "v"]).starts_with("-NOPERM"));
+    // A missing file: Redis's error.
+    std::fs::remove_file(&files[0]).unwrap();
+    let e = ours.raw().cmd_str(&["ACL", "LOAD"]);
+    assert!(
+        e.starts_with(&format!("-ERR Error loading ACLs, opening file '{a0}': No such file")),
+        "{e}"
+    );
+}
+
+/// `user` directives (configuration or command line) are applied at startup, the default
+/// user reset first (so without `&*` it has no channels, `acl-pubsub-default` being
+/// resetchannels); duplicates and `user` beside `aclfile` refuse to start, as Redis; CONFIG
+/// REWRITE writes the users back. Before, `user` lines were ignored with a warning.
+#[test]
+fn user_directives_at_startup_and_in_config_rewrite() {
+    let ours =
+        TestServer::with_args(&["--save", "", "--user", "default", "on", "nopass", "~*", "+@all"]);
+    let mut o = ours.raw();
+    assert!(o.cmd_str(&["SUBSCRIBE", "foo"]).starts_with("-NOPERM"));
+    assert_eq!(o.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = common::TINE_BIN.as_str();
+    let dup = common::run_to_exit(
+        bin,
+        &["--port", "0", "--user", "foo", "--user", "foo"],
+        dir.path(),
+        std::time::Duration::from_secs(20),
+    );
+    assert!(!dup.status.success());
+    assert!(dup.stderr.contains("Duplicate user found"), "{}", dup.stderr);
+    std::fs::write(dir.path().join("u.acl"), USERS_ACL).unwrap();
+    let both = common::run_to_exit(
+        bin,
+        &["--port", "0", "--user", "foo", "--aclfile", "u.acl"],
+        dir.path(),
+        std::time::Duration::from_secs(20),
+    );
+    assert!(!both.status.success());
+    assert!(both.stdout.contains("an ACL file path is invalid"), "{}", both.stdout);
+    let bad = common::run_to_exit(
+        bin,
+        &["--port", "0", "--user", "foo", "+nosuch"],
+        dir.path(),
+        std::time::Duration::from_secs(20),
+    );
+    assert!(!bad.status.success());
+    assert!(
+        bad.stdout.contains("Error loading ACL rule '+nosuch' for the user named 'foo'"),
+        "{}",
+        bad.stdout
+    );
+    // CONFIG REWRITE keeps the users, so a restart has them.
+    let mut srv =
+        TestServer::with_config("save \"\"\nuser default on nopass ~* &* +@all -flushdb\n");
+    assert!(srv.raw().cmd_str(&["FLUSHDB"]).starts_with("-NOPERM"));
+    assert_eq!(srv.raw().cmd_str(&["ACL", "SETUSER", "zed", "on", "nopass", "+get"]), "+OK\r\n");
+    assert_eq!(srv.raw().cmd_str(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    srv.restart();
+    let mut c = srv.raw();
+    assert!(c.cmd_str(&["FLUSHDB"]).starts_with("-NOPERM"));
+    assert_eq!(c.cmd_str(&["AUTH", "zed", "x"]), "+OK\r\n");
+}

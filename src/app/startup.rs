@@ -17,7 +17,7 @@ const PRODUCT: &str = "tine";
 
 /// Directives Redis accepts in a file that are not CONFIG GET-able; tine accepts and ignores
 /// them with a warning.
-const IGNORED_SPECIAL: &[&str] = &["rename-command", "user", "loadmodule", "sentinel"];
+const IGNORED_SPECIAL: &[&str] = &["rename-command", "loadmodule", "sentinel"];
 
 /// Entry point of `tine-server`. Returns the process exit code.
 pub fn main() -> i32 {
@@ -68,11 +68,32 @@ pub fn main() -> i32 {
     let mut config = Config::default();
     let mut seen_save = false;
     let mut ignored = Vec::new();
+    let mut users: Vec<Vec<Vec<u8>>> = Vec::new();
     for line in &lines {
         let words = line.values_lossy();
         let name = line.name();
         if IGNORED_SPECIAL.contains(&name.as_str()) {
             ignored.push(name);
+            continue;
+        }
+        // `user <name> <rules...>`: checked for duplicates now, applied once the server is
+        // up (Redis's ACLAppendUserForLoading, then ACLLoadUsersAtStartup).
+        if name == "user" {
+            let args: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+            let duplicate = args.first().is_some_and(|n| users.iter().any(|u| u[0] == *n));
+            if args.is_empty() || duplicate {
+                let why = if args.is_empty() {
+                    "Error in user declaration '': Usernames can't be empty".to_string()
+                } else {
+                    format!(
+                        "Error in user declaration '{}': Duplicate user found. A user can only be defined once in config files",
+                        words[0]
+                    )
+                };
+                eprintln!("{}", file::format_fatal(PRODUCT, line, &why));
+                return 1;
+            }
+            users.push(args);
             continue;
         }
         let mut argv = vec![name.clone()];
@@ -103,7 +124,7 @@ pub fn main() -> i32 {
             }
         }
     }
-    run(config, config_path, ignored)
+    run(config, config_path, ignored, users)
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -125,7 +146,12 @@ pub(crate) fn pidfile_path(config: &Config) -> Option<PathBuf> {
     }
 }
 
-fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i32 {
+fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    ignored: Vec<String>,
+    users: Vec<Vec<Vec<u8>>>,
+) -> i32 {
     if config.daemonize {
         if let Err(e) = crate::fork::daemonize() {
             eprintln!("Can't daemonize: {}", e);
@@ -205,6 +231,11 @@ fn run(config: Config, config_path: Option<PathBuf>, ignored: Vec<String>) -> i3
     log!(Level::Notice, "Running mode=standalone, port={}.", srv.data.tcp_port);
     log!(Level::Warning, "Server initialized");
     crate::persist::orphans::remove_orphan_temp_files(std::path::Path::new("."));
+    if let Err(e) = crate::commands::acl::load_at_startup(srv.data, &users) {
+        log!(Level::Warning, "{}", e);
+        crate::app::shutdown::remove_pidfile(srv.data);
+        return 1;
+    }
     srv.data.startup_memory = crate::engine::memory::used_memory();
     if crate::persist::aof::load_manifest_from_disk(srv.data).is_err() {
         // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.

@@ -1,5 +1,5 @@
 //! The ACL command (SETUSER, GETUSER, DELUSER, USERS, LIST, CAT, WHOAMI, GENPASS, LOG,
-//! DRYRUN, HELP), the rule parser (it needs the command table for `+cmd` and `+@category`),
+//! DRYRUN, LOAD, SAVE, HELP), ACL files and `user` directives, the rule parser (it needs the command table for `+cmd` and `+@category`),
 //! AUTH's credential check, and `check`, the dispatcher's one call per command for a client
 //! whose user is restricted. The users themselves and the checks live in `engine::acl`.
 
@@ -8,6 +8,8 @@ use crate::engine::acl::{
     CATEGORIES, CatalogEntry, Denied, KeyPattern, LogEntry, Request, Selector, User,
 };
 use crate::engine::session::Session;
+use tine_core::log;
+use tine_core::log::Level;
 
 /// Redis's error for one bad SETUSER rule.
 fn rule_error(rule: &[u8], why: &str) -> CmdError {
@@ -155,8 +157,22 @@ fn apply_selector_rule(s: &mut Selector, rule: &[u8]) -> Result<(), &'static str
     }
 }
 
-/// Applies one SETUSER rule to `u` (Redis's ACLSetUser).
-fn apply_rule(u: &mut User, rule: &[u8]) -> Result<(), &'static str> {
+/// A user as Redis's ACLCreateUser makes it: off, no password, no commands or keys, and the
+/// channels `acl-pubsub-default` gives (`pubsub_all`: allchannels).
+fn fresh_user(name: &str, ncommands: usize, pubsub_all: bool) -> User {
+    let mut u = User::new(name, ncommands);
+    u.root.all_channels = pubsub_all;
+    u
+}
+
+/// Whether `acl-pubsub-default` is `allchannels`.
+fn pubsub_all(config: &crate::config::Config) -> bool {
+    config.acl_pubsub_default == crate::config::AclPubsubDefault::AllChannels
+}
+
+/// Applies one SETUSER rule to `u` (Redis's ACLSetUser); `pubsub_all` is what `reset`
+/// gives back for channels (`acl-pubsub-default`).
+fn apply_rule(u: &mut User, rule: &[u8], pubsub_all: bool) -> Result<(), &'static str> {
     let lower = String::from_utf8_lossy(rule).to_ascii_lowercase();
     match lower.as_str() {
         "on" => u.enabled = true,
@@ -172,7 +188,7 @@ fn apply_rule(u: &mut User, rule: &[u8]) -> Result<(), &'static str> {
         "clearselectors" => u.selectors.clear(),
         "reset" => {
             let n = u.root.allowed.len();
-            *u = User::new(&u.name.clone(), n);
+            *u = fresh_user(&u.name.clone(), n, pubsub_all);
         }
         _ => match rule.first() {
             Some(b'>') => {
@@ -267,9 +283,11 @@ pub(crate) fn set_user(srv: &mut Ctx<'_>, name: &[u8], rules: &[Vec<u8>]) -> Res
     let rules = merge_selectors(rules)?;
     let name_s = String::from_utf8_lossy(name).to_string();
     let n = srv.data.acl.ncommands;
-    let mut u = srv.data.acl.users.get(&name_s).cloned().unwrap_or_else(|| User::new(&name_s, n));
+    let all = pubsub_all(&srv.data.config);
+    let mut u =
+        srv.data.acl.users.get(&name_s).cloned().unwrap_or_else(|| fresh_user(&name_s, n, all));
     for r in &rules {
-        if let Err(why) = apply_rule(&mut u, r) {
+        if let Err(why) = apply_rule(&mut u, r, all) {
             return Err(rule_error(r, why));
         }
     }
@@ -486,14 +504,208 @@ pub(crate) fn dryrun(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     Ok(())
 }
 
-pub(crate) fn load(_srv: &mut Ctx<'_>, _c: &mut Session, _argv: &Argv) -> CmdResult {
-    Err(CmdError::err(
-        "This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.",
-    ))
+/// Redis's answer to ACL LOAD and ACL SAVE without an `aclfile`.
+const NO_ACL_FILE: &str = "This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.";
+
+/// Redis's last words on an ACL file with errors.
+const NO_CHANGE: &str =
+    "WARNING: ACL errors detected, no change to the previously active ACL rules was performed";
+
+/// The users of an ACL file's text, as Redis's ACLLoadFromFile reads them: one `user <name>
+/// <rules...>` per line (empty lines skipped), every error collected, each in Redis's words
+/// with the file name as configured; none applied when there is one. A file without a
+/// `default` user gets Redis's default one (on, nopass, everything).
+pub(crate) fn users_from_acl_file(
+    text: &str,
+    filename: &str,
+    ncommands: usize,
+    pubsub_all: bool,
+) -> Result<std::collections::BTreeMap<String, User>, String> {
+    let mut users = std::collections::BTreeMap::new();
+    let mut errors = String::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
+        if line.is_empty() {
+            continue;
+        }
+        let Ok(args) = tine_core::base::quote::split_args(line.as_bytes()) else {
+            errors.push_str(&format!("{filename}:{line_no}: Syntax error. "));
+            continue;
+        };
+        if args.is_empty() {
+            continue;
+        }
+        if args.len() < 2 || args[0] != b"user" {
+            errors.push_str(&format!(
+                "{filename}:{line_no} should start with user keyword followed by the username. "
+            ));
+            continue;
+        }
+        let name = String::from_utf8_lossy(&args[1]).into_owned();
+        if users.contains_key(&name) {
+            errors.push_str(&format!("WARNING: Duplicate user '{name}' found on line {line_no}. "));
+            continue;
+        }
+        let mut u = fresh_user(&name, ncommands, pubsub_all);
+        match merge_selectors(&args[2..]) {
+            Err(_) => errors.push_str(&format!(
+                "{filename}:{line_no}: Unmatched parenthesis in selector definition."
+            )),
+            Ok(rules) => {
+                for r in &rules {
+                    if let Err(why) = apply_rule(&mut u, r, pubsub_all) {
+                        errors.push_str(&format!(
+                            "{filename}:{line_no}: Error in applying operation '{}': {why}. ",
+                            String::from_utf8_lossy(r)
+                        ));
+                    }
+                }
+            }
+        }
+        users.insert(name, u);
+    }
+    if !errors.is_empty() {
+        errors.push_str(NO_CHANGE);
+        return Err(errors);
+    }
+    users.entry("default".to_string()).or_insert_with(|| default_user(ncommands));
+    Ok(users)
 }
 
-pub(crate) fn save(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    load(srv, c, argv)
+/// Redis's ACLCreateDefaultUser: on, nopass, all keys, all channels, all commands.
+fn default_user(ncommands: usize) -> User {
+    crate::engine::acl::Acl::new(ncommands).users.remove("default").expect("default user")
+}
+
+/// Reads and parses `aclfile` (Redis's ACLLoadFromFile), without applying it.
+fn read_acl_file(
+    config: &crate::config::Config,
+    ncommands: usize,
+) -> Result<std::collections::BTreeMap<String, User>, String> {
+    let name = &config.aclfile;
+    let text = std::fs::read(name).map_err(|e| {
+        format!("Error loading ACLs, opening file '{name}': {}", tine_core::base::strerror(&e))
+    })?;
+    users_from_acl_file(&String::from_utf8_lossy(&text), name, ncommands, pubsub_all(config))
+}
+
+/// ACL LOAD's replacement of the users. As Redis: every old user is freed and the clients
+/// authenticated as one are disconnected, except the default user's, which takes the new
+/// default's rules in place.
+fn install_users(
+    srv: &mut Ctx<'_>,
+    c: &mut Session,
+    users: std::collections::BTreeMap<String, User>,
+) {
+    set_users(srv.data, users);
+    srv.server.for_each_session(&mut |s| {
+        if s.user != "default" {
+            s.close_asap = true;
+        }
+    });
+    if c.user != "default" {
+        c.close_after_reply = true;
+    }
+}
+
+/// Puts a new set of users in place; `requirepass` no longer overrides the default user.
+fn set_users(data: &mut super::data::Data, users: std::collections::BTreeMap<String, User>) {
+    data.acl.users = users;
+    data.acl.requirepass_seen = data.config.requirepass.clone();
+    data.acl.epoch += 1;
+}
+
+/// ACL LOAD: the users of `aclfile` replace the current ones, all or none.
+pub(crate) fn load(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    if srv.data.config.aclfile.is_empty() {
+        return Err(CmdError::err(NO_ACL_FILE));
+    }
+    let users =
+        read_acl_file(&srv.data.config, srv.data.acl.ncommands).map_err(|e| CmdError::err(&e))?;
+    install_users(srv, c, users);
+    c.add_ok();
+    Ok(())
+}
+
+/// ACL SAVE: every user as an ACL LIST line into `aclfile`, replaced atomically (a failed
+/// save leaves the old file).
+pub(crate) fn save(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    if srv.data.config.aclfile.is_empty() {
+        return Err(CmdError::err(NO_ACL_FILE));
+    }
+    sync(srv);
+    let mut text = String::new();
+    for u in srv.data.acl.users.values() {
+        text.push_str(&format!("user {}\n", u.describe(catalog())));
+    }
+    let path = std::path::Path::new(&srv.data.config.aclfile);
+    if let Err(e) = crate::config::rewrite::write_atomically(path, &text) {
+        log!(Level::Warning, "Saving the ACL file '{}': {}", srv.data.config.aclfile, e);
+        return Err(CmdError::err(
+            "There was an error trying to save the ACLs. Please check the server logs for more information",
+        ));
+    }
+    c.add_ok();
+    Ok(())
+}
+
+/// The users as CONFIG REWRITE writes them (`user` lines), or None with an `aclfile`, whose
+/// users are not the config file's (Redis's rewriteConfigUserOption).
+pub(crate) fn config_user_lines(srv: &mut Ctx<'_>) -> Option<Vec<String>> {
+    if !srv.data.config.aclfile.is_empty() {
+        return None;
+    }
+    sync(srv);
+    Some(srv.data.acl.users.values().map(|u| format!("user {}", u.describe(catalog()))).collect())
+}
+
+/// The users at startup (Redis's ACLLoadUsersAtStartup): `user` directives of the
+/// configuration, or `aclfile`, never both. Err is what to log before exiting.
+pub(crate) fn load_at_startup(
+    data: &mut super::data::Data,
+    user_lines: &[Vec<Vec<u8>>],
+) -> Result<(), String> {
+    let aclfile = !data.config.aclfile.is_empty();
+    if aclfile && !user_lines.is_empty() {
+        return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
+    }
+    let all = pubsub_all(&data.config);
+    let n = data.acl.ncommands;
+    let rp = data.config.requirepass.clone();
+    data.acl.sync_requirepass(&rp);
+    const CRITICAL: &str = "\nCritical error while loading ACLs. Exiting.";
+    for line in user_lines {
+        let name = String::from_utf8_lossy(&line[0]).into_owned();
+        // The default user is reset first when the configuration defines it.
+        let mut u = match data.acl.users.get(&name) {
+            Some(d) if name == "default" => {
+                let mut d = d.clone();
+                apply_rule(&mut d, b"reset", all).expect("reset is always valid");
+                d
+            }
+            _ => fresh_user(&name, n, all),
+        };
+        let rules = merge_selectors(&line[1..]).map_err(|_| {
+            format!("Unmatched parenthesis in acl selector for the user named '{name}'{CRITICAL}")
+        })?;
+        for r in rules {
+            if let Err(why) = apply_rule(&mut u, &r, all) {
+                return Err(format!(
+                    "Error loading ACL rule '{}' for the user named '{name}': {why}{CRITICAL}",
+                    String::from_utf8_lossy(&r)
+                ));
+            }
+        }
+        data.acl.users.insert(name, u);
+    }
+    if aclfile {
+        let users = read_acl_file(&data.config, n)
+            .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+        set_users(data, users);
+    }
+    data.acl.epoch += 1;
+    Ok(())
 }
 
 pub(crate) fn help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {

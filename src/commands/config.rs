@@ -75,7 +75,8 @@ pub(crate) fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -
     let Some(path) = srv.data.config_file.clone() else {
         return Err(CmdError::new("ERR", "ERR The server is running without a config file"));
     };
-    match rewrite_config_file(&srv.data.config, &path) {
+    let users = super::acl::config_user_lines(srv);
+    match rewrite_config_file(&srv.data.config, users, &path) {
         Ok(()) => {
             log!(Level::Notice, "CONFIG REWRITE executed with success.");
             c.add_ok();
@@ -160,6 +161,7 @@ fn directive_lines(d: &config::Directive, value: &str) -> Vec<String> {
 /// tine does not own.
 pub(crate) fn rewrite_config_file(
     cfg: &config::Config,
+    users: Option<Vec<String>>,
     path: &std::path::Path,
 ) -> std::io::Result<()> {
     let original = std::fs::read_to_string(path).ok();
@@ -170,6 +172,9 @@ pub(crate) fn rewrite_config_file(
         let is_default = value == (d.get)(&defaults);
         desired.push((d.name.to_string(), directive_lines(d, &value), is_default));
     }
+    // As Redis's rewriteConfigUserOption: the users replace every `user` line, or, with an
+    // `aclfile` (None), the `user` lines go.
+    desired.push(("user".to_string(), users.unwrap_or_default(), false));
     let text = config::rewrite::rewrite_config(original.as_deref(), &desired);
     config::rewrite::write_atomically(path, &text)
 }

@@ -21,8 +21,8 @@ use super::enums::*;
 use super::flags::*;
 
 config_table! {
-    acl_pubsub_default: AclPubsubDefault = "acl-pubsub-default", &[], Kind::Enum, "resetchannels", 0;
-    aclfile: String = "aclfile", &[], Kind::Str, "", IMMUTABLE;
+    acl_pubsub_default: AclPubsubDefault = "acl-pubsub-default", &[], Kind::Enum, "resetchannels", IMPLEMENTED;
+    aclfile: String = "aclfile", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
     acllog_max_len: i64 = "acllog-max-len", &[], Kind::Int { min: 0, max: i64::MAX }, "128", 0;
     active_defrag_cycle_max: i64 = "active-defrag-cycle-max", &[], Kind::Int { min: 1, max: 99 }, "25", 0;
     active_defrag_cycle_min: i64 = "active-defrag-cycle-min", &[], Kind::Int { min: 1, max: 99 }, "1", 0;

@@ -210,11 +210,33 @@ impl Selector {
                 }
             }
         }
-        for (id, e) in catalog.iter().enumerate() {
+        // As Redis: a command is emitted before its subcommands, and emitting it sets them
+        // all, so `+acl` is not followed by every `+acl|...`.
+        let emit = |id: usize, fake: &mut Vec<bool>, out: &mut String| {
             let user = self.allowed.get(id).copied().unwrap_or(false);
-            if fake.get(id).copied().unwrap_or(false) != user {
-                out.push_str(if user { " +" } else { " -" });
-                out.push_str(&e.name);
+            if fake.get(id).copied().unwrap_or(false) == user {
+                return;
+            }
+            let name = &catalog[id].name;
+            out.push_str(if user { " +" } else { " -" });
+            out.push_str(name);
+            if catalog[id].top {
+                let prefix = format!("{name}|");
+                for (sub, e) in catalog.iter().enumerate() {
+                    if e.name.starts_with(&prefix) {
+                        if let Some(b) = fake.get_mut(sub) {
+                            *b = user;
+                        }
+                    }
+                }
+            }
+        };
+        for (id, e) in catalog.iter().enumerate().filter(|(_, e)| e.top) {
+            emit(id, &mut fake, &mut out);
+            let prefix = format!("{}|", e.name);
+            for (sub, _) in catalog.iter().enumerate().filter(|(_, s)| s.name.starts_with(&prefix))
+            {
+                emit(sub, &mut fake, &mut out);
             }
         }
         out
