@@ -503,7 +503,6 @@ fn replica_output_limit_below_the_backlog_size_is_the_backlog_size() {
 /// dropped, so the pipe was never read again and the child blocked until repl-timeout).
 #[test]
 fn a_slow_reader_gets_the_whole_diskless_payload() {
-    use std::io::{Read, Write};
     let tine = primary(&[
         "--repl-diskless-sync",
         "yes",
@@ -515,6 +514,14 @@ fn a_slow_reader_gets_the_whole_diskless_payload() {
         "5",
     ]);
     cmd(&mut tine.client(), &["DEBUG", "POPULATE", "200", "big", "100000"]);
+    let mut s = fake_replica(&tine);
+    read_diskless_payload(&tine, &mut s, 20_000_000, Vec::new());
+    assert!(!tine.log().contains("Disconnecting timedout replica"), "{}", tine.log());
+}
+
+/// A raw replica that asked for a diskless full sync (REPLCONF capa eof, PSYNC ? -1).
+fn fake_replica(tine: &TestServer) -> std::net::TcpStream {
+    use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", tine.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
     s.write_all(&resp(&["REPLCONF", "capa", "eof"])).unwrap();
@@ -522,7 +529,19 @@ fn a_slow_reader_gets_the_whole_diskless_payload() {
     s.read_exact(&mut ok).unwrap();
     assert_eq!(&ok, b"+OK\r\n");
     s.write_all(&resp(&["PSYNC", "?", "-1"])).unwrap();
-    let mut got: Vec<u8> = Vec::new();
+    s
+}
+
+/// Reads a diskless payload to its end mark (at least `min` bytes), failing if it stalls for
+/// the socket's read timeout.
+/// `got` is what was read of it already.
+fn read_diskless_payload(
+    tine: &TestServer,
+    s: &mut std::net::TcpStream,
+    min: usize,
+    mut got: Vec<u8>,
+) {
+    use std::io::Read;
     let mut buf = vec![0u8; 32 * 1024];
     let start = std::time::Instant::now();
     let mut mark: Option<Vec<u8>> = None;
@@ -544,12 +563,62 @@ fn a_slow_reader_gets_the_whole_diskless_payload() {
             }
         }
         if let Some(m) = &mark {
-            if got.len() > 40 && got.ends_with(m) && got.len() > 20_000_000 {
+            if got.len() > 40 && got.ends_with(m) && got.len() > min {
                 break;
             }
         }
         assert!(start.elapsed() < Duration::from_secs(60), "too slow\n{}", tine.log());
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert!(!tine.log().contains("Disconnecting timedout replica"), "{}", tine.log());
+}
+
+/// The slow replica of a diskless transfer drops out while the fast one waits for the next
+/// chunk: the transfer goes on for the fast one (Redis's "diskless slow replicas drop during
+/// rdb pipe"). The pipe's readable edge had come while the slow one lagged, so nothing read
+/// the pipe again and the child waited forever.
+#[test]
+fn a_slow_replica_leaving_a_diskless_transfer_does_not_stall_the_others() {
+    let tine = primary(&[
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "1",
+        "--rdbcompression",
+        "no",
+        "--repl-timeout",
+        "120",
+    ]);
+    cmd(&mut tine.client(), &["DEBUG", "POPULATE", "200", "big", "100000"]);
+    let slow = fake_replica(&tine);
+    let mut fast = fake_replica(&tine);
+    // The slow one never reads: its socket fills and holds the next chunk back.
+    assert!(eventually(SYNC_LIMIT, || !children_of(tine.pid()).is_empty()));
+    let log_at = tine.log().len();
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        use std::io::Read;
+        let start = std::time::Instant::now();
+        // Take what flows until it stops (the slow one holds the transfer back).
+        while start.elapsed() < Duration::from_secs(2) {
+            fast.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+            match fast.read(&mut buf) {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => {}
+            }
+        }
+        (fast, got)
+    });
+    let (mut fast, got) = reader.join().unwrap();
+    assert!(got.len() < 20_000_000, "the slow replica did not hold the transfer back");
+    drop(slow);
+    fast.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    // The rest of the payload arrives (the mark is at its end).
+    read_diskless_payload(&tine, &mut fast, 0, got);
+    assert!(eventually(SYNC_LIMIT, || field(&tine, "persistence", "rdb_bgsave_in_progress") == "0"));
+    assert!(
+        tine.log()[log_at..].contains("done reading from pipe, 1 replicas still up"),
+        "{}",
+        tine.log()
+    );
 }

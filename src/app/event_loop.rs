@@ -848,6 +848,12 @@ impl EventLoop {
             Stream::Unix(s) => self.poll.registry().deregister(s),
         };
         srv.forget_client(&mut c);
+        // A replica that left a diskless transfer may have been the one holding the next
+        // chunk back; the pipe's readable edge came and went while it lagged, so read on now
+        // for the others (else the child waits on a full pipe forever).
+        if srv.data.primary.diskless.as_ref().is_some_and(|d| d.pipe_fd().is_some()) {
+            self.pump_diskless(srv);
+        }
     }
 
     /// Housekeeping `hz` times a second.
