@@ -247,3 +247,90 @@ fn user_directives_at_startup_and_in_config_rewrite() {
     assert!(c.cmd_str(&["FLUSHDB"]).starts_with("-NOPERM"));
     assert_eq!(c.cmd_str(&["AUTH", "zed", "x"]), "+OK\r\n");
 }
+
+/// `+select|0`: a command allowed for one first argument only (Redis 7.0's allowed
+/// first-args): shown by ACL LIST/GETUSER, checked on the first argument, forgotten when the
+/// command's own permission changes; the malformed forms refused with Redis's errors. Before,
+/// `+select|0` was an unknown command (the suite's acl unit stopped there).
+#[test]
+fn first_arg_rules_as_redis() {
+    let Some((ours, real)) = start_pair(&["--save", ""]) else { return };
+    let (mut o, mut r) = (ours.raw(), real.raw());
+    same(
+        &mut o,
+        &mut r,
+        &[
+            &[
+                "ACL",
+                "SETUSER",
+                "u",
+                "on",
+                "nopass",
+                "-@all",
+                "+acl",
+                "+select|0",
+                "+select|Db2",
+                "+debug|object",
+            ],
+            &["ACL", "SETUSER", "u", "+config|get|appendonly"],
+            &["ACL", "SETUSER", "u", "-select|0"],
+            &["ACL", "SETUSER", "u", "+select|"],
+            &["ACL", "SETUSER", "u", "+config|asdf"],
+            &["ACL", "DRYRUN", "u", "SELECT", "0"],
+            &["ACL", "DRYRUN", "u", "SELECT", "db2"],
+            &["ACL", "DRYRUN", "u", "SELECT", "1"],
+            &["ACL", "DRYRUN", "u", "DEBUG", "object", "k"],
+        ],
+    );
+    // Redis lists single commands in its hash table's order: compare the rules as sets.
+    let rules = |c: &mut common::Raw| {
+        let mut v: Vec<String> =
+            c.cmd_str(&["ACL", "LIST"]).split_whitespace().map(str::to_string).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(rules(&mut o), rules(&mut r));
+    assert!(rules(&mut o).contains(&"+select|Db2".to_string()));
+    same(&mut o, &mut r, &[&["ACL", "SETUSER", "u", "-select"]]);
+    assert_eq!(rules(&mut o), rules(&mut r));
+    let mut c = ours.raw();
+    c.cmd(&["ACL", "SETUSER", "v", "on", "nopass", "-@all", "+select|0"]);
+    assert_eq!(c.cmd_str(&["AUTH", "v", "x"]), "+OK\r\n");
+    assert_eq!(c.cmd_str(&["SELECT", "0"]), "+OK\r\n");
+    assert!(c.cmd_str(&["SELECT", "1"]).starts_with("-NOPERM"));
+}
+
+/// A subscriber whose user loses the channel (or pattern, or shard channel) is disconnected
+/// at the SETUSER and is gone from CLIENT LIST at once; usernames with spaces are refused.
+#[test]
+fn revoked_subscribers_are_killed_and_usernames_checked() {
+    let Some((ours, real)) = start_pair(&["--save", ""]) else { return };
+    same(
+        &mut ours.raw(),
+        &mut real.raw(),
+        &[&["ACL", "SETUSER", "a a"], &["ACL", "SETUSER", "a\0a"]],
+    );
+    let mut admin = ours.raw();
+    for (sub, target) in [("SUBSCRIBE", "foo:1"), ("SSUBSCRIBE", "foo:1"), ("PSUBSCRIBE", "foo:*")]
+    {
+        admin.cmd(&[
+            "ACL",
+            "SETUSER",
+            "ps",
+            "on",
+            ">pw",
+            "+@all",
+            "resetchannels",
+            "&foo:1",
+            "&foo:*",
+        ]);
+        let mut s = ours.raw();
+        assert_eq!(s.cmd_str(&["AUTH", "ps", "pw"]), "+OK\r\n");
+        s.cmd(&["CLIENT", "SETNAME", "deathrow"]);
+        s.cmd(&[sub, target]);
+        // Keeping the other pattern does not save the client.
+        admin.cmd(&["ACL", "SETUSER", "ps", "resetchannels", "&bar"]);
+        assert!(!admin.cmd_str(&["CLIENT", "LIST"]).contains("deathrow"), "{sub}");
+        assert!(s.closed_within(std::time::Duration::from_secs(5)), "{sub}");
+    }
+}

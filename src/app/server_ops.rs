@@ -42,8 +42,13 @@ impl ServerOps for Clients {
     }
 
     fn client_list(&self, running: &Session, now: i64, keep: &dyn Fn(&Session) -> bool) -> String {
-        let mut all: Vec<(&Session, ConnFigures)> =
-            self.iter().map(|x| (&x.session, ConnFigures::of(&x.conn))).collect();
+        // Clients being closed are gone as far as anyone asking can tell (Redis frees a killed
+        // client other than the caller at once).
+        let mut all: Vec<(&Session, ConnFigures)> = self
+            .iter()
+            .filter(|x| !x.session.close_asap)
+            .map(|x| (&x.session, ConnFigures::of(&x.conn)))
+            .collect();
         all.push((running, self.running));
         all.sort_by_key(|x| x.0.id);
         let mut out = String::new();

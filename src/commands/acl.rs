@@ -70,12 +70,14 @@ fn apply_selector_rule(s: &mut Selector, rule: &[u8]) -> Result<(), &'static str
             s.all_commands = true;
             s.base_all = true;
             s.allowed.iter_mut().for_each(|b| *b = true);
+            s.first_args.clear();
             return Ok(());
         }
         "nocommands" | "-@all" => {
             s.all_commands = false;
             s.base_all = false;
             s.allowed.iter_mut().for_each(|b| *b = false);
+            s.first_args.clear();
             return Ok(());
         }
         _ => {}
@@ -130,15 +132,41 @@ fn apply_selector_rule(s: &mut Selector, rule: &[u8]) -> Result<(), &'static str
                     return Err(UNKNOWN_CMD);
                 }
                 category_ids(cat)
+            } else if let Some(bar) = name.rfind('|') {
+                let reg = registry();
+                let Some(parent) = reg.lookup_full(name[..bar].as_bytes()) else {
+                    return Err(UNKNOWN_CMD);
+                };
+                if allow && parent.full_name.contains('|') {
+                    return Err("Allowing first-arg of a subcommand is not supported");
+                }
+                if bar + 1 == name.len() {
+                    return Err("Syntax error");
+                }
+                match reg.lookup_full(name.as_bytes()) {
+                    Some(r) => vec![r.id],
+                    // `+select|0`: a command without subcommands allowed for one first
+                    // argument only (Redis 7.0's allowed_firstargs, deprecated there).
+                    None if allow && parent.subs.is_empty() => {
+                        let arg = text[1 + bar + 1..].as_bytes().to_vec();
+                        log!(
+                            Level::Warning,
+                            "Deprecation warning: Allowing a first arg of an otherwise blocked command is a misuse of ACL and may get disabled in the future (offender: {})",
+                            text
+                        );
+                        let args = s.first_args.entry(parent.id).or_default();
+                        if !args.iter().any(|a| a.eq_ignore_ascii_case(&arg)) {
+                            args.push(arg);
+                        }
+                        return Ok(());
+                    }
+                    None => return Err(UNKNOWN_CMD),
+                }
             } else {
                 let reg = registry();
                 let Some(r) = reg.lookup_full(name.as_bytes()) else {
                     return Err(UNKNOWN_CMD);
                 };
-                if name.contains('|') && !allow {
-                    // Redis 7.0 refuses to remove a single subcommand only when the parent has
-                    // none; removing one of a container is allowed.
-                }
                 let mut v = vec![r.id];
                 v.extend(r.subs.values().copied());
                 v
@@ -147,6 +175,8 @@ fn apply_selector_rule(s: &mut Selector, rule: &[u8]) -> Result<(), &'static str
                 if let Some(b) = s.allowed.get_mut(id) {
                     *b = allow;
                 }
+                // A change of the command's own permission forgets its first arguments.
+                s.first_args.remove(&id);
             }
             if !allow {
                 s.all_commands = false;
@@ -291,12 +321,27 @@ pub(crate) fn set_user(srv: &mut Ctx<'_>, name: &[u8], rules: &[Vec<u8>]) -> Res
             return Err(rule_error(r, why));
         }
     }
+    // As Redis's ACLKillPubsubClientsIfNeeded: clients of the user subscribed to what it may
+    // no longer subscribe to are disconnected.
+    let revoked = |s: &Session| {
+        s.user == name_s
+            && (s.channels.iter().chain(s.shard_channels.iter()).any(|ch| !u.channel_ok(ch, false))
+                || s.patterns.iter().any(|p| !u.channel_ok(p, true)))
+    };
+    srv.server.for_each_session(&mut |s| {
+        if revoked(s) {
+            s.close_asap = true;
+        }
+    });
     srv.data.acl.users.insert(name_s, u);
     srv.data.acl.epoch += 1;
     Ok(())
 }
 
 pub(crate) fn setuser(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    if argv[2].iter().any(|&b| b == b' ' || b == 0) {
+        return Err(CmdError::err("Usernames can't contain spaces or null characters"));
+    }
     set_user(srv, &argv[2], &argv[3..])?;
     c.add_ok();
     Ok(())

@@ -52,6 +52,9 @@ pub(crate) struct Selector {
     pub(crate) keys: Vec<KeyPattern>,
     pub(crate) all_channels: bool,
     pub(crate) channels: Vec<Vec<u8>>,
+    /// `+select|0`: commands (without subcommands) not allowed as such but allowed with one of
+    /// these first arguments (compared without case), by registry id.
+    pub(crate) first_args: BTreeMap<usize, Vec<Vec<u8>>>,
 }
 
 /// Why a command was refused, in Redis's order of relevance (a higher one wins when no
@@ -115,7 +118,14 @@ impl Selector {
     /// Checks one request against this selector.
     pub(crate) fn check(&self, q: &Request<'_>) -> Result<(), Denied> {
         if !self.all_commands && !self.allowed.get(q.id).copied().unwrap_or(false) {
-            return Err(Denied::Command);
+            let first_ok = q.argv.get(1).is_some_and(|a| {
+                self.first_args
+                    .get(&q.id)
+                    .is_some_and(|v| v.iter().any(|f| f.eq_ignore_ascii_case(a)))
+            });
+            if !first_ok {
+                return Err(Denied::Command);
+            }
         }
         if !self.all_keys {
             for &pos in q.keys {
@@ -130,22 +140,21 @@ impl Selector {
                 }
             }
         }
-        if !self.all_channels {
-            for &pos in q.channels {
-                let ch = &q.argv[pos];
-                let ok = self.channels.iter().any(|p| {
-                    if q.channel_patterns {
-                        p == ch
-                    } else {
-                        tine_core::base::glob_match(p, ch, false)
-                    }
-                });
-                if !ok {
-                    return Err(Denied::Channel(pos));
-                }
+        for &pos in q.channels {
+            if !self.channel_ok(&q.argv[pos], q.channel_patterns) {
+                return Err(Denied::Channel(pos));
             }
         }
         Ok(())
+    }
+
+    /// Whether this selector lets a client subscribe to `ch` (a pattern, for PSUBSCRIBE, is
+    /// matched literally, as Redis does: `&foo*` allows the pattern `foo*` only).
+    pub(crate) fn channel_ok(&self, ch: &[u8], is_pattern: bool) -> bool {
+        self.all_channels
+            || self.channels.iter().any(|p| {
+                if is_pattern { p == ch } else { tine_core::base::glob_match(p, ch, false) }
+            })
     }
 
     /// The selector's rules in Redis's canonical order: keys, channels, commands.
@@ -233,6 +242,11 @@ impl Selector {
         };
         for (id, e) in catalog.iter().enumerate().filter(|(_, e)| e.top) {
             emit(id, &mut fake, &mut out);
+            if !self.allowed.get(id).copied().unwrap_or(false) {
+                for arg in self.first_args.get(&id).into_iter().flatten() {
+                    out.push_str(&format!(" +{}|{}", e.name, String::from_utf8_lossy(arg)));
+                }
+            }
             let prefix = format!("{}|", e.name);
             for (sub, _) in catalog.iter().enumerate().filter(|(_, s)| s.name.starts_with(&prefix))
             {
@@ -341,6 +355,12 @@ impl User {
             }
         }
         Err(worst)
+    }
+
+    /// Whether any of the user's selectors allows the channel (see `Selector::channel_ok`).
+    pub(crate) fn channel_ok(&self, ch: &[u8], is_pattern: bool) -> bool {
+        self.root.channel_ok(ch, is_pattern)
+            || self.selectors.iter().any(|s| s.channel_ok(ch, is_pattern))
     }
 
     /// The user's flags as GETUSER lists them.
