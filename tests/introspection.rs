@@ -884,3 +884,33 @@ fn memory_stats_doctor_and_malloc_stats_match_redis() {
     };
     assert_eq!(help(&mut server.client()), help(&mut redis.client()));
 }
+
+/// LATENCY DOCTOR answers as redis-server does (monitoring off; on without spikes; a
+/// spike from DEBUG SLEEP gets Redis's numbered line and advice).
+#[test]
+fn latency_doctor_as_redis() {
+    let args = ["--save", "", "--enable-debug-command", "yes"];
+    let server = TestServer::with_args(&args);
+    let Some(redis) = RedisServer::with_args(&args) else {
+        return;
+    };
+    let doctor = |c: &mut redis::Connection| -> String {
+        redis::cmd("LATENCY").arg("DOCTOR").query(c).unwrap()
+    };
+    let (mut t, mut r) = (server.client(), redis.client());
+    assert_eq!(doctor(&mut t), doctor(&mut r));
+    for c in [&mut t, &mut r] {
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("latency-monitor-threshold")
+            .arg(50)
+            .query(c)
+            .unwrap();
+    }
+    assert_eq!(doctor(&mut t), doctor(&mut r));
+    let _: () = redis::cmd("DEBUG").arg("SLEEP").arg("0.1").query(&mut t).unwrap();
+    let report = doctor(&mut t);
+    assert!(report.starts_with("Dave, I have observed latency spikes"), "{report}");
+    assert!(report.contains("1. command: 1 latency spikes"), "{report}");
+    assert!(report.contains("- Check your Slow Log"), "{report}");
+}

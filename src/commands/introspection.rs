@@ -265,11 +265,33 @@ pub(crate) fn latency_histogram(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv)
 }
 
 /// Redis 7.0.15's text, without DOCTOR and GRAPH, which tine does not have.
+/// LATENCY DOCTOR: the monitor's report in Redis's words.
+pub(crate) fn latency_doctor(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
+    let d = &srv.data;
+    let fork_usec = d.persist.latest_fork_usec;
+    let cx = crate::engine::latency::DoctorContext {
+        threshold_ms: d.config.latency_monitor_threshold,
+        slowlog_log_slower_than: d.config.slowlog_log_slower_than,
+        hz: d.config.hz,
+        appendfsync_always: d.config.appendfsync == crate::config::AppendFsync::Always,
+        fork_rate: (fork_usec > 0).then(|| {
+            crate::engine::memory::used_memory() as f64 * 1e6
+                / fork_usec as f64
+                / (1u64 << 30) as f64
+        }),
+        now_secs: base::unix_time(),
+    };
+    c.add_verbatim(d.latency.doctor(&cx).as_bytes());
+    Ok(())
+}
+
 pub(crate) fn latency_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     reply_help(
         c,
         "LATENCY",
         &[
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
             "HISTORY <event>",
             "    Return time-latency samples for the <event> class.",
             "LATEST",

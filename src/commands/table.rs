@@ -81,6 +81,7 @@ const OBJECT_SUBCOMMANDS: &[Command] = &[
 
 #[rustfmt::skip]
 const LATENCY_SUBCOMMANDS: &[Command] = &[
+    Command { name: "doctor", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Return a human readable latency analysis report.", since: "2.8.13", handler: introspection::latency_doctor, subcommands: &[], notify: None },
     Command { name: "latest", arity: 2, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Return the latest latency samples for all events.", since: "2.8.13", handler: introspection::latency_latest, subcommands: &[] , notify: None },
     Command { name: "history", arity: 3, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Return timestamp-latency samples for the event.", since: "2.8.13", handler: introspection::latency_history, subcommands: &[] , notify: None },
     Command { name: "reset", arity: -2, flags: ADMIN | NOSCRIPT | LOADING | STALE, acl: &["admin", "slow", "dangerous"], keys: Keys::None, group: "server", summary: "Reset latency data for one or more events.", since: "2.8.13", handler: introspection::latency_reset, subcommands: &[] , notify: None },
