@@ -430,7 +430,12 @@ pub(crate) fn list(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResul
 
 pub(crate) fn cat(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 3 {
-        return Err(CmdError::err("wrong number of arguments for 'acl|cat' command"));
+        return Err(CmdError::err_echo(
+            "unknown subcommand or wrong number of arguments for '",
+            &argv[1],
+            None,
+            "'. Try ACL HELP.",
+        ));
     }
     if argv.len() == 2 {
         c.add_bulk_array(CATEGORIES.iter().map(|s| s.as_bytes()));

@@ -15,6 +15,12 @@ const HELLO_NOAUTH: CmdError = CmdError::new(
 const BAD_CLIENT_NAME: CmdError =
     CmdError::new("ERR", "ERR Client names cannot contain spaces, newlines or special characters.");
 
+/// READONLY, READWRITE: cluster commands; tine has no cluster mode, so Redis's answer for a
+/// server started without `cluster-enabled`.
+pub(crate) fn cluster_disabled(_srv: &mut Ctx<'_>, _c: &mut Session, _argv: &Argv) -> CmdResult {
+    Err(CmdError::err("This instance has cluster support disabled"))
+}
+
 pub(crate) fn ping(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
     if argv.len() > 2 {
         return Err(CmdError::err("wrong number of arguments for 'ping' command"));

@@ -196,7 +196,7 @@ impl Selector {
         for cat in CATEGORIES {
             let (mut on, mut off) = (0, 0);
             for (id, e) in catalog.iter().enumerate() {
-                if e.top && e.cats.contains(&cat) {
+                if e.cats.contains(&cat) {
                     if temp.get(id).copied().unwrap_or(false) {
                         on += 1;
                     } else {
@@ -294,7 +294,7 @@ pub(crate) struct CatalogEntry {
     /// "get", or "config|get".
     pub(crate) name: String,
     pub(crate) cats: &'static [&'static str],
-    /// A top-level command (categories are weighed by these only, as Redis).
+    /// A top-level command (not a subcommand).
     pub(crate) top: bool,
 }
 
