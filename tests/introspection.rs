@@ -914,3 +914,22 @@ fn latency_doctor_as_redis() {
     assert!(report.contains("1. command: 1 latency spikes"), "{report}");
     assert!(report.contains("- Check your Slow Log"), "{report}");
 }
+
+/// A slow active-expire cycle (a big key freed) is recorded as the `expire-cycle` latency
+/// event, as Redis records it.
+#[test]
+fn slow_expire_cycle_is_a_latency_event() {
+    let server = TestServer::with_args(&["--save", "", "--latency-monitor-threshold", "1"]);
+    let mut c = server.raw();
+    for chunk in 0..20 {
+        let mut args = vec!["SADD".to_string(), "big".to_string()];
+        args.extend((0..10_000).map(|i| format!("member:{chunk}:{i}")));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        c.cmd(&refs);
+    }
+    c.cmd(&["LATENCY", "RESET"]);
+    c.cmd(&["PEXPIRE", "big", "10"]);
+    assert!(eventually(Duration::from_secs(10), || c.cmd_str(&["DBSIZE"]) == ":0\r\n"));
+    let latest = c.cmd_str(&["LATENCY", "LATEST"]);
+    assert!(latest.contains("expire-cycle"), "{latest}");
+}

@@ -173,7 +173,12 @@ pub(crate) fn cron(srv: &mut Server<'_>, now_ms: i64) {
     // Redis 7.0's slaveKeysWithExpire: they expire when read-written or by the primary.
     if srv.data.debug_active_expire && !srv.data.replica.is_replica() {
         let (effort, hz) = (srv.data.config.active_expire_effort, srv.data.hz);
+        let started = std::time::Instant::now();
         crate::engine::expire::active_expire_cycle(&mut srv.ctx(), effort, hz, now_ms);
+        // As Redis: a slow cycle (a big key freed) is an `expire-cycle` latency event.
+        let ms = started.elapsed().as_millis() as u64;
+        let threshold = srv.data.config.latency_monitor_threshold;
+        srv.data.latency.add_if_needed(threshold, "expire-cycle", ms, now_ms / 1000);
     }
     crate::persist::snapshot::cron(srv.data, now_ms / 1000);
     if crate::persist::aof::cron(srv.data, now_ms / 1000).is_err() {
