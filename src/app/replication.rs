@@ -175,6 +175,15 @@ fn finish_load(
     let disk = job.temp.is_some();
     let swapdb = !disk
         && srv.data.config.repl_diskless_load == crate::config::enums::ReplDisklessLoad::SwapDb;
+    // The libraries replace ours first (Redis empties the function engine with the data); one
+    // that fails to load fails the sync, and ours stay.
+    let result = result.and_then(|l| {
+        use crate::persist::PersistHost;
+        match srv.data.load_functions(&l.functions, true, false) {
+            Ok(()) => Ok(l),
+            Err(e) => Err(format!("Failed loading library, {}", e)),
+        }
+    });
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
