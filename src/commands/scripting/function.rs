@@ -243,7 +243,8 @@ fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Parses `#!lua name=<lib>`: the library name.
+/// Parses the shebang `#!<engine> name=<lib>` as Redis's functionExtractLibMetaData (its
+/// words split as sdssplitargs splits them, so a quoted name is unquoted): the library name.
 fn library_name(code: &[u8]) -> Result<String, CmdError> {
     if !code.starts_with(b"#!") {
         return Err(CmdError::err("Missing library metadata"));
@@ -251,19 +252,30 @@ fn library_name(code: &[u8]) -> Result<String, CmdError> {
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err(CmdError::err("Invalid library metadata"));
     };
-    let line = String::from_utf8_lossy(&code[..end]).into_owned();
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    let mut name = None;
-    for p in parts {
-        match p.strip_prefix("name=") {
-            Some(n) => name = Some(n.to_string()),
-            None => return Err(CmdError::err("Invalid library metadata")),
+    let parts = match tine_core::base::quote::split_args(&code[..end]) {
+        Ok(p) if !p.is_empty() => p,
+        _ => return Err(CmdError::err("Invalid library metadata")),
+    };
+    let engine = String::from_utf8_lossy(&parts[0][2.min(parts[0].len())..]).into_owned();
+    let mut name: Option<String> = None;
+    for p in &parts[1..] {
+        if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(CmdError::err(
+                    "Invalid metadata value, name argument was given multiple times",
+                ));
+            }
+            name = Some(String::from_utf8_lossy(&p[5..]).into_owned());
+            continue;
         }
+        return Err(CmdError::err(&format!(
+            "Invalid metadata value given: {}",
+            String::from_utf8_lossy(p)
+        )));
     }
-    let name = name.ok_or_else(|| CmdError::err("Invalid library metadata"))?;
-    if !engine[2..].eq_ignore_ascii_case("lua") {
-        return Err(CmdError::err(&format!("Engine '{}' not found", &engine[2..])));
+    let name = name.ok_or_else(|| CmdError::err("Library name was not given"))?;
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(CmdError::err(&format!("Engine '{}' not found", engine)));
     }
     Ok(name)
 }
