@@ -880,3 +880,36 @@ fn replicas_get_the_libraries_on_full_sync() {
         assert_eq!(r.raw().cmd_str(&["FCALL_RO", "pf2", "0"]), ":2\r\n");
     }
 }
+
+/// SORT of a set with a constant BY called from a script is sorted (lexicographically), as
+/// Redis sorts it for scripts so that their effects replicate the same; and FUNCTION LOAD of
+/// a library whose code does not end fails after Redis's load timeout, with its error.
+#[test]
+fn sort_from_a_script_and_the_load_timeout_match_redis() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    let (mut t, mut r) = (ours.raw(), real.raw());
+    let members = "a b c d e f g h i l m n o p q r s t u v z aa aaa azz 10 9 -1";
+    for c in [&mut t, &mut r] {
+        let mut args = vec!["SADD", "myset"];
+        args.extend(members.split(' '));
+        c.cmd_str(&args);
+        c.cmd_str(&["SET", "_:b", "bee"]);
+    }
+    for script in [
+        "return redis.call('sort',KEYS[1],'by','_')",
+        "return redis.call('sort',KEYS[1],'by','_','get','#','get','_:*')",
+        "return redis.call('sort',KEYS[1],'by','nosort','desc','limit','2','5')",
+        "return redis.call('sort',KEYS[1],'alpha')",
+    ] {
+        let (a, b) = common::both(&mut t, &mut r, &["EVAL", script, "1", "myset"]);
+        assert_eq!(a, b, "{script}");
+    }
+    let endless = "#!lua name=lib\nlocal a = 1\nwhile 1 do a = a + 1 end";
+    let (a, b) = common::both(&mut t, &mut r, &["FUNCTION", "LOAD", endless]);
+    assert_eq!(a, b);
+    assert!(a.contains("FUNCTION LOAD timeout"), "{a}");
+    // The server is usable at once, and the library was not loaded.
+    assert_eq!(t.cmd_str(&["FUNCTION", "LIST"]), "*0\r\n");
+}
