@@ -258,21 +258,27 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             }
             // Empty first, as Redis does: the dataset is then rebuilt in the memory the old one
             // freed, instead of both living at once (a peak of twice the data, and freed pages
-            // the allocator purges later). The libraries go with the load (all or none).
+            // the allocator purges later). The function libraries go too (Redis's emptyData).
             if flush {
                 srv.data.keyspace.clear_all();
+                use crate::persist::PersistHost;
+                let _ = srv.data.load_functions(&[], true, false);
             }
             let path = crate::persist::snapshot::rdb_path(&*srv.data);
+            // Redis replies without the reason, which is in the log.
+            const FAILED: &str = "Error trying to load the RDB dump";
             match crate::persist::rdb_io::load_file(&mut *srv.data, &path, flush, merge) {
-                Ok(_) => {
+                Ok(crate::persist::rdb_io::LoadOutcome::Loaded) => {
                     log!(Level::Notice, "DB reloaded by DEBUG RELOAD");
                     c.add_ok();
                 }
+                Ok(crate::persist::rdb_io::LoadOutcome::NoFile) => {
+                    log!(Level::Warning, "{}: no file {}", FAILED, path.display());
+                    return Err(CmdError::err(FAILED));
+                }
                 Err(e) => {
-                    return Err(CmdError::err(&format!(
-                        "Error trying to load the RDB dump: {}",
-                        e
-                    )));
+                    log!(Level::Warning, "{}: {}", FAILED, e);
+                    return Err(CmdError::err(FAILED));
                 }
             }
         }
