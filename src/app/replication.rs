@@ -175,15 +175,6 @@ fn finish_load(
     let disk = job.temp.is_some();
     let swapdb = !disk
         && srv.data.config.repl_diskless_load == crate::config::enums::ReplDisklessLoad::SwapDb;
-    // The libraries replace ours first (Redis empties the function engine with the data); one
-    // that fails to load fails the sync, and ours stay.
-    let result = result.and_then(|l| {
-        use crate::persist::PersistHost;
-        match srv.data.load_functions(&l.functions, true, false) {
-            Ok(()) => Ok(l),
-            Err(e) => Err(format!("Failed loading library, {}", e)),
-        }
-    });
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
@@ -217,6 +208,22 @@ fn finish_load(
                 e
             );
             let _ = std::fs::remove_file(temp);
+            srv.data.replica.cancel_handshake();
+            srv.data.replica.state = LinkState::Connect;
+            return;
+        }
+    }
+    // The libraries replace ours (Redis empties the function engine with the data), after the
+    // file is in place as Redis loads it; one that fails to load fails the sync, ours kept.
+    {
+        use crate::persist::PersistHost;
+        if let Err(e) = srv.data.load_functions(&loaded.functions, true, false) {
+            log!(Level::Warning, "Failed loading library, {}", e);
+            log!(
+                Level::Warning,
+                "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
+                if disk { "disk" } else { "socket" }
+            );
             srv.data.replica.cancel_handshake();
             srv.data.replica.state = LinkState::Connect;
             return;
