@@ -593,3 +593,323 @@ fn script_effects_reach_tine_and_redis_replicas() {
         assert!(reply.starts_with("-READONLY"), "{reply}");
     }
 }
+
+/// Two libraries: one with a positional function, one with a named one (flags, description).
+const PERSIST_LIB1: &str =
+    "#!lua name=plib1\nredis.register_function('pf1', function(k, a) return 'one' end)";
+const PERSIST_LIB2: &str = "#!lua name=plib2\nredis.register_function{function_name='pf2', callback=function(k, a) return 2 end, flags={'no-writes'}, description='two'}";
+
+/// FUNCTION LIST WITHCODE, the libraries and their code as the server has them, one library
+/// after the other in name order (redis-server lists them in its hash order).
+fn function_list(s: &TestServer) -> String {
+    let text = s.raw().cmd_str(&["FUNCTION", "LIST", "WITHCODE"]);
+    let mut libs: Vec<&str> = text.split("*8\r\n$12\r\nlibrary_name").collect();
+    libs.sort();
+    libs.join("|")
+}
+
+fn load_persist_libs(s: &TestServer) {
+    let mut c = s.raw();
+    for lib in [PERSIST_LIB1, PERSIST_LIB2] {
+        let reply = c.cmd_str(&["FUNCTION", "LOAD", lib]);
+        assert!(reply.starts_with('$'), "{reply}");
+    }
+}
+
+/// Both libraries are there and callable.
+fn assert_persist_libs(s: &TestServer, want_list: &str, ctx: &str) {
+    let mut c = s.raw();
+    assert_eq!(c.cmd_str(&["FCALL", "pf1", "0"]), "$3\r\none\r\n", "{ctx}");
+    assert_eq!(c.cmd_str(&["FCALL_RO", "pf2", "0"]), ":2\r\n", "{ctx}");
+    assert_eq!(function_list(s), want_list, "{ctx}");
+}
+
+/// Functions are in the RDB (as FUNCTION2 records, before the databases): they survive SAVE
+/// and a restart and DEBUG RELOAD (with its NOFLUSH / MERGE / NOSAVE options as Redis treats
+/// functions), and an RDB with functions moves between tine and redis-server both ways. A
+/// library that fails to compile fails the load.
+#[test]
+fn functions_are_saved_in_the_rdb_and_interoperate_with_redis() {
+    let Some((mut ours, mut real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    load_persist_libs(&ours);
+    ours.raw().cmd_str(&["SET", "k", "v"]);
+    let want = function_list(&ours);
+    assert_eq!(ours.raw().cmd_str(&["SAVE"]), "+OK\r\n");
+    ours.restart();
+    assert_persist_libs(&ours, &want, "tine restarted from its RDB");
+    assert_eq!(ours.raw().cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+
+    // DEBUG RELOAD: the libraries come back; NOFLUSH finds them there already (an error, as
+    // Redis); with MERGE they replace themselves.
+    let mut c = ours.raw();
+    assert_eq!(c.cmd_str(&["DEBUG", "RELOAD"]), "+OK\r\n");
+    assert_persist_libs(&ours, &want, "after DEBUG RELOAD");
+    let reply = c.cmd_str(&["DEBUG", "RELOAD", "NOFLUSH"]);
+    assert_eq!(reply, "-ERR Error trying to load the RDB dump\r\n");
+    assert_persist_libs(&ours, &want, "after a refused DEBUG RELOAD NOFLUSH");
+    assert_eq!(c.cmd_str(&["DEBUG", "RELOAD", "NOFLUSH", "MERGE"]), "+OK\r\n");
+    assert_persist_libs(&ours, &want, "after DEBUG RELOAD NOFLUSH MERGE");
+    // NOSAVE NOFLUSH MERGE: a library loaded since the file was written stays beside them.
+    let lib3 = "#!lua name=plib3\nredis.register_function('pf3', function() return 3 end)";
+    assert!(c.cmd_str(&["FUNCTION", "LOAD", lib3]).starts_with('$'));
+    assert_eq!(c.cmd_str(&["SET", "k2", "v2"]), "+OK\r\n");
+    assert_eq!(c.cmd_str(&["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"]), "+OK\r\n");
+    assert_eq!(c.cmd_str(&["FCALL", "pf3", "0"]), ":3\r\n");
+    assert_eq!(c.cmd_str(&["FCALL", "pf1", "0"]), "$3\r\none\r\n");
+    assert_eq!(c.cmd_str(&["MGET", "k", "k2"]), "*2\r\n$1\r\nv\r\n$2\r\nv2\r\n");
+    // NOSAVE alone: back to the file (no plib3, no k2).
+    assert_eq!(c.cmd_str(&["DEBUG", "RELOAD", "NOSAVE"]), "+OK\r\n");
+    assert_eq!(c.cmd_str(&["FCALL", "pf3", "0"]), "-ERR Function not found\r\n");
+    assert_eq!(c.cmd_str(&["EXISTS", "k2"]), ":0\r\n");
+    assert_persist_libs(&ours, &want, "after DEBUG RELOAD NOSAVE");
+    let mut rc = real.raw();
+    common::assert_same(&mut c, &mut rc, &["DEBUG", "RELOAD", "BOGUS"]);
+    drop(c);
+    drop(rc);
+
+    // tine's file loads in redis-server, and redis-server's in tine.
+    real.stop();
+    std::fs::copy(ours.path("dump.rdb"), real.path("dump.rdb")).unwrap();
+    real.restart();
+    assert_persist_libs(&real, &want, "redis-server loading tine's RDB");
+    assert_eq!(real.raw().cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+    let lib3r = "#!lua name=fromredis\nredis.register_function('rf', function() return 'r' end)";
+    assert!(real.raw().cmd_str(&["FUNCTION", "LOAD", lib3r]).starts_with('$'));
+    assert_eq!(real.raw().cmd_str(&["SAVE"]), "+OK\r\n");
+    let want_r = function_list(&real);
+    ours.stop();
+    std::fs::copy(real.path("dump.rdb"), ours.path("dump.rdb")).unwrap();
+    ours.restart();
+    assert_eq!(ours.raw().cmd_str(&["FCALL", "rf", "0"]), "$1\r\nr\r\n");
+    assert_eq!(function_list(&ours), want_r);
+
+    // Each library record is byte for byte what redis-server writes (the records' order is
+    // redis-server's hash order, so they are compared as a set).
+    assert_eq!(ours.raw().cmd_str(&["SAVE"]), "+OK\r\n");
+    let records = |path: std::path::PathBuf| -> Vec<Vec<u8>> {
+        let data = std::fs::read(path).unwrap();
+        let loaded =
+            tine_core::rdb::read_rdb(&data, &tine_core::rdb::LoadLimits::default(), 0).unwrap();
+        let mut v = loaded.functions;
+        v.sort();
+        v
+    };
+    assert_eq!(records(ours.path("dump.rdb")), records(real.path("dump.rdb")));
+    let raw_records = |path: std::path::PathBuf| -> Vec<u8> {
+        let data = std::fs::read(path).unwrap();
+        let start = data.iter().position(|&b| b == 0xf5).unwrap();
+        let end = data.iter().rposition(|&b| b == 0xfe).unwrap();
+        data[start..end].to_vec()
+    };
+    assert_eq!(raw_records(ours.path("dump.rdb")).len(), raw_records(real.path("dump.rdb")).len());
+}
+
+/// A library in an RDB that does not compile: the server refuses to start, as Redis does,
+/// saying which library and why.
+#[test]
+fn an_rdb_library_that_fails_to_compile_fails_the_load() {
+    let mut s = TestServer::with_args(&["--save", ""]);
+    s.stop();
+    let opts = tine_core::rdb::RdbOptions {
+        functions: vec![b"#!lua name=bad\nthis is not lua".to_vec()],
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    tine_core::rdb::write_rdb(&mut out, &tine_core::keyspace::Keyspace::new(16), &opts, |_| {})
+        .unwrap();
+    std::fs::write(s.path("dump.rdb"), &out).unwrap();
+    let bin = common::workspace_bin("tine-server");
+    let port = common::free_port().to_string();
+    let dir = s.dir.path().to_str().unwrap().to_string();
+    let done = common::run_to_exit(
+        &bin,
+        &["--port", &port, "--dir", &dir, "--save", ""],
+        s.dir.path(),
+        Duration::from_secs(20),
+    );
+    assert_eq!(done.status.code(), Some(1));
+    let out = format!("{}{}", done.stdout, done.stderr);
+    assert!(
+        out.contains(
+            "Failed loading library, Error compiling function: user_function:2: '=' expected near 'is'"
+        ),
+        "{out}"
+    );
+}
+
+/// Functions survive a restart from the AOF: loaded by commands in the incr file, and after
+/// BGREWRITEAOF in the new base, an RDB preamble (FUNCTION2) or, without one, a FUNCTION LOAD
+/// per library before the data, byte for byte as redis-server writes it.
+#[test]
+fn functions_survive_aof_restarts_and_rewrites() {
+    let lib = "#!lua name=alib\nredis.register_function('af', function(k, a) return redis.call('get', k[1]) end)";
+    for preamble in ["yes", "no"] {
+        let args = ["--appendonly", "yes", "--aof-use-rdb-preamble", preamble, "--save", ""];
+        let mut s = TestServer::with_args(&args);
+        let mut c = s.raw();
+        assert!(c.cmd_str(&["FUNCTION", "LOAD", lib]).starts_with('$'));
+        assert_eq!(c.cmd_str(&["SET", "x", "1"]), "+OK\r\n");
+        drop(c);
+        // From the incr file (the FUNCTION LOAD command replayed).
+        s.restart();
+        assert_eq!(s.raw().cmd_str(&["FCALL", "af", "1", "x"]), "$1\r\n1\r\n", "{preamble}");
+        // From the rewritten base.
+        let mut c = s.raw();
+        assert!(c.cmd_str(&["BGREWRITEAOF"]).starts_with('+'));
+        let done = eventually(Duration::from_secs(20), || {
+            let info = s.raw().cmd_str(&["INFO", "persistence"]);
+            common::info_field(&info, "aof_rewrite_in_progress").as_deref() == Some("0")
+                && common::info_field(&info, "aof_rewrite_scheduled").as_deref() == Some("0")
+        });
+        assert!(done);
+        drop(c);
+        let base = std::fs::read_dir(s.path("appendonlydir"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().contains(".base."))
+            .unwrap();
+        let bytes = std::fs::read(&base).unwrap();
+        if preamble == "no" {
+            let want = format!(
+                "*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n${}\r\n{}\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n",
+                lib.len(),
+                lib
+            );
+            assert!(bytes.starts_with(want.as_bytes()), "{:?}", String::from_utf8_lossy(&bytes));
+        } else {
+            assert!(bytes.starts_with(b"REDIS"));
+            let loaded =
+                tine_core::rdb::read_rdb(&bytes, &tine_core::rdb::LoadLimits::default(), 0)
+                    .unwrap();
+            assert_eq!(loaded.functions, vec![lib.as_bytes().to_vec()]);
+        }
+        s.restart();
+        assert_eq!(s.raw().cmd_str(&["FCALL", "af", "1", "x"]), "$1\r\n1\r\n", "{preamble}");
+        // A FUNCTION DELETE after the rewrite (in the incr file) holds over the base's.
+        assert_eq!(s.raw().cmd_str(&["FUNCTION", "DELETE", "alib"]), "+OK\r\n");
+        s.restart();
+        assert_eq!(s.raw().cmd_str(&["FUNCTION", "LIST"]), "*0\r\n", "{preamble}");
+    }
+    // redis-server's base without a preamble is the same bytes.
+    let Some(r) = common::RedisServer::with_args(&[
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--save",
+        "",
+    ]) else {
+        return;
+    };
+    let mut c = r.raw();
+    assert!(c.cmd_str(&["FUNCTION", "LOAD", lib]).starts_with('$'));
+    assert_eq!(c.cmd_str(&["SET", "x", "1"]), "+OK\r\n");
+    assert!(c.cmd_str(&["BGREWRITEAOF"]).starts_with('+'));
+    let mut bytes = Vec::new();
+    let done = eventually(Duration::from_secs(20), || {
+        let base = std::fs::read_dir(r.path("appendonlydir")).ok().and_then(|d| {
+            d.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().contains(".base."))
+        });
+        bytes = base.and_then(|b| std::fs::read(b).ok()).unwrap_or_default();
+        !bytes.is_empty()
+    });
+    assert!(done);
+    let want = format!(
+        "*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n${}\r\n{}\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n",
+        lib.len(),
+        lib
+    );
+    assert!(bytes.starts_with(want.as_bytes()), "{:?}", String::from_utf8_lossy(&bytes));
+}
+
+/// Replicas get the primary's libraries with a full sync: tine replicas (disk and diskless
+/// loading, from disk and diskless transfers) of a tine and of a redis-server primary, and a
+/// redis-server replica of tine. The sync replaces the replica's own libraries.
+#[test]
+fn replicas_get_the_libraries_on_full_sync() {
+    let primary_args = ["--save", "", "--repl-diskless-sync-delay", "0"];
+    let tine_primary = TestServer::with_args(&primary_args);
+    let redis_primary = common::RedisServer::with_args(&primary_args);
+    let mut primaries = vec![&tine_primary];
+    if let Some(r) = &redis_primary {
+        primaries.push(r);
+    }
+    for p in &primaries {
+        load_persist_libs(p);
+    }
+    let want = function_list(&tine_primary);
+    let up = |r: &TestServer| {
+        eventually(Duration::from_secs(30), || {
+            let info = r.raw().cmd_str(&["INFO", "replication"]);
+            common::info_field(&info, "master_link_status").as_deref() == Some("up")
+        })
+    };
+    for (i, p) in primaries.iter().enumerate() {
+        for diskless_sync in ["no", "yes"] {
+            assert_eq!(
+                p.raw().cmd_str(&["CONFIG", "SET", "repl-diskless-sync", diskless_sync]),
+                "+OK\r\n"
+            );
+            for load in ["disabled", "swapdb"] {
+                let ctx = format!("primary {i}, diskless sync {diskless_sync}, load {load}");
+                let r = TestServer::with_args(&["--save", "", "--repl-diskless-load", load]);
+                // Its own library goes: the sync replaces the function engine's contents.
+                let own =
+                    "#!lua name=own\nredis.register_function('ownf', function() return 0 end)";
+                assert!(r.raw().cmd_str(&["FUNCTION", "LOAD", own]).starts_with('$'));
+                let reply = r.raw().cmd_str(&["REPLICAOF", "127.0.0.1", &p.port.to_string()]);
+                assert!(reply.starts_with("+OK"), "{reply}");
+                assert!(up(&r), "{ctx}: never came up");
+                let mut c = r.raw();
+                assert_eq!(c.cmd_str(&["FCALL_RO", "pf2", "0"]), ":2\r\n", "{ctx}");
+                assert_eq!(c.cmd_str(&["FCALL", "ownf", "0"]), "-ERR Function not found\r\n");
+                if i == 0 {
+                    assert_eq!(function_list(&r), want, "{ctx}");
+                }
+            }
+        }
+    }
+    // A redis-server replica of tine.
+    if let Some(r) = common::RedisServer::with_args(&["--save", ""]) {
+        let reply = r.raw().cmd_str(&["REPLICAOF", "127.0.0.1", &tine_primary.port.to_string()]);
+        assert!(reply.starts_with("+OK"), "{reply}");
+        assert!(up(&r), "redis replica never came up");
+        assert_eq!(r.raw().cmd_str(&["FCALL_RO", "pf2", "0"]), ":2\r\n");
+    }
+}
+
+/// SORT of a set with a constant BY called from a script is sorted (lexicographically), as
+/// Redis sorts it for scripts so that their effects replicate the same; and FUNCTION LOAD of
+/// a library whose code does not end fails after Redis's load timeout, with its error.
+#[test]
+fn sort_from_a_script_and_the_load_timeout_match_redis() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else {
+        return;
+    };
+    let (mut t, mut r) = (ours.raw(), real.raw());
+    let members = "a b c d e f g h i l m n o p q r s t u v z aa aaa azz 10 9 -1";
+    for c in [&mut t, &mut r] {
+        let mut args = vec!["SADD", "myset"];
+        args.extend(members.split(' '));
+        c.cmd_str(&args);
+        c.cmd_str(&["SET", "_:b", "bee"]);
+    }
+    for script in [
+        "return redis.call('sort',KEYS[1],'by','_')",
+        "return redis.call('sort',KEYS[1],'by','_','get','#','get','_:*')",
+        "return redis.call('sort',KEYS[1],'by','nosort','desc','limit','2','5')",
+        "return redis.call('sort',KEYS[1],'alpha')",
+    ] {
+        let (a, b) = common::both(&mut t, &mut r, &["EVAL", script, "1", "myset"]);
+        assert_eq!(a, b, "{script}");
+    }
+    let endless = "#!lua name=lib\nlocal a = 1\nwhile 1 do a = a + 1 end";
+    let (a, b) = common::both(&mut t, &mut r, &["FUNCTION", "LOAD", endless]);
+    assert_eq!(a, b);
+    assert!(a.contains("FUNCTION LOAD timeout"), "{a}");
+    // The server is usable at once, and the library was not loaded.
+    assert_eq!(t.cmd_str(&["FUNCTION", "LIST"]), "*0\r\n");
+}

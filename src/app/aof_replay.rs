@@ -60,4 +60,17 @@ impl AofExecutor for AofReplay {
     fn dbs_mut(&mut self) -> &mut Keyspace {
         &mut self.data.keyspace
     }
+
+    fn load_functions(&mut self, codes: &[Vec<u8>]) -> Result<(), String> {
+        crate::commands::scripting::function::load_from_persistence(
+            &mut self.data,
+            codes,
+            false,
+            false,
+        )
+    }
+
+    fn function_codes(&self) -> Vec<Vec<u8>> {
+        self.data.scripting.functions.codes()
+    }
 }

@@ -213,6 +213,22 @@ fn finish_load(
             return;
         }
     }
+    // The libraries replace ours (Redis empties the function engine with the data), after the
+    // file is in place as Redis loads it; one that fails to load fails the sync, ours kept.
+    {
+        use crate::persist::PersistHost;
+        if let Err(e) = srv.data.load_functions(&loaded.functions, true, false) {
+            log!(Level::Warning, "Failed loading library, {}", e);
+            log!(
+                Level::Warning,
+                "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
+                if disk { "disk" } else { "socket" }
+            );
+            srv.data.replica.cancel_handshake();
+            srv.data.replica.state = LinkState::Connect;
+            return;
+        }
+    }
     if swapdb {
         log!(Level::Notice, "MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
     } else {

@@ -263,6 +263,19 @@ impl crate::persist::PersistHost for Data {
         };
         crate::repl::primary::save_info(&self.repl_buf, &self.repl, seldb)
     }
+
+    fn function_codes(&self) -> Vec<Vec<u8>> {
+        self.scripting.functions.codes()
+    }
+
+    fn load_functions(
+        &mut self,
+        codes: &[Vec<u8>],
+        flush: bool,
+        merge: bool,
+    ) -> Result<(), String> {
+        crate::commands::scripting::function::load_from_persistence(self, codes, flush, merge)
+    }
 }
 
 /// The replication layer's host: persistence's, plus the primary's state.

@@ -235,25 +235,50 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             c.add_ok();
         }
         // Save, empty the keyspace, load the file back (Redis's DEBUG RELOAD).
+        // Options: MERGE (a loaded key or library replaces one of the same name), NOFLUSH
+        // (keep the dataset and libraries, load on top), NOSAVE (load the file as it is).
         "reload" => {
-            if let Err(e) = crate::persist::snapshot::save_in_foreground(&mut *srv.data) {
-                return Err(CmdError::err(&format!("Error trying to save the DB: {}", e)));
+            let (mut merge, mut flush, mut save) = (false, true, true);
+            for opt in &argv[2..] {
+                match tine_core::base::lower(opt).as_str() {
+                    "merge" => merge = true,
+                    "noflush" => flush = false,
+                    "nosave" => save = false,
+                    _ => {
+                        return Err(CmdError::err(
+                            "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                        ));
+                    }
+                }
+            }
+            if save {
+                if let Err(e) = crate::persist::snapshot::save_in_foreground(&mut *srv.data) {
+                    return Err(CmdError::err(&format!("Error trying to save the DB: {}", e)));
+                }
             }
             // Empty first, as Redis does: the dataset is then rebuilt in the memory the old one
             // freed, instead of both living at once (a peak of twice the data, and freed pages
-            // the allocator purges later).
-            srv.data.keyspace.clear_all();
+            // the allocator purges later). The function libraries go too (Redis's emptyData).
+            if flush {
+                srv.data.keyspace.clear_all();
+                use crate::persist::PersistHost;
+                let _ = srv.data.load_functions(&[], true, false);
+            }
             let path = crate::persist::snapshot::rdb_path(&*srv.data);
-            match crate::persist::rdb_io::load_file(&mut *srv.data, &path) {
-                Ok(_) => {
+            // Redis replies without the reason, which is in the log.
+            const FAILED: &str = "Error trying to load the RDB dump";
+            match crate::persist::rdb_io::load_file(&mut *srv.data, &path, flush, merge) {
+                Ok(crate::persist::rdb_io::LoadOutcome::Loaded) => {
                     log!(Level::Notice, "DB reloaded by DEBUG RELOAD");
                     c.add_ok();
                 }
+                Ok(crate::persist::rdb_io::LoadOutcome::NoFile) => {
+                    log!(Level::Warning, "{}: no file {}", FAILED, path.display());
+                    return Err(CmdError::err(FAILED));
+                }
                 Err(e) => {
-                    return Err(CmdError::err(&format!(
-                        "Error trying to load the RDB dump: {}",
-                        e
-                    )));
+                    log!(Level::Warning, "{}: {}", FAILED, e);
+                    return Err(CmdError::err(FAILED));
                 }
             }
         }

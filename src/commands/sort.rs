@@ -140,8 +140,9 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
         Some(Value::ZSet(z)) => elems.extend(z.iter().map(|(m, _)| m.as_bytes(&mut ib).to_vec())),
         Some(_) => return Err(err::WRONGTYPE),
     }
-    // A stored result of an unsorted set must be deterministic: sort it (Redis does the same).
-    if dontsort && is_set && store.is_some() {
+    // A stored result of an unsorted set must be deterministic, and so must a script's (its
+    // effects replicate): sort it, as Redis does for STORE and CLIENT_SCRIPT callers.
+    if dontsort && is_set && (store.is_some() || srv.data.scripting.running.is_some()) {
         dontsort = false;
         alpha = true;
         by = None;

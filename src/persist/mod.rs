@@ -47,6 +47,26 @@ pub(crate) trait PersistHost: Sized + 'static {
     fn repl_info(&self) -> Option<tine_core::rdb::ReplInfo> {
         None
     }
+    /// The function libraries' code, one entry per library, as an RDB (FUNCTION2) or an AOF
+    /// base (FUNCTION LOAD) holds them. Taken by the parent before a fork, so the child only
+    /// writes bytes (the script engine is the commands layer's, which persistence cannot
+    /// name).
+    fn function_codes(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    /// Loads libraries read from an RDB or an AOF into the function engine, all or none:
+    /// `flush` drops the existing ones first, else `merge` lets a loaded library replace the
+    /// one of the same name (DEBUG RELOAD MERGE) and without it that is an error. `Err` is the
+    /// reason, in Redis's words.
+    fn load_functions(
+        &mut self,
+        codes: &[Vec<u8>],
+        flush: bool,
+        merge: bool,
+    ) -> Result<(), String> {
+        let _ = (codes, flush, merge);
+        Ok(())
+    }
 }
 
 /// Split mutable borrows of the server state persistence drives (see [`PersistHost::parts`]).

@@ -30,16 +30,19 @@ pub(crate) fn options(config: &Config) -> RdbOptions {
 
 /// Writes the whole keyspace as an RDB to `w`. In a child, `reporter` receives progress (keys
 /// processed); if the parent is gone the child exits at once, without publishing the file.
-/// `repl` is the replication state saved as aux fields (`PersistHost::repl_info`).
+/// `repl` is the replication state saved as aux fields (`PersistHost::repl_info`),
+/// `functions` the function libraries' code (`PersistHost::function_codes`), both taken by
+/// the parent before it forks.
 pub(crate) fn write_snapshot<W: Write>(
     config: &Config,
     dbs: &[Db],
     w: &mut W,
     mut reporter: Option<&mut ChildReporter>,
     repl: Option<rdb::ReplInfo>,
+    functions: Vec<Vec<u8>>,
 ) -> Result<(), String> {
     let delay = config.rdb_key_save_delay;
-    let opts = RdbOptions { repl, ..options(config) };
+    let opts = RdbOptions { repl, functions, ..options(config) };
     rdb::write_rdb(w, dbs, &opts, |done| {
         tine_core::base::debug_delay(delay);
         if let Some(r) = reporter.as_deref_mut() {
@@ -65,6 +68,9 @@ pub(crate) enum LoadError {
     Panicked,
     /// The AOF could not be loaded or opened (already logged in Redis's words).
     Aof(AofError),
+    /// A function library in the file failed to load (it does not compile, or it clashes
+    /// with one already there): the reason, in Redis's words.
+    Functions(String),
 }
 
 impl std::fmt::Display for LoadError {
@@ -77,6 +83,7 @@ impl std::fmt::Display for LoadError {
             LoadError::Thread(e) => write!(f, "can't start the loader thread: {}", e),
             LoadError::Panicked => f.write_str("the loader thread panicked"),
             LoadError::Aof(e) => e.fmt(f),
+            LoadError::Functions(e) => write!(f, "Failed loading library, {}", e),
         }
     }
 }
@@ -93,9 +100,17 @@ pub(crate) enum LoadOutcome {
     Loaded,
 }
 
-/// Loads `path` into the server's databases, replacing them. A missing file is not an error;
-/// a damaged one is, and leaves the server's data untouched.
-pub(crate) fn load_file<H: PersistHost>(h: &mut H, path: &Path) -> Result<LoadOutcome, LoadError> {
+/// Loads `path` into the server's databases and function engine (DEBUG RELOAD). `flush`:
+/// replacing what is there (the caller has emptied the keyspace); else added to it, and
+/// `merge` lets a loaded key or library replace one of the same name, which is an error
+/// without it (DEBUG RELOAD's NOFLUSH and MERGE). A missing file is not an error; a damaged
+/// one is, and leaves the server's data untouched.
+pub(crate) fn load_file<H: PersistHost>(
+    h: &mut H,
+    path: &Path,
+    flush: bool,
+    merge: bool,
+) -> Result<LoadOutcome, LoadError> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LoadOutcome::NoFile),
@@ -106,9 +121,55 @@ pub(crate) fn load_file<H: PersistHost>(h: &mut H, path: &Path) -> Result<LoadOu
     let limits = rdb::LoadLimits { skip_expired: false, ..h.config().load_limits() };
     let loaded =
         rdb::read_rdb(&data, &limits, tine_core::base::mstime()).map_err(LoadError::Rdb)?;
-    install(h, loaded);
+    if flush {
+        install(h, loaded)?;
+    } else {
+        merge_into(h, loaded, merge)?;
+    }
     log!(Level::Notice, "DB loaded from disk: {:.3} seconds", started.elapsed().as_secs_f64());
     Ok(LoadOutcome::Loaded)
+}
+
+/// Adds a loaded RDB to the server's data (DEBUG RELOAD NOFLUSH): its libraries, then its
+/// keys, each replacing one of the same name when `merge` (Redis's RDBFLAGS_ALLOW_DUP). A
+/// duplicate without `merge` fails the load before anything changed (Redis stops there, or
+/// for a key aborts the server).
+fn merge_into<H: PersistHost>(
+    h: &mut H,
+    mut loaded: LoadedRdb,
+    merge: bool,
+) -> Result<(), LoadError> {
+    let now = tine_core::base::mstime();
+    if h.config().replicaof.is_empty() {
+        drop_expired(&mut loaded, now);
+    }
+    if !merge {
+        let p = h.parts();
+        for db in 0..loaded.dbs.len().min(p.dbs.len()) {
+            if let Some((k, _)) = loaded.dbs[db].iter().find(|(k, _)| p.dbs[db].peek(k).is_some()) {
+                return Err(LoadError::Rdb(RdbError::DuplicateKey { db, key: k.to_vec() }));
+            }
+        }
+    }
+    h.load_functions(&loaded.functions, false, merge).map_err(|e| {
+        log!(Level::Warning, "Failed loading library, {}", e);
+        LoadError::Functions(e)
+    })?;
+    let p = h.parts();
+    for db in 0..loaded.dbs.len().min(p.dbs.len()) {
+        let keys: Vec<tine_core::keyspace::Key> =
+            loaded.dbs[db].iter().map(|(k, _)| k.to_vec().into()).collect();
+        for k in keys {
+            let when = loaded.dbs[db].expire_of(&k);
+            if let Some(v) = loaded.dbs.remove(db, &k) {
+                p.dbs.set(db, &k, v, false);
+                if when.is_some() {
+                    p.dbs.set_expire(db, &k, when);
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A load running on a background thread at startup. The thread parses the file into a new,
@@ -197,7 +258,7 @@ pub(crate) fn poll_loading<H: PersistHost>(h: &mut H) -> Result<(), LoadError> {
     let result = loading.thread.join().map_err(|_| LoadError::Panicked)?;
     let loaded = result?;
     if loading.aof {
-        install_dbs(h, loaded);
+        install_dbs(h, loaded)?;
         log!(
             Level::Notice,
             "DB loaded from append only file: {:.3} seconds",
@@ -205,7 +266,7 @@ pub(crate) fn poll_loading<H: PersistHost>(h: &mut H) -> Result<(), LoadError> {
         );
         return Ok(crate::persist::aof::loaded(h)?);
     }
-    install(h, loaded);
+    install(h, loaded)?;
     log!(
         Level::Notice,
         "DB loaded from disk: {:.3} seconds",
@@ -217,18 +278,19 @@ pub(crate) fn poll_loading<H: PersistHost>(h: &mut H) -> Result<(), LoadError> {
 /// Replaces the server's databases with a loaded RDB's. A primary (no `replicaof`) drops the
 /// keys whose time has passed, as Redis's rdbLoad on a master; a replica keeps them for its
 /// primary's DELs.
-fn install<H: PersistHost>(h: &mut H, mut loaded: LoadedRdb) {
+fn install<H: PersistHost>(h: &mut H, mut loaded: LoadedRdb) -> Result<(), LoadError> {
     let mut expired_keys = Vec::new();
     if h.config().replicaof.is_empty() {
         expired_keys = drop_expired(&mut loaded, tine_core::base::mstime());
     }
     let (keys, expired) = (loaded.keys_loaded, loaded.keys_expired);
-    install_dbs(h, loaded);
+    install_dbs(h, loaded)?;
     let st = h.parts().state;
     if st.loaded_repl_info.is_some() {
         st.loaded_expired = expired_keys;
     }
     log!(Level::Notice, "Done loading RDB, keys loaded: {}, keys expired: {}.", keys, expired);
+    Ok(())
 }
 
 /// Removes the keys of `loaded` whose expiry is before `now_ms`, counting them as expired
@@ -252,8 +314,14 @@ fn drop_expired(loaded: &mut LoadedRdb, now_ms: i64) -> Vec<(usize, tine_core::k
     gone
 }
 
-/// Replaces the server's databases with loaded ones, without logging.
-pub(crate) fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
+/// Replaces the server's databases and function libraries with loaded ones, without
+/// logging but for a library that fails to load: then nothing is installed, the reason is
+/// logged as Redis logs it, and the load fails.
+pub(crate) fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) -> Result<(), LoadError> {
+    h.load_functions(&loaded.functions, true, false).map_err(|e| {
+        log!(Level::Warning, "Failed loading library, {}", e);
+        LoadError::Functions(e)
+    })?;
     let p = h.parts();
     let aux_int = |name: &str| loaded.aux(name).and_then(tine_core::base::parse_i64);
     if let (Some(id), Some(off)) = (loaded.aux("repl-id"), aux_int("repl-offset")) {
@@ -265,4 +333,5 @@ pub(crate) fn install_dbs<H: PersistHost>(h: &mut H, loaded: LoadedRdb) {
     p.dbs.install(loaded.dbs);
     p.state.rdb_last_load_keys_loaded = loaded.keys_loaded;
     p.state.rdb_last_load_keys_expired = loaded.keys_expired;
+    Ok(())
 }

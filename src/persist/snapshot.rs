@@ -156,6 +156,7 @@ pub(crate) fn save_to_file(
     temp: &Path,
     mut reporter: Option<&mut ChildReporter>,
     repl: Option<tine_core::rdb::ReplInfo>,
+    functions: Vec<Vec<u8>>,
 ) -> Result<(), String> {
     if let Some(r) = reporter.as_deref_mut() {
         r.set_temp_file(temp);
@@ -169,7 +170,14 @@ pub(crate) fn save_to_file(
         )
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let written = super::rdb_io::write_snapshot(config, dbs, &mut w, reporter.as_deref_mut(), repl);
+    let written = super::rdb_io::write_snapshot(
+        config,
+        dbs,
+        &mut w,
+        reporter.as_deref_mut(),
+        repl,
+        functions,
+    );
     let result = written
         .and_then(|_| w.flush().map_err(|e| e.to_string()))
         .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
@@ -233,11 +241,12 @@ pub(crate) fn save<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
 /// `rdb_last_bgsave_status` as it was (so a failed SHUTDOWN does not turn on MISCONF).
 pub(crate) fn save_in_foreground<H: PersistHost>(h: &mut H) -> Result<(), SaveError> {
     let repl = h.repl_info();
+    let functions = h.function_codes();
     let p = h.parts();
     let path = rdb_path_of(p.config);
     let temp = temp_rdb_path(std::process::id());
     p.state.rdb_saves += 1;
-    match save_to_file(p.config, p.dbs, &path, &temp, None, repl) {
+    match save_to_file(p.config, p.dbs, &path, &temp, None, repl, functions) {
         Ok(()) => {
             log!(Level::Notice, "DB saved on disk");
             *p.dirty = 0;
@@ -268,6 +277,8 @@ pub(crate) fn bgsave_with_job<H: PersistHost>(
     }
     let close = h.child_fds();
     let repl = h.repl_info();
+    // The libraries' code as plain bytes: the child writes them, it never runs Lua.
+    let functions = h.function_codes();
     let p = h.parts();
     p.state.last_bgsave_try = base::unix_time();
     // Redis counts a background save when it is attempted (rdbSaveBackground), so a save
@@ -279,7 +290,7 @@ pub(crate) fn bgsave_with_job<H: PersistHost>(
         let (config, dbs): (&Config, &[Db]) = (p.config, p.dbs);
         child::start(ChildKind::RdbToFile, &close, oom, |reporter| {
             let temp = temp_rdb_path(std::process::id());
-            save_to_file(config, dbs, &path, &temp, Some(&mut *reporter), repl)?;
+            save_to_file(config, dbs, &path, &temp, Some(&mut *reporter), repl, functions)?;
             log!(Level::Notice, "DB saved on disk");
             reporter.log_cow("RDB");
             Ok(())

@@ -592,7 +592,7 @@ pub(crate) fn diskless_slots(p: &Primary) -> Vec<usize> {
 /// the RDB and the mark into the RDB pipe, then waits on the safe-to-exit pipe. The parent's
 /// ends go to [`Primary::diskless`]; the caller occupies the slot with [`SyncJob`].
 /// `functions_only`: the replicas asked for functions and no data (`rdb-filter-only
-/// functions`); tine has no functions yet, so the RDB holds no database.
+/// functions`): the RDB holds the libraries and no database.
 pub(crate) fn start_diskless_child<H: ReplHost>(
     h: &mut H,
     repl: Option<tine_core::rdb::ReplInfo>,
@@ -602,13 +602,15 @@ pub(crate) fn start_diskless_child<H: ReplHost>(
     let mut close = h.child_fds();
     close.extend(pipes.child_closes());
     let (rdb_write, exit_read) = pipes.child_ends();
+    // The libraries' code as plain bytes, taken before the fork.
+    let functions = h.function_codes();
     let p = h.parts();
     let oom = fork::OomScore::from_config(p.config);
     let mark = tine_core::base::random_hex(40);
     let ch = {
         let (config, dbs): (&Config, &[Db]) = (p.config, if functions_only { &[] } else { p.dbs });
         fork::start(ChildKind::RdbToReplicas, &close, oom, |reporter| {
-            diskless_body(config, dbs, reporter, rdb_write, exit_read, &mark, repl)
+            diskless_body(config, dbs, reporter, rdb_write, exit_read, &mark, repl, functions)
         })?
     };
     let keys = p.dbs.total_keys();
@@ -622,6 +624,7 @@ pub(crate) fn start_diskless_child<H: ReplHost>(
 }
 
 /// The diskless child's work. Runs in the child only.
+#[allow(clippy::too_many_arguments)]
 fn diskless_body(
     config: &Config,
     dbs: &[Db],
@@ -630,6 +633,7 @@ fn diskless_body(
     exit_read: RawFd,
     mark: &str,
     repl: Option<tine_core::rdb::ReplInfo>,
+    functions: Vec<Vec<u8>>,
 ) -> Result<(), ChildError> {
     // The pipe is the parent's descriptor copy: never closed here (the child leaves with
     // `_exit`), so the File is not dropped.
@@ -642,8 +646,15 @@ fn diskless_body(
     let io_err =
         |e: io::Error| ChildError::Failed(format!("Write error sending DB to replicas: {}", e));
     w.write_all(format!("$EOF:{}\r\n", mark).as_bytes()).map_err(io_err)?;
-    crate::persist::rdb_io::write_snapshot(config, dbs, &mut w, Some(&mut *reporter), repl)
-        .map_err(ChildError::Failed)?;
+    crate::persist::rdb_io::write_snapshot(
+        config,
+        dbs,
+        &mut w,
+        Some(&mut *reporter),
+        repl,
+        functions,
+    )
+    .map_err(ChildError::Failed)?;
     w.write_all(mark.as_bytes()).map_err(io_err)?;
     w.flush().map_err(io_err)?;
     drop(w);

@@ -5,7 +5,7 @@
 //! ```text
 //! "REDIS" <version: 4 ASCII digits, "0010">
 //! AUX fields:    0xFA <name: string> <value: string>        (redis-ver, redis-bits, ctime, ...)
-//! FUNCTION2:     0xF5 <library code: string>                  (Redis functions; none in tine)
+//! FUNCTION2:     0xF5 <library code: string>                  (one per function library)
 //! per database:  0xFE <db number: length>
 //!                0xFB <keys: length> <keys with expiry: length>   (RESIZEDB, a sizing hint)
 //! per key:       [0xFC <expire ms: 8 bytes LE>]               (EXPIRETIME_MS; v1-2 used 0xFD + 4-byte seconds)

@@ -92,7 +92,7 @@ pub struct LoadedRdb {
     pub dbs: Keyspace,
     /// AUX fields in file order (redis-ver, ctime, repl-id, repl-offset...).
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Function library code (FUNCTION2), in file order; tine does not run it yet.
+    /// Function library code (FUNCTION2), in file order, for the caller to load.
     pub functions: Vec<Vec<u8>>,
     pub keys_loaded: u64,
     /// Keys skipped because they had expired (`rdb_last_load_keys_expired`).

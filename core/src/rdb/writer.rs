@@ -7,10 +7,11 @@
 //!    then (when the caller has replication info) `repl-stream-db`, `repl-id`, `repl-offset`,
 //!    then `aof-base`. Numbers are written as decimal strings, so they take the integer string
 //!    encodings.
-//! 3. For each non-empty database: SELECTDB and its number, RESIZEDB with the key count and
+//! 3. Each function library's code: FUNCTION2 and the code as a string (`rdbSaveFunctions`).
+//! 4. For each non-empty database: SELECTDB and its number, RESIZEDB with the key count and
 //!    the count of keys with an expiry, then each key: EXPIRETIME_MS and the 8-byte LE
 //!    milliseconds when it has one, the value type, the key as a string, the value.
-//! 4. EOF, then the CRC-64 of everything before as 8 LE bytes (zeros when `rdbchecksum no`).
+//! 5. EOF, then the CRC-64 of everything before as 8 LE bytes (zeros when `rdbchecksum no`).
 //!
 //! # Strings (`rdbSaveRawString`)
 //!
@@ -70,6 +71,10 @@ pub struct RdbOptions {
     /// The `aof-base` AUX field: true when the RDB is an AOF's base.
     pub aof_base: bool,
     pub repl: Option<ReplInfo>,
+    /// The function libraries' code, each written as FUNCTION2 before the databases (Redis's
+    /// rdbSaveFunctions). A snapshot the caller takes before forking: the writer never asks
+    /// a script engine for it.
+    pub functions: Vec<Vec<u8>>,
 }
 
 impl Default for RdbOptions {
@@ -82,6 +87,7 @@ impl Default for RdbOptions {
             used_mem: 0,
             aof_base: false,
             repl: None,
+            functions: Vec::new(),
         }
     }
 }
@@ -426,6 +432,10 @@ pub fn write_rdb<W: Write>(
         out.aux_int("repl-offset", r.offset)?;
     }
     out.aux_int("aof-base", opts.aof_base as i64)?;
+    for code in &opts.functions {
+        out.byte(RDB_OPCODE_FUNCTION2)?;
+        out.string(code)?;
+    }
     let mut keys = 0u64;
     for db in dbs {
         if db.is_empty() {

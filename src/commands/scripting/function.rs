@@ -1,8 +1,9 @@
 //! Redis 7.0 Functions: FUNCTION LOAD/DELETE/FLUSH/LIST/STATS/KILL/HELP, FCALL and FCALL_RO.
 //!
-//! Libraries live in their own Lua VM (as in Redis, apart from EVAL's), in memory only for now:
-//! FUNCTION DUMP/RESTORE and the RDB/AOF-rewrite forms wait for the RDB codec's owner (the
-//! LOAD/DELETE/FLUSH commands themselves are write commands and reach the AOF and replicas).
+//! Libraries live in their own Lua VM (as in Redis, apart from EVAL's). They persist as their
+//! code: RDB snapshots and AOF bases hold it (`Functions::codes`, taken before a fork) and
+//! loads compile it again (`Functions::load_codes`); FUNCTION DUMP/RESTORE carry the same
+//! FUNCTION2 records; LOAD/DELETE/FLUSH are write commands that reach the AOF and replicas.
 //! A library's code runs once at load with a restricted API — its globals are only `redis`
 //! with `register_function`, `log` and the constants, as Redis's library API — and the
 //! registered callbacks then run with the full API, the same global proxy switched back (its
@@ -35,6 +36,10 @@ struct Library {
     code: Vec<u8>,
     functions: BTreeMap<String, Func>,
 }
+
+/// How long FUNCTION LOAD lets a library's code run (Redis's LOAD_TIMEOUT_MS); loads from an
+/// RDB, an AOF or FUNCTION RESTORE have no limit.
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What `redis.register_function` collects during a load.
 type Registered = Rc<RefCell<Option<Vec<(String, Func)>>>>;
@@ -121,6 +126,16 @@ fn load_api(lua: &Lua, registered: Registered) -> mlua::Result<Table> {
         .set_name("=tine")
         .call(())?;
     meta.raw_set("__index", missing)?;
+    // Read-only, as Redis's library API tables: a function that kept `redis` from the load
+    // cannot add to it when it runs.
+    let deny: Function = lua
+        .load(
+            "local error = error
+            return function() error(\"Attempt to modify a readonly table\", 2) end",
+        )
+        .set_name("=tine")
+        .call(())?;
+    meta.raw_set("__newindex", deny)?;
     g.set_metatable(Some(meta.clone()))?;
     let redis: Table = g.raw_get("redis")?;
     redis.set_metatable(Some(meta))?;
@@ -228,7 +243,8 @@ fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
     Ok(())
 }
 
-/// Parses `#!lua name=<lib>`: the library name.
+/// Parses the shebang `#!<engine> name=<lib>` as Redis's functionExtractLibMetaData (its
+/// words split as sdssplitargs splits them, so a quoted name is unquoted): the library name.
 fn library_name(code: &[u8]) -> Result<String, CmdError> {
     if !code.starts_with(b"#!") {
         return Err(CmdError::err("Missing library metadata"));
@@ -236,19 +252,30 @@ fn library_name(code: &[u8]) -> Result<String, CmdError> {
     let Some(end) = code.iter().position(|&b| b == b'\n') else {
         return Err(CmdError::err("Invalid library metadata"));
     };
-    let line = String::from_utf8_lossy(&code[..end]).into_owned();
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    let mut name = None;
-    for p in parts {
-        match p.strip_prefix("name=") {
-            Some(n) => name = Some(n.to_string()),
-            None => return Err(CmdError::err("Invalid library metadata")),
+    let parts = match tine_core::base::quote::split_args(&code[..end]) {
+        Ok(p) if !p.is_empty() => p,
+        _ => return Err(CmdError::err("Invalid library metadata")),
+    };
+    let engine = String::from_utf8_lossy(&parts[0][2.min(parts[0].len())..]).into_owned();
+    let mut name: Option<String> = None;
+    for p in &parts[1..] {
+        if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(CmdError::err(
+                    "Invalid metadata value, name argument was given multiple times",
+                ));
+            }
+            name = Some(String::from_utf8_lossy(&p[5..]).into_owned());
+            continue;
         }
+        return Err(CmdError::err(&format!(
+            "Invalid metadata value given: {}",
+            String::from_utf8_lossy(p)
+        )));
     }
-    let name = name.ok_or_else(|| CmdError::err("Invalid library metadata"))?;
-    if !engine[2..].eq_ignore_ascii_case("lua") {
-        return Err(CmdError::err(&format!("Engine '{}' not found", &engine[2..])));
+    let name = name.ok_or_else(|| CmdError::err("Library name was not given"))?;
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(CmdError::err(&format!("Engine '{}' not found", engine)));
     }
     Ok(name)
 }
@@ -273,14 +300,14 @@ pub(crate) fn load(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     }
     let code = &argv[argv.len() - 1];
     let f = &mut srv.data.scripting.functions;
-    let (name, lib) = compile_library(f, code, |f, name| {
+    let (name, lib) = compile_library(f, code, Some(LOAD_TIMEOUT), |f, name| {
         if !replace && f.libraries.contains_key(name) {
             return Err(CmdError::err(&format!("Library '{}' already exists", name)));
         }
         Ok(())
     })?;
     let mut libraries = std::mem::take(&mut f.libraries);
-    let result = add_library(&mut libraries, name.clone(), lib, true);
+    let result = add_library(&mut libraries, name.clone(), lib, true, true);
     f.set_libraries(libraries);
     result?;
     srv.data.dirty += 1;
@@ -288,7 +315,48 @@ pub(crate) fn load(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     Ok(())
 }
 
+/// How libraries loaded from an RDB or an AOF base meet the ones already there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LoadPolicy {
+    /// Start from no library (startup, a full sync, DEBUG RELOAD): Redis empties the function
+    /// engine with the data first.
+    Flush,
+    /// Keep the existing libraries; one of the same name is an error (DEBUG RELOAD NOFLUSH).
+    Append,
+    /// Keep the existing libraries; one of the same name is replaced (DEBUG RELOAD NOFLUSH
+    /// MERGE: RDBFLAGS_ALLOW_DUP).
+    Replace,
+}
+
 impl Functions {
+    /// Every library's code, in name order: what an RDB (FUNCTION2) or an AOF base (FUNCTION
+    /// LOAD) saves, taken before a fork so the child writes bytes and never runs Lua.
+    pub(crate) fn codes(&self) -> Vec<Vec<u8>> {
+        self.libraries.values().map(|l| l.code.clone()).collect()
+    }
+
+    /// Compiles libraries read from an RDB or an AOF and installs them, all or none, as
+    /// Redis's rdbFunctionLoad does through functionsCreateWithLibraryCtx (same errors,
+    /// without LOAD's time limit). On error nothing changed.
+    pub(crate) fn load_codes(&mut self, codes: &[Vec<u8>], policy: LoadPolicy) -> CmdResult {
+        if policy == LoadPolicy::Flush {
+            // A fresh engine, as FUNCTION FLUSH: the old libraries' VM goes with them.
+            let mut fresh = Functions::default();
+            if !codes.is_empty() {
+                fresh.load_codes(codes, LoadPolicy::Append)?;
+            }
+            *self = fresh;
+            return Ok(());
+        }
+        let mut libraries = self.libraries.clone();
+        for code in codes {
+            let (name, lib) = compile_library(self, code, None, |_, _| Ok(()))?;
+            add_library(&mut libraries, name, lib, policy == LoadPolicy::Replace, true)?;
+        }
+        self.set_libraries(libraries);
+        Ok(())
+    }
+
     /// Installs a set of libraries and rebuilds the function index from it.
     fn set_libraries(&mut self, libraries: BTreeMap<String, Library>) {
         self.index.clear();
@@ -301,17 +369,42 @@ impl Functions {
     }
 }
 
+/// `PersistHost::load_functions` for the server's data: libraries from an RDB or an AOF base.
+/// `Err` is the reason without the "ERR " of a reply, for the log line and DEBUG RELOAD.
+pub(crate) fn load_from_persistence(
+    data: &mut crate::commands::data::Data,
+    codes: &[Vec<u8>],
+    flush: bool,
+    merge: bool,
+) -> Result<(), String> {
+    let policy = match (flush, merge) {
+        (true, _) => LoadPolicy::Flush,
+        (false, false) => LoadPolicy::Append,
+        (false, true) => LoadPolicy::Replace,
+    };
+    if codes.is_empty() && data.scripting.functions.libraries.is_empty() {
+        return Ok(());
+    }
+    data.scripting.functions.load_codes(codes, policy).map_err(|e| {
+        let t = e.to_string();
+        t.strip_prefix("ERR ").map(str::to_string).unwrap_or(t)
+    })
+}
+
 /// Adds a library to a set: an existing one of the same name is replaced when `replace`, else
 /// refused; a function name another library has is refused. Nothing changes on refusal.
+/// `quoted`: the refusal quotes the library's name (Redis's functionsCreateWithLibraryCtx,
+/// which LOAD and RDB loading use; RESTORE's libraryJoin does not).
 fn add_library(
     libraries: &mut BTreeMap<String, Library>,
     name: String,
     lib: Library,
     replace: bool,
+    quoted: bool,
 ) -> CmdResult {
     if !replace && libraries.contains_key(&name) {
-        // LOAD's check (before compiling) quotes the name, RESTORE's does not, as Redis.
-        return Err(CmdError::err(&format!("Library {} already exists", name)));
+        let q = if quoted { "'" } else { "" };
+        return Err(CmdError::err(&format!("Library {q}{name}{q} already exists")));
     }
     for (other, l) in libraries.iter() {
         if *other == name {
@@ -330,6 +423,7 @@ fn add_library(
 fn compile_library(
     f: &mut Functions,
     code: &[u8],
+    timeout: Option<std::time::Duration>,
     check: impl FnOnce(&Functions, &str) -> CmdResult,
 ) -> Result<(String, Library), CmdError> {
     let name = library_name(code)?;
@@ -361,7 +455,27 @@ fn compile_library(
     let full: Value = meta.raw_get("__index").unwrap_or(Value::Nil);
     let _ = meta.raw_set("__index", load_globals);
     *f.registered.borrow_mut() = Some(Vec::new());
+    // FUNCTION LOAD's time limit (Redis's LOAD_TIMEOUT_MS): the VM's count hook calls the
+    // tick, which fails the load once the code has run that long.
+    let old_tick = match timeout {
+        Some(limit) => {
+            let start = std::time::Instant::now();
+            let tick = lua
+                .create_function(move |_, ()| {
+                    if start.elapsed() > limit {
+                        return raise::<bool>("FUNCTION LOAD timeout");
+                    }
+                    Ok(false)
+                })
+                .map_err(|e| CmdError::err(&e.to_string()))?;
+            Some(vm.tick.replace(Some(tick)))
+        }
+        None => None,
+    };
     let result = run.call::<(bool, Value)>((chunk, handler));
+    if let Some(old) = old_tick {
+        *vm.tick.borrow_mut() = old;
+    }
     let _ = meta.raw_set("__index", full);
     let list = f.registered.borrow_mut().take().unwrap_or_default();
     match result {
@@ -616,7 +730,7 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     let f = &mut srv.data.scripting.functions;
     let mut loaded = Vec::new();
     for code in &codes {
-        loaded.push(compile_library(f, code, |_, _| Ok(()))?);
+        loaded.push(compile_library(f, code, None, |_, _| Ok(()))?);
     }
     let mut libraries = if policy == Policy::Flush {
         BTreeMap::new()
@@ -624,7 +738,7 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
         f.libraries.iter().map(|(n, l)| (n.clone(), l.clone())).collect()
     };
     for (name, lib) in loaded {
-        add_library(&mut libraries, name, lib, policy == Policy::Replace)?;
+        add_library(&mut libraries, name, lib, policy == Policy::Replace, false)?;
     }
     f.set_libraries(libraries);
     srv.data.dirty += 1;

@@ -1071,10 +1071,11 @@ impl RunState<'_, '_> {
         if d.replica.is_replica()
             && !d.replica.link_up()
             && !d.config.replica_serve_stale_data
-            && self.flags & sflag::ALLOW_STALE == 0
             && r.flags & flag::STALE == 0
         {
-            return Err(b"Can not execute the command on a stale replica. The 'allow-stale' flag can be used on the script to allow it.".to_vec());
+            // Redis's scriptVerifyAllowStale: the script's allow-stale flag lets it start, not
+            // run commands that are not allowed on a stale replica.
+            return Err(b"Can not execute the command on a stale replica".to_vec());
         }
         if !self.caller_acl_free {
             self.client.acl_free = false;

@@ -74,6 +74,17 @@ pub(crate) trait AofExecutor {
     fn in_multi(&self) -> bool;
     /// The executor's keyspace: an RDB preamble replaces it, and it is what the load yields.
     fn dbs_mut(&mut self) -> &mut Keyspace;
+    /// Loads an RDB preamble's function libraries into the executor's function engine, so
+    /// the commands after it (FUNCTION DELETE, FCALL...) see them. `Err`: the reason.
+    fn load_functions(&mut self, codes: &[Vec<u8>]) -> Result<(), String> {
+        let _ = codes;
+        Ok(())
+    }
+    /// The executor's libraries' code at the end of the load: what the load yields beside
+    /// the keyspace (the main thread compiles them again in its own engine).
+    fn function_codes(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
 }
 
 /// Builds the executor on the loader thread (a plain function, so the job can cross threads).
@@ -150,7 +161,7 @@ pub(crate) fn load_all(job: Job) -> Result<LoadedRdb, LoadError> {
         version: 10,
         dbs,
         aux: Vec::new(),
-        functions: Vec::new(),
+        functions: exec.function_codes(),
         keys_loaded: keys,
         keys_expired: 0,
         empty_keys_skipped: 0,
@@ -229,6 +240,16 @@ fn load_file(
                     loaded.keys_expired
                 );
                 exec.dbs_mut().install(loaded.dbs);
+                if let Err(e) = exec.load_functions(&loaded.functions) {
+                    log!(Level::Warning, "Failed loading library, {}", e);
+                    log!(
+                        Level::Warning,
+                        "Error reading the RDB {} of the AOF file {}, AOF loading aborted",
+                        if old_style { "preamble" } else { "base file" },
+                        f.name
+                    );
+                    return FileStatus::Failed;
+                }
                 pos = src.inner.position();
                 if old_style {
                     log!(Level::Notice, "Reading the remaining AOF tail...");

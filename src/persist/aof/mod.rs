@@ -372,6 +372,7 @@ pub(crate) fn load_manifest_from_disk<H: PersistHost>(h: &mut H) -> Result<(), A
 /// After loading (or with nothing to load): creates a base if the AOF is empty, opens the last
 /// incr file for appending and persists the manifest (Redis's aofOpenIfNeededOnServerStart).
 pub(crate) fn open_on_server_start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
+    let functions = h.function_codes();
     let p = h.parts();
     let config = p.config;
     if !config.appendonly {
@@ -385,7 +386,7 @@ pub(crate) fn open_on_server_start<H: PersistHost>(h: &mut H) -> Result<(), AofE
     if a.manifest.base.is_none() && !had_incr {
         let base = a.manifest.new_base(&fname, config.aof_use_rdb_preamble);
         let path = dir(config).join(&base);
-        rewrite::rewrite_to_file(config, p.dbs, &path, None)?;
+        rewrite::rewrite_to_file(config, p.dbs, &path, None, &functions)?;
         log!(Level::Notice, "Creating AOF base file {} on server start", base);
     }
     let name = a.manifest.last_incr(&fname);
@@ -702,9 +703,13 @@ pub(crate) fn reload_now<H: PersistHost>(
     };
     let p = h.parts();
     match loaded {
-        Some(l) => crate::persist::rdb_io::install_dbs(h, l),
+        Some(l) => crate::persist::rdb_io::install_dbs(h, l)?,
         None => {
             p.dbs.clear_all();
+            // Redis empties the function engine with the data before loading.
+            if let Err(e) = h.load_functions(&[], true, false) {
+                log!(Level::Warning, "Failed loading library, {}", e);
+            }
         }
     }
     let p = h.parts();

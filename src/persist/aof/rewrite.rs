@@ -60,6 +60,7 @@ pub(crate) fn rewrite_to_file(
     dbs: &[Db],
     path: &Path,
     mut reporter: Option<&mut ChildReporter>,
+    functions: &[Vec<u8>],
 ) -> Result<(), String> {
     let tmp = PathBuf::from(temp_name(std::process::id()));
     if let Some(r) = reporter.as_deref_mut() {
@@ -72,7 +73,7 @@ pub(crate) fn rewrite_to_file(
         msg
     })?;
     let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-    let result = write_base(config, dbs, &mut w, reporter.as_deref_mut())
+    let result = write_base(config, dbs, &mut w, reporter.as_deref_mut(), functions)
         .and_then(|_| w.flush().map_err(|e| e.to_string()))
         .and_then(|_| w.get_ref().sync_all().map_err(|e| e.to_string()));
     drop(w);
@@ -102,12 +103,15 @@ pub(crate) fn rewrite_to_file(
     Ok(())
 }
 
-/// The base's contents: an RDB (with the `aof-base` aux field) or commands.
+/// The base's contents: an RDB (with the `aof-base` aux field, the libraries in it as
+/// FUNCTION2) or commands (the libraries first, each as `FUNCTION LOAD <code>`, after the
+/// timestamp annotation: Redis's rewriteFunctions).
 fn write_base<W: Write>(
     config: &Config,
     dbs: &[Db],
     w: &mut W,
     mut reporter: Option<&mut ChildReporter>,
+    functions: &[Vec<u8>],
 ) -> Result<(), String> {
     let delay = config.rdb_key_save_delay;
     let mut progress = |done: u64| {
@@ -121,11 +125,19 @@ fn write_base<W: Write>(
     if config.aof_use_rdb_preamble {
         let mut opts = crate::persist::rdb_io::options(config);
         opts.aof_base = true;
+        opts.functions = functions.to_vec();
         return tine_core::rdb::write_rdb(w, dbs, &opts, progress).map_err(|e| e.to_string());
     }
     let mut out = Vec::with_capacity(64 * 1024);
     if config.aof_timestamp_enabled {
         out.extend_from_slice(format!("#TS:{}\r\n", base::unix_time()).as_bytes());
+    }
+    for code in functions {
+        out.extend_from_slice(b"*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$");
+        out.extend_from_slice(itoa::Buffer::new().format(code.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(code);
+        out.extend_from_slice(b"\r\n");
     }
     let mut done = 0u64;
     for (id, db) in dbs.iter().enumerate() {
@@ -340,6 +352,8 @@ pub(crate) fn start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
     // The same sockets a BGSAVE child closes (the client running BGREWRITEAOF included), and
     // the AOF the parent keeps appending to.
     let mut close = h.child_fds();
+    // The libraries' code as plain bytes: the child writes them, it never runs Lua.
+    let functions = h.function_codes();
     let p = h.parts();
     if let Err(e) = open_new_incr_for_append(p.config, p.aof) {
         p.aof.last_bgrewrite_ok = false;
@@ -352,7 +366,7 @@ pub(crate) fn start<H: PersistHost>(h: &mut H) -> Result<(), AofError> {
         let (config, dbs): (&Config, &[Db]) = (p.config, p.dbs);
         child::start(ChildKind::AofRewrite, &close, oom, |reporter| {
             let target = PathBuf::from(temp_bg_name(std::process::id() as i32));
-            rewrite_to_file(config, dbs, &target, Some(reporter))?;
+            rewrite_to_file(config, dbs, &target, Some(reporter), &functions)?;
             log!(
                 Level::Notice,
                 "Successfully created the temporary AOF base file {}",
