@@ -1365,7 +1365,8 @@ fn serve_group(
                 g.entries_read = s.estimate_distance_from_first_ever_entry(id);
             }
             g.last_id = id;
-            propagate_last_id = true;
+            // Without NOACK the XCLAIMs' LASTID carries the group's last ID.
+            propagate_last_id = noack;
         }
         add_entry(c, e);
         if !noack {
@@ -1472,7 +1473,10 @@ fn xread_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, readgroup: boo
                 let s = stream_mut(srv, db, key);
                 let grp = s.groups.get_mut(g.as_slice()).expect("checked");
                 let created = touch_consumer(grp, cname, now);
-                if created {
+                // Redis 7.0 tells replicas about an implicitly created consumer only under
+                // NOACK: otherwise the XCLAIMs of its entries create it there (and a consumer
+                // that got nothing is not propagated at all).
+                if created && a.noack && propagate {
                     ops.push(createconsumer_op(key, g, cname));
                 }
                 serve_group(
@@ -1604,7 +1608,7 @@ fn serve_read(
             let s = stream_mut(srv, db, key);
             let grp = s.groups.get_mut(g.as_slice()).expect("checked");
             let created = touch_consumer(grp, cname, now);
-            if created {
+            if created && a.noack && propagate {
                 ops.push(createconsumer_op(key, g, cname));
             }
             serve_group(
