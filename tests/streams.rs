@@ -977,3 +977,32 @@ fn restore_type_15_as_redis_derives_counters() {
         );
     }
 }
+
+/// Memory: the same 200k `XADD` (IDs as `*` makes them under load: runs of sequence numbers
+/// within a millisecond) grow tine's used_memory no more than redis-server's. The listpacks
+/// are byte-identical, so this measures the node index against Redis's rax.
+#[test]
+fn stream_memory_at_most_redis() {
+    let Some(r) = RedisServer::with_args(&["--save", ""]) else { return };
+    let t = TestServer::with_args(&["--save", ""]);
+    let grow = |s: &TestServer| -> i64 {
+        let mut c = s.client();
+        let used = |c: &mut redis::Connection| -> i64 {
+            common::info_field(&common::info(c, "memory"), "used_memory").unwrap().parse().unwrap()
+        };
+        let before = used(&mut c);
+        for chunk in 0..20u64 {
+            let mut p = redis::pipe();
+            for i in chunk * 10_000..(chunk + 1) * 10_000 {
+                let id = format!("{}-{}", 1_796_000_000_000 + i / 50, i % 50);
+                p.cmd("XADD").arg("s").arg(id).arg("field").arg("value-of-some-length-1234");
+            }
+            p.query::<()>(&mut c).unwrap();
+        }
+        assert_eq!(query(&mut c, &["XLEN", "s"]), Ok(redis::Value::Int(200_000)));
+        used(&mut c) - before
+    };
+    let (rg, tg) = (grow(&r), grow(&t));
+    eprintln!("used_memory growth: redis {rg}, tine {tg} ({:.4}x)", tg as f64 / rg as f64);
+    assert!(tg <= rg, "tine grew {tg} bytes, redis {rg}");
+}
