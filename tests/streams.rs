@@ -1006,3 +1006,96 @@ fn stream_memory_at_most_redis() {
     eprintln!("used_memory growth: redis {rg}, tine {tg} ({:.4}x)", tg as f64 / rg as f64);
     assert!(tg <= rg, "tine grew {tg} bytes, redis {rg}");
 }
+
+/// What the suite's corrupt-dump units rely on, against redis-server: `use-exit-on-panic`
+/// (a hidden directive: by exact name only), a refused stream payload logged in Redis's
+/// words at verbose level ("Stream listpack integrity check failed", "Duplicate stream
+/// consumer detected"), and `DEBUG SET-SKIP-CHECKSUM-VALIDATION` letting RESTORE take a
+/// payload whose CRC is wrong.
+#[test]
+fn corrupt_stream_payloads_as_redis() {
+    let args = [
+        "--save",
+        "",
+        "--enable-debug-command",
+        "yes",
+        "--loglevel",
+        "verbose",
+        "--use-exit-on-panic",
+        "yes",
+        "--rdbcompression",
+        "no",
+    ];
+    let Some(r) = RedisServer::with_args(&args) else { return };
+    let t = TestServer::with_args(&args);
+    let (mut tc, mut rc) = (t.client(), r.client());
+    for a in [
+        &["CONFIG", "GET", "use-exit-on-panic"][..],
+        &["CONFIG", "GET", "*exit*"],
+        &["CONFIG", "SET", "use-exit-on-panic", "no"],
+        &["CONFIG", "GET", "use-exit-on-panic"],
+        &["CONFIG", "GET", "*key-load*"],
+    ] {
+        assert_eq!(query(&mut tc, a), query(&mut rc, a), "{a:?}");
+    }
+    let cmds: &[&[&str]] = &[
+        &["XADD", "s", "1-1", "a", "1"],
+        &["XADD", "s", "2-1", "b", "2"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XREADGROUP", "GROUP", "g", "c1", "COUNT", "1", "STREAMS", "s", ">"],
+        &["XREADGROUP", "GROUP", "g", "c2", "COUNT", "1", "STREAMS", "s", ">"],
+    ];
+    for a in cmds {
+        query(&mut tc, a).unwrap();
+        query(&mut rc, a).unwrap();
+    }
+    let good = common::bytes(&query(&mut tc, &["DUMP", "s"]).unwrap());
+    let with_crc = |mut p: Vec<u8>| {
+        let n = p.len();
+        let crc = crc64_redis(&p[..n - 8]);
+        p[n - 8..].copy_from_slice(&crc.to_le_bytes());
+        p
+    };
+    // The node's listpack header (its total bytes, after type, node count and 16-byte key).
+    let mut bad_header = good.clone();
+    assert_eq!(&bad_header[..3], b"\x13\x01\x10");
+    let lp_at = if bad_header[19] & 0xc0 == 0x40 { 21 } else { 20 };
+    bad_header[lp_at] = bad_header[lp_at].wrapping_add(1);
+    // Two consumers with one name.
+    let at = good.windows(3).position(|w| w == b"\x02c2").expect("consumer c2 in the payload");
+    let mut dup_consumer = good.clone();
+    dup_consumer[at + 2] = b'1';
+    let restore = |c: &mut redis::Connection, p: &[u8]| -> Reply {
+        let mut cmd = redis::cmd("RESTORE");
+        cmd.arg("k").arg(0).arg(p).arg("REPLACE");
+        cmd.query::<redis::Value>(c).map_err(|e| e.to_string())
+    };
+    for (p, logged) in [
+        (with_crc(bad_header), "Stream listpack integrity check failed"),
+        (with_crc(dup_consumer), "Duplicate stream consumer detected"),
+    ] {
+        for sanitize in ["no", "yes"] {
+            for c in [&mut tc, &mut rc] {
+                query(c, &["CONFIG", "SET", "sanitize-dump-payload", sanitize]).unwrap();
+            }
+            let (tv, rv) = (restore(&mut tc, &p), restore(&mut rc, &p));
+            assert!(rv.is_err(), "redis refuses ({logged}, sanitize {sanitize})");
+            assert_eq!(format!("{tv:?}"), format!("{rv:?}"), "{logged}, sanitize {sanitize}");
+        }
+        assert!(r.log().contains(logged), "redis logs {logged}:\n{}", r.log());
+        assert!(t.log().contains(logged), "tine logs {logged}:\n{}", t.log());
+    }
+    // A wrong CRC is refused until checksum validation is skipped.
+    let mut bad_crc = good.clone();
+    let n = bad_crc.len();
+    bad_crc[n - 1] ^= 0xff;
+    for step in 0..2 {
+        let (tv, rv) = (restore(&mut tc, &bad_crc), restore(&mut rc, &bad_crc));
+        assert_eq!(format!("{tv:?}"), format!("{rv:?}"), "step {step}");
+        assert_eq!(tv.is_ok(), step == 1);
+        for c in [&mut tc, &mut rc] {
+            query(c, &["DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1"]).unwrap();
+        }
+    }
+    assert_eq!(query(&mut tc, &["XLEN", "k"]), Ok(redis::Value::Int(2)));
+}

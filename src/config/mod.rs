@@ -31,6 +31,9 @@ pub(crate) mod flags {
     /// A tine extension that Redis 7.0 does not have (so a file using it will not load in
     /// redis-server). CONFIG REWRITE writes it only when it differs from the default, as any.
     pub(crate) const TINE_ONLY: u8 = 16;
+    /// Redis's HIDDEN_CONFIG (debugging directives): CONFIG GET answers it by its exact name
+    /// only, never for a pattern.
+    pub(crate) const HIDDEN: u8 = 32;
 }
 
 /// The type of a directive's value, which decides how it is parsed and printed.
@@ -323,7 +326,7 @@ impl Config {
                 }
                 continue;
             }
-            for d in DIRECTIVES {
+            for d in DIRECTIVES.iter().filter(|d| d.flags & flags::HIDDEN == 0) {
                 for name in std::iter::once(&d.name).chain(d.aliases.iter()) {
                     if glob_match(p, name.as_bytes(), true) && !seen(&out, name) {
                         out.push((name.to_string(), (d.get)(self)));

@@ -126,8 +126,8 @@ config_table! {
     protected_mode: bool = "protected-mode", &[], Kind::Bool, "yes", IMPLEMENTED;
     proto_max_bulk_len: i64 = "proto-max-bulk-len", &[], Kind::Memory { min: 1024 * 1024, max: i64::MAX }, "536870912", IMPLEMENTED;
     rdb_del_sync_files: bool = "rdb-del-sync-files", &[], Kind::Bool, "no", IMPLEMENTED;
-    rdb_key_save_delay: i64 = "rdb-key-save-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED;
-    key_load_delay: i64 = "key-load-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED;
+    rdb_key_save_delay: i64 = "rdb-key-save-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED | HIDDEN;
+    key_load_delay: i64 = "key-load-delay", &[], Kind::Int { min: i32::MIN as i64, max: i32::MAX as i64 }, "0", IMPLEMENTED | HIDDEN;
     rdb_save_incremental_fsync: bool = "rdb-save-incremental-fsync", &[], Kind::Bool, "yes", 0;
     rdbchecksum: bool = "rdbchecksum", &[], Kind::Bool, "yes", IMMUTABLE | IMPLEMENTED;
     rdbcompression: bool = "rdbcompression", &[], Kind::Bool, "yes", IMPLEMENTED;
@@ -195,6 +195,7 @@ config_table! {
     tracking_table_max_keys: i64 = "tracking-table-max-keys", &[], Kind::Int { min: 0, max: i64::MAX }, "1000000", 0;
     unixsocket: String = "unixsocket", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
     unixsocketperm: i64 = "unixsocketperm", &[], Kind::Octal, "0", IMMUTABLE | IMPLEMENTED;
+    use_exit_on_panic: bool = "use-exit-on-panic", &[], Kind::Bool, "no", HIDDEN;
     zset_max_listpack_entries: i64 = "zset-max-listpack-entries", &["zset-max-ziplist-entries"], Kind::Int { min: 0, max: i64::MAX }, "128", IMPLEMENTED;
     zset_max_listpack_value: i64 = "zset-max-listpack-value", &["zset-max-ziplist-value"], Kind::Memory { min: 0, max: i64::MAX }, "64", IMPLEMENTED;
 }

@@ -388,7 +388,7 @@ pub fn validate_node(
     master_id: StreamId,
     lp: &Listpack,
 ) -> Result<(u64, Option<(StreamId, StreamId)>), Invalid> {
-    const BAD: Invalid = Invalid("Bad stream node");
+    const BAD: Invalid = Invalid("Stream listpack integrity check failed");
     let int = |p: Option<usize>| -> Result<(i64, Option<usize>), Invalid> {
         let p = p.ok_or(BAD)?;
         match lp.entry_at(p) {
