@@ -1721,7 +1721,7 @@ pub(crate) fn xinfo_stream(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> C
     c.add_bulk(b"radix-tree-keys");
     c.add_int(s.node_count() as i64);
     c.add_bulk(b"radix-tree-nodes");
-    c.add_int(s.node_count() as i64 + 1);
+    c.add_int(s.rax_node_count() as i64);
     c.add_bulk(b"last-generated-id");
     add_id(c, s.last_id);
     c.add_bulk(b"max-deleted-entry-id");

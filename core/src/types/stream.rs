@@ -484,6 +484,76 @@ impl Stream {
         self.length == 0
     }
 
+    /// The number of nodes Redis's rax would have with these nodes' keys (16-byte big-endian
+    /// master IDs) inserted in order, as XINFO STREAM's `radix-tree-nodes` reports. It
+    /// follows raxInsert: keys are appended in increasing order, so only the rightmost path
+    /// of the tree changes; each key splits that path where it leaves its predecessor (a
+    /// compressed node cut in two or replaced by a branching node, plus a node for the rest
+    /// of the cut one) and adds its own tail (a compressed node or single-char node for the
+    /// remaining bytes, and the empty key node). Streams are built and loaded by inserting in
+    /// order; raxRemove re-compresses what a deletion leaves, and the count after front trims
+    /// and XDEL-emptied nodes matched redis-server's in every randomized comparison
+    /// (tests/streams.rs), so it is computed from the keys present. O(nodes), no allocation
+    /// beyond a 34-slot path.
+    pub fn rax_node_count(&self) -> u64 {
+        /// A node of the rightmost path: its first byte's depth and how many bytes it holds
+        /// (0: the key node at depth 16; a branching node holds its rightmost byte).
+        #[derive(Clone, Copy)]
+        struct PathNode {
+            depth: usize,
+            len: usize,
+            compressed: bool,
+        }
+        let mut path: Vec<PathNode> = Vec::with_capacity(34);
+        let mut count = 1u64; // the empty root
+        let mut prev: Option<[u8; 16]> = None;
+        let tail = |path: &mut Vec<PathNode>, from: usize| -> u64 {
+            // Bytes `from..16` of the new key below a branching byte at `from - 1`.
+            let rest = 16 - from;
+            match rest {
+                0 => {}
+                1 => path.push(PathNode { depth: from, len: 1, compressed: false }),
+                _ => path.push(PathNode { depth: from, len: rest, compressed: true }),
+            }
+            path.push(PathNode { depth: 16, len: 0, compressed: false });
+            if rest == 0 { 1 } else { 2 }
+        };
+        for (k, _) in self.nodes.iter() {
+            let key = k.encode();
+            let Some(before) = prev.replace(key) else {
+                // Into the empty root: it takes all 16 bytes, then the key node.
+                path.push(PathNode { depth: 0, len: 16, compressed: true });
+                path.push(PathNode { depth: 16, len: 0, compressed: false });
+                count = 2;
+                continue;
+            };
+            let p = before.iter().zip(&key).take_while(|(a, b)| a == b).count();
+            if p >= 16 {
+                continue;
+            }
+            let at = path
+                .iter()
+                .position(|n| n.depth <= p && p < n.depth + n.len.max(1))
+                .expect("every depth below 16 is on the path");
+            let n = path[at];
+            path.truncate(at);
+            if n.compressed {
+                let j = p - n.depth;
+                if j > 0 {
+                    // Cut: the first j bytes stay, a branching node follows.
+                    path.push(PathNode { depth: n.depth, len: j, compressed: j > 1 });
+                    count += 1;
+                }
+                if n.len - j - 1 > 0 {
+                    count += 1; // what followed the mismatching byte
+                }
+            }
+            path.push(PathNode { depth: p, len: 1, compressed: false });
+            count += tail(&mut path, p + 1);
+        }
+        count
+    }
+
     /// Number of nodes (XINFO STREAM's radix-tree-keys).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
