@@ -6,7 +6,8 @@
 //! XADD with the ID it generated, approximate trims (`~`) as the exact trim that happened
 //! (`=` with the resulting length or first ID), and the consumer-group effects of XREADGROUP,
 //! XCLAIM and XAUTOCLAIM as `XCLAIM ... FORCE JUSTID LASTID` and `XGROUP SETID ... ENTRIESREAD`
-//! (the commands themselves are not propagated). Blocking XREAD/XREADGROUP wait on the common
+//! (the commands themselves are not propagated; XREADGROUP sends SETID, and XGROUP
+//! CREATECONSUMER for a consumer it created, only under NOACK, as Redis 7.0.15). Blocking XREAD/XREADGROUP wait on the common
 //! machinery (`engine::blocking`); the IDs a client waits after are resolved when it blocks
 //! (`$` becomes the stream's last ID in the stored arguments).
 
