@@ -295,6 +295,10 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             srv.data.cron_paused = digits.iter().any(|&d| d != b'0');
             c.add_ok();
         }
+        "set-skip-checksum-validation" if argv.len() == 3 => {
+            super::dump::set_skip_checksum_validation(argv[2].as_slice() != b"0");
+            c.add_ok();
+        }
         "set-active-expire" if argv.len() == 3 => {
             srv.data.debug_active_expire = argv[2].as_slice() != b"0";
             c.add_ok();

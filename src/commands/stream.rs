@@ -6,7 +6,8 @@
 //! XADD with the ID it generated, approximate trims (`~`) as the exact trim that happened
 //! (`=` with the resulting length or first ID), and the consumer-group effects of XREADGROUP,
 //! XCLAIM and XAUTOCLAIM as `XCLAIM ... FORCE JUSTID LASTID` and `XGROUP SETID ... ENTRIESREAD`
-//! (the commands themselves are not propagated). Blocking XREAD/XREADGROUP wait on the common
+//! (the commands themselves are not propagated; XREADGROUP sends SETID, and XGROUP
+//! CREATECONSUMER for a consumer it created, only under NOACK, as Redis 7.0.15). Blocking XREAD/XREADGROUP wait on the common
 //! machinery (`engine::blocking`); the IDs a client waits after are resolved when it blocks
 //! (`$` becomes the stream's last ID in the stored arguments).
 
@@ -1365,7 +1366,8 @@ fn serve_group(
                 g.entries_read = s.estimate_distance_from_first_ever_entry(id);
             }
             g.last_id = id;
-            propagate_last_id = true;
+            // Without NOACK the XCLAIMs' LASTID carries the group's last ID.
+            propagate_last_id = noack;
         }
         add_entry(c, e);
         if !noack {
@@ -1472,7 +1474,10 @@ fn xread_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, readgroup: boo
                 let s = stream_mut(srv, db, key);
                 let grp = s.groups.get_mut(g.as_slice()).expect("checked");
                 let created = touch_consumer(grp, cname, now);
-                if created {
+                // Redis 7.0 tells replicas about an implicitly created consumer only under
+                // NOACK: otherwise the XCLAIMs of its entries create it there (and a consumer
+                // that got nothing is not propagated at all).
+                if created && a.noack && propagate {
                     ops.push(createconsumer_op(key, g, cname));
                 }
                 serve_group(
@@ -1604,7 +1609,7 @@ fn serve_read(
             let s = stream_mut(srv, db, key);
             let grp = s.groups.get_mut(g.as_slice()).expect("checked");
             let created = touch_consumer(grp, cname, now);
-            if created {
+            if created && a.noack && propagate {
                 ops.push(createconsumer_op(key, g, cname));
             }
             serve_group(
@@ -1717,7 +1722,7 @@ pub(crate) fn xinfo_stream(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> C
     c.add_bulk(b"radix-tree-keys");
     c.add_int(s.node_count() as i64);
     c.add_bulk(b"radix-tree-nodes");
-    c.add_int(s.node_count() as i64 + 1);
+    c.add_int(s.rax_node_count() as i64);
     c.add_bulk(b"last-generated-id");
     add_id(c, s.last_id);
     c.add_bulk(b"max-deleted-entry-id");

@@ -196,6 +196,7 @@ config_table! {
     tracking_table_max_keys: i64 = "tracking-table-max-keys", &[], Kind::Int { min: 0, max: i64::MAX }, "1000000", 0;
     unixsocket: String = "unixsocket", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
     unixsocketperm: i64 = "unixsocketperm", &[], Kind::Octal, "0", IMMUTABLE | IMPLEMENTED;
+    use_exit_on_panic: bool = "use-exit-on-panic", &[], Kind::Bool, "no", HIDDEN;
     zset_max_listpack_entries: i64 = "zset-max-listpack-entries", &["zset-max-ziplist-entries"], Kind::Int { min: 0, max: i64::MAX }, "128", IMPLEMENTED;
     zset_max_listpack_value: i64 = "zset-max-listpack-value", &["zset-max-ziplist-value"], Kind::Memory { min: 0, max: i64::MAX }, "64", IMPLEMENTED;
 }

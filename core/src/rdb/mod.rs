@@ -162,8 +162,8 @@ pub enum RdbError {
         expected: u64,
         got: u64,
     },
-    /// A stream that fails its integrity checks (the reason in Redis's words where it has
-    /// them).
+    /// A stream that fails its integrity checks: the reason, in Redis's words where it has
+    /// them ("Stream listpack integrity check failed", "Duplicate stream consumer detected").
     BadStream(&'static str),
     /// Module values or module AUX data: tine has no modules.
     ModuleNotSupported,
@@ -210,7 +210,7 @@ impl fmt::Display for RdbError {
             RdbError::ChecksumMismatch { expected, got } => {
                 write!(f, "Wrong RDB checksum expected: ({expected:x}) got: ({got:x})")
             }
-            RdbError::BadStream(why) => write!(f, "Stream integrity check failed: {why}"),
+            RdbError::BadStream(why) => write!(f, "{why}"),
             RdbError::ModuleNotSupported => {
                 write!(f, "RDB holds module data; modules are not supported by tine")
             }

@@ -345,7 +345,9 @@ impl<'s, S: Source> Reader<'s, S> {
             let key = self.string()?;
             let master = StreamId::decode(&key)
                 .ok_or(bad("Stream node key entry is not the size of a stream ID"))?;
-            let lp = Listpack::from_bytes(self.string()?)?;
+            // A listpack that does not even parse fails as Redis words it for streams.
+            let lp = Listpack::from_bytes(self.string()?)
+                .map_err(|_| bad("Stream listpack integrity check failed"))?;
             let (n, edges) = validate_node(master, &lp).map_err(|e| bad(e.0))?;
             if prev_last.is_some_and(|p| master <= p) {
                 return Err(bad("Stream node IDs are not increasing"));

@@ -225,6 +225,12 @@ impl NodeMap {
     /// Adds a node; `master` is normally greater than every key (else it is put in order,
     /// replacing an equal key).
     fn insert(&mut self, master: StreamId, lp: Listpack) {
+        // Grow by an eighth, not by doubling: a stream that stops growing keeps at most
+        // 1/8 of its slots unused (about jemalloc's size-class spacing) instead of up to half,
+        // which kept the index above Redis's rax. Still geometric, so appends stay O(1).
+        if self.v.len() == self.v.capacity() {
+            self.v.reserve_exact((self.v.len() / 8).max(4));
+        }
         match self.v.back() {
             None => self.v.push_back((master, lp)),
             Some((k, _)) if *k < master => self.v.push_back((master, lp)),
@@ -382,7 +388,7 @@ pub fn validate_node(
     master_id: StreamId,
     lp: &Listpack,
 ) -> Result<(u64, Option<(StreamId, StreamId)>), Invalid> {
-    const BAD: Invalid = Invalid("Bad stream node");
+    const BAD: Invalid = Invalid("Stream listpack integrity check failed");
     let int = |p: Option<usize>| -> Result<(i64, Option<usize>), Invalid> {
         let p = p.ok_or(BAD)?;
         match lp.entry_at(p) {
@@ -476,6 +482,76 @@ impl Stream {
 
     pub fn is_empty(&self) -> bool {
         self.length == 0
+    }
+
+    /// The number of nodes Redis's rax would have with these nodes' keys (16-byte big-endian
+    /// master IDs) inserted in order, as XINFO STREAM's `radix-tree-nodes` reports. It
+    /// follows raxInsert: keys are appended in increasing order, so only the rightmost path
+    /// of the tree changes; each key splits that path where it leaves its predecessor (a
+    /// compressed node cut in two or replaced by a branching node, plus a node for the rest
+    /// of the cut one) and adds its own tail (a compressed node or single-char node for the
+    /// remaining bytes, and the empty key node). Streams are built and loaded by inserting in
+    /// order; raxRemove re-compresses what a deletion leaves, and the count after front trims
+    /// and XDEL-emptied nodes matched redis-server's in every randomized comparison
+    /// (tests/streams.rs), so it is computed from the keys present. O(nodes), no allocation
+    /// beyond a 34-slot path.
+    pub fn rax_node_count(&self) -> u64 {
+        /// A node of the rightmost path: its first byte's depth and how many bytes it holds
+        /// (0: the key node at depth 16; a branching node holds its rightmost byte).
+        #[derive(Clone, Copy)]
+        struct PathNode {
+            depth: usize,
+            len: usize,
+            compressed: bool,
+        }
+        let mut path: Vec<PathNode> = Vec::with_capacity(34);
+        let mut count = 1u64; // the empty root
+        let mut prev: Option<[u8; 16]> = None;
+        let tail = |path: &mut Vec<PathNode>, from: usize| -> u64 {
+            // Bytes `from..16` of the new key below a branching byte at `from - 1`.
+            let rest = 16 - from;
+            match rest {
+                0 => {}
+                1 => path.push(PathNode { depth: from, len: 1, compressed: false }),
+                _ => path.push(PathNode { depth: from, len: rest, compressed: true }),
+            }
+            path.push(PathNode { depth: 16, len: 0, compressed: false });
+            if rest == 0 { 1 } else { 2 }
+        };
+        for (k, _) in self.nodes.iter() {
+            let key = k.encode();
+            let Some(before) = prev.replace(key) else {
+                // Into the empty root: it takes all 16 bytes, then the key node.
+                path.push(PathNode { depth: 0, len: 16, compressed: true });
+                path.push(PathNode { depth: 16, len: 0, compressed: false });
+                count = 2;
+                continue;
+            };
+            let p = before.iter().zip(&key).take_while(|(a, b)| a == b).count();
+            if p >= 16 {
+                continue;
+            }
+            let at = path
+                .iter()
+                .position(|n| n.depth <= p && p < n.depth + n.len.max(1))
+                .expect("every depth below 16 is on the path");
+            let n = path[at];
+            path.truncate(at);
+            if n.compressed {
+                let j = p - n.depth;
+                if j > 0 {
+                    // Cut: the first j bytes stay, a branching node follows.
+                    path.push(PathNode { depth: n.depth, len: j, compressed: j > 1 });
+                    count += 1;
+                }
+                if n.len - j - 1 > 0 {
+                    count += 1; // what followed the mismatching byte
+                }
+            }
+            path.push(PathNode { depth: p, len: 1, compressed: false });
+            count += tail(&mut path, p + 1);
+        }
+        count
     }
 
     /// Number of nodes (XINFO STREAM's radix-tree-keys).
@@ -929,5 +1005,19 @@ mod tests {
         assert_eq!(s.trim(Trim::MinId(StreamId::new(200, 0)), false, 0), 69);
         assert_eq!(s.edge_id(true), Some(StreamId::new(200, 0)));
         assert_eq!(s.edge_id(false), Some(StreamId::new(250, 0)));
+    }
+
+    /// The node index grows by an eighth: a stream of any size leaves at most about 1/8 of
+    /// its slots unused (doubling left up to half, which put tine above Redis's memory).
+    #[test]
+    fn node_index_slack_is_an_eighth() {
+        let mut s = Stream::new();
+        let f = fv(&[("f", "v")]);
+        for n in 1..=5000u64 {
+            s.append(StreamId::new(n, 0), &f, 4096, 1).unwrap();
+            let (len, cap) = (s.nodes.v.len(), s.nodes.v.capacity());
+            assert_eq!(len as u64, n);
+            assert!(cap <= len + len / 8 + 4, "{len} nodes in {cap} slots");
+        }
     }
 }
