@@ -216,9 +216,12 @@ fn apply_rule(u: &mut User, rule: &[u8], pubsub_all: bool) -> Result<(), &'stati
             u.passwords.clear();
         }
         "clearselectors" => u.selectors.clear(),
+        "sanitize-payload" => u.sanitize_payload = Some(true),
+        "skip-sanitize-payload" => u.sanitize_payload = Some(false),
         "reset" => {
             let n = u.root.allowed.len();
             *u = fresh_user(&u.name.clone(), n, pubsub_all);
+            u.sanitize_payload = Some(true);
         }
         _ => match rule.first() {
             Some(b'>') => {

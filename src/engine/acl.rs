@@ -304,6 +304,9 @@ pub(crate) struct User {
     pub(crate) name: String,
     pub(crate) enabled: bool,
     pub(crate) nopass: bool,
+    /// `sanitize-payload` / `skip-sanitize-payload` (Redis 7.0's user flags for RESTORE's
+    /// checks): None until one is set (`reset` sets sanitize-payload). tine always checks.
+    pub(crate) sanitize_payload: Option<bool>,
     /// SHA-256 digests of the passwords, lowercase hex.
     pub(crate) passwords: Vec<String>,
     pub(crate) root: Selector,
@@ -317,6 +320,7 @@ impl User {
             name: name.to_string(),
             enabled: false,
             nopass: false,
+            sanitize_payload: None,
             passwords: Vec::new(),
             root: Selector::empty(ncommands),
             selectors: Vec::new(),
@@ -368,6 +372,11 @@ impl User {
         let mut f = vec![if self.enabled { "on" } else { "off" }];
         if self.nopass {
             f.push("nopass");
+        }
+        match self.sanitize_payload {
+            Some(false) => f.push("skip-sanitize-payload"),
+            Some(true) => f.push("sanitize-payload"),
+            None => {}
         }
         f
     }
