@@ -1361,7 +1361,7 @@ fn serve_group(
         let id = e.id;
         if id > g.last_id {
             if g.entries_read != INVALID_ENTRIES_READ && !s.range_has_tombstones(Some(id), None) {
-                g.entries_read += 1;
+                g.entries_read = g.entries_read.wrapping_add(1);
             } else if s.entries_added > 0 {
                 g.entries_read = s.estimate_distance_from_first_ever_entry(id);
             }

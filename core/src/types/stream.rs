@@ -654,7 +654,8 @@ impl Stream {
         }
         lp.push_int(lp_count);
         self.length += 1;
-        self.entries_added += 1;
+        // A restored payload may carry any count: wrap as Redis's C arithmetic does, never panic.
+        self.entries_added = self.entries_added.wrapping_add(1);
         self.last_id = id;
         if self.length == 1 {
             self.first_id = id;
@@ -931,9 +932,9 @@ impl Stream {
         }
         if self.max_deleted_entry_id == StreamId::MIN || self.max_deleted_entry_id < self.first_id {
             if id < self.first_id {
-                return (self.entries_added - self.length) as i64;
+                return self.entries_added.wrapping_sub(self.length) as i64;
             } else if id == self.first_id {
-                return (self.entries_added - self.length + 1) as i64;
+                return self.entries_added.wrapping_sub(self.length).wrapping_add(1) as i64;
             }
         }
         INVALID_ENTRIES_READ
@@ -947,11 +948,11 @@ impl Stream {
         if g.entries_read != INVALID_ENTRIES_READ
             && !self.range_has_tombstones(Some(g.last_id), None)
         {
-            return Some(self.entries_added as i64 - g.entries_read);
+            return Some((self.entries_added as i64).wrapping_sub(g.entries_read));
         }
         let read = self.estimate_distance_from_first_ever_entry(g.last_id);
         if read != INVALID_ENTRIES_READ {
-            return Some(self.entries_added as i64 - read);
+            return Some((self.entries_added as i64).wrapping_sub(read));
         }
         None
     }
