@@ -33,8 +33,6 @@ enum Item {
     Value(Value),
     /// A deleted key: its table node, key and (unless handed to the caller) value.
     Entry(Detached<StoredKey, Value>),
-    /// An expiry entry removed from the expires table.
-    Expire(Detached<Key, i64>),
     /// Whole tables (FLUSHDB, a load's replaced dataset), released entry by entry.
     Tables(Box<Tables>),
 }
@@ -53,7 +51,7 @@ impl Tables {
 }
 
 /// Bytes of an expiry entry whose key has `n` bytes.
-fn expire_entry_bytes_for(n: usize) -> usize {
+pub(crate) fn expire_entry_bytes_for(n: usize) -> usize {
     alloc_size(n) + alloc_size(Dict::<Key, i64>::entry_size())
 }
 
@@ -63,7 +61,6 @@ fn item_bytes(item: &Item) -> usize {
         Item::Entry(e) => {
             key_usage(e.key(), e.value(), Dict::<StoredKey, Value>::entry_size(), SAMPLES)
         }
-        Item::Expire(e) => expire_entry_bytes_for(e.key().len()),
         Item::Tables(t) => t.bytes(),
     }
 }
@@ -93,8 +90,15 @@ impl Deferred {
         self.push(Item::Entry(e));
     }
 
-    pub(crate) fn expire(&mut self, e: Detached<Key, i64>) {
-        self.push(Item::Expire(e));
+    /// An expiry entry left in its table, marked gone (the keyspace's expire tombstones):
+    /// counted here until it is unlinked.
+    pub(crate) fn add_expire_tombstone(&mut self, key_len: usize) {
+        self.bytes += expire_entry_bytes_for(key_len);
+    }
+
+    /// A marked expiry entry was unlinked and freed, or came back to life.
+    pub(crate) fn sub_expire_tombstone(&mut self, key_len: usize) {
+        self.bytes = self.bytes.saturating_sub(expire_entry_bytes_for(key_len));
     }
 
     /// Whole tables: their entries are released in steps.
@@ -130,7 +134,6 @@ impl Deferred {
         loop {
             for _ in 0..BATCH {
                 let Some(item) = self.items.last_mut() else {
-                    self.bytes = 0;
                     self.items = Vec::new();
                     return true;
                 };

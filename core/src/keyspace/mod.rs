@@ -128,6 +128,7 @@ impl Keyspace {
                 Some(d) => (d.keys, d.expires),
                 None => (Dict::new(), Dict::new()),
             };
+            db.drop_tombstones();
             let old_keys = std::mem::replace(&mut db.keys, keys);
             let old_expires = std::mem::replace(&mut db.expires, expires);
             if db.fork_active {
@@ -373,7 +374,7 @@ impl Keyspace {
 
     /// True when some database still holds deferred frees.
     pub fn has_deferred(&self) -> bool {
-        self.dbs.iter().any(|d| !d.deferred.is_empty())
+        self.dbs.iter().any(|d| !d.deferred.is_empty() || !d.expire_tombstones.is_empty())
     }
 
     /// Frees deferred items for at most `budget` (cron), unless a fork child exists (then its
@@ -383,6 +384,12 @@ impl Keyspace {
         for db in self.dbs.iter_mut() {
             if db.fork_active {
                 return false;
+            }
+            while !db.expire_tombstones.is_empty() {
+                let done = db.merge_expire_tombstones(256);
+                if !done && std::time::Instant::now() >= deadline {
+                    return false;
+                }
             }
             if !db.deferred.is_empty() && !db.deferred.release_until(deadline) {
                 return false;
@@ -424,6 +431,11 @@ pub struct Db {
     fork_active: bool,
     /// What was dropped while a fork child existed, to free once it is gone.
     deferred: deferred::Deferred,
+    /// Keys whose expiry entry was removed while a fork child existed: the entry stays in
+    /// `expires` (unlinking it would copy the page of its bucket or neighbour) but counts as
+    /// gone everywhere (`expire_of`, `expires_len`, `iter_expires`, sampling), and is unlinked
+    /// once the child is gone (`merge_expire_tombstones`). Each key here has an entry there.
+    expire_tombstones: std::collections::HashSet<Key>,
     /// Clients WATCHing keys of this database: key -> their slots.
     watchers: std::collections::HashMap<Key, Vec<usize>>,
     /// Keys some client is blocked on, with how many clients wait for each (Redis's
@@ -439,6 +451,7 @@ impl Db {
             expires: Dict::new(),
             fork_active: false,
             deferred: Default::default(),
+            expire_tombstones: Default::default(),
             watchers: Default::default(),
             blocking_keys: std::collections::HashMap::new(),
         }
@@ -453,7 +466,7 @@ impl Db {
     }
 
     pub fn expires_len(&self) -> usize {
-        self.expires.len()
+        self.expires.len() - self.expire_tombstones.len()
     }
 
     /// Buckets of the key table and of the expiry table (DEBUG HTSTATS's sizes, load tests).
@@ -464,6 +477,9 @@ impl Db {
     /// The expiry time (ms since the epoch) of a key, if it has one.
     pub fn expire_of(&self, key: &[u8]) -> Option<i64> {
         if self.expires.is_empty() {
+            return None;
+        }
+        if !self.expire_tombstones.is_empty() && self.expire_tombstones.contains(key) {
             return None;
         }
         self.expires.get(key).copied()
@@ -639,6 +655,7 @@ impl Db {
         self.touch(key, out);
         match when_ms {
             Some(t) => {
+                self.untombstone(key);
                 if let Some(e) = self.expires.get_mut(key) {
                     *e = t;
                 } else {
@@ -651,14 +668,47 @@ impl Db {
         }
     }
 
-    /// Drops a key's expiry entry, deferring its free while a child exists.
+    /// Drops a key's expiry entry. While a child exists the entry stays where it is, marked
+    /// gone in `expire_tombstones` (see there).
     fn remove_expire(&mut self, key: &[u8]) {
         if self.fork_active {
-            if let Some(e) = self.expires.remove_detached(key) {
-                self.deferred.expire(e);
+            if !self.expire_tombstones.contains(key) && self.expires.contains_key(key) {
+                self.expire_tombstones.insert(key.into());
+                self.deferred.add_expire_tombstone(key.len());
             }
         } else {
+            self.untombstone(key);
             self.expires.remove(key);
+        }
+    }
+
+    /// Takes `key` out of the expire tombstones, if there.
+    fn untombstone(&mut self, key: &[u8]) {
+        if !self.expire_tombstones.is_empty() && self.expire_tombstones.remove(key) {
+            self.deferred.sub_expire_tombstone(key.len());
+        }
+    }
+
+    /// Forgets every expire tombstone (their table was replaced).
+    fn drop_tombstones(&mut self) {
+        for k in std::mem::take(&mut self.expire_tombstones) {
+            self.deferred.sub_expire_tombstone(k.len());
+        }
+    }
+
+    /// Unlinks up to `max` expiry entries marked gone while a child existed; true when none
+    /// is left. Only without a child (`release_deferred`).
+    fn merge_expire_tombstones(&mut self, max: usize) -> bool {
+        let batch: Vec<Key> = self.expire_tombstones.iter().take(max).cloned().collect();
+        for k in batch {
+            self.untombstone(&k);
+            self.expires.remove(&k[..]);
+        }
+        if self.expire_tombstones.is_empty() {
+            self.expire_tombstones = Default::default();
+            true
+        } else {
+            false
         }
     }
 
@@ -697,6 +747,7 @@ impl Db {
     fn clear(&mut self, out: &mut Outbox) -> usize {
         self.touch_all_watched(out);
         let n = self.keys.len();
+        self.drop_tombstones();
         let keys = std::mem::take(&mut self.keys);
         let expires = std::mem::take(&mut self.expires);
         if self.fork_active {
@@ -714,7 +765,7 @@ impl Db {
 
     /// Keys with an expiry, and their times.
     pub fn iter_expires(&self) -> impl Iterator<Item = (&Key, &i64)> {
-        self.expires.iter()
+        self.expires.iter().filter(|(k, _)| !self.expire_tombstones.contains(&k[..]))
     }
 
     /// A random key (not checking expiry).
@@ -756,7 +807,12 @@ impl Db {
     pub fn sample_expires(&self, count: usize, out: &mut Vec<(Key, i64)>) {
         let mut v = Vec::new();
         self.expires.sample(&mut rand::thread_rng(), count, &mut v);
-        out.extend(v.into_iter().map(|(k, t)| (k.clone(), *t)));
+        let gone = &self.expire_tombstones;
+        out.extend(
+            v.into_iter()
+                .filter(|(k, _)| gone.is_empty() || !gone.contains(&k[..]))
+                .map(|(k, t)| (k.clone(), *t)),
+        );
     }
 
     fn swap_contents(&mut self, other: &mut Db, out: &mut Outbox) {
@@ -775,6 +831,19 @@ impl Db {
         }
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.expires, &mut other.expires);
+        // The tombstones go with their table, and their bytes with them.
+        let mine = std::mem::take(&mut self.expire_tombstones);
+        let theirs = std::mem::take(&mut other.expire_tombstones);
+        for k in &mine {
+            self.deferred.sub_expire_tombstone(k.len());
+            other.deferred.add_expire_tombstone(k.len());
+        }
+        for k in &theirs {
+            other.deferred.sub_expire_tombstone(k.len());
+            self.deferred.add_expire_tombstone(k.len());
+        }
+        self.expire_tombstones = theirs;
+        other.expire_tombstones = mine;
     }
 
     /// Records that `key` changed, for the clients WATCHing it.
@@ -972,6 +1041,46 @@ mod fork_tests {
         }
         assert!(steps > 10, "released in {steps} steps");
         assert_eq!(ks.deferred_bytes(), 0);
+    }
+
+    #[test]
+    fn expiries_removed_while_forked_are_gone_everywhere_and_unlinked_after() {
+        let mut ks = filled(300); // keys 0, 3, 6... have an expiry: 100 of them
+        ks.set_fork_active(true);
+        ks.set(0, &key(0), big(b'x'), false); // SET drops the TTL
+        ks.set_expire(0, &key(3), None); // PERSIST
+        ks.delete(0, &key(6)); // DEL
+        ks.set_expire(0, &key(9), None);
+        ks.set_expire(0, &key(9), Some(77)); // back with a new time
+        ks.insert_new(0, key(6).into(), big(b'r')); // re-created without a TTL
+        for k in [0, 3, 6] {
+            assert_eq!(ks[0].expire_of(&key(k)), None, "key:{k}");
+        }
+        assert_eq!(ks[0].expire_of(&key(9)), Some(77));
+        assert_eq!(ks[0].expires_len(), 97);
+        assert_eq!(ks[0].iter_expires().count(), 97);
+        let mut sample = Vec::new();
+        ks[0].sample_expires(1000, &mut sample);
+        assert!(sample.iter().all(|(k, _)| ![key(0), key(3), key(6)].contains(&k.to_vec())));
+        assert!(ks.deferred_bytes() > 0);
+        let digest = dataset_digest(&ks);
+        // SWAPDB carries the marks with their table.
+        ks.swap(0, 1);
+        assert_eq!(ks[1].expires_len(), 97);
+        assert_eq!(ks[1].expire_of(&key(3)), None);
+        ks.swap(0, 1);
+        // A second child before the merge: the marks stay valid.
+        ks.set_fork_active(false);
+        ks.set_fork_active(true);
+        assert!(!ks.release_deferred(LONG));
+        assert_eq!(ks[0].expires_len(), 97);
+        ks.set_fork_active(false);
+        assert!(ks.release_deferred(LONG));
+        assert_eq!(ks.deferred_bytes(), 0);
+        assert_eq!(ks[0].expires_len(), 97);
+        assert_eq!(dataset_digest(&ks), digest);
+        assert_eq!(ks[0].expire_of(&key(3)), None);
+        assert_eq!(ks[0].expire_of(&key(9)), Some(77));
     }
 
     #[test]
