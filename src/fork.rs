@@ -440,7 +440,11 @@ where
     let fork_usec = started.elapsed().as_micros() as u64;
     arena::enter(prepared);
     drop(info_write);
-    set_nonblocking(info_read.as_raw_fd())?;
+    if let Err(e) = set_nonblocking(info_read.as_raw_fd()) {
+        // No handle will ever be dropped for this child: leave the fork arena now.
+        arena::leave();
+        return Err(e);
+    }
     Ok(RunningChild::new(pid, kind, started, fork_usec, File::from(info_read)))
 }
 

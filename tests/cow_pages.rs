@@ -11,6 +11,9 @@
 //! entry's page alone, so the bound is derived from the batch size at a page and a half per
 //! write. Purging cannot make it flake: pages the child shares are not purged while it lives.
 //!
+//! The same holds for keys that carry a TTL, which a plain SET drops: the expiry entry is
+//! marked gone instead of unlinked (unlinking copies the page of its bucket or neighbour).
+//!
 //! The deferred frees are checked through INFO (`mem_cow_deferred_free`), DEBUG DIGEST and
 //! DBSIZE: shown while the child lives, released after it, and nothing a client sees changes.
 //!
@@ -114,6 +117,43 @@ fn sparse_overwrites_during_a_bgsave_copy_about_a_page_each() {
         growth / WRITES as u64
     );
     assert!(growth <= bound, "{growth} bytes of copy-on-write for {WRITES} overwrites");
+}
+
+#[test]
+fn sparse_overwrites_of_keys_with_a_ttl_copy_about_a_page_each_too() {
+    // A plain SET drops the key's expiry: unlinking that entry would copy the page of its
+    // bucket or neighbour as well (about two pages a write); it is marked gone instead.
+    const KEYS: usize = 300_000;
+    const WRITES: usize = 1_000;
+    let s = tine();
+    let mut r = s.raw();
+    let n = KEYS.to_string();
+    assert_eq!(r.cmd_str(&["DEBUG", "POPULATE", &n, "key", "100"]), "+OK\r\n");
+    let expires: Vec<_> = (0..KEYS)
+        .map(|i| vec![b"EXPIRE".to_vec(), format!("key:{i}").into_bytes(), b"100000".to_vec()])
+        .collect();
+    pipelined(&mut r, &expires, b":1\r\n");
+    let child = stretched_bgsave(&s, &mut r, 1000);
+    let before = private_dirty(child);
+    let step = KEYS / WRITES;
+    let cmds: Vec<_> = (0..WRITES).map(|w| set_cmd(w * step, b'x')).collect();
+    pipelined(&mut r, &cmds, b"+OK\r\n");
+    let after = private_dirty(child);
+    assert_eq!(child_of(s.pid()), Some(child), "the child ended during the writes");
+    let growth = after.saturating_sub(before);
+    // Tighter than above: unlinking would add a page for every other write or so (buckets
+    // of the expiry table shared by several of the keys written).
+    let bound = WRITES as u64 * PAGE * 5 / 4 + (1 << 19);
+    eprintln!(
+        "{WRITES} sparse overwrites of keys with a TTL: +{growth} B, {} B per write; bound {bound}",
+        growth / WRITES as u64
+    );
+    assert!(growth <= bound, "{growth} bytes of copy-on-write for {WRITES} overwrites");
+    assert_eq!(r.cmd_str(&["TTL", "key:0"]), ":-1\r\n");
+    let ttl: i64 = r.cmd_str(&["TTL", "key:1"]).trim_start_matches(':').trim().parse().unwrap();
+    assert!((99_000..=100_000).contains(&ttl), "TTL of key:1 is {ttl}");
+    let info = r.cmd_str(&["INFO", "keyspace"]);
+    assert!(info.contains(&format!("expires={}", KEYS - WRITES)), "{info}");
 }
 
 #[test]
