@@ -27,6 +27,11 @@
 //! SIGUSR1 is how the parent itself stops a child it no longer needs (`kill_on_purpose`); that
 //! is not a failure. The parent never blocks waiting for a child.
 //!
+//! **Allocation while a child lives** (`arena`): around the fork the parent moves its
+//! event-loop thread to an arena of its own and stops purging the others, so that its new
+//! allocations land in pages the child does not share; it moves back when the child's handle
+//! is dropped.
+//!
 //! It also detaches the server at startup for `daemonize yes` (`daemonize`), which is a fork
 //! too.
 
@@ -34,6 +39,8 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
+
+pub(crate) mod arena;
 
 /// Exit code of a child whose work failed (Redis exits 1 too).
 pub(crate) const CHILD_EXIT_FAILURE: i32 = 1;
@@ -338,6 +345,14 @@ impl RunningChild {
     }
 }
 
+/// The child is gone (reaped, or stopped and reaped) when its handle goes: the parent's
+/// allocations go back where they went before the fork.
+impl Drop for RunningChild {
+    fn drop(&mut self) {
+        arena::leave();
+    }
+}
+
 /// How a child ended.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum ChildExit {
@@ -408,20 +423,28 @@ where
         return Err(io::Error::from_raw_os_error(libc::EAGAIN));
     }
     let (info_read, info_write) = pipe()?;
+    let prepared = arena::prepare();
     let started = Instant::now();
     // SAFETY: fork is what this module is for. The parent holds no locks across it (background
     // threads hold none across their work; the log uses no locks; jemalloc installs its own
     // atfork handlers). After fork the child only calls `child_main`, which never returns.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        arena::abandon(prepared);
+        return Err(e);
     }
     if pid == 0 {
         child_main(kind, close_in_child, info_read.as_raw_fd(), info_write.as_raw_fd(), oom, body);
     }
     let fork_usec = started.elapsed().as_micros() as u64;
+    arena::enter(prepared);
     drop(info_write);
-    set_nonblocking(info_read.as_raw_fd())?;
+    if let Err(e) = set_nonblocking(info_read.as_raw_fd()) {
+        // No handle will ever be dropped for this child: leave the fork arena now.
+        arena::leave();
+        return Err(e);
+    }
     Ok(RunningChild::new(pid, kind, started, fork_usec, File::from(info_read)))
 }
 

@@ -73,7 +73,7 @@ fn expire_own_keys(srv: &mut Server<'_>, now_ms: i64) {
                 continue;
             };
             if when <= now_ms {
-                srv.data.keyspace.remove(db, &key);
+                srv.data.keyspace.delete(db, &key);
                 crate::engine::expire::ExpireHost::expired(&mut srv.ctx(), db, &key);
             } else {
                 left |= 1 << db;

@@ -168,6 +168,11 @@ pub(crate) fn cron(srv: &mut Server<'_>, now_ms: i64) {
     if srv.data.cronloops % 10 == 0 {
         srv.data.keyspace.shrink_if_sparse();
     }
+    // What the keyspace dropped while a fork child lived is freed once it is gone, a
+    // millisecond a tick (issue 15: frees of shared memory copy pages).
+    if srv.data.keyspace.has_deferred() {
+        srv.data.keyspace.release_deferred(std::time::Duration::from_millis(1));
+    }
     // A replica expires nothing itself: its primary's DELs do (Redis's activeExpireCycle runs
     // on masters only). Keys a writable replica gave a TTL itself are not tracked apart as
     // Redis 7.0's slaveKeysWithExpire: they expire when read-written or by the primary.

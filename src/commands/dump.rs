@@ -115,7 +115,7 @@ pub(crate) fn restore(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     };
     let now = srv.data.now_ms;
     let (ks, dbi) = (&mut srv.data.keyspace, c.db);
-    let deleted = replace && ks.remove(dbi, key).is_some();
+    let deleted = replace && ks.delete(dbi, key);
     if ttl != 0 && !absttl {
         ttl = ttl.saturating_add(now);
     }

@@ -387,7 +387,7 @@ fn search(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: Kind) -> CmdRes
     if !exists {
         match storekey {
             Some(dst) => {
-                if srv.data.keyspace.remove(db, dst).is_some() {
+                if srv.data.keyspace.delete(db, dst) {
                     srv.notify(notify::GENERIC, "del", dst, db);
                     srv.data.dirty += 1;
                 }
@@ -470,7 +470,7 @@ fn search(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, kind: Kind) -> CmdRes
                 let event = if is_search { "geosearchstore" } else { "georadiusstore" };
                 srv.notify(notify::ZSET, event, dst, db);
                 srv.data.dirty += n as u64;
-            } else if srv.data.keyspace.remove(db, dst).is_some() {
+            } else if srv.data.keyspace.delete(db, dst) {
                 srv.notify(notify::GENERIC, "del", dst, db);
                 srv.data.dirty += 1;
             }

@@ -150,7 +150,7 @@ pub(crate) fn hdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
                 }
             }
             if h.is_empty() {
-                srv.data.keyspace.remove(c.db, key);
+                srv.data.keyspace.delete(c.db, key);
             }
             n
         }

@@ -14,7 +14,7 @@ pub(crate) fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult 
         if srv.expire_if_needed(c.db, key) {
             continue;
         }
-        if srv.data.keyspace.remove(c.db, key).is_some() {
+        if srv.data.keyspace.delete(c.db, key) {
             n += 1;
             srv.notify(notify::GENERIC, "del", key, c.db);
         }
@@ -211,7 +211,7 @@ fn rename_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, nx: bool) -> 
     }
     let expire = ks[dbi].expire_of(src);
     let value = ks.remove(dbi, src).expect("checked above");
-    ks.remove(dbi, dst);
+    ks.delete(dbi, dst);
     ks.set(dbi, dst, value, false);
     if expire.is_some() {
         ks.set_expire(dbi, dst, expire);
@@ -290,7 +290,7 @@ fn expire_generic(
         return Ok(());
     }
     let event = if when <= now {
-        ks.remove(dbi, &argv[1]);
+        ks.delete(dbi, &argv[1]);
         "del"
     } else {
         ks.set_expire(dbi, &argv[1], Some(when));
@@ -391,7 +391,10 @@ pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
     // An empty db changes nothing, but FLUSHDB is propagated all the same (as Redis forces it).
     srv.data.prop.force_propagation();
     c.add_ok();
-    crate::engine::memory::purge();
+    // Not while a fork child lives: a purge of pages it shares copies them (issue 15).
+    if !srv.data.keyspace.fork_active() {
+        crate::engine::memory::purge();
+    }
     Ok(())
 }
 
@@ -404,7 +407,10 @@ pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
     // nothing: FLUSHALL reaches the AOF and the replicas all the same, as Redis forces it.
     srv.data.prop.force_propagation();
     c.add_ok();
-    crate::engine::memory::purge();
+    // Not while a fork child lives: a purge of pages it shares copies them (issue 15).
+    if !srv.data.keyspace.fork_active() {
+        crate::engine::memory::purge();
+    }
     Ok(())
 }
 
@@ -586,7 +592,7 @@ pub(crate) fn copy(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         },
     };
     let (ks, dbi) = (&mut srv.data.keyspace, dst_db);
-    ks.remove(dbi, dst);
+    ks.delete(dbi, dst);
     ks.set(dbi, dst, value, false);
     if expire.is_some() {
         ks.set_expire(dbi, dst, expire);

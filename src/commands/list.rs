@@ -106,7 +106,7 @@ fn write_list<'a>(
 fn delete_if_empty(srv: &mut Ctx<'_>, db: usize, key: &[u8]) {
     if let Some(Value::List(l)) = srv.data.keyspace[db].peek(key) {
         if l.is_empty() {
-            srv.data.keyspace.remove(db, key);
+            srv.data.keyspace.delete(db, key);
         }
     }
 }
@@ -197,7 +197,7 @@ fn pop_range_reply(l: &mut List, c: &mut Session, end: End, count: i64) -> usize
 /// the changes.
 fn popped(srv: &mut Ctx<'_>, db: usize, key: &[u8], popped: usize, emptied: bool, end: End) {
     if emptied {
-        srv.data.keyspace.remove(db, key);
+        srv.data.keyspace.delete(db, key);
     }
     srv.data.dirty += popped as u64;
     if popped > 0 {

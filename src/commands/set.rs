@@ -106,7 +106,7 @@ pub(crate) fn srem(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
                 }
             }
             if s.is_empty() {
-                srv.data.keyspace.remove(c.db, key);
+                srv.data.keyspace.delete(c.db, key);
             }
             n
         }
@@ -162,7 +162,7 @@ pub(crate) fn spop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
         Some(s) => {
             let m = s.pop_random(&mut rng);
             if s.is_empty() {
-                srv.data.keyspace.remove(c.db, key);
+                srv.data.keyspace.delete(c.db, key);
             }
             match m {
                 Some(m) => {
@@ -198,7 +198,7 @@ fn spop_with_count(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult
     if count >= size {
         // The whole set, then the key goes.
         reply_set(c, s);
-        srv.data.keyspace.remove(c.db, key);
+        srv.data.keyspace.delete(c.db, key);
         srv.data.dirty += 1;
         srv.propagate_as(crate::engine::feed::argv(&[b"DEL", key]));
         return Ok(());
@@ -356,7 +356,7 @@ pub(crate) fn smove(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     }
     let emptied = s.is_empty();
     if emptied {
-        srv.data.keyspace.remove(db, src);
+        srv.data.keyspace.delete(db, src);
     }
     srv.data.dirty += 1;
     srv.notify(crate::config::custom::notify::SET, "srem", src, db);
@@ -479,7 +479,7 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], result: Option<S
             c.add_int(n as i64);
         }
         _ => {
-            if srv.data.keyspace.remove(db, dst).is_some() {
+            if srv.data.keyspace.delete(db, dst) {
                 srv.data.dirty += 1;
             }
             c.add_int(0);

@@ -227,7 +227,7 @@ fn sort_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, read_only: bool
         Some(dest) => {
             let n = out.len();
             if n == 0 {
-                if srv.data.keyspace.remove(db, dest).is_some() {
+                if srv.data.keyspace.delete(db, dest) {
                     srv.notify(crate::config::custom::notify::GENERIC, "del", dest, db);
                 }
             } else {

@@ -231,7 +231,7 @@ pub(crate) fn getdel(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResu
     let found = old.is_some();
     reply_str(c, old);
     if found {
-        srv.data.keyspace.remove(c.db, &argv[1]);
+        srv.data.keyspace.delete(c.db, &argv[1]);
         srv.propagate_as(crate::engine::feed::argv(&[b"DEL", &argv[1]]));
         srv.data.dirty += 1;
         srv.notify(notify::GENERIC, "del", &argv[1], c.db);
@@ -300,7 +300,7 @@ pub(crate) fn getex(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         }
         Change::At(t) => {
             let event = if t <= now {
-                ks.remove(dbi, &argv[1]);
+                ks.delete(dbi, &argv[1]);
                 srv.propagate_as(crate::engine::feed::argv(&[b"DEL", &argv[1]]));
                 "del"
             } else {
@@ -764,7 +764,7 @@ pub(crate) fn bitop(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
     }
     let (ks, dbi) = (&mut srv.data.keyspace, c.db);
     let event = if out.is_empty() {
-        ks.remove(dbi, &argv[2]).map(|_| "del")
+        ks.delete(dbi, &argv[2]).then_some("del")
     } else {
         ks.set(dbi, &argv[2], Value::Str(Str::from_modified(out.clone())), false);
         Some("set")

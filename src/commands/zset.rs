@@ -61,7 +61,7 @@ fn write_zset<'a>(
 /// Deletes `key` if its zset became empty (Redis never keeps empty collections).
 fn delete_if_empty(srv: &mut Ctx<'_>, db: usize, key: &[u8]) {
     if matches!(srv.data.keyspace[db].peek(key), Some(Value::ZSet(z)) if z.is_empty()) {
-        srv.data.keyspace.remove(db, key);
+        srv.data.keyspace.delete(db, key);
     }
 }
 
@@ -503,7 +503,7 @@ fn store_result(srv: &mut Ctx<'_>, c: &mut Session, dst: &[u8], pairs: Vec<(Vec<
         let z = ZSet::from_pairs(pairs, limits(srv));
         srv.data.keyspace.set(db, dst, Value::ZSet(Box::new(z)), false);
         srv.data.dirty += 1;
-    } else if srv.data.keyspace.remove(db, dst).is_some() {
+    } else if srv.data.keyspace.delete(db, dst) {
         srv.data.dirty += 1;
     }
     c.add_int(n as i64);

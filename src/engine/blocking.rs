@@ -627,7 +627,7 @@ mod tests {
         fn serve(&mut self, db: usize, key: &[u8], w: Waiter) {
             if self.serves.contains(&w.id) {
                 self.served.push((w.id, key.to_vec()));
-                self.dbs.remove(db, key);
+                self.dbs.delete(db, key);
                 self.unblock(w.id);
             }
         }

@@ -87,7 +87,11 @@ pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
     if max == 0 || srv.loading() {
         return true;
     }
-    let mut used = used_memory();
+    // A key dropped while a fork child lives is freed only once the child is gone (the
+    // keyspace's deferred frees): it counts as freed now, or eviction would delete keys for
+    // the whole save.
+    let not_counted = |dbs: &Keyspace| dbs.deferred_bytes();
+    let mut used = used_memory().saturating_sub(not_counted(srv.evict_parts().0));
     if used <= max {
         return true;
     }
@@ -110,9 +114,9 @@ pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
         let Some((db, key)) = pick_victim(dbs, pool, policy, samples) else {
             return false;
         };
-        dbs.remove(db, &key);
+        dbs.delete(db, &key);
         srv.evicted(db, &key);
-        used = used_memory();
+        used = used_memory().saturating_sub(not_counted(srv.evict_parts().0));
         if budget.is_some_and(|b| started.elapsed() > b) {
             // Time is up for this command; the next one continues. Like Redis's
             // EVICT_RUNNING, this is not a failure: the command runs.

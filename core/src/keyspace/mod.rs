@@ -15,8 +15,12 @@
 //! expires it there; otherwise the datasets diverge.
 //!
 //! The keyspace knows no sockets, files or children. What it knows of forks is a policy the
-//! server sets (`set_fork_active`): while a child exists, lookups write nothing to shared
-//! pages and the tables do not resize all at once.
+//! server sets (`set_fork_active`): while a child exists, lookups (for reading and for
+//! writing) write no access metadata, the tables do not resize all at once, and what the
+//! keyspace drops is not freed but deferred (`deferred`) until the child is gone, then
+//! released in steps from cron (`release_deferred`).
+
+mod deferred;
 
 use crate::types::dict::{Dict, ResizePolicy};
 use crate::types::digest::{self, Digest};
@@ -110,7 +114,8 @@ impl Keyspace {
     }
 
     /// Replaces every database's contents with `loaded`'s (a load that finished), keeping the
-    /// number of databases. Clients blocked on keys and WATCHing keys stay registered; watched
+    /// number of databases. While a fork child exists the replaced tables go to the deferred
+    /// list, and what is returned is empty. Clients blocked on keys and WATCHing keys stay registered; watched
     /// keys that existed count as changed, and blocked-on keys that now hold a value are ready.
     /// The replaced contents are returned, for the caller to free where it likes (dropping
     /// them at once is the plain case; a replica frees its old dataset on a thread).
@@ -123,10 +128,14 @@ impl Keyspace {
                 Some(d) => (d.keys, d.expires),
                 None => (Dict::new(), Dict::new()),
             };
-            retired.push((
-                std::mem::replace(&mut db.keys, keys),
-                std::mem::replace(&mut db.expires, expires),
-            ));
+            db.drop_tombstones();
+            let old_keys = std::mem::replace(&mut db.keys, keys);
+            let old_expires = std::mem::replace(&mut db.expires, expires);
+            if db.fork_active {
+                db.deferred.tables(old_keys, old_expires);
+            } else {
+                retired.push((old_keys, old_expires));
+            }
             db.touch_all_watched(&mut self.out);
             db.signal_blocking_keys(&mut self.out);
             let p = if db.fork_active { ResizePolicy::Avoid } else { ResizePolicy::Enable };
@@ -237,10 +246,18 @@ impl Keyspace {
         self.dbs[db].set_expire(key, when_ms, &mut self.out)
     }
 
-    /// Removes a key; returns its value.
+    /// Removes a key; returns its value (for the caller to use: to drop a key, `delete` it, so
+    /// that its value's free is deferred too while a fork child exists).
     #[inline]
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Value> {
         self.dbs[db].remove(key, &mut self.out)
+    }
+
+    /// Removes a key and its value; true when it existed. While a fork child exists nothing
+    /// is freed until the child is gone (see `deferred`).
+    #[inline]
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        self.dbs[db].delete(key, &mut self.out)
     }
 
     /// Empties one database; returns how many keys it held.
@@ -349,6 +366,43 @@ impl Keyspace {
         }
     }
 
+    /// Bytes of what the databases dropped while a fork child existed and are yet to free
+    /// (estimated as MEMORY USAGE does). Eviction counts them as freed; INFO shows them.
+    pub fn deferred_bytes(&self) -> u64 {
+        self.dbs.iter().map(|d| d.deferred.bytes() as u64).sum()
+    }
+
+    /// True when some database still holds deferred frees.
+    pub fn has_deferred(&self) -> bool {
+        self.dbs.iter().any(|d| !d.deferred.is_empty() || !d.expire_tombstones.is_empty())
+    }
+
+    /// Frees deferred items for at most `budget` (cron), unless a fork child exists (then its
+    /// memory may be shared with the child, and it waits). True when nothing is left.
+    pub fn release_deferred(&mut self, budget: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + budget;
+        for db in self.dbs.iter_mut() {
+            if db.fork_active {
+                return false;
+            }
+            while !db.expire_tombstones.is_empty() {
+                let done = db.merge_expire_tombstones(256);
+                if !done && std::time::Instant::now() >= deadline {
+                    return false;
+                }
+            }
+            if !db.deferred.is_empty() && !db.deferred.release_until(deadline) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// True while a fork child exists (see `set_fork_active`).
+    pub fn fork_active(&self) -> bool {
+        self.dbs.first().is_some_and(|d| d.fork_active)
+    }
+
     /// Incremental rehashing of one database from cron, within a time budget.
     pub fn rehash_for(&mut self, db: usize, budget: std::time::Duration) {
         self.dbs[db].rehash_for(budget)
@@ -372,8 +426,16 @@ pub struct Db {
     pub id: usize,
     keys: Dict<StoredKey, Value>,
     expires: Dict<Key, i64>,
-    /// True while a fork child exists: reads then update no access metadata.
+    /// True while a fork child exists: lookups then update no access metadata, and frees are
+    /// deferred.
     fork_active: bool,
+    /// What was dropped while a fork child existed, to free once it is gone.
+    deferred: deferred::Deferred,
+    /// Keys whose expiry entry was removed while a fork child existed: the entry stays in
+    /// `expires` (unlinking it would copy the page of its bucket or neighbour) but counts as
+    /// gone everywhere (`expire_of`, `expires_len`, `iter_expires`, sampling), and is unlinked
+    /// once the child is gone (`merge_expire_tombstones`). Each key here has an entry there.
+    expire_tombstones: std::collections::HashSet<Key>,
     /// Clients WATCHing keys of this database: key -> their slots.
     watchers: std::collections::HashMap<Key, Vec<usize>>,
     /// Keys some client is blocked on, with how many clients wait for each (Redis's
@@ -388,6 +450,8 @@ impl Db {
             keys: Dict::new(),
             expires: Dict::new(),
             fork_active: false,
+            deferred: Default::default(),
+            expire_tombstones: Default::default(),
             watchers: Default::default(),
             blocking_keys: std::collections::HashMap::new(),
         }
@@ -402,7 +466,7 @@ impl Db {
     }
 
     pub fn expires_len(&self) -> usize {
-        self.expires.len()
+        self.expires.len() - self.expire_tombstones.len()
     }
 
     /// Buckets of the key table and of the expiry table (DEBUG HTSTATS's sizes, load tests).
@@ -415,6 +479,9 @@ impl Db {
         if self.expires.is_empty() {
             return None;
         }
+        if !self.expire_tombstones.is_empty() && self.expire_tombstones.contains(key) {
+            return None;
+        }
         self.expires.get(key).copied()
     }
 
@@ -424,7 +491,7 @@ impl Db {
 
     fn expire_if_needed(&mut self, key: &[u8], now_ms: i64, out: &mut Outbox) -> bool {
         if self.is_expired(key, now_ms) {
-            self.remove(key, out);
+            self.delete(key, out);
             out.expired.push((self.id, key.into()));
             true
         } else {
@@ -458,7 +525,9 @@ impl Db {
         self.expire_found(key, now_ms, out);
         self.touch(key, out);
         let (k, v) = self.keys.get_key_value_mut(key)?;
-        k.touch();
+        if !self.fork_active {
+            k.touch();
+        }
         Some(v)
     }
 
@@ -501,11 +570,25 @@ impl Db {
     fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, out: &mut Outbox) {
         self.touch(key, out);
         if !keep_ttl && !self.expires.is_empty() {
-            self.expires.remove(key);
+            self.remove_expire(key);
         }
-        let old = self.keys.upsert(key, value, || StoredKey::new(key), |k| k.touch());
-        if old.is_none() {
-            self.signal_key_as_ready(key, out);
+        // While a child exists the old key's access data is kept (Redis updates none on a
+        // lookup then): writing it would copy the key's page.
+        let fork_active = self.fork_active;
+        let old = self.keys.upsert(
+            key,
+            value,
+            || StoredKey::new(key),
+            |k| {
+                if !fork_active {
+                    k.touch()
+                }
+            },
+        );
+        match old {
+            None => self.signal_key_as_ready(key, out),
+            Some(v) if fork_active => self.deferred.value(v),
+            Some(_) => {}
         }
     }
 
@@ -572,6 +655,7 @@ impl Db {
         self.touch(key, out);
         match when_ms {
             Some(t) => {
+                self.untombstone(key);
                 if let Some(e) = self.expires.get_mut(key) {
                     *e = t;
                 } else {
@@ -579,25 +663,98 @@ impl Db {
                 }
             }
             None => {
-                self.expires.remove(key);
+                self.remove_expire(key);
             }
         }
     }
 
-    fn remove(&mut self, key: &[u8], out: &mut Outbox) -> Option<Value> {
-        let (_, v) = self.keys.remove(key)?;
-        self.touch(key, out);
-        if !self.expires.is_empty() {
+    /// Drops a key's expiry entry. While a child exists the entry stays where it is, marked
+    /// gone in `expire_tombstones` (see there).
+    fn remove_expire(&mut self, key: &[u8]) {
+        if self.fork_active {
+            if !self.expire_tombstones.contains(key) && self.expires.contains_key(key) {
+                self.expire_tombstones.insert(key.into());
+                self.deferred.add_expire_tombstone(key.len());
+            }
+        } else {
+            self.untombstone(key);
             self.expires.remove(key);
         }
+    }
+
+    /// Takes `key` out of the expire tombstones, if there.
+    fn untombstone(&mut self, key: &[u8]) {
+        if !self.expire_tombstones.is_empty() && self.expire_tombstones.remove(key) {
+            self.deferred.sub_expire_tombstone(key.len());
+        }
+    }
+
+    /// Forgets every expire tombstone (their table was replaced).
+    fn drop_tombstones(&mut self) {
+        for k in std::mem::take(&mut self.expire_tombstones) {
+            self.deferred.sub_expire_tombstone(k.len());
+        }
+    }
+
+    /// Unlinks up to `max` expiry entries marked gone while a child existed; true when none
+    /// is left. Only without a child (`release_deferred`).
+    fn merge_expire_tombstones(&mut self, max: usize) -> bool {
+        let batch: Vec<Key> = self.expire_tombstones.iter().take(max).cloned().collect();
+        for k in batch {
+            self.untombstone(&k);
+            self.expires.remove(&k[..]);
+        }
+        if self.expire_tombstones.is_empty() {
+            self.expire_tombstones = Default::default();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn remove(&mut self, key: &[u8], out: &mut Outbox) -> Option<Value> {
+        let v = if self.fork_active {
+            let mut e = self.keys.remove_detached(key)?;
+            // The caller takes the value; the node and the key wait for the child to end.
+            let v = e.replace_value(Value::Str(crate::types::Str::Int(0)));
+            self.deferred.entry(e);
+            v
+        } else {
+            self.keys.remove(key)?.1
+        };
+        self.touch(key, out);
+        if !self.expires.is_empty() {
+            self.remove_expire(key);
+        }
         Some(v)
+    }
+
+    fn delete(&mut self, key: &[u8], out: &mut Outbox) -> bool {
+        if !self.fork_active {
+            return self.remove(key, out).is_some();
+        }
+        let Some(e) = self.keys.remove_detached(key) else {
+            return false;
+        };
+        self.deferred.entry(e);
+        self.touch(key, out);
+        if !self.expires.is_empty() {
+            self.remove_expire(key);
+        }
+        true
     }
 
     fn clear(&mut self, out: &mut Outbox) -> usize {
         self.touch_all_watched(out);
         let n = self.keys.len();
-        self.keys = Dict::new();
-        self.expires = Dict::new();
+        self.drop_tombstones();
+        let keys = std::mem::take(&mut self.keys);
+        let expires = std::mem::take(&mut self.expires);
+        if self.fork_active {
+            self.deferred.tables(keys, expires);
+            self.keys.set_resize_policy(ResizePolicy::Avoid);
+            self.expires.set_resize_policy(ResizePolicy::Avoid);
+        }
         n
     }
 
@@ -608,7 +765,7 @@ impl Db {
 
     /// Keys with an expiry, and their times.
     pub fn iter_expires(&self) -> impl Iterator<Item = (&Key, &i64)> {
-        self.expires.iter()
+        self.expires.iter().filter(|(k, _)| !self.expire_tombstones.contains(&k[..]))
     }
 
     /// A random key (not checking expiry).
@@ -650,7 +807,12 @@ impl Db {
     pub fn sample_expires(&self, count: usize, out: &mut Vec<(Key, i64)>) {
         let mut v = Vec::new();
         self.expires.sample(&mut rand::thread_rng(), count, &mut v);
-        out.extend(v.into_iter().map(|(k, t)| (k.clone(), *t)));
+        let gone = &self.expire_tombstones;
+        out.extend(
+            v.into_iter()
+                .filter(|(k, _)| gone.is_empty() || !gone.contains(&k[..]))
+                .map(|(k, t)| (k.clone(), *t)),
+        );
     }
 
     fn swap_contents(&mut self, other: &mut Db, out: &mut Outbox) {
@@ -669,6 +831,19 @@ impl Db {
         }
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.expires, &mut other.expires);
+        // The tombstones go with their table, and their bytes with them.
+        let mine = std::mem::take(&mut self.expire_tombstones);
+        let theirs = std::mem::take(&mut other.expire_tombstones);
+        for k in &mine {
+            self.deferred.sub_expire_tombstone(k.len());
+            other.deferred.add_expire_tombstone(k.len());
+        }
+        for k in &theirs {
+            other.deferred.sub_expire_tombstone(k.len());
+            self.deferred.add_expire_tombstone(k.len());
+        }
+        self.expire_tombstones = theirs;
+        other.expire_tombstones = mine;
     }
 
     /// Records that `key` changed, for the clients WATCHing it.
@@ -755,5 +930,167 @@ mod hash_quality_tests {
         let empty = buckets.iter().filter(|&&b| b == 0).count();
         eprintln!("max chain {max}, empty {empty} of {n}");
         assert!(max < 12, "max chain {max}");
+    }
+}
+
+#[cfg(test)]
+mod fork_tests {
+    //! The keyspace with a simulated fork child: frees deferred while it lives, released in
+    //! steps after, nothing a client sees changed.
+    use super::*;
+    use std::time::Duration;
+
+    const LONG: Duration = Duration::from_secs(3600);
+
+    fn big(fill: u8) -> Value {
+        Value::Str(Str::from_bytes(&[fill; 100]))
+    }
+
+    fn key(i: usize) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
+    fn filled(n: usize) -> Keyspace {
+        let mut ks = Keyspace::new(2);
+        for i in 0..n {
+            ks.set(0, &key(i), big(b'a'), false);
+            ks.set(1, &key(i), big(b'b'), false);
+            if i % 3 == 0 {
+                ks.set_expire(0, &key(i), Some(i64::MAX / 2));
+            }
+        }
+        ks
+    }
+
+    /// The same changes, with or without a child in the middle of them.
+    fn changes(ks: &mut Keyspace) {
+        for i in (0..1000).step_by(7) {
+            ks.set(0, &key(i), big(b'z'), false);
+        }
+        for i in (1..1000).step_by(11) {
+            ks.delete(0, &key(i));
+        }
+        ks.set(0, b"small", Value::Str(Str::from_bytes(b"12")), false);
+        ks.set(0, b"small", Value::Str(Str::from_bytes(b"13")), false);
+        let taken = ks.remove(0, &key(2)).expect("key:2 exists");
+        ks.insert_new(0, key(5000).into(), taken);
+        ks.set_expire(0, &key(3), None);
+        ks.set_expire(0, &key(4), Some(i64::MAX / 4));
+        ks.clear(1);
+    }
+
+    #[test]
+    fn frees_wait_for_the_child_and_the_dataset_is_the_same() {
+        let mut plain = filled(1000);
+        changes(&mut plain);
+        let mut ks = filled(1000);
+        ks.set_fork_active(true);
+        changes(&mut ks);
+        let expected = dataset_digest(&plain);
+        assert_eq!(dataset_digest(&ks), expected);
+        assert_eq!(ks.total_keys(), plain.total_keys());
+        assert!(ks.has_deferred());
+        let deferred = ks.deferred_bytes();
+        // 143 values of 100 bytes (112-byte class), 91 whole keys and a 1000-key table.
+        assert!(deferred >= 143 * 112 + 91 * 112 + 1000 * 112, "{deferred}");
+        // Nothing is released while the child lives.
+        assert!(!ks.release_deferred(LONG));
+        assert_eq!(ks.deferred_bytes(), deferred);
+        ks.set_fork_active(false);
+        assert!(ks.release_deferred(LONG));
+        assert!(!ks.has_deferred());
+        assert_eq!(ks.deferred_bytes(), 0);
+        assert_eq!(dataset_digest(&ks), expected);
+        assert_eq!(plain.deferred_bytes(), 0, "no child, nothing deferred");
+    }
+
+    #[test]
+    fn a_dropped_key_counts_as_freed_by_its_memory_usage() {
+        let mut ks = filled(10);
+        ks.set_fork_active(true);
+        let usage = ks[0].memory_usage(&key(1), 5).unwrap();
+        ks.delete(0, &key(1));
+        let before = ks.deferred_bytes();
+        assert_eq!(before as usize, usage);
+        let value_usage = crate::types::memory::value_usage(ks[0].peek(&key(2)).unwrap(), 5);
+        ks.set(0, &key(2), big(b'q'), true);
+        assert_eq!(ks.deferred_bytes() - before, value_usage as u64);
+        // A value without heap memory frees nothing: it is not kept.
+        ks.set(0, &key(2), Value::Str(Str::from_bytes(b"1")), true);
+        ks.set(0, &key(2), Value::Str(Str::from_bytes(b"2")), true);
+        assert_eq!(ks.deferred_bytes() - before, value_usage as u64 + 112);
+    }
+
+    #[test]
+    fn release_goes_in_steps() {
+        let mut ks = filled(5000);
+        ks.set_fork_active(true);
+        for i in 0..5000 {
+            ks.set(0, &key(i), big(b'n'), true);
+        }
+        ks.clear(1);
+        ks.set_fork_active(false);
+        let mut steps = 0;
+        let mut last = ks.deferred_bytes();
+        while !ks.release_deferred(Duration::ZERO) {
+            steps += 1;
+            let now = ks.deferred_bytes();
+            assert!(now < last, "a step released nothing");
+            last = now;
+            assert!(steps < 10_000);
+        }
+        assert!(steps > 10, "released in {steps} steps");
+        assert_eq!(ks.deferred_bytes(), 0);
+    }
+
+    #[test]
+    fn expiries_removed_while_forked_are_gone_everywhere_and_unlinked_after() {
+        let mut ks = filled(300); // keys 0, 3, 6... have an expiry: 100 of them
+        ks.set_fork_active(true);
+        ks.set(0, &key(0), big(b'x'), false); // SET drops the TTL
+        ks.set_expire(0, &key(3), None); // PERSIST
+        ks.delete(0, &key(6)); // DEL
+        ks.set_expire(0, &key(9), None);
+        ks.set_expire(0, &key(9), Some(77)); // back with a new time
+        ks.insert_new(0, key(6).into(), big(b'r')); // re-created without a TTL
+        for k in [0, 3, 6] {
+            assert_eq!(ks[0].expire_of(&key(k)), None, "key:{k}");
+        }
+        assert_eq!(ks[0].expire_of(&key(9)), Some(77));
+        assert_eq!(ks[0].expires_len(), 97);
+        assert_eq!(ks[0].iter_expires().count(), 97);
+        let mut sample = Vec::new();
+        ks[0].sample_expires(1000, &mut sample);
+        assert!(sample.iter().all(|(k, _)| ![key(0), key(3), key(6)].contains(&k.to_vec())));
+        assert!(ks.deferred_bytes() > 0);
+        let digest = dataset_digest(&ks);
+        // SWAPDB carries the marks with their table.
+        ks.swap(0, 1);
+        assert_eq!(ks[1].expires_len(), 97);
+        assert_eq!(ks[1].expire_of(&key(3)), None);
+        ks.swap(0, 1);
+        // A second child before the merge: the marks stay valid.
+        ks.set_fork_active(false);
+        ks.set_fork_active(true);
+        assert!(!ks.release_deferred(LONG));
+        assert_eq!(ks[0].expires_len(), 97);
+        ks.set_fork_active(false);
+        assert!(ks.release_deferred(LONG));
+        assert_eq!(ks.deferred_bytes(), 0);
+        assert_eq!(ks[0].expires_len(), 97);
+        assert_eq!(dataset_digest(&ks), digest);
+        assert_eq!(ks[0].expire_of(&key(3)), None);
+        assert_eq!(ks[0].expire_of(&key(9)), Some(77));
+    }
+
+    #[test]
+    fn writes_while_forked_leave_access_data_alone() {
+        let mut ks = filled(10);
+        let before = ks[0].access_meta(&key(1)).unwrap();
+        crate::types::access::update(1_000_000_000_000, false, 10, 1);
+        ks.set_fork_active(true);
+        ks.set(0, &key(1), big(b'w'), true);
+        let _ = ks.get_mut(0, &key(1), 0);
+        assert_eq!(ks[0].access_meta(&key(1)), Some(before));
     }
 }

@@ -395,6 +395,16 @@ impl<K, V> Table<K, V> {
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        let Entry { key, value, .. } = *self.unlink(h, key)?;
+        Some((key, value))
+    }
+
+    /// Takes `key`'s node out of its chain, its allocation intact.
+    fn unlink<Q>(&mut self, h: u64, key: &Q) -> Option<Box<Entry<K, V>>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         if self.buckets.is_empty() {
             return None;
         }
@@ -406,8 +416,7 @@ impl<K, V> Table<K, V> {
         let mut e = link.take()?;
         *link = e.next.take();
         self.used -= 1;
-        let Entry { key, value, .. } = *e;
-        Some((key, value))
+        Some(e)
     }
 }
 
@@ -1049,6 +1058,45 @@ where
         let rehashing = self.is_rehashing();
         let [t0, t1] = &mut self.ht;
         t0.remove(h, key).or_else(|| if rehashing { t1.remove(h, key) } else { None })
+    }
+}
+
+/// An entry taken out of a [`Dict`] with its node allocation kept ([`Dict::remove_detached`]):
+/// whoever holds it decides when the node, key and value are freed (the keyspace defers frees
+/// while a fork child shares the memory).
+pub struct Detached<K, V>(Box<Entry<K, V>>);
+
+impl<K, V> Detached<K, V> {
+    pub fn key(&self) -> &K {
+        &self.0.key
+    }
+
+    pub fn value(&self) -> &V {
+        &self.0.value
+    }
+
+    /// Swaps the value out for `with`, keeping the node and its key detached.
+    pub fn replace_value(&mut self, with: V) -> V {
+        std::mem::replace(&mut self.0.value, with)
+    }
+}
+
+impl<K: Hash + Eq, V, S: BuildHasher> Dict<K, V, S> {
+    /// Removes `key` as [`remove`](Self::remove) does, but hands back the node itself
+    /// instead of freeing it.
+    pub fn remove_detached<Q>(&mut self, key: &Q) -> Option<Detached<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.rehash_step();
+        if self.is_empty() {
+            return None;
+        }
+        let h = self.hash(key);
+        let rehashing = self.is_rehashing();
+        let [t0, t1] = &mut self.ht;
+        t0.unlink(h, key).or_else(|| if rehashing { t1.unlink(h, key) } else { None }).map(Detached)
     }
 }
 

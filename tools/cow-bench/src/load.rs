@@ -23,6 +23,8 @@ pub struct Layout {
     pub value_size: usize,
     /// Elements of each hash, list, set and sorted set.
     pub elements: u64,
+    /// A time to live (seconds) given to every key after loading; 0 for none.
+    pub ttl: u64,
 }
 
 impl Layout {
@@ -34,7 +36,7 @@ impl Layout {
             counts[i] = keys * mix[i] / total;
         }
         counts[0] = keys - counts[1..].iter().sum::<u64>();
-        Layout { counts, value_size, elements: elements.max(1) }
+        Layout { counts, value_size, elements: elements.max(1), ttl: 0 }
     }
 
     pub fn total(&self) -> u64 {
@@ -226,6 +228,27 @@ pub fn load(conn: &mut Conn, layout: &Layout, what: &str, quiet: bool) -> Result
             done += end - k;
             k = end;
             progress.update(done);
+        }
+    }
+    // A TTL on every key (`--ttl`): the server's expiry table gets an entry per key, which
+    // plain SET overwrites remove.
+    if layout.ttl > 0 {
+        let ttl = layout.ttl.to_string().into_bytes();
+        for t in 0..5 {
+            let n = layout.counts[t];
+            let mut k = 0;
+            while k < n {
+                let end = (k + 1000).min(n);
+                for i in k..end {
+                    conn.queue(&[b"EXPIRE".to_vec(), Layout::key(t, i).into_bytes(), ttl.clone()]);
+                }
+                for r in conn.drain().map_err(e)? {
+                    if r != Reply::Int(1) {
+                        return Err(format!("EXPIRE while loading: {:?}", r));
+                    }
+                }
+                k = end;
+            }
         }
     }
     progress.finish(done);

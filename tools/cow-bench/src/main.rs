@@ -49,6 +49,7 @@ DATA SET:
   --value-size B         bytes per string value and per collection element (100)
   --mix T=W,...          type weights: string, hash, list, set, zset (string=100)
   --elements E           elements per hash/list/set/zset (8)
+  --ttl S                give every loaded key a time to live of S seconds (none)
   --no-load              measure the data the server already holds
   --flushall             FLUSHALL a running server before loading (started servers always are)
 
@@ -126,8 +127,8 @@ fn parse_args() -> Result<Args, String> {
             quiet: false,
         },
     };
-    let (mut keys, mut value_size, mut mix, mut elements) =
-        (100_000u64, 100usize, [1, 0, 0, 0, 0], 8u64);
+    let (mut keys, mut value_size, mut mix, mut elements, mut ttl) =
+        (100_000u64, 100usize, [1, 0, 0, 0, 0], 8u64, 0u64);
     fn val(it: &mut impl Iterator<Item = String>, name: &str) -> Result<String, String> {
         it.next().ok_or_else(|| format!("{} needs a value", name))
     }
@@ -160,6 +161,7 @@ fn parse_args() -> Result<Args, String> {
             "--value-size" => value_size = numv(&mut it, &arg)?,
             "--mix" => mix = Layout::parse_mix(&val(&mut it, &arg)?)?,
             "--elements" => elements = numv(&mut it, &arg)?,
+            "--ttl" => ttl = numv(&mut it, &arg)?,
             "--no-load" => sc.load = false,
             "--flushall" => a.flushall = true,
             "--fork" => sc.fork = ForkKind::parse(&val(&mut it, &arg)?)?,
@@ -196,6 +198,7 @@ fn parse_args() -> Result<Args, String> {
         return Err("--rate must be above 0".into());
     }
     a.scenario.layout = Layout::new(keys, &mix, value_size, elements);
+    a.scenario.layout.ttl = ttl;
     Ok(a)
 }
 
