@@ -343,26 +343,16 @@ fn category_rules_read_back_as_redis() {
     let Some((ours, real)) = start_pair(&["--save", ""]) else { return };
     let (mut o, mut r) = (ours.raw(), real.raw());
     same(&mut o, &mut r, &[&["ACL", "CAT", "a", "b"], &["READONLY"], &["READWRITE"]]);
-    for cat in [
-        "keyspace",
-        "read",
-        "write",
-        "set",
-        "sortedset",
-        "list",
-        "hash",
-        "string",
-        "bitmap",
-        "hyperloglog",
-        "geo",
-        "stream",
-        "pubsub",
-        "admin",
-        "blocking",
-        "connection",
-        "transaction",
-        "scripting",
-    ] {
+    // Every category redis-server lists, but the three whose weights need the full table.
+    let cats: Vec<String> = r
+        .cmd_str(&["ACL", "CAT"])
+        .lines()
+        .filter(|l| !l.starts_with('*') && !l.starts_with('$'))
+        .filter(|c| !["fast", "slow", "dangerous"].contains(c))
+        .map(str::to_string)
+        .collect();
+    assert!(cats.len() > 10, "{cats:?}");
+    for cat in cats {
         let (minus, plus) = (format!("-@{cat}"), format!("+@{cat}"));
         same(
             &mut o,

@@ -67,24 +67,26 @@ impl Overhead {
     }
 
     fn allocator_frag(&self) -> (f32, i64) {
-        let m = &self.mem;
-        (m.active as f32 / m.allocated.max(1) as f32, m.active as i64 - m.allocated as i64)
+        over(self.mem.active, self.mem.allocated)
     }
 
     fn allocator_rss(&self) -> (f32, i64) {
-        let m = &self.mem;
-        (m.resident as f32 / m.active.max(1) as f32, m.resident as i64 - m.active as i64)
+        over(self.mem.resident, self.mem.active)
     }
 
     fn rss_extra(&self) -> (f32, i64) {
-        let m = &self.mem;
-        (m.rss as f32 / m.resident.max(1) as f32, m.rss as i64 - m.resident as i64)
+        over(self.mem.rss, self.mem.resident)
     }
 
     fn total_frag(&self) -> (f32, i64) {
-        let m = &self.mem;
-        (m.rss as f32 / m.allocated.max(1) as f32, m.rss as i64 - m.allocated as i64)
+        over(self.mem.rss, self.mem.allocated)
     }
+}
+
+/// How much `outer` exceeds `inner`: the ratio (single precision, as Redis's floats) and the
+/// difference in bytes.
+fn over(outer: u64, inner: u64) -> (f32, i64) {
+    (outer as f32 / inner.max(1) as f32, outer as i64 - inner as i64)
 }
 
 /// The overhead figures now; also refreshes the peak, as INFO does.
@@ -232,21 +234,21 @@ fn doctor_report(o: &Overhead) -> String {
     if o.mem.allocated < 5 << 20 {
         return "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n".to_string();
     }
-    let over = |(ratio, bytes): (f32, i64), limit: f32| ratio > limit && bytes > TEN_MB;
+    let high = |(ratio, bytes): (f32, i64), limit: f32| ratio > limit && bytes > TEN_MB;
     let mut found: Vec<String> = Vec::new();
     if o.peak as f32 / o.mem.allocated as f32 > 1.5 {
         found.push(" * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n".into());
     }
-    if over(o.total_frag(), 1.4) {
+    if high(o.total_frag(), 1.4) {
         found.push(format!(" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"{}\".\n\n", allocator_name()));
     }
-    if over(o.allocator_frag(), 1.1) {
+    if high(o.allocator_frag(), 1.1) {
         found.push(" * High allocator fragmentation: This instance has an allocator external fragmentation greater than 1.1. This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. You can try enabling 'activedefrag' config option.\n\n".into());
     }
-    if over(o.allocator_rss(), 1.1) {
+    if high(o.allocator_rss(), 1.1) {
         found.push(" * High allocator RSS overhead: This instance has an RSS memory overhead is greater than 1.1 (this means that the Resident Set Size of the allocator is much larger than the sum what the allocator actually holds). This problem is usually due to a large peak memory (check if there is a peak memory entry above in the report), you can try the MEMORY PURGE command to reclaim it.\n\n".into());
     }
-    if over(o.rss_extra(), 1.1) {
+    if high(o.rss_extra(), 1.1) {
         found.push(" * High process RSS overhead: This instance has non-allocator RSS memory overhead is greater than 1.1 (this means that the Resident Set Size of the Redis process is much larger than the RSS the allocator holds). This problem may be due to Lua scripts or Modules.\n\n".into());
     }
     if o.replicas > 0 && o.clients_replicas / o.replicas > 10 << 20 {
