@@ -61,21 +61,8 @@ pub(crate) fn set_background_thread(_enable: bool) -> bool {
 #[cfg(feature = "jemalloc")]
 pub(crate) fn purge() -> bool {
     // "arena.<MALLCTL_ARENAS_ALL>.purge": 4096 is jemalloc 5's MALLCTL_ARENAS_ALL, "all
-    // arenas". The control takes no value and refuses (EPERM) any pointer, which
-    // tikv-jemalloc-ctl's API always passes, hence the direct call.
-    const NAME: &std::ffi::CStr = c"arena.4096.purge";
-    // SAFETY: mallctl with a NUL-terminated name and no old or new value (all null, length
-    // 0) reads and writes no memory of ours.
-    let rc = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            NAME.as_ptr(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    rc == 0
+    // arenas". The control takes no value, hence the fork arena's valueless call.
+    crate::fork::arena::imp::call_void(b"arena.4096.purge\0")
 }
 
 /// Other allocators: nothing to do, as Redis's MEMORY PURGE without jemalloc.
