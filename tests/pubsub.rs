@@ -534,3 +534,36 @@ fn subscribe_frames_pass_client_reply_off() {
         log
     });
 }
+
+/// The `n` class: a key a command creates is announced as "new" before the command's own
+/// event, and an overwrite announces nothing new, byte for byte as redis-server (Redis's
+/// dbAdd). Before, tine accepted `n` and sent no "new" event.
+#[test]
+fn new_key_events_as_redis() {
+    let ours = TestServer::with_args(&["--save", ""]);
+    let Some(real) = RedisServer::with_args(&["--save", ""]) else { return };
+    let events = |s: &TestServer| -> Vec<u8> {
+        let mut c = s.raw();
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEAn"]);
+        let mut sub = s.raw();
+        sub.cmd(&["PSUBSCRIBE", "*"]);
+        for cmd in [
+            &["SET", "foo", "bar"][..],
+            &["SET", "foo", "baz"],
+            &["INCR", "n"],
+            &["RPUSH", "l", "a"],
+            &["HSET", "h", "a", "b"],
+            &["COPY", "foo", "foo2"],
+            &["RENAME", "foo2", "foo3"],
+            &["SADD", "s1", "a"],
+            &["SUNIONSTORE", "s3", "s1"],
+            &["XADD", "x", "1-1", "f", "v"],
+        ] {
+            c.cmd(cmd);
+        }
+        sub.read_for(Duration::from_millis(500))
+    };
+    let (t, r) = (events(&ours), events(&real));
+    assert_eq!(String::from_utf8_lossy(&t), String::from_utf8_lossy(&r));
+    assert!(String::from_utf8_lossy(&t).contains("__keyevent@0__:new"));
+}

@@ -90,7 +90,11 @@ fn apply_config_effect(data: &mut Data, effect: Effect) -> Result<(), EffectErro
             data.repl_buf.set_backlog_size(data.config.repl_backlog_size);
             data.config.repl_backlog_size = data.repl_buf.backlog_size();
         }
-        Effect::NotifyFlags => data.notify_flags = data.config.notify_keyspace_events.bits(),
+        Effect::NotifyFlags => {
+            data.notify_flags = data.config.notify_keyspace_events.bits();
+            data.keyspace
+                .track_created(data.notify_flags & crate::config::custom::notify::NEW != 0);
+        }
         // The event loop re-creates the listeners before it next polls.
         Effect::Rebind => data.rebind_requested = true,
         // As Redis: `dir` is where the server lives; saves write `dbfilename` there.

@@ -190,7 +190,18 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub(crate) fn notify(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
         if self.data.notify_flags != 0 {
+            // Keys the command created come first, as Redis's dbAdd announces them then.
+            self.announce_created();
             crate::engine::pubsub::notify(self, class, event, key, db);
+        }
+    }
+
+    /// The "new" events of keys created since the last announcement (only collected while
+    /// the `n` class is on).
+    #[inline]
+    pub(crate) fn announce_created(&mut self) {
+        for (db, key) in self.data.keyspace.take_created() {
+            crate::engine::pubsub::notify(self, notify::NEW, "new", &key, db);
         }
     }
 

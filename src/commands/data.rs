@@ -151,7 +151,8 @@ impl Data {
         // As Redis, which stores the clamped value: CONFIG GET hz and INFO show it.
         config.hz = config.hz.clamp(1, 500);
         let notify_flags = config.notify_keyspace_events.bits();
-        let dbs = Keyspace::new(config.databases.max(1) as usize);
+        let mut dbs = Keyspace::new(config.databases.max(1) as usize);
+        dbs.track_created(notify_flags & crate::config::custom::notify::NEW != 0);
         let hz = config.hz;
         let repl_buf = crate::repl::buffer::ReplBuffer::new(config.repl_backlog_size);
         let now = tine_core::base::unix_time();

@@ -639,6 +639,8 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
             true
         }
     };
+    // "new" events first: Redis announces a created key (dbAdd) before the command's event.
+    srv.announce_created();
     if let Some(ev) = event.filter(|_| srv.data.dirty > dirty_before) {
         let exists = srv.data.keyspace[ev.db()].peek(ev.key()).is_some();
         ev.after(srv, exists);

@@ -45,6 +45,10 @@ pub struct Outbox {
     /// Keys given an expiry while lazy expiry hides (a writable replica's own clients): the
     /// replica expires those itself (Redis's slaveKeysWithExpire).
     own_expires: Vec<(usize, Key)>,
+    /// Keys created by the running command, (db, key), kept only while `track_created` (the
+    /// server announces them as "new" keyspace events, as Redis's dbAdd).
+    created: Vec<(usize, Key)>,
+    track_created: bool,
 }
 
 /// A dataset `Keyspace::install` replaced: its tables, freed when this is dropped.
@@ -310,6 +314,23 @@ impl Keyspace {
         self.dbs[db].signal_key_as_ready(key, &mut self.out)
     }
 
+    /// Whether created keys are collected for `take_created` ("new" keyspace events on).
+    pub fn track_created(&mut self, on: bool) {
+        self.out.track_created = on;
+        if !on {
+            self.out.created.clear();
+        }
+    }
+
+    /// Keys created since the last call, in order (empty unless `track_created`).
+    #[inline]
+    pub fn take_created(&mut self) -> Vec<(usize, Key)> {
+        if self.out.created.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.out.created)
+    }
+
     // ----- the outbox -----
 
     /// True when lazy expiry deleted keys since the last `take_expired` (one check: the
@@ -541,7 +562,12 @@ impl Db {
         self.expire_found(key, now_ms, out);
         self.touch(key, out);
         // No ready-key signal: clients block on lists and sorted sets, which this never creates.
-        self.keys.get_or_insert_by(key, || StoredKey::new(key), make)
+        let id = self.id;
+        let r = self.keys.get_or_insert_by(key, || StoredKey::new(key), make);
+        if r.1 && out.track_created {
+            out.created.push((id, key.into()));
+        }
+        r
     }
 
     /// MEMORY USAGE of a key (see `memory`), without expiring or touching it.
@@ -586,7 +612,10 @@ impl Db {
             },
         );
         match old {
-            None => self.signal_key_as_ready(key, out),
+            None => {
+                self.signal_key_as_ready(key, out);
+                self.note_created(key, out);
+            }
             Some(v) if fork_active => self.deferred.value(v),
             Some(_) => {}
         }
@@ -597,6 +626,7 @@ impl Db {
         if !self.blocking_keys.is_empty() {
             self.signal_key_as_ready(&key, out);
         }
+        self.note_created(&key, out);
         self.keys.insert(StoredKey::new(&key), value);
     }
 
@@ -621,6 +651,15 @@ impl Db {
             if *n == 0 {
                 self.blocking_keys.remove(key);
             }
+        }
+    }
+
+    /// A key this database did not hold was added (Redis's dbAdd): noted for the "new"
+    /// keyspace event when those are on.
+    #[inline]
+    fn note_created(&self, key: &[u8], out: &mut Outbox) {
+        if out.track_created {
+            out.created.push((self.id, key.into()));
         }
     }
 
