@@ -61,8 +61,28 @@ pub(crate) fn set_background_thread(_enable: bool) -> bool {
 #[cfg(feature = "jemalloc")]
 pub(crate) fn purge() -> bool {
     // "arena.<MALLCTL_ARENAS_ALL>.purge": 4096 is jemalloc 5's MALLCTL_ARENAS_ALL, "all
-    // arenas". The control takes no value, hence the fork arena's valueless call.
-    crate::fork::arena::imp::call_void(b"arena.4096.purge\0")
+    // arenas".
+    mallctl_void(b"arena.4096.purge\0")
+}
+
+/// Calls a jemalloc control that takes and returns nothing ("arena.<i>.purge",
+/// "thread.tcache.flush"): tikv-jemalloc-ctl always passes a value, which these refuse (EPERM).
+/// `name` ends with a NUL. True when jemalloc accepted it.
+#[cfg(feature = "jemalloc")]
+pub(crate) fn mallctl_void(name: &[u8]) -> bool {
+    debug_assert_eq!(name.last(), Some(&0));
+    // SAFETY: mallctl with a NUL-terminated name and no old or new value (all null, length 0)
+    // reads and writes no memory of ours.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr().cast(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    rc == 0
 }
 
 /// Other allocators: nothing to do, as Redis's MEMORY PURGE without jemalloc.

@@ -90,7 +90,7 @@ pub(crate) fn active_arena() -> Option<u32> {
 }
 
 #[cfg(feature = "jemalloc")]
-pub(crate) mod imp {
+mod imp {
     use std::sync::Mutex;
     use tikv_jemalloc_ctl::raw;
 
@@ -118,8 +118,9 @@ pub(crate) mod imp {
     }
 
     /// Calls a control that takes and returns nothing ("thread.tcache.flush",
-    /// "arena.<i>.purge"): tikv-jemalloc-ctl always passes a value, which these refuse.
-    pub(crate) fn call_void(name: &[u8]) -> bool {
+    /// "arena.<i>.purge"): tikv-jemalloc-ctl always passes a value, which these refuse. (The
+    /// same call as `engine::memory::mallctl_void`: fork and engine are sibling layers.)
+    fn call_void(name: &[u8]) -> bool {
         debug_assert_eq!(name.last(), Some(&0));
         // SAFETY: mallctl with a NUL-terminated name and no old or new value (all null,
         // length 0) reads and writes no memory of ours.
