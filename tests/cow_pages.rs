@@ -180,17 +180,9 @@ fn frees_during_a_bgsave_are_deferred_shown_and_released_after_it() {
     let digest = r.cmd_str(&["DEBUG", "DIGEST"]);
     let dbsize = r.cmd_str(&["DBSIZE"]);
     assert_eq!(dbsize, format!(":{}\r\n", KEYS - 500));
-    assert!(
-        eventually(Duration::from_secs(60), || info_num(
-            &mut r,
-            "persistence",
-            "rdb_bgsave_in_progress"
-        ) == 0),
-        "the save did not end"
-    );
-    assert!(
-        eventually(SOON, || info_num(&mut r, "memory", "mem_cow_deferred_free") == 0),
-        "deferred frees were not released after the child ended"
+    save_ends_then_deferred_frees_go(
+        &mut r,
+        "deferred frees were not released after the child ended",
     );
     assert_eq!(r.cmd_str(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(r.cmd_str(&["DBSIZE"]), dbsize);
@@ -201,16 +193,18 @@ fn frees_during_a_bgsave_are_deferred_shown_and_released_after_it() {
     assert_eq!(r.cmd_str(&["FLUSHDB"]), "+OK\r\n");
     assert!(info_num(&mut r, "memory", "mem_cow_deferred_free") > 0);
     assert_eq!(r.cmd_str(&["DBSIZE"]), ":0\r\n");
+    save_ends_then_deferred_frees_go(&mut r, "the flushed table was not released");
+}
+
+/// Waits for the save to end, then for the deferred frees to be released (`what` says which).
+fn save_ends_then_deferred_frees_go(r: &mut Raw, what: &str) {
     assert!(
         eventually(Duration::from_secs(60), || info_num(
-            &mut r,
+            r,
             "persistence",
             "rdb_bgsave_in_progress"
         ) == 0),
         "the save did not end"
     );
-    assert!(
-        eventually(SOON, || info_num(&mut r, "memory", "mem_cow_deferred_free") == 0),
-        "the flushed table was not released"
-    );
+    assert!(eventually(SOON, || info_num(r, "memory", "mem_cow_deferred_free") == 0), "{what}");
 }

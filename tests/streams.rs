@@ -530,14 +530,9 @@ fn crc64_redis(data: &[u8]) -> u64 {
 /// rewrite's commands likewise.
 #[test]
 fn aof_replays_streams() {
-    let mut t = TestServer::with_args(&[
-        "--appendonly",
-        "yes",
-        "--enable-debug-command",
-        "yes",
-        "--stream-node-max-entries",
-        "5",
-    ]);
+    const AOF_ARGS: &[&str] =
+        &["--appendonly", "yes", "--enable-debug-command", "yes", "--stream-node-max-entries", "5"];
+    let mut t = TestServer::with_args(AOF_ARGS);
     let scenario = |mut c: &mut redis::Connection| {
         for i in 0..60 {
             query(&mut c, &["XADD", "s", "MAXLEN", "~", "20", "*", "n", &i.to_string()]).unwrap();
@@ -564,14 +559,7 @@ fn aof_replays_streams() {
             .collect()
     };
     let mut redis_after = None;
-    if let Some(r) = RedisServer::with_args(&[
-        "--appendonly",
-        "yes",
-        "--enable-debug-command",
-        "yes",
-        "--stream-node-max-entries",
-        "5",
-    ]) {
+    if let Some(r) = RedisServer::with_args(AOF_ARGS) {
         let mut rc = r.client();
         scenario(&mut rc);
         query(&mut rc, &["DEBUG", "LOADAOF"]).unwrap();

@@ -390,15 +390,6 @@ impl<K, V> Table<K, V> {
         e
     }
 
-    fn remove<Q>(&mut self, h: u64, key: &Q) -> Option<(K, V)>
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        let Entry { key, value, .. } = *self.unlink(h, key)?;
-        Some((key, value))
-    }
-
     /// Takes `key`'s node out of its chain, its allocation intact.
     fn unlink<Q>(&mut self, h: u64, key: &Q) -> Option<Box<Entry<K, V>>>
     where
@@ -1050,14 +1041,7 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.rehash_step();
-        if self.is_empty() {
-            return None;
-        }
-        let h = self.hash(key);
-        let rehashing = self.is_rehashing();
-        let [t0, t1] = &mut self.ht;
-        t0.remove(h, key).or_else(|| if rehashing { t1.remove(h, key) } else { None })
+        self.remove_detached(key).map(Detached::into_parts)
     }
 }
 
@@ -1073,6 +1057,12 @@ impl<K, V> Detached<K, V> {
 
     pub fn value(&self) -> &V {
         &self.0.value
+    }
+
+    /// The key and value, the node freed.
+    pub fn into_parts(self) -> (K, V) {
+        let Entry { key, value, .. } = *self.0;
+        (key, value)
     }
 
     /// Swaps the value out for `with`, keeping the node and its key detached.
