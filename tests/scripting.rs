@@ -913,3 +913,33 @@ fn sort_from_a_script_and_the_load_timeout_match_redis() {
     // The server is usable at once, and the library was not loaded.
     assert_eq!(t.cmd_str(&["FUNCTION", "LIST"]), "*0\r\n");
 }
+
+/// Ten thousand cached scripts and a library of ten thousand functions: each used to hold a
+/// handle on mlua's auxiliary stack (about 8000 slots), and the 8000th SCRIPT LOAD killed the
+/// server (the suite's "Active defrag eval scripts" loads 50000).
+#[test]
+fn many_scripts_and_functions_do_not_exhaust_the_vm() {
+    let s = TestServer::start();
+    let mut c = s.raw();
+    let n = 10_000;
+    let mut batch = Vec::new();
+    for i in 0..n {
+        batch.extend(common::resp(&["SCRIPT", "LOAD", &format!("return {i}")]));
+    }
+    c.send(&batch);
+    for _ in 0..n {
+        assert!(c.reply_str().starts_with('$'));
+    }
+    let first = c.cmd_str(&["SCRIPT", "LOAD", "return 0"]);
+    let sha = first.lines().nth(1).unwrap().to_string();
+    assert_eq!(c.cmd_str(&["EVALSHA", &sha, "0"]), ":0\r\n");
+    assert_eq!(c.cmd_str(&["EVAL", &format!("return {}", n - 1), "0"]), format!(":{}\r\n", n - 1));
+    let mut lib = String::from("#!lua name=many\n");
+    for i in 0..n {
+        lib.push_str(&format!("redis.register_function('f{i}', function() return {i} end)\n"));
+    }
+    assert_eq!(c.cmd_str(&["FUNCTION", "LOAD", &lib]), "$4\r\nmany\r\n");
+    assert_eq!(c.cmd_str(&["FCALL", "f9999", "0"]), ":9999\r\n");
+    assert_eq!(c.cmd_str(&["FCALL", "f0", "0"]), ":0\r\n");
+    assert_eq!(c.cmd_str(&["PING"]), "+PONG\r\n");
+}

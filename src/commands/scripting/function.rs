@@ -25,7 +25,9 @@ use crate::engine::session::Session;
 struct Func {
     /// As registered (the library's map is keyed by the lower-case name).
     name: String,
-    callback: Function,
+    /// In the Lua registry, not as an mlua handle (see `Script` in the parent module): the
+    /// handles' stack holds about 8000.
+    callback: Rc<mlua::RegistryKey>,
     flags: u32,
     description: Option<Vec<u8>>,
 }
@@ -111,7 +113,7 @@ fn load_api(lua: &Lua, registered: Registered) -> mlua::Result<Table> {
     }
     redis.raw_set(
         "register_function",
-        lua.create_function(move |_, args: MultiValue| register(&registered, args))?,
+        lua.create_function(move |lua, args: MultiValue| register(lua, &registered, args))?,
     )?;
     let g = lua.create_table()?;
     g.raw_set("redis", redis)?;
@@ -144,7 +146,7 @@ fn load_api(lua: &Lua, registered: Registered) -> mlua::Result<Table> {
 
 /// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
 /// callback=..., flags={...}, description=...}`.
-fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
+fn register(lua: &Lua, registered: &Registered, args: MultiValue) -> mlua::Result<()> {
     let (name, callback, flags, description) = match args.len() {
         1 => {
             let Value::Table(t) = &args[0] else {
@@ -239,6 +241,7 @@ fn register(registered: &Registered, args: MultiValue) -> mlua::Result<()> {
     if list.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
         return raise("Function already exists in the library");
     }
+    let callback = Rc::new(lua.create_registry_value(callback)?);
     list.push((name.clone(), Func { name, callback, flags, description }));
     Ok(())
 }
@@ -809,6 +812,10 @@ fn fcall_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, ro: bool) -> C
         return Err(CmdError::err("Function not found"));
     };
     let (callback, flags, name) = (func.callback.clone(), func.flags, func.name.clone());
+    let callback: Function = {
+        let vm = srv.data.scripting.functions.vm().map_err(|e| CmdError::err(&e.to_string()))?;
+        vm.lua.registry_value(&callback).map_err(|e| CmdError::err(&e.to_string()))?
+    };
     let numkeys = tine_core::base::parse_i64(&argv[2])
         .ok_or_else(|| CmdError::err("Bad number of keys provided"))?;
     if numkeys > (argv.len() - 3) as i64 {

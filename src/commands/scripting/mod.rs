@@ -53,9 +53,11 @@ const HOOK_EVERY: u32 = 100_000;
 const NOSCRIPT: CmdError =
     CmdError::new("NOSCRIPT", "NOSCRIPT No matching script. Please use EVAL.");
 
-/// A cached script: its compiled function and shebang flags.
+/// A cached script: its compiled function and shebang flags. The function is kept in the
+/// Lua registry, not as an mlua handle: every live handle takes a slot of mlua's auxiliary
+/// stack, which holds about 8000, so a cache of handles made the 8000th SCRIPT LOAD panic.
 struct Script {
-    func: Function,
+    func: mlua::RegistryKey,
     flags: u32,
 }
 
@@ -650,6 +652,7 @@ fn load_script(s: &mut Scripting, body: &[u8]) -> Result<String, CmdError> {
             };
             CmdError::err(&format!("Error compiling script (new function): {}", msg))
         })?;
+    let func = vm.lua.create_registry_value(func).map_err(|e| CmdError::err(&e.to_string()))?;
     s.scripts_bytes += body.len();
     s.scripts.insert(sha.clone(), Script { func, flags });
     Ok(sha)
@@ -696,8 +699,11 @@ fn eval_generic(
         sha
     };
     let (func, flags) = {
+        let vm = srv.data.scripting.vm().map_err(|e| CmdError::err(&e.to_string()))?;
         let s = &srv.data.scripting.scripts[&sha];
-        (s.func.clone(), s.flags)
+        let func: Function =
+            vm.lua.registry_value(&s.func).map_err(|e| CmdError::err(&e.to_string()))?;
+        (func, s.flags)
     };
     prepare_checks(srv, c, flags, ro)?;
     let nk = numkeys as usize;
