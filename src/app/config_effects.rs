@@ -128,6 +128,7 @@ fn apply_config_effect(data: &mut Data, effect: Effect) -> Result<(), EffectErro
                 data.evict_requested = true;
             }
         }
+        Effect::LazyFree => data.keyspace.set_lazy_policy(data.config.lazy_policy()),
         Effect::KeyAccess => tine_core::types::access::update(
             data.now_ms,
             data.config.maxmemory_policy.is_lfu(),

@@ -67,6 +67,7 @@ pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv)
     srv.data.primary.stats = Default::default();
     srv.data.replica.net_repl_input_bytes = 0;
     srv.data.peak_memory = 0;
+    srv.data.keyspace.lazyfree().reset_stats();
     c.add_ok();
     Ok(())
 }

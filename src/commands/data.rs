@@ -153,6 +153,8 @@ impl Data {
         let notify_flags = config.notify_keyspace_events.bits();
         let mut dbs = Keyspace::new(config.databases.max(1) as usize);
         dbs.track_created(notify_flags & crate::config::custom::notify::NEW != 0);
+        dbs.set_lazy_policy(config.lazy_policy());
+        dbs.lazyfree().set_purge(crate::engine::memory::purge);
         let hz = config.hz;
         let repl_buf = crate::repl::buffer::ReplBuffer::new(config.repl_backlog_size);
         let now = tine_core::base::unix_time();

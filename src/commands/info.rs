@@ -235,8 +235,9 @@ fn info_memory(srv: &mut Ctx<'_>, out: &mut String) {
     line(out, "mem_aof_buffer", 0);
     line(out, "mem_allocator", "jemalloc");
     line(out, "active_defrag_running", 0);
-    line(out, "lazyfree_pending_objects", 0);
-    line(out, "lazyfreed_objects", 0);
+    let lazy = srv.data.keyspace.lazyfree();
+    line(out, "lazyfree_pending_objects", lazy.pending());
+    line(out, "lazyfreed_objects", lazy.freed());
     // tine's own (issue 15): bytes the keyspace dropped while a fork child lived, freed in
     // steps once it is gone; eviction counts them as freed.
     line(out, "mem_cow_deferred_free", srv.data.keyspace.deferred_bytes());

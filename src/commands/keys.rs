@@ -8,13 +8,24 @@ use crate::engine::session::Session;
 use tine_core::base::{self, glob_match, parse_i64};
 use tine_core::keyspace::Value;
 
+/// DEL: big values are freed on the lazy-free thread when `lazyfree-lazy-user-del` says so.
 pub(crate) fn del(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    let lazy = srv.data.config.lazyfree_lazy_user_del;
+    delete_keys(srv, c, argv, lazy)
+}
+
+/// UNLINK: DEL whose big values are always freed on the lazy-free thread.
+pub(crate) fn unlink(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    delete_keys(srv, c, argv, true)
+}
+
+fn delete_keys(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, lazy: bool) -> CmdResult {
     let mut n = 0;
     for key in &argv[1..] {
         if srv.expire_if_needed(c.db, key) {
             continue;
         }
-        if srv.data.keyspace.delete(c.db, key) {
+        if srv.data.keyspace.delete_with(c.db, key, lazy) {
             n += 1;
             srv.notify(notify::GENERIC, "del", key, c.db);
         }
@@ -376,17 +387,20 @@ pub(crate) fn persist(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 /// synchronous one: the dataset is gone, and without the purge its pages would stay resident
 /// until they decay, or for good on an idle server without jemalloc's background thread.
 /// (Redis skips the purge after ASYNC only because its pages are not freed yet then.)
-fn check_flush_mode(argv: &Argv) -> CmdResult {
+/// FLUSHDB/FLUSHALL's mode: true to free on the lazy-free thread (ASYNC, or no mode with
+/// `lazyfree-lazy-user-flush yes`).
+fn flush_is_lazy(srv: &Ctx<'_>, argv: &Argv) -> Result<bool, CmdError> {
     match argv.get(1).map(|a| base::lower(a)) {
-        None => Ok(()),
-        Some(m) if (m == "async" || m == "sync") && argv.len() == 2 => Ok(()),
+        None => Ok(srv.data.config.lazyfree_lazy_user_flush),
+        Some(m) if m == "async" && argv.len() == 2 => Ok(true),
+        Some(m) if m == "sync" && argv.len() == 2 => Ok(false),
         _ => Err(err::SYNTAX),
     }
 }
 
 pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    check_flush_mode(argv)?;
-    let n = srv.data.keyspace.clear(c.db);
+    let lazy = flush_is_lazy(srv, argv)?;
+    let n = srv.data.keyspace.clear_with(c.db, lazy);
     srv.data.dirty += n as u64;
     // An empty db changes nothing, but FLUSHDB is propagated all the same (as Redis forces it).
     srv.data.prop.force_propagation();
@@ -399,8 +413,8 @@ pub(crate) fn flushdb(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRes
 }
 
 pub(crate) fn flushall(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
-    check_flush_mode(argv)?;
-    let n = srv.data.keyspace.clear_all();
+    let lazy = flush_is_lazy(srv, argv)?;
+    let n = srv.data.keyspace.clear_all_with(lazy);
     srv.data.dirty += n as u64 + 1;
     crate::persist::snapshot::flushall_reset_rdb(&mut *srv.data);
     // The save made with save points resets the dirty counter, and empty databases change

@@ -209,6 +209,15 @@ pub(crate) fn oom_score_adj_values(_old: &str, new: &str) -> Result<String, Stri
     Ok(out.join(" "))
 }
 
+/// `activedefrag`: tine has no active defragmentation (it needs allocator hints stock jemalloc
+/// lacks), so `yes` is refused as a Redis built without them refuses it (Debian's).
+pub(crate) fn active_defrag(_old: &str, new: &str) -> Result<String, String> {
+    if new == "yes" {
+        return Err("Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution".into());
+    }
+    Ok(new.to_string())
+}
+
 /// `latency-tracking-info-percentiles <p> [...]`, each 0..100.
 pub(crate) fn percentiles(_old: &str, new: &str) -> Result<String, String> {
     let mut out = Vec::new();

@@ -41,6 +41,10 @@ pub(crate) enum Effect {
     /// in the log and keys are evicted at once (not at the next write), with their
     /// "evicted" events.
     Maxmemory,
+    /// `lazyfree-lazy-server-del`, `lazyfree-lazy-expire`: the keyspace's `LazyPolicy`, which
+    /// decides inside it whether an overwritten value or an expired key is freed on the
+    /// lazy-free thread (the other `lazyfree-lazy-*` directives are read where they apply).
+    LazyFree,
 }
 
 /// The effects of one change of the configuration, each once, in the order the directives
@@ -98,6 +102,8 @@ mod tests {
         ("repl-backlog-size", Effect::ReplBacklogSize),
         ("jemalloc-bg-thread", Effect::JemallocBgThread),
         ("maxmemory", Effect::Maxmemory),
+        ("lazyfree-lazy-server-del", Effect::LazyFree),
+        ("lazyfree-lazy-expire", Effect::LazyFree),
     ];
 
     /// Directives Redis 7.0 applies at CONFIG SET (apply functions in its config.c) that tine
@@ -120,6 +126,7 @@ mod tests {
             Effect::ReplBacklogSize,
             Effect::JemallocBgThread,
             Effect::Maxmemory,
+            Effect::LazyFree,
         ];
         for e in all {
             match e {
@@ -133,7 +140,8 @@ mod tests {
                 | Effect::Dir
                 | Effect::ReplBacklogSize
                 | Effect::JemallocBgThread
-                | Effect::Maxmemory => {}
+                | Effect::Maxmemory
+                | Effect::LazyFree => {}
             }
         }
         all.to_vec()

@@ -94,12 +94,18 @@ pub(crate) trait ConfigValue: Sized {
 }
 
 impl ConfigValue for bool {
-    fn parse(text: &str, _kind: &Kind, _old: Option<&Self>) -> Result<Self, String> {
-        match text.to_ascii_lowercase().as_str() {
-            "yes" => Ok(true),
-            "no" => Ok(false),
-            _ => Err("argument must be 'yes' or 'no'".into()),
+    /// `Kind::Custom` on a yes/no directive is a validation of the parsed value (Redis's
+    /// `is_valid_fn` of a bool config), given "yes" or "no".
+    fn parse(text: &str, kind: &Kind, _old: Option<&Self>) -> Result<Self, String> {
+        let v = match text.to_ascii_lowercase().as_str() {
+            "yes" => true,
+            "no" => false,
+            _ => return Err("argument must be 'yes' or 'no'".into()),
+        };
+        if let Kind::Custom(valid) = kind {
+            valid("", if v { "yes" } else { "no" })?;
         }
+        Ok(v)
     }
     fn render(&self, _kind: &Kind) -> String {
         if *self { "yes" } else { "no" }.into()
@@ -461,6 +467,14 @@ impl Config {
     /// The addresses to bind, as given (a leading '-' marks an optional one).
     pub(crate) fn bind_addrs(&self) -> Vec<String> {
         self.bind.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// The deletions the keyspace itself makes lazy (`Effect::LazyFree`).
+    pub(crate) fn lazy_policy(&self) -> tine_core::keyspace::LazyPolicy {
+        tine_core::keyspace::LazyPolicy {
+            server_del: self.lazyfree_lazy_server_del,
+            expire: self.lazyfree_lazy_expire,
+        }
     }
 }
 

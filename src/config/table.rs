@@ -31,7 +31,7 @@ config_table! {
     active_defrag_threshold_lower: i64 = "active-defrag-threshold-lower", &[], Kind::Int { min: 0, max: 1000 }, "10", 0;
     active_defrag_threshold_upper: i64 = "active-defrag-threshold-upper", &[], Kind::Int { min: 0, max: 1000 }, "100", 0;
     active_expire_effort: i64 = "active-expire-effort", &[], Kind::Int { min: 1, max: 10 }, "1", 0;
-    activedefrag: bool = "activedefrag", &[], Kind::Bool, "no", 0;
+    activedefrag: bool = "activedefrag", &[], Kind::Custom(custom::active_defrag), "no", IMPLEMENTED;
     activerehashing: bool = "activerehashing", &[], Kind::Bool, "yes", IMPLEMENTED;
     always_show_logo: bool = "always-show-logo", &[], Kind::Bool, "no", IMMUTABLE | IMPLEMENTED;
     aof_disable_auto_gc: bool = "aof-disable-auto-gc", &[], Kind::Bool, "no", IMPLEMENTED;
@@ -94,11 +94,11 @@ config_table! {
     latency_monitor_threshold: i64 = "latency-monitor-threshold", &[], Kind::Int { min: 0, max: i64::MAX }, "0", IMPLEMENTED;
     latency_tracking: bool = "latency-tracking", &[], Kind::Bool, "yes", 0;
     latency_tracking_info_percentiles: String = "latency-tracking-info-percentiles", &[], Kind::Custom(custom::percentiles), "50 99 99.9", 0;
-    lazyfree_lazy_eviction: bool = "lazyfree-lazy-eviction", &[], Kind::Bool, "no", 0;
-    lazyfree_lazy_expire: bool = "lazyfree-lazy-expire", &[], Kind::Bool, "no", 0;
-    lazyfree_lazy_server_del: bool = "lazyfree-lazy-server-del", &[], Kind::Bool, "no", 0;
-    lazyfree_lazy_user_del: bool = "lazyfree-lazy-user-del", &[], Kind::Bool, "no", 0;
-    lazyfree_lazy_user_flush: bool = "lazyfree-lazy-user-flush", &[], Kind::Bool, "no", 0;
+    lazyfree_lazy_eviction: bool = "lazyfree-lazy-eviction", &[], Kind::Bool, "no", IMPLEMENTED;
+    lazyfree_lazy_expire: bool = "lazyfree-lazy-expire", &[], Kind::Bool, "no", IMPLEMENTED => LazyFree;
+    lazyfree_lazy_server_del: bool = "lazyfree-lazy-server-del", &[], Kind::Bool, "no", IMPLEMENTED => LazyFree;
+    lazyfree_lazy_user_del: bool = "lazyfree-lazy-user-del", &[], Kind::Bool, "no", IMPLEMENTED;
+    lazyfree_lazy_user_flush: bool = "lazyfree-lazy-user-flush", &[], Kind::Bool, "no", IMPLEMENTED;
     lfu_decay_time: i64 = "lfu-decay-time", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "1", IMPLEMENTED => KeyAccess;
     lfu_log_factor: i64 = "lfu-log-factor", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED => KeyAccess;
     list_compress_depth: i64 = "list-compress-depth", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", 0;

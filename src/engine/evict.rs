@@ -109,12 +109,13 @@ pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
     };
     let started = Instant::now();
     let samples = srv.config().maxmemory_samples.max(1) as usize;
+    let lazy = srv.config().lazyfree_lazy_eviction;
     while used > max {
         let (dbs, pool) = srv.evict_parts();
         let Some((db, key)) = pick_victim(dbs, pool, policy, samples) else {
             return false;
         };
-        dbs.delete(db, &key);
+        dbs.delete_with(db, &key, lazy);
         srv.evicted(db, &key);
         used = used_memory().saturating_sub(not_counted(srv.evict_parts().0));
         if budget.is_some_and(|b| started.elapsed() > b) {

@@ -41,7 +41,7 @@ pub(crate) fn active_expire_cycle<H: ExpireHost>(host: &mut H, effort: i64, hz: 
             host.dbs()[id].sample_expires(per_loop, &mut sample);
             let mut expired = 0;
             for (key, when) in &sample {
-                if *when <= now_ms && host.dbs().remove(id, key).is_some() {
+                if *when <= now_ms && host.dbs().delete_expired(id, key) {
                     expired += 1;
                     host.expired(id, key);
                 }

@@ -19,8 +19,13 @@
 //! writing) write no access metadata, the tables do not resize all at once, and what the
 //! keyspace drops is not freed but deferred (`deferred`) until the child is gone, then
 //! released in steps from cron (`release_deferred`).
+//!
+//! Without a child, what is dropped lazily (UNLINK, FLUSHALL ASYNC, and the deletions the
+//! `lazyfree-lazy-*` directives make lazy: `LazyPolicy`) goes to the lazy-free thread
+//! (`lazyfree`) when it is big enough to be worth it.
 
 mod deferred;
+pub mod lazyfree;
 
 use crate::types::dict::{Dict, ResizePolicy};
 use crate::types::digest::{self, Digest};
@@ -69,11 +74,24 @@ pub enum Expiry {
     Keep,
 }
 
+/// Which deletions the server makes lazy (freed on the lazy-free thread when big), from the
+/// `lazyfree-lazy-server-del` and `lazyfree-lazy-expire` directives. UNLINK, FLUSH ASYNC and
+/// eviction say it per call (`unlink`, `clear_with`, `delete_with`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct LazyPolicy {
+    /// Deletions the server makes for a command (`delete`: RENAME's, SORT STORE's target,
+    /// RESTORE REPLACE) and values overwritten (`set`): Redis's dbDelete and dbSetValue.
+    pub server_del: bool,
+    /// Keys deleted because their time passed.
+    pub expire: bool,
+}
+
 /// All the databases, and their outbox.
 pub struct Keyspace {
     dbs: Vec<Db>,
     out: Outbox,
     expiry: Expiry,
+    lazy: lazyfree::LazyFree,
 }
 
 /// Read access to the databases (`ks[db].peek(key)`, iteration for saving and the digest);
@@ -96,11 +114,25 @@ impl Default for Keyspace {
 impl Keyspace {
     /// `n` empty databases (at least one).
     pub fn new(n: usize) -> Keyspace {
+        let lazy = lazyfree::LazyFree::default();
         Keyspace {
-            dbs: (0..n.max(1)).map(Db::new).collect(),
+            dbs: (0..n.max(1)).map(|id| Db::new(id, lazy.clone())).collect(),
             out: Outbox::default(),
             expiry: Expiry::Delete,
+            lazy,
         }
+    }
+
+    /// Which deletions are lazy from now on (see `LazyPolicy`); kept across `install`.
+    pub fn set_lazy_policy(&mut self, policy: LazyPolicy) {
+        for db in self.dbs.iter_mut() {
+            db.lazy_policy = policy;
+        }
+    }
+
+    /// The lazy-free thread's counters (INFO, CONFIG RESETSTAT).
+    pub fn lazyfree(&self) -> &lazyfree::LazyFree {
+        &self.lazy
     }
 
     /// How lazy expiry behaves from now on (see `Expiry`); kept across `install`.
@@ -259,19 +291,53 @@ impl Keyspace {
 
     /// Removes a key and its value; true when it existed. While a fork child exists nothing
     /// is freed until the child is gone (see `deferred`).
+    /// The value goes to the lazy-free thread if `lazyfree-lazy-server-del` says so.
     #[inline]
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
-        self.dbs[db].delete(key, &mut self.out)
+        let lazy = self.dbs[db].lazy_policy.server_del;
+        self.dbs[db].delete(key, lazy, &mut self.out)
+    }
+
+    /// `delete`, saying whether a big value is freed on the lazy-free thread (eviction, as
+    /// `lazyfree-lazy-eviction` says; DEL as `lazyfree-lazy-user-del` says).
+    #[inline]
+    pub fn delete_with(&mut self, db: usize, key: &[u8], lazy: bool) -> bool {
+        self.dbs[db].delete(key, lazy, &mut self.out)
+    }
+
+    /// `delete` of a key whose time has passed (active expiry), lazy as
+    /// `lazyfree-lazy-expire` says.
+    #[inline]
+    pub fn delete_expired(&mut self, db: usize, key: &[u8]) -> bool {
+        let lazy = self.dbs[db].lazy_policy.expire;
+        self.dbs[db].delete(key, lazy, &mut self.out)
+    }
+
+    /// UNLINK: `delete` with a big value freed on the lazy-free thread.
+    #[inline]
+    pub fn unlink(&mut self, db: usize, key: &[u8]) -> bool {
+        self.delete_with(db, key, true)
     }
 
     /// Empties one database; returns how many keys it held.
     pub fn clear(&mut self, db: usize) -> usize {
-        self.dbs[db].clear(&mut self.out)
+        self.clear_with(db, false)
+    }
+
+    /// Empties one database, its tables freed on the lazy-free thread when `lazy` (FLUSHDB
+    /// ASYNC); returns how many keys it held.
+    pub fn clear_with(&mut self, db: usize, lazy: bool) -> usize {
+        self.dbs[db].clear(lazy, &mut self.out)
     }
 
     /// Empties every database; returns how many keys they held.
     pub fn clear_all(&mut self) -> usize {
-        (0..self.dbs.len()).map(|db| self.clear(db)).sum()
+        self.clear_all_with(false)
+    }
+
+    /// `clear_all`, lazily when `lazy` (FLUSHALL ASYNC).
+    pub fn clear_all_with(&mut self, lazy: bool) -> usize {
+        (0..self.dbs.len()).map(|db| self.clear_with(db, lazy)).sum()
     }
 
     /// SWAPDB: exchanges two databases' contents (ids stay); watched keys that exist on
@@ -452,6 +518,9 @@ pub struct Db {
     fork_active: bool,
     /// What was dropped while a fork child existed, to free once it is gone.
     deferred: deferred::Deferred,
+    /// Which deletions free big values on the lazy-free thread, and the thread.
+    lazy_policy: LazyPolicy,
+    lazy: lazyfree::LazyFree,
     /// Keys whose expiry entry was removed while a fork child existed: the entry stays in
     /// `expires` (unlinking it would copy the page of its bucket or neighbour) but counts as
     /// gone everywhere (`expire_of`, `expires_len`, `iter_expires`, sampling), and is unlinked
@@ -465,13 +534,15 @@ pub struct Db {
 }
 
 impl Db {
-    fn new(id: usize) -> Db {
+    fn new(id: usize, lazy: lazyfree::LazyFree) -> Db {
         Db {
             id,
             keys: Dict::new(),
             expires: Dict::new(),
             fork_active: false,
             deferred: Default::default(),
+            lazy_policy: LazyPolicy::default(),
+            lazy,
             expire_tombstones: Default::default(),
             watchers: Default::default(),
             blocking_keys: std::collections::HashMap::new(),
@@ -512,7 +583,7 @@ impl Db {
 
     fn expire_if_needed(&mut self, key: &[u8], now_ms: i64, out: &mut Outbox) -> bool {
         if self.is_expired(key, now_ms) {
-            self.delete(key, out);
+            self.delete(key, self.lazy_policy.expire, out);
             out.expired.push((self.id, key.into()));
             true
         } else {
@@ -617,6 +688,7 @@ impl Db {
                 self.note_created(key, out);
             }
             Some(v) if fork_active => self.deferred.value(v),
+            Some(v) if self.lazy_policy.server_del => self.lazy.free(v),
             Some(_) => {}
         }
     }
@@ -768,9 +840,17 @@ impl Db {
         Some(v)
     }
 
-    fn delete(&mut self, key: &[u8], out: &mut Outbox) -> bool {
+    /// Deletes a key; its value goes to the lazy-free thread when `lazy` (and big enough).
+    fn delete(&mut self, key: &[u8], lazy: bool, out: &mut Outbox) -> bool {
         if !self.fork_active {
-            return self.remove(key, out).is_some();
+            return match self.remove(key, out) {
+                Some(v) if lazy => {
+                    self.lazy.free(v);
+                    true
+                }
+                Some(_) => true,
+                None => false,
+            };
         }
         let Some(e) = self.keys.remove_detached(key) else {
             return false;
@@ -783,7 +863,7 @@ impl Db {
         true
     }
 
-    fn clear(&mut self, out: &mut Outbox) -> usize {
+    fn clear(&mut self, lazy: bool, out: &mut Outbox) -> usize {
         self.touch_all_watched(out);
         let n = self.keys.len();
         self.drop_tombstones();
@@ -793,6 +873,8 @@ impl Db {
             self.deferred.tables(keys, expires);
             self.keys.set_resize_policy(ResizePolicy::Avoid);
             self.expires.set_resize_policy(ResizePolicy::Avoid);
+        } else if lazy {
+            self.lazy.free_tables(keys, expires);
         }
         n
     }
