@@ -897,6 +897,9 @@ impl EventLoop {
 /// typo "Setup a an" included).
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
+/// Argument slots a client's parser keeps between commands.
+const MAX_KEPT_ARGS: usize = 1024;
+
 /// Runs the command whose arguments are in the client's parser: they are taken out for the
 /// call (and kept there if CLIENT PAUSE holds the command), and the connection's figures are
 /// recorded for CLIENT LIST/INFO, since the client is out of its slot meanwhile. The command's
@@ -908,8 +911,13 @@ pub(crate) fn run_command(ev: &mut EventLoop, srv: &mut Server<'_>, c: &mut Clie
     let mut server = Running { clients: &mut *srv.clients, ev };
     let outcome = commands::call(&mut Ctx::new(srv.data, &mut server), &mut c.session, &argv);
     if outcome != Outcome::Held {
-        // Keep the vector's allocation for the next command.
-        argv.clear();
+        // Keep the vector's allocation for the next command, unless a command with many
+        // arguments grew it: that would hold megabytes per client (as Redis frees argv).
+        if argv.capacity() > MAX_KEPT_ARGS {
+            argv = Vec::new();
+        } else {
+            argv.clear();
+        }
     }
     c.conn.parser.argv = argv;
     outcome

@@ -39,6 +39,10 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Output a hex signature of the values of all the specified keys.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
+                "MALLCTL <key> [<val>]",
+                "    Get or set a malloc tuning integer.",
+                "MALLCTL-STR <key> [<val>]",
+                "    Get or set a malloc tuning string.",
                 "OBJECT <key>",
                 "    Show low level info about the key and associated value.",
                 "PAUSE-CRON <0|1>",
@@ -280,6 +284,31 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                     log!(Level::Warning, "{}: {}", FAILED, e);
                     return Err(CmdError::err(FAILED));
                 }
+            }
+        }
+        #[cfg(feature = "jemalloc")]
+        "mallctl" if (3..=4).contains(&argv.len()) => {
+            use crate::engine::memory::{Mallctl, mallctl_int};
+            let new = match argv.get(3) {
+                Some(v) => Some(parse_i64(v).ok_or(err::NOT_INTEGER)?),
+                None => None,
+            };
+            match mallctl_int(&String::from_utf8_lossy(&argv[2]), new) {
+                Ok(Mallctl::Value(v)) => c.add_int(v),
+                Ok(Mallctl::Written) => c.add_ok(),
+                Err(e) => return Err(CmdError::err(&e)),
+            }
+        }
+        #[cfg(feature = "jemalloc")]
+        "mallctl-str" if (3..=4).contains(&argv.len()) => {
+            let new = argv.get(3).map(|v| String::from_utf8_lossy(v).into_owned());
+            match crate::engine::memory::mallctl_str(
+                &String::from_utf8_lossy(&argv[2]),
+                new.as_deref(),
+            ) {
+                Ok(Some(v)) => c.add_bulk(v.as_bytes()),
+                Ok(None) => c.add_null(),
+                Err(e) => return Err(CmdError::err(&e)),
             }
         }
         "change-repl-id" if argv.len() == 2 => {

@@ -85,6 +85,167 @@ pub(crate) fn mallctl_void(name: &[u8]) -> bool {
     rc == 0
 }
 
+/// The text of an errno, as C's strerror (what Redis's DEBUG MALLCTL replies with).
+fn strerror(errno: i32) -> String {
+    let e = std::io::Error::from_raw_os_error(errno).to_string();
+    match e.find(" (os error") {
+        Some(i) => e[..i].to_string(),
+        None => e,
+    }
+}
+
+/// What DEBUG MALLCTL got from jemalloc: the control's old value, or OK for a write-only one.
+pub(crate) enum Mallctl {
+    Value(i64),
+    Written,
+}
+
+/// Controls whose value is a pointer: writing a number there would have jemalloc follow it.
+fn writes_a_pointer(name: &str) -> bool {
+    name.ends_with("extent_hooks") || name.starts_with("prof.") || name.contains(".prof.")
+}
+
+/// DEBUG MALLCTL <key> [<val>]: reads an integer control (and writes `new`), trying 8-, 4-,
+/// 2- and 1-byte widths in turn as Redis's mallctl_int does, since the width depends on the
+/// control; a control that cannot be read but takes a value is written alone. `Err`: the
+/// errno's text, as Redis replies it.
+#[cfg(feature = "jemalloc")]
+pub(crate) fn mallctl_int(name: &str, new: Option<i64>) -> Result<Mallctl, String> {
+    const EINVAL: i32 = libc::EINVAL;
+    let cname = std::ffi::CString::new(name).map_err(|_| strerror(EINVAL))?;
+    if new.is_some() && writes_a_pointer(name) {
+        return Err(strerror(libc::EPERM));
+    }
+    let new_bytes = new.unwrap_or(0).to_le_bytes();
+    let mut sz = 8usize;
+    while sz > 0 {
+        let mut old = [0u8; 8];
+        let mut oldlen = sz;
+        let (newp, newlen) = match new {
+            Some(_) => (new_bytes.as_ptr() as *mut libc::c_void, sz),
+            None => (std::ptr::null_mut(), 0),
+        };
+        // SAFETY: the name is NUL-terminated; jemalloc writes at most `oldlen` (<= 8) bytes
+        // into `old`, and reads `newlen` (<= 8) bytes from `new_bytes`, both ours and alive
+        // for the call (it refuses with EINVAL a width that is not the control's).
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                cname.as_ptr(),
+                old.as_mut_ptr().cast(),
+                &mut oldlen,
+                newp,
+                newlen,
+            )
+        };
+        match rc {
+            0 => {
+                let mut v = [0u8; 8];
+                v[..sz].copy_from_slice(&old[..sz]);
+                return Ok(Mallctl::Value(i64::from_le_bytes(v)));
+            }
+            libc::EPERM if new.is_some() => {
+                // SAFETY: as above, without an old value.
+                let rc = unsafe {
+                    tikv_jemalloc_sys::mallctl(
+                        cname.as_ptr(),
+                        std::ptr::null_mut(),
+                        std::ptr::null_mut(),
+                        newp,
+                        newlen,
+                    )
+                };
+                if rc == 0 {
+                    return Ok(Mallctl::Written);
+                }
+                if rc != EINVAL {
+                    return Err(strerror(rc));
+                }
+                sz /= 2;
+            }
+            EINVAL => sz /= 2,
+            e => return Err(strerror(e)),
+        }
+    }
+    Err(strerror(EINVAL))
+}
+
+/// The controls whose value is a string, the only ones DEBUG MALLCTL-STR reads (Redis reads
+/// any control as a string pointer, and crashes on an integer one).
+fn is_string_control(name: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "version",
+        "config.malloc_conf",
+        "opt.dss",
+        "opt.junk",
+        "opt.metadata_thp",
+        "opt.percpu_arena",
+        "opt.thp",
+        "opt.stats_print_opts",
+        "opt.prof_prefix",
+        "opt.zero_realloc",
+        "thread.prof.name",
+    ];
+    NAMES.contains(&name)
+        || name
+            .strip_prefix("arena.")
+            .and_then(|r| r.strip_suffix(".dss"))
+            .is_some_and(|i| i.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// DEBUG MALLCTL-STR <key> [<val>]: reads a string control; writes only `arena.<i>.dss`
+/// ("primary", "secondary", "disabled"), the one string control meant to be set at run time.
+/// `Ok(None)`: a null string.
+#[cfg(feature = "jemalloc")]
+pub(crate) fn mallctl_str(name: &str, new: Option<&str>) -> Result<Option<String>, String> {
+    let cname = std::ffi::CString::new(name).map_err(|_| strerror(libc::EINVAL))?;
+    let mut old: *const libc::c_char = std::ptr::null();
+    let mut oldlen = std::mem::size_of::<*const libc::c_char>();
+    // SAFETY: the name is NUL-terminated; jemalloc writes at most a pointer's width into
+    // `old` (and refuses with EINVAL a control of another width). Nothing is written yet.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            cname.as_ptr(),
+            (&mut old as *mut *const libc::c_char).cast(),
+            &mut oldlen,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(strerror(rc));
+    }
+    // A pointer-wide control that is not a string (an integer on 64 bits) must not be read.
+    if !is_string_control(name) {
+        return Err(strerror(libc::EINVAL));
+    }
+    // SAFETY: a string control's value is a NUL-terminated string jemalloc keeps alive (a
+    // static or the arena's setting), or null.
+    let text = (!old.is_null())
+        .then(|| unsafe { std::ffi::CStr::from_ptr(old) }.to_string_lossy().into_owned());
+    if let Some(v) = new {
+        if !name.starts_with("arena.") {
+            return Err(strerror(libc::EPERM));
+        }
+        let cv = std::ffi::CString::new(v).map_err(|_| strerror(libc::EINVAL))?;
+        let p: *const libc::c_char = cv.as_ptr();
+        // SAFETY: jemalloc reads a pointer's width from `p`, a NUL-terminated string alive
+        // for the call (it compares it with the dss names and keeps nothing).
+        let rc = unsafe {
+            tikv_jemalloc_sys::mallctl(
+                cname.as_ptr(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                (&p as *const *const libc::c_char) as *mut libc::c_void,
+                std::mem::size_of::<*const libc::c_char>(),
+            )
+        };
+        if rc != 0 {
+            return Err(strerror(rc));
+        }
+    }
+    Ok(text)
+}
+
 /// Other allocators: nothing to do, as Redis's MEMORY PURGE without jemalloc.
 #[cfg(not(feature = "jemalloc"))]
 pub(crate) fn purge() -> bool {
