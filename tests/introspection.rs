@@ -195,6 +195,30 @@ fn slowlog_records_with_threshold_zero() {
     }
 }
 
+/// A script shows in MONITOR before the commands it runs (EVAL and FCALL are skip_monitor and
+/// feed monitors themselves when they start, as Redis's evalCommand), and a client's own CLIENT
+/// LIST counts its command in qbuf (Redis trims the query buffer after running it).
+#[test]
+fn monitor_shows_scripts_before_their_commands_and_qbuf_counts_the_command() {
+    let server = TestServer::start();
+    let mut mon = server.raw();
+    assert_eq!(mon.cmd_str(&["MONITOR"]), "+OK\r\n");
+    let mut other = server.raw();
+    other.cmd(&["EVAL", "redis.call('set', KEYS[1], ARGV[1])", "1", "foo", "bar"]);
+    let lib = "#!lua name=t\nredis.register_function('f', function() return redis.call('set', 'foo', 'baz') end)";
+    other.cmd(&["FUNCTION", "LOAD", lib]);
+    other.cmd(&["FCALL", "f", "0"]);
+    let mut read = || String::from_utf8(mon.try_reply(Duration::from_secs(10)).unwrap()).unwrap();
+    assert!(read().contains("\"EVAL\""));
+    assert!(read().contains("[0 lua] \"set\" \"foo\" \"bar\""));
+    assert!(read().contains("\"FUNCTION\" \"LOAD\""));
+    assert!(read().contains("\"FCALL\" \"f\""));
+    assert!(read().contains("[0 lua] \"set\" \"foo\" \"baz\""));
+    let list = other.cmd_str(&["CLIENT", "LIST"]);
+    let me = list.lines().find(|l| l.contains("cmd=client|list")).unwrap();
+    assert!(me.contains(" qbuf=26 "), "{me}");
+}
+
 #[test]
 fn monitor_sees_other_clients_in_redis_format() {
     let server = TestServer::start();
@@ -226,9 +250,8 @@ fn command_family_matches_redis() {
     };
     let mut t = server.raw();
     let mut r = redis.raw();
-    // COMMAND INFO: name, arity, flags, key positions and ACL categories as Redis has them.
-    // (Tips, key specs and subcommands, the last three fields, are not compared: tine's
-    // table has none yet.)
+    // COMMAND INFO: name, arity, flags, key positions and ACL categories as Redis has them
+    // (`command_info_and_key_specs_match_redis` compares whole replies).
     let mut tc = server.client();
     let mut rc = redis.client();
     for names in [&["get", "set", "mget", "nosuch"][..], &["config|get", "client|kill"]] {
@@ -274,6 +297,102 @@ fn command_family_matches_redis() {
     let filtered: Vec<String> =
         redis::cmd("COMMAND").arg(&["LIST", "FILTERBY", "PATTERN", "g*"]).query(&mut con).unwrap();
     assert!(filtered.iter().all(|c| c.starts_with('g')) && filtered.contains(&"get".into()));
+}
+
+/// Every command's COMMAND INFO, whole (tips and key specs included), in both protocols;
+/// containers are left out, since Redis lists their subcommands in its hash table's order.
+/// And COMMAND GETKEYS / GETKEYSANDFLAGS over commands whose keys are found every way Redis
+/// finds them: index and keyword specs, counted keys, flags that depend on the arguments
+/// (SET GET, BITFIELD, SORT STORE), subcommands, not-key specs, bad counts.
+#[test]
+fn command_info_and_key_specs_match_redis() {
+    let server = TestServer::start();
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    for resp3 in [false, true] {
+        let mut t = server.raw();
+        let mut r = redis.raw();
+        if resp3 {
+            t.cmd(&["HELLO", "3"]);
+            r.cmd(&["HELLO", "3"]);
+        }
+        let mut con = server.client();
+        let list: Vec<String> = redis::cmd("COMMAND").arg("LIST").query(&mut con).unwrap();
+        let containers: BTreeSet<&str> =
+            list.iter().filter_map(|c| c.split_once('|').map(|(p, _)| p)).collect();
+        let mut compared = 0;
+        for name in list.iter().filter(|n| !containers.contains(n.as_str())) {
+            // MIGRATE is not served by tine (it is not in COMMAND LIST either).
+            assert_same(&mut t, &mut r, &["COMMAND", "INFO", name]);
+            compared += 1;
+        }
+        assert!(compared > 250, "{compared}");
+        for line in [
+            "set k v",
+            "set k v get",
+            "set k v EX 10 GET",
+            "mset a 1 b 2",
+            "lmove a b left right",
+            "sort k",
+            "sort k store d",
+            "sort k by w get x store d limit 0 1",
+            "sort_ro k",
+            "sort k store",
+            "zunionstore d 2 a b",
+            "zunionstore d 3 a b",
+            "zunionstore d x a",
+            "zunion 2 a b",
+            "eval s 0",
+            "eval s 2 a b x",
+            "eval s 3 a",
+            "fcall f 1 a",
+            "xread streams a b 1 2",
+            "xread count 1 streams a 1",
+            "xread streams a b 1",
+            "xreadgroup group g c count 1 noack streams a b > >",
+            "bitfield k get u8 0",
+            "bitfield k set u8 0 1",
+            "bitfield k overflow sat",
+            "bitfield_ro k get u8 0",
+            "georadius k 0 0 1 m store d",
+            "georadius k 0 0 1 m",
+            "georadiusbymember k m 1 km store d",
+            "geosearchstore d s frommember m byradius 1 km",
+            "ssubscribe a b",
+            "spublish a b",
+            "subscribe a",
+            "ping",
+            "get k",
+            "memory usage k",
+            "xgroup create k g $",
+            "xinfo stream k",
+            "object encoding k",
+            "object nosuch k",
+            "lcs a b",
+            "blmpop 0 2 a b left",
+            "lmpop 2 a b left",
+            "zmpop 1 a min",
+            "sintercard 2 a b limit 1",
+            "rename a b",
+            "copy a b db 1",
+            "del a b c",
+            "pfmerge d a b",
+            "brpoplpush a b 0",
+            "bitop and d a b",
+            "xautoclaim k g c 0 0",
+            "zrangestore d s 0 1",
+            "config get x",
+            "nosuch k",
+        ] {
+            let args: Vec<&str> = line.split(' ').collect();
+            for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+                let mut full = vec!["COMMAND", sub];
+                full.extend(&args);
+                assert_same(&mut t, &mut r, &full);
+            }
+        }
+    }
 }
 
 #[test]

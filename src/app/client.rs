@@ -69,7 +69,10 @@ impl ConnFigures {
     pub(crate) fn of(c: &Connection) -> ConnFigures {
         ConnFigures {
             fd: c.stream.raw_fd(),
-            qbuf: c.qbuf.len() - c.qpos,
+            // The whole buffer, commands already parsed from it included, as Redis's
+            // sdslen(querybuf): it trims the buffer only after running what it parsed, so a
+            // client's own CLIENT LIST shows its command (qbuf=26).
+            qbuf: c.qbuf.len(),
             qbuf_free: c.qbuf.capacity().saturating_sub(c.qbuf.len()),
             qbuf_capacity: c.qbuf.capacity(),
             argv_mem: c.parser.argv.iter().map(|a| a.len()).sum::<usize>(),

@@ -1,6 +1,7 @@
 //! Looking at the server from inside: COMMAND (and its subcommands), SLOWLOG, LATENCY,
 //! MONITOR. MEMORY is `memory.rs`.
 
+use super::keyspec::{self, Begin, Find, KeySpec};
 use super::reply_help;
 use super::{Argv, CmdError, CmdResult, Keys, err, flag, registry};
 use crate::commands::Ctx;
@@ -9,10 +10,13 @@ use tine_core::base::{self, parse_i64};
 
 fn reply_command_info(c: &mut Session, r: &super::Resolved) {
     let cmd = r.cmd;
-    let (first, last, step) = match cmd.keys {
-        Keys::None => (0, 0, 0),
-        Keys::Range(f, l, s) => (f, l, s),
-        Keys::NumKeys { .. } | Keys::Streams => (0, 0, 0),
+    let (first, last, step) = if cmd.specs.is_empty() {
+        match cmd.keys {
+            Keys::Range(f, l, s) => (f, l, s),
+            Keys::None | Keys::NumKeys { .. } | Keys::Streams => (0, 0, 0),
+        }
+    } else {
+        keyspec::legacy_range(cmd.specs).0
     };
     c.add_array(10);
     c.add_bulk(r.full_name.as_bytes());
@@ -33,8 +37,14 @@ fn reply_command_info(c: &mut Session, r: &super::Resolved) {
     }
     // Redis replies tips and key specs as sets, and no subcommands as an empty set (a
     // difference only RESP3 shows).
-    c.add_set(0); // tips
-    c.add_set(0); // key specs
+    c.add_set(cmd.tips.len());
+    for t in cmd.tips {
+        c.add_bulk(t.as_bytes());
+    }
+    c.add_set(cmd.specs.len());
+    for spec in cmd.specs {
+        reply_key_spec(c, spec);
+    }
     let reg = registry();
     let subs: Vec<&super::Resolved> = {
         let mut v: Vec<_> = r.subs.values().map(|&i| &reg.all[i]).collect();
@@ -48,6 +58,63 @@ fn reply_command_info(c: &mut Session, r: &super::Resolved) {
     }
     for s in subs {
         reply_command_info(c, s);
+    }
+}
+
+/// One key spec as COMMAND INFO shows it: a map (an array of pairs in RESP2) of its notes
+/// (when it has some), flags, begin_search and find_keys.
+fn reply_key_spec(c: &mut Session, spec: &KeySpec) {
+    c.add_map(if spec.notes.is_empty() { 3 } else { 4 });
+    if !spec.notes.is_empty() {
+        c.add_bulk(b"notes");
+        c.add_bulk(spec.notes.as_bytes());
+    }
+    c.add_bulk(b"flags");
+    let names: Vec<&str> = keyspec::flag_names(spec.flags).collect();
+    c.add_set(names.len());
+    for n in names {
+        c.add_simple(n);
+    }
+    let int_pairs = |c: &mut Session, kind: &str, pairs: &[(&str, i64)]| {
+        c.add_map(2);
+        c.add_bulk(b"type");
+        c.add_bulk(kind.as_bytes());
+        c.add_bulk(b"spec");
+        c.add_map(pairs.len());
+        for (k, v) in pairs {
+            c.add_bulk(k.as_bytes());
+            c.add_int(*v);
+        }
+    };
+    c.add_bulk(b"begin_search");
+    match spec.begin {
+        Begin::Index(i) => int_pairs(c, "index", &[("index", i as i64)]),
+        Begin::Keyword(word, from) => {
+            c.add_map(2);
+            c.add_bulk(b"type");
+            c.add_bulk(b"keyword");
+            c.add_bulk(b"spec");
+            c.add_map(2);
+            c.add_bulk(b"keyword");
+            c.add_bulk(word.as_bytes());
+            c.add_bulk(b"startfrom");
+            c.add_int(from as i64);
+        }
+        Begin::Unknown => int_pairs(c, "unknown", &[]),
+    }
+    c.add_bulk(b"find_keys");
+    match spec.find {
+        Find::Range { last, step, limit } => int_pairs(
+            c,
+            "range",
+            &[("lastkey", last as i64), ("keystep", step as i64), ("limit", limit as i64)],
+        ),
+        Find::KeyNum { idx, first, step } => int_pairs(
+            c,
+            "keynum",
+            &[("keynumidx", idx as i64), ("firstkey", first as i64), ("keystep", step as i64)],
+        ),
+        Find::Unknown => int_pairs(c, "unknown", &[]),
     }
 }
 
@@ -135,22 +202,57 @@ pub(crate) fn command_docs(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> 
 }
 
 pub(crate) fn command_getkeys(_srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
+    getkeys(c, argv, false)
+}
+
+pub(crate) fn command_getkeysandflags(
+    _srv: &mut Ctx<'_>,
+    c: &mut Session,
+    argv: &Argv,
+) -> CmdResult {
+    getkeys(c, argv, true)
+}
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS, with Redis's checks in Redis's order (getKeysSubcommandImpl).
+fn getkeys(c: &mut Session, argv: &Argv, with_flags: bool) -> CmdResult {
     let reg = registry();
     let args = &argv[2..];
-    let Some(r) = reg.lookup(&args[0]) else {
+    // A container with arguments means its subcommand (Redis's lookupCommand).
+    let r = match reg.lookup(&args[0]) {
+        Some(p) if !p.subs.is_empty() && args.len() >= 2 => reg.lookup_sub(p, &args[1]),
+        found => found,
+    };
+    let Some(r) = r else {
         return Err(CmdError::err("Invalid command specified"));
     };
+    if !keyspec::has_keys(r.cmd) {
+        return Err(CmdError::err("The command has no key arguments"));
+    }
     let arity = r.cmd.arity;
     if (arity > 0 && args.len() as i32 != arity) || (args.len() as i32) < -arity {
         return Err(CmdError::err("Invalid number of arguments specified for command"));
     }
-    let pos = super::key_positions(r.cmd, args).map_err(CmdError::err)?;
-    if pos.is_empty() {
-        return Err(CmdError::err("The command has no key arguments"));
+    let keys = keyspec::keys_and_flags(r.cmd, args).unwrap_or_default();
+    if keys.is_empty() {
+        if r.flags & flag::NO_MANDATORY_KEYS != 0 {
+            c.add_array(0);
+            return Ok(());
+        }
+        return Err(CmdError::err("Invalid arguments specified for command"));
     }
-    c.add_array(pos.len());
-    for p in pos {
-        c.add_bulk(&args[p]);
+    c.add_array(keys.len());
+    for (p, flags) in keys {
+        if with_flags {
+            c.add_array(2);
+            c.add_bulk(&args[p]);
+            let names: Vec<&str> = keyspec::flag_names(flags).collect();
+            c.add_set(names.len());
+            for n in names {
+                c.add_simple(n);
+            }
+        } else {
+            c.add_bulk(&args[p]);
+        }
     }
     Ok(())
 }
@@ -176,6 +278,8 @@ pub(crate) fn command_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) ->
             "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
         ],
     );
     Ok(())

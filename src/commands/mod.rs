@@ -27,8 +27,10 @@ pub(crate) mod hll;
 pub(crate) mod info;
 pub(crate) mod introspection;
 pub(crate) mod keys;
+pub(crate) mod keyspec;
 pub(crate) mod list;
 pub(crate) mod memory;
+pub(crate) mod migrate;
 pub(crate) mod multi;
 pub(crate) mod persist;
 pub(crate) mod pubsub;
@@ -204,6 +206,11 @@ pub(crate) struct Command {
     /// ACL categories, without '@', in Redis's order.
     pub(crate) acl: &'static [&'static str],
     pub(crate) keys: Keys,
+    /// Redis 7.0's key specs (`keyspec`): COMMAND INFO and GETKEYSANDFLAGS.
+    pub(crate) specs: &'static [keyspec::KeySpec],
+    /// Redis 7.0's command tips (`nondeterministic_output`, `request_policy:...`), as COMMAND
+    /// INFO shows them.
+    pub(crate) tips: &'static [&'static str],
     pub(crate) group: &'static str,
     pub(crate) summary: &'static str,
     pub(crate) since: &'static str,
@@ -274,11 +281,11 @@ pub(crate) mod flag {
         ("no_auth", NO_AUTH),
         ("may_replicate", MAY_REPLICATE),
         ("sentinel", SENTINEL),
-        ("no_multi", NO_MULTI),
-        ("allow_busy", ALLOW_BUSY),
         ("no_mandatory_keys", NO_MANDATORY_KEYS),
-        ("movablekeys", MOVABLE_KEYS),
         ("no_async_loading", NO_ASYNC_LOADING),
+        ("no_multi", NO_MULTI),
+        ("movablekeys", MOVABLE_KEYS),
+        ("allow_busy", ALLOW_BUSY),
         ("module", MODULE),
         ("asking", ASKING),
         ("only_sentinel", ONLY_SENTINEL),
@@ -320,7 +327,7 @@ impl Registry {
     fn add(&mut self, cmd: &'static Command, full_name: String) -> usize {
         let id = self.all.len();
         let mut flags = cmd.flags;
-        if matches!(cmd.keys, Keys::NumKeys { .. }) {
+        if matches!(cmd.keys, Keys::NumKeys { .. }) || keyspec::legacy_range(cmd.specs).1 {
             flags |= flag::MOVABLE_KEYS;
         }
         self.all.push(Resolved { cmd, full_name, flags, id, subs: HashMap::new() });
@@ -767,7 +774,12 @@ fn slowlog_push(srv: &mut Ctx<'_>, c: &Session, argv: &Argv, usec: i64) {
     const MAX_ARGS: usize = 32;
     const MAX_ARG_LEN: usize = 128;
     let mut args = Vec::new();
+    let hidden = redacted_args(argv);
     for (i, a) in argv.iter().enumerate() {
+        if hidden.contains(&i) {
+            args.push(b"(redacted)".to_vec());
+            continue;
+        }
         if i == MAX_ARGS - 1 && argv.len() > MAX_ARGS {
             args.push(format!("... ({} more arguments)", argv.len() - MAX_ARGS + 1).into_bytes());
             break;
@@ -797,13 +809,42 @@ fn slowlog_push(srv: &mut Ctx<'_>, c: &Session, argv: &Argv, usec: i64) {
 
 /// Sends a command to clients in MONITOR mode, in Redis's line format:
 /// `+<secs>.<usecs> [<db> <addr>] "arg" "arg"`.
-fn feed_monitors(srv: &mut Ctx<'_>, c: &Session, argv: &Argv) {
+/// The arguments MONITOR and the slow log show as "(redacted)", as Redis's
+/// redactClientCommandArgument hides them: passwords (AUTH's arguments, HELLO's AUTH user
+/// and password, MIGRATE's AUTH/AUTH2).
+fn redacted_args(argv: &Argv) -> Vec<usize> {
+    match base_lower_name(argv).as_str() {
+        "auth" => (1..argv.len()).collect(),
+        "hello" => match (2..argv.len()).find(|&i| argv[i].eq_ignore_ascii_case(b"auth")) {
+            Some(i) => (i + 1..(i + 3).min(argv.len())).collect(),
+            None => vec![],
+        },
+        "migrate" => migrate::redacted_args(argv),
+        _ => vec![],
+    }
+}
+
+fn base_lower_name(argv: &Argv) -> String {
+    argv.first().map(|a| tine_core::base::lower(a)).unwrap_or_default()
+}
+
+/// Scripts (EVAL, FCALL and their variants, flagged skip_monitor) call it themselves before
+/// they run, as Redis's evalCommand, so the commands their script runs come after them.
+pub(crate) fn feed_monitors(srv: &mut Ctx<'_>, c: &Session, argv: &Argv) {
+    if srv.data.monitors.is_empty() {
+        return;
+    }
     let now = tine_core::base::ustime();
     let mut line =
         format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, c.db, c.addr).into_bytes();
-    for a in argv {
+    let hidden = redacted_args(argv);
+    for (i, a) in argv.iter().enumerate() {
         line.push(b' ');
-        line.extend_from_slice(tine_core::base::quote::repr_arg(a).as_bytes());
+        if hidden.contains(&i) {
+            line.extend_from_slice(b"\"(redacted)\"");
+        } else {
+            line.extend_from_slice(tine_core::base::quote::repr_arg(a).as_bytes());
+        }
     }
     line.extend_from_slice(b"\r\n");
     let monitors = srv.data.monitors.clone();

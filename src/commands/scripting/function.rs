@@ -805,6 +805,7 @@ pub(crate) fn fcall_ro(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdRe
 }
 
 fn fcall_generic(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, ro: bool) -> CmdResult {
+    crate::commands::feed_monitors(srv, c, argv);
     let name = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
     let f = &srv.data.scripting.functions;
     let Some(func) = f.index.get(&name).and_then(|lib| f.libraries.get(lib)?.functions.get(&name))

@@ -678,6 +678,7 @@ fn eval_generic(
     by_sha: bool,
     ro: bool,
 ) -> CmdResult {
+    crate::commands::feed_monitors(srv, c, argv);
     let numkeys = tine_core::base::parse_i64(&argv[2]).ok_or(err::NOT_INTEGER)?;
     if numkeys > (argv.len() - 3) as i64 {
         return Err(CmdError::err("Number of keys can't be greater than number of args"));
