@@ -167,6 +167,8 @@ pub(crate) fn cron(srv: &mut Server<'_>, now_ms: i64) {
     }
     if srv.data.cronloops % 10 == 0 {
         srv.data.keyspace.shrink_if_sparse();
+        // MIGRATE's connections unused for 10 s are closed (Redis: once a second).
+        srv.data.migrate_sockets.close_idle(tine_core::base::unix_time());
     }
     // What the keyspace dropped while a fork child lived is freed once it is gone, a
     // millisecond a tick (issue 15: frees of shared memory copy pages).

@@ -77,6 +77,8 @@ pub(crate) struct Data {
     pub(crate) executable: String,
     pub(crate) next_client_id: u64,
     pub(crate) slowlog: std::collections::VecDeque<SlowLogEntry>,
+    /// MIGRATE's cached connections to its targets.
+    pub(crate) migrate_sockets: super::migrate::Sockets,
     pub(crate) slowlog_next_id: u64,
     /// ACL users and the ACL LOG (`engine::acl`).
     pub(crate) acl: crate::engine::acl::Acl,
@@ -181,6 +183,7 @@ impl Data {
                 .unwrap_or_default(),
             next_client_id: 1,
             slowlog: Default::default(),
+            migrate_sockets: Default::default(),
             slowlog_next_id: 0,
             acl: crate::engine::acl::Acl::new(super::registry().all.len()),
             monitors: Vec::new(),

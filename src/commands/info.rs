@@ -347,7 +347,7 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
     line(out, "pubsubshard_channels", 0);
     line(out, "latest_fork_usec", srv.data.persist.latest_fork_usec);
     line(out, "total_forks", srv.data.persist.total_forks);
-    line(out, "migrate_cached_sockets", 0);
+    line(out, "migrate_cached_sockets", srv.data.migrate_sockets.len());
     line(out, "slave_expires_tracked_keys", srv.data.replica.own_expires.len());
     line(out, "active_defrag_hits", 0);
     line(out, "active_defrag_misses", 0);
