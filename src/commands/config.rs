@@ -72,12 +72,22 @@ pub(crate) fn config_resetstat(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv)
     Ok(())
 }
 
+/// Rewrites the server's config file with the running configuration (`force_all`: every
+/// directive, for DEBUG CONFIG-REWRITE-FORCE-ALL). `None`: the server has no config file.
+pub(crate) fn rewrite_running_config(
+    srv: &mut Ctx<'_>,
+    force_all: bool,
+) -> Option<std::io::Result<()>> {
+    let path = srv.data.config_file.clone()?;
+    let users = super::acl::config_user_lines(srv);
+    Some(rewrite_config_file(&srv.data.config, users, &path, force_all))
+}
+
 pub(crate) fn config_rewrite(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
-    let Some(path) = srv.data.config_file.clone() else {
+    let Some(result) = rewrite_running_config(srv, false) else {
         return Err(CmdError::new("ERR", "ERR The server is running without a config file"));
     };
-    let users = super::acl::config_user_lines(srv);
-    match rewrite_config_file(&srv.data.config, users, &path) {
+    match result {
         Ok(()) => {
             log!(Level::Notice, "CONFIG REWRITE executed with success.");
             c.add_ok();
@@ -142,7 +152,11 @@ fn directive_lines(d: &config::Directive, value: &str) -> Vec<String> {
                     })
                     .collect()
             }
-            "bind" | "oom-score-adj-values" | "latency-tracking-info-percentiles" => {
+            "bind"
+            | "oom-score-adj-values"
+            | "latency-tracking-info-percentiles"
+            | "shutdown-on-sigterm"
+            | "shutdown-on-sigint" => {
                 vec![format!("{} {}", name, value)]
             }
             "replicaof" => {
@@ -160,17 +174,21 @@ fn directive_lines(d: &config::Directive, value: &str) -> Vec<String> {
 
 /// Rewrites the config file to hold the running configuration, keeping comments and the lines
 /// tine does not own.
+/// `force_all` (DEBUG CONFIG-REWRITE-FORCE-ALL) writes every directive, defaults included.
 pub(crate) fn rewrite_config_file(
     cfg: &config::Config,
     users: Option<Vec<String>>,
     path: &std::path::Path,
+    force_all: bool,
 ) -> std::io::Result<()> {
     let original = std::fs::read_to_string(path).ok();
     let defaults = config::Config::default();
     let mut desired = Vec::new();
     for d in config::DIRECTIVES {
         let value = (d.get)(cfg);
-        let is_default = value == (d.get)(&defaults);
+        // `save` lines are always written, as Redis's rewriteConfigSaveOption forces them
+        // (a default that is not written would read back as the one `save` line kept).
+        let is_default = !force_all && d.name != "save" && value == (d.get)(&defaults);
         desired.push((d.name.to_string(), directive_lines(d, &value), is_default));
     }
     // As Redis's rewriteConfigUserOption: the users replace every `user` line, or, with an

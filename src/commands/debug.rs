@@ -32,6 +32,9 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             &[
                 "CHANGE-REPL-ID",
                 "    Change the replication IDs of the instance.",
+                "CONFIG-REWRITE-FORCE-ALL",
+                "    Like CONFIG REWRITE but writes all configuration options, including",
+                "    keywords not listed in original configuration file or default values.",
                 "    Dangerous: should be used only for testing the replication subsystem.",
                 "DIGEST",
                 "    Output a hex signature representing the current DB content.",
@@ -309,6 +312,19 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 Ok(Some(v)) => c.add_bulk(v.as_bytes()),
                 Ok(None) => c.add_null(),
                 Err(e) => return Err(CmdError::err(&e)),
+            }
+        }
+        "config-rewrite-force-all" if argv.len() == 2 => {
+            match super::config::rewrite_running_config(srv, true) {
+                Some(Ok(())) => c.add_ok(),
+                Some(Err(e)) => {
+                    return Err(CmdError::err(&format!("CONFIG-REWRITE-FORCE-ALL failed: {}", e)));
+                }
+                None => {
+                    return Err(CmdError::err(
+                        "CONFIG-REWRITE-FORCE-ALL failed: the server is running without a config file",
+                    ));
+                }
             }
         }
         "change-repl-id" if argv.len() == 2 => {

@@ -209,6 +209,28 @@ pub(crate) fn oom_score_adj_values(_old: &str, new: &str) -> Result<String, Stri
     Ok(out.join(" "))
 }
 
+/// `shutdown-on-sigterm` / `shutdown-on-sigint`: flags as SHUTDOWN takes them, any of save,
+/// nosave, now, force (shown in that order, as Redis's flag enums), or default (none).
+pub(crate) fn shutdown_on_signal(_old: &str, new: &str) -> Result<String, String> {
+    const FLAGS: [&str; 4] = ["save", "nosave", "now", "force"];
+    let mut set = [false; 4];
+    for w in new.split_whitespace() {
+        let w = w.to_ascii_lowercase();
+        match FLAGS.iter().position(|f| *f == w) {
+            Some(i) => set[i] = true,
+            None if w == "default" => {}
+            None => {
+                return Err(
+                    "argument(s) must be one of the following: default, save, nosave, now, force"
+                        .into(),
+                );
+            }
+        }
+    }
+    let words: Vec<&str> = FLAGS.iter().zip(set).filter(|(_, on)| *on).map(|(f, _)| *f).collect();
+    Ok(if words.is_empty() { "default".into() } else { words.join(" ") })
+}
+
 /// `activedefrag`: tine has no active defragmentation (it needs allocator hints stock jemalloc
 /// lacks), so `yes` is refused as a Redis built without them refuses it (Debian's).
 pub(crate) fn active_defrag(_old: &str, new: &str) -> Result<String, String> {

@@ -220,18 +220,6 @@ config_enum! {
 }
 
 config_enum! {
-    /// `shutdown-on-sigint`, `shutdown-on-sigterm`: what a signal's shutdown does. (Redis 7.0
-    /// also accepts several of the flags together; tine, as before, one word.)
-    ShutdownOnSignal {
-        Default = ["default"],
-        Save = ["save"],
-        NoSave = ["nosave"],
-        Now = ["now"],
-        Force = ["force"],
-    }
-}
-
-config_enum! {
     /// `supervised`: the supervisor to notify.
     Supervised {
         Upstart = ["upstart"],
@@ -306,7 +294,6 @@ mod tests {
             PropagationErrorBehavior,
             ReplDisklessLoad,
             SanitizeDumpPayload,
-            ShutdownOnSignal,
             Supervised,
             SyslogFacility,
             TlsAuthClients

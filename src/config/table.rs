@@ -157,8 +157,8 @@ config_table! {
     server_cpulist: String = "server_cpulist", &[], Kind::Str, "", IMMUTABLE;
     set_max_intset_entries: i64 = "set-max-intset-entries", &[], Kind::Int { min: 0, max: i64::MAX }, "512", IMPLEMENTED;
     set_proc_title: bool = "set-proc-title", &[], Kind::Bool, "yes", IMMUTABLE | IMPLEMENTED;
-    shutdown_on_sigint: ShutdownOnSignal = "shutdown-on-sigint", &[], Kind::Enum, "default", IMPLEMENTED;
-    shutdown_on_sigterm: ShutdownOnSignal = "shutdown-on-sigterm", &[], Kind::Enum, "default", IMPLEMENTED;
+    shutdown_on_sigint: String = "shutdown-on-sigint", &[], Kind::Custom(custom::shutdown_on_signal), "default", IMPLEMENTED;
+    shutdown_on_sigterm: String = "shutdown-on-sigterm", &[], Kind::Custom(custom::shutdown_on_signal), "default", IMPLEMENTED;
     shutdown_timeout: i64 = "shutdown-timeout", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "10", IMPLEMENTED;
     slowlog_log_slower_than: i64 = "slowlog-log-slower-than", &[], Kind::Int { min: -1, max: i64::MAX }, "10000", IMPLEMENTED;
     slowlog_max_len: i64 = "slowlog-max-len", &[], Kind::Int { min: 0, max: i64::MAX }, "128", IMPLEMENTED;
