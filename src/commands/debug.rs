@@ -42,6 +42,8 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Output a hex signature of the values of all the specified keys.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
                 "MALLCTL <key> [<val>]",
                 "    Get or set a malloc tuning integer.",
                 "MALLCTL-STR <key> [<val>]",
@@ -305,12 +307,11 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         #[cfg(feature = "jemalloc")]
         "mallctl-str" if (3..=4).contains(&argv.len()) => {
             let new = argv.get(3).map(|v| String::from_utf8_lossy(v).into_owned());
-            match crate::engine::memory::mallctl_str(
-                &String::from_utf8_lossy(&argv[2]),
-                new.as_deref(),
-            ) {
-                Ok(Some(v)) => c.add_bulk(v.as_bytes()),
-                Ok(None) => c.add_null(),
+            use crate::engine::memory::{MallctlStr, mallctl_str};
+            match mallctl_str(&String::from_utf8_lossy(&argv[2]), new.as_deref()) {
+                Ok(MallctlStr::Value(v)) => c.add_bulk(v.as_bytes()),
+                Ok(MallctlStr::Null) => c.add_null(),
+                Ok(MallctlStr::Written) => c.add_ok(),
                 Err(e) => return Err(CmdError::err(&e)),
             }
         }
@@ -326,6 +327,10 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                     ));
                 }
             }
+        }
+        "log" if argv.len() == 3 => {
+            log!(Level::Warning, "DEBUG LOG: {}", String::from_utf8_lossy(&argv[2]));
+            c.add_ok();
         }
         "change-repl-id" if argv.len() == 2 => {
             srv.data.repl.change_replid();

@@ -192,11 +192,30 @@ fn is_string_control(name: &str) -> bool {
             .is_some_and(|i| i.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// What DEBUG MALLCTL-STR got: the control's string, a null one, or OK for a write.
+pub(crate) enum MallctlStr {
+    Value(String),
+    Null,
+    Written,
+}
+
 /// DEBUG MALLCTL-STR <key> [<val>]: reads a string control; writes only `arena.<i>.dss`
-/// ("primary", "secondary", "disabled"), the one string control meant to be set at run time.
-/// `Ok(None)`: a null string.
+/// ("primary", "secondary", "disabled"), the one string control meant to be set at run time;
+/// `VOID` calls a write-only control that takes no value (`thread.tcache.flush`), as Redis.
 #[cfg(feature = "jemalloc")]
-pub(crate) fn mallctl_str(name: &str, new: Option<&str>) -> Result<Option<String>, String> {
+pub(crate) fn mallctl_str(name: &str, new: Option<&str>) -> Result<MallctlStr, String> {
+    if new == Some("VOID") {
+        let mut cname = name.as_bytes().to_vec();
+        cname.push(0);
+        if cname[..cname.len() - 1].contains(&0) {
+            return Err(strerror(libc::EINVAL));
+        }
+        return if mallctl_void(&cname) {
+            Ok(MallctlStr::Written)
+        } else {
+            Err(strerror(libc::EPERM))
+        };
+    }
     let cname = std::ffi::CString::new(name).map_err(|_| strerror(libc::EINVAL))?;
     let mut old: *const libc::c_char = std::ptr::null();
     let mut oldlen = std::mem::size_of::<*const libc::c_char>();
@@ -220,8 +239,12 @@ pub(crate) fn mallctl_str(name: &str, new: Option<&str>) -> Result<Option<String
     }
     // SAFETY: a string control's value is a NUL-terminated string jemalloc keeps alive (a
     // static or the arena's setting), or null.
-    let text = (!old.is_null())
-        .then(|| unsafe { std::ffi::CStr::from_ptr(old) }.to_string_lossy().into_owned());
+    let text = match old.is_null() {
+        true => MallctlStr::Null,
+        false => MallctlStr::Value(
+            unsafe { std::ffi::CStr::from_ptr(old) }.to_string_lossy().into_owned(),
+        ),
+    };
     if let Some(v) = new {
         if !name.starts_with("arena.") {
             return Err(strerror(libc::EPERM));

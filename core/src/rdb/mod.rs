@@ -208,7 +208,12 @@ impl fmt::Display for RdbError {
                 write!(f, "RDB has duplicated key '{}' in DB {db}", String::from_utf8_lossy(key))
             }
             RdbError::ChecksumMismatch { expected, got } => {
-                write!(f, "Wrong RDB checksum expected: ({expected:x}) got: ({got:x})")
+                // Redis's words (rdbLoadRioWithLoadingCtx), its "expected" being the sum it
+                // computed, then the error rdbReportError names: "RDB CRC error".
+                write!(
+                    f,
+                    "Wrong RDB checksum expected: ({got:x}) but got ({expected:x}): RDB CRC error"
+                )
             }
             RdbError::BadStream(why) => write!(f, "{why}"),
             RdbError::ModuleNotSupported => {
