@@ -282,6 +282,7 @@ impl EventLoop {
             crate::engine::blocking::handle_timeouts(&mut srv.ctx(), base::mstime());
         }
         self.replication_before_sleep(srv);
+        crate::commands::tracking::before_sleep(&mut srv.ctx());
         self.serve_pending(srv);
         crate::app::replication::before_sleep(self, srv);
         if srv.data.rebind_requested {
@@ -870,6 +871,7 @@ impl EventLoop {
         crate::app::replication::cron(self, srv, now_ms);
         crate::commands::replication::cron(&mut srv.ctx(), now_ms);
         crate::engine::blocking::handle_timeouts(&mut srv.ctx(), now_ms);
+        crate::commands::tracking::cron(&mut srv.ctx());
         // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
         if srv.data.config.timeout > 0 {
             let now = now_ms / 1000;

@@ -257,6 +257,7 @@ impl<'a> Ctx<'a> {
     /// MONITOR, queued input.
     pub(crate) fn forget_session(&mut self, s: &mut Session) {
         crate::engine::pubsub::forget_client(self, s);
+        crate::commands::tracking::forget_client(self, s);
         crate::commands::multi::unwatch_all(self, s);
         if s.blocked.is_some() {
             crate::engine::blocking::forget_client(self, s);
@@ -282,6 +283,7 @@ impl<'a> Ctx<'a> {
             }
         }
         crate::commands::finish_errors(self, c);
+        crate::commands::tracking::after_blocked(self, c);
         self.note_pending_write(c.slot);
         self.data.pending_input.push(c.slot);
     }

@@ -49,6 +49,23 @@ pub struct Outbox {
     /// server announces them as "new" keyspace events, as Redis's dbAdd).
     created: Vec<(usize, Key)>,
     track_created: bool,
+    /// Keys changed (every `touch`) and flushes, in order, kept only while `track_modified`:
+    /// client-side caching (the server's tracking) invalidates them, as Redis's
+    /// signalModifiedKey and signalFlushedDb call into tracking.c.
+    modified: Vec<Modified>,
+    track_modified: bool,
+}
+
+/// A change client-side caching must hear of (see `Outbox::modified`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Modified {
+    /// A key's value changed or the key went away.
+    Key(Key),
+    /// A key deleted because its time had passed (no client made this change, which matters
+    /// to tracking's NOLOOP).
+    Expired(Key),
+    /// A database was emptied or replaced: every key counts as changed.
+    Flush,
 }
 
 /// A dataset `Keyspace::install` replaced: its tables, freed when this is dropped.
@@ -126,6 +143,9 @@ impl Keyspace {
     pub fn install(&mut self, loaded: Keyspace) -> Retired {
         let mut src = loaded.dbs.into_iter();
         let mut retired = Vec::with_capacity(self.dbs.len());
+        if self.out.track_modified {
+            self.out.modified.push(Modified::Flush);
+        }
         for db in self.dbs.iter_mut() {
             db.touch_all_watched(&mut self.out);
             let (keys, expires) = match src.next() {
@@ -331,6 +351,23 @@ impl Keyspace {
         std::mem::take(&mut self.out.created)
     }
 
+    /// Whether changed keys are collected for `take_modified` (client-side caching on).
+    pub fn track_modified(&mut self, on: bool) {
+        self.out.track_modified = on;
+        if !on {
+            self.out.modified.clear();
+        }
+    }
+
+    /// Changes since the last call, in order (empty unless `track_modified`).
+    #[inline]
+    pub fn take_modified(&mut self) -> Vec<Modified> {
+        if self.out.modified.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.out.modified)
+    }
+
     // ----- the outbox -----
 
     /// True when lazy expiry deleted keys since the last `take_expired` (one check: the
@@ -513,6 +550,11 @@ impl Db {
     fn expire_if_needed(&mut self, key: &[u8], now_ms: i64, out: &mut Outbox) -> bool {
         if self.is_expired(key, now_ms) {
             self.delete(key, out);
+            if let Some(m @ Modified::Key(_)) = out.modified.last_mut() {
+                if let Modified::Key(k) = std::mem::replace(m, Modified::Flush) {
+                    *m = Modified::Expired(k);
+                }
+            }
             out.expired.push((self.id, key.into()));
             true
         } else {
@@ -785,6 +827,9 @@ impl Db {
 
     fn clear(&mut self, out: &mut Outbox) -> usize {
         self.touch_all_watched(out);
+        if out.track_modified {
+            out.modified.push(Modified::Flush);
+        }
         let n = self.keys.len();
         self.drop_tombstones();
         let keys = std::mem::take(&mut self.keys);
@@ -888,6 +933,9 @@ impl Db {
     /// Records that `key` changed, for the clients WATCHing it.
     #[inline]
     fn touch(&mut self, key: &[u8], out: &mut Outbox) {
+        if out.track_modified {
+            out.modified.push(Modified::Key(key.into()));
+        }
         if !self.watchers.is_empty() {
             if let Some(slots) = self.watchers.get(key) {
                 out.touched.extend_from_slice(slots);
