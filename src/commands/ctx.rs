@@ -393,6 +393,7 @@ impl EvictHost for Ctx<'_> {
         self.data.stats.evicted_keys += 1;
         self.data.dirty += 1;
         self.notify(notify::EVICTED, "evicted", key, db);
+        crate::commands::tracking::evicted(self);
     }
 }
 

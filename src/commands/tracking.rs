@@ -27,6 +27,9 @@ use super::{Argv, CmdResult, Ctx, Resolved, err, flag};
 use crate::engine::session::Session;
 use crate::engine::tracking::{self, ClientTracking, Payload, Pending};
 
+/// Redis's PROTO_REPLY_CHUNK_BYTES, the size of a client's static reply buffer.
+const REPLY_CHUNK: usize = 16 * 1024;
+
 /// The options of CLIENT TRACKING, parsed.
 #[derive(Default)]
 struct Options<'a> {
@@ -191,6 +194,10 @@ fn enable(srv: &mut Ctx<'_>, c: &mut Session, o: Options<'_>) {
         }
     }
     d.tracking.slots.insert(c.id, c.slot);
+    // Room for invalidations, as Redis's 16 KB static reply buffer gives every client:
+    // pushes written during eviction must not allocate, or eviction would count them as
+    // memory to free and evict more (a feedback loop, Redis issue 8069).
+    c.obuf.reserve(REPLY_CHUNK.saturating_sub(c.obuf.len()));
     if let Some(slot) = o.redirect_slot {
         d.tracking.slots.insert(o.redirect, slot);
     }
@@ -386,6 +393,11 @@ fn invalidate_key(
             srv.data.tracking.pending.push(Pending::Key(key.to_vec()));
             continue;
         }
+        if id == current && running.as_deref().is_none_or(|r| r.id != id) {
+            // Before its command runs (eviction), out of reach: sent before its reply.
+            srv.data.tracking.early.push(Pending::Key(key.to_vec()));
+            continue;
+        }
         let mode =
             with_session(srv, running, id, |s| s.tracking.as_ref().map(|t| (t.bcast, t.noloop)));
         match mode {
@@ -457,6 +469,10 @@ pub(crate) fn limit(srv: &mut Ctx<'_>, mut running: Option<&mut Session>) {
 /// Before a command runs (after eviction): what eviction changed and the table's limit are
 /// told to everyone at once, the running client included, before its reply.
 pub(crate) fn before_command(srv: &mut Ctx<'_>, c: &mut Session) {
+    if !srv.data.tracking.early.is_empty() {
+        let early = std::mem::take(&mut srv.data.tracking.early);
+        send_own(srv, c, early);
+    }
     drain(srv, Some(c));
     if srv.data.tracking.clients > 0 {
         limit(srv, Some(c));
@@ -532,12 +548,19 @@ pub(crate) fn end_top_level(
 
 /// Sends the running client's own invalidations, after its reply.
 pub(crate) fn flush_pending(srv: &mut Ctx<'_>, c: &mut Session) {
-    if srv.data.tracking.pending.is_empty() {
+    if srv.data.tracking.pending.is_empty() && srv.data.tracking.early.is_empty() {
         return;
     }
+    let mut all = std::mem::take(&mut srv.data.tracking.early);
+    all.append(&mut srv.data.tracking.pending);
+    send_own(srv, c, all);
+}
+
+/// Sends the running client invalidations kept for it, as its mode now allows.
+fn send_own(srv: &mut Ctx<'_>, c: &mut Session, list: Vec<Pending>) {
     let id = c.id;
     let mut running = Some(c);
-    for p in std::mem::take(&mut srv.data.tracking.pending) {
+    for p in list {
         let mode =
             running.as_deref().and_then(|c| c.tracking.as_ref()).map(|t| (t.bcast, t.noloop));
         match p {
@@ -592,6 +615,13 @@ pub(crate) fn before_sleep(srv: &mut Ctx<'_>) {
             }
         }
     }
+}
+
+/// A key was evicted: its clients are told at once, so its table entry is freed with it (as
+/// Redis does; otherwise eviction would count the entry, and the change noted for it, as
+/// memory still used).
+pub(crate) fn evicted(srv: &mut Ctx<'_>) {
+    drain(srv, None);
 }
 
 /// From cron: the table's limit, even when no command comes (after a CONFIG SET lowered it).

@@ -76,6 +76,9 @@ pub(crate) struct Tracking {
     /// True while that command's handler runs: its own invalidations wait for its reply.
     pub(crate) executing: bool,
     pub(crate) pending: Vec<Pending>,
+    /// Invalidations for that client caused before its command started (eviction) while it
+    /// was out of reach: sent before its reply.
+    pub(crate) early: Vec<Pending>,
     /// A command a script ran read keys: the script's declared keys are remembered for its
     /// caller, as Redis does for scripts.
     pub(crate) script_read: bool,
