@@ -143,9 +143,7 @@ impl Keyspace {
     pub fn install(&mut self, loaded: Keyspace) -> Retired {
         let mut src = loaded.dbs.into_iter();
         let mut retired = Vec::with_capacity(self.dbs.len());
-        if self.out.track_modified {
-            self.out.modified.push(Modified::Flush);
-        }
+        self.note_flush();
         for db in self.dbs.iter_mut() {
             db.touch_all_watched(&mut self.out);
             let (keys, expires) = match src.next() {
@@ -286,12 +284,21 @@ impl Keyspace {
 
     /// Empties one database; returns how many keys it held.
     pub fn clear(&mut self, db: usize) -> usize {
+        self.note_flush();
         self.dbs[db].clear(&mut self.out)
     }
 
     /// Empties every database; returns how many keys they held.
     pub fn clear_all(&mut self) -> usize {
-        (0..self.dbs.len()).map(|db| self.clear(db)).sum()
+        self.note_flush();
+        (0..self.dbs.len()).map(|db| self.dbs[db].clear(&mut self.out)).sum()
+    }
+
+    /// One flush, for client-side caching (see `Outbox::modified`).
+    fn note_flush(&mut self) {
+        if self.out.track_modified {
+            self.out.modified.push(Modified::Flush);
+        }
     }
 
     /// SWAPDB: exchanges two databases' contents (ids stay); watched keys that exist on
@@ -827,9 +834,6 @@ impl Db {
 
     fn clear(&mut self, out: &mut Outbox) -> usize {
         self.touch_all_watched(out);
-        if out.track_modified {
-            out.modified.push(Modified::Flush);
-        }
         let n = self.keys.len();
         self.drop_tombstones();
         let keys = std::mem::take(&mut self.keys);
@@ -1179,5 +1183,46 @@ mod fork_tests {
         ks.set(0, &key(1), big(b'w'), true);
         let _ = ks.get_mut(0, &key(1), 0);
         assert_eq!(ks[0].access_meta(&key(1)), Some(before));
+    }
+}
+
+#[cfg(test)]
+mod modified_tests {
+    //! What the keyspace reports to client-side caching.
+    use super::*;
+
+    fn v(b: &[u8]) -> Value {
+        Value::Str(Str::from_bytes(b))
+    }
+
+    #[test]
+    fn changes_are_reported_only_while_asked_and_in_order() {
+        let mut ks = Keyspace::new(2);
+        ks.set(0, b"a", v(b"1"), false);
+        assert!(ks.take_modified().is_empty());
+        ks.track_modified(true);
+        ks.set(0, b"a", v(b"2"), false);
+        ks.set_expire(0, b"b", Some(5));
+        ks.set(1, b"b", v(b"1"), false);
+        ks.set_expire(1, b"b", Some(5));
+        assert!(ks.expire_if_needed(1, b"b", 10));
+        ks.clear_all();
+        ks.clear(1);
+        let got = ks.take_modified();
+        assert_eq!(
+            got,
+            vec![
+                Modified::Key(b"a"[..].into()),
+                Modified::Key(b"b"[..].into()),
+                Modified::Key(b"b"[..].into()),
+                Modified::Key(b"b"[..].into()),
+                Modified::Expired(b"b"[..].into()),
+                Modified::Flush,
+                Modified::Flush,
+            ]
+        );
+        ks.track_modified(false);
+        ks.set(0, b"a", v(b"3"), false);
+        assert!(ks.take_modified().is_empty());
     }
 }
