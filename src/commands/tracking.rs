@@ -437,10 +437,14 @@ fn invalidate_all(srv: &mut Ctx<'_>, running: &mut Option<&mut Session>) {
 }
 
 /// Invalidates what the keyspace reported changed since the last call.
-pub(crate) fn drain(srv: &mut Ctx<'_>, mut running: Option<&mut Session>) {
-    if !srv.data.tracking.reporting {
-        return;
+#[inline]
+pub(crate) fn drain(srv: &mut Ctx<'_>, running: Option<&mut Session>) {
+    if srv.data.tracking.reporting {
+        drain_changes(srv, running);
     }
+}
+
+fn drain_changes(srv: &mut Ctx<'_>, mut running: Option<&mut Session>) {
     let changes = srv.data.keyspace.take_modified();
     let by = srv.data.tracking.current;
     for ch in changes {
@@ -468,6 +472,7 @@ pub(crate) fn limit(srv: &mut Ctx<'_>, mut running: Option<&mut Session>) {
 
 /// Before a command runs (after eviction): what eviction changed and the table's limit are
 /// told to everyone at once, the running client included, before its reply.
+#[inline]
 pub(crate) fn before_command(srv: &mut Ctx<'_>, c: &mut Session) {
     if !srv.data.tracking.early.is_empty() {
         let early = std::mem::take(&mut srv.data.tracking.early);
@@ -487,6 +492,7 @@ fn runs_script(name: &str) -> bool {
 
 /// After a command's handler: invalidations of what it changed, then the keys a read-only
 /// command read are remembered for its client (Redis's call(): trackingRememberKeys).
+#[inline]
 pub(crate) fn after_command(srv: &mut Ctx<'_>, c: &mut Session, r: &Resolved, argv: &Argv) {
     drain(srv, Some(c));
     if srv.data.tracking.clients == 0 {
@@ -521,24 +527,33 @@ fn remember_keys(srv: &mut Ctx<'_>, c: &Session, r: &Resolved, argv: &Argv) {
 
 /// A top-level command starts: `c` is the current client (Redis's current_client). Returns
 /// the state to give back to `end_top_level` (a command may run inside another's yield).
-pub(crate) fn begin_top_level(srv: &mut Ctx<'_>, c: &Session) -> (u64, Vec<Pending>) {
+#[inline]
+pub(crate) fn begin_top_level(srv: &mut Ctx<'_>, c: &Session) -> Saved {
     let t = &mut srv.data.tracking;
-    (std::mem::replace(&mut t.current, c.id), std::mem::take(&mut t.pending))
+    Saved {
+        current: std::mem::replace(&mut t.current, c.id),
+        executing: std::mem::replace(&mut t.executing, false),
+        pending: std::mem::take(&mut t.pending),
+    }
+}
+
+/// The tracking state of a command that yielded to the event loop while another runs.
+pub(crate) struct Saved {
+    current: u64,
+    executing: bool,
+    pending: Vec<Pending>,
 }
 
 /// A top-level command ended: its own invalidations follow its reply, and CLIENT CACHING's
 /// scope ends unless the client is in MULTI or the command was a CLIENT one (Redis's
 /// resetClient).
-pub(crate) fn end_top_level(
-    srv: &mut Ctx<'_>,
-    c: &mut Session,
-    argv: &Argv,
-    saved: (u64, Vec<Pending>),
-) {
+#[inline]
+pub(crate) fn end_top_level(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv, saved: Saved) {
     flush_pending(srv, c);
     let t = &mut srv.data.tracking;
-    t.current = saved.0;
-    t.pending = saved.1;
+    t.current = saved.current;
+    t.executing = saved.executing;
+    t.pending = saved.pending;
     if let Some(tr) = c.tracking.as_mut() {
         if c.multi.is_none() && !argv[0].eq_ignore_ascii_case(b"client") {
             tr.caching = false;
