@@ -388,3 +388,28 @@ fn bad_input_harms_no_one() {
     assert!(info.contains("tracking_clients:2\r\n"), "{info}");
     assert_eq!(w.cmd_str(&["PING"]), "+PONG\r\n");
 }
+
+/// A redirect target that subscribes and never reads is closed at the pubsub output limit
+/// (tine only): the writers go on, and the tracking client hears its redirect broke.
+#[test]
+fn a_redirect_target_that_does_not_read_is_cut_off() {
+    let s =
+        TestServer::with_args(&["--save", "", "--client-output-buffer-limit", "pubsub 1mb 0 0"]);
+    let (mut sub, sub_id) = conn(&s, "2");
+    sub.cmd(&["SUBSCRIBE", "__redis__:invalidate"]);
+    let (mut c, _) = conn(&s, "3");
+    c.cmd(&["CLIENT", "TRACKING", "on", "BCAST", "REDIRECT", &sub_id]);
+    let (mut w, _) = conn(&s, "2");
+    let long = "k".repeat(100 * 1024);
+    for i in 0..200 {
+        w.cmd(&["SET", &format!("{long}{i}"), "v"]);
+    }
+    assert_eq!(w.cmd_str(&["PING"]), "+PONG\r\n");
+    let list = w.cmd_str(&["CLIENT", "LIST"]);
+    assert!(!list.contains(&format!("id={sub_id} ")), "{list}");
+    w.cmd(&["SET", "after", "v"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let got = drain(&mut c);
+    assert!(got.contains("tracking-redir-broken"), "{got}");
+    drop(sub);
+}

@@ -324,11 +324,18 @@ fn with_session<R>(
         }
     }
     let slot = *srv.data.tracking.slots.get(&id)?;
-    let (s, _) = srv.server.session(slot)?;
+    let (s, written) = srv.server.session(slot)?;
     if s.id != id {
         return None;
     }
     let out = f(s);
+    // A subscriber (a redirect target) that does not read is closed at the pubsub output
+    // limit, as for its messages; it cannot grow without bound on others' writes.
+    if s.subscribed() {
+        let pending = s.obuf.len().saturating_sub(written);
+        let limits = &srv.data.config.client_output_buffer_limit;
+        crate::engine::pubsub::enforce_pubsub_limit(limits, s, pending);
+    }
     srv.data.pending_writes.push(slot);
     Some(out)
 }
