@@ -302,3 +302,49 @@ fn config_set_maxmemory_evicts_at_once() {
     assert_eq!(stat(&mut c, "evicted_keys"), 1);
     assert!(srv.log().contains("is smaller than the current memory usage"), "{}", srv.log());
 }
+
+/// The AOF's incremental files as text.
+fn aof_text(s: &TestServer) -> String {
+    let mut names: Vec<_> = std::fs::read_dir(s.path("appendonlydir"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned())
+        .collect()
+}
+
+/// Evicted keys reach the AOF (and so replicas, whose copy of the feed is the same) as DELs,
+/// and CONFIG SET maxmemory itself is not propagated; in a MULTI it evicts after EXEC, not
+/// between the transaction's commands (the suite's "propagation with eviction" pair).
+#[test]
+fn evictions_are_propagated_as_dels_after_the_command_that_lowered_the_limit() {
+    let s =
+        TestServer::with_args(&["--save", "", "--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = s.raw();
+    for k in ["asdf1", "asdf2", "asdf3"] {
+        c.cmd(&["SET", k, "1"]);
+    }
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "maxmemory", "1"]), "+OK\r\n");
+    assert!(eventually(Duration::from_secs(5), || c.cmd_str(&["DBSIZE"]) == ":0\r\n"));
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(
+        eventually(Duration::from_secs(5), || aof_text(&s).matches("$3\r\nDEL\r\n").count() == 3)
+    );
+    let aof = aof_text(&s);
+    assert!(!aof.to_lowercase().contains("maxmemory"), "{aof}");
+    // In a transaction: both INCRs run before anything is evicted.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "x"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory", "1"]);
+    c.cmd(&["INCR", "x"]);
+    assert_eq!(c.cmd_str(&["EXEC"]), "*3\r\n:1\r\n+OK\r\n:2\r\n");
+    assert!(eventually(Duration::from_secs(5), || c.cmd_str(&["DBSIZE"]) == ":0\r\n"));
+    c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(
+        eventually(Duration::from_secs(5), || aof_text(&s).ends_with("$3\r\nDEL\r\n$1\r\nx\r\n"))
+    );
+}

@@ -86,7 +86,7 @@ impl ConnFigures {
 pub(crate) fn info_line(s: &Session, f: &ConnFigures, now: i64) -> String {
     let pending = s.obuf.len() - f.opos;
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user={} redir=-1 resp={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} cmd={} user={} redir={} resp={}",
         s.id,
         s.addr,
         s.laddr,
@@ -110,6 +110,7 @@ pub(crate) fn info_line(s: &Session, f: &ConnFigures, now: i64) -> String {
         if f.want_write { "rw" } else { "r" },
         s.last_cmd,
         s.user,
+        s.tracking.as_ref().map_or(-1, |t| t.redirect as i64),
         s.resp as u8
     )
 }

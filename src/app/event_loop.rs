@@ -281,7 +281,16 @@ impl EventLoop {
         if srv.data.blocking.next_deadline().is_some() {
             crate::engine::blocking::handle_timeouts(&mut srv.ctx(), base::mstime());
         }
+        // CONFIG SET maxmemory below what is used: evict now, announcing and propagating each
+        // key, whatever the outcome (a failure only means later writes get OOM).
+        if std::mem::take(&mut srv.data.evict_requested)
+            && srv.data.busy.is_none()
+            && !(srv.data.replica.is_replica() && srv.data.config.replica_ignore_maxmemory)
+        {
+            crate::engine::evict::perform_evictions(&mut srv.ctx());
+        }
         self.replication_before_sleep(srv);
+        crate::commands::tracking::before_sleep(&mut srv.ctx());
         self.serve_pending(srv);
         crate::app::replication::before_sleep(self, srv);
         if srv.data.rebind_requested {
@@ -455,10 +464,14 @@ impl EventLoop {
         };
         let mut read_total = 0usize;
         let mut closed = false;
+        // Under maxmemory, input is read 16 KB at a time as Redis reads it: read-ahead counts
+        // as used memory, and a pipelined burst held whole made eviction delete keys to hold
+        // commands not parsed yet.
+        let budget = if srv.data.config.maxmemory > 0 { READ_CHUNK } else { READ_BUDGET };
         loop {
             let want = c.conn.parser.expected_bulk().unwrap_or(0).clamp(READ_CHUNK, READ_BUDGET);
             let spare = c.conn.qbuf.spare(want);
-            let asked = spare.len().min(READ_BUDGET);
+            let asked = spare.len().min(budget.max(want));
             match c.conn.stream.read(&mut spare[..asked]) {
                 Ok(0) => {
                     closed = true;
@@ -467,7 +480,7 @@ impl EventLoop {
                 Ok(n) => {
                     c.conn.qbuf.filled(n);
                     read_total += n;
-                    if read_total >= READ_BUDGET {
+                    if read_total >= budget {
                         // More may be waiting and no new edge will announce it: read again
                         // before the next poll (other clients get their turn first).
                         self.pending_reads.push((slot, false));
@@ -870,6 +883,7 @@ impl EventLoop {
         crate::app::replication::cron(self, srv, now_ms);
         crate::commands::replication::cron(&mut srv.ctx(), now_ms);
         crate::engine::blocking::handle_timeouts(&mut srv.ctx(), now_ms);
+        crate::commands::tracking::cron(&mut srv.ctx());
         // Idle clients (timeout), as Redis's clientsCronHandleTimeout.
         if srv.data.config.timeout > 0 {
             let now = now_ms / 1000;

@@ -236,7 +236,7 @@ fn run(
         crate::app::shutdown::remove_pidfile(srv.data);
         return 1;
     }
-    srv.data.startup_memory = crate::engine::memory::used_memory();
+    srv.data.startup_memory = crate::engine::memory::memory_figures().allocated;
     if crate::persist::aof::load_manifest_from_disk(srv.data).is_err() {
         // Logged with Redis's FATAL AOF MANIFEST FILE ERROR lines.
         crate::app::shutdown::remove_pidfile(srv.data);

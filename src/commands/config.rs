@@ -50,12 +50,10 @@ pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         },
         SetError::Failed(..) => e.to_cmd_error(),
     })?;
+    // A lower maxmemory is acted on before the event loop next sleeps (`evict_requested`), as
+    // Redis's updateMaxmemory starts its eviction timer: not inside this command, whose own
+    // propagation (none) and transaction (a MULTI's next commands) it must not touch.
     srv.server.config_set(srv.data, &pairs)?;
-    if std::mem::take(&mut srv.data.evict_requested) {
-        // As Redis's updateMaxmemory: evict now, announcing each key, whatever the outcome
-        // (a failure here only means later writes get OOM).
-        crate::engine::evict::perform_evictions(srv);
-    }
     c.add_ok();
     Ok(())
 }

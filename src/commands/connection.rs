@@ -53,6 +53,7 @@ pub(crate) fn quit(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResu
 /// RESET: back to a fresh connection's state, as Redis's clearClientConnectionState.
 pub(crate) fn reset(srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     c.multi = None;
+    crate::commands::tracking::disable(srv, c);
     crate::engine::pubsub::forget_client(srv, c);
     c.channels.clear();
     c.patterns.clear();
@@ -418,8 +419,7 @@ pub(crate) fn client_unblock(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) ->
     Ok(())
 }
 
-/// Redis 7.0.15's text, without the client-side caching lines (TRACKING, TRACKINGINFO):
-/// tine does not have that yet.
+/// Redis 7.0.15's text.
 pub(crate) fn client_help(_srv: &mut Ctx<'_>, c: &mut Session, _argv: &Argv) -> CmdResult {
     super::reply_help(
         c,

@@ -257,6 +257,7 @@ impl<'a> Ctx<'a> {
     /// MONITOR, queued input.
     pub(crate) fn forget_session(&mut self, s: &mut Session) {
         crate::engine::pubsub::forget_client(self, s);
+        crate::commands::tracking::forget_client(self, s);
         crate::commands::multi::unwatch_all(self, s);
         if s.blocked.is_some() {
             crate::engine::blocking::forget_client(self, s);
@@ -282,6 +283,7 @@ impl<'a> Ctx<'a> {
             }
         }
         crate::commands::finish_errors(self, c);
+        crate::commands::tracking::after_blocked(self, c);
         self.note_pending_write(c.slot);
         self.data.pending_input.push(c.slot);
     }
@@ -391,6 +393,12 @@ impl EvictHost for Ctx<'_> {
         self.data.stats.evicted_keys += 1;
         self.data.dirty += 1;
         self.notify(notify::EVICTED, "evicted", key, db);
+        crate::commands::tracking::evicted(self);
+        // Replicas evict nothing themselves (replica-ignore-maxmemory) and the AOF must not
+        // bring the key back: the deletion goes to both at once, as Redis's
+        // propagateDeletion (UNLINK when eviction frees lazily).
+        let del: &[u8] = if self.data.config.lazyfree_lazy_eviction { b"UNLINK" } else { b"DEL" };
+        crate::engine::feed::propagate_now(self, db, vec![del.to_vec(), key.to_vec()]);
     }
 }
 

@@ -146,6 +146,8 @@ pub(crate) struct Data {
     pub(crate) client_fds: Vec<(usize, std::os::fd::RawFd)>,
     /// EVAL's Lua VM, script cache and running script (`commands::scripting`).
     pub(crate) scripting: crate::commands::scripting::Scripting,
+    /// Client-side caching: the tracking and prefix tables (`commands::tracking`).
+    pub(crate) tracking: crate::engine::tracking::Tracking,
 }
 
 impl Data {
@@ -218,6 +220,7 @@ impl Data {
             latency: Default::default(),
             client_fds: Vec::new(),
             scripting: Default::default(),
+            tracking: Default::default(),
         }
     }
 }

@@ -157,7 +157,7 @@ fn info_clients(srv: &Ctx<'_>, _c: Option<&Session>, out: &mut String) {
     line(out, "client_recent_max_input_buffer", srv.data.recent_max_input);
     line(out, "client_recent_max_output_buffer", srv.data.recent_max_output);
     line(out, "blocked_clients", srv.data.blocking.blocked_clients);
-    line(out, "tracking_clients", 0);
+    line(out, "tracking_clients", srv.data.tracking.clients);
     line(out, "clients_in_timeout_table", srv.data.blocking.in_timeout_table());
 }
 
@@ -355,9 +355,9 @@ fn info_stats(srv: &Ctx<'_>, out: &mut String) {
     line(out, "active_defrag_key_misses", 0);
     line(out, "total_active_defrag_time", 0);
     line(out, "current_active_defrag_time", 0);
-    line(out, "tracking_total_keys", 0);
-    line(out, "tracking_total_items", 0);
-    line(out, "tracking_total_prefixes", 0);
+    line(out, "tracking_total_keys", srv.data.tracking.total_keys());
+    line(out, "tracking_total_items", srv.data.tracking.total_items());
+    line(out, "tracking_total_prefixes", srv.data.tracking.total_prefixes());
     line(out, "unexpected_error_replies", s.unexpected_error_replies);
     line(out, "total_error_replies", s.total_error_replies);
     line(out, "dump_payload_sanitizations", 0);

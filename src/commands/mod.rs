@@ -43,6 +43,7 @@ pub(crate) mod sort;
 pub(crate) mod stream;
 pub(crate) mod strings;
 pub(crate) mod table;
+pub(crate) mod tracking;
 pub(crate) mod zset;
 
 /// Replies a HELP text: "<CMD> <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -445,7 +446,9 @@ fn resolve<'a>(reg: &'a Registry, argv: &Argv) -> Result<&'a Resolved, CmdError>
 /// Runs one parsed command of session `c`, arguments `argv` (which the caller took out of
 /// its connection's parser, and puts back if the command is held).
 pub(crate) fn call(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outcome {
+    let saved = tracking::begin_top_level(srv, c);
     let outcome = call_argv(srv, c, argv);
+    tracking::end_top_level(srv, c, argv, saved);
     // While another command yields (`Data::busy`), this one runs inside it: the unit of the
     // feed and the keys made ready are the yielding command's, ended and served when it
     // ends, as Redis propagates only at execution nesting 0.
@@ -532,6 +535,11 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         }
     } else if !c.in_exec {
         srv.data.scripting.script_oom = false;
+    }
+    // Client-side caching: what eviction changed, and the tracking table's limit, are told
+    // before this command runs (Redis's processCommand).
+    if !c.in_exec {
+        tracking::before_command(srv, c);
     }
 
     // A RESP2 client in subscribed state may only (un)subscribe, PING, QUIT and RESET.
@@ -639,6 +647,7 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
     );
     let before = crate::engine::feed::before_command(srv);
     let dirty_before = srv.data.dirty;
+    let was_executing = std::mem::replace(&mut srv.data.tracking.executing, true);
     let failed = match (r.cmd.handler)(srv, c, argv) {
         Ok(()) => false,
         Err(e) => {
@@ -646,6 +655,8 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
             true
         }
     };
+    srv.data.tracking.executing = was_executing;
+    tracking::after_command(srv, c, r, argv);
     // "new" events first: Redis announces a created key (dbAdd) before the command's event.
     srv.announce_created();
     if let Some(ev) = event.filter(|_| srv.data.dirty > dirty_before) {

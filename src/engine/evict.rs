@@ -80,6 +80,9 @@ impl EvictionPool {
     }
 }
 
+/// Elements sampled to estimate an evicted key's size (MEMORY USAGE's default).
+const ESTIMATE_SAMPLES: usize = 5;
+
 /// Frees memory until used memory is at most `maxmemory`. Returns false when that could not
 /// be done (nothing evictable, or `noeviction`): the caller refuses denyoom commands.
 pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
@@ -92,6 +95,13 @@ pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
     // the whole save.
     let not_counted = |dbs: &Keyspace| dbs.deferred_bytes();
     let mut used = used_memory().saturating_sub(not_counted(srv.evict_parts().0));
+    if used <= max {
+        return true;
+    }
+    // Over the limit: measure again without what the thread cache holds (freed, yet counted
+    // as used), or the keys freed by the last round would be evicted for again and again.
+    crate::engine::memory::flush_thread_cache();
+    used = used_memory().saturating_sub(not_counted(srv.evict_parts().0));
     if used <= max {
         return true;
     }
@@ -110,14 +120,35 @@ pub(crate) fn perform_evictions<H: EvictHost>(srv: &mut H) -> bool {
     let started = Instant::now();
     let samples = srv.config().maxmemory_samples.max(1) as usize;
     let lazy = srv.config().lazyfree_lazy_eviction;
-    while used > max {
+    // As Redis, keys go until what they freed covers the excess, measured across each
+    // deletion alone (the allocator's thread cache flushed, or a freed allocation kept there
+    // would still count as used). What the deletions make other parts use meanwhile (the
+    // DELs fed to the AOF and replicas, client-side caching's invalidation messages) is not
+    // counted against them, as in Redis: it is freed once written, and counting it made
+    // eviction feed on itself (ten tracking clients emptied the database). A key freed later
+    // (on the lazy-free thread, or after a fork child ends) counts its estimated size
+    // (MEMORY USAGE's). The next command measures again.
+    let to_free = used - max;
+    let mut freed = 0u64;
+    let measure = || {
+        crate::engine::memory::flush_thread_cache();
+        used_memory()
+    };
+    while freed < to_free {
         let (dbs, pool) = srv.evict_parts();
         let Some((db, key)) = pick_victim(dbs, pool, policy, samples) else {
             return false;
         };
+        let later = lazy || dbs.fork_active();
+        let estimate = if later {
+            dbs[db].memory_usage(&key, ESTIMATE_SAMPLES).unwrap_or(0) as u64
+        } else {
+            0
+        };
+        let before = measure();
         dbs.delete_with(db, &key, lazy);
+        freed += before.saturating_sub(measure()).max(estimate).max(1);
         srv.evicted(db, &key);
-        used = used_memory().saturating_sub(not_counted(srv.evict_parts().0));
         if budget.is_some_and(|b| started.elapsed() > b) {
             // Time is up for this command; the next one continues. Like Redis's
             // EVICT_RUNNING, this is not a failure: the command runs.

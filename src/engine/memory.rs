@@ -12,6 +12,9 @@ pub(crate) struct MemoryFigures {
 #[cfg(feature = "jemalloc")]
 pub(crate) fn memory_figures() -> MemoryFigures {
     use tikv_jemalloc_ctl::{epoch, stats};
+    // What INFO and MEMORY STATS show excludes what the thread cache holds freed (see
+    // `flush_thread_cache`), as eviction measures it.
+    flush_thread_cache();
     let _ = epoch::advance();
     MemoryFigures {
         allocated: stats::allocated::read().unwrap_or(0) as u64,
@@ -64,6 +67,17 @@ pub(crate) fn purge() -> bool {
     // arenas".
     mallctl_void(b"arena.4096.purge\0")
 }
+
+/// Returns what this thread's allocator cache holds to the arenas, so that `used_memory`
+/// stops counting memory already freed (jemalloc counts a freed allocation kept in the
+/// thread cache as allocated): eviction checks the limit against the real figure.
+#[cfg(feature = "jemalloc")]
+pub(crate) fn flush_thread_cache() {
+    mallctl_void(b"thread.tcache.flush\0");
+}
+
+#[cfg(not(feature = "jemalloc"))]
+pub(crate) fn flush_thread_cache() {}
 
 /// Calls a jemalloc control that takes and returns nothing ("arena.<i>.purge",
 /// "thread.tcache.flush"): tikv-jemalloc-ctl always passes a value, which these refuse (EPERM).

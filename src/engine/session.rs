@@ -117,6 +117,8 @@ pub(crate) struct Session {
     /// Set while the client waits in a blocking command (BLPOP...): what it waits for. Its
     /// further commands wait in the query buffer meanwhile (see `super::blocking`).
     pub(crate) blocked: Option<Box<super::blocking::BlockedOn>>,
+    /// CLIENT TRACKING on: the mode, redirect and prefixes (`super::tracking`).
+    pub(crate) tracking: Option<Box<super::tracking::ClientTracking>>,
 }
 
 impl Session {
@@ -172,6 +174,7 @@ impl Session {
             patterns: Vec::new(),
             shard_channels: Default::default(),
             blocked: None,
+            tracking: None,
         }
     }
 
@@ -307,6 +310,15 @@ impl Session {
         }
         if self.blocked.is_some() {
             f.push('b');
+        }
+        if let Some(t) = &self.tracking {
+            f.push('t');
+            if t.broken_redirect {
+                f.push('R');
+            }
+            if t.bcast {
+                f.push('B');
+            }
         }
         if self.close_after_reply {
             f.push('c');

@@ -133,8 +133,11 @@ impl Connection {
         }
         obuf.clear();
         self.opos = 0;
-        // Give back memory after a big reply, keep a small buffer for the next ones.
-        if obuf.capacity() > 64 * 1024 {
+        // Give back what a burst of replies grew the buffer to, keeping Redis's 16 KB reply
+        // room (its static buffer; what is beyond it is freed once written). Kept grown, ten
+        // clients' buffers held hundreds of KB that eviction then freed keys for, round after
+        // round (client-side caching's invalidations under maxmemory).
+        if obuf.capacity() > 16 * 1024 {
             *obuf = Vec::with_capacity(16 * 1024);
         }
         Ok(true)

@@ -54,6 +54,23 @@ pub struct Outbox {
     /// server announces them as "new" keyspace events, as Redis's dbAdd).
     created: Vec<(usize, Key)>,
     track_created: bool,
+    /// Keys changed (every `touch`) and flushes, in order, kept only while `track_modified`:
+    /// client-side caching (the server's tracking) invalidates them, as Redis's
+    /// signalModifiedKey and signalFlushedDb call into tracking.c.
+    modified: Vec<Modified>,
+    track_modified: bool,
+}
+
+/// A change client-side caching must hear of (see `Outbox::modified`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Modified {
+    /// A key's value changed or the key went away.
+    Key(Key),
+    /// A key deleted because its time had passed (no client made this change, which matters
+    /// to tracking's NOLOOP).
+    Expired(Key),
+    /// A database was emptied or replaced: every key counts as changed.
+    Flush,
 }
 
 /// A dataset `Keyspace::install` replaced: its tables, freed when this is dropped.
@@ -158,6 +175,7 @@ impl Keyspace {
     pub fn install(&mut self, loaded: Keyspace) -> Retired {
         let mut src = loaded.dbs.into_iter();
         let mut retired = Vec::with_capacity(self.dbs.len());
+        self.note_flush();
         for db in self.dbs.iter_mut() {
             db.touch_all_watched(&mut self.out);
             let (keys, expires) = match src.next() {
@@ -327,6 +345,7 @@ impl Keyspace {
     /// Empties one database, its tables freed on the lazy-free thread when `lazy` (FLUSHDB
     /// ASYNC); returns how many keys it held.
     pub fn clear_with(&mut self, db: usize, lazy: bool) -> usize {
+        self.note_flush();
         self.dbs[db].clear(lazy, &mut self.out)
     }
 
@@ -337,7 +356,15 @@ impl Keyspace {
 
     /// `clear_all`, lazily when `lazy` (FLUSHALL ASYNC).
     pub fn clear_all_with(&mut self, lazy: bool) -> usize {
-        (0..self.dbs.len()).map(|db| self.clear_with(db, lazy)).sum()
+        self.note_flush();
+        (0..self.dbs.len()).map(|db| self.dbs[db].clear(lazy, &mut self.out)).sum()
+    }
+
+    /// One flush, for client-side caching (see `Outbox::modified`).
+    fn note_flush(&mut self) {
+        if self.out.track_modified {
+            self.out.modified.push(Modified::Flush);
+        }
     }
 
     /// SWAPDB: exchanges two databases' contents (ids stay); watched keys that exist on
@@ -395,6 +422,23 @@ impl Keyspace {
             return Vec::new();
         }
         std::mem::take(&mut self.out.created)
+    }
+
+    /// Whether changed keys are collected for `take_modified` (client-side caching on).
+    pub fn track_modified(&mut self, on: bool) {
+        self.out.track_modified = on;
+        if !on {
+            self.out.modified.clear();
+        }
+    }
+
+    /// Changes since the last call, in order (empty unless `track_modified`).
+    #[inline]
+    pub fn take_modified(&mut self) -> Vec<Modified> {
+        if self.out.modified.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.out.modified)
     }
 
     // ----- the outbox -----
@@ -584,6 +628,11 @@ impl Db {
     fn expire_if_needed(&mut self, key: &[u8], now_ms: i64, out: &mut Outbox) -> bool {
         if self.is_expired(key, now_ms) {
             self.delete(key, self.lazy_policy.expire, out);
+            if let Some(m @ Modified::Key(_)) = out.modified.last_mut() {
+                if let Modified::Key(k) = std::mem::replace(m, Modified::Flush) {
+                    *m = Modified::Expired(k);
+                }
+            }
             out.expired.push((self.id, key.into()));
             true
         } else {
@@ -970,6 +1019,9 @@ impl Db {
     /// Records that `key` changed, for the clients WATCHing it.
     #[inline]
     fn touch(&mut self, key: &[u8], out: &mut Outbox) {
+        if out.track_modified {
+            out.modified.push(Modified::Key(key.into()));
+        }
         if !self.watchers.is_empty() {
             if let Some(slots) = self.watchers.get(key) {
                 out.touched.extend_from_slice(slots);
@@ -1213,5 +1265,46 @@ mod fork_tests {
         ks.set(0, &key(1), big(b'w'), true);
         let _ = ks.get_mut(0, &key(1), 0);
         assert_eq!(ks[0].access_meta(&key(1)), Some(before));
+    }
+}
+
+#[cfg(test)]
+mod modified_tests {
+    //! What the keyspace reports to client-side caching.
+    use super::*;
+
+    fn v(b: &[u8]) -> Value {
+        Value::Str(Str::from_bytes(b))
+    }
+
+    #[test]
+    fn changes_are_reported_only_while_asked_and_in_order() {
+        let mut ks = Keyspace::new(2);
+        ks.set(0, b"a", v(b"1"), false);
+        assert!(ks.take_modified().is_empty());
+        ks.track_modified(true);
+        ks.set(0, b"a", v(b"2"), false);
+        ks.set_expire(0, b"b", Some(5));
+        ks.set(1, b"b", v(b"1"), false);
+        ks.set_expire(1, b"b", Some(5));
+        assert!(ks.expire_if_needed(1, b"b", 10));
+        ks.clear_all();
+        ks.clear(1);
+        let got = ks.take_modified();
+        assert_eq!(
+            got,
+            vec![
+                Modified::Key(b"a"[..].into()),
+                Modified::Key(b"b"[..].into()),
+                Modified::Key(b"b"[..].into()),
+                Modified::Key(b"b"[..].into()),
+                Modified::Expired(b"b"[..].into()),
+                Modified::Flush,
+                Modified::Flush,
+            ]
+        );
+        ks.track_modified(false);
+        ks.set(0, b"a", v(b"3"), false);
+        assert!(ks.take_modified().is_empty());
     }
 }
