@@ -623,6 +623,11 @@ impl EventLoop {
             return;
         };
         let is_replica = c.session.kind == ClientKind::Replica;
+        // A replica being closed (CLIENT KILL, even inside a MULTI) is sent nothing more, as
+        // Redis skips CLOSE_ASAP clients: what it missed is a resync's, not this link's.
+        if is_replica && c.session.close_asap {
+            return;
+        }
         if c.has_pending_output() || is_replica {
             let before = c.pending_output();
             let mut result = c.flush();

@@ -276,6 +276,11 @@ impl Replica {
         self.load.as_ref().is_some_and(|l| !l.async_loading)
     }
 
+    /// A full sync's payload is being loaded, async or not (Redis's server.loading).
+    pub(crate) fn loading(&self) -> bool {
+        self.load.is_some()
+    }
+
     pub(crate) fn async_loading(&self) -> bool {
         self.load.as_ref().is_some_and(|l| l.async_loading)
     }
