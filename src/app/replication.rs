@@ -175,10 +175,18 @@ fn finish_load(
     let disk = job.temp.is_some();
     let swapdb = !disk
         && srv.data.config.repl_diskless_load == crate::config::enums::ReplDisklessLoad::SwapDb;
+    // A payload cut short that still parsed (its end was past the RDB's, the mark) failed
+    // all the same, as Redis's check of the EOF mark.
+    let result = match result {
+        Ok(_) if job.cut => Err("Replication stream EOF marker is broken".to_string()),
+        r => r,
+    };
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
-            log!(Level::Warning, "{}", e);
+            for line in e.lines() {
+                log!(Level::Warning, "{}", line);
+            }
             log!(
                 Level::Warning,
                 "Failed trying to load the MASTER synchronization DB from {}, check server logs.",

@@ -91,6 +91,15 @@ struct ChannelReader {
     rx: mpsc::Receiver<Vec<u8>>,
     chunk: Vec<u8>,
     pos: usize,
+    /// Bytes handed to the parser: where a short read happened (Redis's
+    /// loading_loaded_bytes in its report).
+    consumed: u64,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<Vec<u8>>) -> ChannelReader {
+        ChannelReader { rx, chunk: Vec::new(), pos: 0, consumed: 0 }
+    }
 }
 
 impl Read for ChannelReader {
@@ -107,6 +116,7 @@ impl Read for ChannelReader {
         let n = buf.len().min(self.chunk.len() - self.pos);
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
+        self.consumed += n as u64;
         Ok(n)
     }
 }
@@ -133,6 +143,9 @@ pub(crate) struct LoadJob {
     pub(crate) temp: Option<PathBuf>,
     /// True when clients keep being served the old data meanwhile (swapdb, same history).
     pub(crate) async_loading: bool,
+    /// The primary went away before the payload's end: whatever the parser makes of what
+    /// arrived, the sync failed (Redis's check of the EOF mark after the load).
+    pub(crate) cut: bool,
     cancel: Arc<AtomicBool>,
 }
 
@@ -201,6 +214,9 @@ pub(crate) struct Replica {
     /// Bytes read from the primary: handshake, payload and stream (INFO
     /// `total_net_repl_input_bytes`; the master client's reads add theirs).
     pub(crate) net_repl_input_bytes: u64,
+    /// The primary closed the link after the bytes the last read returned: the next read
+    /// reports the end (the poll is edge-triggered, no new event would).
+    peer_closed: bool,
 }
 
 impl Default for Replica {
@@ -228,6 +244,7 @@ impl Default for Replica {
             aof_restart_pending: false,
             own_expires: Default::default(),
             net_repl_input_bytes: 0,
+            peer_closed: false,
         }
     }
 }
@@ -301,6 +318,7 @@ impl Replica {
     /// Dropping the socket closes it, which takes it out of the poll as well.
     pub(crate) fn cancel_handshake(&mut self) {
         self.sock = None;
+        self.peer_closed = false;
         self.inbuf.clear();
         self.outbuf.clear();
         self.expect.clear();
@@ -323,6 +341,27 @@ impl Replica {
                 let _ = std::fs::remove_file(p);
             }
         }
+    }
+
+    fn transfer_to_parser(&self) -> bool {
+        self.transfer.as_ref().is_some_and(|t| matches!(t.sink, Sink::Parser(_)))
+    }
+
+    /// The primary went away in the middle of a payload streamed to the parser: the parser
+    /// gets the end of its stream now and reports the short read it meets, which fails the
+    /// sync once it has stopped (Redis reads the socket inside its loader, so the loader logs
+    /// the cut). The old data stays meanwhile, still served during an async load.
+    fn cut_transfer(&mut self) -> Step {
+        self.sock = None;
+        self.peer_closed = false;
+        self.inbuf.clear();
+        self.outbuf.clear();
+        self.transfer = None; // the sender: the parser's end of stream
+        if let Some(job) = self.load.as_mut() {
+            job.cut = true;
+        }
+        self.state = LinkState::Loading;
+        Step::Loading
     }
 
     /// The link failed: drop it and come back to CONNECT, the cron retrying.
@@ -359,6 +398,7 @@ impl Replica {
             return;
         }
         self.sock = Some(s);
+        self.peer_closed = false;
         self.state = LinkState::Connecting;
         self.last_io = unix_time();
         log!(Level::Notice, "MASTER <-> REPLICA sync started");
@@ -369,6 +409,7 @@ impl Replica {
     pub(crate) fn take_link(&mut self, registry: &Registry) -> Option<(TcpStream, Vec<u8>)> {
         let mut s = self.sock.take()?;
         let _ = registry.deregister(&mut s);
+        self.peer_closed = false;
         self.expect.clear();
         Some((s, std::mem::take(&mut self.inbuf)))
     }
@@ -404,12 +445,16 @@ impl Replica {
         let Some(s) = self.sock.as_mut() else {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "no link"));
         };
+        if self.peer_closed {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection lost"));
+        }
         let mut total = 0;
         let mut chunk = [0u8; READ_CHUNK];
         loop {
             match s.read(&mut chunk) {
                 Ok(0) => {
                     if total > 0 {
+                        self.peer_closed = true;
                         return Ok(false);
                     }
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection lost"));
@@ -494,6 +539,9 @@ impl Replica {
             let capped = match self.fill() {
                 Ok(capped) => capped,
                 Err(e) => {
+                    if self.state == LinkState::Transfer && self.transfer_to_parser() {
+                        return self.cut_transfer();
+                    }
                     if self.state == LinkState::Transfer {
                         log!(Level::Warning, "I/O error trying to sync with MASTER: {}", e);
                     } else {
@@ -508,7 +556,12 @@ impl Replica {
             };
             self.last_io = unix_time();
             let step = self.advance(cfg, my_port);
-            let again = capped && self.state == LinkState::Transfer;
+            // Read on: more is waiting (the bound), or the end the last read met is to be
+            // reported now that what came before it is consumed.
+            let again = (capped && self.state == LinkState::Transfer)
+                || (self.peer_closed
+                    && self.sock.is_some()
+                    && !matches!(self.state, LinkState::Loading | LinkState::Connected));
             match step {
                 Step::FullSyncStarted if again => started = true,
                 Step::Nothing if again => {}
@@ -733,11 +786,11 @@ impl Replica {
             // or waits behind -LOADING, and stays if the transfer fails.
             let limits = tine_core::rdb::LoadLimits { skip_expired: false, ..cfg.load_limits() };
             let (tx, rx) = mpsc::channel();
-            let reader = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+            let mut reader = ChannelReader::new(rx);
             let spawned =
                 std::thread::Builder::new().name("tine-repl-load".into()).spawn(move || {
-                    tine_core::rdb::read_rdb_from(reader, &limits, tine_core::base::mstime())
-                        .map_err(|e| e.to_string())
+                    tine_core::rdb::read_rdb_from(&mut reader, &limits, tine_core::base::mstime())
+                        .map_err(|e| socket_load_error(&e, reader.consumed))
                 });
             let thread = match spawned {
                 Ok(t) => t,
@@ -753,6 +806,7 @@ impl Replica {
                 ready: None,
                 temp: None,
                 async_loading,
+                cut: false,
                 cancel: Arc::new(AtomicBool::new(false)),
             });
             Sink::Parser(tx)
@@ -957,7 +1011,8 @@ impl Replica {
         log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
         if t.read <= INLINE_LOAD_MAX {
             let ready = Some(parse());
-            self.load = Some(LoadJob { thread: None, ready, temp, async_loading, cancel });
+            self.load =
+                Some(LoadJob { thread: None, ready, temp, async_loading, cut: false, cancel });
             self.state = LinkState::Loading;
             return Step::Loading;
         }
@@ -972,8 +1027,14 @@ impl Replica {
                 return self.fail();
             }
         };
-        self.load =
-            Some(LoadJob { thread: Some(thread), ready: None, temp, async_loading, cancel });
+        self.load = Some(LoadJob {
+            thread: Some(thread),
+            ready: None,
+            temp,
+            async_loading,
+            cut: false,
+            cancel,
+        });
         self.state = LinkState::Loading;
         Step::Loading
     }
@@ -1039,6 +1100,22 @@ impl Replica {
     }
 }
 
+/// What a failed parse of a streamed payload logs, one line each. A short read is the
+/// primary going away, which Redis's loader reports in these words (rdbLoadRio's eoferr and
+/// rdbReportError for a socket) and survives; tine has no rdb.c line to name.
+fn socket_load_error(e: &tine_core::rdb::RdbError, consumed: u64) -> String {
+    match e {
+        tine_core::rdb::RdbError::Truncated => format!(
+            "Short read or OOM loading DB. Unrecoverable error, aborting now.\n\
+             Internal error in RDB reading offset {}, function at rdb.c:0 -> Unexpected EOF \
+             reading RDB file. Failure loading rdb format from socket, assuming connection \
+             error, resuming operation.",
+            consumed
+        ),
+        e => e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1050,7 +1127,7 @@ mod tests {
         tx.send(Vec::new()).unwrap();
         tx.send(b"0010xyz".to_vec()).unwrap();
         drop(tx);
-        let mut r = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+        let mut r = ChannelReader::new(rx);
         let mut all = Vec::new();
         let mut buf = [0u8; 3];
         loop {
@@ -1068,7 +1145,7 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         tx.send(b"REDIS0010\xfa".to_vec()).unwrap();
         drop(tx);
-        let r = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+        let r = ChannelReader::new(rx);
         let got = tine_core::rdb::read_rdb_from(r, &Default::default(), 0);
         assert!(got.is_err());
     }
