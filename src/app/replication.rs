@@ -125,6 +125,9 @@ pub(crate) fn on_link_event(ev: &mut EventLoop, srv: &mut Server<'_>, writable: 
     let port = srv.data.tcp_port;
     srv.data.replica.dataset_empty = srv.data.keyspace.total_keys() == 0;
     let step = srv.data.replica.on_event(ev.registry(), &srv.data.config, port, writable);
+    if std::mem::take(&mut srv.data.replica.attach_pending) {
+        disconnect_replicas(srv);
+    }
     handle_step(ev, srv, step);
     // A small payload parsed inline is installed before any other client is served.
     if let Some((job, result)) = srv.data.replica.finished_load() {
@@ -134,8 +137,7 @@ pub(crate) fn on_link_event(ev: &mut EventLoop, srv: &mut Server<'_>, writable: 
 
 fn handle_step(ev: &mut EventLoop, srv: &mut Server<'_>, step: Step) {
     match step {
-        Step::Nothing | Step::Loading | Step::Failed => {}
-        Step::FullSyncStarted => disconnect_replicas(srv),
+        Step::Nothing | Step::Loading | Step::Failed | Step::FullSyncStarted => {}
         Step::Continue { new_replid } => {
             let d = &mut *srv.data;
             if let Some(new) = new_replid {
@@ -265,8 +267,9 @@ fn finish_load(
         log!(Level::Notice, "MASTER <-> REPLICA sync: Discarding old DB in background");
     }
     // Sub-replicas follow the history this load replaced: they resync with us (Redis's
-    // replicationAttachToNewMaster). Those the transfer's start disconnected already are
-    // gone; this catches a payload that arrived whole with its +FULLRESYNC line.
+    // replicationAttachToNewMaster; a swapdb load attaches only now, on success).
+    srv.data.replica.attach();
+    srv.data.replica.attach_pending = false;
     disconnect_replicas(srv);
     let d = &mut *srv.data;
     // The primary's history from +FULLRESYNC: its id, its offset, and a backlog of our own

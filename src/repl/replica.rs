@@ -157,7 +157,8 @@ pub(crate) enum Step {
     Continue {
         new_replid: Option<String>,
     },
-    /// +FULLRESYNC: a full sync begins (sub-replicas must go, the cached master is gone).
+    /// +FULLRESYNC: a full sync begins. The sub-replicas and the cached master stay until
+    /// the payload is about to replace the data (`Replica::attach_pending`).
     FullSyncStarted,
     /// The payload arrived and is being parsed (`Replica::load`).
     Loading,
@@ -205,6 +206,13 @@ pub(crate) struct Replica {
     /// Whether this node holds no keys, set by the server before each event: with
     /// `repl-diskless-load on-empty-db` the payload goes to the parser only then.
     pub(crate) dataset_empty: bool,
+    /// A full sync is about to replace the data with the new primary's (Redis's
+    /// replicationAttachToNewMaster): the server disconnects the sub-replicas, which follow
+    /// the old history. Redis 7.0 waits for this moment, not +FULLRESYNC, so a full sync that
+    /// fails before it (the primary dies mid-transfer) leaves the chain and the cached master
+    /// as they were: a disk load at the end of the transfer, a diskless load into the dataset
+    /// at its start, a swapdb load once it succeeded (the server's own step).
+    pub(crate) attach_pending: bool,
     /// The AOF could not restart after a full sync: the cron tries again.
     pub(crate) aof_restart_pending: bool,
     /// Keys this writable replica's own clients gave an expiry, with a bit per db (0-63) they
@@ -245,6 +253,7 @@ impl Default for Replica {
             own_expires: Default::default(),
             net_repl_input_bytes: 0,
             peer_closed: false,
+            attach_pending: false,
         }
     }
 }
@@ -362,6 +371,15 @@ impl Replica {
         }
         self.state = LinkState::Loading;
         Step::Loading
+    }
+
+    /// The payload is about to replace the data: the cached master goes, and the server
+    /// disconnects the sub-replicas (see `attach_pending`).
+    pub(crate) fn attach(&mut self) {
+        if self.cached.take().is_some() {
+            log!(Level::Notice, "Discarding previously cached master state.");
+        }
+        self.attach_pending = true;
     }
 
     /// The link failed: drop it and come back to CONNECT, the cron retrying.
@@ -709,10 +727,10 @@ impl Replica {
                 }
             }
             // Redis compares the primary's id with its own (server.replid), which a failed
-            // full sync leaves as it was: so is the last cached id here.
-            if let Some((id, _)) = self.cached.take() {
-                self.prev_replid = Some(id);
-                log!(Level::Notice, "Discarding previously cached master state.");
+            // full sync leaves as it was: so is the last cached id here. The cached master
+            // itself stays until the data is replaced (`attach`).
+            if let Some((id, _)) = &self.cached {
+                self.prev_replid = Some(id.clone());
             }
             return self.start_transfer(cfg);
         }
@@ -800,6 +818,10 @@ impl Replica {
                 }
             };
             let async_loading = self.same_history(cfg);
+            if cfg.repl_diskless_load != ReplDisklessLoad::SwapDb {
+                // Loaded into the dataset itself: replaced from the start.
+                self.attach();
+            }
             log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
             self.load = Some(LoadJob {
                 thread: Some(thread),
@@ -975,6 +997,7 @@ impl Replica {
                     let _ = std::fs::remove_file(&path);
                     return self.fail();
                 }
+                self.attach();
                 path
             }
             Sink::Parser(tx) => {
