@@ -910,8 +910,25 @@ const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode 
 pub(crate) fn run_command(ev: &mut EventLoop, srv: &mut Server<'_>, c: &mut Client) -> Outcome {
     let mut argv = std::mem::take(&mut c.conn.parser.argv);
     srv.clients.running = ConnFigures::of(&c.conn);
+    let replica_out = (c.session.kind == ClientKind::Replica).then(|| c.pending_output());
     let mut server = Running { clients: &mut *srv.clients, ev };
     let outcome = commands::call(&mut Ctx::new(srv.data, &mut server), &mut c.session, &argv);
+    // A replica's link is for the stream, not replies: one its command made is not sent, and
+    // the replica is dropped (Redis's logInvalidUseAndFreeClientAsync).
+    if replica_out.is_some_and(|before| c.pending_output() > before) {
+        let info = crate::app::client::info_line(
+            &c.session,
+            &ConnFigures::of(&c.conn),
+            tine_core::base::unix_time(),
+        );
+        log!(
+            Level::Warning,
+            "Replica generated a reply to command '{}', disconnecting it: {}",
+            c.session.last_cmd,
+            info
+        );
+        c.session.close_asap = true;
+    }
     if outcome != Outcome::Held {
         // Keep the vector's allocation for the next command.
         argv.clear();

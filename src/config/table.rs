@@ -197,6 +197,7 @@ config_table! {
     unixsocket: String = "unixsocket", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
     unixsocketperm: i64 = "unixsocketperm", &[], Kind::Octal, "0", IMMUTABLE | IMPLEMENTED;
     use_exit_on_panic: bool = "use-exit-on-panic", &[], Kind::Bool, "no", HIDDEN;
+    watchdog_period: i64 = "watchdog-period", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", HIDDEN;
     zset_max_listpack_entries: i64 = "zset-max-listpack-entries", &["zset-max-ziplist-entries"], Kind::Int { min: 0, max: i64::MAX }, "128", IMPLEMENTED;
     zset_max_listpack_value: i64 = "zset-max-listpack-value", &["zset-max-ziplist-value"], Kind::Memory { min: 0, max: i64::MAX }, "64", IMPLEMENTED;
 }
