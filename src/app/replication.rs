@@ -35,6 +35,10 @@ pub(crate) fn before_sleep(ev: &mut EventLoop, srv: &mut Server<'_>) {
             r.connect(ev.registry());
         }
     }
+    // The parser caught up with a payload left in the socket: read on.
+    if srv.data.replica.parser_has_room() {
+        on_link_event(ev, srv, false);
+    }
     if let Some((job, result)) = srv.data.replica.finished_load() {
         finish_load(ev, srv, job, result);
     }

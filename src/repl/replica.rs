@@ -18,7 +18,7 @@ use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use mio::net::TcpStream;
@@ -44,6 +44,11 @@ const INLINE_LOAD_MAX: u64 = 2 * 1024 * 1024;
 
 /// Bytes read from the link per read(2).
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Payload bytes handed to the parser and not parsed yet beyond which the link is not read:
+/// the rest waits in the socket, so a slow parse slows the primary down (as Redis's loader,
+/// which reads the socket as it parses) instead of piling the payload up in memory.
+const PARSER_QUEUE_MAX: usize = 32 * 1024 * 1024;
 
 /// Where the link stands (Redis's repl_state).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -80,8 +85,12 @@ enum Expect {
 /// Where the payload goes while it arrives: a temp file (`repl-diskless-load disabled`), or
 /// the loader thread, which parses it as it comes into a new keyspace (diskless load).
 enum Sink {
-    File { path: PathBuf, file: std::fs::File },
-    Parser(mpsc::Sender<Vec<u8>>),
+    File {
+        path: PathBuf,
+        file: std::fs::File,
+    },
+    /// The channel to the parser, and the bytes in it the parser has not taken yet.
+    Parser(mpsc::Sender<Vec<u8>>, Arc<AtomicUsize>),
 }
 
 /// The payload as the loader thread reads it: the chunks the event loop received, in order;
@@ -94,11 +103,18 @@ struct ChannelReader {
     /// Bytes handed to the parser: where a short read happened (Redis's
     /// loading_loaded_bytes in its report).
     consumed: u64,
+    /// Bytes sent and not received yet (`PARSER_QUEUE_MAX`).
+    queued: Arc<AtomicUsize>,
 }
 
 impl ChannelReader {
+    #[cfg(test)]
     fn new(rx: mpsc::Receiver<Vec<u8>>) -> ChannelReader {
-        ChannelReader { rx, chunk: Vec::new(), pos: 0, consumed: 0 }
+        ChannelReader::with_queue(rx, Arc::new(AtomicUsize::new(0)))
+    }
+
+    fn with_queue(rx: mpsc::Receiver<Vec<u8>>, queued: Arc<AtomicUsize>) -> ChannelReader {
+        ChannelReader { rx, chunk: Vec::new(), pos: 0, consumed: 0, queued }
     }
 }
 
@@ -107,6 +123,7 @@ impl Read for ChannelReader {
         while self.pos == self.chunk.len() {
             match self.rx.recv() {
                 Ok(c) => {
+                    self.queued.fetch_sub(c.len(), Ordering::Relaxed);
                     self.chunk = c;
                     self.pos = 0;
                 }
@@ -225,6 +242,8 @@ pub(crate) struct Replica {
     /// The primary closed the link after the bytes the last read returned: the next read
     /// reports the end (the poll is edge-triggered, no new event would).
     peer_closed: bool,
+    /// The link is left unread while the parser catches up (`parser_full`).
+    pub(crate) throttled: bool,
 }
 
 impl Default for Replica {
@@ -253,6 +272,7 @@ impl Default for Replica {
             own_expires: Default::default(),
             net_repl_input_bytes: 0,
             peer_closed: false,
+            throttled: false,
             attach_pending: false,
         }
     }
@@ -337,7 +357,7 @@ impl Replica {
                     let _ = std::fs::remove_file(path);
                 }
                 // The parser gets the end of its stream and gives up; its keyspace is dropped.
-                Sink::Parser(_) => log!(
+                Sink::Parser(..) => log!(
                     Level::Notice,
                     "MASTER <-> REPLICA sync: Discarding temporary DB in background"
                 ),
@@ -353,7 +373,30 @@ impl Replica {
     }
 
     fn transfer_to_parser(&self) -> bool {
-        self.transfer.as_ref().is_some_and(|t| matches!(t.sink, Sink::Parser(_)))
+        self.transfer.as_ref().is_some_and(|t| matches!(t.sink, Sink::Parser(..)))
+    }
+
+    /// The parser is behind by `PARSER_QUEUE_MAX`: the link is not read meanwhile. The
+    /// server reads it again once `parser_has_room` (before each poll, which comes at least
+    /// every 10 ms during a load). The transfer is not idle for `repl-timeout` meanwhile: the
+    /// wait is ours, as Redis's load does not time its own transfer out.
+    pub(crate) fn parser_full(&mut self) -> bool {
+        let Some(t) = self.transfer.as_mut() else { return false };
+        let Sink::Parser(_, queued) = &t.sink else { return false };
+        let full = queued.load(Ordering::Relaxed) >= PARSER_QUEUE_MAX;
+        if full {
+            t.last_io = unix_time();
+        }
+        full
+    }
+
+    /// The link was left unread for a full parser that has room again (half drained).
+    pub(crate) fn parser_has_room(&self) -> bool {
+        self.throttled
+            && self.transfer.as_ref().is_some_and(|t| match &t.sink {
+                Sink::Parser(_, queued) => queued.load(Ordering::Relaxed) < PARSER_QUEUE_MAX / 2,
+                Sink::File { .. } => true,
+            })
     }
 
     /// The primary went away in the middle of a payload streamed to the parser: the parser
@@ -553,7 +596,12 @@ impl Replica {
         // no new edge would announce what is left, and the primary, its socket full, would
         // wait for us until its repl-timeout.
         let mut started = false;
+        self.throttled = false;
         loop {
+            if self.state == LinkState::Transfer && self.parser_full() {
+                self.throttled = true;
+                return if started { Step::FullSyncStarted } else { Step::Nothing };
+            }
             let capped = match self.fill() {
                 Ok(capped) => capped,
                 Err(e) => {
@@ -804,7 +852,8 @@ impl Replica {
             // or waits behind -LOADING, and stays if the transfer fails.
             let limits = tine_core::rdb::LoadLimits { skip_expired: false, ..cfg.load_limits() };
             let (tx, rx) = mpsc::channel();
-            let mut reader = ChannelReader::new(rx);
+            let queued = Arc::new(AtomicUsize::new(0));
+            let mut reader = ChannelReader::with_queue(rx, queued.clone());
             let spawned =
                 std::thread::Builder::new().name("tine-repl-load".into()).spawn(move || {
                     tine_core::rdb::read_rdb_from(&mut reader, &limits, tine_core::base::mstime())
@@ -831,7 +880,7 @@ impl Replica {
                 cut: false,
                 cancel: Arc::new(AtomicBool::new(false)),
             });
-            Sink::Parser(tx)
+            Sink::Parser(tx, queued)
         };
         self.transfer = Some(Transfer {
             size: None,
@@ -888,7 +937,7 @@ impl Replica {
                 );
                 return self.fail();
             }
-            let diskless = matches!(t.sink, Sink::Parser(_));
+            let diskless = matches!(t.sink, Sink::Parser(..));
             if let Some(mark) = text.strip_prefix("$EOF:") {
                 if mark.len() != EOF_MARK_SIZE {
                     log!(Level::Warning, "Bad protocol from MASTER: wrong EOF mark length");
@@ -949,7 +998,8 @@ impl Replica {
             let written = match &mut t.sink {
                 Sink::File { file, .. } => file.write_all(&chunk),
                 // A parser that stopped (bad payload) says why once the transfer ends.
-                Sink::Parser(tx) => {
+                Sink::Parser(tx, queued) => {
+                    queued.fetch_add(chunk.len(), Ordering::Relaxed);
                     let _ = tx.send(chunk);
                     Ok(())
                 }
@@ -1000,7 +1050,7 @@ impl Replica {
                 self.attach();
                 path
             }
-            Sink::Parser(tx) => {
+            Sink::Parser(tx, _) => {
                 // The end of the stream (the mark, if any, is past the RDB's own end: the
                 // parser never reads it). A small payload is waited for here, as Redis's
                 // load answers no one for its first 2 MB.
