@@ -585,14 +585,14 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
         && r.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0
     {
         c.last_cmd = r.full_name.as_str();
-        const TEXT: &str = "ERR Replica can't interact with the keyspace";
+        const TEXT: &str = "Replica can't interact with the keyspace";
         tine_core::log!(
             tine_core::log::Level::Warning,
             "== CRITICAL == This master is sending an error to its replica: '{}' after processing the command '{}'",
             TEXT,
             c.last_cmd
         );
-        return reject(srv, c, r.id, CmdError::new("ERR", TEXT));
+        return reject(srv, c, r.id, CmdError::err(TEXT));
     }
     if srv.data.replica.async_loading() && r.flags & flag::NO_ASYNC_LOADING != 0 {
         return reject(srv, c, r.id, err::LOADING);
