@@ -274,7 +274,17 @@ fn finish_load(
     // replicationAttachToNewMaster; a swapdb load attaches only now, on success).
     srv.data.replica.attach();
     srv.data.replica.attach_pending = false;
-    disconnect_replicas(srv);
+    // Closed now, not at the end of the event: their hold on the replication buffer must go
+    // before the backlog is made again at the new offset.
+    let subs: Vec<usize> = srv
+        .clients
+        .iter()
+        .filter(|c| c.session.kind == ClientKind::Replica)
+        .map(|c| c.session.slot)
+        .collect();
+    for slot in subs {
+        ev.close_client(srv, slot);
+    }
     let d = &mut *srv.data;
     // The primary's history from +FULLRESYNC: its id, its offset, and a backlog of our own
     // (PSYNC2: a replica keeps one, to serve its sub-replicas and a promotion).
