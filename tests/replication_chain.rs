@@ -353,3 +353,32 @@ fn multi_key_pops_are_propagated_as_what_they_popped() {
     assert!(stream.contains("*3\r\n$7\r\nZPOPMAX\r\n$1\r\nz\r\n$1\r\n3\r\n"), "{:?}", stream);
     assert!(!stream.to_ascii_lowercase().contains("mpop"), "{:?}", stream);
 }
+
+/// The middle of a chain follows another primary, of another history: its sub-replica stays
+/// attached through the transfer (Redis 7.0) and is dropped when the payload is loaded, so it
+/// resyncs and the whole chain ends on the new primary's offset and data. Every load mode.
+#[test]
+fn the_middle_of_a_chain_switching_primary_brings_its_replica_along() {
+    for load in ["disabled", "swapdb", "on-empty-db"] {
+        let p1 = node(false, &[]).unwrap();
+        let p2 = node(false, &[]).unwrap();
+        let r = node(false, &["--repl-diskless-load", load]).unwrap();
+        let s = node(false, &[]).unwrap();
+        p1.raw().cmd(&["SET", "old", "1"]);
+        p2.raw().cmd(&["SET", "new", "2"]);
+        p2.raw().cmd(&["INCR", "n"]);
+        replicate(&r, &p1);
+        wait_up(&r);
+        replicate(&s, &r);
+        wait_up(&s);
+        assert_same_data(&[&p1, &r, &s]);
+        replicate(&r, &p2);
+        wait_up(&r);
+        p2.raw().cmd(&["INCR", "n"]);
+        assert!(
+            eventually(Duration::from_secs(10), || s.raw().cmd_str(&["GET", "n"]) == "$1\r\n2\r\n")
+        );
+        assert_same_data(&[&p2, &r, &s]);
+        assert_eq!(s.raw().cmd_str(&["EXISTS", "old"]), ":0\r\n", "{}", load);
+    }
+}

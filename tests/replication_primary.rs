@@ -2,7 +2,8 @@
 //! redis-server 7.0 replicating from tine with disk and diskless full syncs under a write
 //! load of every type, then a partial resync (+CONTINUE) after the link is killed; two
 //! replicas served by one diskless child; `redis-cli --rdb` and `--replica`; the sync children
-//! SIGKILLed midway and a replica killed mid-transfer; WAIT and min-replicas-to-write.
+//! SIGKILLed midway and a replica killed mid-transfer; WAIT and min-replicas-to-write; PSYNC
+//! with a bad offset and a replica link misused for commands.
 //!
 //! Full syncs are stretched with `rdb-key-save-delay` over a few thousand small keys, so that
 //! writes land while the snapshot is produced and transferred, without big data. Every check
@@ -621,4 +622,39 @@ fn a_slow_replica_leaving_a_diskless_transfer_does_not_stall_the_others() {
         "{}",
         tine.log()
     );
+}
+
+/// PSYNC with an offset that is not a number gets Redis 7.0's error (logged) and leaves an
+/// ordinary client; a replica's link that then asks for the keyspace gets Redis's error, is
+/// not sent the reply, and is dropped, with Redis's log lines. Both programs alike.
+#[test]
+fn psync_wrong_offset_and_a_replica_link_misused_as_redis() {
+    let args = ["--save", "", "--repl-diskless-sync", "no"];
+    let Some((tine, redis)) = start_pair(&args) else {
+        return;
+    };
+    for s in [&tine, &redis] {
+        let mut raw = Raw::connect(s.port);
+        assert_eq!(
+            raw.cmd_str(&["PSYNC", "replicationid", "offset_str"]),
+            "-ERR value is not an integer or out of range\r\n"
+        );
+        assert_eq!(raw.cmd_str(&["PING"]), "+PONG\r\n");
+        let mut link = Raw::connect(s.port);
+        link.send_cmd(&["PSYNC", "replicationid", "-1"]);
+        let first = link.reply_str();
+        assert!(first.starts_with("+FULLRESYNC "), "{}", first);
+        link.send_cmd(&["GET", "foo"]);
+        assert!(link.closed_within(Duration::from_secs(10)));
+        assert!(!String::from_utf8_lossy(link.pending()).contains("interact"));
+        for line in [
+            "asks for synchronization but with a wrong offset",
+            "== CRITICAL == This master is sending an error to its replica: \
+             'Replica can't interact with the keyspace' after processing the command 'get'",
+            "Replica generated a reply to command 'get', disconnecting it: ",
+        ] {
+            assert!(eventually(Duration::from_secs(5), || s.log().contains(line)), "{}", line);
+        }
+        assert_eq!(raw.cmd_str(&["PING"]), "+PONG\r\n");
+    }
 }

@@ -636,6 +636,11 @@ impl EventLoop {
             return;
         };
         let is_replica = c.session.kind == ClientKind::Replica;
+        // A replica being closed (CLIENT KILL, even inside a MULTI) is sent nothing more, as
+        // Redis skips CLOSE_ASAP clients: what it missed is a resync's, not this link's.
+        if is_replica && c.session.close_asap {
+            return;
+        }
         if c.has_pending_output() || is_replica {
             let before = c.pending_output();
             let mut result = c.flush();
@@ -922,8 +927,25 @@ const MAX_KEPT_ARGS: usize = 1024;
 pub(crate) fn run_command(ev: &mut EventLoop, srv: &mut Server<'_>, c: &mut Client) -> Outcome {
     let mut argv = std::mem::take(&mut c.conn.parser.argv);
     srv.clients.running = ConnFigures::of(&c.conn);
+    let replica_out = (c.session.kind == ClientKind::Replica).then(|| c.pending_output());
     let mut server = Running { clients: &mut *srv.clients, ev };
     let outcome = commands::call(&mut Ctx::new(srv.data, &mut server), &mut c.session, &argv);
+    // A replica's link is for the stream, not replies: one its command made is not sent, and
+    // the replica is dropped (Redis's logInvalidUseAndFreeClientAsync).
+    if replica_out.is_some_and(|before| c.pending_output() > before) {
+        let info = crate::app::client::info_line(
+            &c.session,
+            &ConnFigures::of(&c.conn),
+            tine_core::base::unix_time(),
+        );
+        log!(
+            Level::Warning,
+            "Replica generated a reply to command '{}', disconnecting it: {}",
+            c.session.last_cmd,
+            info
+        );
+        c.session.close_asap = true;
+    }
     if outcome != Outcome::Held {
         // Keep the vector's allocation for the next command, unless a command with many
         // arguments grew it: that would hold megabytes per client (as Redis frees argv).

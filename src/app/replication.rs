@@ -35,6 +35,10 @@ pub(crate) fn before_sleep(ev: &mut EventLoop, srv: &mut Server<'_>) {
             r.connect(ev.registry());
         }
     }
+    // The parser caught up with a payload left in the socket: read on.
+    if srv.data.replica.parser_has_room() {
+        on_link_event(ev, srv, false);
+    }
     if let Some((job, result)) = srv.data.replica.finished_load() {
         finish_load(ev, srv, job, result);
     }
@@ -125,6 +129,9 @@ pub(crate) fn on_link_event(ev: &mut EventLoop, srv: &mut Server<'_>, writable: 
     let port = srv.data.tcp_port;
     srv.data.replica.dataset_empty = srv.data.keyspace.total_keys() == 0;
     let step = srv.data.replica.on_event(ev.registry(), &srv.data.config, port, writable);
+    if std::mem::take(&mut srv.data.replica.attach_pending) {
+        disconnect_replicas(srv);
+    }
     handle_step(ev, srv, step);
     // A small payload parsed inline is installed before any other client is served.
     if let Some((job, result)) = srv.data.replica.finished_load() {
@@ -134,8 +141,7 @@ pub(crate) fn on_link_event(ev: &mut EventLoop, srv: &mut Server<'_>, writable: 
 
 fn handle_step(ev: &mut EventLoop, srv: &mut Server<'_>, step: Step) {
     match step {
-        Step::Nothing | Step::Loading | Step::Failed => {}
-        Step::FullSyncStarted => disconnect_replicas(srv),
+        Step::Nothing | Step::Loading | Step::Failed | Step::FullSyncStarted => {}
         Step::Continue { new_replid } => {
             let d = &mut *srv.data;
             if let Some(new) = new_replid {
@@ -175,10 +181,18 @@ fn finish_load(
     let disk = job.temp.is_some();
     let swapdb = !disk
         && srv.data.config.repl_diskless_load == crate::config::enums::ReplDisklessLoad::SwapDb;
+    // A payload cut short that still parsed (its end was past the RDB's, the mark) failed
+    // all the same, as Redis's check of the EOF mark.
+    let result = match result {
+        Ok(_) if job.cut => Err("Replication stream EOF marker is broken".to_string()),
+        r => r,
+    };
     let loaded = match result {
         Ok(l) => l,
         Err(e) => {
-            log!(Level::Warning, "{}", e);
+            for line in e.lines() {
+                log!(Level::Warning, "{}", line);
+            }
             log!(
                 Level::Warning,
                 "Failed trying to load the MASTER synchronization DB from {}, check server logs.",
@@ -257,9 +271,20 @@ fn finish_load(
         log!(Level::Notice, "MASTER <-> REPLICA sync: Discarding old DB in background");
     }
     // Sub-replicas follow the history this load replaced: they resync with us (Redis's
-    // replicationAttachToNewMaster). Those the transfer's start disconnected already are
-    // gone; this catches a payload that arrived whole with its +FULLRESYNC line.
-    disconnect_replicas(srv);
+    // replicationAttachToNewMaster; a swapdb load attaches only now, on success).
+    srv.data.replica.attach();
+    srv.data.replica.attach_pending = false;
+    // Closed now, not at the end of the event: their hold on the replication buffer must go
+    // before the backlog is made again at the new offset.
+    let subs: Vec<usize> = srv
+        .clients
+        .iter()
+        .filter(|c| c.session.kind == ClientKind::Replica)
+        .map(|c| c.session.slot)
+        .collect();
+    for slot in subs {
+        ev.close_client(srv, slot);
+    }
     let d = &mut *srv.data;
     // The primary's history from +FULLRESYNC: its id, its offset, and a backlog of our own
     // (PSYNC2: a replica keeps one, to serve its sub-replicas and a promotion).

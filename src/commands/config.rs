@@ -36,6 +36,10 @@ pub(crate) fn config_set(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Cmd
         })
         .collect();
     let pairs: Vec<(&str, &str)> = owned.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let loading = srv.data.loading.is_some() || srv.data.replica.loading();
+    if loading && srv.data.config.denies_loading(&pairs, c.is_local()) {
+        return Err(err::LOADING);
+    }
     srv.data.config.check_set_names(&pairs, c.is_local()).map_err(|e| match &e {
         // Redis echoes the unknown name as the client sent it (`%s`: raw bytes, up to a NUL);
         // the first name spelled so is the one refused, as every other one of that spelling.

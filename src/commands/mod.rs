@@ -594,6 +594,21 @@ pub(crate) fn call_argv(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> Outc
             return reject(srv, c, r.id, err::MASTERDOWN);
         }
     }
+    // A replica's link carries its REPLCONF ACKs, not work on the data (Redis's
+    // processCommand); the error reply then has the link closed (`app::event_loop`).
+    if c.kind == crate::engine::session::ClientKind::Replica
+        && r.flags & (flag::WRITE | flag::READONLY | flag::MAY_REPLICATE) != 0
+    {
+        c.last_cmd = r.full_name.as_str();
+        const TEXT: &str = "Replica can't interact with the keyspace";
+        tine_core::log!(
+            tine_core::log::Level::Warning,
+            "== CRITICAL == This master is sending an error to its replica: '{}' after processing the command '{}'",
+            TEXT,
+            c.last_cmd
+        );
+        return reject(srv, c, r.id, CmdError::err(TEXT));
+    }
     if srv.data.replica.async_loading() && r.flags & flag::NO_ASYNC_LOADING != 0 {
         return reject(srv, c, r.id, err::LOADING);
     }

@@ -69,7 +69,8 @@ pub(crate) fn set_master(srv: &mut Ctx<'_>, host: String, port: u16) {
     // Redis's freeClient of the master does).
     cache_and_drop_master_client(srv);
     disconnect_blocked_clients(srv);
-    disconnect_replicas(srv);
+    // Sub-replicas stay (Redis 7.0): they may continue with us; they are disconnected when
+    // the new primary changes the history (a new replid, or a full sync's load).
     srv.data.replica.cancel_handshake();
     if was_master {
         // Our own history may be the new primary's: PSYNC can continue it.

@@ -54,13 +54,21 @@ fn sync_command(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResult {
 
     if psync {
         let replid = String::from_utf8_lossy(&argv[1]).into_owned();
-        let offset = base::parse_i64(&argv[2]);
-        if let Some(offset) = offset {
-            if try_partial(srv, c, &mut link, &replid, offset) {
-                c.kind = ClientKind::Replica;
-                srv.data.primary.links.push(link);
-                return Ok(());
-            }
+        // An offset that is not a number is refused (Redis 7.0 used to start a full sync
+        // and reply an error as well); the client stays what it was, its REPLCONFs kept.
+        let Some(offset) = base::parse_i64(&argv[2]) else {
+            log!(
+                Level::Warning,
+                "Replica {} asks for synchronization but with a wrong offset",
+                link.name
+            );
+            srv.data.primary.confs.insert(c.id, link.conf);
+            return Err(super::err::NOT_INTEGER);
+        };
+        if try_partial(srv, c, &mut link, &replid, offset) {
+            c.kind = ClientKind::Replica;
+            srv.data.primary.links.push(link);
+            return Ok(());
         }
         if replid != "?" {
             srv.data.primary.stats.partial_err += 1;

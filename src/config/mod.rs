@@ -34,6 +34,9 @@ pub(crate) mod flags {
     /// Redis's HIDDEN_CONFIG (test and debugging knobs): CONFIG GET answers it by its exact
     /// name, never for a pattern.
     pub(crate) const HIDDEN: u8 = 32;
+    /// Redis's DENY_LOADING_CONFIG: CONFIG SET answers -LOADING while a dataset loads (also an
+    /// async load), as changing it then would act on a dataset that is being replaced.
+    pub(crate) const DENY_LOADING: u8 = 64;
 }
 
 /// The type of a directive's value, which decides how it is parsed and printed.
@@ -376,6 +379,17 @@ impl Config {
             seen.push(d.name);
         }
         Ok(())
+    }
+
+    /// Whether CONFIG SET of these pairs must be refused with -LOADING while a dataset loads:
+    /// one names a DENY_LOADING directive that it could otherwise set (Redis flags it after
+    /// the immutable and protected checks, and its -LOADING wins over every other error).
+    pub(crate) fn denies_loading(&self, pairs: &[(&str, &str)], local: bool) -> bool {
+        pairs.iter().filter_map(|(name, _)| lookup(name)).any(|d| {
+            d.has(flags::DENY_LOADING)
+                && !d.has(flags::IMMUTABLE)
+                && (!d.has(flags::PROTECTED) || self.enable_protected_configs.allows(local))
+        })
     }
 
     /// CONFIG SET with several pairs, all or nothing: either every pair is applied or the

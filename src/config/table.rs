@@ -43,7 +43,7 @@ config_table! {
     appenddirname: String = "appenddirname", &[], Kind::Str, "appendonlydir", IMMUTABLE | IMPLEMENTED;
     appendfilename: String = "appendfilename", &[], Kind::Str, "appendonly.aof", IMMUTABLE | IMPLEMENTED;
     appendfsync: AppendFsync = "appendfsync", &[], Kind::Enum, "everysec", IMPLEMENTED => FsyncPolicy;
-    appendonly: bool = "appendonly", &[], Kind::Bool, "no", IMPLEMENTED => AppendOnly;
+    appendonly: bool = "appendonly", &[], Kind::Bool, "no", IMPLEMENTED | DENY_LOADING => AppendOnly;
     auto_aof_rewrite_min_size: i64 = "auto-aof-rewrite-min-size", &[], Kind::Memory { min: 0, max: i64::MAX }, "67108864", IMPLEMENTED;
     auto_aof_rewrite_percentage: i64 = "auto-aof-rewrite-percentage", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "100", IMPLEMENTED;
     bgsave_cpulist: String = "bgsave_cpulist", &[], Kind::Str, "", IMMUTABLE;
@@ -77,7 +77,7 @@ config_table! {
     daemonize: bool = "daemonize", &[], Kind::Bool, "no", IMMUTABLE | IMPLEMENTED;
     databases: i64 = "databases", &[], Kind::Int { min: 1, max: i32::MAX as i64 }, "16", IMMUTABLE | IMPLEMENTED;
     dbfilename: String = "dbfilename", &[], Kind::Str, "dump.rdb", PROTECTED | IMPLEMENTED;
-    dir: String = "dir", &[], Kind::Custom(custom::dir), "", PROTECTED | IMPLEMENTED => Dir;
+    dir: String = "dir", &[], Kind::Custom(custom::dir), "", PROTECTED | IMPLEMENTED | DENY_LOADING => Dir;
     disable_thp: bool = "disable-thp", &[], Kind::Bool, "yes", IMMUTABLE | IMPLEMENTED;
     dynamic_hz: bool = "dynamic-hz", &[], Kind::Bool, "yes", IMPLEMENTED;
     enable_debug_command: EnableCommand = "enable-debug-command", &[], Kind::Enum, "no", IMMUTABLE | IMPLEMENTED;
@@ -197,6 +197,7 @@ config_table! {
     unixsocket: String = "unixsocket", &[], Kind::Str, "", IMMUTABLE | IMPLEMENTED;
     unixsocketperm: i64 = "unixsocketperm", &[], Kind::Octal, "0", IMMUTABLE | IMPLEMENTED;
     use_exit_on_panic: bool = "use-exit-on-panic", &[], Kind::Bool, "no", HIDDEN;
+    watchdog_period: i64 = "watchdog-period", &[], Kind::Int { min: 0, max: i32::MAX as i64 }, "0", HIDDEN;
     zset_max_listpack_entries: i64 = "zset-max-listpack-entries", &["zset-max-ziplist-entries"], Kind::Int { min: 0, max: i64::MAX }, "128", IMPLEMENTED;
     zset_max_listpack_value: i64 = "zset-max-listpack-value", &["zset-max-ziplist-value"], Kind::Memory { min: 0, max: i64::MAX }, "64", IMPLEMENTED;
 }

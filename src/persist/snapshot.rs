@@ -372,10 +372,14 @@ fn bgsave_done<H: PersistHost>(h: &mut H, ch: RunningChild, exit: ChildExit) {
     p.state.last_bgsave_time_sec = elapsed;
 }
 
-/// Kills the running BGSAVE child on purpose (SIGUSR1), e.g. on FLUSHALL or shutdown.
+/// Kills the running RDB child (a BGSAVE or a diskless sync's) on purpose (SIGUSR1), on FLUSHALL.
 pub(crate) fn kill_rdb_child<H: PersistHost>(h: &mut H) {
     let st = h.parts().state;
-    if let Some(ch) = st.child.as_mut().filter(|c| c.kind == ChildKind::RdbToFile) {
+    // Both RDB children, as Redis's CHILD_TYPE_RDB: a diskless sync's snapshot is as stale,
+    // and its replicas, dropped with it, resync with the flushed data.
+    let rdb =
+        |c: &&mut RunningChild| matches!(c.kind, ChildKind::RdbToFile | ChildKind::RdbToReplicas);
+    if let Some(ch) = st.child.as_mut().filter(rdb) {
         ch.kill_on_purpose();
         if let Some(t) = &ch.temp_file {
             let _ = std::fs::remove_file(t);

@@ -18,7 +18,7 @@ use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use mio::net::TcpStream;
@@ -44,6 +44,11 @@ const INLINE_LOAD_MAX: u64 = 2 * 1024 * 1024;
 
 /// Bytes read from the link per read(2).
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Payload bytes handed to the parser and not parsed yet beyond which the link is not read:
+/// the rest waits in the socket, so a slow parse slows the primary down (as Redis's loader,
+/// which reads the socket as it parses) instead of piling the payload up in memory.
+const PARSER_QUEUE_MAX: usize = 32 * 1024 * 1024;
 
 /// Where the link stands (Redis's repl_state).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -80,8 +85,12 @@ enum Expect {
 /// Where the payload goes while it arrives: a temp file (`repl-diskless-load disabled`), or
 /// the loader thread, which parses it as it comes into a new keyspace (diskless load).
 enum Sink {
-    File { path: PathBuf, file: std::fs::File },
-    Parser(mpsc::Sender<Vec<u8>>),
+    File {
+        path: PathBuf,
+        file: std::fs::File,
+    },
+    /// The channel to the parser, and the bytes in it the parser has not taken yet.
+    Parser(mpsc::Sender<Vec<u8>>, Arc<AtomicUsize>),
 }
 
 /// The payload as the loader thread reads it: the chunks the event loop received, in order;
@@ -91,6 +100,22 @@ struct ChannelReader {
     rx: mpsc::Receiver<Vec<u8>>,
     chunk: Vec<u8>,
     pos: usize,
+    /// Bytes handed to the parser: where a short read happened (Redis's
+    /// loading_loaded_bytes in its report).
+    consumed: u64,
+    /// Bytes sent and not received yet (`PARSER_QUEUE_MAX`).
+    queued: Arc<AtomicUsize>,
+}
+
+impl ChannelReader {
+    #[cfg(test)]
+    fn new(rx: mpsc::Receiver<Vec<u8>>) -> ChannelReader {
+        ChannelReader::with_queue(rx, Arc::new(AtomicUsize::new(0)))
+    }
+
+    fn with_queue(rx: mpsc::Receiver<Vec<u8>>, queued: Arc<AtomicUsize>) -> ChannelReader {
+        ChannelReader { rx, chunk: Vec::new(), pos: 0, consumed: 0, queued }
+    }
 }
 
 impl Read for ChannelReader {
@@ -98,6 +123,7 @@ impl Read for ChannelReader {
         while self.pos == self.chunk.len() {
             match self.rx.recv() {
                 Ok(c) => {
+                    self.queued.fetch_sub(c.len(), Ordering::Relaxed);
                     self.chunk = c;
                     self.pos = 0;
                 }
@@ -107,6 +133,7 @@ impl Read for ChannelReader {
         let n = buf.len().min(self.chunk.len() - self.pos);
         buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
         self.pos += n;
+        self.consumed += n as u64;
         Ok(n)
     }
 }
@@ -133,6 +160,9 @@ pub(crate) struct LoadJob {
     pub(crate) temp: Option<PathBuf>,
     /// True when clients keep being served the old data meanwhile (swapdb, same history).
     pub(crate) async_loading: bool,
+    /// The primary went away before the payload's end: whatever the parser makes of what
+    /// arrived, the sync failed (Redis's check of the EOF mark after the load).
+    pub(crate) cut: bool,
     cancel: Arc<AtomicBool>,
 }
 
@@ -144,7 +174,8 @@ pub(crate) enum Step {
     Continue {
         new_replid: Option<String>,
     },
-    /// +FULLRESYNC: a full sync begins (sub-replicas must go, the cached master is gone).
+    /// +FULLRESYNC: a full sync begins. The sub-replicas and the cached master stay until
+    /// the payload is about to replace the data (`Replica::attach_pending`).
     FullSyncStarted,
     /// The payload arrived and is being parsed (`Replica::load`).
     Loading,
@@ -192,6 +223,13 @@ pub(crate) struct Replica {
     /// Whether this node holds no keys, set by the server before each event: with
     /// `repl-diskless-load on-empty-db` the payload goes to the parser only then.
     pub(crate) dataset_empty: bool,
+    /// A full sync is about to replace the data with the new primary's (Redis's
+    /// replicationAttachToNewMaster): the server disconnects the sub-replicas, which follow
+    /// the old history. Redis 7.0 waits for this moment, not +FULLRESYNC, so a full sync that
+    /// fails before it (the primary dies mid-transfer) leaves the chain and the cached master
+    /// as they were: a disk load at the end of the transfer, a diskless load into the dataset
+    /// at its start, a swapdb load once it succeeded (the server's own step).
+    pub(crate) attach_pending: bool,
     /// The AOF could not restart after a full sync: the cron tries again.
     pub(crate) aof_restart_pending: bool,
     /// Keys this writable replica's own clients gave an expiry, with a bit per db (0-63) they
@@ -201,6 +239,11 @@ pub(crate) struct Replica {
     /// Bytes read from the primary: handshake, payload and stream (INFO
     /// `total_net_repl_input_bytes`; the master client's reads add theirs).
     pub(crate) net_repl_input_bytes: u64,
+    /// The primary closed the link after the bytes the last read returned: the next read
+    /// reports the end (the poll is edge-triggered, no new event would).
+    peer_closed: bool,
+    /// The link is left unread while the parser catches up (`parser_full`).
+    pub(crate) throttled: bool,
 }
 
 impl Default for Replica {
@@ -228,6 +271,9 @@ impl Default for Replica {
             aof_restart_pending: false,
             own_expires: Default::default(),
             net_repl_input_bytes: 0,
+            peer_closed: false,
+            throttled: false,
+            attach_pending: false,
         }
     }
 }
@@ -276,6 +322,11 @@ impl Replica {
         self.load.as_ref().is_some_and(|l| !l.async_loading)
     }
 
+    /// A full sync's payload is being loaded, async or not (Redis's server.loading).
+    pub(crate) fn loading(&self) -> bool {
+        self.load.is_some()
+    }
+
     pub(crate) fn async_loading(&self) -> bool {
         self.load.as_ref().is_some_and(|l| l.async_loading)
     }
@@ -296,6 +347,7 @@ impl Replica {
     /// Dropping the socket closes it, which takes it out of the poll as well.
     pub(crate) fn cancel_handshake(&mut self) {
         self.sock = None;
+        self.peer_closed = false;
         self.inbuf.clear();
         self.outbuf.clear();
         self.expect.clear();
@@ -305,7 +357,7 @@ impl Replica {
                     let _ = std::fs::remove_file(path);
                 }
                 // The parser gets the end of its stream and gives up; its keyspace is dropped.
-                Sink::Parser(_) => log!(
+                Sink::Parser(..) => log!(
                     Level::Notice,
                     "MASTER <-> REPLICA sync: Discarding temporary DB in background"
                 ),
@@ -318,6 +370,59 @@ impl Replica {
                 let _ = std::fs::remove_file(p);
             }
         }
+    }
+
+    fn transfer_to_parser(&self) -> bool {
+        self.transfer.as_ref().is_some_and(|t| matches!(t.sink, Sink::Parser(..)))
+    }
+
+    /// The parser is behind by `PARSER_QUEUE_MAX`: the link is not read meanwhile. The
+    /// server reads it again once `parser_has_room` (before each poll, which comes at least
+    /// every 10 ms during a load). The transfer is not idle for `repl-timeout` meanwhile: the
+    /// wait is ours, as Redis's load does not time its own transfer out.
+    pub(crate) fn parser_full(&mut self) -> bool {
+        let Some(t) = self.transfer.as_mut() else { return false };
+        let Sink::Parser(_, queued) = &t.sink else { return false };
+        let full = queued.load(Ordering::Relaxed) >= PARSER_QUEUE_MAX;
+        if full {
+            t.last_io = unix_time();
+        }
+        full
+    }
+
+    /// The link was left unread for a full parser that has room again (half drained).
+    pub(crate) fn parser_has_room(&self) -> bool {
+        self.throttled
+            && self.transfer.as_ref().is_some_and(|t| match &t.sink {
+                Sink::Parser(_, queued) => queued.load(Ordering::Relaxed) < PARSER_QUEUE_MAX / 2,
+                Sink::File { .. } => true,
+            })
+    }
+
+    /// The primary went away in the middle of a payload streamed to the parser: the parser
+    /// gets the end of its stream now and reports the short read it meets, which fails the
+    /// sync once it has stopped (Redis reads the socket inside its loader, so the loader logs
+    /// the cut). The old data stays meanwhile, still served during an async load.
+    fn cut_transfer(&mut self) -> Step {
+        self.sock = None;
+        self.peer_closed = false;
+        self.inbuf.clear();
+        self.outbuf.clear();
+        self.transfer = None; // the sender: the parser's end of stream
+        if let Some(job) = self.load.as_mut() {
+            job.cut = true;
+        }
+        self.state = LinkState::Loading;
+        Step::Loading
+    }
+
+    /// The payload is about to replace the data: the cached master goes, and the server
+    /// disconnects the sub-replicas (see `attach_pending`).
+    pub(crate) fn attach(&mut self) {
+        if self.cached.take().is_some() {
+            log!(Level::Notice, "Discarding previously cached master state.");
+        }
+        self.attach_pending = true;
     }
 
     /// The link failed: drop it and come back to CONNECT, the cron retrying.
@@ -354,6 +459,7 @@ impl Replica {
             return;
         }
         self.sock = Some(s);
+        self.peer_closed = false;
         self.state = LinkState::Connecting;
         self.last_io = unix_time();
         log!(Level::Notice, "MASTER <-> REPLICA sync started");
@@ -364,6 +470,7 @@ impl Replica {
     pub(crate) fn take_link(&mut self, registry: &Registry) -> Option<(TcpStream, Vec<u8>)> {
         let mut s = self.sock.take()?;
         let _ = registry.deregister(&mut s);
+        self.peer_closed = false;
         self.expect.clear();
         Some((s, std::mem::take(&mut self.inbuf)))
     }
@@ -399,12 +506,16 @@ impl Replica {
         let Some(s) = self.sock.as_mut() else {
             return Err(io::Error::new(io::ErrorKind::NotConnected, "no link"));
         };
+        if self.peer_closed {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection lost"));
+        }
         let mut total = 0;
         let mut chunk = [0u8; READ_CHUNK];
         loop {
             match s.read(&mut chunk) {
                 Ok(0) => {
                     if total > 0 {
+                        self.peer_closed = true;
                         return Ok(false);
                     }
                     return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection lost"));
@@ -485,10 +596,18 @@ impl Replica {
         // no new edge would announce what is left, and the primary, its socket full, would
         // wait for us until its repl-timeout.
         let mut started = false;
+        self.throttled = false;
         loop {
+            if self.state == LinkState::Transfer && self.parser_full() {
+                self.throttled = true;
+                return if started { Step::FullSyncStarted } else { Step::Nothing };
+            }
             let capped = match self.fill() {
                 Ok(capped) => capped,
                 Err(e) => {
+                    if self.state == LinkState::Transfer && self.transfer_to_parser() {
+                        return self.cut_transfer();
+                    }
                     if self.state == LinkState::Transfer {
                         log!(Level::Warning, "I/O error trying to sync with MASTER: {}", e);
                     } else {
@@ -503,7 +622,12 @@ impl Replica {
             };
             self.last_io = unix_time();
             let step = self.advance(cfg, my_port);
-            let again = capped && self.state == LinkState::Transfer;
+            // Read on: more is waiting (the bound), or the end the last read met is to be
+            // reported now that what came before it is consumed.
+            let again = (capped && self.state == LinkState::Transfer)
+                || (self.peer_closed
+                    && self.sock.is_some()
+                    && !matches!(self.state, LinkState::Loading | LinkState::Connected));
             match step {
                 Step::FullSyncStarted if again => started = true,
                 Step::Nothing if again => {}
@@ -651,10 +775,10 @@ impl Replica {
                 }
             }
             // Redis compares the primary's id with its own (server.replid), which a failed
-            // full sync leaves as it was: so is the last cached id here.
-            if let Some((id, _)) = self.cached.take() {
-                self.prev_replid = Some(id);
-                log!(Level::Notice, "Discarding previously cached master state.");
+            // full sync leaves as it was: so is the last cached id here. The cached master
+            // itself stays until the data is replaced (`attach`).
+            if let Some((id, _)) = &self.cached {
+                self.prev_replid = Some(id.clone());
             }
             return self.start_transfer(cfg);
         }
@@ -728,11 +852,12 @@ impl Replica {
             // or waits behind -LOADING, and stays if the transfer fails.
             let limits = tine_core::rdb::LoadLimits { skip_expired: false, ..cfg.load_limits() };
             let (tx, rx) = mpsc::channel();
-            let reader = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+            let queued = Arc::new(AtomicUsize::new(0));
+            let mut reader = ChannelReader::with_queue(rx, queued.clone());
             let spawned =
                 std::thread::Builder::new().name("tine-repl-load".into()).spawn(move || {
-                    tine_core::rdb::read_rdb_from(reader, &limits, tine_core::base::mstime())
-                        .map_err(|e| e.to_string())
+                    tine_core::rdb::read_rdb_from(&mut reader, &limits, tine_core::base::mstime())
+                        .map_err(|e| socket_load_error(&e, reader.consumed))
                 });
             let thread = match spawned {
                 Ok(t) => t,
@@ -742,15 +867,20 @@ impl Replica {
                 }
             };
             let async_loading = self.same_history(cfg);
+            if cfg.repl_diskless_load != ReplDisklessLoad::SwapDb {
+                // Loaded into the dataset itself: replaced from the start.
+                self.attach();
+            }
             log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
             self.load = Some(LoadJob {
                 thread: Some(thread),
                 ready: None,
                 temp: None,
                 async_loading,
+                cut: false,
                 cancel: Arc::new(AtomicBool::new(false)),
             });
-            Sink::Parser(tx)
+            Sink::Parser(tx, queued)
         };
         self.transfer = Some(Transfer {
             size: None,
@@ -807,7 +937,7 @@ impl Replica {
                 );
                 return self.fail();
             }
-            let diskless = matches!(t.sink, Sink::Parser(_));
+            let diskless = matches!(t.sink, Sink::Parser(..));
             if let Some(mark) = text.strip_prefix("$EOF:") {
                 if mark.len() != EOF_MARK_SIZE {
                     log!(Level::Warning, "Bad protocol from MASTER: wrong EOF mark length");
@@ -868,7 +998,8 @@ impl Replica {
             let written = match &mut t.sink {
                 Sink::File { file, .. } => file.write_all(&chunk),
                 // A parser that stopped (bad payload) says why once the transfer ends.
-                Sink::Parser(tx) => {
+                Sink::Parser(tx, queued) => {
+                    queued.fetch_add(chunk.len(), Ordering::Relaxed);
                     let _ = tx.send(chunk);
                     Ok(())
                 }
@@ -916,9 +1047,10 @@ impl Replica {
                     let _ = std::fs::remove_file(&path);
                     return self.fail();
                 }
+                self.attach();
                 path
             }
-            Sink::Parser(tx) => {
+            Sink::Parser(tx, _) => {
                 // The end of the stream (the mark, if any, is past the RDB's own end: the
                 // parser never reads it). A small payload is waited for here, as Redis's
                 // load answers no one for its first 2 MB.
@@ -952,7 +1084,8 @@ impl Replica {
         log!(Level::Notice, "MASTER <-> REPLICA sync: Loading DB in memory");
         if t.read <= INLINE_LOAD_MAX {
             let ready = Some(parse());
-            self.load = Some(LoadJob { thread: None, ready, temp, async_loading, cancel });
+            self.load =
+                Some(LoadJob { thread: None, ready, temp, async_loading, cut: false, cancel });
             self.state = LinkState::Loading;
             return Step::Loading;
         }
@@ -967,8 +1100,14 @@ impl Replica {
                 return self.fail();
             }
         };
-        self.load =
-            Some(LoadJob { thread: Some(thread), ready: None, temp, async_loading, cancel });
+        self.load = Some(LoadJob {
+            thread: Some(thread),
+            ready: None,
+            temp,
+            async_loading,
+            cut: false,
+            cancel,
+        });
         self.state = LinkState::Loading;
         Step::Loading
     }
@@ -1034,6 +1173,22 @@ impl Replica {
     }
 }
 
+/// What a failed parse of a streamed payload logs, one line each. A short read is the
+/// primary going away, which Redis's loader reports in these words (rdbLoadRio's eoferr and
+/// rdbReportError for a socket) and survives; tine has no rdb.c line to name.
+fn socket_load_error(e: &tine_core::rdb::RdbError, consumed: u64) -> String {
+    match e {
+        tine_core::rdb::RdbError::Truncated => format!(
+            "Short read or OOM loading DB. Unrecoverable error, aborting now.\n\
+             Internal error in RDB reading offset {}, function at rdb.c:0 -> Unexpected EOF \
+             reading RDB file. Failure loading rdb format from socket, assuming connection \
+             error, resuming operation.",
+            consumed
+        ),
+        e => e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1045,7 +1200,7 @@ mod tests {
         tx.send(Vec::new()).unwrap();
         tx.send(b"0010xyz".to_vec()).unwrap();
         drop(tx);
-        let mut r = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+        let mut r = ChannelReader::new(rx);
         let mut all = Vec::new();
         let mut buf = [0u8; 3];
         loop {
@@ -1063,7 +1218,7 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         tx.send(b"REDIS0010\xfa".to_vec()).unwrap();
         drop(tx);
-        let r = ChannelReader { rx, chunk: Vec::new(), pos: 0 };
+        let r = ChannelReader::new(rx);
         let got = tine_core::rdb::read_rdb_from(r, &Default::default(), 0);
         assert!(got.is_err());
     }
