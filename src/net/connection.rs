@@ -133,12 +133,12 @@ impl Connection {
         }
         obuf.clear();
         self.opos = 0;
-        // Give back what a burst of replies grew the buffer to, keeping Redis's 16 KB reply
-        // room (its static buffer; what is beyond it is freed once written). Kept grown, ten
-        // clients' buffers held hundreds of KB that eviction then freed keys for, round after
-        // round (client-side caching's invalidations under maxmemory).
+        // Give back what a burst of replies grew the buffer to (Redis frees its reply list
+        // once written and shrinks its own buffer when idle). Kept grown, ten clients'
+        // buffers held hundreds of KB that eviction then freed keys for, round after round
+        // (client-side caching's invalidations under maxmemory).
         if obuf.capacity() > 16 * 1024 {
-            *obuf = Vec::with_capacity(16 * 1024);
+            *obuf = Vec::new();
         }
         Ok(true)
     }
