@@ -158,7 +158,12 @@ impl Data {
         let mut dbs = Keyspace::new(config.databases.max(1) as usize);
         dbs.track_created(notify_flags & crate::config::custom::notify::NEW != 0);
         dbs.set_lazy_policy(config.lazy_policy());
-        dbs.lazyfree().set_purge(crate::engine::memory::purge);
+        dbs.lazyfree().set_after_free(|flushed| {
+            crate::engine::memory::flush_thread_cache();
+            if flushed {
+                crate::engine::memory::purge();
+            }
+        });
         let hz = config.hz;
         let repl_buf = crate::repl::buffer::ReplBuffer::new(config.repl_backlog_size);
         let now = tine_core::base::unix_time();

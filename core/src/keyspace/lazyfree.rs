@@ -43,9 +43,10 @@ struct Shared {
     freed: AtomicU64,
     /// The thread's queue, once it is started; `None` inside when it could not be.
     tx: OnceLock<Option<Sender<Job>>>,
-    /// Returns freed pages to the OS (the server's allocator purge), run after a flushed
-    /// database is freed, as a synchronous FLUSHALL purges where it runs.
-    purge: OnceLock<fn() -> bool>,
+    /// Run by the thread after each job, told whether it freed a flushed database: the
+    /// server's allocator upkeep (its thread cache handed back, so INFO's used memory drops;
+    /// pages returned to the OS after a flush, as a synchronous FLUSHALL purges).
+    after_free: OnceLock<fn(bool)>,
 }
 
 /// A handle on the lazy-free thread, shared by every database (clones are the same thread
@@ -100,10 +101,10 @@ impl LazyFree {
         self.send(Job::Tables(keys, expires, n), n);
     }
 
-    /// What the thread runs after freeing a flushed database to give its pages back to the
-    /// OS (set once, by the server, which knows the allocator).
-    pub fn set_purge(&self, purge: fn() -> bool) {
-        let _ = self.shared.purge.set(purge);
+    /// What the thread runs after each job (see `Shared::after_free`; set once, by the
+    /// server, which knows the allocator).
+    pub fn set_after_free(&self, hook: fn(bool)) {
+        let _ = self.shared.after_free.set(hook);
     }
 
     /// Objects waiting to be freed (INFO `lazyfree_pending_objects`).
@@ -141,20 +142,20 @@ impl LazyFree {
         let shared = Arc::clone(&self.shared);
         let spawned = std::thread::Builder::new().name("lazyfree".into()).spawn(move || {
             for job in rx {
-                let n = match job {
+                let (n, tables) = match job {
                     Job::Value(v) => {
                         drop(v);
-                        1
+                        (1, false)
                     }
                     Job::Tables(keys, expires, n) => {
                         drop(keys);
                         drop(expires);
-                        if let Some(purge) = shared.purge.get() {
-                            purge();
-                        }
-                        n
+                        (n, true)
                     }
                 };
+                if let Some(hook) = shared.after_free.get() {
+                    hook(tables);
+                }
                 shared.pending.fetch_sub(n, Ordering::Relaxed);
                 shared.freed.fetch_add(n, Ordering::Relaxed);
             }
