@@ -1052,3 +1052,58 @@ fn slow_expire_cycle_is_a_latency_event() {
     let latest = c.cmd_str(&["LATENCY", "LATEST"]);
     assert!(latest.contains("expire-cycle"), "{latest}");
 }
+
+/// DEBUG HTSTATS / HTSTATS-KEY: Redis's text and errors; the figures that do not depend on
+/// the hash function (table size, element count, an empty table's message) equal Redis's.
+#[test]
+fn debug_htstats_matches_redis() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else { return };
+    let (mut t, mut r) = (ours.raw(), real.raw());
+    for args in [
+        &["DEBUG", "HTSTATS", "0"][..],
+        &["DEBUG", "HTSTATS", "99"],
+        &["DEBUG", "HTSTATS", "x"],
+        &["DEBUG", "HTSTATS-KEY", "nokey"],
+    ] {
+        assert_same(&mut t, &mut r, args);
+    }
+    // Element counts summed over both arrays (Redis may be midway through a rehash), and the
+    // largest table size (a rehash's target, or the table).
+    let figures = |c: &mut Raw, args: &[&str]| -> (Vec<u64>, u64) {
+        let text = c.cmd_str(args);
+        let num = |l: &str| l.rsplit(' ').next().unwrap().trim().parse::<u64>().unwrap();
+        let mut elements = Vec::new();
+        let mut size = 0;
+        for l in text.lines() {
+            if l.starts_with('[') || l.starts_with("$") {
+                elements.push(0);
+            } else if l.contains("number of elements") {
+                *elements.last_mut().unwrap() += num(l);
+            } else if l.contains("table size") {
+                size = size.max(num(l));
+            }
+        }
+        (elements, size)
+    };
+    for c in [&mut t, &mut r] {
+        c.cmd(&["DEBUG", "POPULATE", "5000"]);
+        c.cmd(&["SET", "str", "v"]);
+        let mut sadd = vec!["SADD", "set"];
+        let members: Vec<String> = (0..600).map(|i| format!("m{i}")).collect();
+        sadd.extend(members.iter().map(String::as_str));
+        c.cmd(&sadd);
+    }
+    let (te, ts) = figures(&mut t, &["DEBUG", "HTSTATS", "0"]);
+    assert_eq!(te, figures(&mut r, &["DEBUG", "HTSTATS", "0"]).0);
+    assert_eq!(ts, 8192);
+    assert_eq!(
+        figures(&mut t, &["DEBUG", "HTSTATS-KEY", "set"]),
+        figures(&mut r, &["DEBUG", "HTSTATS-KEY", "set"])
+    );
+    assert_same(&mut t, &mut r, &["DEBUG", "HTSTATS-KEY", "str"]);
+    let full = t.cmd_str(&["DEBUG", "HTSTATS-KEY", "set"]);
+    assert!(
+        full.contains(" max chain length: ") && full.contains(" Chain length distribution:"),
+        "{full}"
+    );
+}

@@ -40,6 +40,10 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "HTSTATS <dbid>",
+                "    Return hash table statistics of the specified Redis database.",
+                "HTSTATS-KEY <key>",
+                "    Like HTSTATS but for the hash table stored at <key>'s value.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "LOG <message>",
@@ -332,6 +336,37 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
             log!(Level::Warning, "DEBUG LOG: {}", String::from_utf8_lossy(&argv[2]));
             c.add_ok();
         }
+        "htstats" if argv.len() == 3 => {
+            let db = parse_i64(&argv[2]).ok_or(err::NOT_INTEGER)?;
+            if db < 0 || db as usize >= srv.data.keyspace.len() {
+                return Err(CmdError::err("Out of range database"));
+            }
+            let (keys, expires) = srv.data.keyspace[db as usize].table_stats();
+            let mut out = String::from("[Dictionary HT]\n");
+            htstats_text(&mut out, &keys);
+            out.push_str("[Expires HT]\n");
+            htstats_text(&mut out, &expires);
+            c.add_verbatim(out.as_bytes());
+        }
+        "htstats-key" if argv.len() == 3 => {
+            use tine_core::types::{Value, hash::Hash, set::Set};
+            let stats = match srv.data.keyspace[c.db].peek(&argv[2]) {
+                None => return Err(err::NO_SUCH_KEY),
+                Some(Value::Set(s)) => match &**s {
+                    Set::Table(t) => t.stats(),
+                    _ => return Err(NOT_A_TABLE),
+                },
+                Some(Value::Hash(h)) => match &**h {
+                    Hash::Table(t) => t.stats(),
+                    _ => return Err(NOT_A_TABLE),
+                },
+                // A sorted set's member index is not tine's chained table: nothing to show.
+                Some(_) => return Err(NOT_A_TABLE),
+            };
+            let mut out = String::new();
+            htstats_text(&mut out, &stats);
+            c.add_verbatim(out.as_bytes());
+        }
         "change-repl-id" if argv.len() == 2 => {
             srv.data.repl.change_replid();
             srv.data.repl.clear_replid2();
@@ -363,4 +398,40 @@ pub(crate) fn debug(srv: &mut Ctx<'_>, c: &mut Session, argv: &Argv) -> CmdResul
         }
     }
     Ok(())
+}
+
+const NOT_A_TABLE: CmdError = CmdError::new(
+    "ERR",
+    "ERR The value stored at the specified key is not represented using an hash table",
+);
+
+/// One table's DEBUG HTSTATS text, in Redis's words and figures (its dictGetStats: single
+/// precision averages and percentages, chains of 49 and more in one last line not shown).
+fn htstats_text(out: &mut String, stats: &[tine_core::types::dict::TableStats]) {
+    use std::fmt::Write;
+    for (i, t) in stats.iter().enumerate() {
+        let name = if i == 0 { "main hash table" } else { "rehashing target" };
+        let _ = writeln!(out, "Hash table {i} stats ({name}):");
+        if t.used == 0 {
+            out.push_str("No stats available for empty dictionaries\n");
+            continue;
+        }
+        let slots = t.slots.max(1) as f32;
+        let _ = write!(
+            out,
+            " table size: {}\n number of elements: {}\n different slots: {}\n max chain length: {}\n avg chain length (counted): {:.2}\n avg chain length (computed): {:.2}\n Chain length distribution:\n",
+            t.size,
+            t.used,
+            t.slots,
+            t.max_chain,
+            t.total_chain as f32 / slots,
+            t.used as f32 / slots
+        );
+        for (len, &n) in t.chains[..49].iter().enumerate() {
+            if n > 0 {
+                let pct = (n as f32 / t.size as f32) * 100.0;
+                let _ = writeln!(out, "   {len}: {n} ({pct:.2}%)");
+            }
+        }
+    }
 }

@@ -606,6 +606,13 @@ impl Db {
     }
 
     /// Buckets of the key table and of the expiry table (DEBUG HTSTATS's sizes, load tests).
+    /// The chain figures of the key table and of the expiry table (DEBUG HTSTATS).
+    pub fn table_stats(
+        &self,
+    ) -> (Vec<crate::types::dict::TableStats>, Vec<crate::types::dict::TableStats>) {
+        (self.keys.stats(), self.expires.stats())
+    }
+
     pub fn table_sizes(&self) -> (usize, usize) {
         (self.keys.buckets(), self.expires.buckets())
     }

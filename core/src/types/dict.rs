@@ -333,7 +333,47 @@ impl<K, V> Drop for Table<K, V> {
     }
 }
 
+/// Chain figures of one bucket array, as Redis's DEBUG HTSTATS reports them.
+pub struct TableStats {
+    pub size: usize,
+    pub used: usize,
+    /// Non-empty buckets.
+    pub slots: usize,
+    pub max_chain: usize,
+    /// Sum of the chain lengths (the entries counted by walking).
+    pub total_chain: usize,
+    /// Buckets by chain length; the last slot counts every longer chain too (Redis's
+    /// DICT_STATS_VECTLEN).
+    pub chains: [usize; 50],
+}
+
 impl<K, V> Table<K, V> {
+    fn stats(&self) -> TableStats {
+        let mut st = TableStats {
+            size: self.size(),
+            used: self.used,
+            slots: 0,
+            max_chain: 0,
+            total_chain: 0,
+            chains: [0; 50],
+        };
+        for b in self.buckets.iter() {
+            let mut len = 0;
+            let mut at = b.as_deref();
+            while let Some(e) = at {
+                len += 1;
+                at = e.next.as_deref();
+            }
+            st.chains[len.min(49)] += 1;
+            if len > 0 {
+                st.slots += 1;
+                st.max_chain = st.max_chain.max(len);
+                st.total_chain += len;
+            }
+        }
+        st
+    }
+
     fn with_size(size: usize) -> Self {
         debug_assert!(size.is_power_of_two());
         let buckets: Vec<Link<K, V>> = std::iter::repeat_with(|| None).take(size).collect();
@@ -492,6 +532,12 @@ impl<K, V, S> Dict<K, V, S> {
 
     /// Whether an incremental rehash is in progress.
     #[inline]
+    /// The main array's figures and, while rehashing, its target's (DEBUG HTSTATS).
+    pub fn stats(&self) -> Vec<TableStats> {
+        let n = if self.is_rehashing() { 2 } else { 1 };
+        self.ht[..n].iter().map(Table::stats).collect()
+    }
+
     pub fn is_rehashing(&self) -> bool {
         !self.ht[1].buckets.is_empty()
     }
