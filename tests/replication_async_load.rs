@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::time::Duration;
 
 use common::{DIFF_ARGS, RedisServer, TestServer, eventually, info_field};
@@ -252,43 +251,6 @@ fn a_replica_killed_inside_multi_gets_none_of_it() {
     assert_eq!(ours, kill_in_multi(Kind::Redis));
 }
 
-/// A fake primary that sends `payload` right after +FULLRESYNC and closes at once, so the
-/// end of the connection arrives with the last bytes.
-fn closing_primary(payload: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
-    use std::io::Read;
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let h = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        let mut answered = 0;
-        // PING, two REPLCONFs, then PSYNC.
-        while answered < 4 {
-            let n = s.read(&mut buf).unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            got.extend_from_slice(&buf[..n]);
-            let cmds = got.iter().filter(|&&b| b == b'*').count();
-            while answered < cmds.min(4) {
-                answered += 1;
-                if answered < 4 {
-                    s.write_all(b"+OK\r\n").unwrap();
-                } else {
-                    let mut out =
-                        b"+FULLRESYNC 0123456789012345678901234567890123456789 100\r\n".to_vec();
-                    out.extend_from_slice(&payload);
-                    s.write_all(&out).unwrap();
-                }
-            }
-        }
-        // Dropped: closed right behind the payload.
-    });
-    (port, h)
-}
-
 #[test]
 fn a_primary_closing_mid_payload_is_noticed_at_once() {
     // A real RDB, of which the fake primary sends the first half.
@@ -307,7 +269,7 @@ fn a_primary_closing_mid_payload_is_noticed_at_once() {
         let replica = server(Kind::Tine, &["--repl-diskless-load", load, "--repl-timeout", "600"]);
         cmd::<()>(&replica, &["DEBUG", "POPULATE", "100", "old", "10"]).unwrap();
         let before = digest(&replica);
-        let (port, h) = closing_primary(payload);
+        let (port, h) = common::fake_primary(payload, Duration::ZERO);
         cmd::<()>(&replica, &["REPLICAOF", "127.0.0.1", &port.to_string()]).unwrap();
         h.join().unwrap();
         let expected = if load == "swapdb" {

@@ -373,41 +373,6 @@ fn restart_continues_from_the_rdb_history() {
     assert_eq!(digest(&replica), digest(&primary));
 }
 
-/// A fake primary: answers the handshake, then sends `payload` after +FULLRESYNC and closes.
-fn fake_primary(payload: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let h = std::thread::spawn(move || {
-        let (mut s, _) = l.accept().unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        // PING, then the REPLCONFs, then PSYNC: answer each line-command as it arrives.
-        let mut answered = 0;
-        while answered < 4 {
-            let n = s.read(&mut buf).unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            got.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&got).to_string();
-            let cmds = text.matches('*').count();
-            while answered < cmds {
-                answered += 1;
-                if answered < 4 {
-                    s.write_all(b"+OK\r\n").unwrap();
-                } else {
-                    s.write_all(b"+FULLRESYNC 0123456789012345678901234567890123456789 100\r\n")
-                        .unwrap();
-                    s.write_all(&payload).unwrap();
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    });
-    (port, h)
-}
-
 #[test]
 fn a_lying_or_garbage_primary_leaves_the_data_intact() {
     for load in ["disabled", "swapdb"] {
@@ -420,7 +385,7 @@ fn a_lying_or_garbage_primary_leaves_the_data_intact() {
             let replica = tine(&["--repl-diskless-load", load]);
             write_load(&replica, 3);
             let before = digest(&replica);
-            let (port, h) = fake_primary(payload.clone());
+            let (port, h) = common::fake_primary(payload.clone(), Duration::from_millis(100));
             cmd::<()>(&replica, &["REPLICAOF", "127.0.0.1", &port.to_string()]).unwrap();
             h.join().unwrap();
             assert!(eventually(SYNC_WAIT, || {

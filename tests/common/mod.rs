@@ -831,3 +831,39 @@ pub fn seed() -> u64 {
 pub fn steps(default: usize) -> usize {
     std::env::var("TINE_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
+
+/// A fake primary on a free port: answers the handshake (PING, two REPLCONFs) with +OK,
+/// PSYNC with +FULLRESYNC followed by `payload` in the same write, then waits `linger`
+/// and closes (`Duration::ZERO`: the end of the connection comes with the last bytes).
+pub fn fake_primary(payload: Vec<u8>, linger: Duration) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut answered = 0;
+        while answered < 4 {
+            let n = s.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            got.extend_from_slice(&buf[..n]);
+            let cmds = got.iter().filter(|&&b| b == b'*').count();
+            while answered < cmds.min(4) {
+                answered += 1;
+                if answered < 4 {
+                    s.write_all(b"+OK\r\n").unwrap();
+                } else {
+                    let mut out =
+                        b"+FULLRESYNC 0123456789012345678901234567890123456789 100\r\n".to_vec();
+                    out.extend_from_slice(&payload);
+                    s.write_all(&out).unwrap();
+                }
+            }
+        }
+        std::thread::sleep(linger);
+    });
+    (port, h)
+}
