@@ -839,7 +839,7 @@ fn slowlog_push(srv: &mut Ctx<'_>, c: &Session, argv: &Argv, usec: i64) {
 /// redactClientCommandArgument hides them: passwords (AUTH's arguments, HELLO's AUTH user
 /// and password, MIGRATE's AUTH/AUTH2).
 fn redacted_args(argv: &Argv) -> Vec<usize> {
-    match base_lower_name(argv).as_str() {
+    match argv.first().map(|a| tine_core::base::lower(a)).unwrap_or_default().as_str() {
         "auth" => (1..argv.len()).collect(),
         "hello" => match (2..argv.len()).find(|&i| argv[i].eq_ignore_ascii_case(b"auth")) {
             Some(i) => (i + 1..(i + 3).min(argv.len())).collect(),
@@ -848,10 +848,6 @@ fn redacted_args(argv: &Argv) -> Vec<usize> {
         "migrate" => migrate::redacted_args(argv),
         _ => vec![],
     }
-}
-
-fn base_lower_name(argv: &Argv) -> String {
-    argv.first().map(|a| tine_core::base::lower(a)).unwrap_or_default()
 }
 
 /// Scripts (EVAL, FCALL and their variants, flagged skip_monitor) call it themselves before

@@ -108,7 +108,6 @@ pub struct Keyspace {
     dbs: Vec<Db>,
     out: Outbox,
     expiry: Expiry,
-    lazy: lazyfree::LazyFree,
 }
 
 /// Read access to the databases (`ks[db].peek(key)`, iteration for saving and the digest);
@@ -136,7 +135,6 @@ impl Keyspace {
             dbs: (0..n.max(1)).map(|id| Db::new(id, lazy.clone())).collect(),
             out: Outbox::default(),
             expiry: Expiry::Delete,
-            lazy,
         }
     }
 
@@ -149,7 +147,8 @@ impl Keyspace {
 
     /// The lazy-free thread's counters (INFO, CONFIG RESETSTAT).
     pub fn lazyfree(&self) -> &lazyfree::LazyFree {
-        &self.lazy
+        // Every database holds a handle on the same thread and counters.
+        &self.dbs[0].lazy
     }
 
     /// How lazy expiry behaves from now on (see `Expiry`); kept across `install`.
