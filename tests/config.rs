@@ -631,3 +631,34 @@ fn a_bare_save_line_disables_snapshots() {
     let f = run_to_exit(&tine, &[conf.to_str().unwrap()], dir.path(), Duration::from_secs(10));
     assert_eq!(f.status.code(), Some(1));
 }
+
+/// CONFIG REWRITE writes every save point (a default list too: Redis forces them, and one
+/// line kept from the file read back as `save 3600 1`), shutdown-on-sigterm's several flags
+/// as words, and DEBUG CONFIG-REWRITE-FORCE-ALL writes every directive, defaults included;
+/// the server starts again from the file with the same configuration.
+#[test]
+fn rewrite_writes_save_points_signal_flags_and_everything_when_forced() {
+    let mut server = TestServer::with_config("save \"\"\nenable-debug-command yes\n");
+    let mut c = server.raw();
+    c.cmd(&["CONFIG", "SET", "save", "3600 1 300 100 60 10000"]);
+    assert_eq!(c.cmd_str(&["CONFIG", "SET", "shutdown-on-sigterm", "now nosave"]), "+OK\r\n");
+    let sigterm = "*2\r\n$19\r\nshutdown-on-sigterm\r\n$10\r\nnosave now\r\n";
+    assert_eq!(c.cmd_str(&["CONFIG", "GET", "shutdown-on-sigterm"]), sigterm);
+    assert!(c.cmd_str(&["CONFIG", "SET", "shutdown-on-sigterm", "later"]).starts_with("-ERR"));
+    assert_eq!(c.cmd_str(&["CONFIG", "REWRITE"]), "+OK\r\n");
+    let path = server.config_file.clone().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().filter(|l| l.starts_with("save ")).count(), 3, "{text}");
+    assert!(text.contains("shutdown-on-sigterm nosave now"), "{text}");
+    assert!(!text.contains("maxmemory-policy"), "{text}");
+    assert_eq!(c.cmd_str(&["DEBUG", "CONFIG-REWRITE-FORCE-ALL"]), "+OK\r\n");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("maxmemory-policy noeviction") && text.contains("hz 10"), "{text}");
+    server.restart();
+    let mut c = server.raw();
+    assert_eq!(c.cmd_str(&["CONFIG", "GET", "shutdown-on-sigterm"]), sigterm);
+    assert_eq!(
+        c.cmd_str(&["CONFIG", "GET", "save"]),
+        "*2\r\n$4\r\nsave\r\n$23\r\n3600 1 300 100 60 10000\r\n"
+    );
+}

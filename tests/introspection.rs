@@ -1107,3 +1107,29 @@ fn debug_htstats_matches_redis() {
         "{full}"
     );
 }
+
+/// DEBUG MALLCTL / MALLCTL-STR and DEBUG LOG answer as Redis's (both on jemalloc 5.3), and
+/// `activedefrag yes` is refused as Debian's redis-server refuses it (no active defrag).
+#[test]
+fn debug_mallctl_log_and_activedefrag_match_redis() {
+    let Some((ours, real)) = start_pair(DIFF_ARGS) else { return };
+    let (mut t, mut r) = (ours.raw(), real.raw());
+    for args in [
+        &["DEBUG", "MALLCTL", "arenas.page"][..],
+        &["DEBUG", "MALLCTL", "nosuch.control"],
+        &["DEBUG", "MALLCTL", "arenas.page", "x"],
+        &["DEBUG", "MALLCTL-STR", "nosuch.control"],
+        &["DEBUG", "MALLCTL-STR", "thread.tcache.flush", "VOID"],
+        &["DEBUG", "LOG", "hello from the test"],
+        &["CONFIG", "SET", "activedefrag", "yes"],
+        &["CONFIG", "GET", "activedefrag"],
+    ] {
+        assert_same(&mut t, &mut r, args);
+    }
+    assert!(t.cmd_str(&["DEBUG", "MALLCTL-STR", "version"]).contains("\r\n5.3.0"));
+    // Redis reads any control as a string pointer and crashes on an integer one.
+    assert_eq!(t.cmd_str(&["DEBUG", "MALLCTL-STR", "arenas.page"]), "-ERR Invalid argument\r\n");
+    assert!(eventually(Duration::from_secs(5), || ours
+        .log()
+        .contains("DEBUG LOG: hello from the test")));
+}
