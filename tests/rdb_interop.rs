@@ -528,3 +528,15 @@ fn lying_lengths_are_refused_without_allocating() {
         assert!(restore_payload(&p[..n], &limits).is_err());
     }
 }
+
+/// A bad checksum is reported in Redis's words: its "expected" is the sum computed over the
+/// file, "got" the one stored at its end, then the error name integration/rdb looks for.
+#[test]
+fn a_bad_checksum_is_reported_as_redis_reports_it() {
+    let mut file = small_file(true);
+    let n = file.len();
+    file[n - 8..].copy_from_slice(b"foobar00");
+    let e = read_rdb(&file, &LoadLimits::default(), 0).err().expect("refused").to_string();
+    assert!(e.starts_with("Wrong RDB checksum expected: ("), "{e}");
+    assert!(e.ends_with("but got (30307261626f6f66): RDB CRC error"), "{e}");
+}
